@@ -1,0 +1,290 @@
+/* config.c - the environment -> struct config, and nothing else reads it.
+ *
+ * Every setting has a default here, a parser that rejects nonsense with a
+ * one-line message naming the variable, and no secret ever goes into a message. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/chat.h"
+#include "obs/log.h"
+
+struct provider_preset {
+    const char *name;
+    enum llm_provider provider;
+    const char *base_url;
+    const char *model;
+    const char *key_env; /* the provider's own key variable, after LLM_API_KEY */
+};
+
+static const struct provider_preset presets[] = {
+    {"openai", LLM_PROVIDER_OPENAI, "https://api.openai.com/v1", "gpt-4o-mini", "OPENAI_API_KEY"},
+    {"dashscope", LLM_PROVIDER_DASHSCOPE, "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+     "qwen-plus", "DASHSCOPE_API_KEY"},
+    {"dashscope-cn", LLM_PROVIDER_DASHSCOPE_CN, "https://dashscope.aliyuncs.com/compatible-mode/v1",
+     "qwen-plus", "DASHSCOPE_API_KEY"},
+    {"dashscope-us", LLM_PROVIDER_DASHSCOPE_US, "https://dashscope-us.aliyuncs.com/compatible-mode/v1",
+     "qwen-plus", "DASHSCOPE_API_KEY"},
+    {"ollama", LLM_PROVIDER_OLLAMA, "http://localhost:11434/v1", "llama3.2", NULL},
+    {"custom", LLM_PROVIDER_CUSTOM, NULL, NULL, NULL},
+};
+
+const char *config_provider_name(enum llm_provider p)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (presets[i].provider == p)
+            return presets[i].name;
+    return "unknown";
+}
+
+/* Looks `key` up in a KEY=VALUE array; the last occurrence wins, as in a shell. */
+static const char *env_get(char *const *env, const char *key)
+{
+    const char *found = NULL;
+    size_t klen = strlen(key);
+    for (char *const *e = env; e && *e; e++)
+        if (strncmp(*e, key, klen) == 0 && (*e)[klen] == '=')
+            found = *e + klen + 1;
+    return found;
+}
+
+/* A variable that is set to a non-empty value, else NULL. */
+static const char *env_nonempty(char *const *env, const char *key)
+{
+    const char *v = env_get(env, key);
+    return v && v[0] ? v : NULL;
+}
+
+int config_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+struct loader {
+    char *const *env;
+    char *err;
+    size_t errlen;
+    int failed;
+};
+
+/* Records the first problem as "<NAME> <complaint>". */
+static void fail(struct loader *l, const char *name, const char *complaint)
+{
+    if (!l->failed)
+        snprintf(l->err, l->errlen, "%s %s", name, complaint);
+    l->failed = 1;
+}
+
+static char *dup_or_fail(struct loader *l, const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (!d)
+        fail(l, "configuration", "could not be read: out of memory");
+    return d;
+}
+
+static char *get_str(struct loader *l, const char *name, const char *def)
+{
+    const char *v = env_get(l->env, name);
+    return dup_or_fail(l, v ? v : def);
+}
+
+static int get_int(struct loader *l, const char *name, int def, int min, int max)
+{
+    const char *v = env_nonempty(l->env, name);
+    if (!v)
+        return def;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end != '\0' || n < min || n > max) {
+        char complaint[96];
+        snprintf(complaint, sizeof complaint, "must be a whole number from %d to %d", min, max);
+        fail(l, name, complaint);
+        return def;
+    }
+    return (int)n;
+}
+
+static bool get_bool(struct loader *l, const char *name, bool def)
+{
+    const char *v = env_nonempty(l->env, name);
+    bool b = def;
+    if (v && config_parse_bool(v, &b) != 0)
+        fail(l, name, "must be one of 1, 0, true, false");
+    return b;
+}
+
+/* Accepts http:// and https:// URLs only, and strips trailing slashes. */
+static char *get_url(struct loader *l, const char *name, const char *def)
+{
+    const char *v = env_nonempty(l->env, name);
+    if (!v)
+        v = def;
+    if (!v)
+        return NULL;
+    if (strncasecmp(v, "http://", 7) != 0 && strncasecmp(v, "https://", 8) != 0) {
+        fail(l, name, "must start with http:// or https://");
+        return NULL;
+    }
+    char *d = dup_or_fail(l, v);
+    if (d) {
+        size_t n = strlen(d);
+        while (n > 0 && d[n - 1] == '/')
+            d[--n] = '\0';
+    }
+    return d;
+}
+
+int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    struct loader l = {.env = env, .err = err, .errlen = errlen, .failed = 0};
+    if (errlen)
+        err[0] = '\0';
+
+    /* Required secrets first: the most common mistake gets the clearest message. */
+    const char *secret = env_nonempty(env, "LINE_CHANNEL_SECRET");
+    if (!secret)
+        fail(&l, "LINE_CHANNEL_SECRET", "is not set: copy the channel secret from the LINE Developers Console (Basic settings)");
+    const char *token = env_nonempty(env, "LINE_CHANNEL_ACCESS_TOKEN");
+    if (!token)
+        token = env_nonempty(env, "LINE_ACCESS_TOKEN");
+    if (!token)
+        fail(&l, "LINE_CHANNEL_ACCESS_TOKEN", "is not set: issue a long-lived channel access token in the LINE Developers Console (Messaging API tab)");
+    cfg->channel_secret = dup_or_fail(&l, secret);
+    cfg->access_token = dup_or_fail(&l, token);
+
+    cfg->host = get_str(&l, "HOST", "0.0.0.0");
+    if (cfg->host && !cfg->host[0]) {
+        free(cfg->host);
+        cfg->host = dup_or_fail(&l, "0.0.0.0");
+    }
+    cfg->port = get_int(&l, "PORT", 8080, 1, 65535);
+    cfg->line_api_base = get_url(&l, "LINE_API_BASE_URL", "https://api.line.me");
+    cfg->line_data_api_base = get_url(&l, "LINE_DATA_API_BASE_URL", "https://api-data.line.me");
+    cfg->push_fallback = get_bool(&l, "LINEBOT_PUSH_FALLBACK", false);
+
+    /* LLM provider, then what depends on it. */
+    const struct provider_preset *preset = &presets[0];
+    const char *pname = env_nonempty(env, "LLM_PROVIDER");
+    if (pname) {
+        preset = NULL;
+        for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+            if (strcasecmp(pname, presets[i].name) == 0)
+                preset = &presets[i];
+        if (!preset) {
+            fail(&l, "LLM_PROVIDER", "must be one of openai, dashscope, dashscope-cn, dashscope-us, ollama, custom");
+            preset = &presets[0];
+        }
+    }
+    cfg->provider = preset->provider;
+    cfg->llm_base_url = get_url(&l, "LLM_BASE_URL", preset->base_url);
+    if (!cfg->llm_base_url && !l.failed)
+        fail(&l, "LLM_BASE_URL", "is required when LLM_PROVIDER=custom");
+    const char *model = env_nonempty(env, "LLM_MODEL");
+    if (!model)
+        model = preset->model;
+    if (!model && !l.failed)
+        fail(&l, "LLM_MODEL", "is required when LLM_PROVIDER=custom");
+    cfg->llm_model = dup_or_fail(&l, model);
+
+    const char *key = env_nonempty(env, "LLM_API_KEY");
+    if (!key && preset->key_env)
+        key = env_nonempty(env, preset->key_env);
+    if (!key && preset->provider == LLM_PROVIDER_CUSTOM)
+        key = env_nonempty(env, "OPENAI_API_KEY");
+    if (!key && preset->provider != LLM_PROVIDER_OLLAMA && preset->provider != LLM_PROVIDER_CUSTOM) {
+        if (preset->key_env && strcmp(preset->key_env, "DASHSCOPE_API_KEY") == 0)
+            fail(&l, "LLM_API_KEY", "is not set (or DASHSCOPE_API_KEY): the model provider needs an API key");
+        else
+            fail(&l, "LLM_API_KEY", "is not set (or OPENAI_API_KEY): the model provider needs an API key");
+    }
+    cfg->llm_api_key = dup_or_fail(&l, key);
+
+    const char *prompt = env_nonempty(env, "LLM_SYSTEM_PROMPT");
+    cfg->system_prompt = dup_or_fail(&l, prompt ? prompt : chat_default_system_prompt);
+    cfg->llm_timeout_s = get_int(&l, "LLM_TIMEOUT_S", 30, 1, 50);
+    cfg->thinking = get_bool(&l, "LINEBOT_THINKING", false);
+    cfg->llm_max_tokens = get_int(&l, "LINEBOT_MAX_TOKENS", 1024, 0, 1000000);
+
+    cfg->db = get_str(&l, "LINEBOT_DB", "./linebot.db");
+    if (cfg->db && !cfg->db[0]) {
+        free(cfg->db);
+        cfg->db = dup_or_fail(&l, "./linebot.db");
+    }
+    cfg->workers = get_int(&l, "LINEBOT_WORKERS", 4, 1, 256);
+
+    const char *trigger = env_nonempty(env, "LINEBOT_TRIGGER");
+    cfg->trigger = trigger ? dup_or_fail(&l, trigger) : NULL;
+    cfg->group_context = get_int(&l, "LINEBOT_GROUP_CONTEXT", 0, 0, 100);
+    cfg->history_turns = get_int(&l, "LINEBOT_HISTORY_TURNS", 10, 0, 200);
+    cfg->history_chars = get_int(&l, "LINEBOT_HISTORY_CHARS", 6000, 0, 1000000);
+    cfg->retention_days = get_int(&l, "LINEBOT_RETENTION_DAYS", 30, 1, 3650);
+    cfg->rate_limit = get_int(&l, "LINEBOT_RATE_LIMIT", 10, 0, 100000);
+    cfg->greeting = get_str(&l, "LINEBOT_GREETING", "");
+    cfg->media_text = get_str(&l, "LINEBOT_MEDIA_TEXT", "Sorry, I can only read text for now.");
+    cfg->error_text = get_str(&l, "LINEBOT_ERROR_TEXT",
+                              "Sorry, I couldn't come up with an answer just now. Please try again in a moment.");
+    if (cfg->error_text && !cfg->error_text[0]) {
+        free(cfg->error_text);
+        cfg->error_text = dup_or_fail(&l, "Sorry, something went wrong. Please try again.");
+    }
+    cfg->slow_down_text = get_str(&l, "LINEBOT_SLOW_DOWN_TEXT",
+                                  "You're sending messages faster than I can answer. Please wait a minute.");
+
+    cfg->log_level = LOG_INFO;
+    const char *level = env_nonempty(env, "LOG_LEVEL");
+    if (level && log_parse_level(level, &cfg->log_level) != 0)
+        fail(&l, "LOG_LEVEL", "must be one of debug, info, warn, error");
+
+#ifdef LINEBOT_TESTING
+    const char *fp = env_nonempty(env, "LINEBOT_FAILPOINT");
+    cfg->failpoint = fp ? dup_or_fail(&l, fp) : NULL;
+    const char *off = env_nonempty(env, "LINEBOT_TEST_CLOCK_OFFSET_MS");
+    if (off) {
+        char *end;
+        errno = 0;
+        cfg->clock_offset_ms = strtoll(off, &end, 10);
+        if (errno || *end)
+            fail(&l, "LINEBOT_TEST_CLOCK_OFFSET_MS", "must be a whole number");
+    }
+#endif
+
+    if (l.failed) {
+        config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(struct config *cfg)
+{
+    char **strings[] = {
+        &cfg->host, &cfg->channel_secret, &cfg->access_token, &cfg->line_api_base,
+        &cfg->line_data_api_base, &cfg->llm_base_url, &cfg->llm_api_key, &cfg->llm_model,
+        &cfg->system_prompt, &cfg->db, &cfg->trigger, &cfg->greeting, &cfg->media_text,
+        &cfg->error_text, &cfg->slow_down_text, &cfg->failpoint,
+    };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        free(*strings[i]);
+        *strings[i] = NULL;
+    }
+}

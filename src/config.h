@@ -1,0 +1,80 @@
+/* config.h - every setting of the bot, read once from the environment.
+ *
+ * config_load() is the only place that looks at environment variables. It takes
+ * the environment as a NULL-terminated "KEY=VALUE" array (like `environ`), so
+ * tests pass their own. The rest of the program receives a `struct config` and
+ * never calls getenv(). */
+#ifndef LINEBOT_CONFIG_H
+#define LINEBOT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum llm_provider {
+    LLM_PROVIDER_OPENAI,
+    LLM_PROVIDER_DASHSCOPE,    /* international (Singapore) */
+    LLM_PROVIDER_DASHSCOPE_CN, /* mainland China (Beijing) */
+    LLM_PROVIDER_DASHSCOPE_US, /* US (Virginia) */
+    LLM_PROVIDER_OLLAMA,
+    LLM_PROVIDER_CUSTOM,       /* any other OpenAI-compatible server (vLLM, ...) */
+};
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+struct config {
+    /* Front door */
+    char *host;                 /* HOST, default 0.0.0.0 */
+    int port;                   /* PORT, default 8080 */
+
+    /* LINE */
+    char *channel_secret;       /* LINE_CHANNEL_SECRET (required) */
+    char *access_token;         /* LINE_CHANNEL_ACCESS_TOKEN or LINE_ACCESS_TOKEN (required) */
+    char *line_api_base;        /* LINE_API_BASE_URL, default https://api.line.me */
+    char *line_data_api_base;   /* LINE_DATA_API_BASE_URL, default https://api-data.line.me */
+    bool push_fallback;         /* LINEBOT_PUSH_FALLBACK, default false */
+
+    /* LLM */
+    enum llm_provider provider; /* LLM_PROVIDER, default openai */
+    char *llm_base_url;         /* LLM_BASE_URL, default from the provider */
+    char *llm_api_key;          /* LLM_API_KEY, else OPENAI_API_KEY / DASHSCOPE_API_KEY */
+    char *llm_model;            /* LLM_MODEL, default from the provider */
+    char *system_prompt;        /* LLM_SYSTEM_PROMPT, default: chat_default_system_prompt */
+    int llm_timeout_s;          /* LLM_TIMEOUT_S, per attempt, default 30 */
+    bool thinking;              /* LINEBOT_THINKING, default false */
+    int llm_max_tokens;         /* LINEBOT_MAX_TOKENS, default 1024; 0 = do not send */
+
+    /* Store and workers */
+    char *db;                   /* LINEBOT_DB, default ./linebot.db */
+    int workers;                /* LINEBOT_WORKERS, default 4 */
+
+    /* Chat rules */
+    char *trigger;              /* LINEBOT_TRIGGER, NULL when unset or empty */
+    int group_context;          /* LINEBOT_GROUP_CONTEXT, default 0 */
+    int history_turns;          /* LINEBOT_HISTORY_TURNS, default 10 */
+    int history_chars;          /* LINEBOT_HISTORY_CHARS, default 6000 */
+    int retention_days;         /* LINEBOT_RETENTION_DAYS, default 30 */
+    int rate_limit;             /* LINEBOT_RATE_LIMIT per user per minute, default 10; 0 = off */
+    char *greeting;             /* LINEBOT_GREETING, "" = none */
+    char *media_text;           /* LINEBOT_MEDIA_TEXT, "" = silence */
+    char *error_text;           /* LINEBOT_ERROR_TEXT */
+    char *slow_down_text;       /* LINEBOT_SLOW_DOWN_TEXT */
+
+    /* Observability */
+    enum log_level log_level;   /* LOG_LEVEL: debug, info, warn, error; default info */
+
+    /* Test builds only (LINEBOT_TESTING): crash at a named point, shift the clock. */
+    char *failpoint;            /* LINEBOT_FAILPOINT */
+    long long clock_offset_ms;  /* LINEBOT_TEST_CLOCK_OFFSET_MS */
+};
+
+/* Fills `cfg` from `env`. Returns 0, or -1 with a one-line message in `err`
+ * that names the offending variable. Never puts a secret's value in `err`. */
+int config_load(struct config *cfg, char *const *env, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* Parses "1/0/true/false/yes/no/on/off" (any case). Returns 0 or -1. */
+int config_parse_bool(const char *s, bool *out);
+
+const char *config_provider_name(enum llm_provider p);
+
+#endif

@@ -1,0 +1,379 @@
+/* chat.c - the chat rules (see chat.h): who gets an answer, what the model sees.
+ *
+ * One-to-one chats always get an answer. Groups and rooms are quiet unless the
+ * bot is addressed: an isSelf mention, the trigger word at the start, or a reply
+ * that quotes one of the bot's own messages. @All is not addressing the bot. */
+#include "core/chat.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/format.h"
+
+const char chat_default_system_prompt[] =
+    "You are a helpful assistant chatting with people inside the LINE messaging app. "
+    "Always answer in the language the user writes in. Keep answers short and conversational, "
+    "like a chat message: a few sentences unless the user asks for more. "
+    "Write plain text: no Markdown, no headings, no tables; simple lists are fine.";
+
+const char chat_help_text[] =
+    "Commands:\n"
+    "/reset - forget this conversation and start over\n"
+    "/help - show this list\n"
+    "In groups, mention me or reply to one of my messages to ask something.";
+
+const char chat_reset_text[] = "OK, I've forgotten our conversation. Let's start over.";
+
+static const char group_prompt_note[] =
+    "\n\nThis is a group chat: each user message starts with the speaker's name and a colon.";
+
+static bool is_space_byte(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Trims ASCII whitespace and the ideographic space U+3000 (common after a
+ * mention typed on a Japanese keyboard) from both ends, in place. */
+static void trim(char *s)
+{
+    size_t len = strlen(s), start = 0;
+    for (;;) {
+        if (start < len && is_space_byte((unsigned char)s[start]))
+            start++;
+        else if (len - start >= 3 && memcmp(s + start, "\xe3\x80\x80", 3) == 0)
+            start += 3;
+        else
+            break;
+    }
+    for (;;) {
+        if (len > start && is_space_byte((unsigned char)s[len - 1]))
+            len--;
+        else if (len - start >= 3 && memcmp(s + len - 3, "\xe3\x80\x80", 3) == 0)
+            len -= 3;
+        else
+            break;
+    }
+    memmove(s, s + start, len - start);
+    s[len - start] = '\0';
+}
+
+static int cmp_mention(const void *a, const void *b)
+{
+    const struct mention *x = a, *y = b;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+char *chat_strip_address(const struct line_event *ev, const char *trigger, bool *addressed)
+{
+    const char *text = ev->text ? ev->text : "";
+    size_t len = strlen(text);
+    bool found = false;
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+
+    /* Remove self mentions, in text order, skipping overlapping or out-of-range ones. */
+    struct mention *self = NULL;
+    size_t n_self = 0;
+    if (ev->n_mentions) {
+        self = malloc(ev->n_mentions * sizeof *self);
+        if (!self) {
+            free(out);
+            return NULL;
+        }
+        for (size_t i = 0; i < ev->n_mentions; i++)
+            if (ev->mentions[i].is_self && !ev->mentions[i].is_all)
+                self[n_self++] = ev->mentions[i];
+        qsort(self, n_self, sizeof *self, cmp_mention);
+    }
+    size_t o = 0, pos = 0;
+    for (size_t i = 0; i < n_self; i++) {
+        size_t a = utf16_to_byte_offset(text, len, self[i].index);
+        size_t b = utf16_to_byte_offset(text, len, self[i].index + self[i].length);
+        if (a < pos || b <= a)
+            continue;
+        memcpy(out + o, text + pos, a - pos);
+        o += a - pos;
+        pos = b;
+        found = true;
+    }
+    memcpy(out + o, text + pos, len - pos);
+    o += len - pos;
+    out[o] = '\0';
+    free(self);
+    trim(out);
+
+    if (trigger && trigger[0]) {
+        size_t tl = strlen(trigger);
+        if (strncasecmp(out, trigger, tl) == 0) {
+            memmove(out, out + tl, strlen(out + tl) + 1);
+            trim(out);
+            found = true;
+        }
+    }
+    if (addressed)
+        *addressed = found;
+    return out;
+}
+
+static bool is_command(const char *text, const char *command)
+{
+    size_t n = strlen(command);
+    if (strncasecmp(text, command, n) != 0)
+        return false;
+    /* "/reset" or "/reset@bot"-style suffixes are not LINE conventions; allow only
+     * the bare command (trailing spaces were trimmed). */
+    return text[n] == '\0';
+}
+
+static bool is_media(enum message_kind k)
+{
+    return k == MESSAGE_IMAGE || k == MESSAGE_VIDEO || k == MESSAGE_AUDIO || k == MESSAGE_FILE;
+}
+
+static bool has_self_mention(const struct line_event *ev)
+{
+    for (size_t i = 0; i < ev->n_mentions; i++)
+        if (ev->mentions[i].is_self && !ev->mentions[i].is_all)
+            return true;
+    return false;
+}
+
+static bool starts_with_trigger(const struct line_event *ev, const char *trigger)
+{
+    if (!trigger || !trigger[0] || !ev->text)
+        return false;
+    const char *t = ev->text;
+    while (is_space_byte((unsigned char)*t))
+        t++;
+    return strncasecmp(t, trigger, strlen(trigger)) == 0;
+}
+
+bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
+{
+    switch (ev->kind) {
+    case EVENT_UNSEND:
+    case EVENT_MESSAGE_EDITED:
+    case EVENT_UNFOLLOW:
+    case EVENT_LEAVE:
+        /* Privacy: applies in standby mode too. */
+        return ev->chat_id != NULL;
+    case EVENT_FOLLOW:
+    case EVENT_JOIN:
+        return !ev->standby && ev->chat_id && cfg->greeting && cfg->greeting[0] && ev->reply_token;
+    case EVENT_MESSAGE:
+        break;
+    default:
+        return false;
+    }
+    if (ev->standby || !ev->chat_id)
+        return false;
+    if (ev->chat_type == CHAT_USER)
+        return ev->message_kind == MESSAGE_TEXT ||
+               (is_media(ev->message_kind) && cfg->media_text && cfg->media_text[0]);
+    if (ev->message_kind != MESSAGE_TEXT)
+        return false;
+    return has_self_mention(ev) || starts_with_trigger(ev, cfg->trigger) || ev->quoted_message_id ||
+           cfg->group_context > 0;
+}
+
+static int decide(struct chat_decision *d, enum chat_action action, const char *reason)
+{
+    d->action = action;
+    d->reason = reason;
+    return 0;
+}
+
+int chat_decide(const struct config *cfg, const struct line_event *ev, const struct chat_facts *facts,
+                struct chat_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    switch (ev->kind) {
+    case EVENT_UNSEND:
+        return decide(d, ev->chat_id && ev->unsend_message_id ? CHAT_UNSEND : CHAT_IGNORE, "unsend");
+    case EVENT_MESSAGE_EDITED:
+        if (!ev->chat_id || !ev->message_id || ev->message_kind != MESSAGE_TEXT || !ev->text)
+            return decide(d, CHAT_IGNORE, "edit without text");
+        if (!(d->text = strdup(ev->text)))
+            return -1;
+        return decide(d, CHAT_EDIT, "messageEdited");
+    case EVENT_UNFOLLOW:
+    case EVENT_LEAVE:
+        return decide(d, ev->chat_id ? CHAT_FORGET : CHAT_IGNORE, "unfollow/leave");
+    case EVENT_FOLLOW:
+    case EVENT_JOIN:
+        if (!chat_needs_work(cfg, ev))
+            return decide(d, CHAT_IGNORE, "no greeting");
+        d->fixed_text = cfg->greeting;
+        return decide(d, CHAT_REPLY_FIXED, "greeting");
+    case EVENT_MESSAGE:
+        break;
+    default:
+        return decide(d, CHAT_IGNORE, "event type not answered");
+    }
+
+    if (ev->standby)
+        return decide(d, CHAT_IGNORE, "standby mode");
+    if (!ev->chat_id)
+        return decide(d, CHAT_IGNORE, "no chat");
+
+    bool group = ev->chat_type != CHAT_USER;
+    if (ev->message_kind != MESSAGE_TEXT) {
+        if (!group && is_media(ev->message_kind) && cfg->media_text && cfg->media_text[0]) {
+            d->fixed_text = cfg->media_text;
+            d->rate_limited = true;
+            return decide(d, CHAT_REPLY_FIXED, "media in one-to-one chat");
+        }
+        return decide(d, CHAT_IGNORE, "not text");
+    }
+
+    bool addressed = false;
+    d->text = chat_strip_address(ev, group ? cfg->trigger : NULL, &addressed);
+    if (!d->text)
+        return -1;
+    if (group && !addressed && facts && facts->quotes_bot_message)
+        addressed = true;
+
+    if (group && !addressed) {
+        if (cfg->group_context > 0 && d->text[0])
+            return decide(d, CHAT_STORE_CONTEXT, "group message kept as context");
+        free(d->text);
+        d->text = NULL;
+        return decide(d, CHAT_IGNORE, "group message not addressed to the bot");
+    }
+
+    d->rate_limited = true;
+    if (is_command(d->text, "/reset")) {
+        d->fixed_text = chat_reset_text;
+        return decide(d, CHAT_RESET, "/reset");
+    }
+    if (is_command(d->text, "/help") || (!d->text[0] && !ev->quoted_message_id)) {
+        d->fixed_text = chat_help_text;
+        return decide(d, CHAT_REPLY_FIXED, "/help");
+    }
+    return decide(d, CHAT_ANSWER, group ? "addressed in group" : "one-to-one text");
+}
+
+void chat_decision_free(struct chat_decision *d)
+{
+    free(d->text);
+    d->text = NULL;
+}
+
+enum rate_verdict chat_rate_check(struct rate_state *st, int64_t now_ms, int limit)
+{
+    if (limit <= 0)
+        return RATE_ALLOW;
+    if (st->window_start_ms == 0 || now_ms - st->window_start_ms >= 60000 || now_ms < st->window_start_ms) {
+        st->window_start_ms = now_ms;
+        st->count = 0;
+        st->warned = false;
+    }
+    if (st->count < limit) {
+        st->count++;
+        return RATE_ALLOW;
+    }
+    if (!st->warned) {
+        st->warned = true;
+        return RATE_WARN;
+    }
+    return RATE_SILENT;
+}
+
+/* ---- prompt ---- */
+
+static char *joinf(const char *a, const char *sep, const char *b)
+{
+    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s%s", a, sep, b);
+    return s;
+}
+
+/* The content of a user or context turn: "Name: text" in groups. */
+static char *turn_content(bool group, const char *speaker, const char *text)
+{
+    if (group)
+        return joinf(speaker && speaker[0] ? speaker : "Someone", ": ", text ? text : "");
+    return strdup(text ? text : "");
+}
+
+static int push_message(struct prompt *p, const char *role, char *content)
+{
+    if (!content)
+        return -1;
+    p->messages[p->n].role = role;
+    p->messages[p->n].content = content;
+    p->n++;
+    return 0;
+}
+
+int chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const struct turn *history,
+                      size_t n_history, const char *speaker, const char *quoted_text, const char *text,
+                      struct prompt *out)
+{
+    bool group = chat_type == CHAT_GROUP || chat_type == CHAT_ROOM;
+    memset(out, 0, sizeof *out);
+    out->messages = calloc(n_history + 2, sizeof *out->messages);
+    if (!out->messages)
+        return -1;
+
+    const char *system = cfg->system_prompt ? cfg->system_prompt : chat_default_system_prompt;
+    if (push_message(out, "system", group ? joinf(system, "", group_prompt_note) : strdup(system)) != 0)
+        goto oom;
+
+    /* Keep the newest turns whose text fits the character budget. */
+    size_t first = n_history, budget = cfg->history_chars > 0 ? (size_t)cfg->history_chars : 0;
+    size_t used = 0;
+    while (first > 0) {
+        const struct turn *t = &history[first - 1];
+        /* "Characters" as LINE counts them: UTF-16 code units. */
+        size_t cost = (t->text ? utf16_len(t->text, strlen(t->text)) : 0) +
+                      (t->speaker ? utf16_len(t->speaker, strlen(t->speaker)) + 2 : 0);
+        if (used + cost > budget)
+            break;
+        used += cost;
+        first--;
+    }
+    /* A conversation should not start with the bot's half of a turn. */
+    while (first < n_history && history[first].role == TURN_ASSISTANT)
+        first++;
+
+    for (size_t i = first; i < n_history; i++) {
+        const struct turn *t = &history[i];
+        if (!t->text)
+            continue;
+        if (t->role == TURN_ASSISTANT) {
+            if (push_message(out, "assistant", strdup(t->text)) != 0)
+                goto oom;
+        } else if (push_message(out, "user", turn_content(group, t->speaker, t->text)) != 0) {
+            goto oom;
+        }
+    }
+
+    char *question = turn_content(group, speaker, text);
+    if (question && quoted_text && quoted_text[0]) {
+        size_t n = strlen(quoted_text) + strlen(question) + 64;
+        char *q = malloc(n);
+        if (q)
+            snprintf(q, n, "(Replying to this earlier message: \"%s\")\n%s", quoted_text, question);
+        free(question);
+        question = q;
+    }
+    if (push_message(out, "user", question) != 0)
+        goto oom;
+    return 0;
+oom:
+    prompt_free(out);
+    return -1;
+}
+
+void prompt_free(struct prompt *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free((char *)p->messages[i].content);
+    free(p->messages);
+    p->messages = NULL;
+    p->n = 0;
+}

@@ -1,0 +1,101 @@
+/* chat.h - the chat rules: whether and how the bot answers an event, and what
+ * it sends the model.
+ *
+ * Pure: the worker gathers the facts (the event, the chat's history, whether a
+ * quoted message is one of the bot's) and this module decides. */
+#ifndef LINEBOT_CHAT_H
+#define LINEBOT_CHAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "core/completion.h"
+#include "core/webhook.h"
+
+extern const char chat_default_system_prompt[];
+extern const char chat_help_text[];
+extern const char chat_reset_text[];
+
+/* ---- history turns (also the store's unit of history) ---- */
+enum turn_role { TURN_USER, TURN_ASSISTANT, TURN_CONTEXT };
+
+struct turn {
+    enum turn_role role;      /* TURN_CONTEXT: a group message not addressed to the bot */
+    char *speaker;            /* display name in groups and rooms, may be NULL */
+    char *text;
+    char *message_id;         /* LINE message id (user) or first sent id (assistant); may be NULL */
+    int64_t timestamp_ms;
+};
+
+/* ---- what to do with an event ---- */
+enum chat_action {
+    CHAT_IGNORE,        /* nothing to do */
+    CHAT_ANSWER,        /* ask the model about `text` */
+    CHAT_REPLY_FIXED,   /* reply `fixed_text` (media notice, greeting, help) without the model */
+    CHAT_RESET,         /* clear the chat's history, then reply `fixed_text` */
+    CHAT_STORE_CONTEXT, /* group message not addressed to the bot: keep `text` as context */
+    CHAT_UNSEND,        /* remove ev->unsend_message_id from history */
+    CHAT_EDIT,          /* replace the text of ev->message_id in history with `text` */
+    CHAT_FORGET,        /* unfollow / leave: delete everything about ev->chat_id */
+};
+
+struct chat_decision {
+    enum chat_action action;
+    char *text;             /* malloc'd: the user's words without the bot's mention or trigger */
+    const char *fixed_text; /* points into cfg or a static string */
+    bool rate_limited;      /* counts toward the user's per-minute limit */
+    const char *reason;     /* short, for debug logs: why this action */
+};
+
+/* Facts the worker looked up in the store. */
+struct chat_facts {
+    bool quotes_bot_message; /* message.quotedMessageId is one of the bot's sent messages */
+};
+
+/* Decides what to do with `ev`. Returns 0, or -1 when out of memory. */
+int chat_decide(const struct config *cfg, const struct line_event *ev, const struct chat_facts *facts,
+                struct chat_decision *out);
+void chat_decision_free(struct chat_decision *d);
+
+/* Cheap pre-filter for ingest: false when no fact from the store could make the
+ * event need any work (standby, stickers, group chatter that is not kept...),
+ * so it never enters the inbox. Must be true whenever chat_decide could return
+ * anything but CHAT_IGNORE. */
+bool chat_needs_work(const struct config *cfg, const struct line_event *ev);
+
+/* The user's text with every isSelf mention removed (LINE's UTF-16 index/length)
+ * and, when `trigger` is set and starts the text, the trigger removed; trimmed.
+ * `addressed` (may be NULL) tells whether a self mention or the trigger was
+ * found. Returns malloc'd text, NULL when out of memory. */
+char *chat_strip_address(const struct line_event *ev, const char *trigger, bool *addressed);
+
+/* ---- rate limit: a fixed one-minute window per user ---- */
+struct rate_state {
+    int64_t window_start_ms;
+    int count;
+    bool warned;
+};
+enum rate_verdict { RATE_ALLOW, RATE_WARN, RATE_SILENT };
+/* Counts one message at `now_ms` against `limit` per minute (0 = no limit) and
+ * updates `st`. Over the limit the first message gets RATE_WARN (one "slow
+ * down" reply), the rest RATE_SILENT until the minute has passed. */
+enum rate_verdict chat_rate_check(struct rate_state *st, int64_t now_ms, int limit);
+
+/* ---- the prompt ---- */
+struct prompt {
+    struct llm_message *messages; /* contents are malloc'd and owned */
+    size_t n;
+};
+
+/* Builds the messages for the model: the system prompt, then the history
+ * (oldest first, only the newest turns that fit cfg->history_chars), then the
+ * question. In groups and rooms user turns read "Name: text". A quoted
+ * message's text (may be NULL) is put before the question. */
+int chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const struct turn *history,
+                      size_t n_history, const char *speaker, const char *quoted_text, const char *text,
+                      struct prompt *out);
+void prompt_free(struct prompt *p);
+
+#endif

@@ -1,0 +1,45 @@
+/* completion.h - the OpenAI-compatible chat-completions wire format.
+ *
+ * Pure: builds the request body, reads the answer out of a response, and
+ * cleans what users must not see (<think> blocks, reasoning_content). */
+#ifndef LINEBOT_COMPLETION_H
+#define LINEBOT_COMPLETION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct llm_message {
+    const char *role;     /* "system", "user", "assistant" */
+    const char *content;
+};
+
+struct completion_options {
+    const char *model;
+    int max_tokens;            /* 0 = not sent */
+    bool send_enable_thinking; /* DashScope: send "enable_thinking" */
+    bool enable_thinking;      /* its value */
+};
+
+/* Returns a malloc'd JSON body: {"model":..., "messages":[...], ...}, NULL on OOM. */
+char *completion_request_json(const struct completion_options *opt,
+                              const struct llm_message *msgs, size_t n);
+
+/* Reads choices[0].message.content from a 200 response body, strips
+ * <think>...</think> blocks (also an unterminated leading one) and surrounding
+ * whitespace; reasoning_content is never used. Returns 0 with *answer malloc'd
+ * (non-empty), or -1 with a short reason in `err` (no body content). */
+int completion_parse_response(const char *body, size_t len, char **answer, char *err, size_t errlen);
+
+/* Removes <think>...</think> blocks in place-free fashion: returns a malloc'd copy. */
+char *completion_strip_think(const char *text);
+
+/* Retry delay in ms from retry-after-ms / retry-after (seconds or HTTP date,
+ * relative to `now_epoch_s`) headers; -1 when neither gives a usable value. */
+int64_t completion_retry_after_ms(const char *retry_after_ms, const char *retry_after,
+                                  int64_t now_epoch_s);
+
+/* True for statuses worth retrying: 408, 409, 429, 5xx. */
+bool completion_status_retryable(long status);
+
+#endif

@@ -1,0 +1,510 @@
+/* webhook.c - the LINE webhook: X-Line-Signature check and parsing into events.
+ *
+ * Pure: no I/O, no clock. The body is hostile until the signature says
+ * otherwise, and even then we trust only its shape, not its types: every field
+ * is read through jansson's type-checked getters, so a field with the wrong
+ * JSON type reads as absent. Nothing here fails because of an unexpected field
+ * or event type; only a body that is not a JSON object with an "events" array
+ * is an error.
+ *
+ * Strings: JSON_ALLOW_NUL is deliberately not set, so jansson rejects "\u0000"
+ * anywhere in the body. Every string we hand out is then a plain C string whose
+ * strlen() is its whole value; nothing downstream can be fooled by a hidden
+ * tail after a NUL.
+ *
+ * Each event keeps its canonical JSON (compact, keys sorted) in raw_json. That
+ * is what the inbox stores and what line_event_parse() reads back, and, when
+ * LINE sends no webhookEventId, its SHA-256 is the event's id. Canonical dumps
+ * are a fixed point (dump(load(dump(x))) == dump(x)), so the id is the same
+ * whether it is computed from the webhook or from the stored event. */
+#include "core/webhook.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#define HMAC_SHA256_LEN 32
+#define SIGNATURE_B64_LEN 44 /* 32 bytes -> 43 base64 digits + one '=' */
+#define CANONICAL_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
+#define EVENT_ID_HASH_PREFIX "sha256:"
+
+/* ---- signature ---------------------------------------------------------- */
+
+static int b64_digit_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Decodes the header into exactly 32 bytes, or fails. EVP_DecodeBlock alone is
+ * too lenient (it trims whitespace, reads '=' in the middle as zero bits and
+ * accepts non-canonical final digits), so the shape is checked first: the only
+ * accepted form is 43 base64 digits, whose last one carries no stray bits,
+ * followed by one '='. */
+static bool decode_signature(const char *b64, unsigned char out[HMAC_SHA256_LEN])
+{
+    if (b64 == NULL || strnlen(b64, SIGNATURE_B64_LEN + 1) != SIGNATURE_B64_LEN)
+        return false;
+    if (b64[SIGNATURE_B64_LEN - 1] != '=')
+        return false;
+    for (size_t i = 0; i < SIGNATURE_B64_LEN - 1; i++) {
+        int v = b64_digit_value((unsigned char)b64[i]);
+        if (v < 0)
+            return false;
+        /* 43 digits carry 258 bits; the last digit's low 2 bits must be 0. */
+        if (i == SIGNATURE_B64_LEN - 2 && (v & 3) != 0)
+            return false;
+    }
+    unsigned char buf[HMAC_SHA256_LEN + 1]; /* the '=' decodes as one zero byte */
+    int n = EVP_DecodeBlock(buf, (const unsigned char *)b64, SIGNATURE_B64_LEN);
+    if (n != HMAC_SHA256_LEN + 1)
+        return false;
+    memcpy(out, buf, HMAC_SHA256_LEN);
+    OPENSSL_cleanse(buf, sizeof buf);
+    return true;
+}
+
+bool webhook_signature_valid(const char *channel_secret, const void *body, size_t body_len,
+                             const char *signature_b64)
+{
+    /* An empty secret would make every forged body "valid": refuse it. */
+    if (channel_secret == NULL || channel_secret[0] == '\0')
+        return false;
+    if (body == NULL) {
+        if (body_len != 0)
+            return false;
+        body = "";
+    }
+    size_t secret_len = strlen(channel_secret);
+    if (secret_len > INT_MAX)
+        return false;
+
+    unsigned char given[HMAC_SHA256_LEN];
+    if (!decode_signature(signature_b64, given))
+        return false;
+
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    if (HMAC(EVP_sha256(), channel_secret, (int)secret_len, body, body_len, mac, &mac_len) ==
+            NULL ||
+        mac_len != HMAC_SHA256_LEN) {
+        OPENSSL_cleanse(mac, sizeof mac);
+        return false;
+    }
+    bool ok = CRYPTO_memcmp(mac, given, HMAC_SHA256_LEN) == 0;
+    OPENSSL_cleanse(mac, sizeof mac);
+    return ok;
+}
+
+/* ---- field access --------------------------------------------------------- */
+
+/* jansson's getters return NULL for a wrong type or a non-object parent, so a
+ * chain like json_object_get(json_object_get(ev, "source"), "type") is safe. */
+static const char *str_at(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+static const char *nonempty_str_at(const json_t *obj, const char *key)
+{
+    const char *s = str_at(obj, key);
+    return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+/* *dst = copy of src (NULL stays NULL). -1 only when out of memory. */
+static int dup_into(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (src == NULL)
+        return 0;
+    *dst = strdup(src);
+    return *dst != NULL ? 0 : -1;
+}
+
+/* UTF-16 code units of a valid UTF-8 string (jansson guarantees validity):
+ * one per code point, two for those above U+FFFF (4-byte sequences). */
+static size_t utf16_units(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if ((*p & 0xC0) != 0x80)
+            n++;
+        if (*p >= 0xF0)
+            n++;
+    }
+    return n;
+}
+
+static const struct {
+    const char *name;
+    enum event_kind kind;
+} event_kinds[] = {
+    {"message", EVENT_MESSAGE},
+    {"messageEdited", EVENT_MESSAGE_EDITED},
+    {"unsend", EVENT_UNSEND},
+    {"follow", EVENT_FOLLOW},
+    {"unfollow", EVENT_UNFOLLOW},
+    {"join", EVENT_JOIN},
+    {"leave", EVENT_LEAVE},
+    {"memberJoined", EVENT_MEMBER_JOINED},
+    {"memberLeft", EVENT_MEMBER_LEFT},
+    {"postback", EVENT_POSTBACK},
+    {"videoPlayComplete", EVENT_VIDEO_PLAY_COMPLETE},
+    {"beacon", EVENT_BEACON},
+    {"accountLink", EVENT_ACCOUNT_LINK},
+    {"things", EVENT_THINGS},
+    {"membership", EVENT_MEMBERSHIP},
+    {"module", EVENT_MODULE},
+    {"activated", EVENT_ACTIVATED},
+    {"deactivated", EVENT_DEACTIVATED},
+    {"botSuspended", EVENT_BOT_SUSPENDED},
+    {"botResumed", EVENT_BOT_RESUMED},
+    {"delivery", EVENT_DELIVERY},
+};
+
+static enum event_kind event_kind_of(const char *type)
+{
+    if (type == NULL)
+        return EVENT_UNKNOWN;
+    for (size_t i = 0; i < sizeof event_kinds / sizeof event_kinds[0]; i++)
+        if (strcmp(type, event_kinds[i].name) == 0)
+            return event_kinds[i].kind;
+    return EVENT_UNKNOWN;
+}
+
+static const struct {
+    const char *name;
+    enum message_kind kind;
+} message_kinds[] = {
+    {"text", MESSAGE_TEXT},         {"image", MESSAGE_IMAGE}, {"video", MESSAGE_VIDEO},
+    {"audio", MESSAGE_AUDIO},       {"file", MESSAGE_FILE},   {"location", MESSAGE_LOCATION},
+    {"sticker", MESSAGE_STICKER},
+};
+
+static enum message_kind message_kind_of(const char *type)
+{
+    if (type == NULL)
+        return MESSAGE_NONE;
+    for (size_t i = 0; i < sizeof message_kinds / sizeof message_kinds[0]; i++)
+        if (strcmp(type, message_kinds[i].name) == 0)
+            return message_kinds[i].kind;
+    return MESSAGE_OTHER;
+}
+
+/* ---- one event ---------------------------------------------------------- */
+
+/* Source: chat_type and chat_id go together. A source whose id for its type is
+ * missing (or empty, or not a string) gets CHAT_NONE, so a caller that sees a
+ * chat type can always use chat_id. */
+static int parse_source(const json_t *source, struct line_event *ev)
+{
+    const char *type = str_at(source, "type");
+    const char *id = NULL;
+    enum chat_type chat = CHAT_NONE;
+    if (type != NULL && strcmp(type, "user") == 0) {
+        chat = CHAT_USER;
+        id = nonempty_str_at(source, "userId");
+    } else if (type != NULL && strcmp(type, "group") == 0) {
+        chat = CHAT_GROUP;
+        id = nonempty_str_at(source, "groupId");
+    } else if (type != NULL && strcmp(type, "room") == 0) {
+        chat = CHAT_ROOM;
+        id = nonempty_str_at(source, "roomId");
+    }
+    ev->chat_type = id != NULL ? chat : CHAT_NONE;
+    if (dup_into(&ev->chat_id, id) < 0)
+        return -1;
+    return dup_into(&ev->user_id, nonempty_str_at(source, "userId"));
+}
+
+/* Mentions are kept only when they lie inside message.text: index and length
+ * non-negative integers with index + length <= the text's UTF-16 length.
+ * Anything else (missing, negative, wrong type, past the end) is skipped, so a
+ * caller may slice the text by any mention it gets. */
+static int parse_mentions(const json_t *message, struct line_event *ev)
+{
+    const json_t *list = json_object_get(json_object_get(message, "mention"), "mentionees");
+    if (!json_is_array(list) || ev->text == NULL || json_array_size(list) == 0)
+        return 0;
+    size_t text_units = utf16_units(ev->text);
+    ev->mentions = calloc(json_array_size(list), sizeof *ev->mentions);
+    if (ev->mentions == NULL)
+        return -1;
+
+    size_t i;
+    const json_t *m;
+    json_array_foreach(list, i, m) {
+        const json_t *jindex = json_object_get(m, "index");
+        const json_t *jlength = json_object_get(m, "length");
+        if (!json_is_integer(jindex) || !json_is_integer(jlength))
+            continue;
+        json_int_t index = json_integer_value(jindex);
+        json_int_t length = json_integer_value(jlength);
+        if (index < 0 || length < 0 || (unsigned long long)index > text_units ||
+            (unsigned long long)length > text_units - (size_t)index)
+            continue;
+        const char *type = str_at(m, "type");
+        struct mention *out = &ev->mentions[ev->n_mentions++];
+        out->index = (size_t)index;
+        out->length = (size_t)length;
+        out->is_self = json_is_true(json_object_get(m, "isSelf"));
+        out->is_all = type != NULL && strcmp(type, "all") == 0;
+    }
+    if (ev->n_mentions == 0) {
+        free(ev->mentions);
+        ev->mentions = NULL;
+    }
+    return 0;
+}
+
+/* message and messageEdited share the message object's shape. text is only
+ * taken from text messages (a sticker's "text" is not something a user typed). */
+static int parse_message(const json_t *message, struct line_event *ev)
+{
+    ev->message_kind = message_kind_of(str_at(message, "type"));
+    if (dup_into(&ev->message_id, nonempty_str_at(message, "id")) < 0 ||
+        dup_into(&ev->quoted_message_id, nonempty_str_at(message, "quotedMessageId")) < 0 ||
+        dup_into(&ev->quote_token, nonempty_str_at(message, "quoteToken")) < 0)
+        return -1;
+    if (ev->message_kind != MESSAGE_TEXT)
+        return 0;
+    if (dup_into(&ev->text, str_at(message, "text")) < 0)
+        return -1;
+    return parse_mentions(message, ev);
+}
+
+static int set_event_id(const json_t *obj, struct line_event *ev)
+{
+    const char *id = nonempty_str_at(obj, "webhookEventId");
+    if (id != NULL) {
+        ev->has_webhook_event_id = true;
+        return dup_into(&ev->event_id, id);
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+    if (!EVP_Digest(ev->raw_json, strlen(ev->raw_json), digest, &digest_len, EVP_sha256(),
+                    NULL))
+        return -1;
+    size_t prefix = sizeof EVENT_ID_HASH_PREFIX - 1;
+    ev->event_id = malloc(prefix + 2 * (size_t)digest_len + 1);
+    if (ev->event_id == NULL)
+        return -1;
+    memcpy(ev->event_id, EVENT_ID_HASH_PREFIX, prefix);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < digest_len; i++) {
+        ev->event_id[prefix + 2 * i] = hex[digest[i] >> 4];
+        ev->event_id[prefix + 2 * i + 1] = hex[digest[i] & 0xF];
+    }
+    ev->event_id[prefix + 2 * (size_t)digest_len] = '\0';
+    return 0;
+}
+
+/* Fills `ev` (zeroed by the caller) from one event object. -1 only when out of
+ * memory; `ev` may then be partly filled and must be freed. */
+static int fill_event(const json_t *obj, struct line_event *ev)
+{
+    ev->raw_json = json_dumps(obj, CANONICAL_FLAGS);
+    if (ev->raw_json == NULL || set_event_id(obj, ev) < 0)
+        return -1;
+
+    const char *type = str_at(obj, "type");
+    ev->kind = event_kind_of(type);
+    if (dup_into(&ev->type, type) < 0)
+        return -1;
+
+    const json_t *ts = json_object_get(obj, "timestamp");
+    ev->timestamp_ms = json_is_integer(ts) ? (int64_t)json_integer_value(ts) : 0;
+    const char *mode = str_at(obj, "mode");
+    ev->standby = mode != NULL && strcmp(mode, "standby") == 0;
+    ev->redelivery =
+        json_is_true(json_object_get(json_object_get(obj, "deliveryContext"), "isRedelivery"));
+
+    if (parse_source(json_object_get(obj, "source"), ev) < 0 ||
+        dup_into(&ev->reply_token, nonempty_str_at(obj, "replyToken")) < 0)
+        return -1;
+
+    switch (ev->kind) {
+    case EVENT_MESSAGE:
+    case EVENT_MESSAGE_EDITED:
+        return parse_message(json_object_get(obj, "message"), ev);
+    case EVENT_UNSEND:
+        return dup_into(&ev->unsend_message_id,
+                        nonempty_str_at(json_object_get(obj, "unsend"), "messageId"));
+    case EVENT_POSTBACK:
+        return dup_into(&ev->postback_data, str_at(json_object_get(obj, "postback"), "data"));
+    default:
+        return 0;
+    }
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+static void set_err(char *err, size_t errlen, const char *reason)
+{
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", reason);
+}
+
+static json_t *load_json(const char *text, size_t len, enum webhook_parse_status *status,
+                         char *err, size_t errlen)
+{
+    json_error_t jerr;
+    if (text == NULL) {
+        *status = WEBHOOK_PARSE_BAD_JSON;
+        set_err(err, errlen, "no body");
+        return NULL;
+    }
+    /* JSON_DECODE_ANY only so that `"x"` or `5` load and get the clearer
+     * "not a JSON object" reason below. jerr.text may quote the body, so it
+     * is not copied into `err`; the position is enough to find the fault. */
+    json_t *root = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+    if (root == NULL) {
+        /* jansson 2.14 does not always say out_of_memory when an allocation
+         * fails: some leave the error text empty (which no syntax error does),
+         * and a failed string copy in the lexer reads as a bad token, so the
+         * latter can still come back as BAD_JSON. */
+        if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0') {
+            *status = WEBHOOK_PARSE_NOMEM;
+            set_err(err, errlen, "out of memory parsing JSON");
+        } else {
+            *status = WEBHOOK_PARSE_BAD_JSON;
+            if (err != NULL && errlen > 0)
+                snprintf(err, errlen, "not valid JSON (line %d, column %d)", jerr.line,
+                         jerr.column);
+        }
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        *status = WEBHOOK_PARSE_BAD_JSON;
+        set_err(err, errlen, "not a JSON object");
+        return NULL;
+    }
+    *status = WEBHOOK_PARSE_OK;
+    return root;
+}
+
+enum webhook_parse_status webhook_parse(const char *body, size_t len, struct webhook *out,
+                                        char *err, size_t errlen)
+{
+    enum webhook_parse_status status;
+    memset(out, 0, sizeof *out);
+    set_err(err, errlen, "");
+
+    json_t *root = load_json(body, len, &status, err, errlen);
+    if (root == NULL)
+        return status;
+
+    const json_t *events = json_object_get(root, "events");
+    if (!json_is_array(events)) {
+        json_decref(root);
+        set_err(err, errlen, "no \"events\" array");
+        return WEBHOOK_PARSE_NO_EVENTS;
+    }
+    if (dup_into(&out->destination, str_at(root, "destination")) < 0)
+        goto nomem;
+
+    /* Entries that are not objects are skipped (documented), and get no slot:
+     * "[1,1,1,...]" should not cost a struct line_event per byte pair. */
+    size_t n = 0, i;
+    const json_t *item;
+    json_array_foreach(events, i, item)
+        n += json_is_object(item);
+    if (n > 0) {
+        out->events = calloc(n, sizeof *out->events);
+        if (out->events == NULL)
+            goto nomem;
+    }
+    json_array_foreach(events, i, item) {
+        if (!json_is_object(item))
+            continue;
+        assert(out->n_events < n);
+        struct line_event *ev = &out->events[out->n_events++];
+        if (fill_event(item, ev) < 0)
+            goto nomem;
+    }
+    json_decref(root);
+    return WEBHOOK_PARSE_OK;
+
+nomem:
+    json_decref(root);
+    webhook_free(out);
+    set_err(err, errlen, "out of memory");
+    return WEBHOOK_PARSE_NOMEM;
+}
+
+void webhook_free(struct webhook *wh)
+{
+    if (wh == NULL)
+        return;
+    for (size_t i = 0; i < wh->n_events; i++)
+        line_event_free(&wh->events[i]);
+    free(wh->events);
+    free(wh->destination);
+    memset(wh, 0, sizeof *wh);
+}
+
+int line_event_parse(const char *json, size_t len, struct line_event *ev)
+{
+    enum webhook_parse_status status;
+    memset(ev, 0, sizeof *ev);
+    json_t *obj = load_json(json, len, &status, NULL, 0);
+    if (obj == NULL)
+        return -1;
+    int rc = fill_event(obj, ev);
+    json_decref(obj);
+    if (rc < 0)
+        line_event_free(ev);
+    return rc;
+}
+
+void line_event_free(struct line_event *ev)
+{
+    if (ev == NULL)
+        return;
+    free(ev->type);
+    free(ev->event_id);
+    free(ev->chat_id);
+    free(ev->user_id);
+    free(ev->reply_token);
+    free(ev->message_id);
+    free(ev->text);
+    free(ev->quoted_message_id);
+    free(ev->quote_token);
+    free(ev->mentions);
+    free(ev->unsend_message_id);
+    free(ev->postback_data);
+    free(ev->raw_json);
+    memset(ev, 0, sizeof *ev);
+}
+
+const char *chat_type_name(enum chat_type t)
+{
+    switch (t) {
+    case CHAT_USER:
+        return "user";
+    case CHAT_GROUP:
+        return "group";
+    case CHAT_ROOM:
+        return "room";
+    case CHAT_NONE:
+    default:
+        return "none";
+    }
+}

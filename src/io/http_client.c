@@ -1,0 +1,278 @@
+/* http_client.c - outgoing HTTP over one reusable libcurl easy handle.
+ *
+ * The handle lives as long as the client, and curl_easy_reset() between
+ * requests keeps its connection cache, DNS cache and TLS sessions, so repeated
+ * calls to LINE or to the LLM reuse warm connections. Every transfer has a
+ * connect and a total timeout, is limited to http/https, caps the answer's
+ * size, and can be aborted through an atomic flag. Nothing here retries and
+ * nothing here logs: the caller decides what a failure means. Error text comes
+ * from libcurl's error buffer, which names hosts and reasons but never request
+ * headers, so the Authorization token cannot leak through it. */
+#include "io/http_client.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#ifndef LINEBOT_VERSION
+#define LINEBOT_VERSION "dev"
+#endif
+
+#define HTTP_DEFAULT_CONNECT_MS 5000L
+#define HTTP_DEFAULT_TIMEOUT_MS 30000L
+#define HTTP_DEFAULT_MAX_BYTES ((size_t)4 * 1024 * 1024)
+
+struct http_client {
+    CURL *curl;
+};
+
+/* What the curl callbacks fill in during one transfer. */
+struct transfer {
+    struct http_response *resp;
+    size_t cap;            /* allocated bytes of resp->body */
+    size_t max_bytes;
+    int too_large;
+    const atomic_int *cancel;
+};
+
+int http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void http_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+struct http_client *http_client_new(void)
+{
+    struct http_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->curl = curl_easy_init();
+    if (!c->curl) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void http_client_free(struct http_client *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->curl);
+    free(c);
+}
+
+void http_response_free(struct http_response *resp)
+{
+    if (!resp)
+        return;
+    free(resp->body);
+    free(resp->retry_after);
+    free(resp->retry_after_ms);
+    resp->body = NULL;
+    resp->body_len = 0;
+    resp->retry_after = NULL;
+    resp->retry_after_ms = NULL;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct transfer *t = userdata;
+    struct http_response *r = t->resp;
+    size_t n = size * nmemb;
+
+    if (n > t->max_bytes - r->body_len) {
+        t->too_large = 1;
+        return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+    }
+    if (r->body_len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < r->body_len + n + 1)
+            cap *= 2;
+        char *p = realloc(r->body, cap);
+        if (!p)
+            return 0;
+        r->body = p;
+        t->cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return n;
+}
+
+/* Copies a header's value without surrounding whitespace and the CRLF. */
+static char *header_value(const char *v, size_t len)
+{
+    while (len > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        len--;
+    }
+    while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' ' ||
+                       v[len - 1] == '\t'))
+        len--;
+    char *s = malloc(len + 1);
+    if (s) {
+        memcpy(s, v, len);
+        s[len] = '\0';
+    }
+    return s;
+}
+
+/* Captures Retry-After and retry-after-ms (names are case-insensitive). A new
+ * status line (an interim 1xx answer came first) starts the capture over. */
+static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
+{
+    struct transfer *t = userdata;
+    struct http_response *r = t->resp;
+    size_t n = size * nitems;
+    static const char ra[] = "retry-after:";
+    static const char ra_ms[] = "retry-after-ms:";
+
+    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        free(r->retry_after);
+        free(r->retry_after_ms);
+        r->retry_after = NULL;
+        r->retry_after_ms = NULL;
+    } else if (n >= sizeof(ra_ms) - 1 && strncasecmp(data, ra_ms, sizeof(ra_ms) - 1) == 0) {
+        free(r->retry_after_ms);
+        r->retry_after_ms = header_value(data + sizeof(ra_ms) - 1, n - (sizeof(ra_ms) - 1));
+    } else if (n >= sizeof(ra) - 1 && strncasecmp(data, ra, sizeof(ra) - 1) == 0) {
+        free(r->retry_after);
+        r->retry_after = header_value(data + sizeof(ra) - 1, n - (sizeof(ra) - 1));
+    }
+    return n;
+}
+
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    struct transfer *t = userdata;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return t->cancel && atomic_load(t->cancel) ? 1 : 0;
+}
+
+int http_client_do(struct http_client *c, const struct http_request *req, struct http_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    if (!c || !c->curl || !req || !req->url || !req->method) {
+        snprintf(resp->error, sizeof(resp->error), "invalid request");
+        return -1;
+    }
+    if (req->cancel && atomic_load(req->cancel)) {
+        resp->cancelled = 1;
+        snprintf(resp->error, sizeof(resp->error), "cancelled");
+        return -1;
+    }
+
+    CURL *h = c->curl;
+    struct transfer t = {
+        .resp = resp,
+        .max_bytes = req->max_response_bytes ? req->max_response_bytes : HTTP_DEFAULT_MAX_BYTES,
+        .cancel = req->cancel,
+    };
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *headers = NULL;
+    int failed = 0;
+
+    /* Forget the previous request's options, keep the connection cache. */
+    curl_easy_reset(h);
+
+    if (req->headers) {
+        for (const char *const *hp = req->headers; *hp; hp++) {
+            struct curl_slist *n = curl_slist_append(headers, *hp);
+            if (!n) {
+                failed = 1;
+                break;
+            }
+            headers = n;
+        }
+    }
+    /* No "Expect: 100-continue" round trip for larger bodies. */
+    struct curl_slist *n = failed ? NULL : curl_slist_append(headers, "Expect:");
+    if (!n) {
+        curl_slist_free_all(headers);
+        snprintf(resp->error, sizeof(resp->error), "out of memory");
+        return -1;
+    }
+    headers = n;
+
+    long connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : HTTP_DEFAULT_CONNECT_MS;
+    long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "linebot/" LINEBOT_VERSION);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* the size cap applies after decoding */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+
+    if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else {
+        if (strcmp(req->method, "POST") == 0)
+            curl_easy_setopt(h, CURLOPT_POST, 1L);
+        else
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    }
+
+    CURLcode rc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+
+    /* The handle must not keep pointers to our stack or to the caller's data. */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_slist_free_all(headers);
+
+    if (rc == CURLE_OK) {
+        resp->status = status;
+        return 0;
+    }
+
+    resp->status = 0;
+    if (t.too_large) {
+        snprintf(resp->error, sizeof(resp->error),
+                 "response body larger than %zu bytes (status %ld)", t.max_bytes, status);
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK && req->cancel && atomic_load(req->cancel)) {
+        resp->cancelled = 1;
+        snprintf(resp->error, sizeof(resp->error), "cancelled");
+    } else {
+        if (rc == CURLE_OPERATION_TIMEDOUT)
+            resp->timed_out = 1;
+        /* The error buffer is the more specific text when curl filled it in. */
+        snprintf(resp->error, sizeof(resp->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    }
+    return -1;
+}

@@ -1,0 +1,49 @@
+/* http_client.h - outgoing HTTP over libcurl.
+ *
+ * One `struct http_client` per thread: it keeps one curl easy handle, so
+ * connections to LINE and to the LLM are reused (keep-alive, TLS sessions).
+ * This layer does no retries; callers decide what is safe to retry. */
+#ifndef LINEBOT_HTTP_CLIENT_H
+#define LINEBOT_HTTP_CLIENT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+struct http_client;
+
+/* Call once at start-up (curl_global_init) and at exit. */
+int http_global_init(void);
+void http_global_cleanup(void);
+
+struct http_client *http_client_new(void);
+void http_client_free(struct http_client *c);
+
+struct http_request {
+    const char *method;              /* "GET" or "POST" */
+    const char *url;
+    const char *const *headers;      /* "Name: value" strings, NULL-terminated; may be NULL */
+    const char *body;                /* may be NULL */
+    size_t body_len;
+    long connect_timeout_ms;         /* 0 = 5000 */
+    long timeout_ms;                 /* whole transfer; 0 = 30000 */
+    const atomic_int *cancel;        /* when non-NULL and set, the transfer aborts */
+    size_t max_response_bytes;       /* 0 = 4 MiB; a larger answer is a transport error */
+};
+
+struct http_response {
+    long status;                     /* HTTP status, 0 when no response */
+    char *body;                      /* NUL-terminated, may be NULL */
+    size_t body_len;
+    char *retry_after;               /* Retry-After header value, or NULL */
+    char *retry_after_ms;            /* retry-after-ms header value, or NULL */
+    int timed_out;                   /* 1 when the failure was a timeout */
+    int cancelled;                   /* 1 when aborted through `cancel` */
+    char error[256];                 /* transport error text (no URL query, no headers) */
+};
+
+/* Performs the request. Returns 0 when a response arrived (any status), -1 on a
+ * transport error (error[] says why). Always call http_response_free. */
+int http_client_do(struct http_client *c, const struct http_request *req, struct http_response *resp);
+void http_response_free(struct http_response *resp);
+
+#endif

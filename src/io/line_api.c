@@ -1,0 +1,549 @@
+/* line_api.c - the LINE Messaging API calls the bot makes.
+ *
+ * Thin: each call builds its JSON with jansson, sends it through http_client
+ * with the channel access token as a Bearer header, and maps LINE's answer to
+ * an enum line_result. What may be retried follows from what a repeat could do
+ * to the user:
+ *
+ * - reply: exactly one attempt on a 5xx or a transport error (timeout, reset).
+ *   Either may happen after LINE delivered the reply, and a second attempt
+ *   would then come back as "Invalid reply token" (the token is single-use),
+ *   which the caller could not tell from "the token expired before we sent
+ *   anything". Returning LINE_SERVER_ERROR / LINE_TRANSPORT_ERROR instead says
+ *   honestly "maybe delivered" and leaves the choice (push fallback or not) to
+ *   the caller. Only 429 is retried: LINE refuses a rate-limited request before
+ *   processing it, so nothing was sent. At most 3 attempts, honouring
+ *   Retry-After, within a 10 s budget.
+ * - push: carries X-Line-Retry-Key, so LINE runs it at most once per key and
+ *   answers a repeat of an accepted push with 409. A 5xx or a transport error
+ *   is therefore retried with the same key, at most twice (after 500 ms and
+ *   1500 ms), and 409 means "already delivered" (LINE_ALREADY_ACCEPTED). 429
+ *   backs off the same way as for reply. Without a retry key nothing but 429
+ *   is retried, for the reason given for reply.
+ *
+ * Waits between attempts are cut short when api->cancel is set. Every error
+ * status (transport errors as 0) is counted in metrics and logged with LINE's
+ * "message" field, never with the token. */
+#include "io/line_api.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/completion.h"
+#include "io/clock.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+
+#define LINE_CONNECT_TIMEOUT_MS 5000L
+#define LINE_SEND_TIMEOUT_MS 10000L     /* reply and push */
+#define LINE_LOADING_TIMEOUT_MS 3000L   /* best effort: never hold up an answer */
+#define LINE_PROFILE_TIMEOUT_MS 5000L
+#define LINE_MAX_ATTEMPTS 3
+#define LINE_RATE_LIMIT_BUDGET_MS 10000 /* the most we wait in total on 429s */
+#define LINE_ERROR_MESSAGE_MAX 200
+#define LINE_MAX_RESPONSE_BYTES ((size_t)256 * 1024)
+
+static const int64_t push_backoff_ms[LINE_MAX_ATTEMPTS - 1] = {500, 1500};
+static const int64_t rate_limit_backoff_ms[LINE_MAX_ATTEMPTS - 1] = {1000, 2000};
+
+void line_sent_free(struct line_sent *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        free(s->ids[i]);
+    free(s->ids);
+    s->ids = NULL;
+    s->n = 0;
+}
+
+const char *line_result_name(enum line_result r)
+{
+    switch (r) {
+    case LINE_OK: return "ok";
+    case LINE_INVALID_REPLY_TOKEN: return "invalid_reply_token";
+    case LINE_ALREADY_ACCEPTED: return "already_accepted";
+    case LINE_RATE_LIMITED: return "rate_limited";
+    case LINE_REJECTED: return "rejected";
+    case LINE_SERVER_ERROR: return "server_error";
+    case LINE_TRANSPORT_ERROR: return "transport_error";
+    }
+    return "unknown";
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; hay && *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+/* `base` without trailing slashes, then `path` (which starts with '/'). */
+static char *join_url(const char *base, const char *path)
+{
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    size_t pl = strlen(path);
+    char *url = malloc(bl + pl + 1);
+    if (!url)
+        return NULL;
+    memcpy(url, base, bl);
+    memcpy(url + bl, path, pl + 1);
+    return url;
+}
+
+/* Percent-encodes everything but RFC 3986's unreserved characters, so an id
+ * can never add a path segment or a query to the URL. */
+static char *path_escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = malloc(strlen(s) * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* LINE's error "message" from a response body, at most 200 bytes (cut at a
+ * UTF-8 boundary), or NULL. */
+static char *error_message(const struct http_response *r)
+{
+    if (!r->body || r->body_len == 0)
+        return NULL;
+    json_t *root = json_loadb(r->body, r->body_len, 0, NULL);
+    json_t *m = json_is_object(root) ? json_object_get(root, "message") : NULL;
+    char *out = NULL;
+    if (json_is_string(m)) {
+        out = strdup(json_string_value(m));
+        if (out && strlen(out) > LINE_ERROR_MESSAGE_MAX) {
+            size_t cut = LINE_ERROR_MESSAGE_MAX;
+            while (cut > 0 && ((unsigned char)out[cut] & 0xC0) == 0x80)
+                cut--;
+            out[cut] = '\0';
+        }
+    }
+    json_decref(root);
+    return out;
+}
+
+/* sentMessages[].id from a 200 (or a push's 409) body. All or nothing: the
+ * ids are only returned when every element has one, so that ids[i] is the
+ * i-th message sent. A hostile or odd body just gives no ids. */
+static void parse_sent(const struct http_response *r, struct line_sent *sent)
+{
+    if (!sent || !r->body)
+        return;
+    json_t *root = json_loadb(r->body, r->body_len, 0, NULL);
+    json_t *arr = json_is_object(root) ? json_object_get(root, "sentMessages") : NULL;
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+    char **ids = n ? calloc(n, sizeof(*ids)) : NULL;
+    size_t got = 0;
+    for (size_t i = 0; ids && i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        json_t *id = json_is_object(e) ? json_object_get(e, "id") : NULL;
+        if (!json_is_string(id) || !(ids[got] = strdup(json_string_value(id))))
+            break;
+        got++;
+    }
+    if (ids && got == n) {
+        sent->ids = ids;
+        sent->n = n;
+    } else if (ids) {
+        for (size_t i = 0; i < got; i++)
+            free(ids[i]);
+        free(ids);
+    }
+    json_decref(root);
+}
+
+/* Sleeps `ms` in small steps; returns -1 as soon as api->cancel is set. */
+static int sleep_cancellable(const struct line_api *api, int64_t ms)
+{
+    int64_t end = clock_monotonic_ms() + ms;
+    for (;;) {
+        if (api->cancel && atomic_load(api->cancel))
+            return -1;
+        int64_t left = end - clock_monotonic_ms();
+        if (left <= 0)
+            return 0;
+        clock_sleep_ms(left < 50 ? left : 50);
+    }
+}
+
+enum call_kind { CALL_REPLY, CALL_PUSH, CALL_OTHER };
+
+static enum line_result classify(int rc, long status, const char *message, enum call_kind kind)
+{
+    if (rc != 0 || status == 0)
+        return LINE_TRANSPORT_ERROR;
+    if (status >= 200 && status <= 299)
+        return LINE_OK;
+    if (status == 400 && kind == CALL_REPLY && contains_ci(message, "invalid reply token"))
+        return LINE_INVALID_REPLY_TOKEN;
+    if (status == 409 && kind == CALL_PUSH)
+        return LINE_ALREADY_ACCEPTED;
+    if (status == 429)
+        return LINE_RATE_LIMITED;
+    if (status >= 500)
+        return LINE_SERVER_ERROR;
+    return LINE_REJECTED; /* other 4xx, and anything unexpected */
+}
+
+/* One HTTP exchange with LINE. Headers: Authorization, Content-Type for a
+ * body, and X-Line-Retry-Key when `retry_key` is given. */
+static int line_send(struct line_api *api, const char *method, const char *path, const char *body,
+                     const char *retry_key, long timeout_ms, struct http_response *resp)
+{
+    const char *base = api->cfg->line_api_base ? api->cfg->line_api_base : "https://api.line.me";
+    const char *token = api->cfg->access_token ? api->cfg->access_token : "";
+    char *url = join_url(base, path);
+    size_t auth_len = strlen("Authorization: Bearer ") + strlen(token) + 1;
+    char *auth = malloc(auth_len);
+    char key_header[128];
+    const char *headers[4];
+    size_t nh = 0;
+    int rc;
+
+    if (!url || !auth) {
+        memset(resp, 0, sizeof(*resp));
+        snprintf(resp->error, sizeof(resp->error), "out of memory");
+        rc = -1;
+        goto done;
+    }
+    snprintf(auth, auth_len, "Authorization: Bearer %s", token);
+    headers[nh++] = auth;
+    if (body)
+        headers[nh++] = "Content-Type: application/json";
+    if (retry_key && *retry_key && strlen(retry_key) < 64) {
+        snprintf(key_header, sizeof(key_header), "X-Line-Retry-Key: %s", retry_key);
+        headers[nh++] = key_header;
+    }
+    headers[nh] = NULL;
+
+    struct http_request req = {
+        .method = method,
+        .url = url,
+        .headers = headers,
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+        .connect_timeout_ms = timeout_ms < LINE_CONNECT_TIMEOUT_MS ? timeout_ms : LINE_CONNECT_TIMEOUT_MS,
+        .timeout_ms = timeout_ms,
+        .cancel = api->cancel,
+        .max_response_bytes = LINE_MAX_RESPONSE_BYTES,
+    };
+    rc = http_client_do(api->http, &req, resp);
+done:
+    if (auth) {
+        memset(auth, 0, auth_len); /* the token should not linger on the heap */
+        free(auth);
+    }
+    free(url);
+    return rc;
+}
+
+/* Counts and logs one failed attempt. `message` is LINE's error message. */
+static void note_failure(const char *op, int rc, const struct http_response *resp,
+                         const char *message, enum line_result result, int attempt)
+{
+    if (rc != 0) {
+        if (!resp->cancelled)
+            metrics_line_error(0);
+        log_warn("LINE %s attempt %d: %s (%s)", op, attempt, line_result_name(result), resp->error);
+        return;
+    }
+    metrics_line_error(resp->status);
+    if (result == LINE_ALREADY_ACCEPTED)
+        log_info("LINE %s attempt %d: status 409, the retry key was already accepted", op, attempt);
+    else
+        log_warn("LINE %s attempt %d: status %ld %s: %s", op, attempt, resp->status,
+                 line_result_name(result), message ? message : "(no message)");
+}
+
+/* How long to wait before retrying a 429: Retry-After when LINE sent one. */
+static int64_t rate_limit_wait_ms(const struct http_response *resp, int attempt)
+{
+    int64_t ms = completion_retry_after_ms(resp->retry_after_ms, resp->retry_after,
+                                           clock_now_ms() / 1000);
+    return ms >= 0 ? ms : rate_limit_backoff_ms[attempt - 1];
+}
+
+/* [{"type":"text","text":...}, ...] for 1..5 parts; the first quotes
+ * `quote_token` when given. NULL when the parts cannot be sent as they are. */
+static json_t *text_messages(const struct text_parts *parts, const char *quote_token)
+{
+    if (!parts || parts->n == 0 || parts->n > LINE_MAX_MESSAGES)
+        return NULL;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < parts->n; i++) {
+        json_t *text = parts->parts[i] ? json_string(parts->parts[i]) : NULL;
+        json_t *m = text ? json_pack("{s:s, s:o}", "type", "text", "text", text) : NULL;
+        if (m && i == 0 && quote_token && *quote_token &&
+            json_object_set_new(m, "quoteToken", json_string(quote_token)) != 0) {
+            json_decref(m);
+            m = NULL;
+        }
+        if (!m || json_array_append_new(arr, m) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* The body for reply or push: {"<id_field>": id, "messages": [...]}. */
+static char *message_body(const char *id_field, const char *id, const struct text_parts *parts,
+                          const char *quote_token)
+{
+    if (!id || !*id)
+        return NULL;
+    json_t *msgs = text_messages(parts, quote_token);
+    if (!msgs)
+        return NULL;
+    json_t *root = json_pack("{s:s, s:o}", id_field, id, "messages", msgs);
+    char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    return body;
+}
+
+static void set_status(long *status, long v)
+{
+    if (status)
+        *status = v;
+}
+
+static void clear_sent(struct line_sent *sent)
+{
+    if (sent) {
+        sent->ids = NULL;
+        sent->n = 0;
+    }
+}
+
+/* ---- the calls ---------------------------------------------------------- */
+
+enum line_result line_reply(struct line_api *api, const char *reply_token,
+                            const struct text_parts *parts, const char *quote_token,
+                            struct line_sent *sent, long *status)
+{
+    clear_sent(sent);
+    set_status(status, 0);
+    char *body = message_body("replyToken", reply_token, parts, quote_token);
+    if (!body) {
+        log_warn("LINE reply not sent: needs a reply token and 1..%d valid UTF-8 parts (got %zu)",
+                 LINE_MAX_MESSAGES, parts ? parts->n : 0);
+        return LINE_REJECTED;
+    }
+
+    enum line_result result = LINE_TRANSPORT_ERROR;
+    int64_t budget_end = clock_monotonic_ms() + LINE_RATE_LIMIT_BUDGET_MS;
+    for (int attempt = 1; attempt <= LINE_MAX_ATTEMPTS; attempt++) {
+        struct http_response resp;
+        int rc = line_send(api, "POST", "/v2/bot/message/reply", body, NULL, LINE_SEND_TIMEOUT_MS,
+                           &resp);
+        char *message = rc == 0 ? error_message(&resp) : NULL;
+        result = classify(rc, resp.status, message, CALL_REPLY);
+        set_status(status, resp.status);
+        if (result == LINE_OK) {
+            parse_sent(&resp, sent);
+            free(message);
+            http_response_free(&resp);
+            break;
+        }
+        note_failure("reply", rc, &resp, message, result, attempt);
+        /* Only a 429 is known not to have been processed; a monthly quota
+         * will not lift within seconds. */
+        int retry = result == LINE_RATE_LIMITED && attempt < LINE_MAX_ATTEMPTS &&
+                    !contains_ci(message, "monthly limit");
+        int64_t wait = retry ? rate_limit_wait_ms(&resp, attempt) : 0;
+        free(message);
+        http_response_free(&resp);
+        if (!retry || clock_monotonic_ms() + wait > budget_end || sleep_cancellable(api, wait) != 0)
+            break;
+    }
+    free(body);
+    return result;
+}
+
+enum line_result line_push(struct line_api *api, const char *to, const struct text_parts *parts,
+                           const char *retry_key, struct line_sent *sent, long *status)
+{
+    clear_sent(sent);
+    set_status(status, 0);
+    char *body = message_body("to", to, parts, NULL);
+    if (!body) {
+        log_warn("LINE push not sent: needs a recipient and 1..%d valid UTF-8 parts (got %zu)",
+                 LINE_MAX_MESSAGES, parts ? parts->n : 0);
+        return LINE_REJECTED;
+    }
+    int idempotent = retry_key && *retry_key;
+    if (idempotent && strspn(retry_key, "0123456789abcdefABCDEF-") != strlen(retry_key)) {
+        log_warn("LINE push not sent: the retry key is not a hex UUID");
+        free(body);
+        return LINE_REJECTED; /* and never let it reach a header line */
+    }
+
+    enum line_result result = LINE_TRANSPORT_ERROR;
+    int64_t budget_end = clock_monotonic_ms() + LINE_RATE_LIMIT_BUDGET_MS;
+    for (int attempt = 1; attempt <= LINE_MAX_ATTEMPTS; attempt++) {
+        struct http_response resp;
+        int rc = line_send(api, "POST", "/v2/bot/message/push", body, retry_key,
+                           LINE_SEND_TIMEOUT_MS, &resp);
+        char *message = rc == 0 ? error_message(&resp) : NULL;
+        result = classify(rc, resp.status, message, CALL_PUSH);
+        set_status(status, resp.status);
+        if (result == LINE_OK) {
+            parse_sent(&resp, sent);
+            free(message);
+            http_response_free(&resp);
+            break;
+        }
+        note_failure("push", rc, &resp, message, result, attempt);
+        int retry = 0;
+        int64_t wait = 0;
+        if (result == LINE_ALREADY_ACCEPTED) {
+            parse_sent(&resp, sent); /* LINE's 409 may repeat the first answer's sentMessages */
+        } else if (attempt < LINE_MAX_ATTEMPTS && !resp.cancelled) {
+            if (result == LINE_RATE_LIMITED && !contains_ci(message, "monthly limit")) {
+                retry = 1;
+                wait = rate_limit_wait_ms(&resp, attempt);
+                if (clock_monotonic_ms() + wait > budget_end)
+                    retry = 0;
+            } else if (idempotent &&
+                       (result == LINE_SERVER_ERROR || result == LINE_TRANSPORT_ERROR)) {
+                retry = 1;
+                wait = push_backoff_ms[attempt - 1];
+            }
+        }
+        free(message);
+        http_response_free(&resp);
+        if (!retry || sleep_cancellable(api, wait) != 0)
+            break;
+    }
+    free(body);
+    return result;
+}
+
+enum line_result line_loading_start(struct line_api *api, const char *user_id, int seconds)
+{
+    if (!user_id || !*user_id)
+        return LINE_REJECTED;
+    /* LINE accepts 5..60 in steps of 5. */
+    int s = seconds <= 5 ? 5 : seconds >= 60 ? 60 : (seconds + 4) / 5 * 5;
+    json_t *root = json_pack("{s:s, s:i}", "chatId", user_id, "loadingSeconds", s);
+    char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (!body)
+        return LINE_REJECTED;
+
+    struct http_response resp;
+    int rc = line_send(api, "POST", "/v2/bot/chat/loading/start", body, NULL,
+                       LINE_LOADING_TIMEOUT_MS, &resp);
+    enum line_result result = classify(rc, resp.status, NULL, CALL_OTHER);
+    if (result != LINE_OK) {
+        char *message = rc == 0 ? error_message(&resp) : NULL;
+        note_failure("loading/start", rc, &resp, message, result, 1);
+        free(message);
+    }
+    http_response_free(&resp);
+    free(body);
+    return result;
+}
+
+enum line_result line_member_name(struct line_api *api, enum chat_type chat_type,
+                                  const char *chat_id, const char *user_id, char **display_name)
+{
+    *display_name = NULL;
+    if (!user_id || !*user_id || (chat_type != CHAT_USER && (!chat_id || !*chat_id)))
+        return LINE_REJECTED;
+
+    char *uid = path_escape(user_id);
+    char *cid = chat_type == CHAT_USER ? NULL : path_escape(chat_id);
+    char *path = NULL;
+    size_t plen = 64 + (uid ? strlen(uid) : 0) + (cid ? strlen(cid) : 0);
+    enum line_result result = LINE_REJECTED;
+
+    if (!uid || (chat_type != CHAT_USER && !cid) || !(path = malloc(plen)))
+        goto done;
+    switch (chat_type) {
+    case CHAT_USER:
+        snprintf(path, plen, "/v2/bot/profile/%s", uid);
+        break;
+    case CHAT_GROUP:
+        snprintf(path, plen, "/v2/bot/group/%s/member/%s", cid, uid);
+        break;
+    case CHAT_ROOM:
+        snprintf(path, plen, "/v2/bot/room/%s/member/%s", cid, uid);
+        break;
+    default:
+        goto done;
+    }
+
+    struct http_response resp;
+    int rc = line_send(api, "GET", path, NULL, NULL, LINE_PROFILE_TIMEOUT_MS, &resp);
+    result = classify(rc, resp.status, NULL, CALL_OTHER);
+    if (result == LINE_OK) {
+        json_t *root = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
+        json_t *name = json_is_object(root) ? json_object_get(root, "displayName") : NULL;
+        if (json_is_string(name))
+            *display_name = strdup(json_string_value(name));
+        json_decref(root);
+        if (!*display_name) {
+            log_warn("LINE profile: 200 without a displayName");
+            result = LINE_SERVER_ERROR;
+        }
+    } else {
+        char *message = rc == 0 ? error_message(&resp) : NULL;
+        note_failure("profile", rc, &resp, message, result, 1);
+        free(message);
+    }
+    http_response_free(&resp);
+done:
+    free(path);
+    free(uid);
+    free(cid);
+    return result;
+}
+
+void line_retry_key(const char *seed, char out[37])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    const char *s = seed ? seed : "";
+    if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+        memset(md, 0, sizeof(md)); /* cannot happen with a working libcrypto */
+    md[6] = (unsigned char)((md[6] & 0x0F) | 0x40); /* version 4 */
+    md[8] = (unsigned char)((md[8] & 0x3F) | 0x80); /* variant 10xx */
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[md[i] >> 4];
+        out[o++] = hex[md[i] & 15];
+    }
+    out[o] = '\0';
+}

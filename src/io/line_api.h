@@ -1,0 +1,71 @@
+/* line_api.h - the LINE Messaging API calls the bot makes.
+ *
+ * Thin: builds the JSON, sends it with http_client, classifies the answer.
+ * Retries only where a repeat cannot double-send: a reply token is single-use
+ * (a repeat of a delivered reply is refused), and a push carries an
+ * X-Line-Retry-Key (a repeat of an accepted push gets 409). 429 backs off.
+ * Every error status is counted in metrics (linebot_line_api_errors_total). */
+#ifndef LINEBOT_LINE_API_H
+#define LINEBOT_LINE_API_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "core/format.h"
+#include "core/webhook.h"
+#include "io/http_client.h"
+
+enum line_result {
+    LINE_OK = 0,
+    LINE_INVALID_REPLY_TOKEN, /* 400 "Invalid reply token": used, expired or unknown */
+    LINE_ALREADY_ACCEPTED,    /* 409 on a push: this retry key was already accepted */
+    LINE_RATE_LIMITED,        /* 429 after the allowed back-off */
+    LINE_REJECTED,            /* another 4xx: the request itself is wrong */
+    LINE_SERVER_ERROR,        /* 5xx after retries */
+    LINE_TRANSPORT_ERROR,     /* no answer (timeout, connection refused) after retries */
+};
+
+struct line_api {
+    const struct config *cfg;
+    struct http_client *http;
+    const atomic_int *cancel; /* may be NULL: abort waits (shutdown) */
+};
+
+/* Message ids LINE returned (sentMessages[].id), in order. */
+struct line_sent {
+    char **ids;
+    size_t n;
+};
+void line_sent_free(struct line_sent *s);
+
+/* POST /v2/bot/message/reply with the parts as text messages (at most 5).
+ * `quote_token` (may be NULL) makes the first message quote the user's message.
+ * `sent` (may be NULL) receives sentMessages ids. `status` (may be NULL) gets
+ * the last HTTP status. */
+enum line_result line_reply(struct line_api *api, const char *reply_token,
+                            const struct text_parts *parts, const char *quote_token,
+                            struct line_sent *sent, long *status);
+
+/* POST /v2/bot/message/push to `to` with X-Line-Retry-Key `retry_key` (a UUID).
+ * Retried (same key) only on 5xx and timeouts; 409 is LINE_ALREADY_ACCEPTED. */
+enum line_result line_push(struct line_api *api, const char *to, const struct text_parts *parts,
+                           const char *retry_key, struct line_sent *sent, long *status);
+
+/* POST /v2/bot/chat/loading/start; `seconds` is rounded up to LINE's 5..60 steps.
+ * Best effort: one attempt, short timeout. */
+enum line_result line_loading_start(struct line_api *api, const char *user_id, int seconds);
+
+/* GET /v2/bot/group/{id}/member/{userId} or /v2/bot/room/{id}/member/{userId}
+ * (for CHAT_USER: /v2/bot/profile/{userId}). On LINE_OK `display_name` is set. */
+enum line_result line_member_name(struct line_api *api, enum chat_type chat_type,
+                                  const char *chat_id, const char *user_id, char **display_name);
+
+/* A UUID (8-4-4-4-12 lowercase hex, version 4 layout, variant bits set) derived
+ * deterministically from `seed` (the webhookEventId): the same event always
+ * gets the same push retry key. Writes 37 bytes into `out`. */
+void line_retry_key(const char *seed, char out[37]);
+
+const char *line_result_name(enum line_result r);
+
+#endif

@@ -1,0 +1,248 @@
+/* llm.c - calls an OpenAI-compatible POST {base}/chat/completions.
+ *
+ * The wire format lives in core/completion.c; this file only moves bytes and
+ * decides when to try again. At most 3 attempts: a retryable status (408,
+ * 409, 429, 5xx) or a transport error earns another try, any other 4xx or an
+ * unreadable 200 ends the call at once (a broken answer is unlikely to mend
+ * itself, and each attempt costs the user seconds). Every attempt ends before
+ * the caller's deadline: its timeout is min(LLM_TIMEOUT_S, time left), none
+ * starts with less than a second left, and a back-off that would end past the
+ * deadline gives up instead of sleeping. The API key only ever travels in the
+ * Authorization header; logs carry statuses and reasons, never the key or the
+ * conversation. */
+#include "io/llm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/clock.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+
+#define LLM_MAX_ATTEMPTS 3
+#define LLM_CONNECT_TIMEOUT_MS 5000L
+#define LLM_MIN_ATTEMPT_MS 1000   /* no attempt starts with less time than this */
+#define LLM_DEFAULT_TIMEOUT_S 30
+#define LLM_MAX_RESPONSE_BYTES ((size_t)4 * 1024 * 1024)
+
+static const int64_t backoff_ms[LLM_MAX_ATTEMPTS - 1] = {1000, 2000};
+
+static bool is_dashscope(enum llm_provider p)
+{
+    return p == LLM_PROVIDER_DASHSCOPE || p == LLM_PROVIDER_DASHSCOPE_CN ||
+           p == LLM_PROVIDER_DASHSCOPE_US;
+}
+
+/* {base}/chat/completions, whether or not `base` ends with slashes. */
+static char *completions_url(const char *base)
+{
+    static const char suffix[] = "/chat/completions";
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    char *url = malloc(bl + sizeof(suffix));
+    if (!url)
+        return NULL;
+    memcpy(url, base, bl);
+    memcpy(url + bl, suffix, sizeof(suffix));
+    return url;
+}
+
+/* Up to a quarter of `ms` of random extra wait, so that workers that failed
+ * together do not retry together. Not for cryptography. */
+static int64_t jitter_ms(int64_t ms)
+{
+    static _Thread_local uint64_t state;
+    if (state == 0)
+        state = (uint64_t)clock_monotonic_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)&state;
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    int64_t span = ms / 4;
+    return span > 0 ? (int64_t)(state % (uint64_t)span) : 0;
+}
+
+/* Sleeps until `until` (monotonic ms) in small steps; -1 when cancelled. */
+static int sleep_until(const struct llm_client *llm, int64_t until)
+{
+    for (;;) {
+        if (llm->cancel && atomic_load(llm->cancel))
+            return -1;
+        int64_t left = until - clock_monotonic_ms();
+        if (left <= 0)
+            return 0;
+        clock_sleep_ms(left < 50 ? left : 50);
+    }
+}
+
+static void set_err(char *err, size_t errlen, const char *reason)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", reason);
+}
+
+/* Appends `text` to the string in `buf`, truncating to fit. */
+static void append(char *buf, size_t size, const char *text)
+{
+    size_t used = strlen(buf);
+    size_t n = strlen(text);
+    if (used + 1 >= size)
+        return;
+    if (n > size - used - 1)
+        n = size - used - 1;
+    memcpy(buf + used, text, n);
+    buf[used + n] = '\0';
+}
+
+static enum llm_result cancelled(char *err, size_t errlen)
+{
+    set_err(err, errlen, "cancelled");
+    log_info("llm: cancelled");
+    return LLM_CANCELLED;
+}
+
+enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *msgs, size_t n,
+                             int64_t deadline_ms, char **answer, char *err, size_t errlen)
+{
+    const struct config *cfg = llm->cfg;
+    *answer = NULL;
+    set_err(err, errlen, "");
+
+    int64_t start = clock_monotonic_ms();
+    struct completion_options opt = {
+        .model = cfg->llm_model,
+        .max_tokens = cfg->llm_max_tokens,
+        .send_enable_thinking = is_dashscope(cfg->provider),
+        .enable_thinking = cfg->thinking,
+    };
+    char *body = completion_request_json(&opt, msgs, n);
+    char *url = completions_url(cfg->llm_base_url ? cfg->llm_base_url : "");
+    char *auth = NULL;
+    size_t auth_len = 0;
+    const char *key = cfg->llm_api_key;
+    if (key && *key) {
+        auth_len = strlen("Authorization: Bearer ") + strlen(key) + 1;
+        auth = malloc(auth_len);
+        if (auth)
+            snprintf(auth, auth_len, "Authorization: Bearer %s", key);
+    }
+    enum llm_result result = LLM_FAILED;
+    if (!body || !url || (key && *key && !auth)) {
+        set_err(err, errlen, "out of memory");
+        goto done;
+    }
+
+    const char *headers[3];
+    size_t nh = 0;
+    if (auth)
+        headers[nh++] = auth; /* omitted for servers without keys (Ollama) */
+    headers[nh++] = "Content-Type: application/json";
+    headers[nh] = NULL;
+
+    int64_t per_attempt_ms = (int64_t)(cfg->llm_timeout_s > 0 ? cfg->llm_timeout_s
+                                                              : LLM_DEFAULT_TIMEOUT_S) * 1000;
+    char reason[192] = "deadline reached before the first attempt";
+
+    for (int attempt = 1; attempt <= LLM_MAX_ATTEMPTS; attempt++) {
+        if (llm->cancel && atomic_load(llm->cancel)) {
+            result = cancelled(err, errlen);
+            goto done;
+        }
+        int64_t left = deadline_ms - clock_monotonic_ms();
+        if (left < LLM_MIN_ATTEMPT_MS) {
+            if (attempt > 1)
+                append(reason, sizeof(reason), "; no time left for another attempt");
+            break;
+        }
+        int64_t timeout = per_attempt_ms < left ? per_attempt_ms : left;
+        struct http_request req = {
+            .method = "POST",
+            .url = url,
+            .headers = headers,
+            .body = body,
+            .body_len = strlen(body),
+            .connect_timeout_ms = LLM_CONNECT_TIMEOUT_MS < timeout ? LLM_CONNECT_TIMEOUT_MS : (long)timeout,
+            .timeout_ms = (long)timeout,
+            .cancel = llm->cancel,
+            .max_response_bytes = LLM_MAX_RESPONSE_BYTES,
+        };
+        struct http_response resp;
+        int rc = http_client_do(llm->http, &req, &resp);
+        int retryable;
+
+        if (rc != 0 && resp.cancelled) {
+            http_response_free(&resp);
+            result = cancelled(err, errlen);
+            goto done;
+        }
+        if (rc == 0 && resp.status >= 200 && resp.status <= 299) {
+            char perr[160];
+            if (completion_parse_response(resp.body, resp.body_len, answer, perr, sizeof(perr)) == 0) {
+                http_response_free(&resp);
+                result = LLM_OK;
+                goto done;
+            }
+            snprintf(reason, sizeof(reason), "bad response: %s", perr);
+            retryable = 0;
+        } else if (rc == 0) {
+            /* The error body usually says why ({"error": {...}}). */
+            char perr[160] = "";
+            char *ignored = NULL;
+            if (completion_parse_response(resp.body, resp.body_len, &ignored, perr, sizeof(perr)) == 0 ||
+                strncmp(perr, "provider error", 14) != 0)
+                perr[0] = '\0';
+            free(ignored);
+            snprintf(reason, sizeof(reason), "status %ld%s%s%s", resp.status, perr[0] ? " (" : "",
+                     perr, perr[0] ? ")" : "");
+            retryable = completion_status_retryable(resp.status);
+        } else if (resp.timed_out) {
+            snprintf(reason, sizeof(reason), "timeout after %lld ms", (long long)timeout);
+            retryable = 1;
+        } else {
+            snprintf(reason, sizeof(reason), "transport: ");
+            append(reason, sizeof(reason), resp.error);
+            retryable = 1;
+        }
+        log_warn("llm attempt %d/%d failed: %s", attempt, LLM_MAX_ATTEMPTS, reason);
+
+        if (!retryable || attempt == LLM_MAX_ATTEMPTS) {
+            http_response_free(&resp);
+            break;
+        }
+        int64_t wait = rc == 0 ? completion_retry_after_ms(resp.retry_after_ms, resp.retry_after,
+                                                           clock_now_ms() / 1000)
+                               : -1;
+        http_response_free(&resp);
+        if (wait < 0)
+            wait = backoff_ms[attempt - 1] + jitter_ms(backoff_ms[attempt - 1]);
+        int64_t resume = clock_monotonic_ms() + wait;
+        if (resume + LLM_MIN_ATTEMPT_MS > deadline_ms) {
+            char more[80];
+            snprintf(more, sizeof(more), "; a retry in %lld ms would pass the deadline", (long long)wait);
+            append(reason, sizeof(reason), more);
+            break;
+        }
+        if (sleep_until(llm, resume) != 0) {
+            result = cancelled(err, errlen);
+            goto done;
+        }
+    }
+    set_err(err, errlen, reason);
+
+done:
+    if (result == LLM_OK) {
+        double seconds = (double)(clock_monotonic_ms() - start) / 1000.0;
+        metrics_llm_latency(seconds);
+        log_debug("llm: answer of %zu bytes in %.3f s", strlen(*answer), seconds);
+    } else if (result == LLM_FAILED) {
+        metrics_llm_error();
+    }
+    if (auth) {
+        memset(auth, 0, auth_len);
+        free(auth);
+    }
+    free(url);
+    free(body);
+    return result;
+}

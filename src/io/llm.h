@@ -1,0 +1,35 @@
+/* llm.h - calls an OpenAI-compatible POST {base}/chat/completions.
+ *
+ * Connect timeout 5 s, LLM_TIMEOUT_S per attempt, at most two retries on
+ * 408/409/429/5xx and transport errors with backoff that honours retry-after-ms
+ * and retry-after, and every attempt ends before the caller's deadline. The key
+ * is sent as a Bearer token and never logged. */
+#ifndef LINEBOT_LLM_H
+#define LINEBOT_LLM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "core/completion.h"
+#include "io/http_client.h"
+
+struct llm_client {
+    const struct config *cfg;
+    struct http_client *http;
+    const atomic_int *cancel; /* may be NULL: abort (shutdown) */
+};
+
+enum llm_result {
+    LLM_OK = 0,
+    LLM_FAILED,     /* the model could not answer: error status, garbage, timeouts */
+    LLM_CANCELLED,  /* `cancel` was set */
+};
+
+/* `deadline_ms` is on clock_monotonic_ms(). On LLM_OK `*answer` is malloc'd
+ * (cleaned of <think>). On failure `err` says why, without secrets. */
+enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *msgs, size_t n,
+                             int64_t deadline_ms, char **answer, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,430 @@
+/* store.c - the public store API: picks a backend by URL and dispatches to it.
+ *
+ * Every store_* function of store.h lives here. It checks its arguments once
+ * (the store is fed by webhook data, so nothing is trusted), normalises the
+ * optional strings, and calls the backend through st->ops. The contract
+ * between this file and the backends is in store_backend.h; the backends do
+ * the storage and nothing else.
+ */
+#include "io/store_backend.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+void store_set_error(struct store *st, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!st)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(st->error, sizeof st->error, fmt, ap);
+    va_end(ap);
+}
+
+static void copy_error(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen > 0)
+        snprintf(err, errlen, "%s", msg);
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* True when `url` starts with "scheme://" (letters, digits, + - .). */
+static bool has_scheme(const char *url)
+{
+    const char *p = url;
+
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '+' || *p == '-' || *p == '.')
+        p++;
+    return p > url && strncmp(p, "://", 3) == 0;
+}
+
+/* Never echoes the URL into `err`: a postgres:// URL may carry a password. */
+struct store *store_open(const char *url, char *err, size_t errlen)
+{
+    struct store *st;
+    const char *location;
+    bool is_uri = false;
+
+    if (!url || !*url) {
+        copy_error(err, errlen, "store: no database given (a file path, sqlite:PATH or postgres://...)");
+        return NULL;
+    }
+    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
+        copy_error(err, errlen, "PostgreSQL support is not built in yet");
+        return NULL;
+    }
+    if (has_prefix(url, "sqlite:")) {
+        location = url + strlen("sqlite:");
+        if (strncmp(location, "//", 2) == 0) /* sqlite:///abs/path, sqlite://rel/path */
+            location += 2;
+    } else if (has_prefix(url, "file:")) {
+        location = url;
+        is_uri = true;
+    } else if (has_scheme(url)) {
+        copy_error(err, errlen, "store: unsupported URL scheme (use a file path, sqlite:PATH or postgres://...)");
+        return NULL;
+    } else {
+        location = url;
+    }
+    if (!*location) {
+        copy_error(err, errlen, "store: sqlite: needs a file path");
+        return NULL;
+    }
+
+    st = calloc(1, sizeof *st);
+    if (!st) {
+        copy_error(err, errlen, "store: out of memory");
+        return NULL;
+    }
+    if (store_sqlite_open(st, location, is_uri) != 0) {
+        copy_error(err, errlen, st->error[0] ? st->error : "store: cannot open the database");
+        free(st);
+        return NULL;
+    }
+    if (err && errlen > 0)
+        err[0] = '\0';
+    return st;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    if (st->ops)
+        st->ops->close(st);
+    free(st);
+}
+
+const char *store_last_error(struct store *st)
+{
+    if (!st)
+        return "store: no store handle";
+    return st->error;
+}
+
+int store_ping(struct store *st)
+{
+    if (!st)
+        return -1;
+    return st->ops->ping(st);
+}
+
+/* Sets an error naming the missing argument and returns -1. */
+static int missing(struct store *st, const char *what, const char *name)
+{
+    store_set_error(st, "store: %s: %s is missing", what, name);
+    return -1;
+}
+
+/* ---- inbox ---- */
+
+int store_inbox_add(struct store *st, const struct inbox_item *items, size_t n, size_t *n_new)
+{
+    size_t unused;
+
+    if (n_new)
+        *n_new = 0;
+    if (!st)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (!items)
+        return missing(st, "inbox add", "items");
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].event_id || !items[i].payload) {
+            store_set_error(st, "store: inbox add: item %zu has no %s", i,
+                            items[i].event_id ? "payload" : "event_id");
+            return -1;
+        }
+    }
+    return st->ops->inbox_add(st, items, n, n_new ? n_new : &unused);
+}
+
+int store_inbox_depth(struct store *st, int64_t *depth)
+{
+    if (!st)
+        return -1;
+    if (!depth)
+        return missing(st, "inbox depth", "depth");
+    *depth = 0;
+    return st->ops->inbox_depth(st, depth);
+}
+
+void job_free(struct job *job)
+{
+    if (!job)
+        return;
+    free(job->event_id);
+    free(job->chat_id);
+    free(job->payload);
+    free(job->answer);
+    memset(job, 0, sizeof *job);
+}
+
+int store_claim_next(struct store *st, int64_t now_ms, struct job *job)
+{
+    if (!st)
+        return -1;
+    if (!job)
+        return missing(st, "claim", "job");
+    memset(job, 0, sizeof *job);
+    return st->ops->claim_next(st, now_ms, job);
+}
+
+int store_job_sending(struct store *st, const char *event_id, int64_t claim_gen,
+                      const char *answer)
+{
+    if (!st)
+        return -1;
+    if (!event_id)
+        return missing(st, "job sending", "event_id");
+    if (!answer)
+        return missing(st, "job sending", "answer");
+    return st->ops->job_sending(st, event_id, claim_gen, answer);
+}
+
+/* Wall-clock time for done_at_ms, which is informational only (store_purge
+ * goes by the event's timestamp), so a test clock elsewhere does not matter. */
+static int64_t wall_clock_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int store_job_done(struct store *st, const char *event_id, int64_t claim_gen, const char *outcome)
+{
+    if (!st)
+        return -1;
+    if (!event_id)
+        return missing(st, "job done", "event_id");
+    return st->ops->job_done(st, event_id, claim_gen, outcome, wall_clock_ms());
+}
+
+int store_job_release(struct store *st, const char *event_id, int64_t claim_gen)
+{
+    if (!st)
+        return -1;
+    if (!event_id)
+        return missing(st, "job release", "event_id");
+    return st->ops->job_release(st, event_id, claim_gen);
+}
+
+int store_recover(struct store *st)
+{
+    if (!st)
+        return -1;
+    return st->ops->recover(st);
+}
+
+/* ---- history ---- */
+
+int store_history_add(struct store *st, const char *chat_id, const struct turn *turn)
+{
+    struct turn t;
+
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "history add", "chat_id");
+    if (!turn)
+        return missing(st, "history add", "turn");
+    if (turn->role != TURN_USER && turn->role != TURN_ASSISTANT && turn->role != TURN_CONTEXT) {
+        store_set_error(st, "store: history add: unknown turn role %d", (int)turn->role);
+        return -1;
+    }
+    t = *turn;
+    if (!t.text)
+        t.text = (char *)"";
+    return st->ops->history_add(st, chat_id, &t);
+}
+
+int store_bot_message_add(struct store *st, const char *chat_id, const char *message_id,
+                          int64_t timestamp_ms)
+{
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "bot message add", "chat_id");
+    if (!message_id)
+        return missing(st, "bot message add", "message_id");
+    return st->ops->bot_message_add(st, chat_id, message_id, timestamp_ms);
+}
+
+int store_bot_message_is(struct store *st, const char *chat_id, const char *message_id)
+{
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "bot message lookup", "chat_id");
+    if (!message_id)
+        return 0;
+    return st->ops->bot_message_is(st, chat_id, message_id);
+}
+
+void turns_free(struct turn *turns, size_t n)
+{
+    if (!turns)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(turns[i].speaker);
+        free(turns[i].text);
+        free(turns[i].message_id);
+    }
+    free(turns);
+}
+
+int store_history_load(struct store *st, const char *chat_id, int max_turns, int max_context,
+                       struct turn **turns, size_t *n)
+{
+    if (turns)
+        *turns = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "history load", "chat_id");
+    if (!turns || !n)
+        return missing(st, "history load", "turns");
+    return st->ops->history_load(st, chat_id, max_turns > 0 ? max_turns : 0,
+                                 max_context > 0 ? max_context : 0, turns, n);
+}
+
+int store_message_text(struct store *st, const char *chat_id, const char *message_id, char **text)
+{
+    if (text)
+        *text = NULL;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "message text", "chat_id");
+    if (!text)
+        return missing(st, "message text", "text");
+    if (!message_id)
+        return 0;
+    return st->ops->message_text(st, chat_id, message_id, text);
+}
+
+int store_message_delete(struct store *st, const char *chat_id, const char *message_id)
+{
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "message delete", "chat_id");
+    if (!message_id)
+        return 0;
+    return st->ops->message_delete(st, chat_id, message_id);
+}
+
+int store_message_update(struct store *st, const char *chat_id, const char *message_id,
+                         const char *text)
+{
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "message update", "chat_id");
+    if (!message_id)
+        return 0;
+    return st->ops->message_update(st, chat_id, message_id, text ? text : "");
+}
+
+int store_context_trim(struct store *st, const char *chat_id, int keep)
+{
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "context trim", "chat_id");
+    return st->ops->context_trim(st, chat_id, keep > 0 ? keep : 0);
+}
+
+int store_history_clear(struct store *st, const char *chat_id)
+{
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "history clear", "chat_id");
+    return st->ops->history_clear(st, chat_id);
+}
+
+int store_forget_chat(struct store *st, const char *chat_id)
+{
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "forget chat", "chat_id");
+    return st->ops->forget_chat(st, chat_id);
+}
+
+/* ---- profiles and rate limits ---- */
+
+int store_profile_get(struct store *st, const char *chat_id, const char *user_id,
+                      int64_t fresh_after_ms, char **display_name)
+{
+    if (display_name)
+        *display_name = NULL;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "profile get", "chat_id");
+    if (!user_id)
+        return missing(st, "profile get", "user_id");
+    if (!display_name)
+        return missing(st, "profile get", "display_name");
+    return st->ops->profile_get(st, chat_id, user_id, fresh_after_ms, display_name);
+}
+
+int store_profile_put(struct store *st, const char *chat_id, const char *user_id,
+                      const char *display_name, int64_t now_ms)
+{
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "profile put", "chat_id");
+    if (!user_id)
+        return missing(st, "profile put", "user_id");
+    return st->ops->profile_put(st, chat_id, user_id, display_name ? display_name : "", now_ms);
+}
+
+int store_rate_get(struct store *st, const char *user_id, struct rate_state *rs)
+{
+    if (rs)
+        memset(rs, 0, sizeof *rs);
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "rate get", "user_id");
+    if (!rs)
+        return missing(st, "rate get", "state");
+    return st->ops->rate_get(st, user_id, rs);
+}
+
+int store_rate_put(struct store *st, const char *user_id, const struct rate_state *rs)
+{
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "rate put", "user_id");
+    if (!rs)
+        return missing(st, "rate put", "state");
+    return st->ops->rate_put(st, user_id, rs);
+}
+
+int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)
+{
+    if (!st)
+        return -1;
+    return st->ops->purge(st, before_ms, dedup_before_ms);
+}

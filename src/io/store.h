@@ -1,0 +1,140 @@
+/* store.h - durable state behind one interface: the inbox of webhook events,
+ * deduplication, per-chat history, the profile cache and rate-limit counters.
+ *
+ * store_open() picks a backend from the URL: a path (or sqlite:PATH) is SQLite;
+ * postgres:// and postgresql:// will be PostgreSQL. A `struct store` handle is
+ * used by one thread at a time; every thread opens its own. All functions
+ * return 0 on success and -1 on a store error (with a message readable via
+ * store_last_error), unless documented otherwise. Strings handed out are
+ * malloc'd and owned by the caller.
+ *
+ * Inbox states of an event (see run/worker.c for why they keep answers exactly-once):
+ *   pending  -> acknowledged to LINE, not yet worked on
+ *   working  -> claimed by a worker (claim_gen identifies the claim)
+ *   sending  -> the answer is recorded and a send to LINE may have started
+ *   done     -> finished (answered, ignored, or given up); payload is dropped
+ */
+#ifndef LINEBOT_STORE_H
+#define LINEBOT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/chat.h"
+
+struct store;
+
+/* ---- lifecycle ---- */
+struct store *store_open(const char *url, char *err, size_t errlen);
+void store_close(struct store *st);
+const char *store_last_error(struct store *st);
+int store_ping(struct store *st); /* 0 when the store answers (for /healthz) */
+
+/* ---- inbox (ingest side) ---- */
+struct inbox_item {
+    const char *event_id;     /* webhookEventId or content hash */
+    const char *chat_id;      /* may be NULL: events without a chat get chat_id "" */
+    int64_t timestamp_ms;     /* LINE's event timestamp: per-chat order */
+    const char *payload;      /* the event's JSON */
+};
+
+/* Adds the items in ONE transaction, skipping event ids already known (pending,
+ * in progress or done). `n_new` (may be NULL) gets how many were new. Returns
+ * -1 when nothing could be committed: the caller answers 503. */
+int store_inbox_add(struct store *st, const struct inbox_item *items, size_t n, size_t *n_new);
+
+/* Number of events not yet done (pending + working + sending). */
+int store_inbox_depth(struct store *st, int64_t *depth);
+
+/* ---- inbox (worker side) ---- */
+enum job_state { JOB_PENDING, JOB_WORKING, JOB_SENDING, JOB_DONE };
+
+struct job {
+    char *event_id;
+    char *chat_id;
+    int64_t timestamp_ms;
+    char *payload;            /* the event JSON */
+    enum job_state state;     /* state before this claim: JOB_PENDING, or JOB_SENDING after a crash */
+    int64_t claim_gen;        /* fencing token of this claim */
+    int attempts;             /* claims so far, including this one */
+    char *answer;             /* for JOB_SENDING: the recorded answer (JSON, see worker.c) */
+};
+void job_free(struct job *job);
+
+/* Claims the next event to work on, atomically: the oldest (timestamp, arrival)
+ * pending or recovered event of a chat that has no other event in progress.
+ * Returns 1 with `job` filled, 0 when there is nothing to do, -1 on error.
+ * `now_ms` is recorded as the claim time. */
+int store_claim_next(struct store *st, int64_t now_ms, struct job *job);
+
+/* Records the answer about to be sent (working -> sending) before any send
+ * starts. Fails (returns 1) if the claim was lost (claim_gen no longer matches). */
+int store_job_sending(struct store *st, const char *event_id, int64_t claim_gen,
+                      const char *answer);
+
+/* Finishes the event: state done, payload dropped, outcome kept (e.g.
+ * "answered", "ignored", "failed", "unknown"). Returns 1 if the claim was lost. */
+int store_job_done(struct store *st, const char *event_id, int64_t claim_gen, const char *outcome);
+
+/* Gives a claimed event back (working -> pending), e.g. on graceful shutdown
+ * before anything was sent. A job already in `sending` stays in `sending`. */
+int store_job_release(struct store *st, const char *event_id, int64_t claim_gen);
+
+/* At start-up of a single-instance store: every `working` event goes back to
+ * pending (nothing was sent for it); `sending` events stay, to be claimed with
+ * state JOB_SENDING and finished without double-sending. */
+int store_recover(struct store *st);
+
+/* ---- history (struct turn and enum turn_role are in core/chat.h) ---- */
+/* Appends a turn to a chat's history. */
+int store_history_add(struct store *st, const char *chat_id, const struct turn *turn);
+
+/* Remembers the ids of messages the bot sent (sentMessages[].id) for a chat, so a
+ * reply quoting one of them counts as addressed to the bot. */
+int store_bot_message_add(struct store *st, const char *chat_id, const char *message_id,
+                          int64_t timestamp_ms);
+/* 1 if `message_id` is one the bot sent in `chat_id`, 0 if not, -1 on error. */
+int store_bot_message_is(struct store *st, const char *chat_id, const char *message_id);
+
+/* The last `max_turns` user/assistant turns of a chat, and at most `max_context`
+ * context turns newer than the last assistant turn, oldest first. */
+int store_history_load(struct store *st, const char *chat_id, int max_turns, int max_context,
+                       struct turn **turns, size_t *n);
+void turns_free(struct turn *turns, size_t n);
+
+/* Text of a message in a chat's history by its LINE message id.
+ * Returns 1 found (text set), 0 not found, -1 error. */
+int store_message_text(struct store *st, const char *chat_id, const char *message_id, char **text);
+int store_message_delete(struct store *st, const char *chat_id, const char *message_id);   /* unsend */
+int store_message_update(struct store *st, const char *chat_id, const char *message_id,
+                         const char *text);                                                  /* messageEdited */
+
+/* Keeps only the newest `keep` context turns of a chat. */
+int store_context_trim(struct store *st, const char *chat_id, int keep);
+
+/* /reset: drops the chat's history (turns and context). */
+int store_history_clear(struct store *st, const char *chat_id);
+
+/* unfollow / leave: drops everything about the chat: history, bot message ids,
+ * cached profiles, rate counters, and undone inbox payloads of that chat. */
+int store_forget_chat(struct store *st, const char *chat_id);
+
+/* ---- profile cache (display names in groups and rooms) ---- */
+/* Returns 1 found and fresh (fetched at or after `fresh_after_ms`), 0 not found, -1 error. */
+int store_profile_get(struct store *st, const char *chat_id, const char *user_id,
+                      int64_t fresh_after_ms, char **display_name);
+int store_profile_put(struct store *st, const char *chat_id, const char *user_id,
+                      const char *display_name, int64_t now_ms);
+
+/* ---- rate limit (struct rate_state is in core/chat.h) ---- */
+/* Returns 1 found, 0 not found (state zeroed), -1 error. */
+int store_rate_get(struct store *st, const char *user_id, struct rate_state *rs);
+int store_rate_put(struct store *st, const char *user_id, const struct rate_state *rs);
+
+/* ---- retention ---- */
+/* Deletes history, bot message ids, profiles and rate rows older than
+ * `before_ms`, and done inbox rows older than `dedup_before_ms`. */
+int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms);
+
+#endif

@@ -1,0 +1,165 @@
+/* main.c - the `linebot` command: subcommands, start-up and shutdown.
+ *
+ * `linebot serve` reads the configuration once, opens the store, recovers
+ * what a previous run left unfinished, starts the workers and the HTTP front
+ * door, and waits for SIGTERM/SIGINT to stop gracefully. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "io/clock.h"
+#include "io/http_client.h"
+#include "io/store.h"
+#include "obs/log.h"
+#include "run/ingest.h"
+#include "run/server.h"
+#include "run/worker.h"
+
+extern char **environ;
+
+static const char usage[] =
+    "linebot - an LLM chatbot for LINE\n"
+    "\n"
+    "Usage:\n"
+    "  linebot serve      run the webhook server (POST /callback, GET /healthz, GET /metrics)\n"
+    "  linebot version    print the version\n"
+    "  linebot --help     show this help; `linebot serve --help` lists the settings\n";
+
+static const char serve_usage[] =
+    "Usage: linebot serve\n"
+    "\n"
+    "Runs the webhook server. Settings come from the environment:\n"
+    "  LINE_CHANNEL_SECRET        channel secret (required)\n"
+    "  LINE_CHANNEL_ACCESS_TOKEN  channel access token (required; LINE_ACCESS_TOKEN also works)\n"
+    "  LLM_PROVIDER               openai | dashscope | dashscope-cn | dashscope-us | ollama | custom (openai)\n"
+    "  LLM_API_KEY                model API key (or OPENAI_API_KEY / DASHSCOPE_API_KEY)\n"
+    "  LLM_BASE_URL, LLM_MODEL    override the provider's endpoint and model\n"
+    "  LLM_SYSTEM_PROMPT          replaces the default system prompt\n"
+    "  LLM_TIMEOUT_S              seconds per model attempt (30)\n"
+    "  HOST, PORT                 where to listen (0.0.0.0, 8080)\n"
+    "  LINEBOT_DB                 SQLite file (./linebot.db)\n"
+    "  LINEBOT_WORKERS            worker threads (4)\n"
+    "  LINEBOT_PUSH_FALLBACK      push when the reply token is refused (0)\n"
+    "  LINEBOT_TRIGGER            word that addresses the bot in groups (unset)\n"
+    "  LINEBOT_GROUP_CONTEXT      un-addressed group messages kept as context (0)\n"
+    "  LINEBOT_HISTORY_TURNS      turns of history sent to the model (10)\n"
+    "  LINEBOT_HISTORY_CHARS      characters of history sent to the model (6000)\n"
+    "  LINEBOT_RETENTION_DAYS     days anything is kept (30)\n"
+    "  LINEBOT_RATE_LIMIT         messages per user per minute (10; 0 = off)\n"
+    "  LINEBOT_GREETING           greeting on follow and join (none)\n"
+    "  LINEBOT_MEDIA_TEXT         answer to images, audio, video, files (\"\" = silence)\n"
+    "  LINEBOT_ERROR_TEXT         apology when the model fails\n"
+    "  LINEBOT_THINKING           let DashScope models think (0)\n"
+    "  LOG_LEVEL                  debug | info | warn | error (info)\n"
+    "See README.md for every setting.\n";
+
+static int serve(void)
+{
+    struct config cfg;
+    char err[512];
+    if (config_load(&cfg, environ, err, sizeof err) != 0) {
+        fprintf(stderr, "linebot: %s\n", err);
+        return 2;
+    }
+    log_init(cfg.log_level);
+    clock_set_offset_ms(cfg.clock_offset_ms);
+
+    /* Signals are taken by sigwait below; every thread created after this
+     * inherits the mask. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (http_global_init() != 0) {
+        fprintf(stderr, "linebot: could not initialise libcurl\n");
+        config_free(&cfg);
+        return 1;
+    }
+    int status = 1;
+    struct worker_pool pool;
+    int pool_started = 0;
+    struct server *srv = NULL;
+    struct ingest ingest;
+    int ingest_ready = 0;
+    struct store *store = store_open(cfg.db, err, sizeof err);
+    if (!store) {
+        log_error("cannot open the store %s: %s", cfg.db, err);
+        fprintf(stderr, "linebot: cannot open the store %s: %s\n", cfg.db, err);
+        goto out;
+    }
+    if (store_recover(store) != 0) {
+        log_error("cannot recover unfinished work: %s", store_last_error(store));
+        goto out;
+    }
+    if (ingest_init(&ingest, &cfg, store) != 0)
+        goto out;
+    ingest_ready = 1;
+    if (worker_pool_start(&pool, &cfg) != 0)
+        goto out;
+    pool_started = 1;
+    ingest.notify = worker_pool_notify;
+    ingest.notify_arg = &pool;
+    worker_pool_notify(&pool); /* recovered events */
+
+    srv = server_start(&cfg, &ingest, err, sizeof err);
+    if (!srv) {
+        log_error("%s", err);
+        fprintf(stderr, "linebot: %s\n", err);
+        goto out;
+    }
+    log_info("linebot %s listening on %s:%d (model %s via %s, store %s, %d workers)", LINEBOT_VERSION, cfg.host,
+             cfg.port, cfg.llm_model, config_provider_name(cfg.provider), cfg.db, cfg.workers);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log_info("%s received: stopping gracefully", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    status = 0;
+out:
+    server_stop(srv); /* no new webhooks; requests in progress finish */
+    if (pool_started)
+        worker_pool_stop(&pool); /* jobs waiting on the model go back to the inbox */
+    if (ingest_ready)
+        ingest_destroy(&ingest);
+    if (store)
+        store_close(store);
+    http_global_cleanup();
+    if (status == 0)
+        log_info("stopped");
+    config_free(&cfg);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("linebot %s\n", LINEBOT_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            fputs(serve_usage, stdout);
+            return 0;
+        }
+        if (argc > 2) {
+            fprintf(stderr, "linebot serve: unexpected argument %s (settings come from the environment)\n", argv[2]);
+            return 2;
+        }
+        return serve();
+    }
+    fprintf(stderr, "linebot: unknown command %s\n\n%s", cmd, usage);
+    return 2;
+}

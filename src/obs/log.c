@@ -1,0 +1,159 @@
+/* log.c - one JSON object per line on stdout (see log.h).
+ *
+ * A line is built in a stack buffer and written with one write(2), so lines
+ * from different threads never interleave. */
+#include "obs/log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int current_level = LOG_INFO;
+
+static _Thread_local char ctx_event_id[128];
+static _Thread_local char ctx_chat_type[16];
+static _Thread_local char ctx_request_id[128];
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_init(enum log_level level) { atomic_store(&current_level, (int)level); }
+enum log_level log_get_level(void) { return (enum log_level)atomic_load(&current_level); }
+
+int log_parse_level(const char *s, enum log_level *out)
+{
+    static const struct { const char *name; enum log_level level; } names[] = {
+        {"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN},
+        {"warning", LOG_WARN}, {"error", LOG_ERROR},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcasecmp(s, names[i].name) == 0) {
+            *out = names[i].level;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void set_field(char *dst, size_t cap, const char *src)
+{
+    if (!src) {
+        dst[0] = '\0';
+        return;
+    }
+    snprintf(dst, cap, "%s", src);
+}
+
+void log_set_event(const char *event_id, const char *chat_type)
+{
+    set_field(ctx_event_id, sizeof ctx_event_id, event_id);
+    set_field(ctx_chat_type, sizeof ctx_chat_type, chat_type);
+}
+
+void log_set_request_id(const char *request_id)
+{
+    set_field(ctx_request_id, sizeof ctx_request_id, request_id);
+}
+
+void log_clear_context(void)
+{
+    ctx_event_id[0] = ctx_chat_type[0] = ctx_request_id[0] = '\0';
+}
+
+struct line_buf {
+    char data[8192];
+    size_t len;
+};
+
+static void put_raw(struct line_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > sizeof b->data - 8 - b->len)
+        n = sizeof b->data - 8 - b->len;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+/* Appends `s` as a JSON string (with quotes), escaping controls; stops short of
+ * the buffer's end without splitting an escape. */
+static void put_json_string(struct line_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    put_raw(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (b->len + 16 >= sizeof b->data)
+            break;
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            b->data[b->len++] = '\\';
+            b->data[b->len++] = (char)c;
+        } else if (c == '\n') {
+            b->data[b->len++] = '\\';
+            b->data[b->len++] = 'n';
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(b->data + b->len, "\\u00", 4);
+            b->len += 4;
+            b->data[b->len++] = hex[c >> 4];
+            b->data[b->len++] = hex[c & 15];
+        } else {
+            b->data[b->len++] = (char)c;
+        }
+    }
+    put_raw(b, "\"");
+}
+
+static void put_field(struct line_buf *b, const char *key, const char *value)
+{
+    put_raw(b, ",\"");
+    put_raw(b, key);
+    put_raw(b, "\":");
+    if (value && value[0])
+        put_json_string(b, value);
+    else
+        put_raw(b, "null");
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+    if ((int)level < atomic_load(&current_level))
+        return;
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[40];
+    size_t w = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + w, sizeof when - w, ".%03ldZ", ts.tv_nsec / 1000000);
+
+    struct line_buf b = {.len = 0};
+    put_raw(&b, "{\"ts\":\"");
+    put_raw(&b, when);
+    put_raw(&b, "\",\"level\":\"");
+    put_raw(&b, level_names[level]);
+    put_raw(&b, "\",\"msg\":");
+    put_json_string(&b, msg);
+    put_field(&b, "event_id", ctx_event_id);
+    put_field(&b, "chat_type", ctx_chat_type);
+    put_field(&b, "request_id", ctx_request_id);
+    put_raw(&b, "}");
+    b.data[b.len++] = '\n';
+
+    const char *p = b.data;
+    size_t left = b.len;
+    while (left > 0) {
+        ssize_t n = write(STDOUT_FILENO, p, left);
+        if (n <= 0)
+            break;
+        p += n;
+        left -= (size_t)n;
+    }
+}

@@ -1,0 +1,162 @@
+/* metrics.c - Prometheus counters for GET /metrics (see metrics.h).
+ *
+ * Labels come from small closed sets (HTTP statuses, LINE's event types), so
+ * every series is a fixed slot in an array of atomics: recording costs one
+ * atomic add and nothing allocates until render time. */
+#include "obs/metrics.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATUS_SLOTS 600 /* index = HTTP status; 0 = no answer (transport) */
+
+static const char *const event_types[] = {
+    "message", "messageEdited", "unsend", "follow", "unfollow", "join", "leave",
+    "memberJoined", "memberLeft", "postback", "videoPlayComplete", "beacon",
+    "accountLink", "things", "membership", "module", "activated", "deactivated",
+    "botSuspended", "botResumed", "delivery", "other",
+};
+#define N_EVENT_TYPES (sizeof event_types / sizeof event_types[0])
+
+static const double latency_bounds[] = {0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60};
+#define N_BOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
+
+static atomic_ullong webhooks[STATUS_SLOTS];
+static atomic_ullong events[N_EVENT_TYPES];
+static atomic_ullong duplicates;
+static atomic_ullong answered;
+static atomic_ullong failed;
+static atomic_ullong llm_buckets[N_BOUNDS + 1]; /* last = +Inf */
+static atomic_ullong llm_count;
+static atomic_ullong llm_sum_us;
+static atomic_ullong llm_errors;
+static atomic_ullong line_errors[STATUS_SLOTS];
+static _Atomic int64_t inbox_depth;
+
+static int status_slot(long status) { return status >= 0 && status < STATUS_SLOTS ? (int)status : 0; }
+
+void metrics_webhook(int http_status) { atomic_fetch_add(&webhooks[status_slot(http_status)], 1); }
+
+void metrics_event(const char *event_type)
+{
+    size_t i = 0;
+    for (; i + 1 < N_EVENT_TYPES; i++)
+        if (event_type && strcmp(event_type, event_types[i]) == 0)
+            break;
+    atomic_fetch_add(&events[i], 1);
+}
+
+void metrics_event_duplicate(void) { atomic_fetch_add(&duplicates, 1); }
+void metrics_answered(void) { atomic_fetch_add(&answered, 1); }
+void metrics_failed(void) { atomic_fetch_add(&failed, 1); }
+void metrics_llm_error(void) { atomic_fetch_add(&llm_errors, 1); }
+void metrics_line_error(long http_status) { atomic_fetch_add(&line_errors[status_slot(http_status)], 1); }
+void metrics_set_inbox_depth(int64_t depth) { atomic_store(&inbox_depth, depth); }
+
+void metrics_llm_latency(double seconds)
+{
+    if (seconds < 0)
+        seconds = 0;
+    size_t i = 0;
+    while (i < N_BOUNDS && seconds > latency_bounds[i])
+        i++;
+    atomic_fetch_add(&llm_buckets[i], 1);
+    atomic_fetch_add(&llm_count, 1);
+    atomic_fetch_add(&llm_sum_us, (unsigned long long)(seconds * 1e6));
+}
+
+struct out {
+    char *buf;
+    size_t len, cap;
+    int oom;
+};
+
+static void outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include <stdarg.h>
+static void outf(struct out *o, const char *fmt, ...)
+{
+    if (o->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->oom = 1;
+            return;
+        }
+        if ((size_t)n < o->cap - o->len) {
+            o->len += (size_t)n;
+            return;
+        }
+        size_t cap = o->cap * 2 + (size_t)n;
+        char *nb = realloc(o->buf, cap);
+        if (!nb) {
+            o->oom = 1;
+            return;
+        }
+        o->buf = nb;
+        o->cap = cap;
+    }
+}
+
+static void by_status(struct out *o, const char *name, const char *help, atomic_ullong *slots)
+{
+    outf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int s = 0; s < STATUS_SLOTS; s++) {
+        unsigned long long v = atomic_load(&slots[s]);
+        if (v)
+            outf(o, "%s{status=\"%d\"} %llu\n", name, s, v);
+    }
+}
+
+static void counter(struct out *o, const char *name, const char *help, unsigned long long v)
+{
+    outf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
+}
+
+char *metrics_render(void)
+{
+    struct out o = {.buf = malloc(4096), .len = 0, .cap = 4096, .oom = 0};
+    if (!o.buf)
+        return NULL;
+    o.buf[0] = '\0';
+    by_status(&o, "linebot_webhooks_total", "Webhook requests by HTTP status answered.", webhooks);
+
+    outf(&o, "# HELP linebot_events_total Webhook events received, by LINE event type.\n"
+             "# TYPE linebot_events_total counter\n");
+    for (size_t i = 0; i < N_EVENT_TYPES; i++)
+        outf(&o, "linebot_events_total{type=\"%s\"} %llu\n", event_types[i], atomic_load(&events[i]));
+
+    counter(&o, "linebot_events_duplicate_total", "Events already in the inbox (redeliveries, duplicates).",
+            atomic_load(&duplicates));
+    counter(&o, "linebot_events_answered_total", "Events that got their answer.", atomic_load(&answered));
+    counter(&o, "linebot_events_failed_total", "Events that could not be answered.", atomic_load(&failed));
+
+    outf(&o, "# HELP linebot_llm_latency_seconds Latency of successful LLM completions.\n"
+             "# TYPE linebot_llm_latency_seconds histogram\n");
+    unsigned long long cumulative = 0;
+    for (size_t i = 0; i < N_BOUNDS; i++) {
+        cumulative += atomic_load(&llm_buckets[i]);
+        outf(&o, "linebot_llm_latency_seconds_bucket{le=\"%g\"} %llu\n", latency_bounds[i], cumulative);
+    }
+    cumulative += atomic_load(&llm_buckets[N_BOUNDS]);
+    outf(&o, "linebot_llm_latency_seconds_bucket{le=\"+Inf\"} %llu\n", cumulative);
+    outf(&o, "linebot_llm_latency_seconds_sum %.6f\n", (double)atomic_load(&llm_sum_us) / 1e6);
+    outf(&o, "linebot_llm_latency_seconds_count %llu\n", atomic_load(&llm_count));
+
+    counter(&o, "linebot_llm_errors_total", "LLM completions that failed after retries.", atomic_load(&llm_errors));
+    by_status(&o, "linebot_line_api_errors_total", "LINE API error answers by HTTP status (0: no answer).",
+              line_errors);
+    outf(&o, "# HELP linebot_inbox_depth Events acknowledged and not yet finished.\n"
+             "# TYPE linebot_inbox_depth gauge\nlinebot_inbox_depth %lld\n",
+         (long long)atomic_load(&inbox_depth));
+    if (o.oom) {
+        free(o.buf);
+        return NULL;
+    }
+    return o.buf;
+}

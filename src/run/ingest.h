@@ -1,0 +1,36 @@
+/* ingest.h - a webhook body in, an HTTP status out.
+ *
+ * Verifies the signature over the raw bytes, parses the events, and commits the
+ * ones that need work to the inbox in one transaction. The status says what
+ * LINE should do: 200 (done, or nothing to do), 401 (not from LINE), 400 (not
+ * a webhook), 503 (could not store: redeliver). Shared by every front door. */
+#ifndef LINEBOT_INGEST_H
+#define LINEBOT_INGEST_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "io/store.h"
+
+struct ingest {
+    const struct config *cfg;
+    struct store *store;            /* guarded by lock */
+    pthread_mutex_t lock;
+    void (*notify)(void *arg);      /* called after new events were committed */
+    void *notify_arg;
+};
+
+int ingest_init(struct ingest *in, const struct config *cfg, struct store *store);
+void ingest_destroy(struct ingest *in);
+
+/* Handles one webhook. Returns the HTTP status; `reason` gets a short text for
+ * the response body and the log (never body content or secrets). */
+int ingest_webhook(struct ingest *in, const char *body, size_t len, const char *signature,
+                   char *reason, size_t reason_len);
+
+/* 0 when the store answers (GET /healthz). */
+int ingest_store_ping(struct ingest *in);
+int ingest_inbox_depth(struct ingest *in, long long *depth);
+
+#endif

@@ -1,0 +1,38 @@
+/* worker.h - the pool of threads that turn inbox events into answers.
+ *
+ * Each worker claims one event at a time from the store (at most one per chat
+ * in flight, oldest first), decides with core/chat, asks the model, and replies
+ * through LINE, recording every step so that a crash never causes a second
+ * answer and never loses an acknowledged event. */
+#ifndef LINEBOT_WORKER_H
+#define LINEBOT_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "config.h"
+
+struct worker;
+
+struct worker_pool {
+    const struct config *cfg;
+    struct worker *workers;
+    int n_workers;
+    atomic_int stopping;   /* no new claims */
+    atomic_int cancel;     /* abort waits on the model and LINE (shutdown) */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    unsigned long wake_seq;
+};
+
+/* Starts cfg->workers threads, each with its own store handle and HTTP client. */
+int worker_pool_start(struct worker_pool *pool, const struct config *cfg);
+
+/* Wakes idle workers: new events were committed (ingest's notify hook). */
+void worker_pool_notify(void *pool);
+
+/* Graceful stop: no new claims; a job waiting on the model is given back to the
+ * inbox; a job that is already sending finishes. Joins every thread. */
+void worker_pool_stop(struct worker_pool *pool);
+
+#endif

@@ -1,0 +1,355 @@
+/* test_chat.c - the chat rules: who gets an answer, what the model sees. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/chat.h"
+
+static struct config base_cfg(void)
+{
+    struct config c;
+    memset(&c, 0, sizeof c);
+    c.system_prompt = (char *)chat_default_system_prompt;
+    c.history_turns = 10;
+    c.history_chars = 6000;
+    c.rate_limit = 10;
+    c.greeting = (char *)"";
+    c.media_text = (char *)"I can only read text for now.";
+    c.error_text = (char *)"Sorry.";
+    return c;
+}
+
+static struct line_event text_event(enum chat_type type, const char *text)
+{
+    struct line_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = EVENT_MESSAGE;
+    ev.type = (char *)"message";
+    ev.message_kind = MESSAGE_TEXT;
+    ev.chat_type = type;
+    ev.chat_id = (char *)(type == CHAT_USER ? "U1" : type == CHAT_GROUP ? "C1" : "R1");
+    ev.user_id = (char *)"U1";
+    ev.reply_token = (char *)"rt";
+    ev.text = (char *)text;
+    ev.message_id = (char *)"m1";
+    return ev;
+}
+
+static enum chat_action decide(const struct config *cfg, const struct line_event *ev, bool quotes_bot, char **text)
+{
+    struct chat_facts facts = {.quotes_bot_message = quotes_bot};
+    struct chat_decision d;
+    assert_int_equal(chat_decide(cfg, ev, &facts, &d), 0);
+    /* The ingest pre-filter must never drop what the rules would act on. */
+    if (d.action != CHAT_IGNORE)
+        assert_true(chat_needs_work(cfg, ev));
+    enum chat_action a = d.action;
+    if (text)
+        *text = d.text ? strdup(d.text) : NULL;
+    chat_decision_free(&d);
+    return a;
+}
+
+static void test_one_to_one_always_answered(void **state)
+{
+    struct config cfg = base_cfg();
+    struct line_event ev = text_event(CHAT_USER, "  hello there ");
+    char *text;
+    assert_int_equal(decide(&cfg, &ev, false, &text), CHAT_ANSWER);
+    assert_string_equal(text, "hello there");
+    free(text);
+}
+
+static void test_group_needs_address(void **state)
+{
+    struct config cfg = base_cfg();
+    struct line_event ev = text_event(CHAT_GROUP, "hello everyone");
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_IGNORE);
+    assert_false(chat_needs_work(&cfg, &ev));
+    struct line_event room = text_event(CHAT_ROOM, "hello everyone");
+    assert_int_equal(decide(&cfg, &room, false, NULL), CHAT_IGNORE);
+}
+
+static void test_group_self_mention_stripped(void **state)
+{
+    struct config cfg = base_cfg();
+    /* "😀 @Bot what time is it?": the emoji is 2 UTF-16 units, so @Bot starts at 3. */
+    struct line_event ev = text_event(CHAT_GROUP, "\xF0\x9F\x98\x80 @Bot what time is it?");
+    struct mention m = {.index = 3, .length = 4, .is_self = true};
+    ev.mentions = &m;
+    ev.n_mentions = 1;
+    char *text;
+    assert_int_equal(decide(&cfg, &ev, false, &text), CHAT_ANSWER);
+    assert_string_equal(text, "\xF0\x9F\x98\x80  what time is it?");
+    free(text);
+}
+
+static void test_all_mention_is_not_address(void **state)
+{
+    struct config cfg = base_cfg();
+    struct line_event ev = text_event(CHAT_GROUP, "@All meeting now");
+    struct mention m = {.index = 0, .length = 4, .is_all = true};
+    ev.mentions = &m;
+    ev.n_mentions = 1;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_IGNORE);
+    /* Someone else mentioned: still not the bot. */
+    struct mention other = {.index = 0, .length = 4, .is_self = false};
+    ev.mentions = &other;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_IGNORE);
+}
+
+static void test_trigger(void **state)
+{
+    struct config cfg = base_cfg();
+    cfg.trigger = (char *)"bot,";
+    struct line_event ev = text_event(CHAT_GROUP, "Bot, translate hello");
+    char *text;
+    assert_int_equal(decide(&cfg, &ev, false, &text), CHAT_ANSWER);
+    assert_string_equal(text, "translate hello");
+    free(text);
+    struct line_event mid = text_event(CHAT_GROUP, "hey bot, hi");
+    assert_int_equal(decide(&cfg, &mid, false, NULL), CHAT_IGNORE);
+    /* In one-to-one chats the trigger is just text. */
+    struct line_event dm = text_event(CHAT_USER, "bot, hi");
+    assert_int_equal(decide(&cfg, &dm, false, &text), CHAT_ANSWER);
+    assert_string_equal(text, "bot, hi");
+    free(text);
+}
+
+static void test_quote_of_bot_message(void **state)
+{
+    struct config cfg = base_cfg();
+    struct line_event ev = text_event(CHAT_GROUP, "why?");
+    ev.quoted_message_id = (char *)"bot-msg-1";
+    assert_true(chat_needs_work(&cfg, &ev));
+    assert_int_equal(decide(&cfg, &ev, true, NULL), CHAT_ANSWER);
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_IGNORE);
+}
+
+static void test_group_context(void **state)
+{
+    struct config cfg = base_cfg();
+    cfg.group_context = 5;
+    struct line_event ev = text_event(CHAT_GROUP, "lunch at noon?");
+    char *text;
+    assert_int_equal(decide(&cfg, &ev, false, &text), CHAT_STORE_CONTEXT);
+    assert_string_equal(text, "lunch at noon?");
+    free(text);
+}
+
+static void test_standby_and_stickers(void **state)
+{
+    struct config cfg = base_cfg();
+    struct line_event ev = text_event(CHAT_USER, "hi");
+    ev.standby = true;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_IGNORE);
+    assert_false(chat_needs_work(&cfg, &ev));
+    struct line_event sticker = text_event(CHAT_USER, NULL);
+    sticker.message_kind = MESSAGE_STICKER;
+    assert_int_equal(decide(&cfg, &sticker, false, NULL), CHAT_IGNORE);
+    assert_false(chat_needs_work(&cfg, &sticker));
+    /* Privacy still applies in standby. */
+    struct line_event unsend = text_event(CHAT_USER, NULL);
+    unsend.kind = EVENT_UNSEND;
+    unsend.standby = true;
+    unsend.unsend_message_id = (char *)"m9";
+    assert_int_equal(decide(&cfg, &unsend, false, NULL), CHAT_UNSEND);
+}
+
+static void test_media(void **state)
+{
+    struct config cfg = base_cfg();
+    enum message_kind kinds[] = {MESSAGE_IMAGE, MESSAGE_AUDIO, MESSAGE_VIDEO, MESSAGE_FILE};
+    for (size_t i = 0; i < 4; i++) {
+        struct line_event ev = text_event(CHAT_USER, NULL);
+        ev.message_kind = kinds[i];
+        struct chat_decision d;
+        assert_int_equal(chat_decide(&cfg, &ev, NULL, &d), 0);
+        assert_int_equal(d.action, CHAT_REPLY_FIXED);
+        assert_string_equal(d.fixed_text, cfg.media_text);
+        chat_decision_free(&d);
+        /* Groups: silence. */
+        ev.chat_type = CHAT_GROUP;
+        assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_IGNORE);
+    }
+    cfg.media_text = (char *)"";
+    struct line_event img = text_event(CHAT_USER, NULL);
+    img.message_kind = MESSAGE_IMAGE;
+    assert_int_equal(decide(&cfg, &img, false, NULL), CHAT_IGNORE);
+    assert_false(chat_needs_work(&cfg, &img));
+}
+
+static void test_commands(void **state)
+{
+    struct config cfg = base_cfg();
+    struct line_event ev = text_event(CHAT_USER, "/reset");
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_RESET);
+    ev.text = (char *)" /HELP ";
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_REPLY_FIXED);
+    ev.text = (char *)"/resetting my router";
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_ANSWER);
+    /* In a group the command must be addressed. */
+    struct line_event g = text_event(CHAT_GROUP, "@Bot /reset");
+    struct mention m = {.index = 0, .length = 4, .is_self = true};
+    g.mentions = &m;
+    g.n_mentions = 1;
+    assert_int_equal(decide(&cfg, &g, false, NULL), CHAT_RESET);
+    g.n_mentions = 0;
+    assert_int_equal(decide(&cfg, &g, false, NULL), CHAT_IGNORE);
+}
+
+static void test_lifecycle_events(void **state)
+{
+    struct config cfg = base_cfg();
+    struct line_event ev = text_event(CHAT_USER, NULL);
+    ev.kind = EVENT_FOLLOW;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_IGNORE);
+    cfg.greeting = (char *)"Welcome!";
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_REPLY_FIXED);
+    ev.kind = EVENT_JOIN;
+    ev.chat_type = CHAT_GROUP;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_REPLY_FIXED);
+    ev.kind = EVENT_UNFOLLOW;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_FORGET);
+    ev.kind = EVENT_LEAVE;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_FORGET);
+    ev.kind = EVENT_POSTBACK;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_IGNORE);
+    ev.kind = EVENT_MESSAGE_EDITED;
+    ev.message_kind = MESSAGE_TEXT;
+    ev.text = (char *)"edited";
+    char *text;
+    assert_int_equal(decide(&cfg, &ev, false, &text), CHAT_EDIT);
+    assert_string_equal(text, "edited");
+    free(text);
+}
+
+static void test_rate_limit(void **state)
+{
+    struct rate_state rs = {0};
+    int64_t t = 1700000000000;
+    assert_int_equal(chat_rate_check(&rs, t, 2), RATE_ALLOW);
+    assert_int_equal(chat_rate_check(&rs, t + 1000, 2), RATE_ALLOW);
+    assert_int_equal(chat_rate_check(&rs, t + 2000, 2), RATE_WARN);
+    assert_int_equal(chat_rate_check(&rs, t + 3000, 2), RATE_SILENT);
+    assert_int_equal(chat_rate_check(&rs, t + 59999, 2), RATE_SILENT);
+    assert_int_equal(chat_rate_check(&rs, t + 60000, 2), RATE_ALLOW); /* the minute has passed */
+    struct rate_state off = {0};
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(chat_rate_check(&off, t, 0), RATE_ALLOW);
+}
+
+static void test_prompt_one_to_one(void **state)
+{
+    struct config cfg = base_cfg();
+    struct turn hist[] = {
+        {.role = TURN_USER, .text = (char *)"my name is Ken"},
+        {.role = TURN_ASSISTANT, .text = (char *)"Hi Ken!"},
+    };
+    struct prompt p;
+    assert_int_equal(chat_build_prompt(&cfg, CHAT_USER, hist, 2, NULL, NULL, "what is my name?", &p), 0);
+    assert_int_equal(p.n, 4);
+    assert_string_equal(p.messages[0].role, "system");
+    assert_string_equal(p.messages[0].content, chat_default_system_prompt);
+    assert_string_equal(p.messages[1].role, "user");
+    assert_string_equal(p.messages[1].content, "my name is Ken");
+    assert_string_equal(p.messages[2].role, "assistant");
+    assert_string_equal(p.messages[3].content, "what is my name?");
+    prompt_free(&p);
+
+    cfg.system_prompt = (char *)"You are a pirate.";
+    assert_int_equal(chat_build_prompt(&cfg, CHAT_USER, NULL, 0, NULL, NULL, "hi", &p), 0);
+    assert_string_equal(p.messages[0].content, "You are a pirate.");
+    assert_int_equal(p.n, 2);
+    prompt_free(&p);
+}
+
+static void test_prompt_group_names_and_quote(void **state)
+{
+    struct config cfg = base_cfg();
+    struct turn hist[] = {
+        {.role = TURN_CONTEXT, .speaker = (char *)"Bob", .text = (char *)"pizza or sushi?"},
+    };
+    struct prompt p;
+    assert_int_equal(chat_build_prompt(&cfg, CHAT_GROUP, hist, 1, "Alice", "the earlier answer", "which one?", &p), 0);
+    assert_int_equal(p.n, 3);
+    assert_string_equal(p.messages[1].content, "Bob: pizza or sushi?");
+    assert_non_null(strstr(p.messages[2].content, "Alice: which one?"));
+    assert_non_null(strstr(p.messages[2].content, "the earlier answer"));
+    assert_non_null(strstr(p.messages[0].content, "group"));
+    prompt_free(&p);
+}
+
+static void test_prompt_history_budget(void **state)
+{
+    struct config cfg = base_cfg();
+    cfg.history_chars = 25;
+    struct turn hist[] = {
+        {.role = TURN_USER, .text = (char *)"oldest question here"},   /* 20 */
+        {.role = TURN_ASSISTANT, .text = (char *)"old answer"},        /* 10 */
+        {.role = TURN_USER, .text = (char *)"newer q"},                /* 7 */
+        {.role = TURN_ASSISTANT, .text = (char *)"newer a"},           /* 7 */
+    };
+    struct prompt p;
+    assert_int_equal(chat_build_prompt(&cfg, CHAT_USER, hist, 4, NULL, NULL, "now", &p), 0);
+    /* 7 + 7 + 10 = 24 fits, but it would start with the bot's "old answer": dropped. */
+    assert_int_equal(p.n, 4);
+    assert_string_equal(p.messages[1].content, "newer q");
+    assert_string_equal(p.messages[2].content, "newer a");
+    prompt_free(&p);
+}
+
+static void test_empty_mention_gets_help(void **state)
+{
+    struct config cfg = base_cfg();
+    struct line_event ev = text_event(CHAT_GROUP, "@Bot");
+    struct mention m = {.index = 0, .length = 4, .is_self = true};
+    ev.mentions = &m;
+    ev.n_mentions = 1;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_REPLY_FIXED);
+}
+
+static void test_hostile_mentions(void **state)
+{
+    struct config cfg = base_cfg();
+    struct line_event ev = text_event(CHAT_GROUP, "@Bot hi");
+    struct mention m[] = {
+        {.index = 0, .length = 4, .is_self = true},
+        {.index = 2, .length = 100000, .is_self = true}, /* overlaps and runs past the end */
+        {.index = SIZE_MAX - 1, .length = 5, .is_self = true},
+    };
+    ev.mentions = m;
+    ev.n_mentions = 3;
+    char *text;
+    assert_int_equal(decide(&cfg, &ev, false, &text), CHAT_ANSWER);
+    assert_string_equal(text, "hi");
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_to_one_always_answered),
+        cmocka_unit_test(test_group_needs_address),
+        cmocka_unit_test(test_group_self_mention_stripped),
+        cmocka_unit_test(test_all_mention_is_not_address),
+        cmocka_unit_test(test_trigger),
+        cmocka_unit_test(test_quote_of_bot_message),
+        cmocka_unit_test(test_group_context),
+        cmocka_unit_test(test_standby_and_stickers),
+        cmocka_unit_test(test_media),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_lifecycle_events),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_prompt_one_to_one),
+        cmocka_unit_test(test_prompt_group_names_and_quote),
+        cmocka_unit_test(test_prompt_history_budget),
+        cmocka_unit_test(test_empty_mention_gets_help),
+        cmocka_unit_test(test_hostile_mentions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

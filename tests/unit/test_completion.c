@@ -1,0 +1,279 @@
+/* test_completion.c - the chat-completions wire format: the request body,
+ * reading (and cleaning) answers from well-formed and hostile responses,
+ * retry-after parsing and which statuses are worth a retry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/completion.h"
+
+/* ---- request ------------------------------------------------------------ */
+
+static json_t *request(const struct completion_options *opt, const struct llm_message *m, size_t n)
+{
+    char *s = completion_request_json(opt, m, n);
+    assert_non_null(s);
+    json_t *j = json_loads(s, 0, NULL);
+    assert_non_null(j);
+    free(s);
+    return j;
+}
+
+static void test_request_basic(void **state)
+{
+    (void)state;
+    struct llm_message m[] = {{"system", "Be brief."}, {"user", "Hello \"you\""}};
+    struct completion_options opt = {.model = "gpt-4o-mini", .max_tokens = 256};
+    json_t *j = request(&opt, m, 2);
+    assert_string_equal(json_string_value(json_object_get(j, "model")), "gpt-4o-mini");
+    assert_int_equal(json_integer_value(json_object_get(j, "max_tokens")), 256);
+    assert_null(json_object_get(j, "enable_thinking"));
+    json_t *msgs = json_object_get(j, "messages");
+    assert_int_equal(json_array_size(msgs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "role")), "system");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "content")),
+                        "Hello \"you\"");
+    json_decref(j);
+}
+
+static void test_request_no_max_tokens_thinking(void **state)
+{
+    (void)state;
+    struct llm_message m[] = {{"user", "hi"}};
+    struct completion_options opt = {.model = "qwen-plus", .max_tokens = 0,
+                                     .send_enable_thinking = true, .enable_thinking = false};
+    json_t *j = request(&opt, m, 1);
+    assert_null(json_object_get(j, "max_tokens"));
+    assert_true(json_is_false(json_object_get(j, "enable_thinking")));
+    json_decref(j);
+
+    opt.enable_thinking = true;
+    j = request(&opt, m, 1);
+    assert_true(json_is_true(json_object_get(j, "enable_thinking")));
+    json_decref(j);
+}
+
+static void test_request_invalid_utf8_repaired(void **state)
+{
+    (void)state;
+    /* A history truncated inside a character must not make the body fail. */
+    struct llm_message m[] = {{"user", "caf\xC3"}, {"assistant", NULL}};
+    struct completion_options opt = {.model = "m"};
+    json_t *j = request(&opt, m, 2);
+    json_t *msgs = json_object_get(j, "messages");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "content")),
+                        "caf\xEF\xBF\xBD");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "content")), "");
+    json_decref(j);
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+static int parse(const char *body, char **answer, char *err)
+{
+    return completion_parse_response(body, strlen(body), answer, err, 256);
+}
+
+static void expect_answer(const char *body, const char *want)
+{
+    char *answer = NULL;
+    char err[256];
+    int rc = parse(body, &answer, err);
+    if (rc != 0)
+        fail_msg("parse failed: %s", err);
+    assert_string_equal(answer, want);
+    free(answer);
+}
+
+static void expect_error(const char *body, const char *err_contains)
+{
+    char *answer = (char *)1;
+    char err[256] = "";
+    assert_int_equal(parse(body, &answer, err), -1);
+    assert_null(answer);
+    if (!strstr(err, err_contains))
+        fail_msg("error \"%s\" lacks \"%s\"", err, err_contains);
+}
+
+static void test_parse_normal(void **state)
+{
+    (void)state;
+    expect_answer("{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                  "\"content\":\"  Hello there!\\n\"},\"finish_reason\":\"stop\"}]}",
+                  "Hello there!");
+}
+
+static void test_parse_content_parts(void **state)
+{
+    (void)state;
+    expect_answer("{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"Hel\"},"
+                  "{\"type\":\"image_url\",\"image_url\":{\"url\":\"x\"}},"
+                  "{\"type\":\"text\",\"text\":\"lo\"},{\"type\":\"text\",\"text\":5}]}}]}",
+                  "Hello");
+}
+
+static void test_parse_think_blocks(void **state)
+{
+    (void)state;
+    expect_answer("{\"choices\":[{\"message\":{\"content\":"
+                  "\"<think>plan</think>\\n\\nA<think>more</think>B\"}}]}",
+                  "AB");
+    /* Only thinking, cut off before any answer. */
+    expect_error("{\"choices\":[{\"message\":{\"content\":\"<think>still going\"},"
+                 "\"finish_reason\":\"length\"}]}",
+                 "finish_reason=length");
+}
+
+static void test_parse_reasoning_content_ignored(void **state)
+{
+    (void)state;
+    expect_answer("{\"choices\":[{\"message\":{\"reasoning_content\":\"secret thoughts\","
+                  "\"content\":\"Answer\"}}]}",
+                  "Answer");
+    expect_error("{\"choices\":[{\"message\":{\"reasoning_content\":\"only thoughts\","
+                 "\"content\":\"\"}}]}",
+                 "empty answer");
+}
+
+static void test_parse_errors(void **state)
+{
+    (void)state;
+    expect_error("{\"choices\":[]}", "no choices");
+    expect_error("{\"object\":\"chat.completion\"}", "no choices");
+    expect_error("{\"choices\":[{\"message\":{\"content\":\"   \\n\"}}]}", "empty answer");
+    expect_error("{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":[]}}]}", "empty answer");
+    expect_error("not json at all", "not JSON");
+    expect_error("", "empty");
+    expect_error("[1,2,3]", "not a JSON object");
+}
+
+static void test_parse_wrong_types(void **state)
+{
+    (void)state;
+    expect_error("{\"choices\":{\"0\":1}}", "no choices");
+    expect_error("{\"choices\":[\"text\"]}", "message");
+    expect_error("{\"choices\":[{\"message\":\"hi\"}]}", "message");
+    expect_error("{\"choices\":[{\"message\":{\"content\":42}}]}", "empty answer");
+    expect_error("{\"choices\":[{\"message\":{\"content\":{\"text\":\"x\"}}}]}", "empty answer");
+}
+
+static void test_parse_provider_error(void **state)
+{
+    (void)state;
+    expect_error("{\"error\":{\"message\":\"Rate limit reached for gpt-4o\",\"type\":\"requests\","
+                 "\"code\":\"rate_limit_exceeded\"}}",
+                 "provider error: requests: Rate limit reached for gpt-4o");
+    expect_error("{\"error\":{\"code\":\"InvalidApiKey\"}}", "provider error: InvalidApiKey");
+    expect_error("{\"error\":\"boom\"}", "provider error: boom");
+    expect_error("{\"error\":{\"code\":400}}", "provider error: 400");
+
+    /* A long provider message is cut at 200 bytes. */
+    char body[1024];
+    char longmsg[600];
+    memset(longmsg, 'x', sizeof(longmsg) - 1);
+    longmsg[sizeof(longmsg) - 1] = '\0';
+    snprintf(body, sizeof(body), "{\"error\":{\"type\":\"t\",\"message\":\"%s\"}}", longmsg);
+    char *answer = NULL;
+    char err[512];
+    assert_int_equal(completion_parse_response(body, strlen(body), &answer, err, sizeof(err)), -1);
+    assert_int_equal(strlen(err), strlen("provider error: t: ") + 200);
+}
+
+/* ---- <think> ------------------------------------------------------------ */
+
+static void expect_strip(const char *in, const char *want)
+{
+    char *out = completion_strip_think(in);
+    assert_non_null(out);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+static void test_strip_think(void **state)
+{
+    (void)state;
+    expect_strip("no tags", "no tags");
+    expect_strip("<think>a</think>b", "b");
+    expect_strip("x<think>1</think>y<think>2</think>z", "xyz");
+    expect_strip("<think>only thinking, never closed", "");
+    expect_strip("  \n<think>only thinking", "");
+    expect_strip("<think>a</think>ok<think>late and open", "ok<think>late and open");
+    expect_strip("Use a <think> tag like this", "Use a <think> tag like this");
+    /* The template already opened the block: content starts inside it. */
+    expect_strip("reasoning here</think>\n\nThe answer", "\n\nThe answer");
+    expect_strip("", "");
+    assert_null(completion_strip_think(NULL));
+}
+
+/* ---- retry-after -------------------------------------------------------- */
+
+static void test_retry_after(void **state)
+{
+    (void)state;
+    const int64_t now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
+    assert_int_equal(completion_retry_after_ms("1500", NULL, now), 1500);
+    assert_int_equal(completion_retry_after_ms(" 20.2 ", NULL, now), 21);
+    assert_int_equal(completion_retry_after_ms("0", "30", now), 0);
+    assert_int_equal(completion_retry_after_ms("999999", NULL, now), 60000);
+    /* An unusable retry-after-ms falls back to retry-after. */
+    assert_int_equal(completion_retry_after_ms("soon", "2", now), 2000);
+    assert_int_equal(completion_retry_after_ms(NULL, "7", now), 7000);
+    assert_int_equal(completion_retry_after_ms(NULL, "120", now), 60000);
+    assert_int_equal(completion_retry_after_ms(NULL, "99999999999999999999", now), 60000);
+
+    assert_int_equal(completion_retry_after_ms(NULL, "Sun, 06 Nov 1994 08:49:42 GMT", now), 5000);
+    assert_int_equal(completion_retry_after_ms(NULL, "Sunday, 06-Nov-94 08:49:47 GMT", now), 10000);
+    assert_int_equal(completion_retry_after_ms(NULL, "Sun Nov  6 08:49:40 1994", now), 3000);
+    assert_int_equal(completion_retry_after_ms(NULL, "Sun, 06 Nov 1994 08:00:00 GMT", now), 0);
+    assert_int_equal(completion_retry_after_ms(NULL, "Mon, 07 Nov 1994 08:49:37 GMT", now), 60000);
+    assert_int_equal(completion_retry_after_ms(NULL, "Thu, 01 Jan 2026 00:00:01 GMT", 1767225600),
+                     1000);
+
+    assert_int_equal(completion_retry_after_ms(NULL, NULL, now), -1);
+    assert_int_equal(completion_retry_after_ms("", "", now), -1);
+    assert_int_equal(completion_retry_after_ms("-5", "-1", now), -1);
+    assert_int_equal(completion_retry_after_ms("nan", "inf", now), -1);
+    assert_int_equal(completion_retry_after_ms(NULL, "1.5", now), -1);
+    assert_int_equal(completion_retry_after_ms(NULL, "tomorrow", now), -1);
+    assert_int_equal(completion_retry_after_ms(NULL, "Sun, 32 Nov 1994 08:49:37 GMT", now), -1);
+    assert_int_equal(completion_retry_after_ms(NULL, "Sun, 06 Nov 1994 25:49:37 GMT", now), -1);
+    assert_int_equal(completion_retry_after_ms(NULL, "Sun, 06 Nov 1994 GMT", now), -1);
+    assert_int_equal(completion_retry_after_ms(NULL, "0x10", now), -1);
+}
+
+static void test_status_retryable(void **state)
+{
+    (void)state;
+    long yes[] = {408, 409, 429, 500, 502, 503, 504, 599};
+    long no[] = {0, 200, 301, 400, 401, 403, 404, 413, 422, 600};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        assert_true(completion_status_retryable(yes[i]));
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_false(completion_status_retryable(no[i]));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_basic),
+        cmocka_unit_test(test_request_no_max_tokens_thinking),
+        cmocka_unit_test(test_request_invalid_utf8_repaired),
+        cmocka_unit_test(test_parse_normal),
+        cmocka_unit_test(test_parse_content_parts),
+        cmocka_unit_test(test_parse_think_blocks),
+        cmocka_unit_test(test_parse_reasoning_content_ignored),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_parse_wrong_types),
+        cmocka_unit_test(test_parse_provider_error),
+        cmocka_unit_test(test_strip_think),
+        cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_status_retryable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,205 @@
+/* test_config.c - configuration: defaults, aliases, presets and every error
+ * message that stops start-up. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "config.h"
+
+#define BASE "LINE_CHANNEL_SECRET=s3cret-value", "LINE_CHANNEL_ACCESS_TOKEN=tok-value", "OPENAI_API_KEY=sk-abc"
+
+static int load(struct config *cfg, char *err, char *const *env) { return config_load(cfg, env, err, 256); }
+
+static void test_defaults(void **state)
+{
+    char *env[] = {BASE, NULL};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(load(&cfg, err, env), 0);
+    assert_string_equal(cfg.host, "0.0.0.0");
+    assert_int_equal(cfg.port, 8080);
+    assert_string_equal(cfg.line_api_base, "https://api.line.me");
+    assert_string_equal(cfg.line_data_api_base, "https://api-data.line.me");
+    assert_int_equal(cfg.provider, LLM_PROVIDER_OPENAI);
+    assert_string_equal(cfg.llm_base_url, "https://api.openai.com/v1");
+    assert_string_equal(cfg.llm_api_key, "sk-abc");
+    assert_string_equal(cfg.db, "./linebot.db");
+    assert_false(cfg.push_fallback);
+    assert_null(cfg.trigger);
+    assert_int_equal(cfg.history_turns, 10);
+    assert_int_equal(cfg.retention_days, 30);
+    assert_int_equal(cfg.rate_limit, 10);
+    assert_int_equal(cfg.group_context, 0);
+    assert_string_equal(cfg.greeting, "");
+    assert_int_equal(cfg.log_level, LOG_INFO);
+    assert_non_null(strstr(cfg.system_prompt, "LINE"));
+    config_free(&cfg);
+}
+
+static void test_missing_secret_names_variable(void **state)
+{
+    char *env[] = {"LINE_CHANNEL_ACCESS_TOKEN=t", "OPENAI_API_KEY=k", NULL};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(load(&cfg, err, env), -1);
+    assert_non_null(strstr(err, "LINE_CHANNEL_SECRET"));
+    assert_null(strchr(err, '\n'));
+}
+
+static void test_missing_token_names_variable(void **state)
+{
+    char *env[] = {"LINE_CHANNEL_SECRET=s", "OPENAI_API_KEY=k", NULL};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(load(&cfg, err, env), -1);
+    assert_non_null(strstr(err, "LINE_CHANNEL_ACCESS_TOKEN"));
+}
+
+static void test_access_token_alias(void **state)
+{
+    char *env[] = {"LINE_CHANNEL_SECRET=s", "LINE_ACCESS_TOKEN=alias", "LLM_API_KEY=k", NULL};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(load(&cfg, err, env), 0);
+    assert_string_equal(cfg.access_token, "alias");
+    config_free(&cfg);
+}
+
+static void test_missing_key_is_fatal_except_ollama(void **state)
+{
+    char *env[] = {"LINE_CHANNEL_SECRET=s", "LINE_CHANNEL_ACCESS_TOKEN=t", NULL};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(load(&cfg, err, env), -1);
+    assert_non_null(strstr(err, "LLM_API_KEY"));
+
+    char *ollama[] = {"LINE_CHANNEL_SECRET=s", "LINE_CHANNEL_ACCESS_TOKEN=t", "LLM_PROVIDER=ollama", NULL};
+    assert_int_equal(load(&cfg, err, ollama), 0);
+    assert_string_equal(cfg.llm_base_url, "http://localhost:11434/v1");
+    assert_string_equal(cfg.llm_api_key, "");
+    config_free(&cfg);
+}
+
+static void test_key_precedence(void **state)
+{
+    char *env[] = {"LINE_CHANNEL_SECRET=s", "LINE_CHANNEL_ACCESS_TOKEN=t", "LLM_PROVIDER=dashscope",
+                   "OPENAI_API_KEY=openai", "DASHSCOPE_API_KEY=dash", NULL};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(load(&cfg, err, env), 0);
+    assert_string_equal(cfg.llm_api_key, "dash");
+    assert_string_equal(cfg.llm_base_url, "https://dashscope-intl.aliyuncs.com/compatible-mode/v1");
+    assert_string_equal(cfg.llm_model, "qwen-plus");
+    config_free(&cfg);
+
+    char *env2[] = {"LINE_CHANNEL_SECRET=s", "LINE_CHANNEL_ACCESS_TOKEN=t", "LLM_PROVIDER=dashscope-cn",
+                    "LLM_API_KEY=wins", "DASHSCOPE_API_KEY=dash", "LLM_BASE_URL=http://127.0.0.1:9/v1/", NULL};
+    assert_int_equal(load(&cfg, err, env2), 0);
+    assert_string_equal(cfg.llm_api_key, "wins");
+    assert_string_equal(cfg.llm_base_url, "http://127.0.0.1:9/v1"); /* override, slash trimmed */
+    assert_int_equal(cfg.provider, LLM_PROVIDER_DASHSCOPE_CN);
+    config_free(&cfg);
+}
+
+static void test_presets(void **state)
+{
+    struct config cfg;
+    char err[256];
+    char *us[] = {BASE, "LLM_PROVIDER=dashscope-us", "DASHSCOPE_API_KEY=d", NULL};
+    assert_int_equal(load(&cfg, err, us), 0);
+    assert_string_equal(cfg.llm_base_url, "https://dashscope-us.aliyuncs.com/compatible-mode/v1");
+    config_free(&cfg);
+    char *cn[] = {BASE, "LLM_PROVIDER=DashScope-CN", "DASHSCOPE_API_KEY=d", NULL};
+    assert_int_equal(load(&cfg, err, cn), 0);
+    assert_string_equal(cfg.llm_base_url, "https://dashscope.aliyuncs.com/compatible-mode/v1");
+    config_free(&cfg);
+    char *custom[] = {BASE, "LLM_PROVIDER=custom", NULL};
+    assert_int_equal(load(&cfg, err, custom), -1);
+    assert_non_null(strstr(err, "LLM_BASE_URL"));
+}
+
+static void test_bad_values(void **state)
+{
+    struct config cfg;
+    char err[256];
+    struct {
+        const char *setting;
+        const char *named;
+    } cases[] = {
+        {"PORT=eighty", "PORT"},
+        {"PORT=70000", "PORT"},
+        {"LINEBOT_WORKERS=0", "LINEBOT_WORKERS"},
+        {"LINEBOT_PUSH_FALLBACK=maybe", "LINEBOT_PUSH_FALLBACK"},
+        {"LLM_PROVIDER=skynet", "LLM_PROVIDER"},
+        {"LOG_LEVEL=loud", "LOG_LEVEL"},
+        {"LLM_BASE_URL=ftp://x", "LLM_BASE_URL"},
+        {"LINE_API_BASE_URL=file:///etc/passwd", "LINE_API_BASE_URL"},
+        {"LINEBOT_RATE_LIMIT=-1", "LINEBOT_RATE_LIMIT"},
+        {"LINEBOT_HISTORY_TURNS=12x", "LINEBOT_HISTORY_TURNS"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *env[] = {BASE, (char *)cases[i].setting, NULL};
+        assert_int_equal(load(&cfg, err, env), -1);
+        assert_non_null(strstr(err, cases[i].named));
+        /* Secrets never appear in messages. */
+        assert_null(strstr(err, "s3cret-value"));
+        assert_null(strstr(err, "tok-value"));
+        assert_null(strstr(err, "sk-abc"));
+    }
+}
+
+static void test_booleans(void **state)
+{
+    const char *yes[] = {"1", "true", "TRUE", "yes", "on"};
+    const char *no[] = {"0", "false", "False", "no", "off"};
+    bool b;
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(config_parse_bool(yes[i], &b), 0);
+        assert_true(b);
+        assert_int_equal(config_parse_bool(no[i], &b), 0);
+        assert_false(b);
+    }
+    assert_int_equal(config_parse_bool("2", &b), -1);
+    assert_int_equal(config_parse_bool("", &b), -1);
+
+    struct config cfg;
+    char err[256];
+    char *env[] = {BASE, "LINEBOT_PUSH_FALLBACK=true", "LINEBOT_TRIGGER=bot,", "LOG_LEVEL=DEBUG", NULL};
+    assert_int_equal(load(&cfg, err, env), 0);
+    assert_true(cfg.push_fallback);
+    assert_string_equal(cfg.trigger, "bot,");
+    assert_int_equal(cfg.log_level, LOG_DEBUG);
+    config_free(&cfg);
+}
+
+static void test_empty_means_none(void **state)
+{
+    struct config cfg;
+    char err[256];
+    char *env[] = {BASE, "LINEBOT_MEDIA_TEXT=", "LINEBOT_TRIGGER=", "LINEBOT_GREETING=Hi!", NULL};
+    assert_int_equal(load(&cfg, err, env), 0);
+    assert_string_equal(cfg.media_text, "");
+    assert_null(cfg.trigger);
+    assert_string_equal(cfg.greeting, "Hi!");
+    config_free(&cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_missing_secret_names_variable),
+        cmocka_unit_test(test_missing_token_names_variable),
+        cmocka_unit_test(test_access_token_alias),
+        cmocka_unit_test(test_missing_key_is_fatal_except_ollama),
+        cmocka_unit_test(test_key_precedence),
+        cmocka_unit_test(test_presets),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_booleans),
+        cmocka_unit_test(test_empty_means_none),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1273 @@
+/* test_store.c - unit tests of the store (io/store.h), for every backend.
+ *
+ * Each test gets a fresh, empty database from its backend (see `backends`
+ * below) and an open handle on it. Today there is one backend, a temporary
+ * SQLite file; PostgreSQL will add an entry that creates a scratch schema.
+ * Tests that look inside the SQLite file itself (schema versions, URL forms)
+ * skip on other backends.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/store.h"
+
+struct fixture;
+
+struct backend {
+    const char *name;
+    bool is_sqlite;
+    int (*create)(struct fixture *fx);   /* a fresh empty database: fills fx->url */
+    void (*destroy)(struct fixture *fx); /* removes it */
+};
+
+struct fixture {
+    struct backend *backend;
+    char path[64]; /* SQLite: the file */
+    char url[128];
+    struct store *st;
+};
+
+/* ---- backends ---- */
+
+static int sqlite_create(struct fixture *fx)
+{
+    int fd;
+
+    snprintf(fx->path, sizeof fx->path, "/tmp/linebot-test-store-XXXXXX");
+    fd = mkstemp(fx->path);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    snprintf(fx->url, sizeof fx->url, "%s", fx->path);
+    return 0;
+}
+
+static void sqlite_destroy(struct fixture *fx)
+{
+    static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+    char name[96];
+
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(name, sizeof name, "%s%s", fx->path, suffixes[i]);
+        unlink(name);
+    }
+}
+
+static struct backend backends[] = {
+    { "store/sqlite", true, sqlite_create, sqlite_destroy },
+    /* { "store/postgres", false, pg_create, pg_destroy }: LINEBOT_TEST_PG_URL */
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof *fx);
+    char err[256];
+
+    if (!fx)
+        return -1;
+    fx->backend = *state;
+    if (fx->backend->create(fx) != 0) {
+        free(fx);
+        return -1;
+    }
+    fx->st = store_open(fx->url, err, sizeof err);
+    if (!fx->st) {
+        fprintf(stderr, "store_open: %s\n", err);
+        fx->backend->destroy(fx);
+        free(fx);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    store_close(fx->st);
+    fx->backend->destroy(fx);
+    free(fx);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static struct store *reopen(struct fixture *fx)
+{
+    char err[256];
+    struct store *st = store_open(fx->url, err, sizeof err);
+
+    if (!st)
+        fail_msg("store_open: %s", err);
+    return st;
+}
+
+static void payload_of(const char *event_id, char *buf, size_t len)
+{
+    snprintf(buf, len, "{\"webhookEventId\":\"%s\"}", event_id);
+}
+
+static void add_event(struct store *st, const char *event_id, const char *chat_id, int64_t ts)
+{
+    char payload[128];
+    struct inbox_item it = { event_id, chat_id, ts, payload };
+    size_t n_new = 99;
+
+    payload_of(event_id, payload, sizeof payload);
+    assert_int_equal(store_inbox_add(st, &it, 1, &n_new), 0);
+    assert_int_equal(n_new, 1);
+}
+
+/* Claims and checks which event came out; the job stays filled. */
+static void claim_expect(struct store *st, const char *event_id, struct job *job)
+{
+    char payload[128];
+
+    assert_int_equal(store_claim_next(st, 1000, job), 1);
+    assert_string_equal(job->event_id, event_id);
+    payload_of(event_id, payload, sizeof payload);
+    assert_non_null(job->payload);
+    assert_string_equal(job->payload, payload);
+}
+
+static void claim_none(struct store *st)
+{
+    struct job job;
+
+    assert_int_equal(store_claim_next(st, 1000, &job), 0);
+    assert_null(job.event_id);
+}
+
+static void finish_job(struct store *st, struct job *job)
+{
+    assert_int_equal(store_job_done(st, job->event_id, job->claim_gen, "answered"), 0);
+    job_free(job);
+}
+
+static int64_t depth_of(struct store *st)
+{
+    int64_t depth = -1;
+
+    assert_int_equal(store_inbox_depth(st, &depth), 0);
+    return depth;
+}
+
+static void add_turn(struct store *st, const char *chat_id, enum turn_role role,
+                     const char *text, const char *message_id, int64_t ts)
+{
+    struct turn t = { role, NULL, (char *)text, (char *)message_id, ts };
+
+    if (role == TURN_CONTEXT)
+        t.speaker = (char *)"Alice";
+    if (store_history_add(st, chat_id, &t) != 0)
+        fail_msg("history add: %s", store_last_error(st));
+}
+
+/* Loads and checks the texts, oldest first, as one "|"-joined string. */
+static void expect_history(struct store *st, const char *chat_id, int max_turns,
+                           int max_context, const char *expected)
+{
+    struct turn *turns = NULL;
+    size_t n = 0;
+    char joined[512] = "";
+
+    if (store_history_load(st, chat_id, max_turns, max_context, &turns, &n) != 0)
+        fail_msg("history load: %s", store_last_error(st));
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strcat(joined, "|");
+        assert_non_null(turns[i].text);
+        assert_true(strlen(joined) + strlen(turns[i].text) < sizeof joined - 2);
+        strcat(joined, turns[i].text);
+    }
+    assert_string_equal(joined, expected);
+    if (n == 0)
+        assert_null(turns);
+    turns_free(turns, n);
+}
+
+/* SQLite only: reads or writes PRAGMA user_version behind the store's back. */
+static int sqlite_user_version(const char *path, int set_to)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    char sql[64];
+    int version = -1;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (set_to >= 0) {
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", set_to);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return version;
+}
+
+/* ---- lifecycle ---- */
+
+static void test_open_close_reopen(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *st;
+
+    assert_int_equal(store_ping(fx->st), 0);
+    add_event(fx->st, "e1", "chatA", 1);
+    store_close(fx->st);
+
+    fx->st = reopen(fx);
+    assert_int_equal(store_ping(fx->st), 0);
+    assert_int_equal(depth_of(fx->st), 1);
+
+    st = reopen(fx); /* a second handle on the same database */
+    assert_int_equal(depth_of(st), 1);
+    store_close(st);
+    store_close(NULL);
+}
+
+static void test_open_errors(void **state)
+{
+    char err[256];
+    (void)state;
+
+    assert_null(store_open("postgres://bot:s3cret@db.example/linebot", err, sizeof err));
+    assert_string_equal(err, "PostgreSQL support is not built in yet");
+    assert_null(store_open("postgresql://bot:s3cret@db.example/linebot", err, sizeof err));
+    assert_string_equal(err, "PostgreSQL support is not built in yet");
+    assert_null(store_open("mysql://bot:s3cret@db.example/linebot", err, sizeof err));
+    assert_null(strstr(err, "s3cret"));
+    assert_true(strlen(err) > 0);
+    assert_null(store_open("", err, sizeof err));
+    assert_true(strlen(err) > 0);
+    assert_null(store_open(NULL, err, sizeof err));
+    assert_null(store_open("sqlite:", err, sizeof err));
+    assert_null(store_open("/nonexistent-dir/linebot/x.db", err, sizeof err));
+    assert_non_null(strstr(err, "cannot open"));
+    assert_null(store_open(NULL, NULL, 0)); /* no error buffer: still no crash */
+}
+
+static void test_sqlite_url_forms(void **state)
+{
+    struct fixture *fx = *state;
+    const char *prefixes[] = { "sqlite:", "sqlite://", "file:" };
+    char url[160], err[256];
+
+    if (!fx->backend->is_sqlite)
+        skip();
+    add_event(fx->st, "e1", "chatA", 1);
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        struct store *st;
+
+        snprintf(url, sizeof url, "%s%s", prefixes[i], fx->path);
+        st = store_open(url, err, sizeof err);
+        if (!st)
+            fail_msg("%s: %s", url, err);
+        assert_int_equal(depth_of(st), 1);
+        store_close(st);
+    }
+    /* An in-memory database works too (one handle only, nothing durable). */
+    {
+        struct store *st = store_open("file::memory:", err, sizeof err);
+        if (!st)
+            fail_msg("memory: %s", err);
+        add_event(st, "m1", "chatA", 1);
+        assert_int_equal(depth_of(st), 1);
+        store_close(st);
+    }
+}
+
+static void test_sqlite_schema_versions(void **state)
+{
+    struct fixture *fx = *state;
+    char err[256];
+    int version;
+
+    if (!fx->backend->is_sqlite)
+        skip();
+    add_event(fx->st, "e1", "chatA", 1);
+    store_close(fx->st);
+    fx->st = NULL;
+
+    version = sqlite_user_version(fx->path, -1);
+    assert_true(version >= 1);
+
+    /* A newer schema than this binary knows is refused, and left alone. */
+    sqlite_user_version(fx->path, version + 1);
+    assert_null(store_open(fx->url, err, sizeof err));
+    assert_non_null(strstr(err, "newer"));
+    assert_int_equal(sqlite_user_version(fx->path, -1), version + 1);
+
+    /* Back at the current version it opens and keeps its data. */
+    sqlite_user_version(fx->path, version);
+    fx->st = reopen(fx);
+    assert_int_equal(depth_of(fx->st), 1);
+}
+
+static void test_sqlite_migrates_older_file(void **state)
+{
+    struct fixture *fx = *state;
+    sqlite3 *db;
+
+    if (!fx->backend->is_sqlite)
+        skip();
+    store_close(fx->st);
+    fx->st = NULL;
+    sqlite_destroy(fx);
+
+    /* A database at version 0 that already holds something else. */
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE unrelated (x); INSERT INTO unrelated VALUES (1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(sqlite_user_version(fx->path, -1), 0);
+
+    fx->st = reopen(fx);
+    assert_true(sqlite_user_version(fx->path, -1) >= 1);
+    add_event(fx->st, "e1", "chatA", 1);
+    assert_int_equal(depth_of(fx->st), 1);
+}
+
+/* ---- inbox ---- */
+
+static void test_inbox_dedup(void **state)
+{
+    struct fixture *fx = *state;
+    struct inbox_item batch1[] = {
+        { "e1", "chatA", 1, "{}" },
+        { "e2", "chatA", 2, "{}" },
+        { "e1", "chatA", 1, "{}" }, /* the same event twice in one batch */
+    };
+    struct inbox_item batch2[] = {
+        { "e2", "chatA", 2, "{}" }, /* known from the first batch */
+        { "e3", NULL, 3, "{}" },    /* no chat */
+    };
+    struct inbox_item bad[] = {
+        { "e4", "chatA", 4, "{}" },
+        { NULL, "chatA", 5, "{}" },
+    };
+    size_t n_new = 99;
+
+    assert_int_equal(store_inbox_add(fx->st, batch1, 3, &n_new), 0);
+    assert_int_equal(n_new, 2);
+    assert_int_equal(store_inbox_add(fx->st, batch2, 2, &n_new), 0);
+    assert_int_equal(n_new, 1);
+    assert_int_equal(store_inbox_add(fx->st, batch2, 2, NULL), 0);
+    assert_int_equal(store_inbox_add(fx->st, NULL, 0, &n_new), 0);
+    assert_int_equal(n_new, 0);
+    assert_int_equal(depth_of(fx->st), 3);
+
+    /* A bad item fails the whole batch: nothing of it is committed. */
+    assert_int_equal(store_inbox_add(fx->st, bad, 2, &n_new), -1);
+    assert_int_equal(n_new, 0);
+    assert_true(strlen(store_last_error(fx->st)) > 0);
+    assert_int_equal(depth_of(fx->st), 3);
+    bad[1].payload = NULL;
+    bad[1].event_id = "e5";
+    assert_int_equal(store_inbox_add(fx->st, bad, 2, &n_new), -1);
+    assert_int_equal(store_inbox_add(fx->st, NULL, 2, &n_new), -1);
+    assert_int_equal(depth_of(fx->st), 3);
+
+    /* A done event is still known. */
+    {
+        struct job job;
+        while (store_claim_next(fx->st, 1, &job) == 1)
+            finish_job(fx->st, &job);
+    }
+    assert_int_equal(depth_of(fx->st), 0);
+    assert_int_equal(store_inbox_add(fx->st, batch1, 3, &n_new), 0);
+    assert_int_equal(n_new, 0);
+}
+
+static void test_claim_order(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job;
+
+    add_event(fx->st, "a-300", "chatA", 300);
+    add_event(fx->st, "a-100-first", "chatA", 100);
+    add_event(fx->st, "b-150", "chatB", 150);
+    add_event(fx->st, "a-100-second", "chatA", 100);
+    add_event(fx->st, "a-200", "chatA", 200);
+
+    /* Oldest timestamp first; equal timestamps in arrival order. */
+    claim_expect(fx->st, "a-100-first", &job);
+    assert_int_equal(job.state, JOB_PENDING);
+    assert_int_equal(job.attempts, 1);
+    assert_string_equal(job.chat_id, "chatA");
+    assert_int_equal(job.timestamp_ms, 100);
+    assert_null(job.answer);
+    finish_job(fx->st, &job);
+    claim_expect(fx->st, "a-100-second", &job);
+    finish_job(fx->st, &job);
+    claim_expect(fx->st, "b-150", &job);
+    finish_job(fx->st, &job);
+    claim_expect(fx->st, "a-200", &job);
+    finish_job(fx->st, &job);
+    claim_expect(fx->st, "a-300", &job);
+    finish_job(fx->st, &job);
+    claim_none(fx->st);
+}
+
+static void test_claim_chat_exclusive(void **state)
+{
+    struct fixture *fx = *state;
+    struct store *other = reopen(fx);
+    struct job a1, b1, a2;
+
+    add_event(fx->st, "a1", "chatA", 1);
+    add_event(fx->st, "a2", "chatA", 2);
+    add_event(fx->st, "b1", "chatB", 3);
+
+    claim_expect(fx->st, "a1", &a1);
+    claim_expect(other, "b1", &b1); /* not a2: chat A is busy */
+    claim_none(other);
+    claim_none(fx->st);
+    finish_job(fx->st, &a1);
+    claim_expect(other, "a2", &a2);
+    finish_job(other, &a2);
+    finish_job(fx->st, &b1);
+    claim_none(fx->st);
+    store_close(other);
+}
+
+static void test_claim_empty_chat_never_blocks(void **state)
+{
+    struct fixture *fx = *state;
+    struct job e1, e2, e3, a1;
+
+    add_event(fx->st, "e1", NULL, 1);
+    add_event(fx->st, "e2", "", 2);
+    add_event(fx->st, "a1", "chatA", 3);
+    add_event(fx->st, "e3", NULL, 4);
+
+    claim_expect(fx->st, "e1", &e1);
+    assert_string_equal(e1.chat_id, "");
+    claim_expect(fx->st, "e2", &e2);
+    claim_expect(fx->st, "a1", &a1);
+    claim_expect(fx->st, "e3", &e3);
+    claim_none(fx->st);
+    finish_job(fx->st, &e1);
+    finish_job(fx->st, &e2);
+    finish_job(fx->st, &e3);
+    finish_job(fx->st, &a1);
+}
+
+static void test_fencing(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job, again;
+    int64_t gen;
+
+    add_event(fx->st, "e1", "chatA", 1);
+    claim_expect(fx->st, "e1", &job);
+    gen = job.claim_gen;
+
+    assert_int_equal(store_job_sending(fx->st, "e1", gen + 1, "{\"x\":1}"), 1);
+    assert_int_equal(store_job_done(fx->st, "e1", gen - 1, "answered"), 1);
+    assert_int_equal(store_job_release(fx->st, "e1", gen + 7), 1);
+    assert_int_equal(store_job_done(fx->st, "nope", gen, "answered"), 1);
+    /* Nothing changed: still held, still working. */
+    claim_none(fx->st);
+    assert_int_equal(depth_of(fx->st), 1);
+
+    /* After a release the old claim is dead even with the right gen... */
+    assert_int_equal(store_job_release(fx->st, "e1", gen), 0);
+    assert_int_equal(store_job_release(fx->st, "e1", gen), 1);
+    assert_int_equal(store_job_sending(fx->st, "e1", gen, "{}"), 1);
+    assert_int_equal(store_job_done(fx->st, "e1", gen, "answered"), 1);
+
+    /* ...and the next claim has a new one. */
+    claim_expect(fx->st, "e1", &again);
+    assert_true(again.claim_gen > gen);
+    assert_int_equal(again.attempts, 2);
+    assert_int_equal(store_job_done(fx->st, "e1", gen, "answered"), 1);
+    assert_int_equal(store_job_sending(fx->st, "e1", again.claim_gen, "{\"x\":2}"), 0);
+    assert_int_equal(store_job_done(fx->st, "e1", again.claim_gen, "answered"), 0);
+    assert_int_equal(store_job_done(fx->st, "e1", again.claim_gen, "answered"), 1);
+    assert_int_equal(depth_of(fx->st), 0);
+    job_free(&job);
+    job_free(&again);
+}
+
+static void test_sending_survives_crash(void **state)
+{
+    struct fixture *fx = *state;
+    const char *answer = "{\"messages\":[\"hello\"],\"sent\":0}";
+    struct job job, after;
+
+    add_event(fx->st, "e1", "chatA", 1);
+    add_event(fx->st, "e2", "chatA", 2);
+    claim_expect(fx->st, "e1", &job);
+    assert_int_equal(store_job_sending(fx->st, "e1", job.claim_gen, answer), 0);
+    store_close(fx->st); /* the process dies mid-send */
+
+    fx->st = reopen(fx);
+    claim_none(fx->st); /* still held until recovery */
+    assert_int_equal(store_recover(fx->st), 0);
+
+    claim_expect(fx->st, "e1", &after);
+    assert_int_equal(after.state, JOB_SENDING);
+    assert_non_null(after.answer);
+    assert_string_equal(after.answer, answer);
+    assert_int_equal(after.attempts, 2);
+    assert_true(after.claim_gen > job.claim_gen);
+    claim_none(fx->st); /* chat A is busy again */
+    assert_int_equal(store_job_done(fx->st, "e1", job.claim_gen, "answered"), 1);
+    finish_job(fx->st, &after);
+    job_free(&job);
+
+    claim_expect(fx->st, "e2", &job);
+    assert_int_equal(job.state, JOB_PENDING);
+    finish_job(fx->st, &job);
+    assert_int_equal(depth_of(fx->st), 0);
+}
+
+static void test_working_crash_goes_back_to_pending(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job, after;
+
+    add_event(fx->st, "e1", "chatA", 1);
+    claim_expect(fx->st, "e1", &job);
+    store_close(fx->st);
+
+    fx->st = reopen(fx);
+    assert_int_equal(store_recover(fx->st), 0);
+    assert_int_equal(store_recover(fx->st), 0); /* idempotent */
+    assert_int_equal(depth_of(fx->st), 1);
+    claim_expect(fx->st, "e1", &after);
+    assert_int_equal(after.state, JOB_PENDING);
+    assert_int_equal(after.attempts, 2);
+    assert_null(after.answer);
+    assert_int_equal(store_job_done(fx->st, "e1", job.claim_gen, "answered"), 1);
+    assert_int_equal(store_job_sending(fx->st, "e1", job.claim_gen, "{}"), 1);
+    finish_job(fx->st, &after);
+    job_free(&job);
+}
+
+static void test_release(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job;
+
+    add_event(fx->st, "e1", "chatA", 1);
+    add_event(fx->st, "e2", "chatA", 2);
+
+    claim_expect(fx->st, "e1", &job);
+    assert_int_equal(store_job_release(fx->st, "e1", job.claim_gen), 0);
+    job_free(&job);
+    assert_int_equal(depth_of(fx->st), 2);
+    claim_expect(fx->st, "e1", &job); /* first in line again */
+    assert_int_equal(job.state, JOB_PENDING);
+    assert_int_equal(job.attempts, 2);
+
+    /* A job in `sending` stays in sending, and can be claimed to finish it. */
+    assert_int_equal(store_job_sending(fx->st, "e1", job.claim_gen, "{\"a\":1}"), 0);
+    assert_int_equal(store_job_release(fx->st, "e1", job.claim_gen), 0);
+    job_free(&job);
+    claim_expect(fx->st, "e1", &job);
+    assert_int_equal(job.state, JOB_SENDING);
+    assert_string_equal(job.answer, "{\"a\":1}");
+    finish_job(fx->st, &job);
+    claim_expect(fx->st, "e2", &job);
+    finish_job(fx->st, &job);
+}
+
+static void test_depth(void **state)
+{
+    struct fixture *fx = *state;
+    struct job j1, j2;
+
+    assert_int_equal(depth_of(fx->st), 0);
+    add_event(fx->st, "e1", "chatA", 1);
+    add_event(fx->st, "e2", "chatB", 2);
+    add_event(fx->st, "e3", "chatC", 3);
+    assert_int_equal(depth_of(fx->st), 3);
+    claim_expect(fx->st, "e1", &j1);
+    claim_expect(fx->st, "e2", &j2);
+    assert_int_equal(depth_of(fx->st), 3); /* pending + working */
+    assert_int_equal(store_job_sending(fx->st, "e2", j2.claim_gen, "{}"), 0);
+    assert_int_equal(depth_of(fx->st), 3); /* + sending */
+    finish_job(fx->st, &j1);
+    assert_int_equal(depth_of(fx->st), 2);
+    finish_job(fx->st, &j2);
+    assert_int_equal(depth_of(fx->st), 1);
+    assert_int_equal(store_inbox_depth(fx->st, NULL), -1);
+}
+
+/* ---- history ---- */
+
+static void test_history_load(void **state)
+{
+    struct fixture *fx = *state;
+    struct turn *turns = NULL;
+    size_t n = 0;
+
+    add_turn(fx->st, "chatA", TURN_USER, "u1", "m1", 1);
+    add_turn(fx->st, "chatA", TURN_ASSISTANT, "a1", "s1", 2);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "c1", "m2", 3);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "c2", "m3", 4);
+    add_turn(fx->st, "chatA", TURN_USER, "u2", "m4", 5);
+    add_turn(fx->st, "chatA", TURN_ASSISTANT, "a2", NULL, 6);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "c3", "m5", 7);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "c4", "m6", 8);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "c5", "m7", 9);
+    add_turn(fx->st, "chatB", TURN_USER, "other chat", "m8", 10);
+
+    /* Context older than the last answer is left out: the model saw it. */
+    expect_history(fx->st, "chatA", 10, 10, "u1|a1|u2|a2|c3|c4|c5");
+    expect_history(fx->st, "chatA", 2, 2, "u2|a2|c4|c5");
+    expect_history(fx->st, "chatA", 3, 0, "a1|u2|a2");
+    expect_history(fx->st, "chatA", 0, 1, "c5");
+    expect_history(fx->st, "chatA", 0, 0, "");
+    expect_history(fx->st, "chatA", -5, -1, "");
+    expect_history(fx->st, "chatB", 10, 10, "other chat");
+    expect_history(fx->st, "nobody", 10, 10, "");
+
+    /* Without any answer yet: the newest context. */
+    add_turn(fx->st, "chatC", TURN_CONTEXT, "x1", NULL, 1);
+    add_turn(fx->st, "chatC", TURN_CONTEXT, "x2", NULL, 2);
+    add_turn(fx->st, "chatC", TURN_CONTEXT, "x3", NULL, 3);
+    add_turn(fx->st, "chatC", TURN_USER, "q", NULL, 4);
+    expect_history(fx->st, "chatC", 5, 2, "x2|x3|q");
+
+    /* Every field comes back. */
+    assert_int_equal(store_history_load(fx->st, "chatA", 2, 1, &turns, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(turns[0].role, TURN_USER);
+    assert_null(turns[0].speaker);
+    assert_string_equal(turns[0].message_id, "m4");
+    assert_int_equal(turns[0].timestamp_ms, 5);
+    assert_int_equal(turns[1].role, TURN_ASSISTANT);
+    assert_null(turns[1].message_id);
+    assert_int_equal(turns[2].role, TURN_CONTEXT);
+    assert_string_equal(turns[2].speaker, "Alice");
+    assert_string_equal(turns[2].text, "c5");
+    turns_free(turns, n);
+
+    /* A NULL text is stored as empty text; a bad role is refused. */
+    {
+        struct turn t = { TURN_USER, NULL, NULL, NULL, 11 };
+        assert_int_equal(store_history_add(fx->st, "chatD", &t), 0);
+        expect_history(fx->st, "chatD", 5, 5, "");
+        assert_int_equal(store_history_load(fx->st, "chatD", 5, 5, &turns, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(turns[0].text, "");
+        turns_free(turns, n);
+        t.role = (enum turn_role)42;
+        assert_int_equal(store_history_add(fx->st, "chatD", &t), -1);
+        assert_int_equal(store_history_add(fx->st, "chatD", NULL), -1);
+        assert_int_equal(store_history_add(fx->st, NULL, &t), -1);
+    }
+}
+
+static void test_message_text_update_delete(void **state)
+{
+    struct fixture *fx = *state;
+    char *text = (char *)"untouched";
+
+    add_turn(fx->st, "chatA", TURN_USER, "hello", "m1", 1);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "side remark", "m2", 2);
+    add_turn(fx->st, "chatA", TURN_ASSISTANT, "hi there", "s1", 3);
+    add_turn(fx->st, "chatB", TURN_USER, "same id, other chat", "m1", 4);
+
+    assert_int_equal(store_message_text(fx->st, "chatA", "m1", &text), 1);
+    assert_string_equal(text, "hello");
+    free(text);
+    assert_int_equal(store_message_text(fx->st, "chatA", "s1", &text), 1);
+    assert_string_equal(text, "hi there");
+    free(text);
+    assert_int_equal(store_message_text(fx->st, "chatA", "nope", &text), 0);
+    assert_null(text);
+    assert_int_equal(store_message_text(fx->st, "chatA", NULL, &text), 0);
+
+    assert_int_equal(store_message_update(fx->st, "chatA", "m2", "edited remark"), 0);
+    assert_int_equal(store_message_text(fx->st, "chatA", "m2", &text), 1);
+    assert_string_equal(text, "edited remark");
+    free(text);
+    assert_int_equal(store_message_update(fx->st, "chatA", "nope", "x"), 0);
+    assert_int_equal(store_message_update(fx->st, "chatA", NULL, "x"), 0);
+
+    assert_int_equal(store_message_delete(fx->st, "chatA", "m1"), 0);
+    assert_int_equal(store_message_text(fx->st, "chatA", "m1", &text), 0);
+    assert_int_equal(store_message_text(fx->st, "chatB", "m1", &text), 1);
+    assert_string_equal(text, "same id, other chat");
+    free(text);
+    assert_int_equal(store_message_delete(fx->st, "chatA", "s1"), 0);
+    assert_int_equal(store_message_delete(fx->st, "chatA", NULL), 0);
+    expect_history(fx->st, "chatA", 10, 10, "edited remark");
+}
+
+static void test_bot_message_ids(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s1", 1), 0);
+    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s1", 2), 0); /* again: fine */
+    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s2", 2), 0);
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "s1"), 1);
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "s2"), 1);
+    assert_int_equal(store_bot_message_is(fx->st, "chatB", "s1"), 0);
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "s3"), 0);
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", NULL), 0);
+    assert_int_equal(store_bot_message_add(fx->st, "chatA", NULL, 1), -1);
+}
+
+static void test_context_trim(void **state)
+{
+    struct fixture *fx = *state;
+
+    add_turn(fx->st, "chatA", TURN_USER, "u1", NULL, 1);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "c1", NULL, 2);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "c2", NULL, 3);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "c3", NULL, 4);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "c4", NULL, 5);
+    add_turn(fx->st, "chatB", TURN_CONTEXT, "b1", NULL, 6);
+
+    assert_int_equal(store_context_trim(fx->st, "chatA", 2), 0);
+    expect_history(fx->st, "chatA", 10, 10, "u1|c3|c4");
+    assert_int_equal(store_context_trim(fx->st, "chatA", 5), 0);
+    expect_history(fx->st, "chatA", 10, 10, "u1|c3|c4");
+    assert_int_equal(store_context_trim(fx->st, "chatA", 0), 0);
+    expect_history(fx->st, "chatA", 10, 10, "u1");
+    assert_int_equal(store_context_trim(fx->st, "chatA", -3), 0);
+    expect_history(fx->st, "chatB", 10, 10, "b1");
+}
+
+static void test_history_clear(void **state)
+{
+    struct fixture *fx = *state;
+
+    add_turn(fx->st, "chatA", TURN_USER, "u1", "m1", 1);
+    add_turn(fx->st, "chatA", TURN_ASSISTANT, "a1", "s1", 2);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "c1", "m2", 3);
+    add_turn(fx->st, "chatB", TURN_USER, "b1", "m3", 4);
+    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s1", 2), 0);
+
+    assert_int_equal(store_history_clear(fx->st, "chatA"), 0);
+    expect_history(fx->st, "chatA", 10, 10, "");
+    expect_history(fx->st, "chatB", 10, 10, "b1");
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "s1"), 1);
+}
+
+static void test_forget_chat(void **state)
+{
+    struct fixture *fx = *state;
+    struct rate_state rs = { 1000, 3, true };
+    char *name = NULL;
+    struct job job;
+
+    add_turn(fx->st, "U1", TURN_USER, "u1", "m1", 1);
+    add_turn(fx->st, "U2", TURN_USER, "other", "m2", 1);
+    assert_int_equal(store_bot_message_add(fx->st, "U1", "s1", 2), 0);
+    assert_int_equal(store_bot_message_add(fx->st, "U2", "s2", 2), 0);
+    assert_int_equal(store_profile_put(fx->st, "U1", "U1", "Alice", 10), 0);
+    assert_int_equal(store_profile_put(fx->st, "U2", "U2", "Bob", 10), 0);
+    assert_int_equal(store_rate_put(fx->st, "U1", &rs), 0);
+    assert_int_equal(store_rate_put(fx->st, "U2", &rs), 0);
+    add_event(fx->st, "done-1", "U1", 1);
+    claim_expect(fx->st, "done-1", &job);
+    finish_job(fx->st, &job);
+    add_event(fx->st, "pending-1", "U1", 2);
+
+    assert_int_equal(store_forget_chat(fx->st, "U1"), 0);
+
+    expect_history(fx->st, "U1", 10, 10, "");
+    assert_int_equal(store_bot_message_is(fx->st, "U1", "s1"), 0);
+    assert_int_equal(store_profile_get(fx->st, "U1", "U1", 0, &name), 0);
+    assert_int_equal(store_rate_get(fx->st, "U1", &rs), 0);
+    assert_int_equal(rs.count, 0);
+
+    /* Other chats are untouched. */
+    expect_history(fx->st, "U2", 10, 10, "other");
+    assert_int_equal(store_bot_message_is(fx->st, "U2", "s2"), 1);
+    assert_int_equal(store_profile_get(fx->st, "U2", "U2", 0, &name), 1);
+    free(name);
+    assert_int_equal(store_rate_get(fx->st, "U2", &rs), 1);
+
+    /* The done event still deduplicates; the pending one is still there to work on. */
+    {
+        struct inbox_item again = { "done-1", "U1", 1, "{}" };
+        size_t n_new = 9;
+        assert_int_equal(store_inbox_add(fx->st, &again, 1, &n_new), 0);
+        assert_int_equal(n_new, 0);
+    }
+    claim_expect(fx->st, "pending-1", &job);
+    finish_job(fx->st, &job);
+}
+
+/* ---- profiles, rate limits, retention ---- */
+
+static void test_profiles(void **state)
+{
+    struct fixture *fx = *state;
+    char *name = NULL;
+
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, &name), 0);
+    assert_null(name);
+    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Alice", 1000), 0);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 1000, &name), 1);
+    assert_string_equal(name, "Alice");
+    free(name);
+    name = NULL;
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 1001, &name), 0); /* stale */
+    assert_null(name);
+    assert_int_equal(store_profile_get(fx->st, "G2", "U1", 0, &name), 0);
+
+    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Alice B.", 2000), 0);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 1500, &name), 1);
+    assert_string_equal(name, "Alice B.");
+    free(name);
+
+    assert_int_equal(store_profile_put(fx->st, "G1", "U2", NULL, 2000), 0);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U2", 0, &name), 1);
+    assert_string_equal(name, "");
+    free(name);
+    assert_int_equal(store_profile_get(fx->st, "G1", NULL, 0, &name), -1);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, NULL), -1);
+}
+
+static void test_rate(void **state)
+{
+    struct fixture *fx = *state;
+    struct rate_state rs = { 77, 77, true };
+    struct rate_state put = { 60000, 5, false };
+
+    assert_int_equal(store_rate_get(fx->st, "U1", &rs), 0);
+    assert_int_equal(rs.window_start_ms, 0);
+    assert_int_equal(rs.count, 0);
+    assert_false(rs.warned);
+
+    assert_int_equal(store_rate_put(fx->st, "U1", &put), 0);
+    assert_int_equal(store_rate_get(fx->st, "U1", &rs), 1);
+    assert_int_equal(rs.window_start_ms, 60000);
+    assert_int_equal(rs.count, 5);
+    assert_false(rs.warned);
+
+    put.count = 6;
+    put.warned = true;
+    assert_int_equal(store_rate_put(fx->st, "U1", &put), 0);
+    assert_int_equal(store_rate_get(fx->st, "U1", &rs), 1);
+    assert_int_equal(rs.count, 6);
+    assert_true(rs.warned);
+    assert_int_equal(store_rate_put(fx->st, "U1", NULL), -1);
+    assert_int_equal(store_rate_get(fx->st, NULL, &rs), -1);
+}
+
+static void test_purge(void **state)
+{
+    struct fixture *fx = *state;
+    struct rate_state old_rate = { 100, 1, false }, new_rate = { 5000, 1, false };
+    struct rate_state rs;
+    char *name = NULL;
+    struct job job;
+    size_t n_new;
+
+    add_turn(fx->st, "chatA", TURN_USER, "old", "m1", 100);
+    add_turn(fx->st, "chatA", TURN_USER, "new", "m2", 5000);
+    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s-old", 100), 0);
+    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s-new", 5000), 0);
+    assert_int_equal(store_profile_put(fx->st, "chatA", "U-old", "Old", 100), 0);
+    assert_int_equal(store_profile_put(fx->st, "chatA", "U-new", "New", 5000), 0);
+    assert_int_equal(store_rate_put(fx->st, "U-old", &old_rate), 0);
+    assert_int_equal(store_rate_put(fx->st, "U-new", &new_rate), 0);
+
+    add_event(fx->st, "done-old", "c1", 100);
+    add_event(fx->st, "done-new", "c2", 5000);
+    add_event(fx->st, "pending-old", "c3", 50);
+    claim_expect(fx->st, "pending-old", &job);
+    assert_int_equal(store_job_release(fx->st, job.event_id, job.claim_gen), 0);
+    job_free(&job);
+    claim_expect(fx->st, "pending-old", &job); /* hold c3 so the others come next */
+    {
+        struct job j2;
+        claim_expect(fx->st, "done-old", &j2);
+        finish_job(fx->st, &j2);
+        claim_expect(fx->st, "done-new", &j2);
+        finish_job(fx->st, &j2);
+    }
+    assert_int_equal(store_job_release(fx->st, job.event_id, job.claim_gen), 0);
+    job_free(&job);
+
+    assert_int_equal(store_purge(fx->st, 1000, 1000), 0);
+
+    expect_history(fx->st, "chatA", 10, 10, "new");
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "s-old"), 0);
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "s-new"), 1);
+    assert_int_equal(store_profile_get(fx->st, "chatA", "U-old", 0, &name), 0);
+    assert_int_equal(store_profile_get(fx->st, "chatA", "U-new", 0, &name), 1);
+    free(name);
+    assert_int_equal(store_rate_get(fx->st, "U-old", &rs), 0);
+    assert_int_equal(store_rate_get(fx->st, "U-new", &rs), 1);
+
+    /* Old done events are forgotten (they would be new again); recent done
+     * events and undone events of any age stay. */
+    {
+        struct inbox_item items[] = {
+            { "done-old", "c1", 100, "{}" },
+            { "done-new", "c2", 5000, "{}" },
+            { "pending-old", "c3", 50, "{}" },
+        };
+        assert_int_equal(store_inbox_add(fx->st, items, 3, &n_new), 0);
+        assert_int_equal(n_new, 1);
+    }
+    assert_int_equal(depth_of(fx->st), 2);
+}
+
+static void test_purge_many(void **state)
+{
+    struct fixture *fx = *state;
+    enum { N = 1100 }; /* more than one purge batch (1000) */
+    struct inbox_item *items = calloc(N, sizeof *items);
+    char (*ids)[16] = calloc(N, sizeof *ids);
+    size_t n_new;
+
+    assert_non_null(items);
+    assert_non_null(ids);
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "t%d", i);
+        add_turn(fx->st, "chatA", TURN_CONTEXT, ids[i], NULL, i);
+        items[i] = (struct inbox_item){ ids[i], "", i, "{}" };
+    }
+    assert_int_equal(store_inbox_add(fx->st, items, N, &n_new), 0);
+    assert_int_equal(n_new, N);
+    assert_int_equal(store_purge(fx->st, N - 1, 0), 0);
+    expect_history(fx->st, "chatA", 0, N, "t1099");
+    assert_int_equal(depth_of(fx->st), N); /* undone: never purged */
+    free(items);
+    free(ids);
+}
+
+/* ---- hostile input ---- */
+
+static void test_hostile_input(void **state)
+{
+    struct fixture *fx = *state;
+    const char *evil = "x'); DROP TABLE inbox; --";
+    const char bad_utf8[] = { 'a', (char)0xff, (char)0xc3, '"', '\\', 'z', 0 };
+    struct inbox_item it = { evil, evil, 1, bad_utf8 };
+    struct turn t = { TURN_USER, (char *)evil, (char *)bad_utf8, (char *)evil, 1 };
+    struct job job;
+    struct turn *turns = NULL;
+    size_t n;
+    char *text;
+    int64_t depth;
+    struct rate_state rs;
+
+    assert_int_equal(store_inbox_add(fx->st, &it, 1, &n), 0);
+    assert_int_equal(store_claim_next(fx->st, 1, &job), 1);
+    assert_string_equal(job.event_id, evil);
+    assert_string_equal(job.chat_id, evil);
+    assert_memory_equal(job.payload, bad_utf8, sizeof bad_utf8);
+    finish_job(fx->st, &job);
+
+    assert_int_equal(store_history_add(fx->st, evil, &t), 0);
+    assert_int_equal(store_message_text(fx->st, evil, evil, &text), 1);
+    assert_memory_equal(text, bad_utf8, sizeof bad_utf8);
+    free(text);
+
+    /* NULL everywhere: errors, never crashes. */
+    assert_int_equal(store_ping(NULL), -1);
+    assert_non_null(store_last_error(NULL));
+    assert_int_equal(store_inbox_add(NULL, &it, 1, &n), -1);
+    assert_int_equal(store_inbox_depth(NULL, &depth), -1);
+    assert_int_equal(store_claim_next(NULL, 1, &job), -1);
+    assert_int_equal(store_claim_next(fx->st, 1, NULL), -1);
+    assert_int_equal(store_job_sending(NULL, "e", 1, "{}"), -1);
+    assert_int_equal(store_job_sending(fx->st, NULL, 1, "{}"), -1);
+    assert_int_equal(store_job_sending(fx->st, "e", 1, NULL), -1);
+    assert_int_equal(store_job_done(NULL, "e", 1, "x"), -1);
+    assert_int_equal(store_job_done(fx->st, NULL, 1, "x"), -1);
+    assert_int_equal(store_job_release(NULL, "e", 1), -1);
+    assert_int_equal(store_job_release(fx->st, NULL, 1), -1);
+    assert_int_equal(store_recover(NULL), -1);
+    assert_int_equal(store_history_add(NULL, "c", &t), -1);
+    assert_int_equal(store_bot_message_add(NULL, "c", "m", 1), -1);
+    assert_int_equal(store_bot_message_is(NULL, "c", "m"), -1);
+    assert_int_equal(store_bot_message_is(fx->st, NULL, "m"), -1);
+    assert_int_equal(store_history_load(NULL, "c", 1, 1, &turns, &n), -1);
+    assert_int_equal(store_history_load(fx->st, NULL, 1, 1, &turns, &n), -1);
+    assert_int_equal(store_history_load(fx->st, "c", 1, 1, NULL, &n), -1);
+    assert_int_equal(store_history_load(fx->st, "c", 1, 1, &turns, NULL), -1);
+    assert_int_equal(store_message_text(NULL, "c", "m", &text), -1);
+    assert_int_equal(store_message_text(fx->st, NULL, "m", &text), -1);
+    assert_int_equal(store_message_text(fx->st, "c", "m", NULL), -1);
+    assert_int_equal(store_message_delete(NULL, "c", "m"), -1);
+    assert_int_equal(store_message_delete(fx->st, NULL, "m"), -1);
+    assert_int_equal(store_message_update(NULL, "c", "m", "t"), -1);
+    assert_int_equal(store_message_update(fx->st, NULL, "m", "t"), -1);
+    assert_int_equal(store_message_update(fx->st, evil, evil, NULL), 0);
+    assert_int_equal(store_context_trim(NULL, "c", 1), -1);
+    assert_int_equal(store_context_trim(fx->st, NULL, 1), -1);
+    assert_int_equal(store_history_clear(NULL, "c"), -1);
+    assert_int_equal(store_history_clear(fx->st, NULL), -1);
+    assert_int_equal(store_forget_chat(NULL, "c"), -1);
+    assert_int_equal(store_forget_chat(fx->st, NULL), -1);
+    assert_int_equal(store_profile_get(NULL, "c", "u", 0, &text), -1);
+    assert_int_equal(store_profile_put(NULL, "c", "u", "n", 0), -1);
+    assert_int_equal(store_profile_put(fx->st, NULL, "u", "n", 0), -1);
+    assert_int_equal(store_profile_put(fx->st, "c", NULL, "n", 0), -1);
+    assert_int_equal(store_rate_get(NULL, "u", &rs), -1);
+    assert_int_equal(store_rate_put(NULL, "u", &rs), -1);
+    assert_int_equal(store_purge(NULL, 0, 0), -1);
+    job_free(NULL);
+    turns_free(NULL, 3);
+
+    /* The message says what is wrong, without echoing data. */
+    assert_int_equal(store_forget_chat(fx->st, NULL), -1);
+    assert_non_null(strstr(store_last_error(fx->st), "chat_id"));
+    assert_int_equal(store_ping(fx->st), 0);
+}
+
+/* ---- concurrency ---- */
+
+#define CC_EVENTS 200
+#define CC_CHATS 20
+#define CC_WORKERS 4
+
+/* Shared by the workers; for processes it lives in a shared mapping (the
+ * atomics are lock-free, so they work across processes too). */
+struct cc_shared {
+    const char *url;
+    atomic_int in_progress[CC_CHATS];
+    atomic_int claims[CC_EVENTS];
+    atomic_llong last_ts[CC_CHATS];
+    atomic_int done;
+    atomic_int overlaps;     /* two events of one chat in progress at once */
+    atomic_int out_of_order; /* a chat's events not in timestamp order */
+    atomic_int errors;
+};
+
+static void cc_fill(struct fixture *fx, struct cc_shared *sh)
+{
+    struct inbox_item items[CC_EVENTS];
+    char ids[CC_EVENTS][16], chats[CC_CHATS][16], payloads[CC_EVENTS][64];
+    size_t n_new;
+
+    memset(sh, 0, sizeof *sh);
+    sh->url = fx->url;
+    for (int c = 0; c < CC_CHATS; c++) {
+        snprintf(chats[c], sizeof chats[c], "chat%02d", c);
+        atomic_init(&sh->last_ts[c], -1);
+    }
+    for (int i = 0; i < CC_EVENTS; i++) {
+        snprintf(ids[i], sizeof ids[i], "ev%03d", i);
+        payload_of(ids[i], payloads[i], sizeof payloads[i]);
+        items[i] = (struct inbox_item){ ids[i], chats[i % CC_CHATS], i, payloads[i] };
+    }
+    assert_int_equal(store_inbox_add(fx->st, items, CC_EVENTS, &n_new), 0);
+    assert_int_equal(n_new, CC_EVENTS);
+}
+
+static void cc_work(struct cc_shared *sh)
+{
+    char err[256];
+    struct store *st = store_open(sh->url, err, sizeof err);
+    time_t give_up = time(NULL) + 60;
+
+    if (!st) {
+        atomic_fetch_add(&sh->errors, 1);
+        return;
+    }
+    while (atomic_load(&sh->done) < CC_EVENTS && time(NULL) < give_up) {
+        struct job job;
+        int rc = store_claim_next(st, 1, &job);
+        int event, chat;
+
+        if (rc != 1) {
+            if (rc < 0)
+                atomic_fetch_add(&sh->errors, 1);
+            usleep(500);
+            continue;
+        }
+        event = atoi(job.event_id + 2);
+        chat = atoi(job.chat_id + 4);
+        if (event < 0 || event >= CC_EVENTS || chat != event % CC_CHATS) {
+            atomic_fetch_add(&sh->errors, 1);
+            job_free(&job);
+            continue;
+        }
+        if (atomic_fetch_add(&sh->in_progress[chat], 1) != 0)
+            atomic_fetch_add(&sh->overlaps, 1);
+        atomic_fetch_add(&sh->claims[event], 1);
+        if (atomic_exchange(&sh->last_ts[chat], job.timestamp_ms) >= job.timestamp_ms)
+            atomic_fetch_add(&sh->out_of_order, 1);
+        usleep(200); /* "work", so claims overlap */
+        /* Leave before done commits: after that the chat is free to claim. */
+        atomic_fetch_sub(&sh->in_progress[chat], 1);
+        if (store_job_done(st, job.event_id, job.claim_gen, "answered") != 0)
+            atomic_fetch_add(&sh->errors, 1);
+        atomic_fetch_add(&sh->done, 1);
+        job_free(&job);
+    }
+    store_close(st);
+}
+
+static void cc_check(struct fixture *fx, struct cc_shared *sh)
+{
+    assert_int_equal(atomic_load(&sh->errors), 0);
+    assert_int_equal(atomic_load(&sh->overlaps), 0);
+    assert_int_equal(atomic_load(&sh->out_of_order), 0);
+    assert_int_equal(atomic_load(&sh->done), CC_EVENTS);
+    for (int i = 0; i < CC_EVENTS; i++)
+        assert_int_equal(atomic_load(&sh->claims[i]), 1);
+    assert_int_equal(depth_of(fx->st), 0);
+    claim_none(fx->st);
+}
+
+static void *cc_thread(void *arg)
+{
+    cc_work(arg);
+    return NULL;
+}
+
+static void test_concurrent_threads(void **state)
+{
+    struct fixture *fx = *state;
+    struct cc_shared *sh = calloc(1, sizeof *sh);
+    pthread_t threads[CC_WORKERS];
+
+    assert_non_null(sh);
+    cc_fill(fx, sh);
+    for (int i = 0; i < CC_WORKERS; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, cc_thread, sh), 0);
+    for (int i = 0; i < CC_WORKERS; i++)
+        pthread_join(threads[i], NULL);
+    cc_check(fx, sh);
+    free(sh);
+}
+
+static void test_concurrent_processes(void **state)
+{
+    struct fixture *fx = *state;
+    struct cc_shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t pids[CC_WORKERS];
+
+    assert_true(sh != MAP_FAILED);
+    cc_fill(fx, sh);
+    for (int i = 0; i < CC_WORKERS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            cc_work(sh);
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < CC_WORKERS; i++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    cc_check(fx, sh);
+    munmap(sh, sizeof *sh);
+}
+
+/* Several processes opening (creating, migrating) the same new database at once. */
+static void test_concurrent_open(void **state)
+{
+    struct fixture *fx = *state;
+    pid_t pids[CC_WORKERS];
+
+    store_close(fx->st);
+    fx->st = NULL;
+    fx->backend->destroy(fx);
+    assert_int_equal(fx->backend->create(fx), 0);
+    for (int i = 0; i < CC_WORKERS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            char err[256], id[16];
+            struct store *st = store_open(fx->url, err, sizeof err);
+            struct inbox_item it = { id, "chatA", i, "{}" };
+            size_t n_new = 0;
+
+            snprintf(id, sizeof id, "open%d", i);
+            if (!st) {
+                fprintf(stderr, "child store_open: %s\n", err);
+                _exit(1);
+            }
+            if (store_inbox_add(st, &it, 1, &n_new) != 0 || n_new != 1) {
+                fprintf(stderr, "child inbox add: %s\n", store_last_error(st));
+                _exit(1);
+            }
+            store_close(st);
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < CC_WORKERS; i++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    fx->st = reopen(fx);
+    assert_int_equal(depth_of(fx->st), CC_WORKERS);
+}
+
+/* ---- runner ---- */
+
+#define STORE_TEST(fn) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, b)
+
+static int run_backend(struct backend *b)
+{
+    const struct CMUnitTest tests[] = {
+        STORE_TEST(test_open_close_reopen),
+        STORE_TEST(test_open_errors),
+        STORE_TEST(test_sqlite_url_forms),
+        STORE_TEST(test_sqlite_schema_versions),
+        STORE_TEST(test_sqlite_migrates_older_file),
+        STORE_TEST(test_inbox_dedup),
+        STORE_TEST(test_claim_order),
+        STORE_TEST(test_claim_chat_exclusive),
+        STORE_TEST(test_claim_empty_chat_never_blocks),
+        STORE_TEST(test_fencing),
+        STORE_TEST(test_sending_survives_crash),
+        STORE_TEST(test_working_crash_goes_back_to_pending),
+        STORE_TEST(test_release),
+        STORE_TEST(test_depth),
+        STORE_TEST(test_history_load),
+        STORE_TEST(test_message_text_update_delete),
+        STORE_TEST(test_bot_message_ids),
+        STORE_TEST(test_context_trim),
+        STORE_TEST(test_history_clear),
+        STORE_TEST(test_forget_chat),
+        STORE_TEST(test_profiles),
+        STORE_TEST(test_rate),
+        STORE_TEST(test_purge),
+        STORE_TEST(test_purge_many),
+        STORE_TEST(test_hostile_input),
+        STORE_TEST(test_concurrent_threads),
+        STORE_TEST(test_concurrent_processes),
+        STORE_TEST(test_concurrent_open),
+    };
+    return cmocka_run_group_tests_name(b->name, tests, NULL, NULL);
+}
+
+int main(void)
+{
+    int failed = 0;
+
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        failed += run_backend(&backends[i]);
+    return failed;
+}
