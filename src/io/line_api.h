@@ -1,9 +1,13 @@
 /* line_api.h - the LINE Messaging API calls the bot makes.
  *
  * Thin: builds the JSON, sends it with http_client, classifies the answer.
- * Retries only where a repeat cannot double-send: a reply token is single-use
- * (a repeat of a delivered reply is refused), and a push carries an
- * X-Line-Retry-Key (a repeat of an accepted push gets 409). 429 backs off.
+ * A reply is sent once: a 5xx or a timeout may come after LINE delivered it,
+ * so those come back as "maybe delivered" (LINE_SERVER_ERROR,
+ * LINE_TRANSPORT_ERROR) and the caller decides (run/worker.c retries with the
+ * same single-use token and never falls back to push after that). Only 429,
+ * which LINE refuses before processing, is retried here. A push carries an
+ * X-Line-Retry-Key, so LINE runs it at most once per key: 5xx and timeouts are
+ * retried with the same key, and 409 means it was already accepted.
  * Every error status is counted in metrics (linebot_line_api_errors_total). */
 #ifndef LINEBOT_LINE_API_H
 #define LINEBOT_LINE_API_H

@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "io/clock.h"
+
 void store_set_error(struct store *st, const char *fmt, ...)
 {
     va_list ap;
@@ -193,16 +195,6 @@ int store_job_sending(struct store *st, const char *event_id, int64_t claim_gen,
     return st->ops->job_sending(st, event_id, claim_gen, answer);
 }
 
-/* Wall-clock time for done_at_ms, which is informational only (store_purge
- * goes by the event's timestamp), so a test clock elsewhere does not matter. */
-static int64_t wall_clock_ms(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int store_job_done(struct store *st, const char *event_id, int64_t claim_gen, const char *outcome)
 {
@@ -210,7 +202,16 @@ int store_job_done(struct store *st, const char *event_id, int64_t claim_gen, co
         return -1;
     if (!event_id)
         return missing(st, "job done", "event_id");
-    return st->ops->job_done(st, event_id, claim_gen, outcome, wall_clock_ms());
+    return st->ops->job_done(st, event_id, claim_gen, outcome, clock_now_ms() /* informational: purge goes by the event timestamp */);
+}
+
+int store_job_renew(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms)
+{
+    if (!st)
+        return -1;
+    if (!event_id)
+        return missing(st, "job renew", "event_id");
+    return st->ops->job_renew(st, event_id, claim_gen, now_ms);
 }
 
 int store_job_release(struct store *st, const char *event_id, int64_t claim_gen)

@@ -62,11 +62,22 @@ struct job {
 };
 void job_free(struct job *job);
 
+/* A claim is a lease: its holder renews it (store_job_renew) while it works.
+ * On a shared store (PostgreSQL) a claim whose lease has run out is taken over
+ * by another worker or instance, which bumps claim_gen, so the old holder's
+ * writes are refused (fencing). SQLite serves one process: there, claims left
+ * by a crash are freed at start-up by store_recover instead. */
+#define STORE_LEASE_MS 30000
+
 /* Claims the next event to work on, atomically: the oldest (timestamp, arrival)
  * pending or recovered event of a chat that has no other event in progress.
  * Returns 1 with `job` filled, 0 when there is nothing to do, -1 on error.
- * `now_ms` is recorded as the claim time. */
+ * `now_ms` is recorded as the claim time; the lease runs to now_ms + STORE_LEASE_MS. */
 int store_claim_next(struct store *st, int64_t now_ms, struct job *job);
+
+/* Extends the claim's lease to now_ms + STORE_LEASE_MS. Returns 1 if the claim
+ * was lost (taken over), 0 on success, -1 on error. */
+int store_job_renew(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms);
 
 /* Records the answer about to be sent (working -> sending) before any send
  * starts. Fails (returns 1) if the claim was lost (claim_gen no longer matches). */
@@ -81,9 +92,11 @@ int store_job_done(struct store *st, const char *event_id, int64_t claim_gen, co
  * before anything was sent. A job already in `sending` stays in `sending`. */
 int store_job_release(struct store *st, const char *event_id, int64_t claim_gen);
 
-/* At start-up of a single-instance store: every `working` event goes back to
- * pending (nothing was sent for it); `sending` events stay, to be claimed with
- * state JOB_SENDING and finished without double-sending. */
+/* At start-up of a single-instance store (SQLite): every `working` event goes
+ * back to pending (nothing was sent for it); `sending` events stay, to be
+ * claimed with state JOB_SENDING and finished without double-sending. On a
+ * shared store this does nothing: other instances' claims are live leases, and
+ * expired ones are taken over by store_claim_next. */
 int store_recover(struct store *st);
 
 /* ---- history (struct turn and enum turn_role are in core/chat.h) ---- */
@@ -117,7 +130,8 @@ int store_context_trim(struct store *st, const char *chat_id, int keep);
 int store_history_clear(struct store *st, const char *chat_id);
 
 /* unfollow / leave: drops everything about the chat: history, bot message ids,
- * cached profiles, rate counters, and undone inbox payloads of that chat. */
+ * cached profiles, rate counters, and the payloads of its finished inbox events.
+ * Unfinished events stay: they are acknowledged work. */
 int store_forget_chat(struct store *st, const char *chat_id);
 
 /* ---- profile cache (display names in groups and rooms) ---- */

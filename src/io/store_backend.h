@@ -45,6 +45,7 @@ struct store_backend_ops {
     int (*job_done)(struct store *st, const char *event_id, int64_t claim_gen,
                     const char *outcome, int64_t done_at_ms);
     int (*job_release)(struct store *st, const char *event_id, int64_t claim_gen);
+    int (*job_renew)(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms);
     int (*recover)(struct store *st);
 
     int (*history_add)(struct store *st, const char *chat_id, const struct turn *turn);

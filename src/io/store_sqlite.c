@@ -137,6 +137,8 @@ static const char *const migrations[] = {
     X(JOB_DONE, "UPDATE inbox SET state = 'done', claimed = 0, payload = NULL, answer = NULL," \
                 " outcome = ?3, done_at_ms = ?4"                                               \
                 " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1")                     \
+    X(JOB_RENEW, "UPDATE inbox SET claimed_at_ms = ?3"                                          \
+                 " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1")                    \
     X(JOB_RELEASE, "UPDATE inbox SET state = CASE state WHEN 'working' THEN 'pending'"         \
                    " ELSE state END, claimed = 0"                                              \
                    " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1")                  \
@@ -693,6 +695,20 @@ static int sq_job_release(struct store *st, const char *event_id, int64_t claim_
     return fenced(st, s, rc, "job release");
 }
 
+/* SQLite serves one process, so a lease only records that its holder is alive;
+ * crashed claims are freed by store_recover at start-up. */
+static int sq_job_renew(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_JOB_RENEW);
+    int rc = bind_text(s, 1, event_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, claim_gen);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, now_ms);
+    return fenced(st, s, rc, "job renew");
+}
+
 static int sq_recover(struct store *st)
 {
     return run(st, stmt(st, STMT_RECOVER), "recover");
@@ -1004,6 +1020,7 @@ static const struct store_backend_ops sqlite_ops = {
     .job_sending = sq_job_sending,
     .job_done = sq_job_done,
     .job_release = sq_job_release,
+    .job_renew = sq_job_renew,
     .recover = sq_recover,
     .history_add = sq_history_add,
     .bot_message_add = sq_bot_message_add,

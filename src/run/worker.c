@@ -61,6 +61,10 @@ struct worker {
     struct http_client *http;
     struct line_api line;
     struct llm_client llm;
+    atomic_int cancel_job;       /* abort the wait on the model: shutdown or claim lost */
+    pthread_mutex_t job_lock;    /* guards the two fields below (read by the lease keeper) */
+    char *job_event_id;          /* the job in progress, NULL when idle */
+    int64_t job_claim_gen;
 };
 
 enum send_mode { SEND_NONE, SEND_REPLY, SEND_PUSH };
@@ -565,7 +569,17 @@ static void *worker_main(void *arg)
         memset(&job, 0, sizeof job);
         int rc = store_claim_next(w->store, clock_now_ms(), &job);
         if (rc == 1) {
+            pthread_mutex_lock(&w->job_lock);
+            w->job_event_id = strdup(job.event_id);
+            w->job_claim_gen = job.claim_gen;
+            pthread_mutex_unlock(&w->job_lock);
+            if (!atomic_load(&pool->stopping))
+                atomic_store(&w->cancel_job, 0);
             process(w, &job);
+            pthread_mutex_lock(&w->job_lock);
+            free(w->job_event_id);
+            w->job_event_id = NULL;
+            pthread_mutex_unlock(&w->job_lock);
             job_free(&job);
             log_clear_context();
             continue;
@@ -585,6 +599,48 @@ static void *worker_main(void *arg)
         seen = pool->wake_seq;
         pthread_mutex_unlock(&pool->lock);
     }
+    return NULL;
+}
+
+/* Renews the lease of every job in progress, so that a slow model never
+ * hands a job to another instance. A claim found lost cancels that worker's
+ * wait on the model; its fenced writes already keep it from sending. */
+static void *lease_keeper_main(void *arg)
+{
+    struct worker_pool *pool = arg;
+    char err[256];
+    struct store *store = store_open(pool->cfg->db, err, sizeof err);
+    if (!store) {
+        log_error("lease keeper cannot open the store: %s", err);
+        return NULL;
+    }
+    int64_t next = clock_monotonic_ms() + STORE_LEASE_MS / 3;
+    while (!atomic_load(&pool->stopping)) {
+        clock_sleep_ms(200);
+        if (clock_monotonic_ms() < next)
+            continue;
+        next = clock_monotonic_ms() + STORE_LEASE_MS / 3;
+        for (int i = 0; i < pool->n_workers; i++) {
+            struct worker *w = &pool->workers[i];
+            char event_id[256] = "";
+            int64_t gen = 0;
+            pthread_mutex_lock(&w->job_lock);
+            if (w->job_event_id)
+                snprintf(event_id, sizeof event_id, "%s", w->job_event_id);
+            gen = w->job_claim_gen;
+            pthread_mutex_unlock(&w->job_lock);
+            if (!event_id[0])
+                continue;
+            int rc = store_job_renew(store, event_id, gen, clock_now_ms());
+            if (rc > 0) {
+                log_warn("lease of event %s was lost to another worker: abandoning it", event_id);
+                atomic_store(&w->cancel_job, 1);
+            } else if (rc < 0) {
+                log_warn("could not renew a lease: %s", store_last_error(store));
+            }
+        }
+    }
+    store_close(store);
     return NULL;
 }
 
@@ -617,6 +673,8 @@ int worker_pool_start(struct worker_pool *pool, const struct config *cfg)
     if (!pool->workers)
         return -1;
     pool->n_workers = cfg->workers;
+    for (int i = 0; i < pool->n_workers; i++)
+        pthread_mutex_init(&pool->workers[i].job_lock, NULL);
     for (int i = 0; i < pool->n_workers; i++) {
         struct worker *w = &pool->workers[i];
         char err[256];
@@ -632,7 +690,7 @@ int worker_pool_start(struct worker_pool *pool, const struct config *cfg)
         /* Sends to LINE are never cancelled: an aborted send would leave its
          * outcome unknown. Only the wait on the model is. */
         w->line = (struct line_api){.cfg = cfg, .http = w->http, .cancel = NULL};
-        w->llm = (struct llm_client){.cfg = cfg, .http = w->http, .cancel = &pool->cancel};
+        w->llm = (struct llm_client){.cfg = cfg, .http = w->http, .cancel = &w->cancel_job};
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             log_error("worker %d could not start a thread", i);
             worker_pool_stop(pool);
@@ -640,13 +698,20 @@ int worker_pool_start(struct worker_pool *pool, const struct config *cfg)
         }
         w->started = 1;
     }
+    if (pthread_create(&pool->keeper, NULL, lease_keeper_main, pool) != 0) {
+        log_error("could not start the lease keeper");
+        worker_pool_stop(pool);
+        return -1;
+    }
+    pool->keeper_started = 1;
     return 0;
 }
 
 void worker_pool_stop(struct worker_pool *pool)
 {
     atomic_store(&pool->stopping, 1);
-    atomic_store(&pool->cancel, 1);
+    for (int i = 0; i < pool->n_workers; i++)
+        atomic_store(&pool->workers[i].cancel_job, 1);
     worker_pool_notify(pool);
     for (int i = 0; i < pool->n_workers; i++) {
         struct worker *w = &pool->workers[i];
@@ -654,6 +719,10 @@ void worker_pool_stop(struct worker_pool *pool)
             pthread_join(w->thread, NULL);
         worker_close(w);
     }
+    if (pool->keeper_started)
+        pthread_join(pool->keeper, NULL);
+    for (int i = 0; i < pool->n_workers; i++)
+        pthread_mutex_destroy(&pool->workers[i].job_lock);
     free(pool->workers);
     pool->workers = NULL;
     pool->n_workers = 0;

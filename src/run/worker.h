@@ -18,8 +18,9 @@ struct worker_pool {
     const struct config *cfg;
     struct worker *workers;
     int n_workers;
-    atomic_int stopping;   /* no new claims */
-    atomic_int cancel;     /* abort waits on the model and LINE (shutdown) */
+    atomic_int stopping;   /* no new claims; waits on the model are cancelled */
+    pthread_t keeper;      /* renews the leases of jobs in progress */
+    int keeper_started;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     unsigned long wake_seq;

@@ -347,6 +347,45 @@ static void test_sqlite_migrates_older_file(void **state)
     assert_int_equal(depth_of(fx->st), 1);
 }
 
+struct lock_holder {
+    sqlite3 *db;
+    int hold_ms;
+};
+
+static void *release_lock_later(void *arg)
+{
+    struct lock_holder *lh = arg;
+
+    usleep((useconds_t)lh->hold_ms * 1000);
+    sqlite3_exec(lh->db, "COMMIT", NULL, NULL, NULL);
+    return NULL;
+}
+
+/* The file is in WAL mode, and a writer that finds the database locked waits
+ * (busy_timeout) instead of failing the webhook. */
+static void test_sqlite_wal_and_busy_wait(void **state)
+{
+    struct fixture *fx = *state;
+    struct lock_holder lh = { NULL, 300 };
+    pthread_t thread;
+    sqlite3_stmt *s;
+
+    if (!fx->backend->is_sqlite)
+        skip();
+    assert_int_equal(sqlite3_open(fx->path, &lh.db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(lh.db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+
+    assert_int_equal(sqlite3_exec(lh.db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(pthread_create(&thread, NULL, release_lock_later, &lh), 0);
+    add_event(fx->st, "e1", "chatA", 1); /* waits about 300 ms, then commits */
+    pthread_join(thread, NULL);
+    sqlite3_close(lh.db);
+    assert_int_equal(depth_of(fx->st), 1);
+}
+
 /* ---- inbox ---- */
 
 static void test_inbox_dedup(void **state)
@@ -1236,6 +1275,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_sqlite_url_forms),
         STORE_TEST(test_sqlite_schema_versions),
         STORE_TEST(test_sqlite_migrates_older_file),
+        STORE_TEST(test_sqlite_wal_and_busy_wait),
         STORE_TEST(test_inbox_dedup),
         STORE_TEST(test_claim_order),
         STORE_TEST(test_claim_chat_exclusive),
