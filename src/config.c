@@ -132,6 +132,13 @@ static bool get_bool(struct loader *l, const char *name, bool def)
     return b;
 }
 
+/* A variable's value when set and non-empty, else NULL. */
+static char *opt_str(struct loader *l, char *const *env, const char *name)
+{
+    const char *v = env_nonempty(env, name);
+    return v ? dup_or_fail(l, v) : NULL;
+}
+
 /* Accepts http:// and https:// URLs only, and strips trailing slashes. */
 static char *get_url(struct loader *l, const char *name, const char *def)
 {
@@ -225,11 +232,12 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->thinking = get_bool(&l, "LINEBOT_THINKING", false);
     cfg->llm_max_tokens = get_int(&l, "LINEBOT_MAX_TOKENS", 1024, 0, 1000000);
 
-    cfg->db = get_str(&l, "LINEBOT_DB", "./linebot.db");
-    if (cfg->db && !cfg->db[0]) {
-        free(cfg->db);
-        cfg->db = dup_or_fail(&l, "./linebot.db");
-    }
+    /* On Lambda and Function Compute only /tmp is writable. */
+    const char *default_db = env_nonempty(env, "AWS_LAMBDA_RUNTIME_API") || env_nonempty(env, "FC_FUNCTION_NAME")
+                                 ? "/tmp/linebot.db"
+                                 : "./linebot.db";
+    const char *db = env_nonempty(env, "LINEBOT_DB");
+    cfg->db = dup_or_fail(&l, db ? db : default_db);
     cfg->workers = get_int(&l, "LINEBOT_WORKERS", 4, 1, 256);
 
     const char *trigger = env_nonempty(env, "LINEBOT_TRIGGER");
@@ -249,6 +257,40 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     }
     cfg->slow_down_text = get_str(&l, "LINEBOT_SLOW_DOWN_TEXT",
                                   "You're sending messages faster than I can answer. Please wait a minute.");
+
+    /* Serverless platforms announce themselves through their own variables. */
+    cfg->platform = env_nonempty(env, "AWS_LAMBDA_RUNTIME_API")   ? PLATFORM_LAMBDA
+                    : env_nonempty(env, "FC_FUNCTION_NAME")      ? PLATFORM_FC
+                                                                  : PLATFORM_SERVER;
+    cfg->async_mode = ASYNC_SELF;
+    const char *async = env_nonempty(env, "LINEBOT_ASYNC");
+    if (async && strcasecmp(async, "inline") == 0)
+        cfg->async_mode = ASYNC_INLINE;
+    else if (async && strcasecmp(async, "self") != 0)
+        fail(&l, "LINEBOT_ASYNC", "must be self or inline");
+    cfg->lambda_runtime_api = opt_str(&l, env, "AWS_LAMBDA_RUNTIME_API");
+    if (cfg->platform == PLATFORM_FC) {
+        cfg->function_name = opt_str(&l, env, "FC_FUNCTION_NAME");
+        cfg->region = opt_str(&l, env, "FC_REGION");
+    } else {
+        cfg->function_name = opt_str(&l, env, "AWS_LAMBDA_FUNCTION_NAME");
+        cfg->region = opt_str(&l, env, env_nonempty(env, "AWS_REGION") ? "AWS_REGION" : "AWS_DEFAULT_REGION");
+    }
+    cfg->aws_access_key_id = opt_str(&l, env, "AWS_ACCESS_KEY_ID");
+    cfg->aws_secret_access_key = opt_str(&l, env, "AWS_SECRET_ACCESS_KEY");
+    cfg->aws_session_token = opt_str(&l, env, "AWS_SESSION_TOKEN");
+    if (env_nonempty(env, "AWS_ENDPOINT_URL_LAMBDA"))
+        cfg->lambda_endpoint = get_url(&l, "AWS_ENDPOINT_URL_LAMBDA", NULL);
+    else if (env_nonempty(env, "AWS_ENDPOINT_URL"))
+        cfg->lambda_endpoint = get_url(&l, "AWS_ENDPOINT_URL", NULL);
+    cfg->fc_listen_port = get_int(&l, "FC_CUSTOM_LISTEN_PORT", 9000, 1, 65535);
+    cfg->fc_account_id = opt_str(&l, env, "FC_ACCOUNT_ID");
+    cfg->fc_qualifier = opt_str(&l, env, "FC_QUALIFIER");
+    if (env_nonempty(env, "LINEBOT_FC_ENDPOINT"))
+        cfg->fc_endpoint = get_url(&l, "LINEBOT_FC_ENDPOINT", NULL);
+    cfg->alibaba_access_key_id = opt_str(&l, env, "ALIBABA_CLOUD_ACCESS_KEY_ID");
+    cfg->alibaba_access_key_secret = opt_str(&l, env, "ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+    cfg->alibaba_security_token = opt_str(&l, env, "ALIBABA_CLOUD_SECURITY_TOKEN");
 
     cfg->log_level = LOG_INFO;
     const char *level = env_nonempty(env, "LOG_LEVEL");
@@ -281,7 +323,11 @@ void config_free(struct config *cfg)
         &cfg->host, &cfg->channel_secret, &cfg->access_token, &cfg->line_api_base,
         &cfg->line_data_api_base, &cfg->llm_base_url, &cfg->llm_api_key, &cfg->llm_model,
         &cfg->system_prompt, &cfg->db, &cfg->trigger, &cfg->greeting, &cfg->media_text,
-        &cfg->error_text, &cfg->slow_down_text, &cfg->failpoint,
+        &cfg->error_text, &cfg->slow_down_text, &cfg->failpoint, &cfg->lambda_runtime_api,
+        &cfg->function_name, &cfg->region, &cfg->aws_access_key_id, &cfg->aws_secret_access_key,
+        &cfg->aws_session_token, &cfg->lambda_endpoint, &cfg->fc_account_id, &cfg->fc_endpoint,
+        &cfg->fc_qualifier, &cfg->alibaba_access_key_id, &cfg->alibaba_access_key_secret,
+        &cfg->alibaba_security_token,
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         free(*strings[i]);

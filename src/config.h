@@ -21,6 +21,19 @@ enum llm_provider {
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
+/* Where the binary runs, from the environment the platform sets. */
+enum platform {
+    PLATFORM_SERVER,  /* linebot serve */
+    PLATFORM_LAMBDA,  /* AWS_LAMBDA_RUNTIME_API is set */
+    PLATFORM_FC,      /* FC_FUNCTION_NAME is set (Alibaba Function Compute 3.0) */
+};
+
+/* Serverless only: where the chat work of a webhook happens. */
+enum async_mode {
+    ASYNC_SELF,   /* acknowledge, then invoke this same function asynchronously */
+    ASYNC_INLINE, /* do the work inside the webhook invocation */
+};
+
 struct config {
     /* Front door */
     char *host;                 /* HOST, default 0.0.0.0 */
@@ -58,6 +71,24 @@ struct config {
     char *media_text;           /* LINEBOT_MEDIA_TEXT, "" = silence */
     char *error_text;           /* LINEBOT_ERROR_TEXT */
     char *slow_down_text;       /* LINEBOT_SLOW_DOWN_TEXT */
+
+    /* Serverless */
+    enum platform platform;
+    enum async_mode async_mode; /* LINEBOT_ASYNC: self (default) | inline */
+    char *lambda_runtime_api;   /* AWS_LAMBDA_RUNTIME_API (host:port) */
+    char *function_name;        /* AWS_LAMBDA_FUNCTION_NAME or FC_FUNCTION_NAME */
+    char *region;               /* AWS_REGION (or AWS_DEFAULT_REGION) / FC_REGION */
+    char *aws_access_key_id;    /* AWS_ACCESS_KEY_ID (the runtime's temporary credentials) */
+    char *aws_secret_access_key;/* AWS_SECRET_ACCESS_KEY */
+    char *aws_session_token;    /* AWS_SESSION_TOKEN, may be NULL */
+    char *lambda_endpoint;      /* AWS_ENDPOINT_URL_LAMBDA, else AWS_ENDPOINT_URL, else NULL (the regional endpoint) */
+    int fc_listen_port;         /* FC_CUSTOM_LISTEN_PORT, default 9000 */
+    char *fc_account_id;        /* FC_ACCOUNT_ID */
+    char *fc_endpoint;          /* LINEBOT_FC_ENDPOINT, else https://{account}.{region}.fc.aliyuncs.com */
+    char *fc_qualifier;         /* FC_QUALIFIER (version or alias), may be NULL */
+    char *alibaba_access_key_id;     /* ALIBABA_CLOUD_ACCESS_KEY_ID (per-request x-fc-* headers win) */
+    char *alibaba_access_key_secret; /* ALIBABA_CLOUD_ACCESS_KEY_SECRET */
+    char *alibaba_security_token;    /* ALIBABA_CLOUD_SECURITY_TOKEN */
 
     /* Observability */
     enum log_level log_level;   /* LOG_LEVEL: debug, info, warn, error; default info */

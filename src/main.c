@@ -14,6 +14,7 @@
 #include "io/store.h"
 #include "obs/log.h"
 #include "run/ingest.h"
+#include "run/lambda.h"
 #include "run/server.h"
 #include "run/worker.h"
 
@@ -23,7 +24,9 @@ static const char usage[] =
     "linebot - an LLM chatbot for LINE\n"
     "\n"
     "Usage:\n"
-    "  linebot serve      run the webhook server (POST /callback, GET /healthz, GET /metrics)\n"
+    "  linebot serve      run the webhook server (POST /callback, GET /healthz, GET /metrics);\n"
+    "                     on AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it runs the Lambda runtime,\n"
+    "                     also when started without arguments as `bootstrap`\n"
     "  linebot version    print the version\n"
     "  linebot --help     show this help; `linebot serve --help` lists the settings\n";
 
@@ -55,16 +58,39 @@ static const char serve_usage[] =
     "  LOG_LEVEL                  debug | info | warn | error (info)\n"
     "See README.md for every setting.\n";
 
+/* The value of an environment variable, for the one decision taken before the
+ * configuration is read: whether this is a Lambda start. */
+static const char *env_value(const char *name)
+{
+    size_t n = strlen(name);
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=' && (*e)[n + 1])
+            return *e + n + 1;
+    return NULL;
+}
+
 static int serve(void)
 {
     struct config cfg;
     char err[512];
     if (config_load(&cfg, environ, err, sizeof err) != 0) {
         fprintf(stderr, "linebot: %s\n", err);
+        const char *runtime_api = env_value("AWS_LAMBDA_RUNTIME_API");
+        if (runtime_api && http_global_init() == 0) {
+            lambda_report_init_error(runtime_api, err);
+            http_global_cleanup();
+        }
         return 2;
     }
     log_init(cfg.log_level);
     clock_set_offset_ms(cfg.clock_offset_ms);
+    if (cfg.platform == PLATFORM_LAMBDA) {
+        signal(SIGPIPE, SIG_IGN);
+        int rc = http_global_init() == 0 ? lambda_run(&cfg) : 1;
+        http_global_cleanup();
+        config_free(&cfg);
+        return rc;
+    }
 
     /* Signals are taken by sigwait below; every thread created after this
      * inherits the mask. */
@@ -137,6 +163,9 @@ out:
 int main(int argc, char **argv)
 {
     if (argc < 2) {
+        /* Lambda starts `bootstrap` without arguments. */
+        if (env_value("AWS_LAMBDA_RUNTIME_API"))
+            return serve();
         fputs(usage, stderr);
         return 2;
     }

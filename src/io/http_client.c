@@ -68,6 +68,14 @@ void http_client_free(struct http_client *c)
     free(c);
 }
 
+const char *http_client_header(struct http_client *c, const char *name)
+{
+    struct curl_header *h = NULL;
+    if (!c || !name || curl_easy_header(c->curl, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
+        return NULL;
+    return h->value;
+}
+
 void http_response_free(struct http_response *resp)
 {
     if (!resp)

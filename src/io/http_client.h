@@ -46,4 +46,8 @@ struct http_response {
 int http_client_do(struct http_client *c, const struct http_request *req, struct http_response *resp);
 void http_response_free(struct http_response *resp);
 
+/* A header of the last response on this client (name case-insensitive), or
+ * NULL. Valid until the next request on the same client. */
+const char *http_client_header(struct http_client *c, const char *name);
+
 #endif

@@ -130,7 +130,7 @@ static int missing(struct store *st, const char *what, const char *name)
 
 /* ---- inbox ---- */
 
-int store_inbox_add(struct store *st, const struct inbox_item *items, size_t n, size_t *n_new)
+int store_inbox_add(struct store *st, struct inbox_item *items, size_t n, size_t *n_new)
 {
     size_t unused;
 
@@ -150,6 +150,18 @@ int store_inbox_add(struct store *st, const struct inbox_item *items, size_t n, 
         }
     }
     return st->ops->inbox_add(st, items, n, n_new ? n_new : &unused);
+}
+
+int store_inbox_forget(struct store *st, const char *const *event_ids, size_t n)
+{
+    if (!st)
+        return -1;
+    if (n > 0 && !event_ids)
+        return missing(st, "inbox forget", "event_ids");
+    for (size_t i = 0; i < n; i++)
+        if (!event_ids[i])
+            return missing(st, "inbox forget", "event_id");
+    return n ? st->ops->inbox_forget(st, event_ids, n) : 0;
 }
 
 int store_inbox_depth(struct store *st, int64_t *depth)
@@ -428,4 +440,9 @@ int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)
     if (!st)
         return -1;
     return st->ops->purge(st, before_ms, dedup_before_ms);
+}
+
+bool store_url_is_shared(const char *url)
+{
+    return url && (strncasecmp(url, "postgres://", 11) == 0 || strncasecmp(url, "postgresql://", 13) == 0);
 }

@@ -27,6 +27,8 @@ struct store;
 
 /* ---- lifecycle ---- */
 struct store *store_open(const char *url, char *err, size_t errlen);
+/* True when the URL names a store that several instances share (PostgreSQL). */
+bool store_url_is_shared(const char *url);
 void store_close(struct store *st);
 const char *store_last_error(struct store *st);
 int store_ping(struct store *st); /* 0 when the store answers (for /healthz) */
@@ -37,12 +39,18 @@ struct inbox_item {
     const char *chat_id;      /* may be NULL: events without a chat get chat_id "" */
     int64_t timestamp_ms;     /* LINE's event timestamp: per-chat order */
     const char *payload;      /* the event's JSON */
+    bool added;               /* out: set by store_inbox_add when this call stored it */
 };
 
 /* Adds the items in ONE transaction, skipping event ids already known (pending,
  * in progress or done). `n_new` (may be NULL) gets how many were new. Returns
  * -1 when nothing could be committed: the caller answers 503. */
-int store_inbox_add(struct store *st, const struct inbox_item *items, size_t n, size_t *n_new);
+int store_inbox_add(struct store *st, struct inbox_item *items, size_t n, size_t *n_new);
+
+/* Undoes store_inbox_add for events a serverless hand-off could not pass on:
+ * rows still pending and unclaimed are deleted, so that LINE's redelivery is
+ * not dropped as a duplicate. Rows already claimed or done stay. */
+int store_inbox_forget(struct store *st, const char *const *event_ids, size_t n);
 
 /* Number of events not yet done (pending + working + sending). */
 int store_inbox_depth(struct store *st, int64_t *depth);

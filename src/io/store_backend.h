@@ -36,7 +36,8 @@ struct store_backend_ops {
     void (*close)(struct store *st); /* frees st->backend, not st */
     int (*ping)(struct store *st);
 
-    int (*inbox_add)(struct store *st, const struct inbox_item *items, size_t n, size_t *n_new);
+    int (*inbox_add)(struct store *st, struct inbox_item *items, size_t n, size_t *n_new);
+    int (*inbox_forget)(struct store *st, const char *const *event_ids, size_t n);
     int (*inbox_depth)(struct store *st, int64_t *depth);
     int (*claim_next)(struct store *st, int64_t now_ms, struct job *job);
     int (*job_sending)(struct store *st, const char *event_id, int64_t claim_gen,

@@ -122,6 +122,7 @@ static const char *const migrations[] = {
     X(PING, "SELECT count(*) FROM sqlite_master")                                              \
     X(INBOX_ADD, "INSERT INTO inbox (event_id, chat_id, timestamp_ms, payload)"                \
                  " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id) DO NOTHING")                 \
+    X(INBOX_FORGET, "DELETE FROM inbox WHERE event_id = ?1 AND state = 'pending' AND claimed = 0") \
     X(INBOX_DEPTH, "SELECT count(*) FROM inbox WHERE state IN ('pending', 'working', 'sending')") \
     X(CLAIM_PICK, "SELECT seq, event_id, chat_id, timestamp_ms, payload, state, claim_gen,"    \
                   " attempts, answer FROM inbox AS i INDEXED BY inbox_ready"                   \
@@ -539,7 +540,7 @@ static int sq_ping(struct store *st)
 
 /* ---- inbox ---- */
 
-static int sq_inbox_add(struct store *st, const struct inbox_item *items, size_t n, size_t *n_new)
+static int sq_inbox_add(struct store *st, struct inbox_item *items, size_t n, size_t *n_new)
 {
     sqlite3_stmt *s = stmt(st, STMT_INBOX_ADD);
     size_t added = 0;
@@ -547,7 +548,7 @@ static int sq_inbox_add(struct store *st, const struct inbox_item *items, size_t
     if (tx_begin(st) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        const struct inbox_item *it = &items[i];
+        struct inbox_item *it = &items[i];
         int changes = 0;
         int rc = bind_text(s, 1, it->event_id);
 
@@ -561,12 +562,32 @@ static int sq_inbox_add(struct store *st, const struct inbox_item *items, size_t
             tx_rollback(st);
             return -1;
         }
+        it->added = changes > 0;
         added += (size_t)changes;
     }
-    if (tx_commit(st) != 0)
+    if (tx_commit(st) != 0) {
+        for (size_t i = 0; i < n; i++)
+            items[i].added = false;
         return -1;
+    }
     *n_new = added;
     return 0;
+}
+
+static int sq_inbox_forget(struct store *st, const char *const *event_ids, size_t n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_INBOX_FORGET);
+
+    if (tx_begin(st) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int changes = 0;
+        if (run_changes(st, s, bind_text(s, 1, event_ids[i]), "inbox forget", &changes) != 0) {
+            tx_rollback(st);
+            return -1;
+        }
+    }
+    return tx_commit(st);
 }
 
 static int sq_inbox_depth(struct store *st, int64_t *depth)
@@ -1015,6 +1036,7 @@ static const struct store_backend_ops sqlite_ops = {
     .close = sq_close,
     .ping = sq_ping,
     .inbox_add = sq_inbox_add,
+    .inbox_forget = sq_inbox_forget,
     .inbox_depth = sq_inbox_depth,
     .claim_next = sq_claim_next,
     .job_sending = sq_job_sending,

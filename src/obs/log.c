@@ -4,6 +4,7 @@
  * from different threads never interleave. */
 #include "obs/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +18,16 @@ static atomic_int current_level = LOG_INFO;
 static _Thread_local char ctx_event_id[128];
 static _Thread_local char ctx_chat_type[16];
 static _Thread_local char ctx_request_id[128];
+
+static pthread_mutex_t invocation_lock = PTHREAD_MUTEX_INITIALIZER;
+static char invocation_id[128];
+
+void log_set_invocation_id(const char *request_id)
+{
+    pthread_mutex_lock(&invocation_lock);
+    snprintf(invocation_id, sizeof invocation_id, "%s", request_id ? request_id : "");
+    pthread_mutex_unlock(&invocation_lock);
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -143,7 +154,15 @@ void log_write(enum log_level level, const char *fmt, ...)
     put_json_string(&b, msg);
     put_field(&b, "event_id", ctx_event_id);
     put_field(&b, "chat_type", ctx_chat_type);
-    put_field(&b, "request_id", ctx_request_id);
+    if (ctx_request_id[0]) {
+        put_field(&b, "request_id", ctx_request_id);
+    } else {
+        char inv[sizeof invocation_id];
+        pthread_mutex_lock(&invocation_lock);
+        memcpy(inv, invocation_id, sizeof inv);
+        pthread_mutex_unlock(&invocation_lock);
+        put_field(&b, "request_id", inv);
+    }
     put_raw(&b, "}");
     b.data[b.len++] = '\n';
 

@@ -5,6 +5,7 @@
  * atomic add and nothing allocates until render time. */
 #include "obs/metrics.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,30 @@ static atomic_ullong llm_sum_us;
 static atomic_ullong llm_errors;
 static atomic_ullong line_errors[STATUS_SLOTS];
 static _Atomic int64_t inbox_depth;
+static atomic_ullong handoffs;
+static atomic_ullong handoff_sum_us;
+
+void metrics_handoff_latency(double ms)
+{
+    atomic_fetch_add(&handoffs, 1);
+    atomic_fetch_add(&handoff_sum_us, (unsigned long long)(ms > 0 ? ms * 1000 : 0));
+}
+
+void metrics_get_totals(struct metrics_totals *t)
+{
+    memset(t, 0, sizeof *t);
+    for (int s = 0; s < STATUS_SLOTS; s++) {
+        t->webhooks += atomic_load(&webhooks[s]);
+        t->line_errors += atomic_load(&line_errors[s]);
+    }
+    t->answered = atomic_load(&answered);
+    t->failed = atomic_load(&failed);
+    t->llm_count = atomic_load(&llm_count);
+    t->llm_latency_ms_sum = (double)atomic_load(&llm_sum_us) / 1000.0;
+    t->llm_errors = atomic_load(&llm_errors);
+    t->handoffs = atomic_load(&handoffs);
+    t->handoff_latency_ms_sum = (double)atomic_load(&handoff_sum_us) / 1000.0;
+}
 
 static int status_slot(long status) { return status >= 0 && status < STATUS_SLOTS ? (int)status : 0; }
 
@@ -74,7 +99,6 @@ struct out {
 };
 
 static void outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
 static void outf(struct out *o, const char *fmt, ...)
 {
     if (o->oom)

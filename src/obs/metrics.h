@@ -17,6 +17,22 @@ void metrics_llm_error(void);                /* one failed LLM completion (after
 void metrics_line_error(long http_status);   /* LINE API answered an error (0 = transport) */
 void metrics_set_inbox_depth(int64_t depth);
 
+void metrics_handoff_latency(double ms);     /* serverless: one asynchronous hand-off */
+
+/* Totals since start, for CloudWatch EMF records (the caller takes deltas). */
+struct metrics_totals {
+    uint64_t webhooks;
+    uint64_t answered;
+    uint64_t failed;
+    uint64_t llm_count;
+    double llm_latency_ms_sum;
+    uint64_t llm_errors;
+    uint64_t line_errors;
+    uint64_t handoffs;
+    double handoff_latency_ms_sum;
+};
+void metrics_get_totals(struct metrics_totals *t);
+
 /* Renders everything; returns a malloc'd string (NULL when out of memory). */
 char *metrics_render(void);
 

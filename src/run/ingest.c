@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/chat.h"
 #include "core/webhook.h"
@@ -34,6 +35,67 @@ static int finish(int status, char *reason, size_t reason_len, const char *text)
 int ingest_webhook(struct ingest *in, const char *body, size_t len, const char *signature,
                    char *reason, size_t reason_len)
 {
+    return ingest_webhook_added(in, body, len, signature, reason, reason_len, NULL);
+}
+
+void ingest_added_free(struct ingest_added *added)
+{
+    if (!added)
+        return;
+    for (size_t i = 0; i < added->n; i++) {
+        free((char *)added->items[i].event_id);
+        free((char *)added->items[i].chat_id);
+        free((char *)added->items[i].payload);
+    }
+    free(added->items);
+    added->items = NULL;
+    added->n = 0;
+}
+
+/* Copies the items the store marked as added. */
+static int keep_added(const struct inbox_item *items, size_t n, struct ingest_added *added)
+{
+    added->items = calloc(n ? n : 1, sizeof *added->items);
+    if (!added->items)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].added)
+            continue;
+        struct inbox_item *it = &added->items[added->n++];
+        it->event_id = strdup(items[i].event_id);
+        it->chat_id = strdup(items[i].chat_id);
+        it->payload = strdup(items[i].payload);
+        it->timestamp_ms = items[i].timestamp_ms;
+        it->added = true;
+        if (!it->event_id || !it->chat_id || !it->payload)
+            return -1;
+    }
+    return 0;
+}
+
+int ingest_forget(struct ingest *in, const struct ingest_added *added)
+{
+    if (!added || added->n == 0)
+        return 0;
+    const char **ids = calloc(added->n, sizeof *ids);
+    if (!ids)
+        return -1;
+    for (size_t i = 0; i < added->n; i++)
+        ids[i] = added->items[i].event_id;
+    pthread_mutex_lock(&in->lock);
+    int rc = store_inbox_forget(in->store, ids, added->n);
+    if (rc != 0)
+        log_error("could not undo the inbox write after a failed hand-off: %s", store_last_error(in->store));
+    pthread_mutex_unlock(&in->lock);
+    free(ids);
+    return rc;
+}
+
+int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const char *signature,
+                         char *reason, size_t reason_len, struct ingest_added *added)
+{
+    if (added)
+        memset(added, 0, sizeof *added);
     if (!webhook_signature_valid(in->cfg->channel_secret, body, len, signature)) {
         log_warn("webhook refused: %s X-Line-Signature", signature ? "wrong" : "missing");
         return finish(401, reason, reason_len, signature ? "invalid signature" : "missing signature");
@@ -85,6 +147,12 @@ int ingest_webhook(struct ingest *in, const char *body, size_t len, const char *
     }
     for (size_t i = n_new; i < n_items && status == 200; i++)
         metrics_event_duplicate();
+    if (status == 200 && added && keep_added(items, n_items, added) != 0) {
+        /* Without the list there is nothing to hand off: undo and let LINE retry. */
+        ingest_forget(in, added);
+        ingest_added_free(added);
+        status = 503;
+    }
     if (status == 200 && n_new > 0 && in->notify)
         in->notify(in->notify_arg);
     log_info("webhook: %zu events, %zu queued, %zu new", wh.n_events, n_items, n_new);

@@ -29,6 +29,21 @@ void ingest_destroy(struct ingest *in);
 int ingest_webhook(struct ingest *in, const char *body, size_t len, const char *signature,
                    char *reason, size_t reason_len);
 
+/* The events one webhook newly added to the inbox, for a serverless hand-off. */
+struct ingest_added {
+    struct inbox_item *items; /* strings owned by this struct */
+    size_t n;
+};
+void ingest_added_free(struct ingest_added *added);
+
+/* ingest_webhook, also telling which events were new (`added` may be NULL). */
+int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const char *signature,
+                         char *reason, size_t reason_len, struct ingest_added *added);
+
+/* Undoes the inbox writes of `added` when the hand-off failed, so that LINE's
+ * redelivery is not dropped as a duplicate. */
+int ingest_forget(struct ingest *in, const struct ingest_added *added);
+
 /* 0 when the store answers (GET /healthz). */
 int ingest_store_ping(struct ingest *in);
 int ingest_inbox_depth(struct ingest *in, long long *depth);

@@ -51,6 +51,10 @@
 #define PROFILE_TTL_MS (24LL * 3600 * 1000)
 #define PURGE_EVERY_MS (10LL * 60 * 1000)
 #define IDLE_WAIT_MS 1000
+/* Serverless: time kept back at the end of an invocation to send the answer. */
+#define INVOCATION_MARGIN_MS 3000
+/* Serverless: a job is not started with less time than this left. */
+#define MIN_JOB_MS 8000
 
 struct worker {
     struct worker_pool *pool;
@@ -373,6 +377,11 @@ static void answer(struct worker *w, const struct job *job, const struct line_ev
     if (budget < 2000)
         budget = LLM_BUDGET_MS; /* it will be pushed: no reply token to race */
     int64_t deadline = clock_monotonic_ms() + budget;
+    if (w->pool->deadline_ms && deadline > w->pool->deadline_ms - INVOCATION_MARGIN_MS) {
+        /* Serverless: the answer must be sent before the platform stops us. */
+        deadline = w->pool->deadline_ms - INVOCATION_MARGIN_MS;
+        budget = deadline - clock_monotonic_ms();
+    }
 
     if (ev->chat_type == CHAT_USER)
         line_loading_start(&w->line, ev->chat_id, (int)(budget / 1000));
@@ -565,6 +574,10 @@ static void *worker_main(void *arg)
     int64_t last_purge = 0;
     unsigned long seen = 0;
     while (!atomic_load(&pool->stopping)) {
+        if (pool->deadline_ms && pool->deadline_ms - clock_monotonic_ms() < MIN_JOB_MS) {
+            log_info("too little time left in this invocation to start another event");
+            break;
+        }
         struct job job;
         memset(&job, 0, sizeof job);
         int rc = store_claim_next(w->store, clock_now_ms(), &job);
@@ -586,6 +599,8 @@ static void *worker_main(void *arg)
         }
         if (rc < 0)
             log_error("could not claim work: %s", store_last_error(w->store));
+        if (pool->drain)
+            break;
         housekeeping(w, &last_purge);
         pthread_mutex_lock(&pool->lock);
         if (seen == pool->wake_seq && !atomic_load(&pool->stopping)) {
@@ -616,8 +631,22 @@ static void *lease_keeper_main(void *arg)
     }
     int64_t next = clock_monotonic_ms() + STORE_LEASE_MS / 3;
     while (!atomic_load(&pool->stopping)) {
-        clock_sleep_ms(200);
-        if (clock_monotonic_ms() < next)
+        /* Sleep until the next renewal; worker_pool_stop's broadcast ends it early. */
+        pthread_mutex_lock(&pool->lock);
+        if (!atomic_load(&pool->stopping)) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            int64_t wait_ms = next - clock_monotonic_ms();
+            if (wait_ms < 0)
+                wait_ms = 0;
+            until.tv_sec += wait_ms / 1000;
+            until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&pool->wake, &pool->lock, &until);
+        }
+        pthread_mutex_unlock(&pool->lock);
+        if (atomic_load(&pool->stopping) || clock_monotonic_ms() < next)
             continue;
         next = clock_monotonic_ms() + STORE_LEASE_MS / 3;
         for (int i = 0; i < pool->n_workers; i++) {
@@ -663,16 +692,19 @@ static void worker_close(struct worker *w)
     w->http = NULL;
 }
 
-int worker_pool_start(struct worker_pool *pool, const struct config *cfg)
+static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_workers, int drain,
+                      int64_t deadline_ms)
 {
     memset(pool, 0, sizeof *pool);
     pool->cfg = cfg;
+    pool->drain = drain;
+    pool->deadline_ms = deadline_ms;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
-    pool->workers = calloc((size_t)cfg->workers, sizeof *pool->workers);
+    pool->workers = calloc((size_t)n_workers, sizeof *pool->workers);
     if (!pool->workers)
         return -1;
-    pool->n_workers = cfg->workers;
+    pool->n_workers = n_workers;
     for (int i = 0; i < pool->n_workers; i++)
         pthread_mutex_init(&pool->workers[i].job_lock, NULL);
     for (int i = 0; i < pool->n_workers; i++) {
@@ -704,6 +736,28 @@ int worker_pool_start(struct worker_pool *pool, const struct config *cfg)
         return -1;
     }
     pool->keeper_started = 1;
+    return 0;
+}
+
+int worker_pool_start(struct worker_pool *pool, const struct config *cfg)
+{
+    return pool_start(pool, cfg, cfg->workers, 0, 0);
+}
+
+int worker_pool_drain(const struct config *cfg, int n_workers, int64_t deadline_ms)
+{
+    struct worker_pool pool;
+    if (pool_start(&pool, cfg, n_workers > 0 ? n_workers : 1, 1, deadline_ms) != 0)
+        return -1;
+    /* Workers leave on their own when nothing is claimable; wait for them,
+     * then stop the lease keeper. */
+    for (int i = 0; i < pool.n_workers; i++) {
+        if (pool.workers[i].started) {
+            pthread_join(pool.workers[i].thread, NULL);
+            pool.workers[i].started = 0;
+        }
+    }
+    worker_pool_stop(&pool);
     return 0;
 }
 

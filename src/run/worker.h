@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -19,6 +20,8 @@ struct worker_pool {
     struct worker *workers;
     int n_workers;
     atomic_int stopping;   /* no new claims; waits on the model are cancelled */
+    int drain;             /* serverless: a worker stops when nothing is claimable */
+    int64_t deadline_ms;   /* serverless: monotonic time the invocation must end by (0: none) */
     pthread_t keeper;      /* renews the leases of jobs in progress */
     int keeper_started;
     pthread_mutex_t lock;
@@ -28,6 +31,12 @@ struct worker_pool {
 
 /* Starts cfg->workers threads, each with its own store handle and HTTP client. */
 int worker_pool_start(struct worker_pool *pool, const struct config *cfg);
+
+/* Serverless: runs `n_workers` workers until nothing is claimable (or too
+ * little time is left before `deadline_ms` on clock_monotonic_ms, 0 = none),
+ * then returns. Answers are kept within the deadline. Returns 0, or -1 when
+ * the workers could not start. */
+int worker_pool_drain(const struct config *cfg, int n_workers, int64_t deadline_ms);
 
 /* Wakes idle workers: new events were committed (ingest's notify hook). */
 void worker_pool_notify(void *pool);

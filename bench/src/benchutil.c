@@ -1,0 +1,214 @@
+/* benchutil.c - see benchutil.h. */
+#include "benchutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t bench_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+void bench_sleep_us(long us)
+{
+    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int64_t bench_proc_cpu_ns(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces: start after its ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    p++;
+    unsigned long long utime = 0, stime = 0;
+    /* fields 3..15; utime is 14, stime 15 */
+    int field = 2;
+    char *save = NULL;
+    for (char *tok = strtok_r(p, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        field++;
+        if (field == 14)
+            utime = strtoull(tok, NULL, 10);
+        else if (field == 15) {
+            stime = strtoull(tok, NULL, 10);
+            break;
+        }
+    }
+    if (field < 15)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
+    return (int64_t)((utime + stime) * (1000000000ULL / (unsigned long long)hz));
+}
+
+long bench_proc_status_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t fl = strlen(field);
+    long kb = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
+            kb = strtol(line + fl + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+int64_t bench_self_cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
+
+/* Waits until fd is ready for `events` or the deadline passes. */
+static int wait_fd(int fd, short events, int64_t deadline_ns)
+{
+    for (;;) {
+        int64_t left_ms = (deadline_ns - bench_now_ns()) / 1000000;
+        if (left_ms <= 0)
+            return -1;
+        struct pollfd p = {.fd = fd, .events = events};
+        int rc = poll(&p, 1, (int)left_ms);
+        if (rc > 0)
+            return 0;
+        if (rc < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+int bench_http(int port, const char *method, const char *path, const char *req_body, char *body,
+               size_t body_cap, int timeout_ms)
+{
+    if (body && body_cap)
+        body[0] = '\0';
+    int64_t deadline = bench_now_ns() + (int64_t)timeout_ms * 1000000;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int status = 0;
+    char *resp = NULL;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (errno != EINPROGRESS || wait_fd(fd, POLLOUT, deadline) != 0)
+            goto out;
+        int err = 0;
+        socklen_t el = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0)
+            goto out;
+    }
+    size_t blen = req_body ? strlen(req_body) : 0;
+    char head[512];
+    int hl = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      method, path, port, blen);
+    if (hl < 0 || (size_t)hl >= sizeof head)
+        goto out;
+    const char *parts[2] = {head, req_body ? req_body : ""};
+    size_t lens[2] = {(size_t)hl, blen};
+    for (int i = 0; i < 2; i++) {
+        size_t off = 0;
+        while (off < lens[i]) {
+            ssize_t w = send(fd, parts[i] + off, lens[i] - off, MSG_NOSIGNAL);
+            if (w > 0) {
+                off += (size_t)w;
+            } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+                if (wait_fd(fd, POLLOUT, deadline) != 0)
+                    goto out;
+            } else {
+                goto out;
+            }
+        }
+    }
+    size_t cap = 8192, len = 0;
+    resp = malloc(cap);
+    if (!resp)
+        goto out;
+    for (;;) { /* Connection: close, so the answer ends at EOF */
+        if (len + 1 >= cap) {
+            if (cap >= (1u << 22))
+                break;
+            char *nr = realloc(resp, cap * 2);
+            if (!nr)
+                goto out;
+            resp = nr;
+            cap *= 2;
+        }
+        ssize_t r = recv(fd, resp + len, cap - len - 1, 0);
+        if (r > 0) {
+            len += (size_t)r;
+        } else if (r == 0) {
+            break;
+        } else if (errno == EAGAIN || errno == EINTR) {
+            if (wait_fd(fd, POLLIN, deadline) != 0)
+                goto out;
+        } else {
+            goto out;
+        }
+    }
+    resp[len] = '\0';
+    if (len < 12 || strncmp(resp, "HTTP/1.", 7) != 0)
+        goto out;
+    status = atoi(resp + 9);
+    if (body && body_cap) {
+        const char *b = strstr(resp, "\r\n\r\n");
+        if (b) {
+            snprintf(body, body_cap, "%s", b + 4);
+        }
+    }
+out:
+    free(resp);
+    close(fd);
+    return status;
+}
+
+int64_t bench_json_int(const char *json, const char *key)
+{
+    char pat[96];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    if (!p)
+        return 0;
+    return strtoll(p + strlen(pat), NULL, 10);
+}

@@ -1,0 +1,745 @@
+/* loadgen.c - open-loop webhook load over keep-alive connections.
+ *
+ * Before the clock starts, every request is built in full: a one-event text
+ * webhook from one of many users, with its own webhookEventId, replyToken and
+ * X-Line-Signature (HMAC-SHA256 of the exact body, base64). Request i is then
+ * due at t0 + i/rate. A due request goes out on the first idle connection;
+ * when none is idle it waits, and its latency still counts from the time it
+ * was due, so a slow server cannot hide its queueing (no coordinated
+ * omission). Non-2xx answers, timeouts and broken connections are errors.
+ *
+ * After the last acknowledgement it waits for the fake LINE to have received
+ * one reply per acknowledged event (the drain), and reads the server's CPU
+ * time from /proc over the window from the first send to the last reply.
+ *
+ *   bench-load --port P --fake-port F --secret S --rate R (--duration SEC | --count N)
+ *              [--conns C] [--users U] [--phase ID] [--pid SERVER_PID]
+ *              [--timeout-ms T] [--drain-ms D] [--max-drain-ms M] [--label NAME]
+ *
+ * Prints key=value lines. Exit status: 0 when the run was measured (whatever
+ * the server did), 1 when the harness could not run (bad options, the fake
+ * cannot be reached, no connection to the server could ever be made). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "benchutil.h"
+
+#define MAX_REQUESTS 2000000
+#define MAX_CONNS 512
+#define RBUF 4096
+#define TOKEN_MAGIC 0xbe7cbe7cu
+
+struct options {
+    int port, fake_port, conns, users, timeout_ms, drain_ms, max_drain_ms;
+    unsigned phase;
+    double rate, duration;
+    long count;
+    pid_t pid;
+    const char *secret, *label;
+};
+
+/* ---- the prepared requests ---- */
+
+struct plan {
+    char *arena;          /* all requests, back to back */
+    size_t *off, *len;    /* request i is arena[off[i]..off[i]+len[i]) */
+    int64_t *due_ns;      /* relative to t0 */
+    int64_t *done_ns;     /* latency from due time, -1 while open */
+    long n;
+};
+
+static void base64(const unsigned char *in, size_t n, char *out)
+{
+    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+static int plan_build(struct plan *p, const struct options *o, long n, int users)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    size_t per = 1400; /* generous upper bound of one request's size */
+    p->arena = malloc(per * (size_t)n);
+    p->off = malloc(sizeof *p->off * (size_t)n);
+    p->len = malloc(sizeof *p->len * (size_t)n);
+    p->due_ns = malloc(sizeof *p->due_ns * (size_t)n);
+    p->done_ns = malloc(sizeof *p->done_ns * (size_t)n);
+    if (!p->arena || !p->off || !p->len || !p->due_ns || !p->done_ns)
+        return -1;
+    static const char *const texts[] = {
+        "Hello! What is a good name for a cat?",
+        "Can you suggest a quick dinner recipe with rice and eggs?",
+        "How far is the moon from the earth?",
+        "Translate 'good morning' into Japanese, please.",
+        "Tell me a short fun fact about octopuses.",
+        "What should I pack for a weekend trip to the mountains?",
+    };
+    int64_t wall0 = bench_wall_ms();
+    size_t pos = 0;
+    char body[1024], sig[64];
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    size_t secret_len = strlen(o->secret);
+    for (long i = 0; i < n; i++) {
+        int64_t due = (int64_t)((double)i * 1e9 / o->rate);
+        p->due_ns[i] = due;
+        p->done_ns[i] = -1;
+        unsigned long long user = (unsigned long long)(i % users);
+        int bl = snprintf(body, sizeof body,
+                          "{\"destination\":\"Ubench000000000000000000000000000\",\"events\":[{"
+                          "\"type\":\"message\",\"message\":{\"type\":\"text\",\"id\":\"%llu\","
+                          "\"quoteToken\":\"qt%08x%016lx\",\"text\":\"%s (%ld)\"},"
+                          "\"webhookEventId\":\"01%08X%016lX\",\"deliveryContext\":{\"isRedelivery\":false},"
+                          "\"timestamp\":%lld,\"source\":{\"type\":\"user\",\"userId\":\"U%08x%024llx\"},"
+                          "\"replyToken\":\"%08x%08x%016lx\",\"mode\":\"active\"}]}",
+                          (unsigned long long)o->phase * 10000000000ULL + (unsigned long long)i, o->phase,
+                          (unsigned long)i, texts[i % 6], i, o->phase, (unsigned long)i,
+                          (long long)(wall0 + due / 1000000), o->phase, user, TOKEN_MAGIC, o->phase,
+                          (unsigned long)i);
+        if (bl < 0 || (size_t)bl >= sizeof body)
+            return -1;
+        if (!HMAC(EVP_sha256(), o->secret, (int)secret_len, (const unsigned char *)body, (size_t)bl, mac,
+                  &maclen))
+            return -1;
+        base64(mac, maclen, sig);
+        int rl = snprintf(p->arena + pos, per,
+                          "POST /callback HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: LineBotWebhook/2.0\r\n"
+                          "Content-Type: application/json; charset=utf-8\r\nX-Line-Signature: %s\r\n"
+                          "Content-Length: %d\r\n\r\n%s",
+                          o->port, sig, bl, body);
+        if (rl < 0 || rl >= (int)per)
+            return -1;
+        p->off[i] = pos;
+        p->len[i] = (size_t)rl;
+        pos += (size_t)rl;
+    }
+    return 0;
+}
+
+static void plan_free(struct plan *p)
+{
+    free(p->arena);
+    free(p->off);
+    free(p->len);
+    free(p->due_ns);
+    free(p->done_ns);
+}
+
+/* ---- connections ---- */
+
+enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY };
+
+struct conn {
+    int fd;
+    enum conn_state state;
+    long req;           /* request in flight, -1 when none */
+    size_t wrote;       /* bytes of it written */
+    int64_t sent_ns;    /* when it went out (absolute) */
+    int64_t retry_ns;   /* when a down connection may reconnect */
+    char rbuf[RBUF];
+    size_t rlen;
+};
+
+struct run {
+    const struct options *o;
+    struct plan *p;
+    struct conn conns[MAX_CONNS];
+    int idle[MAX_CONNS], n_idle;
+    int ep, tfd;
+    int64_t t0;
+    long next;          /* first request not yet sent */
+    long completed;
+    long ok, non2xx, timeouts, conn_errors, unsent;
+    long status_counts[6];
+    long connects, connect_failures;
+    int64_t last_ack_ns, last_send_ns;
+    int64_t max_send_lag_ns;
+};
+
+static void conn_close(struct run *r, int i, int64_t retry_after_ns)
+{
+    struct conn *c = &r->conns[i];
+    if (c->fd >= 0) {
+        epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+    }
+    if (c->state == C_IDLE) {
+        for (int k = 0; k < r->n_idle; k++)
+            if (r->idle[k] == i) {
+                r->idle[k] = r->idle[--r->n_idle];
+                break;
+            }
+    }
+    c->fd = -1;
+    c->state = C_DOWN;
+    c->req = -1;
+    c->rlen = 0;
+    c->retry_ns = bench_now_ns() + retry_after_ns;
+}
+
+static void conn_idle(struct run *r, int i)
+{
+    r->conns[i].state = C_IDLE;
+    r->conns[i].req = -1;
+    r->conns[i].rlen = 0;
+    r->idle[r->n_idle++] = i;
+}
+
+static int conn_open(struct run *r, int i)
+{
+    struct conn *c = &r->conns[i];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r->o->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    r->connects++;
+    c->fd = fd;
+    c->rlen = 0;
+    c->req = -1;
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};
+    if (rc != 0 && errno != EINPROGRESS) {
+        close(fd);
+        c->fd = -1;
+        c->state = C_DOWN;
+        c->retry_ns = bench_now_ns() + 100000000LL;
+        r->connect_failures++;
+        return -1;
+    }
+    c->state = C_CONNECTING;
+    epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &ev);
+    return 0;
+}
+
+static void set_writing(struct run *r, int i, bool writing)
+{
+    struct epoll_event ev = {.events = EPOLLIN | (writing ? EPOLLOUT : 0), .data.u32 = (uint32_t)i};
+    epoll_ctl(r->ep, EPOLL_CTL_MOD, r->conns[i].fd, &ev);
+}
+
+static void finish_request(struct run *r, long req, int status, int64_t now)
+{
+    struct plan *p = r->p;
+    if (p->done_ns[req] != -1)
+        return;
+    /* only acknowledgements are latency samples */
+    p->done_ns[req] = -2;
+    r->completed++;
+    if (status >= 200 && status <= 299) {
+        p->done_ns[req] = now - (r->t0 + p->due_ns[req]);
+        r->ok++;
+        r->last_ack_ns = now;
+    } else if (status > 0) {
+        r->non2xx++;
+    }
+    if (status >= 100 && status <= 599)
+        r->status_counts[status / 100]++;
+}
+
+/* Marks the request in flight on connection i as failed and closes it. */
+static void fail_conn(struct run *r, int i, bool timeout)
+{
+    struct conn *c = &r->conns[i];
+    if (c->req >= 0) {
+        finish_request(r, c->req, 0, bench_now_ns());
+        if (timeout)
+            r->timeouts++;
+        else
+            r->conn_errors++;
+    }
+    conn_close(r, i, timeout ? 0 : 50000000LL);
+}
+
+static void try_write(struct run *r, int i)
+{
+    struct conn *c = &r->conns[i];
+    const char *buf = r->p->arena + r->p->off[c->req];
+    size_t len = r->p->len[c->req];
+    while (c->wrote < len) {
+        ssize_t w = send(c->fd, buf + c->wrote, len - c->wrote, MSG_NOSIGNAL);
+        if (w > 0) {
+            c->wrote += (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && errno == EAGAIN) {
+            set_writing(r, i, true);
+            return;
+        } else {
+            fail_conn(r, i, false);
+            return;
+        }
+    }
+    set_writing(r, i, false);
+}
+
+/* Parses one complete response in c->rbuf, if there is one: returns its
+ * status (and sets *keep) or 0 when more bytes are needed, -1 if malformed. */
+static int parse_response(struct conn *c, bool *keep)
+{
+    c->rbuf[c->rlen < RBUF ? c->rlen : RBUF - 1] = '\0';
+    char *end = strstr(c->rbuf, "\r\n\r\n");
+    if (!end)
+        return c->rlen >= RBUF - 1 ? -1 : 0;
+    if (c->rlen < 12 || strncmp(c->rbuf, "HTTP/1.", 7) != 0)
+        return -1;
+    int status = atoi(c->rbuf + 9);
+    size_t head = (size_t)(end - c->rbuf) + 4;
+    long clen = -1;
+    bool chunked = false;
+    *keep = strncmp(c->rbuf, "HTTP/1.1", 8) == 0;
+    for (char *line = strstr(c->rbuf, "\r\n") + 2; line < end; line = strstr(line, "\r\n") + 2) {
+        if (strncasecmp(line, "content-length:", 15) == 0)
+            clen = strtol(line + 15, NULL, 10);
+        else if (strncasecmp(line, "transfer-encoding:", 18) == 0 && strstr(line, "chunked") &&
+                 strstr(line, "chunked") < strstr(line, "\r\n"))
+            chunked = true;
+        else if (strncasecmp(line, "connection:", 11) == 0) {
+            char *v = line + 11;
+            while (*v == ' ')
+                v++;
+            if (strncasecmp(v, "close", 5) == 0)
+                *keep = false;
+            else if (strncasecmp(v, "keep-alive", 10) == 0)
+                *keep = true;
+        }
+    }
+    if (chunked) {
+        /* small bodies only: complete once the terminating chunk is in */
+        size_t pos = head;
+        for (;;) {
+            char *nl = strstr(c->rbuf + pos, "\r\n");
+            if (!nl)
+                return c->rlen >= RBUF - 1 ? -1 : 0;
+            long sz = strtol(c->rbuf + pos, NULL, 16);
+            if (sz < 0)
+                return -1;
+            size_t data = (size_t)(nl - c->rbuf) + 2;
+            if (data + (size_t)sz + 2 > c->rlen)
+                return c->rlen >= RBUF - 1 ? -1 : 0;
+            if (sz == 0)
+                return status;
+            pos = data + (size_t)sz + 2;
+        }
+    }
+    if (clen < 0) {
+        if (status == 204 || status == 304 || (status >= 100 && status < 200))
+            clen = 0;
+        else
+            return -1; /* read-until-close bodies are not expected here */
+    }
+    if (head + (size_t)clen > RBUF - 1)
+        return -1;
+    if (c->rlen < head + (size_t)clen)
+        return 0;
+    return status;
+}
+
+static void on_readable(struct run *r, int i)
+{
+    struct conn *c = &r->conns[i];
+    for (;;) {
+        if (c->rlen >= RBUF - 1) {
+            fail_conn(r, i, false);
+            return;
+        }
+        ssize_t n = recv(c->fd, c->rbuf + c->rlen, RBUF - 1 - c->rlen, 0);
+        if (n > 0) {
+            c->rlen += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        /* EOF or error: the request in flight (if any) is lost */
+        if (c->req >= 0)
+            fail_conn(r, i, false);
+        else
+            conn_close(r, i, 0);
+        return;
+    }
+    if (c->state != C_BUSY) {
+        c->rlen = 0; /* nothing expected: ignore */
+        return;
+    }
+    bool keep = true;
+    int status = parse_response(c, &keep);
+    if (status == 0)
+        return;
+    if (status < 0) {
+        fail_conn(r, i, false);
+        return;
+    }
+    finish_request(r, c->req, status, bench_now_ns());
+    c->req = -1;
+    if (keep)
+        conn_idle(r, i);
+    else
+        conn_close(r, i, 0);
+}
+
+static void arm_timer(struct run *r, int64_t abs_ns)
+{
+    struct itimerspec its = {0};
+    if (abs_ns > 0) {
+        its.it_value.tv_sec = abs_ns / 1000000000LL;
+        its.it_value.tv_nsec = abs_ns % 1000000000LL;
+    }
+    timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(const int64_t *sorted, long n, double q)
+{
+    if (n <= 0)
+        return 0;
+    long k = (long)ceil(q * (double)n) - 1;
+    if (k < 0)
+        k = 0;
+    if (k >= n)
+        k = n - 1;
+    return (double)sorted[k] / 1000.0; /* microseconds */
+}
+
+static int run_load(struct run *r, int64_t hard_deadline_ns)
+{
+    struct plan *p = r->p;
+    const struct options *o = r->o;
+    struct epoll_event evs[128];
+    int64_t timeout_ns = (int64_t)o->timeout_ms * 1000000;
+    int64_t last_scan = 0;
+    for (;;) {
+        int64_t now = bench_now_ns();
+        /* send everything due, while there are idle connections */
+        while (r->next < p->n && r->n_idle > 0 && r->t0 + p->due_ns[r->next] <= now) {
+            int i = r->idle[--r->n_idle];
+            struct conn *c = &r->conns[i];
+            c->state = C_BUSY;
+            c->req = r->next++;
+            c->wrote = 0;
+            c->rlen = 0;
+            c->sent_ns = now;
+            r->last_send_ns = now;
+            int64_t lag = now - (r->t0 + p->due_ns[c->req]);
+            if (lag > r->max_send_lag_ns)
+                r->max_send_lag_ns = lag;
+            try_write(r, i);
+        }
+        if (r->completed + r->unsent >= p->n)
+            return 0;
+        if (now >= hard_deadline_ns) {
+            /* whatever is still open is a timeout, whatever was never sent is unsent */
+            for (int i = 0; i < o->conns; i++)
+                if (r->conns[i].state == C_BUSY)
+                    fail_conn(r, i, true);
+            r->unsent += p->n - r->next;
+            r->next = p->n;
+            return 0;
+        }
+        /* timeouts and reconnects, every 10 ms */
+        if (now - last_scan > 10000000LL) {
+            last_scan = now;
+            for (int i = 0; i < o->conns; i++) {
+                struct conn *c = &r->conns[i];
+                if (c->state == C_BUSY && now - c->sent_ns > timeout_ns)
+                    fail_conn(r, i, true);
+                if (c->state == C_DOWN && now >= c->retry_ns)
+                    conn_open(r, i);
+            }
+        }
+        /* wake for the next due request, the next scan, or I/O */
+        int64_t wake = last_scan + 10000000LL;
+        if (r->next < p->n && r->n_idle > 0 && r->t0 + p->due_ns[r->next] < wake)
+            wake = r->t0 + p->due_ns[r->next];
+        if (wake < now + 1000)
+            wake = now + 1000;
+        arm_timer(r, wake);
+        int n = epoll_wait(r->ep, evs, 128, 20);
+        for (int k = 0; k < n; k++) {
+            uint32_t id = evs[k].data.u32;
+            if (id == UINT32_MAX) {
+                uint64_t ticks;
+                ssize_t rd = read(r->tfd, &ticks, sizeof ticks);
+                (void)rd;
+                continue;
+            }
+            int i = (int)id;
+            struct conn *c = &r->conns[i];
+            if (c->fd < 0)
+                continue;
+            if (c->state == C_CONNECTING) {
+                int err = 0;
+                socklen_t el = sizeof err;
+                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+                if (err != 0 || (evs[k].events & (EPOLLERR | EPOLLHUP))) {
+                    r->connect_failures++;
+                    conn_close(r, i, 100000000LL);
+                    continue;
+                }
+                set_writing(r, i, false);
+                conn_idle(r, i);
+                continue;
+            }
+            if ((evs[k].events & EPOLLOUT) && c->state == C_BUSY && c->wrote < p->len[c->req])
+                try_write(r, i);
+            if (c->fd >= 0 && (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+                on_readable(r, i);
+        }
+    }
+}
+
+/* ---- the fake's counters ---- */
+
+struct fake_stats {
+    int64_t unique, dup, foreign, bad, replies, loading, llm, pushes, first_reply_ns, last_reply_ns, cpu_ns;
+    unsigned phase;
+};
+
+static int fake_stats(int port, struct fake_stats *s)
+{
+    char body[2048];
+    if (bench_http(port, "GET", "/__stats", NULL, body, sizeof body, 2000) != 200)
+        return -1;
+    s->phase = (unsigned)bench_json_int(body, "phase");
+    s->unique = bench_json_int(body, "unique");
+    s->dup = bench_json_int(body, "dup");
+    s->foreign = bench_json_int(body, "foreign");
+    s->bad = bench_json_int(body, "bad");
+    s->replies = bench_json_int(body, "replies");
+    s->loading = bench_json_int(body, "loading");
+    s->llm = bench_json_int(body, "llm");
+    s->pushes = bench_json_int(body, "pushes");
+    s->first_reply_ns = bench_json_int(body, "first_reply_ns");
+    s->last_reply_ns = bench_json_int(body, "last_reply_ns");
+    s->cpu_ns = bench_json_int(body, "cpu_ns");
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    *o = (struct options){.conns = 32, .timeout_ms = 10000, .drain_ms = 2000, .max_drain_ms = 30000,
+                          .phase = 1, .label = "run", .count = 0};
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--port")) o->port = atoi(v);
+        else if (!strcmp(k, "--fake-port")) o->fake_port = atoi(v);
+        else if (!strcmp(k, "--secret")) o->secret = v;
+        else if (!strcmp(k, "--rate")) o->rate = atof(v);
+        else if (!strcmp(k, "--duration")) o->duration = atof(v);
+        else if (!strcmp(k, "--count")) o->count = atol(v);
+        else if (!strcmp(k, "--conns")) o->conns = atoi(v);
+        else if (!strcmp(k, "--users")) o->users = atoi(v);
+        else if (!strcmp(k, "--phase")) o->phase = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--pid")) o->pid = (pid_t)atoi(v);
+        else if (!strcmp(k, "--timeout-ms")) o->timeout_ms = atoi(v);
+        else if (!strcmp(k, "--drain-ms")) o->drain_ms = atoi(v);
+        else if (!strcmp(k, "--max-drain-ms")) o->max_drain_ms = atoi(v);
+        else if (!strcmp(k, "--label")) o->label = v;
+        else {
+            fprintf(stderr, "bench-load: unknown option %s\n", k);
+            return -1;
+        }
+    }
+    if (o->count <= 0 && o->duration > 0)
+        o->count = (long)(o->rate * o->duration + 0.5);
+    if (o->port <= 0 || o->fake_port <= 0 || !o->secret || o->rate <= 0 || o->rate > 1e6 || o->count <= 0 ||
+        o->count > MAX_REQUESTS || o->conns < 1 || o->conns > MAX_CONNS || o->timeout_ms < 100 ||
+        o->timeout_ms > 120000 || o->drain_ms < 0 || o->max_drain_ms < o->drain_ms || o->max_drain_ms > 600000) {
+        fprintf(stderr, "usage: bench-load --port P --fake-port F --secret S --rate R (--duration SEC | --count N)\n"
+                        "       [--conns 1..%d] [--users U] [--phase ID] [--pid SERVER_PID] [--timeout-ms T]\n"
+                        "       [--drain-ms D] [--max-drain-ms M] [--label NAME]   (at most %d requests)\n",
+                MAX_CONNS, MAX_REQUESTS);
+        return -1;
+    }
+    if (o->users <= 0) {
+        /* Enough users that none sends more than 5 messages a minute: the
+         * bot's default rate limit (10 a minute) must never kick in. */
+        double u = o->rate * 12.0;
+        o->users = u < 1000 ? 1000 : (int)u;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    if (parse_options(argc, argv, &o) != 0)
+        return 1;
+
+    struct plan plan;
+    int64_t prep0 = bench_now_ns();
+    if (plan_build(&plan, &o, o.count, o.users) != 0) {
+        fprintf(stderr, "bench-load: cannot prepare %ld requests\n", o.count);
+        plan_free(&plan);
+        return 1;
+    }
+    int64_t prep_ns = bench_now_ns() - prep0;
+
+    char path[64];
+    snprintf(path, sizeof path, "/__phase?id=%u&events=%ld", o.phase, o.count);
+    if (bench_http(o.fake_port, "POST", path, NULL, NULL, 0, 2000) != 200) {
+        fprintf(stderr, "bench-load: the fake LINE on 127.0.0.1:%d does not answer\n", o.fake_port);
+        plan_free(&plan);
+        return 1;
+    }
+
+    static struct run r;
+    memset(&r, 0, sizeof r);
+    r.o = &o;
+    r.p = &plan;
+    r.ep = epoll_create1(0);
+    r.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+    struct epoll_event tev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+    epoll_ctl(r.ep, EPOLL_CTL_ADD, r.tfd, &tev);
+    for (int i = 0; i < o.conns; i++) {
+        r.conns[i].fd = -1;
+        r.conns[i].req = -1;
+        conn_open(&r, i);
+    }
+    /* wait (at most 3 s) for the connections to be up before the clock starts */
+    int64_t until = bench_now_ns() + 3000000000LL;
+    while (r.n_idle < o.conns && bench_now_ns() < until) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(r.ep, evs, 64, 10);
+        for (int k = 0; k < n; k++) {
+            int i = (int)evs[k].data.u32;
+            if (evs[k].data.u32 == UINT32_MAX || r.conns[i].state != C_CONNECTING)
+                continue;
+            int err = 0;
+            socklen_t el = sizeof err;
+            getsockopt(r.conns[i].fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            if (err) {
+                r.connect_failures++;
+                conn_close(&r, i, 100000000LL);
+            } else {
+                set_writing(&r, i, false);
+                conn_idle(&r, i);
+            }
+        }
+    }
+    if (r.n_idle == 0) {
+        fprintf(stderr, "bench-load: no connection to 127.0.0.1:%d could be made\n", o.port);
+        plan_free(&plan);
+        return 1;
+    }
+
+    struct fake_stats f0, f1;
+    if (fake_stats(o.fake_port, &f0) != 0) {
+        fprintf(stderr, "bench-load: cannot read the fake's counters\n");
+        plan_free(&plan);
+        return 1;
+    }
+    int64_t cpu0 = o.pid > 0 ? bench_proc_cpu_ns(o.pid) : -1;
+    int64_t self0 = bench_self_cpu_ns();
+    r.t0 = bench_now_ns() + 1000000; /* 1 ms from now */
+    int64_t span_ns = plan.due_ns[plan.n - 1];
+    run_load(&r, r.t0 + span_ns + (int64_t)o.timeout_ms * 1000000 + 5000000000LL);
+    int64_t load_end = bench_now_ns();
+    int64_t self1 = bench_self_cpu_ns();
+
+    /* drain: one reply per acknowledged event, within max_drain_ms */
+    int64_t drain_deadline = (r.last_ack_ns ? r.last_ack_ns : load_end) + (int64_t)o.max_drain_ms * 1000000;
+    int stats_ok = 0;
+    for (;;) {
+        stats_ok = fake_stats(o.fake_port, &f1) == 0;
+        if (stats_ok && f1.phase == o.phase && f1.unique >= r.ok)
+            break;
+        if (bench_now_ns() > drain_deadline)
+            break;
+        bench_sleep_us(20000);
+    }
+    int64_t cpu1 = o.pid > 0 ? bench_proc_cpu_ns(o.pid) : -1;
+    long hwm = o.pid > 0 ? bench_proc_status_kb(o.pid, "VmHWM") : -1;
+    long rss = o.pid > 0 ? bench_proc_status_kb(o.pid, "VmRSS") : -1;
+    if (!stats_ok) {
+        fprintf(stderr, "bench-load: lost the fake's counters at the end of the run\n");
+        plan_free(&plan);
+        return 1;
+    }
+
+    /* latency of the acknowledged requests, from their due time */
+    int64_t *lat = malloc(sizeof *lat * (size_t)plan.n);
+    long nl = 0;
+    for (long i = 0; lat && i < plan.n; i++)
+        if (plan.done_ns[i] >= 0)
+            lat[nl++] = plan.done_ns[i];
+    if (lat)
+        qsort(lat, (size_t)nl, sizeof *lat, cmp_i64);
+
+    int64_t first_send = r.t0;
+    int64_t last_reply = f1.last_reply_ns > 0 ? f1.last_reply_ns : load_end;
+    int64_t end = last_reply > r.last_ack_ns ? last_reply : r.last_ack_ns;
+    double window_s = (double)(end - first_send) / 1e9;
+    double send_span_s = (double)span_ns / 1e9;
+    long errors = r.non2xx + r.timeouts + r.conn_errors + r.unsent;
+    long lost = r.ok - f1.unique;
+    int64_t drain_ns = f1.last_reply_ns > r.last_ack_ns ? f1.last_reply_ns - r.last_ack_ns : 0;
+    bool drained = lost <= 0 && drain_ns <= (int64_t)o.drain_ms * 1000000;
+    double fake_cpu_s = (double)(f1.cpu_ns - f0.cpu_ns) / 1e9;
+    double gen_cpu_s = (double)(self1 - self0) / 1e9;
+    double load_s = (double)(load_end - first_send) / 1e9;
+
+    printf("label=%s\nphase=%u\nrate=%.1f\nrequests=%ld\nusers=%d\nconns=%d\n", o.label, o.phase, o.rate,
+           plan.n, o.users, o.conns);
+    printf("prepare_ms=%.1f\n", (double)prep_ns / 1e6);
+    printf("sent=%ld\nok=%ld\nnon2xx=%ld\ntimeouts=%ld\nconn_errors=%ld\nunsent=%ld\nerrors=%ld\n", r.next - r.unsent,
+           r.ok, r.non2xx, r.timeouts, r.conn_errors, r.unsent, errors);
+    printf("status_2xx=%ld\nstatus_4xx=%ld\nstatus_5xx=%ld\n", r.status_counts[2], r.status_counts[4],
+           r.status_counts[5]);
+    printf("connects=%ld\nconnect_failures=%ld\n", r.connects, r.connect_failures);
+    printf("answered=%lld\nduplicates=%lld\nforeign_replies=%lld\nbad_replies=%lld\nlost=%ld\n",
+           (long long)f1.unique, (long long)f1.dup, (long long)f1.foreign, (long long)f1.bad, lost > 0 ? lost : 0);
+    printf("llm_calls=%lld\nloading_calls=%lld\npushes=%lld\n", (long long)f1.llm, (long long)f1.loading,
+           (long long)f1.pushes);
+    printf("drain_ms=%.1f\ndrained=%d\n", (double)drain_ns / 1e6, drained ? 1 : 0);
+    printf("send_span_s=%.3f\nwindow_s=%.3f\n", send_span_s, window_s);
+    double send_s = r.last_send_ns > first_send ? (double)(r.last_send_ns - first_send) / 1e9 : 0;
+    if (send_s < send_span_s)
+        send_s = send_span_s;
+    printf("achieved_send_rate=%.1f\n", send_s > 0 ? (double)(r.next - r.unsent) / send_s : 0);
+    printf("answered_per_s=%.1f\n", window_s > 0 ? (double)f1.unique / window_s : 0);
+    printf("max_send_lag_ms=%.3f\n", (double)r.max_send_lag_ns / 1e6);
+    printf("ack_p50_us=%.0f\nack_p90_us=%.0f\nack_p99_us=%.0f\nack_p999_us=%.0f\nack_max_us=%.0f\n",
+           pct(lat, nl, 0.50), pct(lat, nl, 0.90), pct(lat, nl, 0.99), pct(lat, nl, 0.999), pct(lat, nl, 1.0));
+    if (cpu0 >= 0 && cpu1 >= 0) {
+        double cpu_s = (double)(cpu1 - cpu0) / 1e9;
+        printf("server_cpu_s=%.3f\nserver_cores=%.3f\n", cpu_s, window_s > 0 ? cpu_s / window_s : 0);
+        printf("cpu_per_event_us=%.1f\n", f1.unique > 0 ? cpu_s * 1e6 / (double)f1.unique : 0);
+    }
+    if (hwm >= 0)
+        printf("vmhwm_kb=%ld\nvmrss_kb=%ld\n", hwm, rss);
+    printf("fake_cpu_s=%.3f\nfake_cores=%.3f\nfake_cpu_per_event_us=%.1f\n", fake_cpu_s,
+           window_s > 0 ? fake_cpu_s / window_s : 0, f1.unique > 0 ? fake_cpu_s * 1e6 / (double)f1.unique : 0);
+    printf("gen_cpu_s=%.3f\ngen_cores=%.3f\n", gen_cpu_s, load_s > 0 ? gen_cpu_s / load_s : 0);
+    free(lat);
+    plan_free(&plan);
+    for (int i = 0; i < o.conns; i++)
+        if (r.conns[i].fd >= 0)
+            close(r.conns[i].fd);
+    close(r.ep);
+    close(r.tfd);
+    return 0;
+}

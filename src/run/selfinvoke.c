@@ -1,0 +1,113 @@
+/* selfinvoke.c - asynchronous invocation of this same function (see selfinvoke.h). */
+#include "run/selfinvoke.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/sigv4.h"
+#include "io/clock.h"
+#include "obs/log.h"
+
+#define INVOKE_TIMEOUT_MS 5000
+
+/* Splits "https://host[:port][/base]" into the Host header and the base path. */
+static int split_endpoint(const char *endpoint, char *host, size_t host_cap, const char **base)
+{
+    const char *p = strstr(endpoint, "://");
+    if (!p)
+        return -1;
+    p += 3;
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    if (n == 0 || n >= host_cap)
+        return -1;
+    memcpy(host, p, n);
+    host[n] = '\0';
+    *base = slash ? slash : "";
+    return 0;
+}
+
+static int post_signed(struct http_client *http, const char *url, const char *const *headers, const char *payload,
+                       size_t len, long *status, char *err, size_t errlen)
+{
+    struct http_request req = {.method = "POST", .url = url, .headers = headers, .body = payload, .body_len = len,
+                               .connect_timeout_ms = 2000, .timeout_ms = INVOKE_TIMEOUT_MS};
+    struct http_response resp;
+    memset(&resp, 0, sizeof resp);
+    int rc = http_client_do(http, &req, &resp);
+    *status = resp.status;
+    if (rc != 0)
+        snprintf(err, errlen, "no answer from the invoke endpoint: %s", resp.error);
+    else if (resp.status != 202)
+        snprintf(err, errlen, "invoke endpoint answered %ld: %.200s", resp.status, resp.body ? resp.body : "");
+    http_response_free(&resp);
+    return rc == 0 && *status == 202 ? 0 : -1;
+}
+
+int selfinvoke_lambda(const struct config *cfg, struct http_client *http, const char *payload, size_t len,
+                      char *err, size_t errlen)
+{
+    if (!cfg->function_name || !cfg->region || !cfg->aws_access_key_id || !cfg->aws_secret_access_key) {
+        snprintf(err, errlen, "AWS_LAMBDA_FUNCTION_NAME, AWS_REGION and the runtime's credentials are needed "
+                              "for LINEBOT_ASYNC=self");
+        return -1;
+    }
+    char default_endpoint[256];
+    snprintf(default_endpoint, sizeof default_endpoint, "https://lambda.%s.amazonaws.com", cfg->region);
+    const char *endpoint = cfg->lambda_endpoint ? cfg->lambda_endpoint : default_endpoint;
+    char host[256];
+    const char *base;
+    if (split_endpoint(endpoint, host, sizeof host, &base) != 0) {
+        snprintf(err, errlen, "the Lambda endpoint URL cannot be read");
+        return -1;
+    }
+    char name[512];
+    if (sigv4_uri_encode(cfg->function_name, strlen(cfg->function_name), false, name, sizeof name) == (size_t)-1) {
+        snprintf(err, errlen, "the function name is too long");
+        return -1;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/2015-03-31/functions/%s/invocations", base, name);
+
+    struct sigv4_header extra[] = {{"X-Amz-Invocation-Type", "Event"}, {"Content-Type", "application/json"}};
+    struct sigv4_request sreq = {
+        .method = "POST", .host = host, .path = path, .headers = extra, .n_headers = 2,
+        .payload = payload, .payload_len = len, .region = cfg->region, .service = "lambda",
+        .access_key_id = cfg->aws_access_key_id, .secret_access_key = cfg->aws_secret_access_key,
+        .session_token = cfg->aws_session_token, .now_epoch_s = clock_now_ms() / 1000,
+    };
+    struct sigv4_result sig;
+    char serr[160];
+    if (sigv4_sign(&sreq, &sig, serr, sizeof serr) != 0) {
+        snprintf(err, errlen, "cannot sign the invoke request: %s", serr);
+        return -1;
+    }
+    char hdr[SIGV4_MAX_OUT_HEADERS + 2][8448];
+    const char *headers[SIGV4_MAX_OUT_HEADERS + 3];
+    size_t nh = 0;
+    snprintf(hdr[nh], sizeof hdr[nh], "X-Amz-Invocation-Type: Event");
+    headers[nh] = hdr[nh];
+    nh++;
+    snprintf(hdr[nh], sizeof hdr[nh], "Content-Type: application/json");
+    headers[nh] = hdr[nh];
+    nh++;
+    for (size_t i = 0; i < sig.n_headers; i++, nh++) {
+        snprintf(hdr[nh], sizeof hdr[nh], "%s: %s", sig.headers[i].name, sig.headers[i].value);
+        headers[nh] = hdr[nh];
+    }
+    headers[nh] = NULL;
+    char url[1536];
+    snprintf(url, sizeof url, "%.16s%s%s", strncasecmp(endpoint, "https://", 8) == 0 ? "https://" : "http://", host,
+             path);
+    sigv4_result_free(&sig);
+    long status;
+    int rc = post_signed(http, url, headers, payload, len, &status, err, errlen);
+    /* The signed headers carried a credential: wipe the copies. */
+    for (size_t i = 0; i < nh; i++)
+        memset(hdr[i], 0, sizeof hdr[i]);
+    if (rc == 0)
+        log_debug("asynchronous invocation accepted (%zu bytes)", len);
+    return rc;
+}

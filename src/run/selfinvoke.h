@@ -1,0 +1,32 @@
+/* selfinvoke.h - asynchronous invocation of this same function, so that the
+ * webhook invocation can answer LINE at once and the chat work runs in an
+ * invocation of its own.
+ *
+ * AWS Lambda: POST {endpoint}/2015-03-31/functions/{name}/invocations with
+ * X-Amz-Invocation-Type: Event, SigV4-signed with the runtime's temporary
+ * credentials; 202 means accepted. Alibaba Function Compute 3.0: POST
+ * {endpoint}/2023-03-30/functions/{name}/invocations with
+ * x-fc-invocation-type: Async, ACS3-HMAC-SHA256-signed; 202 means accepted. */
+#ifndef LINEBOT_SELFINVOKE_H
+#define LINEBOT_SELFINVOKE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "io/http_client.h"
+
+/* Credentials for Function Compute: the per-request x-fc-* headers when the
+ * platform gave them, else the ALIBABA_CLOUD_* settings. */
+struct fc_credentials {
+    const char *access_key_id;
+    const char *access_key_secret;
+    const char *security_token; /* may be NULL */
+};
+
+/* Returns 0 when the platform accepted the invocation, -1 with `err` set. */
+int selfinvoke_lambda(const struct config *cfg, struct http_client *http, const char *payload, size_t len,
+                      char *err, size_t errlen);
+int selfinvoke_fc(const struct config *cfg, struct http_client *http, const struct fc_credentials *creds,
+                  const char *payload, size_t len, char *err, size_t errlen);
+
+#endif
