@@ -125,12 +125,28 @@ static int serve(void)
     if (ingest_init(&ingest, &cfg, store) != 0)
         goto out;
     ingest_ready = 1;
-    if (worker_pool_start(&pool, &cfg) != 0)
-        goto out;
-    pool_started = 1;
-    ingest.notify = worker_pool_notify;
-    ingest.notify_arg = &pool;
-    worker_pool_notify(&pool); /* recovered events */
+    if (cfg.platform == PLATFORM_FC) {
+        /* Function Compute: an instance may be frozen as soon as a response
+         * is out, so work happens inside invocations, never in background
+         * threads (see run/server.c). */
+        free(cfg.host);
+        cfg.host = strdup("0.0.0.0");
+        cfg.port = cfg.fc_listen_port;
+        if (!cfg.host)
+            goto out;
+        if (!store_url_is_shared(cfg.db))
+            log_warn("LINEBOT_DB is SQLite (%s): each Function Compute instance has its own copy, so "
+                     "deduplication and history do not carry across instances. Use PostgreSQL "
+                     "(LINEBOT_DB=postgres://...) in production",
+                     cfg.db);
+    } else {
+        if (worker_pool_start(&pool, &cfg) != 0)
+            goto out;
+        pool_started = 1;
+        ingest.notify = worker_pool_notify;
+        ingest.notify_arg = &pool;
+        worker_pool_notify(&pool); /* recovered events */
+    }
 
     srv = server_start(&cfg, &ingest, err, sizeof err);
     if (!srv) {
@@ -138,8 +154,9 @@ static int serve(void)
         fprintf(stderr, "linebot: %s\n", err);
         goto out;
     }
-    log_info("linebot %s listening on %s:%d (model %s via %s, store %s, %d workers)", LINEBOT_VERSION, cfg.host,
-             cfg.port, cfg.llm_model, config_provider_name(cfg.provider), cfg.db, cfg.workers);
+    log_info("linebot %s listening on %s:%d (%s; model %s via %s, %d workers)", LINEBOT_VERSION, cfg.host, cfg.port,
+             cfg.platform == PLATFORM_FC ? "Alibaba Function Compute" : "server", cfg.llm_model,
+             config_provider_name(cfg.provider), cfg.workers);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

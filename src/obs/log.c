@@ -4,7 +4,6 @@
  * from different threads never interleave. */
 #include "obs/log.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,16 +17,6 @@ static atomic_int current_level = LOG_INFO;
 static _Thread_local char ctx_event_id[128];
 static _Thread_local char ctx_chat_type[16];
 static _Thread_local char ctx_request_id[128];
-
-static pthread_mutex_t invocation_lock = PTHREAD_MUTEX_INITIALIZER;
-static char invocation_id[128];
-
-void log_set_invocation_id(const char *request_id)
-{
-    pthread_mutex_lock(&invocation_lock);
-    snprintf(invocation_id, sizeof invocation_id, "%s", request_id ? request_id : "");
-    pthread_mutex_unlock(&invocation_lock);
-}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -154,15 +143,7 @@ void log_write(enum log_level level, const char *fmt, ...)
     put_json_string(&b, msg);
     put_field(&b, "event_id", ctx_event_id);
     put_field(&b, "chat_type", ctx_chat_type);
-    if (ctx_request_id[0]) {
-        put_field(&b, "request_id", ctx_request_id);
-    } else {
-        char inv[sizeof invocation_id];
-        pthread_mutex_lock(&invocation_lock);
-        memcpy(inv, invocation_id, sizeof inv);
-        pthread_mutex_unlock(&invocation_lock);
-        put_field(&b, "request_id", inv);
-    }
+    put_field(&b, "request_id", ctx_request_id);
     put_raw(&b, "}");
     b.data[b.len++] = '\n';
 

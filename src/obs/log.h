@@ -19,10 +19,6 @@ void log_set_event(const char *event_id, const char *chat_type);
 void log_set_request_id(const char *request_id);
 void log_clear_context(void);
 
-/* Serverless: the platform's request id of the invocation in progress, used by
- * every thread whose own request_id is unset (NULL clears it). */
-void log_set_invocation_id(const char *request_id);
-
 /* Writes one line at `level` if enabled. `fmt` is printf-style; the result is
  * JSON-escaped. */
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

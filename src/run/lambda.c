@@ -23,7 +23,7 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "run/ingest.h"
-#include "run/selfinvoke.h"
+#include "run/serverless.h"
 #include "run/server.h"
 #include "run/worker.h"
 
@@ -38,6 +38,7 @@ struct lambda {
     struct ingest ingest;
     bool shared_store;
     bool ingest_ready;
+    char request_id[128]; /* of the invocation in progress */
 };
 
 static void runtime_url(const char *api, const char *path, char *out, size_t cap)
@@ -90,53 +91,6 @@ static char *respond(int status, const char *key, const char *text)
     return apigw_response(status, "application/json", body);
 }
 
-/* Hands the new events to asynchronous invocations. On failure the events of
- * every payload that was not accepted are taken out of the inbox again. */
-static int hand_off(struct lambda *l, const struct ingest_added *added)
-{
-    int64_t t0 = clock_monotonic_ms();
-    struct handoff_event *evs = calloc(added->n, sizeof *evs);
-    if (!evs)
-        return -1;
-    for (size_t i = 0; i < added->n; i++) {
-        evs[i].event_id = (char *)added->items[i].event_id;
-        evs[i].chat_id = (char *)added->items[i].chat_id;
-        evs[i].timestamp_ms = added->items[i].timestamp_ms;
-        evs[i].event_json = (char *)added->items[i].payload;
-    }
-    struct handoff_payloads p;
-    int rc = handoff_build(evs, added->n, l->shared_store, HANDOFF_MAX_LAMBDA, &p);
-    free(evs);
-    if (rc != 0) {
-        ingest_forget(&l->ingest, added);
-        return -1;
-    }
-    int failed = 0;
-    for (size_t i = 0; i < p.n; i++) {
-        char err[256];
-        if (selfinvoke_lambda(l->cfg, l->invoke, p.bodies[i], p.lens[i], err, sizeof err) == 0)
-            continue;
-        log_error("asynchronous hand-off failed: %s", err);
-        failed = 1;
-        /* Undo exactly the events of this payload. */
-        struct handoff_event *ids;
-        size_t n_ids;
-        if (handoff_parse(p.bodies[i], p.lens[i], &ids, &n_ids) == 1) {
-            struct ingest_added undo = {.items = calloc(n_ids ? n_ids : 1, sizeof *undo.items), .n = n_ids};
-            for (size_t k = 0; undo.items && k < n_ids; k++)
-                undo.items[k].event_id = ids[k].event_id;
-            if (undo.items)
-                ingest_forget(&l->ingest, &undo);
-            free(undo.items);
-            handoff_events_free(ids, n_ids);
-        }
-    }
-    handoff_payloads_free(&p);
-    if (!failed)
-        metrics_handoff_latency((double)(clock_monotonic_ms() - t0));
-    return failed ? -1 : 0;
-}
-
 static char *handle_webhook(struct lambda *l, const struct http_event *ev, int64_t deadline_ms)
 {
     if (ev->body_len > SERVER_MAX_BODY) {
@@ -149,44 +103,16 @@ static char *handle_webhook(struct lambda *l, const struct http_event *ev, int64
                                       reason, sizeof reason, &added);
     if (status == 200 && added.n > 0) {
         if (l->cfg->async_mode == ASYNC_SELF) {
-            if (hand_off(l, &added) != 0) {
+            if (serverless_hand_off(l->cfg, l->invoke, &l->ingest, &added, NULL) != 0) {
                 status = 503;
                 snprintf(reason, sizeof reason, "hand-off failed");
             }
         } else {
-            worker_pool_drain(l->cfg, l->cfg->workers, deadline_ms);
+            worker_pool_drain(l->cfg, l->cfg->workers, deadline_ms, l->request_id);
         }
     }
     ingest_added_free(&added);
     return respond(status, status == 200 ? "status" : "error", reason);
-}
-
-/* The asynchronous invocation: store what travelled, then answer. */
-static char *handle_work(struct lambda *l, struct handoff_event *evs, size_t n, int64_t deadline_ms)
-{
-    struct inbox_item *items = calloc(n ? n : 1, sizeof *items);
-    size_t k = 0;
-    for (size_t i = 0; items && i < n; i++) {
-        if (!evs[i].event_json)
-            continue;
-        items[k++] = (struct inbox_item){.event_id = evs[i].event_id, .chat_id = evs[i].chat_id,
-                                         .timestamp_ms = evs[i].timestamp_ms, .payload = evs[i].event_json};
-    }
-    if (k > 0) {
-        size_t n_new = 0;
-        pthread_mutex_lock(&l->ingest.lock);
-        int rc = store_inbox_add(l->store, items, k, &n_new);
-        pthread_mutex_unlock(&l->ingest.lock);
-        if (rc != 0) {
-            free(items);
-            log_error("work invocation could not store its events: %s", store_last_error(l->store));
-            return NULL; /* an error: Lambda retries the asynchronous invocation */
-        }
-    }
-    free(items);
-    log_info("work invocation: %zu event(s)", n);
-    worker_pool_drain(l->cfg, l->cfg->workers, deadline_ms);
-    return strdup("{\"status\":\"done\"}");
 }
 
 static char *handle(struct lambda *l, const char *body, size_t len, int64_t deadline_ms)
@@ -215,7 +141,8 @@ static char *handle(struct lambda *l, const char *body, size_t len, int64_t dead
     size_t n;
     int w = handoff_parse(body, len, &evs, &n);
     if (w == 1) {
-        char *out = handle_work(l, evs, n, deadline_ms);
+        char *out = serverless_work(l->cfg, &l->ingest, evs, n, deadline_ms, l->request_id) == 0 ? strdup("{\"status\":\"done\"}")
+                                                                                : NULL; /* Lambda retries */
         handoff_events_free(evs, n);
         return out;
     }
@@ -271,15 +198,15 @@ int lambda_run(const struct config *cfg)
         failures = 0;
         const char *rid = http_client_header(l.runtime, "Lambda-Runtime-Aws-Request-Id");
         const char *dl = http_client_header(l.runtime, "Lambda-Runtime-Deadline-Ms");
-        char request_id[128];
-        snprintf(request_id, sizeof request_id, "%s", rid ? rid : "");
+        char *request_id = l.request_id;
+        snprintf(l.request_id, sizeof l.request_id, "%s", rid ? rid : "");
         int64_t deadline_ms = 0;
         if (dl) {
             long long epoch = strtoll(dl, NULL, 10);
             if (epoch > 0)
                 deadline_ms = clock_monotonic_ms() + (epoch - clock_now_ms());
         }
-        log_set_invocation_id(request_id);
+        log_set_request_id(request_id);
         struct metrics_totals before;
         metrics_get_totals(&before);
 
@@ -304,7 +231,7 @@ int lambda_run(const struct config *cfg)
         struct metrics_totals after;
         metrics_get_totals(&after);
         emf_emit(cfg->function_name, &before, &after, clock_now_ms());
-        log_set_invocation_id(NULL);
+        log_set_request_id(NULL);
     }
 out:
     if (l.ingest_ready)

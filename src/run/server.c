@@ -7,22 +7,36 @@
 
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/handoff.h"
+#include "io/http_client.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "run/serverless.h"
+#include "run/worker.h"
 
 #define THREAD_POOL_SIZE 4
 
+/* FC's console and Simple Log Service look for these exact plain lines. */
+static void fc_start_line(const char *request_id) { printf("FC Invoke Start RequestId: %s\n", request_id); fflush(stdout); }
+static void fc_end_line(const char *request_id) { printf("FC Invoke End RequestId: %s\n", request_id); fflush(stdout); }
+
 struct server {
     struct MHD_Daemon *daemon;
+    const struct config *cfg;
     struct ingest *ingest;
     atomic_ullong request_seq;
+    pthread_mutex_t invoke_lock;    /* FC: guards `invoke` */
+    struct http_client *invoke;     /* FC: asynchronous self-invocation */
 };
+
+#define FC_MAX_EVENT_BODY (6 * 1024 * 1024) /* FC's synchronous payload limit */
 
 /* Per-request state, created on the first call of the access handler. */
 struct request {
@@ -30,6 +44,10 @@ struct request {
     size_t len, cap;
     int too_large;
 };
+
+/* Function Compute reads x-fc-status: 200 when the function did its job (even
+ * when that job was refusing a bad webhook), 404 when it failed. */
+static _Thread_local const char *fc_status;
 
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status, const char *content_type,
                                const char *body)
@@ -39,6 +57,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (fc_status)
+        MHD_add_response_header(resp, "x-fc-status", fc_status);
     enum MHD_Result r = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return r;
@@ -52,11 +72,72 @@ static enum MHD_Result respond_json(struct MHD_Connection *conn, unsigned int st
     return respond(conn, status, "application/json", body);
 }
 
+/* FC: a webhook through the HTTP trigger. The events are stored, then handed
+ * to an asynchronous invocation of this function (LINEBOT_ASYNC=self), or
+ * answered right here (inline): an FC instance may be frozen as soon as the
+ * response is out, so nothing is left to background threads. */
+static int fc_webhook(struct server *srv, struct MHD_Connection *conn, struct request *req, const char *sig,
+                      char *reason, size_t reason_len)
+{
+    const struct config *cfg = srv->cfg;
+    struct ingest_added added;
+    int status = ingest_webhook_added(srv->ingest, req->body ? req->body : "", req->len, sig, reason, reason_len,
+                                      &added);
+    if (status == 200 && added.n > 0) {
+        if (cfg->async_mode == ASYNC_SELF) {
+            struct fc_credentials creds = {
+                .access_key_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-access-key-id"),
+                .access_key_secret = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-access-key-secret"),
+                .security_token = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-security-token"),
+            };
+            if (!creds.access_key_id || !creds.access_key_secret)
+                creds = (struct fc_credentials){cfg->alibaba_access_key_id, cfg->alibaba_access_key_secret,
+                                                cfg->alibaba_security_token};
+            pthread_mutex_lock(&srv->invoke_lock);
+            int rc = serverless_hand_off(cfg, srv->invoke, srv->ingest, &added, &creds);
+            pthread_mutex_unlock(&srv->invoke_lock);
+            if (rc != 0) {
+                status = 503;
+                snprintf(reason, reason_len, "hand-off failed");
+            }
+        } else {
+            worker_pool_drain(cfg, cfg->workers, 0, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-request-id"));
+        }
+    }
+    ingest_added_free(&added);
+    return status;
+}
+
+/* FC: an event invocation (x-fc-control-path: /invoke) carrying work. */
+static enum MHD_Result fc_invoke(struct server *srv, struct MHD_Connection *conn, struct request *req)
+{
+    if (req->too_large) {
+        fc_status = "404";
+        return respond_json(conn, 413, "error", "payload too large");
+    }
+    struct handoff_event *evs;
+    size_t n;
+    int kind = handoff_parse(req->body ? req->body : "", req->len, &evs, &n);
+    if (kind != 1) {
+        log_warn("event invocation payload is not linebot work: ignored");
+        return respond_json(conn, MHD_HTTP_OK, "status", "ignored");
+    }
+    int rc = serverless_work(srv->cfg, srv->ingest, evs, n, 0,
+                             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-request-id"));
+    handoff_events_free(evs, n);
+    if (rc != 0) {
+        fc_status = "404"; /* FC retries a failed asynchronous invocation */
+        return respond_json(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "error", "could not store the events");
+    }
+    return respond_json(conn, MHD_HTTP_OK, "status", "done");
+}
+
 static enum MHD_Result handle_callback(struct server *srv, struct MHD_Connection *conn, struct request *req)
 {
     char rid[32];
     snprintf(rid, sizeof rid, "req-%llu", (unsigned long long)atomic_fetch_add(&srv->request_seq, 1) + 1);
-    log_set_request_id(rid);
+    if (!MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-request-id"))
+        log_set_request_id(rid);
     enum MHD_Result r;
     if (req->too_large) {
         log_warn("webhook refused: body over %d bytes", SERVER_MAX_BODY);
@@ -65,22 +146,37 @@ static enum MHD_Result handle_callback(struct server *srv, struct MHD_Connection
     } else {
         const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Line-Signature");
         char reason[128];
-        int status = ingest_webhook(srv->ingest, req->body ? req->body : "", req->len, sig, reason, sizeof reason);
+        int status;
+        if (srv->cfg->platform == PLATFORM_FC) {
+            status = fc_webhook(srv, conn, req, sig, reason, sizeof reason);
+        } else {
+            status = ingest_webhook(srv->ingest, req->body ? req->body : "", req->len, sig, reason, sizeof reason);
+        }
         r = respond_json(conn, (unsigned int)status, status == 200 ? "status" : "error", reason);
     }
     log_clear_context();
     return r;
 }
 
-static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                      const char *version, const char *upload_data, size_t *upload_data_size,
-                                      void **con_cls)
+static enum MHD_Result route(struct server *srv, struct MHD_Connection *conn, const char *url, const char *method,
+                             const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-    struct server *srv = cls;
     bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
     bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    const char *control = srv->cfg->platform == PLATFORM_FC
+                              ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-control-path")
+                              : NULL;
+    bool fc_event = control && strcmp(control, "/invoke") == 0;
+    if (control && strcmp(control, "/initialize") == 0) {
+        if (*upload_data_size > 0) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return respond_json(conn, MHD_HTTP_OK, "status", "ok");
+    }
 
-    if (strcmp(url, "/callback") == 0 && is_post) {
+    if ((strcmp(url, "/callback") == 0 && is_post) || fc_event) {
+        size_t limit = fc_event ? FC_MAX_EVENT_BODY : SERVER_MAX_BODY;
         struct request *req = *con_cls;
         if (!req) {
             req = calloc(1, sizeof *req);
@@ -88,14 +184,14 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
                 return MHD_NO;
             *con_cls = req;
             const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-            if (cl && strtoull(cl, NULL, 10) > SERVER_MAX_BODY)
+            if (cl && strtoull(cl, NULL, 10) > limit)
                 req->too_large = 1; /* refuse before reading a byte of it */
             return MHD_YES;
         }
         if (*upload_data_size > 0) {
             size_t n = *upload_data_size;
             *upload_data_size = 0;
-            if (req->too_large || req->len + n > SERVER_MAX_BODY) {
+            if (req->too_large || req->len + n > limit) {
                 req->too_large = 1;
                 return MHD_YES;
             }
@@ -114,7 +210,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
             req->body[req->len] = '\0';
             return MHD_YES;
         }
-        return handle_callback(srv, conn, req);
+        return fc_event ? fc_invoke(srv, conn, req) : handle_callback(srv, conn, req);
     }
 
     /* Everything else has no body worth reading. */
@@ -151,14 +247,43 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
     return respond_json(conn, MHD_HTTP_NOT_FOUND, "error", "not found");
 }
 
+static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                      const char *version, const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    struct server *srv = cls;
+    if (srv->cfg->platform != PLATFORM_FC)
+        return route(srv, conn, url, method, upload_data, upload_data_size, con_cls);
+
+    /* Function Compute: one invocation is one request. Its request id goes into
+     * every log line, framed by the lines FC's console looks for (the end line
+     * is written by request_completed). */
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-request-id");
+    if (*con_cls == NULL && rid) {
+        log_set_request_id(rid);
+        fc_start_line(rid);
+    }
+    fc_status = "200";
+    enum MHD_Result r = route(srv, conn, url, method, upload_data, upload_data_size, con_cls);
+    fc_status = NULL;
+    return r;
+}
+
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
+    struct server *srv = cls;
     struct request *req = *con_cls;
     if (req) {
         free(req->body);
         free(req);
         *con_cls = NULL;
+    }
+    if (srv->cfg->platform == PLATFORM_FC) {
+        const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-request-id");
+        if (rid)
+            fc_end_line(rid);
+        log_clear_context();
     }
 }
 
@@ -170,6 +295,13 @@ struct server *server_start(const struct config *cfg, struct ingest *ingest, cha
         return NULL;
     }
     srv->ingest = ingest;
+    srv->cfg = cfg;
+    pthread_mutex_init(&srv->invoke_lock, NULL);
+    if (cfg->platform == PLATFORM_FC && !(srv->invoke = http_client_new())) {
+        snprintf(err, errlen, "out of memory");
+        free(srv);
+        return NULL;
+    }
 
     char port[16];
     snprintf(port, sizeof port, "%d", cfg->port);
@@ -206,5 +338,7 @@ void server_stop(struct server *srv)
         return;
     MHD_quiesce_daemon(srv->daemon);
     MHD_stop_daemon(srv->daemon);
+    http_client_free(srv->invoke);
+    pthread_mutex_destroy(&srv->invoke_lock);
     free(srv);
 }

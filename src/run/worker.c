@@ -588,6 +588,8 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&w->job_lock);
             if (!atomic_load(&pool->stopping))
                 atomic_store(&w->cancel_job, 0);
+            if (pool->request_id[0])
+                log_set_request_id(pool->request_id);
             process(w, &job);
             pthread_mutex_lock(&w->job_lock);
             free(w->job_event_id);
@@ -693,10 +695,11 @@ static void worker_close(struct worker *w)
 }
 
 static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_workers, int drain,
-                      int64_t deadline_ms)
+                      int64_t deadline_ms, const char *request_id)
 {
     memset(pool, 0, sizeof *pool);
     pool->cfg = cfg;
+    snprintf(pool->request_id, sizeof pool->request_id, "%s", request_id ? request_id : "");
     pool->drain = drain;
     pool->deadline_ms = deadline_ms;
     pthread_mutex_init(&pool->lock, NULL);
@@ -741,13 +744,13 @@ static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_
 
 int worker_pool_start(struct worker_pool *pool, const struct config *cfg)
 {
-    return pool_start(pool, cfg, cfg->workers, 0, 0);
+    return pool_start(pool, cfg, cfg->workers, 0, 0, NULL);
 }
 
-int worker_pool_drain(const struct config *cfg, int n_workers, int64_t deadline_ms)
+int worker_pool_drain(const struct config *cfg, int n_workers, int64_t deadline_ms, const char *request_id)
 {
     struct worker_pool pool;
-    if (pool_start(&pool, cfg, n_workers > 0 ? n_workers : 1, 1, deadline_ms) != 0)
+    if (pool_start(&pool, cfg, n_workers > 0 ? n_workers : 1, 1, deadline_ms, request_id) != 0)
         return -1;
     /* Workers leave on their own when nothing is claimable; wait for them,
      * then stop the lease keeper. */

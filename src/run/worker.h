@@ -22,6 +22,7 @@ struct worker_pool {
     atomic_int stopping;   /* no new claims; waits on the model are cancelled */
     int drain;             /* serverless: a worker stops when nothing is claimable */
     int64_t deadline_ms;   /* serverless: monotonic time the invocation must end by (0: none) */
+    char request_id[128];  /* serverless: the invocation's id, for log lines */
     pthread_t keeper;      /* renews the leases of jobs in progress */
     int keeper_started;
     pthread_mutex_t lock;
@@ -34,9 +35,11 @@ int worker_pool_start(struct worker_pool *pool, const struct config *cfg);
 
 /* Serverless: runs `n_workers` workers until nothing is claimable (or too
  * little time is left before `deadline_ms` on clock_monotonic_ms, 0 = none),
- * then returns. Answers are kept within the deadline. Returns 0, or -1 when
+ * then returns. Answers are kept within the deadline. `request_id` (the
+ * platform's invocation id, may be NULL) goes into the workers' log lines.
+ * Returns 0, or -1 when
  * the workers could not start. */
-int worker_pool_drain(const struct config *cfg, int n_workers, int64_t deadline_ms);
+int worker_pool_drain(const struct config *cfg, int n_workers, int64_t deadline_ms, const char *request_id);
 
 /* Wakes idle workers: new events were committed (ingest's notify hook). */
 void worker_pool_notify(void *pool);

@@ -1,0 +1,96 @@
+/* serverless.c - hand-off and work invocation, for Lambda and FC (see serverless.h). */
+#include "run/serverless.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/clock.h"
+#include "io/store.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "run/worker.h"
+
+static void forget_payload(struct ingest *ingest, const char *body, size_t len)
+{
+    struct handoff_event *ids;
+    size_t n;
+    if (handoff_parse(body, len, &ids, &n) != 1)
+        return;
+    struct ingest_added undo = {.items = calloc(n ? n : 1, sizeof *undo.items), .n = n};
+    for (size_t k = 0; undo.items && k < n; k++)
+        undo.items[k].event_id = ids[k].event_id;
+    if (undo.items)
+        ingest_forget(ingest, &undo);
+    free(undo.items);
+    handoff_events_free(ids, n);
+}
+
+int serverless_hand_off(const struct config *cfg, struct http_client *http, struct ingest *ingest,
+                        const struct ingest_added *added, const struct fc_credentials *fc_creds)
+{
+    int64_t t0 = clock_monotonic_ms();
+    bool fc = cfg->platform == PLATFORM_FC;
+    struct handoff_event *evs = calloc(added->n ? added->n : 1, sizeof *evs);
+    if (!evs) {
+        ingest_forget(ingest, added);
+        return -1;
+    }
+    for (size_t i = 0; i < added->n; i++) {
+        evs[i].event_id = (char *)added->items[i].event_id;
+        evs[i].chat_id = (char *)added->items[i].chat_id;
+        evs[i].timestamp_ms = added->items[i].timestamp_ms;
+        evs[i].event_json = (char *)added->items[i].payload;
+    }
+    struct handoff_payloads p;
+    int rc = handoff_build(evs, added->n, store_url_is_shared(cfg->db), fc ? HANDOFF_MAX_FC : HANDOFF_MAX_LAMBDA, &p);
+    free(evs);
+    if (rc != 0) {
+        ingest_forget(ingest, added);
+        return -1;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < p.n; i++) {
+        char err[512];
+        int ok = fc ? selfinvoke_fc(cfg, http, fc_creds, p.bodies[i], p.lens[i], err, sizeof err)
+                    : selfinvoke_lambda(cfg, http, p.bodies[i], p.lens[i], err, sizeof err);
+        if (ok == 0)
+            continue;
+        log_error("asynchronous hand-off failed, answering 503 so LINE redelivers: %s", err);
+        failed = 1;
+        forget_payload(ingest, p.bodies[i], p.lens[i]);
+    }
+    handoff_payloads_free(&p);
+    if (!failed)
+        metrics_handoff_latency((double)(clock_monotonic_ms() - t0));
+    return failed ? -1 : 0;
+}
+
+int serverless_work(const struct config *cfg, struct ingest *ingest, const struct handoff_event *events, size_t n,
+                    int64_t deadline_ms, const char *request_id)
+{
+    struct inbox_item *items = calloc(n ? n : 1, sizeof *items);
+    if (!items)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!events[i].event_json)
+            continue;
+        items[k++] = (struct inbox_item){.event_id = events[i].event_id, .chat_id = events[i].chat_id,
+                                         .timestamp_ms = events[i].timestamp_ms, .payload = events[i].event_json};
+    }
+    if (k > 0) {
+        size_t n_new = 0;
+        pthread_mutex_lock(&ingest->lock);
+        int rc = store_inbox_add(ingest->store, items, k, &n_new);
+        if (rc != 0)
+            log_error("work invocation could not store its events: %s", store_last_error(ingest->store));
+        pthread_mutex_unlock(&ingest->lock);
+        if (rc != 0) {
+            free(items);
+            return -1;
+        }
+    }
+    free(items);
+    log_info("work invocation: %zu event(s)", n);
+    return worker_pool_drain(cfg, cfg->workers, deadline_ms, request_id);
+}
