@@ -292,6 +292,8 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->alibaba_access_key_secret = opt_str(&l, env, "ALIBABA_CLOUD_ACCESS_KEY_SECRET");
     cfg->alibaba_security_token = opt_str(&l, env, "ALIBABA_CLOUD_SECURITY_TOKEN");
 
+    cfg->ca_file = opt_str(&l, env, "SSL_CERT_FILE");
+
     cfg->log_level = LOG_INFO;
     const char *level = env_nonempty(env, "LOG_LEVEL");
     if (level && log_parse_level(level, &cfg->log_level) != 0)
@@ -327,7 +329,7 @@ void config_free(struct config *cfg)
         &cfg->function_name, &cfg->region, &cfg->aws_access_key_id, &cfg->aws_secret_access_key,
         &cfg->aws_session_token, &cfg->lambda_endpoint, &cfg->fc_account_id, &cfg->fc_endpoint,
         &cfg->fc_qualifier, &cfg->alibaba_access_key_id, &cfg->alibaba_access_key_secret,
-        &cfg->alibaba_security_token,
+        &cfg->alibaba_security_token, &cfg->ca_file,
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         free(*strings[i]);

@@ -90,6 +90,8 @@ struct config {
     char *alibaba_access_key_secret; /* ALIBABA_CLOUD_ACCESS_KEY_SECRET */
     char *alibaba_security_token;    /* ALIBABA_CLOUD_SECURITY_TOKEN */
 
+    char *ca_file;              /* SSL_CERT_FILE: CA bundle for TLS (else found at the known paths) */
+
     /* Observability */
     enum log_level log_level;   /* LOG_LEVEL: debug, info, warn, error; default info */
 

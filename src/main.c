@@ -84,6 +84,8 @@ static int serve(void)
     }
     log_init(cfg.log_level);
     clock_set_offset_ms(cfg.clock_offset_ms);
+    const char *ca = http_use_ca_bundle(cfg.ca_file);
+    log_debug("TLS CA bundle: %s", ca ? ca : "libcurl's default");
     if (cfg.platform == PLATFORM_LAMBDA) {
         signal(SIGPIPE, SIG_IGN);
         int rc = http_global_init() == 0 ? lambda_run(&cfg) : 1;

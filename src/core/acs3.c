@@ -438,9 +438,9 @@ static const char *const SIGNER_HEADERS[] = {
     "x-acs-accesskey-id", "x-acs-security-token",
 };
 
-static bool is_header_name_char(unsigned char c)
+static bool is_tchar(unsigned char c) /* RFC 9110 token */
 {
-    return is_alnum(c) || c == '-' || c == '_' || c == '.';
+    return is_alnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 static int add_caller_headers(struct canon_headers *hs, const struct acs3_header *headers, size_t n,
@@ -457,7 +457,7 @@ static int add_caller_headers(struct canon_headers *hs, const struct acs3_header
         if (name == NULL || name[0] == '\0')
             return fail(err, errlen, "header %zu has no name", i);
         size_t nl = bounded_len(name, ACS3_MAX_HEADER_NAME);
-        if (nl > ACS3_MAX_HEADER_NAME || !all_chars(name, nl, is_header_name_char))
+        if (nl > ACS3_MAX_HEADER_NAME || !all_chars(name, nl, is_tchar))
             return fail(err, errlen, "header %zu has an invalid name", i);
         if (value == NULL)
             return fail(err, errlen, "header %zu has no value", i);
@@ -473,9 +473,8 @@ static int add_caller_headers(struct canon_headers *hs, const struct acs3_header
         for (size_t j = 0; j < nl; j++)
             lname[j] = (name[j] >= 'A' && name[j] <= 'Z') ? (char)(name[j] - 'A' + 'a') : name[j];
         lname[nl] = '\0';
-        if (strcmp(lname, "content-type") != 0 && strncmp(lname, "x-acs-", 6) != 0)
-            return fail(err, errlen, "header %zu is neither content-type nor x-acs-*: V3 does not sign it, "
-                                     "send it without passing it here", i);
+        if (strcmp(lname, "host") == 0 || strcmp(lname, "authorization") == 0)
+            return fail(err, errlen, "header %zu (%s) is set by the signer", i, lname);
         for (size_t j = 0; j < sizeof SIGNER_HEADERS / sizeof SIGNER_HEADERS[0]; j++)
             if (strcmp(lname, SIGNER_HEADERS[j]) == 0)
                 return fail(err, errlen, "header %zu (%s) is set by the signer", i, SIGNER_HEADERS[j]);

@@ -3,18 +3,27 @@
  * Used to sign the Function Compute 3.0 InvokeFunction call with which the
  * webhook request hands its events to an asynchronous invocation of the same
  * function. FC 3.0's API (version 2023-03-30) is ROA-style and is signed with
- * Alibaba Cloud's V3 method, as its official SDK does. The request, as
- * documented (InvokeFunction) and as the SDK sends it:
+ * Alibaba Cloud's V3 method, as its official SDKs do (their default path,
+ * OpenApiClient.doRequest). The request, as documented (InvokeFunction) and
+ * as the SDK sends it:
  *
  *   POST /2023-03-30/functions/{functionName}/invocations[?qualifier=...]
  *   Host: {accountId}.{regionId}.fc.aliyuncs.com
- *   signed:   host, content-type, x-acs-action: InvokeFunction,
- *             x-acs-version: 2023-03-30, x-acs-date, x-acs-signature-nonce,
- *             x-acs-content-sha256, and with STS credentials
- *             x-acs-accesskey-id and x-acs-security-token
- *   unsigned: x-fc-invocation-type: Async (V3 signs only host, content-type
- *             and x-acs-*), accept, user-agent, Authorization
- *   body:     the event, raw (the SDK sends it as application/octet-stream)
+ *   Content-Type: application/octet-stream    (the SDK's choice for the raw event)
+ *   x-fc-invocation-type: Async
+ *   x-acs-action: InvokeFunction, x-acs-version: 2023-03-30, x-acs-date,
+ *   x-acs-signature-nonce, x-acs-content-sha256, and with STS credentials
+ *   x-acs-accesskey-id and x-acs-security-token; then Authorization.
+ *   Body: the event, raw.
+ *
+ * Which headers are signed is the signer's choice, named in SignedHeaders.
+ * The V3 document's steps sign host, content-type and the x-acs-* headers,
+ * and its notes ask for every header but Authorization; Alibaba's Python SDK
+ * signs every header it sends, the document's Java sample only those three
+ * kinds. We sign the required ones
+ * plus every header the caller passes: for FC, pass content-type and
+ * x-fc-invocation-type (so the Async cannot be altered in transit). Headers
+ * not passed (accept, user-agent) go unsigned.
  *
  * Pure: no clock, no environment, no network, no randomness. The caller
  * passes the time, the nonce, the credentials and the request parts; the
@@ -39,9 +48,10 @@
  *    %XX, so a space is %20, '*' is %2A) and sorted by name. A repeated name
  *    is refused: Alibaba APIs spell lists as Name.1, Name.2. The result,
  *    out->canonical_query, is also the query to send.
- *  - headers: req->headers may hold only content-type and x-acs-* headers
- *    (the only ones V3 signs); values are trimmed. Send other headers, such
- *    as x-fc-invocation-type, without passing them here.
+ *  - headers: host and the x-acs-* headers above are always signed, plus
+ *    every header in req->headers (content-type, x-fc-invocation-type, ...).
+ *    Names are lowercased and values trimmed at both ends (inside, nothing
+ *    changes); a repeated name is refused. Send those headers as given.
  *
  * Secrets: the AccessKey secret is only ever an HMAC key; it is never copied
  * into any output. Error messages never contain credentials. */
@@ -72,7 +82,7 @@ struct acs3_param {
     const char *value;
 };
 
-/* A header to sign: "content-type" or an "x-acs-..." name. */
+/* A header to sign, e.g. {"x-fc-invocation-type", "Async"}. */
 struct acs3_header {
     const char *name;
     const char *value;
@@ -84,10 +94,10 @@ struct acs3_request {
     const char *path;               /* as sent, percent-encoded, starting with '/' */
     const struct acs3_param *params;
     size_t n_params;
-    const struct acs3_header *headers;  /* content-type and extra x-acs-* headers; not the ones
-                                         * the signer sets (x-acs-action, -version, -date,
-                                         * -signature-nonce, -content-sha256, -accesskey-id,
-                                         * -security-token) */
+    const struct acs3_header *headers;  /* extra headers to sign (not host, Authorization, or
+                                         * the x-acs-* headers the signer sets: -action,
+                                         * -version, -date, -signature-nonce, -content-sha256,
+                                         * -accesskey-id, -security-token) */
     size_t n_headers;
     const void *payload;            /* may be NULL when payload_len is 0 */
     size_t payload_len;
@@ -121,7 +131,7 @@ struct acs3_result {
      * does hold the security token when there is one: do not log it. */
     char *canonical_request;
     char *string_to_sign;
-    char *signed_headers;           /* "content-type;host;x-acs-action;..." */
+    char *signed_headers;           /* "content-type;host;x-acs-action;...;x-fc-invocation-type" */
     char signature[65];             /* lowercase hex */
 };
 

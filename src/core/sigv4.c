@@ -12,15 +12,17 @@
  *
  * Why not libcurl's CURLOPT_AWS_SIGV4? The issue allows it if it passes the
  * published vectors with a session token. We ran libcurl 7.88.1 (the one
- * here) against the suite on loopback. It passes get-vanilla,
+ * here, through curl --aws-sigv4, the same code) against the suite and read
+ * the Authorization it sent to a loopback listener. It passes get-vanilla,
  * get-header-value-trim, post-x-www-form-urlencoded and, when the caller adds
  * the X-Amz-Security-Token header itself, post-sts-header-before and
  * get-vanilla-with-session-token. It fails get-vanilla-query-order-key-case:
  * 7.88 signs the query in the order given instead of sorting it. It also signs
- * the path as sent, without the second encoding that AWS wants for every
- * service but S3, so a qualified name such as "fn:alias" or a function ARN
- * (sent as "fn%3Aalias") gets a signature Lambda rejects. And it reads the
- * clock itself: a caller-supplied X-Amz-Date is used but sent twice. So it
+ * the path as sent, without the second encoding AWS specifies for every
+ * service but S3: for ".../functions/fn%3Aalias/invocations" (a qualified
+ * name or a function ARN) its signature equals ours for the once-encoded
+ * path, not the one AWS's rule gives. And it reads the clock itself: a
+ * caller-supplied X-Amz-Date is used but the header is then sent twice. So it
  * fails a published vector and cannot be tested deterministically; this
  * module, pure and checked against the vectors, is used instead.
  *

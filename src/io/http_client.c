@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #ifndef LINEBOT_VERSION
 #define LINEBOT_VERSION "dev"
@@ -36,6 +37,31 @@ struct transfer {
     int too_large;
     const atomic_int *cancel;
 };
+
+static char ca_bundle[1024];
+
+const char *http_use_ca_bundle(const char *configured)
+{
+    static const char *const known[] = {
+        "/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Alpine */
+        "/etc/pki/tls/certs/ca-bundle.crt",                  /* Amazon Linux, RHEL, Fedora */
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* RHEL family, extracted */
+        "/etc/ssl/ca-bundle.pem",                            /* openSUSE */
+        "/etc/ssl/cert.pem",                                 /* Alpine, macOS, BSD */
+    };
+    ca_bundle[0] = '\0';
+    if (configured && configured[0]) {
+        snprintf(ca_bundle, sizeof ca_bundle, "%s", configured);
+        return ca_bundle;
+    }
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (access(known[i], R_OK) == 0) {
+            snprintf(ca_bundle, sizeof ca_bundle, "%s", known[i]);
+            return ca_bundle;
+        }
+    }
+    return NULL;
+}
 
 int http_global_init(void)
 {
@@ -218,6 +244,9 @@ int http_client_do(struct http_client *c, const struct http_request *req, struct
     long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 
     curl_easy_setopt(h, CURLOPT_URL, req->url);
+
+    if (ca_bundle[0])
+        curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

@@ -15,6 +15,13 @@ struct http_client;
 int http_global_init(void);
 void http_global_cleanup(void);
 
+/* The CA bundle for TLS. `configured` (SSL_CERT_FILE, may be NULL) wins;
+ * otherwise the first bundle found at the known paths of Debian/Ubuntu,
+ * Amazon Linux/RHEL, Alpine and others is used, because a binary built on one
+ * distribution runs on another (Lambda runs Amazon Linux). Returns the path in
+ * use, or NULL to leave libcurl's built-in default. Call before any request. */
+const char *http_use_ca_bundle(const char *configured);
+
 struct http_client *http_client_new(void);
 void http_client_free(struct http_client *c);
 
