@@ -1,0 +1,51 @@
+/* fake_http.h - the little HTTP server under both fakes (LINE and the LLM).
+ *
+ * libmicrohttpd on 127.0.0.1 with an ephemeral port and one thread per
+ * connection, so a fake that delays one answer (a slow LLM) never holds up
+ * another connection. The server collects the whole body, then calls the
+ * fake's handler once per request; the handler fills in a response, which may
+ * ask for a delay. fake_http_stop() interrupts delays, so a test never waits
+ * for a fake to finish sleeping. */
+#ifndef E2E_FAKE_HTTP_H
+#define E2E_FAKE_HTTP_H
+
+#include <stddef.h>
+
+struct fake_http;
+
+struct fake_http_request {
+    const char *method;
+    const char *path;  /* without the query string */
+    const char *body;  /* NUL-terminated copy of the body ("" when none) */
+    size_t body_len;
+    void *conn;        /* for fake_http_header() */
+};
+
+/* Value of request header `name` (case-insensitive), or NULL. */
+const char *fake_http_header(const struct fake_http_request *req, const char *name);
+
+#define FAKE_HTTP_MAX_HEADERS 8
+
+struct fake_http_response {
+    int status;               /* 0 is answered as 500 */
+    char *body;               /* malloc'd, owned by the server after the handler returns */
+    const char *content_type; /* static string; default application/json */
+    char *header_names[FAKE_HTTP_MAX_HEADERS];
+    char *header_values[FAKE_HTTP_MAX_HEADERS];
+    int n_headers;
+    int delay_ms;             /* answer only after this long (cut short by stop) */
+};
+
+/* Adds a response header (copied). */
+void fake_http_response_header(struct fake_http_response *r, const char *name, const char *value);
+
+typedef void (*fake_http_handler)(void *ctx, const struct fake_http_request *req,
+                                  struct fake_http_response *resp);
+
+/* Starts a server. Bodies above `max_body` bytes are answered 413 by the server
+ * itself, without calling the handler. Returns NULL on failure. */
+struct fake_http *fake_http_start(fake_http_handler handler, void *ctx, size_t max_body);
+int fake_http_port(const struct fake_http *s);
+void fake_http_stop(struct fake_http *s);
+
+#endif

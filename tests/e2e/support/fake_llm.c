@@ -1,0 +1,442 @@
+/* fake_llm.c - the fake OpenAI-compatible server (see fake_llm.h). */
+#include "fake_llm.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "e2e_util.h"
+#include "fake_http.h"
+
+struct scripted {
+    int status;
+    char *body;
+    char *headers;
+    int delay_ms;
+};
+
+struct llm_request {
+    char *body;
+    char *auth;
+    int status;
+    int64_t at_ms;
+};
+
+struct fake_llm {
+    struct fake_http *http;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *api_key;
+    char base_url[64];
+
+    struct scripted *queue;
+    size_t n_queue, head_queue, cap_queue;
+    char *fixed_answer;
+    int always_status;
+    char *always_body;
+    int delay_ms;
+
+    struct llm_request *requests;
+    size_t n_requests, cap_requests;
+    unsigned long long next_id;
+};
+
+char *fake_llm_completion_body(const char *content)
+{
+    json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s},s:s}],s:{s:i,s:i,s:i}}",
+                          "id", "chatcmpl-fake", "object", "chat.completion",
+                          "created", (json_int_t)(e2e_now_ms() / 1000), "model", "test-model",
+                          "choices", "index", 0, "message", "role", "assistant",
+                          "content", content, "finish_reason", "stop",
+                          "usage", "prompt_tokens", 10, "completion_tokens", 10,
+                          "total_tokens", 20);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static char *openai_error(const char *message, const char *type, const char *code)
+{
+    json_t *o = json_pack("{s:{s:s,s:s,s:n,s:s}}", "error", "message", message, "type", type,
+                          "param", "code", code);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* Text of a message content: a string, or the "text" parts of an array. */
+static char *content_text(json_t *content)
+{
+    if (json_is_string(content))
+        return e2e_strdup(json_string_value(content));
+    if (!json_is_array(content))
+        return NULL;
+    struct e2e_buf b = {0};
+    size_t i;
+    json_t *part;
+    json_array_foreach(content, i, part) {
+        const char *t = json_string_value(json_object_get(part, "text"));
+        if (t)
+            e2e_buf_adds(&b, t);
+    }
+    return e2e_buf_take(&b);
+}
+
+static char *last_user_content(json_t *messages)
+{
+    for (size_t i = json_array_size(messages); i-- > 0;) {
+        json_t *m = json_array_get(messages, i);
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (role && strcmp(role, "user") == 0)
+            return content_text(json_object_get(m, "content"));
+    }
+    return NULL;
+}
+
+static void add_header_lines(struct fake_http_response *r, const char *lines)
+{
+    if (!lines)
+        return;
+    char *copy = e2e_strdup(lines), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        const char *value = colon + 1;
+        while (*value == ' ')
+            value++;
+        fake_http_response_header(r, line, value);
+    }
+    free(copy);
+}
+
+/* Validates like OpenAI; returns true when the request is acceptable. */
+static bool validate(struct fake_llm *f, const struct fake_http_request *req, json_t *body,
+                     struct fake_http_response *r)
+{
+    if (strcmp(req->path, "/v1/chat/completions") != 0) {
+        r->status = 404;
+        r->body = openai_error("Unknown request URL", "invalid_request_error", "unknown_url");
+        return false;
+    }
+    if (strcmp(req->method, "POST") != 0) {
+        r->status = 405;
+        r->body = openai_error("Method not allowed", "invalid_request_error", "method");
+        return false;
+    }
+    const char *auth = fake_http_header(req, "Authorization");
+    char expected[512];
+    snprintf(expected, sizeof expected, "Bearer %s", f->api_key);
+    if (!auth || strcmp(auth, expected) != 0) {
+        r->status = 401;
+        r->body = openai_error("Incorrect API key provided", "invalid_request_error",
+                               "invalid_api_key");
+        return false;
+    }
+    json_t *messages = json_object_get(body, "messages");
+    if (!json_is_object(body) || !json_is_string(json_object_get(body, "model")) ||
+        !json_is_array(messages) || json_array_size(messages) == 0) {
+        r->status = 400;
+        r->body = openai_error("The request needs a model and a non-empty messages array",
+                               "invalid_request_error", "invalid_body");
+        return false;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(messages, i, m) {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        json_t *content = json_object_get(m, "content");
+        if (!role || (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant") &&
+                      strcmp(role, "developer") && strcmp(role, "tool")) ||
+            !(json_is_string(content) || json_is_array(content))) {
+            r->status = 400;
+            r->body = openai_error("Each message needs a valid role and a content",
+                                   "invalid_request_error", "invalid_message");
+            return false;
+        }
+    }
+    if (json_is_true(json_object_get(body, "stream"))) {
+        r->status = 400;
+        r->body = openai_error("The fake does not stream", "invalid_request_error", "stream");
+        return false;
+    }
+    return true;
+}
+
+static void on_request(void *ctx, const struct fake_http_request *req, struct fake_http_response *r)
+{
+    struct fake_llm *f = ctx;
+    json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+    pthread_mutex_lock(&f->mu);
+    if (validate(f, req, body, r)) {
+        if (f->head_queue < f->n_queue) {
+            struct scripted *s = &f->queue[f->head_queue++];
+            r->status = s->status;
+            r->body = e2e_strdup(s->body);
+            r->delay_ms = s->delay_ms;
+            add_header_lines(r, s->headers);
+        } else if (f->always_status) {
+            r->status = f->always_status;
+            r->body = e2e_strdup(f->always_body);
+            r->delay_ms = f->delay_ms;
+        } else {
+            char *content;
+            if (f->fixed_answer) {
+                content = e2e_strdup(f->fixed_answer);
+            } else {
+                char *last = last_user_content(json_object_get(body, "messages"));
+                content = e2e_printf("echo: %s", last ? last : "");
+                free(last);
+            }
+            r->status = 200;
+            r->body = fake_llm_completion_body(content);
+            r->delay_ms = f->delay_ms;
+            free(content);
+        }
+    }
+    char rid[40];
+    snprintf(rid, sizeof rid, "req_fake%llu", f->next_id++);
+    fake_http_response_header(r, "x-request-id", rid);
+    struct llm_request rec = {
+        .body = e2e_strdup(req->body),
+        .auth = e2e_strdup(fake_http_header(req, "Authorization")),
+        .status = r->status,
+        .at_ms = e2e_mono_ms(),
+    };
+    if (f->n_requests == f->cap_requests) {
+        f->cap_requests = f->cap_requests ? f->cap_requests * 2 : 16;
+        f->requests = e2e_xrealloc(f->requests, f->cap_requests * sizeof *f->requests);
+    }
+    f->requests[f->n_requests++] = rec;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    json_decref(body);
+}
+
+struct fake_llm *fake_llm_start(const char *api_key)
+{
+    struct fake_llm *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    f->api_key = e2e_strdup(api_key);
+    f->http = fake_http_start(on_request, f, 16u << 20);
+    if (!f->http) {
+        free(f->api_key);
+        free(f);
+        return NULL;
+    }
+    snprintf(f->base_url, sizeof f->base_url, "http://127.0.0.1:%d/v1", fake_http_port(f->http));
+    return f;
+}
+
+void fake_llm_stop(struct fake_llm *f)
+{
+    if (!f)
+        return;
+    fake_http_stop(f->http);
+    for (size_t i = 0; i < f->n_queue; i++) {
+        free(f->queue[i].body);
+        free(f->queue[i].headers);
+    }
+    for (size_t i = 0; i < f->n_requests; i++) {
+        free(f->requests[i].body);
+        free(f->requests[i].auth);
+    }
+    free(f->queue);
+    free(f->requests);
+    free(f->fixed_answer);
+    free(f->always_body);
+    free(f->api_key);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+const char *fake_llm_base_url(const struct fake_llm *f)
+{
+    return f->base_url;
+}
+
+void fake_llm_push(struct fake_llm *f, int status, const char *body, const char *headers,
+                   int delay_ms)
+{
+    struct scripted s = {
+        .status = status,
+        .body = e2e_strdup(body ? body : ""),
+        .headers = e2e_strdup(headers),
+        .delay_ms = delay_ms,
+    };
+    pthread_mutex_lock(&f->mu);
+    if (f->n_queue == f->cap_queue) {
+        f->cap_queue = f->cap_queue ? f->cap_queue * 2 : 8;
+        f->queue = e2e_xrealloc(f->queue, f->cap_queue * sizeof *f->queue);
+    }
+    f->queue[f->n_queue++] = s;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_llm_push_answer(struct fake_llm *f, const char *content, int delay_ms)
+{
+    char *body = fake_llm_completion_body(content);
+    fake_llm_push(f, 200, body, NULL, delay_ms);
+    free(body);
+}
+
+void fake_llm_set_fixed_answer(struct fake_llm *f, const char *content)
+{
+    pthread_mutex_lock(&f->mu);
+    free(f->fixed_answer);
+    f->fixed_answer = e2e_strdup(content);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_llm_set_always(struct fake_llm *f, int status, const char *body)
+{
+    pthread_mutex_lock(&f->mu);
+    free(f->always_body);
+    f->always_status = status;
+    f->always_body = e2e_strdup(body ? body : "");
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_llm_set_delay(struct fake_llm *f, int delay_ms)
+{
+    pthread_mutex_lock(&f->mu);
+    f->delay_ms = delay_ms;
+    pthread_mutex_unlock(&f->mu);
+}
+
+size_t fake_llm_request_count(struct fake_llm *f)
+{
+    pthread_mutex_lock(&f->mu);
+    size_t n = f->n_requests;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+bool fake_llm_wait_requests(struct fake_llm *f, size_t n, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&f->mu);
+    while (f->n_requests < n)
+        if (pthread_cond_timedwait(&f->cv, &f->mu, &deadline) != 0)
+            break;
+    bool ok = f->n_requests >= n;
+    pthread_mutex_unlock(&f->mu);
+    return ok;
+}
+
+json_t *fake_llm_request_json(struct fake_llm *f, size_t i)
+{
+    json_t *j = NULL;
+    pthread_mutex_lock(&f->mu);
+    if (i < f->n_requests)
+        j = json_loads(f->requests[i].body, 0, NULL);
+    pthread_mutex_unlock(&f->mu);
+    return j;
+}
+
+char *fake_llm_request_auth(struct fake_llm *f, size_t i)
+{
+    char *s = NULL;
+    pthread_mutex_lock(&f->mu);
+    if (i < f->n_requests)
+        s = e2e_strdup(f->requests[i].auth);
+    pthread_mutex_unlock(&f->mu);
+    return s;
+}
+
+int64_t fake_llm_request_time(struct fake_llm *f, size_t i)
+{
+    int64_t t = -1;
+    pthread_mutex_lock(&f->mu);
+    if (i < f->n_requests)
+        t = f->requests[i].at_ms;
+    pthread_mutex_unlock(&f->mu);
+    return t;
+}
+
+static json_t *request_messages(struct fake_llm *f, size_t i, json_t **root)
+{
+    *root = fake_llm_request_json(f, i);
+    json_t *m = json_object_get(*root, "messages");
+    return json_is_array(m) ? m : NULL;
+}
+
+size_t fake_llm_request_message_count(struct fake_llm *f, size_t i)
+{
+    json_t *root;
+    json_t *m = request_messages(f, i, &root);
+    size_t n = m ? json_array_size(m) : 0;
+    json_decref(root);
+    return n;
+}
+
+char *fake_llm_request_role(struct fake_llm *f, size_t i, size_t j)
+{
+    json_t *root;
+    json_t *m = request_messages(f, i, &root);
+    char *s = e2e_strdup(json_string_value(json_object_get(json_array_get(m, j), "role")));
+    json_decref(root);
+    return s;
+}
+
+char *fake_llm_request_content(struct fake_llm *f, size_t i, size_t j)
+{
+    json_t *root;
+    json_t *m = request_messages(f, i, &root);
+    char *s = content_text(json_object_get(json_array_get(m, j), "content"));
+    json_decref(root);
+    return s;
+}
+
+char *fake_llm_request_last_user(struct fake_llm *f, size_t i)
+{
+    json_t *root;
+    json_t *m = request_messages(f, i, &root);
+    char *s = m ? last_user_content(m) : NULL;
+    json_decref(root);
+    return s;
+}
+
+char *fake_llm_request_transcript(struct fake_llm *f, size_t i)
+{
+    json_t *root;
+    json_t *m = request_messages(f, i, &root);
+    struct e2e_buf b = {0};
+    size_t k;
+    json_t *msg;
+    json_array_foreach(m, k, msg) {
+        char *c = content_text(json_object_get(msg, "content"));
+        const char *role = json_string_value(json_object_get(msg, "role"));
+        e2e_buf_addf(&b, "%s: %s\n", role ? role : "?", c ? c : "");
+        free(c);
+    }
+    json_decref(root);
+    return e2e_buf_take(&b);
+}
+
+void fake_llm_dump(struct fake_llm *f)
+{
+    pthread_mutex_lock(&f->mu);
+    fprintf(stderr, "---- fake LLM: %zu request(s)\n", f->n_requests);
+    for (size_t i = 0; i < f->n_requests; i++)
+        fprintf(stderr, "  #%zu -> %d body: %.600s\n", i, f->requests[i].status, f->requests[i].body);
+    pthread_mutex_unlock(&f->mu);
+}

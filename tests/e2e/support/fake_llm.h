@@ -1,0 +1,69 @@
+/* fake_llm.h - a fake OpenAI-compatible chat completions server.
+ *
+ * POST /v1/chat/completions (base URL "http://127.0.0.1:<port>/v1"). It checks
+ * what OpenAI checks that matters here (Bearer key, JSON with "model" and a
+ * non-empty "messages" array), records every request, and answers:
+ *   1. the next scripted response, if any were queued (status, raw body,
+ *      extra headers, delay), else
+ *   2. the "always" response, if set (e.g. always 500), else
+ *   3. a completion whose content is the fixed answer, if set, else
+ *      "echo: <content of the last user message>".
+ * A delay holds only its own connection (one thread per connection), so a slow
+ * answer never blocks another request. Thread-safe; wait helpers use a
+ * condition variable. */
+#ifndef E2E_FAKE_LLM_H
+#define E2E_FAKE_LLM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fake_llm;
+
+/* Starts the fake; `api_key` is the key it accepts as "Bearer <api_key>". */
+struct fake_llm *fake_llm_start(const char *api_key);
+void fake_llm_stop(struct fake_llm *f);
+const char *fake_llm_base_url(const struct fake_llm *f); /* ".../v1" */
+
+/* Queues one raw response. `headers` is NULL or "Name: value" lines separated
+ * by '\n'. `body` is sent as is (may be invalid JSON on purpose). */
+void fake_llm_push(struct fake_llm *f, int status, const char *body, const char *headers,
+                   int delay_ms);
+/* Queues one 200 completion whose message content is `content`. */
+void fake_llm_push_answer(struct fake_llm *f, const char *content, int delay_ms);
+/* Answer every unscripted request with `content` (NULL: back to echo). */
+void fake_llm_set_fixed_answer(struct fake_llm *f, const char *content);
+/* Answer every unscripted request with this status and body (status 0: back
+ * to normal). */
+void fake_llm_set_always(struct fake_llm *f, int status, const char *body);
+/* Delay every unscripted answer by `delay_ms`. */
+void fake_llm_set_delay(struct fake_llm *f, int delay_ms);
+
+/* A 200 chat.completion body with `content` (malloc'd). */
+char *fake_llm_completion_body(const char *content);
+
+size_t fake_llm_request_count(struct fake_llm *f);
+bool fake_llm_wait_requests(struct fake_llm *f, size_t n, int timeout_ms);
+
+/* Request `i` parsed as JSON (new reference; NULL when out of range or not JSON). */
+json_t *fake_llm_request_json(struct fake_llm *f, size_t i);
+/* Its Authorization header (malloc'd, NULL when none or out of range). */
+char *fake_llm_request_auth(struct fake_llm *f, size_t i);
+/* When request i arrived (e2e_mono_ms()), -1 when out of range. */
+int64_t fake_llm_request_time(struct fake_llm *f, size_t i);
+/* Number of entries in its "messages" array. */
+size_t fake_llm_request_message_count(struct fake_llm *f, size_t i);
+/* Role / content of messages[j] of request i (malloc'd; NULL when absent).
+ * Array contents are flattened to their text parts. */
+char *fake_llm_request_role(struct fake_llm *f, size_t i, size_t j);
+char *fake_llm_request_content(struct fake_llm *f, size_t i, size_t j);
+/* Content of the last message with role "user" of request i (malloc'd). */
+char *fake_llm_request_last_user(struct fake_llm *f, size_t i);
+/* Every message of request i as "role: content" lines (malloc'd), for
+ * substring checks and failure messages. */
+char *fake_llm_request_transcript(struct fake_llm *f, size_t i);
+
+void fake_llm_dump(struct fake_llm *f);
+
+#endif

@@ -1,0 +1,170 @@
+/* test_crash.c - crashes, restarts and shutdowns of the real binary.
+ *
+ * Test builds have failpoints: LINEBOT_FAILPOINT=<name> makes the bot SIGKILL
+ * itself the first time it reaches that point. For each point in the worker's
+ * path the bot is killed there, restarted on the same database without the
+ * failpoint, and the user must end up with exactly one answer: never none,
+ * never two. Also: kill -9 right after acknowledging a batch, SIGTERM during a
+ * slow model call, and history surviving a restart. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+
+#define USER_A "Ue2e0000000000000000000000000000a"
+
+static const char *const no_failpoint[] = {"LINEBOT_FAILPOINT", NULL};
+
+/* Posts one message with the failpoint set, waits for the bot to die there,
+ * restarts it, and checks the user got exactly one answer. `sent_before_crash`:
+ * the failpoint is after LINE accepted the answer. */
+static void crash_at(void **state, const char *failpoint, bool sent_before_crash)
+{
+    char *fp = e2e_printf("LINEBOT_FAILPOINT=%s", failpoint);
+    struct world *w = world_start(state, (const char *[]){fp, "LINEBOT_PUSH_FALLBACK=1", NULL});
+    free(fp);
+    send_text(w, USER_A, "survive the crash");
+    int status = bot_wait_exit(w, e2e_ms(E2E_WAIT_MS));
+    if (status == -1)
+        fail_msg("the bot did not reach failpoint %s", failpoint);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        fail_msg("the bot should have died of SIGKILL at %s (wait status 0x%x)", failpoint, status);
+    assert_int_equal(fake_line_delivery_count(w->line, USER_A), sent_before_crash ? 1 : 0);
+
+    bot_start(w, no_failpoint);
+    /* A longer watch than usual: recovery runs at start-up, a second send
+     * would come from there. */
+    size_t n = world_answers_grace(w, USER_A, 1, 2000);
+    if (n != 1) {
+        char *t = world_texts(w, USER_A);
+        fail_msg("after a crash at %s: want exactly 1 answer, got %zu:\n%s", failpoint, n, t);
+    }
+    assert_int_equal(fake_line_message_count_to(w->line, USER_A), 1);
+    struct fake_line_message m;
+    assert_true(fake_line_message_at(w->line, 0, &m));
+    assert_string_equal(m.text, "echo: survive the crash");
+    world_finish(w);
+}
+
+static void test_crash_after_claim(void **state)
+{
+    crash_at(state, "worker_after_claim", false);
+}
+
+static void test_crash_after_llm(void **state)
+{
+    crash_at(state, "worker_after_llm", false);
+}
+
+static void test_crash_after_sending_recorded(void **state)
+{
+    crash_at(state, "worker_after_sending_recorded", false);
+}
+
+static void test_crash_after_send(void **state)
+{
+    crash_at(state, "worker_after_send", true);
+}
+
+static void test_kill9_after_ack_of_a_batch(void **state)
+{
+    enum { USERS = 20 };
+    struct world *w = world_start(state, NULL);
+    fake_llm_set_delay(w->llm, 1000);
+    char users[USERS][40];
+    json_t *evs[USERS];
+    for (int i = 0; i < USERS; i++) {
+        snprintf(users[i], sizeof users[i], "Ue2ebatch0000000000000000000000%02d", i);
+        char text[32];
+        snprintf(text, sizeof text, "batch message %d", i);
+        evs[i] = ev_message(w, &(struct ev){.user = users[i], .text = text});
+    }
+    char *body = webhook_body(evs[0], evs[1], evs[2], evs[3], evs[4], evs[5], evs[6], evs[7],
+                              evs[8], evs[9], evs[10], evs[11], evs[12], evs[13], evs[14],
+                              evs[15], evs[16], evs[17], evs[18], evs[19], NULL);
+    assert_int_equal(bot_post_webhook(w, body), 200);
+    bot_kill9(w);
+    free(body);
+    size_t before = fake_line_delivery_count(w->line, NULL);
+
+    bot_start(w, NULL);
+    fake_line_wait_deliveries(w->line, NULL, USERS, e2e_ms(60000));
+    e2e_sleep_ms(e2e_ms(1000));
+    for (int i = 0; i < USERS; i++) {
+        size_t n = fake_line_delivery_count(w->line, users[i]);
+        if (n != 1)
+            fail_msg("user %d: want exactly 1 answer, got %zu (%zu answered before the kill)", i,
+                     n, before);
+    }
+    assert_int_equal(fake_line_delivery_count(w->line, NULL), USERS);
+    world_finish(w);
+}
+
+static void test_sigterm_during_a_slow_model_call(void **state)
+{
+    struct world *w = world_start(state, NULL);
+    fake_llm_set_delay(w->llm, 3000);
+    send_text(w, USER_A, "answer me after the restart");
+    assert_true(fake_llm_wait_requests(w->llm, 1, e2e_ms(E2E_WAIT_MS)));
+    int status = bot_term(w, e2e_ms(20000));
+    if (status == -1) {
+        bot_kill9(w);
+        fail_msg("the bot did not exit within 20 s of SIGTERM");
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("SIGTERM during a model call: want exit code 0, got wait status 0x%x", status);
+
+    fake_llm_set_delay(w->llm, 0);
+    bot_start(w, NULL);
+    assert_answers(w, USER_A, 1);
+    char *t = world_texts(w, USER_A);
+    assert_string_equal(t, "echo: answer me after the restart");
+    free(t);
+    world_finish(w);
+}
+
+static void test_history_survives_a_restart(void **state)
+{
+    struct world *w = world_start(state, NULL);
+    send_text(w, USER_A, "my cat is called Miso");
+    assert_answers(w, USER_A, 1);
+    bot_restart(w, NULL);
+    send_text(w, USER_A, "what is my cat called?");
+    assert_answers(w, USER_A, 2);
+    char *tr = fake_llm_request_transcript(w->llm, 1);
+    assert_contains(tr, "my cat is called Miso");
+    free(tr);
+    world_finish(w);
+}
+
+static void test_duplicate_after_restart_not_answered_again(void **state)
+{
+    struct world *w = world_start(state, NULL);
+    json_t *ev = send_text(w, USER_A, "once, even across restarts");
+    assert_answers(w, USER_A, 1);
+    bot_kill9(w);
+    bot_start(w, NULL);
+    send_event(w, ev_redelivered(w, ev));
+    world_quiet(w);
+    assert_int_equal(fake_line_delivery_count(w->line, USER_A), 1);
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    world_finish(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        E2E_TEST(test_crash_after_claim),
+        E2E_TEST(test_crash_after_llm),
+        E2E_TEST(test_crash_after_sending_recorded),
+        E2E_TEST(test_crash_after_send),
+        E2E_TEST(test_kill9_after_ack_of_a_batch),
+        E2E_TEST(test_sigterm_during_a_slow_model_call),
+        E2E_TEST(test_history_survives_a_restart),
+        E2E_TEST(test_duplicate_after_restart_not_answered_again),
+    };
+    return E2E_RUN(tests);
+}
