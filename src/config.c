@@ -60,6 +60,8 @@ static const char *env_nonempty(char *const *env, const char *key)
     return v && v[0] ? v : NULL;
 }
 
+const char *config_lookup(char *const *env, const char *name) { return env_nonempty(env, name); }
+
 int config_parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"1", "true", "yes", "on"};

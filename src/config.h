@@ -105,6 +105,10 @@ struct config {
 int config_load(struct config *cfg, char *const *env, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
+/* The non-empty value of `name` in `env`, or NULL. For the one decision made
+ * before the configuration is read: whether this process is a Lambda start. */
+const char *config_lookup(char *const *env, const char *name);
+
 /* Parses "1/0/true/false/yes/no/on/off" (any case). Returns 0 or -1. */
 int config_parse_bool(const char *s, bool *out);
 

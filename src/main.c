@@ -26,7 +26,8 @@ static const char usage[] =
     "Usage:\n"
     "  linebot serve      run the webhook server (POST /callback, GET /healthz, GET /metrics);\n"
     "                     on AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it runs the Lambda runtime,\n"
-    "                     also when started without arguments as `bootstrap`\n"
+    "                     on Function Compute (FC_FUNCTION_NAME set) the FC custom runtime;\n"
+    "                     on both it also starts without arguments, as `bootstrap`\n"
     "  linebot version    print the version\n"
     "  linebot --help     show this help; `linebot serve --help` lists the settings\n";
 
@@ -58,24 +59,13 @@ static const char serve_usage[] =
     "  LOG_LEVEL                  debug | info | warn | error (info)\n"
     "See README.md for every setting.\n";
 
-/* The value of an environment variable, for the one decision taken before the
- * configuration is read: whether this is a Lambda start. */
-static const char *env_value(const char *name)
-{
-    size_t n = strlen(name);
-    for (char **e = environ; e && *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=' && (*e)[n + 1])
-            return *e + n + 1;
-    return NULL;
-}
-
 static int serve(void)
 {
     struct config cfg;
     char err[512];
     if (config_load(&cfg, environ, err, sizeof err) != 0) {
         fprintf(stderr, "linebot: %s\n", err);
-        const char *runtime_api = env_value("AWS_LAMBDA_RUNTIME_API");
+        const char *runtime_api = config_lookup(environ, "AWS_LAMBDA_RUNTIME_API");
         if (runtime_api && http_global_init() == 0) {
             lambda_report_init_error(runtime_api, err);
             http_global_cleanup();
@@ -182,8 +172,8 @@ out:
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        /* Lambda starts `bootstrap` without arguments. */
-        if (env_value("AWS_LAMBDA_RUNTIME_API"))
+        /* Lambda starts `bootstrap` without arguments; so may Function Compute. */
+        if (config_lookup(environ, "AWS_LAMBDA_RUNTIME_API") || config_lookup(environ, "FC_FUNCTION_NAME"))
             return serve();
         fputs(usage, stderr);
         return 2;
