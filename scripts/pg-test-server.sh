@@ -10,7 +10,7 @@
 #
 # It listens on 127.0.0.1 only, port $PG_TEST_PORT (default 55432), keeps its
 # data under $PG_TEST_DIR (default /tmp/linebot-pg-test) and has a `linebot`
-# role (password `linebot`) owning a `linebot` database. Durability is off
+# role (password `linebot`, CREATEDB) owning a `linebot` database. Durability is off
 # (fsync, synchronous_commit): it is for tests, never for data you keep.
 # Run as root, the server runs as the `postgres` OS user (initdb refuses root).
 set -euo pipefail
@@ -84,6 +84,8 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'linebot') THEN
     CREATE ROLE linebot LOGIN PASSWORD 'linebot';
   END IF;
+  -- Tests behind a pooler use a database per test (LINEBOT_TEST_PG_DATABASES=1).
+  ALTER ROLE linebot CREATEDB;
 END
 $$;
 EOF

@@ -106,8 +106,10 @@ static int serve(void)
     int ingest_ready = 0;
     struct store *store = store_open(cfg.db, err, sizeof err);
     if (!store) {
-        log_error("cannot open the store %s: %s", cfg.db, err);
-        fprintf(stderr, "linebot: cannot open the store %s: %s\n", cfg.db, err);
+        /* Not cfg.db: a postgres:// URL may hold a password. The store's own
+         * message names a SQLite path and never a URL. */
+        log_error("cannot open the store: %s", err);
+        fprintf(stderr, "linebot: cannot open the store: %s\n", err);
         goto out;
     }
     if (store_recover(store) != 0) {

@@ -55,17 +55,16 @@ struct store *store_open(const char *url, char *err, size_t errlen)
 {
     struct store *st;
     const char *location;
-    bool is_uri = false;
+    bool is_uri = false, is_pg = false;
 
     if (!url || !*url) {
         copy_error(err, errlen, "store: no database given (a file path, sqlite:PATH or postgres://...)");
         return NULL;
     }
     if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
-        copy_error(err, errlen, "PostgreSQL support is not built in yet");
-        return NULL;
-    }
-    if (has_prefix(url, "sqlite:")) {
+        is_pg = true;
+        location = url;
+    } else if (has_prefix(url, "sqlite:")) {
         location = url + strlen("sqlite:");
         if (strncmp(location, "//", 2) == 0) /* sqlite:///abs/path, sqlite://rel/path */
             location += 2;
@@ -88,7 +87,7 @@ struct store *store_open(const char *url, char *err, size_t errlen)
         copy_error(err, errlen, "store: out of memory");
         return NULL;
     }
-    if (store_sqlite_open(st, location, is_uri) != 0) {
+    if ((is_pg ? store_pg_open(st, url) : store_sqlite_open(st, location, is_uri)) != 0) {
         copy_error(err, errlen, st->error[0] ? st->error : "store: cannot open the database");
         free(st);
         return NULL;

@@ -3,7 +3,7 @@
  * store.c owns the public API of store.h: it picks a backend from the URL,
  * checks and normalises the arguments, and then calls through a table of
  * function pointers (struct store_backend_ops). A backend (store_sqlite.c,
- * later store_pg.c) only talks to its database. Internal: nothing outside
+ * store_pg.c) only talks to its database. Internal: nothing outside
  * src/io/store*.c includes this header.
  *
  * What store.c guarantees before calling an op, so backends need not re-check:
@@ -90,5 +90,9 @@ void store_set_error(struct store *st, const char *fmt, ...)
 
 /* `location` is a file path, or a "file:" URI when `is_uri` is true. */
 int store_sqlite_open(struct store *st, const char *location, bool is_uri);
+
+/* `url` is a postgres:// or postgresql:// URL (scheme in any case). Messages
+ * never contain the URL or its password. */
+int store_pg_open(struct store *st, const char *url);
 
 #endif

@@ -128,9 +128,34 @@ static int record_parse(const char *s, enum send_mode *mode, struct text_parts *
 
 /* ---- small steps ---- */
 
-static void finish_job(struct worker *w, const struct job *job, const char *outcome)
+/* A store write after a claim is retried briefly: a database blip (PostgreSQL
+ * restarting, SQLite busy) should not leave the event claimed until its lease
+ * runs out. The writes are fenced, so a repeat is harmless. */
+static const int64_t store_retry_ms[] = {200, 1000, 3000};
+
+static int job_done_retried(struct worker *w, const struct job *job, const char *outcome)
 {
     int rc = store_job_done(w->store, job->event_id, job->claim_gen, outcome);
+    for (size_t i = 0; rc < 0 && i < sizeof store_retry_ms / sizeof store_retry_ms[0]; i++) {
+        clock_sleep_ms(store_retry_ms[i]);
+        rc = store_job_done(w->store, job->event_id, job->claim_gen, outcome);
+    }
+    return rc;
+}
+
+static int job_sending_retried(struct worker *w, const struct job *job, const char *answer)
+{
+    int rc = store_job_sending(w->store, job->event_id, job->claim_gen, answer);
+    for (size_t i = 0; rc < 0 && i < sizeof store_retry_ms / sizeof store_retry_ms[0]; i++) {
+        clock_sleep_ms(store_retry_ms[i]);
+        rc = store_job_sending(w->store, job->event_id, job->claim_gen, answer);
+    }
+    return rc;
+}
+
+static void finish_job(struct worker *w, const struct job *job, const char *outcome)
+{
+    int rc = job_done_retried(w, job, outcome);
     if (rc < 0)
         log_error("could not mark the event done: %s", store_last_error(w->store));
     else if (rc > 0)
@@ -227,7 +252,7 @@ static void deliver(struct worker *w, const struct job *job, const struct line_e
         log_error("out of memory recording the answer; the event stays claimed until restart");
         return;
     }
-    int rc = store_job_sending(w->store, job->event_id, job->claim_gen, record);
+    int rc = job_sending_retried(w, job, record);
     if (rc != 0) {
         log_error("could not record the answer before sending (%s); not sending",
                   rc > 0 ? "claim lost" : store_last_error(w->store));
@@ -246,7 +271,7 @@ static void deliver(struct worker *w, const struct job *job, const struct line_e
              * double. Switch the record first so that a crash mid-push resumes
              * as a push with the same retry key. */
             char *pushed = record_json(SEND_PUSH, parts, history);
-            int rc2 = pushed ? store_job_sending(w->store, job->event_id, job->claim_gen, pushed) : -1;
+            int rc2 = pushed ? job_sending_retried(w, job, pushed) : -1;
             free(pushed);
             if (rc2 == 0) {
                 log_info("reply token refused; pushing instead");
@@ -408,7 +433,8 @@ static void answer(struct worker *w, const struct job *job, const struct line_ev
         if (lr == LLM_CANCELLED) {
             log_info("shutting down: giving the event back to the inbox");
             if (store_job_release(w->store, job->event_id, job->claim_gen) != 0)
-                log_warn("could not give the event back; it is recovered at the next start");
+                log_warn("could not give the event back; it is taken up again when its lease runs out "
+                         "(or at the next start, with SQLite)");
             goto out;
         }
         if (lr == LLM_OK)
@@ -626,10 +652,13 @@ static void *lease_keeper_main(void *arg)
 {
     struct worker_pool *pool = arg;
     char err[256];
-    struct store *store = store_open(pool->cfg->db, err, sizeof err);
-    if (!store) {
-        log_error("lease keeper cannot open the store: %s", err);
-        return NULL;
+    struct store *store = NULL;
+    while (!(store = store_open(pool->cfg->db, err, sizeof err))) {
+        log_error("lease keeper cannot open the store, retrying: %s", err);
+        for (int i = 0; i < 10 && !atomic_load(&pool->stopping); i++)
+            clock_sleep_ms(100);
+        if (atomic_load(&pool->stopping))
+            return NULL;
     }
     int64_t next = clock_monotonic_ms() + STORE_LEASE_MS / 3;
     while (!atomic_load(&pool->stopping)) {

@@ -53,6 +53,49 @@ static void admin_sql(const char *sql)
     PQfinish(c);
 }
 
+/* The first column of the first row of a query (malloc'd; "" when no row). */
+static char *admin_value(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg_url);
+    PGresult *r;
+    char *v;
+
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("cannot connect to LINEBOT_TEST_PG_URL: %s", PQerrorMessage(c));
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    v = e2e_strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+/* Waits until every event of the schema's inbox is done; then returns the
+ * outcomes, oldest first, joined with "," (malloc'd). */
+static char *inbox_outcomes(const char *schema)
+{
+    char *sql = e2e_printf("SELECT count(*) FROM %s.linebot_inbox WHERE state <> 'done'", schema);
+    int64_t deadline = e2e_mono_ms() + e2e_ms(E2E_WAIT_MS);
+    char *v;
+
+    for (;;) {
+        v = admin_value(sql);
+        if (strcmp(v, "0") == 0 || e2e_mono_ms() > deadline)
+            break;
+        free(v);
+        e2e_sleep_ms(100);
+    }
+    if (strcmp(v, "0") != 0)
+        fail_msg("%s event(s) still not done", v);
+    free(v);
+    free(sql);
+    sql = e2e_printf("SELECT string_agg(outcome, ',' ORDER BY seq) FROM %s.linebot_inbox", schema);
+    v = admin_value(sql);
+    free(sql);
+    return v;
+}
+
 /* A fresh schema for one case, and the LINEBOT_DB override that selects it. */
 static char *scratch_db(char *schema, size_t len)
 {
@@ -77,7 +120,7 @@ static void drop_scratch(const char *schema)
 /* Runs the test server script for the private server; its exit status. */
 static int private_server(const char *command)
 {
-    char *cmd = e2e_printf("PG_TEST_DIR='%s' PG_TEST_PORT=%d '%s' %s >>'%s/script.log' 2>&1",
+    char *cmd = e2e_printf("PG_TEST_DIR='%s' PG_TEST_PORT=%d '%s' %s >>'%s.log' 2>&1",
                            private_dir, private_port, PG_SCRIPT, command, private_dir);
     int rc = system(cmd);
 
@@ -367,10 +410,11 @@ static void test_killed_instance_jobs_finished_by_other(void **state)
  * job over in `sending` and the user still gets exactly one answer: the
  * recorded answer is sent if it was not, and the single-use reply token
  * refuses the repeat if it was. */
-static void killed_mid_send(void **state, const char *failpoint, size_t delivered_before)
+static void killed_mid_send(void **state, const char *failpoint, size_t delivered_before,
+                            const char *outcome)
 {
     const char *user = "Ue2epgmidsend00000000000000000001";
-    char schema[64], *db, *fp, *ahead;
+    char schema[64], *db, *fp, *ahead, *outcomes;
     struct world *a, *b;
     int status;
 
@@ -395,6 +439,12 @@ static void killed_mid_send(void **state, const char *failpoint, size_t delivere
         free(t);
     }
     assert_int_equal(fake_llm_request_count(a->llm), 1); /* the answer was recorded: no new call */
+    /* The second instance did finish the job: one reply attempt each. */
+    outcomes = inbox_outcomes(schema);
+    assert_string_equal(outcomes, outcome);
+    free(outcomes);
+    assert_int_equal(fake_line_request_count(a->line, "POST", FAKE_LINE_REPLY_PATH),
+                     1 + delivered_before);
 
     finish_instance(b);
     world_finish(a);
@@ -406,12 +456,12 @@ static void killed_mid_send(void **state, const char *failpoint, size_t delivere
 
 static void test_killed_after_answer_recorded(void **state)
 {
-    killed_mid_send(state, "worker_after_sending_recorded", 0);
+    killed_mid_send(state, "worker_after_sending_recorded", 0, "answered");
 }
 
 static void test_killed_after_answer_sent(void **state)
 {
-    killed_mid_send(state, "worker_after_send", 1);
+    killed_mid_send(state, "worker_after_send", 1, "unknown");
 }
 
 /* Restarts the private server from a thread, while the test keeps posting. */
@@ -439,7 +489,7 @@ static void test_postgres_restart_under_load(void **state)
     private_port = free_tcp_port();
     snprintf(private_dir, sizeof private_dir, "/tmp/linebot-e2e-pg-%ld", (long)getpid());
     if (private_server("start") != 0) {
-        fprintf(stderr, "could not start a private PostgreSQL (see %s/script.log)\n", private_dir);
+        fprintf(stderr, "could not start a private PostgreSQL (see %s.log)\n", private_dir);
         fail_msg("the restart case needs its own server: scripts/pg-test-server.sh start failed");
     }
     db = e2e_printf("LINEBOT_DB=postgres://linebot:linebot@127.0.0.1:%d/linebot", private_port);
@@ -490,6 +540,11 @@ static void test_postgres_restart_under_load(void **state)
     finish_instance(b);
     world_finish(a);
     private_server("destroy");
+    {
+        char *log = e2e_printf("%s.log", private_dir);
+        unlink(log);
+        free(log);
+    }
     private_dir[0] = '\0';
     free(db);
 }

@@ -150,6 +150,7 @@ char *e2e_strdup(const char *s)
     return d;
 }
 
+static char *vprintf_alloc(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static char *vprintf_alloc(const char *fmt, va_list ap)
 {
     if (!fmt)

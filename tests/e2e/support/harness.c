@@ -148,8 +148,18 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+void world_add_fake(struct world *w, void (*dump)(void *), void (*stop)(void *), void *arg)
+{
+    w->fakes = e2e_xrealloc(w->fakes, (w->n_fakes + 1) * sizeof *w->fakes);
+    w->fakes[w->n_fakes++] = (struct world_fake){.dump = dump, .stop = stop, .arg = arg};
+}
+
 static void world_free(struct world *w)
 {
+    for (size_t i = w->n_fakes; i-- > 0;)
+        if (w->fakes[i].stop)
+            w->fakes[i].stop(w->fakes[i].arg);
+    free(w->fakes);
     fake_line_stop(w->line);
     fake_llm_stop(w->llm);
     for (size_t i = 0; i < w->n_overrides; i++)
@@ -210,6 +220,9 @@ int world_teardown(void **state)
     bot_print_log(w, 150);
     fake_line_dump(w->line);
     fake_llm_dump(w->llm);
+    for (size_t i = 0; i < w->n_fakes; i++)
+        if (w->fakes[i].dump)
+            w->fakes[i].dump(w->fakes[i].arg);
     if (w->pid > 0) {
         kill(w->pid, SIGKILL);
         waitpid(w->pid, NULL, 0);
@@ -218,6 +231,12 @@ int world_teardown(void **state)
     fprintf(stderr, "==== kept %s\n", w->dir);
     world_free(w);
     return 0;
+}
+
+char *bot_log(struct world *w)
+{
+    char *log = read_file(w->log_path);
+    return log ? log : e2e_strdup("");
 }
 
 void bot_print_log(struct world *w, int max_lines)
@@ -250,6 +269,8 @@ static void build_env(struct world *w, const char *const *extra, struct env *e)
     snprintf(port, sizeof port, "%d", w->port);
     env_set(e, "PORT", port);
     env_set(e, "HOST", "127.0.0.1");
+    if (w->port_var)
+        env_set(e, w->port_var, port);
     env_set(e, "LINE_CHANNEL_SECRET", E2E_CHANNEL_SECRET);
     env_set(e, "LINE_CHANNEL_ACCESS_TOKEN", E2E_ACCESS_TOKEN);
     env_set(e, "LINE_API_BASE_URL", fake_line_url(w->line));
@@ -307,7 +328,7 @@ static const char *bot_binary(void)
     return b && *b ? b : LINEBOT_BIN;
 }
 
-void bot_spawn(struct world *w, const char *const *extra)
+static void spawn(struct world *w, const char *const *extra, bool bootstrap)
 {
     assert_int_equal(w->pid, 0);
     w->port = free_port();
@@ -316,7 +337,8 @@ void bot_spawn(struct world *w, const char *const *extra)
     struct env e = {0};
     build_env(w, extra, &e);
     w->starts++;
-    log_line(w, "==== e2e: start #%d of %s serve on port %d", w->starts, bot_binary(), w->port);
+    log_line(w, "==== e2e: start #%d of %s %s on port %d", w->starts, bot_binary(),
+             bootstrap ? "(as bootstrap, no arguments)" : "serve", w->port);
     for (size_t i = 0; i < e.n; i++) {
         size_t k = key_len(e.vars[i]);
         bool secret = strstr(e.vars[i], "SECRET") || strstr(e.vars[i], "TOKEN") ||
@@ -343,13 +365,24 @@ void bot_spawn(struct world *w, const char *const *extra)
         signal(SIGPIPE, SIG_DFL);
         const char *bin = bot_binary();
         char *argv[] = {(char *)bin, (char *)"serve", NULL};
-        execve(bin, argv, e.vars);
+        char *argv_bootstrap[] = {(char *)"bootstrap", NULL};
+        execve(bin, bootstrap ? argv_bootstrap : argv, e.vars);
         dprintf(STDERR_FILENO, "e2e: execve %s: %s\n", bin, strerror(errno));
         _exit(127);
     }
     close(fd);
     env_free(&e);
     w->pid = pid;
+}
+
+void bot_spawn(struct world *w, const char *const *extra)
+{
+    spawn(w, extra, false);
+}
+
+void bot_spawn_bootstrap(struct world *w, const char *const *extra)
+{
+    spawn(w, extra, true);
 }
 
 void bot_start(struct world *w, const char *const *extra)

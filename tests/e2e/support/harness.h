@@ -57,7 +57,22 @@ struct world {
     unsigned long seq;  /* for unique ids */
     json_t *events;     /* every built event (owned here) */
     void **state;
+    /* Set before bot_start/bot_spawn: another variable that also gets the
+     * bot's port (e.g. "FC_CUSTOM_LISTEN_PORT", where FC mode listens). */
+    const char *port_var;
+    struct world_fake *fakes; /* extra fakes, see world_add_fake() */
+    size_t n_fakes;
 };
+
+/* An extra fake the world owns (fake_lambda, fake_fc...): `stop` is called when
+ * the world ends (after the bot is stopped, before LINE and the LLM), `dump`
+ * (may be NULL) by the teardown of a test that failed. */
+struct world_fake {
+    void (*dump)(void *arg);
+    void (*stop)(void *arg);
+    void *arg;
+};
+void world_add_fake(struct world *w, void (*dump)(void *), void (*stop)(void *), void *arg);
 
 /* Fakes and a fresh dir, no bot yet. */
 struct world *world_new(void **state, const char *const *overrides);
@@ -79,6 +94,9 @@ void e2e_apply_filter(void);
 void bot_start(struct world *w, const char *const *extra);
 /* Starts the bot without waiting for it to be healthy (for start-up failures). */
 void bot_spawn(struct world *w, const char *const *extra);
+/* The same, started the way AWS Lambda starts a custom runtime: as `bootstrap`
+ * (argv[0]) without any argument. Not waited for either (no /healthz there). */
+void bot_spawn_bootstrap(struct world *w, const char *const *extra);
 /* SIGTERM and wait; asserts exit code 0. */
 void bot_stop(struct world *w);
 /* SIGTERM and wait; returns the wait status (no assertion). */
@@ -94,6 +112,9 @@ int bot_wait_exit(struct world *w, int timeout_ms);
 bool bot_running(struct world *w);
 /* Prints the last `max_lines` lines of the bot's log to stderr. */
 void bot_print_log(struct world *w, int max_lines);
+/* Everything in the bot's log so far (stdout and stderr of every start, plus
+ * the harness's "==== e2e:" lines); malloc'd, "" when there is none. */
+char *bot_log(struct world *w);
 
 /* ---- HTTP to the bot (libcurl) ---- */
 

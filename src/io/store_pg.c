@@ -1,0 +1,1601 @@
+/* store_pg.c - the PostgreSQL backend of the store (see store.h, store_backend.h).
+ *
+ * One database shared by every instance of the bot: the inbox, deduplication,
+ * history, bot message ids, the profile cache and the rate counters live in
+ * tables named linebot_* (in the first schema of the search_path), so that
+ * several instances behave as one bot.
+ *
+ * Connections. One PGconn per handle (the bot opens one per worker thread,
+ * one for ingest and one for the lease keeper). Nothing relies on session
+ * state, so the backend works behind transaction-pooling proxies (PgBouncer
+ * in transaction mode, RDS Proxy, Supabase, Neon): every statement goes out
+ * through PQexecParams as an unnamed statement (never a named prepared one),
+ * nothing is SET, locks are transaction-scoped (pg_*_xact_lock), and every
+ * multi-statement operation runs inside an explicit BEGIN/COMMIT. When the
+ * connection breaks (the server restarted, a proxy dropped us), the call that
+ * notices returns -1 -- ingest then answers 503 and LINE redelivers; the 200
+ * only ever goes out after COMMIT, so nothing acknowledged is lost -- and a
+ * later call reconnects: at once the first time, then no more often than an
+ * exponential backoff (100 ms doubling to 5 s) allows; in between, calls fail
+ * fast without touching the network. A connection the server closed while
+ * idle is noticed before use (the socket is readable) and replaced right away.
+ * Error messages carry PostgreSQL's primary message and SQLSTATE, never the
+ * URL, a password, or the data.
+ *
+ * Text is stored as PostgreSQL text, which must be valid UTF-8: a string that
+ * is not is refused with an error before it is sent (everything the bot
+ * stores comes out of jansson, which only produces valid UTF-8).
+ *
+ * Migrations. The schema version is a row in linebot_schema. Opening a handle
+ * takes pg_advisory_xact_lock(MIGRATION_LOCK) inside a transaction, reads the
+ * version and applies the missing steps in that same transaction, so any
+ * number of instances may start at once: one migrates, the others wait and
+ * then find the schema current. A database from a newer binary is refused.
+ *
+ * Claims and leases. A row has a `state` (pending, working, sending, done)
+ * and a `claimed` flag as in the SQLite backend, plus lease_until_ms: a claim
+ * is live while claimed and lease_until_ms > now. Its holder extends the lease
+ * (store_job_renew); when the holder dies, the lease runs out and any
+ * instance may take the row over. Every claim bumps claim_gen, the fencing
+ * token that sending/done/release/renew must present; a mismatch (or a
+ * cleared claimed flag) answers 1, "claim lost".
+ *
+ * How store_claim_next keeps a chat to one event at a time across instances.
+ * The race to avoid: two instances, in concurrent transactions, each claim a
+ * different event of one chat, because neither sees the other's uncommitted
+ * claim. So claims are serialised per chat, and the check "no live claim in
+ * this chat" runs only once that chat is ours:
+ *   1. Find the oldest candidate (timestamp_ms, then arrival seq) without
+ *      locking anything: a pending/sending unclaimed row of a chat with no
+ *      live claim, or a claimed row whose lease has expired.
+ *   2. Chat "" (events without a chat) never blocks: take the row itself
+ *      with FOR UPDATE SKIP LOCKED (re-checking it is still claimable).
+ *   3. Any other chat: pg_try_advisory_xact_lock(hash of the chat id, seeded
+ *      with the inbox table's oid). Not acquired means another claim of that
+ *      chat is in flight: skip the chat and look again. Acquired: (a) "reap"
+ *      the chat's expired claims (working -> pending, sending stays sending,
+ *      claimed cleared: the old holder's fenced writes now fail), then (b) in
+ *      a new statement, hence a fresh READ COMMITTED snapshot that includes
+ *      every claim committed before we got the lock, take the chat's oldest
+ *      claimable row only if the chat has no claimed row left.
+ * Rows of a chat are never skipped because they are locked (that would let a
+ * newer event of the chat overtake an older one): within a chat, claimers
+ * queue on the advisory lock instead, and the per-row SKIP LOCKED is kept for
+ * chat "", where order does not matter. Reaping under row locks is what makes
+ * takeover safe against a slow holder renewing at the same moment: either the
+ * renew commits first (the reap re-checks the row and leaves it alone, and
+ * the chat is then busy), or the reap does (and the renew finds the claim
+ * gone). A unique partial index allows at most one claimed row per chat, so a
+ * bug here would surface as an error, never as two answers in one chat.
+ * Row locks are only taken while holding the chat's advisory lock, and that
+ * lock is only ever tried, never waited for, so claimers cannot deadlock.
+ *
+ * Leases use the callers' clocks (now_ms): instances must keep their clocks
+ * within a few seconds of each other (NTP), far below STORE_LEASE_MS.
+ * store_recover does nothing here: another instance's claims are live leases,
+ * and a dead instance's are taken over when they expire.
+ */
+#include "io/store_backend.h"
+
+#include <libpq-fe.h>
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 5000
+#define CLAIM_MAX_TRIES 16  /* candidates looked at per claim before answering "nothing" */
+#define PURGE_BATCH 1000    /* rows per purge statement, so no statement runs long */
+#define MAX_PARAMS 8
+#define MAX_SECRETS 4
+
+/* pg_advisory_xact_lock(key1, key2) around migrations. The two-int key space
+ * never overlaps the one-bigint space the per-chat claim locks use. */
+#define MIGRATION_LOCK_KEY1 0x6c696e65 /* "line" */
+#define MIGRATION_LOCK_KEY2 0x626f7431 /* "bot1" */
+
+/* ---- schema ---- */
+
+static const char *const schema_table[] = {
+    "CREATE TABLE linebot_schema ("
+    "  id      integer PRIMARY KEY CHECK (id = 1),"
+    "  version integer NOT NULL"
+    ")",
+    "INSERT INTO linebot_schema (id, version) VALUES (1, 0)",
+    NULL,
+};
+
+/* Append-only: never edit a step once released, add a new one. A step's
+ * statements run in the migration transaction with the version bump. */
+static const char *const migration_1[] = {
+    "CREATE TABLE linebot_inbox ("
+    "  seq            bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY," /* arrival order */
+    "  event_id       text    NOT NULL UNIQUE,"
+    "  chat_id        text    NOT NULL DEFAULT '',"
+    "  timestamp_ms   bigint  NOT NULL,"
+    "  state          text    NOT NULL DEFAULT 'pending'"
+    "                 CHECK (state IN ('pending', 'working', 'sending', 'done')),"
+    "  claimed        boolean NOT NULL DEFAULT false,"
+    "  payload        text,"
+    "  claim_gen      bigint  NOT NULL DEFAULT 0,"
+    "  attempts       integer NOT NULL DEFAULT 0,"
+    "  claimed_at_ms  bigint,"
+    "  lease_until_ms bigint,"
+    "  answer         text,"
+    "  outcome        text,"
+    "  done_at_ms     bigint,"
+    "  CHECK (CASE state WHEN 'working' THEN claimed"
+    "                    WHEN 'sending' THEN true"
+    "                    ELSE NOT claimed END),"
+    "  CHECK (NOT claimed OR lease_until_ms IS NOT NULL)"
+    ")",
+    /* What a claim walks, in order; only claimable rows are in it. */
+    "CREATE INDEX linebot_inbox_ready ON linebot_inbox (timestamp_ms, seq)"
+    "  WHERE state IN ('pending', 'sending') AND NOT claimed",
+    /* A chat's unfinished events (the claim within a chat; depth). */
+    "CREATE INDEX linebot_inbox_open ON linebot_inbox (chat_id, timestamp_ms, seq)"
+    "  WHERE state <> 'done'",
+    /* At most one event in progress per chat, enforced by the database. */
+    "CREATE UNIQUE INDEX linebot_inbox_one_claim ON linebot_inbox (chat_id)"
+    "  WHERE claimed AND chat_id <> ''",
+    /* Claims, by lease: finds expired ones (one row per busy worker at most). */
+    "CREATE INDEX linebot_inbox_leases ON linebot_inbox (lease_until_ms) WHERE claimed",
+    "CREATE INDEX linebot_inbox_done ON linebot_inbox (timestamp_ms) WHERE state = 'done'",
+    "CREATE INDEX linebot_inbox_done_chat ON linebot_inbox (chat_id) WHERE state = 'done'",
+
+    "CREATE TABLE linebot_history ("
+    "  seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  chat_id      text   NOT NULL,"
+    "  role         text   NOT NULL CHECK (role IN ('user', 'assistant', 'context')),"
+    "  speaker      text,"
+    "  text         text   NOT NULL,"
+    "  message_id   text,"
+    "  timestamp_ms bigint NOT NULL"
+    ")",
+    "CREATE INDEX linebot_history_chat ON linebot_history (chat_id, seq)",
+    "CREATE INDEX linebot_history_message ON linebot_history (chat_id, message_id)"
+    "  WHERE message_id IS NOT NULL",
+    "CREATE INDEX linebot_history_time ON linebot_history (timestamp_ms)",
+
+    "CREATE TABLE linebot_bot_messages ("
+    "  chat_id      text   NOT NULL,"
+    "  message_id   text   NOT NULL,"
+    "  timestamp_ms bigint NOT NULL,"
+    "  PRIMARY KEY (chat_id, message_id)"
+    ")",
+    "CREATE INDEX linebot_bot_messages_time ON linebot_bot_messages (timestamp_ms)",
+
+    "CREATE TABLE linebot_profiles ("
+    "  chat_id       text   NOT NULL,"
+    "  user_id       text   NOT NULL,"
+    "  display_name  text   NOT NULL,"
+    "  fetched_at_ms bigint NOT NULL,"
+    "  PRIMARY KEY (chat_id, user_id)"
+    ")",
+    "CREATE INDEX linebot_profiles_time ON linebot_profiles (fetched_at_ms)",
+
+    "CREATE TABLE linebot_rate ("
+    "  user_id         text    PRIMARY KEY,"
+    "  window_start_ms bigint  NOT NULL,"
+    "  count           integer NOT NULL,"
+    "  warned          boolean NOT NULL"
+    ")",
+    "CREATE INDEX linebot_rate_time ON linebot_rate (window_start_ms)",
+    NULL,
+};
+
+static const char *const *const migrations[] = { migration_1 };
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ---- SQL ---- */
+
+#define SQL_INBOX_ADD                                                                          \
+    "INSERT INTO linebot_inbox (event_id, chat_id, timestamp_ms, payload)"                     \
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING"
+#define SQL_INBOX_FORGET                                                                       \
+    "DELETE FROM linebot_inbox WHERE event_id = $1 AND state = 'pending' AND NOT claimed"
+#define SQL_INBOX_DEPTH "SELECT count(*) FROM linebot_inbox WHERE state <> 'done'"
+
+/* Step 1 of a claim: the oldest candidate, locking nothing. $1 now, $2 chats
+ * and $3 seqs already given up on in this claim. (`chat_id <> ''` in the
+ * subqueries lets the planner use linebot_inbox_one_claim.) */
+#define SQL_CLAIM_CANDIDATE                                                                    \
+    "SELECT seq, chat_id FROM ("                                                               \
+    " (SELECT seq, chat_id, timestamp_ms FROM linebot_inbox AS i"                              \
+    "   WHERE state IN ('pending', 'sending') AND NOT claimed"                                 \
+    "   AND (chat_id = '' OR NOT EXISTS (SELECT 1 FROM linebot_inbox AS b"                     \
+    "        WHERE b.chat_id = i.chat_id AND b.chat_id <> '' AND b.claimed"                   \
+    "        AND b.lease_until_ms > $1))"                                                      \
+    "   AND NOT (chat_id = ANY ($2::text[])) AND NOT (seq = ANY ($3::bigint[]))"               \
+    "   ORDER BY timestamp_ms, seq LIMIT 1)"                                                   \
+    " UNION ALL"                                                                               \
+    " (SELECT seq, chat_id, timestamp_ms FROM linebot_inbox"                                   \
+    "   WHERE claimed AND lease_until_ms <= $1"                                                \
+    "   AND NOT (chat_id = ANY ($2::text[])) AND NOT (seq = ANY ($3::bigint[]))"               \
+    "   ORDER BY timestamp_ms, seq LIMIT 1)"                                                   \
+    ") AS c ORDER BY timestamp_ms, seq LIMIT 1"
+
+/* What a successful claim writes and hands back. $2 now, $3 lease end. */
+#define SQL_CLAIM_SET                                                                          \
+    " UPDATE linebot_inbox AS i SET"                                                           \
+    "  state = CASE i.state WHEN 'sending' THEN 'sending' ELSE 'working' END,"                 \
+    "  claimed = true, claim_gen = i.claim_gen + 1, attempts = i.attempts + 1,"                \
+    "  claimed_at_ms = $2, lease_until_ms = $3"                                                \
+    " FROM pick WHERE i.seq = pick.seq"                                                        \
+    " RETURNING i.event_id, i.chat_id, i.timestamp_ms, i.payload, i.state, i.claim_gen,"       \
+    "  i.attempts, i.answer"
+
+/* Chat "": the candidate row itself, if still claimable and not locked. $1 seq. */
+#define SQL_CLAIM_TAKE_ROW                                                                     \
+    "WITH pick AS (SELECT seq FROM linebot_inbox WHERE seq = $1 AND chat_id = ''"              \
+    "  AND ((state IN ('pending', 'sending') AND NOT claimed)"                                 \
+    "       OR (claimed AND lease_until_ms <= $2))"                                            \
+    "  FOR UPDATE SKIP LOCKED)"                                                                \
+    SQL_CLAIM_SET
+
+/* The per-chat lock, scoped to this inbox table (another schema's bot on the
+ * same database does not contend). $1 chat_id. */
+#define SQL_CLAIM_LOCK_CHAT                                                                    \
+    "SELECT pg_try_advisory_xact_lock(hashtextextended($1,"                                    \
+    " 'linebot_inbox'::regclass::oid::bigint))"
+
+/* Expired claims of a chat whose lock we hold become claimable. $1 chat, $2 now. */
+#define SQL_CLAIM_REAP                                                                         \
+    "UPDATE linebot_inbox SET state = CASE state WHEN 'working' THEN 'pending' ELSE state END," \
+    " claimed = false, lease_until_ms = NULL"                                                  \
+    " WHERE chat_id = $1 AND chat_id <> '' AND claimed AND lease_until_ms <= $2"
+
+/* The chat's oldest claimable row, if no row of the chat is claimed. $1 chat. */
+#define SQL_CLAIM_TAKE_CHAT                                                                    \
+    "WITH pick AS (SELECT seq FROM linebot_inbox"                                              \
+    "  WHERE chat_id = $1 AND state IN ('pending', 'sending') AND NOT claimed"                 \
+    "  AND NOT EXISTS (SELECT 1 FROM linebot_inbox AS b"                                      \
+    "                  WHERE b.chat_id = $1 AND b.chat_id <> '' AND b.claimed)"                \
+    "  ORDER BY timestamp_ms, seq LIMIT 1 FOR UPDATE)"                                         \
+    SQL_CLAIM_SET
+
+#define FENCE " WHERE event_id = $1 AND claim_gen = $2 AND claimed"
+#define SQL_JOB_SENDING "UPDATE linebot_inbox SET state = 'sending', answer = $3" FENCE
+#define SQL_JOB_DONE                                                                           \
+    "UPDATE linebot_inbox SET state = 'done', claimed = false, lease_until_ms = NULL,"         \
+    " payload = NULL, answer = NULL, outcome = $3, done_at_ms = $4" FENCE
+#define SQL_JOB_RELEASE                                                                        \
+    "UPDATE linebot_inbox SET state = CASE state WHEN 'working' THEN 'pending' ELSE state END," \
+    " claimed = false, lease_until_ms = NULL" FENCE
+#define SQL_JOB_RENEW "UPDATE linebot_inbox SET lease_until_ms = $3" FENCE
+
+#define SQL_HISTORY_ADD                                                                        \
+    "INSERT INTO linebot_history (chat_id, role, speaker, text, message_id, timestamp_ms)"     \
+    " VALUES ($1, $2, $3, $4, $5, $6)"
+#define SQL_BOT_ADD                                                                            \
+    "INSERT INTO linebot_bot_messages (chat_id, message_id, timestamp_ms) VALUES ($1, $2, $3)" \
+    " ON CONFLICT (chat_id, message_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms"
+#define SQL_BOT_IS "SELECT 1 FROM linebot_bot_messages WHERE chat_id = $1 AND message_id = $2"
+#define SQL_HISTORY_LOAD                                                                       \
+    "SELECT role, speaker, text, message_id, timestamp_ms FROM ("                              \
+    " (SELECT seq, role, speaker, text, message_id, timestamp_ms FROM linebot_history"         \
+    "   WHERE chat_id = $1 AND role IN ('user', 'assistant') ORDER BY seq DESC LIMIT $2)"      \
+    " UNION ALL"                                                                               \
+    " (SELECT seq, role, speaker, text, message_id, timestamp_ms FROM linebot_history"         \
+    "   WHERE chat_id = $1 AND role = 'context'"                                               \
+    "   AND seq > coalesce((SELECT max(seq) FROM linebot_history"                              \
+    "                       WHERE chat_id = $1 AND role = 'assistant'), 0)"                    \
+    "   ORDER BY seq DESC LIMIT $3)"                                                           \
+    ") AS t ORDER BY seq"
+#define SQL_MSG_TEXT                                                                           \
+    "SELECT text FROM linebot_history WHERE chat_id = $1 AND message_id = $2"                  \
+    " ORDER BY seq DESC LIMIT 1"
+#define SQL_MSG_DELETE "DELETE FROM linebot_history WHERE chat_id = $1 AND message_id = $2"
+#define SQL_MSG_UPDATE                                                                         \
+    "UPDATE linebot_history SET text = $3 WHERE chat_id = $1 AND message_id = $2"
+#define SQL_CONTEXT_TRIM                                                                       \
+    "DELETE FROM linebot_history WHERE chat_id = $1 AND role = 'context'"                      \
+    " AND seq NOT IN (SELECT seq FROM linebot_history"                                         \
+    "  WHERE chat_id = $1 AND role = 'context' ORDER BY seq DESC LIMIT $2)"
+#define SQL_HISTORY_CLEAR "DELETE FROM linebot_history WHERE chat_id = $1"
+#define SQL_FORGET_BOT "DELETE FROM linebot_bot_messages WHERE chat_id = $1"
+#define SQL_FORGET_PROFILES "DELETE FROM linebot_profiles WHERE chat_id = $1"
+#define SQL_FORGET_RATE "DELETE FROM linebot_rate WHERE user_id = $1"
+#define SQL_FORGET_INBOX                                                                       \
+    "UPDATE linebot_inbox SET payload = NULL, answer = NULL"                                   \
+    " WHERE state = 'done' AND chat_id = $1 AND (payload IS NOT NULL OR answer IS NOT NULL)"
+#define SQL_PROFILE_GET                                                                        \
+    "SELECT display_name, fetched_at_ms FROM linebot_profiles"                                 \
+    " WHERE chat_id = $1 AND user_id = $2"
+#define SQL_PROFILE_PUT                                                                        \
+    "INSERT INTO linebot_profiles (chat_id, user_id, display_name, fetched_at_ms)"             \
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (chat_id, user_id) DO UPDATE SET"                    \
+    " display_name = excluded.display_name, fetched_at_ms = excluded.fetched_at_ms"
+#define SQL_RATE_GET "SELECT window_start_ms, count, warned FROM linebot_rate WHERE user_id = $1"
+#define SQL_RATE_PUT                                                                           \
+    "INSERT INTO linebot_rate (user_id, window_start_ms, count, warned)"                       \
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET"                             \
+    " window_start_ms = excluded.window_start_ms, count = excluded.count,"                     \
+    " warned = excluded.warned"
+
+/* Purges, one batch ($2 rows) per statement, each its own transaction. */
+static const char *const purge_sql[] = {
+    "DELETE FROM linebot_history WHERE seq IN (SELECT seq FROM linebot_history"
+    " WHERE timestamp_ms < $1 LIMIT $2)",
+    "DELETE FROM linebot_bot_messages WHERE (chat_id, message_id) IN"
+    " (SELECT chat_id, message_id FROM linebot_bot_messages WHERE timestamp_ms < $1 LIMIT $2)",
+    "DELETE FROM linebot_profiles WHERE (chat_id, user_id) IN"
+    " (SELECT chat_id, user_id FROM linebot_profiles WHERE fetched_at_ms < $1 LIMIT $2)",
+    "DELETE FROM linebot_rate WHERE user_id IN"
+    " (SELECT user_id FROM linebot_rate WHERE window_start_ms < $1 LIMIT $2)",
+    /* Dedup window in event time: LINE redelivers relative to the event. */
+    "DELETE FROM linebot_inbox WHERE seq IN (SELECT seq FROM linebot_inbox"
+    " WHERE state = 'done' AND timestamp_ms < $1 LIMIT $2)",
+};
+
+/* ---- the handle ---- */
+
+struct pg_store {
+    PGconn *conn;
+    bool broken;                  /* reconnect before the next statement */
+    int64_t retry_at_ms;          /* monotonic: no reconnect attempt before this */
+    int64_t backoff_ms;           /* the wait after the next failed attempt */
+    char *secrets[MAX_SECRETS];   /* password forms to keep out of messages */
+};
+
+static struct pg_store *backend_of(struct store *st)
+{
+    return st->backend;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int oom(struct store *st)
+{
+    store_set_error(st, "postgres: out of memory");
+    return -1;
+}
+
+/* ---- messages without secrets ---- */
+
+/* Copies libpq's message (often several lines) into one line, with every
+ * known form of the password replaced by "***". */
+static void clean_message(const struct pg_store *h, const char *msg, char *out, size_t outlen)
+{
+    size_t o = 0;
+    bool space = false;
+
+    if (!msg || !*msg)
+        msg = "unknown error";
+    while (*msg && o + 1 < outlen) {
+        bool redacted = false;
+
+        for (int i = 0; h && i < MAX_SECRETS && !redacted; i++) {
+            size_t len = h->secrets[i] ? strlen(h->secrets[i]) : 0;
+            if (len && strncmp(msg, h->secrets[i], len) == 0) {
+                for (const char *r = "***"; *r && o + 1 < outlen; r++)
+                    out[o++] = *r;
+                msg += len;
+                space = false;
+                redacted = true;
+            }
+        }
+        if (redacted)
+            continue;
+        if (isspace((unsigned char)*msg)) {
+            space = o > 0;
+        } else {
+            if (space && o + 2 < outlen)
+                out[o++] = ' ';
+            space = false;
+            out[o++] = *msg;
+        }
+        msg++;
+    }
+    out[o] = '\0';
+}
+
+/* Decodes %XX escapes (a URL's userinfo). Returns NULL when out of memory. */
+static char *percent_decode(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    size_t o = 0;
+
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
+            isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = { s[i + 1], s[i + 2], 0 };
+            out[o++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void add_secret(struct pg_store *h, char *secret)
+{
+    if (!secret)
+        return;
+    for (int i = 0; i < MAX_SECRETS; i++) {
+        if (!h->secrets[i] && *secret) {
+            h->secrets[i] = secret;
+            return;
+        }
+    }
+    free(secret);
+}
+
+static void free_secret(char *s)
+{
+    if (!s)
+        return;
+    for (volatile char *p = s; *p; p++)
+        *p = 0;
+    free(s);
+}
+
+/* libpq's complaint about a URL it cannot parse, with every quoted part
+ * (where it echoes the URL, password included) left out. */
+static void elide_quoted(const char *msg, char *out, size_t outlen)
+{
+    size_t o = 0;
+    bool quoted = false;
+
+    for (; msg && *msg && o + 4 < outlen; msg++) {
+        if (*msg == '"') {
+            quoted = !quoted;
+            if (quoted) {
+                memcpy(out + o, "...", 3);
+                o += 3;
+            }
+            continue;
+        }
+        if (!quoted)
+            out[o++] = isspace((unsigned char)*msg) ? ' ' : *msg;
+    }
+    while (o > 0 && out[o - 1] == ' ')
+        o--;
+    out[o] = '\0';
+}
+
+/* Collects the password as written in the URL (raw and decoded) and as libpq
+ * parses it (userinfo or ?password=), so messages can be scrubbed of it. */
+static void collect_secrets(struct pg_store *h, const char *url, const PQconninfoOption *opts)
+{
+    const char *auth = strstr(url, "://");
+
+    if (auth) {
+        const char *end, *colon;
+
+        auth += 3;
+        end = auth + strcspn(auth, "@/");
+        colon = memchr(auth, ':', (size_t)(end - auth));
+        if (*end == '@' && colon) {
+            size_t len = (size_t)(end - colon - 1);
+            char *raw = malloc(len + 1);
+            if (raw) {
+                memcpy(raw, colon + 1, len);
+                raw[len] = '\0';
+            }
+            add_secret(h, raw);
+            add_secret(h, percent_decode(colon + 1, len));
+        }
+    }
+    for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (o->val && (strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0))
+            add_secret(h, strdup(o->val));
+    }
+}
+
+/* ---- statements ---- */
+
+/* A statement's parameters in libpq's text format; NULL is SQL NULL. */
+struct params {
+    const char *values[MAX_PARAMS];
+    char numbers[MAX_PARAMS][24];
+    int n;
+};
+
+static void param_text(struct params *p, const char *s)
+{
+    assert(p->n < MAX_PARAMS);
+    p->values[p->n++] = s;
+}
+
+static void param_int(struct params *p, int64_t v)
+{
+    assert(p->n < MAX_PARAMS);
+    snprintf(p->numbers[p->n], sizeof p->numbers[p->n], "%" PRId64, v);
+    p->values[p->n] = p->numbers[p->n];
+    p->n++;
+}
+
+/* Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF),
+ * what PostgreSQL's text accepts. */
+static bool utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        unsigned lead = *p;
+        int more;
+        uint32_t cp;
+
+        if (lead < 0x80) {
+            p++;
+            continue;
+        }
+        if (lead >= 0xc2 && lead <= 0xdf)
+            more = 1;
+        else if (lead >= 0xe0 && lead <= 0xef)
+            more = 2;
+        else if (lead >= 0xf0 && lead <= 0xf4)
+            more = 3;
+        else
+            return false;
+        cp = lead & (0x3fu >> more);
+        for (int i = 1; i <= more; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false; /* also stops at the terminating NUL */
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((more == 2 && cp < 0x800) || (more == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += more + 1;
+    }
+    return true;
+}
+
+static void mark_broken(struct pg_store *h)
+{
+    if (!h->broken) {
+        h->broken = true;
+        h->retry_at_ms = mono_ms(); /* the first reconnect may happen at once */
+        h->backoff_ms = RECONNECT_MIN_MS;
+    }
+}
+
+/* SQLSTATEs after which the session is gone: connection exceptions (08xxx)
+ * and the server shutting the backend down (57P01..57P03). */
+static bool sqlstate_ends_session(const char *sqlstate)
+{
+    return sqlstate && (strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0 ||
+                        strcmp(sqlstate, "57P02") == 0 || strcmp(sqlstate, "57P03") == 0);
+}
+
+/* Records why a statement failed and notices a lost connection. */
+static void record_failure(struct store *st, const char *what, const PGresult *res)
+{
+    struct pg_store *h = backend_of(st);
+    const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char msg[200];
+
+    if (PQstatus(h->conn) != CONNECTION_OK || sqlstate_ends_session(sqlstate))
+        mark_broken(h);
+    if (primary) {
+        /* The primary message names objects, never row data (that is in DETAIL). */
+        clean_message(h, primary, msg, sizeof msg);
+        store_set_error(st, "postgres: %s: %s (SQLSTATE %s)%s", what, msg,
+                        sqlstate ? sqlstate : "?", h->broken ? "; will reconnect" : "");
+    } else if (res && PQresultStatus(res) != PGRES_FATAL_ERROR &&
+               PQresultStatus(res) != PGRES_NONFATAL_ERROR) {
+        store_set_error(st, "postgres: %s: unexpected result %s", what,
+                        PQresStatus(PQresultStatus(res)));
+    } else {
+        clean_message(h, PQerrorMessage(h->conn), msg, sizeof msg);
+        store_set_error(st, "postgres: %s: %s%s", what, msg,
+                        h->broken ? "; will reconnect" : "");
+    }
+}
+
+/* Runs one statement as an unnamed statement (PQexecParams: nothing named
+ * survives the call, which is what transaction-pooling proxies need).
+ * Returns the result when its status is `want`, else NULL with the error set. */
+static PGresult *exec_params(struct store *st, const char *what, const char *sql,
+                             const struct params *p, ExecStatusType want)
+{
+    struct pg_store *h = backend_of(st);
+    int n = p ? p->n : 0;
+    PGresult *res;
+
+    for (int i = 0; i < n; i++) {
+        if (p->values[i] && !utf8_valid(p->values[i])) {
+            store_set_error(st, "postgres: %s: a text value is not valid UTF-8;"
+                                " PostgreSQL stores text as UTF-8",
+                            what);
+            return NULL;
+        }
+    }
+    res = PQexecParams(h->conn, sql, n, NULL, n ? p->values : NULL, NULL, NULL, 0);
+    if (res && PQresultStatus(res) == want)
+        return res;
+    record_failure(st, what, res);
+    PQclear(res);
+    return NULL;
+}
+
+/* Runs a statement that returns no rows; `changes` (may be NULL) gets the
+ * number of rows it inserted, updated or deleted. */
+static int run(struct store *st, const char *what, const char *sql, const struct params *p,
+               int64_t *changes)
+{
+    PGresult *res = exec_params(st, what, sql, p, PGRES_COMMAND_OK);
+
+    if (!res)
+        return -1;
+    if (changes) {
+        const char *n = PQcmdTuples(res);
+        *changes = *n ? strtoll(n, NULL, 10) : 0;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static PGresult *query(struct store *st, const char *what, const char *sql, const struct params *p)
+{
+    return exec_params(st, what, sql, p, PGRES_TUPLES_OK);
+}
+
+static int64_t get_int(const PGresult *res, int row, int col)
+{
+    const char *s;
+    long long v;
+
+    if (PQgetisnull(res, row, col))
+        return 0;
+    s = PQgetvalue(res, row, col);
+    errno = 0;
+    v = strtoll(s, NULL, 10);
+    return errno ? 0 : (int64_t)v;
+}
+
+static int clamp_int(int64_t v)
+{
+    return v < INT_MIN ? INT_MIN : v > INT_MAX ? INT_MAX : (int)v;
+}
+
+/* Copies a text column into a malloc'd string (NULL for SQL NULL). */
+static int get_dup(const PGresult *res, int row, int col, char **out)
+{
+    int len;
+
+    *out = NULL;
+    if (PQgetisnull(res, row, col))
+        return 0;
+    len = PQgetlength(res, row, col);
+    *out = malloc((size_t)len + 1);
+    if (!*out)
+        return -1;
+    memcpy(*out, PQgetvalue(res, row, col), (size_t)len);
+    (*out)[len] = '\0';
+    return 0;
+}
+
+/* ---- connection ---- */
+
+/* True unless the server has closed the idle connection (the socket is
+ * readable and reading finds the end, or an error). Never blocks. */
+static bool connection_alive(struct pg_store *h)
+{
+    struct pollfd pfd = { PQsocket(h->conn), POLLIN, 0 };
+
+    if (PQstatus(h->conn) != CONNECTION_OK || pfd.fd < 0)
+        return false;
+    if (poll(&pfd, 1, 0) <= 0)
+        return true;
+    return PQconsumeInput(h->conn) == 1 && PQstatus(h->conn) == CONNECTION_OK;
+}
+
+static void tx_rollback(struct store *st)
+{
+    struct pg_store *h = backend_of(st);
+    PGTransactionStatusType ts = PQtransactionStatus(h->conn);
+
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+        PQclear(PQexecParams(h->conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0));
+}
+
+/* Makes sure the handle has a working, idle connection before a call: brings
+ * back a broken one, at most as often as the backoff allows, and otherwise
+ * fails fast. */
+static int pg_ready(struct store *st, const char *what)
+{
+    struct pg_store *h = backend_of(st);
+
+    if (!h->broken && !connection_alive(h))
+        mark_broken(h);
+    if (h->broken) {
+        int64_t now = mono_ms();
+        char msg[200];
+
+        if (now < h->retry_at_ms) {
+            store_set_error(st, "postgres: %s: no connection to the database"
+                                " (next reconnect attempt in %" PRId64 " ms)",
+                            what, h->retry_at_ms - now);
+            return -1;
+        }
+        PQreset(h->conn);
+        if (PQstatus(h->conn) != CONNECTION_OK) {
+            clean_message(h, PQerrorMessage(h->conn), msg, sizeof msg);
+            h->retry_at_ms = mono_ms() + h->backoff_ms;
+            h->backoff_ms = h->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS
+                                                                 : h->backoff_ms * 2;
+            store_set_error(st, "postgres: %s: cannot reconnect to the database: %s", what, msg);
+            return -1;
+        }
+        h->broken = false;
+        h->backoff_ms = RECONNECT_MIN_MS;
+    }
+    /* A call that failed mid-transaction has already rolled back; this only
+     * guards against leaving a transaction open by mistake. */
+    if (PQtransactionStatus(h->conn) != PQTRANS_IDLE)
+        tx_rollback(st);
+    return 0;
+}
+
+static int tx_begin(struct store *st, const char *what)
+{
+    return run(st, what, "BEGIN", NULL, NULL);
+}
+
+/* COMMIT, checking that it did commit (a failed transaction "commits" as a
+ * ROLLBACK without an error). */
+static int tx_commit(struct store *st, const char *what)
+{
+    struct pg_store *h = backend_of(st);
+    PGresult *res;
+
+    if (PQtransactionStatus(h->conn) != PQTRANS_INTRANS) {
+        store_set_error(st, "postgres: %s: the transaction failed before commit", what);
+        tx_rollback(st);
+        return -1;
+    }
+    res = exec_params(st, what, "COMMIT", NULL, PGRES_COMMAND_OK);
+    if (!res) {
+        tx_rollback(st);
+        return -1;
+    }
+    if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        store_set_error(st, "postgres: %s: the transaction was rolled back", what);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Libpq prints notices (e.g. a terminated session) to stderr by default: the
+ * bot's log is its own, so they are dropped. */
+static void quiet_notices(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* ---- open, migrate, close ---- */
+
+static int run_steps(struct store *st, const char *const *steps, const char *what)
+{
+    for (size_t i = 0; steps[i]; i++)
+        if (run(st, what, steps[i], NULL, NULL) != 0)
+            return -1;
+    return 0;
+}
+
+static int migrate(struct store *st)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int version;
+
+    if (tx_begin(st, "migration") != 0)
+        return -1;
+    param_int(&p, MIGRATION_LOCK_KEY1);
+    param_int(&p, MIGRATION_LOCK_KEY2);
+    res = query(st, "migration lock", "SELECT pg_advisory_xact_lock($1::int, $2::int)", &p);
+    if (!res)
+        goto fail;
+    PQclear(res);
+
+    res = query(st, "reading the schema version",
+                "SELECT to_regclass('linebot_schema') IS NOT NULL", NULL);
+    if (!res)
+        goto fail;
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0 &&
+        run_steps(st, schema_table, "creating the schema table") != 0) {
+        PQclear(res);
+        goto fail;
+    }
+    PQclear(res);
+
+    res = query(st, "reading the schema version",
+                "SELECT version FROM linebot_schema WHERE id = 1", NULL);
+    if (!res)
+        goto fail;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        store_set_error(st, "postgres: linebot_schema has no version row");
+        goto fail;
+    }
+    version = clamp_int(get_int(res, 0, 0));
+    PQclear(res);
+    if (version > SCHEMA_VERSION) {
+        store_set_error(st, "postgres: the database has schema version %d, newer than this"
+                            " linebot knows (%d); upgrade linebot or use another database",
+                        version, SCHEMA_VERSION);
+        goto fail;
+    }
+    if (version < 0) {
+        store_set_error(st, "postgres: the database has an invalid schema version %d", version);
+        goto fail;
+    }
+    for (; version < SCHEMA_VERSION; version++) {
+        struct params bump = { .n = 0 };
+
+        param_int(&bump, version + 1);
+        if (run_steps(st, migrations[version], "migration") != 0 ||
+            run(st, "migration", "UPDATE linebot_schema SET version = $1 WHERE id = 1", &bump,
+                NULL) != 0) {
+            char cause[STORE_ERROR_MAX];
+            snprintf(cause, sizeof cause, "%s", st->error);
+            store_set_error(st, "postgres: migrating the schema to version %d failed: %.180s",
+                            version + 1, cause);
+            goto fail;
+        }
+    }
+    return tx_commit(st, "migration");
+
+fail:
+    tx_rollback(st);
+    return -1;
+}
+
+static void pg_close(struct store *st)
+{
+    struct pg_store *h = backend_of(st);
+
+    if (!h)
+        return;
+    if (h->conn)
+        PQfinish(h->conn);
+    for (int i = 0; i < MAX_SECRETS; i++)
+        free_secret(h->secrets[i]);
+    free(h);
+    st->backend = NULL;
+}
+
+static const struct store_backend_ops pg_ops;
+
+int store_pg_open(struct store *st, const char *url)
+{
+    /* Defaults first: the URL's own parameters (expanded from dbname) override
+     * them. client_encoding comes last, so it always holds. Keepalives and
+     * tcp_user_timeout are client-side socket options: they find a dead
+     * server while idle or mid-statement, and proxies never see them. */
+    static const char *const keywords[] = {
+        "connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname", "client_encoding", NULL,
+    };
+    const char *values[sizeof keywords / sizeof keywords[0]] = {
+        "5", "linebot", "30", "10", "3", "30000", NULL, "UTF8", NULL,
+    };
+    struct pg_store *h;
+    PQconninfoOption *opts;
+    char *normalized, *parse_error = NULL;
+    char msg[200];
+    size_t scheme_len;
+
+    if (!PQisthreadsafe()) {
+        store_set_error(st, "postgres: the libpq library was built without thread support");
+        return -1;
+    }
+    h = calloc(1, sizeof *h);
+    normalized = strdup(url);
+    if (!h || !normalized) {
+        free(h);
+        free(normalized);
+        return oom(st);
+    }
+    /* libpq only knows the scheme in lower case; "POSTGRES://" would be taken
+     * for a database name (and echoed in its errors, password included). */
+    scheme_len = strcspn(normalized, ":");
+    for (size_t i = 0; i < scheme_len; i++)
+        normalized[i] = (char)tolower((unsigned char)normalized[i]);
+    st->backend = h;
+    st->ops = &pg_ops;
+    h->backoff_ms = RECONNECT_MIN_MS;
+    opts = PQconninfoParse(normalized, &parse_error);
+    if (!opts) {
+        elide_quoted(parse_error, msg, sizeof msg);
+        store_set_error(st, "postgres: the database URL is malformed: %s",
+                        parse_error ? msg : "out of memory");
+        PQfreemem(parse_error);
+        free_secret(normalized);
+        goto fail;
+    }
+    collect_secrets(h, normalized, opts);
+    PQconninfoFree(opts);
+
+    values[6] = normalized;
+    h->conn = PQconnectdbParams(keywords, values, 1);
+    free_secret(normalized);
+    if (!h->conn) {
+        oom(st);
+        goto fail;
+    }
+    if (PQstatus(h->conn) != CONNECTION_OK) {
+        clean_message(h, PQerrorMessage(h->conn), msg, sizeof msg);
+        store_set_error(st, "postgres: cannot connect to the database: %s", msg);
+        goto fail;
+    }
+    PQsetNoticeProcessor(h->conn, quiet_notices, NULL);
+    if (migrate(st) != 0)
+        goto fail;
+    return 0;
+
+fail:
+    pg_close(st);
+    st->ops = NULL;
+    return -1;
+}
+
+static int pg_ping(struct store *st)
+{
+    PGresult *res;
+
+    if (pg_ready(st, "ping") != 0)
+        return -1;
+    res = query(st, "ping", "SELECT 1", NULL);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* ---- inbox ---- */
+
+static int pg_inbox_add(struct store *st, struct inbox_item *items, size_t n, size_t *n_new)
+{
+    size_t added = 0;
+
+    for (size_t i = 0; i < n; i++)
+        items[i].added = false;
+    if (pg_ready(st, "inbox add") != 0 || tx_begin(st, "inbox add") != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct params p = { .n = 0 };
+        int64_t changes = 0;
+
+        param_text(&p, items[i].event_id);
+        param_text(&p, items[i].chat_id ? items[i].chat_id : "");
+        param_int(&p, items[i].timestamp_ms);
+        param_text(&p, items[i].payload);
+        if (run(st, "inbox add", SQL_INBOX_ADD, &p, &changes) != 0)
+            goto fail;
+        items[i].added = changes > 0;
+        added += changes > 0;
+    }
+    if (tx_commit(st, "inbox add") != 0)
+        goto fail;
+    *n_new = added;
+    return 0;
+
+fail:
+    tx_rollback(st);
+    for (size_t i = 0; i < n; i++)
+        items[i].added = false;
+    return -1;
+}
+
+static int pg_inbox_forget(struct store *st, const char *const *event_ids, size_t n)
+{
+    if (pg_ready(st, "inbox forget") != 0 || tx_begin(st, "inbox forget") != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct params p = { .n = 0 };
+
+        param_text(&p, event_ids[i]);
+        if (run(st, "inbox forget", SQL_INBOX_FORGET, &p, NULL) != 0) {
+            tx_rollback(st);
+            return -1;
+        }
+    }
+    return tx_commit(st, "inbox forget");
+}
+
+static int pg_inbox_depth(struct store *st, int64_t *depth)
+{
+    PGresult *res;
+
+    if (pg_ready(st, "inbox depth") != 0)
+        return -1;
+    res = query(st, "inbox depth", SQL_INBOX_DEPTH, NULL);
+    if (!res)
+        return -1;
+    *depth = get_int(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
+/* A PostgreSQL array literal ({"a","b"} or {1,2}) that grows. */
+struct array_literal {
+    char *text;
+    size_t len, cap;
+};
+
+static int array_append(struct array_literal *a, const char *item, bool quote)
+{
+    size_t need = a->len + 2 * strlen(item) + 5;
+
+    if (need > a->cap) {
+        size_t cap = need * 2;
+        char *grown = realloc(a->text, cap);
+        if (!grown)
+            return -1;
+        a->text = grown;
+        a->cap = cap;
+    }
+    if (a->len == 0)
+        a->text[a->len++] = '{';
+    else
+        a->text[a->len - 1] = ','; /* over the closing brace */
+    if (quote)
+        a->text[a->len++] = '"';
+    for (const char *s = item; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            a->text[a->len++] = '\\';
+        a->text[a->len++] = *s;
+    }
+    if (quote)
+        a->text[a->len++] = '"';
+    a->text[a->len++] = '}';
+    a->text[a->len] = '\0';
+    return 0;
+}
+
+static const char *array_value(const struct array_literal *a)
+{
+    return a->len ? a->text : "{}";
+}
+
+/* Fills `job` from a claim's RETURNING row. */
+static int read_job(const PGresult *res, struct job *job)
+{
+    if (get_dup(res, 0, 0, &job->event_id) != 0 || get_dup(res, 0, 1, &job->chat_id) != 0 ||
+        get_dup(res, 0, 3, &job->payload) != 0 || get_dup(res, 0, 7, &job->answer) != 0)
+        return -1;
+    job->timestamp_ms = get_int(res, 0, 2);
+    job->state = strcmp(PQgetvalue(res, 0, 4), "sending") == 0 ? JOB_SENDING : JOB_PENDING;
+    job->claim_gen = get_int(res, 0, 5);
+    job->attempts = clamp_int(get_int(res, 0, 6));
+    if (!job->event_id || !job->chat_id)
+        return -1;
+    return 0;
+}
+
+/* Runs a claim's UPDATE ... RETURNING: 1 claimed (job filled), 0 no row, -1 error. */
+static int take(struct store *st, const char *sql, const struct params *p, struct job *job)
+{
+    PGresult *res = query(st, "claim", sql, p);
+    int rc;
+
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    rc = read_job(res, job);
+    PQclear(res);
+    if (rc != 0) {
+        job_free(job);
+        return oom(st);
+    }
+    return 1;
+}
+
+/* See the top of this file for the protocol and why it keeps one event per
+ * chat in progress across instances. */
+static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
+{
+    struct array_literal skip_chats = { NULL, 0, 0 }, skip_seqs = { NULL, 0, 0 };
+    int64_t lease_until = now_ms > INT64_MAX - STORE_LEASE_MS ? INT64_MAX : now_ms + STORE_LEASE_MS;
+    bool in_tx = false;
+    int result = 0;
+
+    if (pg_ready(st, "claim") != 0)
+        return -1;
+    for (int attempt = 0; attempt < CLAIM_MAX_TRIES && result == 0; attempt++) {
+        struct params p = { .n = 0 };
+        PGresult *res;
+        char *chat_id = NULL, seq[24];
+
+        param_int(&p, now_ms);
+        param_text(&p, array_value(&skip_chats));
+        param_text(&p, array_value(&skip_seqs));
+        /* The first look runs outside a transaction: an idle worker's poll
+         * is then a single round trip. */
+        res = query(st, "claim", SQL_CLAIM_CANDIDATE, &p);
+        if (!res)
+            goto fail;
+        if (PQntuples(res) == 0) {
+            PQclear(res);
+            break;
+        }
+        snprintf(seq, sizeof seq, "%s", PQgetvalue(res, 0, 0));
+        if (get_dup(res, 0, 1, &chat_id) != 0 || !chat_id) {
+            PQclear(res);
+            oom(st);
+            goto fail;
+        }
+        PQclear(res);
+        if (!in_tx) {
+            if (tx_begin(st, "claim") != 0) {
+                free(chat_id);
+                goto fail;
+            }
+            in_tx = true;
+        }
+
+        if (!*chat_id) {
+            p.n = 0;
+            param_text(&p, seq);
+            param_int(&p, now_ms);
+            param_int(&p, lease_until);
+            result = take(st, SQL_CLAIM_TAKE_ROW, &p, job);
+            if (result == 0 && array_append(&skip_seqs, seq, false) != 0)
+                result = oom(st);
+        } else {
+            p.n = 0;
+            param_text(&p, chat_id);
+            res = query(st, "claim", SQL_CLAIM_LOCK_CHAT, &p);
+            if (!res) {
+                result = -1;
+            } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+                PQclear(res); /* another claim of this chat is in flight */
+                if (array_append(&skip_chats, chat_id, true) != 0)
+                    result = oom(st);
+            } else {
+                PQclear(res);
+                param_int(&p, now_ms);
+                if (run(st, "claim", SQL_CLAIM_REAP, &p, NULL) != 0) {
+                    result = -1;
+                } else {
+                    param_int(&p, lease_until);
+                    result = take(st, SQL_CLAIM_TAKE_CHAT, &p, job);
+                    if (result == 0 && array_append(&skip_chats, chat_id, true) != 0)
+                        result = oom(st);
+                }
+            }
+        }
+        free(chat_id);
+        if (result < 0)
+            goto fail;
+    }
+    free(skip_chats.text);
+    free(skip_seqs.text);
+    if (result == 1) {
+        if (tx_commit(st, "claim") != 0) {
+            job_free(job);
+            return -1;
+        }
+        return 1;
+    }
+    if (in_tx)
+        tx_rollback(st); /* maybe reaped expired claims: harmless to undo */
+    return 0;
+
+fail:
+    free(skip_chats.text);
+    free(skip_seqs.text);
+    tx_rollback(st);
+    job_free(job);
+    return -1;
+}
+
+/* The fenced updates: 0 when applied, 1 when the claim is gone, -1 on error. */
+static int fenced(struct store *st, const char *what, const char *sql, struct params *p)
+{
+    int64_t changes = 0;
+
+    if (pg_ready(st, what) != 0 || run(st, what, sql, p, &changes) != 0)
+        return -1;
+    return changes == 0 ? 1 : 0;
+}
+
+static int pg_job_sending(struct store *st, const char *event_id, int64_t claim_gen,
+                          const char *answer)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, event_id);
+    param_int(&p, claim_gen);
+    param_text(&p, answer);
+    return fenced(st, "job sending", SQL_JOB_SENDING, &p);
+}
+
+static int pg_job_done(struct store *st, const char *event_id, int64_t claim_gen,
+                       const char *outcome, int64_t done_at_ms)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, event_id);
+    param_int(&p, claim_gen);
+    param_text(&p, outcome);
+    param_int(&p, done_at_ms);
+    return fenced(st, "job done", SQL_JOB_DONE, &p);
+}
+
+static int pg_job_release(struct store *st, const char *event_id, int64_t claim_gen)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, event_id);
+    param_int(&p, claim_gen);
+    return fenced(st, "job release", SQL_JOB_RELEASE, &p);
+}
+
+/* Extends the lease, even one that has run out as long as nobody has taken
+ * the row over yet (a takeover clears `claimed` under the row lock first). */
+static int pg_job_renew(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, event_id);
+    param_int(&p, claim_gen);
+    param_int(&p, now_ms > INT64_MAX - STORE_LEASE_MS ? INT64_MAX : now_ms + STORE_LEASE_MS);
+    return fenced(st, "job renew", SQL_JOB_RENEW, &p);
+}
+
+/* Nothing to do on a shared store: see store.h. */
+static int pg_recover(struct store *st)
+{
+    (void)st;
+    return 0;
+}
+
+/* ---- history ---- */
+
+static const char *role_name(enum turn_role role)
+{
+    switch (role) {
+    case TURN_USER: return "user";
+    case TURN_ASSISTANT: return "assistant";
+    case TURN_CONTEXT: return "context";
+    }
+    return "context";
+}
+
+static enum turn_role role_of(const char *name)
+{
+    if (strcmp(name, "user") == 0)
+        return TURN_USER;
+    if (strcmp(name, "assistant") == 0)
+        return TURN_ASSISTANT;
+    return TURN_CONTEXT;
+}
+
+/* One statement on its own (autocommit): 0 or -1. */
+static int simple(struct store *st, const char *what, const char *sql, struct params *p)
+{
+    if (pg_ready(st, what) != 0)
+        return -1;
+    return run(st, what, sql, p, NULL);
+}
+
+/* One lookup: the result with its rows, or NULL on error. */
+static PGresult *lookup(struct store *st, const char *what, const char *sql, struct params *p)
+{
+    if (pg_ready(st, what) != 0)
+        return NULL;
+    return query(st, what, sql, p);
+}
+
+static int pg_history_add(struct store *st, const char *chat_id, const struct turn *turn)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    param_text(&p, role_name(turn->role));
+    param_text(&p, turn->speaker);
+    param_text(&p, turn->text);
+    param_text(&p, turn->message_id);
+    param_int(&p, turn->timestamp_ms);
+    return simple(st, "history add", SQL_HISTORY_ADD, &p);
+}
+
+static int pg_bot_message_add(struct store *st, const char *chat_id, const char *message_id,
+                              int64_t timestamp_ms)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    param_text(&p, message_id);
+    param_int(&p, timestamp_ms);
+    return simple(st, "bot message add", SQL_BOT_ADD, &p);
+}
+
+static int pg_bot_message_is(struct store *st, const char *chat_id, const char *message_id)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int found;
+
+    param_text(&p, chat_id);
+    param_text(&p, message_id);
+    res = lookup(st, "bot message lookup", SQL_BOT_IS, &p);
+    if (!res)
+        return -1;
+    found = PQntuples(res) > 0;
+    PQclear(res);
+    return found;
+}
+
+static int pg_history_load(struct store *st, const char *chat_id, int max_turns, int max_context,
+                           struct turn **turns, size_t *n)
+{
+    struct params p = { .n = 0 };
+    struct turn *list;
+    PGresult *res;
+    int rows;
+
+    param_text(&p, chat_id);
+    param_int(&p, max_turns);
+    param_int(&p, max_context);
+    res = lookup(st, "history load", SQL_HISTORY_LOAD, &p);
+    if (!res)
+        return -1;
+    rows = PQntuples(res);
+    if (rows == 0) {
+        PQclear(res);
+        return 0;
+    }
+    list = calloc((size_t)rows, sizeof *list);
+    if (!list) {
+        PQclear(res);
+        return oom(st);
+    }
+    for (int i = 0; i < rows; i++) {
+        struct turn *t = &list[i];
+
+        t->role = role_of(PQgetvalue(res, i, 0));
+        t->timestamp_ms = get_int(res, i, 4);
+        if (get_dup(res, i, 1, &t->speaker) != 0 || get_dup(res, i, 2, &t->text) != 0 ||
+            get_dup(res, i, 3, &t->message_id) != 0 || (!t->text && !(t->text = calloc(1, 1)))) {
+            PQclear(res);
+            turns_free(list, (size_t)rows);
+            return oom(st);
+        }
+    }
+    PQclear(res);
+    *turns = list;
+    *n = (size_t)rows;
+    return 0;
+}
+
+/* A single text column of the first row: 1 found (copied), 0 none, -1 error. */
+static int lookup_text(struct store *st, const char *what, const char *sql, struct params *p,
+                       char **text)
+{
+    PGresult *res = lookup(st, what, sql, p);
+
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    if (get_dup(res, 0, 0, text) != 0 || (!*text && !(*text = calloc(1, 1)))) {
+        PQclear(res);
+        return oom(st);
+    }
+    PQclear(res);
+    return 1;
+}
+
+static int pg_message_text(struct store *st, const char *chat_id, const char *message_id,
+                           char **text)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    param_text(&p, message_id);
+    return lookup_text(st, "message text", SQL_MSG_TEXT, &p, text);
+}
+
+static int pg_message_delete(struct store *st, const char *chat_id, const char *message_id)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    param_text(&p, message_id);
+    return simple(st, "message delete", SQL_MSG_DELETE, &p);
+}
+
+static int pg_message_update(struct store *st, const char *chat_id, const char *message_id,
+                             const char *text)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    param_text(&p, message_id);
+    param_text(&p, text);
+    return simple(st, "message update", SQL_MSG_UPDATE, &p);
+}
+
+static int pg_context_trim(struct store *st, const char *chat_id, int keep)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    param_int(&p, keep);
+    return simple(st, "context trim", SQL_CONTEXT_TRIM, &p);
+}
+
+static int pg_history_clear(struct store *st, const char *chat_id)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    return simple(st, "history clear", SQL_HISTORY_CLEAR, &p);
+}
+
+/* One transaction: the chat is forgotten entirely or not at all. Pending
+ * events of the chat keep their payloads: they are acknowledged work. */
+static int pg_forget_chat(struct store *st, const char *chat_id)
+{
+    static const char *const steps[] = { SQL_HISTORY_CLEAR, SQL_FORGET_BOT, SQL_FORGET_PROFILES,
+                                         SQL_FORGET_RATE, SQL_FORGET_INBOX };
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    if (pg_ready(st, "forget chat") != 0 || tx_begin(st, "forget chat") != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (run(st, "forget chat", steps[i], &p, NULL) != 0) {
+            tx_rollback(st);
+            return -1;
+        }
+    }
+    return tx_commit(st, "forget chat");
+}
+
+/* ---- profiles and rate limits ---- */
+
+static int pg_profile_get(struct store *st, const char *chat_id, const char *user_id,
+                          int64_t fresh_after_ms, char **display_name)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    param_text(&p, chat_id);
+    param_text(&p, user_id);
+    res = lookup(st, "profile get", SQL_PROFILE_GET, &p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0 || get_int(res, 0, 1) < fresh_after_ms) {
+        PQclear(res);
+        return 0;
+    }
+    if (get_dup(res, 0, 0, display_name) != 0 ||
+        (!*display_name && !(*display_name = calloc(1, 1)))) {
+        PQclear(res);
+        return oom(st);
+    }
+    PQclear(res);
+    return 1;
+}
+
+static int pg_profile_put(struct store *st, const char *chat_id, const char *user_id,
+                          const char *display_name, int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    param_text(&p, user_id);
+    param_text(&p, display_name);
+    param_int(&p, now_ms);
+    return simple(st, "profile put", SQL_PROFILE_PUT, &p);
+}
+
+static int pg_rate_get(struct store *st, const char *user_id, struct rate_state *rs)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int64_t count;
+
+    param_text(&p, user_id);
+    res = lookup(st, "rate get", SQL_RATE_GET, &p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    rs->window_start_ms = get_int(res, 0, 0);
+    count = get_int(res, 0, 1);
+    rs->count = count < 0 ? 0 : clamp_int(count);
+    rs->warned = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    PQclear(res);
+    return 1;
+}
+
+static int pg_rate_put(struct store *st, const char *user_id, const struct rate_state *rs)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, user_id);
+    param_int(&p, rs->window_start_ms);
+    param_int(&p, rs->count);
+    param_text(&p, rs->warned ? "true" : "false");
+    return simple(st, "rate put", SQL_RATE_PUT, &p);
+}
+
+/* ---- retention ---- */
+
+/* Deletes in batches, each its own short transaction, so a large purge never
+ * holds row locks for long. */
+static int pg_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)
+{
+    if (pg_ready(st, "purge") != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof purge_sql / sizeof purge_sql[0]; i++) {
+        bool inbox = i == sizeof purge_sql / sizeof purge_sql[0] - 1;
+        int64_t changes;
+
+        do {
+            struct params p = { .n = 0 };
+
+            param_int(&p, inbox ? dedup_before_ms : before_ms);
+            param_int(&p, PURGE_BATCH);
+            if (run(st, "purge", purge_sql[i], &p, &changes) != 0)
+                return -1;
+        } while (changes >= PURGE_BATCH);
+    }
+    return 0;
+}
+
+static const struct store_backend_ops pg_ops = {
+    .name = "postgres",
+    .close = pg_close,
+    .ping = pg_ping,
+    .inbox_add = pg_inbox_add,
+    .inbox_forget = pg_inbox_forget,
+    .inbox_depth = pg_inbox_depth,
+    .claim_next = pg_claim_next,
+    .job_sending = pg_job_sending,
+    .job_done = pg_job_done,
+    .job_release = pg_job_release,
+    .job_renew = pg_job_renew,
+    .recover = pg_recover,
+    .history_add = pg_history_add,
+    .bot_message_add = pg_bot_message_add,
+    .bot_message_is = pg_bot_message_is,
+    .history_load = pg_history_load,
+    .message_text = pg_message_text,
+    .message_delete = pg_message_delete,
+    .message_update = pg_message_update,
+    .context_trim = pg_context_trim,
+    .history_clear = pg_history_clear,
+    .forget_chat = pg_forget_chat,
+    .profile_get = pg_profile_get,
+    .profile_put = pg_profile_put,
+    .rate_get = pg_rate_get,
+    .rate_put = pg_rate_put,
+    .purge = pg_purge,
+};

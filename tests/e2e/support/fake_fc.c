@@ -1,0 +1,722 @@
+/* fake_fc.c - the Function Compute InvokeFunction stand-in and its delivery
+ * thread (see fake_fc.h). One mutex guards all state; the server threads and
+ * the delivery thread record under it and broadcast the condition variable. */
+#include "fake_fc.h"
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/acs3.h"
+#include "e2e_util.h"
+#include "fake_http.h"
+
+#define INVOKE_PREFIX "/2023-03-30/functions/"
+#define MAX_SKEW_S (15 * 60)
+#define DELIVERY_TIMEOUT_MS 60000L
+
+#define VEC_PUSH(arr, n, cap, item)                                                \
+    do {                                                                           \
+        if ((n) == (cap)) {                                                        \
+            (cap) = (cap) ? (cap) * 2 : 16;                                        \
+            (arr) = e2e_xrealloc((arr), (cap) * sizeof *(arr));                    \
+        }                                                                          \
+        (arr)[(n)++] = (item);                                                     \
+    } while (0)
+
+struct credential {
+    char *id, *secret, *token;
+};
+
+struct fault {
+    int status;
+    int count;
+};
+
+struct fake_fc {
+    struct fake_http *http;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
+    char url[48];
+    char *function_name;
+    int target_port;
+    bool hold, duplicate;
+    unsigned long seq;
+    struct credential role; /* id NULL: none */
+
+    struct credential *creds;
+    size_t n_creds, cap_creds;
+    char **nonces;
+    size_t n_nonces, cap_nonces;
+    struct fault *faults;
+    size_t n_faults, cap_faults;
+    struct fake_fc_invoke *invokes;
+    size_t n_invokes, cap_invokes;
+
+    char **queue; /* payloads waiting for delivery */
+    size_t q_head, n_queue, cap_queue;
+    bool in_flight;
+    struct fake_fc_delivery *deliveries;
+    size_t n_deliveries, cap_deliveries;
+
+    pthread_t thread;
+    bool thread_started;
+};
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* FC's error answers: {"Code":...,"Message":...,"RequestId":...}. */
+static void fc_error(struct fake_http_response *r, int status, const char *code, const char *message)
+{
+    r->status = status;
+    r->body = e2e_printf("{\"Code\":\"%s\",\"Message\":\"%s\",\"RequestId\":\"1-e2e-error\"}", code, message);
+}
+
+/* Must hold mu. */
+static const struct credential *find_cred(struct fake_fc *f, const char *id)
+{
+    if (f->role.id && strcmp(f->role.id, id) == 0)
+        return &f->role;
+    for (size_t i = 0; i < f->n_creds; i++)
+        if (strcmp(f->creds[i].id, id) == 0)
+            return &f->creds[i];
+    return NULL;
+}
+
+/* ---- ACS3 verification ---- */
+
+/* Value of "Key=" in "ACS3-HMAC-SHA256 Credential=..,SignedHeaders=..,Signature=..", malloc'd. */
+static char *auth_part(const char *auth, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *p = auth; p && *p; p++) {
+        if ((p == auth || p[-1] == ' ' || p[-1] == ',') && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            const char *v = p + klen + 1;
+            size_t n = strcspn(v, ", ");
+            char *out = e2e_xmalloc(n + 1);
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* "2023-10-26T10:22:32Z" -> Unix seconds. */
+static bool parse_acs_date(const char *s, int64_t *epoch)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int n = 0;
+    if (!s || strlen(s) != 20 ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec, &n) != 6 ||
+        n != 20)
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *epoch = (int64_t)timegm(&tm);
+    return true;
+}
+
+struct query_args {
+    struct acs3_param params[ACS3_MAX_PARAMS];
+    size_t n;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct query_args *q = cls;
+    (void)kind;
+    if (q->n < ACS3_MAX_PARAMS)
+        q->params[q->n++] = (struct acs3_param){key, value};
+    return MHD_YES;
+}
+
+static const char *const signer_owned[] = {
+    "host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256",
+    "x-acs-accesskey-id", "x-acs-security-token", NULL,
+};
+
+static bool is_signer_owned(const char *name)
+{
+    for (const char *const *p = signer_owned; *p; p++)
+        if (strcmp(*p, name) == 0)
+            return true;
+    return false;
+}
+
+/* Returns NULL when the request is correctly signed, else why not (static,
+ * or malloc'd into *owned); `status` gets the answer for a refusal. Must hold mu. */
+static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request *req, char **owned, int *status,
+                               char **credential_out, char **signed_out)
+{
+    *owned = NULL;
+    *status = 403;
+    const char *auth = fake_http_header(req, "Authorization");
+    const char *host = fake_http_header(req, "Host");
+    const char *date = fake_http_header(req, "x-acs-date");
+    const char *nonce = fake_http_header(req, "x-acs-signature-nonce");
+    const char *token = fake_http_header(req, "x-acs-security-token");
+    const char *action = fake_http_header(req, "x-acs-action");
+    const char *version = fake_http_header(req, "x-acs-version");
+    if (!auth || strncmp(auth, "ACS3-HMAC-SHA256 ", 17) != 0)
+        return "no ACS3-HMAC-SHA256 Authorization header";
+    if (!host || !date || !nonce)
+        return "Host, x-acs-date or x-acs-signature-nonce is missing";
+    if (!action || strcmp(action, "InvokeFunction") != 0 || !version || strcmp(version, "2023-03-30") != 0) {
+        *status = 400;
+        return "x-acs-action must be InvokeFunction and x-acs-version 2023-03-30";
+    }
+    char *credential = auth_part(auth, "Credential");
+    char *signed_headers = auth_part(auth, "SignedHeaders");
+    char *signature = auth_part(auth, "Signature");
+    *credential_out = e2e_strdup(credential);
+    *signed_out = e2e_strdup(signed_headers);
+    const char *why = NULL;
+    char *names = NULL;
+    struct acs3_result sig;
+    memset(&sig, 0, sizeof sig);
+    struct acs3_header extra[ACS3_MAX_HEADERS];
+    size_t n_extra = 0;
+    struct query_args q = {.n = 0};
+    int64_t epoch = 0;
+    const struct credential *cred = credential ? find_cred(f, credential) : NULL;
+
+    if (!credential || !signed_headers || !signature) {
+        why = "the Authorization header lacks Credential, SignedHeaders or Signature";
+        goto out;
+    }
+    if (!cred) {
+        *owned = e2e_printf("InvalidAccessKeyId.NotFound: %s is not a known AccessKey id", credential);
+        why = *owned;
+        goto out;
+    }
+    if (cred->token && (!token || strcmp(token, cred->token) != 0)) {
+        why = token ? "x-acs-security-token is not the STS token of this AccessKey (InvalidSecurityToken.Mismatch)"
+                    : "no x-acs-security-token for an STS AccessKey (InvalidSecurityToken.MissingParameter)";
+        goto out;
+    }
+    if (!cred->token && token) {
+        why = "x-acs-security-token sent with a long-term AccessKey";
+        goto out;
+    }
+    if (!parse_acs_date(date, &epoch)) {
+        why = "x-acs-date is not yyyy-MM-ddTHH:mm:ssZ";
+        goto out;
+    }
+    int64_t now = e2e_now_ms() / 1000;
+    if (epoch < now - MAX_SKEW_S || epoch > now + MAX_SKEW_S) {
+        why = "x-acs-date is more than 15 minutes away from now (InvalidTimeStamp.Expired)";
+        goto out;
+    }
+    for (size_t i = 0; i < f->n_nonces; i++) {
+        if (strcmp(f->nonces[i], nonce) == 0) {
+            why = "x-acs-signature-nonce was used before (SignatureNonceUsed)";
+            goto out;
+        }
+    }
+    names = e2e_strdup(signed_headers);
+    bool host_signed = false;
+    char *save = NULL;
+    for (char *name = strtok_r(names, ";", &save); name; name = strtok_r(NULL, ";", &save)) {
+        if (strcmp(name, "host") == 0)
+            host_signed = true;
+        if (is_signer_owned(name))
+            continue;
+        const char *v = fake_http_header(req, name);
+        if (!v) {
+            *owned = e2e_printf("signed header %s was not sent", name);
+            why = *owned;
+            goto out;
+        }
+        if (n_extra == ACS3_MAX_HEADERS) {
+            why = "too many signed headers";
+            goto out;
+        }
+        extra[n_extra++] = (struct acs3_header){name, v};
+    }
+    if (!host_signed) {
+        why = "host is not signed";
+        goto out;
+    }
+    MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    struct acs3_request sreq = {
+        .method = req->method, .host = host, .path = req->path, .params = q.params, .n_params = q.n,
+        .headers = extra, .n_headers = n_extra, .payload = req->body, .payload_len = req->body_len,
+        .action = action, .version = version, .access_key_id = cred->id, .access_key_secret = cred->secret,
+        .security_token = cred->token, .now_epoch_s = epoch, .nonce = nonce,
+    };
+    char err[160];
+    if (acs3_sign(&sreq, &sig, err, sizeof err) != 0) {
+        *owned = e2e_printf("the request cannot be signed as received: %s", err);
+        why = *owned;
+        goto out;
+    }
+    for (size_t i = 0; i < sig.n_headers; i++) {
+        const char *got = fake_http_header(req, sig.headers[i].name);
+        if (!got || strcmp(got, sig.headers[i].value) != 0) {
+            *owned = e2e_printf("SignatureDoesNotMatch: %s is \"%s\", want \"%s\"; canonical request:\n%s",
+                                sig.headers[i].name, got ? got : "(missing)", sig.headers[i].value,
+                                sig.canonical_request);
+            why = *owned;
+            goto out;
+        }
+    }
+    VEC_PUSH(f->nonces, f->n_nonces, f->cap_nonces, e2e_strdup(nonce));
+out:
+    acs3_result_free(&sig);
+    free(names);
+    free(credential);
+    free(signed_headers);
+    free(signature);
+    return why;
+}
+
+/* ---- InvokeFunction ---- */
+
+static void handle(void *ctx, const struct fake_http_request *req, struct fake_http_response *r)
+{
+    struct fake_fc *f = ctx;
+    struct fake_fc_invoke rec = {
+        .path = e2e_strdup(req->path),
+        .qualifier = e2e_strdup(MHD_lookup_connection_value((struct MHD_Connection *)req->conn,
+                                                            MHD_GET_ARGUMENT_KIND, "qualifier")),
+        .invocation_type = e2e_strdup(fake_http_header(req, "x-fc-invocation-type")),
+        .authorization = e2e_strdup(fake_http_header(req, "Authorization")),
+        .security_token = e2e_strdup(fake_http_header(req, "x-acs-security-token")),
+        .nonce = e2e_strdup(fake_http_header(req, "x-acs-signature-nonce")),
+        .content_type = e2e_strdup(fake_http_header(req, "Content-Type")),
+        .at_ms = e2e_mono_ms(),
+    };
+    char *body = e2e_xmalloc(req->body_len + 1);
+    memcpy(body, req->body, req->body_len);
+    body[req->body_len] = '\0';
+    rec.body = body;
+    rec.body_len = req->body_len;
+
+    pthread_mutex_lock(&f->mu);
+    char want_path[512];
+    snprintf(want_path, sizeof want_path, INVOKE_PREFIX "%s/invocations", f->function_name);
+    char *owned = NULL, *credential = NULL, *signed_headers = NULL;
+    const char *why = NULL;
+    int status = 0;
+    if (strcmp(req->method, "POST") != 0 || strcmp(req->path, want_path) != 0) {
+        fc_error(r, 404, "FunctionNotFound", "function not found");
+        why = "not POST /2023-03-30/functions/<this function>/invocations";
+    } else if (!rec.invocation_type || strcmp(rec.invocation_type, "Async") != 0) {
+        fc_error(r, 400, "InvalidArgument", "the stand-in takes asynchronous invocations only");
+        why = "x-fc-invocation-type is not Async";
+    } else if ((why = verify_acs3(f, req, &owned, &status, &credential, &signed_headers)) != NULL) {
+        fc_error(r, status, status == 403 ? "SignatureDoesNotMatch" : "InvalidArgument",
+                 "the request signature does not conform to Aliyun standards");
+    } else {
+        rec.signature_ok = true;
+        if (f->n_faults > 0) {
+            struct fault *ft = &f->faults[0];
+            fc_error(r, ft->status, ft->status == 429 ? "ResourceThrottled" : "InternalError", "scripted failure");
+            why = "scripted failure";
+            if (--ft->count <= 0) {
+                memmove(f->faults, f->faults + 1, (f->n_faults - 1) * sizeof *f->faults);
+                f->n_faults--;
+            }
+        } else if (req->body_len > FAKE_FC_ASYNC_MAX) {
+            fc_error(r, 413, "PayloadTooLarge", "payload of an asynchronous invocation over 128 KB");
+            why = "payload over the asynchronous cap";
+        } else {
+            char rid[64];
+            snprintf(rid, sizeof rid, "1-e2e%05lx-invoke-%08lx", f->seq + 1, f->seq + 1);
+            r->status = 202;
+            r->body = e2e_strdup("{}");
+            fake_http_response_header(r, "x-fc-request-id", rid);
+            for (int k = 0; k < (f->duplicate ? 2 : 1); k++)
+                VEC_PUSH(f->queue, f->n_queue, f->cap_queue, e2e_strdup(body));
+        }
+    }
+    rec.credential_id = credential;
+    rec.signed_headers = signed_headers;
+    rec.problem = owned ? owned : e2e_strdup(why);
+    rec.status = r->status;
+    VEC_PUSH(f->invokes, f->n_invokes, f->cap_invokes, rec);
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* ---- delivery ---- */
+
+struct response_data {
+    struct e2e_buf body;
+    char *fc_status;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct response_data *d = userdata;
+    e2e_buf_add(&d->body, data, size * nmemb);
+    return size * nmemb;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct response_data *d = userdata;
+    size_t n = size * nmemb;
+    static const char name[] = "x-fc-status:";
+    if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
+        const char *v = data + sizeof name - 1;
+        size_t len = n - (sizeof name - 1);
+        while (len > 0 && (*v == ' ' || *v == '\t')) {
+            v++;
+            len--;
+        }
+        while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+            len--;
+        free(d->fc_status);
+        d->fc_status = e2e_xmalloc(len + 1);
+        memcpy(d->fc_status, v, len);
+        d->fc_status[len] = '\0';
+    }
+    return n;
+}
+
+static void deliver(struct fake_fc *f, const char *payload, const char *rid, int port, struct credential *role)
+{
+    struct fake_fc_delivery d = {.request_id = e2e_strdup(rid), .payload = e2e_strdup(payload),
+                                 .start_ms = e2e_mono_ms()};
+    struct response_data rd = {0};
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    char *lines[12];
+    int nl = 0;
+    lines[nl++] = e2e_strdup("x-fc-control-path: /invoke");
+    lines[nl++] = e2e_printf("x-fc-request-id: %s", rid);
+    lines[nl++] = e2e_strdup("Content-Type: application/octet-stream");
+    lines[nl++] = e2e_printf("x-fc-function-name: %s", f->function_name);
+    lines[nl++] = e2e_strdup("x-fc-function-handler: index.handler");
+    lines[nl++] = e2e_strdup("x-fc-function-memory: 512");
+    lines[nl++] = e2e_strdup("x-fc-function-timeout: 60");
+    lines[nl++] = e2e_strdup("x-fc-region: " FAKE_FC_REGION);
+    lines[nl++] = e2e_strdup("x-fc-account-id: " FAKE_FC_ACCOUNT_ID);
+    if (role->id) {
+        lines[nl++] = e2e_printf("x-fc-access-key-id: %s", role->id);
+        lines[nl++] = e2e_printf("x-fc-access-key-secret: %s", role->secret);
+        if (role->token)
+            lines[nl++] = e2e_printf("x-fc-security-token: %s", role->token);
+    }
+    for (int i = 0; i < nl; i++)
+        h = curl_slist_append(h, lines[i]);
+    h = curl_slist_append(h, "Expect:");
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/invoke", port);
+    if (c) {
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &rd);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, &rd);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)e2e_ms((int)DELIVERY_TIMEOUT_MS));
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &d.status);
+        curl_easy_cleanup(c);
+    }
+    curl_slist_free_all(h);
+    for (int i = 0; i < nl; i++)
+        free(lines[i]);
+    d.response = e2e_buf_take(&rd.body);
+    d.fc_status = rd.fc_status;
+    d.end_ms = e2e_mono_ms();
+    pthread_mutex_lock(&f->mu);
+    VEC_PUSH(f->deliveries, f->n_deliveries, f->cap_deliveries, d);
+    f->in_flight = false;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void *delivery_main(void *arg)
+{
+    struct fake_fc *f = arg;
+    pthread_mutex_lock(&f->mu);
+    while (!f->stopping) {
+        if (f->hold || f->q_head >= f->n_queue || f->target_port <= 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 200 * 1000000L;
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&f->cv, &f->mu, &until);
+            continue;
+        }
+        char *payload = f->queue[f->q_head++];
+        int port = f->target_port;
+        char rid[64];
+        f->seq++;
+        snprintf(rid, sizeof rid, "1-e2e%05lx-event-%08lx", f->seq, f->seq);
+        struct credential role = {e2e_strdup(f->role.id), e2e_strdup(f->role.secret), e2e_strdup(f->role.token)};
+        f->in_flight = true;
+        pthread_mutex_unlock(&f->mu);
+        deliver(f, payload, rid, port, &role);
+        free(role.id);
+        free(role.secret);
+        free(role.token);
+        pthread_mutex_lock(&f->mu);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+/* ---- life cycle ---- */
+
+struct fake_fc *fake_fc_start(const char *function_name)
+{
+    struct fake_fc *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->function_name = e2e_strdup(function_name ? function_name : FAKE_FC_FUNCTION);
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    f->http = fake_http_start(handle, f, 2 * 1024 * 1024);
+    if (!f->http) {
+        free(f->function_name);
+        free(f);
+        return NULL;
+    }
+    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d", fake_http_port(f->http));
+    if (pthread_create(&f->thread, NULL, delivery_main, f) == 0)
+        f->thread_started = true;
+    return f;
+}
+
+static void cred_free(struct credential *c)
+{
+    free(c->id);
+    free(c->secret);
+    free(c->token);
+    c->id = c->secret = c->token = NULL;
+}
+
+void fake_fc_stop(struct fake_fc *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->stopping = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    if (f->thread_started)
+        pthread_join(f->thread, NULL);
+    fake_http_stop(f->http);
+    for (size_t i = 0; i < f->n_invokes; i++) {
+        struct fake_fc_invoke *r = &f->invokes[i];
+        free((char *)r->path);
+        free((char *)r->qualifier);
+        free((char *)r->invocation_type);
+        free((char *)r->authorization);
+        free((char *)r->credential_id);
+        free((char *)r->security_token);
+        free((char *)r->signed_headers);
+        free((char *)r->nonce);
+        free((char *)r->content_type);
+        free((char *)r->body);
+        free((char *)r->problem);
+    }
+    free(f->invokes);
+    for (size_t i = 0; i < f->n_deliveries; i++) {
+        struct fake_fc_delivery *d = &f->deliveries[i];
+        free((char *)d->request_id);
+        free((char *)d->payload);
+        free((char *)d->fc_status);
+        free((char *)d->response);
+    }
+    free(f->deliveries);
+    for (size_t i = 0; i < f->n_queue; i++)
+        free(f->queue[i]);
+    free(f->queue);
+    for (size_t i = 0; i < f->n_creds; i++)
+        cred_free(&f->creds[i]);
+    free(f->creds);
+    cred_free(&f->role);
+    for (size_t i = 0; i < f->n_nonces; i++)
+        free(f->nonces[i]);
+    free(f->nonces);
+    free(f->faults);
+    free(f->function_name);
+    pthread_cond_destroy(&f->cv);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+const char *fake_fc_url(const struct fake_fc *f) { return f->url; }
+
+void fake_fc_add_credentials(struct fake_fc *f, const char *key_id, const char *secret, const char *token)
+{
+    pthread_mutex_lock(&f->mu);
+    struct credential c = {e2e_strdup(key_id), e2e_strdup(secret), e2e_strdup(token)};
+    VEC_PUSH(f->creds, f->n_creds, f->cap_creds, c);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_fc_set_role(struct fake_fc *f, const char *key_id, const char *secret, const char *token)
+{
+    pthread_mutex_lock(&f->mu);
+    cred_free(&f->role);
+    if (key_id)
+        f->role = (struct credential){e2e_strdup(key_id), e2e_strdup(secret), e2e_strdup(token)};
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_fc_set_target(struct fake_fc *f, int port)
+{
+    pthread_mutex_lock(&f->mu);
+    f->target_port = port;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_fc_hold(struct fake_fc *f, bool hold)
+{
+    pthread_mutex_lock(&f->mu);
+    f->hold = hold;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_fc_set_duplicate(struct fake_fc *f, bool on)
+{
+    pthread_mutex_lock(&f->mu);
+    f->duplicate = on;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_fc_fail_invokes(struct fake_fc *f, int status, int count)
+{
+    pthread_mutex_lock(&f->mu);
+    struct fault ft = {.status = status, .count = count};
+    VEC_PUSH(f->faults, f->n_faults, f->cap_faults, ft);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* ---- records and waits ---- */
+
+static bool wait_count(struct fake_fc *f, const size_t *count, size_t n, int timeout_ms)
+{
+    int64_t deadline = e2e_mono_ms() + timeout_ms;
+    pthread_mutex_lock(&f->mu);
+    while (*count < n) {
+        int64_t left = deadline - e2e_mono_ms();
+        if (left <= 0)
+            break;
+        if (left > 100)
+            left = 100;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (long)left * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&f->cv, &f->mu, &until);
+    }
+    bool ok = *count >= n;
+    pthread_mutex_unlock(&f->mu);
+    return ok;
+}
+
+size_t fake_fc_invoke_count(struct fake_fc *f)
+{
+    pthread_mutex_lock(&f->mu);
+    size_t n = f->n_invokes;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+size_t fake_fc_invoke_accepted(struct fake_fc *f)
+{
+    pthread_mutex_lock(&f->mu);
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_invokes; i++)
+        n += f->invokes[i].status == 202;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+bool fake_fc_invoke_at(struct fake_fc *f, size_t i, struct fake_fc_invoke *out)
+{
+    pthread_mutex_lock(&f->mu);
+    bool ok = i < f->n_invokes;
+    if (ok)
+        *out = f->invokes[i];
+    pthread_mutex_unlock(&f->mu);
+    return ok;
+}
+
+bool fake_fc_wait_invokes(struct fake_fc *f, size_t n, int timeout_ms)
+{
+    return wait_count(f, &f->n_invokes, n, timeout_ms);
+}
+
+size_t fake_fc_delivery_count(struct fake_fc *f)
+{
+    pthread_mutex_lock(&f->mu);
+    size_t n = f->n_deliveries;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+bool fake_fc_delivery_at(struct fake_fc *f, size_t i, struct fake_fc_delivery *out)
+{
+    pthread_mutex_lock(&f->mu);
+    bool ok = i < f->n_deliveries;
+    if (ok)
+        *out = f->deliveries[i];
+    pthread_mutex_unlock(&f->mu);
+    return ok;
+}
+
+bool fake_fc_wait_deliveries(struct fake_fc *f, size_t n, int timeout_ms)
+{
+    return wait_count(f, &f->n_deliveries, n, timeout_ms);
+}
+
+size_t fake_fc_pending(struct fake_fc *f)
+{
+    pthread_mutex_lock(&f->mu);
+    size_t n = f->n_queue - f->q_head + (f->in_flight ? 1 : 0);
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+void fake_fc_dump(struct fake_fc *f)
+{
+    pthread_mutex_lock(&f->mu);
+    fprintf(stderr, "---- fake FC: %zu invoke(s), %zu delivery(ies), %zu pending ----\n", f->n_invokes,
+            f->n_deliveries, f->n_queue - f->q_head);
+    for (size_t i = 0; i < f->n_invokes; i++) {
+        const struct fake_fc_invoke *r = &f->invokes[i];
+        fprintf(stderr, "  invoke %s%s%s type=%s cred=%s -> %d%s%s (%zu bytes)\n", r->path,
+                r->qualifier ? "?qualifier=" : "", r->qualifier ? r->qualifier : "",
+                r->invocation_type ? r->invocation_type : "(none)", r->credential_id ? r->credential_id : "(none)",
+                r->status, r->problem ? ": " : "", r->problem ? r->problem : "", r->body_len);
+    }
+    for (size_t i = 0; i < f->n_deliveries; i++) {
+        const struct fake_fc_delivery *d = &f->deliveries[i];
+        fprintf(stderr, "  delivery %s -> %ld x-fc-status=%s %.300s\n", d->request_id, d->status,
+                d->fc_status ? d->fc_status : "(none)", d->response ? d->response : "");
+    }
+    fprintf(stderr, "---- end of fake FC ----\n");
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_fc_dump_cb(void *f) { fake_fc_dump(f); }
+void fake_fc_stop_cb(void *f) { fake_fc_stop(f); }

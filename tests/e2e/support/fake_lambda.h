@@ -1,0 +1,148 @@
+/* fake_lambda.h - a loopback stand-in for AWS Lambda: the Runtime API a custom
+ * runtime talks to, and the Invoke API of the function itself, on one port.
+ *
+ * Runtime API (AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>):
+ *   GET  /2018-06-01/runtime/invocation/next      long-polls the queue of
+ *        invocations; answers the event with Lambda-Runtime-Aws-Request-Id,
+ *        Lambda-Runtime-Deadline-Ms (epoch ms), Lambda-Runtime-Invoked-Function-Arn
+ *        and Lambda-Runtime-Trace-Id
+ *   POST /2018-06-01/runtime/invocation/{id}/response   -> 202
+ *   POST /2018-06-01/runtime/invocation/{id}/error      -> 202
+ *   POST /2018-06-01/runtime/init/error                 -> 202
+ *   An unknown request id, or a second result for one invocation, is answered
+ *   400 and recorded as a problem (fake_lambda_problems()).
+ *
+ * Invoke API (AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:<port>):
+ *   POST /2015-03-31/functions/{name}/invocations
+ *   checks, in order: the function name (404 ResourceNotFoundException),
+ *   X-Amz-Invocation-Type: Event (400: this stand-in only does asynchronous
+ *   invokes), the SigV4 signature (403): the Authorization header is
+ *   recomputed with the bot's own signer (core/sigv4.h) from what arrived -
+ *   method, Host, path, the headers named in SignedHeaders, the body - and
+ *   the credentials the fake was started with, and must match exactly; the
+ *   credential scope must name the fake's region and "lambda"; X-Amz-Date must
+ *   be within 5 minutes of now; X-Amz-Security-Token must be the session token.
+ *   Then a scripted failure if one is queued (fake_lambda_fail_invokes), then
+ *   the 256 KiB asynchronous payload cap (413). Otherwise 202, and the payload
+ *   is queued as a new invocation, which is how Lambda delivers an
+ *   asynchronous invoke (twice with fake_lambda_set_duplicate_invokes: Lambda
+ *   may deliver an asynchronous event more than once).
+ *
+ * Thread-safe; waits sleep on a condition variable. Strings in the record
+ * structs stay valid until fake_lambda_stop(). */
+#ifndef E2E_FAKE_LAMBDA_H
+#define E2E_FAKE_LAMBDA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Test credentials (the runtime's temporary credentials in real life). */
+#define FAKE_AWS_REGION "ap-northeast-1"
+#define FAKE_AWS_ACCESS_KEY_ID "ASIAE2ETESTKEY000001"
+#define FAKE_AWS_SECRET_ACCESS_KEY "e2e/SecretAccessKey+0123456789abcdefghijk"
+#define FAKE_AWS_SESSION_TOKEN "IQoJb3JpZ2luX2VjE2e2eSessionToken//with+slash/and=equals"
+#define FAKE_LAMBDA_FUNCTION "linebot-e2e"
+#define FAKE_LAMBDA_ASYNC_MAX (256 * 1024)
+
+struct fake_lambda;
+
+struct fake_lambda_config {
+    const char *function_name;     /* default FAKE_LAMBDA_FUNCTION */
+    const char *region;            /* default FAKE_AWS_REGION */
+    const char *access_key_id;     /* default FAKE_AWS_ACCESS_KEY_ID */
+    const char *secret_access_key; /* default FAKE_AWS_SECRET_ACCESS_KEY */
+    const char *session_token;     /* default FAKE_AWS_SESSION_TOKEN */
+};
+
+/* `cfg` may be NULL (all defaults). NULL on failure. */
+struct fake_lambda *fake_lambda_start(const struct fake_lambda_config *cfg);
+void fake_lambda_stop(struct fake_lambda *f);
+const char *fake_lambda_runtime_api(const struct fake_lambda *f); /* "127.0.0.1:<port>" */
+const char *fake_lambda_url(const struct fake_lambda *f);         /* "http://127.0.0.1:<port>" */
+
+/* Invocations queued from now on get a deadline `ms` after their delivery
+ * (default 60000). */
+void fake_lambda_set_deadline(struct fake_lambda *f, int ms);
+/* Accepted asynchronous invokes are queued twice (Lambda's at-least-once). */
+void fake_lambda_set_duplicate_invokes(struct fake_lambda *f, bool on);
+/* The next `count` invokes that pass the checks are answered `status` (500,
+ * 429, ...) with Lambda's error body, and not queued. Calls queue up in order. */
+void fake_lambda_fail_invokes(struct fake_lambda *f, int status, int count);
+
+/* Queues an invocation whose event is `payload`; returns its request id (a
+ * UUID, valid until stop). */
+const char *fake_lambda_enqueue(struct fake_lambda *f, const char *payload);
+
+struct fake_lambda_invocation {
+    const char *request_id;
+    const char *payload;
+    bool from_invoke;         /* queued by an asynchronous Invoke (not by the test) */
+    bool delivered;           /* handed out by GET next */
+    int64_t delivered_ms;     /* e2e_mono_ms() */
+    int64_t delivered_wall_ms;/* e2e_now_ms() */
+    int64_t deadline_wall_ms; /* the Lambda-Runtime-Deadline-Ms sent */
+    const char *result_kind;  /* NULL while none, "response" or "error" */
+    const char *result;       /* the body of the first result */
+    const char *error_type;   /* Lambda-Runtime-Function-Error-Type of an error, or NULL */
+    int n_results;            /* more than 1 is a problem */
+    int64_t result_ms;        /* e2e_mono_ms() */
+    int64_t result_wall_ms;   /* e2e_now_ms() */
+};
+
+size_t fake_lambda_invocation_count(struct fake_lambda *f);
+bool fake_lambda_invocation_at(struct fake_lambda *f, size_t i, struct fake_lambda_invocation *out);
+bool fake_lambda_invocation(struct fake_lambda *f, const char *request_id,
+                            struct fake_lambda_invocation *out);
+/* Waits until invocation `request_id` has a result (response or error). */
+bool fake_lambda_wait_result(struct fake_lambda *f, const char *request_id, int timeout_ms);
+/* Waits until the runtime waits in GET next with nothing queued: every
+ * invocation so far is finished (the runtime does one at a time). */
+bool fake_lambda_wait_idle(struct fake_lambda *f, int timeout_ms);
+/* GET next requests received so far. */
+size_t fake_lambda_poll_count(struct fake_lambda *f);
+
+struct fake_lambda_init_error {
+    const char *body;
+    const char *error_type; /* Lambda-Runtime-Function-Error-Type, or NULL */
+    int64_t at_ms;
+};
+size_t fake_lambda_init_error_count(struct fake_lambda *f);
+bool fake_lambda_init_error_at(struct fake_lambda *f, size_t i, struct fake_lambda_init_error *out);
+bool fake_lambda_wait_init_error(struct fake_lambda *f, int timeout_ms);
+
+/* One request to the Invoke API, whatever the answer. */
+struct fake_lambda_invoke {
+    const char *path;
+    const char *invocation_type; /* X-Amz-Invocation-Type, or NULL */
+    const char *authorization;
+    const char *amz_date;
+    const char *security_token;  /* X-Amz-Security-Token, or NULL */
+    const char *content_type;
+    const char *signed_headers;  /* from the Authorization header */
+    const char *body;
+    size_t body_len;
+    bool signature_ok;
+    const char *problem;         /* why it was refused, or NULL */
+    int status;                  /* what the fake answered */
+    const char *request_id;      /* the invocation it became (the first, when duplicated), or NULL */
+    int64_t at_ms;               /* e2e_mono_ms() */
+};
+size_t fake_lambda_invoke_count(struct fake_lambda *f);
+/* Invokes answered 202. */
+size_t fake_lambda_invoke_accepted(struct fake_lambda *f);
+bool fake_lambda_invoke_at(struct fake_lambda *f, size_t i, struct fake_lambda_invoke *out);
+bool fake_lambda_wait_invokes(struct fake_lambda *f, size_t n, int timeout_ms);
+
+/* Protocol problems seen (unknown request ids, double results, bad paths),
+ * joined with '\n' (malloc'd), or NULL when none. */
+char *fake_lambda_problems(struct fake_lambda *f);
+
+/* Prints everything recorded (for a failing test's log). */
+void fake_lambda_dump(struct fake_lambda *f);
+
+/* For world_add_fake(). */
+void fake_lambda_dump_cb(void *f);
+void fake_lambda_stop_cb(void *f);
+
+#endif
