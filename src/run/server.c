@@ -21,6 +21,12 @@
 #include "run/serverless.h"
 #include "run/worker.h"
 
+/* Older libmicrohttpd (0.9.72 on Debian 11, Function Compute's runtime) calls
+ * 413 MHD_HTTP_PAYLOAD_TOO_LARGE. */
+#ifndef MHD_HTTP_CONTENT_TOO_LARGE
+#define MHD_HTTP_CONTENT_TOO_LARGE MHD_HTTP_PAYLOAD_TOO_LARGE
+#endif
+
 #define THREAD_POOL_SIZE 4
 
 /* FC's console and Simple Log Service look for these exact plain lines. */
@@ -259,13 +265,15 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
      * every log line, framed by the lines FC's console looks for (the end line
      * is written by request_completed). */
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-request-id");
-    if (*con_cls == NULL && rid) {
-        log_set_request_id(rid);
+    if (*con_cls == NULL && rid)
         fc_start_line(rid);
-    }
+    /* A server thread serves several connections in turn: the log context is
+     * set for this call only. */
+    log_set_request_id(rid);
     fc_status = "200";
     enum MHD_Result r = route(srv, conn, url, method, upload_data, upload_data_size, con_cls);
     fc_status = NULL;
+    log_clear_context();
     return r;
 }
 
@@ -283,7 +291,6 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-fc-request-id");
         if (rid)
             fc_end_line(rid);
-        log_clear_context();
     }
 }
 

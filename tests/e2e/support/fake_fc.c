@@ -69,11 +69,6 @@ struct fake_fc {
     bool thread_started;
 };
 
-static bool starts_with(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 /* FC's error answers: {"Code":...,"Message":...,"RequestId":...}. */
 static void fc_error(struct fake_http_response *r, int status, const char *code, const char *message)
 {

@@ -40,6 +40,7 @@ struct invocation {
 };
 
 struct fault {
+    int skip; /* invokes to accept before this one applies */
     int status;
     int count;
 };
@@ -439,7 +440,9 @@ static void invoke(struct fake_lambda *f, const struct fake_http_request *req, s
 
     pthread_mutex_lock(&f->mu);
     if (!why) {
-        if (f->n_faults > 0) {
+        if (f->n_faults > 0 && f->faults[0].skip > 0)
+            f->faults[0].skip--;
+        else if (f->n_faults > 0) {
             struct fault *ft = &f->faults[0];
             aws_error(r, ft->status, ft->status == 429 ? "TooManyRequestsException" : "ServiceException",
                       ft->status == 429 ? "Rate Exceeded." : "scripted failure");
@@ -448,6 +451,9 @@ static void invoke(struct fake_lambda *f, const struct fake_http_request *req, s
                 memmove(f->faults, f->faults + 1, (f->n_faults - 1) * sizeof *f->faults);
                 f->n_faults--;
             }
+        }
+        if (why) {
+            /* a scripted failure */
         } else if (req->body_len > FAKE_LAMBDA_ASYNC_MAX) {
             aws_error(r, 413, "RequestEntityTooLargeException", "Request must be smaller than 262144 bytes");
             why = "payload over the asynchronous cap";
@@ -589,8 +595,13 @@ void fake_lambda_set_duplicate_invokes(struct fake_lambda *f, bool on)
 
 void fake_lambda_fail_invokes(struct fake_lambda *f, int status, int count)
 {
+    fake_lambda_fail_invokes_after(f, 0, status, count);
+}
+
+void fake_lambda_fail_invokes_after(struct fake_lambda *f, int skip, int status, int count)
+{
     pthread_mutex_lock(&f->mu);
-    struct fault ft = {.status = status, .count = count};
+    struct fault ft = {.skip = skip, .status = status, .count = count};
     VEC_PUSH(f->faults, f->n_faults, f->cap_faults, ft);
     pthread_mutex_unlock(&f->mu);
 }

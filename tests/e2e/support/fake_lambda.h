@@ -69,6 +69,8 @@ void fake_lambda_set_duplicate_invokes(struct fake_lambda *f, bool on);
 /* The next `count` invokes that pass the checks are answered `status` (500,
  * 429, ...) with Lambda's error body, and not queued. Calls queue up in order. */
 void fake_lambda_fail_invokes(struct fake_lambda *f, int status, int count);
+/* The same, after `skip` more invokes have passed the checks and been accepted. */
+void fake_lambda_fail_invokes_after(struct fake_lambda *f, int skip, int status, int count);
 
 /* Queues an invocation whose event is `payload`; returns its request id (a
  * UUID, valid until stop). */
