@@ -38,6 +38,12 @@ void bench_sleep_us(long us)
 
 int64_t bench_proc_cpu_ns(pid_t pid)
 {
+    int64_t u, s;
+    return bench_proc_cpu_split_ns(pid, &u, &s) == 0 ? u + s : -1;
+}
+
+int bench_proc_cpu_split_ns(pid_t pid, int64_t *user_ns, int64_t *sys_ns)
+{
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
@@ -69,7 +75,9 @@ int64_t bench_proc_cpu_ns(pid_t pid)
     long hz = sysconf(_SC_CLK_TCK);
     if (hz <= 0)
         hz = 100;
-    return (int64_t)((utime + stime) * (1000000000ULL / (unsigned long long)hz));
+    *user_ns = (int64_t)(utime * (1000000000ULL / (unsigned long long)hz));
+    *sys_ns = (int64_t)(stime * (1000000000ULL / (unsigned long long)hz));
+    return 0;
 }
 
 long bench_proc_status_kb(pid_t pid, const char *field)
@@ -89,6 +97,25 @@ long bench_proc_status_kb(pid_t pid, const char *field)
     }
     fclose(f);
     return kb;
+}
+
+int64_t bench_machine_busy_ns(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7]);
+    fclose(f);
+    if (n < 8)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
+    /* user nice system idle iowait irq softirq steal: idle and iowait are not busy */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return (int64_t)(busy * (1000000000ULL / (unsigned long long)hz));
 }
 
 int64_t bench_self_cpu_ns(void)

@@ -21,8 +21,14 @@ void bench_sleep_us(long us);
 /* user+system CPU of a whole process (all its threads, dead ones included),
  * from /proc/<pid>/stat, in nanoseconds; -1 if the process is gone. */
 int64_t bench_proc_cpu_ns(pid_t pid);
+/* The same, split into user and system time; -1 if the process is gone. */
+int bench_proc_cpu_split_ns(pid_t pid, int64_t *user_ns, int64_t *sys_ns);
 /* A "VmHWM:"-style line of /proc/<pid>/status, in kB; -1 if unreadable. */
 long bench_proc_status_kb(pid_t pid, const char *field);
+/* CPU time all cores of the machine spent busy (user, nice, system, irq,
+ * softirq, steal from the first line of /proc/stat), in nanoseconds; -1 if
+ * unreadable. Over a window, divided by the window, it gives cores in use. */
+int64_t bench_machine_busy_ns(void);
 /* user+system CPU of the calling process, in nanoseconds. */
 int64_t bench_self_cpu_ns(void);
 

@@ -8,6 +8,9 @@
  *       5 s). Prints each start's time and the median, in milliseconds.
  *   bench-coldstart --wait PORT PATH TIMEOUT_MS
  *       Exits 0 once GET PATH on 127.0.0.1:PORT answers 200, 1 at the timeout.
+ *   bench-coldstart --fsync DIR COUNT
+ *       Writes 4 KiB and fdatasyncs it COUNT times in a scratch file in DIR, and
+ *       prints the median and p99 latency: what one SQLite commit waits for.
  *
  * The poll costs a little CPU on the other core; on a 2-core machine that is
  * the price of a 0.1 ms resolution. */
@@ -66,10 +69,46 @@ static void remove_db(const char *db)
     }
 }
 
+static int fsync_probe(const char *dir, int count)
+{
+    if (count < 1 || count > 10000)
+        return 2;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.bench-fsync-probe", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "bench-coldstart: cannot create %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    static char block[4096];
+    double *us = calloc((size_t)count, sizeof *us);
+    int rc = us ? 0 : 1;
+    for (int i = 0; us && i < count; i++) {
+        memset(block, i & 0xff, sizeof block);
+        int64_t t0 = bench_now_ns();
+        if (pwrite(fd, block, sizeof block, (off_t)(i % 64) * 4096) != (ssize_t)sizeof block || fdatasync(fd) != 0) {
+            rc = 1;
+            break;
+        }
+        us[i] = (double)(bench_now_ns() - t0) / 1e3;
+    }
+    close(fd);
+    unlink(path);
+    if (rc == 0) {
+        qsort(us, (size_t)count, sizeof *us, cmp_double);
+        printf("fsync_count=%d\nfsync_median_us=%.0f\nfsync_p99_us=%.0f\n", count, us[count / 2],
+               us[(count * 99) / 100 < count ? (count * 99) / 100 : count - 1]);
+    }
+    free(us);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "--wait") == 0)
         return wait_200(atoi(argv[2]), argv[3], atoi(argv[4]), 0) == 0 ? 0 : 1;
+    if (argc == 4 && strcmp(argv[1], "--fsync") == 0)
+        return fsync_probe(argv[2], atoi(argv[3]));
 
     int port = 0, runs = 7, timeout_ms = 30000;
     const char *fresh_db = NULL, *log = "/dev/null";

@@ -16,6 +16,11 @@
  *              [--conns C] [--users U] [--phase ID] [--pid SERVER_PID]
  *              [--timeout-ms T] [--drain-ms D] [--max-drain-ms M] [--label NAME]
  *
+ *   bench-load --settle FAKE_PORT MAX_MS
+ *       Waits until the fakes have served nothing new for one second (a
+ *       server still working off a backlog from an earlier phase), at most
+ *       MAX_MS; prints settled=1 or settled=0.
+ *
  * Prints key=value lines. Exit status: 0 when the run was measured (whatever
  * the server did), 1 when the harness could not run (bad options, the fake
  * cannot be reached, no connection to the server could ever be made). */
@@ -583,8 +588,34 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
+static int settle(int fake_port, int max_ms)
+{
+    int64_t deadline = bench_now_ns() + (int64_t)max_ms * 1000000;
+    int64_t last = -1, since = bench_now_ns();
+    while (bench_now_ns() < deadline) {
+        struct fake_stats s;
+        if (fake_stats(fake_port, &s) != 0) {
+            fprintf(stderr, "bench-load: cannot read the fake's counters\n");
+            return 1;
+        }
+        int64_t sum = s.replies + s.llm + s.loading + s.pushes;
+        if (sum != last) {
+            last = sum;
+            since = bench_now_ns();
+        } else if (bench_now_ns() - since >= 1000000000LL) {
+            printf("settled=1\n");
+            return 0;
+        }
+        bench_sleep_us(100000);
+    }
+    printf("settled=0\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--settle") == 0)
+        return settle(atoi(argv[2]), atoi(argv[3]));
     struct options o;
     if (parse_options(argc, argv, &o) != 0)
         return 1;
@@ -652,8 +683,10 @@ int main(int argc, char **argv)
         plan_free(&plan);
         return 1;
     }
-    int64_t cpu0 = o.pid > 0 ? bench_proc_cpu_ns(o.pid) : -1;
+    int64_t user0 = 0, sys0 = 0, user1 = 0, sys1 = 0;
+    int have_cpu = o.pid > 0 && bench_proc_cpu_split_ns(o.pid, &user0, &sys0) == 0;
     int64_t self0 = bench_self_cpu_ns();
+    int64_t machine0 = bench_machine_busy_ns();
     r.t0 = bench_now_ns() + 1000000; /* 1 ms from now */
     int64_t span_ns = plan.due_ns[plan.n - 1];
     run_load(&r, r.t0 + span_ns + (int64_t)o.timeout_ms * 1000000 + 5000000000LL);
@@ -671,7 +704,8 @@ int main(int argc, char **argv)
             break;
         bench_sleep_us(20000);
     }
-    int64_t cpu1 = o.pid > 0 ? bench_proc_cpu_ns(o.pid) : -1;
+    have_cpu = have_cpu && bench_proc_cpu_split_ns(o.pid, &user1, &sys1) == 0;
+    int64_t machine1 = bench_machine_busy_ns();
     long hwm = o.pid > 0 ? bench_proc_status_kb(o.pid, "VmHWM") : -1;
     long rss = o.pid > 0 ? bench_proc_status_kb(o.pid, "VmRSS") : -1;
     if (!stats_ok) {
@@ -724,9 +758,10 @@ int main(int argc, char **argv)
     printf("max_send_lag_ms=%.3f\n", (double)r.max_send_lag_ns / 1e6);
     printf("ack_p50_us=%.0f\nack_p90_us=%.0f\nack_p99_us=%.0f\nack_p999_us=%.0f\nack_max_us=%.0f\n",
            pct(lat, nl, 0.50), pct(lat, nl, 0.90), pct(lat, nl, 0.99), pct(lat, nl, 0.999), pct(lat, nl, 1.0));
-    if (cpu0 >= 0 && cpu1 >= 0) {
-        double cpu_s = (double)(cpu1 - cpu0) / 1e9;
-        printf("server_cpu_s=%.3f\nserver_cores=%.3f\n", cpu_s, window_s > 0 ? cpu_s / window_s : 0);
+    if (have_cpu) {
+        double cpu_s = (double)(user1 + sys1 - user0 - sys0) / 1e9;
+        printf("server_cpu_s=%.3f\nserver_user_s=%.3f\nserver_sys_s=%.3f\nserver_cores=%.3f\n", cpu_s,
+               (double)(user1 - user0) / 1e9, (double)(sys1 - sys0) / 1e9, window_s > 0 ? cpu_s / window_s : 0);
         printf("cpu_per_event_us=%.1f\n", f1.unique > 0 ? cpu_s * 1e6 / (double)f1.unique : 0);
     }
     if (hwm >= 0)
@@ -734,6 +769,13 @@ int main(int argc, char **argv)
     printf("fake_cpu_s=%.3f\nfake_cores=%.3f\nfake_cpu_per_event_us=%.1f\n", fake_cpu_s,
            window_s > 0 ? fake_cpu_s / window_s : 0, f1.unique > 0 ? fake_cpu_s * 1e6 / (double)f1.unique : 0);
     printf("gen_cpu_s=%.3f\ngen_cores=%.3f\n", gen_cpu_s, load_s > 0 ? gen_cpu_s / load_s : 0);
+    if (machine0 >= 0 && machine1 >= 0 && have_cpu && window_s > 0) {
+        /* everything else the machine did meanwhile: other processes, other work */
+        double machine_s = (double)(machine1 - machine0) / 1e9;
+        double ours_s = (double)(user1 + sys1 - user0 - sys0) / 1e9 + fake_cpu_s + gen_cpu_s;
+        double other = (machine_s - ours_s) / window_s;
+        printf("machine_cores=%.3f\nother_cores=%.3f\n", machine_s / window_s, other > 0 ? other : 0);
+    }
     free(lat);
     plan_free(&plan);
     for (int i = 0; i < o.conns; i++)

@@ -19,6 +19,20 @@
 #include <md4c.h>
 #include <utf8proc.h>
 
+/* utf8proc before 2.6.0 (Debian 11, Function Compute's runtime, has 2.5.0)
+ * forgets the first code point's class in utf8proc_grapheme_break_stateful, so
+ * a run of regional indicators pairs up off by one and flags are cut in half.
+ * Seeding the state with that class is the fix 2.6.0 made in the library. */
+#if UTF8PROC_VERSION_MAJOR < 2 || (UTF8PROC_VERSION_MAJOR == 2 && UTF8PROC_VERSION_MINOR < 6)
+static utf8proc_bool grapheme_break_stateful_seeded(int32_t prev, int32_t cp, int32_t *state)
+{
+    if (*state == UTF8PROC_BOUNDCLASS_START)
+        *state = utf8proc_get_property(prev)->boundclass;
+    return utf8proc_grapheme_break_stateful(prev, cp, state);
+}
+#define utf8proc_grapheme_break_stateful grapheme_break_stateful_seeded
+#endif
+
 /* ---------------------------------------------------------------- UTF-8 */
 
 #define REPLACEMENT_CHAR 0xFFFD

@@ -25,8 +25,19 @@
 #define HTTP_DEFAULT_TIMEOUT_MS 30000L
 #define HTTP_DEFAULT_MAX_BYTES ((size_t)4 * 1024 * 1024)
 
+/* libcurl before 7.83.0 (Debian 11 has 7.74, for Function Compute's runtime)
+ * has no curl_easy_header(); there the header callback keeps the last
+ * response's headers itself, for http_client_header(). */
+#if LIBCURL_VERSION_NUM < 0x075300
+#define HTTP_OWN_HEADERS 1
+#endif
+
 struct http_client {
     CURL *curl;
+#ifdef HTTP_OWN_HEADERS
+    char *headers;         /* "name\0value\0" pairs of the last response */
+    size_t headers_len, headers_cap;
+#endif
 };
 
 /* What the curl callbacks fill in during one transfer. */
@@ -36,6 +47,9 @@ struct transfer {
     size_t max_bytes;
     int too_large;
     const atomic_int *cancel;
+#ifdef HTTP_OWN_HEADERS
+    struct http_client *client;
+#endif
 };
 
 static char ca_bundle[1024];
@@ -91,9 +105,28 @@ void http_client_free(struct http_client *c)
     if (!c)
         return;
     curl_easy_cleanup(c->curl);
+#ifdef HTTP_OWN_HEADERS
+    free(c->headers);
+#endif
     free(c);
 }
 
+#ifdef HTTP_OWN_HEADERS
+const char *http_client_header(struct http_client *c, const char *name)
+{
+    if (!c || !name)
+        return NULL;
+    /* The first of the same name, as curl_easy_header(..., 0, ...) gives. */
+    for (size_t i = 0; i < c->headers_len;) {
+        const char *n = c->headers + i;
+        const char *v = n + strlen(n) + 1;
+        if (strcasecmp(n, name) == 0)
+            return v;
+        i = (size_t)(v + strlen(v) + 1 - c->headers);
+    }
+    return NULL;
+}
+#else
 const char *http_client_header(struct http_client *c, const char *name)
 {
     struct curl_header *h = NULL;
@@ -101,6 +134,7 @@ const char *http_client_header(struct http_client *c, const char *name)
         return NULL;
     return h->value;
 }
+#endif
 
 void http_response_free(struct http_response *resp)
 {
@@ -159,6 +193,45 @@ static char *header_value(const char *v, size_t len)
     return s;
 }
 
+#ifdef HTTP_OWN_HEADERS
+/* Appends one "Name: value" line as "Name\0value\0"; a status line starts
+ * over, so only the final response's headers remain (not a 1xx answer's).
+ * Returns 0 when out of memory. */
+static int record_header(struct http_client *c, const char *data, size_t n)
+{
+    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        c->headers_len = 0;
+        return 1;
+    }
+    const char *colon = memchr(data, ':', n);
+    if (!colon || colon == data)
+        return 1; /* the blank line that ends the headers */
+    char *value = header_value(colon + 1, n - (size_t)(colon + 1 - data));
+    if (!value)
+        return 0;
+    size_t name_len = (size_t)(colon - data), value_len = strlen(value);
+    size_t need = c->headers_len + name_len + value_len + 2;
+    if (need > c->headers_cap) {
+        size_t cap = c->headers_cap ? c->headers_cap : 1024;
+        while (cap < need)
+            cap *= 2;
+        char *p = realloc(c->headers, cap);
+        if (!p) {
+            free(value);
+            return 0;
+        }
+        c->headers = p;
+        c->headers_cap = cap;
+    }
+    memcpy(c->headers + c->headers_len, data, name_len);
+    c->headers[c->headers_len + name_len] = '\0';
+    memcpy(c->headers + c->headers_len + name_len + 1, value, value_len + 1);
+    c->headers_len = need;
+    free(value);
+    return 1;
+}
+#endif
+
 /* Captures Retry-After and retry-after-ms (names are case-insensitive). A new
  * status line (an interim 1xx answer came first) starts the capture over. */
 static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
@@ -169,6 +242,10 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
     static const char ra[] = "retry-after:";
     static const char ra_ms[] = "retry-after-ms:";
 
+#ifdef HTTP_OWN_HEADERS
+    if (!record_header(t->client, data, n))
+        return 0; /* out of memory: makes curl fail the transfer */
+#endif
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         free(r->retry_after);
         free(r->retry_after_ms);
@@ -213,6 +290,9 @@ int http_client_do(struct http_client *c, const struct http_request *req, struct
         .resp = resp,
         .max_bytes = req->max_response_bytes ? req->max_response_bytes : HTTP_DEFAULT_MAX_BYTES,
         .cancel = req->cancel,
+#ifdef HTTP_OWN_HEADERS
+        .client = c,
+#endif
     };
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *headers = NULL;
@@ -220,6 +300,9 @@ int http_client_do(struct http_client *c, const struct http_request *req, struct
 
     /* Forget the previous request's options, keep the connection cache. */
     curl_easy_reset(h);
+#ifdef HTTP_OWN_HEADERS
+    c->headers_len = 0;
+#endif
 
     if (req->headers) {
         for (const char *const *hp = req->headers; *hp; hp++) {

@@ -578,13 +578,17 @@ out:
     line_event_free(&ev);
 }
 
-static void housekeeping(struct worker *w, int64_t *last_purge)
+static void housekeeping(struct worker *w, int64_t *last_purge, int64_t *last_depth)
 {
     const struct config *cfg = w->pool->cfg;
     int64_t mono = clock_monotonic_ms();
     int64_t depth;
-    if (store_inbox_depth(w->store, &depth) == 0)
-        metrics_set_inbox_depth(depth);
+    /* The gauge is refreshed at most once a second (GET /metrics also reads it). */
+    if (w->index == 0 && mono - *last_depth >= 1000) {
+        *last_depth = mono;
+        if (store_inbox_depth(w->store, &depth) == 0)
+            metrics_set_inbox_depth(depth);
+    }
     if (w->index != 0 || (*last_purge && mono - *last_purge < PURGE_EVERY_MS))
         return;
     *last_purge = mono;
@@ -597,7 +601,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct worker_pool *pool = w->pool;
-    int64_t last_purge = 0;
+    int64_t last_purge = 0, last_depth = 0;
     unsigned long seen = 0;
     while (!atomic_load(&pool->stopping)) {
         if (pool->deadline_ms && pool->deadline_ms - clock_monotonic_ms() < MIN_JOB_MS) {
@@ -629,7 +633,7 @@ static void *worker_main(void *arg)
             log_error("could not claim work: %s", store_last_error(w->store));
         if (pool->drain)
             break;
-        housekeeping(w, &last_purge);
+        housekeeping(w, &last_purge, &last_depth);
         pthread_mutex_lock(&pool->lock);
         if (seen == pool->wake_seq && !atomic_load(&pool->stopping)) {
             struct timespec until;
@@ -693,8 +697,15 @@ static void *lease_keeper_main(void *arg)
                 continue;
             int rc = store_job_renew(store, event_id, gen, clock_now_ms());
             if (rc > 0) {
-                log_warn("lease of event %s was lost to another worker: abandoning it", event_id);
-                atomic_store(&w->cancel_job, 1);
+                /* Only if the worker is still on that claim: the job may have
+                 * finished (and its claim ended) while we were renewing. */
+                pthread_mutex_lock(&w->job_lock);
+                bool same = w->job_event_id && strcmp(w->job_event_id, event_id) == 0 && w->job_claim_gen == gen;
+                if (same)
+                    atomic_store(&w->cancel_job, 1);
+                pthread_mutex_unlock(&w->job_lock);
+                if (same)
+                    log_warn("lease of event %s was lost to another worker: abandoning it", event_id);
             } else if (rc < 0) {
                 log_warn("could not renew a lease: %s", store_last_error(store));
             }
