@@ -445,3 +445,10 @@ bool store_url_is_shared(const char *url)
 {
     return url && (strncasecmp(url, "postgres://", 11) == 0 || strncasecmp(url, "postgresql://", 13) == 0);
 }
+
+int store_relax_durability(struct store *st)
+{
+    if (!st)
+        return -1;
+    return st->ops->relax_durability ? st->ops->relax_durability(st) : 0;
+}

@@ -31,6 +31,14 @@ struct store *store_open(const char *url, char *err, size_t errlen);
 bool store_url_is_shared(const char *url);
 void store_close(struct store *st);
 const char *store_last_error(struct store *st);
+
+/* For worker handles: only the answer record written before a send
+ * (store_job_sending) must reach the disk before the call returns; other
+ * writes may be lost in a power cut (never in a process crash) and are then
+ * redone safely (see run/worker.c). Saves an fsync per write on SQLite; a
+ * no-op where commits cost no more (PostgreSQL). The ingest handle never
+ * relaxes: an acknowledged event is always on disk. */
+int store_relax_durability(struct store *st);
 int store_ping(struct store *st); /* 0 when the store answers (for /healthz) */
 
 /* ---- inbox (ingest side) ---- */

@@ -35,6 +35,7 @@ struct store_backend_ops {
 
     void (*close)(struct store *st); /* frees st->backend, not st */
     int (*ping)(struct store *st);
+    int (*relax_durability)(struct store *st); /* may be NULL: nothing to relax */
 
     int (*inbox_add)(struct store *st, struct inbox_item *items, size_t n, size_t *n_new);
     int (*inbox_forget)(struct store *st, const char *const *event_ids, size_t n);

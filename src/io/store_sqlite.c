@@ -5,7 +5,9 @@
  * power loss. Several handles (threads, or processes) may share one file;
  * SQLite's locks serialise the writers, and every read-modify-write runs
  * inside BEGIN IMMEDIATE so it holds the write lock from its first read.
- * Waits for the lock are bounded by busy_timeout.
+ * Waits for the lock are bounded by BUSY_TIMEOUT_MS, in short steps.
+ * Worker handles may relax to synchronous=NORMAL (store_relax_durability):
+ * then only the answer record before a send is fsynced by its own commit.
  *
  * Every statement is prepared once per handle (SQLITE_PREPARE_PERSISTENT) when
  * the store opens, and reset right after use, so the hot path (inbox add,
@@ -210,7 +212,25 @@ static const char *const stmt_sql[STMT_COUNT] = { STATEMENTS(STMT_SQL) };
 struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
+    bool relaxed; /* synchronous=NORMAL except around job_sending */
 };
+
+/* Waits for another connection's write lock in short steps (SQLite's own
+ * handler sleeps up to 100 ms at a time, which stalls a busy inbox), for at
+ * most BUSY_TIMEOUT_MS in all. */
+static int busy_wait(void *arg, int attempt)
+{
+    (void)arg;
+    long step_us = attempt < 20 ? 50L * (attempt + 1) : 2000L;
+    long waited_us = 0;
+    for (int i = 0; i < attempt; i++)
+        waited_us += i < 20 ? 50L * (i + 1) : 2000L;
+    if (waited_us >= (long)BUSY_TIMEOUT_MS * 1000)
+        return 0;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = step_us * 1000L};
+    nanosleep(&ts, NULL);
+    return 1;
+}
 
 static struct sqlite_store *backend_of(struct store *st)
 {
@@ -508,7 +528,7 @@ int store_sqlite_open(struct store *st, const char *location, bool is_uri)
                         h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
         goto fail;
     }
-    sqlite3_busy_timeout(h->db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(h->db, busy_wait, NULL);
     /* No writable_schema and similar footguns, whatever the SQL. */
     sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
 
@@ -678,9 +698,23 @@ static int fenced(struct store *st, sqlite3_stmt *s, int bind_rc, const char *wh
     return changes == 0 ? 1 : 0;
 }
 
+static int sq_relax_durability(struct store *st)
+{
+    if (exec_sql(st, "PRAGMA synchronous = NORMAL", "relax durability") != 0)
+        return -1;
+    backend_of(st)->relaxed = true;
+    return 0;
+}
+
+/* The answer record must be on disk before the send it announces: with a
+ * relaxed handle this one commit is made with synchronous=FULL. In WAL mode
+ * that fsync also covers every earlier, unsynced commit of the file. */
 static int sq_job_sending(struct store *st, const char *event_id, int64_t claim_gen,
                           const char *answer)
 {
+    struct sqlite_store *h = backend_of(st);
+    if (h->relaxed && exec_sql(st, "PRAGMA synchronous = FULL", "durable commit") != 0)
+        return -1;
     sqlite3_stmt *s = stmt(st, STMT_JOB_SENDING);
     int rc = bind_text(s, 1, event_id);
 
@@ -688,7 +722,10 @@ static int sq_job_sending(struct store *st, const char *event_id, int64_t claim_
         rc = sqlite3_bind_int64(s, 2, claim_gen);
     if (rc == SQLITE_OK)
         rc = bind_text(s, 3, answer);
-    return fenced(st, s, rc, "job sending");
+    int result = fenced(st, s, rc, "job sending");
+    if (h->relaxed && exec_sql(st, "PRAGMA synchronous = NORMAL", "relax durability") != 0)
+        return -1;
+    return result;
 }
 
 static int sq_job_done(struct store *st, const char *event_id, int64_t claim_gen,
@@ -1040,6 +1077,7 @@ static const struct store_backend_ops sqlite_ops = {
     .inbox_depth = sq_inbox_depth,
     .claim_next = sq_claim_next,
     .job_sending = sq_job_sending,
+    .relax_durability = sq_relax_durability,
     .job_done = sq_job_done,
     .job_release = sq_job_release,
     .job_renew = sq_job_renew,

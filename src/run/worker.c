@@ -23,6 +23,14 @@
  *   crash during the push resumes with the same retry key.
  * - Every store write after the claim carries the claim's generation (fencing):
  *   a worker whose claim was taken over can no longer record or send.
+ * - Power cuts: worker handles fsync only the `sending` record (before the send
+ *   it announces); claims, `done`, history and counters are committed without
+ *   an fsync of their own (store_relax_durability). A process crash loses none
+ *   of them. A power cut may lose the latest: a lost claim makes the event
+ *   pending again (nothing was sent); a lost `done` leaves it `sending`, which
+ *   is resumed by the rules above (a reply repeat is refused and never turned
+ *   into a push; a push repeat gets 409). The acknowledged inbox write itself
+ *   is always fsynced by ingest.
  */
 #include "run/worker.h"
 
@@ -756,6 +764,10 @@ static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_
         w->pool = pool;
         w->index = i;
         w->store = store_open(cfg->db, err, sizeof err);
+        /* A worker's writes need an fsync only before a send (see the top of
+         * this file): a lost claim or "done" is redone safely. */
+        if (w->store && store_relax_durability(w->store) != 0)
+            log_warn("worker %d keeps full durability on every write: %s", i, store_last_error(w->store));
         w->http = http_client_new();
         if (!w->store || !w->http) {
             log_error("worker %d could not start: %s", i, w->store ? "out of memory" : err);
