@@ -142,15 +142,17 @@ static int serve(void)
         worker_pool_notify(&pool); /* recovered events */
     }
 
+    /* Logged before the listener starts: on FC, a line written after it could
+     * land inside the first invocation's Start/End frame. */
+    log_info("linebot %s starting on %s:%d (%s; model %s via %s, %d workers)", LINEBOT_VERSION, cfg.host, cfg.port,
+             cfg.platform == PLATFORM_FC ? "Alibaba Function Compute" : "server", cfg.llm_model,
+             config_provider_name(cfg.provider), cfg.workers);
     srv = server_start(&cfg, &ingest, err, sizeof err);
     if (!srv) {
         log_error("%s", err);
         fprintf(stderr, "linebot: %s\n", err);
         goto out;
     }
-    log_info("linebot %s listening on %s:%d (%s; model %s via %s, %d workers)", LINEBOT_VERSION, cfg.host, cfg.port,
-             cfg.platform == PLATFORM_FC ? "Alibaba Function Compute" : "server", cfg.llm_model,
-             config_provider_name(cfg.provider), cfg.workers);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

@@ -26,303 +26,49 @@
  * fails a published vector and cannot be tested deterministically; this
  * module, pure and checked against the vectors, is used instead.
  *
- * Everything is built in heap buffers with hard caps; the only secret (the
- * secret access key) lives in a stack buffer and in the derived keys, which
- * are wiped with OPENSSL_cleanse before returning. */
+ * Everything is built in heap buffers with hard caps (core/sigcommon.h has
+ * the builder, the encoding, the hashes and the input checks this shares with
+ * acs3.c); the only secret (the secret access key) lives in a stack buffer
+ * and in the derived keys, which are wiped before returning. */
 #include "core/sigv4.h"
 
 #include <assert.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "core/sigcommon.h"
 
+#define SIGNER "sigv4"
 #define ALGORITHM "AWS4-HMAC-SHA256"
-#define SHA256_LEN 32
-#define HEX_LEN (SHA256_LEN * 2)
+#define HEX_LEN SIG_SHA256_HEX_LEN
 #define MAX_SECRET 256
 #define MAX_KEY_ID 128
 #define MAX_REGION 64
 #define MAX_SERVICE 64
 #define MAX_METHOD 16
-#define BUF_MAX ((size_t)4 * 1024 * 1024) /* no canonical string comes near this */
-#define EPOCH_MAX INT64_C(253402300799)    /* 9999-12-31T23:59:59Z */
 /* Caller headers plus host, x-amz-date, x-amz-security-token, x-amz-content-sha256. */
 #define MAX_CANON_HEADERS (SIGV4_MAX_HEADERS + 4)
 
-/* ---- errors ------------------------------------------------------------- */
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        int n = snprintf(err, errlen, "sigv4: ");
-        if (n > 0 && (size_t)n < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return -1;
-}
-
-/* ---- a growable string with a hard cap ---------------------------------- */
-
-struct buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool failed; /* out of memory or over BUF_MAX: every later add is a no-op */
-};
-
-static void buf_add(struct buf *b, const void *p, size_t n)
-{
-    if (b->failed)
-        return;
-    if (n > BUF_MAX || b->len > BUF_MAX - n) {
-        b->failed = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (grown == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void buf_addc(struct buf *b, char c)
-{
-    buf_add(b, &c, 1);
-}
-
-static void buf_adds(struct buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-static void buf_free(struct buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
-/* Hands over the string ("" for an empty buffer), or NULL after a failure. */
-static char *buf_take(struct buf *b)
-{
-    if (!b->failed && b->data == NULL)
-        buf_add(b, "", 0);
-    if (b->failed) {
-        buf_free(b);
-        return NULL;
-    }
-    char *s = b->data;
-    memset(b, 0, sizeof *b);
-    return s;
-}
-
-/* ---- encoding ----------------------------------------------------------- */
-
-static bool is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '~';
-}
-
-static const char HEX_UPPER[] = "0123456789ABCDEF";
-static const char HEX_LOWER[] = "0123456789abcdef";
-
-static void buf_uri_encode(struct buf *b, const char *s, size_t n, bool keep_slash)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            buf_addc(b, (char)c);
-        } else {
-            char esc[3] = {'%', HEX_UPPER[c >> 4], HEX_UPPER[c & 15]};
-            buf_add(b, esc, 3);
-        }
-    }
-}
-
-size_t sigv4_uri_encode(const char *in, size_t len, bool keep_slash, char *out, size_t outlen)
-{
-    if (out == NULL || outlen == 0)
-        return (size_t)-1;
-    out[0] = '\0';
-    if (in == NULL && len > 0)
-        return (size_t)-1;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
-        bool keep = is_unreserved(c) || (keep_slash && c == '/');
-        size_t need = keep ? 1 : 3;
-        if (outlen - n <= need) { /* room for these and the NUL */
-            out[0] = '\0';
-            return (size_t)-1;
-        }
-        if (keep) {
-            out[n++] = (char)c;
-        } else {
-            out[n++] = '%';
-            out[n++] = HEX_UPPER[c >> 4];
-            out[n++] = HEX_UPPER[c & 15];
-        }
-    }
-    out[n] = '\0';
-    return n;
-}
-
-static void hex_encode(const unsigned char *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = HEX_LOWER[in[i] >> 4];
-        out[2 * i + 1] = HEX_LOWER[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-/* ---- crypto (OpenSSL) --------------------------------------------------- */
-
-static bool sha256_hex(const void *data, size_t len, char hex[HEX_LEN + 1])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(data != NULL ? data : "", len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-        mdlen != SHA256_LEN)
-        return false;
-    hex_encode(md, SHA256_LEN, hex);
-    return true;
-}
-
-static bool hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
-                        unsigned char out[SHA256_LEN])
-{
-    unsigned int outlen = 0;
-    if (keylen > (size_t)INT32_MAX)
-        return false;
-    if (HMAC(EVP_sha256(), key, (int)keylen, msg, msglen, out, &outlen) == NULL ||
-        outlen != SHA256_LEN)
-        return false;
-    return true;
-}
-
-/* ---- time --------------------------------------------------------------- */
-
-/* Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
- * civil_from_days). Pure integer arithmetic: no time zone, no locale. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-/* "20150830T123600Z" and "20150830". */
-static bool format_amz_date(int64_t t, char amz_date[17], char date8[9])
-{
-    if (t < 0 || t > EPOCH_MAX)
-        return false;
-    int64_t days = t / 86400, secs = t % 86400, year;
-    unsigned month, day;
-    civil_from_days(days, &year, &month, &day);
-    int n = snprintf(amz_date, 17, "%04d%02u%02uT%02d%02d%02dZ", (int)year, month, day,
-                     (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
-    if (n != 16)
-        return false;
-    memcpy(date8, amz_date, 8);
-    date8[8] = '\0';
-    return true;
-}
-
-/* ---- input checks ------------------------------------------------------- */
-
-/* strlen bounded by max: returns max + 1 when longer. */
-static size_t bounded_len(const char *s, size_t max)
-{
-    return strnlen(s, max + 1);
-}
-
-static bool all_chars(const char *s, size_t n, bool (*ok)(unsigned char))
-{
-    for (size_t i = 0; i < n; i++)
-        if (!ok((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-static bool is_upper(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z';
-}
-
-static bool is_alnum(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
+/* Every error message starts "sigv4: ". */
+#define fail(err, errlen, ...) sig_fail(SIGNER, err, errlen, __VA_ARGS__)
 
 static bool is_scope_char(unsigned char c) /* region and service names */
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-static bool is_host_char(unsigned char c)
-{
-    return is_alnum(c) || c == '-' || c == '.' || c == ':' || c == '[' || c == ']';
-}
-
-static bool is_printable(unsigned char c) /* credentials: visible ASCII */
-{
-    return c > 0x20 && c < 0x7f;
-}
-
-static bool is_tchar(unsigned char c) /* RFC 9110 token */
-{
-    return is_alnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-/* A required string field: present, non-empty, at most max, made of ok chars. */
-static int check_field(const char *s, const char *what, size_t max, bool (*ok)(unsigned char),
-                       char *err, size_t errlen)
-{
-    if (s == NULL || s[0] == '\0')
-        return fail(err, errlen, "%s is missing", what);
-    size_t n = bounded_len(s, max);
-    if (n > max)
-        return fail(err, errlen, "%s is longer than %zu bytes", what, max);
-    if (!all_chars(s, n, ok))
-        return fail(err, errlen, "%s has a character it may not have", what);
-    return 0;
-}
-
 /* ---- canonical URI ------------------------------------------------------ */
 
-static int canonical_uri(const char *path, struct buf *out, char *err, size_t errlen)
+size_t sigv4_uri_encode(const char *in, size_t len, bool keep_slash, char *out, size_t outlen)
+{
+    return sig_percent_encode(in, len, keep_slash, out, outlen);
+}
+
+static int canonical_uri(const char *path, struct sig_buf *out, char *err, size_t errlen)
 {
     if (path == NULL || path[0] != '/')
         return fail(err, errlen, "path must start with '/'");
-    size_t n = bounded_len(path, SIGV4_MAX_PATH);
+    size_t n = sig_bounded_len(path, SIGV4_MAX_PATH);
     if (n > SIGV4_MAX_PATH)
         return fail(err, errlen, "path is longer than %d bytes", SIGV4_MAX_PATH);
     for (size_t i = 0; i < n; i++) {
@@ -332,19 +78,9 @@ static int canonical_uri(const char *path, struct buf *out, char *err, size_t er
     }
     /* Segments: AWS would normalize "." / ".." / "//"; we refuse them, so the
      * path signed is the path sent. Only the last segment may be empty. */
-    const char *seg = path + 1;
-    for (;;) {
-        const char *slash = strchr(seg, '/');
-        size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
-        if (slash != NULL && len == 0)
-            return fail(err, errlen, "path has an empty segment (\"//\")");
-        if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
-            return fail(err, errlen, "path has a \".\" or \"..\" segment");
-        if (slash == NULL)
-            break;
-        seg = slash + 1;
-    }
-    buf_uri_encode(out, path, n, true);
+    if (sig_check_segments(SIGNER, path, err, errlen) != 0)
+        return -1;
+    sig_buf_percent_encode(out, path, n, true);
     return 0;
 }
 
@@ -362,8 +98,8 @@ static int compare_params(const void *a, const void *b)
     return c != 0 ? c : strcmp(pa->value, pb->value);
 }
 
-static int canonical_query(const struct sigv4_param *params, size_t n, struct buf *out, char *err,
-                           size_t errlen)
+static int canonical_query(const struct sigv4_param *params, size_t n, struct sig_buf *out,
+                           char *err, size_t errlen)
 {
     if (n == 0)
         return 0;
@@ -381,16 +117,17 @@ static int canonical_query(const struct sigv4_param *params, size_t n, struct bu
             rc = fail(err, errlen, "query parameter %zu has no name", i);
             break;
         }
-        size_t nl = bounded_len(name, SIGV4_MAX_PARAM_LEN), vl = bounded_len(value, SIGV4_MAX_PARAM_LEN);
+        size_t nl = sig_bounded_len(name, SIGV4_MAX_PARAM_LEN);
+        size_t vl = sig_bounded_len(value, SIGV4_MAX_PARAM_LEN);
         if (nl > SIGV4_MAX_PARAM_LEN || vl > SIGV4_MAX_PARAM_LEN) {
             rc = fail(err, errlen, "query parameter %zu is longer than %d bytes", i, SIGV4_MAX_PARAM_LEN);
             break;
         }
-        struct buf bn = {0}, bv = {0};
-        buf_uri_encode(&bn, name, nl, false);
-        buf_uri_encode(&bv, value, vl, false);
-        enc[i].name = buf_take(&bn);
-        enc[i].value = buf_take(&bv);
+        struct sig_buf bn = {0}, bv = {0};
+        sig_buf_percent_encode(&bn, name, nl, false);
+        sig_buf_percent_encode(&bv, value, vl, false);
+        enc[i].name = sig_buf_take(&bn);
+        enc[i].value = sig_buf_take(&bv);
         if (enc[i].name == NULL || enc[i].value == NULL)
             rc = fail(err, errlen, "out of memory");
     }
@@ -398,10 +135,10 @@ static int canonical_query(const struct sigv4_param *params, size_t n, struct bu
         qsort(enc, n, sizeof *enc, compare_params);
         for (size_t i = 0; i < n; i++) {
             if (i > 0)
-                buf_addc(out, '&');
-            buf_adds(out, enc[i].name);
-            buf_addc(out, '=');
-            buf_adds(out, enc[i].value);
+                sig_buf_addc(out, '&');
+            sig_buf_adds(out, enc[i].name);
+            sig_buf_addc(out, '=');
+            sig_buf_adds(out, enc[i].value);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -416,7 +153,7 @@ static int canonical_query(const struct sigv4_param *params, size_t n, struct bu
 
 struct canon_header {
     char name[SIGV4_MAX_HEADER_NAME + 1]; /* lowercase */
-    struct buf value;                     /* trimmed, spaces collapsed, repeats joined by ',' */
+    struct sig_buf value;                 /* trimmed, spaces collapsed, repeats joined by ',' */
 };
 
 struct canon_headers {
@@ -424,24 +161,19 @@ struct canon_headers {
     size_t n;
 };
 
-static bool is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* Appends `v` trimmed, with every run of spaces/tabs inside made one space. */
-static void buf_add_trimmed(struct buf *b, const char *v, size_t n)
+static void buf_add_trimmed(struct sig_buf *b, const char *v, size_t n)
 {
     bool pending_space = false, started = false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
-        if (is_ws(c)) {
+        if (sig_is_ws(c)) {
             pending_space = started;
             continue;
         }
         if (pending_space)
-            buf_addc(b, ' ');
-        buf_addc(b, (char)c);
+            sig_buf_addc(b, ' ');
+        sig_buf_addc(b, (char)c);
         pending_space = false;
         started = true;
     }
@@ -453,7 +185,7 @@ static struct canon_header *headers_add(struct canon_headers *hs, const char *ln
 {
     for (size_t i = 0; i < hs->n; i++) {
         if (strcmp(hs->h[i].name, lname) == 0) {
-            buf_addc(&hs->h[i].value, ',');
+            sig_buf_addc(&hs->h[i].value, ',');
             buf_add_trimmed(&hs->h[i].value, value, vlen);
             return &hs->h[i];
         }
@@ -464,20 +196,15 @@ static struct canon_header *headers_add(struct canon_headers *hs, const char *ln
     strcpy(h->name, lname);
     buf_add_trimmed(&h->value, value, vlen);
     if (!h->value.failed && h->value.data == NULL)
-        buf_add(&h->value, "", 0); /* an empty value is still a value */
+        sig_buf_add(&h->value, "", 0); /* an empty value is still a value */
     return h;
 }
 
 static void headers_free(struct canon_headers *hs)
 {
     for (size_t i = 0; i < hs->n; i++)
-        buf_free(&hs->h[i].value);
+        sig_buf_free(&hs->h[i].value);
     hs->n = 0;
-}
-
-static int compare_headers(const void *a, const void *b)
-{
-    return strcmp(((const struct canon_header *)a)->name, ((const struct canon_header *)b)->name);
 }
 
 static const char *const RESERVED_HEADERS[] = {
@@ -494,30 +221,15 @@ static int add_caller_headers(struct canon_headers *hs, const struct sigv4_heade
     if (n > SIGV4_MAX_HEADERS)
         return fail(err, errlen, "more than %d headers to sign", SIGV4_MAX_HEADERS);
     for (size_t i = 0; i < n; i++) {
-        const char *name = headers[i].name, *value = headers[i].value;
-        if (name == NULL || name[0] == '\0')
-            return fail(err, errlen, "header %zu has no name", i);
-        size_t nl = bounded_len(name, SIGV4_MAX_HEADER_NAME);
-        if (nl > SIGV4_MAX_HEADER_NAME || !all_chars(name, nl, is_tchar))
-            return fail(err, errlen, "header %zu has an invalid name", i);
-        if (value == NULL)
-            return fail(err, errlen, "header %zu has no value", i);
-        size_t vl = bounded_len(value, SIGV4_MAX_HEADER_VALUE);
-        if (vl > SIGV4_MAX_HEADER_VALUE)
-            return fail(err, errlen, "header %zu is longer than %d bytes", i, SIGV4_MAX_HEADER_VALUE);
-        for (size_t j = 0; j < vl; j++) {
-            unsigned char c = (unsigned char)value[j];
-            if ((c < 0x20 && c != '\t') || c == 0x7f)
-                return fail(err, errlen, "header %zu has a control character in its value", i);
-        }
         char lname[SIGV4_MAX_HEADER_NAME + 1];
-        for (size_t j = 0; j < nl; j++)
-            lname[j] = (name[j] >= 'A' && name[j] <= 'Z') ? (char)(name[j] - 'A' + 'a') : name[j];
-        lname[nl] = '\0';
+        size_t vl;
+        if (sig_check_header(SIGNER, i, headers[i].name, headers[i].value, SIGV4_MAX_HEADER_NAME,
+                             SIGV4_MAX_HEADER_VALUE, lname, &vl, err, errlen) != 0)
+            return -1;
         for (size_t j = 0; j < sizeof RESERVED_HEADERS / sizeof RESERVED_HEADERS[0]; j++)
             if (strcmp(lname, RESERVED_HEADERS[j]) == 0)
                 return fail(err, errlen, "header %zu (%s) is set by the signer", i, RESERVED_HEADERS[j]);
-        headers_add(hs, lname, value, vl);
+        headers_add(hs, lname, headers[i].value, vl);
     }
     return 0;
 }
@@ -526,22 +238,24 @@ static int add_caller_headers(struct canon_headers *hs, const struct sigv4_heade
 
 static int check_request(const struct sigv4_request *req, char *err, size_t errlen)
 {
-    if (check_field(req->method, "method", MAX_METHOD, is_upper, err, errlen) != 0 ||
-        check_field(req->host, "host", SIGV4_MAX_HOST, is_host_char, err, errlen) != 0 ||
-        check_field(req->region, "region", MAX_REGION, is_scope_char, err, errlen) != 0 ||
-        check_field(req->service, "service", MAX_SERVICE, is_scope_char, err, errlen) != 0 ||
-        check_field(req->access_key_id, "access_key_id", MAX_KEY_ID, is_alnum, err, errlen) != 0 ||
-        check_field(req->secret_access_key, "secret_access_key", MAX_SECRET, is_printable, err,
-                    errlen) != 0)
+    if (sig_check_field(SIGNER, req->method, "method", MAX_METHOD, sig_is_upper, err, errlen) != 0 ||
+        sig_check_field(SIGNER, req->host, "host", SIGV4_MAX_HOST, sig_is_host_char, err, errlen) != 0 ||
+        sig_check_field(SIGNER, req->region, "region", MAX_REGION, is_scope_char, err, errlen) != 0 ||
+        sig_check_field(SIGNER, req->service, "service", MAX_SERVICE, is_scope_char, err, errlen) != 0 ||
+        sig_check_field(SIGNER, req->access_key_id, "access_key_id", MAX_KEY_ID, sig_is_alnum, err,
+                        errlen) != 0 ||
+        sig_check_field(SIGNER, req->secret_access_key, "secret_access_key", MAX_SECRET,
+                        sig_is_printable, err, errlen) != 0)
         return -1;
     if (req->session_token != NULL && req->session_token[0] != '\0' &&
-        check_field(req->session_token, "session_token", SIGV4_MAX_TOKEN, is_printable, err, errlen) != 0)
+        sig_check_field(SIGNER, req->session_token, "session_token", SIGV4_MAX_TOKEN, sig_is_printable,
+                        err, errlen) != 0)
         return -1;
     if (req->payload == NULL && req->payload_len > 0)
         return fail(err, errlen, "payload is NULL but payload_len is %zu", req->payload_len);
     if (req->payload_len > SIGV4_MAX_PAYLOAD)
         return fail(err, errlen, "payload is larger than %zu bytes", SIGV4_MAX_PAYLOAD);
-    if (req->now_epoch_s < 0 || req->now_epoch_s > EPOCH_MAX)
+    if (req->now_epoch_s < 0 || req->now_epoch_s > SIG_EPOCH_MAX)
         return fail(err, errlen, "now_epoch_s is out of range");
     return 0;
 }
@@ -551,32 +265,26 @@ static bool compute_signature(const char *secret, const char *date8, const char 
                               const char *service, const char *sts, char sig_hex[HEX_LEN + 1])
 {
     unsigned char kbuf[4 + MAX_SECRET];
-    unsigned char k1[SHA256_LEN], k2[SHA256_LEN], k3[SHA256_LEN], k4[SHA256_LEN], sig[SHA256_LEN];
+    unsigned char k1[SIG_SHA256_LEN], k2[SIG_SHA256_LEN], k3[SIG_SHA256_LEN], k4[SIG_SHA256_LEN];
+    unsigned char sig[SIG_SHA256_LEN];
     size_t slen = strlen(secret);
     assert(slen <= MAX_SECRET);
     memcpy(kbuf, "AWS4", 4);
     memcpy(kbuf + 4, secret, slen);
-    bool ok = hmac_sha256(kbuf, 4 + slen, date8, strlen(date8), k1) &&
-              hmac_sha256(k1, SHA256_LEN, region, strlen(region), k2) &&
-              hmac_sha256(k2, SHA256_LEN, service, strlen(service), k3) &&
-              hmac_sha256(k3, SHA256_LEN, "aws4_request", strlen("aws4_request"), k4) &&
-              hmac_sha256(k4, SHA256_LEN, sts, strlen(sts), sig);
+    bool ok = sig_hmac_sha256(kbuf, 4 + slen, date8, strlen(date8), k1) &&
+              sig_hmac_sha256(k1, SIG_SHA256_LEN, region, strlen(region), k2) &&
+              sig_hmac_sha256(k2, SIG_SHA256_LEN, service, strlen(service), k3) &&
+              sig_hmac_sha256(k3, SIG_SHA256_LEN, "aws4_request", strlen("aws4_request"), k4) &&
+              sig_hmac_sha256(k4, SIG_SHA256_LEN, sts, strlen(sts), sig);
     if (ok)
-        hex_encode(sig, SHA256_LEN, sig_hex);
-    OPENSSL_cleanse(kbuf, sizeof kbuf);
-    OPENSSL_cleanse(k1, sizeof k1);
-    OPENSSL_cleanse(k2, sizeof k2);
-    OPENSSL_cleanse(k3, sizeof k3);
-    OPENSSL_cleanse(k4, sizeof k4);
-    OPENSSL_cleanse(sig, sizeof sig);
+        sig_hex_lower(sig, SIG_SHA256_LEN, sig_hex);
+    sig_wipe(kbuf, sizeof kbuf);
+    sig_wipe(k1, sizeof k1);
+    sig_wipe(k2, sizeof k2);
+    sig_wipe(k3, sizeof k3);
+    sig_wipe(k4, sizeof k4);
+    sig_wipe(sig, sizeof sig);
     return ok;
-}
-
-static char *dup_string(const char *s)
-{
-    struct buf b = {0};
-    buf_adds(&b, s);
-    return buf_take(&b);
 }
 
 int sigv4_sign(const struct sigv4_request *req, struct sigv4_result *out, char *err, size_t errlen)
@@ -592,15 +300,17 @@ int sigv4_sign(const struct sigv4_request *req, struct sigv4_result *out, char *
         return -1;
 
     bool has_token = req->session_token != NULL && req->session_token[0] != '\0';
-    char amz_date[17], date8[9], payload_hash[HEX_LEN + 1];
-    if (!format_amz_date(req->now_epoch_s, amz_date, date8))
+    char amz_date[SIG_UTC_BASIC_LEN + 1], date8[9], payload_hash[HEX_LEN + 1];
+    if (!sig_format_utc(req->now_epoch_s, SIG_UTC_BASIC, amz_date, sizeof amz_date))
         return fail(err, errlen, "now_epoch_s is out of range");
-    if (!sha256_hex(req->payload, req->payload_len, payload_hash))
+    memcpy(date8, amz_date, 8); /* "20150830" of "20150830T123600Z" */
+    date8[8] = '\0';
+    if (!sig_sha256_hex(req->payload, req->payload_len, payload_hash))
         return fail(err, errlen, "SHA-256 failed");
 
     int rc = -1;
-    struct buf uri = {0}, query = {0}, signed_headers = {0}, creq = {0}, sts = {0}, scope = {0},
-               auth = {0};
+    struct sig_buf uri = {0}, query = {0}, signed_headers = {0}, creq = {0}, sts = {0},
+                   scope = {0}, auth = {0};
     struct canon_headers *hs = calloc(1, sizeof *hs);
     if (hs == NULL) {
         fail(err, errlen, "out of memory");
@@ -616,35 +326,18 @@ int sigv4_sign(const struct sigv4_request *req, struct sigv4_result *out, char *
         headers_add(hs, "x-amz-security-token", req->session_token, strlen(req->session_token));
     if (req->sign_content_sha256)
         headers_add(hs, "x-amz-content-sha256", payload_hash, HEX_LEN);
-    qsort(hs->h, hs->n, sizeof hs->h[0], compare_headers);
 
+    /* Canonical request. */
+    struct sig_header signed_view[MAX_CANON_HEADERS];
     for (size_t i = 0; i < hs->n; i++) {
         if (hs->h[i].value.failed) {
             fail(err, errlen, "out of memory");
             goto done;
         }
+        signed_view[i] = (struct sig_header){hs->h[i].name, hs->h[i].value.data, hs->h[i].value.len};
     }
-
-    /* Canonical request. */
-    buf_adds(&creq, req->method);
-    buf_addc(&creq, '\n');
-    buf_add(&creq, uri.data, uri.len);
-    buf_addc(&creq, '\n');
-    buf_add(&creq, query.data, query.len);
-    buf_addc(&creq, '\n');
-    for (size_t i = 0; i < hs->n; i++) {
-        buf_adds(&creq, hs->h[i].name);
-        buf_addc(&creq, ':');
-        buf_add(&creq, hs->h[i].value.data, hs->h[i].value.len);
-        buf_addc(&creq, '\n');
-        if (i > 0)
-            buf_addc(&signed_headers, ';');
-        buf_adds(&signed_headers, hs->h[i].name);
-    }
-    buf_addc(&creq, '\n');
-    buf_add(&creq, signed_headers.data, signed_headers.len);
-    buf_addc(&creq, '\n');
-    buf_adds(&creq, payload_hash);
+    sig_canonical_request(req->method, uri.data, query.data, signed_view, hs->n, payload_hash, &creq,
+                          &signed_headers);
     if (creq.failed || signed_headers.failed || uri.failed || query.failed) {
         fail(err, errlen, "out of memory");
         goto done;
@@ -652,22 +345,22 @@ int sigv4_sign(const struct sigv4_request *req, struct sigv4_result *out, char *
 
     /* String to sign. */
     char creq_hash[HEX_LEN + 1];
-    if (!sha256_hex(creq.data, creq.len, creq_hash)) {
+    if (!sig_sha256_hex(creq.data, creq.len, creq_hash)) {
         fail(err, errlen, "SHA-256 failed");
         goto done;
     }
-    buf_adds(&scope, date8);
-    buf_addc(&scope, '/');
-    buf_adds(&scope, req->region);
-    buf_addc(&scope, '/');
-    buf_adds(&scope, req->service);
-    buf_adds(&scope, "/aws4_request");
-    buf_adds(&sts, ALGORITHM "\n");
-    buf_adds(&sts, amz_date);
-    buf_addc(&sts, '\n');
-    buf_add(&sts, scope.data, scope.len);
-    buf_addc(&sts, '\n');
-    buf_adds(&sts, creq_hash);
+    sig_buf_adds(&scope, date8);
+    sig_buf_addc(&scope, '/');
+    sig_buf_adds(&scope, req->region);
+    sig_buf_addc(&scope, '/');
+    sig_buf_adds(&scope, req->service);
+    sig_buf_adds(&scope, "/aws4_request");
+    sig_buf_adds(&sts, ALGORITHM "\n");
+    sig_buf_adds(&sts, amz_date);
+    sig_buf_addc(&sts, '\n');
+    sig_buf_add(&sts, scope.data, scope.len);
+    sig_buf_addc(&sts, '\n');
+    sig_buf_adds(&sts, creq_hash);
     if (sts.failed || scope.failed) {
         fail(err, errlen, "out of memory");
         goto done;
@@ -679,29 +372,29 @@ int sigv4_sign(const struct sigv4_request *req, struct sigv4_result *out, char *
         goto done;
     }
 
-    buf_adds(&auth, ALGORITHM " Credential=");
-    buf_adds(&auth, req->access_key_id);
-    buf_addc(&auth, '/');
-    buf_add(&auth, scope.data, scope.len);
-    buf_adds(&auth, ", SignedHeaders=");
-    buf_add(&auth, signed_headers.data, signed_headers.len);
-    buf_adds(&auth, ", Signature=");
-    buf_adds(&auth, out->signature);
+    sig_buf_adds(&auth, ALGORITHM " Credential=");
+    sig_buf_adds(&auth, req->access_key_id);
+    sig_buf_addc(&auth, '/');
+    sig_buf_add(&auth, scope.data, scope.len);
+    sig_buf_adds(&auth, ", SignedHeaders=");
+    sig_buf_add(&auth, signed_headers.data, signed_headers.len);
+    sig_buf_adds(&auth, ", Signature=");
+    sig_buf_adds(&auth, out->signature);
 
-    out->headers[out->n_headers++] = (struct sigv4_out_header){"Authorization", buf_take(&auth)};
-    out->headers[out->n_headers++] = (struct sigv4_out_header){"X-Amz-Date", dup_string(amz_date)};
+    out->headers[out->n_headers++] = (struct sigv4_out_header){"Authorization", sig_buf_take(&auth)};
+    out->headers[out->n_headers++] = (struct sigv4_out_header){"X-Amz-Date", sig_strdup(amz_date)};
     if (has_token)
         out->headers[out->n_headers++] =
-            (struct sigv4_out_header){"X-Amz-Security-Token", dup_string(req->session_token)};
+            (struct sigv4_out_header){"X-Amz-Security-Token", sig_strdup(req->session_token)};
     if (req->sign_content_sha256)
         out->headers[out->n_headers++] =
-            (struct sigv4_out_header){"X-Amz-Content-Sha256", dup_string(payload_hash)};
+            (struct sigv4_out_header){"X-Amz-Content-Sha256", sig_strdup(payload_hash)};
     assert(out->n_headers <= SIGV4_MAX_OUT_HEADERS);
-    out->canonical_query = buf_take(&query);
-    out->canonical_request = buf_take(&creq);
-    out->string_to_sign = buf_take(&sts);
-    out->credential_scope = buf_take(&scope);
-    out->signed_headers = buf_take(&signed_headers);
+    out->canonical_query = sig_buf_take(&query);
+    out->canonical_request = sig_buf_take(&creq);
+    out->string_to_sign = sig_buf_take(&sts);
+    out->credential_scope = sig_buf_take(&scope);
+    out->signed_headers = sig_buf_take(&signed_headers);
 
     bool complete = out->canonical_query && out->canonical_request && out->string_to_sign &&
                     out->credential_scope && out->signed_headers;
@@ -718,13 +411,13 @@ done:
         headers_free(hs);
         free(hs);
     }
-    buf_free(&uri);
-    buf_free(&query);
-    buf_free(&signed_headers);
-    buf_free(&creq);
-    buf_free(&sts);
-    buf_free(&scope);
-    buf_free(&auth);
+    sig_buf_free(&uri);
+    sig_buf_free(&query);
+    sig_buf_free(&signed_headers);
+    sig_buf_free(&creq);
+    sig_buf_free(&sts);
+    sig_buf_free(&scope);
+    sig_buf_free(&auth);
     if (rc != 0)
         sigv4_result_free(out);
     return rc;

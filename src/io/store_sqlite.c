@@ -5,7 +5,9 @@
  * power loss. Several handles (threads, or processes) may share one file;
  * SQLite's locks serialise the writers, and every read-modify-write runs
  * inside BEGIN IMMEDIATE so it holds the write lock from its first read.
- * Waits for the lock are bounded by BUSY_TIMEOUT_MS, in short steps.
+ * Within one process, writers take turns through a gate that puts the ingest
+ * commit (an ack waits on it) first; between processes, waits for SQLite's
+ * lock are bounded by BUSY_TIMEOUT_MS, in short steps.
  * Worker handles may relax to synchronous=NORMAL (store_relax_durability):
  * then only the answer record before a send is fsynced by its own commit.
  *
@@ -36,6 +38,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -213,7 +216,46 @@ struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
     bool relaxed; /* synchronous=NORMAL except around job_sending */
+    bool in_gate; /* this handle holds the process's write gate */
 };
+
+/* The write gate. SQLite lets one connection write at a time and makes the
+ * others poll for the lock. Within this process the handles take turns through
+ * a gate instead, and the fully durable handles (ingest: a webhook's ack waits
+ * on its commit) go before waiting worker writes, so a busy inbox never holds
+ * an acknowledgement back behind a queue of workers. Other processes on the
+ * same file are still kept in order by SQLite's own locks (busy_wait). */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_turn = PTHREAD_COND_INITIALIZER;
+static bool gate_taken;
+static int gate_urgent; /* durable handles waiting */
+
+static void gate_enter(struct sqlite_store *h)
+{
+    if (h->in_gate)
+        return;
+    pthread_mutex_lock(&gate_lock);
+    if (!h->relaxed)
+        gate_urgent++;
+    while (gate_taken || (h->relaxed && gate_urgent > 0))
+        pthread_cond_wait(&gate_turn, &gate_lock);
+    if (!h->relaxed)
+        gate_urgent--;
+    gate_taken = true;
+    pthread_mutex_unlock(&gate_lock);
+    h->in_gate = true;
+}
+
+static void gate_leave(struct sqlite_store *h)
+{
+    if (!h->in_gate)
+        return;
+    h->in_gate = false;
+    pthread_mutex_lock(&gate_lock);
+    gate_taken = false;
+    pthread_cond_broadcast(&gate_turn);
+    pthread_mutex_unlock(&gate_lock);
+}
 
 /* Waits for another connection's write lock in short steps (SQLite's own
  * handler sleeps up to 100 ms at a time, which stalls a busy inbox), for at
@@ -302,7 +344,14 @@ static int column_dup(sqlite3_stmt *s, int col, char **out)
  * resets it. Returns 0 or -1 with the error recorded. */
 static int run(struct store *st, sqlite3_stmt *s, const char *what)
 {
+    struct sqlite_store *h = backend_of(st);
+    /* A write outside an explicit transaction takes the gate for itself. */
+    bool own_turn = !h->in_gate && !sqlite3_stmt_readonly(s) && sqlite3_get_autocommit(h->db);
+    if (own_turn)
+        gate_enter(h);
     int rc = sqlite3_step(s);
+    if (own_turn)
+        gate_leave(h);
 
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         db_error(st, what);
@@ -330,9 +379,16 @@ static int run_changes(struct store *st, sqlite3_stmt *s, int bind_rc, const cha
     return 0;
 }
 
+/* Every explicit transaction writes (BEGIN IMMEDIATE): it holds the gate from
+ * here to tx_commit or tx_rollback. */
 static int tx_begin(struct store *st)
 {
-    return run(st, stmt(st, STMT_BEGIN), "begin transaction");
+    gate_enter(backend_of(st));
+    if (run(st, stmt(st, STMT_BEGIN), "begin transaction") != 0) {
+        gate_leave(backend_of(st));
+        return -1;
+    }
+    return 0;
 }
 
 /* Undoes the open transaction, if SQLite has not already done so. Keeps the
@@ -344,6 +400,7 @@ static void tx_rollback(struct store *st)
         sqlite3_step(s);
         finish(s);
     }
+    gate_leave(backend_of(st));
 }
 
 static int tx_commit(struct store *st)
@@ -352,6 +409,7 @@ static int tx_commit(struct store *st)
         tx_rollback(st);
         return -1;
     }
+    gate_leave(backend_of(st));
     return 0;
 }
 
@@ -495,6 +553,7 @@ static void sq_close(struct store *st)
 
     if (!h)
         return;
+    gate_leave(h); /* closed in the middle of a transaction (it rolls back) */
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(h->stmts[i]);
     sqlite3_close_v2(h->db);

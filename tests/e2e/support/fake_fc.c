@@ -4,30 +4,20 @@
 #include "fake_fc.h"
 
 #include <curl/curl.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "core/acs3.h"
 #include "e2e_util.h"
+#include "fake_common.h"
 #include "fake_http.h"
 
 #define INVOKE_PREFIX "/2023-03-30/functions/"
 #define MAX_SKEW_S (15 * 60)
 #define DELIVERY_TIMEOUT_MS 60000L
-
-#define VEC_PUSH(arr, n, cap, item)                                                \
-    do {                                                                           \
-        if ((n) == (cap)) {                                                        \
-            (cap) = (cap) ? (cap) * 2 : 16;                                        \
-            (arr) = e2e_xrealloc((arr), (cap) * sizeof *(arr));                    \
-        }                                                                          \
-        (arr)[(n)++] = (item);                                                     \
-    } while (0)
 
 struct credential {
     char *id, *secret, *token;
@@ -89,54 +79,6 @@ static const struct credential *find_cred(struct fake_fc *f, const char *id)
 
 /* ---- ACS3 verification ---- */
 
-/* Value of "Key=" in "ACS3-HMAC-SHA256 Credential=..,SignedHeaders=..,Signature=..", malloc'd. */
-static char *auth_part(const char *auth, const char *key)
-{
-    size_t klen = strlen(key);
-    for (const char *p = auth; p && *p; p++) {
-        if ((p == auth || p[-1] == ' ' || p[-1] == ',') && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            const char *v = p + klen + 1;
-            size_t n = strcspn(v, ", ");
-            char *out = e2e_xmalloc(n + 1);
-            memcpy(out, v, n);
-            out[n] = '\0';
-            return out;
-        }
-    }
-    return NULL;
-}
-
-/* "2023-10-26T10:22:32Z" -> Unix seconds. */
-static bool parse_acs_date(const char *s, int64_t *epoch)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int n = 0;
-    if (!s || strlen(s) != 20 ||
-        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-               &tm.tm_sec, &n) != 6 ||
-        n != 20)
-        return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *epoch = (int64_t)timegm(&tm);
-    return true;
-}
-
-struct query_args {
-    struct acs3_param params[ACS3_MAX_PARAMS];
-    size_t n;
-};
-
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    struct query_args *q = cls;
-    (void)kind;
-    if (q->n < ACS3_MAX_PARAMS)
-        q->params[q->n++] = (struct acs3_param){key, value};
-    return MHD_YES;
-}
-
 static const char *const signer_owned[] = {
     "host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256",
     "x-acs-accesskey-id", "x-acs-security-token", NULL,
@@ -172,9 +114,9 @@ static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request
         *status = 400;
         return "x-acs-action must be InvokeFunction and x-acs-version 2023-03-30";
     }
-    char *credential = auth_part(auth, "Credential");
-    char *signed_headers = auth_part(auth, "SignedHeaders");
-    char *signature = auth_part(auth, "Signature");
+    char *credential = fake_auth_param(auth, "Credential");
+    char *signed_headers = fake_auth_param(auth, "SignedHeaders");
+    char *signature = fake_auth_param(auth, "Signature");
     *credential_out = e2e_strdup(credential);
     *signed_out = e2e_strdup(signed_headers);
     const char *why = NULL;
@@ -183,7 +125,6 @@ static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request
     memset(&sig, 0, sizeof sig);
     struct acs3_header extra[ACS3_MAX_HEADERS];
     size_t n_extra = 0;
-    struct query_args q = {.n = 0};
     int64_t epoch = 0;
     const struct credential *cred = credential ? find_cred(f, credential) : NULL;
 
@@ -205,7 +146,7 @@ static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request
         why = "x-acs-security-token sent with a long-term AccessKey";
         goto out;
     }
-    if (!parse_acs_date(date, &epoch)) {
+    if (!fake_parse_utc(date, FAKE_UTC_EXTENDED, &epoch)) {
         why = "x-acs-date is not yyyy-MM-ddTHH:mm:ssZ";
         goto out;
     }
@@ -244,9 +185,13 @@ static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request
         why = "host is not signed";
         goto out;
     }
-    MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    struct fake_http_arg args[ACS3_MAX_PARAMS];
+    struct acs3_param params[ACS3_MAX_PARAMS];
+    size_t n_params = fake_http_query(req, args, ACS3_MAX_PARAMS);
+    for (size_t i = 0; i < n_params; i++)
+        params[i] = (struct acs3_param){args[i].name, args[i].value};
     struct acs3_request sreq = {
-        .method = req->method, .host = host, .path = req->path, .params = q.params, .n_params = q.n,
+        .method = req->method, .host = host, .path = req->path, .params = params, .n_params = n_params,
         .headers = extra, .n_headers = n_extra, .payload = req->body, .payload_len = req->body_len,
         .action = action, .version = version, .access_key_id = cred->id, .access_key_secret = cred->secret,
         .security_token = cred->token, .now_epoch_s = epoch, .nonce = nonce,
@@ -267,7 +212,7 @@ static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request
             goto out;
         }
     }
-    VEC_PUSH(f->nonces, f->n_nonces, f->cap_nonces, e2e_strdup(nonce));
+    FAKE_VEC_PUSH(f->nonces, f->n_nonces, f->cap_nonces, e2e_strdup(nonce));
 out:
     acs3_result_free(&sig);
     free(names);
@@ -284,8 +229,7 @@ static void handle(void *ctx, const struct fake_http_request *req, struct fake_h
     struct fake_fc *f = ctx;
     struct fake_fc_invoke rec = {
         .path = e2e_strdup(req->path),
-        .qualifier = e2e_strdup(MHD_lookup_connection_value((struct MHD_Connection *)req->conn,
-                                                            MHD_GET_ARGUMENT_KIND, "qualifier")),
+        .qualifier = e2e_strdup(fake_http_query_value(req, "qualifier")),
         .invocation_type = e2e_strdup(fake_http_header(req, "x-fc-invocation-type")),
         .authorization = e2e_strdup(fake_http_header(req, "Authorization")),
         .security_token = e2e_strdup(fake_http_header(req, "x-acs-security-token")),
@@ -293,9 +237,7 @@ static void handle(void *ctx, const struct fake_http_request *req, struct fake_h
         .content_type = e2e_strdup(fake_http_header(req, "Content-Type")),
         .at_ms = e2e_mono_ms(),
     };
-    char *body = e2e_xmalloc(req->body_len + 1);
-    memcpy(body, req->body, req->body_len);
-    body[req->body_len] = '\0';
+    char *body = fake_http_body_dup(req);
     rec.body = body;
     rec.body_len = req->body_len;
 
@@ -334,14 +276,14 @@ static void handle(void *ctx, const struct fake_http_request *req, struct fake_h
             r->body = e2e_strdup("{}");
             fake_http_response_header(r, "x-fc-request-id", rid);
             for (int k = 0; k < (f->duplicate ? 2 : 1); k++)
-                VEC_PUSH(f->queue, f->n_queue, f->cap_queue, e2e_strdup(body));
+                FAKE_VEC_PUSH(f->queue, f->n_queue, f->cap_queue, e2e_strdup(body));
         }
     }
     rec.credential_id = credential;
     rec.signed_headers = signed_headers;
     rec.problem = owned ? owned : e2e_strdup(why);
     rec.status = r->status;
-    VEC_PUSH(f->invokes, f->n_invokes, f->cap_invokes, rec);
+    FAKE_VEC_PUSH(f->invokes, f->n_invokes, f->cap_invokes, rec);
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
 }
@@ -435,7 +377,7 @@ static void deliver(struct fake_fc *f, const char *payload, const char *rid, int
     d.fc_status = rd.fc_status;
     d.end_ms = e2e_mono_ms();
     pthread_mutex_lock(&f->mu);
-    VEC_PUSH(f->deliveries, f->n_deliveries, f->cap_deliveries, d);
+    FAKE_VEC_PUSH(f->deliveries, f->n_deliveries, f->cap_deliveries, d);
     f->in_flight = false;
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
@@ -447,12 +389,7 @@ static void *delivery_main(void *arg)
     pthread_mutex_lock(&f->mu);
     while (!f->stopping) {
         if (f->hold || f->q_head >= f->n_queue || f->target_port <= 0) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 200 * 1000000L;
-            until.tv_sec += until.tv_nsec / 1000000000L;
-            until.tv_nsec %= 1000000000L;
-            pthread_cond_timedwait(&f->cv, &f->mu, &until);
+            fake_cond_wait_ms(&f->cv, &f->mu, 200);
             continue;
         }
         char *payload = f->queue[f->q_head++];
@@ -482,7 +419,7 @@ struct fake_fc *fake_fc_start(const char *function_name)
         return NULL;
     f->function_name = e2e_strdup(function_name ? function_name : FAKE_FC_FUNCTION);
     pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cv, NULL);
+    fake_cond_init(&f->cv);
     f->http = fake_http_start(handle, f, 2 * 1024 * 1024);
     if (!f->http) {
         free(f->function_name);
@@ -560,7 +497,7 @@ void fake_fc_add_credentials(struct fake_fc *f, const char *key_id, const char *
 {
     pthread_mutex_lock(&f->mu);
     struct credential c = {e2e_strdup(key_id), e2e_strdup(secret), e2e_strdup(token)};
-    VEC_PUSH(f->creds, f->n_creds, f->cap_creds, c);
+    FAKE_VEC_PUSH(f->creds, f->n_creds, f->cap_creds, c);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -600,7 +537,7 @@ void fake_fc_fail_invokes(struct fake_fc *f, int status, int count)
 {
     pthread_mutex_lock(&f->mu);
     struct fault ft = {.status = status, .count = count};
-    VEC_PUSH(f->faults, f->n_faults, f->cap_faults, ft);
+    FAKE_VEC_PUSH(f->faults, f->n_faults, f->cap_faults, ft);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -608,22 +545,8 @@ void fake_fc_fail_invokes(struct fake_fc *f, int status, int count)
 
 static bool wait_count(struct fake_fc *f, const size_t *count, size_t n, int timeout_ms)
 {
-    int64_t deadline = e2e_mono_ms() + timeout_ms;
     pthread_mutex_lock(&f->mu);
-    while (*count < n) {
-        int64_t left = deadline - e2e_mono_ms();
-        if (left <= 0)
-            break;
-        if (left > 100)
-            left = 100;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (long)left * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&f->cv, &f->mu, &until);
-    }
-    bool ok = *count >= n;
+    bool ok = fake_cond_wait_count(&f->cv, &f->mu, count, n, timeout_ms);
     pthread_mutex_unlock(&f->mu);
     return ok;
 }

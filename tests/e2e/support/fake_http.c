@@ -1,5 +1,6 @@
 /* fake_http.c - libmicrohttpd glue for the fakes: collect the body, call the
- * handler, honour the requested delay without blocking other connections. */
+ * handler, honour the requested delay without blocking other connections;
+ * and the request and response helpers every fake uses. */
 #include "fake_http.h"
 
 #include <arpa/inet.h>
@@ -30,6 +31,46 @@ const char *fake_http_header(const struct fake_http_request *req, const char *na
     return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
 }
 
+bool fake_http_has_bearer(const struct fake_http_request *req, const char *token)
+{
+    const char *auth = fake_http_header(req, "Authorization");
+    return auth && strncmp(auth, "Bearer ", 7) == 0 && strcmp(auth + 7, token) == 0;
+}
+
+struct query_fill {
+    struct fake_http_arg *out;
+    size_t max, n;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct query_fill *q = cls;
+    (void)kind;
+    if (q->n < q->max)
+        q->out[q->n++] = (struct fake_http_arg){key, value};
+    return MHD_YES;
+}
+
+size_t fake_http_query(const struct fake_http_request *req, struct fake_http_arg *out, size_t max)
+{
+    struct query_fill q = {.out = out, .max = max, .n = 0};
+    MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    return q.n;
+}
+
+const char *fake_http_query_value(const struct fake_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+char *fake_http_body_dup(const struct fake_http_request *req)
+{
+    char *body = e2e_xmalloc(req->body_len + 1);
+    memcpy(body, req->body, req->body_len);
+    body[req->body_len] = '\0';
+    return body;
+}
+
 void fake_http_response_header(struct fake_http_response *r, const char *name, const char *value)
 {
     if (r->n_headers >= FAKE_HTTP_MAX_HEADERS)
@@ -39,13 +80,28 @@ void fake_http_response_header(struct fake_http_response *r, const char *name, c
     r->n_headers++;
 }
 
-static void response_free(struct fake_http_response *r)
+void fake_http_respond(struct fake_http_response *r, int status, const char *body)
+{
+    r->status = status;
+    r->body = e2e_strdup(body);
+}
+
+void fake_http_respond_json(struct fake_http_response *r, int status, json_t *body)
+{
+    r->status = status;
+    r->body = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+}
+
+void fake_http_response_clear(struct fake_http_response *r)
 {
     free(r->body);
+    r->body = NULL;
     for (int i = 0; i < r->n_headers; i++) {
         free(r->header_names[i]);
         free(r->header_values[i]);
     }
+    r->n_headers = 0;
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct fake_http_response *r)
@@ -106,7 +162,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     for (int waited = 0; waited < r.delay_ms && !atomic_load(&s->stopping); waited += 10)
         e2e_sleep_ms(10);
     enum MHD_Result ret = send_response(conn, &r);
-    response_free(&r);
+    fake_http_response_clear(&r);
     return ret;
 }
 

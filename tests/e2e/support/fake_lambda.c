@@ -7,32 +7,22 @@
  * strings live until fake_lambda_stop(). */
 #include "fake_lambda.h"
 
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "core/sigv4.h"
 #include "e2e_util.h"
+#include "fake_common.h"
 #include "fake_http.h"
 
 #define RUNTIME_PREFIX "/2018-06-01/runtime/"
 #define INVOKE_PREFIX "/2015-03-31/functions/"
 #define LONG_POLL_MAX_MS (280 * 1000) /* below ctest's timeout: every wait is bounded */
 #define MAX_SKEW_S (5 * 60)
-
-#define VEC_PUSH(arr, n, cap, item)                                                \
-    do {                                                                           \
-        if ((n) == (cap)) {                                                        \
-            (cap) = (cap) ? (cap) * 2 : 16;                                        \
-            (arr) = e2e_xrealloc((arr), (cap) * sizeof *(arr));                    \
-        }                                                                          \
-        (arr)[(n)++] = (item);                                                     \
-    } while (0)
 
 struct invocation {
     struct fake_lambda_invocation rec;
@@ -81,18 +71,7 @@ static void problem(struct fake_lambda *f, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    VEC_PUSH(f->problems, f->n_problems, f->cap_problems, e2e_strdup(buf));
-}
-
-static bool starts_with(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static void set_json(struct fake_http_response *r, int status, const char *body)
-{
-    r->status = status;
-    r->body = e2e_strdup(body);
+    FAKE_VEC_PUSH(f->problems, f->n_problems, f->cap_problems, e2e_strdup(buf));
 }
 
 /* Lambda's error answers: {"Type":"User","message":...} plus x-amzn-ErrorType. */
@@ -117,7 +96,7 @@ static struct invocation *queue_invocation(struct fake_lambda *f, const char *pa
     inv->rec.payload = e2e_strdup(payload);
     inv->rec.from_invoke = from_invoke;
     inv->deadline_in_ms = f->deadline_ms;
-    VEC_PUSH(f->invocations, f->n_invocations, f->cap_invocations, inv);
+    FAKE_VEC_PUSH(f->invocations, f->n_invocations, f->cap_invocations, inv);
     pthread_cond_broadcast(&f->cv);
     return inv;
 }
@@ -142,18 +121,13 @@ static void runtime_next(struct fake_lambda *f, struct fake_http_response *r)
     f->polling++;
     pthread_cond_broadcast(&f->cv);
     int64_t give_up = e2e_mono_ms() + LONG_POLL_MAX_MS;
-    while (!f->stopping && f->next_queued >= f->n_invocations && e2e_mono_ms() < give_up) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 200 * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&f->cv, &f->mu, &until);
-    }
+    while (!f->stopping && f->next_queued >= f->n_invocations && e2e_mono_ms() < give_up)
+        fake_cond_wait_ms(&f->cv, &f->mu, 200);
     f->polling--;
     if (f->stopping || f->next_queued >= f->n_invocations) {
         pthread_mutex_unlock(&f->mu);
-        set_json(r, 500, "{\"errorMessage\":\"fake Lambda is stopping\",\"errorType\":\"ServiceException\"}");
+        fake_http_respond(r, 500, "{\"errorMessage\":\"fake Lambda is stopping\","
+                                  "\"errorType\":\"ServiceException\"}");
         return;
     }
     struct invocation *inv = f->invocations[f->next_queued++];
@@ -186,14 +160,15 @@ static void runtime_result(struct fake_lambda *f, const struct fake_http_request
     if (!slash || (!is_response && !is_error)) {
         problem(f, "POST %s: not a Runtime API path", req->path);
         pthread_mutex_unlock(&f->mu);
-        set_json(r, 404, "{\"errorMessage\":\"Unknown path\",\"errorType\":\"InvalidRequest\"}");
+        fake_http_respond(r, 404, "{\"errorMessage\":\"Unknown path\",\"errorType\":\"InvalidRequest\"}");
         return;
     }
     struct invocation *inv = find_invocation(f, rest, (size_t)(slash - rest));
     if (!inv || !inv->rec.delivered) {
         problem(f, "POST %s: no invocation %.*s was handed out", req->path, (int)(slash - rest), rest);
         pthread_mutex_unlock(&f->mu);
-        set_json(r, 400, "{\"errorMessage\":\"Invalid request ID\",\"errorType\":\"InvalidRequestID\"}");
+        fake_http_respond(r, 400,
+                          "{\"errorMessage\":\"Invalid request ID\",\"errorType\":\"InvalidRequestID\"}");
         return;
     }
     inv->rec.n_results++;
@@ -202,7 +177,8 @@ static void runtime_result(struct fake_lambda *f, const struct fake_http_request
                 inv->rec.result_kind);
         pthread_cond_broadcast(&f->cv);
         pthread_mutex_unlock(&f->mu);
-        set_json(r, 400, "{\"errorMessage\":\"Invalid request ID\",\"errorType\":\"InvalidRequestID\"}");
+        fake_http_respond(r, 400,
+                          "{\"errorMessage\":\"Invalid request ID\",\"errorType\":\"InvalidRequestID\"}");
         return;
     }
     inv->rec.result_kind = is_response ? "response" : "error";
@@ -213,7 +189,7 @@ static void runtime_result(struct fake_lambda *f, const struct fake_http_request
     inv->rec.result_wall_ms = e2e_now_ms();
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
-    set_json(r, 202, "{\"status\":\"OK\"}");
+    fake_http_respond(r, 202, "{\"status\":\"OK\"}");
 }
 
 static void runtime_init_error(struct fake_lambda *f, const struct fake_http_request *req,
@@ -225,60 +201,13 @@ static void runtime_init_error(struct fake_lambda *f, const struct fake_http_req
         .error_type = e2e_strdup(fake_http_header(req, "Lambda-Runtime-Function-Error-Type")),
         .at_ms = e2e_mono_ms(),
     };
-    VEC_PUSH(f->init_errors, f->n_init_errors, f->cap_init_errors, e);
+    FAKE_VEC_PUSH(f->init_errors, f->n_init_errors, f->cap_init_errors, e);
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
-    set_json(r, 202, "{\"status\":\"OK\"}");
+    fake_http_respond(r, 202, "{\"status\":\"OK\"}");
 }
 
 /* ---- SigV4 verification ---- */
-
-/* Value of "Key=" in an Authorization header ("..., Key=value, ..."), malloc'd. */
-static char *auth_part(const char *auth, const char *key)
-{
-    size_t klen = strlen(key);
-    for (const char *p = auth; p && *p; p++) {
-        if ((p == auth || p[-1] == ' ' || p[-1] == ',') && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            const char *v = p + klen + 1;
-            size_t n = strcspn(v, ", ");
-            char *out = e2e_xmalloc(n + 1);
-            memcpy(out, v, n);
-            out[n] = '\0';
-            return out;
-        }
-    }
-    return NULL;
-}
-
-static bool parse_amz_date(const char *s, int64_t *epoch)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int n = 0;
-    if (!s || strlen(s) != 16 ||
-        sscanf(s, "%4d%2d%2dT%2d%2d%2dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-               &tm.tm_sec, &n) != 6 ||
-        n != 16)
-        return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *epoch = (int64_t)timegm(&tm);
-    return true;
-}
-
-struct query_args {
-    struct sigv4_param params[SIGV4_MAX_PARAMS];
-    size_t n;
-};
-
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    struct query_args *q = cls;
-    (void)kind;
-    if (q->n < SIGV4_MAX_PARAMS)
-        q->params[q->n++] = (struct sigv4_param){key, value};
-    return MHD_YES;
-}
 
 /* Recomputes the signature of the request that arrived. Returns NULL when it
  * is right, else the reason (static or malloc'd into *owned). */
@@ -296,9 +225,9 @@ static const char *verify_sigv4(struct fake_lambda *f, const struct fake_http_re
         return "no X-Amz-Date header";
     if (!host)
         return "no Host header";
-    char *credential = auth_part(auth, "Credential");
-    char *signed_headers = auth_part(auth, "SignedHeaders");
-    char *signature = auth_part(auth, "Signature");
+    char *credential = fake_auth_param(auth, "Credential");
+    char *signed_headers = fake_auth_param(auth, "SignedHeaders");
+    char *signature = fake_auth_param(auth, "Signature");
     *signed_headers_out = e2e_strdup(signed_headers);
     const char *why = NULL;
     int64_t epoch = 0;
@@ -306,7 +235,6 @@ static const char *verify_sigv4(struct fake_lambda *f, const struct fake_http_re
     struct sigv4_header extra[SIGV4_MAX_HEADERS];
     size_t n_extra = 0;
     bool sign_sha = false, token_signed = false, host_signed = false, date_signed = false;
-    struct query_args q = {.n = 0};
     struct sigv4_result sig;
     memset(&sig, 0, sizeof sig);
     char *names = NULL;
@@ -315,7 +243,7 @@ static const char *verify_sigv4(struct fake_lambda *f, const struct fake_http_re
         why = "the Authorization header lacks Credential, SignedHeaders or Signature";
         goto out;
     }
-    if (!parse_amz_date(date, &epoch)) {
+    if (!fake_parse_utc(date, FAKE_UTC_BASIC, &epoch)) {
         why = "X-Amz-Date is not YYYYMMDDTHHMMSSZ";
         goto out;
     }
@@ -365,9 +293,13 @@ static const char *verify_sigv4(struct fake_lambda *f, const struct fake_http_re
         why = "host and x-amz-date must be signed";
         goto out;
     }
-    MHD_get_connection_values((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    struct fake_http_arg args[SIGV4_MAX_PARAMS];
+    struct sigv4_param params[SIGV4_MAX_PARAMS];
+    size_t n_params = fake_http_query(req, args, SIGV4_MAX_PARAMS);
+    for (size_t i = 0; i < n_params; i++)
+        params[i] = (struct sigv4_param){args[i].name, args[i].value};
     struct sigv4_request sreq = {
-        .method = req->method, .host = host, .path = req->path, .params = q.params, .n_params = q.n,
+        .method = req->method, .host = host, .path = req->path, .params = params, .n_params = n_params,
         .headers = extra, .n_headers = n_extra, .payload = req->body, .payload_len = req->body_len,
         .region = f->region, .service = "lambda", .access_key_id = f->key_id,
         .secret_access_key = f->secret, .session_token = f->token, .now_epoch_s = epoch,
@@ -413,9 +345,7 @@ static void invoke(struct fake_lambda *f, const struct fake_http_request *req, s
         .content_type = e2e_strdup(fake_http_header(req, "Content-Type")),
         .at_ms = e2e_mono_ms(),
     };
-    char *body = e2e_xmalloc(req->body_len + 1);
-    memcpy(body, req->body, req->body_len);
-    body[req->body_len] = '\0';
+    char *body = fake_http_body_dup(req);
     rec.body = body;
     rec.body_len = req->body_len;
 
@@ -469,7 +399,7 @@ static void invoke(struct fake_lambda *f, const struct fake_http_request *req, s
     }
     rec.problem = owned ? owned : e2e_strdup(why);
     rec.status = r->status;
-    VEC_PUSH(f->invokes, f->n_invokes, f->cap_invokes, rec);
+    FAKE_VEC_PUSH(f->invokes, f->n_invokes, f->cap_invokes, rec);
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
 }
@@ -477,7 +407,7 @@ static void invoke(struct fake_lambda *f, const struct fake_http_request *req, s
 static void handle(void *ctx, const struct fake_http_request *req, struct fake_http_response *r)
 {
     struct fake_lambda *f = ctx;
-    if (starts_with(req->path, INVOKE_PREFIX)) {
+    if (fake_starts_with(req->path, INVOKE_PREFIX)) {
         invoke(f, req, r);
         return;
     }
@@ -489,14 +419,14 @@ static void handle(void *ctx, const struct fake_http_request *req, struct fake_h
         runtime_init_error(f, req, r);
         return;
     }
-    if (strcmp(req->method, "POST") == 0 && starts_with(req->path, RUNTIME_PREFIX "invocation/")) {
+    if (strcmp(req->method, "POST") == 0 && fake_starts_with(req->path, RUNTIME_PREFIX "invocation/")) {
         runtime_result(f, req, req->path + strlen(RUNTIME_PREFIX "invocation/"), r);
         return;
     }
     pthread_mutex_lock(&f->mu);
     problem(f, "%s %s: not a Runtime API or Invoke path", req->method, req->path);
     pthread_mutex_unlock(&f->mu);
-    set_json(r, 404, "{\"errorMessage\":\"Unknown path\",\"errorType\":\"InvalidRequest\"}");
+    fake_http_respond(r, 404, "{\"errorMessage\":\"Unknown path\",\"errorType\":\"InvalidRequest\"}");
 }
 
 /* ---- life cycle ---- */
@@ -514,7 +444,7 @@ struct fake_lambda *fake_lambda_start(const struct fake_lambda_config *cfg)
     f->token = e2e_strdup(c.session_token ? c.session_token : FAKE_AWS_SESSION_TOKEN);
     f->deadline_ms = 60000;
     pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cv, NULL);
+    fake_cond_init(&f->cv);
     /* Room for a 1 MiB webhook inside an event, base64 and all. */
     f->http = fake_http_start(handle, f, 8 * 1024 * 1024);
     if (!f->http) {
@@ -602,7 +532,7 @@ void fake_lambda_fail_invokes_after(struct fake_lambda *f, int skip, int status,
 {
     pthread_mutex_lock(&f->mu);
     struct fault ft = {.skip = skip, .status = status, .count = count};
-    VEC_PUSH(f->faults, f->n_faults, f->cap_faults, ft);
+    FAKE_VEC_PUSH(f->faults, f->n_faults, f->cap_faults, ft);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -617,24 +547,10 @@ const char *fake_lambda_enqueue(struct fake_lambda *f, const char *payload)
 /* ---- records and waits ---- */
 
 /* Waits on cv until pred(f, arg) or timeout; must hold mu. */
-static bool wait_until(struct fake_lambda *f, bool (*pred)(struct fake_lambda *, const void *), const void *arg,
+static bool wait_until(struct fake_lambda *f, bool (*pred)(void *ctx, const void *arg), const void *arg,
                        int timeout_ms)
 {
-    int64_t deadline = e2e_mono_ms() + timeout_ms;
-    while (!pred(f, arg)) {
-        int64_t left = deadline - e2e_mono_ms();
-        if (left <= 0)
-            return false;
-        if (left > 100)
-            left = 100;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (long)left * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&f->cv, &f->mu, &until);
-    }
-    return true;
+    return fake_cond_wait_until(&f->cv, &f->mu, timeout_ms, pred, f, arg);
 }
 
 size_t fake_lambda_invocation_count(struct fake_lambda *f)
@@ -665,9 +581,9 @@ bool fake_lambda_invocation(struct fake_lambda *f, const char *request_id, struc
     return inv != NULL;
 }
 
-static bool has_result(struct fake_lambda *f, const void *arg)
+static bool has_result(void *ctx, const void *arg)
 {
-    struct invocation *inv = find_invocation(f, arg, strlen(arg));
+    struct invocation *inv = find_invocation(ctx, arg, strlen(arg));
     return inv && inv->rec.result_kind;
 }
 
@@ -679,8 +595,9 @@ bool fake_lambda_wait_result(struct fake_lambda *f, const char *request_id, int 
     return ok;
 }
 
-static bool is_idle(struct fake_lambda *f, const void *arg)
+static bool is_idle(void *ctx, const void *arg)
 {
+    const struct fake_lambda *f = ctx;
     (void)arg;
     return f->polling > 0 && f->next_queued >= f->n_invocations;
 }
@@ -719,8 +636,9 @@ bool fake_lambda_init_error_at(struct fake_lambda *f, size_t i, struct fake_lamb
     return ok;
 }
 
-static bool has_init_error(struct fake_lambda *f, const void *arg)
+static bool has_init_error(void *ctx, const void *arg)
 {
+    const struct fake_lambda *f = ctx;
     (void)arg;
     return f->n_init_errors > 0;
 }
@@ -761,15 +679,10 @@ bool fake_lambda_invoke_at(struct fake_lambda *f, size_t i, struct fake_lambda_i
     return ok;
 }
 
-static bool has_invokes(struct fake_lambda *f, const void *arg)
-{
-    return f->n_invokes >= *(const size_t *)arg;
-}
-
 bool fake_lambda_wait_invokes(struct fake_lambda *f, size_t n, int timeout_ms)
 {
     pthread_mutex_lock(&f->mu);
-    bool ok = wait_until(f, has_invokes, &n, timeout_ms);
+    bool ok = fake_cond_wait_count(&f->cv, &f->mu, &f->n_invokes, n, timeout_ms);
     pthread_mutex_unlock(&f->mu);
     return ok;
 }

@@ -11,19 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "e2e_util.h"
+#include "fake_common.h"
 #include "fake_http.h"
-
-#define VEC_PUSH(arr, n, cap, item)                                                \
-    do {                                                                           \
-        if ((n) == (cap)) {                                                        \
-            (cap) = (cap) ? (cap) * 2 : 16;                                        \
-            (arr) = e2e_xrealloc((arr), (cap) * sizeof *(arr));                    \
-        }                                                                          \
-        (arr)[(n)++] = (item);                                                     \
-    } while (0)
 
 struct token {
     char *token;
@@ -85,28 +76,16 @@ struct fake_line {
     size_t n_loading, cap_loading;
 };
 
-static bool starts_with(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static char *error_body(const char *message, const char *property, const char *detail)
+/* LINE's error answers: {"message":...[,"details":[{"message":...,"property":...}]]}. */
+static void set_error(struct fake_http_response *r, int status, const char *message,
+                      const char *property, const char *detail)
 {
     json_t *o = json_pack("{s:s}", "message", message);
     if (property) {
         json_object_set_new(o, "details",
                             json_pack("[{s:s,s:s}]", "message", detail, "property", property));
     }
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
-}
-
-static void set_error(struct fake_http_response *r, int status, const char *message,
-                      const char *property, const char *detail)
-{
-    r->status = status;
-    r->body = error_body(message, property, detail);
+    fake_http_respond_json(r, status, o);
 }
 
 static struct token *find_token(struct fake_line *f, const char *token)
@@ -203,8 +182,8 @@ static json_t *deliver(struct fake_line *f, const char *api, const char *chat_id
             .delivery = delivery,
             .at_ms = now,
         };
-        VEC_PUSH(f->messages, f->n_messages, f->cap_messages, msg);
-        VEC_PUSH(f->quote_tokens, f->n_quote_tokens, f->cap_quote_tokens, e2e_strdup(quote));
+        FAKE_VEC_PUSH(f->messages, f->n_messages, f->cap_messages, msg);
+        FAKE_VEC_PUSH(f->quote_tokens, f->n_quote_tokens, f->cap_quote_tokens, e2e_strdup(quote));
         json_array_append_new(sent, json_pack("{s:s,s:s}", "id", id, "quoteToken", quote));
     }
     return sent;
@@ -232,10 +211,7 @@ static void handle_reply(struct fake_line *f, json_t *body, struct fake_http_res
     }
     t->used = true;
     json_t *sent = deliver(f, "reply", t->chat_id, t->token, NULL, json_object_get(body, "messages"));
-    json_t *o = json_pack("{s:o}", "sentMessages", sent);
-    r->status = 200;
-    r->body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
+    fake_http_respond_json(r, 200, json_pack("{s:o}", "sentMessages", sent));
 }
 
 static void handle_push(struct fake_line *f, const struct fake_http_request *req, json_t *body,
@@ -249,11 +225,9 @@ static void handle_push(struct fake_line *f, const struct fake_http_request *req
     if (key) {
         for (size_t i = 0; i < f->n_keys; i++) {
             if (strcasecmp(f->keys[i].key, key) == 0) {
-                json_t *o = json_pack("{s:s,s:o}", "message", "The retry key is already accepted",
-                                      "sentMessages", json_loads(f->keys[i].sent_json, 0, NULL));
-                r->status = 409;
-                r->body = json_dumps(o, JSON_COMPACT);
-                json_decref(o);
+                fake_http_respond_json(r, 409,
+                                       json_pack("{s:s,s:o}", "message", "The retry key is already accepted",
+                                                 "sentMessages", json_loads(f->keys[i].sent_json, 0, NULL)));
                 fake_http_response_header(r, "x-line-accepted-request-id", f->keys[i].request_id);
                 return;
             }
@@ -275,12 +249,9 @@ static void handle_push(struct fake_line *f, const struct fake_http_request *req
             .request_id = e2e_strdup(rid),
             .sent_json = json_dumps(sent, JSON_COMPACT),
         };
-        VEC_PUSH(f->keys, f->n_keys, f->cap_keys, k);
+        FAKE_VEC_PUSH(f->keys, f->n_keys, f->cap_keys, k);
     }
-    json_t *o = json_pack("{s:o}", "sentMessages", sent);
-    r->status = 200;
-    r->body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
+    fake_http_respond_json(r, 200, json_pack("{s:o}", "sentMessages", sent));
 }
 
 static void handle_loading(struct fake_line *f, json_t *body, struct fake_http_response *r)
@@ -300,9 +271,8 @@ static void handle_loading(struct fake_line *f, json_t *body, struct fake_http_r
             return;
         }
     }
-    VEC_PUSH(f->loading_chats, f->n_loading, f->cap_loading, e2e_strdup(json_string_value(chat)));
-    r->status = 202;
-    r->body = e2e_strdup("{}");
+    FAKE_VEC_PUSH(f->loading_chats, f->n_loading, f->cap_loading, e2e_strdup(json_string_value(chat)));
+    fake_http_respond(r, 202, "{}");
 }
 
 static void handle_name(struct fake_line *f, const char *chat_id, const char *user_id,
@@ -312,11 +282,9 @@ static void handle_name(struct fake_line *f, const char *chat_id, const char *us
         struct member_name *m = &f->names[i];
         bool chat_ok = chat_id ? (m->chat_id && strcmp(m->chat_id, chat_id) == 0) : !m->chat_id;
         if (chat_ok && strcmp(m->user_id, user_id) == 0) {
-            json_t *o = json_pack("{s:s,s:s,s:s}", "displayName", m->name, "userId", user_id,
-                                  "pictureUrl", "https://profile.line-scdn.net/fake");
-            r->status = 200;
-            r->body = json_dumps(o, JSON_COMPACT);
-            json_decref(o);
+            fake_http_respond_json(r, 200,
+                                   json_pack("{s:s,s:s,s:s}", "displayName", m->name, "userId", user_id,
+                                             "pictureUrl", "https://profile.line-scdn.net/fake"));
             return;
         }
     }
@@ -328,7 +296,7 @@ static bool parse_member_path(const char *path, const char *kind, char *id, char
 {
     char prefix[32];
     snprintf(prefix, sizeof prefix, "/v2/bot/%s/", kind);
-    if (!starts_with(path, prefix))
+    if (!fake_starts_with(path, prefix))
         return false;
     const char *p = path + strlen(prefix);
     const char *slash = strstr(p, "/member/");
@@ -347,20 +315,17 @@ static void route(struct fake_line *f, const struct fake_http_request *req,
                   struct fake_http_response *r)
 {
     for (size_t i = 0; i < f->n_delays; i++)
-        if (f->delays[i].ms > 0 && starts_with(req->path, f->delays[i].prefix))
+        if (f->delays[i].ms > 0 && fake_starts_with(req->path, f->delays[i].prefix))
             r->delay_ms = f->delays[i].ms;
 
-    const char *auth = fake_http_header(req, "Authorization");
-    char expected[512];
-    snprintf(expected, sizeof expected, "Bearer %s", f->access_token);
-    if (!auth || strcmp(auth, expected) != 0) {
+    if (!fake_http_has_bearer(req, f->access_token)) {
         set_error(r, 401, "Authentication failed. Confirm that the access token in the "
                           "authorization header is valid.", NULL, NULL);
         return;
     }
     for (size_t i = 0; i < f->n_faults; i++) {
         struct fault *fl = &f->faults[i];
-        if (fl->count > 0 && !fl->after_delivery && starts_with(req->path, fl->prefix)) {
+        if (fl->count > 0 && !fl->after_delivery && fake_starts_with(req->path, fl->prefix)) {
             fl->count--;
             set_error(r, fl->status, "scripted failure", NULL, NULL);
             return;
@@ -396,7 +361,7 @@ static void route(struct fake_line *f, const struct fake_http_request *req,
         else
             handle_loading(f, body, r);
         json_decref(body);
-    } else if (starts_with(req->path, "/v2/bot/profile/")) {
+    } else if (fake_starts_with(req->path, "/v2/bot/profile/")) {
         const char *u = req->path + strlen("/v2/bot/profile/");
         if (!is_get)
             set_error(r, 405, "Method Not Allowed", NULL, NULL);
@@ -416,14 +381,9 @@ static void route(struct fake_line *f, const struct fake_http_request *req,
     if (r->status >= 200 && r->status < 300) {
         for (size_t i = 0; i < f->n_faults; i++) {
             struct fault *fl = &f->faults[i];
-            if (fl->count > 0 && fl->after_delivery && starts_with(req->path, fl->prefix)) {
+            if (fl->count > 0 && fl->after_delivery && fake_starts_with(req->path, fl->prefix)) {
                 fl->count--;
-                free(r->body);
-                for (int k = 0; k < r->n_headers; k++) {
-                    free(r->header_names[k]);
-                    free(r->header_values[k]);
-                }
-                r->n_headers = 0;
+                fake_http_response_clear(r);
                 set_error(r, fl->status, "scripted failure after delivery", NULL, NULL);
                 return;
             }
@@ -449,7 +409,7 @@ static void on_request(void *ctx, const struct fake_http_request *req, struct fa
         .response = e2e_strdup(r->body ? r->body : ""),
         .at_ms = e2e_mono_ms(),
     };
-    VEC_PUSH(f->requests, f->n_requests, f->cap_requests, rec);
+    FAKE_VEC_PUSH(f->requests, f->n_requests, f->cap_requests, rec);
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
 }
@@ -460,11 +420,7 @@ struct fake_line *fake_line_start(const char *access_token)
     if (!f)
         return NULL;
     pthread_mutex_init(&f->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&f->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    fake_cond_init(&f->cv);
     f->access_token = e2e_strdup(access_token);
     f->next_id = 500000000000000001ULL;
     f->http = fake_http_start(on_request, f, 4u << 20);
@@ -568,7 +524,7 @@ void fake_line_issue_token_for(struct fake_line *f, const char *token, const cha
             .chat_id = e2e_strdup(chat_id),
             .expires_ms = e2e_mono_ms() + ttl_ms,
         };
-        VEC_PUSH(f->tokens, f->n_tokens, f->cap_tokens, n);
+        FAKE_VEC_PUSH(f->tokens, f->n_tokens, f->cap_tokens, n);
     }
     pthread_mutex_unlock(&f->mu);
 }
@@ -585,7 +541,7 @@ void fake_line_consume_token(struct fake_line *f, const char *token)
 void fake_line_add_quote_token(struct fake_line *f, const char *quote_token)
 {
     pthread_mutex_lock(&f->mu);
-    VEC_PUSH(f->quote_tokens, f->n_quote_tokens, f->cap_quote_tokens, e2e_strdup(quote_token));
+    FAKE_VEC_PUSH(f->quote_tokens, f->n_quote_tokens, f->cap_quote_tokens, e2e_strdup(quote_token));
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -600,7 +556,7 @@ void fake_line_set_name(struct fake_line *f, const char *chat_id, const char *us
         .name = e2e_strdup(name),
     };
     pthread_mutex_lock(&f->mu);
-    VEC_PUSH(f->names, f->n_names, f->cap_names, m);
+    FAKE_VEC_PUSH(f->names, f->n_names, f->cap_names, m);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -608,7 +564,7 @@ void fake_line_fail_next(struct fake_line *f, const char *path_prefix, int statu
 {
     struct fault fl = {.prefix = e2e_strdup(path_prefix), .status = status, .count = count};
     pthread_mutex_lock(&f->mu);
-    VEC_PUSH(f->faults, f->n_faults, f->cap_faults, fl);
+    FAKE_VEC_PUSH(f->faults, f->n_faults, f->cap_faults, fl);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -618,7 +574,7 @@ void fake_line_fail_after_delivery(struct fake_line *f, const char *path_prefix,
     struct fault fl = {.prefix = e2e_strdup(path_prefix), .status = status, .count = count,
                        .after_delivery = true};
     pthread_mutex_lock(&f->mu);
-    VEC_PUSH(f->faults, f->n_faults, f->cap_faults, fl);
+    FAKE_VEC_PUSH(f->faults, f->n_faults, f->cap_faults, fl);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -633,7 +589,7 @@ void fake_line_set_delay(struct fake_line *f, const char *path_prefix, int delay
         }
     }
     struct delay d = {.prefix = e2e_strdup(path_prefix), .ms = delay_ms};
-    VEC_PUSH(f->delays, f->n_delays, f->cap_delays, d);
+    FAKE_VEC_PUSH(f->delays, f->n_delays, f->cap_delays, d);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -749,7 +705,7 @@ static size_t count_requests_locked(struct fake_line *f, const char *method, con
         struct fake_line_request *q = &f->requests[i];
         if (method && strcmp(q->method, method) != 0)
             continue;
-        if (prefix && !starts_with(q->path, prefix))
+        if (prefix && !fake_starts_with(q->path, prefix))
             continue;
         if (status && q->status != status)
             continue;
@@ -787,33 +743,28 @@ size_t fake_line_loading_count(struct fake_line *f, const char *chat_id)
 
 enum wait_kind { WAIT_MESSAGES, WAIT_DELIVERIES, WAIT_REQUESTS };
 
+struct wait_goal {
+    enum wait_kind kind;
+    const char *key; /* chat id, or path prefix for WAIT_REQUESTS; NULL: any */
+    size_t n;
+};
+
+static bool goal_reached(void *ctx, const void *arg)
+{
+    struct fake_line *f = ctx;
+    const struct wait_goal *g = arg;
+    size_t have = g->kind == WAIT_MESSAGES     ? count_messages_locked(f, g->key)
+                  : g->kind == WAIT_DELIVERIES ? count_deliveries_locked(f, g->key)
+                                               : count_requests_locked(f, NULL, g->key, 0);
+    return have >= g->n;
+}
+
 static bool wait_for(struct fake_line *f, enum wait_kind kind, const char *key, size_t n,
                      int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct wait_goal goal = {kind, key, n};
     pthread_mutex_lock(&f->mu);
-    bool reached;
-    for (;;) {
-        size_t have = kind == WAIT_MESSAGES     ? count_messages_locked(f, key)
-                      : kind == WAIT_DELIVERIES ? count_deliveries_locked(f, key)
-                                                : count_requests_locked(f, NULL, key, 0);
-        reached = have >= n;
-        if (reached || pthread_cond_timedwait(&f->cv, &f->mu, &deadline) != 0)
-            break;
-    }
-    if (!reached) { /* one last look after the timeout */
-        size_t have = kind == WAIT_MESSAGES     ? count_messages_locked(f, key)
-                      : kind == WAIT_DELIVERIES ? count_deliveries_locked(f, key)
-                                                : count_requests_locked(f, NULL, key, 0);
-        reached = have >= n;
-    }
+    bool reached = fake_cond_wait_until(&f->cv, &f->mu, timeout_ms, goal_reached, f, &goal);
     pthread_mutex_unlock(&f->mu);
     return reached;
 }

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "e2e_util.h"
+#include "fake_common.h"
 #include "fake_http.h"
 
 struct scripted {
@@ -57,13 +57,13 @@ char *fake_llm_completion_body(const char *content)
     return s;
 }
 
-static char *openai_error(const char *message, const char *type, const char *code)
+/* OpenAI's error answers: {"error":{"message":...,"type":...,"param":null,"code":...}}. */
+static void openai_error(struct fake_http_response *r, int status, const char *message, const char *type,
+                         const char *code)
 {
-    json_t *o = json_pack("{s:{s:s,s:s,s:n,s:s}}", "error", "message", message, "type", type,
-                          "param", "code", code);
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
+    fake_http_respond_json(r, status,
+                           json_pack("{s:{s:s,s:s,s:n,s:s}}", "error", "message", message, "type", type,
+                                     "param", "code", code));
 }
 
 /* Text of a message content: a string, or the "text" parts of an array. */
@@ -118,30 +118,22 @@ static bool validate(struct fake_llm *f, const struct fake_http_request *req, js
                      struct fake_http_response *r)
 {
     if (strcmp(req->path, "/v1/chat/completions") != 0) {
-        r->status = 404;
-        r->body = openai_error("Unknown request URL", "invalid_request_error", "unknown_url");
+        openai_error(r, 404, "Unknown request URL", "invalid_request_error", "unknown_url");
         return false;
     }
     if (strcmp(req->method, "POST") != 0) {
-        r->status = 405;
-        r->body = openai_error("Method not allowed", "invalid_request_error", "method");
+        openai_error(r, 405, "Method not allowed", "invalid_request_error", "method");
         return false;
     }
-    const char *auth = fake_http_header(req, "Authorization");
-    char expected[512];
-    snprintf(expected, sizeof expected, "Bearer %s", f->api_key);
-    if (!auth || strcmp(auth, expected) != 0) {
-        r->status = 401;
-        r->body = openai_error("Incorrect API key provided", "invalid_request_error",
-                               "invalid_api_key");
+    if (!fake_http_has_bearer(req, f->api_key)) {
+        openai_error(r, 401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key");
         return false;
     }
     json_t *messages = json_object_get(body, "messages");
     if (!json_is_object(body) || !json_is_string(json_object_get(body, "model")) ||
         !json_is_array(messages) || json_array_size(messages) == 0) {
-        r->status = 400;
-        r->body = openai_error("The request needs a model and a non-empty messages array",
-                               "invalid_request_error", "invalid_body");
+        openai_error(r, 400, "The request needs a model and a non-empty messages array",
+                     "invalid_request_error", "invalid_body");
         return false;
     }
     size_t i;
@@ -152,15 +144,13 @@ static bool validate(struct fake_llm *f, const struct fake_http_request *req, js
         if (!role || (strcmp(role, "system") && strcmp(role, "user") && strcmp(role, "assistant") &&
                       strcmp(role, "developer") && strcmp(role, "tool")) ||
             !(json_is_string(content) || json_is_array(content))) {
-            r->status = 400;
-            r->body = openai_error("Each message needs a valid role and a content",
-                                   "invalid_request_error", "invalid_message");
+            openai_error(r, 400, "Each message needs a valid role and a content", "invalid_request_error",
+                         "invalid_message");
             return false;
         }
     }
     if (json_is_true(json_object_get(body, "stream"))) {
-        r->status = 400;
-        r->body = openai_error("The fake does not stream", "invalid_request_error", "stream");
+        openai_error(r, 400, "The fake does not stream", "invalid_request_error", "stream");
         return false;
     }
     return true;
@@ -206,11 +196,7 @@ static void on_request(void *ctx, const struct fake_http_request *req, struct fa
         .status = r->status,
         .at_ms = e2e_mono_ms(),
     };
-    if (f->n_requests == f->cap_requests) {
-        f->cap_requests = f->cap_requests ? f->cap_requests * 2 : 16;
-        f->requests = e2e_xrealloc(f->requests, f->cap_requests * sizeof *f->requests);
-    }
-    f->requests[f->n_requests++] = rec;
+    FAKE_VEC_PUSH(f->requests, f->n_requests, f->cap_requests, rec);
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
     json_decref(body);
@@ -222,11 +208,7 @@ struct fake_llm *fake_llm_start(const char *api_key)
     if (!f)
         return NULL;
     pthread_mutex_init(&f->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&f->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    fake_cond_init(&f->cv);
     f->api_key = e2e_strdup(api_key);
     f->http = fake_http_start(on_request, f, 16u << 20);
     if (!f->http) {
@@ -276,11 +258,7 @@ void fake_llm_push(struct fake_llm *f, int status, const char *body, const char 
         .delay_ms = delay_ms,
     };
     pthread_mutex_lock(&f->mu);
-    if (f->n_queue == f->cap_queue) {
-        f->cap_queue = f->cap_queue ? f->cap_queue * 2 : 8;
-        f->queue = e2e_xrealloc(f->queue, f->cap_queue * sizeof *f->queue);
-    }
-    f->queue[f->n_queue++] = s;
+    FAKE_VEC_PUSH(f->queue, f->n_queue, f->cap_queue, s);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -325,19 +303,8 @@ size_t fake_llm_request_count(struct fake_llm *f)
 
 bool fake_llm_wait_requests(struct fake_llm *f, size_t n, int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&f->mu);
-    while (f->n_requests < n)
-        if (pthread_cond_timedwait(&f->cv, &f->mu, &deadline) != 0)
-            break;
-    bool ok = f->n_requests >= n;
+    bool ok = fake_cond_wait_count(&f->cv, &f->mu, &f->n_requests, n, timeout_ms);
     pthread_mutex_unlock(&f->mu);
     return ok;
 }
