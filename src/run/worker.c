@@ -299,8 +299,12 @@ static void deliver(struct worker *w, const struct job *job, const struct line_e
     if (r == LINE_OK) {
         remember(w, ev, history, &sent);
         finish_job(w, job, counts_as_answer ? "answered" : "apologized");
+        /* Each event is counted once, here: answered, or failed (the apology
+         * for a model failure was delivered, but the event was not answered). */
         if (counts_as_answer)
             metrics_answered();
+        else
+            metrics_failed();
         log_info("answered by %s in %zu message(s)", mode_name(mode), parts->n);
     } else {
         finish_job(w, job, "failed");
@@ -481,8 +485,6 @@ static void answer(struct worker *w, const struct job *job, const struct line_ev
             free(seen);
         }
     }
-    if (!model_answered)
-        metrics_failed();
     log_debug("answer: %zu message(s); model %s", parts.n, model_answered ? "answered" : "failed");
     deliver(w, job, ev, &parts, history, model_answered);
     json_decref(history);

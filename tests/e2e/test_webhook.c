@@ -255,18 +255,23 @@ static void test_metrics_exposed(void **state)
     struct world *w = world_start(state, NULL);
     send_text(w, USER_A, "count me");
     assert_answers(w, USER_A, 1);
+    /* A second user's event meets a failing model: the apology goes out, and
+     * the event counts once as failed, not as answered. */
+    fake_llm_set_always(w->llm, 500, "{\"error\":{\"message\":\"down\"}}");
+    send_text(w, USER_B, "fail me");
+    assert_answers(w, USER_B, 1);
     struct http_result r;
     char url[128];
     snprintf(url, sizeof url, "%s/metrics", w->base_url);
     http_do("GET", url, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_true(e2e_contains_ci(r.headers, "content-type: text/plain"));
-    assert_true(metrics_value(r.body, "linebot_webhooks_total") >= 1 ||
-                strstr(r.body, "linebot_webhooks_total{") != NULL);
-    assert_true(metrics_value(r.body, "linebot_events_total{type=\"message\"}") >= 1);
-    assert_true(metrics_value(r.body, "linebot_events_answered_total") >= 1);
-    assert_true(metrics_value(r.body, "linebot_events_failed_total") >= 0);
-    assert_true(metrics_value(r.body, "linebot_inbox_depth") >= 0);
+    assert_true(metrics_value(r.body, "linebot_webhooks_total{status=\"200\"}") == 2);
+    assert_true(metrics_value(r.body, "linebot_events_total{type=\"message\"}") == 2);
+    assert_true(metrics_value(r.body, "linebot_events_answered_total") == 1);
+    assert_true(metrics_value(r.body, "linebot_events_failed_total") == 1);
+    assert_true(metrics_value(r.body, "linebot_llm_errors_total") == 1);
+    assert_true(metrics_value(r.body, "linebot_inbox_depth") == 0);
     assert_contains(r.body, "linebot_llm_latency_seconds_bucket");
     /* Every sample line is a linebot_ series. */
     for (const char *line = r.body; line && *line;) {
