@@ -140,7 +140,7 @@ static int serve(void)
         pool_started = 1;
         ingest.notify = worker_pool_notify;
         ingest.notify_arg = &pool;
-        worker_pool_notify(&pool); /* recovered events */
+        worker_pool_notify(&pool, SIZE_MAX); /* recovered events: everybody looks */
     }
 
     /* Logged before the listener starts: on FC, a line written after it could

@@ -23,6 +23,9 @@ void store_set_error(struct store *st, const char *fmt, ...)
 
     if (!st)
         return;
+    /* Any failure inside a batch fails the batch (see store_batch_begin). */
+    if (st->batch_open)
+        st->batch_failed = true;
     va_start(ap, fmt);
     vsnprintf(st->error, sizeof st->error, fmt, ap);
     va_end(ap);
@@ -451,4 +454,37 @@ int store_relax_durability(struct store *st)
     if (!st)
         return -1;
     return st->ops->relax_durability ? st->ops->relax_durability(st) : 0;
+}
+
+int store_batch_begin(struct store *st)
+{
+    if (!st)
+        return -1;
+    if (st->batch_open) {
+        /* A misuse, not a failed write: the open batch stays good. */
+        bool failed = st->batch_failed;
+        store_set_error(st, "store: a batch is already open on this handle");
+        st->batch_failed = failed;
+        return -1;
+    }
+    if (!st->ops->batch_begin)
+        return 0;
+    int rc = st->ops->batch_begin(st);
+    if (rc == 1) {
+        st->batch_open = true;
+        st->batch_failed = false;
+    }
+    return rc;
+}
+
+int store_batch_end(struct store *st)
+{
+    if (!st)
+        return -1;
+    if (!st->batch_open)
+        return 0;
+    int rc = st->ops->batch_end(st); /* reads batch_failed */
+    st->batch_open = false;
+    st->batch_failed = false;
+    return rc;
 }

@@ -41,6 +41,17 @@ const char *store_last_error(struct store *st);
 int store_relax_durability(struct store *st);
 int store_ping(struct store *st); /* 0 when the store answers (for /healthz) */
 
+/* Batches: the writes of this handle between store_batch_begin and
+ * store_batch_end are committed together, in one transaction (one commit
+ * instead of one per call), or not at all. store_batch_begin returns 1 when a
+ * batch is open, 0 when the backend commits every write on its own anyway
+ * (then store_batch_end does nothing), -1 on error (no batch). Inside a batch
+ * a failed call fails the batch: the calls after it fail at once, and
+ * store_batch_end rolls everything back and returns -1. While a batch is open
+ * the handle holds the store, so keep it short: no network calls inside. */
+int store_batch_begin(struct store *st);
+int store_batch_end(struct store *st);
+
 /* ---- inbox (ingest side) ---- */
 struct inbox_item {
     const char *event_id;     /* webhookEventId or content hash */

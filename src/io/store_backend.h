@@ -36,6 +36,12 @@ struct store_backend_ops {
     void (*close)(struct store *st); /* frees st->backend, not st */
     int (*ping)(struct store *st);
     int (*relax_durability)(struct store *st); /* may be NULL: nothing to relax */
+    /* May both be NULL: the backend commits each write on its own.
+     * batch_begin returns 1 when it opened a batch; store.c then keeps
+     * st->batch_open and st->batch_failed. batch_end commits, or rolls back
+     * when st->batch_failed, and returns 0 or -1. */
+    int (*batch_begin)(struct store *st);
+    int (*batch_end)(struct store *st);
 
     int (*inbox_add)(struct store *st, struct inbox_item *items, size_t n, size_t *n_new);
     int (*inbox_forget)(struct store *st, const char *const *event_ids, size_t n);
@@ -80,6 +86,8 @@ struct store {
     const struct store_backend_ops *ops;
     void *backend;                /* the backend's own state */
     char error[STORE_ERROR_MAX];  /* last error, "" if none yet */
+    bool batch_open;              /* between store_batch_begin and store_batch_end */
+    bool batch_failed;            /* a call in the open batch failed (store_set_error sets it) */
 };
 
 /* Records the handle's last error (printf-style; truncated to fit). */

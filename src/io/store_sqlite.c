@@ -212,49 +212,115 @@ enum stmt_id { STATEMENTS(STMT_ENUM) STMT_COUNT };
 static const char *const stmt_sql[STMT_COUNT] = { STATEMENTS(STMT_SQL) };
 #undef STMT_SQL
 
-struct sqlite_store {
+/* One connection per database file and process, shared by every handle that
+ * opened the same location. Handles are per thread; the connection is used by
+ * one handle at a time, through the gate below. One connection keeps its page
+ * cache valid across everybody's writes (with one connection per thread, each
+ * write made every other connection drop its cache and read the pages again)
+ * and prepares the statements once. */
+struct shared_db {
+    struct shared_db *next;   /* in `shared_list` */
+    char *location;
+    bool is_uri;
+    int refs;
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
-    bool relaxed; /* synchronous=NORMAL except around job_sending */
-    bool in_gate; /* this handle holds the process's write gate */
+    sqlite3_stmt *sync_full;  /* PRAGMA synchronous = FULL */
+    sqlite3_stmt *sync_normal;
+    bool synced;              /* the connection is at synchronous=FULL */
+
+    /* The gate. The handles take turns on the connection, and the fully
+     * durable handles (ingest: a webhook's ack waits on its commit) go before
+     * waiting worker handles, so a busy inbox never holds an acknowledgement
+     * back behind a queue of workers. Other processes on the same file are
+     * kept in order by SQLite's own locks (busy_wait). */
+    pthread_mutex_t lock;
+    pthread_cond_t urgent_turn; /* durable handles wait here */
+    pthread_cond_t relaxed_turn;
+    bool taken;
+    int urgent;                 /* durable handles waiting */
+    int relaxed;                /* relaxed handles waiting */
 };
 
-/* The write gate. SQLite lets one connection write at a time and makes the
- * others poll for the lock. Within this process the handles take turns through
- * a gate instead, and the fully durable handles (ingest: a webhook's ack waits
- * on its commit) go before waiting worker writes, so a busy inbox never holds
- * an acknowledgement back behind a queue of workers. Other processes on the
- * same file are still kept in order by SQLite's own locks (busy_wait). */
-static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_turn = PTHREAD_COND_INITIALIZER;
-static bool gate_taken;
-static int gate_urgent; /* durable handles waiting */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shared_db *shared_list;
 
-static void gate_enter(struct sqlite_store *h)
+struct sqlite_store {
+    struct shared_db *sh;
+    bool relaxed;      /* commits need no fsync, except job_sending's */
+    bool in_gate;      /* this handle holds the connection */
+    bool batch;        /* store_batch_begin: a transaction spans several calls;
+                        * st->batch_failed says whether it is still good */
+};
+
+static struct sqlite_store *backend_of(struct store *st)
 {
-    if (h->in_gate)
-        return;
-    pthread_mutex_lock(&gate_lock);
-    if (!h->relaxed)
-        gate_urgent++;
-    while (gate_taken || (h->relaxed && gate_urgent > 0))
-        pthread_cond_wait(&gate_turn, &gate_lock);
-    if (!h->relaxed)
-        gate_urgent--;
-    gate_taken = true;
-    pthread_mutex_unlock(&gate_lock);
-    h->in_gate = true;
+    return st->backend;
 }
 
+static sqlite3 *db_of(struct store *st)
+{
+    return backend_of(st)->sh->db;
+}
+
+/* Steps one of the two synchronous pragmas, unless already in that mode. */
+static int set_synced(struct shared_db *sh, bool full)
+{
+    if (sh->synced == full)
+        return 0;
+    sqlite3_stmt *s = full ? sh->sync_full : sh->sync_normal;
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return -1;
+    sh->synced = full;
+    return 0;
+}
+
+/* Takes the connection for this handle. Returns false when the handle already
+ * held it (a batch): the caller then leaves it alone. */
+static bool gate_enter(struct sqlite_store *h)
+{
+    if (h->in_gate)
+        return false;
+    struct shared_db *sh = h->sh;
+    pthread_mutex_lock(&sh->lock);
+    if (h->relaxed) {
+        sh->relaxed++;
+        while (sh->taken || sh->urgent > 0)
+            pthread_cond_wait(&sh->relaxed_turn, &sh->lock);
+        sh->relaxed--;
+    } else {
+        sh->urgent++;
+        while (sh->taken)
+            pthread_cond_wait(&sh->urgent_turn, &sh->lock);
+        sh->urgent--;
+    }
+    sh->taken = true;
+    pthread_mutex_unlock(&sh->lock);
+    h->in_gate = true;
+    /* A durable handle commits with an fsync, a relaxed one without. If the
+     * switch fails the connection stays at FULL: slower, never less safe. */
+    if (set_synced(sh, !h->relaxed) != 0 && h->relaxed)
+        sh->synced = true;
+    return true;
+}
+
+/* Hands the connection to one waiter, a durable one first (waking them all
+ * would have all but one go back to sleep, each a context switch). */
 static void gate_leave(struct sqlite_store *h)
 {
     if (!h->in_gate)
         return;
     h->in_gate = false;
-    pthread_mutex_lock(&gate_lock);
-    gate_taken = false;
-    pthread_cond_broadcast(&gate_turn);
-    pthread_mutex_unlock(&gate_lock);
+    struct shared_db *sh = h->sh;
+    pthread_mutex_lock(&sh->lock);
+    sh->taken = false;
+    if (sh->urgent > 0)
+        pthread_cond_signal(&sh->urgent_turn);
+    else if (sh->relaxed > 0)
+        pthread_cond_signal(&sh->relaxed_turn);
+    pthread_mutex_unlock(&sh->lock);
 }
 
 /* Waits for another connection's write lock in short steps (SQLite's own
@@ -274,22 +340,17 @@ static int busy_wait(void *arg, int attempt)
     return 1;
 }
 
-static struct sqlite_store *backend_of(struct store *st)
-{
-    return st->backend;
-}
-
 static sqlite3_stmt *stmt(struct store *st, enum stmt_id id)
 {
-    assert(id < STMT_COUNT && backend_of(st)->stmts[id]);
-    return backend_of(st)->stmts[id];
+    assert(id < STMT_COUNT && backend_of(st)->sh->stmts[id]);
+    return backend_of(st)->sh->stmts[id];
 }
 
 /* Records SQLite's message for the last call and returns -1. SQLite's
  * messages name tables and constraints, never the bound values. */
 static int db_error(struct store *st, const char *what)
 {
-    store_set_error(st, "sqlite: %s: %s", what, sqlite3_errmsg(backend_of(st)->db));
+    store_set_error(st, "sqlite: %s: %s", what, sqlite3_errmsg(db_of(st)));
     return -1;
 }
 
@@ -341,17 +402,11 @@ static int column_dup(sqlite3_stmt *s, int col, char **out)
 }
 
 /* Steps a statement that returns no rows (or whose rows do not matter), then
- * resets it. Returns 0 or -1 with the error recorded. */
+ * resets it. Returns 0 or -1 with the error recorded. The caller holds the
+ * connection (every op runs inside the gate, see `sqlite_ops`). */
 static int run(struct store *st, sqlite3_stmt *s, const char *what)
 {
-    struct sqlite_store *h = backend_of(st);
-    /* A write outside an explicit transaction takes the gate for itself. */
-    bool own_turn = !h->in_gate && !sqlite3_stmt_readonly(s) && sqlite3_get_autocommit(h->db);
-    if (own_turn)
-        gate_enter(h);
     int rc = sqlite3_step(s);
-    if (own_turn)
-        gate_leave(h);
 
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         db_error(st, what);
@@ -375,41 +430,40 @@ static int run_changes(struct store *st, sqlite3_stmt *s, int bind_rc, const cha
     if (run(st, s, what) != 0)
         return -1;
     if (changes)
-        *changes = sqlite3_changes(backend_of(st)->db);
+        *changes = sqlite3_changes(db_of(st));
     return 0;
 }
 
-/* Every explicit transaction writes (BEGIN IMMEDIATE): it holds the gate from
- * here to tx_commit or tx_rollback. */
+/* Every explicit transaction writes (BEGIN IMMEDIATE). Inside a batch the
+ * batch's transaction is used, and only store_batch_end commits it. */
 static int tx_begin(struct store *st)
 {
-    gate_enter(backend_of(st));
-    if (run(st, stmt(st, STMT_BEGIN), "begin transaction") != 0) {
-        gate_leave(backend_of(st));
-        return -1;
-    }
-    return 0;
+    if (backend_of(st)->batch)
+        return 0;
+    return run(st, stmt(st, STMT_BEGIN), "begin transaction");
 }
 
-/* Undoes the open transaction, if SQLite has not already done so. Keeps the
- * error that caused it. */
+/* Undoes the open transaction, if SQLite has not already done so (inside a
+ * batch: the whole batch). Keeps the error that caused it. */
 static void tx_rollback(struct store *st)
 {
-    if (!sqlite3_get_autocommit(backend_of(st)->db)) {
+    if (backend_of(st)->batch)
+        st->batch_failed = true;
+    if (!sqlite3_get_autocommit(db_of(st))) {
         sqlite3_stmt *s = stmt(st, STMT_ROLLBACK);
         sqlite3_step(s);
         finish(s);
     }
-    gate_leave(backend_of(st));
 }
 
 static int tx_commit(struct store *st)
 {
+    if (backend_of(st)->batch)
+        return 0;
     if (run(st, stmt(st, STMT_COMMIT), "commit") != 0) {
         tx_rollback(st);
         return -1;
     }
-    gate_leave(backend_of(st));
     return 0;
 }
 
@@ -425,7 +479,7 @@ static void sleep_ms(long ms)
 static int exec_sql(struct store *st, const char *sql, const char *what)
 {
     char *msg = NULL;
-    int rc = sqlite3_exec(backend_of(st)->db, sql, NULL, NULL, &msg);
+    int rc = sqlite3_exec(db_of(st), sql, NULL, NULL, &msg);
 
     if (rc != SQLITE_OK) {
         store_set_error(st, "sqlite: %s: %s", what, msg ? msg : sqlite3_errstr(rc));
@@ -439,7 +493,7 @@ static int exec_sql(struct store *st, const char *sql, const char *what)
  * handler does not wait for, so another opener can make it fail briefly. */
 static int set_wal(struct store *st)
 {
-    sqlite3 *db = backend_of(st)->db;
+    sqlite3 *db = db_of(st);
     char mode[16] = "";
 
     for (int waited = 0;; waited += 10) {
@@ -477,7 +531,7 @@ static int set_wal(struct store *st)
 
 static int read_user_version(struct store *st, int *version)
 {
-    sqlite3 *db = backend_of(st)->db;
+    sqlite3 *db = db_of(st);
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
 
@@ -542,9 +596,59 @@ static int migrate(struct store *st)
     return 0;
 
 fail:
-    if (!sqlite3_get_autocommit(backend_of(st)->db))
-        sqlite3_exec(backend_of(st)->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(db_of(st)))
+        sqlite3_exec(db_of(st), "ROLLBACK", NULL, NULL, NULL);
     return -1;
+}
+
+static void shared_free(struct shared_db *sh)
+{
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(sh->stmts[i]);
+    sqlite3_finalize(sh->sync_full);
+    sqlite3_finalize(sh->sync_normal);
+    sqlite3_close_v2(sh->db);
+    pthread_cond_destroy(&sh->urgent_turn);
+    pthread_cond_destroy(&sh->relaxed_turn);
+    pthread_mutex_destroy(&sh->lock);
+    free(sh->location);
+    free(sh);
+}
+
+/* Opens the connection of a new shared_db and brings the file up to date.
+ * Called with shared_lock held; `st` receives the errors. */
+static int shared_connect(struct store *st, struct shared_db *sh)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sh->is_uri)
+        flags |= SQLITE_OPEN_URI;
+    int rc = sqlite3_open_v2(sh->location, &sh->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        store_set_error(st, "sqlite: cannot open %.120s: %s", sh->location,
+                        sh->db ? sqlite3_errmsg(sh->db) : sqlite3_errstr(rc));
+        return -1;
+    }
+    sqlite3_busy_handler(sh->db, busy_wait, NULL);
+    /* No writable_schema and similar footguns, whatever the SQL. */
+    sqlite3_db_config(sh->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+
+    if (set_wal(st) != 0 ||
+        exec_sql(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "settings") != 0 ||
+        migrate(st) != 0)
+        return -1;
+    sh->synced = true;
+    if (sqlite3_prepare_v3(sh->db, "PRAGMA synchronous = FULL", -1, SQLITE_PREPARE_PERSISTENT,
+                           &sh->sync_full, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(sh->db, "PRAGMA synchronous = NORMAL", -1, SQLITE_PREPARE_PERSISTENT,
+                           &sh->sync_normal, NULL) != SQLITE_OK)
+        return db_error(st, "preparing statements");
+    for (int i = 0; i < STMT_COUNT; i++) {
+        rc = sqlite3_prepare_v3(sh->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &sh->stmts[i],
+                                NULL);
+        if (rc != SQLITE_OK)
+            return db_error(st, "preparing statements");
+    }
+    return 0;
 }
 
 static void sq_close(struct store *st)
@@ -553,10 +657,23 @@ static void sq_close(struct store *st)
 
     if (!h)
         return;
-    gate_leave(h); /* closed in the middle of a transaction (it rolls back) */
-    for (int i = 0; i < STMT_COUNT; i++)
-        sqlite3_finalize(h->stmts[i]);
-    sqlite3_close_v2(h->db);
+    if (h->in_gate) {
+        /* Closed in the middle of a batch: it is rolled back. */
+        if (!sqlite3_get_autocommit(h->sh->db))
+            sqlite3_exec(h->sh->db, "ROLLBACK", NULL, NULL, NULL);
+        gate_leave(h);
+    }
+    pthread_mutex_lock(&shared_lock);
+    if (--h->sh->refs == 0) {
+        for (struct shared_db **p = &shared_list; *p; p = &(*p)->next) {
+            if (*p == h->sh) {
+                *p = h->sh->next;
+                break;
+            }
+        }
+        shared_free(h->sh);
+    }
+    pthread_mutex_unlock(&shared_lock);
     free(h);
     st->backend = NULL;
 }
@@ -565,54 +682,50 @@ static const struct store_backend_ops sqlite_ops;
 
 int store_sqlite_open(struct store *st, const char *location, bool is_uri)
 {
-    struct sqlite_store *h;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc;
-
     if (!sqlite3_threadsafe()) {
         store_set_error(st, "sqlite: the SQLite library was built without thread support");
         return -1;
     }
-    if (is_uri)
-        flags |= SQLITE_OPEN_URI;
-    h = calloc(1, sizeof *h);
+    struct sqlite_store *h = calloc(1, sizeof *h);
     if (!h)
         return oom(st);
+
+    pthread_mutex_lock(&shared_lock);
+    struct shared_db *sh = shared_list;
+    while (sh && (sh->is_uri != is_uri || strcmp(sh->location, location) != 0))
+        sh = sh->next;
+    if (sh) {
+        sh->refs++;
+    } else {
+        sh = calloc(1, sizeof *sh);
+        if (!sh || !(sh->location = strdup(location))) {
+            pthread_mutex_unlock(&shared_lock);
+            free(sh);
+            free(h);
+            return oom(st);
+        }
+        sh->is_uri = is_uri;
+        sh->refs = 1;
+        pthread_mutex_init(&sh->lock, NULL);
+        pthread_cond_init(&sh->urgent_turn, NULL);
+        pthread_cond_init(&sh->relaxed_turn, NULL);
+        h->sh = sh;
+        st->backend = h;
+        if (shared_connect(st, sh) != 0) {
+            pthread_mutex_unlock(&shared_lock);
+            shared_free(sh);
+            free(h);
+            st->backend = NULL;
+            return -1;
+        }
+        sh->next = shared_list;
+        shared_list = sh;
+    }
+    pthread_mutex_unlock(&shared_lock);
+    h->sh = sh;
     st->backend = h;
     st->ops = &sqlite_ops;
-
-    rc = sqlite3_open_v2(location, &h->db, flags, NULL);
-    if (rc != SQLITE_OK) {
-        store_set_error(st, "sqlite: cannot open %.120s: %s", location,
-                        h->db ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
-        goto fail;
-    }
-    sqlite3_busy_handler(h->db, busy_wait, NULL);
-    /* No writable_schema and similar footguns, whatever the SQL. */
-    sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
-
-    if (set_wal(st) != 0 ||
-        /* 1 MiB of page cache per connection (SQLite's default is 2 MiB): the
-         * hot rows are few, and the bot keeps one connection per thread. */
-        exec_sql(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024",
-                 "settings") != 0 ||
-        migrate(st) != 0)
-        goto fail;
-
-    for (int i = 0; i < STMT_COUNT; i++) {
-        rc = sqlite3_prepare_v3(h->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &h->stmts[i],
-                                NULL);
-        if (rc != SQLITE_OK) {
-            db_error(st, "preparing statements");
-            goto fail;
-        }
-    }
     return 0;
-
-fail:
-    sq_close(st);
-    st->ops = NULL;
-    return -1;
 }
 
 static int sq_ping(struct store *st)
@@ -762,21 +875,18 @@ static int fenced(struct store *st, sqlite3_stmt *s, int bind_rc, const char *wh
 
 static int sq_relax_durability(struct store *st)
 {
-    if (exec_sql(st, "PRAGMA synchronous = NORMAL", "relax durability") != 0)
-        return -1;
     backend_of(st)->relaxed = true;
     return 0;
 }
 
-/* The answer record must be on disk before the send it announces: with a
- * relaxed handle this one commit is made with synchronous=FULL. In WAL mode
- * that fsync also covers every earlier, unsynced commit of the file. */
+/* The answer record must be on disk before the send it announces: this commit
+ * is made with synchronous=FULL whatever the handle. In WAL mode that fsync
+ * also covers every earlier, unsynced commit of the file. */
 static int sq_job_sending(struct store *st, const char *event_id, int64_t claim_gen,
                           const char *answer)
 {
-    struct sqlite_store *h = backend_of(st);
-    if (h->relaxed && exec_sql(st, "PRAGMA synchronous = FULL", "durable commit") != 0)
-        return -1;
+    if (set_synced(backend_of(st)->sh, true) != 0)
+        return db_error(st, "durable commit");
     sqlite3_stmt *s = stmt(st, STMT_JOB_SENDING);
     int rc = bind_text(s, 1, event_id);
 
@@ -784,10 +894,7 @@ static int sq_job_sending(struct store *st, const char *event_id, int64_t claim_
         rc = sqlite3_bind_int64(s, 2, claim_gen);
     if (rc == SQLITE_OK)
         rc = bind_text(s, 3, answer);
-    int result = fenced(st, s, rc, "job sending");
-    if (h->relaxed && exec_sql(st, "PRAGMA synchronous = NORMAL", "relax durability") != 0)
-        return -1;
-    return result;
+    return fenced(st, s, rc, "job sending");
 }
 
 static int sq_job_done(struct store *st, const char *event_id, int64_t claim_gen,
@@ -1130,33 +1237,109 @@ static int sq_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
     return 0;
 }
 
+/* ---- batches, and the gate around every op ---- */
+
+static int sq_batch_begin(struct store *st)
+{
+    struct sqlite_store *h = backend_of(st);
+    gate_enter(h);
+    if (run(st, stmt(st, STMT_BEGIN), "begin batch") != 0) {
+        gate_leave(h);
+        return -1;
+    }
+    h->batch = true;
+    return 1;
+}
+
+static int sq_batch_end(struct store *st)
+{
+    struct sqlite_store *h = backend_of(st);
+    if (!h->batch)
+        return 0;
+    int rc = 0;
+    if (st->batch_failed) {
+        tx_rollback(st); /* keeps the failed op's error */
+        rc = -1;
+    } else if (run(st, stmt(st, STMT_COMMIT), "commit batch") != 0) {
+        tx_rollback(st);
+        rc = -1;
+    }
+    h->batch = false;
+    gate_leave(h);
+    return rc;
+}
+
+/* Every op holds the connection while it runs. Inside a batch it already is
+ * held; an op that fails there fails the whole batch, and the ops after it in
+ * the batch fail at once (store_batch_end then rolls everything back). */
+static bool op_enter(struct store *st)
+{
+    /* st->error still names the call that failed the batch. */
+    return !(backend_of(st)->batch && st->batch_failed);
+}
+
+static int op_leave(struct store *st, bool mine, int rc)
+{
+    struct sqlite_store *h = backend_of(st);
+    if (rc < 0 && h->batch)
+        st->batch_failed = true;
+    if (mine)
+        gate_leave(h);
+    return rc;
+}
+
+#define GATED(name, params, args)                                   \
+    static int gated_##name params                                  \
+    {                                                               \
+        if (!op_enter(st))                                          \
+            return -1;                                              \
+        bool mine = gate_enter(backend_of(st));                     \
+        return op_leave(st, mine, sq_##name args);                  \
+    }
+
+GATED(ping, (struct store *st), (st))
+GATED(inbox_add, (struct store *st, struct inbox_item *items, size_t n, size_t *n_new), (st, items, n, n_new))
+GATED(inbox_forget, (struct store *st, const char *const *ids, size_t n), (st, ids, n))
+GATED(inbox_depth, (struct store *st, int64_t *depth), (st, depth))
+GATED(claim_next, (struct store *st, int64_t now_ms, struct job *job), (st, now_ms, job))
+GATED(job_sending, (struct store *st, const char *id, int64_t gen, const char *answer), (st, id, gen, answer))
+GATED(job_done, (struct store *st, const char *id, int64_t gen, const char *outcome, int64_t at),
+      (st, id, gen, outcome, at))
+GATED(job_release, (struct store *st, const char *id, int64_t gen), (st, id, gen))
+GATED(job_renew, (struct store *st, const char *id, int64_t gen, int64_t now_ms), (st, id, gen, now_ms))
+GATED(recover, (struct store *st), (st))
+GATED(history_add, (struct store *st, const char *chat, const struct turn *turn), (st, chat, turn))
+GATED(bot_message_add, (struct store *st, const char *chat, const char *mid, int64_t ts), (st, chat, mid, ts))
+GATED(bot_message_is, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
+GATED(history_load, (struct store *st, const char *chat, int max_turns, int max_context, struct turn **turns,
+                     size_t *n), (st, chat, max_turns, max_context, turns, n))
+GATED(message_text, (struct store *st, const char *chat, const char *mid, char **text), (st, chat, mid, text))
+GATED(message_delete, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
+GATED(message_update, (struct store *st, const char *chat, const char *mid, const char *text),
+      (st, chat, mid, text))
+GATED(context_trim, (struct store *st, const char *chat, int keep), (st, chat, keep))
+GATED(history_clear, (struct store *st, const char *chat), (st, chat))
+GATED(forget_chat, (struct store *st, const char *chat), (st, chat))
+GATED(profile_get, (struct store *st, const char *chat, const char *user, int64_t fresh_after, char **name),
+      (st, chat, user, fresh_after, name))
+GATED(profile_put, (struct store *st, const char *chat, const char *user, const char *name, int64_t now_ms),
+      (st, chat, user, name, now_ms))
+GATED(rate_get, (struct store *st, const char *user, struct rate_state *rs), (st, user, rs))
+GATED(rate_put, (struct store *st, const char *user, const struct rate_state *rs), (st, user, rs))
+GATED(purge, (struct store *st, int64_t before_ms, int64_t dedup_before_ms), (st, before_ms, dedup_before_ms))
+#undef GATED
+
 static const struct store_backend_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
-    .ping = sq_ping,
-    .inbox_add = sq_inbox_add,
-    .inbox_forget = sq_inbox_forget,
-    .inbox_depth = sq_inbox_depth,
-    .claim_next = sq_claim_next,
-    .job_sending = sq_job_sending,
     .relax_durability = sq_relax_durability,
-    .job_done = sq_job_done,
-    .job_release = sq_job_release,
-    .job_renew = sq_job_renew,
-    .recover = sq_recover,
-    .history_add = sq_history_add,
-    .bot_message_add = sq_bot_message_add,
-    .bot_message_is = sq_bot_message_is,
-    .history_load = sq_history_load,
-    .message_text = sq_message_text,
-    .message_delete = sq_message_delete,
-    .message_update = sq_message_update,
-    .context_trim = sq_context_trim,
-    .history_clear = sq_history_clear,
-    .forget_chat = sq_forget_chat,
-    .profile_get = sq_profile_get,
-    .profile_put = sq_profile_put,
-    .rate_get = sq_rate_get,
-    .rate_put = sq_rate_put,
-    .purge = sq_purge,
+    .batch_begin = sq_batch_begin,
+    .batch_end = sq_batch_end,
+#define OP(name) .name = gated_##name,
+    OP(ping) OP(inbox_add) OP(inbox_forget) OP(inbox_depth) OP(claim_next) OP(job_sending)
+    OP(job_done) OP(job_release) OP(job_renew) OP(recover) OP(history_add) OP(bot_message_add)
+    OP(bot_message_is) OP(history_load) OP(message_text) OP(message_delete) OP(message_update)
+    OP(context_trim) OP(history_clear) OP(forget_chat) OP(profile_get) OP(profile_put)
+    OP(rate_get) OP(rate_put) OP(purge)
+#undef OP
 };

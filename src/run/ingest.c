@@ -154,7 +154,7 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
         status = 503;
     }
     if (status == 200 && n_new > 0 && in->notify)
-        in->notify(in->notify_arg);
+        in->notify(in->notify_arg, n_new);
     log_info("webhook: %zu events, %zu queued, %zu new", wh.n_events, n_items, n_new);
     free(items);
     webhook_free(&wh);

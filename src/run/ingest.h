@@ -17,7 +17,7 @@ struct ingest {
     const struct config *cfg;
     struct store *store;            /* guarded by lock */
     pthread_mutex_t lock;
-    void (*notify)(void *arg);      /* called after new events were committed */
+    void (*notify)(void *arg, size_t n_new); /* called after new events were committed */
     void *notify_arg;
 };
 

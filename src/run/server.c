@@ -320,6 +320,7 @@ struct server *server_start(const struct config *cfg, struct ingest *ingest, cha
         free(srv);
         return NULL;
     }
+    /* epoll: one readiness call per wake-up, whatever the number of connections. */
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;

@@ -206,6 +206,29 @@ static void remember(struct worker *w, const struct line_event *ev, json_t *hist
         log_warn("could not save history: %s", store_last_error(w->store));
 }
 
+/* remember() and finish_job() in one store transaction (one commit instead of
+ * one per row). If the batch fails, nothing of it was kept, and the same
+ * steps are taken again one by one. */
+static void remember_and_finish(struct worker *w, const struct job *job, const struct line_event *ev,
+                                json_t *history, const struct line_sent *sent, const char *outcome)
+{
+    if (store_batch_begin(w->store) == 1) {
+        remember(w, ev, history, sent);
+        int rc = store_job_done(w->store, job->event_id, job->claim_gen, outcome);
+        if (store_batch_end(w->store) == 0 && rc >= 0) {
+            if (rc > 0)
+                log_warn("claim lost before the event could be marked done");
+            else
+                log_debug("event done: %s", outcome);
+            return;
+        }
+        log_warn("could not finish the event in one transaction, trying step by step: %s",
+                 store_last_error(w->store));
+    }
+    remember(w, ev, history, sent);
+    finish_job(w, job, outcome);
+}
+
 static enum line_result push_parts(struct worker *w, const struct line_event *ev, const struct text_parts *parts,
                                    struct line_sent *sent)
 {
@@ -297,8 +320,7 @@ static void deliver(struct worker *w, const struct job *job, const struct line_e
     failpoint(cfg, "worker_after_send");
 
     if (r == LINE_OK) {
-        remember(w, ev, history, &sent);
-        finish_job(w, job, counts_as_answer ? "answered" : "apologized");
+        remember_and_finish(w, job, ev, history, &sent, counts_as_answer ? "answered" : "apologized");
         /* Each event is counted once, here: answered, or failed (the apology
          * for a model failure was delivered, but the event was not answered). */
         if (counts_as_answer)
@@ -336,8 +358,7 @@ static void resume_sending(struct worker *w, const struct job *job, const struct
         r = push_parts(w, ev, &parts, &sent);
     }
     if (r == LINE_OK) {
-        remember(w, ev, history, &sent);
-        finish_job(w, job, "answered");
+        remember_and_finish(w, job, ev, history, &sent, "answered");
         metrics_answered();
         log_info("answer sent after restart by %s", mode_name(mode));
     } else if (mode == SEND_REPLY && r == LINE_INVALID_REPLY_TOKEN) {
@@ -378,10 +399,19 @@ static enum rate_verdict rate_check(struct worker *w, const struct line_event *e
     if (cfg->rate_limit <= 0 || !ev->user_id)
         return RATE_ALLOW;
     struct rate_state rs;
-    if (store_rate_get(w->store, ev->user_id, &rs) < 0)
+    /* Read and update in one transaction: a user's events in two chats are
+     * worked on at once, and each must count. */
+    int batch = store_batch_begin(w->store);
+    if (store_rate_get(w->store, ev->user_id, &rs) < 0) {
+        if (batch == 1)
+            store_batch_end(w->store);
         return RATE_ALLOW; /* the store is sick: answering beats silence */
+    }
     enum rate_verdict v = chat_rate_check(&rs, clock_now_ms(), cfg->rate_limit);
-    if (store_rate_put(w->store, ev->user_id, &rs) != 0)
+    int rc = store_rate_put(w->store, ev->user_id, &rs);
+    if (batch == 1 && store_batch_end(w->store) != 0)
+        rc = -1;
+    if (rc != 0)
         log_warn("could not save the rate counter: %s", store_last_error(w->store));
     return v;
 }
@@ -564,10 +594,20 @@ static void process(struct worker *w, const struct job *job)
         char *speaker = speaker_name(w, &ev);
         struct turn t = {.role = TURN_CONTEXT, .speaker = speaker, .text = d.text,
                          .message_id = ev.message_id, .timestamp_ms = ev.timestamp_ms};
-        if (store_history_add(w->store, ev.chat_id, &t) != 0 ||
-            store_context_trim(w->store, ev.chat_id, cfg->group_context) != 0)
-            log_warn("could not keep group context: %s", store_last_error(w->store));
+        /* One transaction for the turn, the trim and "done" when the store batches. */
+        int batch = store_batch_begin(w->store);
+        int rc = store_history_add(w->store, ev.chat_id, &t);
+        if (rc == 0)
+            rc = store_context_trim(w->store, ev.chat_id, cfg->group_context);
+        if (rc == 0 && batch == 1)
+            rc = store_job_done(w->store, job->event_id, job->claim_gen, "context") < 0 ? -1 : 0;
+        if (batch == 1 && store_batch_end(w->store) != 0)
+            rc = -1;
         free(speaker);
+        if (rc == 0 && batch == 1)
+            break;
+        if (rc != 0)
+            log_warn("could not keep group context: %s", store_last_error(w->store));
         finish_job(w, job, "context");
         break;
     }
@@ -688,7 +728,7 @@ static void *lease_keeper_main(void *arg)
             until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
             until.tv_sec += until.tv_nsec / 1000000000L;
             until.tv_nsec %= 1000000000L;
-            pthread_cond_timedwait(&pool->wake, &pool->lock, &until);
+            pthread_cond_timedwait(&pool->keeper_wake, &pool->lock, &until);
         }
         pthread_mutex_unlock(&pool->lock);
         if (atomic_load(&pool->stopping) || clock_monotonic_ms() < next)
@@ -725,12 +765,27 @@ static void *lease_keeper_main(void *arg)
     return NULL;
 }
 
-void worker_pool_notify(void *arg)
+void worker_pool_notify(void *arg, size_t n_new)
 {
     struct worker_pool *pool = arg;
     pthread_mutex_lock(&pool->lock);
     pool->wake_seq++;
+    if (n_new >= (size_t)pool->n_workers) {
+        pthread_cond_broadcast(&pool->wake);
+    } else {
+        for (size_t i = 0; i < n_new; i++)
+            pthread_cond_signal(&pool->wake);
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* Wakes every thread of the pool: it is stopping. */
+static void wake_all(struct worker_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->wake_seq++;
     pthread_cond_broadcast(&pool->wake);
+    pthread_cond_broadcast(&pool->keeper_wake);
     pthread_mutex_unlock(&pool->lock);
 }
 
@@ -754,6 +809,7 @@ static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_
     pool->deadline_ms = deadline_ms;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
+    pthread_cond_init(&pool->keeper_wake, NULL);
     pool->workers = calloc((size_t)n_workers, sizeof *pool->workers);
     if (!pool->workers)
         return -1;
@@ -823,7 +879,7 @@ void worker_pool_stop(struct worker_pool *pool)
     atomic_store(&pool->stopping, 1);
     for (int i = 0; i < pool->n_workers; i++)
         atomic_store(&pool->workers[i].cancel_job, 1);
-    worker_pool_notify(pool);
+    wake_all(pool);
     for (int i = 0; i < pool->n_workers; i++) {
         struct worker *w = &pool->workers[i];
         if (w->started)
@@ -838,5 +894,6 @@ void worker_pool_stop(struct worker_pool *pool)
     pool->workers = NULL;
     pool->n_workers = 0;
     pthread_cond_destroy(&pool->wake);
+    pthread_cond_destroy(&pool->keeper_wake);
     pthread_mutex_destroy(&pool->lock);
 }

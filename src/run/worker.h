@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -26,7 +27,8 @@ struct worker_pool {
     pthread_t keeper;      /* renews the leases of jobs in progress */
     int keeper_started;
     pthread_mutex_t lock;
-    pthread_cond_t wake;
+    pthread_cond_t wake;         /* idle workers wait here */
+    pthread_cond_t keeper_wake;  /* the lease keeper waits here */
     unsigned long wake_seq;
 };
 
@@ -41,8 +43,10 @@ int worker_pool_start(struct worker_pool *pool, const struct config *cfg);
  * the workers could not start. */
 int worker_pool_drain(const struct config *cfg, int n_workers, int64_t deadline_ms, const char *request_id);
 
-/* Wakes idle workers: new events were committed (ingest's notify hook). */
-void worker_pool_notify(void *pool);
+/* Wakes up to `n_new` idle workers, one per new event (ingest's notify hook):
+ * waking all of them for each event would have all but one look for work in
+ * vain. A worker that finishes a job looks for the next one anyway. */
+void worker_pool_notify(void *pool, size_t n_new);
 
 /* Graceful stop: no new claims; a job waiting on the model is given back to the
  * inbox; a job that is already sending finishes. Joins every thread. */

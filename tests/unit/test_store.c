@@ -1036,6 +1036,74 @@ static void test_rate(void **state)
     assert_int_equal(store_rate_get(fx->st, NULL, &rs), -1);
 }
 
+/* store_batch_begin/end: the writes between them are kept together or not at
+ * all. SQLite batches; PostgreSQL commits each write on its own (0). */
+static void test_batch(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job;
+    struct rate_state rs = { 0, 0, false };
+    struct rate_state put = { 1000, 3, false };
+    int b;
+
+    add_event(fx->st, "e1", "chatA", 1);
+    add_event(fx->st, "e2", "chatB", 2);
+
+    /* A good batch: history, a bot message id, a counter and "done" together. */
+    claim_expect(fx->st, "e1", &job);
+    b = store_batch_begin(fx->st);
+    assert_int_equal(b, fx->backend->is_sqlite ? 1 : 0);
+    assert_int_equal(store_batch_begin(fx->st), fx->backend->is_sqlite ? -1 : 0); /* no nesting */
+    add_turn(fx->st, "chatA", TURN_USER, "hi", "m1", 1);
+    add_turn(fx->st, "chatA", TURN_ASSISTANT, "hello", "b1", 2);
+    assert_int_equal(store_bot_message_add(fx->st, "chatA", "b1", 2), 0);
+    assert_int_equal(store_rate_put(fx->st, "U1", &put), 0);
+    assert_int_equal(store_rate_get(fx->st, "U1", &rs), 1); /* reads see the batch's writes */
+    assert_int_equal(rs.count, 3);
+    assert_int_equal(store_job_done(fx->st, job.event_id, job.claim_gen, "answered"), 0);
+    assert_int_equal(store_batch_end(fx->st), 0);
+    assert_int_equal(store_batch_end(fx->st), 0); /* nothing open: nothing to do */
+    job_free(&job);
+    expect_history(fx->st, "chatA", 10, 0, "hi|hello");
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "b1"), 1);
+    assert_int_equal(depth_of(fx->st), 1);
+
+    /* A call that fails fails the batch: the calls after it fail at once, and
+     * nothing of the batch is kept. */
+    claim_expect(fx->st, "e2", &job);
+    b = store_batch_begin(fx->st);
+    add_turn(fx->st, "chatB", TURN_USER, "lost", "m2", 3);
+    assert_int_equal(store_rate_put(fx->st, "U2", NULL), -1); /* a bad call */
+    if (b == 1) {
+        char first[256];
+        snprintf(first, sizeof first, "%s", store_last_error(fx->st));
+        assert_int_equal(store_job_done(fx->st, job.event_id, job.claim_gen, "answered"), -1);
+        assert_string_equal(store_last_error(fx->st), first); /* the cause is kept */
+        assert_int_equal(store_batch_end(fx->st), -1);
+        expect_history(fx->st, "chatB", 10, 0, "");
+        assert_int_equal(depth_of(fx->st), 1);
+        /* The handle works normally afterwards. */
+        assert_int_equal(store_job_done(fx->st, job.event_id, job.claim_gen, "answered"), 0);
+    } else {
+        assert_int_equal(store_job_done(fx->st, job.event_id, job.claim_gen, "answered"), 0);
+        assert_int_equal(store_batch_end(fx->st), 0);
+        expect_history(fx->st, "chatB", 10, 0, "lost");
+    }
+    job_free(&job);
+    assert_int_equal(depth_of(fx->st), 0);
+
+    /* A handle closed with a batch open rolls it back. */
+    if (fx->backend->is_sqlite) {
+        struct store *other = reopen(fx);
+        assert_int_equal(store_batch_begin(other), 1);
+        add_turn(other, "chatC", TURN_USER, "never", "m3", 4);
+        store_close(other);
+        expect_history(fx->st, "chatC", 10, 0, "");
+    }
+    assert_int_equal(store_batch_begin(NULL), -1);
+    assert_int_equal(store_batch_end(NULL), -1);
+}
+
 static void test_purge(void **state)
 {
     struct fixture *fx = *state;
@@ -2045,6 +2113,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_forget_chat),
         STORE_TEST(test_profiles),
         STORE_TEST(test_rate),
+        STORE_TEST(test_batch),
         STORE_TEST(test_purge),
         STORE_TEST(test_purge_many),
         STORE_TEST(test_hostile_input),
