@@ -126,6 +126,8 @@ kv() { # file key -> value ("" if absent)
   awk -F= -v k="$2" '$1 == k { print substr($0, length(k) + 2); exit }' "$1" 2>/dev/null
 }
 calc() { awk "BEGIN { printf \"%s\", $* }"; }
+# Context switches of a process so far, all its threads (voluntary + involuntary).
+ctxsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'; }
 
 # ---- build ----
 build() {
@@ -263,13 +265,18 @@ measure() { # who
   start_server "$who"
   load "$who-warmup" "$WARM_RATE" "$WARM_S" 20000
   say "$who: fixed rate ${FIXED_RATE}/s for ${FIXED_S}s (open loop, latency from the scheduled send time)"
+  local cs0 cs1
+  cs0=$(ctxsw "$SERVER_PID")
   load "$who-fixed" "$FIXED_RATE" "$FIXED_S" "$FIXED_MAX_DRAIN_MS"
+  cs1=$(ctxsw "$SERVER_PID")
+  printf 'ctxsw=%s\n' "$((cs1 - cs0))" >>"$RUN/$who-fixed.kv"
   echo "   $(step_line "$RUN/$who-fixed.kv")"
   echo "   p50 ack $(calc "$(kv "$RUN/$who-fixed.kv" ack_p50_us) / 1000") ms, errors $(kv "$RUN/$who-fixed.kv" errors), lost $(kv "$RUN/$who-fixed.kv" lost)"
   say "$who: highest rate sustained without errors (p99 ack <= ${SAT_P99_MS} ms, answers within ${SAT_DRAIN_MS} ms of the last ack)"
   saturate "$who"
   # VmHWM is the process's peak over the whole loaded run
-  printf 'vmhwm_kb=%s\n' "$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")" >"$RUN/$who-rss.kv"
+  awk '/^VmHWM:/ { print "vmhwm_kb=" $2 } /^RssAnon:/ { print "rss_anon_kb=" $2 } /^RssFile:/ { print "rss_file_kb=" $2 }' \
+    "/proc/$SERVER_PID/status" >"$RUN/$who-rss.kv"
   stop_server
 }
 
@@ -316,6 +323,22 @@ profile() {
     stop_pid "$SERVER_PID" 20
     SERVER_PID=$tracer
     stop_server
+  fi
+  # perf: where the CPU goes at the fixed rate, kernel included (callgrind
+  # sees user space only, strace only counts calls).
+  if command -v perf >/dev/null 2>&1; then
+    say "profile: linebot under perf record -g, ${FIXED_RATE}/s for 10 s"
+    start_server bot
+    perf record -F 999 -g -p "$SERVER_PID" -o "$RUN/perf.data" -- sleep 8 >"$RUN/perf.log" 2>&1 &
+    local perf_pid=$!
+    load profile-perf "$FIXED_RATE" 10 60000
+    wait "$perf_pid" || echo "   perf record failed (see $RUN/perf.log): no perf profile"
+    stop_server
+    if [ -s "$RUN/perf.data" ]; then
+      perf report -i "$RUN/perf.data" --no-children --sort dso -g none --stdio >"$RUN/perf-dso.txt" 2>/dev/null || true
+      perf report -i "$RUN/perf.data" --no-children --sort sym -g none --stdio >"$RUN/perf-self.txt" 2>/dev/null || true
+      perf report -i "$RUN/perf.data" --children --sort sym -g none --stdio >"$RUN/perf-children.txt" 2>/dev/null || true
+    fi
   fi
 }
 
@@ -392,6 +415,7 @@ report() {
       if (v["lost"] > 0) printf "- %s at %d/s: %d acknowledged events got no reply within the drain limit.\n", who, rate, v["lost"]
       if (v["drained"] != 1 && v["lost"] == 0) printf "- %s at %d/s: answers lagged the acks by %.0f ms at the end (a backlog built up).\n", who, rate, v["drain_ms"]
       if (v["server_user_s"] != "") printf "- %s at %d/s: CPU split user %.2f s / system %.2f s; %.2f cores used on average.\n", who, rate, v["server_user_s"], v["server_sys_s"], v["server_cores"]
+      if (v["ctxsw"] != "" && v["answered"] > 0) printf "- %s at %d/s: %.1f context switches per answered event (all threads, voluntary and involuntary).\n", who, rate, v["ctxsw"] / v["answered"]
     }' "$f" >>"$notes"
   done
   # what linebot itself complained about during the loaded run (ids stripped)
@@ -519,13 +543,13 @@ verdict_md() {
   echo "Measured in this run; the profile numbers come from the \"Profile\" section below."
   echo
   awk -v r="$r_cpu" 'BEGIN { if (r != "" && r + 0 >= 30) print "- **CPU per answered event: PASS** (" r "×)."; else printf "- **CPU per answered event: MISS**, %s× where 30× is asked: linebot would need %.0f× less CPU per event.", r, (r > 0 ? 30 / r : 0) }'
-  echo " linebot spent $cpu_user µs user + $cpu_sys µs system per answered event at ${FIXED_RATE}/s. Per event it runs about $total_ir instructions in user space (SQLite ${pct_sql:-?}%, jansson parse+dump ${pct_json:-?}%, outgoing HTTP ${pct_http:-?}%) and about $(per_call fdatasync) fdatasync, $(per_call pwrite64) pwrite, $(per_call fcntl) fcntl (SQLite's WAL locks), $(per_call pread64) pread and $(per_call futex) futex calls; most of the system time is that SQLite traffic."
+  echo " linebot spent $cpu_user µs user + $cpu_sys µs system per answered event at ${FIXED_RATE}/s. Per event it runs about $total_ir instructions in user space (SQLite ${pct_sql:-?}%, jansson parse+dump ${pct_json:-?}%, outgoing HTTP ${pct_http:-?}%) and about $(per_call fdatasync) fdatasync, $(per_call pwrite64) pwrite, $(per_call fcntl) fcntl (SQLite's WAL locks), $(per_call pread64) pread, $(per_call poll) poll and $(per_call futex) futex calls, with $(awk -F= '/^ctxsw=/ { c = $2 } /^answered=/ { n = $2 } END { if (n > 0) printf "%.1f", c / n; else printf "?" }' "$B") context switches per event (all threads, fixed phase). perf puts $(awk '/\[kernel.kallsyms\]/ { print $1; f = 1; exit } END { if (!f) printf "?" }' "$RUN/perf-dso.txt" 2>/dev/null) of linebot's CPU in the kernel: on this machine's paravirtualised kernel each context switch and each fdatasync costs microseconds of CPU, and a worker thread that blocks on each of its three HTTP exchanges and waits its turn on the store makes many of them. Closing the gap needs an event loop (libcurl's multi interface, all of a worker's transfers on one thread) rather than faster code."
   awk -v r="$r_cold" 'BEGIN { if (r != "" && r + 0 >= 50) print "- **Cold start: PASS** (" r "×)."; else printf "- **Cold start: MISS**, %s× where 50× is asked.", r }'
   echo " Of linebot's $(kv "$RUN/bot-cold.kv" median_ms) ms, exec and dynamic loading of its $libs shared libraries alone take $exec_ms ms (\`linebot version\`, median of 7); the rest is linebot's own start-up: opening the store (with the schema, on a fresh database) and starting its threads. In Lambda mode (no peer figure: the peer has no Lambda mode) linebot asks the Runtime API for its first invocation $(kv "$RUN/bot-lambda.kv" init_median_ms) ms after exec and posts the response to that first (GET /healthz) invocation $(kv "$RUN/bot-lambda.kv" first_response_median_ms) ms after exec (median of $(kv "$RUN/bot-lambda.kv" runs), fresh database each time)."
   awk -v r="$r_rss" 'BEGIN { if (r != "" && r + 0 >= 15) print "- **Peak RSS: PASS** (" r "×)."; else printf "- **Peak RSS: MISS**, %s× where 15× is asked.", r }'
-  echo " linebot's VmHWM was $(fmt "$(calc "$(kv "$RUN/bot-rss.kv" vmhwm_kb) / 1024")") MiB ($(fmt "$(calc "$(kv "$RUN/bot-warmup.kv" vmrss_kb) / 1024")") MiB after the warm-up): the shared libraries, one SQLite connection with its page cache per worker plus two, and a malloc arena per thread."
+  echo " linebot's VmHWM was $(fmt "$(calc "$(kv "$RUN/bot-rss.kv" vmhwm_kb) / 1024")") MiB ($(fmt "$(calc "$(kv "$RUN/bot-warmup.kv" vmrss_kb) / 1024")") MiB after the warm-up): $(awk -F= '/^rss_file_kb=/ { f = $2 } /^rss_anon_kb=/ { a = $2 } END { if (f != "") printf "at the end %.1f MiB of it file-backed (the pages it touched of its shared libraries: libcrypto, libc, SQLite, and libcurl'"'"'s dependency tree with GnuTLS, Kerberos and LDAP, all of them shared with other processes) and %.1f MiB anonymous (heap, one SQLite connection with a 1 MiB page cache, thread stacks, two malloc arenas)", f / 1024, a / 1024; else printf "the shared libraries, the SQLite page cache, the threads" }' "$RUN/bot-rss.kv"). The file-backed part is bounded by the libraries Debian builds libcurl with (no static libraries ship for them)."
   awk -v x="$b_p99" -v rate="$FIXED_RATE" 'BEGIN { if (x + 0 < 5) printf "- **p99 ack at %d/s: PASS** (%.2f ms).", rate, x; else printf "- **p99 ack at %d/s: MISS**, %.2f ms where < 5 ms is asked.", rate, x }'
-  echo " An ack waits for its inbox commit, which waits for SQLite's one write lock (shared with the workers' commits: $(per_call fdatasync) commits per event in all, the inbox's own included) and for an fdatasync (median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs, p99 $(kv "$RUN/fsync-start.kv" fsync_p99_us) µs on this disk); a writer that finds the lock taken sleeps in SQLite's busy handler ($(per_call clock_nanosleep) sleeps per event).$(awk -v a="$(kv "$B" achieved_send_rate)" -v r="$FIXED_RATE" 'BEGIN { if (a < 0.95 * r) printf " At %d/s the requests went out at only %.0f/s: all connections were waiting on acks.", r, a }')"
+  echo " An ack waits for its inbox commit: for its turn on the process's one SQLite connection (a durable write such as the ack's goes before waiting worker writes, but waits for the one in progress, which may be the answer record's fsynced commit) and for its own fdatasync (median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs, p99 $(kv "$RUN/fsync-start.kv" fsync_p99_us) µs on this disk; $(per_call fdatasync) per event in all).$(awk -v a="$(kv "$B" achieved_send_rate)" -v r="$FIXED_RATE" 'BEGIN { if (a < 0.95 * r) printf " At %d/s the requests went out at only %.0f/s: all connections were waiting on acks.", r, a }')"
   local e_b e_l e_d
   e_b=$(kv "$B" errors); e_l=$(kv "$B" lost); e_d=$(kv "$B" duplicates)
   if [ "$e_b" = 0 ] && [ "$e_l" = 0 ] && [ "$e_d" = 0 ]; then
@@ -599,6 +623,19 @@ SPEC
         calls = $4; err = (NF == 6 ? $5 : 0); name = $NF
         if (calls / n >= 0.5) printf "| %s | %.1f | %.1f |\n", name, calls / n, err / n }' "$st" | sort -t"|" -k3 -gr | head -14 || true
   fi
+  if [ -s "$RUN/perf-self.txt" ]; then
+    echo
+    echo "perf record -g at ${FIXED_RATE}/s (10 s, 999 samples/s per thread): share of linebot's CPU time."
+    echo "Kernel (\`[kernel.kallsyms]\`): $(awk '/\[kernel.kallsyms\]/ { print $1; exit }' "$RUN/perf-dso.txt"); $(awk '/^# Samples/ { print $3, "samples"; exit }' "$RUN/perf-self.txt")."
+    echo
+    echo '| user-space entry point, inclusive (with the kernel work under it) | share |'
+    echo '|---|---:|'
+    awk '$3 == "[.]" && $4 !~ /^0x/ { printf "| `%s` | %s |\n", $4, $1 }' "$RUN/perf-children.txt" | head -12 || true
+    echo
+    echo '| function, self time only (`[k]` kernel, `[.]` user space) | share |'
+    echo '|---|---:|'
+    awk '($2 == "[k]" || $2 == "[.]") && $3 !~ /^0x/ { printf "| `%s %s` | %s |\n", $2, $3, $1 }' "$RUN/perf-self.txt" | head -12 || true
+  fi
 }
 
 results_md() {
@@ -612,7 +649,7 @@ results_md() {
     echo
     echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
     echo "- Memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r); $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
-    echo "- Disk under the bot's database: $(df -hT "$RUN" | awk 'NR == 2 { print $2 ", " $1 }') (SQLite WAL, synchronous=FULL: every commit is an fdatasync); 4 KiB fdatasync median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs before the run, $(kv "$RUN/fsync-end.kv" fsync_median_us) µs after"
+    echo "- Disk under the bot's database: $(df -hT "$RUN" | awk 'NR == 2 { print $2 ", " $1 }') (SQLite WAL: the inbox write before each ack and the answer record before each send are fdatasynced, the workers' other commits are not); 4 KiB fdatasync median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs before the run, $(kv "$RUN/fsync-end.kv" fsync_median_us) µs after"
     echo "- Load average before the run $LOADAVG_START, after $(cut -d' ' -f1-3 /proc/loadavg): the machine is shared; the \`other\` column of the steps below is the CPU the rest of the machine (other processes, kernel threads, interrupts) used meanwhile"
     echo "- linebot $("$BB/linebot" version | cut -d' ' -f2) (Release build, default settings, 4 workers); SQLite $(pkg-config --modversion sqlite3); libmicrohttpd $(pkg-config --modversion libmicrohttpd); libcurl $(pkg-config --modversion libcurl)"
     echo "- peer: node $("$NODE" --version), $(cd "$PEER" && node -e 'const l=require("./package-lock.json").packages; console.log(["@line/bot-sdk","express","openai"].map(n=>n+" "+l["node_modules/"+n].version).join(", "))')"

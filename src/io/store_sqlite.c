@@ -1,18 +1,21 @@
 /* store_sqlite.c - the SQLite backend of the store (see store.h, store_backend.h).
  *
- * One connection per handle, in WAL mode with synchronous=FULL: a commit is on
- * disk when it returns, so an event acknowledged to LINE survives kill -9 and
- * power loss. Several handles (threads, or processes) may share one file;
- * SQLite's locks serialise the writers, and every read-modify-write runs
- * inside BEGIN IMMEDIATE so it holds the write lock from its first read.
- * Within one process, writers take turns through a gate that puts the ingest
- * commit (an ack waits on it) first; between processes, waits for SQLite's
- * lock are bounded by BUSY_TIMEOUT_MS, in short steps.
- * Worker handles may relax to synchronous=NORMAL (store_relax_durability):
- * then only the answer record before a send is fsynced by its own commit.
+ * WAL mode. The handles of one process share one connection per file (struct
+ * shared_db), and take turns on it through a gate that puts durable handles
+ * (ingest: an ack waits on its commit) first. Several processes may use one
+ * file too: SQLite's locks serialise the writers, and waits for another
+ * process's lock are bounded by BUSY_TIMEOUT_MS, in short steps. Every
+ * read-modify-write runs inside BEGIN IMMEDIATE, so it holds the write lock
+ * from its first read.
  *
- * Every statement is prepared once per handle (SQLITE_PREPARE_PERSISTENT) when
- * the store opens, and reset right after use, so the hot path (inbox add,
+ * Durability: a durable handle commits with synchronous=FULL, so an event
+ * acknowledged to LINE survives kill -9 and power loss. Worker handles relax
+ * to synchronous=NORMAL (store_relax_durability): then only the answer record
+ * before a send is fsynced by its own commit. The connection switches between
+ * the two as the gate passes from one handle to the next.
+ *
+ * Every statement is prepared once per connection (SQLITE_PREPARE_PERSISTENT)
+ * when the store opens, and reset right after use, so the hot path (inbox add,
  * claim) never parses SQL.
  *
  * The schema is versioned with PRAGMA user_version and grown by the ordered
@@ -633,7 +636,10 @@ static int shared_connect(struct store *st, struct shared_db *sh)
     sqlite3_db_config(sh->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
 
     if (set_wal(st) != 0 ||
-        exec_sql(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "settings") != 0 ||
+        /* 1 MiB of page cache (SQLite's default is 2 MiB): the hot pages (the
+         * inbox's indexes, the newest history) are few. */
+        exec_sql(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024",
+                 "settings") != 0 ||
         migrate(st) != 0)
         return -1;
     sh->synced = true;

@@ -27,7 +27,7 @@
 #define MHD_HTTP_CONTENT_TOO_LARGE MHD_HTTP_PAYLOAD_TOO_LARGE
 #endif
 
-#define THREAD_POOL_SIZE 4
+#define THREAD_POOL_SIZE 2
 
 /* FC's console and Simple Log Service look for these exact plain lines. */
 static void fc_start_line(const char *request_id) { printf("FC Invoke Start RequestId: %s\n", request_id); fflush(stdout); }
