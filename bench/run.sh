@@ -415,6 +415,7 @@ report() {
       if (v["lost"] > 0) printf "- %s at %d/s: %d acknowledged events got no reply within the drain limit.\n", who, rate, v["lost"]
       if (v["drained"] != 1 && v["lost"] == 0) printf "- %s at %d/s: answers lagged the acks by %.0f ms at the end (a backlog built up).\n", who, rate, v["drain_ms"]
       if (v["server_user_s"] != "") printf "- %s at %d/s: CPU split user %.2f s / system %.2f s; %.2f cores used on average.\n", who, rate, v["server_user_s"], v["server_sys_s"], v["server_cores"]
+      if (v["line_connections"] != "") printf "- %s at %d/s: opened %d new connections to the fake LINE API (for %d loading and %d reply or push requests) and %d to the fake LLM (for %d requests); every other request went over a kept-alive connection.\n", who, rate, v["line_connections"], v["loading_calls"], v["answered"] + v["pushes"], v["llm_connections"], v["llm_calls"]
       if (v["ctxsw"] != "" && v["answered"] > 0) printf "- %s at %d/s: %.1f context switches per answered event (all threads, voluntary and involuntary).\n", who, rate, v["ctxsw"] / v["answered"]
     }' "$f" >>"$notes"
   done
@@ -466,14 +467,18 @@ chart() {
   mkdir -p "$d"
   # chart.dat rows: "label" linebot peer ratio target
   awk -F'"' 'NR >= 2 && NR <= 4 { split($3, v, " "); printf "\"%s\" %s %s\n", $2, v[3], v[4] }' "$RUN/chart.dat" >"$d/ratios.dat"
-  for row in 2:cpu 5:p99 6:sat; do
+  for row in 2:cpu 4:rss 5:p99 6:sat; do
     awk -F'"' -v r="${row%%:*}" 'NR == r { split($3, v, " "); printf "\"linebot\" %s\n\"node peer\" %s\n", v[1], v[2] }' \
       "$RUN/chart.dat" >"$d/${row##*:}.dat"
   done
+  # cold start: linebot as a server, linebot in Lambda mode (exec to its first response), the peer
+  awk -F'"' -v l="$(kv "$RUN/bot-lambda.kv" first_response_median_ms)" 'NR == 3 { split($3, v, " ")
+      printf "\"linebot\" %s\n", v[1]; if (l != "") printf "\"linebot, Lambda\" %s\n", l; printf "\"node peer\" %s\n", v[2] }' \
+    "$RUN/chart.dat" >"$d/cold.dat"
   gnuplot <<EOF || echo "run.sh: gnuplot failed: no chart" >&2
-set terminal pngcairo size 1200,860 font "DejaVu Sans,11"
+set terminal pngcairo size 1650,860 font "DejaVu Sans,11"
 set output "$HERE/results.png"
-set multiplot layout 2,2 title "linebot vs the Node peer — $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+set multiplot layout 2,3 title "linebot vs the Node peer — $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 set style fill solid 0.8 border -1
 set boxwidth 0.6
 set grid ytics
@@ -486,13 +491,23 @@ set logscale y
 set yrange [0.05:300]
 plot "$d/ratios.dat" using 0:2:xtic(1) with boxes lc rgb "#2a7ab0" title "peer ÷ ours", \\
      "" using 0:3 with points pt 7 ps 1.8 lc rgb "red" title "target", \\
-     "" using 0:2:(sprintf("%.2g×", \$2)) with labels offset 0,0.8 notitle
+     "" using 0:2:(sprintf("%.3g×", \$2)) with labels offset 0,0.8 notitle
 unset logscale y
 
 set title "CPU per answered event at ${FIXED_RATE}/s (us)"
 set yrange [0:*]
 plot "$d/cpu.dat" using 0:2:xtic(1) with boxes lc rgb "#2a9d3a" notitle, \\
      "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8 notitle
+
+set title "Cold start: exec to first response (ms, median)"
+set yrange [0:*]
+plot "$d/cold.dat" using 0:2:xtic(1) with boxes lc rgb "#1f8a8a" notitle, \\
+     "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,0.8 notitle
+
+set title "Peak RSS under load (MiB)"
+set yrange [0:*]
+plot "$d/rss.dat" using 0:2:xtic(1) with boxes lc rgb "#7f8c8d" notitle, \\
+     "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,0.8 notitle
 
 set title "Ack latency p99 at ${FIXED_RATE}/s (ms, log scale; red: 5 ms target)"
 set logscale y
@@ -630,11 +645,15 @@ SPEC
     echo
     echo '| user-space entry point, inclusive (with the kernel work under it) | share |'
     echo '|---|---:|'
-    awk '$3 == "[.]" && $4 !~ /^0x/ { printf "| `%s` | %s |\n", $4, $1 }' "$RUN/perf-children.txt" | head -12 || true
+    awk '$3 == "[.]" && $4 !~ /^(0x)?[0-9a-f]+$/ { printf "| `%s` | %s |\n", $4, $1 }' "$RUN/perf-children.txt" | head -12 || true
     echo
     echo '| function, self time only (`[k]` kernel, `[.]` user space) | share |'
     echo '|---|---:|'
-    awk '($2 == "[k]" || $2 == "[.]") && $3 !~ /^0x/ { printf "| `%s %s` | %s |\n", $2, $3, $1 }' "$RUN/perf-self.txt" | head -12 || true
+    awk '($2 == "[k]" || $2 == "[.]") && $3 !~ /^(0x)?[0-9a-f]+$/ { printf "| `%s %s` | %s |\n", $2, $3, $1 }' "$RUN/perf-self.txt" | head -12 || true
+    if grep -q 'pvm_irq_enable' "$RUN/perf-self.txt"; then
+      echo
+      echo "\`pvm_irq_enable\` is this paravirtualised kernel's interrupt enable, where it returns to the hypervisor; the call graph (\`perf report -i $RUN/perf.data\`) reaches it from context switches (\`finish_task_switch\`), wake-ups (\`try_to_wake_up\`) and system call entry. \`iowrite16\` is the virtio notification of a disk flush."
+    fi
   fi
 }
 

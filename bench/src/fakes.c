@@ -35,6 +35,10 @@ static struct {
     atomic_uint phase;
     atomic_ullong n_events;
     atomic_ullong replies, unique, dup, foreign, pushes, loading, llm, profile, other, bad;
+    /* TCP connections accepted, per fake, and the harness's own requests
+     * (each on a connection of its own): shows whether a server reuses its
+     * connections to LINE and to the LLM. */
+    atomic_ullong line_conns, llm_conns, harness;
     atomic_llong first_reply_ns, last_reply_ns;
     atomic_ullong bits[MAX_EVENTS / 64];
 } g;
@@ -48,7 +52,8 @@ static void phase_reset(unsigned phase, unsigned long long n_events)
     atomic_store(&g.phase, phase);
     atomic_store(&g.n_events, n_events > MAX_EVENTS ? MAX_EVENTS : n_events);
     atomic_ullong *c[] = {&g.replies, &g.unique, &g.dup, &g.foreign, &g.pushes, &g.loading,
-                          &g.llm, &g.profile, &g.other, &g.bad};
+                          &g.llm, &g.profile, &g.other, &g.bad, &g.line_conns, &g.llm_conns,
+                          &g.harness};
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         atomic_store(c[i], 0);
     atomic_store(&g.first_reply_ns, 0);
@@ -159,12 +164,13 @@ static enum MHD_Result stats(struct MHD_Connection *c)
              "{\"phase\":%u,\"n_events\":%llu,\"replies\":%llu,\"unique\":%llu,\"dup\":%llu,"
              "\"foreign\":%llu,\"bad\":%llu,\"pushes\":%llu,\"loading\":%llu,\"llm\":%llu,"
              "\"profile\":%llu,\"other\":%llu,\"first_reply_ns\":%lld,\"last_reply_ns\":%lld,"
-             "\"now_ns\":%lld,\"cpu_ns\":%lld}",
+             "\"now_ns\":%lld,\"cpu_ns\":%lld,\"line_conns\":%lld,\"llm_conns\":%llu}",
              atomic_load(&g.phase), atomic_load(&g.n_events), atomic_load(&g.replies), atomic_load(&g.unique),
              atomic_load(&g.dup), atomic_load(&g.foreign), atomic_load(&g.bad), atomic_load(&g.pushes),
              atomic_load(&g.loading), atomic_load(&g.llm), atomic_load(&g.profile), atomic_load(&g.other),
              atomic_load(&g.first_reply_ns), atomic_load(&g.last_reply_ns), (long long)bench_now_ns(),
-             (long long)bench_self_cpu_ns());
+             (long long)bench_self_cpu_ns(),
+             (long long)atomic_load(&g.line_conns) - (long long)atomic_load(&g.harness), atomic_load(&g.llm_conns));
     return send_copy(c, 200, body);
 }
 
@@ -217,11 +223,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)cls;
     (void)version;
     bool post = strcmp(method, "POST") == 0;
+    bool harness = strncmp(url, "/__", 3) == 0;
     if (!post) {
         if (*data_size) {
             *data_size = 0;
             return MHD_YES;
         }
+        if (harness)
+            atomic_fetch_add(&g.harness, 1);
         return route(c, url, false, NULL);
     }
     struct upload *u = *req_cls;
@@ -230,6 +239,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!u)
             return MHD_NO;
         *req_cls = u;
+        if (harness) /* the first call of a request: counted once */
+            atomic_fetch_add(&g.harness, 1);
         return MHD_YES;
     }
     if (*data_size) {
@@ -276,7 +287,16 @@ static struct MHD_Response *static_json(const char *body)
     return r;
 }
 
-static struct MHD_Daemon *start(int port, unsigned threads)
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)c;
+    (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add((atomic_ullong *)cls, 1);
+}
+
+static struct MHD_Daemon *start(int port, unsigned threads, atomic_ullong *conns)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -284,7 +304,7 @@ static struct MHD_Daemon *start(int port, unsigned threads)
                             handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 4000u,
                             MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                            MHD_OPTION_END);
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, conns, MHD_OPTION_END);
 }
 
 int main(int argc, char **argv)
@@ -320,8 +340,8 @@ int main(int argc, char **argv)
     r_llm = static_json(llm_body);
     r_profile = static_json(profile_body);
     r_empty = static_json(empty_body);
-    struct MHD_Daemon *line = start(line_port, threads);
-    struct MHD_Daemon *llm = line ? start(llm_port, threads) : NULL;
+    struct MHD_Daemon *line = start(line_port, threads, &g.line_conns);
+    struct MHD_Daemon *llm = line ? start(llm_port, threads, &g.llm_conns) : NULL;
     if (!line || !llm || !r_llm || !r_profile || !r_empty) {
         fprintf(stderr, "bench-fakes: cannot listen on 127.0.0.1:%d and :%d\n", line_port, llm_port);
         if (line)

@@ -520,6 +520,7 @@ static int run_load(struct run *r, int64_t hard_deadline_ns)
 
 struct fake_stats {
     int64_t unique, dup, foreign, bad, replies, loading, llm, pushes, first_reply_ns, last_reply_ns, cpu_ns;
+    int64_t line_conns, llm_conns; /* connections the server opened to the fakes in this phase */
     unsigned phase;
 };
 
@@ -537,6 +538,8 @@ static int fake_stats(int port, struct fake_stats *s)
     s->loading = bench_json_int(body, "loading");
     s->llm = bench_json_int(body, "llm");
     s->pushes = bench_json_int(body, "pushes");
+    s->line_conns = bench_json_int(body, "line_conns");
+    s->llm_conns = bench_json_int(body, "llm_conns");
     s->first_reply_ns = bench_json_int(body, "first_reply_ns");
     s->last_reply_ns = bench_json_int(body, "last_reply_ns");
     s->cpu_ns = bench_json_int(body, "cpu_ns");
@@ -748,6 +751,7 @@ int main(int argc, char **argv)
            (long long)f1.unique, (long long)f1.dup, (long long)f1.foreign, (long long)f1.bad, lost > 0 ? lost : 0);
     printf("llm_calls=%lld\nloading_calls=%lld\npushes=%lld\n", (long long)f1.llm, (long long)f1.loading,
            (long long)f1.pushes);
+    printf("line_connections=%lld\nllm_connections=%lld\n", (long long)f1.line_conns, (long long)f1.llm_conns);
     printf("drain_ms=%.1f\ndrained=%d\n", (double)drain_ns / 1e6, drained ? 1 : 0);
     printf("send_span_s=%.3f\nwindow_s=%.3f\n", send_span_s, window_s);
     double send_s = r.last_send_ns > first_send ? (double)(r.last_send_ns - first_send) / 1e9 : 0;

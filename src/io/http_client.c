@@ -1,8 +1,11 @@
-/* http_client.c - outgoing HTTP over one reusable libcurl easy handle.
+/* http_client.c - outgoing HTTP over reusable libcurl handles.
  *
- * The handle lives as long as the client, and curl_easy_reset() between
- * requests keeps its connection cache, DNS cache and TLS sessions, so repeated
- * calls to LINE or to the LLM reuse warm connections. Every transfer has a
+ * A client has a multi handle and two easy handles that live as long as it:
+ * the main one (http_client_do) and the side one (a request that runs while
+ * the next main requests do, see http_client_side_start). Both transfers are
+ * driven by the calling thread through the multi handle, whose connection
+ * cache, DNS cache and TLS sessions outlive every request, so repeated calls
+ * to LINE or to the LLM reuse warm connections. Every transfer has a
  * connect and a total timeout, is limited to http/https, caps the answer's
  * size, and can be aborted through an atomic flag. Nothing here retries and
  * nothing here logs: the caller decides what a failure means. Error text comes
@@ -32,14 +35,6 @@
 #define HTTP_OWN_HEADERS 1
 #endif
 
-struct http_client {
-    CURL *curl;
-#ifdef HTTP_OWN_HEADERS
-    char *headers;         /* "name\0value\0" pairs of the last response */
-    size_t headers_len, headers_cap;
-#endif
-};
-
 /* What the curl callbacks fill in during one transfer. */
 struct transfer {
     struct http_response *resp;
@@ -48,7 +43,28 @@ struct transfer {
     int too_large;
     const atomic_int *cancel;
 #ifdef HTTP_OWN_HEADERS
-    struct http_client *client;
+    struct http_client *client; /* NULL: the side transfer, whose headers are not kept */
+#endif
+};
+
+enum side_state { SIDE_NONE, SIDE_RUNNING, SIDE_FINISHED };
+
+struct http_client {
+    CURLM *multi;
+    CURL *curl;            /* the main transfer */
+    int main_done;
+    CURLcode main_rc;
+    CURL *side;            /* the side transfer, created on first use */
+    enum side_state side_state;
+    CURLcode side_rc;
+    struct transfer side_t;
+    struct http_response side_resp;
+    struct curl_slist *side_headers;
+    const atomic_int *side_cancel;
+    char side_errbuf[CURL_ERROR_SIZE];
+#ifdef HTTP_OWN_HEADERS
+    char *headers;         /* "name\0value\0" pairs of the last main response */
+    size_t headers_len, headers_cap;
 #endif
 };
 
@@ -92,19 +108,39 @@ struct http_client *http_client_new(void)
     struct http_client *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
+    c->multi = curl_multi_init();
     c->curl = curl_easy_init();
-    if (!c->curl) {
+    if (!c->multi || !c->curl) {
+        curl_easy_cleanup(c->curl);
+        curl_multi_cleanup(c->multi);
         free(c);
         return NULL;
     }
     return c;
 }
 
+static void side_clear(struct http_client *c)
+{
+    if (c->side_state == SIDE_RUNNING)
+        curl_multi_remove_handle(c->multi, c->side);
+    if (c->side) {
+        curl_easy_setopt(c->side, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(c->side, CURLOPT_ERRORBUFFER, NULL);
+    }
+    curl_slist_free_all(c->side_headers);
+    c->side_headers = NULL;
+    http_response_free(&c->side_resp);
+    c->side_state = SIDE_NONE;
+}
+
 void http_client_free(struct http_client *c)
 {
     if (!c)
         return;
+    side_clear(c);
+    curl_easy_cleanup(c->side);
     curl_easy_cleanup(c->curl);
+    curl_multi_cleanup(c->multi);
 #ifdef HTTP_OWN_HEADERS
     free(c->headers);
 #endif
@@ -243,7 +279,7 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
     static const char ra_ms[] = "retry-after-ms:";
 
 #ifdef HTTP_OWN_HEADERS
-    if (!record_header(t->client, data, n))
+    if (t->client && !record_header(t->client, data, n))
         return 0; /* out of memory: makes curl fail the transfer */
 #endif
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
@@ -272,6 +308,145 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
     return t->cancel && atomic_load(t->cancel) ? 1 : 0;
 }
 
+/* Sets up handle `h` for `req` (after a reset that keeps nothing of the
+ * previous request's options). `copy_body`: the body is copied, for a
+ * transfer that outlives the caller's buffer. Returns -1 (resp->error set)
+ * when out of memory. */
+static int prepare(CURL *h, const struct http_request *req, struct transfer *t, struct curl_slist **headers_out,
+                   char *errbuf, int copy_body, struct http_response *resp)
+{
+    struct curl_slist *headers = NULL;
+    int failed = 0;
+
+    curl_easy_reset(h);
+    if (req->headers) {
+        for (const char *const *hp = req->headers; *hp; hp++) {
+            struct curl_slist *n = curl_slist_append(headers, *hp);
+            if (!n) {
+                failed = 1;
+                break;
+            }
+            headers = n;
+        }
+    }
+    /* No "Expect: 100-continue" round trip for larger bodies. */
+    struct curl_slist *n = failed ? NULL : curl_slist_append(headers, "Expect:");
+    if (!n) {
+        curl_slist_free_all(headers);
+        snprintf(resp->error, sizeof(resp->error), "out of memory");
+        return -1;
+    }
+    headers = n;
+    *headers_out = headers;
+
+    long connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : HTTP_DEFAULT_CONNECT_MS;
+    long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    if (ca_bundle[0])
+        curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "linebot/" LINEBOT_VERSION);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* the size cap applies after decoding */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, t);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+
+    if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else {
+        if (strcmp(req->method, "POST") == 0)
+            curl_easy_setopt(h, CURLOPT_POST, 1L);
+        else
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+        if (copy_body)
+            curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
+        else
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    }
+    return 0;
+}
+
+/* Fills `resp` from a finished transfer: 0 when a response arrived, -1 with
+ * the reason otherwise. */
+static int conclude(CURL *h, CURLcode rc, const struct transfer *t, const atomic_int *cancel, const char *errbuf,
+                    struct http_response *resp)
+{
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == CURLE_OK) {
+        resp->status = status;
+        return 0;
+    }
+    resp->status = 0;
+    if (t->too_large) {
+        snprintf(resp->error, sizeof(resp->error),
+                 "response body larger than %zu bytes (status %ld)", t->max_bytes, status);
+    } else if (rc == CURLE_ABORTED_BY_CALLBACK && cancel && atomic_load(cancel)) {
+        resp->cancelled = 1;
+        snprintf(resp->error, sizeof(resp->error), "cancelled");
+    } else {
+        if (rc == CURLE_OPERATION_TIMEDOUT)
+            resp->timed_out = 1;
+        /* The error buffer is the more specific text when curl filled it in. */
+        snprintf(resp->error, sizeof(resp->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    }
+    return -1;
+}
+
+enum wait_for { WAIT_MAIN, WAIT_SIDE };
+
+/* Runs the client's transfers (the main and the side one alike) until the one
+ * waited for has finished. Returns CURLE_OK, or an error of the multi handle. */
+static CURLcode drive(struct http_client *c, enum wait_for which)
+{
+    for (;;) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(c->multi, &running);
+        if (mc != CURLM_OK)
+            return CURLE_OUT_OF_MEMORY;
+        CURLMsg *m;
+        int queued;
+        while ((m = curl_multi_info_read(c->multi, &queued))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            if (m->easy_handle == c->curl) {
+                c->main_rc = m->data.result;
+                c->main_done = 1;
+            } else if (m->easy_handle == c->side && c->side_state == SIDE_RUNNING) {
+                c->side_rc = m->data.result;
+                c->side_state = SIDE_FINISHED;
+                curl_multi_remove_handle(c->multi, c->side);
+            }
+        }
+        if (which == WAIT_MAIN ? c->main_done : c->side_state != SIDE_RUNNING)
+            return CURLE_OK;
+        mc = curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK)
+            return CURLE_OUT_OF_MEMORY;
+    }
+}
+
 int http_client_do(struct http_client *c, const struct http_request *req, struct http_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
@@ -296,103 +471,87 @@ int http_client_do(struct http_client *c, const struct http_request *req, struct
     };
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *headers = NULL;
-    int failed = 0;
 
-    /* Forget the previous request's options, keep the connection cache. */
-    curl_easy_reset(h);
 #ifdef HTTP_OWN_HEADERS
     c->headers_len = 0;
 #endif
-
-    if (req->headers) {
-        for (const char *const *hp = req->headers; *hp; hp++) {
-            struct curl_slist *n = curl_slist_append(headers, *hp);
-            if (!n) {
-                failed = 1;
-                break;
-            }
-            headers = n;
-        }
-    }
-    /* No "Expect: 100-continue" round trip for larger bodies. */
-    struct curl_slist *n = failed ? NULL : curl_slist_append(headers, "Expect:");
-    if (!n) {
-        curl_slist_free_all(headers);
-        snprintf(resp->error, sizeof(resp->error), "out of memory");
+    if (prepare(h, req, &t, &headers, errbuf, 0, resp) != 0)
         return -1;
-    }
-    headers = n;
 
-    long connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : HTTP_DEFAULT_CONNECT_MS;
-    long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
-
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
-
-    if (ca_bundle[0])
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
-#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "linebot/" LINEBOT_VERSION);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* the size cap applies after decoding */
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-
-    if (strcmp(req->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    CURLcode rc;
+    c->main_done = 0;
+    if (curl_multi_add_handle(c->multi, h) != CURLM_OK) {
+        rc = CURLE_OUT_OF_MEMORY;
     } else {
-        if (strcmp(req->method, "POST") == 0)
-            curl_easy_setopt(h, CURLOPT_POST, 1L);
-        else
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        rc = drive(c, WAIT_MAIN);
+        if (rc == CURLE_OK)
+            rc = c->main_rc;
+        curl_multi_remove_handle(c->multi, h);
     }
-
-    CURLcode rc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 
     /* The handle must not keep pointers to our stack or to the caller's data. */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     curl_slist_free_all(headers);
+    return conclude(h, rc, &t, req->cancel, errbuf, resp);
+}
 
-    if (rc == CURLE_OK) {
-        resp->status = status;
-        return 0;
+int http_client_side_start(struct http_client *c, const struct http_request *req, char *err, size_t errlen)
+{
+    if (!c || !req || !req->url || !req->method) {
+        snprintf(err, errlen, "invalid request");
+        return -1;
     }
+    if (c->side_state != SIDE_NONE) {
+        snprintf(err, errlen, "a side request is already under way");
+        return -1;
+    }
+    if (!c->side && !(c->side = curl_easy_init())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memset(&c->side_resp, 0, sizeof c->side_resp);
+    c->side_t = (struct transfer){
+        .resp = &c->side_resp,
+        .max_bytes = req->max_response_bytes ? req->max_response_bytes : HTTP_DEFAULT_MAX_BYTES,
+        .cancel = req->cancel,
+    };
+    c->side_cancel = req->cancel;
+    c->side_errbuf[0] = '\0';
+    if (prepare(c->side, req, &c->side_t, &c->side_headers, c->side_errbuf, 1, &c->side_resp) != 0 ||
+        curl_multi_add_handle(c->multi, c->side) != CURLM_OK) {
+        snprintf(err, errlen, "out of memory");
+        side_clear(c);
+        return -1;
+    }
+    c->side_state = SIDE_RUNNING;
+    /* Send it now, not when the next main request starts. */
+    int running = 0;
+    curl_multi_perform(c->multi, &running);
+    return 0;
+}
 
-    resp->status = 0;
-    if (t.too_large) {
-        snprintf(resp->error, sizeof(resp->error),
-                 "response body larger than %zu bytes (status %ld)", t.max_bytes, status);
-    } else if (rc == CURLE_ABORTED_BY_CALLBACK && req->cancel && atomic_load(req->cancel)) {
-        resp->cancelled = 1;
-        snprintf(resp->error, sizeof(resp->error), "cancelled");
-    } else {
-        if (rc == CURLE_OPERATION_TIMEDOUT)
-            resp->timed_out = 1;
-        /* The error buffer is the more specific text when curl filled it in. */
-        snprintf(resp->error, sizeof(resp->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+int http_client_side_pending(const struct http_client *c)
+{
+    return c && c->side_state != SIDE_NONE;
+}
+
+int http_client_side_finish(struct http_client *c, struct http_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    if (!c || c->side_state == SIDE_NONE) {
+        snprintf(resp->error, sizeof(resp->error), "no side request");
+        return -1;
     }
-    return -1;
+    CURLcode rc = CURLE_OK;
+    if (c->side_state == SIDE_RUNNING)
+        rc = drive(c, WAIT_SIDE);
+    if (rc == CURLE_OK)
+        rc = c->side_rc;
+    *resp = c->side_resp; /* the body and headers move to the caller */
+    memset(&c->side_resp, 0, sizeof c->side_resp);
+    int result = conclude(c->side, rc, &c->side_t, c->side_cancel, c->side_errbuf, resp);
+    side_clear(c);
+    return result;
 }

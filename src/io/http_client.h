@@ -1,7 +1,7 @@
 /* http_client.h - outgoing HTTP over libcurl.
  *
- * One `struct http_client` per thread: it keeps one curl easy handle, so
- * connections to LINE and to the LLM are reused (keep-alive, TLS sessions).
+ * One `struct http_client` per thread: its curl handles outlive the requests,
+ * so connections to LINE and to the LLM are reused (keep-alive, TLS sessions).
  * This layer does no retries; callers decide what is safe to retry. */
 #ifndef LINEBOT_HTTP_CLIENT_H
 #define LINEBOT_HTTP_CLIENT_H
@@ -52,6 +52,18 @@ struct http_response {
  * transport error (error[] says why). Always call http_response_free. */
 int http_client_do(struct http_client *c, const struct http_request *req, struct http_response *resp);
 void http_response_free(struct http_response *resp);
+
+/* A side request runs alongside the client's next http_client_do calls, on
+ * the same thread (it progresses whenever a request of the client is being
+ * waited for): a call whose answer is not needed right away, such as LINE's
+ * loading animation while the model is asked, costs no wait of its own. One
+ * at a time. http_client_side_start sends it and returns at once (-1 with
+ * `err` set when it could not be started); http_client_side_finish waits for
+ * it to end and gives its response, as http_client_do would (call
+ * http_response_free). The request's strings and body are copied. */
+int http_client_side_start(struct http_client *c, const struct http_request *req, char *err, size_t errlen);
+int http_client_side_pending(const struct http_client *c); /* 1 between start and finish */
+int http_client_side_finish(struct http_client *c, struct http_response *resp);
 
 /* A header of the last response on this client (name case-insensitive), or
  * NULL. Valid until the next request on the same client. */

@@ -29,6 +29,7 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,8 +216,11 @@ static enum line_result classify(int rc, long status, const char *message, enum 
 
 /* One HTTP exchange with LINE. Headers: Authorization, Content-Type for a
  * body, and X-Line-Retry-Key when `retry_key` is given. */
-static int line_send(struct line_api *api, const char *method, const char *path, const char *body,
-                     const char *retry_key, long timeout_ms, struct http_response *resp)
+/* Sends one request to LINE and waits for the answer; with `side`, only
+ * starts it as the client's side request (http_client_side_start) and returns
+ * 0, or -1 with resp->error set. */
+static int line_request(struct line_api *api, const char *method, const char *path, const char *body,
+                        const char *retry_key, long timeout_ms, bool side, struct http_response *resp)
 {
     const char *base = api->cfg->line_api_base ? api->cfg->line_api_base : "https://api.line.me";
     const char *token = api->cfg->access_token ? api->cfg->access_token : "";
@@ -255,7 +259,12 @@ static int line_send(struct line_api *api, const char *method, const char *path,
         .cancel = api->cancel,
         .max_response_bytes = LINE_MAX_RESPONSE_BYTES,
     };
-    rc = http_client_do(api->http, &req, resp);
+    if (side) {
+        memset(resp, 0, sizeof(*resp));
+        rc = http_client_side_start(api->http, &req, resp->error, sizeof(resp->error));
+    } else {
+        rc = http_client_do(api->http, &req, resp);
+    }
 done:
     if (auth) {
         memset(auth, 0, auth_len); /* the token should not linger on the heap */
@@ -263,6 +272,12 @@ done:
     }
     free(url);
     return rc;
+}
+
+static int line_send(struct line_api *api, const char *method, const char *path, const char *body,
+                     const char *retry_key, long timeout_ms, struct http_response *resp)
+{
+    return line_request(api, method, path, body, retry_key, timeout_ms, false, resp);
 }
 
 /* Counts and logs one failed attempt. `message` is LINE's error message. */
@@ -447,7 +462,7 @@ enum line_result line_push(struct line_api *api, const char *to, const struct te
     return result;
 }
 
-enum line_result line_loading_start(struct line_api *api, const char *user_id, int seconds)
+enum line_result line_loading_begin(struct line_api *api, const char *user_id, int seconds)
 {
     if (!user_id || !*user_id)
         return LINE_REJECTED;
@@ -460,8 +475,22 @@ enum line_result line_loading_start(struct line_api *api, const char *user_id, i
         return LINE_REJECTED;
 
     struct http_response resp;
-    int rc = line_send(api, "POST", "/v2/bot/chat/loading/start", body, NULL,
-                       LINE_LOADING_TIMEOUT_MS, &resp);
+    int rc = line_request(api, "POST", "/v2/bot/chat/loading/start", body, NULL, LINE_LOADING_TIMEOUT_MS, true,
+                          &resp);
+    free(body);
+    if (rc != 0) {
+        note_failure("loading/start", rc, &resp, NULL, LINE_TRANSPORT_ERROR, 1);
+        return LINE_TRANSPORT_ERROR;
+    }
+    return LINE_OK;
+}
+
+enum line_result line_loading_end(struct line_api *api)
+{
+    if (!http_client_side_pending(api->http))
+        return LINE_OK;
+    struct http_response resp;
+    int rc = http_client_side_finish(api->http, &resp);
     enum line_result result = classify(rc, resp.status, NULL, CALL_OTHER);
     if (result != LINE_OK) {
         char *message = rc == 0 ? error_message(&resp) : NULL;
@@ -469,8 +498,13 @@ enum line_result line_loading_start(struct line_api *api, const char *user_id, i
         free(message);
     }
     http_response_free(&resp);
-    free(body);
     return result;
+}
+
+enum line_result line_loading_start(struct line_api *api, const char *user_id, int seconds)
+{
+    enum line_result r = line_loading_begin(api, user_id, seconds);
+    return r == LINE_OK ? line_loading_end(api) : r;
 }
 
 enum line_result line_member_name(struct line_api *api, enum chat_type chat_type,

@@ -60,6 +60,14 @@ enum line_result line_push(struct line_api *api, const char *to, const struct te
  * Best effort: one attempt, short timeout. */
 enum line_result line_loading_start(struct line_api *api, const char *user_id, int seconds);
 
+/* The same in two halves, so that nothing waits for LINE's answer: begin
+ * sends it as the HTTP client's side request, which goes on while the
+ * client's next requests (the model's) run; end waits for it if it is not
+ * done yet and logs a failure. Call end before the next begin, and before
+ * the reply: an animation started after the answer would linger. */
+enum line_result line_loading_begin(struct line_api *api, const char *user_id, int seconds);
+enum line_result line_loading_end(struct line_api *api);
+
 /* GET /v2/bot/group/{id}/member/{userId} or /v2/bot/room/{id}/member/{userId}
  * (for CHAT_USER: /v2/bot/profile/{userId}). On LINE_OK `display_name` is set. */
 enum line_result line_member_name(struct line_api *api, enum chat_type chat_type,

@@ -44,6 +44,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
 #define PURGE_BATCH 1000 /* rows per purge statement, so webhooks never wait long */
@@ -225,6 +226,7 @@ struct shared_db {
     struct shared_db *next;   /* in `shared_list` */
     char *location;
     bool is_uri;
+    pid_t pid;                /* the process that opened it: a connection never crosses fork() */
     int refs;
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
@@ -698,7 +700,8 @@ int store_sqlite_open(struct store *st, const char *location, bool is_uri)
 
     pthread_mutex_lock(&shared_lock);
     struct shared_db *sh = shared_list;
-    while (sh && (sh->is_uri != is_uri || strcmp(sh->location, location) != 0))
+    pid_t self = getpid();
+    while (sh && (sh->pid != self || sh->is_uri != is_uri || strcmp(sh->location, location) != 0))
         sh = sh->next;
     if (sh) {
         sh->refs++;
@@ -711,6 +714,7 @@ int store_sqlite_open(struct store *st, const char *location, bool is_uri)
             return oom(st);
         }
         sh->is_uri = is_uri;
+        sh->pid = self;
         sh->refs = 1;
         pthread_mutex_init(&sh->lock, NULL);
         pthread_cond_init(&sh->urgent_turn, NULL);

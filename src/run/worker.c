@@ -450,8 +450,10 @@ static void answer(struct worker *w, const struct job *job, const struct line_ev
         budget = deadline - clock_monotonic_ms();
     }
 
+    /* The animation's request goes out now and runs alongside the model's:
+     * nobody waits for LINE's answer to it before asking the model. */
     if (ev->chat_type == CHAT_USER)
-        line_loading_start(&w->line, ev->chat_id, (int)(budget / 1000));
+        line_loading_begin(&w->line, ev->chat_id, (int)(budget / 1000));
 
     char *speaker = speaker_name(w, ev);
     struct turn *hist = NULL;
@@ -516,10 +518,12 @@ static void answer(struct worker *w, const struct job *job, const struct line_ev
         }
     }
     log_debug("answer: %zu message(s); model %s", parts.n, model_answered ? "answered" : "failed");
+    line_loading_end(&w->line); /* before the answer: an animation started after it would linger */
     deliver(w, job, ev, &parts, history, model_answered);
     json_decref(history);
     text_parts_free(&parts);
 out:
+    line_loading_end(&w->line);
     free(reply_text);
     free(quoted);
     free(speaker);

@@ -250,6 +250,40 @@ static void test_ack_does_not_wait_for_a_slow_model(void **state)
     world_finish(w);
 }
 
+/* The loading animation does not hold the model up: LINE is slow to answer
+ * the loading request, yet the model is asked at once. The answer still goes
+ * out only after LINE answered the loading request (an animation started
+ * after the answer would linger on screen). */
+static void test_model_is_asked_without_waiting_for_the_loading_animation(void **state)
+{
+    struct world *w = world_start(state, NULL);
+    fake_line_set_delay(w->line, FAKE_LINE_LOADING_PATH, 1500);
+    json_t *ev = ev_message(w, &(struct ev){.user = USER_A, .text = "quick question"});
+    char *body = webhook_body(ev, NULL);
+    assert_int_equal(bot_post_webhook(w, body), 200);
+    free(body);
+    assert_answers(w, USER_A, 1);
+
+    int64_t loading_at = -1;
+    for (size_t i = 0; i < fake_line_request_total(w->line); i++) {
+        struct fake_line_request q;
+        if (fake_line_request_at(w->line, i, &q) && strcmp(q.path, FAKE_LINE_LOADING_PATH) == 0)
+            loading_at = q.at_ms;
+    }
+    assert_true(loading_at >= 0);
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    int64_t llm_at = fake_llm_request_time(w->llm, 0);
+    if (llm_at - loading_at >= 1000)
+        fail_msg("the model was asked %lld ms after the loading request: it waited for LINE's answer",
+                 (long long)(llm_at - loading_at));
+    struct fake_line_message m;
+    assert_true(fake_line_message_at(w->line, 0, &m));
+    if (m.at_ms < loading_at + 1400)
+        fail_msg("the answer reached LINE %lld ms after the loading request, before LINE answered it",
+                 (long long)(m.at_ms - loading_at));
+    world_finish(w);
+}
+
 static void test_metrics_exposed(void **state)
 {
     struct world *w = world_start(state, NULL);
@@ -453,6 +487,7 @@ int main(void)
         E2E_TEST(test_same_event_twice_answered_once),
         E2E_TEST(test_two_events_in_one_webhook_both_answered),
         E2E_TEST(test_ack_does_not_wait_for_a_slow_model),
+        E2E_TEST(test_model_is_asked_without_waiting_for_the_loading_animation),
         E2E_TEST(test_metrics_exposed),
         E2E_TEST(test_documented_examples_accepted),
         E2E_TEST(test_concurrent_webhooks),
