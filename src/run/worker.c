@@ -530,6 +530,14 @@ out:
     turns_free(hist, n_hist);
 }
 
+/* Keeps a group message as context: the turn, then the trim to the newest
+ * LINEBOT_GROUP_CONTEXT turns. */
+static int keep_context(struct worker *w, const struct line_event *ev, const struct turn *t)
+{
+    int rc = store_history_add(w->store, ev->chat_id, t);
+    return rc == 0 ? store_context_trim(w->store, ev->chat_id, w->pool->cfg->group_context) : rc;
+}
+
 static void process(struct worker *w, const struct job *job)
 {
     const struct config *cfg = w->pool->cfg;
@@ -598,20 +606,22 @@ static void process(struct worker *w, const struct job *job)
         char *speaker = speaker_name(w, &ev);
         struct turn t = {.role = TURN_CONTEXT, .speaker = speaker, .text = d.text,
                          .message_id = ev.message_id, .timestamp_ms = ev.timestamp_ms};
-        /* One transaction for the turn, the trim and "done" when the store batches. */
+        /* One transaction for the turn, the trim and "done" when the store
+         * batches; a failed batch kept nothing, so it is done again step by step. */
         int batch = store_batch_begin(w->store);
-        int rc = store_history_add(w->store, ev.chat_id, &t);
-        if (rc == 0)
-            rc = store_context_trim(w->store, ev.chat_id, cfg->group_context);
-        if (rc == 0 && batch == 1)
-            rc = store_job_done(w->store, job->event_id, job->claim_gen, "context") < 0 ? -1 : 0;
-        if (batch == 1 && store_batch_end(w->store) != 0)
-            rc = -1;
-        free(speaker);
-        if (rc == 0 && batch == 1)
-            break;
+        int rc = keep_context(w, &ev, &t);
+        if (batch == 1) {
+            if (rc == 0)
+                rc = store_job_done(w->store, job->event_id, job->claim_gen, "context") < 0 ? -1 : 0;
+            if (store_batch_end(w->store) == 0 && rc == 0) {
+                free(speaker);
+                break;
+            }
+            rc = keep_context(w, &ev, &t);
+        }
         if (rc != 0)
             log_warn("could not keep group context: %s", store_last_error(w->store));
+        free(speaker);
         finish_job(w, job, "context");
         break;
     }
