@@ -49,6 +49,44 @@ static int post_signed(struct http_client *http, const char *url, const char *co
     return rc == 0 && *status == 202 ? 0 : -1;
 }
 
+/* One header of the invoke request. */
+struct header_line {
+    const char *name;
+    const char *value;
+};
+
+#define MAX_HEADER_LINES (ACS3_MAX_OUT_HEADERS > SIGV4_MAX_OUT_HEADERS ? ACS3_MAX_OUT_HEADERS + 2 : SIGV4_MAX_OUT_HEADERS + 2)
+
+/* Posts the signed invoke to `endpoint`'s scheme, `host` and `path` (plus
+ * `query` when not empty) with `lines` as its headers. The header lines carry
+ * a credential, so their copies are wiped once sent. 0 when accepted (202). */
+static int send_invoke(struct http_client *http, const char *endpoint, const char *host, const char *path,
+                       const char *query, const struct header_line *lines, size_t n_lines, const char *payload,
+                       size_t len, char *err, size_t errlen)
+{
+    char hdr[MAX_HEADER_LINES][8448];
+    const char *headers[MAX_HEADER_LINES + 1];
+    if (n_lines > MAX_HEADER_LINES) {
+        snprintf(err, errlen, "too many headers to sign");
+        return -1;
+    }
+    for (size_t i = 0; i < n_lines; i++) {
+        snprintf(hdr[i], sizeof hdr[i], "%s: %s", lines[i].name, lines[i].value);
+        headers[i] = hdr[i];
+    }
+    headers[n_lines] = NULL;
+    char url[2048];
+    snprintf(url, sizeof url, "%s%s%s%s%s", strncasecmp(endpoint, "https://", 8) == 0 ? "https://" : "http://", host,
+             path, query[0] ? "?" : "", query);
+    long status;
+    int rc = post_signed(http, url, headers, payload, len, &status, err, errlen);
+    for (size_t i = 0; i < n_lines; i++)
+        memset(hdr[i], 0, sizeof hdr[i]);
+    if (rc == 0)
+        log_debug("asynchronous invocation accepted (%zu bytes)", len);
+    return rc;
+}
+
 int selfinvoke_lambda(const struct config *cfg, struct http_client *http, const char *payload, size_t len,
                       char *err, size_t errlen)
 {
@@ -87,31 +125,13 @@ int selfinvoke_lambda(const struct config *cfg, struct http_client *http, const 
         snprintf(err, errlen, "cannot sign the invoke request: %s", serr);
         return -1;
     }
-    char hdr[SIGV4_MAX_OUT_HEADERS + 2][8448];
-    const char *headers[SIGV4_MAX_OUT_HEADERS + 3];
-    size_t nh = 0;
-    snprintf(hdr[nh], sizeof hdr[nh], "X-Amz-Invocation-Type: Event");
-    headers[nh] = hdr[nh];
-    nh++;
-    snprintf(hdr[nh], sizeof hdr[nh], "Content-Type: application/json");
-    headers[nh] = hdr[nh];
-    nh++;
-    for (size_t i = 0; i < sig.n_headers; i++, nh++) {
-        snprintf(hdr[nh], sizeof hdr[nh], "%s: %s", sig.headers[i].name, sig.headers[i].value);
-        headers[nh] = hdr[nh];
-    }
-    headers[nh] = NULL;
-    char url[1536];
-    snprintf(url, sizeof url, "%.16s%s%s", strncasecmp(endpoint, "https://", 8) == 0 ? "https://" : "http://", host,
-             path);
+    struct header_line lines[MAX_HEADER_LINES] = {{"X-Amz-Invocation-Type", "Event"},
+                                                 {"Content-Type", "application/json"}};
+    size_t n = 2;
+    for (size_t i = 0; i < sig.n_headers && n < MAX_HEADER_LINES; i++)
+        lines[n++] = (struct header_line){sig.headers[i].name, sig.headers[i].value};
+    int rc = send_invoke(http, endpoint, host, path, "", lines, n, payload, len, err, errlen);
     sigv4_result_free(&sig);
-    long status;
-    int rc = post_signed(http, url, headers, payload, len, &status, err, errlen);
-    /* The signed headers carried a credential: wipe the copies. */
-    for (size_t i = 0; i < nh; i++)
-        memset(hdr[i], 0, sizeof hdr[i]);
-    if (rc == 0)
-        log_debug("asynchronous invocation accepted (%zu bytes)", len);
     return rc;
 }
 
@@ -172,29 +192,12 @@ int selfinvoke_fc(const struct config *cfg, struct http_client *http, const stru
         snprintf(err, errlen, "cannot sign the invoke request: %s", serr);
         return -1;
     }
-    char hdr[ACS3_MAX_OUT_HEADERS + 2][8448];
-    const char *headers[ACS3_MAX_OUT_HEADERS + 3];
-    size_t nh = 0;
-    snprintf(hdr[nh], sizeof hdr[nh], "x-fc-invocation-type: Async");
-    headers[nh] = hdr[nh];
-    nh++;
-    snprintf(hdr[nh], sizeof hdr[nh], "Content-Type: application/octet-stream");
-    headers[nh] = hdr[nh];
-    nh++;
-    for (size_t i = 0; i < sig.n_headers; i++, nh++) {
-        snprintf(hdr[nh], sizeof hdr[nh], "%s: %s", sig.headers[i].name, sig.headers[i].value);
-        headers[nh] = hdr[nh];
-    }
-    headers[nh] = NULL;
-    char url[2048];
-    snprintf(url, sizeof url, "%s%s%s%s%s", strncasecmp(endpoint, "https://", 8) == 0 ? "https://" : "http://", host,
-             path, sig.canonical_query[0] ? "?" : "", sig.canonical_query);
+    struct header_line lines[MAX_HEADER_LINES] = {{"x-fc-invocation-type", "Async"},
+                                                 {"Content-Type", "application/octet-stream"}};
+    size_t n = 2;
+    for (size_t i = 0; i < sig.n_headers && n < MAX_HEADER_LINES; i++)
+        lines[n++] = (struct header_line){sig.headers[i].name, sig.headers[i].value};
+    int rc = send_invoke(http, endpoint, host, path, sig.canonical_query, lines, n, payload, len, err, errlen);
     acs3_result_free(&sig);
-    long status;
-    int rc = post_signed(http, url, headers, payload, len, &status, err, errlen);
-    for (size_t i = 0; i < nh; i++)
-        memset(hdr[i], 0, sizeof hdr[i]);
-    if (rc == 0)
-        log_debug("asynchronous invocation accepted (%zu bytes)", len);
     return rc;
 }
