@@ -7,11 +7,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,4 +240,73 @@ int64_t bench_json_int(const char *json, const char *key)
     if (!p)
         return 0;
     return strtoll(p + strlen(pat), NULL, 10);
+}
+
+int bench_parse_start_opts(int argc, char **argv, struct bench_start_opts *o)
+{
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return i + 1 < argc ? i + 1 : -1;
+        if (i + 1 >= argc)
+            return -1;
+        if (strcmp(argv[i], "--port") == 0)
+            o->port = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--runs") == 0)
+            o->runs = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--fresh-db") == 0)
+            o->fresh_db = argv[++i];
+        else if (strcmp(argv[i], "--log") == 0)
+            o->log = argv[++i];
+        else if (strcmp(argv[i], "--timeout-ms") == 0)
+            o->timeout_ms = atoi(argv[++i]);
+        else
+            return -1;
+    }
+    return -1;
+}
+
+void bench_remove_db(const char *tool, const char *db)
+{
+    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", db, suffix[i]);
+        if (unlink(path) != 0 && errno != ENOENT)
+            fprintf(stderr, "%s: cannot remove %s: %s\n", tool, path, strerror(errno));
+    }
+}
+
+void bench_stop_child(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 500; i++) { /* 5 s */
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        bench_sleep_us(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void bench_sort_doubles(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+}
+
+void bench_print_ms_stats(const char *name, double *v, int n)
+{
+    if (n < 1)
+        return;
+    bench_sort_doubles(v, n);
+    double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    const char *sep = name[0] ? "_" : "";
+    printf("%s%smedian_ms=%.2f\n%s%smin_ms=%.2f\n%s%smax_ms=%.2f\n", name, sep, median, name, sep, v[0], name, sep,
+           v[n - 1]);
 }

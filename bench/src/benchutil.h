@@ -41,4 +41,28 @@ int bench_http(int port, const char *method, const char *path, const char *req_b
 /* Reads "key":<number> out of a flat JSON object; 0 if absent. */
 int64_t bench_json_int(const char *json, const char *key);
 
+/* ---- the start-up timers (bench-coldstart, bench-lambdastart) ---- */
+
+#define BENCH_MAX_RUNS 101
+
+/* Their common options: [--port P] [--runs N] [--fresh-db PATH] [--log FILE]
+ * [--timeout-ms T] -- CMD [ARGS...]. Fields keep their defaults when not
+ * given. Returns the index of CMD in argv, or -1 on a bad option or when the
+ * command is missing (the caller prints its usage). */
+struct bench_start_opts {
+    int port, runs, timeout_ms;
+    const char *fresh_db, *log;
+};
+int bench_parse_start_opts(int argc, char **argv, struct bench_start_opts *o);
+
+/* Removes a SQLite database and its -wal, -shm and -journal files. */
+void bench_remove_db(const char *tool, const char *db);
+/* SIGTERM, then SIGKILL after 5 s; reaps the child. */
+void bench_stop_child(pid_t pid);
+/* Sorts n values in increasing order. */
+void bench_sort_doubles(double *v, int n);
+/* Prints <name>_median_ms, _min_ms and _max_ms ("median_ms"... when name is
+ * empty) of n values; sorts v. */
+void bench_print_ms_stats(const char *name, double *v, int n);
+
 #endif

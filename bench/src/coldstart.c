@@ -25,7 +25,6 @@
 
 #include "benchutil.h"
 
-#define MAX_RUNS 101
 
 static int wait_200(int port, const char *path, int timeout_ms, pid_t child)
 {
@@ -38,35 +37,6 @@ static int wait_200(int port, const char *path, int timeout_ms, pid_t child)
         bench_sleep_us(100);
     }
     return -1;
-}
-
-static void stop_child(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 500; i++) { /* 5 s */
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        bench_sleep_us(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void remove_db(const char *db)
-{
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    char path[4096];
-    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(path, sizeof path, "%s%s", db, suffix[i]);
-        if (unlink(path) != 0 && errno != ENOENT)
-            fprintf(stderr, "bench-coldstart: cannot remove %s: %s\n", path, strerror(errno));
-    }
 }
 
 static int fsync_probe(const char *dir, int count)
@@ -95,7 +65,7 @@ static int fsync_probe(const char *dir, int count)
     close(fd);
     unlink(path);
     if (rc == 0) {
-        qsort(us, (size_t)count, sizeof *us, cmp_double);
+        bench_sort_doubles(us, count);
         printf("fsync_count=%d\nfsync_median_us=%.0f\nfsync_p99_us=%.0f\n", count, us[count / 2],
                us[(count * 99) / 100 < count ? (count * 99) / 100 : count - 1]);
     }
@@ -110,45 +80,24 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "--fsync") == 0)
         return fsync_probe(argv[2], atoi(argv[3]));
 
-    int port = 0, runs = 7, timeout_ms = 30000;
-    const char *fresh_db = NULL, *log = "/dev/null";
-    int i = 1;
-    for (; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        }
-        if (i + 1 >= argc)
-            break;
-        if (strcmp(argv[i], "--port") == 0)
-            port = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--runs") == 0)
-            runs = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--fresh-db") == 0)
-            fresh_db = argv[++i];
-        else if (strcmp(argv[i], "--log") == 0)
-            log = argv[++i];
-        else if (strcmp(argv[i], "--timeout-ms") == 0)
-            timeout_ms = atoi(argv[++i]);
-        else
-            break;
-    }
-    if (port <= 0 || runs < 1 || runs > MAX_RUNS || timeout_ms < 100 || i >= argc) {
+    struct bench_start_opts o = {.port = 0, .runs = 7, .timeout_ms = 30000, .fresh_db = NULL, .log = "/dev/null"};
+    int i = bench_parse_start_opts(argc, argv, &o);
+    if (i < 0 || o.port <= 0 || o.runs < 1 || o.runs > BENCH_MAX_RUNS || o.timeout_ms < 100) {
         fprintf(stderr, "usage: bench-coldstart --port P [--runs 1..%d] [--fresh-db PATH] [--log FILE]"
                         " [--timeout-ms T] -- CMD [ARGS...]\n"
-                        "       bench-coldstart --wait PORT PATH TIMEOUT_MS\n", MAX_RUNS);
+                        "       bench-coldstart --wait PORT PATH TIMEOUT_MS\n", BENCH_MAX_RUNS);
         return 2;
     }
     char **cmd = argv + i;
-    if (bench_http(port, "GET", "/healthz", NULL, NULL, 0, 500) != 0) {
-        fprintf(stderr, "bench-coldstart: something already answers on 127.0.0.1:%d\n", port);
+    if (bench_http(o.port, "GET", "/healthz", NULL, NULL, 0, 500) != 0) {
+        fprintf(stderr, "bench-coldstart: something already answers on 127.0.0.1:%d\n", o.port);
         return 1;
     }
 
-    double ms[MAX_RUNS];
-    for (int r = 0; r < runs; r++) {
-        if (fresh_db)
-            remove_db(fresh_db);
+    double ms[BENCH_MAX_RUNS];
+    for (int r = 0; r < o.runs; r++) {
+        if (o.fresh_db)
+            bench_remove_db("bench-coldstart", o.fresh_db);
         int64_t t0 = bench_now_ns();
         pid_t pid = fork();
         if (pid < 0) {
@@ -156,7 +105,7 @@ int main(int argc, char **argv)
             return 1;
         }
         if (pid == 0) {
-            int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            int fd = open(o.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {
                 dup2(fd, 1);
                 dup2(fd, 2);
@@ -165,22 +114,21 @@ int main(int argc, char **argv)
             execvp(cmd[0], cmd);
             _exit(127);
         }
-        int rc = wait_200(port, "/healthz", timeout_ms, pid);
+        int rc = wait_200(o.port, "/healthz", o.timeout_ms, pid);
         int64_t t1 = bench_now_ns();
         if (rc != 0) {
             fprintf(stderr, "bench-coldstart: %s %s\n", cmd[0],
                     rc == -2 ? "exited before answering /healthz" : "did not answer /healthz in time");
             if (rc != -2)
-                stop_child(pid);
+                bench_stop_child(pid);
             return 1;
         }
-        stop_child(pid);
+        bench_stop_child(pid);
         ms[r] = (double)(t1 - t0) / 1e6;
         printf("start_%d_ms=%.2f\n", r + 1, ms[r]);
         bench_sleep_us(100000); /* let the port and the disk settle */
     }
-    qsort(ms, (size_t)runs, sizeof ms[0], cmp_double);
-    printf("runs=%d\nmedian_ms=%.2f\nmin_ms=%.2f\nmax_ms=%.2f\n", runs,
-           runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2, ms[0], ms[runs - 1]);
+    printf("runs=%d\n", o.runs);
+    bench_print_ms_stats("", ms, o.runs);
     return 0;
 }

@@ -42,7 +42,6 @@
 
 #include "benchutil.h"
 
-#define MAX_RUNS 101
 #define MAX_CONNS 16
 #define CONN_BUF (64 * 1024)
 #define RUNTIME "/2018-06-01/runtime/"
@@ -69,41 +68,6 @@ struct start {
 };
 
 static struct conn conns[MAX_CONNS];
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof v[0], cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void remove_db(const char *db)
-{
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    char path[4096];
-    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(path, sizeof path, "%s%s", db, suffix[i]);
-        if (unlink(path) != 0 && errno != ENOENT)
-            fprintf(stderr, "bench-lambdastart: cannot remove %s: %s\n", path, strerror(errno));
-    }
-}
-
-static void stop_child(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 500; i++) { /* 5 s */
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        bench_sleep_us(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
 
 static void conn_close(struct conn *c)
 {
@@ -388,44 +352,13 @@ static int serve_start(int lfd, struct start *s, int timeout_ms)
     }
 }
 
-static void print_stats(const char *name, double *v, int n)
-{
-    double lo = v[0], hi = v[0];
-    for (int i = 1; i < n; i++) {
-        lo = v[i] < lo ? v[i] : lo;
-        hi = v[i] > hi ? v[i] : hi;
-    }
-    printf("%s_median_ms=%.2f\n%s_min_ms=%.2f\n%s_max_ms=%.2f\n", name, median(v, n), name, lo, name, hi);
-}
-
 int main(int argc, char **argv)
 {
-    int port = 0, runs = 7, timeout_ms = 10000;
-    const char *fresh_db = NULL, *log = "/dev/null";
-    int i = 1;
-    for (; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) {
-            i++;
-            break;
-        }
-        if (i + 1 >= argc)
-            break;
-        if (strcmp(argv[i], "--port") == 0)
-            port = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--runs") == 0)
-            runs = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--fresh-db") == 0)
-            fresh_db = argv[++i];
-        else if (strcmp(argv[i], "--log") == 0)
-            log = argv[++i];
-        else if (strcmp(argv[i], "--timeout-ms") == 0)
-            timeout_ms = atoi(argv[++i]);
-        else
-            break;
-    }
-    if (port < 0 || port > 65535 || runs < 1 || runs > MAX_RUNS || timeout_ms < 100 || i >= argc) {
+    struct bench_start_opts o = {.port = 0, .runs = 7, .timeout_ms = 10000, .fresh_db = NULL, .log = "/dev/null"};
+    int i = bench_parse_start_opts(argc, argv, &o);
+    if (i < 0 || o.port < 0 || o.port > 65535 || o.runs < 1 || o.runs > BENCH_MAX_RUNS || o.timeout_ms < 100) {
         fprintf(stderr, "usage: bench-lambdastart [--runs 1..%d] [--port P] [--fresh-db PATH] [--log FILE]"
-                        " [--timeout-ms T] -- CMD [ARGS...]\n", MAX_RUNS);
+                        " [--timeout-ms T] -- CMD [ARGS...]\n", BENCH_MAX_RUNS);
         return 2;
     }
     char **cmd = argv + i;
@@ -433,13 +366,13 @@ int main(int argc, char **argv)
 
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t sl = sizeof sa;
     if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 64) != 0 ||
         getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0) {
-        fprintf(stderr, "bench-lambdastart: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
+        fprintf(stderr, "bench-lambdastart: cannot listen on 127.0.0.1:%d: %s\n", o.port, strerror(errno));
         return 1;
     }
     char api[32];
@@ -453,14 +386,14 @@ int main(int argc, char **argv)
         }
     }
 
-    double init_ms[MAX_RUNS], resp_ms[MAX_RUNS], invoke_ms[MAX_RUNS];
-    for (int r = 0; r < runs; r++) {
+    double init_ms[BENCH_MAX_RUNS], resp_ms[BENCH_MAX_RUNS], invoke_ms[BENCH_MAX_RUNS];
+    for (int r = 0; r < o.runs; r++) {
         struct start s;
         memset(&s, 0, sizeof s);
         snprintf(s.request_id, sizeof s.request_id, "bench-%d-%d-%lld", r + 1, (int)getpid(),
                  (long long)bench_wall_ms());
-        if (fresh_db)
-            remove_db(fresh_db);
+        if (o.fresh_db)
+            bench_remove_db("bench-lambdastart", o.fresh_db);
         s.t0 = bench_now_ns();
         s.pid = fork();
         if (s.pid < 0) {
@@ -468,7 +401,7 @@ int main(int argc, char **argv)
             return 1;
         }
         if (s.pid == 0) {
-            int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            int fd = open(o.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {
                 dup2(fd, 1);
                 dup2(fd, 2);
@@ -478,9 +411,9 @@ int main(int argc, char **argv)
             execvp(cmd[0], cmd);
             _exit(127);
         }
-        int rc = serve_start(lfd, &s, timeout_ms);
+        int rc = serve_start(lfd, &s, o.timeout_ms);
         if (s.pid > 0)
-            stop_child(s.pid);
+            bench_stop_child(s.pid);
         close_all();
         if (rc != 0) {
             fprintf(stderr, "bench-lambdastart: start %d of %s against the Runtime API stand-in on %s: %s\n", r + 1,
@@ -494,10 +427,10 @@ int main(int argc, char **argv)
         fflush(stdout);
         bench_sleep_us(100000); /* let the disk settle, as bench-coldstart does */
     }
-    printf("runs=%d\n", runs);
-    print_stats("init", init_ms, runs);
-    print_stats("first_response", resp_ms, runs);
-    print_stats("invoke", invoke_ms, runs);
+    printf("runs=%d\n", o.runs);
+    bench_print_ms_stats("init", init_ms, o.runs);
+    bench_print_ms_stats("first_response", resp_ms, o.runs);
+    bench_print_ms_stats("invoke", invoke_ms, o.runs);
     close(lfd);
     for (int k = 0; k < MAX_CONNS; k++)
         free(conns[k].buf);
