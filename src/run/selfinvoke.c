@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "core/acs3.h"
@@ -81,7 +82,7 @@ static int send_invoke(struct http_client *http, const char *endpoint, const cha
     long status;
     int rc = post_signed(http, url, headers, payload, len, &status, err, errlen);
     for (size_t i = 0; i < n_lines; i++)
-        memset(hdr[i], 0, sizeof hdr[i]);
+        OPENSSL_cleanse(hdr[i], sizeof hdr[i]); /* unlike memset, never optimised away */
     if (rc == 0)
         log_debug("asynchronous invocation accepted (%zu bytes)", len);
     return rc;
@@ -177,11 +178,13 @@ int selfinvoke_fc(const struct config *cfg, struct http_client *http, const stru
         snprintf(nonce + 2 * i, 3, "%02x", random[i]);
 
     struct acs3_param qualifier[] = {{"qualifier", cfg->fc_qualifier}};
-    struct acs3_header signed_headers[] = {{"content-type", "application/octet-stream"}};
+    /* The invocation type is signed too, so that "Async" cannot be changed on the way. */
+    struct acs3_header signed_headers[] = {{"content-type", "application/octet-stream"},
+                                           {"x-fc-invocation-type", "Async"}};
     struct acs3_request sreq = {
         .method = "POST", .host = host, .path = path,
         .params = cfg->fc_qualifier ? qualifier : NULL, .n_params = cfg->fc_qualifier ? 1 : 0,
-        .headers = signed_headers, .n_headers = 1, .payload = payload, .payload_len = len,
+        .headers = signed_headers, .n_headers = 2, .payload = payload, .payload_len = len,
         .action = "InvokeFunction", .version = "2023-03-30",
         .access_key_id = creds->access_key_id, .access_key_secret = creds->access_key_secret,
         .security_token = creds->security_token, .now_epoch_s = clock_now_ms() / 1000, .nonce = nonce,

@@ -118,7 +118,10 @@ static int fc_webhook(struct server *srv, struct MHD_Connection *conn, struct re
 static enum MHD_Result fc_invoke(struct server *srv, struct MHD_Connection *conn, struct request *req)
 {
     if (req->too_large) {
-        fc_status = "404";
+        /* Retrying cannot make it fit: report it done ("200"), loudly. Our own
+         * hand-offs are split to stay far below the limit. */
+        log_error("event invocation payload over the size limit: dropped");
+        fc_status = "200";
         return respond_json(conn, 413, "error", "payload too large");
     }
     struct handoff_event *evs;
@@ -306,8 +309,7 @@ struct server *server_start(const struct config *cfg, struct ingest *ingest, cha
     pthread_mutex_init(&srv->invoke_lock, NULL);
     if (cfg->platform == PLATFORM_FC && !(srv->invoke = http_client_new())) {
         snprintf(err, errlen, "out of memory");
-        free(srv);
-        return NULL;
+        goto fail;
     }
 
     char port[16];
@@ -317,10 +319,8 @@ struct server *server_start(const struct config *cfg, struct ingest *ingest, cha
     int gai = getaddrinfo(cfg->host, port, &hints, &ai);
     if (gai != 0 || !ai) {
         snprintf(err, errlen, "HOST %s cannot be resolved: %s", cfg->host, gai_strerror(gai));
-        free(srv);
-        return NULL;
+        goto fail;
     }
-    /* epoll: one readiness call per wake-up, whatever the number of connections. */
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -334,10 +334,15 @@ struct server *server_start(const struct config *cfg, struct ingest *ingest, cha
     freeaddrinfo(ai);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%d (in use, or not allowed)", cfg->host, cfg->port);
-        free(srv);
-        return NULL;
+        goto fail;
     }
     return srv;
+
+fail:
+    http_client_free(srv->invoke);
+    pthread_mutex_destroy(&srv->invoke_lock);
+    free(srv);
+    return NULL;
 }
 
 void server_stop(struct server *srv)
