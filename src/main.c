@@ -3,11 +3,13 @@
  * `linebot serve` reads the configuration once, opens the store, recovers
  * what a previous run left unfinished, starts the workers and the HTTP front
  * door, and waits for SIGTERM/SIGINT to stop gracefully. */
+#include <errno.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "io/clock.h"
@@ -60,18 +62,30 @@ static const char serve_usage[] =
     "  LOG_LEVEL                  debug | info | warn | error (info)\n"
     "See README.md for every setting.\n";
 
+/* A setting that stops start-up: said on stderr, and to Lambda as an init error. */
+static int refuse_to_start(const char *err)
+{
+    fprintf(stderr, "linebot: %s\n", err);
+    const char *runtime_api = config_lookup(environ, "AWS_LAMBDA_RUNTIME_API");
+    if (runtime_api && http_global_init() == 0) {
+        lambda_report_init_error(runtime_api, err);
+        http_global_cleanup();
+    }
+    return 2;
+}
+
 static int serve(void)
 {
     struct config cfg;
     char err[512];
-    if (config_load(&cfg, environ, err, sizeof err) != 0) {
-        fprintf(stderr, "linebot: %s\n", err);
-        const char *runtime_api = config_lookup(environ, "AWS_LAMBDA_RUNTIME_API");
-        if (runtime_api && http_global_init() == 0) {
-            lambda_report_init_error(runtime_api, err);
-            http_global_cleanup();
-        }
-        return 2;
+    if (config_load(&cfg, environ, err, sizeof err) != 0)
+        return refuse_to_start(err);
+    /* A CA bundle that cannot be read would only show up as failing HTTPS
+     * calls to LINE and the model, naming no setting. */
+    if (cfg.ca_file && access(cfg.ca_file, R_OK) != 0) {
+        snprintf(err, sizeof err, "SSL_CERT_FILE %.300s cannot be read: %s", cfg.ca_file, strerror(errno));
+        config_free(&cfg);
+        return refuse_to_start(err);
     }
     log_init(cfg.log_level);
     clock_set_offset_ms(cfg.clock_offset_ms);
@@ -109,8 +123,8 @@ static int serve(void)
     if (!store) {
         /* Not cfg.db: a postgres:// URL may hold a password. The store's own
          * message names a SQLite path and never a URL. */
-        log_error("cannot open the store: %s", err);
-        fprintf(stderr, "linebot: cannot open the store: %s\n", err);
+        log_error("LINEBOT_DB: cannot open the store: %s", err);
+        fprintf(stderr, "linebot: LINEBOT_DB: cannot open the store: %s\n", err);
         goto out;
     }
     if (store_recover(store) != 0) {

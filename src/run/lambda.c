@@ -162,7 +162,7 @@ int lambda_run(const struct config *cfg)
     l.invoke = http_client_new();
     if (!l.store || !l.runtime || !l.invoke) {
         char msg[600];
-        snprintf(msg, sizeof msg, "cannot open the store: %s", l.store ? "out of memory" : err);
+        snprintf(msg, sizeof msg, "LINEBOT_DB: cannot open the store: %s", l.store ? "out of memory" : err);
         log_error("%s", msg);
         lambda_report_init_error(cfg->lambda_runtime_api, msg);
         goto out;

@@ -441,13 +441,15 @@ static void test_logs_hold_no_secrets(void **state)
     world_finish(w);
 }
 
-static void test_missing_setting_stops_start_up(void **state)
+/* Starts the bot with `env` changed (a "NAME" entry unsets, "NAME=value"
+ * sets) and checks that it refuses to start with a message naming `name`. */
+static void assert_refuses_to_start(void **state, const char *env_change, const char *name)
 {
     struct world *w = world_new(state, NULL);
-    bot_spawn(w, (const char *[]){"LINE_CHANNEL_SECRET", NULL});
+    bot_spawn(w, (const char *[]){env_change, NULL});
     int status = bot_wait_exit(w, e2e_ms(10000));
     if (status == -1)
-        fail_msg("the bot kept running without LINE_CHANNEL_SECRET");
+        fail_msg("the bot kept running with %s", env_change);
     assert_true(WIFEXITED(status));
     assert_int_not_equal(WEXITSTATUS(status), 0);
     FILE *fp = fopen(w->log_path, "rb");
@@ -462,7 +464,7 @@ static void test_missing_setting_stops_start_up(void **state)
     const char *after = strstr(b.data, "==== e2e:   PORT");
     assert_non_null(after);
     int named = 0;
-    for (const char *p = b.data; (p = strstr(p, "LINE_CHANNEL_SECRET")) != NULL; p++) {
+    for (const char *p = b.data; (p = strstr(p, name)) != NULL; p++) {
         const char *line = p;
         while (line > b.data && line[-1] != '\n')
             line--;
@@ -470,9 +472,20 @@ static void test_missing_setting_stops_start_up(void **state)
             named = 1;
     }
     if (!named)
-        fail_msg("start-up failure does not name LINE_CHANNEL_SECRET; log:\n%s", b.data);
+        fail_msg("start-up failure does not name %s; log:\n%s", name, b.data);
     free(b.data);
     world_finish(w);
+}
+
+static void test_missing_setting_stops_start_up(void **state)
+{
+    assert_refuses_to_start(state, "LINE_CHANNEL_SECRET", "LINE_CHANNEL_SECRET");
+}
+
+/* A CA bundle that cannot be read is refused at start, not at the first HTTPS call. */
+static void test_unreadable_ca_bundle_stops_start_up(void **state)
+{
+    assert_refuses_to_start(state, "SSL_CERT_FILE=/nonexistent-e2e-dir/ca.pem", "SSL_CERT_FILE");
 }
 
 int main(void)
@@ -493,6 +506,7 @@ int main(void)
         E2E_TEST(test_concurrent_webhooks),
         E2E_TEST(test_logs_hold_no_secrets),
         E2E_TEST(test_missing_setting_stops_start_up),
+        E2E_TEST(test_unreadable_ca_bundle_stops_start_up),
     };
     return E2E_RUN(tests);
 }
