@@ -399,8 +399,9 @@ static enum rate_verdict rate_check(struct worker *w, const struct line_event *e
     if (cfg->rate_limit <= 0 || !ev->user_id)
         return RATE_ALLOW;
     struct rate_state rs;
-    /* Read and update in one transaction: a user's events in two chats are
-     * worked on at once, and each must count. */
+    /* Read and update in one transaction where the store batches (SQLite):
+     * a user's events in two chats are worked on at once, and each must count.
+     * PostgreSQL runs the two apart, so concurrent events may undercount. */
     int batch = store_batch_begin(w->store);
     if (store_rate_get(w->store, ev->user_id, &rs) < 0) {
         if (batch == 1)
