@@ -549,6 +549,59 @@ static void test_postgres_restart_under_load(void **state)
     free(db);
 }
 
+/* With PostgreSQL down, a webhook is refused with 503 (at once: not a hang
+ * or a timeout), so LINE redelivers it; once the database is back, the
+ * redelivery is acknowledged and answered exactly once. */
+static void test_webhook_503_while_postgres_is_down(void **state)
+{
+    const char *user = "Ue2epgdown000000000000000000001";
+    struct world *a;
+    char *db;
+
+    if (!pg_url)
+        skip();
+    private_port = free_tcp_port();
+    snprintf(private_dir, sizeof private_dir, "/tmp/linebot-e2e-pgdown-%ld", (long)getpid());
+    if (private_server("start") != 0)
+        fail_msg("the case needs its own server: scripts/pg-test-server.sh start failed (see %s.log)", private_dir);
+    db = e2e_printf("LINEBOT_DB=postgres://linebot:linebot@127.0.0.1:%d/linebot", private_port);
+    a = world_start(state, (const char *[]){ db, NULL });
+
+    assert_int_equal(private_server("stop"), 0);
+    json_t *ev = ev_message(a, &(struct ev){ .user = user, .text = "are you there" });
+    int64_t t0 = e2e_mono_ms();
+    long status = bot_send(a, ev, NULL);
+    int64_t took = e2e_mono_ms() - t0;
+    if (status != 503)
+        fail_msg("POST /callback with PostgreSQL down answered %ld after %lld ms (want 503)", status,
+                 (long long)took);
+    assert_int_equal(bot_get(a, "/healthz", NULL), 503);
+    e2e_sleep_ms(e2e_ms(500));
+    assert_int_equal(fake_line_delivery_count(a->line, NULL), 0);
+
+    assert_int_equal(private_server("start"), 0);
+    int64_t give_up = e2e_mono_ms() + e2e_ms(30000);
+    do {
+        e2e_sleep_ms(200);
+        ev = ev_redelivered(a, ev);
+        status = bot_send(a, ev, NULL);
+    } while (status == 503 && e2e_mono_ms() < give_up);
+    assert_int_equal(status, 200);
+    fake_line_wait_deliveries(a->line, user, 1, e2e_ms(20000));
+    e2e_sleep_ms(e2e_ms(1000));
+    assert_int_equal(fake_line_delivery_count(a->line, user), 1);
+
+    world_finish(a);
+    private_server("destroy");
+    {
+        char *log = e2e_printf("%s.log", private_dir);
+        unlink(log);
+        free(log);
+    }
+    private_dir[0] = '\0';
+    free(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +611,7 @@ int main(void)
         CLUSTER_TEST(test_killed_after_answer_sent),
         CLUSTER_TEST(test_killed_instance_jobs_finished_by_other),
         CLUSTER_TEST(test_postgres_restart_under_load),
+        CLUSTER_TEST(test_webhook_503_while_postgres_is_down),
     };
 
     pg_url = getenv("LINEBOT_TEST_PG_URL");
