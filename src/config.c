@@ -153,6 +153,17 @@ static char *get_url(struct loader *l, const char *name, const char *def)
         fail(l, name, "must start with http:// or https://");
         return NULL;
     }
+    const char *host = strstr(v, "://") + 3;
+    if (*host == '\0' || *host == '/' || *host == ':') {
+        fail(l, name, "has no host name after the scheme");
+        return NULL;
+    }
+    for (const char *p = v; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            fail(l, name, "must not contain spaces or control characters");
+            return NULL;
+        }
+    }
     char *d = dup_or_fail(l, v);
     if (d) {
         size_t n = strlen(d);
