@@ -775,6 +775,12 @@ static void test_emf_metrics_and_request_ids_in_the_logs(void **state)
                                             "LINEAPIErrors", NULL});
     if (json_number_value(json_object_get(rec, "LLMLatencyMs")) < 150)
         fail_msg("LLMLatencyMs is %g; the model took 200 ms", json_number_value(json_object_get(rec, "LLMLatencyMs")));
+    /* Nothing failed in this invocation: the error counts are 0, not merely present. */
+    if (json_number_value(json_object_get(rec, "LLMErrors")) != 0 ||
+        json_number_value(json_object_get(rec, "LINEAPIErrors")) != 0)
+        fail_msg("a clean answer reported LLMErrors %g, LINEAPIErrors %g",
+                 json_number_value(json_object_get(rec, "LLMErrors")),
+                 json_number_value(json_object_get(rec, "LINEAPIErrors")));
 
     /* The platform's request id is in the log lines of its invocation. */
     json_t *l = find_log(lines, "webhook:");
@@ -787,6 +793,25 @@ static void test_emf_metrics_and_request_ids_in_the_logs(void **state)
                  l ? str_or_null(l, "request_id") : "no line");
     assert_request_ids(lines, fl, hook);
     assert_true(assert_request_ids(lines, fl, work) >= 1); /* the model takes 200 ms: lines in between */
+    json_decref(lines);
+
+    /* A model failure shows in the next invocation's record as LLMErrors >= 1. */
+    fake_llm_set_always(w->llm, 500, "{\"error\":{\"message\":\"e2e: the model is down\"}}");
+    ev = ev_message(w, &(struct ev){.user = USER_B, .text = "measure my failure"});
+    hook = post_events(fl, HTTP_API, ev);
+    assert_int_equal(wait_status(fl, hook, NULL), 200);
+    assert_invoke_ok(fl, 1);
+    wait_idle(w, fl);
+    assert_answered(w, USER_B, 1); /* the apology */
+    lines = log_json_lines(w);
+    size_t i;
+    json_t *o, *failed = NULL;
+    json_array_foreach(lines, i, o) {
+        if (json_object_get(o, "_aws") && json_number_value(json_object_get(o, "LLMErrors")) >= 1)
+            failed = o;
+    }
+    if (!failed)
+        fail_msg("no EMF record counts the model failure in LLMErrors");
     json_decref(lines);
     lambda_finish(w, fl);
 }
