@@ -77,7 +77,10 @@
  */
 #include "io/store_backend.h"
 
+#include "io/clock.h"
+
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -350,14 +353,6 @@ static struct pg_store *backend_of(struct store *st)
     return st->backend;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int oom(struct store *st)
 {
     store_set_error(st, "postgres: out of memory");
@@ -442,8 +437,7 @@ static void free_secret(char *s)
 {
     if (!s)
         return;
-    for (volatile char *p = s; *p; p++)
-        *p = 0;
+    OPENSSL_cleanse(s, strlen(s));
     free(s);
 }
 
@@ -564,7 +558,7 @@ static void mark_broken(struct pg_store *h)
 {
     if (!h->broken) {
         h->broken = true;
-        h->retry_at_ms = mono_ms(); /* the first reconnect may happen at once */
+        h->retry_at_ms = clock_monotonic_ms(); /* the first reconnect may happen at once */
         h->backoff_ms = RECONNECT_MIN_MS;
     }
 }
@@ -720,7 +714,7 @@ static int pg_ready(struct store *st, const char *what)
     if (!h->broken && !connection_alive(h))
         mark_broken(h);
     if (h->broken) {
-        int64_t now = mono_ms();
+        int64_t now = clock_monotonic_ms();
         char msg[200];
 
         if (now < h->retry_at_ms) {
@@ -732,7 +726,7 @@ static int pg_ready(struct store *st, const char *what)
         PQreset(h->conn);
         if (PQstatus(h->conn) != CONNECTION_OK) {
             clean_message(h, PQerrorMessage(h->conn), msg, sizeof msg);
-            h->retry_at_ms = mono_ms() + h->backoff_ms;
+            h->retry_at_ms = clock_monotonic_ms() + h->backoff_ms;
             h->backoff_ms = h->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS
                                                                  : h->backoff_ms * 2;
             store_set_error(st, "postgres: %s: cannot reconnect to the database: %s", what, msg);
