@@ -82,6 +82,10 @@ enum rate_verdict { RATE_ALLOW, RATE_WARN, RATE_SILENT };
  * updates `st`. Over the limit the first message gets RATE_WARN (one "slow
  * down" reply), the rest RATE_SILENT until the minute has passed. */
 enum rate_verdict chat_rate_check(struct rate_state *st, int64_t now_ms, int limit);
+/* The verdict for the `count`-th message of a user in the current window
+ * (store_rate_count counts it atomically): up to `limit` RATE_ALLOW, the
+ * first one over RATE_WARN, the rest RATE_SILENT. limit <= 0: no limit. */
+enum rate_verdict chat_rate_verdict(int64_t count, int limit);
 
 /* ---- the prompt ---- */
 struct prompt {

@@ -12,6 +12,8 @@
  *   pending  -> acknowledged to LINE, not yet worked on
  *   working  -> claimed by a worker (claim_gen identifies the claim)
  *   sending  -> the answer is recorded and a send to LINE may have started
+ *   waiting  -> an answer is ready and waits for a later event's reply token
+ *               (store_job_park / store_job_adopt); never claimed
  *   done     -> finished (answered, ignored, or given up); payload is dropped
  */
 #ifndef LINEBOT_STORE_H
@@ -75,10 +77,11 @@ int store_inbox_forget(struct store *st, const char *const *event_ids, size_t n)
 int store_inbox_depth(struct store *st, int64_t *depth);
 
 /* ---- inbox (worker side) ---- */
-enum job_state { JOB_PENDING, JOB_WORKING, JOB_SENDING, JOB_DONE };
+enum job_state { JOB_PENDING, JOB_WORKING, JOB_SENDING, JOB_DONE, JOB_WAITING };
 
 struct job {
-    char *event_id;
+    char *event_id;           /* for an internal job: its key */
+    char *kind;               /* NULL for a webhook event; the kind of an internal job */
     char *chat_id;
     int64_t timestamp_ms;
     char *payload;            /* the event JSON */
@@ -125,6 +128,101 @@ int store_job_release(struct store *st, const char *event_id, int64_t claim_gen)
  * shared store this does nothing: other instances' claims are live leases, and
  * expired ones are taken over by store_claim_next. */
 int store_recover(struct store *st);
+
+/* ==== Operations per use case (issue 9) ====
+ * Each operation below is ONE transaction on every backend: it happens
+ * entirely or not at all, and it means the same on SQLite and PostgreSQL.
+ * The per-table calls further down that these replace (store_job_done,
+ * store_history_add, store_bot_message_add, store_context_trim,
+ * store_rate_get/put, store_batch_*) are going away. */
+
+/* How a job ended. Stored as its name (job_outcome_name), so old rows with
+ * the same words read the same. */
+enum job_outcome {
+    OUTCOME_ANSWERED,     /* an answer (the model's, or a fixed reply) was delivered */
+    OUTCOME_APOLOGIZED,   /* the apology for a model failure was delivered */
+    OUTCOME_IGNORED,      /* nothing to do for this event */
+    OUTCOME_CONTEXT,      /* a group message kept as context */
+    OUTCOME_RATE_LIMITED, /* over the user's limit: silent */
+    OUTCOME_UNSENT,       /* unsend: the message was removed from history */
+    OUTCOME_EDITED,       /* messageEdited: history updated */
+    OUTCOME_FORGOTTEN,    /* unfollow / leave: the chat's data was deleted */
+    OUTCOME_EXPIRED,      /* too old to answer, and push fallback is off */
+    OUTCOME_FAILED,       /* could not be delivered */
+    OUTCOME_UNKNOWN,      /* a repeat after a crash was refused: delivered before, or expired */
+    OUTCOME_UNREADABLE,   /* the stored payload could not be parsed */
+    OUTCOME_HANDED_OVER,  /* a waiting answer was taken over by a later event (store_job_adopt) */
+    OUTCOME_UNSUPPORTED,  /* an internal job of a kind this binary does not know */
+};
+const char *job_outcome_name(enum job_outcome outcome);
+/* Returns 0 and sets *outcome for a known name, -1 otherwise. */
+int job_outcome_parse(const char *name, enum job_outcome *outcome);
+
+/* Token counts the model reported; -1 where it reported none. */
+struct llm_usage {
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+    int64_t total_tokens;
+};
+
+struct job_finish {
+    enum job_outcome outcome;
+    const struct turn *turns;       /* history turns to append (e.g. user + assistant), may be NULL */
+    size_t n_turns;
+    const char *const *sent_ids;    /* ids of the messages LINE accepted (sentMessages[].id) */
+    size_t n_sent;
+    int64_t sent_at_ms;             /* when they were sent (for the bot-message ids) */
+    const char *model;              /* the model that answered; NULL when none did */
+    struct llm_usage usage;         /* zeroed / -1 when no model answered */
+};
+
+/* Finishes a claimed job in one transaction: the outcome, model and usage
+ * are recorded on the inbox row (state done, payload and answer dropped),
+ * the turns are appended to the chat's history and the sent ids remembered
+ * as the bot's messages. Returns 0, 1 when the claim was lost (then nothing
+ * at all is written), -1 on error (nothing written). */
+int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const struct job_finish *finish);
+
+/* A group message kept as context, in one transaction: the turn is appended,
+ * the chat's context turns are trimmed to the newest `keep`, and the job is
+ * finished with OUTCOME_CONTEXT. Returns 0, 1 claim lost (nothing written), -1. */
+int store_context_keep(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                       const struct turn *turn, int keep);
+
+/* Counts one message of `user_id` at `now_ms` against the fixed one-minute
+ * window, atomically in one SQL statement (concurrent events of one user all
+ * count, on every backend), and returns the message's number in the window
+ * in *count (1 for the first). core/chat.h's chat_rate_verdict turns that
+ * into allow / warn once / silent. */
+int store_rate_count(struct store *st, const char *user_id, int64_t now_ms, int64_t *count);
+
+/* ---- internal jobs: work that did not come from a webhook ----
+ * A job with a kind ("memory", "summary", ...) and a JSON payload, kept in the
+ * inbox like an event: durable, claimed, leased and finished the same way.
+ * It is deduplicated by (kind, key). It never delays an answer: claim_next
+ * takes an internal job only when no webhook event is claimable, and an
+ * internal job in progress does not hold its chat's order for events.
+ * Returns 1 added, 0 already known (pending, in progress or done), -1 error. */
+int store_task_add(struct store *st, const char *kind, const char *key, const char *chat_id,
+                   const char *payload, int64_t now_ms);
+
+/* ---- an answer ready and waiting for a reply token ----
+ * The worker may park an answer it could not send yet (e.g. behind a "still
+ * working" button): the claim ends, the answer is kept, and the row is never
+ * claimed again by store_claim_next. A later event (a postback, on any
+ * instance) takes it over with store_job_adopt and delivers it with its own
+ * reply token. Waiting rows older than the dedup cutoff of store_purge are
+ * finished as OUTCOME_EXPIRED. */
+int store_job_park(struct store *st, const char *event_id, int64_t claim_gen, const char *answer);
+
+/* In one transaction: the waiting row `parked_event_id` becomes done
+ * (OUTCOME_HANDED_OVER), and the claimed job `event_id` moves to `sending`
+ * with that answer recorded (as store_job_sending), which is returned in
+ * *answer. Exactly one adopter ever gets a given answer.
+ * Returns 0 adopted, 2 nothing waiting under that id (unknown, already taken
+ * or expired; *answer NULL), 1 claim lost, -1 error. */
+int store_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, const char *parked_event_id,
+                    char **answer);
 
 /* ---- history (struct turn and enum turn_role are in core/chat.h) ---- */
 /* Appends a turn to a chat's history. */
