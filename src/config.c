@@ -11,7 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/alloc.h"
 #include "core/chat.h"
+#include "io/http_client.h"
 #include "obs/log.h"
 
 struct provider_preset {
@@ -94,18 +96,16 @@ static void fail(struct loader *l, const char *name, const char *complaint)
     l->failed = 1;
 }
 
-static char *dup_or_fail(struct loader *l, const char *s)
+/* A copy of `s`, "" for NULL (never NULL: allocation failure aborts). */
+static char *dup_str(const char *s)
 {
-    char *d = strdup(s ? s : "");
-    if (!d)
-        fail(l, "configuration", "could not be read: out of memory");
-    return d;
+    return xstrdup(s ? s : "");
 }
 
 static char *get_str(struct loader *l, const char *name, const char *def)
 {
     const char *v = env_get(l->env, name);
-    return dup_or_fail(l, v ? v : def);
+    return dup_str(v ? v : def);
 }
 
 static int get_int(struct loader *l, const char *name, int def, int min, int max)
@@ -138,10 +138,12 @@ static bool get_bool(struct loader *l, const char *name, bool def)
 static char *opt_str(struct loader *l, char *const *env, const char *name)
 {
     const char *v = env_nonempty(env, name);
-    return v ? dup_or_fail(l, v) : NULL;
+    return v ? dup_str(v) : NULL;
 }
 
-/* Accepts http:// and https:// URLs only, and strips trailing slashes. */
+/* Accepts http:// and https:// URLs with a host only, as curl_url() reads
+ * them (the parser every transfer uses, through http_url_split), and strips
+ * trailing slashes so that paths can be appended. */
 static char *get_url(struct loader *l, const char *name, const char *def)
 {
     const char *v = env_nonempty(l->env, name);
@@ -149,27 +151,18 @@ static char *get_url(struct loader *l, const char *name, const char *def)
         v = def;
     if (!v)
         return NULL;
-    if (strncasecmp(v, "http://", 7) != 0 && strncasecmp(v, "https://", 8) != 0) {
-        fail(l, name, "must start with http:// or https://");
+    struct http_url parsed;
+    char why[128];
+    if (http_url_split(v, &parsed, why, sizeof why) != 0) {
+        char complaint[192];
+        snprintf(complaint, sizeof complaint, "must be an http:// or https:// URL with a host (%s)", why);
+        fail(l, name, complaint);
         return NULL;
     }
-    const char *host = strstr(v, "://") + 3;
-    if (*host == '\0' || *host == '/' || *host == ':') {
-        fail(l, name, "has no host name after the scheme");
-        return NULL;
-    }
-    for (const char *p = v; *p; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-            fail(l, name, "must not contain spaces or control characters");
-            return NULL;
-        }
-    }
-    char *d = dup_or_fail(l, v);
-    if (d) {
-        size_t n = strlen(d);
-        while (n > 0 && d[n - 1] == '/')
-            d[--n] = '\0';
-    }
+    char *d = xstrdup(v);
+    size_t n = strlen(d);
+    while (n > 0 && d[n - 1] == '/')
+        d[--n] = '\0';
     return d;
 }
 
@@ -189,13 +182,13 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         token = env_nonempty(env, "LINE_ACCESS_TOKEN");
     if (!token)
         fail(&l, "LINE_CHANNEL_ACCESS_TOKEN", "is not set: issue a long-lived channel access token in the LINE Developers Console (Messaging API tab)");
-    cfg->channel_secret = dup_or_fail(&l, secret);
-    cfg->access_token = dup_or_fail(&l, token);
+    cfg->channel_secret = dup_str(secret);
+    cfg->access_token = dup_str(token);
 
     cfg->host = get_str(&l, "HOST", "0.0.0.0");
-    if (cfg->host && !cfg->host[0]) {
+    if (!cfg->host[0]) {
         free(cfg->host);
-        cfg->host = dup_or_fail(&l, "0.0.0.0");
+        cfg->host = dup_str("0.0.0.0");
     }
     cfg->port = get_int(&l, "PORT", 8080, 1, 65535);
     cfg->line_api_base = get_url(&l, "LINE_API_BASE_URL", "https://api.line.me");
@@ -224,7 +217,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         model = preset->model;
     if (!model && !l.failed)
         fail(&l, "LLM_MODEL", "is required when LLM_PROVIDER=custom");
-    cfg->llm_model = dup_or_fail(&l, model);
+    cfg->llm_model = dup_str(model);
 
     const char *key = env_nonempty(env, "LLM_API_KEY");
     if (!key && preset->key_env)
@@ -237,10 +230,10 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         else
             fail(&l, "LLM_API_KEY", "is not set (or OPENAI_API_KEY): the model provider needs an API key");
     }
-    cfg->llm_api_key = dup_or_fail(&l, key);
+    cfg->llm_api_key = dup_str(key);
 
     const char *prompt = env_nonempty(env, "LLM_SYSTEM_PROMPT");
-    cfg->system_prompt = dup_or_fail(&l, prompt ? prompt : chat_default_system_prompt);
+    cfg->system_prompt = dup_str(prompt ? prompt : chat_default_system_prompt);
     cfg->llm_timeout_s = get_int(&l, "LLM_TIMEOUT_S", 30, 1, 50);
     cfg->thinking = get_bool(&l, "LINEBOT_THINKING", false);
     cfg->llm_max_tokens = get_int(&l, "LINEBOT_MAX_TOKENS", 1024, 0, 1000000);
@@ -250,11 +243,11 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
                                  ? "/tmp/linebot.db"
                                  : "./linebot.db";
     const char *db = env_nonempty(env, "LINEBOT_DB");
-    cfg->db = dup_or_fail(&l, db ? db : default_db);
+    cfg->db = dup_str(db ? db : default_db);
     cfg->workers = get_int(&l, "LINEBOT_WORKERS", 4, 1, 256);
 
     const char *trigger = env_nonempty(env, "LINEBOT_TRIGGER");
-    cfg->trigger = trigger ? dup_or_fail(&l, trigger) : NULL;
+    cfg->trigger = trigger ? dup_str(trigger) : NULL;
     cfg->group_context = get_int(&l, "LINEBOT_GROUP_CONTEXT", 0, 0, 100);
     cfg->history_turns = get_int(&l, "LINEBOT_HISTORY_TURNS", 10, 0, 200);
     cfg->history_chars = get_int(&l, "LINEBOT_HISTORY_CHARS", 6000, 0, 1000000);
@@ -264,9 +257,9 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->media_text = get_str(&l, "LINEBOT_MEDIA_TEXT", "Sorry, I can only read text for now.");
     cfg->error_text = get_str(&l, "LINEBOT_ERROR_TEXT",
                               "Sorry, I couldn't come up with an answer just now. Please try again in a moment.");
-    if (cfg->error_text && !cfg->error_text[0]) {
+    if (!cfg->error_text[0]) {
         free(cfg->error_text);
-        cfg->error_text = dup_or_fail(&l, "Sorry, something went wrong. Please try again.");
+        cfg->error_text = dup_str("Sorry, something went wrong. Please try again.");
     }
     cfg->slow_down_text = get_str(&l, "LINEBOT_SLOW_DOWN_TEXT",
                                   "You're sending messages faster than I can answer. Please wait a minute.");
@@ -314,7 +307,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
 
 #ifdef LINEBOT_TESTING
     const char *fp = env_nonempty(env, "LINEBOT_FAILPOINT");
-    cfg->failpoint = fp ? dup_or_fail(&l, fp) : NULL;
+    cfg->failpoint = fp ? dup_str(fp) : NULL;
     const char *off = env_nonempty(env, "LINEBOT_TEST_CLOCK_OFFSET_MS");
     if (off) {
         char *end;

@@ -10,13 +10,10 @@
 
 #include <ctype.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define RETRY_AFTER_MAX_MS 60000
 #define PROVIDER_MESSAGE_MAX 200
 
 /* Copy of `s` with every invalid UTF-8 sequence replaced by U+FFFD, so that
@@ -363,151 +360,6 @@ done:
     free(text);
     json_decref(root);
     return rc;
-}
-
-/* ---- retry-after -------------------------------------------------------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* Parses an HTTP-date in any of the three forms RFC 9110 asks recipients to
- * accept: "Sun, 06 Nov 1994 08:49:37 GMT" (IMF-fixdate), "Sunday, 06-Nov-94
- * 08:49:37 GMT" (RFC 850) and "Sun Nov  6 08:49:37 1994" (asctime). Locale
- * free. Returns 0 with *epoch set, or -1. */
-static int parse_http_date(const char *s, int64_t *epoch)
-{
-    static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                         "jul", "aug", "sep", "oct", "nov", "dec"};
-    int day = -1, month = -1, hh = -1, mm = -1, ss = -1;
-    int64_t year = -1;
-    const char *p = s;
-
-    while (*p) {
-        if (*p == ' ' || *p == ',' || *p == '-' || *p == '\t') {
-            p++;
-        } else if (isalpha((unsigned char)*p)) {
-            const char *w = p;
-            while (isalpha((unsigned char)*p))
-                p++;
-            size_t wl = (size_t)(p - w);
-            int found = 0;
-            if (wl == 3) {
-                for (int i = 0; i < 12; i++) {
-                    if (strncasecmp(w, months[i], 3) == 0) {
-                        if (month >= 0)
-                            return -1;
-                        month = i + 1;
-                        found = 1;
-                    }
-                }
-            }
-            if (!found && wl < 3)
-                return -1; /* week day names and GMT are otherwise ignored */
-        } else if (isdigit((unsigned char)*p)) {
-            const char *w = p;
-            long v = 0;
-            while (isdigit((unsigned char)*p) && p - w < 5)
-                v = v * 10 + (*p++ - '0');
-            if (isdigit((unsigned char)*p))
-                return -1;
-            size_t wl = (size_t)(p - w);
-            if (*p == ':') {
-                if (hh >= 0 || wl > 2)
-                    return -1;
-                int m2 = 0, s2 = 0;
-                if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
-                    !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
-                    return -1;
-                m2 = (p[1] - '0') * 10 + (p[2] - '0');
-                s2 = (p[4] - '0') * 10 + (p[5] - '0');
-                hh = (int)v;
-                mm = m2;
-                ss = s2;
-                p += 6;
-            } else if (day < 0 && wl <= 2) {
-                day = (int)v;
-            } else if (year < 0 && (wl == 4 || wl == 2)) {
-                year = wl == 2 ? (v < 70 ? 2000 + v : 1900 + v) : v;
-            } else {
-                return -1;
-            }
-        } else {
-            return -1;
-        }
-    }
-    if (day < 1 || day > 31 || month < 1 || year < 1970 || hh < 0 || hh > 23 || mm > 59 || ss > 60)
-        return -1;
-    *epoch = days_from_civil(year, month, day) * 86400 + hh * 3600 + mm * 60 + ss;
-    return 0;
-}
-
-static int64_t clamp_ms(double ms)
-{
-    if (ms <= 0)
-        return 0;
-    if (ms >= RETRY_AFTER_MAX_MS)
-        return RETRY_AFTER_MAX_MS;
-    return (int64_t)ceil(ms);
-}
-
-/* A non-negative decimal number spanning the whole string (blanks around are
- * fine). `integer_only` refuses a fraction. Returns 0 or -1. */
-static int parse_number(const char *s, int integer_only, double *out)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    if (!isdigit((unsigned char)*s))
-        return -1; /* no sign, no "inf", no "nan", no hex */
-    double v = 0;
-    while (isdigit((unsigned char)*s)) {
-        v = v * 10 + (*s - '0');
-        s++;
-    }
-    if (*s == '.' && !integer_only) {
-        double scale = 0.1;
-        s++;
-        if (!isdigit((unsigned char)*s))
-            return -1;
-        while (isdigit((unsigned char)*s)) {
-            v += (*s - '0') * scale;
-            scale /= 10;
-            s++;
-        }
-    }
-    while (*s == ' ' || *s == '\t')
-        s++;
-    if (*s)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int64_t completion_retry_after_ms(const char *retry_after_ms, const char *retry_after,
-                                  int64_t now_epoch_s)
-{
-    double v;
-    if (retry_after_ms && parse_number(retry_after_ms, 0, &v) == 0)
-        return clamp_ms(v);
-    if (retry_after) {
-        if (parse_number(retry_after, 1, &v) == 0)
-            return clamp_ms(v * 1000.0);
-        int64_t at;
-        if (parse_http_date(retry_after, &at) == 0) {
-            int64_t diff = at - now_epoch_s;
-            if (diff > RETRY_AFTER_MAX_MS / 1000)
-                return RETRY_AFTER_MAX_MS;
-            return clamp_ms((double)diff * 1000.0);
-        }
-    }
-    return -1;
 }
 
 bool completion_status_retryable(long status)

@@ -34,11 +34,6 @@ int completion_parse_response(const char *body, size_t len, char **answer, char 
 /* Removes <think>...</think> blocks in place-free fashion: returns a malloc'd copy. */
 char *completion_strip_think(const char *text);
 
-/* Retry delay in ms from retry-after-ms / retry-after (seconds or HTTP date,
- * relative to `now_epoch_s`) headers; -1 when neither gives a usable value. */
-int64_t completion_retry_after_ms(const char *retry_after_ms, const char *retry_after,
-                                  int64_t now_epoch_s);
-
 /* True for statuses worth retrying: 408, 409, 429, 5xx. */
 bool completion_status_retryable(long status);
 

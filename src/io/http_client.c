@@ -13,12 +13,17 @@
  * headers, so the Authorization token cannot leak through it. */
 #include "io/http_client.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
 
 #ifndef LINEBOT_VERSION
 #define LINEBOT_VERSION "dev"
@@ -27,6 +32,8 @@
 #define HTTP_DEFAULT_CONNECT_MS 5000L
 #define HTTP_DEFAULT_TIMEOUT_MS 30000L
 #define HTTP_DEFAULT_MAX_BYTES ((size_t)4 * 1024 * 1024)
+#define HTTP_HEADERS_MAX ((size_t)256 * 1024) /* kept response headers (old libcurl only) */
+#define RETRY_AFTER_MAX_MS 60000
 
 /* libcurl before 7.83.0 (Debian 11 has 7.74, for Function Compute's runtime)
  * has no curl_easy_header(); there the header callback keeps the last
@@ -38,7 +45,7 @@
 /* What the curl callbacks fill in during one transfer. */
 struct transfer {
     struct http_response *resp;
-    size_t cap;            /* allocated bytes of resp->body */
+    struct buf body;       /* capped at the request's max_response_bytes */
     size_t max_bytes;
     int too_large;
     const atomic_int *cancel;
@@ -60,11 +67,11 @@ struct http_client {
     struct transfer side_t;
     struct http_response side_resp;
     struct curl_slist *side_headers;
+    CURLU *side_url;
     const atomic_int *side_cancel;
     char side_errbuf[CURL_ERROR_SIZE];
 #ifdef HTTP_OWN_HEADERS
-    char *headers;         /* "name\0value\0" pairs of the last main response */
-    size_t headers_len, headers_cap;
+    struct buf headers;    /* "name\0value\0" pairs of the last main response */
 #endif
 };
 
@@ -105,17 +112,14 @@ void http_global_cleanup(void)
 
 struct http_client *http_client_new(void)
 {
-    struct http_client *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
+    struct http_client *c = xcalloc(1, sizeof(*c));
     c->multi = curl_multi_init();
     c->curl = curl_easy_init();
-    if (!c->multi || !c->curl) {
-        curl_easy_cleanup(c->curl);
-        curl_multi_cleanup(c->multi);
-        free(c);
-        return NULL;
-    }
+    if (!c->multi || !c->curl) /* libcurl allocates these and fails only when out of memory */
+        alloc_fail("curl handles", sizeof(*c));
+#ifdef HTTP_OWN_HEADERS
+    buf_init(&c->headers, HTTP_HEADERS_MAX);
+#endif
     return c;
 }
 
@@ -126,9 +130,13 @@ static void side_clear(struct http_client *c)
     if (c->side) {
         curl_easy_setopt(c->side, CURLOPT_HTTPHEADER, NULL);
         curl_easy_setopt(c->side, CURLOPT_ERRORBUFFER, NULL);
+        curl_easy_setopt(c->side, CURLOPT_CURLU, NULL);
     }
     curl_slist_free_all(c->side_headers);
     c->side_headers = NULL;
+    curl_url_cleanup(c->side_url);
+    c->side_url = NULL;
+    buf_free(&c->side_t.body);
     http_response_free(&c->side_resp);
     c->side_state = SIDE_NONE;
 }
@@ -142,7 +150,7 @@ void http_client_free(struct http_client *c)
     curl_easy_cleanup(c->curl);
     curl_multi_cleanup(c->multi);
 #ifdef HTTP_OWN_HEADERS
-    free(c->headers);
+    buf_free(&c->headers);
 #endif
     free(c);
 }
@@ -153,12 +161,12 @@ const char *http_client_header(struct http_client *c, const char *name)
     if (!c || !name)
         return NULL;
     /* The first of the same name, as curl_easy_header(..., 0, ...) gives. */
-    for (size_t i = 0; i < c->headers_len;) {
-        const char *n = c->headers + i;
+    for (size_t i = 0; i < c->headers.len;) {
+        const char *n = c->headers.data + i;
         const char *v = n + strlen(n) + 1;
         if (strcasecmp(n, name) == 0)
             return v;
-        i = (size_t)(v + strlen(v) + 1 - c->headers);
+        i = (size_t)(v + strlen(v) + 1 - c->headers.data);
     }
     return NULL;
 }
@@ -188,27 +196,24 @@ void http_response_free(struct http_response *resp)
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct transfer *t = userdata;
-    struct http_response *r = t->resp;
     size_t n = size * nmemb;
 
-    if (n > t->max_bytes - r->body_len) {
+    if (buf_add(&t->body, data, n) != 0) {
         t->too_large = 1;
         return 0; /* makes curl fail with CURLE_WRITE_ERROR */
     }
-    if (r->body_len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap < r->body_len + n + 1)
-            cap *= 2;
-        char *p = realloc(r->body, cap);
-        if (!p)
-            return 0;
-        r->body = p;
-        t->cap = cap;
-    }
-    memcpy(r->body + r->body_len, data, n);
-    r->body_len += n;
-    r->body[r->body_len] = '\0';
     return n;
+}
+
+/* Moves the body received so far into the response (NULL when there was none). */
+static void take_body(struct transfer *t)
+{
+    struct http_response *r = t->resp;
+    free(r->body);
+    r->body = NULL;
+    r->body_len = 0;
+    if (t->body.data)
+        r->body = buf_take(&t->body, &r->body_len);
 }
 
 /* Copies a header's value without surrounding whitespace and the CRLF. */
@@ -221,50 +226,31 @@ static char *header_value(const char *v, size_t len)
     while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' ' ||
                        v[len - 1] == '\t'))
         len--;
-    char *s = malloc(len + 1);
-    if (s) {
-        memcpy(s, v, len);
-        s[len] = '\0';
-    }
-    return s;
+    return xstrndup(v, len);
 }
 
 #ifdef HTTP_OWN_HEADERS
 /* Appends one "Name: value" line as "Name\0value\0"; a status line starts
  * over, so only the final response's headers remain (not a 1xx answer's).
- * Returns 0 when out of memory. */
-static int record_header(struct http_client *c, const char *data, size_t n)
+ * Headers past HTTP_HEADERS_MAX are not kept: http_client_header() then does
+ * not find them, as for a header that was not sent. */
+static void record_header(struct http_client *c, const char *data, size_t n)
 {
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        c->headers_len = 0;
-        return 1;
+        buf_reset(&c->headers);
+        return;
     }
     const char *colon = memchr(data, ':', n);
     if (!colon || colon == data)
-        return 1; /* the blank line that ends the headers */
+        return; /* the blank line that ends the headers */
     char *value = header_value(colon + 1, n - (size_t)(colon + 1 - data));
-    if (!value)
-        return 0;
     size_t name_len = (size_t)(colon - data), value_len = strlen(value);
-    size_t need = c->headers_len + name_len + value_len + 2;
-    if (need > c->headers_cap) {
-        size_t cap = c->headers_cap ? c->headers_cap : 1024;
-        while (cap < need)
-            cap *= 2;
-        char *p = realloc(c->headers, cap);
-        if (!p) {
-            free(value);
-            return 0;
-        }
-        c->headers = p;
-        c->headers_cap = cap;
-    }
-    memcpy(c->headers + c->headers_len, data, name_len);
-    c->headers[c->headers_len + name_len] = '\0';
-    memcpy(c->headers + c->headers_len + name_len + 1, value, value_len + 1);
-    c->headers_len = need;
+    size_t keep = c->headers.len;
+    if (name_len + value_len + 2 > c->headers.max - c->headers.len ||
+        buf_add(&c->headers, data, name_len) != 0 || buf_add(&c->headers, "", 1) != 0 ||
+        buf_add(&c->headers, value, value_len + 1) != 0)
+        buf_truncate(&c->headers, keep);
     free(value);
-    return 1;
 }
 #endif
 
@@ -279,8 +265,8 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
     static const char ra_ms[] = "retry-after-ms:";
 
 #ifdef HTTP_OWN_HEADERS
-    if (t->client && !record_header(t->client, data, n))
-        return 0; /* out of memory: makes curl fail the transfer */
+    if (t->client)
+        record_header(t->client, data, n);
 #endif
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         free(r->retry_after);
@@ -308,41 +294,197 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
     return t->cancel && atomic_load(t->cancel) ? 1 : 0;
 }
 
+/* ---- URLs --------------------------------------------------------------- */
+
+/* Parses `url` with curl_url(), the parser the transfer itself uses, and
+ * accepts only http and https URLs with a host. One stricter rule: curl
+ * forgives a third slash ("https:///v1" is the host "v1"), but written by a
+ * person that is a URL whose host is missing, so it is refused. Returns the
+ * handle (free with curl_url_cleanup), or NULL with the reason in `err`
+ * (never the URL, whose query may hold a secret). */
+static CURLU *parse_url(const char *url, char *err, size_t errlen)
+{
+    const char *sep = strstr(url, "://");
+    if (sep && sep[3] == '/') {
+        snprintf(err, errlen, "invalid URL: no host");
+        return NULL;
+    }
+    CURLU *u = curl_url();
+    if (!u)
+        alloc_fail("curl_url", 0);
+    char *scheme = NULL, *host = NULL;
+    CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    if (rc == CURLUE_OUT_OF_MEMORY)
+        alloc_fail("curl_url_set", strlen(url));
+    if (rc != CURLUE_OK) {
+#if LIBCURL_VERSION_NUM >= 0x075000 /* 7.80.0 */
+        snprintf(err, errlen, "invalid URL: %s", curl_url_strerror(rc));
+#else
+        snprintf(err, errlen, "invalid URL (curl_url error %d)", (int)rc);
+#endif
+    } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+               (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+        snprintf(err, errlen, "invalid URL: only http and https are used");
+        rc = CURLUE_BAD_SCHEME;
+    } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0]) {
+        snprintf(err, errlen, "invalid URL: no host");
+        rc = CURLUE_NO_HOST;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    if (rc != CURLUE_OK) {
+        curl_url_cleanup(u);
+        return NULL;
+    }
+    return u;
+}
+
+int http_url_split(const char *url, struct http_url *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    CURLU *u = parse_url(url ? url : "", err, errlen);
+    if (!u)
+        return -1;
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    curl_url_get(u, CURLUPART_HOST, &host, 0);
+    /* curl leaves the port out of Host when it is the scheme's default. */
+    if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_NO_DEFAULT_PORT) != CURLUE_OK)
+        port = NULL;
+    curl_url_get(u, CURLUPART_PATH, &path, 0);
+    int rc = 0;
+    int n = snprintf(out->host, sizeof out->host, "%s%s%s", host, port ? ":" : "", port ? port : "");
+    if (n < 0 || (size_t)n >= sizeof out->host) {
+        snprintf(err, errlen, "invalid URL: host name too long");
+        rc = -1;
+    }
+    const char *p = path && strcmp(path, "/") != 0 ? path : "";
+    n = snprintf(out->path, sizeof out->path, "%s", p);
+    if (rc == 0 && (n < 0 || (size_t)n >= sizeof out->path)) {
+        snprintf(err, errlen, "invalid URL: path too long");
+        rc = -1;
+    }
+    snprintf(out->scheme, sizeof out->scheme, "%s", scheme);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_url_cleanup(u);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+/* ---- Retry-After -------------------------------------------------------- */
+
+static int64_t clamp_wait_ms(double ms)
+{
+    if (ms <= 0)
+        return 0;
+    if (ms >= RETRY_AFTER_MAX_MS)
+        return RETRY_AFTER_MAX_MS;
+    return (int64_t)ceil(ms);
+}
+
+/* A non-negative decimal number spanning the whole string (blanks around are
+ * fine). `integer_only` refuses a fraction. strtod is not used: it would take
+ * a sign, "inf", "nan" and hex. Returns 0 or -1. */
+static int parse_number(const char *s, int integer_only, double *out)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    double v = 0;
+    while (isdigit((unsigned char)*s)) {
+        v = v * 10 + (*s - '0');
+        s++;
+    }
+    if (*s == '.' && !integer_only) {
+        double scale = 0.1;
+        s++;
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        while (isdigit((unsigned char)*s)) {
+            v += (*s - '0') * scale;
+            scale /= 10;
+            s++;
+        }
+    }
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int64_t http_retry_after_ms(const char *value, int64_t now_ms)
+{
+    if (!value)
+        return -1;
+    double seconds;
+    if (parse_number(value, 1, &seconds) == 0)
+        return clamp_wait_ms(seconds * 1000.0);
+    /* An HTTP-date in any form RFC 9110 asks a recipient to accept (and some
+     * more that curl reads, such as a numeric zone). -1 is curl's "no date";
+     * 1969-12-31T23:59:59Z is lost with it, which is in the past anyway. */
+    time_t at = curl_getdate(value, NULL);
+    if (at == (time_t)-1)
+        return -1;
+    double diff_ms = ((double)at * 1000.0) - (double)now_ms;
+    return clamp_wait_ms(diff_ms);
+}
+
+int64_t http_response_retry_after_ms(const struct http_response *resp, int64_t now_ms)
+{
+    double ms;
+    if (resp->retry_after_ms && parse_number(resp->retry_after_ms, 0, &ms) == 0)
+        return clamp_wait_ms(ms);
+    return http_retry_after_ms(resp->retry_after, now_ms);
+}
+
+int64_t completion_retry_after_ms(const char *retry_after_ms, const char *retry_after, int64_t now_epoch_s)
+{
+    struct http_response r = {.retry_after_ms = (char *)retry_after_ms, .retry_after = (char *)retry_after};
+    return http_response_retry_after_ms(&r, now_epoch_s * 1000);
+}
+
+/* ---- transfers ---------------------------------------------------------- */
+
 /* Sets up handle `h` for `req` (after a reset that keeps nothing of the
  * previous request's options). `copy_body`: the body is copied, for a
- * transfer that outlives the caller's buffer. Returns -1 (resp->error set)
- * when out of memory. */
+ * transfer that outlives the caller's buffer. The URL is parsed here, and the
+ * parsed handle is what the transfer uses (CURLOPT_CURLU): *url_out owns it
+ * until the transfer ends. Returns -1 (resp->error set) for a URL that is not
+ * http(s) with a host. */
 static int prepare(CURL *h, const struct http_request *req, struct transfer *t, struct curl_slist **headers_out,
-                   char *errbuf, int copy_body, struct http_response *resp)
+                   CURLU **url_out, char *errbuf, int copy_body, struct http_response *resp)
 {
     struct curl_slist *headers = NULL;
-    int failed = 0;
 
     curl_easy_reset(h);
+    CURLU *url = parse_url(req->url, resp->error, sizeof(resp->error));
+    if (!url)
+        return -1;
+    *url_out = url;
     if (req->headers) {
         for (const char *const *hp = req->headers; *hp; hp++) {
-            struct curl_slist *n = curl_slist_append(headers, *hp);
-            if (!n) {
-                failed = 1;
-                break;
-            }
-            headers = n;
+            headers = curl_slist_append(headers, *hp);
+            if (!headers)
+                alloc_fail("curl_slist_append", strlen(*hp));
         }
     }
     /* No "Expect: 100-continue" round trip for larger bodies. */
-    struct curl_slist *n = failed ? NULL : curl_slist_append(headers, "Expect:");
-    if (!n) {
-        curl_slist_free_all(headers);
-        snprintf(resp->error, sizeof(resp->error), "out of memory");
-        return -1;
-    }
-    headers = n;
+    headers = curl_slist_append(headers, "Expect:");
+    if (!headers)
+        alloc_fail("curl_slist_append", 8);
     *headers_out = headers;
 
     long connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : HTTP_DEFAULT_CONNECT_MS;
     long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_CURLU, url);
     if (ca_bundle[0])
         curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
@@ -471,11 +613,13 @@ int http_client_do(struct http_client *c, const struct http_request *req, struct
     };
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *headers = NULL;
+    CURLU *url = NULL;
 
+    buf_init(&t.body, t.max_bytes);
 #ifdef HTTP_OWN_HEADERS
-    c->headers_len = 0;
+    buf_reset(&c->headers);
 #endif
-    if (prepare(h, req, &t, &headers, errbuf, 0, resp) != 0)
+    if (prepare(h, req, &t, &headers, &url, errbuf, 0, resp) != 0)
         return -1;
 
     CURLcode rc;
@@ -493,7 +637,10 @@ int http_client_do(struct http_client *c, const struct http_request *req, struct
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(h, CURLOPT_CURLU, NULL);
     curl_slist_free_all(headers);
+    curl_url_cleanup(url);
+    take_body(&t);
     return conclude(h, rc, &t, req->cancel, errbuf, resp);
 }
 
@@ -507,21 +654,24 @@ int http_client_side_start(struct http_client *c, const struct http_request *req
         snprintf(err, errlen, "a side request is already under way");
         return -1;
     }
-    if (!c->side && !(c->side = curl_easy_init())) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    if (!c->side && !(c->side = curl_easy_init()))
+        alloc_fail("curl_easy_init", 0);
     memset(&c->side_resp, 0, sizeof c->side_resp);
     c->side_t = (struct transfer){
         .resp = &c->side_resp,
         .max_bytes = req->max_response_bytes ? req->max_response_bytes : HTTP_DEFAULT_MAX_BYTES,
         .cancel = req->cancel,
     };
+    buf_init(&c->side_t.body, c->side_t.max_bytes);
     c->side_cancel = req->cancel;
     c->side_errbuf[0] = '\0';
-    if (prepare(c->side, req, &c->side_t, &c->side_headers, c->side_errbuf, 1, &c->side_resp) != 0 ||
-        curl_multi_add_handle(c->multi, c->side) != CURLM_OK) {
-        snprintf(err, errlen, "out of memory");
+    if (prepare(c->side, req, &c->side_t, &c->side_headers, &c->side_url, c->side_errbuf, 1, &c->side_resp) != 0) {
+        snprintf(err, errlen, "%s", c->side_resp.error);
+        side_clear(c);
+        return -1;
+    }
+    if (curl_multi_add_handle(c->multi, c->side) != CURLM_OK) {
+        snprintf(err, errlen, "libcurl refused the side request");
         side_clear(c);
         return -1;
     }
@@ -549,6 +699,7 @@ int http_client_side_finish(struct http_client *c, struct http_response *resp)
         rc = drive(c, WAIT_SIDE);
     if (rc == CURLE_OK)
         rc = c->side_rc;
+    take_body(&c->side_t);
     *resp = c->side_resp; /* the body and headers move to the caller */
     memset(&c->side_resp, 0, sizeof c->side_resp);
     int result = conclude(c->side, rc, &c->side_t, c->side_cancel, c->side_errbuf, resp);

@@ -8,6 +8,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct http_client;
 
@@ -64,6 +65,35 @@ void http_response_free(struct http_response *resp);
 int http_client_side_start(struct http_client *c, const struct http_request *req, char *err, size_t errlen);
 int http_client_side_pending(const struct http_client *c); /* 1 between start and finish */
 int http_client_side_finish(struct http_client *c, struct http_response *resp);
+
+/* The wait, in ms, that a Retry-After value asks for (RFC 9110 10.2.3):
+ * delta-seconds, or an HTTP-date (read with curl_getdate) relative to
+ * `now_ms` (Unix epoch ms). Capped at 60000; a date in the past gives 0.
+ * -1 when `value` is NULL or neither form (signs, fractions, garbage). */
+int64_t http_retry_after_ms(const char *value, int64_t now_ms);
+
+/* The wait a response asks for: its retry-after-ms header (OpenAI's and
+ * Azure's: milliseconds, a fraction allowed) when usable, else Retry-After.
+ * Capped at 60000; -1 when neither header gives a usable value. */
+int64_t http_response_retry_after_ms(const struct http_response *resp, int64_t now_ms);
+
+/* Deprecated, the old name (it lived in core/completion.h): the same as
+ * http_response_retry_after_ms with `now` in seconds. Kept only until
+ * io/llm.c and io/line_api.c call http_response_retry_after_ms. */
+int64_t completion_retry_after_ms(const char *retry_after_ms, const char *retry_after, int64_t now_epoch_s);
+
+/* A URL split the way libcurl sends it (parsed with curl_url(), as every
+ * transfer here is): `host` is the Host header's value (host, plus ":port"
+ * when the URL names a port other than the scheme's default; IPv6 in
+ * brackets), `path` is "" for "/" or none. A signer that signs this host
+ * signs what is sent. Returns 0, or -1 with the reason in `err` (never the
+ * URL) for anything but an http(s) URL with a host. */
+struct http_url {
+    char scheme[8];
+    char host[256];
+    char path[2048];
+};
+int http_url_split(const char *url, struct http_url *out, char *err, size_t errlen);
 
 /* A header of the last response on this client (name case-insensitive), or
  * NULL. Valid until the next request on the same client. */

@@ -1,6 +1,6 @@
 /* test_completion.c - the chat-completions wire format: the request body,
  * reading (and cleaning) answers from well-formed and hostile responses,
- * retry-after parsing and which statuses are worth a retry. */
+ * and which statuses are worth a retry. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,42 +211,6 @@ static void test_strip_think(void **state)
     assert_null(completion_strip_think(NULL));
 }
 
-/* ---- retry-after -------------------------------------------------------- */
-
-static void test_retry_after(void **state)
-{
-    (void)state;
-    const int64_t now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
-    assert_int_equal(completion_retry_after_ms("1500", NULL, now), 1500);
-    assert_int_equal(completion_retry_after_ms(" 20.2 ", NULL, now), 21);
-    assert_int_equal(completion_retry_after_ms("0", "30", now), 0);
-    assert_int_equal(completion_retry_after_ms("999999", NULL, now), 60000);
-    /* An unusable retry-after-ms falls back to retry-after. */
-    assert_int_equal(completion_retry_after_ms("soon", "2", now), 2000);
-    assert_int_equal(completion_retry_after_ms(NULL, "7", now), 7000);
-    assert_int_equal(completion_retry_after_ms(NULL, "120", now), 60000);
-    assert_int_equal(completion_retry_after_ms(NULL, "99999999999999999999", now), 60000);
-
-    assert_int_equal(completion_retry_after_ms(NULL, "Sun, 06 Nov 1994 08:49:42 GMT", now), 5000);
-    assert_int_equal(completion_retry_after_ms(NULL, "Sunday, 06-Nov-94 08:49:47 GMT", now), 10000);
-    assert_int_equal(completion_retry_after_ms(NULL, "Sun Nov  6 08:49:40 1994", now), 3000);
-    assert_int_equal(completion_retry_after_ms(NULL, "Sun, 06 Nov 1994 08:00:00 GMT", now), 0);
-    assert_int_equal(completion_retry_after_ms(NULL, "Mon, 07 Nov 1994 08:49:37 GMT", now), 60000);
-    assert_int_equal(completion_retry_after_ms(NULL, "Thu, 01 Jan 2026 00:00:01 GMT", 1767225600),
-                     1000);
-
-    assert_int_equal(completion_retry_after_ms(NULL, NULL, now), -1);
-    assert_int_equal(completion_retry_after_ms("", "", now), -1);
-    assert_int_equal(completion_retry_after_ms("-5", "-1", now), -1);
-    assert_int_equal(completion_retry_after_ms("nan", "inf", now), -1);
-    assert_int_equal(completion_retry_after_ms(NULL, "1.5", now), -1);
-    assert_int_equal(completion_retry_after_ms(NULL, "tomorrow", now), -1);
-    assert_int_equal(completion_retry_after_ms(NULL, "Sun, 32 Nov 1994 08:49:37 GMT", now), -1);
-    assert_int_equal(completion_retry_after_ms(NULL, "Sun, 06 Nov 1994 25:49:37 GMT", now), -1);
-    assert_int_equal(completion_retry_after_ms(NULL, "Sun, 06 Nov 1994 GMT", now), -1);
-    assert_int_equal(completion_retry_after_ms(NULL, "0x10", now), -1);
-}
-
 static void test_status_retryable(void **state)
 {
     (void)state;
@@ -272,7 +236,6 @@ int main(void)
         cmocka_unit_test(test_parse_wrong_types),
         cmocka_unit_test(test_parse_provider_error),
         cmocka_unit_test(test_strip_think),
-        cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_status_retryable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

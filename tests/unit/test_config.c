@@ -140,6 +140,10 @@ static void test_bad_values(void **state)
         {"LLM_BASE_URL=https:///v1", "LLM_BASE_URL"},
         {"LLM_BASE_URL=http://a b/v1", "LLM_BASE_URL"},
         {"LINE_API_BASE_URL=file:///etc/passwd", "LINE_API_BASE_URL"},
+        {"LINE_API_BASE_URL=https://api.line.me/\x01", "LINE_API_BASE_URL"},
+        {"LINE_DATA_API_BASE_URL=https://exa mple.com", "LINE_DATA_API_BASE_URL"},
+        {"AWS_ENDPOINT_URL=lambda.example.com", "AWS_ENDPOINT_URL"},
+        {"LINEBOT_FC_ENDPOINT=https://user@:443/", "LINEBOT_FC_ENDPOINT"},
         {"LINEBOT_RATE_LIMIT=-1", "LINEBOT_RATE_LIMIT"},
         {"LINEBOT_HISTORY_TURNS=12x", "LINEBOT_HISTORY_TURNS"},
     };
