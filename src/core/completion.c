@@ -8,6 +8,10 @@
  * for its type, and a missing or odd field is an error, never a crash. */
 #include "core/completion.h"
 
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/utf8.h"
+
 #include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -16,59 +20,8 @@
 
 #define PROVIDER_MESSAGE_MAX 200
 
-/* Copy of `s` with every invalid UTF-8 sequence replaced by U+FFFD, so that
- * jansson (which refuses invalid UTF-8) always accepts it. NULL on OOM. */
-static char *utf8_sanitize(const char *s)
-{
-    size_t len = strlen(s);
-    char *out = malloc(len * 3 + 1); /* worst case: every byte becomes U+FFFD */
-    if (!out)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t o = 0;
-    while (*p) {
-        unsigned char c = p[0];
-        size_t n = 0;
-        unsigned int cp = 0;
-        if (c < 0x80) {
-            out[o++] = (char)c;
-            p++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            n = 2;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4;
-            cp = c & 0x07;
-        }
-        size_t i = 1;
-        for (; n && i < n; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                break;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        int ok = n && i == n;
-        if (ok && ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-                   (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))))
-            ok = 0;
-        if (ok) {
-            memcpy(out + o, p, n);
-            o += n;
-            p += n;
-        } else {
-            memcpy(out + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            p += 1;
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* A JSON string for `s` (NULL becomes ""), repairing invalid UTF-8. */
+/* A JSON string for `s` (NULL becomes ""). jansson refuses invalid UTF-8,
+ * so such text is sent with each bad byte replaced by U+FFFD. */
 static json_t *json_text(const char *s)
 {
     if (!s)
@@ -76,9 +29,7 @@ static json_t *json_text(const char *s)
     json_t *j = json_string(s);
     if (j)
         return j;
-    char *clean = utf8_sanitize(s);
-    if (!clean)
-        return NULL;
+    char *clean = utf8_sanitize(s, strlen(s));
     j = json_string(clean);
     free(clean);
     return j;
@@ -89,31 +40,19 @@ char *completion_request_json(const struct completion_options *opt,
 {
     json_t *root = json_object();
     json_t *arr = json_array();
-    char *out = NULL;
-    if (!root || !arr)
-        goto done;
-    if (json_object_set_new(root, "model", json_text(opt ? opt->model : NULL)) != 0)
-        goto done;
+    json_object_set_new(root, "model", json_text(opt ? opt->model : NULL));
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_object();
-        if (!m)
-            goto done;
-        if (json_array_append_new(arr, m) != 0 ||
-            json_object_set_new(m, "role", json_text(msgs[i].role)) != 0 ||
-            json_object_set_new(m, "content", json_text(msgs[i].content)) != 0)
-            goto done;
+        json_object_set_new(m, "role", json_text(msgs[i].role));
+        json_object_set_new(m, "content", json_text(msgs[i].content));
+        json_array_append_new(arr, m);
     }
-    if (json_object_set(root, "messages", arr) != 0)
-        goto done;
-    if (opt && opt->max_tokens > 0 &&
-        json_object_set_new(root, "max_tokens", json_integer(opt->max_tokens)) != 0)
-        goto done;
-    if (opt && opt->send_enable_thinking &&
-        json_object_set_new(root, "enable_thinking", json_boolean(opt->enable_thinking)) != 0)
-        goto done;
-    out = json_dumps(root, JSON_COMPACT);
-done:
-    json_decref(arr);
+    json_object_set_new(root, "messages", arr);
+    if (opt && opt->max_tokens > 0)
+        json_object_set_new(root, "max_tokens", json_integer(opt->max_tokens));
+    if (opt && opt->send_enable_thinking)
+        json_object_set_new(root, "enable_thinking", json_boolean(opt->enable_thinking));
+    char *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return out;
 }
@@ -135,9 +74,7 @@ char *completion_strip_think(const char *text)
     if (!text)
         return NULL;
     size_t len = strlen(text);
-    char *out = malloc(len + 1);
-    if (!out)
-        return NULL;
+    char *out = xmalloc(len + 1);
     const char *p = text;
     size_t o = 0;
 
@@ -181,13 +118,7 @@ static void set_err(char *err, size_t errlen, const char *msg)
 /* Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence. */
 static void utf8_truncate(char *s, size_t max)
 {
-    size_t len = strlen(s);
-    if (len <= max)
-        return;
-    size_t cut = max;
-    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-        cut--;
-    s[cut] = '\0';
+    s[utf8_prefix(s, strlen(s), max)] = '\0';
 }
 
 /* "provider error: <type or code>: <message>" from {"error": ...}. */
@@ -236,52 +167,39 @@ static void provider_error(json_t *error, char *err, size_t errlen)
         snprintf(err, errlen, "provider error");
 }
 
+/* The {"type":"text","text":...} part's text (or a bare string part's), else NULL. */
+static const char *part_text(json_t *part)
+{
+    if (json_is_string(part))
+        return json_string_value(part);
+    json_t *type = json_object_get(part, "type");
+    json_t *text = json_object_get(part, "text");
+    if ((!type || (json_is_string(type) && strcmp(json_string_value(type), "text") == 0)) &&
+        json_is_string(text))
+        return json_string_value(text);
+    return NULL;
+}
+
 /* The text of message.content: a string, or an array of parts of which the
- * {"type":"text","text":...} ones (and bare strings) are concatenated.
- * Returns a malloc'd string, or NULL when there is no text (or on OOM). */
-static char *content_text(json_t *content)
+ * text ones are concatenated. Returns a malloc'd string, or NULL when there
+ * is no text. `body_len` caps the sum: decoded JSON strings are never longer
+ * than the body they were read from, so the cap only states that bound. */
+static char *content_text(json_t *content, size_t body_len)
 {
     if (json_is_string(content))
-        return strdup(json_string_value(content));
+        return xstrdup(json_string_value(content));
     if (!json_is_array(content))
         return NULL;
-
-    size_t total = 0, i;
+    struct buf out;
+    buf_init(&out, body_len);
+    size_t i;
     json_t *part;
     json_array_foreach(content, i, part) {
-        if (json_is_string(part)) {
-            total += strlen(json_string_value(part));
-        } else if (json_is_object(part)) {
-            json_t *type = json_object_get(part, "type");
-            json_t *text = json_object_get(part, "text");
-            if ((!type || (json_is_string(type) && strcmp(json_string_value(type), "text") == 0)) &&
-                json_is_string(text))
-                total += strlen(json_string_value(text));
-        }
+        const char *s = part_text(part);
+        if (s && buf_adds(&out, s) != 0)
+            break;
     }
-    char *out = malloc(total + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    json_array_foreach(content, i, part) {
-        const char *s = NULL;
-        if (json_is_string(part)) {
-            s = json_string_value(part);
-        } else if (json_is_object(part)) {
-            json_t *type = json_object_get(part, "type");
-            json_t *text = json_object_get(part, "text");
-            if ((!type || (json_is_string(type) && strcmp(json_string_value(type), "text") == 0)) &&
-                json_is_string(text))
-                s = json_string_value(text);
-        }
-        if (s) {
-            size_t l = strlen(s);
-            memcpy(out + o, s, l);
-            o += l;
-        }
-    }
-    out[o] = '\0';
-    return out;
+    return buf_take(&out, NULL);
 }
 
 /* Trims leading and trailing whitespace in place; returns the start. */
@@ -338,7 +256,7 @@ int completion_parse_response(const char *body, size_t len, char **answer, char 
     json_t *finish = json_object_get(choice, "finish_reason");
     const char *finish_reason = json_is_string(finish) ? json_string_value(finish) : NULL;
 
-    text = content_text(json_object_get(message, "content"));
+    text = content_text(json_object_get(message, "content"), len);
     char *clean = text ? completion_strip_think(text) : NULL;
     char *t = clean ? trim(clean) : NULL;
     if (!t || !*t) {
@@ -349,12 +267,8 @@ int completion_parse_response(const char *body, size_t len, char **answer, char 
         free(clean);
         goto done;
     }
-    *answer = strdup(t);
+    *answer = xstrdup(t);
     free(clean);
-    if (!*answer) {
-        set_err(err, errlen, "out of memory");
-        goto done;
-    }
     rc = 0;
 done:
     free(text);

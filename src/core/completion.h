@@ -21,7 +21,8 @@ struct completion_options {
     bool enable_thinking;      /* its value */
 };
 
-/* Returns a malloc'd JSON body: {"model":..., "messages":[...], ...}, NULL on OOM. */
+/* Returns a malloc'd JSON body: {"model":..., "messages":[...], ...}. Text
+ * that is not valid UTF-8 is sent with each bad byte replaced by U+FFFD. */
 char *completion_request_json(const struct completion_options *opt,
                               const struct llm_message *msgs, size_t n);
 
@@ -31,7 +32,7 @@ char *completion_request_json(const struct completion_options *opt,
  * (non-empty), or -1 with a short reason in `err` (no body content). */
 int completion_parse_response(const char *body, size_t len, char **answer, char *err, size_t errlen);
 
-/* Removes <think>...</think> blocks in place-free fashion: returns a malloc'd copy. */
+/* Removes <think>...</think> blocks: returns a malloc'd copy (NULL only for NULL). */
 char *completion_strip_think(const char *text);
 
 /* True for statuses worth retrying: 408, 409, 429, 5xx. */

@@ -19,6 +19,9 @@
  * whether it is computed from the webhook or from the stored event. */
 #include "core/webhook.h"
 
+#include "core/alloc.h"
+#include "core/format.h"
+
 #include <assert.h>
 #include <limits.h>
 #include <stdio.h>
@@ -127,28 +130,10 @@ static const char *nonempty_str_at(const json_t *obj, const char *key)
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
-/* *dst = copy of src (NULL stays NULL). -1 only when out of memory. */
-static int dup_into(char **dst, const char *src)
+/* A copy of src, NULL for NULL. */
+static char *dup_or_null(const char *src)
 {
-    *dst = NULL;
-    if (src == NULL)
-        return 0;
-    *dst = strdup(src);
-    return *dst != NULL ? 0 : -1;
-}
-
-/* UTF-16 code units of a valid UTF-8 string (jansson guarantees validity):
- * one per code point, two for those above U+FFFF (4-byte sequences). */
-static size_t utf16_units(const char *s)
-{
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if ((*p & 0xC0) != 0x80)
-            n++;
-        if (*p >= 0xF0)
-            n++;
-    }
-    return n;
+    return src != NULL ? xstrdup(src) : NULL;
 }
 
 static const struct {
@@ -212,7 +197,7 @@ static enum message_kind message_kind_of(const char *type)
 /* Source: chat_type and chat_id go together. A source whose id for its type is
  * missing (or empty, or not a string) gets CHAT_NONE, so a caller that sees a
  * chat type can always use chat_id. */
-static int parse_source(const json_t *source, struct line_event *ev)
+static void parse_source(const json_t *source, struct line_event *ev)
 {
     const char *type = str_at(source, "type");
     const char *id = NULL;
@@ -228,24 +213,21 @@ static int parse_source(const json_t *source, struct line_event *ev)
         id = nonempty_str_at(source, "roomId");
     }
     ev->chat_type = id != NULL ? chat : CHAT_NONE;
-    if (dup_into(&ev->chat_id, id) < 0)
-        return -1;
-    return dup_into(&ev->user_id, nonempty_str_at(source, "userId"));
+    ev->chat_id = dup_or_null(id);
+    ev->user_id = dup_or_null(nonempty_str_at(source, "userId"));
 }
 
 /* Mentions are kept only when they lie inside message.text: index and length
  * non-negative integers with index + length <= the text's UTF-16 length.
  * Anything else (missing, negative, wrong type, past the end) is skipped, so a
  * caller may slice the text by any mention it gets. */
-static int parse_mentions(const json_t *message, struct line_event *ev)
+static void parse_mentions(const json_t *message, struct line_event *ev)
 {
     const json_t *list = json_object_get(json_object_get(message, "mention"), "mentionees");
     if (!json_is_array(list) || ev->text == NULL || json_array_size(list) == 0)
-        return 0;
-    size_t text_units = utf16_units(ev->text);
-    ev->mentions = calloc(json_array_size(list), sizeof *ev->mentions);
-    if (ev->mentions == NULL)
-        return -1;
+        return;
+    size_t text_units = utf16_len(ev->text, strlen(ev->text));
+    ev->mentions = xcalloc(json_array_size(list), sizeof *ev->mentions);
 
     size_t i;
     const json_t *m;
@@ -270,41 +252,38 @@ static int parse_mentions(const json_t *message, struct line_event *ev)
         free(ev->mentions);
         ev->mentions = NULL;
     }
-    return 0;
 }
 
 /* message and messageEdited share the message object's shape. text is only
  * taken from text messages (a sticker's "text" is not something a user typed). */
-static int parse_message(const json_t *message, struct line_event *ev)
+static void parse_message(const json_t *message, struct line_event *ev)
 {
     ev->message_kind = message_kind_of(str_at(message, "type"));
-    if (dup_into(&ev->message_id, nonempty_str_at(message, "id")) < 0 ||
-        dup_into(&ev->quoted_message_id, nonempty_str_at(message, "quotedMessageId")) < 0 ||
-        dup_into(&ev->quote_token, nonempty_str_at(message, "quoteToken")) < 0)
-        return -1;
+    ev->message_id = dup_or_null(nonempty_str_at(message, "id"));
+    ev->quoted_message_id = dup_or_null(nonempty_str_at(message, "quotedMessageId"));
+    ev->quote_token = dup_or_null(nonempty_str_at(message, "quoteToken"));
     if (ev->message_kind != MESSAGE_TEXT)
-        return 0;
-    if (dup_into(&ev->text, str_at(message, "text")) < 0)
-        return -1;
-    return parse_mentions(message, ev);
+        return;
+    ev->text = dup_or_null(str_at(message, "text"));
+    parse_mentions(message, ev);
 }
 
-static int set_event_id(const json_t *obj, struct line_event *ev)
+static void set_event_id(const json_t *obj, struct line_event *ev)
 {
     const char *id = nonempty_str_at(obj, "webhookEventId");
     if (id != NULL) {
         ev->has_webhook_event_id = true;
-        return dup_into(&ev->event_id, id);
+        ev->event_id = xstrdup(id);
+        return;
     }
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len = 0;
+    /* SHA-256 in memory fails only when OpenSSL cannot allocate its context. */
     if (!EVP_Digest(ev->raw_json, strlen(ev->raw_json), digest, &digest_len, EVP_sha256(),
                     NULL))
-        return -1;
+        alloc_fail("EVP_Digest", strlen(ev->raw_json));
     size_t prefix = sizeof EVENT_ID_HASH_PREFIX - 1;
-    ev->event_id = malloc(prefix + 2 * (size_t)digest_len + 1);
-    if (ev->event_id == NULL)
-        return -1;
+    ev->event_id = xmalloc(prefix + 2 * (size_t)digest_len + 1);
     memcpy(ev->event_id, EVENT_ID_HASH_PREFIX, prefix);
     static const char hex[] = "0123456789abcdef";
     for (unsigned int i = 0; i < digest_len; i++) {
@@ -312,21 +291,20 @@ static int set_event_id(const json_t *obj, struct line_event *ev)
         ev->event_id[prefix + 2 * i + 1] = hex[digest[i] & 0xF];
     }
     ev->event_id[prefix + 2 * (size_t)digest_len] = '\0';
-    return 0;
 }
 
-/* Fills `ev` (zeroed by the caller) from one event object. -1 only when out of
- * memory; `ev` may then be partly filled and must be freed. */
-static int fill_event(const json_t *obj, struct line_event *ev)
+/* Fills `ev` (zeroed by the caller) from one event object. */
+static void fill_event(const json_t *obj, struct line_event *ev)
 {
+    /* Dumping an object fails only when jansson cannot allocate. */
     ev->raw_json = json_dumps(obj, CANONICAL_FLAGS);
-    if (ev->raw_json == NULL || set_event_id(obj, ev) < 0)
-        return -1;
+    if (ev->raw_json == NULL)
+        alloc_fail("json_dumps", 0);
+    set_event_id(obj, ev);
 
     const char *type = str_at(obj, "type");
     ev->kind = event_kind_of(type);
-    if (dup_into(&ev->type, type) < 0)
-        return -1;
+    ev->type = dup_or_null(type);
 
     const json_t *ts = json_object_get(obj, "timestamp");
     ev->timestamp_ms = json_is_integer(ts) ? (int64_t)json_integer_value(ts) : 0;
@@ -335,21 +313,22 @@ static int fill_event(const json_t *obj, struct line_event *ev)
     ev->redelivery =
         json_is_true(json_object_get(json_object_get(obj, "deliveryContext"), "isRedelivery"));
 
-    if (parse_source(json_object_get(obj, "source"), ev) < 0 ||
-        dup_into(&ev->reply_token, nonempty_str_at(obj, "replyToken")) < 0)
-        return -1;
+    parse_source(json_object_get(obj, "source"), ev);
+    ev->reply_token = dup_or_null(nonempty_str_at(obj, "replyToken"));
 
     switch (ev->kind) {
     case EVENT_MESSAGE:
     case EVENT_MESSAGE_EDITED:
-        return parse_message(json_object_get(obj, "message"), ev);
+        parse_message(json_object_get(obj, "message"), ev);
+        break;
     case EVENT_UNSEND:
-        return dup_into(&ev->unsend_message_id,
-                        nonempty_str_at(json_object_get(obj, "unsend"), "messageId"));
+        ev->unsend_message_id = dup_or_null(nonempty_str_at(json_object_get(obj, "unsend"), "messageId"));
+        break;
     case EVENT_POSTBACK:
-        return dup_into(&ev->postback_data, str_at(json_object_get(obj, "postback"), "data"));
+        ev->postback_data = dup_or_null(str_at(json_object_get(obj, "postback"), "data"));
+        break;
     default:
-        return 0;
+        break;
     }
 }
 
@@ -375,19 +354,11 @@ static json_t *load_json(const char *text, size_t len, enum webhook_parse_status
      * is not copied into `err`; the position is enough to find the fault. */
     json_t *root = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
-        /* jansson 2.14 does not always say out_of_memory when an allocation
-         * fails: some leave the error text empty (which no syntax error does),
-         * and a failed string copy in the lexer reads as a bad token, so the
-         * latter can still come back as BAD_JSON. */
-        if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0') {
-            *status = WEBHOOK_PARSE_NOMEM;
-            set_err(err, errlen, "out of memory parsing JSON");
-        } else {
-            *status = WEBHOOK_PARSE_BAD_JSON;
-            if (err != NULL && errlen > 0)
-                snprintf(err, errlen, "not valid JSON (line %d, column %d)", jerr.line,
-                         jerr.column);
-        }
+        /* With alloc_init's allocator jansson cannot run out of memory, so
+         * a NULL here is the body's fault. */
+        *status = WEBHOOK_PARSE_BAD_JSON;
+        if (err != NULL && errlen > 0)
+            snprintf(err, errlen, "not valid JSON (line %d, column %d)", jerr.line, jerr.column);
         return NULL;
     }
     if (!json_is_object(root)) {
@@ -417,8 +388,7 @@ enum webhook_parse_status webhook_parse(const char *body, size_t len, struct web
         set_err(err, errlen, "no \"events\" array");
         return WEBHOOK_PARSE_NO_EVENTS;
     }
-    if (dup_into(&out->destination, str_at(root, "destination")) < 0)
-        goto nomem;
+    out->destination = dup_or_null(str_at(root, "destination"));
 
     /* Entries that are not objects are skipped (documented), and get no slot:
      * "[1,1,1,...]" should not cost a struct line_event per byte pair. */
@@ -426,27 +396,16 @@ enum webhook_parse_status webhook_parse(const char *body, size_t len, struct web
     const json_t *item;
     json_array_foreach(events, i, item)
         n += json_is_object(item);
-    if (n > 0) {
-        out->events = calloc(n, sizeof *out->events);
-        if (out->events == NULL)
-            goto nomem;
-    }
+    if (n > 0)
+        out->events = xcalloc(n, sizeof *out->events);
     json_array_foreach(events, i, item) {
         if (!json_is_object(item))
             continue;
         assert(out->n_events < n);
-        struct line_event *ev = &out->events[out->n_events++];
-        if (fill_event(item, ev) < 0)
-            goto nomem;
+        fill_event(item, &out->events[out->n_events++]);
     }
     json_decref(root);
     return WEBHOOK_PARSE_OK;
-
-nomem:
-    json_decref(root);
-    webhook_free(out);
-    set_err(err, errlen, "out of memory");
-    return WEBHOOK_PARSE_NOMEM;
 }
 
 void webhook_free(struct webhook *wh)
@@ -467,11 +426,9 @@ int line_event_parse(const char *json, size_t len, struct line_event *ev)
     json_t *obj = load_json(json, len, &status, NULL, 0);
     if (obj == NULL)
         return -1;
-    int rc = fill_event(obj, ev);
+    fill_event(obj, ev);
     json_decref(obj);
-    if (rc < 0)
-        line_event_free(ev);
-    return rc;
+    return 0;
 }
 
 void line_event_free(struct line_event *ev)

@@ -108,7 +108,6 @@ enum webhook_parse_status {
     WEBHOOK_PARSE_OK = 0,
     WEBHOOK_PARSE_BAD_JSON,     /* not JSON, or not a JSON object */
     WEBHOOK_PARSE_NO_EVENTS,    /* object without an "events" array */
-    WEBHOOK_PARSE_NOMEM,
 };
 
 /* Parses a webhook body. On WEBHOOK_PARSE_OK `out` owns the events (free with
@@ -119,7 +118,7 @@ enum webhook_parse_status webhook_parse(const char *body, size_t len, struct web
 void webhook_free(struct webhook *wh);
 
 /* Parses one event from JSON (as stored in the inbox: line_event.raw_json).
- * Returns 0 or -1. */
+ * Returns 0, or -1 when `json` is not a JSON object. */
 int line_event_parse(const char *json, size_t len, struct line_event *ev);
 void line_event_free(struct line_event *ev);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/chat.h"
 #include "core/webhook.h"
 #include "obs/log.h"
@@ -53,33 +54,26 @@ void ingest_added_free(struct ingest_added *added)
 }
 
 /* Copies the items the store marked as added. */
-static int keep_added(const struct inbox_item *items, size_t n, struct ingest_added *added)
+static void keep_added(const struct inbox_item *items, size_t n, struct ingest_added *added)
 {
-    added->items = calloc(n ? n : 1, sizeof *added->items);
-    if (!added->items)
-        return -1;
+    added->items = xcalloc(n, sizeof *added->items);
     for (size_t i = 0; i < n; i++) {
         if (!items[i].added)
             continue;
         struct inbox_item *it = &added->items[added->n++];
-        it->event_id = strdup(items[i].event_id);
-        it->chat_id = strdup(items[i].chat_id);
-        it->payload = strdup(items[i].payload);
+        it->event_id = xstrdup(items[i].event_id);
+        it->chat_id = xstrdup(items[i].chat_id);
+        it->payload = xstrdup(items[i].payload);
         it->timestamp_ms = items[i].timestamp_ms;
         it->added = true;
-        if (!it->event_id || !it->chat_id || !it->payload)
-            return -1;
     }
-    return 0;
 }
 
 int ingest_forget(struct ingest *in, const struct ingest_added *added)
 {
     if (!added || added->n == 0)
         return 0;
-    const char **ids = calloc(added->n, sizeof *ids);
-    if (!ids)
-        return -1;
+    const char **ids = xcalloc(added->n, sizeof *ids);
     for (size_t i = 0; i < added->n; i++)
         ids[i] = added->items[i].event_id;
     pthread_mutex_lock(&in->lock);
@@ -104,18 +98,12 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
     struct webhook wh;
     char err[160];
     enum webhook_parse_status ps = webhook_parse(body, len, &wh, err, sizeof err);
-    if (ps == WEBHOOK_PARSE_NOMEM)
-        return finish(503, reason, reason_len, "out of memory");
     if (ps != WEBHOOK_PARSE_OK) {
         log_warn("webhook refused: %s", err);
         return finish(400, reason, reason_len, ps == WEBHOOK_PARSE_NO_EVENTS ? "no events array" : "malformed JSON");
     }
 
-    struct inbox_item *items = calloc(wh.n_events ? wh.n_events : 1, sizeof *items);
-    if (!items) {
-        webhook_free(&wh);
-        return finish(503, reason, reason_len, "out of memory");
-    }
+    struct inbox_item *items = xcalloc(wh.n_events, sizeof *items);
     size_t n_items = 0;
     for (size_t i = 0; i < wh.n_events; i++) {
         const struct line_event *ev = &wh.events[i];
@@ -147,12 +135,8 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
     }
     for (size_t i = n_new; i < n_items && status == 200; i++)
         metrics_event_duplicate();
-    if (status == 200 && added && keep_added(items, n_items, added) != 0) {
-        /* Without the list there is nothing to hand off: undo and let LINE retry. */
-        ingest_forget(in, added);
-        ingest_added_free(added);
-        status = 503;
-    }
+    if (status == 200 && added)
+        keep_added(items, n_items, added);
     if (status == 200 && n_new > 0 && in->notify)
         in->notify(in->notify_arg, n_new);
     log_info("webhook: %zu events, %zu queued, %zu new", wh.n_events, n_items, n_new);

@@ -1045,71 +1045,6 @@ static void test_raw_json_round_trip_floats(void **state)
     webhook_free(&wh);
 }
 
-/* Out-of-memory inside jansson (load and dump) at every allocation in turn:
- * a failure status with nothing half-built, or OK once enough allocations
- * succeed. No leaks either way (LeakSanitizer checks when built with it). */
-static long allocs_left;
-
-static void *failing_malloc(size_t n)
-{
-    if (allocs_left-- <= 0)
-        return NULL;
-    return malloc(n);
-}
-
-static void test_jansson_out_of_memory(void **state)
-{
-    (void)state;
-    size_t len = 0;
-    char *body = read_fixture("line-webhooks/02-message-text-group.json", &len);
-    bool succeeded = false;
-    for (long n = 0; n < 100000 && !succeeded; n++) {
-        allocs_left = n;
-        json_set_alloc_funcs(failing_malloc, free);
-        struct webhook wh;
-        char err[128];
-        enum webhook_parse_status st = webhook_parse(body, len, &wh, err, sizeof err);
-        json_set_alloc_funcs(malloc, free);
-        if (st == WEBHOOK_PARSE_OK) {
-            succeeded = true;
-            assert_int_equal(wh.n_events, 1);
-            assert_event_sane(&wh.events[0]);
-        } else {
-            /* A failed string copy inside jansson's lexer is reported as
-             * a bad token, so BAD_JSON is possible too; nothing else is. */
-            if (st != WEBHOOK_PARSE_NOMEM && st != WEBHOOK_PARSE_BAD_JSON)
-                fail_msg("failing allocation #%ld: status %d (%s)", n, (int)st, err);
-            assert_null(wh.events);
-            assert_null(wh.destination);
-        }
-        webhook_free(&wh);
-    }
-    assert_true(succeeded);
-
-    /* The same for one stored event. */
-    struct webhook wh;
-    assert_int_equal(webhook_parse(body, len, &wh, NULL, 0), WEBHOOK_PARSE_OK);
-    const char *raw = wh.events[0].raw_json;
-    succeeded = false;
-    for (long n = 0; n < 100000 && !succeeded; n++) {
-        allocs_left = n;
-        json_set_alloc_funcs(failing_malloc, free);
-        struct line_event ev;
-        int rc = line_event_parse(raw, strlen(raw), &ev);
-        json_set_alloc_funcs(malloc, free);
-        if (rc == 0) {
-            succeeded = true;
-            assert_events_equal(&ev, &wh.events[0]);
-        } else {
-            assert_null(ev.raw_json);
-        }
-        line_event_free(&ev);
-    }
-    assert_true(succeeded);
-    webhook_free(&wh);
-    free(body);
-}
-
 static void test_chat_type_name(void **state)
 {
     (void)state;
@@ -1186,7 +1121,6 @@ int main(void)
         cmocka_unit_test(test_non_object_events_skipped),
         cmocka_unit_test(test_line_event_parse),
         cmocka_unit_test(test_raw_json_round_trip_floats),
-        cmocka_unit_test(test_jansson_out_of_memory),
         cmocka_unit_test(test_chat_type_name),
         cmocka_unit_test(test_free_handles_null_and_partial),
     };
