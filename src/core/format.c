@@ -19,6 +19,10 @@
 #include <md4c.h>
 #include <utf8proc.h>
 
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/utf8.h"
+
 /* utf8proc before 2.6.0 (Debian 11, Function Compute's runtime, has 2.5.0)
  * forgets the first code point's class in utf8proc_grapheme_break_stateful, so
  * a run of regional indicators pairs up off by one and flags are cut in half.
@@ -98,71 +102,53 @@ size_t utf16_to_byte_offset(const char *s, size_t len, size_t units)
 
 /* ---------------------------------------------------------- output buffer */
 
-struct buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool oom;
+/* Text being written: a capped buffer, and whether it filled up. Once full,
+ * further writes are dropped, so a caller checks `full` once at the end
+ * rather than after every write. */
+struct out {
+    struct buf b;
+    bool full;
 };
 
-static void buf_put(struct buf *b, const char *s, size_t n)
+static void out_put(struct out *o, const char *s, size_t n)
 {
-    if (b->oom || n == 0)
-        return;
-    if (n >= b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (n >= cap - b->len) {
-            if (cap > SIZE_MAX / 2) {
-                b->oom = true;
-                return;
-            }
-            cap *= 2;
-        }
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if (!o->full && buf_add(&o->b, s, n) != 0)
+        o->full = true;
 }
 
-static void buf_puts(struct buf *b, const char *s)
+static void out_puts(struct out *o, const char *s)
 {
-    buf_put(b, s, strlen(s));
+    out_put(o, s, strlen(s));
 }
 
-static void buf_put_cp(struct buf *b, int32_t cp)
+static void out_put_cp(struct out *o, int32_t cp)
 {
     unsigned char tmp[4];
     utf8proc_ssize_t n = utf8proc_encode_char(cp, tmp);
-    buf_put(b, (const char *)tmp, (size_t)n);
+    out_put(o, (const char *)tmp, (size_t)n);
 }
 
-/* Like buf_put, but a NUL byte becomes U+FFFD: the result is a C string, and
+/* Like out_put, but a NUL byte becomes U+FFFD: the result is a C string, and
  * md4c passes NULs through inside code. */
-static void buf_put_text(struct buf *b, const char *s, size_t n)
+static void out_put_text(struct out *o, const char *s, size_t n)
 {
     const char *nul;
     while (n > 0 && (nul = memchr(s, '\0', n)) != NULL) {
-        buf_put(b, s, (size_t)(nul - s));
-        buf_put_cp(b, REPLACEMENT_CHAR);
+        out_put(o, s, (size_t)(nul - s));
+        out_put_cp(o, REPLACEMENT_CHAR);
         n -= (size_t)(nul - s) + 1;
         s = nul + 1;
     }
-    buf_put(b, s, n);
+    out_put(o, s, n);
 }
 
-static void buf_rtrim(struct buf *b, const char *set)
+static void out_rtrim(struct out *o, const char *set)
 {
-    while (b->len > 0 && b->data[b->len - 1] != '\0' && strchr(set, b->data[b->len - 1]))
-        b->len--;
-    if (b->data)
-        b->data[b->len] = '\0';
+    struct buf *b = &o->b;
+    size_t len = b->len;
+    while (len > 0 && b->data[len - 1] != '\0' && strchr(set, b->data[len - 1]))
+        len--;
+    buf_truncate(b, len);
 }
 
 /* -------------------------------------------------------- Markdown render */
@@ -171,6 +157,7 @@ static void buf_rtrim(struct buf *b, const char *set)
  * hostile input cannot make every output line enormous. */
 #define PREFIX_DEPTH_MAX 16
 #define LINK_DEPTH_MAX 8
+#define RENDER_CAP_FLOOR ((size_t)256 * 1024)
 #define MD_FLAGS (MD_FLAG_TABLES | MD_FLAG_STRIKETHROUGH | MD_FLAG_PERMISSIVEAUTOLINKS)
 
 enum container_kind { CONTAINER_QUOTE, CONTAINER_UL, CONTAINER_OL, CONTAINER_LI };
@@ -184,12 +171,12 @@ struct container {
 };
 
 struct link {
-    char *href;            /* decoded, NUL-terminated; NULL when out of memory */
+    char *href;            /* decoded, NUL-terminated */
     size_t text_start;     /* offset in the output where the link text begins */
 };
 
 struct render {
-    struct buf out;
+    struct out out;
     struct container *stack;
     size_t depth, stack_cap;
     size_t markers_pending;           /* LI markers not yet written */
@@ -217,14 +204,14 @@ static void render_prefix(struct render *r)
         struct container *c = &r->stack[i];
         bool shown = i < PREFIX_DEPTH_MAX;
         if (c->kind == CONTAINER_QUOTE && shown) {
-            buf_puts(&r->out, "> ");
+            out_puts(&r->out, "> ");
         } else if (c->kind == CONTAINER_LI) {
             if (c->marker_pending) {
-                buf_puts(&r->out, c->marker);
+                out_puts(&r->out, c->marker);
                 c->marker_pending = false;
                 r->markers_pending--;
             } else if (shown) {
-                buf_puts(&r->out, "  ");
+                out_puts(&r->out, "  ");
             }
         }
     }
@@ -235,11 +222,11 @@ static void render_prefix(struct render *r)
 static void render_flush(struct render *r)
 {
     if (r->pending_nl > 0) {
-        if (r->out.len > 0) {
+        if (r->out.b.len > 0) {
             if (!r->verbatim)
-                buf_rtrim(&r->out, " \t");
+                out_rtrim(&r->out, " \t");
             for (unsigned i = 0; i < r->pending_nl; i++)
-                buf_put(&r->out, "\n", 1);
+                out_put(&r->out, "\n", 1);
         }
         r->pending_nl = 0;
         r->at_line_start = true;
@@ -263,7 +250,7 @@ static void render_text(struct render *r, const char *s, size_t n)
     if (n == 0)
         return;
     render_flush(r);
-    buf_put_text(&r->out, s, n);
+    out_put_text(&r->out, s, n);
 }
 
 /* Text that may hold newlines (code, raw HTML): each one becomes a line of its
@@ -293,22 +280,17 @@ static void render_line_break(struct render *r)
         r->pending_nl++;
 }
 
-static bool render_push(struct render *r, enum container_kind kind)
+static struct container *render_push(struct render *r, enum container_kind kind)
 {
     if (r->depth == r->stack_cap) {
         size_t cap = r->stack_cap ? r->stack_cap * 2 : 16;
-        struct container *s = realloc(r->stack, cap * sizeof *s);
-        if (!s) {
-            r->out.oom = true;
-            return false;
-        }
-        r->stack = s;
+        r->stack = xrealloc_array(r->stack, cap, sizeof *r->stack);
         r->stack_cap = cap;
     }
     struct container *c = &r->stack[r->depth++];
     memset(c, 0, sizeof *c);
     c->kind = kind;
-    return true;
+    return c;
 }
 
 static void render_pop(struct render *r)
@@ -410,7 +392,7 @@ static void render_entity(struct render *r, const char *s, size_t n)
         return;
     }
     render_flush(r);
-    buf_put_cp(&r->out, cp);
+    out_put_cp(&r->out, cp);
 }
 
 /* --- inline HTML */
@@ -469,10 +451,13 @@ static bool link_text_is_url(const char *text, size_t tlen, const char *href, si
            has_prefix_then(href, hlen, "https://", text, tlen);
 }
 
+/* The link's destination with entities decoded and NULs replaced. Each
+ * piece decodes to at most 3 bytes per input byte (a NUL becomes U+FFFD), so
+ * the cap is never reached. */
 static char *attribute_decode(const MD_ATTRIBUTE *a)
 {
-    struct buf b = {0};
-    buf_put(&b, "", 0);
+    struct out o = {.full = false};
+    buf_init(&o.b, (size_t)a->size * 3);
     for (size_t i = 0; a->substr_offsets[i] < a->size; i++) {
         const char *s = a->text + a->substr_offsets[i];
         size_t n = a->substr_offsets[i + 1] - a->substr_offsets[i];
@@ -482,17 +467,11 @@ static char *attribute_decode(const MD_ATTRIBUTE *a)
         else if (a->substr_types[i] == MD_TEXT_NULLCHAR)
             cp = REPLACEMENT_CHAR;
         if (cp >= 0)
-            buf_put_cp(&b, cp);
+            out_put_cp(&o, cp);
         else
-            buf_put_text(&b, s, n);
+            out_put_text(&o, s, n);
     }
-    if (!b.data && !b.oom)
-        b.data = calloc(1, 1);
-    if (b.oom) {
-        free(b.data);
-        return NULL;
-    }
-    return b.data;
+    return buf_take(&o.b, NULL);
 }
 
 static void render_link_enter(struct render *r, const MD_SPAN_A_DETAIL *d)
@@ -501,10 +480,8 @@ static void render_link_enter(struct render *r, const MD_SPAN_A_DETAIL *d)
     if (i >= LINK_DEPTH_MAX)
         return;
     render_flush(r);
-    r->links[i].text_start = r->out.len;
+    r->links[i].text_start = r->out.b.len;
     r->links[i].href = attribute_decode(&d->href);
-    if (!r->links[i].href)
-        r->out.oom = true;
 }
 
 static void render_link_leave(struct render *r)
@@ -516,9 +493,9 @@ static void render_link_leave(struct render *r)
         return;
     char *href = r->links[i].href;
     size_t hlen = strlen(href);
-    const char *text = r->out.data ? r->out.data + r->links[i].text_start : "";
-    size_t tlen = r->out.len - r->links[i].text_start;
-    if (hlen > 0 && !r->out.oom) {
+    const char *text = buf_str(&r->out.b) + r->links[i].text_start;
+    size_t tlen = r->out.b.len - r->links[i].text_start;
+    if (hlen > 0 && !r->out.full) {
         if (tlen == 0) {
             render_text(r, href, hlen);
         } else if (!link_text_is_url(text, tlen, href, hlen)) {
@@ -548,17 +525,15 @@ static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *userdata)
     case MD_BLOCK_UL: {
         const MD_BLOCK_UL_DETAIL *d = detail;
         render_separate(r, render_list_gap(r));
-        if (render_push(r, CONTAINER_UL))
-            render_top(r)->tight = d->is_tight != 0;
+        render_push(r, CONTAINER_UL)->tight = d->is_tight != 0;
         break;
     }
     case MD_BLOCK_OL: {
         const MD_BLOCK_OL_DETAIL *d = detail;
         render_separate(r, render_list_gap(r));
-        if (render_push(r, CONTAINER_OL)) {
-            render_top(r)->tight = d->is_tight != 0;
-            render_top(r)->next_number = d->start;
-        }
+        struct container *ol = render_push(r, CONTAINER_OL);
+        ol->tight = d->is_tight != 0;
+        ol->next_number = d->start;
         break;
     }
     case MD_BLOCK_LI: {
@@ -566,9 +541,7 @@ static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *userdata)
         bool ordered = list && list->kind == CONTAINER_OL;
         unsigned number = ordered ? list->next_number++ : 0;
         render_separate(r, list && list->tight ? 1 : 2);
-        if (!render_push(r, CONTAINER_LI))
-            break;
-        struct container *li = render_top(r);
+        struct container *li = render_push(r, CONTAINER_LI);
         if (ordered)
             snprintf(li->marker, sizeof li->marker, "%u. ", number);
         else
@@ -605,7 +578,7 @@ static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *userdata)
         render_separate(r, 2);
         break;
     }
-    return r->out.oom ? -1 : 0;
+    return r->out.full ? -1 : 0;
 }
 
 static int on_leave_block(MD_BLOCKTYPE type, void *detail, void *userdata)
@@ -638,7 +611,7 @@ static int on_leave_block(MD_BLOCKTYPE type, void *detail, void *userdata)
     }
     /* Whatever follows a block starts on a line of its own. */
     render_separate(r, 1);
-    return r->out.oom ? -1 : 0;
+    return r->out.full ? -1 : 0;
 }
 
 static int on_enter_span(MD_SPANTYPE type, void *detail, void *userdata)
@@ -646,7 +619,7 @@ static int on_enter_span(MD_SPANTYPE type, void *detail, void *userdata)
     struct render *r = userdata;
     if (type == MD_SPAN_A)
         render_link_enter(r, detail);
-    return r->out.oom ? -1 : 0;
+    return r->out.full ? -1 : 0;
 }
 
 static int on_leave_span(MD_SPANTYPE type, void *detail, void *userdata)
@@ -655,7 +628,7 @@ static int on_leave_span(MD_SPANTYPE type, void *detail, void *userdata)
     (void)detail;
     if (type == MD_SPAN_A)
         render_link_leave(r);
-    return r->out.oom ? -1 : 0;
+    return r->out.full ? -1 : 0;
 }
 
 static int on_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *userdata)
@@ -664,7 +637,7 @@ static int on_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *us
     switch (type) {
     case MD_TEXT_NULLCHAR:
         render_flush(r);
-        buf_put_cp(&r->out, REPLACEMENT_CHAR);
+        out_put_cp(&r->out, REPLACEMENT_CHAR);
         break;
     case MD_TEXT_BR:
     case MD_TEXT_SOFTBR:
@@ -697,19 +670,28 @@ static int on_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *us
         render_verbatim(r, text, size);
         break;
     }
-    return r->out.oom ? -1 : 0;
+    return r->out.full ? -1 : 0;
 }
 
-/* The input as it is (but NUL-free), for when md4c gives up. */
+/* The input as it is (but NUL-free), for when md4c gives up. A NUL becomes
+ * 3 bytes, so 3 * len always fits. */
 static char *copy_input(const char *s, size_t len)
 {
-    struct buf b = {0};
-    buf_put_text(&b, s, len);
-    if (b.oom) {
-        free(b.data);
-        return NULL;
-    }
-    return b.data ? b.data : calloc(1, 1);
+    struct out o = {.full = false};
+    buf_init(&o.b, len > SIZE_MAX / 3 ? SIZE_MAX : len * 3);
+    out_put_text(&o, s, len);
+    return buf_take(&o.b, NULL);
+}
+
+/* Most bytes of text rendered from `len` bytes of Markdown. Rendering can
+ * multiply: one reference definition with a long URL, used many times,
+ * prints that URL at every use. The cap is far above what LINE can show
+ * (5 messages of 5000 UTF-16 units, at most 75,000 bytes), so text cut there
+ * loses nothing a user could have seen. */
+static size_t render_cap(size_t len)
+{
+    size_t floor = RENDER_CAP_FLOOR;
+    return len > (SIZE_MAX - floor) / 4 ? SIZE_MAX : len * 4 + floor;
 }
 
 char *format_markdown_to_text(const char *md, size_t len)
@@ -724,11 +706,7 @@ char *format_markdown_to_text(const char *md, size_t len)
     struct render r;
     memset(&r, 0, sizeof r);
     r.at_line_start = true;
-    /* Text is rarely longer than its Markdown: one allocation, usually. */
-    r.out.cap = len + len / 4 + 64;
-    r.out.data = malloc(r.out.cap);
-    if (r.out.data)
-        r.out.data[0] = '\0';
+    buf_init(&r.out.b, render_cap(len));
 
     MD_PARSER parser;
     memset(&parser, 0, sizeof parser);
@@ -740,17 +718,18 @@ char *format_markdown_to_text(const char *md, size_t len)
     parser.leave_span = on_leave_span;
     parser.text = on_text;
 
-    int rc = r.out.data ? md_parse(len ? md : "", (MD_SIZE)len, &parser, &r) : -1;
+    int rc = md_parse(len ? md : "", (MD_SIZE)len, &parser, &r);
 
     for (size_t i = 0; i < r.link_depth && i < LINK_DEPTH_MAX; i++)
         free(r.links[i].href);
     free(r.stack);
-    if (rc != 0 || r.out.oom || !r.out.data) {
-        free(r.out.data);
+    /* A full buffer stopped the parse on purpose: keep what was rendered. */
+    if (rc != 0 && !r.out.full) {
+        buf_free(&r.out.b);
         return copy_input(md ? md : "", len);
     }
-    buf_rtrim(&r.out, " \t\r\n");
-    return r.out.data;
+    out_rtrim(&r.out, " \t\r\n");
+    return buf_take(&r.out.b, NULL);
 }
 
 /* ----------------------------------------------------------------- split */
@@ -935,66 +914,39 @@ struct parts_builder {
 /* Appends s[a, b) + mark as a new piece. Invalid UTF-8 and NUL bytes become
  * U+FFFD (one UTF-16 unit each, like the bytes they replace), so every piece
  * is a valid NUL-terminated string that JSON encoders accept. */
-static int parts_add(struct parts_builder *pb, const unsigned char *s, size_t a, size_t b,
-                     const char *mark)
+static void parts_add(struct parts_builder *pb, const unsigned char *s, size_t a, size_t b,
+                      const char *mark)
 {
-    size_t mark_len = strlen(mark);
-    size_t size = 0;
-    for (size_t i = a; i < b;) {
-        int32_t cp;
-        bool valid;
-        size_t n = decode_cp(s + i, b - i, &cp, &valid);
-        size += (!valid || cp == 0) ? 3 : n;
-        i += n;
-    }
     if (pb->n == pb->cap) {
-        size_t cap = pb->cap ? pb->cap * 2 : 8;
-        char **v = realloc(pb->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        pb->v = v;
-        pb->cap = cap;
+        pb->cap = pb->cap ? pb->cap * 2 : 8;
+        pb->v = xrealloc_array(pb->v, pb->cap, sizeof *pb->v);
     }
-    char *piece = malloc(size + mark_len + 1);
-    if (!piece)
-        return -1;
-    char *w = piece;
-    for (size_t i = a; i < b;) {
-        int32_t cp;
-        bool valid;
-        size_t n = decode_cp(s + i, b - i, &cp, &valid);
-        if (!valid || cp == 0) {
-            memcpy(w, "\xEF\xBF\xBD", 3);
-            w += 3;
-        } else {
-            memcpy(w, s + i, n);
-            w += n;
-        }
-        i += n;
-    }
-    memcpy(w, mark, mark_len);
-    w[mark_len] = '\0';
+    char *piece = utf8_sanitize((const char *)s + a, b - a);
+    size_t text_len = strlen(piece), mark_len = strlen(mark);
+    piece = xrealloc(piece, text_len + mark_len + 1);
+    memcpy(piece + text_len, mark, mark_len + 1);
     pb->v[pb->n++] = piece;
-    return 0;
 }
 
 /* The last allowed piece when the text does not fit: as much text as leaves
  * room for the mark, then the mark. */
-static int add_truncated(struct parts_builder *pb, const unsigned char *s, size_t pos,
+static void add_truncated(struct parts_builder *pb, const unsigned char *s, size_t pos,
                          size_t end, size_t max_units, const char *mark)
 {
     size_t mark_units = utf16_len(mark, strlen(mark));
     size_t budget = mark_units < max_units ? max_units - mark_units : 0;
     size_t cut = scan_window(s, pos, end, budget).cut;
     size_t piece_end = trim_end(s, pos, cut);
-    if (piece_end > pos)
-        return parts_add(pb, s, pos, piece_end, mark);
+    if (piece_end > pos) {
+        parts_add(pb, s, pos, piece_end, mark);
+        return;
+    }
     /* No text fits next to the mark: the mark alone, if it fits at all. */
     size_t mark_start = skip_space((const unsigned char *)mark, 0, strlen(mark));
     const char *bare = mark + mark_start;
     if (*bare == '\0' || utf16_len(bare, strlen(bare)) > max_units)
-        return 0;
-    return parts_add(pb, (const unsigned char *)"", 0, 0, bare);
+        return;
+    parts_add(pb, (const unsigned char *)"", 0, 0, bare);
 }
 
 int format_split(const char *text, size_t len, size_t max_units, size_t max_parts,
@@ -1010,15 +962,14 @@ int format_split(const char *text, size_t len, size_t max_units, size_t max_part
 
     size_t end = trim_end(s, 0, len);
     size_t pos = skip_space(s, 0, end);
-    int rc = 0;
-    while (rc == 0 && pos < end && pb.n < max_parts && max_units > 0) {
+    while (pos < end && pb.n < max_parts && max_units > 0) {
         struct window w = scan_window(s, pos, end, max_units);
         if (w.fits) {
-            rc = parts_add(&pb, s, pos, end, "");
+            parts_add(&pb, s, pos, end, "");
             break;
         }
         if (pb.n + 1 == max_parts) {
-            rc = add_truncated(&pb, s, pos, end, max_units, mark);
+            add_truncated(&pb, s, pos, end, max_units, mark);
             break;
         }
         if (w.cut == pos) {
@@ -1031,13 +982,8 @@ int format_split(const char *text, size_t len, size_t max_units, size_t max_part
         }
         size_t piece_end = trim_end(s, pos, w.cut);
         if (piece_end > pos)
-            rc = parts_add(&pb, s, pos, piece_end, "");
+            parts_add(&pb, s, pos, piece_end, "");
         pos = skip_space(s, w.cut, end);
-    }
-    if (rc != 0) {
-        struct text_parts partial = {pb.v, pb.n};
-        text_parts_free(&partial);
-        return -1;
     }
     out->parts = pb.v;
     out->n = pb.n;
@@ -1060,8 +1006,6 @@ int format_answer(const char *md, size_t len, struct text_parts *out)
     out->parts = NULL;
     out->n = 0;
     char *text = format_markdown_to_text(md, len);
-    if (!text)
-        return -1;
     int rc = format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES,
                           "\n(truncated)", out);
     free(text);

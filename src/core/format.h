@@ -23,7 +23,9 @@ size_t utf16_to_byte_offset(const char *s, size_t len, size_t units);
 /* Markdown to LINE-friendly plain text: headings become their own line, bold and
  * italic markers go away, lists become "• " / "1. " lines, links become
  * "text (url)", code fences keep their content verbatim. Never fails on any
- * input; returns a malloc'd NUL-terminated string (NULL only when out of memory). */
+ * input; returns a malloc'd NUL-terminated string. Hostile input that would
+ * render to more than 4 times its size plus 256 KiB is cut there (far past
+ * what LINE can show). */
 char *format_markdown_to_text(const char *md, size_t len);
 
 struct text_parts {
@@ -35,7 +37,7 @@ struct text_parts {
  * code units. Nothing is lost except whitespace at cut points. When even
  * `max_parts` pieces are not enough, the last piece ends with `truncated_mark`
  * (which counts toward its limit). Empty or all-whitespace input gives n == 0.
- * Returns 0, or -1 when out of memory. Free with text_parts_free. */
+ * Returns 0. Free with text_parts_free. */
 int format_split(const char *text, size_t len, size_t max_units, size_t max_parts,
                  const char *truncated_mark, struct text_parts *out);
 void text_parts_free(struct text_parts *p);

@@ -7,9 +7,12 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/buf.h"
 
 #define STATUS_SLOTS 600 /* index = HTTP status; 0 = no answer (transport) */
 
@@ -92,39 +95,25 @@ void metrics_llm_latency(double seconds)
     atomic_fetch_add(&llm_sum_us, (unsigned long long)(seconds * 1e6));
 }
 
+/* The page being rendered. Its size is bounded by the fixed set of series
+ * (at most 2 x STATUS_SLOTS status lines, about 100 KiB); the cap states that
+ * bound, and a page that somehow passed it would be refused whole rather
+ * than served cut. */
+#define METRICS_PAGE_MAX ((size_t)1024 * 1024)
+
 struct out {
-    char *buf;
-    size_t len, cap;
-    int oom;
+    struct buf b;
+    bool full;
 };
 
 static void outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void outf(struct out *o, const char *fmt, ...)
 {
-    if (o->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            o->oom = 1;
-            return;
-        }
-        if ((size_t)n < o->cap - o->len) {
-            o->len += (size_t)n;
-            return;
-        }
-        size_t cap = o->cap * 2 + (size_t)n;
-        char *nb = realloc(o->buf, cap);
-        if (!nb) {
-            o->oom = 1;
-            return;
-        }
-        o->buf = nb;
-        o->cap = cap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    if (!o->full && buf_vaddf(&o->b, fmt, ap) != 0)
+        o->full = true;
+    va_end(ap);
 }
 
 static void by_status(struct out *o, const char *name, const char *help, atomic_ullong *slots)
@@ -144,10 +133,8 @@ static void counter(struct out *o, const char *name, const char *help, unsigned 
 
 char *metrics_render(void)
 {
-    struct out o = {.buf = malloc(4096), .len = 0, .cap = 4096, .oom = 0};
-    if (!o.buf)
-        return NULL;
-    o.buf[0] = '\0';
+    struct out o = {.full = false};
+    buf_init(&o.b, METRICS_PAGE_MAX);
     by_status(&o, "linebot_webhooks_total", "Webhook requests by HTTP status answered.", webhooks);
 
     outf(&o, "# HELP linebot_events_total Webhook events received, by LINE event type.\n"
@@ -178,9 +165,9 @@ char *metrics_render(void)
     outf(&o, "# HELP linebot_inbox_depth Events acknowledged and not yet finished.\n"
              "# TYPE linebot_inbox_depth gauge\nlinebot_inbox_depth %lld\n",
          (long long)atomic_load(&inbox_depth));
-    if (o.oom) {
-        free(o.buf);
+    if (o.full) {
+        buf_free(&o.b);
         return NULL;
     }
-    return o.buf;
+    return buf_take(&o.b, NULL);
 }

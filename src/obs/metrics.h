@@ -33,7 +33,8 @@ struct metrics_totals {
 };
 void metrics_get_totals(struct metrics_totals *t);
 
-/* Renders everything; returns a malloc'd string (NULL when out of memory). */
+/* Renders everything; returns a malloc'd string (NULL only if the page
+ * passed its 1 MiB cap, which the fixed set of series cannot reach). */
 char *metrics_render(void);
 
 #endif

@@ -769,6 +769,44 @@ static void test_format_answer(void **state)
     free(long_md);
 }
 
+/* A reference link used many times prints its URL at every use: 20,000
+ * uses of a 1,000-byte URL would render to over 20 MB. The text is cut at
+ * the cap (4 x input + 256 KiB), and what is kept is the rendering, not the
+ * raw Markdown. */
+static void test_md_expansion_is_capped(void **state)
+{
+    (void)state;
+    const size_t uses = 20000, url_len = 1000;
+    size_t cap = uses * 7 + url_len + 64;
+    char *md = malloc(cap);
+    size_t n = 0;
+    for (size_t i = 0; i < uses; i++) {
+        memcpy(md + n, "[a][r] ", 7);
+        n += 7;
+    }
+    n += (size_t)sprintf(md + n, "\n\n[r]: http://x.example/");
+    memset(md + n, 'u', url_len);
+    n += url_len;
+    md[n] = '\0';
+
+    char *text = format_markdown_to_text(md, n);
+    size_t len = strlen(text);
+    assert_true(len <= 4 * n + 256 * 1024);
+    assert_true(len > 4 * n + 256 * 1024 - 2 * url_len); /* cut near the cap, not early */
+    assert_true(strncmp(text, "a (http://x.example/uuu", 23) == 0);
+    assert_null(strstr(text, "[a][r]"));
+
+    /* The answer still fills LINE's five messages, the last marked as cut. */
+    struct text_parts parts;
+    assert_int_equal(format_answer(md, n, &parts), 0);
+    assert_int_equal(parts.n, LINE_MAX_MESSAGES);
+    const char *last = parts.parts[parts.n - 1];
+    assert_string_equal(last + strlen(last) - 12, "\n(truncated)");
+    text_parts_free(&parts);
+    free(text);
+    free(md);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -802,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_md_empty),
         cmocka_unit_test(test_md_garbage),
         cmocka_unit_test(test_format_answer),
+        cmocka_unit_test(test_md_expansion_is_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
