@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "core/alloc.h"
 #include "core/webhook.h"
 
 #define FUZZ_SECRET "fuzz-channel-secret"
@@ -89,6 +90,11 @@ static void check_event(const struct line_event *ev)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static bool started;
+    if (!started) {
+        alloc_init(); /* jansson allocates as in the binary: failure aborts */
+        started = true;
+    }
     const uint8_t *newline = memchr(data, '\n', size);
     char *header = NULL;
     const uint8_t *body_start = data;
