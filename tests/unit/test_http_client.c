@@ -127,6 +127,31 @@ static void test_url_split(void **state)
     expect_refused(NULL);
 }
 
+/* A request whose URL curl_url() refuses never reaches the network, and the
+ * reason does not quote the URL. */
+static void test_bad_url_refused_before_sending(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"ftp://example.com/?secret=1", "http:///secret", "http://exa mple/secret",
+                                      "not a url secret"};
+    struct http_client *c = http_client_new();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct http_request req = {.method = "GET", .url = bad[i]};
+        struct http_response resp;
+        assert_int_equal(http_client_do(c, &req, &resp), -1);
+        assert_int_equal(resp.status, 0);
+        assert_true(strncmp(resp.error, "invalid URL", 11) == 0);
+        assert_null(strstr(resp.error, "secret"));
+        http_response_free(&resp);
+
+        char err[256] = "";
+        assert_int_equal(http_client_side_start(c, &req, err, sizeof err), -1);
+        assert_true(strncmp(err, "invalid URL", 11) == 0);
+        assert_false(http_client_side_pending(c));
+    }
+    http_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_hostile_values),
         cmocka_unit_test(test_retry_after_ms_header_first),
         cmocka_unit_test(test_url_split),
+        cmocka_unit_test(test_bad_url_refused_before_sending),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
