@@ -10,7 +10,13 @@
  * size, and can be aborted through an atomic flag. Nothing here retries and
  * nothing here logs: the caller decides what a failure means. Error text comes
  * from libcurl's error buffer, which names hosts and reasons but never request
- * headers, so the Authorization token cannot leak through it. */
+ * headers, so the Authorization token cannot leak through it.
+ *
+ * URLs are read once, by curl_url(), and the transfer uses that very parse
+ * (CURLOPT_CURLU); http_url_split() gives signers the same reading, so the
+ * Host they sign is the Host sent. What a response asks of a retry
+ * (Retry-After, read with curl_getdate) is HTTP, not any one API's format, so
+ * it is read here too. */
 #include "io/http_client.h"
 
 #include <ctype.h>

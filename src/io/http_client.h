@@ -2,7 +2,8 @@
  *
  * One `struct http_client` per thread: its curl handles outlive the requests,
  * so connections to LINE and to the LLM are reused (keep-alive, TLS sessions).
- * This layer does no retries; callers decide what is safe to retry. */
+ * This layer does no retries; callers decide what is safe to retry, helped
+ * by http_response_retry_after_ms. URLs are parsed with curl_url() only. */
 #ifndef LINEBOT_HTTP_CLIENT_H
 #define LINEBOT_HTTP_CLIENT_H
 
