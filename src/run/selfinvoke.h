@@ -6,7 +6,10 @@
  * X-Amz-Invocation-Type: Event, SigV4-signed with the runtime's temporary
  * credentials; 202 means accepted. Alibaba Function Compute 3.0: POST
  * {endpoint}/2023-03-30/functions/{name}/invocations with
- * x-fc-invocation-type: Async, ACS3-HMAC-SHA256-signed; 202 means accepted. */
+ * x-fc-invocation-type: Async, ACS3-HMAC-SHA256-signed as Alibaba's SDK signs
+ * it (host, content-type and the x-acs-* headers; the invocation type is sent
+ * unsigned); 202 means accepted. The endpoint is parsed with libcurl's URL
+ * API, so the Host that is signed is the Host libcurl sends. */
 #ifndef LINEBOT_SELFINVOKE_H
 #define LINEBOT_SELFINVOKE_H
 
