@@ -18,8 +18,8 @@
  * The first case checks the stand-in itself with literal requests whose
  * signatures were computed outside linebot (it must accept those and refuse
  * what FC refuses).
- * test_concurrent_requests_keep_their_own_request_ids FAILS ON A BOT BUG
- * (see its comment): request ids cross between concurrent FC requests. */
+ * test_concurrent_requests_keep_their_own_request_ids checks that request
+ * ids do not cross between concurrent FC requests (see its comment). */
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <netinet/in.h>
@@ -853,14 +853,12 @@ static int read_status(int fd)
  * threads, at least two share a thread. Each invocation's log lines must
  * still carry its own request id.
  *
- * FAILS ON A BOT BUG (src/run/server.c, handle_request): the FC request id is
- * put in the thread-local log context only on a connection's first call
- * (`*con_cls == NULL`), and cleared by request_completed of whichever
- * connection ends on that thread. A connection whose body arrives later runs
- * its webhook (ingest's "webhook:" line, the hand-off lines) with the request
- * id of another connection on the same thread, or with none. It should set
- * the context from its own x-fc-request-id on every call (and clear it after
- * each call), not only on the first. */
+ * The log context is per thread, and a thread serves several connections in
+ * turn, so run/fc.c sets it from the request's own x-fc-request-id right
+ * before each handler runs (the door's enter hook), and run/server.c clears
+ * it after each call. Setting it only on a connection's first call (as an
+ * earlier version did) gives a body that arrives later another request's id,
+ * or none: this case catches that. */
 static void test_concurrent_requests_keep_their_own_request_ids(void **state)
 {
     enum { N = 8 };
@@ -942,8 +940,7 @@ static void test_concurrent_requests_keep_their_own_request_ids(void **state)
     free(r);
     free(wr);
     if (bad)
-        fail_msg("BOT BUG (server.c handle_request: FC request id set on the first call only): "
-                 "log lines of concurrent invocations carry the wrong request_id:\n%s",
+        fail_msg("log lines of concurrent invocations carry the wrong request_id:\n%s",
                  report_text);
 
     fake_fc_hold(ff, false);
