@@ -78,6 +78,21 @@ static void invoke_url_free(struct invoke_url *u)
     u->url = NULL;
 }
 
+int selfinvoke_target(const char *endpoint, const char *api_path, char *host, size_t host_cap, char *path,
+                      size_t path_cap, char *err, size_t errlen)
+{
+    struct invoke_url u;
+    if (invoke_url_parse(&u, endpoint, api_path, err, errlen) != 0)
+        return -1;
+    invoke_url_free(&u);
+    if (snprintf(host, host_cap, "%s", u.host) >= (int)host_cap ||
+        snprintf(path, path_cap, "%s", u.path) >= (int)path_cap) {
+        snprintf(err, errlen, "the endpoint URL is too long");
+        return -1;
+    }
+    return 0;
+}
+
 static int post_signed(struct http_client *http, const char *url, const char *const *headers, const char *payload,
                        size_t len, long *status, char *err, size_t errlen)
 {

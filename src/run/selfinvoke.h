@@ -32,4 +32,12 @@ int selfinvoke_lambda(const struct config *cfg, struct http_client *http, const 
 int selfinvoke_fc(const struct config *cfg, struct http_client *http, const struct fc_credentials *creds,
                   const char *payload, size_t len, char *err, size_t errlen);
 
+/* The Host header and the path that an invoke of `endpoint`
+ * ("https://host[:port][/base]") plus `api_path` (percent-encoded) signs and
+ * sends: the host as libcurl writes it, ":port" only when not the scheme's
+ * default, the base path without a trailing '/' then api_path. 0, or -1
+ * with `err` set. */
+int selfinvoke_target(const char *endpoint, const char *api_path, char *host, size_t host_cap, char *path,
+                      size_t path_cap, char *err, size_t errlen);
+
 #endif
