@@ -2,7 +2,9 @@
  *
  * `linebot serve` reads the configuration once, opens the store, recovers
  * what a previous run left unfinished, starts the workers and the HTTP front
- * door, and waits for SIGTERM/SIGINT to stop gracefully. */
+ * door, and waits for SIGTERM/SIGINT to stop gracefully. It picks the front
+ * door: the server's own routes (run/server.c), Function Compute's door on
+ * top of them (run/fc.c), or the AWS Lambda runtime loop (run/lambda.c). */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include "io/store.h"
 #include "obs/log.h"
 #include "run/ingest.h"
+#include "run/fc.h"
 #include "run/lambda.h"
 #include "run/server.h"
 #include "run/worker.h"
@@ -117,6 +120,7 @@ static int serve(void)
     struct worker_pool pool;
     int pool_started = 0;
     struct server *srv = NULL;
+    struct fc *fc = NULL;
     struct ingest ingest;
     int ingest_ready = 0;
     struct store *store = store_open(cfg.db, err, sizeof err);
@@ -137,7 +141,7 @@ static int serve(void)
     if (cfg.platform == PLATFORM_FC) {
         /* Function Compute: an instance may be frozen as soon as a response
          * is out, so work happens inside invocations, never in background
-         * threads (see run/server.c). */
+         * threads (see run/fc.c). */
         free(cfg.host);
         cfg.host = strdup("0.0.0.0");
         cfg.port = cfg.fc_listen_port;
@@ -148,6 +152,10 @@ static int serve(void)
                      "deduplication and history do not carry across instances. Use PostgreSQL "
                      "(LINEBOT_DB=postgres://...) in production",
                      cfg.db);
+        if (!(fc = fc_new(&cfg, &ingest, err, sizeof err))) {
+            log_error("%s", err);
+            goto out;
+        }
     } else {
         if (worker_pool_start(&pool, &cfg) != 0)
             goto out;
@@ -162,7 +170,7 @@ static int serve(void)
     log_info("linebot %s starting on %s:%d (%s; model %s via %s, %d workers)", LINEBOT_VERSION, cfg.host, cfg.port,
              cfg.platform == PLATFORM_FC ? "Alibaba Function Compute" : "server", cfg.llm_model,
              config_provider_name(cfg.provider), cfg.workers);
-    srv = server_start(&cfg, &ingest, err, sizeof err);
+    srv = server_start(&cfg, &ingest, fc ? fc_door(fc) : NULL, err, sizeof err);
     if (!srv) {
         log_error("%s", err);
         fprintf(stderr, "linebot: %s\n", err);
@@ -175,6 +183,7 @@ static int serve(void)
     status = 0;
 out:
     server_stop(srv); /* no new webhooks; requests in progress finish */
+    fc_free(fc);
     if (pool_started)
         worker_pool_stop(&pool); /* jobs waiting on the model go back to the inbox */
     if (ingest_ready)

@@ -1,7 +1,8 @@
 /* acs3.c - Alibaba Cloud signature V3 (ACS3-HMAC-SHA256) for one HTTP request.
  *
  * On Function Compute the webhook request signs its asynchronous
- * self-invocation (InvokeFunction, x-fc-invocation-type: Async) with this;
+ * self-invocation (InvokeFunction; x-fc-invocation-type: Async goes unsigned,
+ * as with Alibaba's SDK) with this;
  * acs3.h has the contract and the header set FC needs.
  *
  * Compared with SigV4 (core/sigv4.c) the method is simpler: no scope, no key

@@ -18,12 +18,12 @@
  *
  * Which headers are signed is the signer's choice, named in SignedHeaders.
  * The V3 document's steps sign host, content-type and the x-acs-* headers,
- * and its notes ask for every header but Authorization; Alibaba's Python SDK
- * signs every header it sends, the document's Java sample only those three
- * kinds. We sign the required ones
- * plus every header the caller passes: for FC, pass content-type and
- * x-fc-invocation-type (so the Async cannot be altered in transit). Headers
- * not passed (accept, user-agent) go unsigned.
+ * and Alibaba's official SDK (the Tea OpenApiClient behind the FC 3.0
+ * client) signs exactly those for InvokeFunction; x-fc-invocation-type goes
+ * out unsigned. We sign the required ones plus every header the caller
+ * passes: for FC, pass content-type only, and send x-fc-invocation-type
+ * beside the signature, so that FC sees the request its own SDK sends.
+ * Headers not passed (accept, user-agent) go unsigned.
  *
  * Pure: no clock, no environment, no network, no randomness. The caller
  * passes the time, the nonce, the credentials and the request parts; the
@@ -49,7 +49,7 @@
  *    is refused: Alibaba APIs spell lists as Name.1, Name.2. The result,
  *    out->canonical_query, is also the query to send.
  *  - headers: host and the x-acs-* headers above are always signed, plus
- *    every header in req->headers (content-type, x-fc-invocation-type, ...).
+ *    every header in req->headers (content-type, ...).
  *    Names are lowercased and values trimmed at both ends (inside, nothing
  *    changes); a repeated name is refused. Send those headers as given.
  *
@@ -82,7 +82,7 @@ struct acs3_param {
     const char *value;
 };
 
-/* A header to sign, e.g. {"x-fc-invocation-type", "Async"}. */
+/* A header to sign, e.g. {"content-type", "application/octet-stream"}. */
 struct acs3_header {
     const char *name;
     const char *value;
@@ -131,7 +131,7 @@ struct acs3_result {
      * does hold the security token when there is one: do not log it. */
     char *canonical_request;
     char *string_to_sign;
-    char *signed_headers;           /* "content-type;host;x-acs-action;...;x-fc-invocation-type" */
+    char *signed_headers;           /* "content-type;host;x-acs-action;...;x-acs-version" */
     char signature[65];             /* lowercase hex */
 };
 

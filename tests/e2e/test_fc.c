@@ -5,8 +5,9 @@
  * cases play FC's part on the front: HTTP-trigger requests
  * (x-fc-control-path: /http-invoke) carrying signed LINE webhooks, /initialize,
  * and event invocations. fake_fc checks the asynchronous InvokeFunction the
- * bot makes (ACS3-HMAC-SHA256 recomputed with the credentials it should have
- * used) and delivers the payload back as an event invocation (/invoke), whose
+ * bot makes (ACS3-HMAC-SHA256 recomputed, by the stand-in's own implementation
+ * in support/fake_sig.h, with the credentials it should have used; the
+ * signed headers must be what Alibaba's SDK signs) and delivers the payload back as an event invocation (/invoke), whose
  * answer and x-fc-status it records. What the user got is on the fake LINE:
  * exactly one answer.
  *
@@ -14,10 +15,13 @@
  * webhook request and the chat work inside the /invoke request, so when
  * fake_fc has recorded the delivery's answer, everything is finished.
  *
- * The first case checks the stand-in itself (it must refuse what FC refuses).
- * test_concurrent_requests_keep_their_own_request_ids FAILS ON A BOT BUG
- * (see its comment): request ids cross between concurrent FC requests. */
+ * The first case checks the stand-in itself with literal requests whose
+ * signatures were computed outside linebot (it must accept those and refuse
+ * what FC refuses).
+ * test_concurrent_requests_keep_their_own_request_ids checks that request
+ * ids do not cross between concurrent FC requests (see its comment). */
 #include <arpa/inet.h>
+#include <openssl/evp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +32,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/acs3.h"
 #include "fake_fc.h"
 #include "harness.h"
 
@@ -260,36 +263,66 @@ static size_t assert_invocation_lines(struct world *w, const char *rid, const ch
 
 /* ---- the stand-in itself ---- */
 
-/* Signs an InvokeFunction as Alibaba's SDK does, with `id`/`secret`/`token`
- * and `nonce`, sends `sent_body`; returns the fake's status. */
-static long signed_invoke(struct fake_fc *ff, const char *id, const char *secret, const char *token,
-                          const char *nonce, const char *body, const char *sent_body)
+/* Literal InvokeFunction requests, signed at 2026-01-01T00:00:00Z for
+ * LITERAL_HOST over LITERAL_BODY. The signatures were computed outside
+ * linebot, with python3's hashlib/hmac straight from Alibaba's V3 document:
+ * canonical request
+ *   POST\n/2023-03-30/functions/linebot-e2e/invocations\n\n
+ *   content-type:application/octet-stream\nhost:LITERAL_HOST\n
+ *   [x-acs-accesskey-id:<id>\n] x-acs-action:InvokeFunction\n
+ *   x-acs-content-sha256:hex(sha256(body))\nx-acs-date:2026-01-01T00:00:00Z\n
+ *   [x-acs-security-token:<token>\n] x-acs-signature-nonce:<nonce>\n
+ *   x-acs-version:2023-03-30\n\n<signed headers>\nhex(sha256(body))
+ * then hex(HMAC-SHA256(secret, "ACS3-HMAC-SHA256\n" + hex(sha256(creq)))).
+ * Neither this test nor the stand-in calls the bot's signer. */
+#define LITERAL_TIME INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
+#define LITERAL_HOST FAKE_FC_ACCOUNT_ID "." FAKE_FC_REGION ".fc.aliyuncs.com"
+#define LITERAL_BODY "{\"linebot\":\"work\",\"events\":[]}"
+#define SIGNED_STS "content-type;host;x-acs-accesskey-id;x-acs-action;x-acs-content-sha256;x-acs-date;" \
+                   "x-acs-security-token;x-acs-signature-nonce;x-acs-version"
+#define SIGNED_LONG_TERM "content-type;host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;" \
+                         "x-acs-version"
+
+struct literal {
+    const char *key_id;
+    const char *token;         /* sent as x-acs-security-token (and the id as x-acs-accesskey-id), or NULL */
+    const char *nonce;
+    const char *signed_headers;
+    const char *signature;
+    const char *body;          /* what is sent; LITERAL_BODY was signed */
+};
+
+static long literal_invoke(struct fake_fc *ff, const struct literal *l)
 {
-    char host[64];
-    snprintf(host, sizeof host, "%s", fake_fc_url(ff) + strlen("http://"));
-    const char *path = "/2023-03-30/functions/" FAKE_FC_FUNCTION "/invocations";
-    struct acs3_header extra[] = {{"content-type", "application/octet-stream"}};
-    struct acs3_request req = {
-        .method = "POST", .host = host, .path = path, .headers = extra, .n_headers = 1, .payload = body,
-        .payload_len = strlen(body), .action = "InvokeFunction", .version = "2023-03-30", .access_key_id = id,
-        .access_key_secret = secret, .security_token = token, .now_epoch_s = e2e_now_ms() / 1000, .nonce = nonce,
-    };
-    struct acs3_result sig;
-    char err[160];
-    assert_int_equal(acs3_sign(&req, &sig, err, sizeof err), 0);
-    char *h[12];
+    char sha[65];
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    assert_int_equal(EVP_Digest(LITERAL_BODY, strlen(LITERAL_BODY), md, &mdlen, EVP_sha256(), NULL), 1);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(sha + 2 * i, 3, "%02x", md[i]);
+    char *h[14];
     size_t n = 0;
+    h[n++] = e2e_strdup("Host: " LITERAL_HOST);
     h[n++] = e2e_strdup("x-fc-invocation-type: Async");
     h[n++] = e2e_strdup("Content-Type: application/octet-stream");
-    for (size_t i = 0; i < sig.n_headers; i++)
-        h[n++] = e2e_printf("%s: %s", sig.headers[i].name, sig.headers[i].value);
+    h[n++] = e2e_strdup("x-acs-action: InvokeFunction");
+    h[n++] = e2e_strdup("x-acs-version: 2023-03-30");
+    h[n++] = e2e_strdup("x-acs-date: 2026-01-01T00:00:00Z");
+    h[n++] = e2e_printf("x-acs-signature-nonce: %s", l->nonce);
+    h[n++] = e2e_printf("x-acs-content-sha256: %s", sha);
+    if (l->token) {
+        h[n++] = e2e_printf("x-acs-accesskey-id: %s", l->key_id);
+        h[n++] = e2e_printf("x-acs-security-token: %s", l->token);
+    }
+    h[n++] = e2e_printf("Authorization: ACS3-HMAC-SHA256 Credential=%s,SignedHeaders=%s,Signature=%s", l->key_id,
+                        l->signed_headers, l->signature);
     h[n] = NULL;
-    char *url = e2e_printf("%s%s", fake_fc_url(ff), path);
-    long status = http_request("POST", url, sent_body, strlen(sent_body), (const char *const *)h, NULL, NULL);
+    char *url = e2e_printf("%s/2023-03-30/functions/" FAKE_FC_FUNCTION "/invocations", fake_fc_url(ff));
+    const char *body = l->body ? l->body : LITERAL_BODY;
+    long status = http_request("POST", url, body, strlen(body), (const char *const *)h, NULL, NULL);
     free(url);
     for (size_t i = 0; i < n; i++)
         free(h[i]);
-    acs3_result_free(&sig);
     return status;
 }
 
@@ -299,25 +332,49 @@ static void test_the_stand_in_checks_acs3(void **state)
     struct fake_fc *ff = fake_fc_start(NULL);
     assert_non_null(ff);
     fake_fc_hold(ff, true); /* nothing to deliver to */
+    fake_fc_set_now(ff, LITERAL_TIME + 60);
     fake_fc_set_role(ff, FAKE_FC_ROLE_KEY_ID, FAKE_FC_ROLE_SECRET, FAKE_FC_ROLE_TOKEN);
     fake_fc_add_credentials(ff, FAKE_FC_ENV_KEY_ID, FAKE_FC_ENV_SECRET, NULL);
-    const char *work = "{\"linebot\":\"work\",\"events\":[]}";
-    const char *id = FAKE_FC_ROLE_KEY_ID, *sec = FAKE_FC_ROLE_SECRET, *tok = FAKE_FC_ROLE_TOKEN;
-    assert_int_equal(signed_invoke(ff, id, sec, tok, "e2enonce00000000000000000001", work, work), 202);
-    assert_int_equal(signed_invoke(ff, FAKE_FC_ENV_KEY_ID, FAKE_FC_ENV_SECRET, NULL, "e2enonce00000000000000000002",
-                                   work, work), 202);
+    const char *id = FAKE_FC_ROLE_KEY_ID, *tok = FAKE_FC_ROLE_TOKEN;
+    const struct literal role1 = {id, tok, "e2enonce00000000000000000001", SIGNED_STS,
+                                  "50597140d2b008c721cb8515c55418f902d4c4f7f41be4c794bb1c4e0328becd", NULL};
+    const struct literal env2 = {FAKE_FC_ENV_KEY_ID, NULL, "e2enonce00000000000000000002", SIGNED_LONG_TERM,
+                                 "aab1976b65e77fb398b519ca4aab4ef76a33bc7ceace6923e5e15d37530d90ae", NULL};
+    /* Signed with "wrong-secret". */
+    const struct literal wrong3 = {id, tok, "e2enonce00000000000000000003", SIGNED_STS,
+                                   "21983269b98c3530f90c19c6feaf8e6a8a3934919ca7fc8abc63dadbc07f498e", NULL};
+    const struct literal role4 = {id, tok, "e2enonce00000000000000000004", SIGNED_STS,
+                                  "f357578b5da15d3de2e4f88c3855fe2d17737d91f5cbb79cbed75dcbf3914701", NULL};
+    const struct literal role5 = {id, tok, "e2enonce00000000000000000005", SIGNED_STS,
+                                  "39680495eba6ddec336c278c259f24ce2616d570deba1a27a980f6ee7af20a20", NULL};
+    const struct literal role6 = {id, tok, "e2enonce00000000000000000006", SIGNED_STS,
+                                  "b1db1b9014d3063b3f94e14d32469ecde6cec16d58482713793ec56007e784f2", NULL};
+    /* Valid ACS3, but x-fc-invocation-type signed too, which Alibaba's SDK never does. */
+    const struct literal fc_type7 = {id, tok, "e2enonce00000000000000000007", SIGNED_STS ";x-fc-invocation-type",
+                                     "eef79424eac5298b9a9ab05bb58c377f9c1b810810a91b9001ddc993b0392ea0", NULL};
+    assert_int_equal(literal_invoke(ff, &role1), 202);
+    assert_int_equal(literal_invoke(ff, &env2), 202);
     /* A reused nonce, a wrong secret, a missing or foreign token, an unknown key, a changed body. */
-    assert_int_equal(signed_invoke(ff, id, sec, tok, "e2enonce00000000000000000001", work, work), 403);
-    assert_int_equal(signed_invoke(ff, id, "wrong-secret", tok, "e2enonce00000000000000000003", work, work), 403);
-    assert_int_equal(signed_invoke(ff, id, sec, NULL, "e2enonce00000000000000000004", work, work), 403);
-    assert_int_equal(signed_invoke(ff, id, sec, "other-token", "e2enonce00000000000000000005", work, work), 403);
-    assert_int_equal(signed_invoke(ff, "LTAIunknown0000000", sec, NULL, "e2enonce00000000000000000006", work, work),
-                     403);
-    assert_int_equal(signed_invoke(ff, id, sec, tok, "e2enonce00000000000000000007", work, "{\"linebot\":1}"), 403);
+    assert_int_equal(literal_invoke(ff, &role1), 403);
+    assert_int_equal(literal_invoke(ff, &wrong3), 403);
+    assert_int_equal(literal_invoke(ff, &(struct literal){id, NULL, role4.nonce, SIGNED_LONG_TERM, role4.signature,
+                                                          NULL}), 403);
+    assert_int_equal(literal_invoke(ff, &(struct literal){id, "other-token", role4.nonce, SIGNED_STS, role4.signature,
+                                                          NULL}), 403);
+    assert_int_equal(literal_invoke(ff, &(struct literal){"LTAIunknown0000000", NULL, role4.nonce, SIGNED_LONG_TERM,
+                                                          role4.signature, NULL}), 403);
+    assert_int_equal(literal_invoke(ff, &(struct literal){id, tok, role4.nonce, SIGNED_STS, role4.signature,
+                                                          "{\"linebot\":1}"}), 403);
+    assert_int_equal(literal_invoke(ff, &fc_type7), 403);
+    /* Signed long ago: expired. */
+    fake_fc_set_now(ff, 0);
+    assert_int_equal(literal_invoke(ff, &role5), 403);
+    fake_fc_set_now(ff, LITERAL_TIME - 60);
     fake_fc_fail_invokes(ff, 500, 1);
-    assert_int_equal(signed_invoke(ff, id, sec, tok, "e2enonce00000000000000000008", work, work), 500);
-    assert_int_equal(fake_fc_invoke_accepted(ff), 2);
-    assert_int_equal(fake_fc_pending(ff), 2);
+    assert_int_equal(literal_invoke(ff, &role6), 500);
+    assert_int_equal(literal_invoke(ff, &role4), 202);
+    assert_int_equal(fake_fc_invoke_accepted(ff), 3);
+    assert_int_equal(fake_fc_pending(ff), 3);
     fake_fc_stop(ff);
 }
 
@@ -796,14 +853,12 @@ static int read_status(int fd)
  * threads, at least two share a thread. Each invocation's log lines must
  * still carry its own request id.
  *
- * FAILS ON A BOT BUG (src/run/server.c, handle_request): the FC request id is
- * put in the thread-local log context only on a connection's first call
- * (`*con_cls == NULL`), and cleared by request_completed of whichever
- * connection ends on that thread. A connection whose body arrives later runs
- * its webhook (ingest's "webhook:" line, the hand-off lines) with the request
- * id of another connection on the same thread, or with none. It should set
- * the context from its own x-fc-request-id on every call (and clear it after
- * each call), not only on the first. */
+ * The log context is per thread, and a thread serves several connections in
+ * turn, so run/fc.c sets it from the request's own x-fc-request-id right
+ * before each handler runs (the door's enter hook), and run/server.c clears
+ * it after each call. Setting it only on a connection's first call (as an
+ * earlier version did) gives a body that arrives later another request's id,
+ * or none: this case catches that. */
 static void test_concurrent_requests_keep_their_own_request_ids(void **state)
 {
     enum { N = 8 };
@@ -885,8 +940,7 @@ static void test_concurrent_requests_keep_their_own_request_ids(void **state)
     free(r);
     free(wr);
     if (bad)
-        fail_msg("BOT BUG (server.c handle_request: FC request id set on the first call only): "
-                 "log lines of concurrent invocations carry the wrong request_id:\n%s",
+        fail_msg("log lines of concurrent invocations carry the wrong request_id:\n%s",
                  report_text);
 
     fake_fc_hold(ff, false);

@@ -13,9 +13,12 @@
  * with nothing queued" (fake_lambda_wait_idle) means everything so far is
  * finished; the cases wait on that instead of sleeping.
  *
- * The first case checks the stand-in itself: it must refuse what AWS refuses
- * (a wrong secret, a missing or foreign session token, a body changed after
- * signing, a synchronous invoke), or the other cases would prove nothing.
+ * The first case checks the stand-in itself with a literal request whose
+ * signature was computed outside linebot: it must accept that one and refuse
+ * what AWS refuses (a wrong secret, a missing or foreign session token, a
+ * body changed after signing, a synchronous invoke, an expired date), or the
+ * other cases would prove nothing. The stand-in checks signatures with its
+ * own SigV4 implementation (support/fake_sig.h), not with the bot's signer.
  *
  * A runtime is stopped with SIGTERM at the end (exit 0 or death by the signal
  * are both fine: Lambda freezes and kills runtimes, it never asks them to exit). */
@@ -27,7 +30,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "core/sigv4.h"
 #include "fake_lambda.h"
 #include "harness.h"
 
@@ -365,37 +367,46 @@ static size_t assert_request_ids(json_t *lines, struct fake_lambda *fl, const ch
 
 /* ---- the stand-in itself ---- */
 
-/* Signs an Invoke the way an SDK would, with `secret`/`token`, then lets
- * `tamper` change the request before it is sent; returns the fake's status. */
-static long signed_invoke(struct fake_lambda *fl, const char *secret, const char *token, const char *type,
-                          const char *body, const char *sent_body)
+/* A literal Invoke request, signed at LITERAL_TIME for LITERAL_HOST. The
+ * signatures were computed outside linebot, with python3's hashlib/hmac
+ * straight from AWS's SigV4 document (that code reproduces AWS's published
+ * get-vanilla vector, 5fa00fa3...fbf31): canonical request
+ *   POST\n/2015-03-31/functions/linebot-e2e/invocations\n\n
+ *   content-type:application/json\nhost:LITERAL_HOST\nx-amz-date:20260101T000000Z\n
+ *   x-amz-invocation-type:Event\nx-amz-security-token:FAKE_AWS_SESSION_TOKEN\n\n
+ *   <signed headers>\nhex(sha256(LITERAL_BODY))
+ * scope 20260101/ap-northeast-1/lambda/aws4_request, key FAKE_AWS_SECRET_ACCESS_KEY
+ * (LITERAL_SIG) or "wrong-secret" (LITERAL_SIG_WRONG_SECRET). Neither this
+ * test nor the stand-in calls the bot's signer. */
+#define LITERAL_TIME INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
+#define LITERAL_HOST "lambda.ap-northeast-1.amazonaws.com"
+#define LITERAL_BODY "{\"linebot\":\"work\",\"events\":[]}"
+#define LITERAL_SIGNED "content-type;host;x-amz-date;x-amz-invocation-type;x-amz-security-token"
+#define LITERAL_SIG "6d2f39c3946d09e06466cfd57bdb0fff013d08ccc63977c4ae46e18a00e287c2"
+#define LITERAL_SIG_WRONG_SECRET "e543efb6d8ecf65b74392a856b8d62598b3d88bc08dfcc6d468805bdf8efbfea"
+
+/* Sends the literal request with `signature`, `type` and `token` (NULL: no
+ * X-Amz-Security-Token header) and `body`; returns the fake's status. */
+static long literal_invoke(struct fake_lambda *fl, const char *signature, const char *type, const char *token,
+                           const char *body)
 {
-    char host[64];
-    snprintf(host, sizeof host, "%s", fake_lambda_runtime_api(fl));
-    const char *path = "/2015-03-31/functions/" FAKE_LAMBDA_FUNCTION "/invocations";
-    struct sigv4_header extra[] = {{"X-Amz-Invocation-Type", type}, {"Content-Type", "application/json"}};
-    struct sigv4_request req = {
-        .method = "POST", .host = host, .path = path, .headers = extra, .n_headers = 2, .payload = body,
-        .payload_len = strlen(body), .region = FAKE_AWS_REGION, .service = "lambda",
-        .access_key_id = FAKE_AWS_ACCESS_KEY_ID, .secret_access_key = secret, .session_token = token,
-        .now_epoch_s = e2e_now_ms() / 1000,
-    };
-    struct sigv4_result sig;
-    char err[160];
-    assert_int_equal(sigv4_sign(&req, &sig, err, sizeof err), 0);
     char *h[8];
     size_t n = 0;
+    h[n++] = e2e_strdup("Host: " LITERAL_HOST);
     h[n++] = e2e_printf("X-Amz-Invocation-Type: %s", type);
     h[n++] = e2e_strdup("Content-Type: application/json");
-    for (size_t i = 0; i < sig.n_headers; i++)
-        h[n++] = e2e_printf("%s: %s", sig.headers[i].name, sig.headers[i].value);
+    h[n++] = e2e_strdup("X-Amz-Date: 20260101T000000Z");
+    if (token)
+        h[n++] = e2e_printf("X-Amz-Security-Token: %s", token);
+    h[n++] = e2e_printf("Authorization: AWS4-HMAC-SHA256 Credential=" FAKE_AWS_ACCESS_KEY_ID
+                        "/20260101/" FAKE_AWS_REGION "/lambda/aws4_request, SignedHeaders=" LITERAL_SIGNED
+                        ", Signature=%s", signature);
     h[n] = NULL;
-    char *url = e2e_printf("%s%s", fake_lambda_url(fl), path);
-    long status = http_request("POST", url, sent_body, strlen(sent_body), (const char *const *)h, NULL, NULL);
+    char *url = e2e_printf("%s/2015-03-31/functions/" FAKE_LAMBDA_FUNCTION "/invocations", fake_lambda_url(fl));
+    long status = http_request("POST", url, body, strlen(body), (const char *const *)h, NULL, NULL);
     free(url);
     for (size_t i = 0; i < n; i++)
         free(h[i]);
-    sigv4_result_free(&sig);
     return status;
 }
 
@@ -404,17 +415,20 @@ static void test_the_stand_in_checks_sigv4(void **state)
     (void)state;
     struct fake_lambda *fl = fake_lambda_start(NULL);
     assert_non_null(fl);
-    const char *work = "{\"linebot\":\"work\",\"events\":[]}";
-    assert_int_equal(signed_invoke(fl, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_AWS_SESSION_TOKEN, "Event", work, work), 202);
-    assert_int_equal(signed_invoke(fl, "wrong-secret", FAKE_AWS_SESSION_TOKEN, "Event", work, work), 403);
-    assert_int_equal(signed_invoke(fl, FAKE_AWS_SECRET_ACCESS_KEY, NULL, "Event", work, work), 403);
-    assert_int_equal(signed_invoke(fl, FAKE_AWS_SECRET_ACCESS_KEY, "other-token", "Event", work, work), 403);
-    assert_int_equal(signed_invoke(fl, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_AWS_SESSION_TOKEN, "Event", work,
-                                   "{\"linebot\":\"work\",\"events\":[1]}"), 403); /* body changed after signing */
-    assert_int_equal(signed_invoke(fl, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_AWS_SESSION_TOKEN, "RequestResponse", work,
-                                   work), 400);
+    fake_lambda_set_now(fl, LITERAL_TIME + 60);
+    const char *tok = FAKE_AWS_SESSION_TOKEN;
+    assert_int_equal(literal_invoke(fl, LITERAL_SIG, "Event", tok, LITERAL_BODY), 202);
+    /* A wrong secret, a missing or foreign session token, a body changed after signing. */
+    assert_int_equal(literal_invoke(fl, LITERAL_SIG_WRONG_SECRET, "Event", tok, LITERAL_BODY), 403);
+    assert_int_equal(literal_invoke(fl, LITERAL_SIG, "Event", NULL, LITERAL_BODY), 403);
+    assert_int_equal(literal_invoke(fl, LITERAL_SIG, "Event", "other-token", LITERAL_BODY), 403);
+    assert_int_equal(literal_invoke(fl, LITERAL_SIG, "Event", tok, "{\"linebot\":\"work\",\"events\":[1]}"), 403);
+    assert_int_equal(literal_invoke(fl, LITERAL_SIG, "RequestResponse", tok, LITERAL_BODY), 400);
     fake_lambda_fail_invokes(fl, 429, 1);
-    assert_int_equal(signed_invoke(fl, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_AWS_SESSION_TOKEN, "Event", work, work), 429);
+    assert_int_equal(literal_invoke(fl, LITERAL_SIG, "Event", tok, LITERAL_BODY), 429);
+    /* Signed long ago: expired. */
+    fake_lambda_set_now(fl, 0);
+    assert_int_equal(literal_invoke(fl, LITERAL_SIG, "Event", tok, LITERAL_BODY), 403);
     assert_int_equal(fake_lambda_invoke_accepted(fl), 1);
     /* Only the accepted one became an invocation, and only one result per invocation. */
     assert_int_equal(fake_lambda_invocation_count(fl), 1);

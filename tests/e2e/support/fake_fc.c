@@ -10,10 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/acs3.h"
 #include "e2e_util.h"
 #include "fake_common.h"
 #include "fake_http.h"
+#include "fake_sig.h"
 
 #define INVOKE_PREFIX "/2023-03-30/functions/"
 #define MAX_SKEW_S (15 * 60)
@@ -39,6 +39,7 @@ struct fake_fc {
     bool hold, duplicate;
     unsigned long seq;
     struct credential role; /* id NULL: none */
+    int64_t now_s;          /* the stand-in's "now" in Unix seconds; 0: the real clock */
 
     struct credential *creds;
     size_t n_creds, cap_creds;
@@ -79,21 +80,21 @@ static const struct credential *find_cred(struct fake_fc *f, const char *id)
 
 /* ---- ACS3 verification ---- */
 
-static const char *const signer_owned[] = {
-    "host", "x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256",
-    "x-acs-accesskey-id", "x-acs-security-token", NULL,
-};
-
-static bool is_signer_owned(const char *name)
+/* What Alibaba's official SDK signs for InvokeFunction: host, content-type and
+ * every x-acs-* header it sends (with STS credentials, -accesskey-id and
+ * -security-token too), sorted. x-fc-invocation-type is not among them. */
+static const char *sdk_signed_headers(bool sts)
 {
-    for (const char *const *p = signer_owned; *p; p++)
-        if (strcmp(*p, name) == 0)
-            return true;
-    return false;
+    return sts ? "content-type;host;x-acs-accesskey-id;x-acs-action;x-acs-content-sha256;x-acs-date;"
+                 "x-acs-security-token;x-acs-signature-nonce;x-acs-version"
+               : "content-type;host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;"
+                 "x-acs-version";
 }
 
 /* Returns NULL when the request is correctly signed, else why not (static,
- * or malloc'd into *owned); `status` gets the answer for a refusal. Must hold mu. */
+ * or malloc'd into *owned); `status` gets the answer for a refusal. The
+ * signature is recomputed by the stand-ins' own implementation (fake_sig.h),
+ * never by the bot's signer. Must hold mu. */
 static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request *req, char **owned, int *status,
                                char **credential_out, char **signed_out)
 {
@@ -104,12 +105,14 @@ static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request
     const char *date = fake_http_header(req, "x-acs-date");
     const char *nonce = fake_http_header(req, "x-acs-signature-nonce");
     const char *token = fake_http_header(req, "x-acs-security-token");
+    const char *key_id_header = fake_http_header(req, "x-acs-accesskey-id");
     const char *action = fake_http_header(req, "x-acs-action");
     const char *version = fake_http_header(req, "x-acs-version");
+    const char *content_sha = fake_http_header(req, "x-acs-content-sha256");
     if (!auth || strncmp(auth, "ACS3-HMAC-SHA256 ", 17) != 0)
         return "no ACS3-HMAC-SHA256 Authorization header";
-    if (!host || !date || !nonce)
-        return "Host, x-acs-date or x-acs-signature-nonce is missing";
+    if (!host || !date || !nonce || !content_sha)
+        return "Host, x-acs-date, x-acs-signature-nonce or x-acs-content-sha256 is missing";
     if (!action || strcmp(action, "InvokeFunction") != 0 || !version || strcmp(version, "2023-03-30") != 0) {
         *status = 400;
         return "x-acs-action must be InvokeFunction and x-acs-version 2023-03-30";
@@ -120,13 +123,10 @@ static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request
     *credential_out = e2e_strdup(credential);
     *signed_out = e2e_strdup(signed_headers);
     const char *why = NULL;
-    char *names = NULL;
-    struct acs3_result sig;
-    memset(&sig, 0, sizeof sig);
-    struct acs3_header extra[ACS3_MAX_HEADERS];
-    size_t n_extra = 0;
+    char *creq = NULL;
     int64_t epoch = 0;
     const struct credential *cred = credential ? find_cred(f, credential) : NULL;
+    char body_hash[65], want[65];
 
     if (!credential || !signed_headers || !signature) {
         why = "the Authorization header lacks Credential, SignedHeaders or Signature";
@@ -146,11 +146,15 @@ static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request
         why = "x-acs-security-token sent with a long-term AccessKey";
         goto out;
     }
+    if (token && (!key_id_header || strcmp(key_id_header, cred->id) != 0)) {
+        why = "x-acs-accesskey-id is not the Credential's AccessKey id";
+        goto out;
+    }
     if (!fake_parse_utc(date, FAKE_UTC_EXTENDED, &epoch)) {
         why = "x-acs-date is not yyyy-MM-ddTHH:mm:ssZ";
         goto out;
     }
-    int64_t now = e2e_now_ms() / 1000;
+    int64_t now = f->now_s ? f->now_s : e2e_now_ms() / 1000;
     if (epoch < now - MAX_SKEW_S || epoch > now + MAX_SKEW_S) {
         why = "x-acs-date is more than 15 minutes away from now (InvalidTimeStamp.Expired)";
         goto out;
@@ -161,61 +165,33 @@ static const char *verify_acs3(struct fake_fc *f, const struct fake_http_request
             goto out;
         }
     }
-    names = e2e_strdup(signed_headers);
-    bool host_signed = false;
-    char *save = NULL;
-    for (char *name = strtok_r(names, ";", &save); name; name = strtok_r(NULL, ";", &save)) {
-        if (strcmp(name, "host") == 0)
-            host_signed = true;
-        if (is_signer_owned(name))
-            continue;
-        const char *v = fake_http_header(req, name);
-        if (!v) {
-            *owned = e2e_printf("signed header %s was not sent", name);
-            why = *owned;
-            goto out;
-        }
-        if (n_extra == ACS3_MAX_HEADERS) {
-            why = "too many signed headers";
-            goto out;
-        }
-        extra[n_extra++] = (struct acs3_header){name, v};
-    }
-    if (!host_signed) {
-        why = "host is not signed";
+    fake_sig_sha256_hex(req->body, req->body_len, body_hash);
+    if (strcmp(content_sha, body_hash) != 0) {
+        why = "x-acs-content-sha256 is not the SHA-256 of the body";
         goto out;
     }
-    struct fake_http_arg args[ACS3_MAX_PARAMS];
-    struct acs3_param params[ACS3_MAX_PARAMS];
-    size_t n_params = fake_http_query(req, args, ACS3_MAX_PARAMS);
-    for (size_t i = 0; i < n_params; i++)
-        params[i] = (struct acs3_param){args[i].name, args[i].value};
-    struct acs3_request sreq = {
-        .method = req->method, .host = host, .path = req->path, .params = params, .n_params = n_params,
-        .headers = extra, .n_headers = n_extra, .payload = req->body, .payload_len = req->body_len,
-        .action = action, .version = version, .access_key_id = cred->id, .access_key_secret = cred->secret,
-        .security_token = cred->token, .now_epoch_s = epoch, .nonce = nonce,
-    };
-    char err[160];
-    if (acs3_sign(&sreq, &sig, err, sizeof err) != 0) {
-        *owned = e2e_printf("the request cannot be signed as received: %s", err);
+    if (strcmp(signed_headers, sdk_signed_headers(token != NULL)) != 0) {
+        *owned = e2e_printf("SignedHeaders is %s, want what Alibaba's SDK signs: %s", signed_headers,
+                            sdk_signed_headers(token != NULL));
         why = *owned;
         goto out;
     }
-    for (size_t i = 0; i < sig.n_headers; i++) {
-        const char *got = fake_http_header(req, sig.headers[i].name);
-        if (!got || strcmp(got, sig.headers[i].value) != 0) {
-            *owned = e2e_printf("SignatureDoesNotMatch: %s is \"%s\", want \"%s\"; canonical request:\n%s",
-                                sig.headers[i].name, got ? got : "(missing)", sig.headers[i].value,
-                                sig.canonical_request);
-            why = *owned;
-            goto out;
-        }
+    char *reason = NULL;
+    creq = fake_sig_canonical_request(FAKE_SIG_ACS3, req, signed_headers, &reason);
+    if (!creq) {
+        *owned = reason;
+        why = *owned;
+        goto out;
+    }
+    fake_sig_signature(FAKE_SIG_ACS3, cred->secret, NULL, NULL, creq, want);
+    if (strcmp(signature, want) != 0) {
+        *owned = e2e_printf("SignatureDoesNotMatch: got %s, want %s; canonical request:\n%s", signature, want, creq);
+        why = *owned;
+        goto out;
     }
     FAKE_VEC_PUSH(f->nonces, f->n_nonces, f->cap_nonces, e2e_strdup(nonce));
 out:
-    acs3_result_free(&sig);
-    free(names);
+    free(creq);
     free(credential);
     free(signed_headers);
     free(signature);
@@ -507,6 +483,13 @@ void fake_fc_set_role(struct fake_fc *f, const char *key_id, const char *secret,
     cred_free(&f->role);
     if (key_id)
         f->role = (struct credential){e2e_strdup(key_id), e2e_strdup(secret), e2e_strdup(token)};
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_fc_set_now(struct fake_fc *f, int64_t epoch_s)
+{
+    pthread_mutex_lock(&f->mu);
+    f->now_s = epoch_s;
     pthread_mutex_unlock(&f->mu);
 }
 

@@ -10,15 +10,17 @@
  * invocations), x-acs-action InvokeFunction and x-acs-version 2023-03-30, and
  * the ACS3-HMAC-SHA256 signature (403 SignatureDoesNotMatch / InvalidAccessKeyId):
  * the Credential must be a registered AccessKey id, x-acs-security-token
- * must be that key's STS token (and absent for a key without one), the
- * x-acs-signature-nonce must not have been used before, x-acs-date must be
- * within 15 minutes of now, and the Authorization header and every x-acs-*
- * header the signer produces are recomputed with the bot's own signer
- * (core/acs3.h) over what arrived - method, Host, path, query, the headers
- * named in SignedHeaders, the body, the key's secret - and must match
- * exactly. Then a scripted failure, if one is queued, then FC's 128 KB cap
- * on asynchronous payloads (413). Otherwise 202 {} with x-fc-request-id,
- * and the payload is queued for delivery.
+ * must be that key's STS token (and absent for a key without one) with
+ * x-acs-accesskey-id naming the key, the x-acs-signature-nonce must not have
+ * been used before, x-acs-date must be within 15 minutes of now (the real
+ * clock, or fake_fc_set_now), x-acs-content-sha256 must be the body's hash,
+ * SignedHeaders must be exactly what Alibaba's SDK signs (content-type, host
+ * and the x-acs-* headers, so x-fc-invocation-type unsigned), and the
+ * Signature is recomputed over what arrived by the stand-ins' own
+ * implementation of the V3 method (fake_sig.h), never by the bot's signer.
+ * Then a scripted failure, if one is queued, then FC's 128 KB cap on
+ * asynchronous payloads (413). Otherwise 202 {} with x-fc-request-id, and
+ * the payload is queued for delivery.
  *
  * Delivery (a thread of its own, one at a time, as FC's async queue does):
  *   POST http://127.0.0.1:<target>/invoke
@@ -65,6 +67,10 @@ void fake_fc_add_credentials(struct fake_fc *f, const char *key_id, const char *
 /* The function's role: accepted as credentials, and sent with every delivery
  * in x-fc-access-key-* headers. `key_id` NULL: no role, deliveries carry none. */
 void fake_fc_set_role(struct fake_fc *f, const char *key_id, const char *secret, const char *token);
+/* Pins the stand-in's "now" (Unix seconds) for the x-acs-date check, so a
+ * request signed at a fixed time (a literal test vector) is in date; 0: the
+ * real clock again. */
+void fake_fc_set_now(struct fake_fc *f, int64_t epoch_s);
 /* Where deliveries go: the bot's FC_CUSTOM_LISTEN_PORT. */
 void fake_fc_set_target(struct fake_fc *f, int port);
 /* While held, accepted invocations wait; releasing delivers them in order. */

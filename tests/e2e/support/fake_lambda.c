@@ -14,10 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/sigv4.h"
 #include "e2e_util.h"
 #include "fake_common.h"
 #include "fake_http.h"
+#include "fake_sig.h"
 
 #define RUNTIME_PREFIX "/2018-06-01/runtime/"
 #define INVOKE_PREFIX "/2015-03-31/functions/"
@@ -44,6 +44,7 @@ struct fake_lambda {
     char url[48];
     char *function_name, *region, *key_id, *secret, *token;
     int deadline_ms;
+    int64_t now_s; /* the stand-in's "now" in Unix seconds; 0: the real clock */
     bool duplicate_invokes;
     unsigned long seq;
 
@@ -209,8 +210,20 @@ static void runtime_init_error(struct fake_lambda *f, const struct fake_http_req
 
 /* ---- SigV4 verification ---- */
 
-/* Recomputes the signature of the request that arrived. Returns NULL when it
- * is right, else the reason (static or malloc'd into *owned). */
+/* Whether `name` is one of the ';'-separated names of `list`. */
+static bool lists(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && (p[n] == ';' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+/* Recomputes the signature of the request that arrived with the stand-ins'
+ * own implementation of SigV4 (fake_sig.h), never with the bot's signer.
+ * Returns NULL when it is right, else the reason (static or malloc'd into
+ * *owned). */
 static const char *verify_sigv4(struct fake_lambda *f, const struct fake_http_request *req, char **owned,
                                 char **signed_headers_out)
 {
@@ -231,13 +244,8 @@ static const char *verify_sigv4(struct fake_lambda *f, const struct fake_http_re
     *signed_headers_out = e2e_strdup(signed_headers);
     const char *why = NULL;
     int64_t epoch = 0;
-    char scope[256];
-    struct sigv4_header extra[SIGV4_MAX_HEADERS];
-    size_t n_extra = 0;
-    bool sign_sha = false, token_signed = false, host_signed = false, date_signed = false;
-    struct sigv4_result sig;
-    memset(&sig, 0, sizeof sig);
-    char *names = NULL;
+    char scope[256], want_credential[320], want[65];
+    char *creq = NULL, *want_auth = NULL;
 
     if (!credential || !signed_headers || !signature) {
         why = "the Authorization header lacks Credential, SignedHeaders or Signature";
@@ -247,14 +255,15 @@ static const char *verify_sigv4(struct fake_lambda *f, const struct fake_http_re
         why = "X-Amz-Date is not YYYYMMDDTHHMMSSZ";
         goto out;
     }
-    int64_t now = e2e_now_ms() / 1000;
+    int64_t now = f->now_s ? f->now_s : e2e_now_ms() / 1000;
     if (epoch < now - MAX_SKEW_S || epoch > now + MAX_SKEW_S) {
         why = "X-Amz-Date is more than 5 minutes away from now (InvalidSignatureException: Signature expired)";
         goto out;
     }
-    snprintf(scope, sizeof scope, "%s/%.8s/%s/lambda/aws4_request", f->key_id, date, f->region);
-    if (strcmp(credential, scope) != 0) {
-        *owned = e2e_printf("Credential is %s, want %s", credential, scope);
+    snprintf(scope, sizeof scope, "%.8s/%s/lambda/aws4_request", date, f->region);
+    snprintf(want_credential, sizeof want_credential, "%s/%s", f->key_id, scope);
+    if (strcmp(credential, want_credential) != 0) {
+        *owned = e2e_printf("Credential is %s, want %s", credential, want_credential);
         why = *owned;
         goto out;
     }
@@ -263,69 +272,35 @@ static const char *verify_sigv4(struct fake_lambda *f, const struct fake_http_re
                     : "no X-Amz-Security-Token header (the credentials are temporary: the token is needed)";
         goto out;
     }
-    /* Rebuild what was signed from SignedHeaders, as AWS does. */
-    names = e2e_strdup(signed_headers);
-    char *save = NULL;
-    for (char *name = strtok_r(names, ";", &save); name; name = strtok_r(NULL, ";", &save)) {
-        if (strcmp(name, "host") == 0) {
-            host_signed = true;
-        } else if (strcmp(name, "x-amz-date") == 0) {
-            date_signed = true;
-        } else if (strcmp(name, "x-amz-security-token") == 0) {
-            token_signed = true;
-        } else if (strcmp(name, "x-amz-content-sha256") == 0) {
-            sign_sha = true;
-        } else {
-            const char *v = fake_http_header(req, name);
-            if (!v) {
-                *owned = e2e_printf("signed header %s was not sent", name);
-                why = *owned;
-                goto out;
-            }
-            if (n_extra == SIGV4_MAX_HEADERS) {
-                why = "too many signed headers";
-                goto out;
-            }
-            extra[n_extra++] = (struct sigv4_header){name, v};
-        }
-    }
-    if (!host_signed || !date_signed) {
-        why = "host and x-amz-date must be signed";
+    if (!lists(signed_headers, "host") || !lists(signed_headers, "x-amz-date") ||
+        !lists(signed_headers, "x-amz-security-token")) {
+        why = "host, x-amz-date and x-amz-security-token must be signed";
         goto out;
     }
-    struct fake_http_arg args[SIGV4_MAX_PARAMS];
-    struct sigv4_param params[SIGV4_MAX_PARAMS];
-    size_t n_params = fake_http_query(req, args, SIGV4_MAX_PARAMS);
-    for (size_t i = 0; i < n_params; i++)
-        params[i] = (struct sigv4_param){args[i].name, args[i].value};
-    struct sigv4_request sreq = {
-        .method = req->method, .host = host, .path = req->path, .params = params, .n_params = n_params,
-        .headers = extra, .n_headers = n_extra, .payload = req->body, .payload_len = req->body_len,
-        .region = f->region, .service = "lambda", .access_key_id = f->key_id,
-        .secret_access_key = f->secret, .session_token = f->token, .now_epoch_s = epoch,
-        .sign_content_sha256 = sign_sha, .session_token_unsigned = !token_signed,
-    };
-    char err[160];
-    if (sigv4_sign(&sreq, &sig, err, sizeof err) != 0) {
-        *owned = e2e_printf("the request cannot be signed as received: %s", err);
+    char *reason = NULL;
+    creq = fake_sig_canonical_request(FAKE_SIG_AWS4, req, signed_headers, &reason);
+    if (!creq) {
+        *owned = reason;
         why = *owned;
         goto out;
     }
-    if (strcmp(sig.signature, signature) != 0) {
+    fake_sig_signature(FAKE_SIG_AWS4, f->secret, date, scope, creq, want);
+    if (strcmp(signature, want) != 0) {
         *owned = e2e_printf("signature mismatch (SignatureDoesNotMatch): got %s, want %s; canonical request:\n%s",
-                            signature, sig.signature, sig.canonical_request);
+                            signature, want, creq);
         why = *owned;
         goto out;
     }
-    if (strcmp(sig.headers[0].value, auth) != 0) {
-        *owned = e2e_printf("Authorization is not in the canonical form: got \"%s\", want \"%s\"", auth,
-                            sig.headers[0].value);
+    want_auth = e2e_printf("AWS4-HMAC-SHA256 Credential=%s, SignedHeaders=%s, Signature=%s", want_credential,
+                           signed_headers, want);
+    if (strcmp(want_auth, auth) != 0) {
+        *owned = e2e_printf("Authorization is not in the canonical form: got \"%s\", want \"%s\"", auth, want_auth);
         why = *owned;
         goto out;
     }
 out:
-    sigv4_result_free(&sig);
-    free(names);
+    free(creq);
+    free(want_auth);
     free(credential);
     free(signed_headers);
     free(signature);
@@ -513,6 +488,13 @@ void fake_lambda_set_deadline(struct fake_lambda *f, int ms)
 {
     pthread_mutex_lock(&f->mu);
     f->deadline_ms = ms;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_lambda_set_now(struct fake_lambda *f, int64_t epoch_s)
+{
+    pthread_mutex_lock(&f->mu);
+    f->now_s = epoch_s;
     pthread_mutex_unlock(&f->mu);
 }
 

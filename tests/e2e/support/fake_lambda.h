@@ -16,12 +16,14 @@
  *   POST /2015-03-31/functions/{name}/invocations
  *   checks, in order: the function name (404 ResourceNotFoundException),
  *   X-Amz-Invocation-Type: Event (400: this stand-in only does asynchronous
- *   invokes), the SigV4 signature (403): the Authorization header is
- *   recomputed with the bot's own signer (core/sigv4.h) from what arrived -
- *   method, Host, path, the headers named in SignedHeaders, the body - and
- *   the credentials the fake was started with, and must match exactly; the
- *   credential scope must name the fake's region and "lambda"; X-Amz-Date must
- *   be within 5 minutes of now; X-Amz-Security-Token must be the session token.
+ *   invokes), the SigV4 signature (403): the credential scope must name the
+ *   fake's key, region and "lambda"; X-Amz-Date must be within 5 minutes of
+ *   now (the real clock, or fake_lambda_set_now); X-Amz-Security-Token must
+ *   be the session token; host, x-amz-date and x-amz-security-token must be
+ *   signed; and the Authorization header is recomputed from what arrived -
+ *   method, Host, path, query, the headers named in SignedHeaders, the body -
+ *   by the stand-ins' own implementation of SigV4 (fake_sig.h), never by the
+ *   bot's signer, and must match exactly.
  *   Then a scripted failure if one is queued (fake_lambda_fail_invokes), then
  *   the 256 KiB asynchronous payload cap (413). Otherwise 202, and the payload
  *   is queued as a new invocation, which is how Lambda delivers an
@@ -64,6 +66,10 @@ const char *fake_lambda_url(const struct fake_lambda *f);         /* "http://127
 /* Invocations queued from now on get a deadline `ms` after their delivery
  * (default 60000). */
 void fake_lambda_set_deadline(struct fake_lambda *f, int ms);
+/* Pins the stand-in's "now" (Unix seconds) for the X-Amz-Date check, so a
+ * request signed at a fixed time (a literal test vector) is in date; 0: the
+ * real clock again. */
+void fake_lambda_set_now(struct fake_lambda *f, int64_t epoch_s);
 /* Accepted asynchronous invokes are queued twice (Lambda's at-least-once). */
 void fake_lambda_set_duplicate_invokes(struct fake_lambda *f, bool on);
 /* The next `count` invokes that pass the checks are answered `status` (500,
