@@ -141,12 +141,12 @@ static int record_parse(const char *s, enum send_mode *mode, struct text_parts *
  * runs out. The writes are fenced, so a repeat is harmless. */
 static const int64_t store_retry_ms[] = {200, 1000, 3000};
 
-static int job_done_retried(struct worker *w, const struct job *job, const char *outcome)
+static int job_finish_retried(struct worker *w, const struct job *job, const struct job_finish *f)
 {
-    int rc = store_job_done(w->store, job->event_id, job->claim_gen, outcome);
+    int rc = store_job_finish(w->store, job->event_id, job->claim_gen, f);
     for (size_t i = 0; rc < 0 && i < sizeof store_retry_ms / sizeof store_retry_ms[0]; i++) {
         clock_sleep_ms(store_retry_ms[i]);
-        rc = store_job_done(w->store, job->event_id, job->claim_gen, outcome);
+        rc = store_job_finish(w->store, job->event_id, job->claim_gen, f);
     }
     return rc;
 }
@@ -161,15 +161,20 @@ static int job_sending_retried(struct worker *w, const struct job *job, const ch
     return rc;
 }
 
-static void finish_job(struct worker *w, const struct job *job, const char *outcome)
+static void log_finished(struct worker *w, int rc, enum job_outcome outcome)
 {
-    int rc = job_done_retried(w, job, outcome);
     if (rc < 0)
         log_error("could not mark the event done: %s", store_last_error(w->store));
     else if (rc > 0)
         log_warn("claim lost before the event could be marked done");
     else
-        log_debug("event done: %s", outcome);
+        log_debug("event done: %s", job_outcome_name(outcome));
+}
+
+static void finish_job(struct worker *w, const struct job *job, enum job_outcome outcome)
+{
+    struct job_finish f = {.outcome = outcome, .usage = {-1, -1, -1}};
+    log_finished(w, job_finish_retried(w, job, &f), outcome);
 }
 
 static enum send_mode choose_mode(const struct config *cfg, const struct line_event *ev, int64_t now_ms)
@@ -179,54 +184,37 @@ static enum send_mode choose_mode(const struct config *cfg, const struct line_ev
     return cfg->push_fallback ? SEND_PUSH : SEND_NONE;
 }
 
-/* Adds the answered exchange to history and remembers the bot's message ids. */
-static void remember(struct worker *w, const struct line_event *ev, json_t *history, const struct line_sent *sent)
-{
-    for (size_t i = 0; i < sent->n; i++)
-        if (store_bot_message_add(w->store, ev->chat_id, sent->ids[i], clock_now_ms()) != 0)
-            log_warn("could not remember a sent message id: %s", store_last_error(w->store));
-    if (!history)
-        return;
-    struct turn user = {
-        .role = TURN_USER,
-        .speaker = (char *)json_string_value(json_object_get(history, "speaker")),
-        .text = (char *)json_string_value(json_object_get(history, "text")),
-        .message_id = ev->message_id,
-        .timestamp_ms = ev->timestamp_ms,
-    };
-    struct turn bot = {
-        .role = TURN_ASSISTANT,
-        .text = (char *)json_string_value(json_object_get(history, "answer")),
-        .message_id = sent->n ? sent->ids[0] : NULL,
-        .timestamp_ms = clock_now_ms(),
-    };
-    if (!user.text || !bot.text)
-        return;
-    if (store_history_add(w->store, ev->chat_id, &user) != 0 || store_history_add(w->store, ev->chat_id, &bot) != 0)
-        log_warn("could not save history: %s", store_last_error(w->store));
-}
-
-/* remember() and finish_job() in one store transaction (one commit instead of
- * one per row). If the batch fails, nothing of it was kept, and the same
- * steps are taken again one by one. */
+/* Finishes the job in one store transaction: the outcome, the answered
+ * exchange added to history (when there is one) and the bot's message ids. */
 static void remember_and_finish(struct worker *w, const struct job *job, const struct line_event *ev,
-                                json_t *history, const struct line_sent *sent, const char *outcome)
+                                json_t *history, const struct line_sent *sent, enum job_outcome outcome)
 {
-    if (store_batch_begin(w->store) == 1) {
-        remember(w, ev, history, sent);
-        int rc = store_job_done(w->store, job->event_id, job->claim_gen, outcome);
-        if (store_batch_end(w->store) == 0 && rc >= 0) {
-            if (rc > 0)
-                log_warn("claim lost before the event could be marked done");
-            else
-                log_debug("event done: %s", outcome);
-            return;
-        }
-        log_warn("could not finish the event in one transaction, trying step by step: %s",
-                 store_last_error(w->store));
-    }
-    remember(w, ev, history, sent);
-    finish_job(w, job, outcome);
+    int64_t now = clock_now_ms();
+    struct turn turns[2] = {
+        {
+            .role = TURN_USER,
+            .speaker = (char *)json_string_value(json_object_get(history, "speaker")),
+            .text = (char *)json_string_value(json_object_get(history, "text")),
+            .message_id = ev->message_id,
+            .timestamp_ms = ev->timestamp_ms,
+        },
+        {
+            .role = TURN_ASSISTANT,
+            .text = (char *)json_string_value(json_object_get(history, "answer")),
+            .message_id = sent->n ? sent->ids[0] : NULL,
+            .timestamp_ms = now,
+        },
+    };
+    struct job_finish f = {
+        .outcome = outcome,
+        .turns = turns,
+        .n_turns = history && turns[0].text && turns[1].text ? 2 : 0,
+        .sent_ids = (const char *const *)sent->ids,
+        .n_sent = sent->n,
+        .sent_at_ms = now,
+        .usage = {-1, -1, -1},
+    };
+    log_finished(w, job_finish_retried(w, job, &f), outcome);
 }
 
 static enum line_result push_parts(struct worker *w, const struct line_event *ev, const struct text_parts *parts,
@@ -274,7 +262,7 @@ static void deliver(struct worker *w, const struct job *job, const struct line_e
     enum send_mode mode = choose_mode(cfg, ev, clock_now_ms());
     if (mode == SEND_NONE || parts->n == 0) {
         log_warn("no way to deliver: %s", parts->n ? "reply token too old and push fallback is off" : "empty answer");
-        finish_job(w, job, "expired");
+        finish_job(w, job, OUTCOME_EXPIRED);
         metrics_failed();
         return;
     }
@@ -320,7 +308,7 @@ static void deliver(struct worker *w, const struct job *job, const struct line_e
     failpoint(cfg, "worker_after_send");
 
     if (r == LINE_OK) {
-        remember_and_finish(w, job, ev, history, &sent, counts_as_answer ? "answered" : "apologized");
+        remember_and_finish(w, job, ev, history, &sent, counts_as_answer ? OUTCOME_ANSWERED : OUTCOME_APOLOGIZED);
         /* Each event is counted once, here: answered, or failed (the apology
          * for a model failure was delivered, but the event was not answered). */
         if (counts_as_answer)
@@ -329,7 +317,7 @@ static void deliver(struct worker *w, const struct job *job, const struct line_e
             metrics_failed();
         log_info("answered by %s in %zu message(s)", mode_name(mode), parts->n);
     } else {
-        finish_job(w, job, "failed");
+        finish_job(w, job, OUTCOME_FAILED);
         metrics_failed();
         log_warn("could not deliver the answer: %s", line_result_name(r));
     }
@@ -344,7 +332,7 @@ static void resume_sending(struct worker *w, const struct job *job, const struct
     json_t *history;
     if (record_parse(job->answer, &mode, &parts, &history) != 0 || mode == SEND_NONE) {
         log_error("unreadable answer record after a crash; not sending");
-        finish_job(w, job, "failed");
+        finish_job(w, job, OUTCOME_FAILED);
         text_parts_free(&parts);
         json_decref(history);
         return;
@@ -358,16 +346,16 @@ static void resume_sending(struct worker *w, const struct job *job, const struct
         r = push_parts(w, ev, &parts, &sent);
     }
     if (r == LINE_OK) {
-        remember_and_finish(w, job, ev, history, &sent, "answered");
+        remember_and_finish(w, job, ev, history, &sent, OUTCOME_ANSWERED);
         metrics_answered();
         log_info("answer sent after restart by %s", mode_name(mode));
     } else if (mode == SEND_REPLY && r == LINE_INVALID_REPLY_TOKEN) {
         /* Delivered before the crash, or expired: never push here. */
-        finish_job(w, job, "unknown");
+        finish_job(w, job, OUTCOME_UNKNOWN);
         log_warn("reply repeat refused after a crash: it was delivered before, or the token expired; "
                  "not pushing, to never answer twice");
     } else {
-        finish_job(w, job, "failed");
+        finish_job(w, job, OUTCOME_FAILED);
         metrics_failed();
         log_warn("could not deliver the answer after restart: %s", line_result_name(r));
     }
@@ -393,35 +381,26 @@ static char *speaker_name(struct worker *w, const struct line_event *ev)
     return NULL;
 }
 
+/* Counts the message atomically in the store (concurrent events of one user
+ * all count, on every backend) and lets core/chat.c judge the count. */
 static enum rate_verdict rate_check(struct worker *w, const struct line_event *ev)
 {
     const struct config *cfg = w->pool->cfg;
     if (cfg->rate_limit <= 0 || !ev->user_id)
         return RATE_ALLOW;
-    struct rate_state rs;
-    /* Read and update in one transaction where the store batches (SQLite):
-     * a user's events in two chats are worked on at once, and each must count.
-     * PostgreSQL runs the two apart, so concurrent events may undercount. */
-    int batch = store_batch_begin(w->store);
-    if (store_rate_get(w->store, ev->user_id, &rs) < 0) {
-        if (batch == 1)
-            store_batch_end(w->store);
+    int64_t count;
+    if (store_rate_count(w->store, ev->user_id, clock_now_ms(), &count) != 0) {
+        log_warn("could not count the message against the rate limit: %s", store_last_error(w->store));
         return RATE_ALLOW; /* the store is sick: answering beats silence */
     }
-    enum rate_verdict v = chat_rate_check(&rs, clock_now_ms(), cfg->rate_limit);
-    int rc = store_rate_put(w->store, ev->user_id, &rs);
-    if (batch == 1 && store_batch_end(w->store) != 0)
-        rc = -1;
-    if (rc != 0)
-        log_warn("could not save the rate counter: %s", store_last_error(w->store));
-    return v;
+    return chat_rate_verdict(count, cfg->rate_limit);
 }
 
 static void reply_fixed(struct worker *w, const struct job *job, const struct line_event *ev, const char *text)
 {
     struct text_parts parts = {0};
     if (format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "\n(truncated)", &parts) != 0) {
-        finish_job(w, job, "failed");
+        finish_job(w, job, OUTCOME_FAILED);
         return;
     }
     deliver(w, job, ev, &parts, NULL, true);
@@ -438,7 +417,7 @@ static void answer(struct worker *w, const struct job *job, const struct line_ev
         budget = LLM_BUDGET_MS;
     if (choose_mode(cfg, ev, now) == SEND_NONE || (budget < 2000 && !cfg->push_fallback)) {
         log_warn("event is too old to answer (reply token expired, push fallback off)");
-        finish_job(w, job, "expired");
+        finish_job(w, job, OUTCOME_EXPIRED);
         metrics_failed();
         return;
     }
@@ -495,7 +474,7 @@ static void answer(struct worker *w, const struct job *job, const struct line_ev
         text_parts_free(&parts);
         shown = cfg->error_text;
         if (format_split(shown, strlen(shown), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "", &parts) != 0) {
-            finish_job(w, job, "failed");
+            finish_job(w, job, OUTCOME_FAILED);
             goto out;
         }
         model_answered = false;
@@ -531,14 +510,6 @@ out:
     turns_free(hist, n_hist);
 }
 
-/* Keeps a group message as context: the turn, then the trim to the newest
- * LINEBOT_GROUP_CONTEXT turns. */
-static int keep_context(struct worker *w, const struct line_event *ev, const struct turn *t)
-{
-    int rc = store_history_add(w->store, ev->chat_id, t);
-    return rc == 0 ? store_context_trim(w->store, ev->chat_id, w->pool->cfg->group_context) : rc;
-}
-
 static void process(struct worker *w, const struct job *job)
 {
     const struct config *cfg = w->pool->cfg;
@@ -546,7 +517,7 @@ static void process(struct worker *w, const struct job *job)
     if (!job->payload || line_event_parse(job->payload, strlen(job->payload), &ev) != 0) {
         log_set_event(job->event_id, NULL);
         log_error("unreadable event in the inbox; dropping it");
-        finish_job(w, job, "unreadable");
+        finish_job(w, job, OUTCOME_UNREADABLE);
         return;
     }
     log_set_event(ev.event_id, chat_type_name(ev.chat_type));
@@ -579,51 +550,44 @@ static void process(struct worker *w, const struct job *job)
         }
         if (v == RATE_SILENT) {
             log_info("rate limit reached: silent");
-            finish_job(w, job, "rate_limited");
+            finish_job(w, job, OUTCOME_RATE_LIMITED);
             goto out;
         }
     }
 
     switch (d.action) {
     case CHAT_IGNORE:
-        finish_job(w, job, "ignored");
+        finish_job(w, job, OUTCOME_IGNORED);
         break;
     case CHAT_UNSEND:
         if (store_message_delete(w->store, ev.chat_id, ev.unsend_message_id) != 0)
             log_warn("could not delete an unsent message: %s", store_last_error(w->store));
-        finish_job(w, job, "unsent");
+        finish_job(w, job, OUTCOME_UNSENT);
         break;
     case CHAT_EDIT:
         if (store_message_update(w->store, ev.chat_id, ev.message_id, d.text) != 0)
             log_warn("could not update an edited message: %s", store_last_error(w->store));
-        finish_job(w, job, "edited");
+        finish_job(w, job, OUTCOME_EDITED);
         break;
     case CHAT_FORGET:
         if (store_forget_chat(w->store, ev.chat_id) != 0)
             log_error("could not delete the chat's data: %s", store_last_error(w->store));
-        finish_job(w, job, "forgotten");
+        finish_job(w, job, OUTCOME_FORGOTTEN);
         break;
     case CHAT_STORE_CONTEXT: {
         char *speaker = speaker_name(w, &ev);
         struct turn t = {.role = TURN_CONTEXT, .speaker = speaker, .text = d.text,
                          .message_id = ev.message_id, .timestamp_ms = ev.timestamp_ms};
-        /* One transaction for the turn, the trim and "done" when the store
-         * batches; a failed batch kept nothing, so it is done again step by step. */
-        int batch = store_batch_begin(w->store);
-        int rc = keep_context(w, &ev, &t);
-        if (batch == 1) {
-            if (rc == 0)
-                rc = store_job_done(w->store, job->event_id, job->claim_gen, "context") < 0 ? -1 : 0;
-            if (store_batch_end(w->store) == 0 && rc == 0) {
-                free(speaker);
-                break;
-            }
-            rc = keep_context(w, &ev, &t);
-        }
-        if (rc != 0)
+        /* One transaction: the turn, the trim to the newest
+         * LINEBOT_GROUP_CONTEXT turns, and "done". */
+        int rc = store_context_keep(w->store, job->event_id, job->claim_gen, ev.chat_id, &t, cfg->group_context);
+        if (rc < 0) {
             log_warn("could not keep group context: %s", store_last_error(w->store));
+            finish_job(w, job, OUTCOME_CONTEXT);
+        } else if (rc > 0) {
+            log_warn("claim lost before the event could be marked done");
+        }
         free(speaker);
-        finish_job(w, job, "context");
         break;
     }
     case CHAT_RESET:
