@@ -34,6 +34,17 @@ int completion_parse_response(const char *body, size_t len, char **answer, char 
 /* Removes <think>...</think> blocks in place-free fashion: returns a malloc'd copy. */
 char *completion_strip_think(const char *text);
 
+/* What a 200 response says about itself, beside the answer: the model that
+ * answered ("model", NULL when absent; malloc'd) and OpenAI's "usage" token
+ * counts (-1 each when absent). Never fails: an odd body gives nothing. */
+struct completion_meta {
+    char *model;
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+    int64_t total_tokens;
+};
+void completion_parse_meta(const char *body, size_t len, struct completion_meta *meta);
+
 /* Retry delay in ms from retry-after-ms / retry-after (seconds or HTTP date,
  * relative to `now_epoch_s`) headers; -1 when neither gives a usable value. */
 int64_t completion_retry_after_ms(const char *retry_after_ms, const char *retry_after,

@@ -5,8 +5,10 @@
  * path the bot is killed there, restarted on the same database without the
  * failpoint, and the user must end up with exactly one answer: never none,
  * never two. Also: kill -9 right after acknowledging a batch, SIGTERM during a
- * slow model call, and history surviving a restart. */
+ * slow model call, history surviving a restart, and an apology resumed after a
+ * crash staying an apology. */
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,75 @@ static void test_crash_after_sending_recorded(void **state)
 static void test_crash_after_send(void **state)
 {
     crash_at(state, "worker_after_send", true);
+}
+
+/* One column of the inbox row of `event_id`, read straight from the bot's
+ * SQLite file (the inbox is `linebot_inbox` once the tables carry the
+ * PostgreSQL names, `inbox` before); malloc'd, NULL when absent. */
+static char *inbox_column(struct world *w, const char *event_id, const char *column)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(w->db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        fail_msg("cannot open %s: %s", w->db_path, sqlite3_errmsg(db));
+    sqlite3_busy_timeout(db, 5000);
+    const char *table = "inbox";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'linebot_inbox'", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        table = "linebot_inbox";
+    sqlite3_finalize(st);
+    char *sql = e2e_printf("SELECT %s FROM %s WHERE event_id = ?", column, table);
+    char *out = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_bind_text(st, 1, event_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        out = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(sql);
+    return out;
+}
+
+/* The model fails, so the answer is the apology; the bot dies right after
+ * recording it. Resumed after the restart, it is sent once, and finished as
+ * what it is: an apology (counted as failed), not an answer. */
+static void test_crash_after_an_apology_was_recorded(void **state)
+{
+    struct world *w = world_start(state, (const char *[]){"LINEBOT_FAILPOINT=worker_after_sending_recorded",
+                                                           "LINEBOT_ERROR_TEXT=sorry, no answer now", NULL});
+    fake_llm_set_always(w->llm, 500, "{\"error\":{\"message\":\"down\"}}");
+    json_t *ev = ev_message(w, &(struct ev){.user = USER_A, .text = "are you there?"});
+    long posted = bot_send(w, ev, NULL);
+    if (posted != 200 && posted != 0)
+        fail_msg("POST /callback answered %ld, want 200 (or no answer: killed after the commit)", posted);
+    int status = bot_wait_exit(w, e2e_ms(E2E_WAIT_MS));
+    if (status == -1 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        fail_msg("the bot should have died of SIGKILL at worker_after_sending_recorded (wait status 0x%x)", status);
+    assert_int_equal(fake_line_delivery_count(w->line, USER_A), 0);
+    const char *event_id = ev_get(ev, "webhookEventId");
+    char *state_before = inbox_column(w, event_id, "state");
+    assert_non_null(state_before);
+    assert_string_equal(state_before, "sending");
+    free(state_before);
+
+    bot_start(w, no_failpoint);
+    if (posted != 200)
+        assert_int_equal(bot_send(w, ev, NULL), 200);
+    size_t n = world_answers_grace(w, USER_A, 1, 2000);
+    assert_int_equal(n, 1);
+    char *t = world_texts(w, USER_A);
+    assert_string_equal(t, "sorry, no answer now");
+    free(t);
+
+    char *outcome = inbox_column(w, event_id, "outcome");
+    if (!outcome || strcmp(outcome, "apologized") != 0)
+        fail_msg("the resumed apology was finished as \"%s\", want \"apologized\"", outcome ? outcome : "(null)");
+    free(outcome);
+    assert_true(bot_metric(w, "linebot_events_failed_total") == 1);
+    assert_true(bot_metric(w, "linebot_events_answered_total") == 0);
+    world_finish(w);
 }
 
 static void test_kill9_after_ack_of_a_batch(void **state)
@@ -168,6 +239,7 @@ int main(void)
         E2E_TEST(test_crash_after_llm),
         E2E_TEST(test_crash_after_sending_recorded),
         E2E_TEST(test_crash_after_send),
+        E2E_TEST(test_crash_after_an_apology_was_recorded),
         E2E_TEST(test_kill9_after_ack_of_a_batch),
         E2E_TEST(test_sigterm_during_a_slow_model_call),
         E2E_TEST(test_history_survives_a_restart),
