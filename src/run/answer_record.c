@@ -110,5 +110,5 @@ int answer_record_parse(const char *json, struct answer_record *rec)
         rec->usage.total_tokens = count_of(usage, "total_tokens");
     }
     json_decref(root);
-    return rec->mode != SEND_NONE && rec->parts.n > 0 ? 0 : -1;
+    return rec->parts.n > 0 ? 0 : -1;
 }

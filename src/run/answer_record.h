@@ -42,8 +42,11 @@ void answer_record_free(struct answer_record *rec);
 char *answer_record_json(const struct answer_record *rec);
 
 /* Reads a record written by answer_record_json (or by an older release).
- * Returns 0, or -1 when it has no mode or no part that could be sent (then
- * `rec` is still safe to free). At most LINE_MAX_MESSAGES parts are read. */
+ * Returns 0, or -1 when it has no part that could be sent (then `rec` is
+ * still safe to free). At most LINE_MAX_MESSAGES parts are read. A missing
+ * or unknown mode reads as SEND_NONE: a parked answer (store_job_park) may be
+ * recorded with mode "none", since the event that adopts it chooses how to
+ * send it. */
 int answer_record_parse(const char *json, struct answer_record *rec);
 
 #endif

@@ -179,6 +179,27 @@ static enum stage_result send_recorded(struct job_ctx *ctx)
     return STAGE_NEXT;
 }
 
+/* Chooses how to send ctx->record now, records it, and sends it. */
+static enum stage_result deliver_fresh(struct job_ctx *ctx)
+{
+    const struct config *cfg = ctx->env->cfg;
+    const struct text_parts *parts = &ctx->record.parts;
+    enum send_mode mode = deliver_choose_mode(cfg, &ctx->ev, clock_now_ms());
+    if (mode == SEND_NONE || parts->n == 0) {
+        log_warn("no way to deliver: %s", parts->n ? "reply token too old and push fallback is off" : "empty answer");
+        ctx->outcome = OUTCOME_EXPIRED;
+        return STAGE_NEXT;
+    }
+    int rc = record_sending(ctx, mode);
+    if (rc != 0) {
+        log_error("could not record the answer before sending (%s); not sending",
+                  rc > 0 ? "claim lost" : store_last_error(ctx->env->store));
+        return STAGE_STOP;
+    }
+    failpoint(cfg, "worker_after_sending_recorded");
+    return send_recorded(ctx);
+}
+
 /* A postback that names a parked answer: take it over, then send it as ours. */
 static enum stage_result deliver_adopted(struct job_ctx *ctx, const char *parked_id)
 {
@@ -211,40 +232,19 @@ static enum stage_result deliver_adopted(struct job_ctx *ctx, const char *parked
         return STAGE_NEXT;
     }
     /* The parked record was written for another event: the mode it names is
-     * the parker's; this event sends it its own way (nothing was sent since
+     * the parker's; this event sends it its own way. Nothing was sent since
      * the adoption, so re-recording is safe; a crash before it resumes the
-     * parker's mode with this event's token or retry key, which is as safe). */
-    rc = record_sending(ctx, mode);
-    if (rc != 0) {
-        log_error("could not record the adopted answer (%s); not sending",
-                  rc > 0 ? "claim lost" : store_last_error(ctx->env->store));
-        return STAGE_STOP;
-    }
+     * parker's mode with this event's token or retry key, which is as safe
+     * (or, when the parker recorded no mode, chooses one then). */
     log_info("took over the parked answer of %s", parked_id);
-    failpoint(ctx->env->cfg, "worker_after_sending_recorded");
-    return send_recorded(ctx);
+    return deliver_fresh(ctx);
 }
 
 enum stage_result stage_deliver(struct job_ctx *ctx)
 {
     if (ctx->adopt_id)
         return deliver_adopted(ctx, ctx->adopt_id);
-    const struct config *cfg = ctx->env->cfg;
-    const struct text_parts *parts = &ctx->record.parts;
-    enum send_mode mode = deliver_choose_mode(cfg, &ctx->ev, clock_now_ms());
-    if (mode == SEND_NONE || parts->n == 0) {
-        log_warn("no way to deliver: %s", parts->n ? "reply token too old and push fallback is off" : "empty answer");
-        ctx->outcome = OUTCOME_EXPIRED;
-        return STAGE_NEXT;
-    }
-    int rc = record_sending(ctx, mode);
-    if (rc != 0) {
-        log_error("could not record the answer before sending (%s); not sending",
-                  rc > 0 ? "claim lost" : store_last_error(ctx->env->store));
-        return STAGE_STOP;
-    }
-    failpoint(cfg, "worker_after_sending_recorded");
-    return send_recorded(ctx);
+    return deliver_fresh(ctx);
 }
 
 enum stage_result stage_deliver_resume(struct job_ctx *ctx)
@@ -255,6 +255,12 @@ enum stage_result stage_deliver_resume(struct job_ctx *ctx)
         return STAGE_NEXT;
     }
     enum send_mode mode = ctx->record.mode;
+    if (mode == SEND_NONE) {
+        /* Adopted (store_job_adopt) with the parker's record, and the crash
+         * came before this event recorded its own mode: nothing was sent. */
+        log_info("resuming an adopted answer that was not sent yet");
+        return deliver_fresh(ctx);
+    }
     enum line_result r;
     if (mode == SEND_REPLY) {
         bool ambiguous;

@@ -226,7 +226,7 @@ static void test_postback_takes_over_a_parked_answer(void **state)
     char *now = e2e_printf("%lld", (long long)e2e_now_ms());
     db_exec(w,
             "INSERT INTO linebot_inbox (event_id, chat_id, timestamp_ms, state, answer) VALUES ('parked-1', ?, ?, "
-            "'waiting', '{\"mode\":\"reply\",\"outcome\":\"answered\",\"parts\":[\"the parked answer\"],"
+            "'waiting', '{\"mode\":\"none\",\"outcome\":\"answered\",\"parts\":[\"the parked answer\"],"
             "\"history\":{\"text\":\"draw me a cat\",\"answer\":\"the parked answer\"}}')",
             (const char *[]){USER_A, now}, 2);
     db_exec(w, "INSERT INTO linebot_inbox (event_id, chat_id, timestamp_ms, state, payload) VALUES (?, ?, ?, "
