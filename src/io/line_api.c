@@ -291,6 +291,7 @@ static void err_clear(char *err, size_t errlen)
 
 /* Appends one sentence to `err`, after a "; " when it is not the first,
  * truncating to fit. */
+static void err_add(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void err_add(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0)
