@@ -260,24 +260,11 @@ void chat_decision_free(struct chat_decision *d)
     d->text = NULL;
 }
 
-enum rate_verdict chat_rate_check(struct rate_state *st, int64_t now_ms, int limit)
+enum rate_verdict chat_rate_verdict(int64_t count, int limit)
 {
-    if (limit <= 0)
+    if (limit <= 0 || count <= limit)
         return RATE_ALLOW;
-    if (st->window_start_ms == 0 || now_ms - st->window_start_ms >= 60000 || now_ms < st->window_start_ms) {
-        st->window_start_ms = now_ms;
-        st->count = 0;
-        st->warned = false;
-    }
-    if (st->count < limit) {
-        st->count++;
-        return RATE_ALLOW;
-    }
-    if (!st->warned) {
-        st->warned = true;
-        return RATE_WARN;
-    }
-    return RATE_SILENT;
+    return count == (int64_t)limit + 1 ? RATE_WARN : RATE_SILENT;
 }
 
 /* ---- prompt ---- */

@@ -72,16 +72,7 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev);
 char *chat_strip_address(const struct line_event *ev, const char *trigger, bool *addressed);
 
 /* ---- rate limit: a fixed one-minute window per user ---- */
-struct rate_state {
-    int64_t window_start_ms;
-    int count;
-    bool warned;
-};
 enum rate_verdict { RATE_ALLOW, RATE_WARN, RATE_SILENT };
-/* Counts one message at `now_ms` against `limit` per minute (0 = no limit) and
- * updates `st`. Over the limit the first message gets RATE_WARN (one "slow
- * down" reply), the rest RATE_SILENT until the minute has passed. */
-enum rate_verdict chat_rate_check(struct rate_state *st, int64_t now_ms, int limit);
 /* The verdict for the `count`-th message of a user in the current window
  * (store_rate_count counts it atomically): up to `limit` RATE_ALLOW, the
  * first one over RATE_WARN, the rest RATE_SILENT. limit <= 0: no limit. */

@@ -276,6 +276,31 @@ done:
     return rc;
 }
 
+/* A count in "usage", or -1 when it is absent or not a count. */
+static int64_t usage_count(json_t *usage, const char *name)
+{
+    json_t *v = json_is_object(usage) ? json_object_get(usage, name) : NULL;
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? (int64_t)json_integer_value(v) : -1;
+}
+
+void completion_parse_meta(const char *body, size_t len, struct completion_meta *meta)
+{
+    *meta = (struct completion_meta){.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1};
+    json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return;
+    }
+    json_t *model = json_object_get(root, "model");
+    if (json_is_string(model) && json_string_length(model) > 0 && json_string_length(model) <= 200)
+        meta->model = xstrdup(json_string_value(model));
+    json_t *usage = json_object_get(root, "usage");
+    meta->prompt_tokens = usage_count(usage, "prompt_tokens");
+    meta->completion_tokens = usage_count(usage, "completion_tokens");
+    meta->total_tokens = usage_count(usage, "total_tokens");
+    json_decref(root);
+}
+
 bool completion_status_retryable(long status)
 {
     return status == 408 || status == 409 || status == 429 || (status >= 500 && status <= 599);

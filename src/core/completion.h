@@ -35,6 +35,17 @@ int completion_parse_response(const char *body, size_t len, char **answer, char 
 /* Removes <think>...</think> blocks: returns a malloc'd copy (NULL only for NULL). */
 char *completion_strip_think(const char *text);
 
+/* What a 200 response says about itself, beside the answer: the model that
+ * answered ("model", NULL when absent; malloc'd) and OpenAI's "usage" token
+ * counts (-1 each when absent). Never fails: an odd body gives nothing. */
+struct completion_meta {
+    char *model;
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+    int64_t total_tokens;
+};
+void completion_parse_meta(const char *body, size_t len, struct completion_meta *meta);
+
 /* True for statuses worth retrying: 408, 409, 429, 5xx. */
 bool completion_status_retryable(long status);
 

@@ -450,12 +450,6 @@ int64_t http_response_retry_after_ms(const struct http_response *resp, int64_t n
     return http_retry_after_ms(resp->retry_after, now_ms);
 }
 
-int64_t completion_retry_after_ms(const char *retry_after_ms, const char *retry_after, int64_t now_epoch_s)
-{
-    struct http_response r = {.retry_after_ms = (char *)retry_after_ms, .retry_after = (char *)retry_after};
-    return http_response_retry_after_ms(&r, now_epoch_s * 1000);
-}
-
 /* ---- transfers ---------------------------------------------------------- */
 
 /* Sets up handle `h` for `req` (after a reset that keeps nothing of the

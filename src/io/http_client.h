@@ -78,11 +78,6 @@ int64_t http_retry_after_ms(const char *value, int64_t now_ms);
  * Capped at 60000; -1 when neither header gives a usable value. */
 int64_t http_response_retry_after_ms(const struct http_response *resp, int64_t now_ms);
 
-/* Deprecated, the old name (it lived in core/completion.h): the same as
- * http_response_retry_after_ms with `now` in seconds. Kept only until
- * io/llm.c and io/line_api.c call http_response_retry_after_ms. */
-int64_t completion_retry_after_ms(const char *retry_after_ms, const char *retry_after, int64_t now_epoch_s);
-
 /* A URL split the way libcurl sends it (parsed with curl_url(), as every
  * transfer here is): `host` is the Host header's value (host, plus ":port"
  * when the URL names a port other than the scheme's default; IPv6 in

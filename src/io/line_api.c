@@ -22,13 +22,16 @@
  *   is retried, for the reason given for reply.
  *
  * Waits between attempts are cut short when api->cancel is set. Every error
- * status (transport errors as 0) is counted in metrics and logged with LINE's
- * "message" field, never with the token. */
+ * status (transport errors as 0) is counted in metrics. Errors are values:
+ * nothing here logs; each failed attempt is described, with LINE's "message"
+ * field and never with the token, in the caller's `err`, and the caller logs
+ * the failure once. */
 #include "io/line_api.h"
 
 #include <ctype.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +39,6 @@
 
 #include "core/completion.h"
 #include "io/clock.h"
-#include "obs/log.h"
 #include "obs/metrics.h"
 
 #define LINE_CONNECT_TIMEOUT_MS 5000L
@@ -280,29 +282,54 @@ static int line_send(struct line_api *api, const char *method, const char *path,
     return line_request(api, method, path, body, retry_key, timeout_ms, false, resp);
 }
 
-/* Counts and logs one failed attempt. `message` is LINE's error message. */
-static void note_failure(const char *op, int rc, const struct http_response *resp,
+/* Starts `err` empty (it may be NULL). */
+static void err_clear(char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+}
+
+/* Appends one sentence to `err`, after a "; " when it is not the first,
+ * truncating to fit. */
+static void err_add(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void err_add(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    size_t used = strnlen(err, errlen - 1);
+    if (used && used + 2 < errlen) {
+        memcpy(err + used, "; ", 3);
+        used += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + used, errlen - used, fmt, ap);
+    va_end(ap);
+}
+
+/* Counts one failed attempt and describes it in `err`. `message` is LINE's
+ * error message. */
+static void note_failure(char *err, size_t errlen, const char *op, int rc, const struct http_response *resp,
                          const char *message, enum line_result result, int attempt)
 {
     if (rc != 0) {
         if (!resp->cancelled)
             metrics_line_error(0);
-        log_warn("LINE %s attempt %d: %s (%s)", op, attempt, line_result_name(result), resp->error);
+        err_add(err, errlen, "LINE %s attempt %d: %s (%s)", op, attempt, line_result_name(result), resp->error);
         return;
     }
     metrics_line_error(resp->status);
     if (result == LINE_ALREADY_ACCEPTED)
-        log_info("LINE %s attempt %d: status 409, the retry key was already accepted", op, attempt);
+        err_add(err, errlen, "LINE %s attempt %d: status 409, the retry key was already accepted", op, attempt);
     else
-        log_warn("LINE %s attempt %d: status %ld %s: %s", op, attempt, resp->status,
-                 line_result_name(result), message ? message : "(no message)");
+        err_add(err, errlen, "LINE %s attempt %d: status %ld %s: %s", op, attempt, resp->status,
+                line_result_name(result), message ? message : "(no message)");
 }
 
 /* How long to wait before retrying a 429: Retry-After when LINE sent one. */
 static int64_t rate_limit_wait_ms(const struct http_response *resp, int attempt)
 {
-    int64_t ms = completion_retry_after_ms(resp->retry_after_ms, resp->retry_after,
-                                           clock_now_ms() / 1000);
+    int64_t ms = http_response_retry_after_ms(resp, clock_now_ms());
     return ms >= 0 ? ms : rate_limit_backoff_ms[attempt - 1];
 }
 
@@ -362,14 +389,15 @@ static void clear_sent(struct line_sent *sent)
 
 enum line_result line_reply(struct line_api *api, const char *reply_token,
                             const struct text_parts *parts, const char *quote_token,
-                            struct line_sent *sent, long *status)
+                            struct line_sent *sent, long *status, char *err, size_t errlen)
 {
     clear_sent(sent);
     set_status(status, 0);
+    err_clear(err, errlen);
     char *body = message_body("replyToken", reply_token, parts, quote_token);
     if (!body) {
-        log_warn("LINE reply not sent: needs a reply token and 1..%d valid UTF-8 parts (got %zu)",
-                 LINE_MAX_MESSAGES, parts ? parts->n : 0);
+        err_add(err, errlen, "LINE reply not sent: needs a reply token and 1..%d valid UTF-8 parts (got %zu)",
+                LINE_MAX_MESSAGES, parts ? parts->n : 0);
         return LINE_REJECTED;
     }
 
@@ -388,7 +416,7 @@ enum line_result line_reply(struct line_api *api, const char *reply_token,
             http_response_free(&resp);
             break;
         }
-        note_failure("reply", rc, &resp, message, result, attempt);
+        note_failure(err, errlen, "reply", rc, &resp, message, result, attempt);
         /* Only a 429 is known not to have been processed; a monthly quota
          * will not lift within seconds. */
         int retry = result == LINE_RATE_LIMITED && attempt < LINE_MAX_ATTEMPTS &&
@@ -404,19 +432,20 @@ enum line_result line_reply(struct line_api *api, const char *reply_token,
 }
 
 enum line_result line_push(struct line_api *api, const char *to, const struct text_parts *parts,
-                           const char *retry_key, struct line_sent *sent, long *status)
+                           const char *retry_key, struct line_sent *sent, long *status, char *err, size_t errlen)
 {
     clear_sent(sent);
     set_status(status, 0);
+    err_clear(err, errlen);
     char *body = message_body("to", to, parts, NULL);
     if (!body) {
-        log_warn("LINE push not sent: needs a recipient and 1..%d valid UTF-8 parts (got %zu)",
-                 LINE_MAX_MESSAGES, parts ? parts->n : 0);
+        err_add(err, errlen, "LINE push not sent: needs a recipient and 1..%d valid UTF-8 parts (got %zu)",
+                LINE_MAX_MESSAGES, parts ? parts->n : 0);
         return LINE_REJECTED;
     }
     int idempotent = retry_key && *retry_key;
     if (idempotent && strspn(retry_key, "0123456789abcdefABCDEF-") != strlen(retry_key)) {
-        log_warn("LINE push not sent: the retry key is not a hex UUID");
+        err_add(err, errlen, "LINE push not sent: the retry key is not a hex UUID");
         free(body);
         return LINE_REJECTED; /* and never let it reach a header line */
     }
@@ -436,7 +465,7 @@ enum line_result line_push(struct line_api *api, const char *to, const struct te
             http_response_free(&resp);
             break;
         }
-        note_failure("push", rc, &resp, message, result, attempt);
+        note_failure(err, errlen, "push", rc, &resp, message, result, attempt);
         int retry = 0;
         int64_t wait = 0;
         if (result == LINE_ALREADY_ACCEPTED) {
@@ -462,8 +491,10 @@ enum line_result line_push(struct line_api *api, const char *to, const struct te
     return result;
 }
 
-enum line_result line_loading_begin(struct line_api *api, const char *user_id, int seconds)
+enum line_result line_loading_begin(struct line_api *api, const char *user_id, int seconds, char *err,
+                                    size_t errlen)
 {
+    err_clear(err, errlen);
     if (!user_id || !*user_id)
         return LINE_REJECTED;
     /* LINE accepts 5..60 in steps of 5. */
@@ -479,14 +510,15 @@ enum line_result line_loading_begin(struct line_api *api, const char *user_id, i
                           &resp);
     free(body);
     if (rc != 0) {
-        note_failure("loading/start", rc, &resp, NULL, LINE_TRANSPORT_ERROR, 1);
+        note_failure(err, errlen, "loading/start", rc, &resp, NULL, LINE_TRANSPORT_ERROR, 1);
         return LINE_TRANSPORT_ERROR;
     }
     return LINE_OK;
 }
 
-enum line_result line_loading_end(struct line_api *api)
+enum line_result line_loading_end(struct line_api *api, char *err, size_t errlen)
 {
+    err_clear(err, errlen);
     if (!http_client_side_pending(api->http))
         return LINE_OK;
     struct http_response resp;
@@ -494,23 +526,26 @@ enum line_result line_loading_end(struct line_api *api)
     enum line_result result = classify(rc, resp.status, NULL, CALL_OTHER);
     if (result != LINE_OK) {
         char *message = rc == 0 ? error_message(&resp) : NULL;
-        note_failure("loading/start", rc, &resp, message, result, 1);
+        note_failure(err, errlen, "loading/start", rc, &resp, message, result, 1);
         free(message);
     }
     http_response_free(&resp);
     return result;
 }
 
-enum line_result line_loading_start(struct line_api *api, const char *user_id, int seconds)
+enum line_result line_loading_start(struct line_api *api, const char *user_id, int seconds, char *err,
+                                    size_t errlen)
 {
-    enum line_result r = line_loading_begin(api, user_id, seconds);
-    return r == LINE_OK ? line_loading_end(api) : r;
+    enum line_result r = line_loading_begin(api, user_id, seconds, err, errlen);
+    return r == LINE_OK ? line_loading_end(api, err, errlen) : r;
 }
 
 enum line_result line_member_name(struct line_api *api, enum chat_type chat_type,
-                                  const char *chat_id, const char *user_id, char **display_name)
+                                  const char *chat_id, const char *user_id, char **display_name, char *err,
+                                  size_t errlen)
 {
     *display_name = NULL;
+    err_clear(err, errlen);
     if (!user_id || !*user_id || (chat_type != CHAT_USER && (!chat_id || !*chat_id)))
         return LINE_REJECTED;
 
@@ -546,12 +581,12 @@ enum line_result line_member_name(struct line_api *api, enum chat_type chat_type
             *display_name = strdup(json_string_value(name));
         json_decref(root);
         if (!*display_name) {
-            log_warn("LINE profile: 200 without a displayName");
+            err_add(err, errlen, "LINE profile: 200 without a displayName");
             result = LINE_SERVER_ERROR;
         }
     } else {
         char *message = rc == 0 ? error_message(&resp) : NULL;
-        note_failure("profile", rc, &resp, message, result, 1);
+        note_failure(err, errlen, "profile", rc, &resp, message, result, 1);
         free(message);
     }
     http_response_free(&resp);

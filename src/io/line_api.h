@@ -8,7 +8,13 @@
  * which LINE refuses before processing, is retried here. A push carries an
  * X-Line-Retry-Key, so LINE runs it at most once per key: 5xx and timeouts are
  * retried with the same key, and 409 means it was already accepted.
- * Every error status is counted in metrics (linebot_line_api_errors_total). */
+ * Every error status is counted in metrics (linebot_line_api_errors_total).
+ *
+ * Errors are values: nothing here logs. Each call takes an `err` buffer (may
+ * be NULL) that it empties, and on a failure describes every failed attempt
+ * there (statuses and LINE's "message", never the token); the caller logs it
+ * once. A call that succeeds after failed attempts may leave their story in
+ * `err` too. */
 #ifndef LINEBOT_LINE_API_H
 #define LINEBOT_LINE_API_H
 
@@ -49,29 +55,33 @@ void line_sent_free(struct line_sent *s);
  * the last HTTP status. */
 enum line_result line_reply(struct line_api *api, const char *reply_token,
                             const struct text_parts *parts, const char *quote_token,
-                            struct line_sent *sent, long *status);
+                            struct line_sent *sent, long *status, char *err, size_t errlen);
 
 /* POST /v2/bot/message/push to `to` with X-Line-Retry-Key `retry_key` (a UUID).
  * Retried (same key) only on 5xx and timeouts; 409 is LINE_ALREADY_ACCEPTED. */
 enum line_result line_push(struct line_api *api, const char *to, const struct text_parts *parts,
-                           const char *retry_key, struct line_sent *sent, long *status);
+                           const char *retry_key, struct line_sent *sent, long *status, char *err,
+                           size_t errlen);
 
 /* POST /v2/bot/chat/loading/start; `seconds` is rounded up to LINE's 5..60 steps.
  * Best effort: one attempt, short timeout. */
-enum line_result line_loading_start(struct line_api *api, const char *user_id, int seconds);
+enum line_result line_loading_start(struct line_api *api, const char *user_id, int seconds, char *err,
+                                    size_t errlen);
 
 /* The same in two halves, so that nothing waits for LINE's answer: begin
  * sends it as the HTTP client's side request, which goes on while the
  * client's next requests (the model's) run; end waits for it if it is not
- * done yet and logs a failure. Call end before the next begin, and before
+ * done yet and reports a failure in `err`. Call end before the next begin, and before
  * the reply: an animation started after the answer would linger. */
-enum line_result line_loading_begin(struct line_api *api, const char *user_id, int seconds);
-enum line_result line_loading_end(struct line_api *api);
+enum line_result line_loading_begin(struct line_api *api, const char *user_id, int seconds, char *err,
+                                    size_t errlen);
+enum line_result line_loading_end(struct line_api *api, char *err, size_t errlen);
 
 /* GET /v2/bot/group/{id}/member/{userId} or /v2/bot/room/{id}/member/{userId}
  * (for CHAT_USER: /v2/bot/profile/{userId}). On LINE_OK `display_name` is set. */
 enum line_result line_member_name(struct line_api *api, enum chat_type chat_type,
-                                  const char *chat_id, const char *user_id, char **display_name);
+                                  const char *chat_id, const char *user_id, char **display_name, char *err,
+                                  size_t errlen);
 
 /* A UUID (8-4-4-4-12 lowercase hex, version 4 layout, variant bits set) derived
  * deterministically from `seed` (the webhookEventId): the same event always

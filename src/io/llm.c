@@ -8,8 +8,9 @@
  * the caller's deadline: its timeout is min(LLM_TIMEOUT_S, time left), none
  * starts with less than a second left, and a back-off that would end past the
  * deadline gives up instead of sleeping. The API key only ever travels in the
- * Authorization header; logs carry statuses and reasons, never the key or the
- * conversation. */
+ * Authorization header. Errors are values: nothing here logs a failure; the
+ * reasons of all attempts go into the caller's `err` (statuses and provider
+ * messages, never the key or the conversation), and the worker logs them once. */
 #include "io/llm.h"
 
 #include <stdio.h>
@@ -98,15 +99,24 @@ static void append(char *buf, size_t size, const char *text)
 static enum llm_result cancelled(char *err, size_t errlen)
 {
     set_err(err, errlen, "cancelled");
-    log_info("llm: cancelled");
     return LLM_CANCELLED;
 }
 
+void llm_answer_free(struct llm_answer *a)
+{
+    if (!a)
+        return;
+    free(a->text);
+    free(a->model);
+    a->text = NULL;
+    a->model = NULL;
+}
+
 enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *msgs, size_t n,
-                             int64_t deadline_ms, char **answer, char *err, size_t errlen)
+                             int64_t deadline_ms, struct llm_answer *answer, char *err, size_t errlen)
 {
     const struct config *cfg = llm->cfg;
-    *answer = NULL;
+    *answer = (struct llm_answer){.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1};
     set_err(err, errlen, "");
 
     int64_t start = clock_monotonic_ms();
@@ -142,6 +152,8 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
 
     int64_t per_attempt_ms = (int64_t)(cfg->llm_timeout_s > 0 ? cfg->llm_timeout_s
                                                               : LLM_DEFAULT_TIMEOUT_S) * 1000;
+    /* Every attempt's reason, in order: the one line the caller logs. */
+    char reasons[512] = "";
     char reason[192] = "deadline reached before the first attempt";
 
     for (int attempt = 1; attempt <= LLM_MAX_ATTEMPTS; attempt++) {
@@ -152,7 +164,9 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
         int64_t left = deadline_ms - clock_monotonic_ms();
         if (left < LLM_MIN_ATTEMPT_MS) {
             if (attempt > 1)
-                append(reason, sizeof(reason), "; no time left for another attempt");
+                append(reasons, sizeof(reasons), "; no time left for another attempt");
+            else
+                append(reasons, sizeof(reasons), reason);
             break;
         }
         int64_t timeout = per_attempt_ms < left ? per_attempt_ms : left;
@@ -178,7 +192,13 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
         }
         if (rc == 0 && resp.status >= 200 && resp.status <= 299) {
             char perr[160];
-            if (completion_parse_response(resp.body, resp.body_len, answer, perr, sizeof(perr)) == 0) {
+            if (completion_parse_response(resp.body, resp.body_len, &answer->text, perr, sizeof(perr)) == 0) {
+                struct completion_meta meta;
+                completion_parse_meta(resp.body, resp.body_len, &meta);
+                answer->model = meta.model ? meta.model : strdup(cfg->llm_model ? cfg->llm_model : "");
+                answer->prompt_tokens = meta.prompt_tokens;
+                answer->completion_tokens = meta.completion_tokens;
+                answer->total_tokens = meta.total_tokens;
                 http_response_free(&resp);
                 result = LLM_OK;
                 goto done;
@@ -204,14 +224,16 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
             append(reason, sizeof(reason), resp.error);
             retryable = 1;
         }
-        log_warn("llm attempt %d/%d failed: %s", attempt, LLM_MAX_ATTEMPTS, reason);
+        char head[32];
+        snprintf(head, sizeof(head), "%sattempt %d/%d: ", attempt > 1 ? "; " : "", attempt, LLM_MAX_ATTEMPTS);
+        append(reasons, sizeof(reasons), head);
+        append(reasons, sizeof(reasons), reason);
 
         if (!retryable || attempt == LLM_MAX_ATTEMPTS) {
             http_response_free(&resp);
             break;
         }
-        int64_t wait = rc == 0 ? completion_retry_after_ms(resp.retry_after_ms, resp.retry_after,
-                                                           clock_now_ms() / 1000)
+        int64_t wait = rc == 0 ? http_response_retry_after_ms(&resp, clock_now_ms())
                                : -1;
         http_response_free(&resp);
         if (wait < 0)
@@ -220,7 +242,7 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
         if (resume + LLM_MIN_ATTEMPT_MS > deadline_ms) {
             char more[80];
             snprintf(more, sizeof(more), "; a retry in %lld ms would pass the deadline", (long long)wait);
-            append(reason, sizeof(reason), more);
+            append(reasons, sizeof(reasons), more);
             break;
         }
         if (sleep_until(llm, resume) != 0) {
@@ -228,13 +250,13 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
             goto done;
         }
     }
-    set_err(err, errlen, reason);
+    set_err(err, errlen, reasons);
 
 done:
     if (result == LLM_OK) {
         double seconds = (double)(clock_monotonic_ms() - start) / 1000.0;
         metrics_llm_latency(seconds);
-        log_debug("llm: answer of %zu bytes in %.3f s", strlen(*answer), seconds);
+        log_debug("llm: answer of %zu bytes in %.3f s", strlen(answer->text), seconds);
     } else if (result == LLM_FAILED) {
         metrics_llm_error();
     }

@@ -27,9 +27,22 @@ enum llm_result {
     LLM_CANCELLED,  /* `cancel` was set */
 };
 
-/* `deadline_ms` is on clock_monotonic_ms(). On LLM_OK `*answer` is malloc'd
- * (cleaned of <think>). On failure `err` says why, without secrets. */
+/* A model's answer and what the response said about it. */
+struct llm_answer {
+    char *text;              /* cleaned of <think>; malloc'd */
+    char *model;             /* the model that answered (the response's "model", else the
+                                one asked for); malloc'd */
+    int64_t prompt_tokens;   /* OpenAI "usage"; -1 each when the response had none */
+    int64_t completion_tokens;
+    int64_t total_tokens;
+};
+void llm_answer_free(struct llm_answer *a);
+
+/* `deadline_ms` is on clock_monotonic_ms(). On LLM_OK `*answer` is filled.
+ * Nothing is logged here: on failure `err` says why, naming every attempt
+ * ("attempt 1/3: status 503; attempt 2/3: ..."), without secrets, and the
+ * caller logs it once. */
 enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *msgs, size_t n,
-                             int64_t deadline_ms, char **answer, char *err, size_t errlen);
+                             int64_t deadline_ms, struct llm_answer *answer, char *err, size_t errlen);
 
 #endif

@@ -23,9 +23,6 @@ void store_set_error(struct store *st, const char *fmt, ...)
 
     if (!st)
         return;
-    /* Any failure inside a batch fails the batch (see store_batch_begin). */
-    if (st->batch_open)
-        st->batch_failed = true;
     va_start(ap, fmt);
     vsnprintf(st->error, sizeof st->error, fmt, ap);
     va_end(ap);
@@ -181,6 +178,7 @@ void job_free(struct job *job)
     if (!job)
         return;
     free(job->event_id);
+    free(job->kind);
     free(job->chat_id);
     free(job->payload);
     free(job->answer);
@@ -210,15 +208,6 @@ int store_job_sending(struct store *st, const char *event_id, int64_t claim_gen,
 }
 
 
-int store_job_done(struct store *st, const char *event_id, int64_t claim_gen, const char *outcome)
-{
-    if (!st)
-        return -1;
-    if (!event_id)
-        return missing(st, "job done", "event_id");
-    return st->ops->job_done(st, event_id, claim_gen, outcome, clock_now_ms() /* informational: purge goes by the event timestamp */);
-}
-
 int store_job_renew(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms)
 {
     if (!st)
@@ -245,38 +234,6 @@ int store_recover(struct store *st)
 }
 
 /* ---- history ---- */
-
-int store_history_add(struct store *st, const char *chat_id, const struct turn *turn)
-{
-    struct turn t;
-
-    if (!st)
-        return -1;
-    if (!chat_id)
-        return missing(st, "history add", "chat_id");
-    if (!turn)
-        return missing(st, "history add", "turn");
-    if (turn->role != TURN_USER && turn->role != TURN_ASSISTANT && turn->role != TURN_CONTEXT) {
-        store_set_error(st, "store: history add: unknown turn role %d", (int)turn->role);
-        return -1;
-    }
-    t = *turn;
-    if (!t.text)
-        t.text = (char *)"";
-    return st->ops->history_add(st, chat_id, &t);
-}
-
-int store_bot_message_add(struct store *st, const char *chat_id, const char *message_id,
-                          int64_t timestamp_ms)
-{
-    if (!st)
-        return -1;
-    if (!chat_id)
-        return missing(st, "bot message add", "chat_id");
-    if (!message_id)
-        return missing(st, "bot message add", "message_id");
-    return st->ops->bot_message_add(st, chat_id, message_id, timestamp_ms);
-}
 
 int store_bot_message_is(struct store *st, const char *chat_id, const char *message_id)
 {
@@ -356,15 +313,6 @@ int store_message_update(struct store *st, const char *chat_id, const char *mess
     return st->ops->message_update(st, chat_id, message_id, text ? text : "");
 }
 
-int store_context_trim(struct store *st, const char *chat_id, int keep)
-{
-    if (!st)
-        return -1;
-    if (!chat_id)
-        return missing(st, "context trim", "chat_id");
-    return st->ops->context_trim(st, chat_id, keep > 0 ? keep : 0);
-}
-
 int store_history_clear(struct store *st, const char *chat_id)
 {
     if (!st)
@@ -383,7 +331,7 @@ int store_forget_chat(struct store *st, const char *chat_id)
     return st->ops->forget_chat(st, chat_id);
 }
 
-/* ---- profiles and rate limits ---- */
+/* ---- profiles ---- */
 
 int store_profile_get(struct store *st, const char *chat_id, const char *user_id,
                       int64_t fresh_after_ms, char **display_name)
@@ -413,30 +361,6 @@ int store_profile_put(struct store *st, const char *chat_id, const char *user_id
     return st->ops->profile_put(st, chat_id, user_id, display_name ? display_name : "", now_ms);
 }
 
-int store_rate_get(struct store *st, const char *user_id, struct rate_state *rs)
-{
-    if (rs)
-        memset(rs, 0, sizeof *rs);
-    if (!st)
-        return -1;
-    if (!user_id)
-        return missing(st, "rate get", "user_id");
-    if (!rs)
-        return missing(st, "rate get", "state");
-    return st->ops->rate_get(st, user_id, rs);
-}
-
-int store_rate_put(struct store *st, const char *user_id, const struct rate_state *rs)
-{
-    if (!st)
-        return -1;
-    if (!user_id)
-        return missing(st, "rate put", "user_id");
-    if (!rs)
-        return missing(st, "rate put", "state");
-    return st->ops->rate_put(st, user_id, rs);
-}
-
 int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)
 {
     if (!st)
@@ -456,35 +380,200 @@ int store_relax_durability(struct store *st)
     return st->ops->relax_durability ? st->ops->relax_durability(st) : 0;
 }
 
-int store_batch_begin(struct store *st)
+/* ---- shared row mapping ---- */
+
+const char *store_role_name(enum turn_role role)
+{
+    switch (role) {
+    case TURN_USER: return "user";
+    case TURN_ASSISTANT: return "assistant";
+    case TURN_CONTEXT: return "context";
+    }
+    return "context";
+}
+
+enum turn_role store_role_parse(const char *name)
+{
+    if (name && strcmp(name, "user") == 0)
+        return TURN_USER;
+    if (name && strcmp(name, "assistant") == 0)
+        return TURN_ASSISTANT;
+    return TURN_CONTEXT;
+}
+
+enum job_state store_claimed_state(const char *name)
+{
+    return name && strcmp(name, "sending") == 0 ? JOB_SENDING : JOB_PENDING;
+}
+
+bool store_usage_known(const struct job_finish *finish, int64_t value)
+{
+    return finish->model && value >= 0;
+}
+
+/* The names the inbox's `outcome` column holds, in enum order. The words of
+ * the release before issue 9 ("answered", "ignored", ...) are kept. */
+static const char *const outcome_names[] = {
+    [OUTCOME_ANSWERED] = "answered",         [OUTCOME_APOLOGIZED] = "apologized",
+    [OUTCOME_IGNORED] = "ignored",           [OUTCOME_CONTEXT] = "context",
+    [OUTCOME_RATE_LIMITED] = "rate_limited", [OUTCOME_UNSENT] = "unsent",
+    [OUTCOME_EDITED] = "edited",             [OUTCOME_FORGOTTEN] = "forgotten",
+    [OUTCOME_EXPIRED] = "expired",           [OUTCOME_FAILED] = "failed",
+    [OUTCOME_UNKNOWN] = "unknown",           [OUTCOME_UNREADABLE] = "unreadable",
+    [OUTCOME_HANDED_OVER] = "handed_over",   [OUTCOME_UNSUPPORTED] = "unsupported",
+};
+#define N_OUTCOMES (sizeof outcome_names / sizeof outcome_names[0])
+
+const char *job_outcome_name(enum job_outcome outcome)
+{
+    if ((size_t)outcome >= N_OUTCOMES || !outcome_names[outcome])
+        return "unknown";
+    return outcome_names[outcome];
+}
+
+int job_outcome_parse(const char *name, enum job_outcome *outcome)
+{
+    if (!name || !outcome)
+        return -1;
+    for (size_t i = 0; i < N_OUTCOMES; i++) {
+        if (outcome_names[i] && strcmp(outcome_names[i], name) == 0) {
+            *outcome = (enum job_outcome)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- operations per use case ---- */
+
+static bool role_valid(enum turn_role role)
+{
+    return role == TURN_USER || role == TURN_ASSISTANT || role == TURN_CONTEXT;
+}
+
+int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const struct job_finish *finish)
 {
     if (!st)
         return -1;
-    if (st->batch_open) {
-        /* A misuse, not a failed write: the open batch stays good. */
-        bool failed = st->batch_failed;
-        store_set_error(st, "store: a batch is already open on this handle");
-        st->batch_failed = failed;
+    if (!event_id)
+        return missing(st, "job finish", "event_id");
+    if (!finish)
+        return missing(st, "job finish", "finish");
+    if ((size_t)finish->outcome >= N_OUTCOMES) {
+        store_set_error(st, "store: job finish: unknown outcome %d", (int)finish->outcome);
         return -1;
     }
-    if (!st->ops->batch_begin)
-        return 0;
-    int rc = st->ops->batch_begin(st);
-    if (rc == 1) {
-        st->batch_open = true;
-        st->batch_failed = false;
+    if (finish->n_turns > 0 && !finish->turns)
+        return missing(st, "job finish", "turns");
+    if (finish->n_sent > 0 && !finish->sent_ids)
+        return missing(st, "job finish", "sent_ids");
+    for (size_t i = 0; i < finish->n_turns; i++) {
+        if (!role_valid(finish->turns[i].role)) {
+            store_set_error(st, "store: job finish: turn %zu has an unknown role %d", i,
+                            (int)finish->turns[i].role);
+            return -1;
+        }
+        if (!finish->turns[i].text)
+            return missing(st, "job finish", "turn text");
     }
+    for (size_t i = 0; i < finish->n_sent; i++)
+        if (!finish->sent_ids[i])
+            return missing(st, "job finish", "sent id");
+    return st->ops->job_finish(st, event_id, claim_gen, finish, clock_now_ms());
+}
+
+int store_context_keep(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                       const struct turn *turn, int keep)
+{
+    struct turn t;
+
+    if (!st)
+        return -1;
+    if (!event_id)
+        return missing(st, "context keep", "event_id");
+    if (!chat_id)
+        return missing(st, "context keep", "chat_id");
+    if (!turn)
+        return missing(st, "context keep", "turn");
+    if (!role_valid(turn->role)) {
+        store_set_error(st, "store: context keep: unknown turn role %d", (int)turn->role);
+        return -1;
+    }
+    t = *turn;
+    if (!t.text)
+        t.text = (char *)"";
+    return st->ops->context_keep(st, event_id, claim_gen, chat_id, &t, keep > 0 ? keep : 0, clock_now_ms());
+}
+
+int store_rate_count(struct store *st, const char *user_id, int64_t now_ms, int64_t *count)
+{
+    if (count)
+        *count = 0;
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "rate count", "user_id");
+    if (!count)
+        return missing(st, "rate count", "count");
+    return st->ops->rate_count(st, user_id, now_ms, count);
+}
+
+int store_task_add(struct store *st, const char *kind, const char *key, const char *chat_id,
+                   const char *payload, int64_t now_ms)
+{
+    char *event_id;
+    size_t len;
+    int rc;
+
+    if (!st)
+        return -1;
+    if (!kind || !*kind)
+        return missing(st, "task add", "kind");
+    if (!key)
+        return missing(st, "task add", "key");
+    if (!payload)
+        return missing(st, "task add", "payload");
+    /* "task:<kind>:<key>": a kind with a ':' could make two (kind, key)
+     * pairs one id, so it is refused. */
+    if (strchr(kind, ':')) {
+        store_set_error(st, "store: task add: a kind may not contain ':'");
+        return -1;
+    }
+    len = strlen("task:") + strlen(kind) + 1 + strlen(key) + 1;
+    event_id = malloc(len);
+    if (!event_id) {
+        store_set_error(st, "store: out of memory");
+        return -1;
+    }
+    snprintf(event_id, len, "task:%s:%s", kind, key);
+    rc = st->ops->task_add(st, event_id, kind, chat_id ? chat_id : "", payload, now_ms);
+    free(event_id);
     return rc;
 }
 
-int store_batch_end(struct store *st)
+int store_job_park(struct store *st, const char *event_id, int64_t claim_gen, const char *answer)
 {
     if (!st)
         return -1;
-    if (!st->batch_open)
-        return 0;
-    int rc = st->ops->batch_end(st); /* reads batch_failed */
-    st->batch_open = false;
-    st->batch_failed = false;
-    return rc;
+    if (!event_id)
+        return missing(st, "job park", "event_id");
+    if (!answer)
+        return missing(st, "job park", "answer");
+    return st->ops->job_park(st, event_id, claim_gen, answer);
+}
+
+int store_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, const char *parked_event_id,
+                    char **answer)
+{
+    if (answer)
+        *answer = NULL;
+    if (!st)
+        return -1;
+    if (!event_id)
+        return missing(st, "job adopt", "event_id");
+    if (!parked_event_id)
+        return missing(st, "job adopt", "parked_event_id");
+    if (!answer)
+        return missing(st, "job adopt", "answer");
+    return st->ops->job_adopt(st, event_id, claim_gen, parked_event_id, clock_now_ms(), answer);
 }

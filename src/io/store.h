@@ -43,17 +43,6 @@ const char *store_last_error(struct store *st);
 int store_relax_durability(struct store *st);
 int store_ping(struct store *st); /* 0 when the store answers (for /healthz) */
 
-/* Batches: the writes of this handle between store_batch_begin and
- * store_batch_end are committed together, in one transaction (one commit
- * instead of one per call), or not at all. store_batch_begin returns 1 when a
- * batch is open, 0 when the backend commits every write on its own anyway
- * (then store_batch_end does nothing), -1 on error (no batch). Inside a batch
- * a failed call fails the batch: the calls after it fail at once, and
- * store_batch_end rolls everything back and returns -1. While a batch is open
- * the handle holds the store, so keep it short: no network calls inside. */
-int store_batch_begin(struct store *st);
-int store_batch_end(struct store *st);
-
 /* ---- inbox (ingest side) ---- */
 struct inbox_item {
     const char *event_id;     /* webhookEventId or content hash */
@@ -73,14 +62,15 @@ int store_inbox_add(struct store *st, struct inbox_item *items, size_t n, size_t
  * not dropped as a duplicate. Rows already claimed or done stay. */
 int store_inbox_forget(struct store *st, const char *const *event_ids, size_t n);
 
-/* Number of events not yet done (pending + working + sending). */
+/* Number of jobs not yet done (pending + working + sending; parked answers
+ * waiting for a reply token are not counted). */
 int store_inbox_depth(struct store *st, int64_t *depth);
 
 /* ---- inbox (worker side) ---- */
 enum job_state { JOB_PENDING, JOB_WORKING, JOB_SENDING, JOB_DONE, JOB_WAITING };
 
 struct job {
-    char *event_id;           /* for an internal job: its key */
+    char *event_id;           /* for an internal job: "task:<kind>:<key>" (see store_task_add) */
     char *kind;               /* NULL for a webhook event; the kind of an internal job */
     char *chat_id;
     int64_t timestamp_ms;
@@ -114,10 +104,6 @@ int store_job_renew(struct store *st, const char *event_id, int64_t claim_gen, i
 int store_job_sending(struct store *st, const char *event_id, int64_t claim_gen,
                       const char *answer);
 
-/* Finishes the event: state done, payload dropped, outcome kept (e.g.
- * "answered", "ignored", "failed", "unknown"). Returns 1 if the claim was lost. */
-int store_job_done(struct store *st, const char *event_id, int64_t claim_gen, const char *outcome);
-
 /* Gives a claimed event back (working -> pending), e.g. on graceful shutdown
  * before anything was sent. A job already in `sending` stays in `sending`. */
 int store_job_release(struct store *st, const char *event_id, int64_t claim_gen);
@@ -132,9 +118,9 @@ int store_recover(struct store *st);
 /* ==== Operations per use case (issue 9) ====
  * Each operation below is ONE transaction on every backend: it happens
  * entirely or not at all, and it means the same on SQLite and PostgreSQL.
- * The per-table calls further down that these replace (store_job_done,
- * store_history_add, store_bot_message_add, store_context_trim,
- * store_rate_get/put, store_batch_*) are going away. */
+ * They replaced the per-table calls and the optional batches of the release
+ * before (store_job_done, store_history_add, store_bot_message_add,
+ * store_context_trim, store_rate_get/put, store_batch_begin/end). */
 
 /* How a job ended. Stored as its name (job_outcome_name), so old rows with
  * the same words read the same. */
@@ -202,6 +188,11 @@ int store_rate_count(struct store *st, const char *user_id, int64_t now_ms, int6
  * It is deduplicated by (kind, key). It never delays an answer: claim_next
  * takes an internal job only when no webhook event is claimable, and an
  * internal job in progress does not hold its chat's order for events.
+ * It is stored as an inbox row with `kind` set and event_id
+ * "task:<kind>:<key>", so the inbox's unique event id deduplicates it for as
+ * long as the dedup window of store_purge keeps done rows (a webhook event id
+ * never has that form: LINE's are ULIDs, ingest's own are hex hashes). The
+ * row's timestamp is `now_ms`. `kind` must not be empty; chat_id may be NULL.
  * Returns 1 added, 0 already known (pending, in progress or done), -1 error. */
 int store_task_add(struct store *st, const char *kind, const char *key, const char *chat_id,
                    const char *payload, int64_t now_ms);
@@ -212,7 +203,8 @@ int store_task_add(struct store *st, const char *kind, const char *key, const ch
  * claimed again by store_claim_next. A later event (a postback, on any
  * instance) takes it over with store_job_adopt and delivers it with its own
  * reply token. Waiting rows older than the dedup cutoff of store_purge are
- * finished as OUTCOME_EXPIRED. */
+ * finished as OUTCOME_EXPIRED. Only a `working` claim can be parked (an
+ * answer already in `sending` may have reached LINE). Returns 0, 1 claim lost. */
 int store_job_park(struct store *st, const char *event_id, int64_t claim_gen, const char *answer);
 
 /* In one transaction: the waiting row `parked_event_id` becomes done
@@ -225,13 +217,9 @@ int store_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, c
                     char **answer);
 
 /* ---- history (struct turn and enum turn_role are in core/chat.h) ---- */
-/* Appends a turn to a chat's history. */
-int store_history_add(struct store *st, const char *chat_id, const struct turn *turn);
-
-/* Remembers the ids of messages the bot sent (sentMessages[].id) for a chat, so a
- * reply quoting one of them counts as addressed to the bot. */
-int store_bot_message_add(struct store *st, const char *chat_id, const char *message_id,
-                          int64_t timestamp_ms);
+/* The ids of the messages the bot sent (store_job_finish's sent_ids) are
+ * remembered per chat, so a reply quoting one of them counts as addressed to
+ * the bot. */
 /* 1 if `message_id` is one the bot sent in `chat_id`, 0 if not, -1 on error. */
 int store_bot_message_is(struct store *st, const char *chat_id, const char *message_id);
 
@@ -248,9 +236,6 @@ int store_message_delete(struct store *st, const char *chat_id, const char *mess
 int store_message_update(struct store *st, const char *chat_id, const char *message_id,
                          const char *text);                                                  /* messageEdited */
 
-/* Keeps only the newest `keep` context turns of a chat. */
-int store_context_trim(struct store *st, const char *chat_id, int keep);
-
 /* /reset: drops the chat's history (turns and context). */
 int store_history_clear(struct store *st, const char *chat_id);
 
@@ -266,14 +251,11 @@ int store_profile_get(struct store *st, const char *chat_id, const char *user_id
 int store_profile_put(struct store *st, const char *chat_id, const char *user_id,
                       const char *display_name, int64_t now_ms);
 
-/* ---- rate limit (struct rate_state is in core/chat.h) ---- */
-/* Returns 1 found, 0 not found (state zeroed), -1 error. */
-int store_rate_get(struct store *st, const char *user_id, struct rate_state *rs);
-int store_rate_put(struct store *st, const char *user_id, const struct rate_state *rs);
-
 /* ---- retention ---- */
 /* Deletes history, bot message ids, profiles and rate rows older than
- * `before_ms`, and done inbox rows older than `dedup_before_ms`. */
+ * `before_ms`, and done inbox rows older than `dedup_before_ms`; then
+ * finishes parked answers older than `dedup_before_ms` as OUTCOME_EXPIRED
+ * (those rows go at the next purge). */
 int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms);
 
 #endif

@@ -16,8 +16,10 @@
  *     display names) has been replaced by "" when NULL; message_id arguments of
  *     the lookups are non-NULL (a NULL id is answered "not found" by store.c);
  *   - counts (max_turns, max_context, keep) are >= 0;
- *   - turn roles are valid enum values.
- * Output structs (job, rate_state, turns) are zeroed before the call; on
+ *   - turn roles are valid enum values, and every turn's text is non-NULL;
+ *   - a job_finish has its arrays when their counts are non-zero, no NULL
+ *     sent id, and its outcome is a known enum value.
+ * Output structs (job, turns) are zeroed before the call; on
  * failure the backend leaves nothing allocated in them.
  *
  * Errors: a backend reports a failure with store_set_error() and returns -1.
@@ -36,29 +38,31 @@ struct store_backend_ops {
     void (*close)(struct store *st); /* frees st->backend, not st */
     int (*ping)(struct store *st);
     int (*relax_durability)(struct store *st); /* may be NULL: nothing to relax */
-    /* May both be NULL: the backend commits each write on its own.
-     * batch_begin returns 1 when it opened a batch; store.c then keeps
-     * st->batch_open and st->batch_failed. batch_end commits, or rolls back
-     * when st->batch_failed, and returns 0 or -1. */
-    int (*batch_begin)(struct store *st);
-    int (*batch_end)(struct store *st);
-
     int (*inbox_add)(struct store *st, struct inbox_item *items, size_t n, size_t *n_new);
     int (*inbox_forget)(struct store *st, const char *const *event_ids, size_t n);
     int (*inbox_depth)(struct store *st, int64_t *depth);
     int (*claim_next)(struct store *st, int64_t now_ms, struct job *job);
     int (*job_sending)(struct store *st, const char *event_id, int64_t claim_gen,
                        const char *answer);
-    /* `done_at_ms` comes from store.c (store.h gives store_job_done no clock). */
-    int (*job_done)(struct store *st, const char *event_id, int64_t claim_gen,
-                    const char *outcome, int64_t done_at_ms);
+    /* The operations per use case, each one transaction. `done_at_ms` comes
+     * from store.c's clock (informational: purge goes by event time). The
+     * fenced ones return 1, having written nothing, when the claim is lost. */
+    int (*job_finish)(struct store *st, const char *event_id, int64_t claim_gen,
+                      const struct job_finish *finish, int64_t done_at_ms);
+    int (*context_keep)(struct store *st, const char *event_id, int64_t claim_gen,
+                        const char *chat_id, const struct turn *turn, int keep, int64_t done_at_ms);
+    int (*rate_count)(struct store *st, const char *user_id, int64_t now_ms, int64_t *count);
+    /* `event_id` is store.c's "task:<kind>:<key>"; returns 1 added, 0 known. */
+    int (*task_add)(struct store *st, const char *event_id, const char *kind, const char *chat_id,
+                    const char *payload, int64_t now_ms);
+    int (*job_park)(struct store *st, const char *event_id, int64_t claim_gen, const char *answer);
+    /* 0 adopted (*answer set), 2 nothing waiting, 1 claim lost. */
+    int (*job_adopt)(struct store *st, const char *event_id, int64_t claim_gen,
+                     const char *parked_event_id, int64_t done_at_ms, char **answer);
     int (*job_release)(struct store *st, const char *event_id, int64_t claim_gen);
     int (*job_renew)(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms);
     int (*recover)(struct store *st);
 
-    int (*history_add)(struct store *st, const char *chat_id, const struct turn *turn);
-    int (*bot_message_add)(struct store *st, const char *chat_id, const char *message_id,
-                           int64_t timestamp_ms);
     int (*bot_message_is)(struct store *st, const char *chat_id, const char *message_id);
     int (*history_load)(struct store *st, const char *chat_id, int max_turns, int max_context,
                         struct turn **turns, size_t *n);
@@ -67,7 +71,6 @@ struct store_backend_ops {
     int (*message_delete)(struct store *st, const char *chat_id, const char *message_id);
     int (*message_update)(struct store *st, const char *chat_id, const char *message_id,
                           const char *text);
-    int (*context_trim)(struct store *st, const char *chat_id, int keep);
     int (*history_clear)(struct store *st, const char *chat_id);
     int (*forget_chat)(struct store *st, const char *chat_id);
 
@@ -75,8 +78,6 @@ struct store_backend_ops {
                        int64_t fresh_after_ms, char **display_name);
     int (*profile_put)(struct store *st, const char *chat_id, const char *user_id,
                        const char *display_name, int64_t now_ms);
-    int (*rate_get)(struct store *st, const char *user_id, struct rate_state *rs);
-    int (*rate_put)(struct store *st, const char *user_id, const struct rate_state *rs);
 
     int (*purge)(struct store *st, int64_t before_ms, int64_t dedup_before_ms);
 };
@@ -86,9 +87,16 @@ struct store {
     const struct store_backend_ops *ops;
     void *backend;                /* the backend's own state */
     char error[STORE_ERROR_MAX];  /* last error, "" if none yet */
-    bool batch_open;              /* between store_batch_begin and store_batch_end */
-    bool batch_failed;            /* a call in the open batch failed (store_set_error sets it) */
 };
+
+/* Shared row mapping: the names the tables store for roles, job states and
+ * outcomes, the same on every backend. */
+const char *store_role_name(enum turn_role role);
+enum turn_role store_role_parse(const char *name); /* unknown: TURN_CONTEXT */
+/* "sending" -> JOB_SENDING, anything else a claim can see -> JOB_PENDING. */
+enum job_state store_claimed_state(const char *name);
+/* The usage column values: NULL-able, so -1 (or no model) means "none". */
+bool store_usage_known(const struct job_finish *finish, int64_t value);
 
 /* Records the handle's last error (printf-style; truncated to fit). */
 void store_set_error(struct store *st, const char *fmt, ...)

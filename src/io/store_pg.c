@@ -32,8 +32,8 @@
  * number of instances may start at once: one migrates, the others wait and
  * then find the schema current. A database from a newer binary is refused.
  *
- * Claims and leases. A row has a `state` (pending, working, sending, done)
- * and a `claimed` flag as in the SQLite backend, plus lease_until_ms: a claim
+ * Claims and leases. A row has a `state` (pending, working, sending,
+ * waiting, done) and a `claimed` flag as in the SQLite backend, plus lease_until_ms: a claim
  * is live while claimed and lease_until_ms > now. Its holder extends the lease
  * (store_job_renew); when the holder dies, the lease runs out and any
  * instance may take the row over. Every claim bumps claim_gen, the fencing
@@ -48,8 +48,11 @@
  *   1. Find the oldest candidate (timestamp_ms, then arrival seq) without
  *      locking anything: a pending/sending unclaimed row of a chat with no
  *      live claim, or a claimed row whose lease has expired.
- *   2. Chat "" (events without a chat) never blocks: take the row itself
- *      with FOR UPDATE SKIP LOCKED (re-checking it is still claimable).
+ *      Webhook events come before internal jobs (kind set), which are
+ *      taken only when no event is a candidate.
+ *   2. Chat "" (events without a chat) and internal jobs never block: take
+ *      the row itself with FOR UPDATE SKIP LOCKED (re-checking it is still
+ *      claimable).
  *   3. Any other chat: pg_try_advisory_xact_lock(hash of the chat id, seeded
  *      with the inbox table's oid). Not acquired means another claim of that
  *      chat is in flight: skip the chat and look again. Acquired: (a) "reap"
@@ -194,7 +197,24 @@ static const char *const migration_1[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = { migration_1 };
+/* 2 (issue 9): internal jobs (`kind`, NULL for a webhook event; event_id
+ * "task:<kind>:<key>"), parked answers (state 'waiting'), and what answered
+ * (model, token usage). An internal job never holds its chat, so the
+ * one-claim-per-chat index leaves it out. */
+static const char *const migration_2[] = {
+    "ALTER TABLE linebot_inbox ADD COLUMN kind text, ADD COLUMN model text,"
+    " ADD COLUMN prompt_tokens bigint, ADD COLUMN completion_tokens bigint,"
+    " ADD COLUMN total_tokens bigint",
+    "ALTER TABLE linebot_inbox DROP CONSTRAINT linebot_inbox_state_check,"
+    " ADD CONSTRAINT linebot_inbox_state_check"
+    " CHECK (state IN ('pending', 'working', 'sending', 'waiting', 'done'))",
+    "DROP INDEX linebot_inbox_one_claim",
+    "CREATE UNIQUE INDEX linebot_inbox_one_claim ON linebot_inbox (chat_id)"
+    "  WHERE claimed AND chat_id <> '' AND kind IS NULL",
+    NULL,
+};
+
+static const char *const *const migrations[] = { migration_1, migration_2 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- SQL ---- */
@@ -204,26 +224,36 @@ static const char *const *const migrations[] = { migration_1 };
     " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING"
 #define SQL_INBOX_FORGET                                                                       \
     "DELETE FROM linebot_inbox WHERE event_id = $1 AND state = 'pending' AND NOT claimed"
-#define SQL_INBOX_DEPTH "SELECT count(*) FROM linebot_inbox WHERE state <> 'done'"
+#define SQL_INBOX_DEPTH                                                                        \
+    "SELECT count(*) FROM linebot_inbox WHERE state IN ('pending', 'working', 'sending')"
+#define SQL_TASK_ADD                                                                           \
+    "INSERT INTO linebot_inbox (event_id, kind, chat_id, timestamp_ms, payload)"               \
+    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING"
 
-/* Step 1 of a claim: the oldest candidate, locking nothing. $1 now, $2 chats
+/* Step 1 of a claim: the oldest candidate, locking nothing: webhook events
+ * first, then internal jobs (which never hold their chat). $1 now, $2 chats
  * and $3 seqs already given up on in this claim. (`chat_id <> ''` in the
  * subqueries lets the planner use linebot_inbox_one_claim.) */
 #define SQL_CLAIM_CANDIDATE                                                                    \
-    "SELECT seq, chat_id FROM ("                                                               \
-    " (SELECT seq, chat_id, timestamp_ms FROM linebot_inbox AS i"                              \
-    "   WHERE state IN ('pending', 'sending') AND NOT claimed"                                 \
+    "SELECT seq, chat_id, is_task FROM ("                                                      \
+    " (SELECT seq, chat_id, timestamp_ms, false AS is_task FROM linebot_inbox AS i"            \
+    "   WHERE state IN ('pending', 'sending') AND NOT claimed AND kind IS NULL"                \
     "   AND (chat_id = '' OR NOT EXISTS (SELECT 1 FROM linebot_inbox AS b"                     \
     "        WHERE b.chat_id = i.chat_id AND b.chat_id <> '' AND b.claimed"                   \
-    "        AND b.lease_until_ms > $1))"                                                      \
+    "        AND b.kind IS NULL AND b.lease_until_ms > $1))"                                   \
     "   AND NOT (chat_id = ANY ($2::text[])) AND NOT (seq = ANY ($3::bigint[]))"               \
     "   ORDER BY timestamp_ms, seq LIMIT 1)"                                                   \
     " UNION ALL"                                                                               \
-    " (SELECT seq, chat_id, timestamp_ms FROM linebot_inbox"                                   \
+    " (SELECT seq, chat_id, timestamp_ms, kind IS NOT NULL FROM linebot_inbox"                 \
     "   WHERE claimed AND lease_until_ms <= $1"                                                \
     "   AND NOT (chat_id = ANY ($2::text[])) AND NOT (seq = ANY ($3::bigint[]))"               \
     "   ORDER BY timestamp_ms, seq LIMIT 1)"                                                   \
-    ") AS c ORDER BY timestamp_ms, seq LIMIT 1"
+    " UNION ALL"                                                                               \
+    " (SELECT seq, chat_id, timestamp_ms, true FROM linebot_inbox"                             \
+    "   WHERE state IN ('pending', 'sending') AND NOT claimed AND kind IS NOT NULL"            \
+    "   AND NOT (seq = ANY ($3::bigint[]))"                                                    \
+    "   ORDER BY timestamp_ms, seq LIMIT 1)"                                                   \
+    ") AS c ORDER BY is_task, timestamp_ms, seq LIMIT 1"
 
 /* What a successful claim writes and hands back. $2 now, $3 lease end. */
 #define SQL_CLAIM_SET                                                                          \
@@ -233,11 +263,13 @@ static const char *const *const migrations[] = { migration_1 };
     "  claimed_at_ms = $2, lease_until_ms = $3"                                                \
     " FROM pick WHERE i.seq = pick.seq"                                                        \
     " RETURNING i.event_id, i.chat_id, i.timestamp_ms, i.payload, i.state, i.claim_gen,"       \
-    "  i.attempts, i.answer"
+    "  i.attempts, i.answer, i.kind"
 
-/* Chat "": the candidate row itself, if still claimable and not locked. $1 seq. */
+/* Chat "" or an internal job: the candidate row itself, if still claimable
+ * and not locked. $1 seq. */
 #define SQL_CLAIM_TAKE_ROW                                                                     \
-    "WITH pick AS (SELECT seq FROM linebot_inbox WHERE seq = $1 AND chat_id = ''"              \
+    "WITH pick AS (SELECT seq FROM linebot_inbox WHERE seq = $1"                               \
+    "  AND (chat_id = '' OR kind IS NOT NULL)"                                                 \
     "  AND ((state IN ('pending', 'sending') AND NOT claimed)"                                 \
     "       OR (claimed AND lease_until_ms <= $2))"                                            \
     "  FOR UPDATE SKIP LOCKED)"                                                                \
@@ -253,22 +285,33 @@ static const char *const *const migrations[] = { migration_1 };
 #define SQL_CLAIM_REAP                                                                         \
     "UPDATE linebot_inbox SET state = CASE state WHEN 'working' THEN 'pending' ELSE state END," \
     " claimed = false, lease_until_ms = NULL"                                                  \
-    " WHERE chat_id = $1 AND chat_id <> '' AND claimed AND lease_until_ms <= $2"
+    " WHERE chat_id = $1 AND chat_id <> '' AND kind IS NULL AND claimed AND lease_until_ms <= $2"
 
 /* The chat's oldest claimable row, if no row of the chat is claimed. $1 chat. */
 #define SQL_CLAIM_TAKE_CHAT                                                                    \
     "WITH pick AS (SELECT seq FROM linebot_inbox"                                              \
     "  WHERE chat_id = $1 AND state IN ('pending', 'sending') AND NOT claimed"                 \
-    "  AND NOT EXISTS (SELECT 1 FROM linebot_inbox AS b"                                      \
-    "                  WHERE b.chat_id = $1 AND b.chat_id <> '' AND b.claimed)"                \
+    "  AND kind IS NULL AND NOT EXISTS (SELECT 1 FROM linebot_inbox AS b"                     \
+    "     WHERE b.chat_id = $1 AND b.chat_id <> '' AND b.claimed AND b.kind IS NULL)"          \
     "  ORDER BY timestamp_ms, seq LIMIT 1 FOR UPDATE)"                                         \
     SQL_CLAIM_SET
 
 #define FENCE " WHERE event_id = $1 AND claim_gen = $2 AND claimed"
 #define SQL_JOB_SENDING "UPDATE linebot_inbox SET state = 'sending', answer = $3" FENCE
-#define SQL_JOB_DONE                                                                           \
+#define SQL_JOB_FINISH                                                                         \
     "UPDATE linebot_inbox SET state = 'done', claimed = false, lease_until_ms = NULL,"         \
-    " payload = NULL, answer = NULL, outcome = $3, done_at_ms = $4" FENCE
+    " payload = NULL, answer = NULL, outcome = $3, done_at_ms = $4, model = $5,"               \
+    " prompt_tokens = $6, completion_tokens = $7, total_tokens = $8" FENCE                     \
+    " RETURNING chat_id"
+#define SQL_JOB_PARK                                                                           \
+    "UPDATE linebot_inbox SET state = 'waiting', claimed = false, lease_until_ms = NULL,"      \
+    " answer = $3" FENCE " AND state = 'working'"
+/* FOR UPDATE: a second adopter waits here, then finds the row no longer waiting. */
+#define SQL_ADOPT_GET                                                                          \
+    "SELECT answer FROM linebot_inbox WHERE event_id = $1 AND state = 'waiting' FOR UPDATE"
+#define SQL_ADOPT_TAKE                                                                         \
+    "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL, outcome = $2,"    \
+    " done_at_ms = $3 WHERE event_id = $1 AND state = 'waiting'"
 #define SQL_JOB_RELEASE                                                                        \
     "UPDATE linebot_inbox SET state = CASE state WHEN 'working' THEN 'pending' ELSE state END," \
     " claimed = false, lease_until_ms = NULL" FENCE
@@ -316,12 +359,16 @@ static const char *const *const migrations[] = { migration_1 };
     "INSERT INTO linebot_profiles (chat_id, user_id, display_name, fetched_at_ms)"             \
     " VALUES ($1, $2, $3, $4) ON CONFLICT (chat_id, user_id) DO UPDATE SET"                    \
     " display_name = excluded.display_name, fetched_at_ms = excluded.fetched_at_ms"
-#define SQL_RATE_GET "SELECT window_start_ms, count, warned FROM linebot_rate WHERE user_id = $1"
-#define SQL_RATE_PUT                                                                           \
-    "INSERT INTO linebot_rate (user_id, window_start_ms, count, warned)"                       \
-    " VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET"                             \
-    " window_start_ms = excluded.window_start_ms, count = excluded.count,"                     \
-    " warned = excluded.warned"
+/* One statement: the row lock of ON CONFLICT DO UPDATE serialises concurrent
+ * counts of a user, and each sees the one before. A fixed one-minute window:
+ * the first message at or after window_start + 60 s opens a new one. */
+#define SQL_RATE_COUNT                                                                         \
+    "INSERT INTO linebot_rate AS r (user_id, window_start_ms, count, warned)"                  \
+    " VALUES ($1, $2, 1, false) ON CONFLICT (user_id) DO UPDATE SET"                           \
+    " count = CASE WHEN $2 - r.window_start_ms >= 60000 THEN 1 ELSE r.count + 1 END,"          \
+    " window_start_ms = CASE WHEN $2 - r.window_start_ms >= 60000 THEN $2"                     \
+    "                        ELSE r.window_start_ms END"                                       \
+    " RETURNING count"
 
 /* Purges, one batch ($2 rows) per statement, each its own transaction. */
 static const char *const purge_sql[] = {
@@ -336,7 +383,14 @@ static const char *const purge_sql[] = {
     /* Dedup window in event time: LINE redelivers relative to the event. */
     "DELETE FROM linebot_inbox WHERE seq IN (SELECT seq FROM linebot_inbox"
     " WHERE state = 'done' AND timestamp_ms < $1 LIMIT $2)",
+    /* Parked answers nobody took over ('expired' is job_outcome_name(OUTCOME_EXPIRED));
+     * after the delete above, so the row stays until the next purge. */
+    "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL, outcome = 'expired',"
+    " done_at_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+    " WHERE seq IN (SELECT seq FROM linebot_inbox WHERE state = 'waiting' AND timestamp_ms < $1"
+    " LIMIT $2)",
 };
+#define PURGE_FIRST_INBOX 4 /* purge_sql[4] on go by the dedup cutoff */
 
 /* ---- the handle ---- */
 
@@ -1071,10 +1125,11 @@ static const char *array_value(const struct array_literal *a)
 static int read_job(const PGresult *res, struct job *job)
 {
     if (get_dup(res, 0, 0, &job->event_id) != 0 || get_dup(res, 0, 1, &job->chat_id) != 0 ||
-        get_dup(res, 0, 3, &job->payload) != 0 || get_dup(res, 0, 7, &job->answer) != 0)
+        get_dup(res, 0, 3, &job->payload) != 0 || get_dup(res, 0, 7, &job->answer) != 0 ||
+        get_dup(res, 0, 8, &job->kind) != 0)
         return -1;
     job->timestamp_ms = get_int(res, 0, 2);
-    job->state = strcmp(PQgetvalue(res, 0, 4), "sending") == 0 ? JOB_SENDING : JOB_PENDING;
+    job->state = store_claimed_state(PQgetvalue(res, 0, 4));
     job->claim_gen = get_int(res, 0, 5);
     job->attempts = clamp_int(get_int(res, 0, 6));
     if (!job->event_id || !job->chat_id)
@@ -1118,6 +1173,7 @@ static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
         struct params p = { .n = 0 };
         PGresult *res;
         char *chat_id = NULL, seq[24];
+        bool is_task;
 
         param_int(&p, now_ms);
         param_text(&p, array_value(&skip_chats));
@@ -1132,6 +1188,7 @@ static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
             break;
         }
         snprintf(seq, sizeof seq, "%s", PQgetvalue(res, 0, 0));
+        is_task = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
         if (get_dup(res, 0, 1, &chat_id) != 0 || !chat_id) {
             PQclear(res);
             oom(st);
@@ -1146,7 +1203,7 @@ static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
             in_tx = true;
         }
 
-        if (!*chat_id) {
+        if (!*chat_id || is_task) {
             p.n = 0;
             param_text(&p, seq);
             param_int(&p, now_ms);
@@ -1223,16 +1280,204 @@ static int pg_job_sending(struct store *st, const char *event_id, int64_t claim_
     return fenced(st, "job sending", SQL_JOB_SENDING, &p);
 }
 
-static int pg_job_done(struct store *st, const char *event_id, int64_t claim_gen,
-                       const char *outcome, int64_t done_at_ms)
+static void param_usage(struct params *p, const struct job_finish *f, int64_t value)
+{
+    if (store_usage_known(f, value))
+        param_int(p, value);
+    else
+        param_text(p, NULL);
+}
+
+static int insert_turn(struct store *st, const char *chat_id, const struct turn *turn)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    param_text(&p, store_role_name(turn->role));
+    param_text(&p, turn->speaker);
+    param_text(&p, turn->text);
+    param_text(&p, turn->message_id);
+    param_int(&p, turn->timestamp_ms);
+    return run(st, "history add", SQL_HISTORY_ADD, &p, NULL);
+}
+
+/* Inside an open transaction: the fenced finish of the inbox row. 0 done
+ * (*chat_id, when asked for, is the row's chat), 1 claim lost, -1 error. */
+static int finish_row(struct store *st, const char *event_id, int64_t claim_gen, const struct job_finish *f,
+                      int64_t done_at_ms, char **chat_id)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int rc = 0;
+
+    param_text(&p, event_id);
+    param_int(&p, claim_gen);
+    param_text(&p, job_outcome_name(f->outcome));
+    param_int(&p, done_at_ms);
+    param_text(&p, f->model);
+    param_usage(&p, f, f->usage.prompt_tokens);
+    param_usage(&p, f, f->usage.completion_tokens);
+    param_usage(&p, f, f->usage.total_tokens);
+    res = query(st, "job finish", SQL_JOB_FINISH, &p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0)
+        rc = 1;
+    else if (chat_id && (get_dup(res, 0, 0, chat_id) != 0 || !*chat_id))
+        rc = oom(st);
+    PQclear(res);
+    return rc;
+}
+
+static int pg_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const struct job_finish *f,
+                         int64_t done_at_ms)
+{
+    char *chat_id = NULL;
+    int rc;
+
+    if (pg_ready(st, "job finish") != 0 || tx_begin(st, "job finish") != 0)
+        return -1;
+    rc = finish_row(st, event_id, claim_gen, f, done_at_ms, &chat_id);
+    for (size_t i = 0; rc == 0 && i < f->n_turns; i++)
+        rc = insert_turn(st, chat_id, &f->turns[i]);
+    for (size_t i = 0; rc == 0 && i < f->n_sent; i++) {
+        struct params p = { .n = 0 };
+        param_text(&p, chat_id);
+        param_text(&p, f->sent_ids[i]);
+        param_int(&p, f->sent_at_ms);
+        rc = run(st, "bot message add", SQL_BOT_ADD, &p, NULL);
+    }
+    free(chat_id);
+    if (rc != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    return tx_commit(st, "job finish");
+}
+
+static int pg_context_keep(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                           const struct turn *turn, int keep, int64_t done_at_ms)
+{
+    struct job_finish f = { .outcome = OUTCOME_CONTEXT, .usage = { -1, -1, -1 } };
+    int rc;
+
+    if (pg_ready(st, "context keep") != 0 || tx_begin(st, "context keep") != 0)
+        return -1;
+    rc = finish_row(st, event_id, claim_gen, &f, done_at_ms, NULL);
+    if (rc == 0)
+        rc = insert_turn(st, chat_id, turn);
+    if (rc == 0) {
+        struct params p = { .n = 0 };
+        param_text(&p, chat_id);
+        param_int(&p, keep);
+        rc = run(st, "context trim", SQL_CONTEXT_TRIM, &p, NULL);
+    }
+    if (rc != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    return tx_commit(st, "context keep");
+}
+
+static int pg_rate_count(struct store *st, const char *user_id, int64_t now_ms, int64_t *count)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    param_text(&p, user_id);
+    param_int(&p, now_ms);
+    if (pg_ready(st, "rate count") != 0)
+        return -1;
+    res = query(st, "rate count", SQL_RATE_COUNT, &p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        store_set_error(st, "postgres: rate count: no row came back");
+        return -1;
+    }
+    *count = get_int(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
+static int pg_task_add(struct store *st, const char *event_id, const char *kind, const char *chat_id,
+                       const char *payload, int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+    int64_t changes = 0;
+
+    param_text(&p, event_id);
+    param_text(&p, kind);
+    param_text(&p, chat_id);
+    param_int(&p, now_ms);
+    param_text(&p, payload);
+    if (pg_ready(st, "task add") != 0 || run(st, "task add", SQL_TASK_ADD, &p, &changes) != 0)
+        return -1;
+    return changes > 0 ? 1 : 0;
+}
+
+static int pg_job_park(struct store *st, const char *event_id, int64_t claim_gen, const char *answer)
 {
     struct params p = { .n = 0 };
 
     param_text(&p, event_id);
     param_int(&p, claim_gen);
-    param_text(&p, outcome);
+    param_text(&p, answer);
+    return fenced(st, "job park", SQL_JOB_PARK, &p);
+}
+
+static int pg_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, const char *parked_event_id,
+                        int64_t done_at_ms, char **answer)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    char *taken = NULL;
+    int64_t changes = 0;
+    int rc = 0;
+
+    if (pg_ready(st, "job adopt") != 0 || tx_begin(st, "job adopt") != 0)
+        return -1;
+    param_text(&p, parked_event_id);
+    res = query(st, "job adopt", SQL_ADOPT_GET, &p);
+    if (!res)
+        goto fail;
+    if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        tx_rollback(st);
+        return 2;
+    }
+    if (get_dup(res, 0, 0, &taken) != 0) {
+        PQclear(res);
+        oom(st);
+        goto fail;
+    }
+    PQclear(res);
+    param_text(&p, job_outcome_name(OUTCOME_HANDED_OVER));
     param_int(&p, done_at_ms);
-    return fenced(st, "job done", SQL_JOB_DONE, &p);
+    if (run(st, "job adopt", SQL_ADOPT_TAKE, &p, NULL) != 0)
+        goto fail;
+    p.n = 0;
+    param_text(&p, event_id);
+    param_int(&p, claim_gen);
+    param_text(&p, taken);
+    if (run(st, "job adopt", SQL_JOB_SENDING, &p, &changes) != 0)
+        goto fail;
+    if (changes == 0) {
+        rc = 1; /* claim lost: the answer stays parked */
+        goto fail;
+    }
+    if (tx_commit(st, "job adopt") != 0) {
+        free(taken);
+        return -1;
+    }
+    *answer = taken;
+    return 0;
+
+fail:
+    tx_rollback(st);
+    free(taken);
+    return rc ? rc : -1;
 }
 
 static int pg_job_release(struct store *st, const char *event_id, int64_t claim_gen)
@@ -1265,25 +1510,6 @@ static int pg_recover(struct store *st)
 
 /* ---- history ---- */
 
-static const char *role_name(enum turn_role role)
-{
-    switch (role) {
-    case TURN_USER: return "user";
-    case TURN_ASSISTANT: return "assistant";
-    case TURN_CONTEXT: return "context";
-    }
-    return "context";
-}
-
-static enum turn_role role_of(const char *name)
-{
-    if (strcmp(name, "user") == 0)
-        return TURN_USER;
-    if (strcmp(name, "assistant") == 0)
-        return TURN_ASSISTANT;
-    return TURN_CONTEXT;
-}
-
 /* One statement on its own (autocommit): 0 or -1. */
 static int simple(struct store *st, const char *what, const char *sql, struct params *p)
 {
@@ -1298,30 +1524,6 @@ static PGresult *lookup(struct store *st, const char *what, const char *sql, str
     if (pg_ready(st, what) != 0)
         return NULL;
     return query(st, what, sql, p);
-}
-
-static int pg_history_add(struct store *st, const char *chat_id, const struct turn *turn)
-{
-    struct params p = { .n = 0 };
-
-    param_text(&p, chat_id);
-    param_text(&p, role_name(turn->role));
-    param_text(&p, turn->speaker);
-    param_text(&p, turn->text);
-    param_text(&p, turn->message_id);
-    param_int(&p, turn->timestamp_ms);
-    return simple(st, "history add", SQL_HISTORY_ADD, &p);
-}
-
-static int pg_bot_message_add(struct store *st, const char *chat_id, const char *message_id,
-                              int64_t timestamp_ms)
-{
-    struct params p = { .n = 0 };
-
-    param_text(&p, chat_id);
-    param_text(&p, message_id);
-    param_int(&p, timestamp_ms);
-    return simple(st, "bot message add", SQL_BOT_ADD, &p);
 }
 
 static int pg_bot_message_is(struct store *st, const char *chat_id, const char *message_id)
@@ -1367,7 +1569,7 @@ static int pg_history_load(struct store *st, const char *chat_id, int max_turns,
     for (int i = 0; i < rows; i++) {
         struct turn *t = &list[i];
 
-        t->role = role_of(PQgetvalue(res, i, 0));
+        t->role = store_role_parse(PQgetvalue(res, i, 0));
         t->timestamp_ms = get_int(res, i, 4);
         if (get_dup(res, i, 1, &t->speaker) != 0 || get_dup(res, i, 2, &t->text) != 0 ||
             get_dup(res, i, 3, &t->message_id) != 0 || (!t->text && !(t->text = calloc(1, 1)))) {
@@ -1432,15 +1634,6 @@ static int pg_message_update(struct store *st, const char *chat_id, const char *
     return simple(st, "message update", SQL_MSG_UPDATE, &p);
 }
 
-static int pg_context_trim(struct store *st, const char *chat_id, int keep)
-{
-    struct params p = { .n = 0 };
-
-    param_text(&p, chat_id);
-    param_int(&p, keep);
-    return simple(st, "context trim", SQL_CONTEXT_TRIM, &p);
-}
-
 static int pg_history_clear(struct store *st, const char *chat_id)
 {
     struct params p = { .n = 0 };
@@ -1469,7 +1662,7 @@ static int pg_forget_chat(struct store *st, const char *chat_id)
     return tx_commit(st, "forget chat");
 }
 
-/* ---- profiles and rate limits ---- */
+/* ---- profiles ---- */
 
 static int pg_profile_get(struct store *st, const char *chat_id, const char *user_id,
                           int64_t fresh_after_ms, char **display_name)
@@ -1507,39 +1700,6 @@ static int pg_profile_put(struct store *st, const char *chat_id, const char *use
     return simple(st, "profile put", SQL_PROFILE_PUT, &p);
 }
 
-static int pg_rate_get(struct store *st, const char *user_id, struct rate_state *rs)
-{
-    struct params p = { .n = 0 };
-    PGresult *res;
-    int64_t count;
-
-    param_text(&p, user_id);
-    res = lookup(st, "rate get", SQL_RATE_GET, &p);
-    if (!res)
-        return -1;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return 0;
-    }
-    rs->window_start_ms = get_int(res, 0, 0);
-    count = get_int(res, 0, 1);
-    rs->count = count < 0 ? 0 : clamp_int(count);
-    rs->warned = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-    PQclear(res);
-    return 1;
-}
-
-static int pg_rate_put(struct store *st, const char *user_id, const struct rate_state *rs)
-{
-    struct params p = { .n = 0 };
-
-    param_text(&p, user_id);
-    param_int(&p, rs->window_start_ms);
-    param_int(&p, rs->count);
-    param_text(&p, rs->warned ? "true" : "false");
-    return simple(st, "rate put", SQL_RATE_PUT, &p);
-}
-
 /* ---- retention ---- */
 
 /* Deletes in batches, each its own short transaction, so a large purge never
@@ -1549,7 +1709,7 @@ static int pg_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
     if (pg_ready(st, "purge") != 0)
         return -1;
     for (size_t i = 0; i < sizeof purge_sql / sizeof purge_sql[0]; i++) {
-        bool inbox = i == sizeof purge_sql / sizeof purge_sql[0] - 1;
+        bool inbox = i >= PURGE_FIRST_INBOX;
         int64_t changes;
 
         do {
@@ -1573,23 +1733,23 @@ static const struct store_backend_ops pg_ops = {
     .inbox_depth = pg_inbox_depth,
     .claim_next = pg_claim_next,
     .job_sending = pg_job_sending,
-    .job_done = pg_job_done,
+    .job_finish = pg_job_finish,
+    .context_keep = pg_context_keep,
+    .rate_count = pg_rate_count,
+    .task_add = pg_task_add,
+    .job_park = pg_job_park,
+    .job_adopt = pg_job_adopt,
     .job_release = pg_job_release,
     .job_renew = pg_job_renew,
     .recover = pg_recover,
-    .history_add = pg_history_add,
-    .bot_message_add = pg_bot_message_add,
     .bot_message_is = pg_bot_message_is,
     .history_load = pg_history_load,
     .message_text = pg_message_text,
     .message_delete = pg_message_delete,
     .message_update = pg_message_update,
-    .context_trim = pg_context_trim,
     .history_clear = pg_history_clear,
     .forget_chat = pg_forget_chat,
     .profile_get = pg_profile_get,
     .profile_put = pg_profile_put,
-    .rate_get = pg_rate_get,
-    .rate_put = pg_rate_put,
     .purge = pg_purge,
 };

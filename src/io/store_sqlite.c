@@ -20,16 +20,22 @@
  *
  * The schema is versioned with PRAGMA user_version and grown by the ordered
  * `migrations` array, one transaction per step. A database from a newer
- * binary is refused rather than misread.
+ * binary is refused rather than misread. The tables have PostgreSQL's names
+ * (linebot_inbox, ...) since version 2.
+ *
+ * Each operation of store.h is one transaction here (BEGIN IMMEDIATE ...
+ * COMMIT, or a single statement), exactly as on PostgreSQL.
  *
  * How claims work. An inbox row has a `state` (pending, working, sending,
- * done) and a `claimed` flag: claimed = 1 means a live worker holds the row
+ * waiting, done) and a `claimed` flag: claimed = 1 means a live worker holds the row
  * under its claim_gen. `working` rows are always claimed; `sending` rows are
  * claimed while a worker finishes them and unclaimed after store_recover() or
  * store_job_release(), which is how a crashed send becomes claimable again
  * (as JOB_SENDING, with its recorded answer). A row is claimable when it is
- * pending or sending and not claimed, and its chat has no claimed row (chat ""
- * is exempt). Fencing: sending/done/release only touch the row when claim_gen
+ * pending or sending and not claimed, and its chat has no claimed webhook
+ * event (chat "" is exempt). Webhook events go first: an internal job (kind
+ * set) is picked only when no event is claimable, and it never holds its
+ * chat. A `waiting` row (a parked answer) is never claimed. Fencing: sending/done/release only touch the row when claim_gen
  * matches and claimed = 1; every claim increments claim_gen, and recover and
  * release clear claimed, so an old claim can never act again. The CHECK on
  * the inbox table keeps these rules true inside the database itself.
@@ -119,94 +125,178 @@ static const char *const migrations[] = {
     "  warned          INTEGER NOT NULL"
     ");"
     "CREATE INDEX rate_time ON rate (window_start_ms);",
+
+    /* 2 (issue 9): the tables take PostgreSQL's names; the inbox gains
+     * internal jobs (`kind`, NULL for a webhook event), parked answers (state
+     * 'waiting') and what answered (model, token usage). SQLite cannot change
+     * a CHECK in place, so the inbox is copied into its new table. */
+    "CREATE TABLE linebot_inbox ("
+    "  seq               INTEGER PRIMARY KEY," /* arrival order */
+    "  event_id          TEXT    NOT NULL UNIQUE," /* internal jobs: task:<kind>:<key> */
+    "  kind              TEXT,"
+    "  chat_id           TEXT    NOT NULL DEFAULT '',"
+    "  timestamp_ms      INTEGER NOT NULL,"
+    "  state             TEXT    NOT NULL DEFAULT 'pending'"
+    "                    CHECK (state IN ('pending', 'working', 'sending', 'waiting', 'done')),"
+    "  claimed           INTEGER NOT NULL DEFAULT 0 CHECK (claimed IN (0, 1)),"
+    "  payload           TEXT,"
+    "  claim_gen         INTEGER NOT NULL DEFAULT 0,"
+    "  attempts          INTEGER NOT NULL DEFAULT 0,"
+    "  claimed_at_ms     INTEGER,"
+    "  answer            TEXT,"
+    "  outcome           TEXT,"
+    "  done_at_ms        INTEGER,"
+    "  model             TEXT,"
+    "  prompt_tokens     INTEGER,"
+    "  completion_tokens INTEGER,"
+    "  total_tokens      INTEGER,"
+    "  CHECK (CASE state WHEN 'working' THEN claimed = 1"
+    "                    WHEN 'sending' THEN 1"
+    "                    ELSE claimed = 0 END)"
+    ");"
+    "INSERT INTO linebot_inbox (seq, event_id, chat_id, timestamp_ms, state, claimed, payload,"
+    "  claim_gen, attempts, claimed_at_ms, answer, outcome, done_at_ms)"
+    " SELECT seq, event_id, chat_id, timestamp_ms, state, claimed, payload, claim_gen, attempts,"
+    "  claimed_at_ms, answer, outcome, done_at_ms FROM inbox;"
+    "DROP TABLE inbox;"
+    "CREATE INDEX linebot_inbox_state_chat ON linebot_inbox (state, chat_id, timestamp_ms, seq);"
+    "CREATE INDEX linebot_inbox_ready ON linebot_inbox (timestamp_ms, seq)"
+    "  WHERE state IN ('pending', 'sending') AND claimed = 0;"
+    "CREATE INDEX linebot_inbox_busy ON linebot_inbox (chat_id) WHERE claimed = 1;"
+
+    "ALTER TABLE history RENAME TO linebot_history;"
+    "DROP INDEX history_chat; DROP INDEX history_message; DROP INDEX history_time;"
+    "CREATE INDEX linebot_history_chat ON linebot_history (chat_id, seq);"
+    "CREATE INDEX linebot_history_message ON linebot_history (chat_id, message_id)"
+    "  WHERE message_id IS NOT NULL;"
+    "CREATE INDEX linebot_history_time ON linebot_history (timestamp_ms);"
+    "ALTER TABLE bot_messages RENAME TO linebot_bot_messages;"
+    "DROP INDEX bot_messages_time;"
+    "CREATE INDEX linebot_bot_messages_time ON linebot_bot_messages (timestamp_ms);"
+    "ALTER TABLE profiles RENAME TO linebot_profiles;"
+    "DROP INDEX profiles_time;"
+    "CREATE INDEX linebot_profiles_time ON linebot_profiles (fetched_at_ms);"
+    /* `warned` stays for old rows; store_rate_count no longer needs it. */
+    "ALTER TABLE rate RENAME TO linebot_rate;"
+    "DROP INDEX rate_time;"
+    "CREATE INDEX linebot_rate_time ON linebot_rate (window_start_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- statements, prepared once per handle ---- */
+
+#define CLAIM_COLUMNS                                                                          \
+    "seq, event_id, chat_id, timestamp_ms, payload, state, claim_gen, attempts, answer, kind"
+#define FENCE " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1"
 
 #define STATEMENTS(X)                                                                          \
     X(BEGIN, "BEGIN IMMEDIATE")                                                                \
     X(COMMIT, "COMMIT")                                                                        \
     X(ROLLBACK, "ROLLBACK")                                                                    \
     X(PING, "SELECT count(*) FROM sqlite_master")                                              \
-    X(INBOX_ADD, "INSERT INTO inbox (event_id, chat_id, timestamp_ms, payload)"                \
+    X(INBOX_ADD, "INSERT INTO linebot_inbox (event_id, chat_id, timestamp_ms, payload)"        \
                  " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id) DO NOTHING")                 \
-    X(INBOX_FORGET, "DELETE FROM inbox WHERE event_id = ?1 AND state = 'pending' AND claimed = 0") \
-    X(INBOX_DEPTH, "SELECT count(*) FROM inbox WHERE state IN ('pending', 'working', 'sending')") \
-    X(CLAIM_PICK, "SELECT seq, event_id, chat_id, timestamp_ms, payload, state, claim_gen,"    \
-                  " attempts, answer FROM inbox AS i INDEXED BY inbox_ready"                   \
+    X(TASK_ADD, "INSERT INTO linebot_inbox (event_id, kind, chat_id, timestamp_ms, payload)"   \
+                " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (event_id) DO NOTHING")              \
+    X(INBOX_FORGET, "DELETE FROM linebot_inbox WHERE event_id = ?1 AND state = 'pending'"      \
+                    " AND claimed = 0")                                                        \
+    X(INBOX_DEPTH, "SELECT count(*) FROM linebot_inbox"                                        \
+                   " WHERE state IN ('pending', 'working', 'sending')")                        \
+    /* Events first; an internal job in progress never holds its chat. */                     \
+    X(CLAIM_PICK, "SELECT " CLAIM_COLUMNS " FROM linebot_inbox AS i"                           \
+                  " INDEXED BY linebot_inbox_ready"                                            \
                   " WHERE i.state IN ('pending', 'sending') AND i.claimed = 0"                 \
-                  " AND (i.chat_id = '' OR NOT EXISTS (SELECT 1 FROM inbox AS b"               \
-                  "      WHERE b.chat_id = i.chat_id AND b.claimed = 1))"                      \
+                  " AND i.kind IS NULL"                                                        \
+                  " AND (i.chat_id = '' OR NOT EXISTS (SELECT 1 FROM linebot_inbox AS b"       \
+                  "      WHERE b.chat_id = i.chat_id AND b.claimed = 1 AND b.kind IS NULL))"   \
                   " ORDER BY i.timestamp_ms, i.seq LIMIT 1")                                   \
-    X(CLAIM_TAKE, "UPDATE inbox SET state = CASE state WHEN 'pending' THEN 'working'"          \
+    X(CLAIM_PICK_TASK, "SELECT " CLAIM_COLUMNS " FROM linebot_inbox"                           \
+                       " INDEXED BY linebot_inbox_ready"                                       \
+                       " WHERE state IN ('pending', 'sending') AND claimed = 0"                \
+                       " AND kind IS NOT NULL ORDER BY timestamp_ms, seq LIMIT 1")             \
+    X(CLAIM_TAKE, "UPDATE linebot_inbox SET state = CASE state WHEN 'pending' THEN 'working'"  \
                   " ELSE state END, claimed = 1, claim_gen = claim_gen + 1,"                   \
                   " attempts = attempts + 1, claimed_at_ms = ?2 WHERE seq = ?1")               \
-    X(JOB_SENDING, "UPDATE inbox SET state = 'sending', answer = ?3"                           \
-                   " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1")                  \
-    X(JOB_DONE, "UPDATE inbox SET state = 'done', claimed = 0, payload = NULL, answer = NULL," \
-                " outcome = ?3, done_at_ms = ?4"                                               \
-                " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1")                     \
-    X(JOB_RENEW, "UPDATE inbox SET claimed_at_ms = ?3"                                          \
-                 " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1")                    \
-    X(JOB_RELEASE, "UPDATE inbox SET state = CASE state WHEN 'working' THEN 'pending'"         \
-                   " ELSE state END, claimed = 0"                                              \
-                   " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1")                  \
-    X(RECOVER, "UPDATE inbox SET state = CASE state WHEN 'working' THEN 'pending'"             \
+    X(JOB_SENDING, "UPDATE linebot_inbox SET state = 'sending', answer = ?3" FENCE)            \
+    X(JOB_FINISH, "UPDATE linebot_inbox SET state = 'done', claimed = 0, payload = NULL,"      \
+                  " answer = NULL, outcome = ?3, done_at_ms = ?4, model = ?5,"                 \
+                  " prompt_tokens = ?6, completion_tokens = ?7, total_tokens = ?8" FENCE)      \
+    X(JOB_PARK, "UPDATE linebot_inbox SET state = 'waiting', claimed = 0, answer = ?3" FENCE   \
+                " AND state = 'working'")                                                      \
+    X(JOB_CHAT, "SELECT chat_id FROM linebot_inbox WHERE event_id = ?1")                       \
+    X(ADOPT_GET, "SELECT answer FROM linebot_inbox WHERE event_id = ?1 AND state = 'waiting'") \
+    X(ADOPT_TAKE, "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL,"    \
+                  " outcome = ?2, done_at_ms = ?3 WHERE event_id = ?1 AND state = 'waiting'")  \
+    X(JOB_RENEW, "UPDATE linebot_inbox SET claimed_at_ms = ?3" FENCE)                          \
+    X(JOB_RELEASE, "UPDATE linebot_inbox SET state = CASE state WHEN 'working' THEN 'pending'" \
+                   " ELSE state END, claimed = 0" FENCE)                                       \
+    X(RECOVER, "UPDATE linebot_inbox SET state = CASE state WHEN 'working' THEN 'pending'"     \
                " ELSE state END, claimed = 0 WHERE claimed = 1")                               \
-    X(HISTORY_ADD, "INSERT INTO history (chat_id, role, speaker, text, message_id,"            \
+    X(HISTORY_ADD, "INSERT INTO linebot_history (chat_id, role, speaker, text, message_id,"    \
                    " timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                           \
-    X(BOT_ADD, "INSERT INTO bot_messages (chat_id, message_id, timestamp_ms)"                  \
+    X(BOT_ADD, "INSERT INTO linebot_bot_messages (chat_id, message_id, timestamp_ms)"          \
                " VALUES (?1, ?2, ?3) ON CONFLICT (chat_id, message_id)"                        \
                " DO UPDATE SET timestamp_ms = excluded.timestamp_ms")                          \
-    X(BOT_IS, "SELECT 1 FROM bot_messages WHERE chat_id = ?1 AND message_id = ?2")             \
+    X(BOT_IS, "SELECT 1 FROM linebot_bot_messages WHERE chat_id = ?1 AND message_id = ?2")     \
     X(HISTORY_LOAD, "SELECT role, speaker, text, message_id, timestamp_ms FROM ("              \
                     " SELECT * FROM (SELECT seq, role, speaker, text, message_id, timestamp_ms" \
-                    "  FROM history WHERE chat_id = ?1 AND role IN ('user', 'assistant')"      \
-                    "  ORDER BY seq DESC LIMIT ?2)"                                            \
+                    "  FROM linebot_history WHERE chat_id = ?1"                                \
+                    "  AND role IN ('user', 'assistant') ORDER BY seq DESC LIMIT ?2)"          \
                     " UNION ALL"                                                               \
                     " SELECT * FROM (SELECT seq, role, speaker, text, message_id, timestamp_ms" \
-                    "  FROM history WHERE chat_id = ?1 AND role = 'context'"                   \
-                    "  AND seq > coalesce((SELECT max(seq) FROM history"                       \
+                    "  FROM linebot_history WHERE chat_id = ?1 AND role = 'context'"           \
+                    "  AND seq > coalesce((SELECT max(seq) FROM linebot_history"               \
                     "                      WHERE chat_id = ?1 AND role = 'assistant'), 0)"     \
                     "  ORDER BY seq DESC LIMIT ?3)"                                            \
                     ") ORDER BY seq")                                                          \
-    X(MSG_TEXT, "SELECT text FROM history WHERE chat_id = ?1 AND message_id = ?2"              \
+    X(MSG_TEXT, "SELECT text FROM linebot_history WHERE chat_id = ?1 AND message_id = ?2"      \
                 " ORDER BY seq DESC LIMIT 1")                                                  \
-    X(MSG_DELETE, "DELETE FROM history WHERE chat_id = ?1 AND message_id = ?2")                \
-    X(MSG_UPDATE, "UPDATE history SET text = ?3 WHERE chat_id = ?1 AND message_id = ?2")       \
-    X(CONTEXT_TRIM, "DELETE FROM history WHERE chat_id = ?1 AND role = 'context'"              \
-                    " AND seq NOT IN (SELECT seq FROM history"                                 \
+    X(MSG_DELETE, "DELETE FROM linebot_history WHERE chat_id = ?1 AND message_id = ?2")        \
+    X(MSG_UPDATE, "UPDATE linebot_history SET text = ?3 WHERE chat_id = ?1 AND message_id = ?2") \
+    X(CONTEXT_TRIM, "DELETE FROM linebot_history WHERE chat_id = ?1 AND role = 'context'"      \
+                    " AND seq NOT IN (SELECT seq FROM linebot_history"                         \
                     "  WHERE chat_id = ?1 AND role = 'context' ORDER BY seq DESC LIMIT ?2)")   \
-    X(HISTORY_CLEAR, "DELETE FROM history WHERE chat_id = ?1")                                 \
-    X(FORGET_BOT, "DELETE FROM bot_messages WHERE chat_id = ?1")                               \
-    X(FORGET_PROFILES, "DELETE FROM profiles WHERE chat_id = ?1")                              \
-    X(FORGET_RATE, "DELETE FROM rate WHERE user_id = ?1")                                      \
-    X(FORGET_INBOX, "UPDATE inbox SET payload = NULL, answer = NULL"                           \
+    X(HISTORY_CLEAR, "DELETE FROM linebot_history WHERE chat_id = ?1")                         \
+    X(FORGET_BOT, "DELETE FROM linebot_bot_messages WHERE chat_id = ?1")                       \
+    X(FORGET_PROFILES, "DELETE FROM linebot_profiles WHERE chat_id = ?1")                      \
+    X(FORGET_RATE, "DELETE FROM linebot_rate WHERE user_id = ?1")                              \
+    X(FORGET_INBOX, "UPDATE linebot_inbox SET payload = NULL, answer = NULL"                   \
                     " WHERE state = 'done' AND chat_id = ?1"                                   \
                     " AND (payload IS NOT NULL OR answer IS NOT NULL)")                        \
-    X(PROFILE_GET, "SELECT display_name, fetched_at_ms FROM profiles"                          \
+    X(PROFILE_GET, "SELECT display_name, fetched_at_ms FROM linebot_profiles"                  \
                    " WHERE chat_id = ?1 AND user_id = ?2")                                     \
-    X(PROFILE_PUT, "INSERT INTO profiles (chat_id, user_id, display_name, fetched_at_ms)"      \
-                   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (chat_id, user_id) DO UPDATE SET"     \
+    X(PROFILE_PUT, "INSERT INTO linebot_profiles (chat_id, user_id, display_name,"             \
+                   " fetched_at_ms) VALUES (?1, ?2, ?3, ?4)"                                   \
+                   " ON CONFLICT (chat_id, user_id) DO UPDATE SET"                             \
                    " display_name = excluded.display_name,"                                    \
                    " fetched_at_ms = excluded.fetched_at_ms")                                  \
-    X(RATE_GET, "SELECT window_start_ms, count, warned FROM rate WHERE user_id = ?1")          \
-    X(RATE_PUT, "INSERT INTO rate (user_id, window_start_ms, count, warned)"                   \
-                " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id) DO UPDATE SET"                 \
-                " window_start_ms = excluded.window_start_ms, count = excluded.count,"         \
-                " warned = excluded.warned")                                                   \
-    X(PURGE_HISTORY, "DELETE FROM history WHERE seq IN (SELECT seq FROM history"               \
-                     " WHERE timestamp_ms < ?1 LIMIT ?2)")                                     \
-    X(PURGE_BOT, "DELETE FROM bot_messages WHERE rowid IN (SELECT rowid FROM bot_messages"     \
-                 " WHERE timestamp_ms < ?1 LIMIT ?2)")                                         \
-    X(PURGE_PROFILES, "DELETE FROM profiles WHERE rowid IN (SELECT rowid FROM profiles"        \
-                      " WHERE fetched_at_ms < ?1 LIMIT ?2)")                                   \
-    X(PURGE_RATE, "DELETE FROM rate WHERE rowid IN (SELECT rowid FROM rate"                    \
-                  " WHERE window_start_ms < ?1 LIMIT ?2)")                                     \
+    /* One statement: concurrent counts of a user all land (the write lock is \
+     * taken by the INSERT itself). A fixed one-minute window: the first      \
+     * message at or after window_start + 60 s opens a new one. */            \
+    X(RATE_COUNT, "INSERT INTO linebot_rate (user_id, window_start_ms, count, warned)"         \
+                  " VALUES (?1, ?2, 1, 0) ON CONFLICT (user_id) DO UPDATE SET"                 \
+                  " count = CASE WHEN ?2 - window_start_ms >= 60000 THEN 1"                    \
+                  "              ELSE count + 1 END,"                                          \
+                  " window_start_ms = CASE WHEN ?2 - window_start_ms >= 60000 THEN ?2"         \
+                  "                        ELSE window_start_ms END"                           \
+                  " RETURNING count")                                                          \
+    X(PURGE_HISTORY, "DELETE FROM linebot_history WHERE seq IN (SELECT seq"                    \
+                     " FROM linebot_history WHERE timestamp_ms < ?1 LIMIT ?2)")                \
+    X(PURGE_BOT, "DELETE FROM linebot_bot_messages WHERE rowid IN (SELECT rowid"               \
+                 " FROM linebot_bot_messages WHERE timestamp_ms < ?1 LIMIT ?2)")               \
+    X(PURGE_PROFILES, "DELETE FROM linebot_profiles WHERE rowid IN (SELECT rowid"              \
+                      " FROM linebot_profiles WHERE fetched_at_ms < ?1 LIMIT ?2)")             \
+    X(PURGE_RATE, "DELETE FROM linebot_rate WHERE rowid IN (SELECT rowid FROM linebot_rate"    \
+                  " WHERE window_start_ms < ?1 LIMIT ?2)")                                      \
     /* Dedup window in event time: LINE redelivers relative to the event. */                   \
-    X(PURGE_INBOX, "DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox"                     \
-                   " WHERE state = 'done' AND timestamp_ms < ?1 LIMIT ?2)")
+    X(PURGE_INBOX, "DELETE FROM linebot_inbox WHERE seq IN (SELECT seq FROM linebot_inbox"     \
+                   " WHERE state = 'done' AND timestamp_ms < ?1 LIMIT ?2)")                    \
+    /* Parked answers nobody took over: 'expired' is job_outcome_name(OUTCOME_EXPIRED). */     \
+    X(PURGE_WAITING, "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL," \
+                     " outcome = 'expired',"                                                   \
+                     " done_at_ms = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"               \
+                     " WHERE seq IN (SELECT seq FROM linebot_inbox"                            \
+                     " WHERE state = 'waiting' AND timestamp_ms < ?1 LIMIT ?2)")
 
 #define STMT_ENUM(name, sql) STMT_##name,
 enum stmt_id { STATEMENTS(STMT_ENUM) STMT_COUNT };
@@ -254,8 +344,6 @@ struct sqlite_store {
     struct shared_db *sh;
     bool relaxed;      /* commits need no fsync, except job_sending's */
     bool in_gate;      /* this handle holds the connection */
-    bool batch;        /* store_batch_begin: a transaction spans several calls;
-                        * st->batch_failed says whether it is still good */
 };
 
 static struct sqlite_store *backend_of(struct store *st)
@@ -282,12 +370,10 @@ static int set_synced(struct shared_db *sh, bool full)
     return 0;
 }
 
-/* Takes the connection for this handle. Returns false when the handle already
- * held it (a batch): the caller then leaves it alone. */
-static bool gate_enter(struct sqlite_store *h)
+/* Takes the connection for this handle. */
+static void gate_enter(struct sqlite_store *h)
 {
-    if (h->in_gate)
-        return false;
+    assert(!h->in_gate);
     struct shared_db *sh = h->sh;
     pthread_mutex_lock(&sh->lock);
     if (h->relaxed) {
@@ -308,7 +394,6 @@ static bool gate_enter(struct sqlite_store *h)
      * switch fails the connection stays at FULL: slower, never less safe. */
     if (set_synced(sh, !h->relaxed) != 0 && h->relaxed)
         sh->synced = true;
-    return true;
 }
 
 /* Hands the connection to one waiter, a durable one first (waking them all
@@ -439,21 +524,33 @@ static int run_changes(struct store *st, sqlite3_stmt *s, int bind_rc, const cha
     return 0;
 }
 
-/* Every explicit transaction writes (BEGIN IMMEDIATE). Inside a batch the
- * batch's transaction is used, and only store_batch_end commits it. */
+/* Steps a lookup bound by the caller: 1 row, 0 none, -1 error. Leaves the
+ * statement on its row for the caller to read and finish(). */
+static int lookup(struct store *st, sqlite3_stmt *s, int bind_rc, const char *what)
+{
+    int rc = bind_rc == SQLITE_OK ? sqlite3_step(s) : bind_rc;
+
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE) {
+        finish(s);
+        return 0;
+    }
+    db_error(st, what);
+    finish(s);
+    return -1;
+}
+
+/* Every explicit transaction writes (BEGIN IMMEDIATE). */
 static int tx_begin(struct store *st)
 {
-    if (backend_of(st)->batch)
-        return 0;
     return run(st, stmt(st, STMT_BEGIN), "begin transaction");
 }
 
-/* Undoes the open transaction, if SQLite has not already done so (inside a
- * batch: the whole batch). Keeps the error that caused it. */
+/* Undoes the open transaction, if SQLite has not already done so. Keeps the
+ * error that caused it. */
 static void tx_rollback(struct store *st)
 {
-    if (backend_of(st)->batch)
-        st->batch_failed = true;
     if (!sqlite3_get_autocommit(db_of(st))) {
         sqlite3_stmt *s = stmt(st, STMT_ROLLBACK);
         sqlite3_step(s);
@@ -463,8 +560,6 @@ static void tx_rollback(struct store *st)
 
 static int tx_commit(struct store *st)
 {
-    if (backend_of(st)->batch)
-        return 0;
     if (run(st, stmt(st, STMT_COMMIT), "commit") != 0) {
         tx_rollback(st);
         return -1;
@@ -665,12 +760,7 @@ static void sq_close(struct store *st)
 
     if (!h)
         return;
-    if (h->in_gate) {
-        /* Closed in the middle of a batch: it is rolled back. */
-        if (!sqlite3_get_autocommit(h->sh->db))
-            sqlite3_exec(h->sh->db, "ROLLBACK", NULL, NULL, NULL);
-        gate_leave(h);
-    }
+    assert(!h->in_gate); /* every op leaves the gate before it returns */
     pthread_mutex_lock(&shared_lock);
     if (--h->sh->refs == 0) {
         for (struct shared_db **p = &shared_list; *p; p = &(*p)->next) {
@@ -809,17 +899,18 @@ static int sq_inbox_depth(struct store *st, int64_t *depth)
     return 0;
 }
 
-/* Fills `job` from the CLAIM_PICK row and returns its seq, or -1 (out of memory). */
+/* Fills `job` from a CLAIM_PICK or CLAIM_PICK_TASK row and returns its seq, or -1 (out of memory). */
 static int64_t read_job(sqlite3_stmt *s, struct job *job)
 {
     const unsigned char *state;
 
     if (column_dup(s, 1, &job->event_id) != 0 || column_dup(s, 2, &job->chat_id) != 0 ||
-        column_dup(s, 4, &job->payload) != 0 || column_dup(s, 8, &job->answer) != 0)
+        column_dup(s, 4, &job->payload) != 0 || column_dup(s, 8, &job->answer) != 0 ||
+        column_dup(s, 9, &job->kind) != 0)
         return -1;
     job->timestamp_ms = sqlite3_column_int64(s, 3);
     state = sqlite3_column_text(s, 5);
-    job->state = state && strcmp((const char *)state, "sending") == 0 ? JOB_SENDING : JOB_PENDING;
+    job->state = store_claimed_state((const char *)state);
     job->claim_gen = sqlite3_column_int64(s, 6) + 1;
     int64_t attempts = sqlite3_column_int64(s, 7) + 1;
     job->attempts = attempts > INT_MAX ? INT_MAX : (int)attempts;
@@ -838,6 +929,12 @@ static int sq_claim_next(struct store *st, int64_t now_ms, struct job *job)
     if (tx_begin(st) != 0)
         return -1;
     rc = sqlite3_step(pick);
+    if (rc == SQLITE_DONE) {
+        /* No event is claimable: an internal job may go. */
+        finish(pick);
+        pick = stmt(st, STMT_CLAIM_PICK_TASK);
+        rc = sqlite3_step(pick);
+    }
     if (rc == SQLITE_DONE) {
         finish(pick);
         tx_rollback(st); /* nothing was written */
@@ -907,19 +1004,235 @@ static int sq_job_sending(struct store *st, const char *event_id, int64_t claim_
     return fenced(st, s, rc, "job sending");
 }
 
-static int sq_job_done(struct store *st, const char *event_id, int64_t claim_gen,
-                       const char *outcome, int64_t done_at_ms)
+/* Binds the fence (?1 event id, ?2 claim_gen) every fenced statement starts with. */
+static int bind_fence(sqlite3_stmt *s, const char *event_id, int64_t claim_gen)
 {
-    sqlite3_stmt *s = stmt(st, STMT_JOB_DONE);
     int rc = bind_text(s, 1, event_id);
+    return rc == SQLITE_OK ? sqlite3_bind_int64(s, 2, claim_gen) : rc;
+}
+
+static int bind_usage(sqlite3_stmt *s, int idx, const struct job_finish *f, int64_t value)
+{
+    return store_usage_known(f, value) ? sqlite3_bind_int64(s, idx, value) : sqlite3_bind_null(s, idx);
+}
+
+static int insert_turn(struct store *st, const char *chat_id, const struct turn *turn)
+{
+    sqlite3_stmt *s = stmt(st, STMT_HISTORY_ADD);
+    int rc = bind_text(s, 1, chat_id);
 
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 2, claim_gen);
+        rc = bind_text(s, 2, store_role_name(turn->role));
     if (rc == SQLITE_OK)
-        rc = bind_text(s, 3, outcome);
+        rc = bind_text(s, 3, turn->speaker);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 4, turn->text);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 5, turn->message_id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 6, turn->timestamp_ms);
+    return run_changes(st, s, rc, "history add", NULL);
+}
+
+/* Inside an open transaction: the fenced finish of the inbox row. 0 done,
+ * 1 claim lost, -1 error. */
+static int finish_row(struct store *st, const char *event_id, int64_t claim_gen,
+                      const struct job_finish *f, int64_t done_at_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_JOB_FINISH);
+    int rc = bind_fence(s, event_id, claim_gen);
+
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 3, job_outcome_name(f->outcome));
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 4, done_at_ms);
-    return fenced(st, s, rc, "job done");
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 5, f->model);
+    if (rc == SQLITE_OK)
+        rc = bind_usage(s, 6, f, f->usage.prompt_tokens);
+    if (rc == SQLITE_OK)
+        rc = bind_usage(s, 7, f, f->usage.completion_tokens);
+    if (rc == SQLITE_OK)
+        rc = bind_usage(s, 8, f, f->usage.total_tokens);
+    return fenced(st, s, rc, "job finish");
+}
+
+/* The fence first: a lost claim writes nothing (the rollback undoes nothing). */
+static int sq_job_finish(struct store *st, const char *event_id, int64_t claim_gen,
+                         const struct job_finish *f, int64_t done_at_ms)
+{
+    const char *chat_id = NULL;
+    int rc;
+
+    if (tx_begin(st) != 0)
+        return -1;
+    rc = finish_row(st, event_id, claim_gen, f, done_at_ms);
+    if (rc != 0)
+        goto out;
+    if (f->n_turns > 0 || f->n_sent > 0) {
+        /* The turns and ids belong to the inbox row's own chat. */
+        sqlite3_stmt *q = stmt(st, STMT_JOB_CHAT);
+        char *chat = NULL;
+        rc = lookup(st, q, bind_text(q, 1, event_id), "job finish");
+        if (rc != 1) {
+            rc = rc == 0 ? (store_set_error(st, "sqlite: job finish: the row is gone"), -1) : -1;
+            goto out;
+        }
+        rc = column_dup(q, 0, &chat) != 0 || !chat ? oom(st) : 0;
+        finish(q);
+        chat_id = chat;
+        if (rc != 0)
+            goto out;
+    }
+    for (size_t i = 0; rc == 0 && i < f->n_turns; i++)
+        rc = insert_turn(st, chat_id, &f->turns[i]);
+    for (size_t i = 0; rc == 0 && i < f->n_sent; i++) {
+        sqlite3_stmt *s = stmt(st, STMT_BOT_ADD);
+        int brc = bind_pair(s, chat_id, f->sent_ids[i]);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int64(s, 3, f->sent_at_ms);
+        rc = run_changes(st, s, brc, "bot message add", NULL);
+    }
+out:
+    free((char *)chat_id);
+    if (rc != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    return tx_commit(st);
+}
+
+static int sq_context_keep(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                           const struct turn *turn, int keep, int64_t done_at_ms)
+{
+    struct job_finish f = { .outcome = OUTCOME_CONTEXT, .usage = { -1, -1, -1 } };
+    int rc;
+
+    if (tx_begin(st) != 0)
+        return -1;
+    rc = finish_row(st, event_id, claim_gen, &f, done_at_ms);
+    if (rc == 0)
+        rc = insert_turn(st, chat_id, turn);
+    if (rc == 0) {
+        sqlite3_stmt *s = stmt(st, STMT_CONTEXT_TRIM);
+        int brc = bind_text(s, 1, chat_id);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int(s, 2, keep);
+        rc = run_changes(st, s, brc, "context trim", NULL);
+    }
+    if (rc != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    return tx_commit(st);
+}
+
+static int sq_rate_count(struct store *st, const char *user_id, int64_t now_ms, int64_t *count)
+{
+    sqlite3_stmt *s = stmt(st, STMT_RATE_COUNT);
+    int rc = bind_text(s, 1, user_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, now_ms);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        db_error(st, "rate count");
+        finish(s);
+        return -1;
+    }
+    *count = sqlite3_column_int64(s, 0);
+    /* Stepping to the end completes the statement (and its autocommit). */
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) {
+        db_error(st, "rate count");
+        finish(s);
+        return -1;
+    }
+    finish(s);
+    return 0;
+}
+
+static int sq_task_add(struct store *st, const char *event_id, const char *kind, const char *chat_id,
+                       const char *payload, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_TASK_ADD);
+    int changes = 0;
+    int rc = bind_pair(s, event_id, kind);
+
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 3, chat_id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, now_ms);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 5, payload);
+    if (run_changes(st, s, rc, "task add", &changes) != 0)
+        return -1;
+    return changes > 0 ? 1 : 0;
+}
+
+static int sq_job_park(struct store *st, const char *event_id, int64_t claim_gen, const char *answer)
+{
+    sqlite3_stmt *s = stmt(st, STMT_JOB_PARK);
+    int rc = bind_fence(s, event_id, claim_gen);
+
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 3, answer);
+    return fenced(st, s, rc, "job park");
+}
+
+/* BEGIN IMMEDIATE holds the write lock from the read of the answer, so two
+ * adopters cannot both see it waiting. Durable like store_job_sending: the
+ * adopter sends right after. */
+static int sq_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, const char *parked_event_id,
+                        int64_t done_at_ms, char **answer)
+{
+    sqlite3_stmt *s;
+    char *taken = NULL;
+    int rc, found;
+
+    if (set_synced(backend_of(st)->sh, true) != 0)
+        return db_error(st, "durable commit");
+    if (tx_begin(st) != 0)
+        return -1;
+    s = stmt(st, STMT_ADOPT_GET);
+    found = lookup(st, s, bind_text(s, 1, parked_event_id), "job adopt");
+    if (found != 1) {
+        tx_rollback(st);
+        return found == 0 ? 2 : -1;
+    }
+    if (column_dup(s, 0, &taken) != 0) {
+        finish(s);
+        tx_rollback(st);
+        return oom(st);
+    }
+    finish(s);
+    if (!taken) {
+        tx_rollback(st);
+        return 2;
+    }
+    s = stmt(st, STMT_ADOPT_TAKE);
+    rc = bind_text(s, 1, parked_event_id);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 2, job_outcome_name(OUTCOME_HANDED_OVER));
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, done_at_ms);
+    rc = run_changes(st, s, rc, "job adopt", NULL);
+    if (rc == 0) {
+        s = stmt(st, STMT_JOB_SENDING);
+        int brc = bind_fence(s, event_id, claim_gen);
+        if (brc == SQLITE_OK)
+            brc = bind_text(s, 3, taken);
+        rc = fenced(st, s, brc, "job adopt");
+    }
+    if (rc != 0 || tx_commit(st) != 0) {
+        if (rc != 0)
+            tx_rollback(st);
+        free(taken);
+        return rc != 0 ? rc : -1;
+    }
+    *answer = taken;
+    return 0;
 }
 
 static int sq_job_release(struct store *st, const char *event_id, int64_t claim_gen)
@@ -952,71 +1265,6 @@ static int sq_recover(struct store *st)
 }
 
 /* ---- history ---- */
-
-static const char *role_name(enum turn_role role)
-{
-    switch (role) {
-    case TURN_USER: return "user";
-    case TURN_ASSISTANT: return "assistant";
-    case TURN_CONTEXT: return "context";
-    }
-    return "context";
-}
-
-static enum turn_role role_of(const unsigned char *name)
-{
-    if (name && strcmp((const char *)name, "user") == 0)
-        return TURN_USER;
-    if (name && strcmp((const char *)name, "assistant") == 0)
-        return TURN_ASSISTANT;
-    return TURN_CONTEXT;
-}
-
-static int sq_history_add(struct store *st, const char *chat_id, const struct turn *turn)
-{
-    sqlite3_stmt *s = stmt(st, STMT_HISTORY_ADD);
-    int rc = bind_text(s, 1, chat_id);
-
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 2, role_name(turn->role));
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 3, turn->speaker);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 4, turn->text);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 5, turn->message_id);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 6, turn->timestamp_ms);
-    return run_changes(st, s, rc, "history add", NULL);
-}
-
-static int sq_bot_message_add(struct store *st, const char *chat_id, const char *message_id,
-                              int64_t timestamp_ms)
-{
-    sqlite3_stmt *s = stmt(st, STMT_BOT_ADD);
-    int rc = bind_pair(s, chat_id, message_id);
-
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 3, timestamp_ms);
-    return run_changes(st, s, rc, "bot message add", NULL);
-}
-
-/* Steps a lookup bound by the caller: 1 row, 0 none, -1 error. Leaves the
- * statement on its row for the caller to read and finish(). */
-static int lookup(struct store *st, sqlite3_stmt *s, int bind_rc, const char *what)
-{
-    int rc = bind_rc == SQLITE_OK ? sqlite3_step(s) : bind_rc;
-
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc == SQLITE_DONE) {
-        finish(s);
-        return 0;
-    }
-    db_error(st, what);
-    finish(s);
-    return -1;
-}
 
 static int sq_bot_message_is(struct store *st, const char *chat_id, const char *message_id)
 {
@@ -1056,7 +1304,7 @@ static int sq_history_load(struct store *st, const char *chat_id, int max_turns,
         }
         t = &list[count++];
         memset(t, 0, sizeof *t);
-        t->role = role_of(sqlite3_column_text(s, 0));
+        t->role = store_role_parse((const char *)sqlite3_column_text(s, 0));
         t->timestamp_ms = sqlite3_column_int64(s, 4);
         if (column_dup(s, 1, &t->speaker) != 0 || column_dup(s, 2, &t->text) != 0 ||
             column_dup(s, 3, &t->message_id) != 0)
@@ -1114,16 +1362,6 @@ static int sq_message_update(struct store *st, const char *chat_id, const char *
     return run_changes(st, s, rc, "message update", NULL);
 }
 
-static int sq_context_trim(struct store *st, const char *chat_id, int keep)
-{
-    sqlite3_stmt *s = stmt(st, STMT_CONTEXT_TRIM);
-    int rc = bind_text(s, 1, chat_id);
-
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(s, 2, keep);
-    return run_changes(st, s, rc, "context trim", NULL);
-}
-
 static int sq_history_clear(struct store *st, const char *chat_id)
 {
     sqlite3_stmt *s = stmt(st, STMT_HISTORY_CLEAR);
@@ -1151,7 +1389,7 @@ static int sq_forget_chat(struct store *st, const char *chat_id)
     return tx_commit(st);
 }
 
-/* ---- profiles and rate limits ---- */
+/* ---- profiles ---- */
 
 static int sq_profile_get(struct store *st, const char *chat_id, const char *user_id,
                           int64_t fresh_after_ms, char **display_name)
@@ -1187,36 +1425,6 @@ static int sq_profile_put(struct store *st, const char *chat_id, const char *use
     return run_changes(st, s, rc, "profile put", NULL);
 }
 
-static int sq_rate_get(struct store *st, const char *user_id, struct rate_state *rs)
-{
-    sqlite3_stmt *s = stmt(st, STMT_RATE_GET);
-    int found = lookup(st, s, bind_text(s, 1, user_id), "rate get");
-    int64_t count;
-
-    if (found != 1)
-        return found;
-    rs->window_start_ms = sqlite3_column_int64(s, 0);
-    count = sqlite3_column_int64(s, 1);
-    rs->count = count < 0 ? 0 : count > INT_MAX ? INT_MAX : (int)count;
-    rs->warned = sqlite3_column_int64(s, 2) != 0;
-    finish(s);
-    return 1;
-}
-
-static int sq_rate_put(struct store *st, const char *user_id, const struct rate_state *rs)
-{
-    sqlite3_stmt *s = stmt(st, STMT_RATE_PUT);
-    int rc = bind_text(s, 1, user_id);
-
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 2, rs->window_start_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(s, 3, rs->count);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(s, 4, rs->warned ? 1 : 0);
-    return run_changes(st, s, rc, "rate put", NULL);
-}
-
 /* ---- retention ---- */
 
 /* Deletes in batches, each its own short transaction, so a large purge never
@@ -1242,69 +1450,22 @@ static int sq_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
         purge_table(st, STMT_PURGE_BOT, before_ms) != 0 ||
         purge_table(st, STMT_PURGE_PROFILES, before_ms) != 0 ||
         purge_table(st, STMT_PURGE_RATE, before_ms) != 0 ||
-        purge_table(st, STMT_PURGE_INBOX, dedup_before_ms) != 0)
+        purge_table(st, STMT_PURGE_INBOX, dedup_before_ms) != 0 ||
+        purge_table(st, STMT_PURGE_WAITING, dedup_before_ms) != 0)
         return -1;
     return 0;
 }
 
-/* ---- batches, and the gate around every op ---- */
+/* ---- the gate around every op ---- */
 
-static int sq_batch_begin(struct store *st)
-{
-    struct sqlite_store *h = backend_of(st);
-    gate_enter(h);
-    if (run(st, stmt(st, STMT_BEGIN), "begin batch") != 0) {
-        gate_leave(h);
-        return -1;
-    }
-    h->batch = true;
-    return 1;
-}
-
-static int sq_batch_end(struct store *st)
-{
-    struct sqlite_store *h = backend_of(st);
-    if (!h->batch)
-        return 0;
-    int rc = 0;
-    if (st->batch_failed) {
-        tx_rollback(st); /* keeps the failed op's error */
-        rc = -1;
-    } else if (run(st, stmt(st, STMT_COMMIT), "commit batch") != 0) {
-        tx_rollback(st);
-        rc = -1;
-    }
-    h->batch = false;
-    gate_leave(h);
-    return rc;
-}
-
-/* Every op holds the connection while it runs. Inside a batch it already is
- * held; an op that fails there fails the whole batch, and the ops after it in
- * the batch fail at once (store_batch_end then rolls everything back). */
-static bool op_enter(struct store *st)
-{
-    /* st->error still names the call that failed the batch. */
-    return !(backend_of(st)->batch && st->batch_failed);
-}
-
-static int op_leave(struct store *st, bool mine, int rc)
-{
-    struct sqlite_store *h = backend_of(st);
-    if (rc < 0 && h->batch)
-        st->batch_failed = true;
-    if (mine)
-        gate_leave(h);
-    return rc;
-}
-
+/* Every op holds the connection while it runs. */
 #define GATED(name, params, args)                                   \
     static int gated_##name params                                  \
     {                                                               \
-        if (!op_enter(st))                                          \
-            return -1;                                              \
-        bool mine = gate_enter(backend_of(st));                     \
-        return op_leave(st, mine, sq_##name args);                  \
+        gate_enter(backend_of(st));                                 \
+        int rc = sq_##name args;                                    \
+        gate_leave(backend_of(st));                                 \
+        return rc;                                                  \
     }
 
 GATED(ping, (struct store *st), (st))
@@ -1313,13 +1474,19 @@ GATED(inbox_forget, (struct store *st, const char *const *ids, size_t n), (st, i
 GATED(inbox_depth, (struct store *st, int64_t *depth), (st, depth))
 GATED(claim_next, (struct store *st, int64_t now_ms, struct job *job), (st, now_ms, job))
 GATED(job_sending, (struct store *st, const char *id, int64_t gen, const char *answer), (st, id, gen, answer))
-GATED(job_done, (struct store *st, const char *id, int64_t gen, const char *outcome, int64_t at),
-      (st, id, gen, outcome, at))
+GATED(job_finish, (struct store *st, const char *id, int64_t gen, const struct job_finish *f, int64_t at),
+      (st, id, gen, f, at))
+GATED(context_keep, (struct store *st, const char *id, int64_t gen, const char *chat, const struct turn *t,
+                     int keep, int64_t at), (st, id, gen, chat, t, keep, at))
+GATED(rate_count, (struct store *st, const char *user, int64_t now_ms, int64_t *count), (st, user, now_ms, count))
+GATED(task_add, (struct store *st, const char *id, const char *kind, const char *chat, const char *payload,
+                 int64_t now_ms), (st, id, kind, chat, payload, now_ms))
+GATED(job_park, (struct store *st, const char *id, int64_t gen, const char *answer), (st, id, gen, answer))
+GATED(job_adopt, (struct store *st, const char *id, int64_t gen, const char *parked, int64_t at, char **answer),
+      (st, id, gen, parked, at, answer))
 GATED(job_release, (struct store *st, const char *id, int64_t gen), (st, id, gen))
 GATED(job_renew, (struct store *st, const char *id, int64_t gen, int64_t now_ms), (st, id, gen, now_ms))
 GATED(recover, (struct store *st), (st))
-GATED(history_add, (struct store *st, const char *chat, const struct turn *turn), (st, chat, turn))
-GATED(bot_message_add, (struct store *st, const char *chat, const char *mid, int64_t ts), (st, chat, mid, ts))
 GATED(bot_message_is, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
 GATED(history_load, (struct store *st, const char *chat, int max_turns, int max_context, struct turn **turns,
                      size_t *n), (st, chat, max_turns, max_context, turns, n))
@@ -1327,15 +1494,12 @@ GATED(message_text, (struct store *st, const char *chat, const char *mid, char *
 GATED(message_delete, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
 GATED(message_update, (struct store *st, const char *chat, const char *mid, const char *text),
       (st, chat, mid, text))
-GATED(context_trim, (struct store *st, const char *chat, int keep), (st, chat, keep))
 GATED(history_clear, (struct store *st, const char *chat), (st, chat))
 GATED(forget_chat, (struct store *st, const char *chat), (st, chat))
 GATED(profile_get, (struct store *st, const char *chat, const char *user, int64_t fresh_after, char **name),
       (st, chat, user, fresh_after, name))
 GATED(profile_put, (struct store *st, const char *chat, const char *user, const char *name, int64_t now_ms),
       (st, chat, user, name, now_ms))
-GATED(rate_get, (struct store *st, const char *user, struct rate_state *rs), (st, user, rs))
-GATED(rate_put, (struct store *st, const char *user, const struct rate_state *rs), (st, user, rs))
 GATED(purge, (struct store *st, int64_t before_ms, int64_t dedup_before_ms), (st, before_ms, dedup_before_ms))
 #undef GATED
 
@@ -1343,13 +1507,11 @@ static const struct store_backend_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
     .relax_durability = sq_relax_durability,
-    .batch_begin = sq_batch_begin,
-    .batch_end = sq_batch_end,
 #define OP(name) .name = gated_##name,
     OP(ping) OP(inbox_add) OP(inbox_forget) OP(inbox_depth) OP(claim_next) OP(job_sending)
-    OP(job_done) OP(job_release) OP(job_renew) OP(recover) OP(history_add) OP(bot_message_add)
-    OP(bot_message_is) OP(history_load) OP(message_text) OP(message_delete) OP(message_update)
-    OP(context_trim) OP(history_clear) OP(forget_chat) OP(profile_get) OP(profile_put)
-    OP(rate_get) OP(rate_put) OP(purge)
+    OP(job_finish) OP(context_keep) OP(rate_count) OP(task_add) OP(job_park) OP(job_adopt)
+    OP(job_release) OP(job_renew) OP(recover) OP(bot_message_is) OP(history_load)
+    OP(message_text) OP(message_delete) OP(message_update) OP(history_clear) OP(forget_chat)
+    OP(profile_get) OP(profile_put) OP(purge)
 #undef OP
 };

@@ -3,7 +3,9 @@
  * Each worker claims one event at a time from the store (at most one per chat
  * in flight, oldest first), decides with core/chat, asks the model, and replies
  * through LINE, recording every step so that a crash never causes a second
- * answer and never loses an acknowledged event. */
+ * answer and never loses an acknowledged event. The pool, its lease keeper
+ * and housekeeping are run/pool.c; what happens to one claimed job is the
+ * pipeline of named stages in run/worker.c (run/stage.h). */
 #ifndef LINEBOT_WORKER_H
 #define LINEBOT_WORKER_H
 

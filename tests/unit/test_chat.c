@@ -230,17 +230,23 @@ static void test_lifecycle_events(void **state)
 
 static void test_rate_limit(void **state)
 {
-    struct rate_state rs = {0};
-    int64_t t = 1700000000000;
-    assert_int_equal(chat_rate_check(&rs, t, 2), RATE_ALLOW);
-    assert_int_equal(chat_rate_check(&rs, t + 1000, 2), RATE_ALLOW);
-    assert_int_equal(chat_rate_check(&rs, t + 2000, 2), RATE_WARN);
-    assert_int_equal(chat_rate_check(&rs, t + 3000, 2), RATE_SILENT);
-    assert_int_equal(chat_rate_check(&rs, t + 59999, 2), RATE_SILENT);
-    assert_int_equal(chat_rate_check(&rs, t + 60000, 2), RATE_ALLOW); /* the minute has passed */
-    struct rate_state off = {0};
-    for (int i = 0; i < 100; i++)
-        assert_int_equal(chat_rate_check(&off, t, 0), RATE_ALLOW);
+    (void)state;
+    /* limit 2: the 1st and 2nd message of the window pass, the 3rd gets the
+     * one "slow down" reply, every later one is silent. */
+    assert_int_equal(chat_rate_verdict(1, 2), RATE_ALLOW);
+    assert_int_equal(chat_rate_verdict(2, 2), RATE_ALLOW);
+    assert_int_equal(chat_rate_verdict(3, 2), RATE_WARN);
+    assert_int_equal(chat_rate_verdict(4, 2), RATE_SILENT);
+    assert_int_equal(chat_rate_verdict(1000000, 2), RATE_SILENT);
+    assert_int_equal(chat_rate_verdict(INT64_MAX, 2), RATE_SILENT);
+    assert_int_equal(chat_rate_verdict(1, 1), RATE_ALLOW);
+    assert_int_equal(chat_rate_verdict(2, 1), RATE_WARN);
+    /* No limit (0 or below): always allowed. */
+    for (int64_t i = 1; i < 100; i++) {
+        assert_int_equal(chat_rate_verdict(i, 0), RATE_ALLOW);
+        assert_int_equal(chat_rate_verdict(i, -5), RATE_ALLOW);
+    }
+    assert_int_equal(chat_rate_verdict(INT64_MAX, 0), RATE_ALLOW);
 }
 
 static void test_prompt_one_to_one(void **state)

@@ -81,9 +81,6 @@ static void test_retry_after_ms_header_first(void **state)
     assert_int_equal(wait_ms("", "", NOW_MS), -1);
     assert_int_equal(wait_ms("nan", "inf", NOW_MS), -1);
     assert_int_equal(wait_ms("1.", "x", NOW_MS), -1);
-
-    /* The old name still answers the same, with "now" in seconds. */
-    assert_int_equal(completion_retry_after_ms("soon", "Sun, 06 Nov 1994 08:49:42 GMT", NOW_MS / 1000), 5000);
 }
 
 static void expect_split(const char *url, const char *scheme, const char *host, const char *path)

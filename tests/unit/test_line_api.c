@@ -302,7 +302,7 @@ static void test_reply_ok(void **state)
     struct text_parts p = parts_of(2);
     struct line_sent sent;
     long status = -1;
-    assert_int_equal(line_reply(&e->line, "rtoken", &p, "quote-abc", &sent, &status), LINE_OK);
+    assert_int_equal(line_reply(&e->line, "rtoken", &p, "quote-abc", &sent, &status, NULL, 0), LINE_OK);
     assert_int_equal(status, 200);
     assert_int_equal(sent.n, 2);
     assert_string_equal(sent.ids[0], "461230966842064897");
@@ -339,7 +339,7 @@ static void test_reply_hostile_sent_messages(void **state)
     struct text_parts p = parts_of(1);
     for (int i = 0; i < 3; i++) {
         struct line_sent sent;
-        assert_int_equal(line_reply(&e->line, "rtoken", &p, NULL, &sent, NULL), LINE_OK);
+        assert_int_equal(line_reply(&e->line, "rtoken", &p, NULL, &sent, NULL, NULL, 0), LINE_OK);
         assert_int_equal(sent.n, 0);
         assert_null(sent.ids);
         line_sent_free(&sent);
@@ -360,9 +360,9 @@ static void test_reply_invalid_token(void **state)
              NULL, NULL, 0);
     struct text_parts p = parts_of(1);
     long status = 0;
-    assert_int_equal(line_reply(&e->line, "used", &p, NULL, NULL, &status), LINE_INVALID_REPLY_TOKEN);
+    assert_int_equal(line_reply(&e->line, "used", &p, NULL, NULL, &status, NULL, 0), LINE_INVALID_REPLY_TOKEN);
     assert_int_equal(status, 400);
-    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, NULL, &status), LINE_REJECTED);
+    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, NULL, &status, NULL, 0), LINE_REJECTED);
     assert_int_equal(fake_count(e->fake), 2);
 }
 
@@ -374,9 +374,15 @@ static void test_reply_server_error_not_retried(void **state)
     struct text_parts p = parts_of(1);
     long status = 0;
     /* A 5xx may come after delivery: one attempt, the caller decides. */
-    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, NULL, &status), LINE_SERVER_ERROR);
+    char err[256] = "stale";
+    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, NULL, &status, err, sizeof err), LINE_SERVER_ERROR);
     assert_int_equal(status, 500);
     assert_int_equal(fake_count(e->fake), 1);
+    /* The failure comes back as a value, with LINE's message, for the caller to log once. */
+    assert_string_equal(err, "LINE reply attempt 1: status 500 server_error: Internal error");
+    /* A call that succeeds at once leaves `err` empty. */
+    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, NULL, &status, err, sizeof err), LINE_OK);
+    assert_string_equal(err, "");
 }
 
 static void test_reply_rate_limited_then_ok(void **state)
@@ -386,7 +392,7 @@ static void test_reply_rate_limited_then_ok(void **state)
     fake_add(e->fake, 200, "{\"sentMessages\":[{\"id\":\"9\"}]}", NULL, NULL, 0);
     struct text_parts p = parts_of(1);
     struct line_sent sent;
-    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, &sent, NULL), LINE_OK);
+    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, &sent, NULL, NULL, 0), LINE_OK);
     assert_int_equal(sent.n, 1);
     line_sent_free(&sent);
     assert_int_equal(fake_count(e->fake), 2);
@@ -397,7 +403,7 @@ static void test_reply_monthly_limit_not_retried(void **state)
     struct env *e = *state;
     fake_add(e->fake, 429, "{\"message\":\"You have reached your monthly limit.\"}", NULL, NULL, 0);
     struct text_parts p = parts_of(1);
-    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, NULL, NULL), LINE_RATE_LIMITED);
+    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, NULL, NULL, NULL, 0), LINE_RATE_LIMITED);
     assert_int_equal(fake_count(e->fake), 1);
 }
 
@@ -407,14 +413,14 @@ static void test_too_many_parts_refused(void **state)
     struct text_parts six = parts_of(6), none = parts_of(0);
     struct line_sent sent;
     long status = -1;
-    assert_int_equal(line_reply(&e->line, "tok", &six, NULL, &sent, &status), LINE_REJECTED);
+    assert_int_equal(line_reply(&e->line, "tok", &six, NULL, &sent, &status, NULL, 0), LINE_REJECTED);
     assert_int_equal(sent.n, 0);
     assert_int_equal(status, 0);
-    assert_int_equal(line_push(&e->line, "U1", &six, "abc", NULL, NULL), LINE_REJECTED);
-    assert_int_equal(line_reply(&e->line, "tok", &none, NULL, NULL, NULL), LINE_REJECTED);
-    assert_int_equal(line_reply(&e->line, NULL, &none, NULL, NULL, NULL), LINE_REJECTED);
+    assert_int_equal(line_push(&e->line, "U1", &six, "abc", NULL, NULL, NULL, 0), LINE_REJECTED);
+    assert_int_equal(line_reply(&e->line, "tok", &none, NULL, NULL, NULL, NULL, 0), LINE_REJECTED);
+    assert_int_equal(line_reply(&e->line, NULL, &none, NULL, NULL, NULL, NULL, 0), LINE_REJECTED);
     struct text_parts one = parts_of(1);
-    assert_int_equal(line_push(&e->line, "U1", &one, "k\r\nX-Evil: 1", NULL, NULL), LINE_REJECTED);
+    assert_int_equal(line_push(&e->line, "U1", &one, "k\r\nX-Evil: 1", NULL, NULL, NULL, 0), LINE_REJECTED);
     assert_int_equal(fake_count(e->fake), 0);
 }
 
@@ -432,7 +438,7 @@ static void test_push_retry_same_key(void **state)
     struct text_parts p = parts_of(1);
     struct line_sent sent;
     long status = 0;
-    assert_int_equal(line_push(&e->line, "Uabc", &p, key, &sent, &status), LINE_OK);
+    assert_int_equal(line_push(&e->line, "Uabc", &p, key, &sent, &status, NULL, 0), LINE_OK);
     assert_int_equal(status, 200);
     assert_int_equal(sent.n, 1);
     assert_string_equal(sent.ids[0], "77");
@@ -458,8 +464,12 @@ static void test_push_gives_up_after_three(void **state)
     for (int i = 0; i < 4; i++)
         fake_add(e->fake, 503, "{\"message\":\"unavailable\"}", NULL, NULL, 0);
     struct text_parts p = parts_of(1);
-    assert_int_equal(line_push(&e->line, "U1", &p, KEY, NULL, NULL), LINE_SERVER_ERROR);
+    char err[512];
+    assert_int_equal(line_push(&e->line, "U1", &p, KEY, NULL, NULL, err, sizeof err), LINE_SERVER_ERROR);
     assert_int_equal(fake_count(e->fake), 3);
+    assert_string_equal(err, "LINE push attempt 1: status 503 server_error: unavailable; "
+                             "LINE push attempt 2: status 503 server_error: unavailable; "
+                             "LINE push attempt 3: status 503 server_error: unavailable");
 }
 
 static void test_push_without_key_not_retried(void **state)
@@ -467,7 +477,7 @@ static void test_push_without_key_not_retried(void **state)
     struct env *e = *state;
     fake_add(e->fake, 500, "{}", NULL, NULL, 0);
     struct text_parts p = parts_of(1);
-    assert_int_equal(line_push(&e->line, "U1", &p, NULL, NULL, NULL), LINE_SERVER_ERROR);
+    assert_int_equal(line_push(&e->line, "U1", &p, NULL, NULL, NULL, NULL, 0), LINE_SERVER_ERROR);
     assert_int_equal(fake_count(e->fake), 1);
     assert_string_equal(e->fake->req[0].retry_key, "");
 }
@@ -481,7 +491,7 @@ static void test_push_conflict_is_already_accepted(void **state)
     struct text_parts p = parts_of(1);
     struct line_sent sent;
     long status = 0;
-    assert_int_equal(line_push(&e->line, "U1", &p, KEY, &sent, &status), LINE_ALREADY_ACCEPTED);
+    assert_int_equal(line_push(&e->line, "U1", &p, KEY, &sent, &status, NULL, 0), LINE_ALREADY_ACCEPTED);
     assert_int_equal(status, 409);
     assert_int_equal(sent.n, 1);
     line_sent_free(&sent);
@@ -494,7 +504,7 @@ static void test_push_rate_limited_then_ok(void **state)
     fake_add(e->fake, 429, "{\"message\":\"Too many requests\"}", "Retry-After", "0", 0);
     fake_add(e->fake, 200, "{\"sentMessages\":[{\"id\":\"1\"}]}", NULL, NULL, 0);
     struct text_parts p = parts_of(3);
-    assert_int_equal(line_push(&e->line, "C1", &p, KEY, NULL, NULL), LINE_OK);
+    assert_int_equal(line_push(&e->line, "C1", &p, KEY, NULL, NULL, NULL, 0), LINE_OK);
     assert_int_equal(fake_count(e->fake), 2);
 }
 
@@ -503,7 +513,7 @@ static void test_push_rejected(void **state)
     struct env *e = *state;
     fake_add(e->fake, 400, "{\"message\":\"Failed to send messages\"}", NULL, NULL, 0);
     struct text_parts p = parts_of(1);
-    assert_int_equal(line_push(&e->line, "U1", &p, KEY, NULL, NULL), LINE_REJECTED);
+    assert_int_equal(line_push(&e->line, "U1", &p, KEY, NULL, NULL, NULL, 0), LINE_REJECTED);
     assert_int_equal(fake_count(e->fake), 1);
 }
 
@@ -513,7 +523,7 @@ static void test_push_cancelled(void **state)
     atomic_store(&e->cancel, 1);
     struct text_parts p = parts_of(1);
     int64_t t0 = clock_monotonic_ms();
-    assert_int_equal(line_push(&e->line, "U1", &p, KEY, NULL, NULL), LINE_TRANSPORT_ERROR);
+    assert_int_equal(line_push(&e->line, "U1", &p, KEY, NULL, NULL, NULL, 0), LINE_TRANSPORT_ERROR);
     assert_true(clock_monotonic_ms() - t0 < 1000);
     assert_int_equal(fake_count(e->fake), 0);
 }
@@ -530,7 +540,7 @@ static void test_push_connection_refused(void **state)
     e->cfg.line_api_base = base;
     struct text_parts p = parts_of(1);
     long status = -1;
-    assert_int_equal(line_push(&e->line, "U1", &p, KEY, NULL, &status), LINE_TRANSPORT_ERROR);
+    assert_int_equal(line_push(&e->line, "U1", &p, KEY, NULL, &status, NULL, 0), LINE_TRANSPORT_ERROR);
     assert_int_equal(status, 0);
 }
 
@@ -544,7 +554,7 @@ static void test_loading_start(void **state)
     for (int i = 0; i < 4; i++)
         fake_add(e->fake, 202, "{}", NULL, NULL, 0);
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(line_loading_start(&e->line, "Uuser", in[i]), LINE_OK);
+        assert_int_equal(line_loading_start(&e->line, "Uuser", in[i], NULL, 0), LINE_OK);
         json_t *j = recorded_json(e->fake, (size_t)i);
         assert_string_equal(json_string_value(json_object_get(j, "chatId")), "Uuser");
         assert_int_equal(json_integer_value(json_object_get(j, "loadingSeconds")), want[i]);
@@ -565,20 +575,20 @@ static void test_member_name(void **state)
     fake_add(e->fake, 404, "{\"message\":\"Not found\"}", NULL, NULL, 0);
     fake_add(e->fake, 200, "{\"displayName\":7}", NULL, NULL, 0);
     char *name = NULL;
-    assert_int_equal(line_member_name(&e->line, CHAT_GROUP, "Cgrp/../x", "U1", &name), LINE_OK);
+    assert_int_equal(line_member_name(&e->line, CHAT_GROUP, "Cgrp/../x", "U1", &name, NULL, 0), LINE_OK);
     assert_string_equal(name, "Brown");
     free(name);
-    assert_int_equal(line_member_name(&e->line, CHAT_ROOM, "Rroom", "U2", &name), LINE_OK);
+    assert_int_equal(line_member_name(&e->line, CHAT_ROOM, "Rroom", "U2", &name, NULL, 0), LINE_OK);
     assert_string_equal(name, "Cony");
     free(name);
-    assert_int_equal(line_member_name(&e->line, CHAT_USER, NULL, "U3", &name), LINE_OK);
+    assert_int_equal(line_member_name(&e->line, CHAT_USER, NULL, "U3", &name, NULL, 0), LINE_OK);
     assert_string_equal(name, "Sally");
     free(name);
-    assert_int_equal(line_member_name(&e->line, CHAT_GROUP, "C1", "Ugone", &name), LINE_REJECTED);
+    assert_int_equal(line_member_name(&e->line, CHAT_GROUP, "C1", "Ugone", &name, NULL, 0), LINE_REJECTED);
     assert_null(name);
-    assert_int_equal(line_member_name(&e->line, CHAT_GROUP, "C1", "U4", &name), LINE_SERVER_ERROR);
+    assert_int_equal(line_member_name(&e->line, CHAT_GROUP, "C1", "U4", &name, NULL, 0), LINE_SERVER_ERROR);
     assert_null(name);
-    assert_int_equal(line_member_name(&e->line, CHAT_NONE, "C1", "U4", &name), LINE_REJECTED);
+    assert_int_equal(line_member_name(&e->line, CHAT_NONE, "C1", "U4", &name, NULL, 0), LINE_REJECTED);
 
     assert_string_equal(e->fake->req[0].method, "GET");
     /* MHD decodes the path; the escaped '/' kept it one segment. */
@@ -649,13 +659,17 @@ static void test_llm_retries_then_ok(void **state)
              NULL, 0);
     fake_add(e->fake, 500, "{}", NULL, NULL, 0);
     fake_add(e->fake, 200, ok_answer, NULL, NULL, 0);
-    char *answer = NULL;
+    struct llm_answer answer = {0};
     char err[256];
     int64_t t0 = clock_monotonic_ms();
     assert_int_equal(llm_complete(&e->llm, convo, 2, t0 + 30000, &answer, err, sizeof(err)), LLM_OK);
     int64_t took = clock_monotonic_ms() - t0;
-    assert_string_equal(answer, "Hi!");
-    free(answer);
+    assert_string_equal(answer.text, "Hi!");
+    /* No "model" or "usage" in the response: the model asked for, counts unknown. */
+    assert_string_equal(answer.model, "test-model");
+    assert_int_equal(answer.prompt_tokens, -1);
+    assert_int_equal(answer.total_tokens, -1);
+    llm_answer_free(&answer);
     assert_int_equal(fake_count(e->fake), 3);
     /* Back-off 1 s then 2 s, each with up to 25% jitter. */
     assert_true(took >= 3000 && took < 5000);
@@ -677,19 +691,19 @@ static void test_llm_retry_after_ms(void **state)
     struct env *e = *state;
     fake_add(e->fake, 429, "{}", "retry-after-ms", "50", 0);
     fake_add(e->fake, 200, ok_answer, NULL, NULL, 0);
-    char *answer = NULL;
+    struct llm_answer answer = {0};
     char err[256];
     int64_t t0 = clock_monotonic_ms();
     assert_int_equal(llm_complete(&e->llm, convo, 2, t0 + 30000, &answer, err, sizeof(err)), LLM_OK);
     assert_true(clock_monotonic_ms() - t0 < 900);
-    free(answer);
+    llm_answer_free(&answer);
 }
 
 static void test_llm_retry_after_past_deadline(void **state)
 {
     struct env *e = *state;
     fake_add(e->fake, 503, "{}", "Retry-After", "30", 0);
-    char *answer = NULL;
+    struct llm_answer answer = {0};
     char err[256];
     int64_t t0 = clock_monotonic_ms();
     assert_int_equal(llm_complete(&e->llm, convo, 2, t0 + 5000, &answer, err, sizeof(err)),
@@ -704,12 +718,12 @@ static void test_llm_client_error_fails_at_once(void **state)
     struct env *e = *state;
     fake_add(e->fake, 400, "{\"error\":{\"message\":\"Invalid model\",\"type\":\"invalid_request_error\"}}",
              NULL, NULL, 0);
-    char *answer = NULL;
+    struct llm_answer answer = {0};
     char err[256];
     assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 30000, &answer, err,
                                   sizeof(err)),
                      LLM_FAILED);
-    assert_null(answer);
+    assert_null(answer.text);
     assert_int_equal(fake_count(e->fake), 1);
     assert_non_null(strstr(err, "status 400"));
     assert_non_null(strstr(err, "invalid_request_error"));
@@ -721,12 +735,12 @@ static void test_llm_garbage_fails(void **state)
     struct env *e = *state;
     fake_add(e->fake, 200, "<html>gateway</html>", NULL, NULL, 0);
     fake_add(e->fake, 200, ok_answer, NULL, NULL, 0);
-    char *answer = NULL;
+    struct llm_answer answer = {0};
     char err[256];
     assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 30000, &answer, err,
                                   sizeof(err)),
                      LLM_FAILED);
-    assert_null(answer);
+    assert_null(answer.text);
     assert_int_equal(fake_count(e->fake), 1);
     assert_non_null(strstr(err, "bad response"));
 }
@@ -737,21 +751,54 @@ static void test_llm_timeout_within_deadline(void **state)
     e->cfg.llm_timeout_s = 1;
     for (int i = 0; i < 3; i++)
         fake_add(e->fake, 200, ok_answer, NULL, NULL, 1500);
-    char *answer = NULL;
+    struct llm_answer answer = {0};
     char err[256];
     int64_t t0 = clock_monotonic_ms();
     int64_t deadline = t0 + 4000;
     assert_int_equal(llm_complete(&e->llm, convo, 2, deadline, &answer, err, sizeof(err)), LLM_FAILED);
     assert_true(clock_monotonic_ms() <= deadline + 100);
-    assert_null(answer);
+    assert_null(answer.text);
     assert_non_null(strstr(err, "timeout"));
     assert_true(fake_count(e->fake) >= 2);
+    /* Every attempt is in the one message the caller logs. */
+    assert_non_null(strstr(err, "attempt 1/3: timeout after 1000 ms; attempt 2/3: timeout"));
+}
+
+static void test_llm_model_and_usage(void **state)
+{
+    struct env *e = *state;
+    fake_add(e->fake, 200,
+             "{\"model\":\"test-model-2024-08-06\",\"choices\":[{\"message\":{\"role\":\"assistant\","
+             "\"content\":\"Hi!\"}}],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3,"
+             "\"total_tokens\":15}}",
+             NULL, NULL, 0);
+    struct llm_answer answer = {0};
+    char err[256];
+    assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 30000, &answer, err, sizeof(err)),
+                     LLM_OK);
+    assert_string_equal(answer.text, "Hi!");
+    assert_string_equal(answer.model, "test-model-2024-08-06");
+    assert_int_equal(answer.prompt_tokens, 12);
+    assert_int_equal(answer.completion_tokens, 3);
+    assert_int_equal(answer.total_tokens, 15);
+    llm_answer_free(&answer);
+    /* A hostile usage (negative, not a number) reads as unknown. */
+    fake_add(e->fake, 200,
+             "{\"choices\":[{\"message\":{\"content\":\"ok\"}}],\"usage\":{\"prompt_tokens\":-5,"
+             "\"completion_tokens\":\"3\"}}",
+             NULL, NULL, 0);
+    assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 30000, &answer, err, sizeof(err)),
+                     LLM_OK);
+    assert_int_equal(answer.prompt_tokens, -1);
+    assert_int_equal(answer.completion_tokens, -1);
+    assert_int_equal(answer.total_tokens, -1);
+    llm_answer_free(&answer);
 }
 
 static void test_llm_no_time_left(void **state)
 {
     struct env *e = *state;
-    char *answer = NULL;
+    struct llm_answer answer = {0};
     char err[256];
     assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 500, &answer, err,
                                   sizeof(err)),
@@ -771,12 +818,12 @@ static void test_llm_dashscope_no_key_trailing_slash(void **state)
     e->cfg.thinking = false;
     e->cfg.llm_max_tokens = 0;
     fake_add(e->fake, 200, ok_answer, NULL, NULL, 0);
-    char *answer = NULL;
+    struct llm_answer answer = {0};
     char err[256];
     assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 30000, &answer, err,
                                   sizeof(err)),
                      LLM_OK);
-    free(answer);
+    llm_answer_free(&answer);
     struct recorded *r = &e->fake->req[0];
     assert_string_equal(r->url, "/compatible-mode/v1/chat/completions");
     assert_string_equal(r->authorization, "");
@@ -790,12 +837,12 @@ static void test_llm_cancelled(void **state)
 {
     struct env *e = *state;
     atomic_store(&e->cancel, 1);
-    char *answer = NULL;
+    struct llm_answer answer = {0};
     char err[256];
     assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 30000, &answer, err,
                                   sizeof(err)),
                      LLM_CANCELLED);
-    assert_null(answer);
+    assert_null(answer.text);
     assert_int_equal(fake_count(e->fake), 0);
 }
 
@@ -835,6 +882,7 @@ int main(void)
         T(test_llm_no_time_left),
         T(test_llm_dashscope_no_key_trailing_slash),
         T(test_llm_cancelled),
+        T(test_llm_model_and_usage),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     http_global_cleanup();

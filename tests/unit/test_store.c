@@ -237,9 +237,16 @@ static void claim_none(struct store *st)
     assert_null(job.event_id);
 }
 
+/* store_job_finish with nothing but the outcome "answered". */
+static int job_done(struct store *st, const char *event_id, int64_t claim_gen)
+{
+    struct job_finish f = { .outcome = OUTCOME_ANSWERED, .usage = { -1, -1, -1 } };
+    return store_job_finish(st, event_id, claim_gen, &f);
+}
+
 static void finish_job(struct store *st, struct job *job)
 {
-    assert_int_equal(store_job_done(st, job->event_id, job->claim_gen, "answered"), 0);
+    assert_int_equal(job_done(st, job->event_id, job->claim_gen), 0);
     job_free(job);
 }
 
@@ -251,6 +258,36 @@ static int64_t depth_of(struct store *st)
     return depth;
 }
 
+/* Adds an internal job of kind "test" in `chat_id` and claims it: the inbox
+ * must hold no claimable webhook event (they go first). */
+static void claim_task(struct store *st, const char *chat_id, struct job *job)
+{
+    static unsigned counter;
+    char key[32];
+
+    snprintf(key, sizeof key, "k%u", counter++);
+    assert_int_equal(store_task_add(st, "test", key, chat_id, "{}", 1), 1);
+    if (store_claim_next(st, 1000, job) != 1)
+        fail_msg("claim of a test task: %s", store_last_error(st));
+    assert_non_null(job->kind);
+    assert_string_equal(job->kind, "test");
+    assert_string_equal(job->chat_id, chat_id);
+}
+
+/* Writes history turns and bot message ids of a chat the one way the store
+ * allows: as what a job finishes with (here an internal job's). */
+static void finish_with(struct store *st, const char *chat_id, const struct turn *turns, size_t n,
+                        const char *const *ids, size_t n_ids, int64_t sent_at_ms)
+{
+    struct job job;
+    struct job_finish f = { OUTCOME_ANSWERED, turns, n, ids, n_ids, sent_at_ms, NULL, { -1, -1, -1 } };
+
+    claim_task(st, chat_id, &job);
+    if (store_job_finish(st, job.event_id, job.claim_gen, &f) != 0)
+        fail_msg("job finish: %s", store_last_error(st));
+    job_free(&job);
+}
+
 static void add_turn(struct store *st, const char *chat_id, enum turn_role role,
                      const char *text, const char *message_id, int64_t ts)
 {
@@ -258,8 +295,101 @@ static void add_turn(struct store *st, const char *chat_id, enum turn_role role,
 
     if (role == TURN_CONTEXT)
         t.speaker = (char *)"Alice";
-    if (store_history_add(st, chat_id, &t) != 0)
-        fail_msg("history add: %s", store_last_error(st));
+    finish_with(st, chat_id, &t, 1, NULL, 0, 0);
+}
+
+static void add_bot_id(struct store *st, const char *chat_id, const char *message_id, int64_t ts)
+{
+    finish_with(st, chat_id, NULL, 0, &message_id, 1, ts);
+}
+
+/* SQL on the fixture's database behind the store's back (the oracle for what
+ * the store wrote), with "%s" in `sql` standing for the tables' schema
+ * prefix. Returns false when this backend's admin cannot see the database. */
+static bool admin_sees(const struct fixture *fx)
+{
+    return fx->backend->is_sqlite || pg_admin_sees(fx);
+}
+
+static void admin_format(const struct fixture *fx, const char *sql, char *out, size_t len)
+{
+    char prefix[80] = "";
+
+    size_t o = 0;
+
+    if (!fx->backend->is_sqlite)
+        snprintf(prefix, sizeof prefix, "%s.", fx->schema);
+    /* Every "%s" is the prefix. */
+    for (const char *p = sql; *p && o + 1 < len; p++) {
+        if (p[0] == '%' && p[1] == 's') {
+            for (const char *q = prefix; *q && o + 1 < len; q++)
+                out[o++] = *q;
+            p++;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+}
+
+static void admin_exec(const struct fixture *fx, const char *sql)
+{
+    char text[2048];
+
+    admin_format(fx, sql, text, sizeof text);
+    if (fx->backend->is_sqlite) {
+        sqlite3 *db;
+        char *msg = NULL;
+        assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+        sqlite3_busy_timeout(db, 5000);
+        if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK)
+            fail_msg("admin SQL failed: %s: %s", text, msg);
+        sqlite3_close(db);
+    } else if (!pg_admin_ok(text)) {
+        fail_msg("admin SQL failed: %s", text);
+    }
+}
+
+/* The first column of the first row as a malloc'd string; NULL for SQL NULL
+ * or no row. */
+static char *admin_text(const struct fixture *fx, const char *sql)
+{
+    char text[2048];
+    char *out = NULL;
+
+    admin_format(fx, sql, text, sizeof text);
+    if (fx->backend->is_sqlite) {
+        sqlite3 *db;
+        sqlite3_stmt *s;
+        assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+        sqlite3_busy_timeout(db, 5000);
+        assert_int_equal(sqlite3_prepare_v2(db, text, -1, &s, NULL), SQLITE_OK);
+        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+            out = strdup((const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+    } else {
+        PGresult *res = PQexec(pg_admin, text);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            fail_msg("admin SQL failed: %s: %s", text, PQerrorMessage(pg_admin));
+        if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+            out = strdup(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    return out;
+}
+
+static void expect_admin_text(const struct fixture *fx, const char *sql, const char *expected)
+{
+    char *got = admin_text(fx, sql);
+
+    if (!expected)
+        assert_null(got);
+    else if (!got)
+        fail_msg("%s: no value, expected %s", sql, expected);
+    else
+        assert_string_equal(got, expected);
+    free(got);
 }
 
 /* Loads and checks the texts, oldest first, as one "|"-joined string. */
@@ -623,9 +753,9 @@ static void test_fencing(void **state)
     gen = job.claim_gen;
 
     assert_int_equal(store_job_sending(fx->st, "e1", gen + 1, "{\"x\":1}"), 1);
-    assert_int_equal(store_job_done(fx->st, "e1", gen - 1, "answered"), 1);
+    assert_int_equal(job_done(fx->st, "e1", gen - 1), 1);
     assert_int_equal(store_job_release(fx->st, "e1", gen + 7), 1);
-    assert_int_equal(store_job_done(fx->st, "nope", gen, "answered"), 1);
+    assert_int_equal(job_done(fx->st, "nope", gen), 1);
     /* Nothing changed: still held, still working. */
     claim_none(fx->st);
     assert_int_equal(depth_of(fx->st), 1);
@@ -634,16 +764,16 @@ static void test_fencing(void **state)
     assert_int_equal(store_job_release(fx->st, "e1", gen), 0);
     assert_int_equal(store_job_release(fx->st, "e1", gen), 1);
     assert_int_equal(store_job_sending(fx->st, "e1", gen, "{}"), 1);
-    assert_int_equal(store_job_done(fx->st, "e1", gen, "answered"), 1);
+    assert_int_equal(job_done(fx->st, "e1", gen), 1);
 
     /* ...and the next claim has a new one. */
     claim_expect(fx->st, "e1", &again);
     assert_true(again.claim_gen > gen);
     assert_int_equal(again.attempts, 2);
-    assert_int_equal(store_job_done(fx->st, "e1", gen, "answered"), 1);
+    assert_int_equal(job_done(fx->st, "e1", gen), 1);
     assert_int_equal(store_job_sending(fx->st, "e1", again.claim_gen, "{\"x\":2}"), 0);
-    assert_int_equal(store_job_done(fx->st, "e1", again.claim_gen, "answered"), 0);
-    assert_int_equal(store_job_done(fx->st, "e1", again.claim_gen, "answered"), 1);
+    assert_int_equal(job_done(fx->st, "e1", again.claim_gen), 0);
+    assert_int_equal(job_done(fx->st, "e1", again.claim_gen), 1);
     assert_int_equal(depth_of(fx->st), 0);
     job_free(&job);
     job_free(&again);
@@ -694,7 +824,7 @@ static void test_sending_survives_crash(void **state)
     assert_int_equal(after.attempts, 2);
     assert_true(after.claim_gen > job.claim_gen);
     claim_none(fx->st); /* chat A is busy again */
-    assert_int_equal(store_job_done(fx->st, "e1", job.claim_gen, "answered"), 1);
+    assert_int_equal(job_done(fx->st, "e1", job.claim_gen), 1);
     finish_job(fx->st, &after);
     job_free(&job);
 
@@ -721,7 +851,7 @@ static void test_working_crash_goes_back_to_pending(void **state)
     assert_int_equal(after.state, JOB_PENDING);
     assert_int_equal(after.attempts, 2);
     assert_null(after.answer);
-    assert_int_equal(store_job_done(fx->st, "e1", job.claim_gen, "answered"), 1);
+    assert_int_equal(job_done(fx->st, "e1", job.claim_gen), 1);
     assert_int_equal(store_job_sending(fx->st, "e1", job.claim_gen, "{}"), 1);
     finish_job(fx->st, &after);
     job_free(&job);
@@ -827,19 +957,37 @@ static void test_history_load(void **state)
     assert_string_equal(turns[2].text, "c5");
     turns_free(turns, n);
 
-    /* A NULL text is stored as empty text; a bad role is refused. */
+    /* An empty text is kept as empty text; a NULL text or a bad role is
+     * refused, and nothing of that finish is written. */
     {
-        struct turn t = { TURN_USER, NULL, NULL, NULL, 11 };
-        assert_int_equal(store_history_add(fx->st, "chatD", &t), 0);
+        struct turn t = { TURN_USER, NULL, (char *)"", NULL, 11 };
+        struct job job;
+        struct job_finish f = { OUTCOME_ANSWERED, &t, 1, NULL, 0, 0, NULL, { -1, -1, -1 } };
+
+        finish_with(fx->st, "chatD", &t, 1, NULL, 0, 0);
         expect_history(fx->st, "chatD", 5, 5, "");
         assert_int_equal(store_history_load(fx->st, "chatD", 5, 5, &turns, &n), 0);
         assert_int_equal(n, 1);
         assert_string_equal(turns[0].text, "");
         turns_free(turns, n);
+        claim_task(fx->st, "chatD", &job);
         t.role = (enum turn_role)42;
-        assert_int_equal(store_history_add(fx->st, "chatD", &t), -1);
-        assert_int_equal(store_history_add(fx->st, "chatD", NULL), -1);
-        assert_int_equal(store_history_add(fx->st, NULL, &t), -1);
+        assert_int_equal(store_job_finish(fx->st, job.event_id, job.claim_gen, &f), -1);
+        t.role = TURN_USER;
+        t.text = NULL;
+        assert_int_equal(store_job_finish(fx->st, job.event_id, job.claim_gen, &f), -1);
+        f.n_turns = 2;
+        f.turns = NULL;
+        assert_int_equal(store_job_finish(fx->st, job.event_id, job.claim_gen, &f), -1);
+        assert_int_equal(store_job_finish(fx->st, job.event_id, job.claim_gen, NULL), -1);
+        assert_int_equal(store_job_finish(fx->st, NULL, job.claim_gen, &f), -1);
+        f.n_turns = 0;
+        f.outcome = (enum job_outcome)99;
+        assert_int_equal(store_job_finish(fx->st, job.event_id, job.claim_gen, &f), -1);
+        f.outcome = OUTCOME_IGNORED;
+        assert_int_equal(store_job_finish(fx->st, job.event_id, job.claim_gen, &f), 0);
+        expect_history(fx->st, "chatD", 5, 5, "");
+        job_free(&job);
     }
 }
 
@@ -884,36 +1032,77 @@ static void test_bot_message_ids(void **state)
 {
     struct fixture *fx = *state;
 
-    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s1", 1), 0);
-    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s1", 2), 0); /* again: fine */
-    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s2", 2), 0);
+    add_bot_id(fx->st, "chatA", "s1", 1);
+    add_bot_id(fx->st, "chatA", "s1", 2); /* again: fine */
+    add_bot_id(fx->st, "chatA", "s2", 2);
     assert_int_equal(store_bot_message_is(fx->st, "chatA", "s1"), 1);
     assert_int_equal(store_bot_message_is(fx->st, "chatA", "s2"), 1);
     assert_int_equal(store_bot_message_is(fx->st, "chatB", "s1"), 0);
     assert_int_equal(store_bot_message_is(fx->st, "chatA", "s3"), 0);
     assert_int_equal(store_bot_message_is(fx->st, "chatA", NULL), 0);
-    assert_int_equal(store_bot_message_add(fx->st, "chatA", NULL, 1), -1);
+    {
+        /* A NULL id is refused (nothing written); ids land in the job's own chat. */
+        const char *ids[] = { "s3", NULL };
+        struct job job;
+        struct job_finish f = { OUTCOME_ANSWERED, NULL, 0, ids, 2, 5, NULL, { -1, -1, -1 } };
+        claim_task(fx->st, "chatB", &job);
+        assert_int_equal(store_job_finish(fx->st, job.event_id, job.claim_gen, &f), -1);
+        f.n_sent = 1;
+        assert_int_equal(store_job_finish(fx->st, job.event_id, job.claim_gen, &f), 0);
+        assert_int_equal(store_bot_message_is(fx->st, "chatB", "s3"), 1);
+        assert_int_equal(store_bot_message_is(fx->st, "chatA", "s3"), 0);
+        job_free(&job);
+    }
 }
 
-static void test_context_trim(void **state)
+/* store_context_keep: the turn, the trim to the newest `keep` context turns
+ * and "done" (outcome context), together; a lost claim writes nothing. */
+static void test_context_keep(void **state)
 {
     struct fixture *fx = *state;
+    struct job job;
+    char id[16];
 
     add_turn(fx->st, "chatA", TURN_USER, "u1", NULL, 1);
-    add_turn(fx->st, "chatA", TURN_CONTEXT, "c1", NULL, 2);
-    add_turn(fx->st, "chatA", TURN_CONTEXT, "c2", NULL, 3);
-    add_turn(fx->st, "chatA", TURN_CONTEXT, "c3", NULL, 4);
-    add_turn(fx->st, "chatA", TURN_CONTEXT, "c4", NULL, 5);
-    add_turn(fx->st, "chatB", TURN_CONTEXT, "b1", NULL, 6);
-
-    assert_int_equal(store_context_trim(fx->st, "chatA", 2), 0);
+    add_turn(fx->st, "chatB", TURN_CONTEXT, "b1", NULL, 2);
+    for (int i = 1; i <= 4; i++) {
+        struct turn t = { TURN_CONTEXT, (char *)"Alice", NULL, NULL, 10 + i };
+        char text[8];
+        snprintf(id, sizeof id, "g%d", i);
+        snprintf(text, sizeof text, "c%d", i);
+        t.text = text;
+        add_event(fx->st, id, "chatA", 10 + i);
+        claim_expect(fx->st, id, &job);
+        assert_int_equal(store_context_keep(fx->st, job.event_id, job.claim_gen, "chatA", &t, 2), 0);
+        job_free(&job);
+    }
     expect_history(fx->st, "chatA", 10, 10, "u1|c3|c4");
-    assert_int_equal(store_context_trim(fx->st, "chatA", 5), 0);
-    expect_history(fx->st, "chatA", 10, 10, "u1|c3|c4");
-    assert_int_equal(store_context_trim(fx->st, "chatA", 0), 0);
-    expect_history(fx->st, "chatA", 10, 10, "u1");
-    assert_int_equal(store_context_trim(fx->st, "chatA", -3), 0);
     expect_history(fx->st, "chatB", 10, 10, "b1");
+    assert_int_equal(depth_of(fx->st), 0);
+    if (admin_sees(fx))
+        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'g4'", "context");
+
+    /* A lost claim: no turn, no trim, the row untouched. */
+    add_event(fx->st, "g5", "chatA", 20);
+    claim_expect(fx->st, "g5", &job);
+    {
+        struct turn t = { TURN_CONTEXT, NULL, (char *)"lost", NULL, 20 };
+        assert_int_equal(store_context_keep(fx->st, "g5", job.claim_gen + 1, "chatA", &t, 0), 1);
+        expect_history(fx->st, "chatA", 10, 10, "u1|c3|c4");
+        assert_int_equal(depth_of(fx->st), 1);
+        /* keep <= 0 keeps no context at all; a NULL text is kept as "". */
+        t.text = NULL;
+        assert_int_equal(store_context_keep(fx->st, "g5", job.claim_gen, "chatA", &t, -3), 0);
+        expect_history(fx->st, "chatA", 10, 10, "u1");
+        assert_int_equal(store_context_keep(fx->st, "g5", job.claim_gen, "chatA", &t, 2), 1);
+        assert_int_equal(store_context_keep(fx->st, NULL, 1, "chatA", &t, 2), -1);
+        assert_int_equal(store_context_keep(fx->st, "g5", 1, NULL, &t, 2), -1);
+        assert_int_equal(store_context_keep(fx->st, "g5", 1, "chatA", NULL, 2), -1);
+        assert_int_equal(store_context_keep(NULL, "g5", 1, "chatA", &t, 2), -1);
+        t.role = (enum turn_role)7;
+        assert_int_equal(store_context_keep(fx->st, "g5", 1, "chatA", &t, 2), -1);
+    }
+    job_free(&job);
 }
 
 static void test_history_clear(void **state)
@@ -924,7 +1113,7 @@ static void test_history_clear(void **state)
     add_turn(fx->st, "chatA", TURN_ASSISTANT, "a1", "s1", 2);
     add_turn(fx->st, "chatA", TURN_CONTEXT, "c1", "m2", 3);
     add_turn(fx->st, "chatB", TURN_USER, "b1", "m3", 4);
-    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s1", 2), 0);
+    add_bot_id(fx->st, "chatA", "s1", 2);
 
     assert_int_equal(store_history_clear(fx->st, "chatA"), 0);
     expect_history(fx->st, "chatA", 10, 10, "");
@@ -935,18 +1124,18 @@ static void test_history_clear(void **state)
 static void test_forget_chat(void **state)
 {
     struct fixture *fx = *state;
-    struct rate_state rs = { 1000, 3, true };
     char *name = NULL;
     struct job job;
+    int64_t count;
 
     add_turn(fx->st, "U1", TURN_USER, "u1", "m1", 1);
     add_turn(fx->st, "U2", TURN_USER, "other", "m2", 1);
-    assert_int_equal(store_bot_message_add(fx->st, "U1", "s1", 2), 0);
-    assert_int_equal(store_bot_message_add(fx->st, "U2", "s2", 2), 0);
+    add_bot_id(fx->st, "U1", "s1", 2);
+    add_bot_id(fx->st, "U2", "s2", 2);
     assert_int_equal(store_profile_put(fx->st, "U1", "U1", "Alice", 10), 0);
     assert_int_equal(store_profile_put(fx->st, "U2", "U2", "Bob", 10), 0);
-    assert_int_equal(store_rate_put(fx->st, "U1", &rs), 0);
-    assert_int_equal(store_rate_put(fx->st, "U2", &rs), 0);
+    assert_int_equal(store_rate_count(fx->st, "U1", 1000, &count), 0);
+    assert_int_equal(store_rate_count(fx->st, "U2", 1000, &count), 0);
     add_event(fx->st, "done-1", "U1", 1);
     claim_expect(fx->st, "done-1", &job);
     finish_job(fx->st, &job);
@@ -957,15 +1146,16 @@ static void test_forget_chat(void **state)
     expect_history(fx->st, "U1", 10, 10, "");
     assert_int_equal(store_bot_message_is(fx->st, "U1", "s1"), 0);
     assert_int_equal(store_profile_get(fx->st, "U1", "U1", 0, &name), 0);
-    assert_int_equal(store_rate_get(fx->st, "U1", &rs), 0);
-    assert_int_equal(rs.count, 0);
+    assert_int_equal(store_rate_count(fx->st, "U1", 1000, &count), 0);
+    assert_int_equal(count, 1); /* its counter was gone */
 
     /* Other chats are untouched. */
     expect_history(fx->st, "U2", 10, 10, "other");
     assert_int_equal(store_bot_message_is(fx->st, "U2", "s2"), 1);
     assert_int_equal(store_profile_get(fx->st, "U2", "U2", 0, &name), 1);
     free(name);
-    assert_int_equal(store_rate_get(fx->st, "U2", &rs), 1);
+    assert_int_equal(store_rate_count(fx->st, "U2", 1000, &count), 0);
+    assert_int_equal(count, 2);
 
     /* The done event still deduplicates; the pending one is still there to work on. */
     {
@@ -1009,118 +1199,529 @@ static void test_profiles(void **state)
     assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, NULL), -1);
 }
 
-static void test_rate(void **state)
+/* store_rate_count: a fixed one-minute window per user, counted in SQL. */
+static void test_rate_count(void **state)
 {
     struct fixture *fx = *state;
-    struct rate_state rs = { 77, 77, true };
-    struct rate_state put = { 60000, 5, false };
+    const int64_t t = 1700000000000;
+    int64_t count = -1;
 
-    assert_int_equal(store_rate_get(fx->st, "U1", &rs), 0);
-    assert_int_equal(rs.window_start_ms, 0);
-    assert_int_equal(rs.count, 0);
-    assert_false(rs.warned);
-
-    assert_int_equal(store_rate_put(fx->st, "U1", &put), 0);
-    assert_int_equal(store_rate_get(fx->st, "U1", &rs), 1);
-    assert_int_equal(rs.window_start_ms, 60000);
-    assert_int_equal(rs.count, 5);
-    assert_false(rs.warned);
-
-    put.count = 6;
-    put.warned = true;
-    assert_int_equal(store_rate_put(fx->st, "U1", &put), 0);
-    assert_int_equal(store_rate_get(fx->st, "U1", &rs), 1);
-    assert_int_equal(rs.count, 6);
-    assert_true(rs.warned);
-    assert_int_equal(store_rate_put(fx->st, "U1", NULL), -1);
-    assert_int_equal(store_rate_get(fx->st, NULL, &rs), -1);
+    assert_int_equal(store_rate_count(fx->st, "U1", t, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_rate_count(fx->st, "U1", t + 1000, &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(store_rate_count(fx->st, "U2", t + 1000, &count), 0);
+    assert_int_equal(count, 1); /* every user has a counter of their own */
+    assert_int_equal(store_rate_count(fx->st, "U1", t + 59999, &count), 0);
+    assert_int_equal(count, 3);
+    /* 60 s after the window opened a new one opens, starting at 1 ... */
+    assert_int_equal(store_rate_count(fx->st, "U1", t + 60000, &count), 0);
+    assert_int_equal(count, 1);
+    /* ... and runs from there (not from the first message of the old one). */
+    assert_int_equal(store_rate_count(fx->st, "U1", t + 119999, &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(store_rate_count(fx->st, "U1", t + 120000, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(chat_rate_verdict(count, 1), RATE_ALLOW);
 }
 
-/* store_batch_begin/end: the writes between them are kept together or not at
- * all. SQLite batches; PostgreSQL commits each write on its own (0). */
-static void test_batch(void **state)
+#define RC_THREADS 4
+#define RC_EACH 25
+
+struct rc_arg {
+    const char *url;
+    int64_t counts[RC_EACH];
+    atomic_int *errors;
+};
+
+static void *rc_worker(void *p)
+{
+    struct rc_arg *a = p;
+    char err[256];
+    struct store *st = store_open(a->url, err, sizeof err);
+
+    if (!st) {
+        atomic_fetch_add(a->errors, 1);
+        return NULL;
+    }
+    for (int i = 0; i < RC_EACH; i++) {
+        if (store_rate_count(st, "U-busy", 5000, &a->counts[i]) != 0) {
+            fprintf(stderr, "rate count: %s\n", store_last_error(st));
+            atomic_fetch_add(a->errors, 1);
+        }
+    }
+    store_close(st);
+    return NULL;
+}
+
+/* Concurrent counts of one user, each thread with its own handle: every one
+ * lands, so the counts handed out are exactly 1..N, each once. */
+static void test_rate_count_concurrent(void **state)
 {
     struct fixture *fx = *state;
+    pthread_t threads[RC_THREADS];
+    struct rc_arg args[RC_THREADS];
+    atomic_int errors = 0;
+    bool seen[RC_THREADS * RC_EACH + 1] = { false };
+    int64_t count;
+
+    for (int i = 0; i < RC_THREADS; i++) {
+        args[i] = (struct rc_arg){ .url = fx->url, .errors = &errors };
+        assert_int_equal(pthread_create(&threads[i], NULL, rc_worker, &args[i]), 0);
+    }
+    for (int i = 0; i < RC_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    assert_int_equal(atomic_load(&errors), 0);
+    for (int i = 0; i < RC_THREADS; i++) {
+        for (int j = 0; j < RC_EACH; j++) {
+            int64_t c = args[i].counts[j];
+            assert_true(c >= 1 && c <= RC_THREADS * RC_EACH);
+            assert_false(seen[c]);
+            seen[c] = true;
+        }
+    }
+    assert_int_equal(store_rate_count(fx->st, "U-busy", 5000, &count), 0);
+    assert_int_equal(count, RC_THREADS * RC_EACH + 1);
+}
+
+/* store_job_finish: outcome, model, usage, turns and ids in one transaction. */
+static void test_job_finish(void **state)
+{
+    struct fixture *fx = *state;
+    struct turn turns[] = {
+        { TURN_USER, NULL, (char *)"question", (char *)"m1", 10 },
+        { TURN_ASSISTANT, NULL, (char *)"answer", (char *)"s1", 11 },
+    };
+    const char *ids[] = { "s1", "s2" };
+    struct job_finish f = { OUTCOME_APOLOGIZED, turns, 2, ids, 2, 12, "model-x", { 10, 5, 15 } };
     struct job job;
-    struct rate_state rs = { 0, 0, false };
-    struct rate_state put = { 1000, 3, false };
-    int b;
 
     add_event(fx->st, "e1", "chatA", 1);
-    add_event(fx->st, "e2", "chatB", 2);
-
-    /* A good batch: history, a bot message id, a counter and "done" together. */
+    add_event(fx->st, "e2", "chatA", 2);
     claim_expect(fx->st, "e1", &job);
-    b = store_batch_begin(fx->st);
-    assert_int_equal(b, fx->backend->is_sqlite ? 1 : 0);
-    assert_int_equal(store_batch_begin(fx->st), fx->backend->is_sqlite ? -1 : 0); /* no nesting */
-    add_turn(fx->st, "chatA", TURN_USER, "hi", "m1", 1);
-    add_turn(fx->st, "chatA", TURN_ASSISTANT, "hello", "b1", 2);
-    assert_int_equal(store_bot_message_add(fx->st, "chatA", "b1", 2), 0);
-    assert_int_equal(store_rate_put(fx->st, "U1", &put), 0);
-    assert_int_equal(store_rate_get(fx->st, "U1", &rs), 1); /* reads see the batch's writes */
-    assert_int_equal(rs.count, 3);
-    assert_int_equal(store_job_done(fx->st, job.event_id, job.claim_gen, "answered"), 0);
-    assert_int_equal(store_batch_end(fx->st), 0);
-    assert_int_equal(store_batch_end(fx->st), 0); /* nothing open: nothing to do */
-    job_free(&job);
-    expect_history(fx->st, "chatA", 10, 0, "hi|hello");
-    assert_int_equal(store_bot_message_is(fx->st, "chatA", "b1"), 1);
+    assert_null(job.kind); /* a webhook event */
+
+    /* A lost claim writes nothing at all. */
+    assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen + 1, &f), 1);
+    assert_int_equal(store_job_finish(fx->st, "nope", job.claim_gen, &f), 1);
+    expect_history(fx->st, "chatA", 10, 10, "");
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "s1"), 0);
+    assert_int_equal(depth_of(fx->st), 2);
+    claim_none(fx->st); /* still held */
+    if (admin_sees(fx))
+        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e1'", NULL);
+
+    assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen, &f), 0);
+    expect_history(fx->st, "chatA", 10, 10, "question|answer");
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "s1"), 1);
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "s2"), 1);
     assert_int_equal(depth_of(fx->st), 1);
+    if (admin_sees(fx)) {
+        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e1'", "apologized");
+        expect_admin_text(fx, "SELECT model FROM %slinebot_inbox WHERE event_id = 'e1'", "model-x");
+        expect_admin_text(fx,
+                          "SELECT prompt_tokens || ',' || completion_tokens || ',' || total_tokens"
+                          " FROM %slinebot_inbox WHERE event_id = 'e1'",
+                          "10,5,15");
+        expect_admin_text(fx, "SELECT payload FROM %slinebot_inbox WHERE event_id = 'e1'", NULL);
+    }
+    /* Finished once: a second finish is a lost claim, and adds nothing. */
+    assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen, &f), 1);
+    expect_history(fx->st, "chatA", 10, 10, "question|answer");
+    job_free(&job);
 
-    /* A call that fails fails the batch: the calls after it fail at once, and
-     * nothing of the batch is kept. */
+    /* No model: no usage is recorded, whatever the numbers say. */
     claim_expect(fx->st, "e2", &job);
-    b = store_batch_begin(fx->st);
-    add_turn(fx->st, "chatB", TURN_USER, "lost", "m2", 3);
-    assert_int_equal(store_rate_put(fx->st, "U2", NULL), -1); /* a bad call */
-    if (b == 1) {
-        char first[256];
-        snprintf(first, sizeof first, "%s", store_last_error(fx->st));
-        assert_int_equal(store_job_done(fx->st, job.event_id, job.claim_gen, "answered"), -1);
-        assert_string_equal(store_last_error(fx->st), first); /* the cause is kept */
-        assert_int_equal(store_batch_end(fx->st), -1);
-        expect_history(fx->st, "chatB", 10, 0, "");
-        assert_int_equal(depth_of(fx->st), 1);
-        /* The handle works normally afterwards. */
-        assert_int_equal(store_job_done(fx->st, job.event_id, job.claim_gen, "answered"), 0);
-    } else {
-        assert_int_equal(store_job_done(fx->st, job.event_id, job.claim_gen, "answered"), 0);
-        assert_int_equal(store_batch_end(fx->st), 0);
-        expect_history(fx->st, "chatB", 10, 0, "lost");
+    f = (struct job_finish){ .outcome = OUTCOME_IGNORED, .usage = { 0, 0, 0 } };
+    assert_int_equal(store_job_finish(fx->st, "e2", job.claim_gen, &f), 0);
+    if (admin_sees(fx)) {
+        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e2'", "ignored");
+        expect_admin_text(fx, "SELECT total_tokens FROM %slinebot_inbox WHERE event_id = 'e2'", NULL);
+        expect_admin_text(fx, "SELECT model FROM %slinebot_inbox WHERE event_id = 'e2'", NULL);
     }
     job_free(&job);
-    assert_int_equal(depth_of(fx->st), 0);
 
-    /* A handle closed with a batch open rolls it back. */
-    if (fx->backend->is_sqlite) {
-        struct store *other = reopen(fx);
-        assert_int_equal(store_batch_begin(other), 1);
-        add_turn(other, "chatC", TURN_USER, "never", "m3", 4);
-        store_close(other);
-        expect_history(fx->st, "chatC", 10, 0, "");
+    /* The names of the outcomes, both ways. */
+    for (int o = OUTCOME_ANSWERED; o <= OUTCOME_UNSUPPORTED; o++) {
+        enum job_outcome back;
+        assert_int_equal(job_outcome_parse(job_outcome_name((enum job_outcome)o), &back), 0);
+        assert_int_equal(back, o);
     }
-    assert_int_equal(store_batch_begin(NULL), -1);
-    assert_int_equal(store_batch_end(NULL), -1);
+    assert_string_equal(job_outcome_name(OUTCOME_RATE_LIMITED), "rate_limited");
+    assert_string_equal(job_outcome_name(OUTCOME_HANDED_OVER), "handed_over");
+    {
+        enum job_outcome back;
+        assert_int_equal(job_outcome_parse("nonsense", &back), -1);
+        assert_int_equal(job_outcome_parse(NULL, &back), -1);
+    }
+}
+
+/* A failure in the middle of a finish (the test's own connection makes the
+ * insert of bot message ids fail, after the inbox row and the turns were
+ * written) leaves nothing half-written, and the claim still held. */
+static void test_job_finish_atomic(void **state)
+{
+    struct fixture *fx = *state;
+    struct turn turns[] = { { TURN_USER, NULL, (char *)"q", NULL, 10 },
+                            { TURN_ASSISTANT, NULL, (char *)"a", NULL, 11 } };
+    const char *ids[] = { "s1" };
+    struct job_finish f = { OUTCOME_ANSWERED, turns, 2, ids, 1, 12, "m", { 1, 2, 3 } };
+    struct job job;
+
+    if (!admin_sees(fx))
+        skip();
+    if (fx->backend->is_sqlite) {
+        admin_exec(fx, "CREATE TRIGGER test_fail BEFORE INSERT ON linebot_bot_messages"
+                       " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    } else {
+        admin_exec(fx, "CREATE FUNCTION %stest_fail() RETURNS trigger LANGUAGE plpgsql AS"
+                       " $$BEGIN RAISE EXCEPTION 'injected failure'; END$$;"
+                       "CREATE TRIGGER test_fail BEFORE INSERT ON %slinebot_bot_messages"
+                       " FOR EACH ROW EXECUTE FUNCTION %stest_fail()");
+    }
+    add_event(fx->st, "e1", "chatA", 1);
+    claim_expect(fx->st, "e1", &job);
+    assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen, &f), -1);
+    assert_non_null(strstr(store_last_error(fx->st), "injected"));
+    expect_history(fx->st, "chatA", 10, 10, "");
+    assert_int_equal(depth_of(fx->st), 1);
+    expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'e1'", "working");
+    expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e1'", NULL);
+
+    /* The same in store_context_keep: the trim fails after the turn and the finish. */
+    if (fx->backend->is_sqlite)
+        admin_exec(fx, "CREATE TRIGGER test_fail_trim BEFORE DELETE ON linebot_history"
+                       " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    else
+        admin_exec(fx, "CREATE TRIGGER test_fail_trim BEFORE DELETE ON %slinebot_history"
+                       " FOR EACH ROW EXECUTE FUNCTION %stest_fail()");
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "old", NULL, 2);
+    {
+        struct turn t = { TURN_CONTEXT, NULL, (char *)"new", NULL, 3 };
+        assert_int_equal(store_context_keep(fx->st, "e1", job.claim_gen, "chatA", &t, 0), -1);
+    }
+    expect_history(fx->st, "chatA", 10, 10, "old");
+    expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'e1'", "working");
+
+    /* Once the fault is gone the same claim finishes, all of it. */
+    if (fx->backend->is_sqlite)
+        admin_exec(fx, "DROP TRIGGER test_fail_trim; DROP TRIGGER test_fail");
+    else
+        admin_exec(fx, "DROP TRIGGER test_fail_trim ON %slinebot_history;"
+                       "DROP TRIGGER test_fail ON %slinebot_bot_messages");
+    assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen, &f), 0);
+    expect_history(fx->st, "chatA", 10, 10, "q|a");
+    assert_int_equal(store_bot_message_is(fx->st, "chatA", "s1"), 1);
+    assert_int_equal(depth_of(fx->st), 0);
+    job_free(&job);
+}
+
+/* Internal jobs: deduplicated by (kind, key), claimed only when no webhook
+ * event is claimable, and never holding their chat. */
+static void test_tasks(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job, task;
+
+    assert_int_equal(store_task_add(fx->st, "memory", "chatA:1", "chatA", "{\"n\":1}", 1), 1);
+    assert_int_equal(store_task_add(fx->st, "memory", "chatA:1", "chatA", "{\"n\":2}", 2), 0);
+    assert_int_equal(store_task_add(fx->st, "summary", "chatA:1", "chatA", "{\"n\":3}", 3), 1);
+    assert_int_equal(store_task_add(fx->st, "memory", "x", NULL, "{}", 4), 1); /* no chat */
+    add_event(fx->st, "e1", "chatA", 100); /* newer than every task, still first */
+    add_event(fx->st, "e2", "chatB", 200);
+    assert_int_equal(depth_of(fx->st), 5);
+
+    claim_expect(fx->st, "e1", &job);
+    /* chatA is busy; e2 is claimable, so it goes before any task. */
+    claim_expect(fx->st, "e2", &task);
+    finish_job(fx->st, &task);
+
+    /* Only tasks left claimable: the oldest. */
+    assert_int_equal(store_claim_next(fx->st, 1000, &task), 1);
+    assert_string_equal(task.kind, "memory");
+    assert_string_equal(task.event_id, "task:memory:chatA:1");
+    assert_string_equal(task.chat_id, "chatA"); /* while e1 of chatA is in progress */
+    assert_string_equal(task.payload, "{\"n\":1}");
+    assert_int_equal(task.state, JOB_PENDING);
+    finish_job(fx->st, &job);
+
+    /* A task in progress does not hold its chat for events. */
+    add_event(fx->st, "e3", "chatA", 300);
+    claim_expect(fx->st, "e3", &job);
+    finish_job(fx->st, &job);
+    assert_int_equal(job_done(fx->st, task.event_id, task.claim_gen), 0);
+    job_free(&task);
+
+    assert_int_equal(store_claim_next(fx->st, 1000, &task), 1);
+    assert_string_equal(task.kind, "summary");
+    finish_job(fx->st, &task);
+    assert_int_equal(store_claim_next(fx->st, 1000, &task), 1);
+    assert_string_equal(task.event_id, "task:memory:x");
+    assert_string_equal(task.chat_id, "");
+    finish_job(fx->st, &task);
+    claim_none(fx->st);
+
+    /* Done, it still deduplicates. */
+    assert_int_equal(store_task_add(fx->st, "memory", "chatA:1", "chatA", "{}", 5), 0);
+    assert_int_equal(depth_of(fx->st), 0);
+}
+
+/* Parked answers: never claimed; exactly one adopter takes the answer over. */
+static void test_park_adopt(void **state)
+{
+    struct fixture *fx = *state;
+    const char *answer = "{\"messages\":[\"ready\"]}";
+    struct job job, postback;
+    char *got = (char *)"untouched";
+
+    add_event(fx->st, "e1", "chatA", 1);
+    claim_expect(fx->st, "e1", &job);
+    assert_int_equal(store_job_park(fx->st, "e1", job.claim_gen + 1, answer), 1); /* fenced */
+    assert_int_equal(store_job_park(fx->st, "e1", job.claim_gen, answer), 0);
+    assert_int_equal(store_job_park(fx->st, "e1", job.claim_gen, answer), 1); /* the claim ended */
+    assert_int_equal(job_done(fx->st, "e1", job.claim_gen), 1);
+    claim_none(fx->st); /* never claimed again */
+    assert_int_equal(depth_of(fx->st), 0);
+    job_free(&job);
+
+    /* Nothing waiting under other ids. */
+    add_event(fx->st, "p1", "chatA", 2); /* the postback; chatA is not held by the parked row */
+    claim_expect(fx->st, "p1", &postback);
+    assert_int_equal(store_job_adopt(fx->st, "p1", postback.claim_gen, "nope", &got), 2);
+    assert_null(got);
+    assert_int_equal(store_job_adopt(fx->st, "p1", postback.claim_gen, "p1", &got), 2);
+
+    /* A lost claim adopts nothing: the answer stays parked. */
+    assert_int_equal(store_job_adopt(fx->st, "p1", postback.claim_gen + 1, "e1", &got), 1);
+    assert_null(got);
+    if (admin_sees(fx))
+        expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'e1'", "waiting");
+
+    assert_int_equal(store_job_adopt(fx->st, "p1", postback.claim_gen, "e1", &got), 0);
+    assert_non_null(got);
+    assert_string_equal(got, answer);
+    free(got);
+    assert_int_equal(store_job_adopt(fx->st, "p1", postback.claim_gen, "e1", &got), 2); /* once */
+    if (admin_sees(fx)) {
+        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e1'", "handed_over");
+        expect_admin_text(fx, "SELECT answer FROM %slinebot_inbox WHERE event_id = 'e1'", NULL);
+    }
+    /* The adopter is in `sending` with the answer recorded, as after
+     * store_job_sending: released (or crashed), it comes back to be finished. */
+    assert_int_equal(store_job_release(fx->st, "p1", postback.claim_gen), 0);
+    job_free(&postback);
+    claim_expect(fx->st, "p1", &postback);
+    assert_int_equal(postback.state, JOB_SENDING);
+    assert_string_equal(postback.answer, answer);
+    /* A job in `sending` cannot be parked (its answer may be out already). */
+    assert_int_equal(store_job_park(fx->st, "p1", postback.claim_gen, answer), 1);
+    finish_job(fx->st, &postback);
+    assert_int_equal(depth_of(fx->st), 0);
+}
+
+struct adopt_arg {
+    const char *url;
+    const char *event_id;
+    int64_t claim_gen;
+    const char *parked;
+    pthread_barrier_t *start;
+    int rc;
+    char *answer;
+};
+
+static void *adopt_worker(void *p)
+{
+    struct adopt_arg *a = p;
+    char err[256];
+    struct store *st = store_open(a->url, err, sizeof err);
+
+    pthread_barrier_wait(a->start);
+    a->rc = st ? store_job_adopt(st, a->event_id, a->claim_gen, a->parked, &a->answer) : -1;
+    store_close(st);
+    return NULL;
+}
+
+/* Two adopters, each with its own handle, race for one parked answer:
+ * exactly one gets it, every time. */
+static void test_adopt_race(void **state)
+{
+    struct fixture *fx = *state;
+
+    for (int round = 0; round < 8; round++) {
+        char parked[16], ida[16], idb[16], chat[16];
+        struct job job, a, b;
+        pthread_t ta, tb;
+        pthread_barrier_t start;
+
+        snprintf(parked, sizeof parked, "park%d", round);
+        snprintf(ida, sizeof ida, "a%d", round);
+        snprintf(idb, sizeof idb, "b%d", round);
+        snprintf(chat, sizeof chat, "chat%d", round);
+        add_event(fx->st, parked, chat, 1);
+        claim_expect(fx->st, parked, &job);
+        assert_int_equal(store_job_park(fx->st, parked, job.claim_gen, "{\"won\":true}"), 0);
+        add_event(fx->st, ida, "chatX", 2);
+        add_event(fx->st, idb, "chatY", 3);
+        claim_expect(fx->st, ida, &a);
+        claim_expect(fx->st, idb, &b);
+
+        struct adopt_arg aa = { fx->url, ida, a.claim_gen, parked, &start, -9, NULL };
+        struct adopt_arg ab = { fx->url, idb, b.claim_gen, parked, &start, -9, NULL };
+        pthread_barrier_init(&start, NULL, 2);
+        assert_int_equal(pthread_create(&ta, NULL, adopt_worker, &aa), 0);
+        assert_int_equal(pthread_create(&tb, NULL, adopt_worker, &ab), 0);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        pthread_barrier_destroy(&start);
+
+        assert_true((aa.rc == 0 && ab.rc == 2) || (aa.rc == 2 && ab.rc == 0));
+        assert_string_equal(aa.rc == 0 ? aa.answer : ab.answer, "{\"won\":true}");
+        assert_null(aa.rc == 0 ? ab.answer : aa.answer);
+        free(aa.answer);
+        free(ab.answer);
+        finish_job(fx->st, &a);
+        finish_job(fx->st, &b);
+        job_free(&job);
+    }
+    assert_int_equal(depth_of(fx->st), 0);
+}
+
+/* A parked answer nobody takes over expires with the dedup window. */
+static void test_purge_expires_parked(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job, other;
+    char *got = NULL;
+    size_t n_new = 9;
+
+    add_event(fx->st, "old", "chatA", 100);
+    add_event(fx->st, "new", "chatB", 5000);
+    claim_expect(fx->st, "old", &job);
+    assert_int_equal(store_job_park(fx->st, "old", job.claim_gen, "{}"), 0);
+    job_free(&job);
+    claim_expect(fx->st, "new", &job);
+    assert_int_equal(store_job_park(fx->st, "new", job.claim_gen, "{\"a\":1}"), 0);
+    job_free(&job);
+
+    assert_int_equal(store_purge(fx->st, 1000, 1000), 0);
+    if (admin_sees(fx)) {
+        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'old'", "expired");
+        expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'new'", "waiting");
+    }
+    add_event(fx->st, "p", "chatC", 6000);
+    claim_expect(fx->st, "p", &other);
+    assert_int_equal(store_job_adopt(fx->st, "p", other.claim_gen, "old", &got), 2);
+    assert_null(got);
+    {
+        /* Expired, it still deduplicates until the next purge removes it. */
+        struct inbox_item again = { "old", "chatA", 100, "{}" };
+        assert_int_equal(store_inbox_add(fx->st, &again, 1, &n_new), 0);
+        assert_int_equal(n_new, 0);
+        assert_int_equal(store_purge(fx->st, 1000, 1000), 0);
+        assert_int_equal(store_inbox_add(fx->st, &again, 1, &n_new), 0);
+        assert_int_equal(n_new, 1);
+    }
+    assert_int_equal(store_job_adopt(fx->st, "p", other.claim_gen, "new", &got), 0);
+    assert_string_equal(got, "{\"a\":1}");
+    free(got);
+    finish_job(fx->st, &other);
+}
+
+/* A database made by the release before issue 9 (schema version 1, tables
+ * without the linebot_ prefix; tests/fixtures/store/store-v1.sql) upgrades
+ * in place: its pending events come out in order, the one caught mid-send
+ * with its recorded answer, and its history, ids, profile and counter stay. */
+static void test_sqlite_opens_release_v1(void **state)
+{
+    struct fixture *fx = *state;
+    FILE *f;
+    char *sql;
+    long len;
+    sqlite3 *db;
+    struct job job;
+    char *name = NULL;
+    int64_t count;
+    size_t n_new = 9;
+
+    if (!fx->backend->is_sqlite)
+        skip();
+    store_close(fx->st);
+    fx->st = NULL;
+    sqlite_destroy(fx);
+
+    f = fopen(FIXTURES_DIR "/store/store-v1.sql", "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    sql = calloc(1, (size_t)len + 1);
+    assert_non_null(sql);
+    assert_int_equal(fread(sql, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    free(sql);
+    assert_int_equal(sqlite_user_version(fx->path, -1), 1);
+
+    fx->st = reopen(fx);
+    assert_true(sqlite_user_version(fx->path, -1) >= 2);
+    expect_admin_text(fx, "SELECT count(*) FROM sqlite_master WHERE name = 'inbox'", "0");
+    expect_admin_text(fx, "SELECT count(*) FROM sqlite_master WHERE name = 'linebot_inbox'", "1");
+    assert_int_equal(store_recover(fx->st), 0); /* what a worker does at start-up */
+    assert_int_equal(depth_of(fx->st), 4);
+
+    assert_int_equal(store_claim_next(fx->st, 20000, &job), 1);
+    assert_string_equal(job.event_id, "ev-sending");
+    assert_int_equal(job.state, JOB_SENDING);
+    assert_string_equal(job.answer, "{\"text\":\"the recorded answer\"}");
+    assert_string_equal(job.payload, "{\"type\":\"message\",\"n\":0}");
+    assert_int_equal(job.attempts, 2);
+    assert_null(job.kind);
+    finish_job(fx->st, &job);
+    assert_int_equal(store_claim_next(fx->st, 20000, &job), 1);
+    assert_string_equal(job.event_id, "ev-1");
+    assert_int_equal(job.state, JOB_PENDING);
+    finish_job(fx->st, &job);
+    assert_int_equal(store_claim_next(fx->st, 20000, &job), 1);
+    assert_string_equal(job.event_id, "ev-2");
+    finish_job(fx->st, &job);
+    assert_int_equal(store_claim_next(fx->st, 20000, &job), 1);
+    assert_string_equal(job.event_id, "ev-3");
+    finish_job(fx->st, &job);
+    claim_none(fx->st);
+
+    expect_history(fx->st, "C1", 10, 10, "hello|hi there|chatter");
+    assert_int_equal(store_bot_message_is(fx->st, "C1", "b1"), 1);
+    assert_int_equal(store_profile_get(fx->st, "C1", "Uann", 0, &name), 1);
+    assert_string_equal(name, "Ann");
+    free(name);
+    assert_int_equal(store_rate_count(fx->st, "Uann", 6000, &count), 0);
+    assert_int_equal(count, 4); /* 3 in the window that opened at 5000 */
+    {
+        struct inbox_item again = { "ev-done", "U2", 500, "{}" };
+        assert_int_equal(store_inbox_add(fx->st, &again, 1, &n_new), 0);
+        assert_int_equal(n_new, 0); /* done before the upgrade: still a duplicate */
+    }
+    expect_admin_text(fx, "SELECT outcome FROM linebot_inbox WHERE event_id = 'ev-done'", "answered");
 }
 
 static void test_purge(void **state)
 {
     struct fixture *fx = *state;
-    struct rate_state old_rate = { 100, 1, false }, new_rate = { 5000, 1, false };
-    struct rate_state rs;
+    int64_t count;
     char *name = NULL;
     struct job job;
     size_t n_new;
 
     add_turn(fx->st, "chatA", TURN_USER, "old", "m1", 100);
     add_turn(fx->st, "chatA", TURN_USER, "new", "m2", 5000);
-    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s-old", 100), 0);
-    assert_int_equal(store_bot_message_add(fx->st, "chatA", "s-new", 5000), 0);
+    add_bot_id(fx->st, "chatA", "s-old", 100);
+    add_bot_id(fx->st, "chatA", "s-new", 5000);
     assert_int_equal(store_profile_put(fx->st, "chatA", "U-old", "Old", 100), 0);
     assert_int_equal(store_profile_put(fx->st, "chatA", "U-new", "New", 5000), 0);
-    assert_int_equal(store_rate_put(fx->st, "U-old", &old_rate), 0);
-    assert_int_equal(store_rate_put(fx->st, "U-new", &new_rate), 0);
+    assert_int_equal(store_rate_count(fx->st, "U-old", 100, &count), 0);
+    assert_int_equal(store_rate_count(fx->st, "U-new", 5000, &count), 0);
 
     add_event(fx->st, "done-old", "c1", 100);
     add_event(fx->st, "done-new", "c2", 5000);
@@ -1147,8 +1748,10 @@ static void test_purge(void **state)
     assert_int_equal(store_profile_get(fx->st, "chatA", "U-old", 0, &name), 0);
     assert_int_equal(store_profile_get(fx->st, "chatA", "U-new", 0, &name), 1);
     free(name);
-    assert_int_equal(store_rate_get(fx->st, "U-old", &rs), 0);
-    assert_int_equal(store_rate_get(fx->st, "U-new", &rs), 1);
+    assert_int_equal(store_rate_count(fx->st, "U-old", 200, &count), 0);
+    assert_int_equal(count, 1); /* a new counter: the old one was purged */
+    assert_int_equal(store_rate_count(fx->st, "U-new", 5001, &count), 0);
+    assert_int_equal(count, 2);
 
     /* Old done events are forgotten (they would be new again); recent done
      * events and undone events of any age stay. */
@@ -1172,13 +1775,18 @@ static void test_purge_many(void **state)
     char (*ids)[16] = calloc(N, sizeof *ids);
     size_t n_new;
 
+    struct turn *turns = calloc(N, sizeof *turns);
+
     assert_non_null(items);
     assert_non_null(ids);
+    assert_non_null(turns);
     for (int i = 0; i < N; i++) {
         snprintf(ids[i], sizeof ids[i], "t%d", i);
-        add_turn(fx->st, "chatA", TURN_CONTEXT, ids[i], NULL, i);
+        turns[i] = (struct turn){ TURN_CONTEXT, NULL, ids[i], NULL, i };
         items[i] = (struct inbox_item){ ids[i], "", i, "{}" };
     }
+    finish_with(fx->st, "chatA", turns, N, NULL, 0, 0);
+    free(turns);
     assert_int_equal(store_inbox_add(fx->st, items, N, &n_new), 0);
     assert_int_equal(n_new, N);
     assert_int_equal(store_purge(fx->st, N - 1, 0), 0);
@@ -1207,7 +1815,6 @@ static void test_hostile_input(void **state)
     size_t n;
     char *text;
     int64_t depth;
-    struct rate_state rs;
 
     assert_int_equal(store_inbox_add(fx->st, &it, 1, &n), 0);
     assert_int_equal(store_claim_next(fx->st, 1, &job), 1);
@@ -1216,7 +1823,8 @@ static void test_hostile_input(void **state)
     assert_memory_equal(job.payload, odd, odd_size);
     finish_job(fx->st, &job);
 
-    assert_int_equal(store_history_add(fx->st, evil, &t), 0);
+    finish_with(fx->st, evil, &t, 1, &evil, 1, 1);
+    assert_int_equal(store_bot_message_is(fx->st, evil, evil), 1);
     assert_int_equal(store_message_text(fx->st, evil, evil, &text), 1);
     assert_memory_equal(text, odd, odd_size);
     free(text);
@@ -1231,8 +1839,15 @@ static void test_hostile_input(void **state)
         assert_non_null(strstr(store_last_error(fx->st), "UTF-8"));
         assert_null(strstr(store_last_error(fx->st), "\xff"));
         assert_int_equal(depth_of(fx->st), 0);
-        assert_int_equal(store_history_add(fx->st, "chatA", &bad_turn), -1);
-        assert_int_equal(store_history_add(fx->st, bad_utf8, &t), -1);
+        struct job_finish f = { OUTCOME_ANSWERED, &bad_turn, 1, NULL, 0, 0, NULL, { -1, -1, -1 } };
+        claim_task(fx->st, "chatA", &job);
+        assert_int_equal(store_job_finish(fx->st, job.event_id, job.claim_gen, &f), -1);
+        expect_history(fx->st, "chatA", 10, 10, "");
+        assert_int_equal(job_done(fx->st, job.event_id, job.claim_gen), 0);
+        job_free(&job);
+        assert_int_equal(store_task_add(fx->st, "test", "k", bad_utf8, "{}", 1), -1);
+        assert_int_equal(store_task_add(fx->st, "test", bad_utf8, "c", "{}", 1), -1);
+        assert_int_equal(store_rate_count(fx->st, bad_utf8, 1, &depth), -1);
         assert_int_equal(store_message_text(fx->st, bad_utf8, "m", &text), -1);
         assert_int_equal(store_ping(fx->st), 0);
     }
@@ -1247,13 +1862,13 @@ static void test_hostile_input(void **state)
     assert_int_equal(store_job_sending(NULL, "e", 1, "{}"), -1);
     assert_int_equal(store_job_sending(fx->st, NULL, 1, "{}"), -1);
     assert_int_equal(store_job_sending(fx->st, "e", 1, NULL), -1);
-    assert_int_equal(store_job_done(NULL, "e", 1, "x"), -1);
-    assert_int_equal(store_job_done(fx->st, NULL, 1, "x"), -1);
+    assert_int_equal(job_done(NULL, "e", 1), -1);
+    assert_int_equal(job_done(fx->st, NULL, 1), -1);
     assert_int_equal(store_job_release(NULL, "e", 1), -1);
     assert_int_equal(store_job_release(fx->st, NULL, 1), -1);
     assert_int_equal(store_recover(NULL), -1);
-    assert_int_equal(store_history_add(NULL, "c", &t), -1);
-    assert_int_equal(store_bot_message_add(NULL, "c", "m", 1), -1);
+    assert_int_equal(job_done(NULL, "e", 1), -1);
+    assert_int_equal(job_done(fx->st, NULL, 1), -1);
     assert_int_equal(store_bot_message_is(NULL, "c", "m"), -1);
     assert_int_equal(store_bot_message_is(fx->st, NULL, "m"), -1);
     assert_int_equal(store_history_load(NULL, "c", 1, 1, &turns, &n), -1);
@@ -1268,8 +1883,6 @@ static void test_hostile_input(void **state)
     assert_int_equal(store_message_update(NULL, "c", "m", "t"), -1);
     assert_int_equal(store_message_update(fx->st, NULL, "m", "t"), -1);
     assert_int_equal(store_message_update(fx->st, evil, evil, NULL), 0);
-    assert_int_equal(store_context_trim(NULL, "c", 1), -1);
-    assert_int_equal(store_context_trim(fx->st, NULL, 1), -1);
     assert_int_equal(store_history_clear(NULL, "c"), -1);
     assert_int_equal(store_history_clear(fx->st, NULL), -1);
     assert_int_equal(store_forget_chat(NULL, "c"), -1);
@@ -1278,8 +1891,22 @@ static void test_hostile_input(void **state)
     assert_int_equal(store_profile_put(NULL, "c", "u", "n", 0), -1);
     assert_int_equal(store_profile_put(fx->st, NULL, "u", "n", 0), -1);
     assert_int_equal(store_profile_put(fx->st, "c", NULL, "n", 0), -1);
-    assert_int_equal(store_rate_get(NULL, "u", &rs), -1);
-    assert_int_equal(store_rate_put(NULL, "u", &rs), -1);
+    assert_int_equal(store_rate_count(NULL, "u", 1, &depth), -1);
+    assert_int_equal(store_rate_count(fx->st, NULL, 1, &depth), -1);
+    assert_int_equal(store_rate_count(fx->st, "u", 1, NULL), -1);
+    assert_int_equal(store_task_add(NULL, "k", "k", "c", "{}", 1), -1);
+    assert_int_equal(store_task_add(fx->st, NULL, "k", "c", "{}", 1), -1);
+    assert_int_equal(store_task_add(fx->st, "", "k", "c", "{}", 1), -1);
+    assert_int_equal(store_task_add(fx->st, "a:b", "k", "c", "{}", 1), -1);
+    assert_int_equal(store_task_add(fx->st, "k", NULL, "c", "{}", 1), -1);
+    assert_int_equal(store_task_add(fx->st, "k", "k", "c", NULL, 1), -1);
+    assert_int_equal(store_job_park(NULL, "e", 1, "{}"), -1);
+    assert_int_equal(store_job_park(fx->st, NULL, 1, "{}"), -1);
+    assert_int_equal(store_job_park(fx->st, "e", 1, NULL), -1);
+    assert_int_equal(store_job_adopt(NULL, "e", 1, "p", &text), -1);
+    assert_int_equal(store_job_adopt(fx->st, NULL, 1, "p", &text), -1);
+    assert_int_equal(store_job_adopt(fx->st, "e", 1, NULL, &text), -1);
+    assert_int_equal(store_job_adopt(fx->st, "e", 1, "p", NULL), -1);
     assert_int_equal(store_purge(NULL, 0, 0), -1);
     job_free(NULL);
     turns_free(NULL, 3);
@@ -1366,7 +1993,7 @@ static void cc_work(struct cc_shared *sh)
         usleep(200); /* "work", so claims overlap */
         /* Leave before done commits: after that the chat is free to claim. */
         atomic_fetch_sub(&sh->in_progress[chat], 1);
-        if (store_job_done(st, job.event_id, job.claim_gen, "answered") != 0)
+        if (job_done(st, job.event_id, job.claim_gen) != 0)
             atomic_fetch_add(&sh->errors, 1);
         atomic_fetch_add(&sh->done, 1);
         job_free(&job);
@@ -1504,11 +2131,11 @@ static void test_pg_lease_takeover(void **state)
     assert_int_equal(store_job_renew(fx->st, "e1", job.claim_gen, t + 10), 1);
     assert_int_equal(store_job_sending(fx->st, "e1", job.claim_gen, "{}"), 1);
     assert_int_equal(store_job_release(fx->st, "e1", job.claim_gen), 1);
-    assert_int_equal(store_job_done(fx->st, "e1", job.claim_gen, "answered"), 1);
+    assert_int_equal(job_done(fx->st, "e1", job.claim_gen), 1);
 
     /* The chat now belongs to the new holder: e2 waits for it. */
     assert_int_equal(store_claim_next(fx->st, t + STORE_LEASE_MS + 2, &next), 0);
-    assert_int_equal(store_job_done(other, "e1", again.claim_gen, "answered"), 0);
+    assert_int_equal(job_done(other, "e1", again.claim_gen), 0);
     claim_expect_at(fx->st, t + STORE_LEASE_MS + 3, "e2", &next);
     assert_int_equal(next.attempts, 1);
     finish_job(fx->st, &next);
@@ -1548,7 +2175,7 @@ static void test_pg_lease_takeover_sending(void **state)
     assert_string_equal(again.answer, answer);
     assert_int_equal(again.attempts, 2);
     assert_int_equal(store_job_sending(fx->st, "e2", job.claim_gen, answer), 1);
-    assert_int_equal(store_job_done(fx->st, "e2", job.claim_gen, "answered"), 1);
+    assert_int_equal(job_done(fx->st, "e2", job.claim_gen), 1);
     finish_job(other, &again);
     job_free(&job);
     assert_int_equal(depth_of(fx->st), 0);
@@ -1730,7 +2357,7 @@ static void test_pg_claim_race(void **state)
                 claimed++;
                 if (strcmp(r.jobs[i].event_id, first) != 0)
                     atomic_fetch_add(&r.errors, 1);
-                if (store_job_done(fx->st, r.jobs[i].event_id, r.jobs[i].claim_gen, "x") != 0)
+                if (job_done(fx->st, r.jobs[i].event_id, r.jobs[i].claim_gen) != 0)
                     atomic_fetch_add(&r.errors, 1);
                 job_free(&r.jobs[i]);
             }
@@ -1740,7 +2367,7 @@ static void test_pg_claim_race(void **state)
         if (!empty_chat) {
             struct job job;
             if (store_claim_next(fx->st, 1000, &job) != 1 || strcmp(job.event_id, second) != 0 ||
-                store_job_done(fx->st, job.event_id, job.claim_gen, "x") != 0)
+                job_done(fx->st, job.event_id, job.claim_gen) != 0)
                 atomic_fetch_add(&r.errors, 1);
             job_free(&job);
         }
@@ -2108,12 +2735,19 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_history_load),
         STORE_TEST(test_message_text_update_delete),
         STORE_TEST(test_bot_message_ids),
-        STORE_TEST(test_context_trim),
+        STORE_TEST(test_context_keep),
         STORE_TEST(test_history_clear),
         STORE_TEST(test_forget_chat),
         STORE_TEST(test_profiles),
-        STORE_TEST(test_rate),
-        STORE_TEST(test_batch),
+        STORE_TEST(test_rate_count),
+        STORE_TEST(test_rate_count_concurrent),
+        STORE_TEST(test_job_finish),
+        STORE_TEST(test_job_finish_atomic),
+        STORE_TEST(test_tasks),
+        STORE_TEST(test_park_adopt),
+        STORE_TEST(test_adopt_race),
+        STORE_TEST(test_purge_expires_parked),
+        STORE_TEST(test_sqlite_opens_release_v1),
         STORE_TEST(test_purge),
         STORE_TEST(test_purge_many),
         STORE_TEST(test_hostile_input),

@@ -1,0 +1,117 @@
+/* stage.h - the worker's pipeline, inside: the per-job state that moves from
+ * stage to stage, and each stage's entry point.
+ *
+ * A claimed webhook event goes through the stages named in run/worker.c's
+ * table, in order: claim, decide, act, gather, generate, format, deliver,
+ * finish. Each stage does one job, reads what the stages before it left in
+ * `struct job_ctx`, adds its own part, and says how to go on
+ * (enum stage_result). A new stage (retrieve, fetch content, transcribe) is a
+ * function here and one row in that table. Internal to run/. */
+#ifndef LINEBOT_STAGE_H
+#define LINEBOT_STAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "core/chat.h"
+#include "core/webhook.h"
+#include "io/line_api.h"
+#include "io/llm.h"
+#include "io/store.h"
+#include "run/answer_record.h"
+
+/* What a worker thread lends the pipeline (owned by run/pool.c). */
+struct worker_env {
+    const struct config *cfg;
+    struct store *store;
+    struct line_api *line;
+    struct llm_client *llm;
+    int64_t deadline_ms; /* serverless: monotonic time the invocation must end by (0: none) */
+};
+
+enum stage_result {
+    STAGE_NEXT,    /* go on with the next stage */
+    STAGE_FINISH,  /* the job is over: go straight to the finish stage (ctx->outcome says how) */
+    STAGE_STOP,    /* nothing more to do: already finished in the store, or left to its lease */
+    STAGE_RELEASE, /* give the job back to the inbox: it is worked on again later */
+};
+
+/* One job on its way through the stages. */
+struct job_ctx {
+    struct worker_env *env;
+    const struct job *job;
+
+    /* claim */
+    struct line_event ev;
+    bool ev_parsed;
+    bool resumed;              /* the job was `sending` (a crash): the record is resent */
+
+    /* decide */
+    struct chat_decision decision;
+    bool decided;
+    const char *fixed_text;    /* act: a reply without the model (points into cfg or static text) */
+    bool use_model;            /* act: gather and generate run */
+    const char *adopt_id;      /* a postback that takes over a parked answer: its event id (in ev) */
+
+    /* gather */
+    char *speaker;             /* display name in groups and rooms, may be NULL */
+    struct turn *history;
+    size_t n_history;
+    char *quoted;              /* text of the quoted message, may be NULL */
+
+    /* generate */
+    int64_t deadline;          /* monotonic: the model must be done by then */
+    bool model_answered;
+    struct llm_answer llm;
+
+    /* format, deliver */
+    struct answer_record record;
+    struct line_sent sent;     /* what LINE accepted */
+
+    /* finish */
+    enum job_outcome outcome;
+};
+
+/* Works one claimed job to its end (run/worker.c): a webhook event through
+ * the stages, an internal job through the handler of its kind. */
+void worker_run_job(struct worker_env *env, const struct job *job);
+
+/* The stages (one file each, run/stage_<name>.c; act is in stage_decide.c). */
+enum stage_result stage_claim(struct job_ctx *ctx);
+enum stage_result stage_decide(struct job_ctx *ctx);
+enum stage_result stage_act(struct job_ctx *ctx);
+enum stage_result stage_gather(struct job_ctx *ctx);
+enum stage_result stage_generate(struct job_ctx *ctx);
+enum stage_result stage_format(struct job_ctx *ctx);
+enum stage_result stage_deliver(struct job_ctx *ctx);
+enum stage_result stage_finish(struct job_ctx *ctx);
+
+/* deliver, for a job a crash left in `sending`: resends its record. */
+enum stage_result stage_deliver_resume(struct job_ctx *ctx);
+
+/* gather: the display name of the event's speaker in a group or room
+ * (cached in the store), NULL in a 1:1 chat or when LINE does not say. */
+char *gather_speaker_name(struct job_ctx *ctx);
+
+/* generate: true when the event can no longer be answered at all (its reply
+ * token is too old and push fallback is off). */
+bool generate_too_late(const struct job_ctx *ctx);
+
+/* deliver: how an answer to `ev` would go out now. */
+enum send_mode deliver_choose_mode(const struct config *cfg, const struct line_event *ev, int64_t now_ms);
+
+/* deliver: the event id of the parked answer a postback takes over, or NULL
+ * when `ev` is no such postback (the data format is in stage_deliver.c). */
+const char *deliver_adopt_target(const struct line_event *ev);
+
+/* finish: store_job_finish with `finish` for ctx->job, retried over a
+ * store blip, logged once. Returns store_job_finish's last result. */
+int finish_job(struct job_ctx *ctx, const struct job_finish *finish);
+
+/* A store write after a claim is retried briefly: a database blip (PostgreSQL
+ * restarting, SQLite busy) should not leave the event claimed until its lease
+ * runs out. The writes are fenced, so a repeat is harmless. */
+int worker_write_retried(int (*write)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,284 @@
+/* stage_deliver.c - from a formatted answer to exactly one answer on LINE.
+ *
+ * Exactly once means never two answers for one event. The inbox records each
+ * step before it is taken:
+ *
+ *   pending --claim--> working --record answer--> sending --LINE accepted--> done
+ *
+ * - A crash while `working` (deciding, waiting on the model) sent nothing, so
+ *   the event goes back to pending and is worked on again from the start.
+ * - A crash while `sending` leaves the outcome unknown: the send may or may not
+ *   have reached LINE. The recorded answer is then sent again only in ways LINE
+ *   itself deduplicates:
+ *     * a reply re-uses the same reply token, which LINE accepts once. If the
+ *       earlier attempt went through, LINE refuses the repeat ("Invalid reply
+ *       token") and the user still has exactly one answer. Because that refusal
+ *       cannot be told apart from "the token expired before anything was
+ *       sent", a refused *repeat* never falls back to push: a lost answer is
+ *       better than a double one.
+ *     * a push carries an X-Line-Retry-Key derived from the webhookEventId, so
+ *       a repeat of an accepted push gets 409, which counts as delivered.
+ * - A push fallback after LINE refused the first reply is safe: a refused reply
+ *   delivered nothing. The record is switched to "push" before pushing, so a
+ *   crash during the push resumes with the same retry key.
+ * - Every store write after the claim carries the claim's generation (fencing):
+ *   a worker whose claim was taken over can no longer record or send.
+ * - Power cuts: worker handles fsync only the `sending` record (before the send
+ *   it announces); claims, `done`, history and counters are committed without
+ *   an fsync of their own (store_relax_durability). A process crash loses none
+ *   of them. A power cut may lose the latest: a lost claim makes the event
+ *   pending again (nothing was sent); a lost `done` leaves it `sending`, which
+ *   is resumed by the rules above (a reply repeat is refused and never turned
+ *   into a push; a push repeat gets 409). The acknowledged inbox write itself
+ *   is always fsynced by ingest.
+ * - The record carries the outcome its delivery means (answered, or
+ *   apologized), so a resumed apology is finished as an apology.
+ *
+ * Answers that wait for a reply token. An answer may be parked
+ * (store_job_park: state `waiting`, never claimed) behind a postback button.
+ * A later postback event whose data is
+ *
+ *   linebot:answer=<event id of the parked answer>
+ *
+ * takes it over with store_job_adopt, on any instance: in one transaction the
+ * parked row is finished (handed over) and the postback's own job moves to
+ * `sending` with that answer recorded, so from there on it is delivered, and
+ * resumed after a crash, exactly like any other answer, with the postback's
+ * reply token (falling back to push by the same rules). Exactly one adopter
+ * ever gets a given answer; a repeated or late postback finds nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/clock.h"
+#include "obs/log.h"
+#include "run/failpoint.h"
+#include "run/stage.h"
+
+/* Past this age a reply token is not worth trying: push (if allowed) instead. */
+#define REPLY_TOKEN_MAX_AGE_MS 60000
+
+/* The postback data that takes over a parked answer (see above). */
+#define ADOPT_PREFIX "linebot:answer="
+
+enum send_mode deliver_choose_mode(const struct config *cfg, const struct line_event *ev, int64_t now_ms)
+{
+    if (ev->reply_token && now_ms - ev->timestamp_ms <= REPLY_TOKEN_MAX_AGE_MS)
+        return SEND_REPLY;
+    return cfg->push_fallback ? SEND_PUSH : SEND_NONE;
+}
+
+const char *deliver_adopt_target(const struct line_event *ev)
+{
+    if (ev->kind != EVENT_POSTBACK || !ev->postback_data)
+        return NULL;
+    if (strncmp(ev->postback_data, ADOPT_PREFIX, strlen(ADOPT_PREFIX)) != 0)
+        return NULL;
+    const char *id = ev->postback_data + strlen(ADOPT_PREFIX);
+    return *id && strlen(id) < 256 ? id : NULL;
+}
+
+struct sending_write {
+    struct job_ctx *ctx;
+    const char *record;
+};
+
+static int sending_write(void *arg)
+{
+    struct sending_write *s = arg;
+    const struct job *job = s->ctx->job;
+    return store_job_sending(s->ctx->env->store, job->event_id, job->claim_gen, s->record);
+}
+
+/* Records ctx->record with `mode` as the answer about to be sent. */
+static int record_sending(struct job_ctx *ctx, enum send_mode mode)
+{
+    ctx->record.mode = mode;
+    char *json = answer_record_json(&ctx->record);
+    if (!json)
+        return -1;
+    int rc = worker_write_retried(sending_write, &(struct sending_write){.ctx = ctx, .record = json});
+    free(json);
+    return rc;
+}
+
+static enum line_result push_parts(struct job_ctx *ctx)
+{
+    char key[37], err[512];
+    line_retry_key(ctx->ev.event_id, key);
+    enum line_result r = line_push(ctx->env->line, ctx->ev.chat_id, &ctx->record.parts, key, &ctx->sent, NULL, err,
+                                   sizeof err);
+    if (r == LINE_ALREADY_ACCEPTED) {
+        log_info("push was already accepted earlier (409 on retry key): delivered once");
+        r = LINE_OK;
+    } else if (r != LINE_OK) {
+        log_warn("push failed: %s", err);
+    }
+    return r;
+}
+
+/* Replies, retrying on 5xx and transport errors: a reply token is accepted
+ * once, so a repeat can never deliver twice. `*ambiguous` tells whether an
+ * attempt ended without a clear answer (so a later "invalid reply token" may
+ * mean "delivered"). `already_ambiguous` starts in that state (crash resume). */
+static enum line_result reply_parts(struct job_ctx *ctx, bool already_ambiguous, bool *ambiguous)
+{
+    static const int64_t backoff_ms[] = {1000, 2000};
+    const struct line_event *ev = &ctx->ev;
+    const char *quote = ev->chat_type == CHAT_USER ? NULL : ev->quote_token;
+    char err[512];
+    *ambiguous = already_ambiguous;
+    enum line_result r = LINE_TRANSPORT_ERROR;
+    for (size_t attempt = 0;; attempt++) {
+        r = line_reply(ctx->env->line, ev->reply_token, &ctx->record.parts, quote, &ctx->sent, NULL, err, sizeof err);
+        if (r != LINE_OK && r != LINE_INVALID_REPLY_TOKEN)
+            log_warn("reply failed: %s", err);
+        if (r != LINE_SERVER_ERROR && r != LINE_TRANSPORT_ERROR)
+            return r;
+        *ambiguous = true;
+        if (attempt >= sizeof backoff_ms / sizeof backoff_ms[0] ||
+            clock_now_ms() - ev->timestamp_ms > REPLY_TOKEN_MAX_AGE_MS)
+            return r;
+        clock_sleep_ms(backoff_ms[attempt]);
+    }
+}
+
+/* Sends the record in the mode it was recorded with, from the first try. */
+static enum stage_result send_recorded(struct job_ctx *ctx)
+{
+    const struct config *cfg = ctx->env->cfg;
+    enum send_mode mode = ctx->record.mode;
+    enum line_result r;
+    if (mode == SEND_REPLY) {
+        bool ambiguous = false;
+        r = reply_parts(ctx, false, &ambiguous);
+        if (r == LINE_INVALID_REPLY_TOKEN && cfg->push_fallback && !ambiguous) {
+            /* Refused on the first try: nothing was delivered, so a push cannot
+             * double. Switch the record first so that a crash mid-push resumes
+             * as a push with the same retry key. */
+            if (record_sending(ctx, SEND_PUSH) == 0) {
+                log_info("reply token refused; pushing instead");
+                r = push_parts(ctx);
+                mode = SEND_PUSH;
+            }
+        } else if (r == LINE_INVALID_REPLY_TOKEN && ambiguous) {
+            log_warn("reply refused after an attempt with no clear answer: it may have been delivered; "
+                     "not pushing, to never answer twice");
+        }
+    } else {
+        r = push_parts(ctx);
+    }
+    failpoint(cfg, "worker_after_send");
+
+    if (r == LINE_OK) {
+        ctx->outcome = ctx->record.outcome;
+        log_info("answered by %s in %zu message(s)", send_mode_name(mode), ctx->record.parts.n);
+    } else {
+        ctx->outcome = OUTCOME_FAILED;
+        log_warn("could not deliver the answer: %s", line_result_name(r));
+    }
+    return STAGE_NEXT;
+}
+
+/* Chooses how to send ctx->record now, records it, and sends it. */
+static enum stage_result deliver_fresh(struct job_ctx *ctx)
+{
+    const struct config *cfg = ctx->env->cfg;
+    const struct text_parts *parts = &ctx->record.parts;
+    enum send_mode mode = deliver_choose_mode(cfg, &ctx->ev, clock_now_ms());
+    if (mode == SEND_NONE || parts->n == 0) {
+        log_warn("no way to deliver: %s", parts->n ? "reply token too old and push fallback is off" : "empty answer");
+        ctx->outcome = OUTCOME_EXPIRED;
+        return STAGE_NEXT;
+    }
+    int rc = record_sending(ctx, mode);
+    if (rc != 0) {
+        log_error("could not record the answer before sending (%s); not sending",
+                  rc > 0 ? "claim lost" : store_last_error(ctx->env->store));
+        return STAGE_STOP;
+    }
+    failpoint(cfg, "worker_after_sending_recorded");
+    return send_recorded(ctx);
+}
+
+/* A postback that names a parked answer: take it over, then send it as ours. */
+static enum stage_result deliver_adopted(struct job_ctx *ctx, const char *parked_id)
+{
+    const struct job *job = ctx->job;
+    enum send_mode mode = deliver_choose_mode(ctx->env->cfg, &ctx->ev, clock_now_ms());
+    if (mode == SEND_NONE) {
+        log_warn("no way to deliver a parked answer: reply token too old and push fallback is off");
+        ctx->outcome = OUTCOME_EXPIRED;
+        return STAGE_NEXT;
+    }
+    char *answer = NULL;
+    int rc = store_job_adopt(ctx->env->store, job->event_id, job->claim_gen, parked_id, &answer);
+    if (rc == 2) {
+        log_info("postback for a parked answer that is no longer waiting: nothing to send");
+        ctx->outcome = OUTCOME_IGNORED;
+        return STAGE_NEXT;
+    }
+    if (rc != 0) {
+        log_error("could not take over a parked answer (%s); not sending",
+                  rc > 0 ? "claim lost" : store_last_error(ctx->env->store));
+        free(answer);
+        return rc > 0 ? STAGE_STOP : STAGE_RELEASE;
+    }
+    answer_record_free(&ctx->record);
+    int parsed = answer_record_parse(answer, &ctx->record);
+    free(answer);
+    if (parsed != 0) {
+        log_error("unreadable parked answer; not sending");
+        ctx->outcome = OUTCOME_FAILED;
+        return STAGE_NEXT;
+    }
+    /* The parked record was written for another event: the mode it names is
+     * the parker's; this event sends it its own way. Nothing was sent since
+     * the adoption, so re-recording is safe; a crash before it resumes the
+     * parker's mode with this event's token or retry key, which is as safe
+     * (or, when the parker recorded no mode, chooses one then). */
+    log_info("took over the parked answer of %s", parked_id);
+    return deliver_fresh(ctx);
+}
+
+enum stage_result stage_deliver(struct job_ctx *ctx)
+{
+    if (ctx->adopt_id)
+        return deliver_adopted(ctx, ctx->adopt_id);
+    return deliver_fresh(ctx);
+}
+
+enum stage_result stage_deliver_resume(struct job_ctx *ctx)
+{
+    if (answer_record_parse(ctx->job->answer, &ctx->record) != 0) {
+        log_error("unreadable answer record after a crash; not sending");
+        ctx->outcome = OUTCOME_FAILED;
+        return STAGE_NEXT;
+    }
+    enum send_mode mode = ctx->record.mode;
+    if (mode == SEND_NONE) {
+        /* Adopted (store_job_adopt) with the parker's record, and the crash
+         * came before this event recorded its own mode: nothing was sent. */
+        log_info("resuming an adopted answer that was not sent yet");
+        return deliver_fresh(ctx);
+    }
+    enum line_result r;
+    if (mode == SEND_REPLY) {
+        bool ambiguous;
+        r = reply_parts(ctx, true, &ambiguous);
+    } else {
+        r = push_parts(ctx);
+    }
+    if (r == LINE_OK) {
+        ctx->outcome = ctx->record.outcome;
+        log_info("answer sent after restart by %s", send_mode_name(mode));
+    } else if (mode == SEND_REPLY && r == LINE_INVALID_REPLY_TOKEN) {
+        /* Delivered before the crash, or expired: never push here. */
+        ctx->outcome = OUTCOME_UNKNOWN;
+        log_warn("reply repeat refused after a crash: it was delivered before, or the token expired; "
+                 "not pushing, to never answer twice");
+    } else {
+        ctx->outcome = OUTCOME_FAILED;
+        log_warn("could not deliver the answer after restart: %s", line_result_name(r));
+    }
+    return STAGE_NEXT;
+}

@@ -1,0 +1,83 @@
+/* stage_finish.c - the last stage: remember and finish, in one transaction.
+ *
+ * One store_job_finish records how the job ended (ctx->outcome), appends the
+ * delivered exchange to the chat's history (the user's turn and the bot's,
+ * only when the model answered), remembers the ids of the messages LINE
+ * accepted (so a reply quoting one counts as addressed to the bot), and keeps
+ * which model answered and its token usage. Then the event is counted once in
+ * metrics: answered, or failed (an apology, an expired or undeliverable
+ * answer). */
+#include "io/clock.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "run/stage.h"
+
+struct finish_write {
+    struct job_ctx *ctx;
+    const struct job_finish *finish;
+};
+
+static int finish_write(void *arg)
+{
+    struct finish_write *f = arg;
+    const struct job *job = f->ctx->job;
+    return store_job_finish(f->ctx->env->store, job->event_id, job->claim_gen, f->finish);
+}
+
+int finish_job(struct job_ctx *ctx, const struct job_finish *finish)
+{
+    int rc = worker_write_retried(finish_write, &(struct finish_write){.ctx = ctx, .finish = finish});
+    if (rc < 0)
+        log_error("could not mark the event done: %s", store_last_error(ctx->env->store));
+    else if (rc > 0)
+        log_warn("claim lost before the event could be marked done");
+    else
+        log_debug("event done: %s", job_outcome_name(finish->outcome));
+    return rc;
+}
+
+static void count(enum job_outcome outcome)
+{
+    switch (outcome) {
+    case OUTCOME_ANSWERED:
+        metrics_answered();
+        break;
+    case OUTCOME_APOLOGIZED: /* delivered, but the event was not answered */
+    case OUTCOME_EXPIRED:
+    case OUTCOME_FAILED:
+        metrics_failed();
+        break;
+    default:
+        break;
+    }
+}
+
+enum stage_result stage_finish(struct job_ctx *ctx)
+{
+    const struct answer_record *rec = &ctx->record;
+    const struct line_event *ev = ctx->ev_parsed ? &ctx->ev : NULL;
+    int64_t now = clock_now_ms();
+    struct job_finish finish = {
+        .outcome = ctx->outcome,
+        .sent_ids = (const char *const *)ctx->sent.ids,
+        .n_sent = ctx->sent.n,
+        .sent_at_ms = now,
+        .usage = {.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1},
+    };
+    struct turn turns[2];
+    if (ctx->outcome == OUTCOME_ANSWERED && ev && rec->question && rec->answer) {
+        turns[0] = (struct turn){.role = TURN_USER, .speaker = rec->speaker, .text = rec->question,
+                                 .message_id = ev->message_id, .timestamp_ms = ev->timestamp_ms};
+        turns[1] = (struct turn){.role = TURN_ASSISTANT, .text = rec->answer,
+                                 .message_id = ctx->sent.n ? ctx->sent.ids[0] : NULL, .timestamp_ms = now};
+        finish.turns = turns;
+        finish.n_turns = 2;
+    }
+    if (ctx->outcome == OUTCOME_ANSWERED && rec->model) {
+        finish.model = rec->model;
+        finish.usage = rec->usage;
+    }
+    finish_job(ctx, &finish);
+    count(ctx->outcome);
+    return STAGE_STOP;
+}

@@ -1,0 +1,76 @@
+/* stage_generate.c - the model's answer, within its time budget.
+ *
+ * An answer must be sent while the event's reply token is valid, so the model
+ * gets until 50 s after the event (less in a serverless invocation, which
+ * must keep time to send). The loading animation goes out at the same time
+ * as the model's request and runs alongside it. A model that fails leaves
+ * ctx->model_answered false: format then sends the apology. Only a shutdown
+ * (the wait cancelled) gives the event back to the inbox. */
+#include "io/clock.h"
+#include "obs/log.h"
+#include "run/failpoint.h"
+#include "run/stage.h"
+
+/* The model must be done 50 s after the event, while its reply token is valid. */
+#define LLM_BUDGET_MS 50000
+/* Less than this left for the model: the answer will be pushed, not replied. */
+#define LLM_MIN_BUDGET_MS 2000
+/* Serverless: time kept back at the end of an invocation to send the answer. */
+#define INVOCATION_MARGIN_MS 3000
+
+static int64_t budget_left_ms(const struct line_event *ev, int64_t now_ms)
+{
+    int64_t budget = ev->timestamp_ms + LLM_BUDGET_MS - now_ms;
+    return budget > LLM_BUDGET_MS ? LLM_BUDGET_MS : budget;
+}
+
+bool generate_too_late(const struct job_ctx *ctx)
+{
+    const struct config *cfg = ctx->env->cfg;
+    int64_t now = clock_now_ms();
+    return deliver_choose_mode(cfg, &ctx->ev, now) == SEND_NONE ||
+           (budget_left_ms(&ctx->ev, now) < LLM_MIN_BUDGET_MS && !cfg->push_fallback);
+}
+
+enum stage_result stage_generate(struct job_ctx *ctx)
+{
+    if (!ctx->use_model)
+        return STAGE_NEXT;
+    const struct config *cfg = ctx->env->cfg;
+    const struct line_event *ev = &ctx->ev;
+
+    int64_t budget = budget_left_ms(ev, clock_now_ms());
+    if (budget < LLM_MIN_BUDGET_MS)
+        budget = LLM_BUDGET_MS; /* it will be pushed: no reply token to race */
+    ctx->deadline = clock_monotonic_ms() + budget;
+    if (ctx->env->deadline_ms && ctx->deadline > ctx->env->deadline_ms - INVOCATION_MARGIN_MS) {
+        /* Serverless: the answer must be sent before the platform stops us. */
+        ctx->deadline = ctx->env->deadline_ms - INVOCATION_MARGIN_MS;
+        budget = ctx->deadline - clock_monotonic_ms();
+    }
+
+    /* The animation's request goes out now and runs alongside the model's:
+     * nobody waits for LINE's answer to it before asking the model. */
+    char err[512];
+    if (ev->chat_type == CHAT_USER &&
+        line_loading_begin(ctx->env->line, ev->chat_id, (int)(budget / 1000), err, sizeof err) != LINE_OK)
+        log_warn("loading animation: %s", err);
+
+    struct prompt prompt;
+    if (chat_build_prompt(cfg, ev->chat_type, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
+                          ctx->decision.text, &prompt) == 0) {
+        enum llm_result lr = llm_complete(ctx->env->llm, prompt.messages, prompt.n, ctx->deadline, &ctx->llm, err,
+                                          sizeof err);
+        prompt_free(&prompt);
+        if (lr == LLM_CANCELLED) {
+            log_info("shutting down: giving the event back to the inbox");
+            return STAGE_RELEASE;
+        }
+        if (lr == LLM_OK)
+            ctx->model_answered = true;
+        else
+            log_warn("model failed, sending the apology: %s", err);
+    }
+    failpoint(cfg, "worker_after_llm");
+    return STAGE_NEXT;
+}
