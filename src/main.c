@@ -151,10 +151,7 @@ static int serve(void)
                      "deduplication and history do not carry across instances. Use PostgreSQL "
                      "(LINEBOT_DB=postgres://...) in production",
                      cfg.db);
-        if (!(fc = fc_new(&cfg, &ingest, err, sizeof err))) {
-            log_error("%s", err);
-            goto out;
-        }
+        fc = fc_new(&cfg, &ingest);
     } else {
         if (worker_pool_start(&pool, &cfg) != 0)
             goto out;
