@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "core/alloc.h"
 #include "io/clock.h"
 #include "io/http_client.h"
 #include "io/store.h"
@@ -143,19 +144,14 @@ static int serve(void)
          * is out, so work happens inside invocations, never in background
          * threads (see run/fc.c). */
         free(cfg.host);
-        cfg.host = strdup("0.0.0.0");
+        cfg.host = xstrdup("0.0.0.0");
         cfg.port = cfg.fc_listen_port;
-        if (!cfg.host)
-            goto out;
         if (!store_url_is_shared(cfg.db))
             log_warn("LINEBOT_DB is SQLite (%s): each Function Compute instance has its own copy, so "
                      "deduplication and history do not carry across instances. Use PostgreSQL "
                      "(LINEBOT_DB=postgres://...) in production",
                      cfg.db);
-        if (!(fc = fc_new(&cfg, &ingest, err, sizeof err))) {
-            log_error("%s", err);
-            goto out;
-        }
+        fc = fc_new(&cfg, &ingest);
     } else {
         if (worker_pool_start(&pool, &cfg) != 0)
             goto out;
@@ -204,6 +200,9 @@ int main(int argc, char **argv)
      * little, and two arenas keep its memory small. */
     mallopt(M_ARENA_MAX, 2);
 #endif
+    /* Before any thread and any JSON, in every subcommand: from here on an
+     * allocation that fails aborts (core/alloc.h), jansson's included. */
+    alloc_init();
     if (argc < 2) {
         /* Lambda starts `bootstrap` without arguments; so may Function Compute. */
         if (config_lookup(environ, "AWS_LAMBDA_RUNTIME_API") || config_lookup(environ, "FC_FUNCTION_NAME"))

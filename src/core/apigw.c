@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/alloc.h"
+
 int base64_decode(const char *in, size_t in_len, char **out, size_t *out_len)
 {
     *out = NULL;
@@ -31,13 +33,8 @@ int base64_decode(const char *in, size_t in_len, char **out, size_t *out_len)
         return -1;
     /* EVP_DecodeBlock wants whole quanta: re-pad. */
     size_t padded = (in_len + 3) / 4 * 4;
-    char *tmp = malloc(padded + 1);
-    char *buf = malloc(padded / 4 * 3 + 1);
-    if (!tmp || !buf) {
-        free(tmp);
-        free(buf);
-        return -1;
-    }
+    char *tmp = xmalloc(padded + 1);
+    char *buf = xmalloc(padded / 4 * 3 + 1);
     memcpy(tmp, in, in_len);
     memset(tmp + in_len, '=', padded - in_len);
     int n = padded ? EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)tmp, (int)padded) : 0;
@@ -56,31 +53,19 @@ int base64_decode(const char *in, size_t in_len, char **out, size_t *out_len)
 static char *dup_string(json_t *v)
 {
     const char *s = json_string_value(v);
-    return s ? strdup(s) : NULL;
+    return s ? xstrdup(s) : NULL;
 }
 
-static int add_header(struct http_event *ev, const char *name, const char *value)
+static void add_header(struct http_event *ev, const char *name, const char *value)
 {
-    char **names = realloc(ev->header_names, (ev->n_headers + 1) * sizeof *names);
-    if (!names)
-        return -1;
-    ev->header_names = names;
-    char **values = realloc(ev->header_values, (ev->n_headers + 1) * sizeof *values);
-    if (!values)
-        return -1;
-    ev->header_values = values;
-    char *n = strdup(name), *v = strdup(value);
-    if (!n || !v) {
-        free(n);
-        free(v);
-        return -1;
-    }
+    ev->header_names = xrealloc_array(ev->header_names, ev->n_headers + 1, sizeof *ev->header_names);
+    ev->header_values = xrealloc_array(ev->header_values, ev->n_headers + 1, sizeof *ev->header_values);
+    char *n = xstrdup(name), *v = xstrdup(value);
     for (char *p = n; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     ev->header_names[ev->n_headers] = n;
     ev->header_values[ev->n_headers] = v;
     ev->n_headers++;
-    return 0;
 }
 
 const char *http_event_header(const struct http_event *ev, const char *name)
@@ -91,22 +76,20 @@ const char *http_event_header(const struct http_event *ev, const char *name)
     return NULL;
 }
 
-static int read_headers(struct http_event *ev, json_t *headers, json_t *multi)
+static void read_headers(struct http_event *ev, json_t *headers, json_t *multi)
 {
     const char *name;
     json_t *value;
     json_object_foreach(headers, name, value) {
-        if (json_is_string(value) && add_header(ev, name, json_string_value(value)) != 0)
-            return -1;
+        if (json_is_string(value))
+            add_header(ev, name, json_string_value(value));
     }
     /* REST API events may carry a header only in multiValueHeaders. */
     json_object_foreach(multi, name, value) {
         json_t *first = json_array_get(value, 0);
-        if (json_is_string(first) && !http_event_header(ev, name) &&
-            add_header(ev, name, json_string_value(first)) != 0)
-            return -1;
+        if (json_is_string(first) && !http_event_header(ev, name))
+            add_header(ev, name, json_string_value(first));
     }
-    return 0;
 }
 
 enum apigw_result apigw_parse(const char *json, size_t len, struct http_event *out)
@@ -135,8 +118,7 @@ enum apigw_result apigw_parse(const char *json, size_t len, struct http_event *o
     out->request_id = dup_string(json_object_get(ctx, "requestId"));
     if (!out->method || !out->path)
         goto done;
-    if (read_headers(out, json_object_get(root, "headers"), v1 ? json_object_get(root, "multiValueHeaders") : NULL) != 0)
-        goto done;
+    read_headers(out, json_object_get(root, "headers"), v1 ? json_object_get(root, "multiValueHeaders") : NULL);
 
     json_t *body = json_object_get(root, "body");
     const char *text = json_is_string(body) ? json_string_value(body) : "";
@@ -145,9 +127,7 @@ enum apigw_result apigw_parse(const char *json, size_t len, struct http_event *o
         if (base64_decode(text, text_len, &out->body, &out->body_len) != 0)
             goto done;
     } else {
-        out->body = malloc(text_len + 1);
-        if (!out->body)
-            goto done;
+        out->body = xmalloc(text_len + 1); /* not xstrdup: the text may hold NULs */
         memcpy(out->body, text, text_len);
         out->body[text_len] = '\0';
         out->body_len = text_len;
@@ -180,7 +160,7 @@ char *apigw_response(int status, const char *content_type, const char *body)
     json_t *root = json_pack("{s:i, s:{s:s}, s:s, s:b}", "statusCode", status, "headers", "content-type",
                              content_type ? content_type : "application/json", "body", body ? body : "",
                              "isBase64Encoded", 0);
-    if (!root)
+    if (!root) /* a body or content type that is not UTF-8 */
         return NULL;
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);

@@ -34,7 +34,8 @@ void http_event_free(struct http_event *ev);
 const char *http_event_header(const struct http_event *ev, const char *name);
 
 /* {"statusCode":N,"headers":{"content-type":...},"body":...,"isBase64Encoded":false};
- * malloc'd, NULL when out of memory. */
+ * malloc'd. NULL only when content_type or body is not UTF-8 (JSON cannot
+ * carry it); memory running out aborts. */
 char *apigw_response(int status, const char *content_type, const char *body);
 
 /* Decodes standard base64 (padding optional, no whitespace). Returns 0 with a

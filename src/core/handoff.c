@@ -1,9 +1,12 @@
 /* handoff.c - build and read serverless work payloads (see handoff.h). */
 #include "core/handoff.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/alloc.h"
 
 static json_t *event_object(const struct handoff_event *ev, bool with_event)
 {
@@ -14,26 +17,19 @@ static json_t *event_object(const struct handoff_event *ev, bool with_event)
     return o;
 }
 
-static int emit(struct handoff_payloads *out, json_t *events)
+/* Appends one payload carrying `events`. Packing an array that exists and
+ * dumping the result fail only when memory runs out, which aborts. */
+static void emit(struct handoff_payloads *out, json_t *events)
 {
     json_t *root = json_pack("{s:s, s:O}", "linebot", "work", "events", events);
-    char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    char *body = json_dumps(root, JSON_COMPACT);
     json_decref(root);
-    if (!body)
-        return -1;
-    char **bodies = realloc(out->bodies, (out->n + 1) * sizeof *bodies);
-    size_t *lens = bodies ? realloc(out->lens, (out->n + 1) * sizeof *lens) : NULL;
-    if (bodies)
-        out->bodies = bodies;
-    if (!bodies || !lens) {
-        free(body);
-        return -1;
-    }
-    out->lens = lens;
+    assert(body != NULL);
+    out->bodies = xrealloc_array(out->bodies, out->n + 1, sizeof *out->bodies);
+    out->lens = xrealloc_array(out->lens, out->n + 1, sizeof *out->lens);
     out->bodies[out->n] = body;
     out->lens[out->n] = strlen(body);
     out->n++;
-    return 0;
 }
 
 int handoff_build(const struct handoff_event *events, size_t n, bool ids_only, size_t max_bytes,
@@ -43,8 +39,6 @@ int handoff_build(const struct handoff_event *events, size_t n, bool ids_only, s
     static const size_t envelope = 40; /* {"linebot":"work","events":[...]} */
     json_t *batch = json_array();
     size_t batch_bytes = envelope;
-    if (!batch)
-        return -1;
     for (size_t i = 0; i < n; i++) {
         bool with_event = !ids_only && events[i].event_json;
         json_t *o = event_object(&events[i], with_event);
@@ -52,30 +46,25 @@ int handoff_build(const struct handoff_event *events, size_t n, bool ids_only, s
         size_t size = s ? strlen(s) + 1 : 0;
         free(s);
         if (!o)
-            goto oom;
+            goto bad; /* an id or chat that is not UTF-8: jansson refuses it */
         if (with_event && size + envelope > max_bytes) {
             json_decref(o); /* too big to travel: the id at least */
             o = event_object(&events[i], false);
-            if (!o)
-                goto oom;
             size = strlen(events[i].event_id) + 64;
         }
         if (json_array_size(batch) > 0 && batch_bytes + size > max_bytes) {
-            if (emit(out, batch) != 0) {
-                json_decref(o);
-                goto oom;
-            }
+            emit(out, batch);
             json_array_clear(batch);
             batch_bytes = envelope;
         }
         json_array_append_new(batch, o);
         batch_bytes += size;
     }
-    if (json_array_size(batch) > 0 && emit(out, batch) != 0)
-        goto oom;
+    if (json_array_size(batch) > 0)
+        emit(out, batch);
     json_decref(batch);
     return 0;
-oom:
+bad:
     json_decref(batch);
     handoff_payloads_free(out);
     return -1;
@@ -106,11 +95,7 @@ int handoff_parse(const char *json, size_t len, struct handoff_event **events, s
         return -1;
     }
     size_t count = json_array_size(arr);
-    struct handoff_event *out = calloc(count ? count : 1, sizeof *out);
-    if (!out) {
-        json_decref(root);
-        return -1;
-    }
+    struct handoff_event *out = xcalloc(count, sizeof *out);
     size_t k = 0;
     for (size_t i = 0; i < count; i++) {
         json_t *o = json_array_get(arr, i);
@@ -119,15 +104,10 @@ int handoff_parse(const char *json, size_t len, struct handoff_event **events, s
             continue;
         const char *chat = json_string_value(json_object_get(o, "chat"));
         const char *ev = json_string_value(json_object_get(o, "event"));
-        out[k].event_id = strdup(id);
-        out[k].chat_id = strdup(chat ? chat : "");
+        out[k].event_id = xstrdup(id);
+        out[k].chat_id = xstrdup(chat ? chat : "");
         out[k].timestamp_ms = json_integer_value(json_object_get(o, "ts"));
-        out[k].event_json = ev ? strdup(ev) : NULL;
-        if (!out[k].event_id || !out[k].chat_id || (ev && !out[k].event_json)) {
-            handoff_events_free(out, k + 1);
-            json_decref(root);
-            return -1;
-        }
+        out[k].event_json = ev ? xstrdup(ev) : NULL;
         k++;
     }
     json_decref(root);

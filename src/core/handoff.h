@@ -32,7 +32,8 @@ struct handoff_payloads {
 /* Builds one or more payloads, each at most `max_bytes`, carrying every event
  * (ids only when `ids_only`). An event too big for a payload of its own is
  * sent as id only (it is in the store when the store is shared; otherwise the
- * work invocation cannot see it and says so). Returns 0 or -1 (OOM). */
+ * work invocation cannot see it and says so). Returns 0, or -1 when an id or
+ * chat cannot go into JSON (NULL, or not UTF-8); memory running out aborts. */
 int handoff_build(const struct handoff_event *events, size_t n, bool ids_only, size_t max_bytes,
                   struct handoff_payloads *out);
 void handoff_payloads_free(struct handoff_payloads *p);

@@ -31,32 +31,12 @@ int sig_fail(const char *signer, char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-/* ---- a growable string with a hard cap ---------------------------------- */
+/* ---- a string builder with a hard cap ---------------------------------- */
 
 void sig_buf_add(struct sig_buf *b, const void *p, size_t n)
 {
-    if (b->failed)
-        return;
-    if (n > SIG_BUF_MAX || b->len > SIG_BUF_MAX - n) {
+    if (!b->failed && buf_add(&b->buf, p, n) != 0)
         b->failed = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (grown == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
 }
 
 void sig_buf_addc(struct sig_buf *b, char c)
@@ -71,28 +51,17 @@ void sig_buf_adds(struct sig_buf *b, const char *s)
 
 void sig_buf_free(struct sig_buf *b)
 {
-    free(b->data);
-    memset(b, 0, sizeof *b);
+    buf_free(&b->buf);
+    b->failed = false;
 }
 
 char *sig_buf_take(struct sig_buf *b)
 {
-    if (!b->failed && b->data == NULL)
-        sig_buf_add(b, "", 0);
     if (b->failed) {
         sig_buf_free(b);
         return NULL;
     }
-    char *s = b->data;
-    memset(b, 0, sizeof *b);
-    return s;
-}
-
-char *sig_strdup(const char *s)
-{
-    struct sig_buf b = {0};
-    sig_buf_adds(&b, s);
-    return sig_buf_take(&b);
+    return buf_take(&b->buf, NULL);
 }
 
 /* ---- encoding ----------------------------------------------------------- */
@@ -189,7 +158,7 @@ void sig_canonical_request(const char *method, const char *uri, const char *quer
         sig_buf_adds(signed_headers, headers[i].name);
     }
     sig_buf_addc(creq, '\n');
-    sig_buf_add(creq, signed_headers->data, signed_headers->len);
+    sig_buf_add(creq, signed_headers->buf.data, signed_headers->buf.len);
     sig_buf_addc(creq, '\n');
     sig_buf_adds(creq, payload_hash);
 }

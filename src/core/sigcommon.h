@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
+
 #define SIG_SHA256_LEN 32
 #define SIG_SHA256_HEX_LEN (SIG_SHA256_LEN * 2)
 /* The most a struct sig_buf holds; no canonical string comes near it. */
@@ -37,29 +39,30 @@
 int sig_fail(const char *signer, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* ---- a growable string with a hard cap ---------------------------------- */
+/* ---- a string builder with a hard cap ---------------------------------- */
 
-/* Start with {0}. Once an add runs out of memory or would pass SIG_BUF_MAX,
- * `failed` is set and stays set: every later add is a no-op, so a signer can
- * build a whole string and check `failed` once at the end. While it has not
- * failed, data (when not NULL) is NUL-terminated at len. */
+/* A struct buf (core/buf.h) capped at SIG_BUF_MAX, whose first refused append
+ * sticks: once an add would pass the cap, `failed` is set and every later add
+ * is a no-op, so a signer builds a whole string and checks `failed` once at
+ * the end. Memory comes from xrealloc: running out aborts (core/alloc.h), so
+ * the cap is the only failure. Start with SIG_BUF_INIT. The text is
+ * buf.data[0, buf.len), NUL-terminated once anything was added. */
 struct sig_buf {
-    char *data;
-    size_t len;
-    size_t cap;
+    struct buf buf;
     bool failed;
 };
+/* An empty builder: the same as buf_init(&b.buf, SIG_BUF_MAX), failed false. */
+#define SIG_BUF_INIT {.buf = {.data = NULL, .len = 0, .cap = 0, .max = SIG_BUF_MAX}, .failed = false}
 
 void sig_buf_add(struct sig_buf *b, const void *p, size_t n);
 void sig_buf_addc(struct sig_buf *b, char c);
 void sig_buf_adds(struct sig_buf *b, const char *s);
-/* Frees the contents and leaves b as {0}, ready for reuse. */
+/* Frees the contents and leaves b empty and not failed, ready for reuse. */
 void sig_buf_free(struct sig_buf *b);
-/* Hands over the string ("" for a buffer never added to) and leaves b as {0};
- * after a failure, frees it and returns NULL. The caller frees the string. */
+/* Hands over the string ("" for a buffer never added to) and leaves b empty;
+ * after a failure, frees it, clears `failed` and returns NULL. The caller
+ * frees the string. */
 char *sig_buf_take(struct sig_buf *b);
-/* A malloc'd copy of s (capped like a sig_buf), or NULL. */
-char *sig_strdup(const char *s);
 
 /* ---- encoding ----------------------------------------------------------- */
 

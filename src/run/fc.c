@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/alloc.h"
 #include "core/handoff.h"
 #include "io/http_client.h"
 #include "obs/log.h"
@@ -151,14 +152,10 @@ static void fc_end(void *ctx, struct server_request *req)
 
 /* ---- life cycle ---------------------------------------------------------- */
 
-struct fc *fc_new(const struct config *cfg, struct ingest *ingest, char *err, size_t errlen)
+struct fc *fc_new(const struct config *cfg, struct ingest *ingest)
 {
-    struct fc *fc = calloc(1, sizeof *fc);
-    if (!fc || !(fc->invoke = http_client_new())) {
-        free(fc);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    struct fc *fc = xcalloc(1, sizeof *fc);
+    fc->invoke = http_client_new();
     fc->cfg = cfg;
     fc->ingest = ingest;
     pthread_mutex_init(&fc->invoke_lock, NULL);

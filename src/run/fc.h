@@ -37,8 +37,8 @@
 struct fc;
 
 /* The door for `cfg` (platform FC) over `ingest`; both must outlive it.
- * NULL with `err` set on failure. */
-struct fc *fc_new(const struct config *cfg, struct ingest *ingest, char *err, size_t errlen);
+ * Never NULL (allocation failure aborts, core/alloc.h). */
+struct fc *fc_new(const struct config *cfg, struct ingest *ingest);
 
 /* Its routes and hooks, for server_start. Valid until fc_free. */
 const struct server_door *fc_door(struct fc *fc);

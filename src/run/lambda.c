@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/alloc.h"
 #include "core/apigw.h"
 #include "core/handoff.h"
 #include "io/clock.h"
@@ -64,6 +65,8 @@ static int runtime_post(struct http_client *http, const char *api, const char *p
     return rc;
 }
 
+/* NULL only when `message` is not UTF-8 (jansson refuses it); memory running
+ * out aborts. */
 static char *error_body(const char *type, const char *message)
 {
     json_t *o = json_pack("{s:s, s:s}", "errorType", type, "errorMessage", message);
@@ -78,7 +81,7 @@ void lambda_report_init_error(const char *runtime_api, const char *message)
     char *body = error_body("Runtime.ConfigError", message);
     static const char *const headers[] = {"Lambda-Runtime-Function-Error-Type: Runtime.ConfigError",
                                           "Content-Type: application/json", NULL};
-    if (http && body && runtime_api)
+    if (body && runtime_api)
         runtime_post(http, runtime_api, "init/error", body, headers);
     free(body);
     http_client_free(http);
@@ -141,13 +144,13 @@ static char *handle(struct lambda *l, const char *body, size_t len, int64_t dead
     size_t n;
     int w = handoff_parse(body, len, &evs, &n);
     if (w == 1) {
-        char *out = serverless_work(l->cfg, &l->ingest, evs, n, deadline_ms, l->request_id) == 0 ? strdup("{\"status\":\"done\"}")
+        char *out = serverless_work(l->cfg, &l->ingest, evs, n, deadline_ms, l->request_id) == 0 ? xstrdup("{\"status\":\"done\"}")
                                                                                 : NULL; /* Lambda retries */
         handoff_events_free(evs, n);
         return out;
     }
     log_warn("invocation payload is neither an HTTP request nor linebot work: ignored");
-    return strdup("{\"status\":\"ignored\"}");
+    return xstrdup("{\"status\":\"ignored\"}");
 }
 
 int lambda_run(const struct config *cfg)
@@ -160,9 +163,9 @@ int lambda_run(const struct config *cfg)
     l.store = store_open(cfg->db, err, sizeof err);
     l.runtime = http_client_new();
     l.invoke = http_client_new();
-    if (!l.store || !l.runtime || !l.invoke) {
+    if (!l.store) {
         char msg[600];
-        snprintf(msg, sizeof msg, "LINEBOT_DB: cannot open the store: %s", l.store ? "out of memory" : err);
+        snprintf(msg, sizeof msg, "LINEBOT_DB: cannot open the store: %s", err);
         log_error("%s", msg);
         lambda_report_init_error(cfg->lambda_runtime_api, msg);
         goto out;
@@ -223,8 +226,7 @@ int lambda_run(const struct config *cfg)
             static const char *const err_headers[] = {"Lambda-Runtime-Function-Error-Type: LineBot.WorkFailed",
                                                       "Content-Type: application/json", NULL};
             snprintf(path, sizeof path, "invocation/%s/error", request_id);
-            if (body)
-                runtime_post(l.runtime, cfg->lambda_runtime_api, path, body, err_headers);
+            runtime_post(l.runtime, cfg->lambda_runtime_api, path, body, err_headers); /* ASCII: never NULL */
             free(body);
         }
         free(out);

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "core/alloc.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 
@@ -67,8 +68,8 @@ static void handle_metrics(void *ctx, struct server_request *req)
     if (ingest_inbox_depth(srv->ingest, &depth) == 0)
         metrics_set_inbox_depth(depth);
     char *text = metrics_render();
-    if (!text) {
-        server_reply_json(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "error", "out of memory");
+    if (!text) { /* over the page's cap: a series too many, not the scraper's fault */
+        server_reply_json(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "error", "metrics page too large");
         return;
     }
     server_reply(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text);
@@ -101,9 +102,7 @@ const char *server_header(const struct server_request *req, const char *name)
 void server_reply(struct server_request *req, unsigned int status, const char *content_type, const char *body)
 {
     free(req->response);
-    req->response = strdup(body);
-    if (!req->response)
-        abort(); /* the project's out-of-memory policy */
+    req->response = xstrdup(body);
     req->status = status;
     req->content_type = content_type;
 }
@@ -228,9 +227,7 @@ static enum MHD_Result queue_answer(struct MHD_Connection *conn, struct server_r
 static enum MHD_Result begin_request(struct server *srv, struct MHD_Connection *conn, const char *url,
                                      const char *method, void **con_cls)
 {
-    struct server_request *req = calloc(1, sizeof *req);
-    if (!req)
-        abort(); /* the project's out-of-memory policy */
+    struct server_request *req = xcalloc(1, sizeof *req);
     *con_cls = req;
     req->server = srv;
     req->conn = conn;
@@ -239,6 +236,7 @@ static enum MHD_Result begin_request(struct server *srv, struct MHD_Connection *
     req->body = "";
     req->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     find_route(srv, req);
+    buf_init(&req->body_buf, req->route ? req->route->max_body : 0);
     if (srv->door && srv->door->begin)
         srv->door->begin(srv->door->ctx, req);
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -247,30 +245,18 @@ static enum MHD_Result begin_request(struct server *srv, struct MHD_Connection *
     return MHD_YES;
 }
 
-/* A piece of the body: kept up to the route's cap, else dropped. */
+/* A piece of the body: kept up to the route's cap (the buffer's max), else
+ * the whole body is dropped. */
 static void add_body(struct server_request *req, const char *data, size_t n)
 {
-    size_t limit = req->route ? req->route->max_body : 0;
-    if (limit == 0 || req->too_large)
+    if (req->body_buf.max == 0 || req->too_large)
         return;
-    if (req->body_len + n > limit) {
+    if (buf_add(&req->body_buf, data, n) != 0) {
         req->too_large = true;
-        return;
+        buf_free(&req->body_buf);
     }
-    if (req->body_len + n + 1 > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 4096;
-        while (cap < req->body_len + n + 1)
-            cap *= 2;
-        char *nb = realloc(req->body_cap ? (char *)req->body : NULL, cap);
-        if (!nb)
-            abort(); /* the project's out-of-memory policy */
-        req->body = nb;
-        req->body_cap = cap;
-    }
-    char *b = (char *)req->body;
-    memcpy(b + req->body_len, data, n);
-    req->body_len += n;
-    b[req->body_len] = '\0';
+    req->body = buf_str(&req->body_buf);
+    req->body_len = req->body_buf.len;
 }
 
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -312,8 +298,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
         return;
     if (srv->door && srv->door->end)
         srv->door->end(srv->door->ctx, req);
-    if (req->body_cap)
-        free((char *)req->body);
+    buf_free(&req->body_buf);
     free(req->response);
     free(req);
     *con_cls = NULL;
@@ -324,11 +309,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 struct server *server_start(const struct config *cfg, struct ingest *ingest, const struct server_door *door,
                             char *err, size_t errlen)
 {
-    struct server *srv = calloc(1, sizeof *srv);
-    if (!srv) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    struct server *srv = xcalloc(1, sizeof *srv);
     srv->ingest = ingest;
     srv->cfg = cfg;
     srv->door = door;

@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "core/buf.h"
 #include "run/ingest.h"
 
 #define SERVER_MAX_BODY (1024 * 1024)     /* a LINE webhook */
@@ -59,7 +60,7 @@ struct server_request {
     struct server *server;
     const struct server_route *route;
     void *route_ctx;            /* what the route's handler gets: the door's ctx, or the server */
-    size_t body_cap;
+    struct buf body_buf;        /* holds `body`, capped at the route's max_body */
     char id[32];
 };
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "io/clock.h"
 #include "io/store.h"
 #include "obs/log.h"
@@ -16,11 +17,10 @@ static void forget_payload(struct ingest *ingest, const char *body, size_t len)
     size_t n;
     if (handoff_parse(body, len, &ids, &n) != 1)
         return;
-    struct ingest_added undo = {.items = calloc(n ? n : 1, sizeof *undo.items), .n = n};
-    for (size_t k = 0; undo.items && k < n; k++)
+    struct ingest_added undo = {.items = xcalloc(n, sizeof *undo.items), .n = n};
+    for (size_t k = 0; k < n; k++)
         undo.items[k].event_id = ids[k].event_id;
-    if (undo.items)
-        ingest_forget(ingest, &undo);
+    ingest_forget(ingest, &undo);
     free(undo.items);
     handoff_events_free(ids, n);
 }
@@ -30,11 +30,7 @@ int serverless_hand_off(const struct config *cfg, struct http_client *http, stru
 {
     int64_t t0 = clock_monotonic_ms();
     bool fc = cfg->platform == PLATFORM_FC;
-    struct handoff_event *evs = calloc(added->n ? added->n : 1, sizeof *evs);
-    if (!evs) {
-        ingest_forget(ingest, added);
-        return -1;
-    }
+    struct handoff_event *evs = xcalloc(added->n, sizeof *evs);
     for (size_t i = 0; i < added->n; i++) {
         evs[i].event_id = (char *)added->items[i].event_id;
         evs[i].chat_id = (char *)added->items[i].chat_id;
@@ -44,7 +40,7 @@ int serverless_hand_off(const struct config *cfg, struct http_client *http, stru
     struct handoff_payloads p;
     int rc = handoff_build(evs, added->n, store_url_is_shared(cfg->db), fc ? HANDOFF_MAX_FC : HANDOFF_MAX_LAMBDA, &p);
     free(evs);
-    if (rc != 0) {
+    if (rc != 0) { /* an id JSON cannot carry */
         ingest_forget(ingest, added);
         return -1;
     }
@@ -68,9 +64,7 @@ int serverless_hand_off(const struct config *cfg, struct http_client *http, stru
 int serverless_work(const struct config *cfg, struct ingest *ingest, const struct handoff_event *events, size_t n,
                     int64_t deadline_ms, const char *request_id)
 {
-    struct inbox_item *items = calloc(n ? n : 1, sizeof *items);
-    if (!items)
-        return -1;
+    struct inbox_item *items = xcalloc(n, sizeof *items);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (!events[i].event_json)

@@ -772,6 +772,39 @@ static void test_no_credentials_at_all_is_503_and_not_lost(void **state)
     fc_finish(w, ff);
 }
 
+/* A body sent chunked has no Content-Length to refuse up front: the server
+ * reads it and must stop at the route's cap (1 MiB for a webhook, FC's 6 MiB
+ * synchronous payload limit for an event invocation) while it arrives. */
+static void test_chunked_bodies_meet_the_caps(void **state)
+{
+    struct fake_fc *ff;
+    struct world *w = fc_start(state, &ff, true, false, NULL);
+    static const char *const chunked[] = {"Transfer-Encoding: chunked", "Content-Type: application/octet-stream",
+                                          NULL};
+    size_t len = 6 * 1024 * 1024 + 1;
+    char *big = e2e_xmalloc(len);
+    memset(big, 'x', len);
+
+    struct fc_answer a = fc_request(w, "/invoke", "/invoke", "1-e2e-event-0101", big, len, &role_creds, chunked);
+    assert_fc_answer(&a, 413, "chunked event payload over 6 MiB");
+    fc_answer_free(&a);
+    a = fc_request(w, "/invoke", "/invoke", "1-e2e-event-0102", big, len - 1, &role_creds, chunked);
+    assert_fc_answer(&a, 200, "chunked event payload of exactly 6 MiB");
+    if (!a.body || !strstr(a.body, "ignored"))
+        fail_msg("6 MiB of x: want \"ignored\", got %s", a.body ? a.body : "");
+    fc_answer_free(&a);
+    a = fc_request(w, "/http-invoke", "/callback", "1-e2e-http-0103", big, 1024 * 1024 + 1, &role_creds, chunked);
+    assert_fc_answer(&a, 413, "chunked webhook over 1 MiB");
+    fc_answer_free(&a);
+    free(big);
+
+    assert_true(bot_running(w));
+    assert_int_equal(bot_get(w, "/healthz", NULL), 200);
+    assert_int_equal(fake_fc_invoke_count(ff), 0);
+    assert_int_equal(fake_llm_request_count(w->llm), 0);
+    fc_finish(w, ff);
+}
+
 static void test_malformed_and_oversized_webhooks(void **state)
 {
     struct fake_fc *ff;
@@ -966,6 +999,7 @@ int main(void)
         E2E_TEST(test_big_webhook_is_split_under_the_fc_async_cap),
         E2E_TEST(test_no_credentials_at_all_is_503_and_not_lost),
         E2E_TEST(test_malformed_and_oversized_webhooks),
+        E2E_TEST(test_chunked_bodies_meet_the_caps),
         E2E_TEST(test_concurrent_requests_keep_their_own_request_ids),
     };
     return E2E_RUN(tests);

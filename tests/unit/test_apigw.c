@@ -114,6 +114,7 @@ static void test_response(void **state)
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "headers"), "content-type")),
                         "application/json");
     json_decref(j);
+    assert_null(apigw_response(200, NULL, "caf\xc3")); /* not UTF-8: JSON cannot carry it */
     free(r);
 }
 

@@ -97,6 +97,23 @@ static void test_oversized_event_travels_as_id(void **state)
     free_events(evs, 1);
 }
 
+/* The one refusal left (memory running out aborts): an id JSON cannot hold.
+ * Nothing is handed back, not even the payloads built before it. */
+static void test_build_refuses_an_id_that_is_not_utf8(void **state)
+{
+    (void)state;
+    struct handoff_event evs[3];
+    make_events(evs, 3, 10);
+    free(evs[2].event_id);
+    evs[2].event_id = strdup("E\xff");
+    struct handoff_payloads p;
+    assert_int_equal(handoff_build(evs, 3, false, 120, &p), -1); /* 120 bytes: one event a payload */
+    assert_int_equal(p.n, 0);
+    assert_null(p.bodies);
+    assert_null(p.lens);
+    free_events(evs, 3);
+}
+
 static void test_parse_other_and_bad(void **state)
 {
     struct handoff_event *evs;
@@ -118,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_ids_only_one_payload),
         cmocka_unit_test(test_split_under_cap),
         cmocka_unit_test(test_oversized_event_travels_as_id),
+        cmocka_unit_test(test_build_refuses_an_id_that_is_not_utf8),
         cmocka_unit_test(test_parse_other_and_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
