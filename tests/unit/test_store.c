@@ -303,12 +303,26 @@ static void add_bot_id(struct store *st, const char *chat_id, const char *messag
     finish_with(st, chat_id, NULL, 0, &message_id, 1, ts);
 }
 
-/* SQL on the fixture's database behind the store's back (the oracle for what
- * the store wrote), with "%s" in `sql` standing for the tables' schema
- * prefix. Returns false when this backend's admin cannot see the database. */
-static bool admin_sees(const struct fixture *fx)
+/* PostgreSQL: the admin connection, or with a database per test one of its
+ * own into the fixture's database (closed by admin_done). */
+static PGconn *admin_pg(const struct fixture *fx)
 {
-    return fx->backend->is_sqlite || pg_admin_sees(fx);
+    char url[1024];
+    PGconn *conn;
+
+    if (pg_admin_sees(fx))
+        return pg_admin;
+    pg_url_for(fx, NULL, url, sizeof url);
+    conn = PQconnectdb(url);
+    if (PQstatus(conn) != CONNECTION_OK)
+        fail_msg("admin connection: %s", PQerrorMessage(conn));
+    return conn;
+}
+
+static void admin_done(PGconn *conn)
+{
+    if (conn != pg_admin)
+        PQfinish(conn);
 }
 
 static void admin_format(const struct fixture *fx, const char *sql, char *out, size_t len)
@@ -317,7 +331,7 @@ static void admin_format(const struct fixture *fx, const char *sql, char *out, s
 
     size_t o = 0;
 
-    if (!fx->backend->is_sqlite)
+    if (!fx->backend->is_sqlite && pg_admin_sees(fx))
         snprintf(prefix, sizeof prefix, "%s.", fx->schema);
     /* Every "%s" is the prefix. */
     for (const char *p = sql; *p && o + 1 < len; p++) {
@@ -332,6 +346,9 @@ static void admin_format(const struct fixture *fx, const char *sql, char *out, s
     out[o] = '\0';
 }
 
+/* SQL on the fixture's database behind the store's back (the oracle for what
+ * the store wrote, and the way to inject faults), with "%s" in `sql` standing
+ * for the tables' schema prefix. */
 static void admin_exec(const struct fixture *fx, const char *sql)
 {
     char text[2048];
@@ -345,8 +362,14 @@ static void admin_exec(const struct fixture *fx, const char *sql)
         if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK)
             fail_msg("admin SQL failed: %s: %s", text, msg);
         sqlite3_close(db);
-    } else if (!pg_admin_ok(text)) {
-        fail_msg("admin SQL failed: %s", text);
+    } else {
+        PGconn *conn = admin_pg(fx);
+        PGresult *res = PQexec(conn, text);
+        ExecStatusType status = PQresultStatus(res);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+            fail_msg("admin SQL failed: %s: %s", text, PQerrorMessage(conn));
+        PQclear(res);
+        admin_done(conn);
     }
 }
 
@@ -369,12 +392,14 @@ static char *admin_text(const struct fixture *fx, const char *sql)
         sqlite3_finalize(s);
         sqlite3_close(db);
     } else {
-        PGresult *res = PQexec(pg_admin, text);
+        PGconn *conn = admin_pg(fx);
+        PGresult *res = PQexec(conn, text);
         if (PQresultStatus(res) != PGRES_TUPLES_OK)
-            fail_msg("admin SQL failed: %s: %s", text, PQerrorMessage(pg_admin));
+            fail_msg("admin SQL failed: %s: %s", text, PQerrorMessage(conn));
         if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
             out = strdup(PQgetvalue(res, 0, 0));
         PQclear(res);
+        admin_done(conn);
     }
     return out;
 }
@@ -1079,8 +1104,7 @@ static void test_context_keep(void **state)
     expect_history(fx->st, "chatA", 10, 10, "u1|c3|c4");
     expect_history(fx->st, "chatB", 10, 10, "b1");
     assert_int_equal(depth_of(fx->st), 0);
-    if (admin_sees(fx))
-        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'g4'", "context");
+    expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'g4'", "context");
 
     /* A lost claim: no turn, no trim, the row untouched. */
     add_event(fx->st, "g5", "chatA", 20);
@@ -1308,23 +1332,20 @@ static void test_job_finish(void **state)
     assert_int_equal(store_bot_message_is(fx->st, "chatA", "s1"), 0);
     assert_int_equal(depth_of(fx->st), 2);
     claim_none(fx->st); /* still held */
-    if (admin_sees(fx))
-        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e1'", NULL);
+    expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e1'", NULL);
 
     assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen, &f), 0);
     expect_history(fx->st, "chatA", 10, 10, "question|answer");
     assert_int_equal(store_bot_message_is(fx->st, "chatA", "s1"), 1);
     assert_int_equal(store_bot_message_is(fx->st, "chatA", "s2"), 1);
     assert_int_equal(depth_of(fx->st), 1);
-    if (admin_sees(fx)) {
-        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e1'", "apologized");
-        expect_admin_text(fx, "SELECT model FROM %slinebot_inbox WHERE event_id = 'e1'", "model-x");
-        expect_admin_text(fx,
-                          "SELECT prompt_tokens || ',' || completion_tokens || ',' || total_tokens"
-                          " FROM %slinebot_inbox WHERE event_id = 'e1'",
-                          "10,5,15");
-        expect_admin_text(fx, "SELECT payload FROM %slinebot_inbox WHERE event_id = 'e1'", NULL);
-    }
+    expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e1'", "apologized");
+    expect_admin_text(fx, "SELECT model FROM %slinebot_inbox WHERE event_id = 'e1'", "model-x");
+    expect_admin_text(fx,
+                      "SELECT prompt_tokens || ',' || completion_tokens || ',' || total_tokens"
+                      " FROM %slinebot_inbox WHERE event_id = 'e1'",
+                      "10,5,15");
+    expect_admin_text(fx, "SELECT payload FROM %slinebot_inbox WHERE event_id = 'e1'", NULL);
     /* Finished once: a second finish is a lost claim, and adds nothing. */
     assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen, &f), 1);
     expect_history(fx->st, "chatA", 10, 10, "question|answer");
@@ -1334,11 +1355,9 @@ static void test_job_finish(void **state)
     claim_expect(fx->st, "e2", &job);
     f = (struct job_finish){ .outcome = OUTCOME_IGNORED, .usage = { 0, 0, 0 } };
     assert_int_equal(store_job_finish(fx->st, "e2", job.claim_gen, &f), 0);
-    if (admin_sees(fx)) {
-        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e2'", "ignored");
-        expect_admin_text(fx, "SELECT total_tokens FROM %slinebot_inbox WHERE event_id = 'e2'", NULL);
-        expect_admin_text(fx, "SELECT model FROM %slinebot_inbox WHERE event_id = 'e2'", NULL);
-    }
+    expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e2'", "ignored");
+    expect_admin_text(fx, "SELECT total_tokens FROM %slinebot_inbox WHERE event_id = 'e2'", NULL);
+    expect_admin_text(fx, "SELECT model FROM %slinebot_inbox WHERE event_id = 'e2'", NULL);
     job_free(&job);
 
     /* The names of the outcomes, both ways. */
@@ -1368,8 +1387,6 @@ static void test_job_finish_atomic(void **state)
     struct job_finish f = { OUTCOME_ANSWERED, turns, 2, ids, 1, 12, "m", { 1, 2, 3 } };
     struct job job;
 
-    if (!admin_sees(fx))
-        skip();
     if (fx->backend->is_sqlite) {
         admin_exec(fx, "CREATE TRIGGER test_fail BEFORE INSERT ON linebot_bot_messages"
                        " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
@@ -1494,18 +1511,15 @@ static void test_park_adopt(void **state)
     /* A lost claim adopts nothing: the answer stays parked. */
     assert_int_equal(store_job_adopt(fx->st, "p1", postback.claim_gen + 1, "e1", &got), 1);
     assert_null(got);
-    if (admin_sees(fx))
-        expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'e1'", "waiting");
+    expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'e1'", "waiting");
 
     assert_int_equal(store_job_adopt(fx->st, "p1", postback.claim_gen, "e1", &got), 0);
     assert_non_null(got);
     assert_string_equal(got, answer);
     free(got);
     assert_int_equal(store_job_adopt(fx->st, "p1", postback.claim_gen, "e1", &got), 2); /* once */
-    if (admin_sees(fx)) {
-        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e1'", "handed_over");
-        expect_admin_text(fx, "SELECT answer FROM %slinebot_inbox WHERE event_id = 'e1'", NULL);
-    }
+    expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'e1'", "handed_over");
+    expect_admin_text(fx, "SELECT answer FROM %slinebot_inbox WHERE event_id = 'e1'", NULL);
     /* The adopter is in `sending` with the answer recorded, as after
      * store_job_sending: released (or crashed), it comes back to be finished. */
     assert_int_equal(store_job_release(fx->st, "p1", postback.claim_gen), 0);
@@ -1604,10 +1618,8 @@ static void test_purge_expires_parked(void **state)
     job_free(&job);
 
     assert_int_equal(store_purge(fx->st, 1000, 1000), 0);
-    if (admin_sees(fx)) {
-        expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'old'", "expired");
-        expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'new'", "waiting");
-    }
+    expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'old'", "expired");
+    expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'new'", "waiting");
     add_event(fx->st, "p", "chatC", 6000);
     claim_expect(fx->st, "p", &other);
     assert_int_equal(store_job_adopt(fx->st, "p", other.claim_gen, "old", &got), 2);
