@@ -211,6 +211,9 @@ static const char *const migration_2[] = {
     "DROP INDEX linebot_inbox_one_claim",
     "CREATE UNIQUE INDEX linebot_inbox_one_claim ON linebot_inbox (chat_id)"
     "  WHERE claimed AND chat_id <> '' AND kind IS NULL",
+    /* Claimable internal jobs: looking for one never walks a backlog of events. */
+    "CREATE INDEX linebot_inbox_ready_tasks ON linebot_inbox (timestamp_ms, seq)"
+    "  WHERE state IN ('pending', 'sending') AND NOT claimed AND kind IS NOT NULL",
     NULL,
 };
 

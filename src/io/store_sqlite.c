@@ -163,6 +163,9 @@ static const char *const migrations[] = {
     "CREATE INDEX linebot_inbox_ready ON linebot_inbox (timestamp_ms, seq)"
     "  WHERE state IN ('pending', 'sending') AND claimed = 0;"
     "CREATE INDEX linebot_inbox_busy ON linebot_inbox (chat_id) WHERE claimed = 1;"
+    /* Claimable internal jobs, so that looking for one never walks a backlog of events. */
+    "CREATE INDEX linebot_inbox_ready_tasks ON linebot_inbox (timestamp_ms, seq)"
+    "  WHERE state IN ('pending', 'sending') AND claimed = 0 AND kind IS NOT NULL;"
 
     "ALTER TABLE history RENAME TO linebot_history;"
     "DROP INDEX history_chat; DROP INDEX history_message; DROP INDEX history_time;"
@@ -211,7 +214,7 @@ static const char *const migrations[] = {
                   "      WHERE b.chat_id = i.chat_id AND b.claimed = 1 AND b.kind IS NULL))"   \
                   " ORDER BY i.timestamp_ms, i.seq LIMIT 1")                                   \
     X(CLAIM_PICK_TASK, "SELECT " CLAIM_COLUMNS " FROM linebot_inbox"                           \
-                       " INDEXED BY linebot_inbox_ready"                                       \
+                       " INDEXED BY linebot_inbox_ready_tasks"                                 \
                        " WHERE state IN ('pending', 'sending') AND claimed = 0"                \
                        " AND kind IS NOT NULL ORDER BY timestamp_ms, seq LIMIT 1")             \
     X(CLAIM_TAKE, "UPDATE linebot_inbox SET state = CASE state WHEN 'pending' THEN 'working'"  \

@@ -1251,6 +1251,7 @@ static void test_rate_count(void **state)
 
 #define RC_THREADS 4
 #define RC_EACH 25
+#define RC_TOTAL (RC_THREADS * RC_EACH)
 
 struct rc_arg {
     const char *url;
@@ -1278,16 +1279,36 @@ static void *rc_worker(void *p)
     return NULL;
 }
 
-/* Concurrent counts of one user, each thread with its own handle: every one
- * lands, so the counts handed out are exactly 1..N, each once. */
+/* Every count handed out is in 1..RC_TOTAL and none twice; the next one at
+ * `now_ms` (same window) is RC_TOTAL + 1. */
+static void rc_check(struct store *st, const int64_t *counts, int64_t now_ms)
+{
+    bool seen[RC_TOTAL + 1] = { false };
+    int64_t count;
+
+    for (int i = 0; i < RC_TOTAL; i++) {
+        assert_true(counts[i] >= 1 && counts[i] <= RC_TOTAL);
+        assert_false(seen[counts[i]]);
+        seen[counts[i]] = true;
+    }
+    assert_int_equal(store_rate_count(st, "U-busy", now_ms, &count), 0);
+    assert_int_equal(count, RC_TOTAL + 1);
+}
+
+/* Concurrent counts of one user, each with its own handle: every one lands,
+ * so the counts handed out are exactly 1..N, each once. First threads (on
+ * SQLite they share the process's connection), then processes (on SQLite
+ * each its own connection, serialised only by the database's locks). */
 static void test_rate_count_concurrent(void **state)
 {
     struct fixture *fx = *state;
     pthread_t threads[RC_THREADS];
     struct rc_arg args[RC_THREADS];
     atomic_int errors = 0;
-    bool seen[RC_THREADS * RC_EACH + 1] = { false };
-    int64_t count;
+    int64_t counts[RC_TOTAL];
+    int64_t *shared = mmap(NULL, RC_TOTAL * sizeof *shared, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t pids[RC_THREADS];
 
     for (int i = 0; i < RC_THREADS; i++) {
         args[i] = (struct rc_arg){ .url = fx->url, .errors = &errors };
@@ -1296,16 +1317,32 @@ static void test_rate_count_concurrent(void **state)
     for (int i = 0; i < RC_THREADS; i++)
         pthread_join(threads[i], NULL);
     assert_int_equal(atomic_load(&errors), 0);
+    for (int i = 0; i < RC_THREADS; i++)
+        memcpy(counts + i * RC_EACH, args[i].counts, sizeof args[i].counts);
+    rc_check(fx->st, counts, 5000);
+
+    /* Processes, in the next window (5000 + 60 s): it starts again at 1. */
+    assert_true(shared != MAP_FAILED);
     for (int i = 0; i < RC_THREADS; i++) {
-        for (int j = 0; j < RC_EACH; j++) {
-            int64_t c = args[i].counts[j];
-            assert_true(c >= 1 && c <= RC_THREADS * RC_EACH);
-            assert_false(seen[c]);
-            seen[c] = true;
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            char err[256];
+            struct store *st = store_open(fx->url, err, sizeof err);
+            int failed = !st;
+            for (int j = 0; st && j < RC_EACH; j++)
+                failed |= store_rate_count(st, "U-busy", 65000, &shared[i * RC_EACH + j]) != 0;
+            store_close(st);
+            _exit(failed);
         }
     }
-    assert_int_equal(store_rate_count(fx->st, "U-busy", 5000, &count), 0);
-    assert_int_equal(count, RC_THREADS * RC_EACH + 1);
+    for (int i = 0; i < RC_THREADS; i++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    rc_check(fx->st, shared, 65000);
+    munmap(shared, RC_TOTAL * sizeof *shared);
 }
 
 /* store_job_finish: outcome, model, usage, turns and ids in one transaction. */
