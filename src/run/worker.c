@@ -214,7 +214,15 @@ static void remember_and_finish(struct worker *w, const struct job *job, const s
         .sent_at_ms = now,
         .usage = {-1, -1, -1},
     };
-    log_finished(w, job_finish_retried(w, job, &f), outcome);
+    int rc = job_finish_retried(w, job, &f);
+    if (rc < 0 && (f.n_turns > 0 || f.n_sent > 0)) {
+        /* The answer is out: a store that keeps refusing what it should
+         * remember must not keep the event from being done. */
+        log_warn("could not remember the exchange, finishing without it: %s", store_last_error(w->store));
+        struct job_finish bare = {.outcome = outcome, .usage = {-1, -1, -1}};
+        rc = job_finish_retried(w, job, &bare);
+    }
+    log_finished(w, rc, outcome);
 }
 
 static enum line_result push_parts(struct worker *w, const struct line_event *ev, const struct text_parts *parts,
