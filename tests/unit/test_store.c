@@ -1518,6 +1518,23 @@ static void test_tasks(void **state)
     /* Done, it still deduplicates. */
     assert_int_equal(store_task_add(fx->st, "memory", "chatA:1", "chatA", "{}", 5), 0);
     assert_int_equal(depth_of(fx->st), 0);
+
+    /* A task whose holder died is taken over like an event: after its lease
+     * on a shared store, after store_recover on SQLite. */
+    assert_int_equal(store_task_add(fx->st, "memory", "late", "chatA", "{}", 6), 1);
+    assert_int_equal(store_claim_next(fx->st, 1000, &task), 1);
+    assert_string_equal(task.event_id, "task:memory:late");
+    claim_none(fx->st);
+    store_close(fx->st);
+    fx->st = reopen(fx);
+    assert_int_equal(store_recover(fx->st), 0);
+    assert_int_equal(store_claim_next(fx->st, after_crash_ms(fx), &job), 1);
+    assert_string_equal(job.event_id, "task:memory:late");
+    assert_string_equal(job.kind, "memory");
+    assert_int_equal(job.attempts, 2);
+    assert_int_equal(job_done(fx->st, task.event_id, task.claim_gen), 1); /* the old claim is dead */
+    job_free(&task);
+    finish_job(fx->st, &job);
 }
 
 /* Parked answers: never claimed; exactly one adopter takes the answer over. */
