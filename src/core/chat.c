@@ -161,6 +161,12 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
     case EVENT_FOLLOW:
     case EVENT_JOIN:
         return !ev->standby && ev->chat_id && cfg->greeting && cfg->greeting[0] && ev->reply_token;
+    case EVENT_POSTBACK:
+        /* Only the bot's own "take over the parked answer" button; any other
+         * postback data is not ours to act on. */
+        return !ev->standby && ev->chat_id && ev->reply_token && ev->postback_data &&
+               strncmp(ev->postback_data, CHAT_ADOPT_PREFIX, strlen(CHAT_ADOPT_PREFIX)) == 0 &&
+               ev->postback_data[strlen(CHAT_ADOPT_PREFIX)] != '\0';
     case EVENT_MESSAGE:
         break;
     default:

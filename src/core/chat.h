@@ -63,6 +63,10 @@ void chat_decision_free(struct chat_decision *d);
  * event need any work (standby, stickers, group chatter that is not kept...),
  * so it never enters the inbox. Must be true whenever chat_decide could return
  * anything but CHAT_IGNORE. */
+/* Postback data that takes over an answer parked for this chat: the prefix,
+ * then the event id of the parked answer (see run/stage_deliver.c). */
+#define CHAT_ADOPT_PREFIX "linebot:answer="
+
 bool chat_needs_work(const struct config *cfg, const struct line_event *ev);
 
 /* The user's text with every isSelf mention removed (LINE's UTF-16 index/length)

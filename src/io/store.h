@@ -210,7 +210,8 @@ int store_job_park(struct store *st, const char *event_id, int64_t claim_gen, co
 /* In one transaction: the waiting row `parked_event_id` becomes done
  * (OUTCOME_HANDED_OVER), and the claimed job `event_id` moves to `sending`
  * with that answer recorded (as store_job_sending), which is returned in
- * *answer. Exactly one adopter ever gets a given answer.
+ * *answer. Exactly one adopter ever gets a given answer, and only an event
+ * of the same chat: a postback in another chat finds nothing waiting.
  * Returns 0 adopted, 2 nothing waiting under that id (unknown, already taken
  * or expired; *answer NULL), 1 claim lost, -1 error. */
 int store_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, const char *parked_event_id,

@@ -211,6 +211,9 @@ static const char *const migration_2[] = {
     "DROP INDEX linebot_inbox_one_claim",
     "CREATE UNIQUE INDEX linebot_inbox_one_claim ON linebot_inbox (chat_id)"
     "  WHERE claimed AND chat_id <> '' AND kind IS NULL",
+    /* Claimable internal jobs: looking for one never walks a backlog of events. */
+    "CREATE INDEX linebot_inbox_ready_tasks ON linebot_inbox (timestamp_ms, seq)"
+    "  WHERE state IN ('pending', 'sending') AND NOT claimed AND kind IS NOT NULL",
     NULL,
 };
 
@@ -308,7 +311,8 @@ static const char *const *const migrations[] = { migration_1, migration_2 };
     " answer = $3" FENCE " AND state = 'working'"
 /* FOR UPDATE: a second adopter waits here, then finds the row no longer waiting. */
 #define SQL_ADOPT_GET                                                                          \
-    "SELECT answer FROM linebot_inbox WHERE event_id = $1 AND state = 'waiting' FOR UPDATE"
+    "SELECT answer FROM linebot_inbox WHERE event_id = $1 AND state = 'waiting'"                 \
+    " AND chat_id = (SELECT chat_id FROM linebot_inbox WHERE event_id = $2) FOR UPDATE"
 #define SQL_ADOPT_TAKE                                                                         \
     "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL, outcome = $2,"    \
     " done_at_ms = $3 WHERE event_id = $1 AND state = 'waiting'"
@@ -1439,6 +1443,7 @@ static int pg_job_adopt(struct store *st, const char *event_id, int64_t claim_ge
     if (pg_ready(st, "job adopt") != 0 || tx_begin(st, "job adopt") != 0)
         return -1;
     param_text(&p, parked_event_id);
+    param_text(&p, event_id);
     res = query(st, "job adopt", SQL_ADOPT_GET, &p);
     if (!res)
         goto fail;
@@ -1453,6 +1458,8 @@ static int pg_job_adopt(struct store *st, const char *event_id, int64_t claim_ge
         goto fail;
     }
     PQclear(res);
+    p.n = 0;
+    param_text(&p, parked_event_id);
     param_text(&p, job_outcome_name(OUTCOME_HANDED_OVER));
     param_int(&p, done_at_ms);
     if (run(st, "job adopt", SQL_ADOPT_TAKE, &p, NULL) != 0)

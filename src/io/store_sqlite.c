@@ -163,6 +163,9 @@ static const char *const migrations[] = {
     "CREATE INDEX linebot_inbox_ready ON linebot_inbox (timestamp_ms, seq)"
     "  WHERE state IN ('pending', 'sending') AND claimed = 0;"
     "CREATE INDEX linebot_inbox_busy ON linebot_inbox (chat_id) WHERE claimed = 1;"
+    /* Claimable internal jobs, so that looking for one never walks a backlog of events. */
+    "CREATE INDEX linebot_inbox_ready_tasks ON linebot_inbox (timestamp_ms, seq)"
+    "  WHERE state IN ('pending', 'sending') AND claimed = 0 AND kind IS NOT NULL;"
 
     "ALTER TABLE history RENAME TO linebot_history;"
     "DROP INDEX history_chat; DROP INDEX history_message; DROP INDEX history_time;"
@@ -211,7 +214,7 @@ static const char *const migrations[] = {
                   "      WHERE b.chat_id = i.chat_id AND b.claimed = 1 AND b.kind IS NULL))"   \
                   " ORDER BY i.timestamp_ms, i.seq LIMIT 1")                                   \
     X(CLAIM_PICK_TASK, "SELECT " CLAIM_COLUMNS " FROM linebot_inbox"                           \
-                       " INDEXED BY linebot_inbox_ready"                                       \
+                       " INDEXED BY linebot_inbox_ready_tasks"                                 \
                        " WHERE state IN ('pending', 'sending') AND claimed = 0"                \
                        " AND kind IS NOT NULL ORDER BY timestamp_ms, seq LIMIT 1")             \
     X(CLAIM_TAKE, "UPDATE linebot_inbox SET state = CASE state WHEN 'pending' THEN 'working'"  \
@@ -220,11 +223,12 @@ static const char *const migrations[] = {
     X(JOB_SENDING, "UPDATE linebot_inbox SET state = 'sending', answer = ?3" FENCE)            \
     X(JOB_FINISH, "UPDATE linebot_inbox SET state = 'done', claimed = 0, payload = NULL,"      \
                   " answer = NULL, outcome = ?3, done_at_ms = ?4, model = ?5,"                 \
-                  " prompt_tokens = ?6, completion_tokens = ?7, total_tokens = ?8" FENCE)      \
+                  " prompt_tokens = ?6, completion_tokens = ?7, total_tokens = ?8" FENCE       \
+                  " RETURNING chat_id")                                                        \
     X(JOB_PARK, "UPDATE linebot_inbox SET state = 'waiting', claimed = 0, answer = ?3" FENCE   \
                 " AND state = 'working'")                                                      \
-    X(JOB_CHAT, "SELECT chat_id FROM linebot_inbox WHERE event_id = ?1")                       \
-    X(ADOPT_GET, "SELECT answer FROM linebot_inbox WHERE event_id = ?1 AND state = 'waiting'") \
+    X(ADOPT_GET, "SELECT answer FROM linebot_inbox WHERE event_id = ?1 AND state = 'waiting'"     \
+                        " AND chat_id = (SELECT chat_id FROM linebot_inbox WHERE event_id = ?2)") \
     X(ADOPT_TAKE, "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL,"    \
                   " outcome = ?2, done_at_ms = ?3 WHERE event_id = ?1 AND state = 'waiting'")  \
     X(JOB_RENEW, "UPDATE linebot_inbox SET claimed_at_ms = ?3" FENCE)                          \
@@ -1034,13 +1038,15 @@ static int insert_turn(struct store *st, const char *chat_id, const struct turn 
     return run_changes(st, s, rc, "history add", NULL);
 }
 
-/* Inside an open transaction: the fenced finish of the inbox row. 0 done,
- * 1 claim lost, -1 error. */
+/* Inside an open transaction: the fenced finish of the inbox row. 0 done
+ * (*chat_id, when asked for, is the row's chat), 1 claim lost, -1 error. With
+ * RETURNING, SQLite makes every change at the first step. */
 static int finish_row(struct store *st, const char *event_id, int64_t claim_gen,
-                      const struct job_finish *f, int64_t done_at_ms)
+                      const struct job_finish *f, int64_t done_at_ms, char **chat_id)
 {
     sqlite3_stmt *s = stmt(st, STMT_JOB_FINISH);
     int rc = bind_fence(s, event_id, claim_gen);
+    int found;
 
     if (rc == SQLITE_OK)
         rc = bind_text(s, 3, job_outcome_name(f->outcome));
@@ -1054,36 +1060,25 @@ static int finish_row(struct store *st, const char *event_id, int64_t claim_gen,
         rc = bind_usage(s, 7, f, f->usage.completion_tokens);
     if (rc == SQLITE_OK)
         rc = bind_usage(s, 8, f, f->usage.total_tokens);
-    return fenced(st, s, rc, "job finish");
+    found = lookup(st, s, rc, "job finish");
+    if (found != 1)
+        return found == 0 ? 1 : -1;
+    rc = chat_id && (column_dup(s, 0, chat_id) != 0 || !*chat_id) ? oom(st) : 0;
+    finish(s);
+    return rc;
 }
 
 /* The fence first: a lost claim writes nothing (the rollback undoes nothing). */
 static int sq_job_finish(struct store *st, const char *event_id, int64_t claim_gen,
                          const struct job_finish *f, int64_t done_at_ms)
 {
-    const char *chat_id = NULL;
+    char *chat_id = NULL;
     int rc;
 
     if (tx_begin(st) != 0)
         return -1;
-    rc = finish_row(st, event_id, claim_gen, f, done_at_ms);
-    if (rc != 0)
-        goto out;
-    if (f->n_turns > 0 || f->n_sent > 0) {
-        /* The turns and ids belong to the inbox row's own chat. */
-        sqlite3_stmt *q = stmt(st, STMT_JOB_CHAT);
-        char *chat = NULL;
-        rc = lookup(st, q, bind_text(q, 1, event_id), "job finish");
-        if (rc != 1) {
-            rc = rc == 0 ? (store_set_error(st, "sqlite: job finish: the row is gone"), -1) : -1;
-            goto out;
-        }
-        rc = column_dup(q, 0, &chat) != 0 || !chat ? oom(st) : 0;
-        finish(q);
-        chat_id = chat;
-        if (rc != 0)
-            goto out;
-    }
+    rc = finish_row(st, event_id, claim_gen, f, done_at_ms, &chat_id);
+    /* The turns and ids belong to the inbox row's own chat. */
     for (size_t i = 0; rc == 0 && i < f->n_turns; i++)
         rc = insert_turn(st, chat_id, &f->turns[i]);
     for (size_t i = 0; rc == 0 && i < f->n_sent; i++) {
@@ -1093,8 +1088,7 @@ static int sq_job_finish(struct store *st, const char *event_id, int64_t claim_g
             brc = sqlite3_bind_int64(s, 3, f->sent_at_ms);
         rc = run_changes(st, s, brc, "bot message add", NULL);
     }
-out:
-    free((char *)chat_id);
+    free(chat_id);
     if (rc != 0) {
         tx_rollback(st);
         return rc;
@@ -1110,7 +1104,7 @@ static int sq_context_keep(struct store *st, const char *event_id, int64_t claim
 
     if (tx_begin(st) != 0)
         return -1;
-    rc = finish_row(st, event_id, claim_gen, &f, done_at_ms);
+    rc = finish_row(st, event_id, claim_gen, &f, done_at_ms, NULL);
     if (rc == 0)
         rc = insert_turn(st, chat_id, turn);
     if (rc == 0) {
@@ -1142,7 +1136,7 @@ static int sq_rate_count(struct store *st, const char *user_id, int64_t now_ms, 
         return -1;
     }
     *count = sqlite3_column_int64(s, 0);
-    /* Stepping to the end completes the statement (and its autocommit). */
+    /* Stepping to the end commits (autocommit), and reports a failed commit. */
     rc = sqlite3_step(s);
     if (rc != SQLITE_DONE) {
         db_error(st, "rate count");
@@ -1196,7 +1190,10 @@ static int sq_job_adopt(struct store *st, const char *event_id, int64_t claim_ge
     if (tx_begin(st) != 0)
         return -1;
     s = stmt(st, STMT_ADOPT_GET);
-    found = lookup(st, s, bind_text(s, 1, parked_event_id), "job adopt");
+    rc = bind_text(s, 1, parked_event_id);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 2, event_id);
+    found = lookup(st, s, rc, "job adopt");
     if (found != 1) {
         tx_rollback(st);
         return found == 0 ? 2 : -1;

@@ -77,7 +77,13 @@ enum stage_result stage_finish(struct job_ctx *ctx)
         finish.model = rec->model;
         finish.usage = rec->usage;
     }
-    finish_job(ctx, &finish);
+    if (finish_job(ctx, &finish) < 0 && (finish.n_turns > 0 || finish.n_sent > 0)) {
+        /* The answer is out: a store that keeps refusing what it should
+         * remember must not keep the event from being done. */
+        log_warn("finishing the event without remembering the exchange");
+        struct job_finish bare = {.outcome = finish.outcome, .model = finish.model, .usage = finish.usage};
+        finish_job(ctx, &bare);
+    }
     count(ctx->outcome);
     return STAGE_STOP;
 }

@@ -17,6 +17,7 @@
 #include "harness.h"
 
 #define USER_A "Ue2e0000000000000000000000000000a"
+#define USER_B "Ue2e0000000000000000000000000000b"
 
 static const char *const no_failpoint[] = {"LINEBOT_FAILPOINT", NULL};
 
@@ -208,34 +209,40 @@ static void test_model_and_usage_survive_a_crash(void **state)
     world_finish(w);
 }
 
+/* A postback event naming a parked answer ("linebot:answer=<event id>"). */
+static json_t *ev_postback(struct world *w, const char *user, const char *data)
+{
+    json_t *ev = ev_message(w, &(struct ev){.user = user, .text = "unused"});
+    json_object_set_new(ev, "type", json_string("postback"));
+    json_object_del(ev, "message");
+    json_object_set_new(ev, "postback", json_pack("{s:s}", "data", data));
+    return ev;
+}
+
 /* An answer parked by an instance (state `waiting`, as the "still working"
  * button of a later issue leaves it) is taken over by the postback that names
- * it ("linebot:answer=<event id>", see run/stage_deliver.c) and replied with
- * the postback's own token, once; the parked row is finished as handed over.
- * Both rows are written here straight into the store: no feature parks yet,
- * and ingest does not yet take postbacks in. */
+ * it ("linebot:answer=<event id>", see run/stage_deliver.c), posted to
+ * /callback like any webhook, and replied with the postback's own token,
+ * once; the parked row is finished as handed over. A postback from another
+ * chat naming the same answer gets nothing. The parked row is written here
+ * straight into the store: no feature parks yet. */
 static void test_postback_takes_over_a_parked_answer(void **state)
 {
     struct world *w = world_start(state, NULL);
-    bot_stop(w);
-    json_t *ev = ev_message(w, &(struct ev){.user = USER_A, .text = "unused"});
-    json_object_set_new(ev, "type", json_string("postback"));
-    json_object_del(ev, "message");
-    json_object_set_new(ev, "postback", json_pack("{s:s}", "data", "linebot:answer=parked-1"));
-    char *payload = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
     char *now = e2e_printf("%lld", (long long)e2e_now_ms());
     db_exec(w,
             "INSERT INTO linebot_inbox (event_id, chat_id, timestamp_ms, state, answer) VALUES ('parked-1', ?, ?, "
             "'waiting', '{\"mode\":\"none\",\"outcome\":\"answered\",\"parts\":[\"the parked answer\"],"
             "\"history\":{\"text\":\"draw me a cat\",\"answer\":\"the parked answer\"}}')",
             (const char *[]){USER_A, now}, 2);
-    db_exec(w, "INSERT INTO linebot_inbox (event_id, chat_id, timestamp_ms, state, payload) VALUES (?, ?, ?, "
-               "'pending', ?)",
-            (const char *[]){ev_get(ev, "webhookEventId"), USER_A, now, payload}, 4);
-    free(payload);
     free(now);
 
-    bot_start(w, NULL);
+    /* Another chat's postback: nothing waits for it there. */
+    json_t *stranger = send_event(w, ev_postback(w, USER_B, "linebot:answer=parked-1"));
+    wait_inbox_column(w, ev_get(stranger, "webhookEventId"), "outcome", "ignored");
+    assert_int_equal(fake_line_message_count(w->line), 0);
+
+    json_t *ev = send_event(w, ev_postback(w, USER_A, "linebot:answer=parked-1"));
     assert_int_equal(world_answers_grace(w, USER_A, 1, 1000), 1);
     struct fake_line_message m;
     assert_true(fake_line_message_at(w->line, 0, &m));
@@ -244,6 +251,10 @@ static void test_postback_takes_over_a_parked_answer(void **state)
     assert_string_equal(m.text, "the parked answer");
     wait_inbox_column(w, ev_get(ev, "webhookEventId"), "outcome", "answered");
     wait_inbox_column(w, "parked-1", "outcome", "handed_over");
+    /* A second press of the button finds nothing left. */
+    json_t *again = send_event(w, ev_postback(w, USER_A, "linebot:answer=parked-1"));
+    wait_inbox_column(w, ev_get(again, "webhookEventId"), "outcome", "ignored");
+    assert_int_equal(world_answers_grace(w, USER_A, 1, 500), 1);
     /* The exchange is remembered: the next question carries it to the model. */
     send_text(w, USER_A, "and a dog?");
     assert_answers(w, USER_A, 2);

@@ -141,6 +141,25 @@ static void test_group_context(void **state)
     free(text);
 }
 
+/* Postbacks: only the bot's own button that takes over a parked answer is work. */
+static void test_postback_adopt(void **state)
+{
+    struct config cfg = base_cfg();
+    struct line_event ev = text_event(CHAT_USER, NULL);
+    ev.kind = EVENT_POSTBACK;
+    ev.postback_data = (char *)"linebot:answer=ev-123";
+    assert_true(chat_needs_work(&cfg, &ev));
+    ev.postback_data = (char *)"linebot:answer=";
+    assert_false(chat_needs_work(&cfg, &ev));
+    ev.postback_data = (char *)"action=buy&item=1";
+    assert_false(chat_needs_work(&cfg, &ev));
+    ev.postback_data = NULL;
+    assert_false(chat_needs_work(&cfg, &ev));
+    ev.postback_data = (char *)"linebot:answer=ev-123";
+    ev.standby = true;
+    assert_false(chat_needs_work(&cfg, &ev));
+}
+
 static void test_standby_and_stickers(void **state)
 {
     struct config cfg = base_cfg();
@@ -346,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_trigger),
         cmocka_unit_test(test_quote_of_bot_message),
         cmocka_unit_test(test_group_context),
+        cmocka_unit_test(test_postback_adopt),
         cmocka_unit_test(test_standby_and_stickers),
         cmocka_unit_test(test_media),
         cmocka_unit_test(test_commands),
