@@ -473,15 +473,19 @@ enum line_result line_loading_begin(struct line_api *api, const char *user_id, i
                                     size_t errlen)
 {
     err_clear(err, errlen);
-    if (!user_id || !*user_id)
+    if (!user_id || !*user_id) {
+        err_add(err, errlen, "LINE loading/start not sent: no chat id");
         return LINE_REJECTED;
+    }
     /* LINE accepts 5..60 in steps of 5. */
     int s = seconds <= 5 ? 5 : seconds >= 60 ? 60 : (seconds + 4) / 5 * 5;
     json_t *root = json_pack("{s:s, s:i}", "chatId", user_id, "loadingSeconds", s);
     char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
-    if (!body)
+    if (!body) {
+        err_add(err, errlen, "LINE loading/start not sent: the chat id is not valid UTF-8");
         return LINE_REJECTED;
+    }
 
     struct http_response resp;
     int rc = line_request(api, "POST", "/v2/bot/chat/loading/start", body, NULL, LINE_LOADING_TIMEOUT_MS, true,
@@ -524,8 +528,10 @@ enum line_result line_member_name(struct line_api *api, enum chat_type chat_type
 {
     *display_name = NULL;
     err_clear(err, errlen);
-    if (!user_id || !*user_id || (chat_type != CHAT_USER && (!chat_id || !*chat_id)))
+    if (!user_id || !*user_id || (chat_type != CHAT_USER && (!chat_id || !*chat_id))) {
+        err_add(err, errlen, "LINE profile not asked: needs a user id, and a group or room id outside 1:1 chats");
         return LINE_REJECTED;
+    }
 
     char *uid = path_escape(user_id);
     char *cid = chat_type == CHAT_USER ? NULL : path_escape(chat_id);
@@ -543,6 +549,7 @@ enum line_result line_member_name(struct line_api *api, enum chat_type chat_type
         path = xasprintf("/v2/bot/room/%s/member/%s", cid, uid);
         break;
     default:
+        err_add(err, errlen, "LINE profile not asked: unknown chat type %d", (int)chat_type);
         goto done;
     }
 

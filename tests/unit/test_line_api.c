@@ -517,6 +517,29 @@ static void test_push_rejected(void **state)
     assert_int_equal(fake_count(e->fake), 1);
 }
 
+/* LINE's message is kept in `err` up to 200 bytes, cut before a character
+ * that would not fit: "x" then 100 two-byte characters (201 bytes) keeps "x"
+ * and 99 of them. */
+static void test_push_error_message_cut_at_a_character(void **state)
+{
+    struct env *e = *state;
+    char body[512] = "{\"message\":\"x";
+    char want[512] = "status 400 rejected: x";
+    for (int i = 0; i < 100; i++) {
+        strcat(body, "\xC3\xA9"); /* U+00E9 */
+        if (i < 99)
+            strcat(want, "\xC3\xA9");
+    }
+    strcat(body, "\"}");
+    fake_add(e->fake, 400, body, NULL, NULL, 0);
+    struct text_parts p = parts_of(1);
+    char err[1024];
+    assert_int_equal(line_push(&e->line, "U1", &p, KEY, NULL, NULL, err, sizeof err), LINE_REJECTED);
+    const char *at = strstr(err, "status 400");
+    assert_non_null(at);
+    assert_string_equal(at, want);
+}
+
 static void test_push_cancelled(void **state)
 {
     struct env *e = *state;
@@ -588,7 +611,11 @@ static void test_member_name(void **state)
     assert_null(name);
     assert_int_equal(line_member_name(&e->line, CHAT_GROUP, "C1", "U4", &name, NULL, 0), LINE_SERVER_ERROR);
     assert_null(name);
-    assert_int_equal(line_member_name(&e->line, CHAT_NONE, "C1", "U4", &name, NULL, 0), LINE_REJECTED);
+    char err[256];
+    assert_int_equal(line_member_name(&e->line, CHAT_NONE, "C1", "U4", &name, err, sizeof err), LINE_REJECTED);
+    assert_string_equal(err, "LINE profile not asked: unknown chat type 0");
+    assert_int_equal(line_member_name(&e->line, CHAT_GROUP, NULL, "U4", &name, err, sizeof err), LINE_REJECTED);
+    assert_non_null(strstr(err, "needs a user id, and a group or room id"));
 
     assert_string_equal(e->fake->req[0].method, "GET");
     /* MHD decodes the path; the escaped '/' kept it one segment. */
@@ -868,6 +895,7 @@ int main(void)
         T(test_push_conflict_is_already_accepted),
         T(test_push_rate_limited_then_ok),
         T(test_push_rejected),
+        T(test_push_error_message_cut_at_a_character),
         T(test_push_cancelled),
         T(test_push_connection_refused),
         T(test_loading_start),
