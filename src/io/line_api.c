@@ -37,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/completion.h"
+#include "core/utf8.h"
 #include "io/clock.h"
 #include "obs/metrics.h"
 
@@ -100,13 +102,7 @@ static char *join_url(const char *base, const char *path)
     size_t bl = strlen(base);
     while (bl > 0 && base[bl - 1] == '/')
         bl--;
-    size_t pl = strlen(path);
-    char *url = malloc(bl + pl + 1);
-    if (!url)
-        return NULL;
-    memcpy(url, base, bl);
-    memcpy(url + bl, path, pl + 1);
-    return url;
+    return xasprintf("%.*s%s", (int)bl, base, path);
 }
 
 /* Percent-encodes everything but RFC 3986's unreserved characters, so an id
@@ -114,9 +110,7 @@ static char *join_url(const char *base, const char *path)
 static char *path_escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    char *out = malloc(strlen(s) * 3 + 1);
-    if (!out)
-        return NULL;
+    char *out = xmalloc(strlen(s) * 3 + 1);
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
@@ -141,13 +135,8 @@ static char *error_message(const struct http_response *r)
     json_t *m = json_is_object(root) ? json_object_get(root, "message") : NULL;
     char *out = NULL;
     if (json_is_string(m)) {
-        out = strdup(json_string_value(m));
-        if (out && strlen(out) > LINE_ERROR_MESSAGE_MAX) {
-            size_t cut = LINE_ERROR_MESSAGE_MAX;
-            while (cut > 0 && ((unsigned char)out[cut] & 0xC0) == 0x80)
-                cut--;
-            out[cut] = '\0';
-        }
+        const char *text = json_string_value(m);
+        out = xstrndup(text, utf8_prefix(text, strlen(text), LINE_ERROR_MESSAGE_MAX));
     }
     json_decref(root);
     return out;
@@ -163,14 +152,14 @@ static void parse_sent(const struct http_response *r, struct line_sent *sent)
     json_t *root = json_loadb(r->body, r->body_len, 0, NULL);
     json_t *arr = json_is_object(root) ? json_object_get(root, "sentMessages") : NULL;
     size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
-    char **ids = n ? calloc(n, sizeof(*ids)) : NULL;
+    char **ids = n ? xcalloc(n, sizeof(*ids)) : NULL;
     size_t got = 0;
-    for (size_t i = 0; ids && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(arr, i);
         json_t *id = json_is_object(e) ? json_object_get(e, "id") : NULL;
-        if (!json_is_string(id) || !(ids[got] = strdup(json_string_value(id))))
+        if (!json_is_string(id))
             break;
-        got++;
+        ids[got++] = xstrdup(json_string_value(id));
     }
     if (ids && got == n) {
         sent->ids = ids;
@@ -227,20 +216,12 @@ static int line_request(struct line_api *api, const char *method, const char *pa
     const char *base = api->cfg->line_api_base ? api->cfg->line_api_base : "https://api.line.me";
     const char *token = api->cfg->access_token ? api->cfg->access_token : "";
     char *url = join_url(base, path);
-    size_t auth_len = strlen("Authorization: Bearer ") + strlen(token) + 1;
-    char *auth = malloc(auth_len);
+    char *auth = xasprintf("Authorization: Bearer %s", token);
     char key_header[128];
     const char *headers[4];
     size_t nh = 0;
     int rc;
 
-    if (!url || !auth) {
-        memset(resp, 0, sizeof(*resp));
-        snprintf(resp->error, sizeof(resp->error), "out of memory");
-        rc = -1;
-        goto done;
-    }
-    snprintf(auth, auth_len, "Authorization: Bearer %s", token);
     headers[nh++] = auth;
     if (body)
         headers[nh++] = "Content-Type: application/json";
@@ -267,11 +248,8 @@ static int line_request(struct line_api *api, const char *method, const char *pa
     } else {
         rc = http_client_do(api->http, &req, resp);
     }
-done:
-    if (auth) {
-        memset(auth, 0, auth_len); /* the token should not linger on the heap */
-        free(auth);
-    }
+    memset(auth, 0, strlen(auth)); /* the token should not linger on the heap */
+    free(auth);
     free(url);
     return rc;
 }
@@ -340,7 +318,7 @@ static json_t *text_messages(const struct text_parts *parts, const char *quote_t
     if (!parts || parts->n == 0 || parts->n > LINE_MAX_MESSAGES)
         return NULL;
     json_t *arr = json_array();
-    for (size_t i = 0; arr && i < parts->n; i++) {
+    for (size_t i = 0; i < parts->n; i++) {
         json_t *text = parts->parts[i] ? json_string(parts->parts[i]) : NULL;
         json_t *m = text ? json_pack("{s:s, s:o}", "type", "text", "text", text) : NULL;
         if (m && i == 0 && quote_token && *quote_token &&
@@ -495,15 +473,19 @@ enum line_result line_loading_begin(struct line_api *api, const char *user_id, i
                                     size_t errlen)
 {
     err_clear(err, errlen);
-    if (!user_id || !*user_id)
+    if (!user_id || !*user_id) {
+        err_add(err, errlen, "LINE loading/start not sent: no chat id");
         return LINE_REJECTED;
+    }
     /* LINE accepts 5..60 in steps of 5. */
     int s = seconds <= 5 ? 5 : seconds >= 60 ? 60 : (seconds + 4) / 5 * 5;
     json_t *root = json_pack("{s:s, s:i}", "chatId", user_id, "loadingSeconds", s);
     char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
-    if (!body)
+    if (!body) {
+        err_add(err, errlen, "LINE loading/start not sent: the chat id is not valid UTF-8");
         return LINE_REJECTED;
+    }
 
     struct http_response resp;
     int rc = line_request(api, "POST", "/v2/bot/chat/loading/start", body, NULL, LINE_LOADING_TIMEOUT_MS, true,
@@ -546,28 +528,28 @@ enum line_result line_member_name(struct line_api *api, enum chat_type chat_type
 {
     *display_name = NULL;
     err_clear(err, errlen);
-    if (!user_id || !*user_id || (chat_type != CHAT_USER && (!chat_id || !*chat_id)))
+    if (!user_id || !*user_id || (chat_type != CHAT_USER && (!chat_id || !*chat_id))) {
+        err_add(err, errlen, "LINE profile not asked: needs a user id, and a group or room id outside 1:1 chats");
         return LINE_REJECTED;
+    }
 
     char *uid = path_escape(user_id);
     char *cid = chat_type == CHAT_USER ? NULL : path_escape(chat_id);
     char *path = NULL;
-    size_t plen = 64 + (uid ? strlen(uid) : 0) + (cid ? strlen(cid) : 0);
     enum line_result result = LINE_REJECTED;
 
-    if (!uid || (chat_type != CHAT_USER && !cid) || !(path = malloc(plen)))
-        goto done;
     switch (chat_type) {
     case CHAT_USER:
-        snprintf(path, plen, "/v2/bot/profile/%s", uid);
+        path = xasprintf("/v2/bot/profile/%s", uid);
         break;
     case CHAT_GROUP:
-        snprintf(path, plen, "/v2/bot/group/%s/member/%s", cid, uid);
+        path = xasprintf("/v2/bot/group/%s/member/%s", cid, uid);
         break;
     case CHAT_ROOM:
-        snprintf(path, plen, "/v2/bot/room/%s/member/%s", cid, uid);
+        path = xasprintf("/v2/bot/room/%s/member/%s", cid, uid);
         break;
     default:
+        err_add(err, errlen, "LINE profile not asked: unknown chat type %d", (int)chat_type);
         goto done;
     }
 
@@ -578,7 +560,7 @@ enum line_result line_member_name(struct line_api *api, enum chat_type chat_type
         json_t *root = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
         json_t *name = json_is_object(root) ? json_object_get(root, "displayName") : NULL;
         if (json_is_string(name))
-            *display_name = strdup(json_string_value(name));
+            *display_name = xstrdup(json_string_value(name));
         json_decref(root);
         if (!*display_name) {
             err_add(err, errlen, "LINE profile: 200 without a displayName");

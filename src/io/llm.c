@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "io/clock.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -38,16 +39,10 @@ static bool is_dashscope(enum llm_provider p)
 /* {base}/chat/completions, whether or not `base` ends with slashes. */
 static char *completions_url(const char *base)
 {
-    static const char suffix[] = "/chat/completions";
     size_t bl = strlen(base);
     while (bl > 0 && base[bl - 1] == '/')
         bl--;
-    char *url = malloc(bl + sizeof(suffix));
-    if (!url)
-        return NULL;
-    memcpy(url, base, bl);
-    memcpy(url + bl, suffix, sizeof(suffix));
-    return url;
+    return xasprintf("%.*s/chat/completions", (int)bl, base);
 }
 
 /* Up to a quarter of `ms` of random extra wait, so that workers that failed
@@ -128,20 +123,9 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
     };
     char *body = completion_request_json(&opt, msgs, n);
     char *url = completions_url(cfg->llm_base_url ? cfg->llm_base_url : "");
-    char *auth = NULL;
-    size_t auth_len = 0;
     const char *key = cfg->llm_api_key;
-    if (key && *key) {
-        auth_len = strlen("Authorization: Bearer ") + strlen(key) + 1;
-        auth = malloc(auth_len);
-        if (auth)
-            snprintf(auth, auth_len, "Authorization: Bearer %s", key);
-    }
+    char *auth = key && *key ? xasprintf("Authorization: Bearer %s", key) : NULL;
     enum llm_result result = LLM_FAILED;
-    if (!body || !url || (key && *key && !auth)) {
-        set_err(err, errlen, "out of memory");
-        goto done;
-    }
 
     const char *headers[3];
     size_t nh = 0;
@@ -195,7 +179,7 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
             if (completion_parse_response(resp.body, resp.body_len, &answer->text, perr, sizeof(perr)) == 0) {
                 struct completion_meta meta;
                 completion_parse_meta(resp.body, resp.body_len, &meta);
-                answer->model = meta.model ? meta.model : strdup(cfg->llm_model ? cfg->llm_model : "");
+                answer->model = meta.model ? meta.model : xstrdup(cfg->llm_model ? cfg->llm_model : "");
                 answer->prompt_tokens = meta.prompt_tokens;
                 answer->completion_tokens = meta.completion_tokens;
                 answer->total_tokens = meta.total_tokens;
@@ -261,7 +245,7 @@ done:
         metrics_llm_error();
     }
     if (auth) {
-        memset(auth, 0, auth_len);
+        memset(auth, 0, strlen(auth)); /* the key should not linger on the heap */
         free(auth);
     }
     free(url);

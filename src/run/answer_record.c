@@ -2,10 +2,12 @@
  * answer_record.h for the format and why it exists). */
 #include "run/answer_record.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "io/line_api.h"
 
 const char *send_mode_name(enum send_mode mode)
@@ -52,6 +54,7 @@ char *answer_record_json(const struct answer_record *rec)
                                       "total_tokens", (json_int_t)rec->usage.total_tokens));
     }
     char *s = json_dumps(root, JSON_COMPACT);
+    assert(s); /* an object always encodes; memory comes from xmalloc (alloc_init) */
     json_decref(root);
     return s;
 }
@@ -59,7 +62,7 @@ char *answer_record_json(const struct answer_record *rec)
 static char *dup_string(json_t *obj, const char *key)
 {
     const char *s = json_string_value(json_object_get(obj, key));
-    return s ? strdup(s) : NULL;
+    return s ? xstrdup(s) : NULL;
 }
 
 static int64_t count_of(json_t *obj, const char *key)
@@ -90,11 +93,11 @@ int answer_record_parse(const char *json, struct answer_record *rec)
     size_t n = json_array_size(arr);
     if (n > LINE_MAX_MESSAGES)
         n = LINE_MAX_MESSAGES;
-    rec->parts.parts = calloc(n ? n : 1, sizeof *rec->parts.parts);
-    for (size_t i = 0; rec->parts.parts && i < n; i++) {
+    rec->parts.parts = xcalloc(n ? n : 1, sizeof *rec->parts.parts);
+    for (size_t i = 0; i < n; i++) {
         const char *p = json_string_value(json_array_get(arr, i));
-        if (p && (rec->parts.parts[rec->parts.n] = strdup(p)))
-            rec->parts.n++;
+        if (p)
+            rec->parts.parts[rec->parts.n++] = xstrdup(p);
     }
     json_t *history = json_object_get(root, "history");
     if (json_is_object(history)) {

@@ -38,7 +38,8 @@ struct answer_record {
 void answer_record_init(struct answer_record *rec);
 void answer_record_free(struct answer_record *rec);
 
-/* The record as JSON (malloc'd). */
+/* The record as JSON (malloc'd, never NULL). A part that is not valid UTF-8
+ * (format.c never makes one) is left out. */
 char *answer_record_json(const struct answer_record *rec);
 
 /* Reads a record written by answer_record_json (or by an older release).

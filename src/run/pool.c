@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "io/clock.h"
 #include "io/http_client.h"
 #include "io/line_api.h"
@@ -80,7 +81,7 @@ static void *worker_main(void *arg)
         int rc = store_claim_next(w->store, clock_now_ms(), &job);
         if (rc == 1) {
             pthread_mutex_lock(&w->job_lock);
-            w->job_event_id = strdup(job.event_id);
+            w->job_event_id = xstrdup(job.event_id);
             w->job_claim_gen = job.claim_gen;
             pthread_mutex_unlock(&w->job_lock);
             if (!atomic_load(&pool->stopping))
@@ -227,9 +228,7 @@ static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pthread_cond_init(&pool->keeper_wake, NULL);
-    pool->workers = calloc((size_t)n_workers, sizeof *pool->workers);
-    if (!pool->workers)
-        return -1;
+    pool->workers = xcalloc((size_t)n_workers, sizeof *pool->workers);
     pool->n_workers = n_workers;
     for (int i = 0; i < pool->n_workers; i++)
         pthread_mutex_init(&pool->workers[i].job_lock, NULL);
@@ -239,16 +238,16 @@ static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_
         w->pool = pool;
         w->index = i;
         w->store = store_open(cfg->db, err, sizeof err);
-        /* A worker's writes need an fsync only before a send (see
-         * run/stage_deliver.c): a lost claim or "done" is redone safely. */
-        if (w->store && store_relax_durability(w->store) != 0)
-            log_warn("worker %d keeps full durability on every write: %s", i, store_last_error(w->store));
-        w->http = http_client_new();
-        if (!w->store || !w->http) {
-            log_error("worker %d could not start: %s", i, w->store ? "out of memory" : err);
+        if (!w->store) {
+            log_error("worker %d could not start: %s", i, err);
             worker_pool_stop(pool);
             return -1;
         }
+        /* A worker's writes need an fsync only before a send (see
+         * run/stage_deliver.c): a lost claim or "done" is redone safely. */
+        if (store_relax_durability(w->store) != 0)
+            log_warn("worker %d keeps full durability on every write: %s", i, store_last_error(w->store));
+        w->http = http_client_new();
         /* Sends to LINE are never cancelled: an aborted send would leave its
          * outcome unknown. Only the wait on the model is. */
         w->line = (struct line_api){.cfg = cfg, .http = w->http, .cancel = NULL};

@@ -94,24 +94,22 @@ static int record_sending(struct job_ctx *ctx, enum send_mode mode)
 {
     ctx->record.mode = mode;
     char *json = answer_record_json(&ctx->record);
-    if (!json)
-        return -1;
     int rc = worker_write_retried(sending_write, &(struct sending_write){.ctx = ctx, .record = json});
     free(json);
     return rc;
 }
 
-static enum line_result push_parts(struct job_ctx *ctx)
+/* Pushes the record with the event's retry key. A failure is described in
+ * `err` for the caller to log. */
+static enum line_result push_parts(struct job_ctx *ctx, char *err, size_t errlen)
 {
-    char key[37], err[512];
+    char key[37];
     line_retry_key(ctx->ev.event_id, key);
     enum line_result r = line_push(ctx->env->line, ctx->ev.chat_id, &ctx->record.parts, key, &ctx->sent, NULL, err,
-                                   sizeof err);
+                                   errlen);
     if (r == LINE_ALREADY_ACCEPTED) {
         log_info("push was already accepted earlier (409 on retry key): delivered once");
         r = LINE_OK;
-    } else if (r != LINE_OK) {
-        log_warn("push failed: %s", err);
     }
     return r;
 }
@@ -119,25 +117,26 @@ static enum line_result push_parts(struct job_ctx *ctx)
 /* Replies, retrying on 5xx and transport errors: a reply token is accepted
  * once, so a repeat can never deliver twice. `*ambiguous` tells whether an
  * attempt ended without a clear answer (so a later "invalid reply token" may
- * mean "delivered"). `already_ambiguous` starts in that state (crash resume). */
-static enum line_result reply_parts(struct job_ctx *ctx, bool already_ambiguous, bool *ambiguous)
+ * mean "delivered"). `already_ambiguous` starts in that state (crash resume).
+ * An attempt that is retried is logged here; the last one's failure is
+ * described in `err` for the caller to log. */
+static enum line_result reply_parts(struct job_ctx *ctx, bool already_ambiguous, bool *ambiguous, char *err,
+                                    size_t errlen)
 {
     static const int64_t backoff_ms[] = {1000, 2000};
     const struct line_event *ev = &ctx->ev;
     const char *quote = ev->chat_type == CHAT_USER ? NULL : ev->quote_token;
-    char err[512];
     *ambiguous = already_ambiguous;
     enum line_result r = LINE_TRANSPORT_ERROR;
     for (size_t attempt = 0;; attempt++) {
-        r = line_reply(ctx->env->line, ev->reply_token, &ctx->record.parts, quote, &ctx->sent, NULL, err, sizeof err);
-        if (r != LINE_OK && r != LINE_INVALID_REPLY_TOKEN)
-            log_warn("reply failed: %s", err);
+        r = line_reply(ctx->env->line, ev->reply_token, &ctx->record.parts, quote, &ctx->sent, NULL, err, errlen);
         if (r != LINE_SERVER_ERROR && r != LINE_TRANSPORT_ERROR)
             return r;
         *ambiguous = true;
         if (attempt >= sizeof backoff_ms / sizeof backoff_ms[0] ||
             clock_now_ms() - ev->timestamp_ms > REPLY_TOKEN_MAX_AGE_MS)
             return r;
+        log_warn("reply failed, trying again in %lld ms: %s", (long long)backoff_ms[attempt], err);
         clock_sleep_ms(backoff_ms[attempt]);
     }
 }
@@ -148,24 +147,28 @@ static enum stage_result send_recorded(struct job_ctx *ctx)
     const struct config *cfg = ctx->env->cfg;
     enum send_mode mode = ctx->record.mode;
     enum line_result r;
+    bool ambiguous = false;
+    bool logged = false; /* the failure was already logged */
+    char err[512];
     if (mode == SEND_REPLY) {
-        bool ambiguous = false;
-        r = reply_parts(ctx, false, &ambiguous);
+        r = reply_parts(ctx, false, &ambiguous, err, sizeof err);
         if (r == LINE_INVALID_REPLY_TOKEN && cfg->push_fallback && !ambiguous) {
             /* Refused on the first try: nothing was delivered, so a push cannot
              * double. Switch the record first so that a crash mid-push resumes
              * as a push with the same retry key. */
-            if (record_sending(ctx, SEND_PUSH) == 0) {
+            int rc = record_sending(ctx, SEND_PUSH);
+            if (rc == 0) {
                 log_info("reply token refused; pushing instead");
-                r = push_parts(ctx);
+                r = push_parts(ctx, err, sizeof err);
                 mode = SEND_PUSH;
+            } else {
+                log_error("reply token refused, and the switch to push could not be recorded (%s); not pushing",
+                          rc > 0 ? "claim lost" : store_last_error(ctx->env->store));
+                logged = true;
             }
-        } else if (r == LINE_INVALID_REPLY_TOKEN && ambiguous) {
-            log_warn("reply refused after an attempt with no clear answer: it may have been delivered; "
-                     "not pushing, to never answer twice");
         }
     } else {
-        r = push_parts(ctx);
+        r = push_parts(ctx, err, sizeof err);
     }
     failpoint(cfg, "worker_after_send");
 
@@ -174,7 +177,11 @@ static enum stage_result send_recorded(struct job_ctx *ctx)
         log_info("answered by %s in %zu message(s)", send_mode_name(mode), ctx->record.parts.n);
     } else {
         ctx->outcome = OUTCOME_FAILED;
-        log_warn("could not deliver the answer: %s", line_result_name(r));
+        if (r == LINE_INVALID_REPLY_TOKEN && ambiguous)
+            log_warn("reply refused after an attempt with no clear answer: it may have been delivered; "
+                     "not pushing, to never answer twice (%s)", err);
+        else if (!logged)
+            log_warn("could not deliver the answer by %s: %s", send_mode_name(mode), err);
     }
     return STAGE_NEXT;
 }
@@ -262,11 +269,12 @@ enum stage_result stage_deliver_resume(struct job_ctx *ctx)
         return deliver_fresh(ctx);
     }
     enum line_result r;
+    char err[512];
     if (mode == SEND_REPLY) {
         bool ambiguous;
-        r = reply_parts(ctx, true, &ambiguous);
+        r = reply_parts(ctx, true, &ambiguous, err, sizeof err);
     } else {
-        r = push_parts(ctx);
+        r = push_parts(ctx, err, sizeof err);
     }
     if (r == LINE_OK) {
         ctx->outcome = ctx->record.outcome;
@@ -278,7 +286,7 @@ enum stage_result stage_deliver_resume(struct job_ctx *ctx)
                  "not pushing, to never answer twice");
     } else {
         ctx->outcome = OUTCOME_FAILED;
-        log_warn("could not deliver the answer after restart: %s", line_result_name(r));
+        log_warn("could not deliver the answer after restart by %s: %s", send_mode_name(mode), err);
     }
     return STAGE_NEXT;
 }

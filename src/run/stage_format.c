@@ -6,43 +6,38 @@
  * ctx->record: the parts, the outcome their delivery means (answered, or
  * apologized when the model failed), the exchange to remember and the model's
  * name and usage (run/answer_record.h). */
-#include <stdlib.h>
+#include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
+#include "core/alloc.h"
+#include "core/buf.h"
 #include "core/format.h"
 #include "obs/log.h"
 #include "run/stage.h"
 
-/* The parts joined by newlines: what the user saw. */
+/* The parts joined by newlines: what the user saw. Never NULL. */
 static char *joined(const struct text_parts *parts)
 {
-    size_t total = 1;
-    for (size_t i = 0; i < parts->n; i++)
-        total += strlen(parts->parts[i]) + 1;
-    char *seen = malloc(total);
-    if (!seen)
-        return NULL;
-    seen[0] = '\0';
+    struct buf seen;
+    buf_init(&seen, SIZE_MAX); /* the parts are already within LINE's limits */
     for (size_t i = 0; i < parts->n; i++) {
-        if (i)
-            strcat(seen, "\n");
-        strcat(seen, parts->parts[i]);
+        int rc = buf_addf(&seen, "%s%s", i ? "\n" : "", parts->parts[i]);
+        assert(rc == 0); /* there is no cap to exceed */
+        (void)rc;
     }
-    return seen;
+    return buf_take(&seen, NULL);
 }
 
 static char *dup_or_null(const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s ? xstrdup(s) : NULL;
 }
 
 static enum stage_result format_fixed(struct job_ctx *ctx, const char *text)
 {
     struct answer_record *rec = &ctx->record;
-    if (format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "\n(truncated)", &rec->parts) != 0) {
-        ctx->outcome = OUTCOME_FAILED;
-        return STAGE_FINISH;
-    }
+    format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "\n(truncated)", &rec->parts);
     rec->outcome = OUTCOME_ANSWERED;
     return STAGE_NEXT;
 }
@@ -57,13 +52,11 @@ enum stage_result stage_format(struct job_ctx *ctx)
     struct answer_record *rec = &ctx->record;
     bool answered = ctx->model_answered;
     const char *shown = answered ? ctx->llm.text : cfg->error_text;
-    if (format_answer(shown, strlen(shown), &rec->parts) != 0 || rec->parts.n == 0) {
+    format_answer(shown, strlen(shown), &rec->parts);
+    if (rec->parts.n == 0) { /* nothing to show, e.g. the model's Markdown was all whitespace */
         text_parts_free(&rec->parts);
         shown = cfg->error_text;
-        if (format_split(shown, strlen(shown), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "", &rec->parts) != 0) {
-            ctx->outcome = OUTCOME_FAILED;
-            return STAGE_FINISH;
-        }
+        format_split(shown, strlen(shown), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "", &rec->parts);
         answered = false;
     }
     rec->outcome = answered ? OUTCOME_ANSWERED : OUTCOME_APOLOGIZED;

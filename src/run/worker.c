@@ -1,11 +1,29 @@
 /* worker.c - one claimed job, from start to end: the pipeline of named stages.
  *
- * A webhook event goes through the stages of `event_stages` in order; each is
- * one function with one job (run/stage.h), and the exactly-once reasoning
- * lives with the deliver stage (run/stage_deliver.c). An internal job (one
- * with a kind, io/store.h's store_task_add) goes to the handler of its kind
- * instead. The thread pool, the lease keeper and the housekeeping that feed
- * this file are in run/pool.c. */
+ * A webhook event goes through the stages of `event_stages`, in this order:
+ *
+ *   claim     read the claimed event (run/stage_claim.c); a job a crash left
+ *             `sending` is resent from its record and goes to finish
+ *   decide    core/chat.c chooses the action; the rate limit counts
+ *   act       store-only actions: unsend, edit, forget, group context, reset
+ *   gather    history, the speaker's name, the quoted text (stage_gather.c)
+ *   generate  the model's answer, within its time budget (stage_generate.c)
+ *   format    Markdown to LINE texts, and the answer record (stage_format.c)
+ *   deliver   record, then reply or push, exactly once (stage_deliver.c)
+ *   finish    history, sent ids, outcome, model and usage in one transaction
+ *
+ * Each stage is one function with one job (run/stage.h): it reads what the
+ * stages before it left in struct job_ctx, adds its part, and returns how to
+ * go on. A later issue adds a stage (retrieve, fetch content, transcribe) by
+ * writing run/stage_<name>.c, declaring it in run/stage.h, adding its fields
+ * to struct job_ctx, and putting one row in the table below at its place.
+ * The exactly-once reasoning lives with the deliver stage.
+ *
+ * An internal job (one with a kind, io/store.h's store_task_add) goes to the
+ * handler of its kind instead (one row in `internal_handlers`). The thread
+ * pool, the lease keeper and the housekeeping that feed this file are in
+ * run/pool.c. Failures are logged by the stage that meets them, once; the io
+ * layer only describes them (an `err` text or store_last_error). */
 #include "run/worker.h"
 
 #include <stdlib.h>

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "core/buf.h"
 #include "io/clock.h"
 #include "io/http_client.h"
 #include "io/line_api.h"
@@ -59,9 +60,10 @@ struct fake {
     size_t nreq;
 };
 
+/* A request body as it arrives; bigger than any body the tests send means a bug. */
+#define FAKE_MAX_BODY ((size_t)1024 * 1024)
 struct upload {
-    char *data;
-    size_t len;
+    struct buf body;
 };
 
 static void copy_header(struct MHD_Connection *conn, const char *name, char *dst, size_t size)
@@ -79,17 +81,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     if (!up) {
         up = calloc(1, sizeof(*up));
+        if (!up)
+            return MHD_NO;
+        buf_init(&up->body, FAKE_MAX_BODY);
         *con_cls = up;
-        return up ? MHD_YES : MHD_NO;
+        return MHD_YES;
     }
     if (*upload_data_size) {
-        char *p = realloc(up->data, up->len + *upload_data_size + 1);
-        if (!p)
+        if (buf_add(&up->body, upload_data, *upload_data_size) != 0)
             return MHD_NO;
-        memcpy(p + up->len, upload_data, *upload_data_size);
-        up->data = p;
-        up->len += *upload_data_size;
-        up->data[up->len] = '\0';
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -103,7 +103,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         copy_header(conn, "Authorization", r->authorization, sizeof(r->authorization));
         copy_header(conn, "Content-Type", r->content_type, sizeof(r->content_type));
         copy_header(conn, "X-Line-Retry-Key", r->retry_key, sizeof(r->retry_key));
-        r->body = up->data ? strdup(up->data) : NULL;
+        r->body = up->body.len ? strdup(buf_str(&up->body)) : NULL;
     }
     if (f->next < f->nscript)
         s = f->script[f->next++];
@@ -134,7 +134,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)toe;
     if (up) {
-        free(up->data);
+        buf_free(&up->body);
         free(up);
         *con_cls = NULL;
     }
@@ -517,6 +517,29 @@ static void test_push_rejected(void **state)
     assert_int_equal(fake_count(e->fake), 1);
 }
 
+/* LINE's message is kept in `err` up to 200 bytes, cut before a character
+ * that would not fit: "x" then 100 two-byte characters (201 bytes) keeps "x"
+ * and 99 of them. */
+static void test_push_error_message_cut_at_a_character(void **state)
+{
+    struct env *e = *state;
+    char body[512] = "{\"message\":\"x";
+    char want[512] = "status 400 rejected: x";
+    for (int i = 0; i < 100; i++) {
+        strcat(body, "\xC3\xA9"); /* U+00E9 */
+        if (i < 99)
+            strcat(want, "\xC3\xA9");
+    }
+    strcat(body, "\"}");
+    fake_add(e->fake, 400, body, NULL, NULL, 0);
+    struct text_parts p = parts_of(1);
+    char err[1024];
+    assert_int_equal(line_push(&e->line, "U1", &p, KEY, NULL, NULL, err, sizeof err), LINE_REJECTED);
+    const char *at = strstr(err, "status 400");
+    assert_non_null(at);
+    assert_string_equal(at, want);
+}
+
 static void test_push_cancelled(void **state)
 {
     struct env *e = *state;
@@ -588,7 +611,11 @@ static void test_member_name(void **state)
     assert_null(name);
     assert_int_equal(line_member_name(&e->line, CHAT_GROUP, "C1", "U4", &name, NULL, 0), LINE_SERVER_ERROR);
     assert_null(name);
-    assert_int_equal(line_member_name(&e->line, CHAT_NONE, "C1", "U4", &name, NULL, 0), LINE_REJECTED);
+    char err[256];
+    assert_int_equal(line_member_name(&e->line, CHAT_NONE, "C1", "U4", &name, err, sizeof err), LINE_REJECTED);
+    assert_string_equal(err, "LINE profile not asked: unknown chat type 0");
+    assert_int_equal(line_member_name(&e->line, CHAT_GROUP, NULL, "U4", &name, err, sizeof err), LINE_REJECTED);
+    assert_non_null(strstr(err, "needs a user id, and a group or room id"));
 
     assert_string_equal(e->fake->req[0].method, "GET");
     /* MHD decodes the path; the escaped '/' kept it one segment. */
@@ -868,6 +895,7 @@ int main(void)
         T(test_push_conflict_is_already_accepted),
         T(test_push_rate_limited_then_ok),
         T(test_push_rejected),
+        T(test_push_error_message_cut_at_a_character),
         T(test_push_cancelled),
         T(test_push_connection_refused),
         T(test_loading_start),
