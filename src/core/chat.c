@@ -5,6 +5,8 @@
  * that quotes one of the bot's own messages. @All is not addressing the bot. */
 #include "core/chat.h"
 
+#include "core/alloc.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,19 +70,13 @@ char *chat_strip_address(const struct line_event *ev, const char *trigger, bool 
     const char *text = ev->text ? ev->text : "";
     size_t len = strlen(text);
     bool found = false;
-    char *out = malloc(len + 1);
-    if (!out)
-        return NULL;
+    char *out = xmalloc(len + 1);
 
     /* Remove self mentions, in text order, skipping overlapping or out-of-range ones. */
     struct mention *self = NULL;
     size_t n_self = 0;
     if (ev->n_mentions) {
-        self = malloc(ev->n_mentions * sizeof *self);
-        if (!self) {
-            free(out);
-            return NULL;
-        }
+        self = xrealloc_array(NULL, ev->n_mentions, sizeof *self);
         for (size_t i = 0; i < ev->n_mentions; i++)
             if (ev->mentions[i].is_self && !ev->mentions[i].is_all)
                 self[n_self++] = ev->mentions[i];
@@ -183,81 +179,122 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
            cfg->group_context > 0;
 }
 
-static int decide(struct chat_decision *d, enum chat_action action, const char *reason)
+static void decide(struct chat_decision *d, enum chat_action action, const char *reason)
 {
     d->action = action;
     d->reason = reason;
-    return 0;
 }
 
-int chat_decide(const struct config *cfg, const struct line_event *ev, const struct chat_facts *facts,
-                struct chat_decision *d)
+void chat_decide(const struct config *cfg, const struct line_event *ev, const struct chat_facts *facts,
+                 struct chat_decision *d)
 {
     memset(d, 0, sizeof *d);
     switch (ev->kind) {
     case EVENT_UNSEND:
-        return decide(d, ev->chat_id && ev->unsend_message_id ? CHAT_UNSEND : CHAT_IGNORE, "unsend");
+        {
+            decide(d, ev->chat_id && ev->unsend_message_id ? CHAT_UNSEND : CHAT_IGNORE, "unsend");
+            return;
+        }
     case EVENT_MESSAGE_EDITED:
         if (!ev->chat_id || !ev->message_id || ev->message_kind != MESSAGE_TEXT || !ev->text)
-            return decide(d, CHAT_IGNORE, "edit without text");
-        if (!(d->text = strdup(ev->text)))
-            return -1;
-        return decide(d, CHAT_EDIT, "messageEdited");
+            {
+                decide(d, CHAT_IGNORE, "edit without text");
+                return;
+            }
+        d->text = xstrdup(ev->text);
+        {
+            decide(d, CHAT_EDIT, "messageEdited");
+            return;
+        }
     case EVENT_UNFOLLOW:
     case EVENT_LEAVE:
-        return decide(d, ev->chat_id ? CHAT_FORGET : CHAT_IGNORE, "unfollow/leave");
+        {
+            decide(d, ev->chat_id ? CHAT_FORGET : CHAT_IGNORE, "unfollow/leave");
+            return;
+        }
     case EVENT_FOLLOW:
     case EVENT_JOIN:
         if (!chat_needs_work(cfg, ev))
-            return decide(d, CHAT_IGNORE, "no greeting");
+            {
+                decide(d, CHAT_IGNORE, "no greeting");
+                return;
+            }
         d->fixed_text = cfg->greeting;
-        return decide(d, CHAT_REPLY_FIXED, "greeting");
+        {
+            decide(d, CHAT_REPLY_FIXED, "greeting");
+            return;
+        }
     case EVENT_MESSAGE:
         break;
     default:
-        return decide(d, CHAT_IGNORE, "event type not answered");
+        {
+            decide(d, CHAT_IGNORE, "event type not answered");
+            return;
+        }
     }
 
     if (ev->standby)
-        return decide(d, CHAT_IGNORE, "standby mode");
+        {
+            decide(d, CHAT_IGNORE, "standby mode");
+            return;
+        }
     if (!ev->chat_id)
-        return decide(d, CHAT_IGNORE, "no chat");
+        {
+            decide(d, CHAT_IGNORE, "no chat");
+            return;
+        }
 
     bool group = ev->chat_type != CHAT_USER;
     if (ev->message_kind != MESSAGE_TEXT) {
         if (!group && is_media(ev->message_kind) && cfg->media_text && cfg->media_text[0]) {
             d->fixed_text = cfg->media_text;
             d->rate_limited = true;
-            return decide(d, CHAT_REPLY_FIXED, "media in one-to-one chat");
+            {
+                decide(d, CHAT_REPLY_FIXED, "media in one-to-one chat");
+                return;
+            }
         }
-        return decide(d, CHAT_IGNORE, "not text");
+        {
+            decide(d, CHAT_IGNORE, "not text");
+            return;
+        }
     }
 
     bool addressed = false;
     d->text = chat_strip_address(ev, group ? cfg->trigger : NULL, &addressed);
-    if (!d->text)
-        return -1;
     if (group && !addressed && facts && facts->quotes_bot_message)
         addressed = true;
 
     if (group && !addressed) {
         if (cfg->group_context > 0 && d->text[0])
-            return decide(d, CHAT_STORE_CONTEXT, "group message kept as context");
+            {
+                decide(d, CHAT_STORE_CONTEXT, "group message kept as context");
+                return;
+            }
         free(d->text);
         d->text = NULL;
-        return decide(d, CHAT_IGNORE, "group message not addressed to the bot");
+        {
+            decide(d, CHAT_IGNORE, "group message not addressed to the bot");
+            return;
+        }
     }
 
     d->rate_limited = true;
     if (is_command(d->text, "/reset")) {
         d->fixed_text = chat_reset_text;
-        return decide(d, CHAT_RESET, "/reset");
+        {
+            decide(d, CHAT_RESET, "/reset");
+            return;
+        }
     }
     if (is_command(d->text, "/help") || (!d->text[0] && !ev->quoted_message_id)) {
         d->fixed_text = chat_help_text;
-        return decide(d, CHAT_REPLY_FIXED, "/help");
+        {
+            decide(d, CHAT_REPLY_FIXED, "/help");
+            return;
+        }
     }
-    return decide(d, CHAT_ANSWER, group ? "addressed in group" : "one-to-one text");
+    decide(d, CHAT_ANSWER, group ? "addressed in group" : "one-to-one text");
 }
 
 void chat_decision_free(struct chat_decision *d)
@@ -277,11 +314,7 @@ enum rate_verdict chat_rate_verdict(int64_t count, int limit)
 
 static char *joinf(const char *a, const char *sep, const char *b)
 {
-    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s%s%s", a, sep, b);
-    return s;
+    return xasprintf("%s%s%s", a, sep, b);
 }
 
 /* The content of a user or context turn: "Name: text" in groups. */
@@ -289,32 +322,26 @@ static char *turn_content(bool group, const char *speaker, const char *text)
 {
     if (group)
         return joinf(speaker && speaker[0] ? speaker : "Someone", ": ", text ? text : "");
-    return strdup(text ? text : "");
+    return xstrdup(text ? text : "");
 }
 
-static int push_message(struct prompt *p, const char *role, char *content)
+static void push_message(struct prompt *p, const char *role, char *content)
 {
-    if (!content)
-        return -1;
     p->messages[p->n].role = role;
     p->messages[p->n].content = content;
     p->n++;
-    return 0;
 }
 
-int chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const struct turn *history,
+void chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const struct turn *history,
                       size_t n_history, const char *speaker, const char *quoted_text, const char *text,
                       struct prompt *out)
 {
     bool group = chat_type == CHAT_GROUP || chat_type == CHAT_ROOM;
     memset(out, 0, sizeof *out);
-    out->messages = calloc(n_history + 2, sizeof *out->messages);
-    if (!out->messages)
-        return -1;
+    out->messages = xcalloc(n_history + 2, sizeof *out->messages);
 
     const char *system = cfg->system_prompt ? cfg->system_prompt : chat_default_system_prompt;
-    if (push_message(out, "system", group ? joinf(system, "", group_prompt_note) : strdup(system)) != 0)
-        goto oom;
+    push_message(out, "system", group ? joinf(system, "", group_prompt_note) : xstrdup(system));
 
     /* Keep the newest turns whose text fits the character budget. */
     size_t first = n_history, budget = cfg->history_chars > 0 ? (size_t)cfg->history_chars : 0;
@@ -337,29 +364,19 @@ int chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const 
         const struct turn *t = &history[i];
         if (!t->text)
             continue;
-        if (t->role == TURN_ASSISTANT) {
-            if (push_message(out, "assistant", strdup(t->text)) != 0)
-                goto oom;
-        } else if (push_message(out, "user", turn_content(group, t->speaker, t->text)) != 0) {
-            goto oom;
-        }
+        if (t->role == TURN_ASSISTANT)
+            push_message(out, "assistant", xstrdup(t->text));
+        else
+            push_message(out, "user", turn_content(group, t->speaker, t->text));
     }
 
     char *question = turn_content(group, speaker, text);
-    if (question && quoted_text && quoted_text[0]) {
-        size_t n = strlen(quoted_text) + strlen(question) + 64;
-        char *q = malloc(n);
-        if (q)
-            snprintf(q, n, "(Replying to this earlier message: \"%s\")\n%s", quoted_text, question);
+    if (quoted_text && quoted_text[0]) {
+        char *q = xasprintf("(Replying to this earlier message: \"%s\")\n%s", quoted_text, question);
         free(question);
         question = q;
     }
-    if (push_message(out, "user", question) != 0)
-        goto oom;
-    return 0;
-oom:
-    prompt_free(out);
-    return -1;
+    push_message(out, "user", question);
 }
 
 void prompt_free(struct prompt *p)

@@ -54,8 +54,8 @@ struct chat_facts {
     bool quotes_bot_message; /* message.quotedMessageId is one of the bot's sent messages */
 };
 
-/* Decides what to do with `ev`. Returns 0, or -1 when out of memory. */
-int chat_decide(const struct config *cfg, const struct line_event *ev, const struct chat_facts *facts,
+/* Decides what to do with `ev`. */
+void chat_decide(const struct config *cfg, const struct line_event *ev, const struct chat_facts *facts,
                 struct chat_decision *out);
 void chat_decision_free(struct chat_decision *d);
 
@@ -72,7 +72,7 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev);
 /* The user's text with every isSelf mention removed (LINE's UTF-16 index/length)
  * and, when `trigger` is set and starts the text, the trigger removed; trimmed.
  * `addressed` (may be NULL) tells whether a self mention or the trigger was
- * found. Returns malloc'd text, NULL when out of memory. */
+ * found. Returns malloc'd text. */
 char *chat_strip_address(const struct line_event *ev, const char *trigger, bool *addressed);
 
 /* ---- rate limit: a fixed one-minute window per user ---- */
@@ -92,9 +92,9 @@ struct prompt {
  * (oldest first, only the newest turns that fit cfg->history_chars), then the
  * question. In groups and rooms user turns read "Name: text". A quoted
  * message's text (may be NULL) is put before the question. */
-int chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const struct turn *history,
-                      size_t n_history, const char *speaker, const char *quoted_text, const char *text,
-                      struct prompt *out);
+void chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const struct turn *history,
+                       size_t n_history, const char *speaker, const char *quoted_text, const char *text,
+                       struct prompt *out);
 void prompt_free(struct prompt *p);
 
 #endif

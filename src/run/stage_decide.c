@@ -40,10 +40,7 @@ enum stage_result stage_decide(struct job_ctx *ctx)
     struct chat_facts facts = {.quotes_bot_message = false};
     if (ev->quoted_message_id && ev->chat_id)
         facts.quotes_bot_message = store_bot_message_is(store, ev->chat_id, ev->quoted_message_id) == 1;
-    if (chat_decide(ctx->env->cfg, ev, &facts, &ctx->decision) != 0) {
-        log_error("out of memory deciding; the event is retried");
-        return STAGE_RELEASE;
-    }
+    chat_decide(ctx->env->cfg, ev, &facts, &ctx->decision);
     ctx->decided = true;
     log_debug("decision: %s", ctx->decision.reason);
 

@@ -57,8 +57,9 @@
 /* Past this age a reply token is not worth trying: push (if allowed) instead. */
 #define REPLY_TOKEN_MAX_AGE_MS 60000
 
-/* The postback data that takes over a parked answer (see above). */
-#define ADOPT_PREFIX "linebot:answer="
+/* The postback data that takes over a parked answer (see above) starts with
+ * CHAT_ADOPT_PREFIX: core/chat.c lets exactly those postbacks into the inbox. */
+#define ADOPT_PREFIX CHAT_ADOPT_PREFIX
 
 enum send_mode deliver_choose_mode(const struct config *cfg, const struct line_event *ev, int64_t now_ms)
 {

@@ -57,20 +57,19 @@ enum stage_result stage_generate(struct job_ctx *ctx)
         log_warn("loading animation: %s", err);
 
     struct prompt prompt;
-    if (chat_build_prompt(cfg, ev->chat_type, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
-                          ctx->decision.text, &prompt) == 0) {
-        enum llm_result lr = llm_complete(ctx->env->llm, prompt.messages, prompt.n, ctx->deadline, &ctx->llm, err,
-                                          sizeof err);
-        prompt_free(&prompt);
-        if (lr == LLM_CANCELLED) {
-            log_info("shutting down: giving the event back to the inbox");
-            return STAGE_RELEASE;
-        }
-        if (lr == LLM_OK)
-            ctx->model_answered = true;
-        else
-            log_warn("model failed, sending the apology: %s", err);
+    chat_build_prompt(cfg, ev->chat_type, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
+                      ctx->decision.text, &prompt);
+    enum llm_result lr = llm_complete(ctx->env->llm, prompt.messages, prompt.n, ctx->deadline, &ctx->llm, err,
+                                      sizeof err);
+    prompt_free(&prompt);
+    if (lr == LLM_CANCELLED) {
+        log_info("shutting down: giving the event back to the inbox");
+        return STAGE_RELEASE;
     }
+    if (lr == LLM_OK)
+        ctx->model_answered = true;
+    else
+        log_warn("model failed, sending the apology: %s", err);
     failpoint(cfg, "worker_after_llm");
     return STAGE_NEXT;
 }
