@@ -31,9 +31,9 @@ struct conn_entry {
     struct conn_entry *prev, *next;
     int fd;
     enum conn_phase phase;
-    bool first_request;    /* the first request's deadlines count from the connection's start */
+    bool first_request;    /* no request yet: the head deadline counts from the connection's start */
     bool closing;          /* shut down by the guard, libmicrohttpd has yet to notice */
-    int64_t request_start_ms; /* when the current request's deadlines started */
+    int64_t request_start_ms; /* when the current deadlines started (a request's, or the idle wait's) */
 };
 
 struct conn_guard {
@@ -184,13 +184,15 @@ void conn_guard_request_done(struct MHD_Connection *conn)
     pthread_mutex_lock(&e->guard->lock);
     e->first_request = false;
     e->phase = PHASE_WAITING;
+    e->request_start_ms = mono_ms(); /* the idle deadline's start */
     pthread_mutex_unlock(&e->guard->lock);
 }
 
 /* Under the lock: closes whatever is past its deadline. A connection waiting
  * for its first request counts as sending its head: the head deadline is
  * what bounds a client that connects and never sends a byte. Between kept-
- * alive requests, libmicrohttpd's idle timeout applies instead. */
+ * alive requests, the wait for the next request line is bounded by
+ * CONN_GUARD_IDLE_S. */
 static void sweep(struct conn_guard *g, int64_t now)
 {
     int64_t head_ms = (int64_t)g->limits.header_timeout_s * 1000;
@@ -200,7 +202,9 @@ static void sweep(struct conn_guard *g, int64_t now)
             continue;
         int64_t age = now - e->request_start_ms;
         bool head_pending = e->phase == PHASE_HEAD || (e->phase == PHASE_WAITING && e->first_request);
-        if (head_pending && age >= head_ms)
+        if (e->phase == PHASE_WAITING && !e->first_request && age >= (int64_t)CONN_GUARD_IDLE_S * 1000)
+            close_entry(g, e, "kept-alive connection idle for 30 s");
+        else if (head_pending && age >= head_ms)
             close_entry(g, e, "request head not complete within LINEBOT_HEADER_TIMEOUT_S");
         else if ((head_pending || e->phase == PHASE_BODY) && age >= request_ms)
             close_entry(g, e, "request not complete within LINEBOT_REQUEST_TIMEOUT_S");

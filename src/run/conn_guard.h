@@ -8,7 +8,8 @@
  * its own):
  *
  *   - a deadline for a request's head, counted from the connection's start
- *     (for a kept-alive connection's next request: from its request line);
+ *     (for a kept-alive connection's next request: from its request line,
+ *     which must itself arrive within CONN_GUARD_IDLE_S of the last answer);
  *   - a deadline for the whole request (head and body), counted the same way;
  *     the handler's own time and the sending of the answer are not counted;
  *   - a total limit that keeps room for new clients: when a new connection
@@ -26,6 +27,11 @@
 #define LINEBOT_CONN_GUARD_H
 
 #include <microhttpd.h>
+
+/* How long a kept-alive connection may wait for its next request line: a
+ * deadline, not libmicrohttpd's idle timeout (same length), which a client
+ * trickling the request line one byte at a time would keep resetting. */
+#define CONN_GUARD_IDLE_S 30
 
 struct conn_guard;
 

@@ -411,7 +411,7 @@ struct server *server_start(const struct config *cfg, struct ingest *ingest, con
     srv->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, handle_request, srv,
                                    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)THREAD_POOL_SIZE,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_GUARD_IDLE_S,
                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections + CONNECTION_SLACK,
                                    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_conn_per_ip,
                                    MHD_OPTION_NOTIFY_CONNECTION, conn_guard_notify, srv->guard,
