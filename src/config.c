@@ -191,6 +191,12 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         cfg->host = dup_str("0.0.0.0");
     }
     cfg->port = get_int(&l, "PORT", 8080, 1, 65535);
+    cfg->max_conn_per_ip = get_int(&l, "LINEBOT_MAX_CONN_PER_IP", 64, 0, 1000000);
+    cfg->max_connections = get_int(&l, "LINEBOT_MAX_CONNECTIONS", 1000, 1, 1000000);
+    cfg->header_timeout_s = get_int(&l, "LINEBOT_HEADER_TIMEOUT_S", 10, 1, 3600);
+    cfg->request_timeout_s = get_int(&l, "LINEBOT_REQUEST_TIMEOUT_S", 30, 1, 86400);
+    if (cfg->request_timeout_s < cfg->header_timeout_s)
+        fail(&l, "LINEBOT_REQUEST_TIMEOUT_S", "must not be below LINEBOT_HEADER_TIMEOUT_S (the whole request includes its head)");
     cfg->line_api_base = get_url(&l, "LINE_API_BASE_URL", "https://api.line.me");
     cfg->line_data_api_base = get_url(&l, "LINE_DATA_API_BASE_URL", "https://api-data.line.me");
     cfg->push_fallback = get_bool(&l, "LINEBOT_PUSH_FALLBACK", false);
@@ -274,6 +280,10 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         cfg->async_mode = ASYNC_INLINE;
     else if (async && strcasecmp(async, "self") != 0)
         fail(&l, "LINEBOT_ASYNC", "must be self or inline");
+    /* Behind Function Compute every request comes from its own proxy, so a
+     * per-address limit would only throttle FC itself. */
+    if (cfg->platform == PLATFORM_FC)
+        cfg->max_conn_per_ip = 0;
     cfg->lambda_runtime_api = opt_str(&l, env, "AWS_LAMBDA_RUNTIME_API");
     if (cfg->platform == PLATFORM_FC) {
         cfg->function_name = opt_str(&l, env, "FC_FUNCTION_NAME");

@@ -38,6 +38,10 @@ struct config {
     /* Front door */
     char *host;                 /* HOST, default 0.0.0.0 */
     int port;                   /* PORT, default 8080 */
+    int max_conn_per_ip;        /* LINEBOT_MAX_CONN_PER_IP, default 64; 0 = off (always off on FC) */
+    int max_connections;        /* LINEBOT_MAX_CONNECTIONS, default 1000 */
+    int header_timeout_s;       /* LINEBOT_HEADER_TIMEOUT_S, default 10 */
+    int request_timeout_s;      /* LINEBOT_REQUEST_TIMEOUT_S, default 30; never below the header's */
 
     /* LINE */
     char *channel_secret;       /* LINE_CHANNEL_SECRET (required) */

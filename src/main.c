@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -50,6 +51,10 @@ static const char serve_usage[] =
     "  LLM_SYSTEM_PROMPT          replaces the default system prompt\n"
     "  LLM_TIMEOUT_S              seconds per model attempt (30)\n"
     "  HOST, PORT                 where to listen (0.0.0.0, 8080)\n"
+    "  LINEBOT_MAX_CONN_PER_IP    connections per client address (64; 0 = off, as behind a proxy)\n"
+    "  LINEBOT_MAX_CONNECTIONS    open connections; the oldest idle one makes room (1000)\n"
+    "  LINEBOT_HEADER_TIMEOUT_S   seconds to receive a request's head (10)\n"
+    "  LINEBOT_REQUEST_TIMEOUT_S  seconds to receive a whole request (30)\n"
     "  LINEBOT_DB                 SQLite file (./linebot.db)\n"
     "  LINEBOT_WORKERS            worker threads (4)\n"
     "  LINEBOT_PUSH_FALLBACK      push when the reply token is refused (0)\n"
@@ -78,6 +83,26 @@ static int refuse_to_start(const char *err)
     return 2;
 }
 
+/* Each connection is a descriptor: take all the system allows (the soft
+ * limit is often 1024, the hard one much higher). */
+static void raise_open_files_limit(int max_connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t before = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = before;
+    }
+    log_debug("open files limit: %llu (was %llu)", (unsigned long long)rl.rlim_cur, (unsigned long long)before);
+    /* Room for the store, the workers' HTTP connections and the listener. */
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_connections + 128)
+        log_warn("LINEBOT_MAX_CONNECTIONS=%d is near the open files limit (%llu): new connections may fail",
+                 max_connections, (unsigned long long)rl.rlim_cur);
+}
+
 static int serve(void)
 {
     struct config cfg;
@@ -93,6 +118,7 @@ static int serve(void)
     }
     log_init(cfg.log_level);
     clock_set_offset_ms(cfg.clock_offset_ms);
+    raise_open_files_limit(cfg.max_connections);
     const char *ca = http_use_ca_bundle(cfg.ca_file);
     log_debug("TLS CA bundle: %s", ca ? ca : "libcurl's default");
     if (cfg.platform == PLATFORM_LAMBDA) {

@@ -11,6 +11,7 @@
 
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "core/alloc.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "run/conn_guard.h"
 
 /* Older libmicrohttpd (0.9.72 on Debian 11, Function Compute's runtime) calls
  * 413 MHD_HTTP_PAYLOAD_TOO_LARGE. */
@@ -29,9 +31,13 @@
 #endif
 
 #define THREAD_POOL_SIZE 2
+/* Over LINEBOT_MAX_CONNECTIONS, for the connections the guard is closing
+ * while libmicrohttpd has yet to notice. */
+#define CONNECTION_SLACK 64
 
 struct server {
     struct MHD_Daemon *daemon;
+    struct conn_guard *guard;
     const struct config *cfg;
     struct ingest *ingest;
     const struct server_door *door;
@@ -223,9 +229,48 @@ static enum MHD_Result queue_answer(struct MHD_Connection *conn, struct server_r
     return r;
 }
 
-/* First call: the request's struct, its route, and the door's begin hook. */
+/* Content-Length values seen in a request's head. */
+struct content_lengths {
+    const char *first;
+    bool differ;
+};
+
+static enum MHD_Result note_content_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct content_lengths *cl = cls;
+    if (!key || strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+        return MHD_YES;
+    if (!cl->first)
+        cl->first = value ? value : "";
+    else if (strcmp(cl->first, value ? value : "") != 0)
+        cl->differ = true;
+    return MHD_YES;
+}
+
+/* What the head alone settles, before any of the body is read (and before
+ * libmicrohttpd would answer `Expect: 100-continue`): two different
+ * Content-Length headers are refused (RFC 9112, 6.3), and a declared length
+ * over the route's cap marks the request too large. Returns false when the
+ * request is answered already. */
+static bool check_head(struct server_request *req)
+{
+    struct content_lengths cl = {0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, note_content_length, &cl);
+    if (cl.differ) {
+        log_warn("request refused: two different Content-Length headers");
+        server_reply_json(req, MHD_HTTP_BAD_REQUEST, "error", "conflicting Content-Length headers");
+        return false;
+    }
+    if (req->route && req->route->max_body > 0 && cl.first && strtoull(cl.first, NULL, 10) > req->route->max_body)
+        req->too_large = true; /* refuse before reading a byte of it */
+    return true;
+}
+
+/* First call: the request's struct, its route, and the door's begin hook.
+ * Sets *answer_now when the request is to be answered without its body. */
 static enum MHD_Result begin_request(struct server *srv, struct MHD_Connection *conn, const char *url,
-                                     const char *method, void **con_cls)
+                                     const char *method, void **con_cls, bool *answer_now)
 {
     struct server_request *req = xcalloc(1, sizeof *req);
     *con_cls = req;
@@ -239,9 +284,12 @@ static enum MHD_Result begin_request(struct server *srv, struct MHD_Connection *
     buf_init(&req->body_buf, req->route ? req->route->max_body : 0);
     if (srv->door && srv->door->begin)
         srv->door->begin(srv->door->ctx, req);
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (req->route && req->route->max_body > 0 && cl && strtoull(cl, NULL, 10) > req->route->max_body)
-        req->too_large = true; /* refuse before reading a byte of it */
+    if (!check_head(req)) {
+        *answer_now = true;
+        req->route = NULL; /* answered: no handler runs */
+    } else {
+        *answer_now = req->too_large;
+    }
     return MHD_YES;
 }
 
@@ -265,22 +313,31 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 {
     (void)version;
     struct server *srv = cls;
-    if (*con_cls == NULL)
-        return begin_request(srv, conn, url, method, con_cls);
     struct server_request *req = *con_cls;
-    if (*upload_data_size > 0) {
+    if (req == NULL) {
+        conn_guard_head_done(conn);
+        bool answer_now = false;
+        enum MHD_Result r = begin_request(srv, conn, url, method, con_cls, &answer_now);
+        if (!answer_now)
+            return r;
+        /* Answered from the head alone: queued in this first call, so
+         * libmicrohttpd sends no 100 Continue and reads none of the body. */
+        req = *con_cls;
+    } else if (*upload_data_size > 0) {
         add_body(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
 
-    /* The whole request is in: answer it. A server thread serves several
-     * connections in turn, so the log context is set for this call only. */
+    /* The whole request is in (or it is answered without its body): answer
+     * it. A server thread serves several connections in turn, so the log
+     * context is set for this call only. */
+    conn_guard_body_done(conn);
     if (srv->door && srv->door->enter)
         srv->door->enter(srv->door->ctx, req);
     if (req->route)
         req->route->handler(req->route_ctx, req);
-    else if (!answer_wrong_method(srv, req))
+    else if (!req->response && !answer_wrong_method(srv, req)) /* a response here: check_head's */
         server_reply_json(req, MHD_HTTP_NOT_FOUND, "error", "not found");
     enum MHD_Result r = queue_answer(conn, req);
     log_clear_context();
@@ -290,9 +347,9 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     struct server *srv = cls;
+    conn_guard_request_done(conn);
     struct server_request *req = *con_cls;
     if (!req)
         return;
@@ -305,6 +362,20 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
+
+/* libmicrohttpd's own complaints are about single connections (a client that
+ * hung up, a malformed head): at debug level, so that a flood of them cannot
+ * flood the log. */
+__attribute__((format(printf, 2, 0))) static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[256];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_debug("libmicrohttpd: %s", line);
+}
 
 struct server *server_start(const struct config *cfg, struct ingest *ingest, const struct server_door *door,
                             char *err, size_t errlen)
@@ -324,18 +395,33 @@ struct server *server_start(const struct config *cfg, struct ingest *ingest, con
         free(srv);
         return NULL;
     }
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* MHD_USE_AUTO: epoll on Linux, so sockets past FD_SETSIZE (1024) work. */
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    struct conn_guard_limits limits = {
+        .header_timeout_s = cfg->header_timeout_s,
+        .request_timeout_s = cfg->request_timeout_s,
+        .max_connections = cfg->max_connections,
+    };
+    srv->guard = conn_guard_new(&limits);
+    /* libmicrohttpd's own limit only backs the guard's up; its idle timeout
+     * bounds a kept-alive connection between requests and a slow reader of
+     * an answer. */
     srv->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, handle_request, srv,
                                    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)THREAD_POOL_SIZE,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_GUARD_IDLE_S,
+                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections + CONNECTION_SLACK,
+                                   MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_conn_per_ip,
+                                   MHD_OPTION_NOTIFY_CONNECTION, conn_guard_notify, srv->guard,
+                                   MHD_OPTION_URI_LOG_CALLBACK, conn_guard_uri_seen, srv->guard,
                                    MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
+                                   MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
                                    MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
+        conn_guard_free(srv->guard);
         snprintf(err, errlen, "cannot listen on %s:%d (in use, or not allowed)", cfg->host, cfg->port);
         free(srv);
         return NULL;
@@ -349,5 +435,6 @@ void server_stop(struct server *srv)
         return;
     MHD_quiesce_daemon(srv->daemon);
     MHD_stop_daemon(srv->daemon);
+    conn_guard_free(srv->guard);
     free(srv);
 }

@@ -146,6 +146,14 @@ static void test_bad_values(void **state)
         {"LINEBOT_FC_ENDPOINT=https://user@:443/", "LINEBOT_FC_ENDPOINT"},
         {"LINEBOT_RATE_LIMIT=-1", "LINEBOT_RATE_LIMIT"},
         {"LINEBOT_HISTORY_TURNS=12x", "LINEBOT_HISTORY_TURNS"},
+        {"LINEBOT_MAX_CONN_PER_IP=-1", "LINEBOT_MAX_CONN_PER_IP"},
+        {"LINEBOT_MAX_CONN_PER_IP=lots", "LINEBOT_MAX_CONN_PER_IP"},
+        {"LINEBOT_MAX_CONNECTIONS=0", "LINEBOT_MAX_CONNECTIONS"},
+        {"LINEBOT_MAX_CONNECTIONS=1000001", "LINEBOT_MAX_CONNECTIONS"},
+        {"LINEBOT_HEADER_TIMEOUT_S=0", "LINEBOT_HEADER_TIMEOUT_S"},
+        {"LINEBOT_HEADER_TIMEOUT_S=3601", "LINEBOT_HEADER_TIMEOUT_S"},
+        {"LINEBOT_REQUEST_TIMEOUT_S=0", "LINEBOT_REQUEST_TIMEOUT_S"},
+        {"LINEBOT_REQUEST_TIMEOUT_S=5", "LINEBOT_REQUEST_TIMEOUT_S"}, /* below the head's default 10 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *env[] = {BASE, (char *)cases[i].setting, NULL};
@@ -156,6 +164,41 @@ static void test_bad_values(void **state)
         assert_null(strstr(err, "tok-value"));
         assert_null(strstr(err, "sk-abc"));
     }
+}
+
+static void test_front_door_limits(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    char *defaults[] = {BASE, NULL};
+    assert_int_equal(load(&cfg, err, defaults), 0);
+    assert_int_equal(cfg.max_conn_per_ip, 64);
+    assert_int_equal(cfg.max_connections, 1000);
+    assert_int_equal(cfg.header_timeout_s, 10);
+    assert_int_equal(cfg.request_timeout_s, 30);
+    config_free(&cfg);
+
+    char *set[] = {BASE, "LINEBOT_MAX_CONN_PER_IP=0", "LINEBOT_MAX_CONNECTIONS=5000", "LINEBOT_HEADER_TIMEOUT_S=3",
+                   "LINEBOT_REQUEST_TIMEOUT_S=3", NULL};
+    assert_int_equal(load(&cfg, err, set), 0);
+    assert_int_equal(cfg.max_conn_per_ip, 0);
+    assert_int_equal(cfg.max_connections, 5000);
+    assert_int_equal(cfg.header_timeout_s, 3);
+    assert_int_equal(cfg.request_timeout_s, 3);
+    config_free(&cfg);
+
+    /* Function Compute: every request comes from its proxy, so no per-address limit. */
+    char *fc[] = {BASE, "FC_FUNCTION_NAME=bot", "LINEBOT_MAX_CONN_PER_IP=10", NULL};
+    assert_int_equal(load(&cfg, err, fc), 0);
+    assert_int_equal(cfg.max_conn_per_ip, 0);
+    config_free(&cfg);
+
+    /* The whole request's deadline is checked against a head deadline that was set. */
+    char *short_request[] = {BASE, "LINEBOT_HEADER_TIMEOUT_S=20", "LINEBOT_REQUEST_TIMEOUT_S=15", NULL};
+    assert_int_equal(load(&cfg, err, short_request), -1);
+    assert_non_null(strstr(err, "LINEBOT_REQUEST_TIMEOUT_S"));
+    assert_non_null(strstr(err, "LINEBOT_HEADER_TIMEOUT_S"));
 }
 
 static void test_booleans(void **state)
@@ -205,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_key_precedence),
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_front_door_limits),
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_empty_means_none),
     };

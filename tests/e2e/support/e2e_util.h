@@ -47,6 +47,11 @@ bool e2e_contains_ci(const char *haystack, const char *needle);
 /* Copy of `s` without any ASCII whitespace (to compare split answers). */
 char *e2e_strip_ws(const char *s);
 
+/* Raises this process's soft RLIMIT_NOFILE to at least `want` descriptors
+ * (within the hard limit); returns the limit now in force. For cases that
+ * hold thousands of sockets. */
+long e2e_raise_nofile(long want);
+
 /* Growable string. */
 struct e2e_buf {
     char *data;
