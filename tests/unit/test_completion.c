@@ -124,6 +124,9 @@ static void test_parse_think_blocks(void **state)
     expect_answer("{\"choices\":[{\"message\":{\"content\":"
                   "\"<think>plan</think>\\n\\nA<think>more</think>B\"}}]}",
                   "AB");
+    expect_answer("{\"choices\":[{\"message\":{\"content\":"
+                  "\"<think><think>a</think> secret</think>answer\"}}]}",
+                  "answer");
     /* Only thinking, cut off before any answer. */
     expect_error("{\"choices\":[{\"message\":{\"content\":\"<think>still going\"},"
                  "\"finish_reason\":\"length\"}]}",
@@ -202,13 +205,45 @@ static void test_strip_think(void **state)
     expect_strip("<think>a</think>b", "b");
     expect_strip("x<think>1</think>y<think>2</think>z", "xyz");
     expect_strip("<think>only thinking, never closed", "");
-    expect_strip("  \n<think>only thinking", "");
-    expect_strip("<think>a</think>ok<think>late and open", "ok<think>late and open");
-    expect_strip("Use a <think> tag like this", "Use a <think> tag like this");
+    expect_strip("  \n<think>only thinking", "  \n");
     /* The template already opened the block: content starts inside it. */
     expect_strip("reasoning here</think>\n\nThe answer", "\n\nThe answer");
     expect_strip("", "");
+    expect_strip("<think></think>", "");
+    expect_strip("<think", "<think");
+    expect_strip("a</think", "a</think");
     assert_null(completion_strip_think(NULL));
+}
+
+/* Issue 16: a nested block leaked its tail ("secret</think>answer"). */
+static void test_strip_think_nested(void **state)
+{
+    (void)state;
+    expect_strip("<think><think>a</think> secret</think>answer", "answer");
+    expect_strip("<think>1<think>2<think>3</think>4</think>5</think>answer", "answer");
+    expect_strip("A<think>x<think>y</think>z</think>B<think>w</think>C", "ABC");
+    /* Still inside the outer block when the text ends: nothing after it. */
+    expect_strip("A<think><think>a</think> secret", "A");
+    /* Opening tags back to back, closed together. */
+    expect_strip("<think><think></think></think>ok", "ok");
+}
+
+/* An unclosed block anywhere removes everything after it. */
+static void test_strip_think_unclosed(void **state)
+{
+    (void)state;
+    expect_strip("<think>a</think>ok<think>late and open", "ok");
+    expect_strip("Use a <think> tag like this", "Use a ");
+    expect_strip("answer<think>", "answer");
+}
+
+/* A closing tag outside every block: what came before it was thinking. */
+static void test_strip_think_stray_close(void **state)
+{
+    (void)state;
+    expect_strip("x<think>y</think>z</think>w", "w");
+    expect_strip("a</think>b</think>c", "c");
+    expect_strip("plan</think><think>more</think>answer", "answer");
 }
 
 static void test_status_retryable(void **state)
@@ -236,6 +271,9 @@ int main(void)
         cmocka_unit_test(test_parse_wrong_types),
         cmocka_unit_test(test_parse_provider_error),
         cmocka_unit_test(test_strip_think),
+        cmocka_unit_test(test_strip_think_nested),
+        cmocka_unit_test(test_strip_think_unclosed),
+        cmocka_unit_test(test_strip_think_stray_close),
         cmocka_unit_test(test_status_retryable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
