@@ -325,6 +325,27 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     return 0;
 }
 
+size_t config_secrets(const struct config *cfg, struct redact_secret *out, size_t max)
+{
+    const struct redact_secret all[] = {
+        {"LINE_CHANNEL_SECRET", cfg->channel_secret},
+        {"LINE_CHANNEL_ACCESS_TOKEN", cfg->access_token},
+        {"LLM_API_KEY", cfg->llm_api_key},
+        {"AWS_ACCESS_KEY_ID", cfg->aws_access_key_id},
+        {"AWS_SECRET_ACCESS_KEY", cfg->aws_secret_access_key},
+        {"AWS_SESSION_TOKEN", cfg->aws_session_token},
+        {"ALIBABA_CLOUD_ACCESS_KEY_ID", cfg->alibaba_access_key_id},
+        {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", cfg->alibaba_access_key_secret},
+        {"ALIBABA_CLOUD_SECURITY_TOKEN", cfg->alibaba_security_token},
+    };
+    _Static_assert(sizeof all / sizeof all[0] <= CONFIG_MAX_SECRETS, "raise CONFIG_MAX_SECRETS");
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0] && n < max; i++)
+        if (redact_is_maskable(all[i].value))
+            out[n++] = all[i];
+    return n;
+}
+
 void config_free(struct config *cfg)
 {
     char **strings[] = {
