@@ -108,10 +108,27 @@ static void set_err(char *err, size_t errlen, const char *msg)
         snprintf(err, errlen, "%s", msg);
 }
 
-/* Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence. */
-static void utf8_truncate(char *s, size_t max)
+/* Part of a credential: the characters API keys, tokens and base64 are made of. */
+static bool is_token_char(unsigned char c)
 {
-    s[utf8_prefix(s, strlen(s), max)] = '\0';
+    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+/* Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence, nor a
+ * word: when the cut falls inside a run of token characters, the whole run
+ * goes. A provider that echoes the API key in its message ("Incorrect API
+ * key provided: ...") would otherwise leave a piece of the key, which the
+ * log's redaction (it masks whole secrets only) could not recognize. */
+static void cut_text(char *s, size_t max)
+{
+    size_t len = strlen(s);
+    if (len <= max)
+        return;
+    size_t cut = utf8_prefix(s, len, max);
+    if (is_token_char((unsigned char)s[cut]))
+        while (cut > 0 && is_token_char((unsigned char)s[cut - 1]))
+            cut--;
+    s[cut] = '\0';
 }
 
 /* "provider error: <type or code>: <message>" from {"error": ...}. */
@@ -139,25 +156,29 @@ static void provider_error(json_t *error, char *err, size_t errlen)
             message = json_string_value(msg);
     }
 
-    /* One byte more than kept, so utf8_truncate sees where a cut falls. */
+    /* One byte more than kept, so cut_text sees where a cut falls. */
     char kind_s[66] = "";
     char msg_s[PROVIDER_MESSAGE_MAX + 2] = "";
     if (kind) {
         snprintf(kind_s, sizeof(kind_s), "%s", kind);
-        utf8_truncate(kind_s, 64);
+        cut_text(kind_s, 64);
     }
     if (message) {
         snprintf(msg_s, sizeof(msg_s), "%s", message);
-        utf8_truncate(msg_s, PROVIDER_MESSAGE_MAX);
+        cut_text(msg_s, PROVIDER_MESSAGE_MAX);
     }
     if (!err || !errlen)
         return;
+    char full[sizeof("provider error: : ") + sizeof(kind_s) + sizeof(msg_s)];
     if (kind && message)
-        snprintf(err, errlen, "provider error: %s: %s", kind_s, msg_s);
+        snprintf(full, sizeof(full), "provider error: %s: %s", kind_s, msg_s);
     else if (kind || message)
-        snprintf(err, errlen, "provider error: %s%s", kind_s, msg_s);
+        snprintf(full, sizeof(full), "provider error: %s%s", kind_s, msg_s);
     else
-        snprintf(err, errlen, "provider error");
+        snprintf(full, sizeof(full), "provider error");
+    /* The caller's buffer may be shorter: cut there the same careful way. */
+    cut_text(full, errlen - 1);
+    snprintf(err, errlen, "%s", full);
 }
 
 /* The {"type":"text","text":...} part's text (or a bare string part's), else NULL. */

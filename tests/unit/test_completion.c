@@ -176,16 +176,52 @@ static void test_parse_provider_error(void **state)
     expect_error("{\"error\":\"boom\"}", "provider error: boom");
     expect_error("{\"error\":{\"code\":400}}", "provider error: 400");
 
-    /* A long provider message is cut at 200 bytes. */
+    /* A long provider message is cut at 200 bytes, between words. */
     char body[1024];
-    char longmsg[600];
-    memset(longmsg, 'x', sizeof(longmsg) - 1);
-    longmsg[sizeof(longmsg) - 1] = '\0';
+    char longmsg[601] = "";
+    for (int i = 0; i < 120; i++)
+        strcat(longmsg, "abcd ");
     snprintf(body, sizeof(body), "{\"error\":{\"type\":\"t\",\"message\":\"%s\"}}", longmsg);
     char *answer = NULL;
     char err[512];
     assert_int_equal(completion_parse_response(body, strlen(body), &answer, err, sizeof(err)), -1);
     assert_int_equal(strlen(err), strlen("provider error: t: ") + 200);
+    /* A cut inside a word drops the whole word. */
+    snprintf(body, sizeof(body), "{\"error\":{\"type\":\"t\",\"message\":\"ab%s\"}}", longmsg);
+    assert_int_equal(completion_parse_response(body, strlen(body), &answer, err, sizeof(err)), -1);
+    assert_int_equal(strlen(err), strlen("provider error: t: ") + 197);
+}
+
+/* A provider that echoes the key: a cut never leaves a piece of it, in the
+ * 200-byte limit nor in a short caller buffer (what the log could not mask). */
+static void test_provider_error_never_cuts_a_key(void **state)
+{
+    (void)state;
+    char key[301];
+    for (size_t i = 0; i < 300; i++)
+        key[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"[i % 62];
+    key[300] = '\0';
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+             "\"Incorrect API key provided: %s. You can find your API key at https://x.\"}}", key);
+    char *answer = NULL;
+    char err[512];
+    assert_int_equal(completion_parse_response(body, strlen(body), &answer, err, sizeof(err)), -1);
+    assert_string_equal(err, "provider error: invalid_request_error: Incorrect API key provided: ");
+    assert_null(strstr(err, "ABCD"));
+
+    /* A key that fits in the message but not in the caller's 100 bytes. */
+    snprintf(body, sizeof(body),
+             "{\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+             "\"Incorrect API key provided: key-0123456789abcdefghij0123456789.\"}}");
+    char small[100];
+    assert_int_equal(completion_parse_response(body, strlen(body), &answer, small, sizeof(small)), -1);
+    assert_string_equal(small, "provider error: invalid_request_error: Incorrect API key provided: ");
+    /* With room, the whole key is there (for the log to mask whole). */
+    assert_int_equal(completion_parse_response(body, strlen(body), &answer, err, sizeof(err)), -1);
+    assert_string_equal(err, "provider error: invalid_request_error: Incorrect API key provided: "
+                             "key-0123456789abcdefghij0123456789.");
 }
 
 /* ---- <think> ------------------------------------------------------------ */
@@ -270,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_parse_wrong_types),
         cmocka_unit_test(test_parse_provider_error),
+        cmocka_unit_test(test_provider_error_never_cuts_a_key),
         cmocka_unit_test(test_strip_think),
         cmocka_unit_test(test_strip_think_nested),
         cmocka_unit_test(test_strip_think_unclosed),
