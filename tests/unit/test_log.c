@@ -140,6 +140,36 @@ static void test_config_lists_its_secrets(void **state)
     config_free(&cfg);
 }
 
+/* The password of a PostgreSQL URL, as written and decoded. */
+static void test_db_password_is_a_secret(void **state)
+{
+    (void)state;
+    char *env[] = {"LINE_CHANNEL_SECRET=" SECRET, "LINE_CHANNEL_ACCESS_TOKEN=" TOKEN,
+                   "OPENAI_API_KEY=sk-abc",
+                   "LINEBOT_DB=postgres://bot:p%40ss-w0rd!x@db.example:5432/linebot?sslmode=require", NULL};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(config_load(&cfg, env, err, sizeof err), 0);
+    struct redact_secret s[CONFIG_MAX_SECRETS];
+    size_t n = config_secrets(&cfg, s, CONFIG_MAX_SECRETS);
+    assert_int_equal(n, 4);
+    assert_string_equal(s[2].name, "LINEBOT_DB password");
+    assert_string_equal(s[2].value, "p@ss-w0rd!x");
+    assert_string_equal(s[3].name, "LINEBOT_DB password");
+    assert_string_equal(s[3].value, "p%40ss-w0rd!x");
+    config_free(&cfg);
+
+    /* SQLite paths and URLs without a password give none. */
+    const char *none[] = {"LINEBOT_DB=/var/lib/linebot/db.sqlite", "LINEBOT_DB=postgresql://bot@db/linebot",
+                          "LINEBOT_DB=postgres://bot:@db/linebot"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        env[3] = (char *)none[i];
+        assert_int_equal(config_load(&cfg, env, err, sizeof err), 0);
+        assert_int_equal(config_secrets(&cfg, s, CONFIG_MAX_SECRETS), 2);
+        config_free(&cfg);
+    }
+}
+
 static void test_secrets_masked_in_message(void **state)
 {
     (void)state;
@@ -218,6 +248,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_lists_its_secrets),
+        cmocka_unit_test(test_db_password_is_a_secret),
         cmocka_unit_test_setup_teardown(test_secrets_masked_in_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_shapes_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_context_fields_masked, setup, teardown),
