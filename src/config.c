@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 #include "core/alloc.h"
 #include "core/chat.h"
 #include "io/http_client.h"
@@ -166,6 +168,34 @@ static char *get_url(struct loader *l, const char *name, const char *def)
     return d;
 }
 
+/* A copy of a part of the URL held in `u`, or NULL when it has none. */
+static char *url_part(CURLU *u, CURLUPart part, unsigned int flags)
+{
+    char *v = NULL;
+    if (curl_url_get(u, part, &v, flags) != CURLUE_OK || !v)
+        return NULL;
+    char *out = xstrdup(v);
+    curl_free(v);
+    return out;
+}
+
+/* The password of a postgres:// LINEBOT_DB, as written and decoded, so that
+ * the log can mask it wherever it turns up. libpq's URIs are URLs that
+ * curl_url() reads (all but several comma-separated hosts). */
+static void db_password(struct config *cfg)
+{
+    if (strncasecmp(cfg->db, "postgres://", 11) != 0 && strncasecmp(cfg->db, "postgresql://", 13) != 0)
+        return;
+    CURLU *u = curl_url();
+    if (!u)
+        alloc_fail("curl_url", 0);
+    if (curl_url_set(u, CURLUPART_URL, cfg->db, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+        cfg->db_password_url = url_part(u, CURLUPART_PASSWORD, 0);
+        cfg->db_password = url_part(u, CURLUPART_PASSWORD, CURLU_URLDECODE);
+    }
+    curl_url_cleanup(u);
+}
+
 int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -250,6 +280,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
                                  : "./linebot.db";
     const char *db = env_nonempty(env, "LINEBOT_DB");
     cfg->db = dup_str(db ? db : default_db);
+    db_password(cfg);
     cfg->workers = get_int(&l, "LINEBOT_WORKERS", 4, 1, 256);
 
     const char *trigger = env_nonempty(env, "LINEBOT_TRIGGER");
@@ -335,6 +366,29 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     return 0;
 }
 
+size_t config_secrets(const struct config *cfg, struct redact_secret *out, size_t max)
+{
+    const struct redact_secret all[] = {
+        {"LINE_CHANNEL_SECRET", cfg->channel_secret},
+        {"LINE_CHANNEL_ACCESS_TOKEN", cfg->access_token},
+        {"LLM_API_KEY", cfg->llm_api_key},
+        {"AWS_ACCESS_KEY_ID", cfg->aws_access_key_id},
+        {"AWS_SECRET_ACCESS_KEY", cfg->aws_secret_access_key},
+        {"AWS_SESSION_TOKEN", cfg->aws_session_token},
+        {"ALIBABA_CLOUD_ACCESS_KEY_ID", cfg->alibaba_access_key_id},
+        {"ALIBABA_CLOUD_ACCESS_KEY_SECRET", cfg->alibaba_access_key_secret},
+        {"ALIBABA_CLOUD_SECURITY_TOKEN", cfg->alibaba_security_token},
+        {"LINEBOT_DB password", cfg->db_password},
+        {"LINEBOT_DB password", cfg->db_password_url},
+    };
+    _Static_assert(sizeof all / sizeof all[0] <= CONFIG_MAX_SECRETS, "raise CONFIG_MAX_SECRETS");
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0] && n < max; i++)
+        if (redact_is_maskable(all[i].value))
+            out[n++] = all[i];
+    return n;
+}
+
 void config_free(struct config *cfg)
 {
     char **strings[] = {
@@ -345,7 +399,7 @@ void config_free(struct config *cfg)
         &cfg->function_name, &cfg->region, &cfg->aws_access_key_id, &cfg->aws_secret_access_key,
         &cfg->aws_session_token, &cfg->lambda_endpoint, &cfg->fc_account_id, &cfg->fc_endpoint,
         &cfg->fc_qualifier, &cfg->alibaba_access_key_id, &cfg->alibaba_access_key_secret,
-        &cfg->alibaba_security_token, &cfg->ca_file,
+        &cfg->alibaba_security_token, &cfg->ca_file, &cfg->db_password, &cfg->db_password_url,
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         free(*strings[i]);

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/redact.h"
+
 enum llm_provider {
     LLM_PROVIDER_OPENAI,
     LLM_PROVIDER_DASHSCOPE,    /* international (Singapore) */
@@ -95,6 +97,8 @@ struct config {
     char *alibaba_security_token;    /* ALIBABA_CLOUD_SECURITY_TOKEN */
 
     char *ca_file;              /* SSL_CERT_FILE: CA bundle for TLS (else found at the known paths) */
+    char *db_password;          /* the password of a postgres:// LINEBOT_DB, decoded (for masking in logs) */
+    char *db_password_url;      /* the same as written in the URL (percent-encoded); NULL each when none */
 
     /* Observability */
     enum log_level log_level;   /* LOG_LEVEL: debug, info, warn, error; default info */
@@ -108,6 +112,17 @@ struct config {
  * that names the offending variable. Never puts a secret's value in `err`. */
 int config_load(struct config *cfg, char *const *env, char *err, size_t errlen);
 void config_free(struct config *cfg);
+
+/* The configured secrets, named by their settings, for masking in logs
+ * (obs/log.c): the channel secret and access token, the model key, the
+ * AWS and Alibaba Cloud credentials, and the password of a postgres://
+ * LINEBOT_DB (as written and decoded; a URL curl_url() cannot read, such as
+ * libpq's several hosts, gives none). Fills out[0..max) with pointers into
+ * `cfg` (valid while it lives) and returns how many it filled; unset ones and
+ * values too short to mask (redact.h) are left out. CONFIG_MAX_SECRETS is
+ * always enough. */
+#define CONFIG_MAX_SECRETS 16
+size_t config_secrets(const struct config *cfg, struct redact_secret *out, size_t max);
 
 /* The non-empty value of `name` in `env`, or NULL. For the one decision made
  * before the configuration is read: whether this process is a Lambda start. */

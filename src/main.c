@@ -117,6 +117,8 @@ static int serve(void)
         return refuse_to_start(err);
     }
     log_init(cfg.log_level);
+    struct redact_secret secrets[CONFIG_MAX_SECRETS]; /* masked in every log line from here on */
+    log_set_secrets(secrets, config_secrets(&cfg, secrets, CONFIG_MAX_SECRETS));
     clock_set_offset_ms(cfg.clock_offset_ms);
     raise_open_files_limit(cfg.max_connections);
     const char *ca = http_use_ca_bundle(cfg.ca_file);

@@ -62,47 +62,40 @@ char *completion_request_json(const struct completion_options *opt,
 static const char THINK_OPEN[] = "<think>";
 static const char THINK_CLOSE[] = "</think>";
 
-/* Removes every <think>...</think> block. Two more shapes occur in practice:
- * an opening tag with no end at the very start means the model only thought
- * (cut off by max_tokens), so nothing is left; and a closing tag with no
- * opening one before it (servers whose chat template already emitted
- * "<think>" in the prompt) means everything up to it was thinking. An
- * unterminated tag later in the text is kept as it is: it is more likely
- * part of the answer than a thought. */
+/* Removes <think>...</think> blocks whole, nested or not, by counting depth:
+ * text is kept only outside every block. An opening tag that is never closed
+ * removes everything after it (a model cut off by max_tokens while thinking,
+ * or a block that hides a closing tag we cannot see: either way what follows
+ * is not known to be the answer). A closing tag outside any block means the
+ * server's chat template already emitted "<think>" in the prompt, so all the
+ * text before it was thinking and is dropped too. Thoughts are never worth
+ * the risk of showing them, so a literal tag in an answer loses text rather
+ * than let a thought through. */
 char *completion_strip_think(const char *text)
 {
     if (!text)
         return NULL;
-    size_t len = strlen(text);
-    char *out = xmalloc(len + 1);
-    const char *p = text;
+    const size_t open_len = sizeof(THINK_OPEN) - 1;
+    const size_t close_len = sizeof(THINK_CLOSE) - 1;
+    char *out = xmalloc(strlen(text) + 1);
     size_t o = 0;
-
-    const char *first_open = strstr(p, THINK_OPEN);
-    const char *first_close = strstr(p, THINK_CLOSE);
-    if (first_close && (!first_open || first_close < first_open))
-        p = first_close + sizeof(THINK_CLOSE) - 1;
-
-    for (;;) {
-        const char *open = strstr(p, THINK_OPEN);
-        if (!open)
-            break;
-        const char *close = strstr(open + sizeof(THINK_OPEN) - 1, THINK_CLOSE);
-        if (!close) {
-            const char *q = p;
-            while (q < open && isspace((unsigned char)*q))
-                q++;
-            if (q == open && o == 0)
-                p = open + strlen(open); /* only thinking, nothing else */
-            break;
+    size_t depth = 0;
+    for (const char *p = text; *p;) {
+        if (strncmp(p, THINK_OPEN, open_len) == 0) {
+            depth++;
+            p += open_len;
+        } else if (strncmp(p, THINK_CLOSE, close_len) == 0) {
+            if (depth > 0)
+                depth--;
+            else
+                o = 0; /* everything so far was inside the template's block */
+            p += close_len;
+        } else {
+            if (depth == 0)
+                out[o++] = *p;
+            p++;
         }
-        memcpy(out + o, p, (size_t)(open - p));
-        o += (size_t)(open - p);
-        p = close + sizeof(THINK_CLOSE) - 1;
     }
-    size_t rest = strlen(p);
-    memcpy(out + o, p, rest);
-    o += rest;
     out[o] = '\0';
     return out;
 }
@@ -115,10 +108,27 @@ static void set_err(char *err, size_t errlen, const char *msg)
         snprintf(err, errlen, "%s", msg);
 }
 
-/* Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence. */
-static void utf8_truncate(char *s, size_t max)
+/* Part of a credential: the characters API keys, tokens and base64 are made of. */
+static bool is_token_char(unsigned char c)
 {
-    s[utf8_prefix(s, strlen(s), max)] = '\0';
+    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+/* Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence, nor a
+ * word: when the cut falls inside a run of token characters, the whole run
+ * goes. A provider that echoes the API key in its message ("Incorrect API
+ * key provided: ...") would otherwise leave a piece of the key, which the
+ * log's redaction (it masks whole secrets only) could not recognize. */
+static void cut_text(char *s, size_t max)
+{
+    size_t len = strlen(s);
+    if (len <= max)
+        return;
+    size_t cut = utf8_prefix(s, len, max);
+    if (is_token_char((unsigned char)s[cut]))
+        while (cut > 0 && is_token_char((unsigned char)s[cut - 1]))
+            cut--;
+    s[cut] = '\0';
 }
 
 /* "provider error: <type or code>: <message>" from {"error": ...}. */
@@ -146,25 +156,29 @@ static void provider_error(json_t *error, char *err, size_t errlen)
             message = json_string_value(msg);
     }
 
-    /* One byte more than kept, so utf8_truncate sees where a cut falls. */
+    /* One byte more than kept, so cut_text sees where a cut falls. */
     char kind_s[66] = "";
     char msg_s[PROVIDER_MESSAGE_MAX + 2] = "";
     if (kind) {
         snprintf(kind_s, sizeof(kind_s), "%s", kind);
-        utf8_truncate(kind_s, 64);
+        cut_text(kind_s, 64);
     }
     if (message) {
         snprintf(msg_s, sizeof(msg_s), "%s", message);
-        utf8_truncate(msg_s, PROVIDER_MESSAGE_MAX);
+        cut_text(msg_s, PROVIDER_MESSAGE_MAX);
     }
     if (!err || !errlen)
         return;
+    char full[sizeof("provider error: : ") + sizeof(kind_s) + sizeof(msg_s)];
     if (kind && message)
-        snprintf(err, errlen, "provider error: %s: %s", kind_s, msg_s);
+        snprintf(full, sizeof(full), "provider error: %s: %s", kind_s, msg_s);
     else if (kind || message)
-        snprintf(err, errlen, "provider error: %s%s", kind_s, msg_s);
+        snprintf(full, sizeof(full), "provider error: %s%s", kind_s, msg_s);
     else
-        snprintf(err, errlen, "provider error");
+        snprintf(full, sizeof(full), "provider error");
+    /* The caller's buffer may be shorter: cut there the same careful way. */
+    cut_text(full, errlen - 1);
+    snprintf(err, errlen, "%s", full);
 }
 
 /* The {"type":"text","text":...} part's text (or a bare string part's), else NULL. */

@@ -27,12 +27,14 @@ char *completion_request_json(const struct completion_options *opt,
                               const struct llm_message *msgs, size_t n);
 
 /* Reads choices[0].message.content from a 200 response body, strips
- * <think>...</think> blocks (also an unterminated leading one) and surrounding
- * whitespace; reasoning_content is never used. Returns 0 with *answer malloc'd
+ * <think> blocks (see completion_strip_think) and surrounding whitespace; reasoning_content is never used. Returns 0 with *answer malloc'd
  * (non-empty), or -1 with a short reason in `err` (no body content). */
 int completion_parse_response(const char *body, size_t len, char **answer, char *err, size_t errlen);
 
-/* Removes <think>...</think> blocks: returns a malloc'd copy (NULL only for NULL). */
+/* Removes <think>...</think> blocks whole, nested or not; an unclosed
+ * <think> removes everything after it, and a </think> outside any block
+ * removes everything before it (the chat template opened that block).
+ * Returns a malloc'd copy (NULL only for NULL). */
 char *completion_strip_think(const char *text);
 
 /* What a 200 response says about itself, beside the answer: the model that

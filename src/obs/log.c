@@ -1,12 +1,19 @@
 /* log.c - one JSON object per line on stdout (see log.h).
  *
  * A line is built in a stack buffer and written with one write(2), so lines
- * from different threads never interleave. */
+ * from different threads never interleave. Every text that goes into a line
+ * (the message and the context fields) first passes core/redact.c with the
+ * configured secrets: this is the one place all logging goes through, so a
+ * secret that reached a message by any path (an upstream error body that
+ * echoes the API key, copied into an error by io/llm.c) is masked here. */
 #include "obs/log.h"
+
+#include "core/alloc.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -19,6 +26,27 @@ static _Thread_local char ctx_chat_type[16];
 static _Thread_local char ctx_request_id[128];
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+/* Written by log_set_secrets before any other thread exists, only read
+ * afterwards: no lock needed. */
+static struct redact_secret secrets[LOG_MAX_SECRETS];
+static size_t n_secrets;
+
+void log_set_secrets(const struct redact_secret *list, size_t n)
+{
+    for (size_t i = 0; i < n_secrets; i++) {
+        free((char *)secrets[i].name);
+        free((char *)secrets[i].value);
+    }
+    n_secrets = 0;
+    for (size_t i = 0; i < n && n_secrets < LOG_MAX_SECRETS; i++) {
+        if (!redact_is_maskable(list[i].value))
+            continue;
+        secrets[n_secrets].name = list[i].name ? xstrdup(list[i].name) : NULL;
+        secrets[n_secrets].value = xstrdup(list[i].value);
+        n_secrets++;
+    }
+}
 
 void log_init(enum log_level level) { atomic_store(&current_level, (int)level); }
 enum log_level log_get_level(void) { return (enum log_level)atomic_load(&current_level); }
@@ -105,13 +133,21 @@ static void put_json_string(struct line_buf *b, const char *s)
     put_raw(b, "\"");
 }
 
+/* Appends `s` as a JSON string with the secrets masked. */
+static void put_redacted(struct line_buf *b, const char *s)
+{
+    char *clean = redact_text(s, secrets, n_secrets);
+    put_json_string(b, clean);
+    free(clean);
+}
+
 static void put_field(struct line_buf *b, const char *key, const char *value)
 {
     put_raw(b, ",\"");
     put_raw(b, key);
     put_raw(b, "\":");
     if (value && value[0])
-        put_json_string(b, value);
+        put_redacted(b, value);
     else
         put_raw(b, "null");
 }
@@ -120,11 +156,19 @@ void log_write(enum log_level level, const char *fmt, ...)
 {
     if ((int)level < atomic_load(&current_level))
         return;
-    char msg[4096];
+    /* The whole message, however long: it is cut only after redaction (by
+     * the line's size), so a cut never leaves part of a secret unmasked. */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int need = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    char *msg = xmalloc(need > 0 ? (size_t)need + 1 : 1);
+    msg[0] = '\0';
+    if (need > 0) {
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)need + 1, fmt, ap);
+        va_end(ap);
+    }
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -140,7 +184,8 @@ void log_write(enum log_level level, const char *fmt, ...)
     put_raw(&b, "\",\"level\":\"");
     put_raw(&b, level_names[level]);
     put_raw(&b, "\",\"msg\":");
-    put_json_string(&b, msg);
+    put_redacted(&b, msg);
+    free(msg);
     put_field(&b, "event_id", ctx_event_id);
     put_field(&b, "chat_type", ctx_chat_type);
     put_field(&b, "request_id", ctx_request_id);

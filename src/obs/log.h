@@ -3,16 +3,28 @@
  * Every line has ts, level, msg, event_id, chat_type and request_id. The last
  * three come from a per-thread context that the front door and the worker set
  * while they handle a request or an event. Callers never pass secrets or
- * message text above debug level. */
+ * message text above debug level; as a second line of defence every line is
+ * written with the secrets given to log_set_secrets masked, and "Bearer"
+ * credentials and "sk-" keys too (core/redact.h), whatever its source. */
 #ifndef LINEBOT_LOG_H
 #define LINEBOT_LOG_H
 
 #include "config.h"
+#include "core/redact.h"
+
+#include <stddef.h>
 
 void log_init(enum log_level level);
 enum log_level log_get_level(void);
 /* Parses "debug", "info", "warn"/"warning", "error". Returns 0 or -1. */
 int log_parse_level(const char *s, enum log_level *out);
+
+/* The secrets to mask in every line from now on (copied; replaces any set
+ * before). Values too short to mask are skipped, and at most LOG_MAX_SECRETS
+ * are kept. Not thread-safe: call once at start, before any other thread
+ * exists (then every thread only reads them). */
+#define LOG_MAX_SECRETS 32
+void log_set_secrets(const struct redact_secret *secrets, size_t n);
 
 /* Per-thread context (copied; NULL clears a field). */
 void log_set_event(const char *event_id, const char *chat_type);

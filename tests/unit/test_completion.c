@@ -124,6 +124,9 @@ static void test_parse_think_blocks(void **state)
     expect_answer("{\"choices\":[{\"message\":{\"content\":"
                   "\"<think>plan</think>\\n\\nA<think>more</think>B\"}}]}",
                   "AB");
+    expect_answer("{\"choices\":[{\"message\":{\"content\":"
+                  "\"<think><think>a</think> secret</think>answer\"}}]}",
+                  "answer");
     /* Only thinking, cut off before any answer. */
     expect_error("{\"choices\":[{\"message\":{\"content\":\"<think>still going\"},"
                  "\"finish_reason\":\"length\"}]}",
@@ -173,16 +176,52 @@ static void test_parse_provider_error(void **state)
     expect_error("{\"error\":\"boom\"}", "provider error: boom");
     expect_error("{\"error\":{\"code\":400}}", "provider error: 400");
 
-    /* A long provider message is cut at 200 bytes. */
+    /* A long provider message is cut at 200 bytes, between words. */
     char body[1024];
-    char longmsg[600];
-    memset(longmsg, 'x', sizeof(longmsg) - 1);
-    longmsg[sizeof(longmsg) - 1] = '\0';
+    char longmsg[601] = "";
+    for (int i = 0; i < 120; i++)
+        strcat(longmsg, "abcd ");
     snprintf(body, sizeof(body), "{\"error\":{\"type\":\"t\",\"message\":\"%s\"}}", longmsg);
     char *answer = NULL;
     char err[512];
     assert_int_equal(completion_parse_response(body, strlen(body), &answer, err, sizeof(err)), -1);
     assert_int_equal(strlen(err), strlen("provider error: t: ") + 200);
+    /* A cut inside a word drops the whole word. */
+    snprintf(body, sizeof(body), "{\"error\":{\"type\":\"t\",\"message\":\"ab%s\"}}", longmsg);
+    assert_int_equal(completion_parse_response(body, strlen(body), &answer, err, sizeof(err)), -1);
+    assert_int_equal(strlen(err), strlen("provider error: t: ") + 197);
+}
+
+/* A provider that echoes the key: a cut never leaves a piece of it, in the
+ * 200-byte limit nor in a short caller buffer (what the log could not mask). */
+static void test_provider_error_never_cuts_a_key(void **state)
+{
+    (void)state;
+    char key[301];
+    for (size_t i = 0; i < 300; i++)
+        key[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"[i % 62];
+    key[300] = '\0';
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+             "\"Incorrect API key provided: %s. You can find your API key at https://x.\"}}", key);
+    char *answer = NULL;
+    char err[512];
+    assert_int_equal(completion_parse_response(body, strlen(body), &answer, err, sizeof(err)), -1);
+    assert_string_equal(err, "provider error: invalid_request_error: Incorrect API key provided: ");
+    assert_null(strstr(err, "ABCD"));
+
+    /* A key that fits in the message but not in the caller's 100 bytes. */
+    snprintf(body, sizeof(body),
+             "{\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+             "\"Incorrect API key provided: key-0123456789abcdefghij0123456789.\"}}");
+    char small[100];
+    assert_int_equal(completion_parse_response(body, strlen(body), &answer, small, sizeof(small)), -1);
+    assert_string_equal(small, "provider error: invalid_request_error: Incorrect API key provided: ");
+    /* With room, the whole key is there (for the log to mask whole). */
+    assert_int_equal(completion_parse_response(body, strlen(body), &answer, err, sizeof(err)), -1);
+    assert_string_equal(err, "provider error: invalid_request_error: Incorrect API key provided: "
+                             "key-0123456789abcdefghij0123456789.");
 }
 
 /* ---- <think> ------------------------------------------------------------ */
@@ -202,13 +241,45 @@ static void test_strip_think(void **state)
     expect_strip("<think>a</think>b", "b");
     expect_strip("x<think>1</think>y<think>2</think>z", "xyz");
     expect_strip("<think>only thinking, never closed", "");
-    expect_strip("  \n<think>only thinking", "");
-    expect_strip("<think>a</think>ok<think>late and open", "ok<think>late and open");
-    expect_strip("Use a <think> tag like this", "Use a <think> tag like this");
+    expect_strip("  \n<think>only thinking", "  \n");
     /* The template already opened the block: content starts inside it. */
     expect_strip("reasoning here</think>\n\nThe answer", "\n\nThe answer");
     expect_strip("", "");
+    expect_strip("<think></think>", "");
+    expect_strip("<think", "<think");
+    expect_strip("a</think", "a</think");
     assert_null(completion_strip_think(NULL));
+}
+
+/* Issue 16: a nested block leaked its tail ("secret</think>answer"). */
+static void test_strip_think_nested(void **state)
+{
+    (void)state;
+    expect_strip("<think><think>a</think> secret</think>answer", "answer");
+    expect_strip("<think>1<think>2<think>3</think>4</think>5</think>answer", "answer");
+    expect_strip("A<think>x<think>y</think>z</think>B<think>w</think>C", "ABC");
+    /* Still inside the outer block when the text ends: nothing after it. */
+    expect_strip("A<think><think>a</think> secret", "A");
+    /* Opening tags back to back, closed together. */
+    expect_strip("<think><think></think></think>ok", "ok");
+}
+
+/* An unclosed block anywhere removes everything after it. */
+static void test_strip_think_unclosed(void **state)
+{
+    (void)state;
+    expect_strip("<think>a</think>ok<think>late and open", "ok");
+    expect_strip("Use a <think> tag like this", "Use a ");
+    expect_strip("answer<think>", "answer");
+}
+
+/* A closing tag outside every block: what came before it was thinking. */
+static void test_strip_think_stray_close(void **state)
+{
+    (void)state;
+    expect_strip("x<think>y</think>z</think>w", "w");
+    expect_strip("a</think>b</think>c", "c");
+    expect_strip("plan</think><think>more</think>answer", "answer");
 }
 
 static void test_status_retryable(void **state)
@@ -235,7 +306,11 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_parse_wrong_types),
         cmocka_unit_test(test_parse_provider_error),
+        cmocka_unit_test(test_provider_error_never_cuts_a_key),
         cmocka_unit_test(test_strip_think),
+        cmocka_unit_test(test_strip_think_nested),
+        cmocka_unit_test(test_strip_think_unclosed),
+        cmocka_unit_test(test_strip_think_stray_close),
         cmocka_unit_test(test_status_retryable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,259 @@
+/* test_log.c - what a log line holds: one JSON object, and never a secret.
+ *
+ * The secrets come the way the binary gets them: config_load on an
+ * environment, config_secrets, log_set_secrets. log_write's output (stdout)
+ * is caught through a pipe and read back as JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "obs/log.h"
+
+#define SECRET "chan-secret-0123456789abcdef"
+#define TOKEN "access/Token+ABCDEFGHIJ=="
+#define KEY "model-key-QWERTYUIOP"
+#define AWS_SECRET "aws-secret-zxcvbnm12345"
+#define ALI_TOKEN "ali-security-token-poiuy"
+
+static char *env_base[] = {
+    "LINE_CHANNEL_SECRET=" SECRET,
+    "LINE_CHANNEL_ACCESS_TOKEN=" TOKEN,
+    "LLM_PROVIDER=custom",
+    "LLM_BASE_URL=http://127.0.0.1:1/v1",
+    "LLM_MODEL=m",
+    "LLM_API_KEY=" KEY,
+    "AWS_ACCESS_KEY_ID=AKIA1234",
+    "AWS_SECRET_ACCESS_KEY=" AWS_SECRET,
+    "ALIBABA_CLOUD_SECURITY_TOKEN=" ALI_TOKEN,
+    NULL,
+};
+
+static int setup(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    if (config_load(&cfg, env_base, err, sizeof err) != 0) {
+        fprintf(stderr, "config: %s\n", err);
+        return -1;
+    }
+    struct redact_secret s[CONFIG_MAX_SECRETS];
+    log_set_secrets(s, config_secrets(&cfg, s, CONFIG_MAX_SECRETS));
+    config_free(&cfg); /* log_set_secrets copied them */
+    log_init(LOG_DEBUG);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    log_set_secrets(NULL, 0);
+    log_clear_context();
+    return 0;
+}
+
+/* Runs log_write(level, "%s", msg) with stdout on a pipe; returns the line
+ * (malloc'd, without its newline). */
+static char *capture(enum log_level level, const char *msg)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fds[1], STDOUT_FILENO) >= 0);
+    log_write(level, "%s", msg);
+    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+    close(saved);
+    close(fds[1]);
+    size_t cap = 65536, len = 0;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    ssize_t n;
+    while ((n = read(fds[0], out + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fds[0]);
+    out[len] = '\0';
+    assert_true(len > 0 && out[len - 1] == '\n');
+    out[len - 1] = '\0';
+    assert_null(strchr(out, '\n'));
+    return out;
+}
+
+/* The "msg" of a captured line (malloc'd). */
+static char *msg_of(const char *line, json_t **root_out)
+{
+    json_t *root = json_loads(line, 0, NULL);
+    if (!root)
+        fail_msg("not JSON: %s", line);
+    const char *m = json_string_value(json_object_get(root, "msg"));
+    assert_non_null(m);
+    char *out = strdup(m);
+    if (root_out)
+        *root_out = root;
+    else
+        json_decref(root);
+    return out;
+}
+
+static void test_config_lists_its_secrets(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    assert_int_equal(config_load(&cfg, env_base, err, sizeof err), 0);
+    struct redact_secret s[CONFIG_MAX_SECRETS];
+    size_t n = config_secrets(&cfg, s, CONFIG_MAX_SECRETS);
+    /* In a fixed order; AKIA1234 has the 8 bytes needed, unset ones are absent. */
+    const char *want[][2] = {
+        {"LINE_CHANNEL_SECRET", SECRET},
+        {"LINE_CHANNEL_ACCESS_TOKEN", TOKEN},
+        {"LLM_API_KEY", KEY},
+        {"AWS_ACCESS_KEY_ID", "AKIA1234"},
+        {"AWS_SECRET_ACCESS_KEY", AWS_SECRET},
+        {"ALIBABA_CLOUD_SECURITY_TOKEN", ALI_TOKEN},
+    };
+    assert_int_equal(n, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(s[i].name, want[i][0]);
+        assert_string_equal(s[i].value, want[i][1]);
+    }
+    /* `max` is respected. */
+    assert_int_equal(config_secrets(&cfg, s, 2), 2);
+    config_free(&cfg);
+
+    /* A key too short to mask is not listed (it would mask common words). */
+    char *short_env[] = {"LINE_CHANNEL_SECRET=" SECRET, "LINE_CHANNEL_ACCESS_TOKEN=" TOKEN,
+                         "OPENAI_API_KEY=sk-abc", NULL};
+    assert_int_equal(config_load(&cfg, short_env, err, sizeof err), 0);
+    n = config_secrets(&cfg, s, CONFIG_MAX_SECRETS);
+    assert_int_equal(n, 2);
+    config_free(&cfg);
+}
+
+/* The password of a PostgreSQL URL, as written and decoded. */
+static void test_db_password_is_a_secret(void **state)
+{
+    (void)state;
+    char *env[] = {"LINE_CHANNEL_SECRET=" SECRET, "LINE_CHANNEL_ACCESS_TOKEN=" TOKEN,
+                   "OPENAI_API_KEY=sk-abc",
+                   "LINEBOT_DB=postgres://bot:p%40ss-w0rd!x@db.example:5432/linebot?sslmode=require", NULL};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(config_load(&cfg, env, err, sizeof err), 0);
+    struct redact_secret s[CONFIG_MAX_SECRETS];
+    size_t n = config_secrets(&cfg, s, CONFIG_MAX_SECRETS);
+    assert_int_equal(n, 4);
+    assert_string_equal(s[2].name, "LINEBOT_DB password");
+    assert_string_equal(s[2].value, "p@ss-w0rd!x");
+    assert_string_equal(s[3].name, "LINEBOT_DB password");
+    assert_string_equal(s[3].value, "p%40ss-w0rd!x");
+    config_free(&cfg);
+
+    /* SQLite paths and URLs without a password give none. */
+    const char *none[] = {"LINEBOT_DB=/var/lib/linebot/db.sqlite", "LINEBOT_DB=postgresql://bot@db/linebot",
+                          "LINEBOT_DB=postgres://bot:@db/linebot"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        env[3] = (char *)none[i];
+        assert_int_equal(config_load(&cfg, env, err, sizeof err), 0);
+        assert_int_equal(config_secrets(&cfg, s, CONFIG_MAX_SECRETS), 2);
+        config_free(&cfg);
+    }
+}
+
+static void test_secrets_masked_in_message(void **state)
+{
+    (void)state;
+    char *line = capture(LOG_ERROR, "llm attempt 1/3 failed: status 401 (provider error: "
+                                    "Incorrect API key provided: " KEY ".) token " TOKEN
+                                    " secret " SECRET " aws " AWS_SECRET " ali " ALI_TOKEN);
+    char *m = msg_of(line, NULL);
+    assert_string_equal(m, "llm attempt 1/3 failed: status 401 (provider error: Incorrect API key "
+                           "provided: [redacted LLM_API_KEY].) token [redacted "
+                           "LINE_CHANNEL_ACCESS_TOKEN] secret [redacted LINE_CHANNEL_SECRET] aws "
+                           "[redacted AWS_SECRET_ACCESS_KEY] ali [redacted ALIBABA_CLOUD_SECURITY_TOKEN]");
+    free(m);
+    free(line);
+}
+
+static void test_key_shapes_masked(void **state)
+{
+    (void)state;
+    char *line = capture(LOG_WARN, "upstream said: Bearer someoneElsesToken123 and sk-0123456789abcdefghij");
+    char *m = msg_of(line, NULL);
+    assert_string_equal(m, "upstream said: Bearer [redacted] and sk-[redacted]");
+    free(m);
+    free(line);
+}
+
+static void test_context_fields_masked(void **state)
+{
+    (void)state;
+    log_set_request_id("req-" KEY);
+    log_set_event("ev-" SECRET, "user");
+    char *line = capture(LOG_INFO, "hello");
+    assert_null(strstr(line, KEY));
+    assert_null(strstr(line, SECRET));
+    json_t *root = NULL;
+    free(msg_of(line, &root));
+    assert_string_equal(json_string_value(json_object_get(root, "request_id")), "req-[redacted LLM_API_KEY]");
+    assert_string_equal(json_string_value(json_object_get(root, "event_id")),
+                        "ev-[redacted LINE_CHANNEL_SECRET]");
+    json_decref(root);
+    free(line);
+}
+
+/* A secret across the point where a long line is cut is masked before the
+ * cut, so no piece of it is written. */
+static void test_long_message_cut_after_masking(void **state)
+{
+    (void)state;
+    for (size_t pad = 4060; pad < 4110; pad += 7) {
+        char *msg = malloc(pad + sizeof KEY + 16);
+        assert_non_null(msg);
+        memset(msg, 'x', pad);
+        msg[pad] = ' ';
+        strcpy(msg + pad + 1, KEY " tail");
+        char *line = capture(LOG_ERROR, msg);
+        assert_null(strstr(line, "model-key"));
+        char *m = msg_of(line, NULL);
+        assert_non_null(strstr(m, "[redacted LLM_API_KEY] tail"));
+        free(m);
+        free(line);
+        free(msg);
+    }
+}
+
+static void test_no_secrets_set(void **state)
+{
+    (void)state;
+    log_set_secrets(NULL, 0);
+    char *line = capture(LOG_ERROR, "key " KEY);
+    char *m = msg_of(line, NULL);
+    assert_string_equal(m, "key " KEY);
+    free(m);
+    free(line);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_lists_its_secrets),
+        cmocka_unit_test(test_db_password_is_a_secret),
+        cmocka_unit_test_setup_teardown(test_secrets_masked_in_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_shapes_masked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_context_fields_masked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_message_cut_after_masking, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_secrets_set, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
