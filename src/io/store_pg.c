@@ -1070,7 +1070,7 @@ static const char *array_value(const struct buf *a)
 
 static int skip_too_long(struct store *st)
 {
-    store_set_error(st, "postgres: claim: the chats to skip exceed %d bytes", ARRAY_LITERAL_MAX);
+    store_set_error(st, "postgres: claim: the chats and rows to skip exceed %d bytes", ARRAY_LITERAL_MAX);
     return -1;
 }
 
