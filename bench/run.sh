@@ -624,12 +624,9 @@ line_reply|LINE reply exchange
 http_client_do|all outgoing HTTP (libcurl), three per event
 curl_easy_perform|libcurl transfers
 store_job_sending|record the answer before sending (SQLite)
-store_job_done|mark done (SQLite)
-store_history_add|history rows (SQLite)
+store_job_finish|finish: done, history turns, sent ids in one transaction (SQLite)
 store_history_load|history read (SQLite)
-store_rate_get|rate-limit read (SQLite)
-store_rate_put|rate-limit write (SQLite)
-store_bot_message_add|remember sent message id (SQLite)
+store_rate_count|rate-limit count, one statement (SQLite)
 sqlite3_step|all SQL statements
 sqlite3VdbeHalt|statement end, incl. COMMIT work
 json_loads|jansson parse (string)

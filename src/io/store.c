@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/alloc.h"
 #include "io/clock.h"
 
 void store_set_error(struct store *st, const char *fmt, ...)
@@ -82,11 +83,7 @@ struct store *store_open(const char *url, char *err, size_t errlen)
         return NULL;
     }
 
-    st = calloc(1, sizeof *st);
-    if (!st) {
-        copy_error(err, errlen, "store: out of memory");
-        return NULL;
-    }
+    st = xcalloc(1, sizeof *st);
     if ((is_pg ? store_pg_open(st, url) : store_sqlite_open(st, location, is_uri)) != 0) {
         copy_error(err, errlen, st->error[0] ? st->error : "store: cannot open the database");
         free(st);
@@ -522,7 +519,6 @@ int store_task_add(struct store *st, const char *kind, const char *key, const ch
                    const char *payload, int64_t now_ms)
 {
     char *event_id;
-    size_t len;
     int rc;
 
     if (!st)
@@ -539,13 +535,7 @@ int store_task_add(struct store *st, const char *kind, const char *key, const ch
         store_set_error(st, "store: task add: a kind may not contain ':'");
         return -1;
     }
-    len = strlen("task:") + strlen(kind) + 1 + strlen(key) + 1;
-    event_id = malloc(len);
-    if (!event_id) {
-        store_set_error(st, "store: out of memory");
-        return -1;
-    }
-    snprintf(event_id, len, "task:%s:%s", kind, key);
+    event_id = xasprintf("task:%s:%s", kind, key);
     rc = st->ops->task_add(st, event_id, kind, chat_id ? chat_id : "", payload, now_ms);
     free(event_id);
     return rc;

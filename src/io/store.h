@@ -1,14 +1,31 @@
 /* store.h - durable state behind one interface: the inbox of webhook events,
  * deduplication, per-chat history, the profile cache and rate-limit counters.
  *
- * store_open() picks a backend from the URL: a path (or sqlite:PATH) is SQLite;
- * postgres:// and postgresql:// will be PostgreSQL. A `struct store` handle is
- * used by one thread at a time; every thread opens its own. All functions
- * return 0 on success and -1 on a store error (with a message readable via
- * store_last_error), unless documented otherwise. Strings handed out are
- * malloc'd and owned by the caller.
+ * This header is the contract every backend keeps (store_backend.h is the
+ * seam). store_open() picks a backend from the URL: a path (or sqlite:PATH,
+ * file:URI) is SQLite; postgres:// and postgresql:// are PostgreSQL.
  *
- * Inbox states of an event (see run/worker.c for why they keep answers exactly-once):
+ * Threads. A `struct store` handle is used by one thread at a time; every
+ * thread opens its own.
+ *
+ * Transactions. Every function is atomic on every backend: it is one SQL
+ * statement or one transaction, so when it fails nothing of it was written.
+ * The one exception is store_purge, which deletes in bounded batches, each
+ * committed on its own (see there). Each function's comment names what it
+ * writes together.
+ *
+ * Return codes. 0 on success and -1 on a store error, with a message readable
+ * via store_last_error (never containing payloads, answers, message text or a
+ * password), unless the comment says otherwise. The fenced writes on a claim
+ * (those taking event_id + claim_gen) return 1 when the claim was lost: taken
+ * over after its lease ran out, or released; they then wrote nothing. A NULL
+ * `st` returns -1 without a message.
+ *
+ * Memory. Strings and arrays handed out are malloc'd and owned by the caller
+ * (job_free, turns_free). Allocation failure aborts (core/alloc.h), so -1
+ * always means the database or the arguments, never memory.
+ *
+ * Inbox states of an event (see run/stage_deliver.c for why they keep answers exactly-once):
  *   pending  -> acknowledged to LINE, not yet worked on
  *   working  -> claimed by a worker (claim_gen identifies the claim)
  *   sending  -> the answer is recorded and a send to LINE may have started
@@ -28,20 +45,26 @@
 struct store;
 
 /* ---- lifecycle ---- */
+/* Opens a handle, creating the schema or migrating it in place to the
+ * current version (in transactions, under a lock, so instances starting
+ * together migrate once; a database from a newer release is refused). Returns NULL on failure with a message in `err` (may be NULL); the
+ * message never echoes the URL, which may carry a password. */
 struct store *store_open(const char *url, char *err, size_t errlen);
 /* True when the URL names a store that several instances share (PostgreSQL). */
 bool store_url_is_shared(const char *url);
-void store_close(struct store *st);
+void store_close(struct store *st); /* NULL is a no-op */
+/* The handle's last error message ("" when none yet); never NULL, also for a
+ * NULL handle. */
 const char *store_last_error(struct store *st);
 
 /* For worker handles: only the answer record written before a send
  * (store_job_sending) must reach the disk before the call returns; other
  * writes may be lost in a power cut (never in a process crash) and are then
- * redone safely (see run/worker.c). Saves an fsync per write on SQLite; a
- * no-op where commits cost no more (PostgreSQL). The ingest handle never
- * relaxes: an acknowledged event is always on disk. */
+ * redone safely (see run/stage_deliver.c). Saves an fsync per write on
+ * SQLite; a no-op where commits cost no more (PostgreSQL). The ingest handle
+ * never relaxes: an acknowledged event is always on disk. Returns 0 or -1. */
 int store_relax_durability(struct store *st);
-int store_ping(struct store *st); /* 0 when the store answers (for /healthz) */
+int store_ping(struct store *st); /* 0 when the store answers, -1 not (for /healthz) */
 
 /* ---- inbox (ingest side) ---- */
 struct inbox_item {
@@ -59,11 +82,12 @@ int store_inbox_add(struct store *st, struct inbox_item *items, size_t n, size_t
 
 /* Undoes store_inbox_add for events a serverless hand-off could not pass on:
  * rows still pending and unclaimed are deleted, so that LINE's redelivery is
- * not dropped as a duplicate. Rows already claimed or done stay. */
+ * not dropped as a duplicate. Rows already claimed or done stay. One
+ * transaction for all the ids; unknown ids are not an error. */
 int store_inbox_forget(struct store *st, const char *const *event_ids, size_t n);
 
 /* Number of jobs not yet done (pending + working + sending; parked answers
- * waiting for a reply token are not counted). */
+ * waiting for a reply token are not counted). One read. */
 int store_inbox_depth(struct store *st, int64_t *depth);
 
 /* ---- inbox (worker side) ---- */
@@ -78,9 +102,9 @@ struct job {
     enum job_state state;     /* state before this claim: JOB_PENDING, or JOB_SENDING after a crash */
     int64_t claim_gen;        /* fencing token of this claim */
     int attempts;             /* claims so far, including this one */
-    char *answer;             /* for JOB_SENDING: the recorded answer (JSON, see worker.c) */
+    char *answer;             /* for JOB_SENDING: the recorded answer (JSON, see run/answer_record.h) */
 };
-void job_free(struct job *job);
+void job_free(struct job *job); /* frees the strings, not `job`; NULL is a no-op */
 
 /* A claim is a lease: its holder renews it (store_job_renew) while it works.
  * On a shared store (PostgreSQL) a claim whose lease has run out is taken over
@@ -90,29 +114,36 @@ void job_free(struct job *job);
 #define STORE_LEASE_MS 30000
 
 /* Claims the next event to work on, atomically: the oldest (timestamp, arrival)
- * pending or recovered event of a chat that has no other event in progress.
- * Returns 1 with `job` filled, 0 when there is nothing to do, -1 on error.
+ * pending or recovered event of a chat that has no other event in progress
+ * (internal jobs only when no event is claimable; see store_task_add). One
+ * transaction: the row becomes `working` (or stays `sending`), claimed, with
+ * claim_gen and attempts bumped. Returns 1 with `job` filled (free it with
+ * job_free), 0 when there is nothing to do, -1 on error (`job` left empty).
  * `now_ms` is recorded as the claim time; the lease runs to now_ms + STORE_LEASE_MS. */
 int store_claim_next(struct store *st, int64_t now_ms, struct job *job);
 
-/* Extends the claim's lease to now_ms + STORE_LEASE_MS. Returns 1 if the claim
- * was lost (taken over), 0 on success, -1 on error. */
+/* Extends the claim's lease to now_ms + STORE_LEASE_MS (one statement, fenced).
+ * Returns 0 on success, 1 if the claim was lost (taken over), -1 on error. */
 int store_job_renew(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms);
 
 /* Records the answer about to be sent (working -> sending) before any send
- * starts. Fails (returns 1) if the claim was lost (claim_gen no longer matches). */
+ * starts: one statement, fenced, and durable before it returns even on a
+ * relaxed handle. Returns 0, 1 if the claim was lost (claim_gen no longer
+ * matches; nothing recorded, so nothing may be sent), -1 on error. */
 int store_job_sending(struct store *st, const char *event_id, int64_t claim_gen,
                       const char *answer);
 
 /* Gives a claimed event back (working -> pending), e.g. on graceful shutdown
- * before anything was sent. A job already in `sending` stays in `sending`. */
+ * before anything was sent. A job already in `sending` stays in `sending`,
+ * unclaimed. One statement, fenced: returns 0, 1 claim already lost, -1. */
 int store_job_release(struct store *st, const char *event_id, int64_t claim_gen);
 
 /* At start-up of a single-instance store (SQLite): every `working` event goes
  * back to pending (nothing was sent for it); `sending` events stay, to be
- * claimed with state JOB_SENDING and finished without double-sending. On a
- * shared store this does nothing: other instances' claims are live leases, and
- * expired ones are taken over by store_claim_next. */
+ * claimed with state JOB_SENDING and finished without double-sending. One
+ * statement. On a shared store this does nothing and returns 0: other
+ * instances' claims are live leases, and expired ones are taken over by
+ * store_claim_next. */
 int store_recover(struct store *st);
 
 /* ==== Operations per use case (issue 9) ====
@@ -179,7 +210,7 @@ int store_context_keep(struct store *st, const char *event_id, int64_t claim_gen
  * window, atomically in one SQL statement (concurrent events of one user all
  * count, on every backend), and returns the message's number in the window
  * in *count (1 for the first). core/chat.h's chat_rate_verdict turns that
- * into allow / warn once / silent. */
+ * into allow / warn once / silent. Returns 0, or -1 (nothing counted). */
 int store_rate_count(struct store *st, const char *user_id, int64_t now_ms, int64_t *count);
 
 /* ---- internal jobs: work that did not come from a webhook ----
@@ -192,8 +223,9 @@ int store_rate_count(struct store *st, const char *user_id, int64_t now_ms, int6
  * "task:<kind>:<key>", so the inbox's unique event id deduplicates it for as
  * long as the dedup window of store_purge keeps done rows (a webhook event id
  * never has that form: LINE's are ULIDs, ingest's own are hex hashes). The
- * row's timestamp is `now_ms`. `kind` must not be empty; chat_id may be NULL.
- * Returns 1 added, 0 already known (pending, in progress or done), -1 error. */
+ * row's timestamp is `now_ms`. `kind` must not be empty nor contain ':';
+ * chat_id may be NULL. One statement. Returns 1 added, 0 already known
+ * (pending, in progress or done), -1 error. */
 int store_task_add(struct store *st, const char *kind, const char *key, const char *chat_id,
                    const char *payload, int64_t now_ms);
 
@@ -204,7 +236,9 @@ int store_task_add(struct store *st, const char *kind, const char *key, const ch
  * instance) takes it over with store_job_adopt and delivers it with its own
  * reply token. Waiting rows older than the dedup cutoff of store_purge are
  * finished as OUTCOME_EXPIRED. Only a `working` claim can be parked (an
- * answer already in `sending` may have reached LINE). Returns 0, 1 claim lost. */
+ * answer already in `sending` may have reached LINE). One statement, fenced:
+ * the row becomes `waiting`, unclaimed, with `answer` kept. Returns 0, 1 claim
+ * lost (or the job is already `sending`; nothing written), -1 error. */
 int store_job_park(struct store *st, const char *event_id, int64_t claim_gen, const char *answer);
 
 /* In one transaction: the waiting row `parked_event_id` becomes done
@@ -221,34 +255,42 @@ int store_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, c
 /* The ids of the messages the bot sent (store_job_finish's sent_ids) are
  * remembered per chat, so a reply quoting one of them counts as addressed to
  * the bot. */
-/* 1 if `message_id` is one the bot sent in `chat_id`, 0 if not, -1 on error. */
+/* 1 if `message_id` is one the bot sent in `chat_id`, 0 if not (also for a
+ * NULL id), -1 on error. One read. */
 int store_bot_message_is(struct store *st, const char *chat_id, const char *message_id);
 
 /* The last `max_turns` user/assistant turns of a chat, and at most `max_context`
- * context turns newer than the last assistant turn, oldest first. */
+ * context turns newer than the last assistant turn, oldest first. One read.
+ * Returns 0 with *turns (NULL when *n is 0; free with turns_free) and *n set,
+ * or -1 with *turns NULL and *n 0. Every turn's text is non-NULL. */
 int store_history_load(struct store *st, const char *chat_id, int max_turns, int max_context,
                        struct turn **turns, size_t *n);
 void turns_free(struct turn *turns, size_t n);
 
-/* Text of a message in a chat's history by its LINE message id.
- * Returns 1 found (text set), 0 not found, -1 error. */
+/* Text of a message in a chat's history by its LINE message id (one read).
+ * Returns 1 found (*text set, never NULL), 0 not found (also for a NULL id),
+ * -1 error. */
 int store_message_text(struct store *st, const char *chat_id, const char *message_id, char **text);
-int store_message_delete(struct store *st, const char *chat_id, const char *message_id);   /* unsend */
+/* unsend and messageEdited: one statement each. A message not in the history
+ * (or a NULL id) is not an error: 0. A NULL edited text is stored as "". */
+int store_message_delete(struct store *st, const char *chat_id, const char *message_id);
 int store_message_update(struct store *st, const char *chat_id, const char *message_id,
-                         const char *text);                                                  /* messageEdited */
+                         const char *text);
 
-/* /reset: drops the chat's history (turns and context). */
+/* /reset: drops the chat's history (turns and context). One statement. */
 int store_history_clear(struct store *st, const char *chat_id);
 
 /* unfollow / leave: drops everything about the chat: history, bot message ids,
- * cached profiles, rate counters, and the payloads of its finished inbox events.
- * Unfinished events stay: they are acknowledged work. */
+ * cached profiles, rate counters, and the payloads of its finished inbox events,
+ * in one transaction. Unfinished events stay: they are acknowledged work. */
 int store_forget_chat(struct store *st, const char *chat_id);
 
 /* ---- profile cache (display names in groups and rooms) ---- */
-/* Returns 1 found and fresh (fetched at or after `fresh_after_ms`), 0 not found, -1 error. */
+/* One read. Returns 1 found and fresh (fetched at or after `fresh_after_ms`;
+ * *display_name set, never NULL), 0 not found or stale, -1 error. */
 int store_profile_get(struct store *st, const char *chat_id, const char *user_id,
                       int64_t fresh_after_ms, char **display_name);
+/* Inserts or replaces the cached name (one statement; NULL is stored as ""). */
 int store_profile_put(struct store *st, const char *chat_id, const char *user_id,
                       const char *display_name, int64_t now_ms);
 
@@ -256,7 +298,12 @@ int store_profile_put(struct store *st, const char *chat_id, const char *user_id
 /* Deletes history, bot message ids, profiles and rate rows older than
  * `before_ms`, and done inbox rows older than `dedup_before_ms`; then
  * finishes parked answers older than `dedup_before_ms` as OUTCOME_EXPIRED
- * (those rows go at the next purge). */
+ * (those rows go at the next purge). NOT one transaction: each table is
+ * purged in batches of bounded size, each committed on its own, so that a
+ * large purge never holds ingest's write lock for long. Each batch stands on
+ * its own (rows past retention deleted, or old parked answers expired), so a
+ * purge that fails part way (-1) leaves a consistent store, and the next one
+ * carries on. */
 int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms);
 
 #endif

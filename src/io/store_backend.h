@@ -23,7 +23,9 @@
  * failure the backend leaves nothing allocated in them.
  *
  * Errors: a backend reports a failure with store_set_error() and returns -1.
- * Messages never contain payloads, answers or message text.
+ * Messages never contain payloads, answers or message text. Memory comes from
+ * core/alloc.h (also what a database library fails to allocate goes to
+ * alloc_fail), so there is no "out of memory" error to report.
  */
 #ifndef LINEBOT_STORE_BACKEND_H
 #define LINEBOT_STORE_BACKEND_H

@@ -23,8 +23,9 @@
  * URL, a password, or the data.
  *
  * Text is stored as PostgreSQL text, which must be valid UTF-8: a string that
- * is not is refused with an error before it is sent (everything the bot
- * stores comes out of jansson, which only produces valid UTF-8).
+ * is not is refused with an error before it is sent (checked by core/utf8.h;
+ * everything the bot stores comes out of jansson, which only produces valid
+ * UTF-8).
  *
  * Migrations. The schema version is a row in linebot_schema. Opening a handle
  * takes pg_advisory_xact_lock(MIGRATION_LOCK) inside a transaction, reads the
@@ -80,6 +81,9 @@
  */
 #include "io/store_backend.h"
 
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/utf8.h"
 #include "io/clock.h"
 
 #include <libpq-fe.h>
@@ -98,6 +102,10 @@
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
 #define CLAIM_MAX_TRIES 16  /* candidates looked at per claim before answering "nothing" */
+/* A claim's lists of skipped chats and rows: at most CLAIM_MAX_TRIES entries,
+ * LINE's chat ids are 33 characters, so 1 MiB is only reached by ids no real
+ * webhook carries. */
+#define ARRAY_LITERAL_MAX (1024 * 1024)
 #define PURGE_BATCH 1000    /* rows per purge statement, so no statement runs long */
 #define MAX_PARAMS 8
 #define MAX_SECRETS 4
@@ -411,12 +419,6 @@ static struct pg_store *backend_of(struct store *st)
     return st->backend;
 }
 
-static int oom(struct store *st)
-{
-    store_set_error(st, "postgres: out of memory");
-    return -1;
-}
-
 /* ---- messages without secrets ---- */
 
 /* Copies libpq's message (often several lines) into one line, with every
@@ -456,14 +458,12 @@ static void clean_message(const struct pg_store *h, const char *msg, char *out, 
     out[o] = '\0';
 }
 
-/* Decodes %XX escapes (a URL's userinfo). Returns NULL when out of memory. */
+/* Decodes %XX escapes (a URL's userinfo) into a malloc'd string. */
 static char *percent_decode(const char *s, size_t len)
 {
-    char *out = malloc(len + 1);
+    char *out = xmalloc(len + 1);
     size_t o = 0;
 
-    if (!out)
-        return NULL;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
             isxdigit((unsigned char)s[i + 2])) {
@@ -478,10 +478,10 @@ static char *percent_decode(const char *s, size_t len)
     return out;
 }
 
+/* Keeps `secret` (malloc'd, taken over) for clean_message; an empty one is
+ * dropped, as is any beyond MAX_SECRETS. */
 static void add_secret(struct pg_store *h, char *secret)
 {
-    if (!secret)
-        return;
     for (int i = 0; i < MAX_SECRETS; i++) {
         if (!h->secrets[i] && *secret) {
             h->secrets[i] = secret;
@@ -537,18 +537,14 @@ static void collect_secrets(struct pg_store *h, const char *url, const PQconninf
         colon = memchr(auth, ':', (size_t)(end - auth));
         if (*end == '@' && colon) {
             size_t len = (size_t)(end - colon - 1);
-            char *raw = malloc(len + 1);
-            if (raw) {
-                memcpy(raw, colon + 1, len);
-                raw[len] = '\0';
-            }
-            add_secret(h, raw);
+
+            add_secret(h, xstrndup(colon + 1, len));
             add_secret(h, percent_decode(colon + 1, len));
         }
     }
     for (const PQconninfoOption *o = opts; o && o->keyword; o++) {
         if (o->val && (strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0))
-            add_secret(h, strdup(o->val));
+            add_secret(h, xstrdup(o->val));
     }
 }
 
@@ -573,43 +569,6 @@ static void param_int(struct params *p, int64_t v)
     snprintf(p->numbers[p->n], sizeof p->numbers[p->n], "%" PRId64, v);
     p->values[p->n] = p->numbers[p->n];
     p->n++;
-}
-
-/* Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF),
- * what PostgreSQL's text accepts. */
-static bool utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (*p) {
-        unsigned lead = *p;
-        int more;
-        uint32_t cp;
-
-        if (lead < 0x80) {
-            p++;
-            continue;
-        }
-        if (lead >= 0xc2 && lead <= 0xdf)
-            more = 1;
-        else if (lead >= 0xe0 && lead <= 0xef)
-            more = 2;
-        else if (lead >= 0xf0 && lead <= 0xf4)
-            more = 3;
-        else
-            return false;
-        cp = lead & (0x3fu >> more);
-        for (int i = 1; i <= more; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false; /* also stops at the terminating NUL */
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((more == 2 && cp < 0x800) || (more == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        p += more + 1;
-    }
-    return true;
 }
 
 static void mark_broken(struct pg_store *h)
@@ -666,7 +625,7 @@ static PGresult *exec_params(struct store *st, const char *what, const char *sql
     PGresult *res;
 
     for (int i = 0; i < n; i++) {
-        if (p->values[i] && !utf8_valid(p->values[i])) {
+        if (p->values[i] && !utf8_valid(p->values[i], strlen(p->values[i]))) {
             store_set_error(st, "postgres: %s: a text value is not valid UTF-8;"
                                 " PostgreSQL stores text as UTF-8",
                             what);
@@ -721,21 +680,21 @@ static int clamp_int(int64_t v)
     return v < INT_MIN ? INT_MIN : v > INT_MAX ? INT_MAX : (int)v;
 }
 
-/* Copies a text column into a malloc'd string (NULL for SQL NULL). */
-static int get_dup(const PGresult *res, int row, int col, char **out)
+/* Copies a text column into a malloc'd string; NULL for SQL NULL. */
+static char *get_dup(const PGresult *res, int row, int col)
 {
-    int len;
-
-    *out = NULL;
     if (PQgetisnull(res, row, col))
-        return 0;
-    len = PQgetlength(res, row, col);
-    *out = malloc((size_t)len + 1);
-    if (!*out)
-        return -1;
-    memcpy(*out, PQgetvalue(res, row, col), (size_t)len);
-    (*out)[len] = '\0';
-    return 0;
+        return NULL;
+    return xstrndup(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+/* The same for text the schema keeps NOT NULL: "" stands in for SQL NULL, so
+ * callers hand out a string in every case. */
+static char *get_dup_text(const PGresult *res, int row, int col)
+{
+    char *text = get_dup(res, row, col);
+
+    return text ? text : xstrdup("");
 }
 
 /* ---- connection ---- */
@@ -956,13 +915,8 @@ int store_pg_open(struct store *st, const char *url)
         store_set_error(st, "postgres: the libpq library was built without thread support");
         return -1;
     }
-    h = calloc(1, sizeof *h);
-    normalized = strdup(url);
-    if (!h || !normalized) {
-        free(h);
-        free(normalized);
-        return oom(st);
-    }
+    h = xcalloc(1, sizeof *h);
+    normalized = xstrdup(url);
     /* libpq only knows the scheme in lower case; "POSTGRES://" would be taken
      * for a database name (and echoed in its errors, password included). */
     scheme_len = strcspn(normalized, ":");
@@ -972,10 +926,11 @@ int store_pg_open(struct store *st, const char *url)
     st->ops = &pg_ops;
     h->backoff_ms = RECONNECT_MIN_MS;
     opts = PQconninfoParse(normalized, &parse_error);
+    if (!opts && !parse_error) /* libpq could not allocate */
+        alloc_fail("PQconninfoParse", strlen(normalized));
     if (!opts) {
         elide_quoted(parse_error, msg, sizeof msg);
-        store_set_error(st, "postgres: the database URL is malformed: %s",
-                        parse_error ? msg : "out of memory");
+        store_set_error(st, "postgres: the database URL is malformed: %s", msg);
         PQfreemem(parse_error);
         free_secret(normalized);
         goto fail;
@@ -986,10 +941,8 @@ int store_pg_open(struct store *st, const char *url)
     values[6] = normalized;
     h->conn = PQconnectdbParams(keywords, values, 1);
     free_secret(normalized);
-    if (!h->conn) {
-        oom(st);
-        goto fail;
-    }
+    if (!h->conn) /* libpq could not allocate its connection object */
+        alloc_fail("PQconnectdbParams", 0);
     if (PQstatus(h->conn) != CONNECTION_OK) {
         clean_message(h, PQerrorMessage(h->conn), msg, sizeof msg);
         store_set_error(st, "postgres: cannot connect to the database: %s", msg);
@@ -1084,68 +1037,61 @@ static int pg_inbox_depth(struct store *st, int64_t *depth)
     return 0;
 }
 
-/* A PostgreSQL array literal ({"a","b"} or {1,2}) that grows. */
-struct array_literal {
-    char *text;
-    size_t len, cap;
-};
-
-static int array_append(struct array_literal *a, const char *item, bool quote)
+/* A PostgreSQL array literal ({"a","b"} or {1,2}), kept with its closing
+ * brace in a buf of at most ARRAY_LITERAL_MAX bytes. Appends one element;
+ * returns -1 when it would not fit (the literal is then unusable). */
+static int array_append(struct buf *a, const char *item, bool quote)
 {
-    size_t need = a->len + 2 * strlen(item) + 5;
+    if (a->len > 0)
+        buf_truncate(a, a->len - 1); /* over the closing brace */
+    if (buf_adds(a, a->len ? "," : "{") != 0 || (quote && buf_adds(a, "\"") != 0))
+        return -1;
+    while (*item) {
+        size_t plain = strcspn(item, "\"\\");
 
-    if (need > a->cap) {
-        size_t cap = need * 2;
-        char *grown = realloc(a->text, cap);
-        if (!grown)
+        if (buf_add(a, item, plain) != 0)
             return -1;
-        a->text = grown;
-        a->cap = cap;
+        item += plain;
+        if (*item) { /* a quote or a backslash, escaped */
+            if (buf_adds(a, "\\") != 0 || buf_add(a, item, 1) != 0)
+                return -1;
+            item++;
+        }
     }
-    if (a->len == 0)
-        a->text[a->len++] = '{';
-    else
-        a->text[a->len - 1] = ','; /* over the closing brace */
-    if (quote)
-        a->text[a->len++] = '"';
-    for (const char *s = item; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            a->text[a->len++] = '\\';
-        a->text[a->len++] = *s;
-    }
-    if (quote)
-        a->text[a->len++] = '"';
-    a->text[a->len++] = '}';
-    a->text[a->len] = '\0';
+    if ((quote && buf_adds(a, "\"") != 0) || buf_adds(a, "}") != 0)
+        return -1;
     return 0;
 }
 
-static const char *array_value(const struct array_literal *a)
+static const char *array_value(const struct buf *a)
 {
-    return a->len ? a->text : "{}";
+    return a->len ? buf_str(a) : "{}";
+}
+
+static int skip_too_long(struct store *st)
+{
+    store_set_error(st, "postgres: claim: the chats and rows to skip exceed %d bytes", ARRAY_LITERAL_MAX);
+    return -1;
 }
 
 /* Fills `job` from a claim's RETURNING row. */
-static int read_job(const PGresult *res, struct job *job)
+static void read_job(const PGresult *res, struct job *job)
 {
-    if (get_dup(res, 0, 0, &job->event_id) != 0 || get_dup(res, 0, 1, &job->chat_id) != 0 ||
-        get_dup(res, 0, 3, &job->payload) != 0 || get_dup(res, 0, 7, &job->answer) != 0 ||
-        get_dup(res, 0, 8, &job->kind) != 0)
-        return -1;
+    job->event_id = get_dup_text(res, 0, 0);
+    job->chat_id = get_dup_text(res, 0, 1);
+    job->payload = get_dup(res, 0, 3);
+    job->answer = get_dup(res, 0, 7);
+    job->kind = get_dup(res, 0, 8);
     job->timestamp_ms = get_int(res, 0, 2);
     job->state = store_claimed_state(PQgetvalue(res, 0, 4));
     job->claim_gen = get_int(res, 0, 5);
     job->attempts = clamp_int(get_int(res, 0, 6));
-    if (!job->event_id || !job->chat_id)
-        return -1;
-    return 0;
 }
 
 /* Runs a claim's UPDATE ... RETURNING: 1 claimed (job filled), 0 no row, -1 error. */
 static int take(struct store *st, const char *sql, const struct params *p, struct job *job)
 {
     PGresult *res = query(st, "claim", sql, p);
-    int rc;
 
     if (!res)
         return -1;
@@ -1153,12 +1099,8 @@ static int take(struct store *st, const char *sql, const struct params *p, struc
         PQclear(res);
         return 0;
     }
-    rc = read_job(res, job);
+    read_job(res, job);
     PQclear(res);
-    if (rc != 0) {
-        job_free(job);
-        return oom(st);
-    }
     return 1;
 }
 
@@ -1166,13 +1108,15 @@ static int take(struct store *st, const char *sql, const struct params *p, struc
  * chat in progress across instances. */
 static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
 {
-    struct array_literal skip_chats = { NULL, 0, 0 }, skip_seqs = { NULL, 0, 0 };
+    struct buf skip_chats, skip_seqs;
     int64_t lease_until = now_ms > INT64_MAX - STORE_LEASE_MS ? INT64_MAX : now_ms + STORE_LEASE_MS;
     bool in_tx = false;
     int result = 0;
 
     if (pg_ready(st, "claim") != 0)
         return -1;
+    buf_init(&skip_chats, ARRAY_LITERAL_MAX);
+    buf_init(&skip_seqs, ARRAY_LITERAL_MAX);
     for (int attempt = 0; attempt < CLAIM_MAX_TRIES && result == 0; attempt++) {
         struct params p = { .n = 0 };
         PGresult *res;
@@ -1193,11 +1137,7 @@ static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
         }
         snprintf(seq, sizeof seq, "%s", PQgetvalue(res, 0, 0));
         is_task = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-        if (get_dup(res, 0, 1, &chat_id) != 0 || !chat_id) {
-            PQclear(res);
-            oom(st);
-            goto fail;
-        }
+        chat_id = get_dup_text(res, 0, 1);
         PQclear(res);
         if (!in_tx) {
             if (tx_begin(st, "claim") != 0) {
@@ -1214,7 +1154,7 @@ static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
             param_int(&p, lease_until);
             result = take(st, SQL_CLAIM_TAKE_ROW, &p, job);
             if (result == 0 && array_append(&skip_seqs, seq, false) != 0)
-                result = oom(st);
+                result = skip_too_long(st);
         } else {
             p.n = 0;
             param_text(&p, chat_id);
@@ -1224,7 +1164,7 @@ static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
             } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
                 PQclear(res); /* another claim of this chat is in flight */
                 if (array_append(&skip_chats, chat_id, true) != 0)
-                    result = oom(st);
+                    result = skip_too_long(st);
             } else {
                 PQclear(res);
                 param_int(&p, now_ms);
@@ -1234,7 +1174,7 @@ static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
                     param_int(&p, lease_until);
                     result = take(st, SQL_CLAIM_TAKE_CHAT, &p, job);
                     if (result == 0 && array_append(&skip_chats, chat_id, true) != 0)
-                        result = oom(st);
+                        result = skip_too_long(st);
                 }
             }
         }
@@ -1242,8 +1182,8 @@ static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
         if (result < 0)
             goto fail;
     }
-    free(skip_chats.text);
-    free(skip_seqs.text);
+    buf_free(&skip_chats);
+    buf_free(&skip_seqs);
     if (result == 1) {
         if (tx_commit(st, "claim") != 0) {
             job_free(job);
@@ -1256,8 +1196,8 @@ static int pg_claim_next(struct store *st, int64_t now_ms, struct job *job)
     return 0;
 
 fail:
-    free(skip_chats.text);
-    free(skip_seqs.text);
+    buf_free(&skip_chats);
+    buf_free(&skip_seqs);
     tx_rollback(st);
     job_free(job);
     return -1;
@@ -1327,8 +1267,8 @@ static int finish_row(struct store *st, const char *event_id, int64_t claim_gen,
         return -1;
     if (PQntuples(res) == 0)
         rc = 1;
-    else if (chat_id && (get_dup(res, 0, 0, chat_id) != 0 || !*chat_id))
-        rc = oom(st);
+    else if (chat_id)
+        *chat_id = get_dup_text(res, 0, 0);
     PQclear(res);
     return rc;
 }
@@ -1452,11 +1392,7 @@ static int pg_job_adopt(struct store *st, const char *event_id, int64_t claim_ge
         tx_rollback(st);
         return 2;
     }
-    if (get_dup(res, 0, 0, &taken) != 0) {
-        PQclear(res);
-        oom(st);
-        goto fail;
-    }
+    taken = get_dup(res, 0, 0); /* not NULL: checked above */
     PQclear(res);
     p.n = 0;
     param_text(&p, parked_event_id);
@@ -1568,22 +1504,15 @@ static int pg_history_load(struct store *st, const char *chat_id, int max_turns,
         PQclear(res);
         return 0;
     }
-    list = calloc((size_t)rows, sizeof *list);
-    if (!list) {
-        PQclear(res);
-        return oom(st);
-    }
+    list = xcalloc((size_t)rows, sizeof *list);
     for (int i = 0; i < rows; i++) {
         struct turn *t = &list[i];
 
         t->role = store_role_parse(PQgetvalue(res, i, 0));
         t->timestamp_ms = get_int(res, i, 4);
-        if (get_dup(res, i, 1, &t->speaker) != 0 || get_dup(res, i, 2, &t->text) != 0 ||
-            get_dup(res, i, 3, &t->message_id) != 0 || (!t->text && !(t->text = calloc(1, 1)))) {
-            PQclear(res);
-            turns_free(list, (size_t)rows);
-            return oom(st);
-        }
+        t->speaker = get_dup(res, i, 1);
+        t->text = get_dup_text(res, i, 2);
+        t->message_id = get_dup(res, i, 3);
     }
     PQclear(res);
     *turns = list;
@@ -1603,10 +1532,7 @@ static int lookup_text(struct store *st, const char *what, const char *sql, stru
         PQclear(res);
         return 0;
     }
-    if (get_dup(res, 0, 0, text) != 0 || (!*text && !(*text = calloc(1, 1)))) {
-        PQclear(res);
-        return oom(st);
-    }
+    *text = get_dup_text(res, 0, 0);
     PQclear(res);
     return 1;
 }
@@ -1686,11 +1612,7 @@ static int pg_profile_get(struct store *st, const char *chat_id, const char *use
         PQclear(res);
         return 0;
     }
-    if (get_dup(res, 0, 0, display_name) != 0 ||
-        (!*display_name && !(*display_name = calloc(1, 1)))) {
-        PQclear(res);
-        return oom(st);
-    }
+    *display_name = get_dup_text(res, 0, 0);
     PQclear(res);
     return 1;
 }

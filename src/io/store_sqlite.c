@@ -42,6 +42,8 @@
  */
 #include "io/store_backend.h"
 
+#include "core/alloc.h"
+
 #include <sqlite3.h>
 #include <assert.h>
 #include <limits.h>
@@ -448,12 +450,6 @@ static int db_error(struct store *st, const char *what)
     return -1;
 }
 
-static int oom(struct store *st)
-{
-    store_set_error(st, "sqlite: out of memory");
-    return -1;
-}
-
 /* Makes a statement ready for its next use. */
 static void finish(sqlite3_stmt *s)
 {
@@ -477,22 +473,28 @@ static int bind_pair(sqlite3_stmt *s, const char *a, const char *b)
     return rc == SQLITE_OK ? bind_text(s, 2, b) : rc;
 }
 
-/* Copies a text column into a malloc'd string (NULL for SQL NULL). */
-static int column_dup(sqlite3_stmt *s, int col, char **out)
+/* Copies a text column into a malloc'd string; NULL for SQL NULL. */
+static char *column_dup(sqlite3_stmt *s, int col)
 {
-    const unsigned char *p = sqlite3_column_text(s, col);
-    int len;
+    const unsigned char *p;
 
-    *out = NULL;
+    if (sqlite3_column_type(s, col) == SQLITE_NULL)
+        return NULL;
+    /* Any other value converts to text; NULL then means SQLite could not
+     * allocate the conversion, which the out-of-memory policy ends here. */
+    p = sqlite3_column_text(s, col);
     if (!p)
-        return sqlite3_column_type(s, col) == SQLITE_NULL ? 0 : -1;
-    len = sqlite3_column_bytes(s, col);
-    *out = malloc((size_t)len + 1);
-    if (!*out)
-        return -1;
-    memcpy(*out, p, (size_t)len);
-    (*out)[len] = '\0';
-    return 0;
+        alloc_fail("sqlite3_column_text", (size_t)sqlite3_column_bytes(s, col));
+    return xstrndup((const char *)p, (size_t)sqlite3_column_bytes(s, col));
+}
+
+/* The same for text the schema keeps NOT NULL: "" stands in for SQL NULL, so
+ * callers hand out a string in every case. */
+static char *column_dup_text(sqlite3_stmt *s, int col)
+{
+    char *text = column_dup(s, col);
+
+    return text ? text : xstrdup("");
 }
 
 /* Steps a statement that returns no rows (or whose rows do not matter), then
@@ -788,9 +790,7 @@ int store_sqlite_open(struct store *st, const char *location, bool is_uri)
         store_set_error(st, "sqlite: the SQLite library was built without thread support");
         return -1;
     }
-    struct sqlite_store *h = calloc(1, sizeof *h);
-    if (!h)
-        return oom(st);
+    struct sqlite_store *h = xcalloc(1, sizeof *h);
 
     pthread_mutex_lock(&shared_lock);
     struct shared_db *sh = shared_list;
@@ -800,13 +800,8 @@ int store_sqlite_open(struct store *st, const char *location, bool is_uri)
     if (sh) {
         sh->refs++;
     } else {
-        sh = calloc(1, sizeof *sh);
-        if (!sh || !(sh->location = strdup(location))) {
-            pthread_mutex_unlock(&shared_lock);
-            free(sh);
-            free(h);
-            return oom(st);
-        }
+        sh = xcalloc(1, sizeof *sh);
+        sh->location = xstrdup(location);
         sh->is_uri = is_uri;
         sh->pid = self;
         sh->refs = 1;
@@ -903,15 +898,16 @@ static int sq_inbox_depth(struct store *st, int64_t *depth)
     return 0;
 }
 
-/* Fills `job` from a CLAIM_PICK or CLAIM_PICK_TASK row and returns its seq, or -1 (out of memory). */
+/* Fills `job` from a CLAIM_PICK or CLAIM_PICK_TASK row and returns its seq. */
 static int64_t read_job(sqlite3_stmt *s, struct job *job)
 {
     const unsigned char *state;
 
-    if (column_dup(s, 1, &job->event_id) != 0 || column_dup(s, 2, &job->chat_id) != 0 ||
-        column_dup(s, 4, &job->payload) != 0 || column_dup(s, 8, &job->answer) != 0 ||
-        column_dup(s, 9, &job->kind) != 0)
-        return -1;
+    job->event_id = column_dup_text(s, 1);
+    job->chat_id = column_dup_text(s, 2);
+    job->payload = column_dup(s, 4);
+    job->answer = column_dup(s, 8);
+    job->kind = column_dup(s, 9);
     job->timestamp_ms = sqlite3_column_int64(s, 3);
     state = sqlite3_column_text(s, 5);
     job->state = store_claimed_state((const char *)state);
@@ -952,10 +948,6 @@ static int sq_claim_next(struct store *st, int64_t now_ms, struct job *job)
     }
     seq = read_job(pick, job);
     finish(pick);
-    if (seq < 0) {
-        oom(st);
-        goto fail;
-    }
     rc = sqlite3_bind_int64(take, 1, seq);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(take, 2, now_ms);
@@ -1063,9 +1055,10 @@ static int finish_row(struct store *st, const char *event_id, int64_t claim_gen,
     found = lookup(st, s, rc, "job finish");
     if (found != 1)
         return found == 0 ? 1 : -1;
-    rc = chat_id && (column_dup(s, 0, chat_id) != 0 || !*chat_id) ? oom(st) : 0;
+    if (chat_id)
+        *chat_id = column_dup_text(s, 0);
     finish(s);
-    return rc;
+    return 0;
 }
 
 /* The fence first: a lost claim writes nothing (the rollback undoes nothing). */
@@ -1198,11 +1191,7 @@ static int sq_job_adopt(struct store *st, const char *event_id, int64_t claim_ge
         tx_rollback(st);
         return found == 0 ? 2 : -1;
     }
-    if (column_dup(s, 0, &taken) != 0) {
-        finish(s);
-        tx_rollback(st);
-        return oom(st);
-    }
+    taken = column_dup(s, 0);
     finish(s);
     if (!taken) {
         tx_rollback(st);
@@ -1292,22 +1281,16 @@ static int sq_history_load(struct store *st, const char *chat_id, int max_turns,
             break;
 
         if (count == cap) {
-            size_t new_cap = cap ? cap * 2 : 16;
-            struct turn *grown = realloc(list, new_cap * sizeof *list);
-            if (!grown)
-                goto out_of_memory;
-            list = grown;
-            cap = new_cap;
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc_array(list, cap, sizeof *list);
         }
         t = &list[count++];
         memset(t, 0, sizeof *t);
         t->role = store_role_parse((const char *)sqlite3_column_text(s, 0));
         t->timestamp_ms = sqlite3_column_int64(s, 4);
-        if (column_dup(s, 1, &t->speaker) != 0 || column_dup(s, 2, &t->text) != 0 ||
-            column_dup(s, 3, &t->message_id) != 0)
-            goto out_of_memory;
-        if (!t->text && !(t->text = calloc(1, 1)))
-            goto out_of_memory;
+        t->speaker = column_dup(s, 1);
+        t->text = column_dup_text(s, 2);
+        t->message_id = column_dup(s, 3);
     }
     if (rc != SQLITE_DONE) {
         db_error(st, "history load");
@@ -1319,11 +1302,6 @@ static int sq_history_load(struct store *st, const char *chat_id, int max_turns,
     *turns = list;
     *n = count;
     return 0;
-
-out_of_memory:
-    finish(s);
-    turns_free(list, count);
-    return oom(st);
 }
 
 static int sq_message_text(struct store *st, const char *chat_id, const char *message_id,
@@ -1334,10 +1312,7 @@ static int sq_message_text(struct store *st, const char *chat_id, const char *me
 
     if (found != 1)
         return found;
-    if (column_dup(s, 0, text) != 0 || (!*text && !(*text = calloc(1, 1)))) {
-        finish(s);
-        return oom(st);
-    }
+    *text = column_dup_text(s, 0);
     finish(s);
     return 1;
 }
@@ -1400,11 +1375,7 @@ static int sq_profile_get(struct store *st, const char *chat_id, const char *use
         finish(s);
         return 0;
     }
-    if (column_dup(s, 0, display_name) != 0 ||
-        (!*display_name && !(*display_name = calloc(1, 1)))) {
-        finish(s);
-        return oom(st);
-    }
+    *display_name = column_dup_text(s, 0);
     finish(s);
     return 1;
 }

@@ -2371,6 +2371,53 @@ static void test_pg_inbox_forget(void **state)
     finish_job(fx->st, &job);
 }
 
+/* A chat whose claim is in flight elsewhere (its advisory lock held) is
+ * skipped, and the claim goes on to the next chat. The skipped chats travel
+ * to the server as an array literal, so their ids here carry what that
+ * literal must escape (quotes, backslashes, commas, braces): a wrong escape
+ * either breaks the statement or fails to skip, and then nothing is claimed. */
+static void test_pg_claim_skips_busy_chats(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const busy[] = { "a\"b\\c,{}", "d\\\"e f'g" };
+    /* The same ids as SQL literals ('' for ', backslashes as they are). */
+    static const char *const busy_sql[] = { "a\"b\\c,{}", "d\\\"e f''g" };
+    PGconn *conn;
+    struct job job;
+
+    if (!fx->backend->shared)
+        skip();
+    add_event(fx->st, "e1", busy[0], 1);
+    add_event(fx->st, "e2", busy[1], 2);
+    add_event(fx->st, "e3", "chatC", 3);
+    conn = admin_pg(fx);
+    PQclear(PQexec(conn, "BEGIN"));
+    for (int i = 0; i < 2; i++) {
+        char sql[512], text[512];
+        PGresult *res;
+
+        snprintf(sql, sizeof sql,
+                 "SELECT pg_advisory_xact_lock(hashtextextended('%s',"
+                 " '%%slinebot_inbox'::regclass::oid::bigint))",
+                 busy_sql[i]);
+        admin_format(fx, sql, text, sizeof text);
+        res = PQexec(conn, text);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            fail_msg("admin SQL failed: %s: %s", text, PQerrorMessage(conn));
+        PQclear(res);
+    }
+    claim_expect(fx->st, "e3", &job);
+    finish_job(fx->st, &job);
+    PQclear(PQexec(conn, "COMMIT"));
+    admin_done(conn);
+    claim_expect(fx->st, "e1", &job);
+    assert_string_equal(job.chat_id, busy[0]);
+    finish_job(fx->st, &job);
+    claim_expect(fx->st, "e2", &job);
+    assert_string_equal(job.chat_id, busy[1]);
+    finish_job(fx->st, &job);
+}
+
 /* Two handles claim at the same moment, again and again: never two events
  * of one chat, never the newer one first, and a chat-less event only once. */
 #define RACE_ROUNDS 150
@@ -2846,6 +2893,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_pg_schema_versions),
         STORE_TEST(test_pg_inbox_forget),
         STORE_TEST(test_pg_claim_race),
+        STORE_TEST(test_pg_claim_skips_busy_chats),
         STORE_TEST(test_pg_reconnect_idle_drop),
         STORE_TEST(test_pg_terminated_mid_call),
         STORE_TEST(test_pg_reconnect_backoff),
