@@ -331,7 +331,7 @@ static CURLU *parse_url(const char *url, char *err, size_t errlen)
     } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
                (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
         snprintf(err, errlen, "invalid URL: only http and https are used");
-        rc = CURLUE_BAD_SCHEME;
+        rc = CURLUE_UNSUPPORTED_SCHEME; /* CURLUE_BAD_SCHEME is newer than Debian 11's libcurl 7.74 */
     } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0]) {
         snprintf(err, errlen, "invalid URL: no host");
         rc = CURLUE_NO_HOST;
