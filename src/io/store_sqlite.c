@@ -225,8 +225,8 @@ static const char *const migrations[] = {
     X(JOB_SENDING, "UPDATE linebot_inbox SET state = 'sending', answer = ?3" FENCE)            \
     X(JOB_FINISH, "UPDATE linebot_inbox SET state = 'done', claimed = 0, payload = NULL,"      \
                   " answer = NULL, outcome = ?3, done_at_ms = ?4, model = ?5,"                 \
-                  " prompt_tokens = ?6, completion_tokens = ?7, total_tokens = ?8" FENCE       \
-                  " RETURNING chat_id")                                                        \
+                  " prompt_tokens = ?6, completion_tokens = ?7, total_tokens = ?8" FENCE)      \
+    X(JOB_CHAT, "SELECT chat_id FROM linebot_inbox WHERE event_id = ?1")                       \
     X(JOB_PARK, "UPDATE linebot_inbox SET state = 'waiting', claimed = 0, answer = ?3" FENCE   \
                 " AND state = 'working'")                                                      \
     X(ADOPT_GET, "SELECT answer FROM linebot_inbox WHERE event_id = ?1 AND state = 'waiting'"     \
@@ -276,16 +276,18 @@ static const char *const migrations[] = {
                    " ON CONFLICT (chat_id, user_id) DO UPDATE SET"                             \
                    " display_name = excluded.display_name,"                                    \
                    " fetched_at_ms = excluded.fetched_at_ms")                                  \
-    /* One statement: concurrent counts of a user all land (the write lock is \
-     * taken by the INSERT itself). A fixed one-minute window: the first      \
+    /* Concurrent counts of a user all land: the upsert and the read of its   \
+     * result run in one BEGIN IMMEDIATE transaction, which holds the write    \
+     * lock throughout (no RETURNING: Debian 11's SQLite 3.34, which the FC    \
+     * package runs on, lacks it). A fixed one-minute window: the first        \
      * message at or after window_start + 60 s opens a new one. */            \
     X(RATE_COUNT, "INSERT INTO linebot_rate (user_id, window_start_ms, count, warned)"         \
                   " VALUES (?1, ?2, 1, 0) ON CONFLICT (user_id) DO UPDATE SET"                 \
                   " count = CASE WHEN ?2 - window_start_ms >= 60000 THEN 1"                    \
                   "              ELSE count + 1 END,"                                          \
                   " window_start_ms = CASE WHEN ?2 - window_start_ms >= 60000 THEN ?2"         \
-                  "                        ELSE window_start_ms END"                           \
-                  " RETURNING count")                                                          \
+                  "                        ELSE window_start_ms END")                          \
+    X(RATE_GET, "SELECT count FROM linebot_rate WHERE user_id = ?1")                           \
     X(PURGE_HISTORY, "DELETE FROM linebot_history WHERE seq IN (SELECT seq"                    \
                      " FROM linebot_history WHERE timestamp_ms < ?1 LIMIT ?2)")                \
     X(PURGE_BOT, "DELETE FROM linebot_bot_messages WHERE rowid IN (SELECT rowid"               \
@@ -1031,8 +1033,8 @@ static int insert_turn(struct store *st, const char *chat_id, const struct turn 
 }
 
 /* Inside an open transaction: the fenced finish of the inbox row. 0 done
- * (*chat_id, when asked for, is the row's chat), 1 claim lost, -1 error. With
- * RETURNING, SQLite makes every change at the first step. */
+ * (*chat_id, when asked for, is the row's chat, read in the same
+ * transaction), 1 claim lost, -1 error. */
 static int finish_row(struct store *st, const char *event_id, int64_t claim_gen,
                       const struct job_finish *f, int64_t done_at_ms, char **chat_id)
 {
@@ -1052,11 +1054,14 @@ static int finish_row(struct store *st, const char *event_id, int64_t claim_gen,
         rc = bind_usage(s, 7, f, f->usage.completion_tokens);
     if (rc == SQLITE_OK)
         rc = bind_usage(s, 8, f, f->usage.total_tokens);
-    found = lookup(st, s, rc, "job finish");
+    rc = fenced(st, s, rc, "job finish");
+    if (rc != 0 || !chat_id)
+        return rc;
+    s = stmt(st, STMT_JOB_CHAT);
+    found = lookup(st, s, bind_text(s, 1, event_id), "job finish");
     if (found != 1)
-        return found == 0 ? 1 : -1;
-    if (chat_id)
-        *chat_id = column_dup_text(s, 0);
+        return -1; /* the row was just updated: only an error can hide it */
+    *chat_id = column_dup_text(s, 0);
     finish(s);
     return 0;
 }
@@ -1116,28 +1121,30 @@ static int sq_context_keep(struct store *st, const char *event_id, int64_t claim
 
 static int sq_rate_count(struct store *st, const char *user_id, int64_t now_ms, int64_t *count)
 {
-    sqlite3_stmt *s = stmt(st, STMT_RATE_COUNT);
-    int rc = bind_text(s, 1, user_id);
+    sqlite3_stmt *s;
+    int rc, found;
 
+    if (tx_begin(st) != 0)
+        return -1;
+    s = stmt(st, STMT_RATE_COUNT);
+    rc = bind_text(s, 1, user_id);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 2, now_ms);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        db_error(st, "rate count");
-        finish(s);
+    if (run_changes(st, s, rc, "rate count", NULL) != 0) {
+        tx_rollback(st);
+        return -1;
+    }
+    s = stmt(st, STMT_RATE_GET);
+    found = lookup(st, s, bind_text(s, 1, user_id), "rate count");
+    if (found != 1) {
+        if (found == 0)
+            store_set_error(st, "sqlite: rate count: the counter row is missing after its upsert");
+        tx_rollback(st);
         return -1;
     }
     *count = sqlite3_column_int64(s, 0);
-    /* Stepping to the end commits (autocommit), and reports a failed commit. */
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE) {
-        db_error(st, "rate count");
-        finish(s);
-        return -1;
-    }
     finish(s);
-    return 0;
+    return tx_commit(st);
 }
 
 static int sq_task_add(struct store *st, const char *event_id, const char *kind, const char *chat_id,
