@@ -785,8 +785,10 @@ static void test_emf_metrics_and_request_ids_in_the_logs(void **state)
     rec = find_emf(lines, "EventsAnswered", 1);
     if (!rec)
         fail_msg("no EMF record with EventsAnswered = 1 on stdout");
-    assert_emf_record(rec, (const char *[]){"Webhooks", "EventsAnswered", "LLMLatencyMs", "LLMErrors",
-                                            "LINEAPIErrors", NULL});
+    assert_emf_record(rec, (const char *[]){"Webhooks", "EventsAnswered", "EventsExpired", "LLMLatencyMs",
+                                            "LLMErrors", "LINEAPIErrors", NULL});
+    if (json_number_value(json_object_get(rec, "EventsExpired")) != 0)
+        fail_msg("an answered event reported EventsExpired %g", json_number_value(json_object_get(rec, "EventsExpired")));
     if (json_number_value(json_object_get(rec, "LLMLatencyMs")) < 150)
         fail_msg("LLMLatencyMs is %g; the model took 200 ms", json_number_value(json_object_get(rec, "LLMLatencyMs")));
     /* Nothing failed in this invocation: the error counts are 0, not merely present. */
