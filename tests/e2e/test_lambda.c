@@ -829,6 +829,18 @@ static void test_emf_metrics_and_request_ids_in_the_logs(void **state)
     if (!failed)
         fail_msg("no EMF record counts the model failure in LLMErrors");
     json_decref(lines);
+
+    /* An event whose reply token is too old (push fallback off) expires
+     * unanswered: the record of its invocation says so in EventsExpired. */
+    ev = ev_message(w, &(struct ev){.user = USER_A, .text = "too late", .timestamp_ms = e2e_now_ms() - 2 * 60 * 1000});
+    hook = post_events(fl, HTTP_API, ev);
+    assert_int_equal(wait_status(fl, hook, NULL), 200);
+    assert_invoke_ok(fl, 2);
+    wait_idle(w, fl);
+    lines = log_json_lines(w);
+    if (!find_emf(lines, "EventsExpired", 1))
+        fail_msg("no EMF record counts the expired event in EventsExpired");
+    json_decref(lines);
     lambda_finish(w, fl);
 }
 
