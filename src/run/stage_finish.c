@@ -14,7 +14,6 @@
  * an error, the others as warnings, so that overload is seen without a flood. */
 #include <stdatomic.h>
 
-
 #include "io/clock.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
