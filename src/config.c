@@ -289,6 +289,13 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->history_turns = get_int(&l, "LINEBOT_HISTORY_TURNS", 10, 0, 200);
     cfg->history_chars = get_int(&l, "LINEBOT_HISTORY_CHARS", 6000, 0, 1000000);
     cfg->retention_days = get_int(&l, "LINEBOT_RETENTION_DAYS", 30, 1, 3650);
+    /* An event older than its id's dedup record could be a replay of one
+     * already answered and purged: refused rather than quietly shortened. */
+    cfg->max_event_age_s = get_int(&l, "LINEBOT_MAX_EVENT_AGE_S", 86400, 60, 3650 * 86400);
+    if ((long long)cfg->max_event_age_s > (long long)cfg->retention_days * 86400)
+        fail(&l, "LINEBOT_MAX_EVENT_AGE_S",
+             "must not be longer than LINEBOT_RETENTION_DAYS: a replayed event older than its purged id would be "
+             "answered again");
     cfg->rate_limit = get_int(&l, "LINEBOT_RATE_LIMIT", 10, 0, 100000);
     cfg->greeting = get_str(&l, "LINEBOT_GREETING", "");
     cfg->media_text = get_str(&l, "LINEBOT_MEDIA_TEXT", "Sorry, I can only read text for now.");

@@ -72,6 +72,7 @@ struct config {
     int history_turns;          /* LINEBOT_HISTORY_TURNS, default 10 */
     int history_chars;          /* LINEBOT_HISTORY_CHARS, default 6000 */
     int retention_days;         /* LINEBOT_RETENTION_DAYS, default 30 */
+    int max_event_age_s;        /* LINEBOT_MAX_EVENT_AGE_S, default 86400; never above the retention */
     int rate_limit;             /* LINEBOT_RATE_LIMIT per user per minute, default 10; 0 = off */
     char *greeting;             /* LINEBOT_GREETING, "" = none */
     char *media_text;           /* LINEBOT_MEDIA_TEXT, "" = silence */

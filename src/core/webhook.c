@@ -465,3 +465,24 @@ const char *chat_type_name(enum chat_type t)
         return "none";
     }
 }
+
+int64_t event_age_ms(int64_t then_ms, int64_t now_ms)
+{
+    if (then_ms >= 0 && now_ms < INT64_MIN + then_ms)
+        return INT64_MIN;
+    if (then_ms < 0 && now_ms > INT64_MAX + then_ms)
+        return INT64_MAX;
+    return now_ms - then_ms;
+}
+
+enum event_time event_time_judge(int64_t sent_ms, int64_t arrival_ms, int64_t max_age_ms, int64_t *effective_ms)
+{
+    int64_t age = event_age_ms(sent_ms, arrival_ms);
+    *effective_ms = arrival_ms;
+    if (age < -EVENT_MAX_AHEAD_MS)
+        return EVENT_TIME_AHEAD;
+    if (age > max_age_ms)
+        return EVENT_TIME_TOO_OLD;
+    *effective_ms = sent_ms;
+    return EVENT_TIME_OK;
+}

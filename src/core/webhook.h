@@ -124,4 +124,27 @@ void line_event_free(struct line_event *ev);
 
 const char *chat_type_name(enum chat_type t); /* "user", "group", "room", "none" */
 
+/* ---- event time ----
+ * The sender sets an event's timestamp, so it is bounded before the bot does
+ * arithmetic with it: anything from INT64_MIN to INT64_MAX can arrive. */
+
+/* A timestamp this far ahead of the arrival time is a wrong clock, not an event
+ * from the future: the arrival time is used instead. */
+#define EVENT_MAX_AHEAD_MS (5 * 60 * 1000)
+
+enum event_time {
+    EVENT_TIME_OK,      /* the sender's timestamp is plausible: it is used */
+    EVENT_TIME_AHEAD,   /* more than EVENT_MAX_AHEAD_MS ahead: the arrival time is used */
+    EVENT_TIME_TOO_OLD, /* older than `max_age_ms`: not to be acted on */
+};
+
+/* Judges the sender's `sent_ms` against `arrival_ms` (when the webhook was
+ * received). `*effective_ms` gets the time to order and time the event by:
+ * `sent_ms` when EVENT_TIME_OK, else `arrival_ms`. Never overflows. */
+enum event_time event_time_judge(int64_t sent_ms, int64_t arrival_ms, int64_t max_age_ms, int64_t *effective_ms);
+
+/* now_ms - then_ms, saturated at INT64_MIN and INT64_MAX instead of
+ * overflowing: the age of an event whatever its timestamp says. */
+int64_t event_age_ms(int64_t then_ms, int64_t now_ms);
+
 #endif

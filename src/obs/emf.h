@@ -1,8 +1,8 @@
 /* emf.h - CloudWatch Embedded Metric Format records on AWS Lambda.
  *
  * One JSON line per invocation on stdout, in namespace LineBot, with what
- * changed during it: Webhooks, EventsAnswered, LLMLatencyMs, LLMErrors,
- * LINEAPIErrors and AsyncHandoffLatencyMs. CloudWatch Logs turns it into
+ * changed during it: Webhooks, EventsAnswered, EventsFailed, EventsExpired,
+ * LLMLatencyMs, LLMErrors, LINEAPIErrors and AsyncHandoffLatencyMs. CloudWatch Logs turns it into
  * metrics without an API call. */
 #ifndef LINEBOT_EMF_H
 #define LINEBOT_EMF_H

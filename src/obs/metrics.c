@@ -32,6 +32,7 @@ static atomic_ullong events[N_EVENT_TYPES];
 static atomic_ullong duplicates;
 static atomic_ullong answered;
 static atomic_ullong failed;
+static atomic_ullong expired;
 static atomic_ullong llm_buckets[N_BOUNDS + 1]; /* last = +Inf */
 static atomic_ullong llm_count;
 static atomic_ullong llm_sum_us;
@@ -56,6 +57,7 @@ void metrics_get_totals(struct metrics_totals *t)
     }
     t->answered = atomic_load(&answered);
     t->failed = atomic_load(&failed);
+    t->expired = atomic_load(&expired);
     t->llm_count = atomic_load(&llm_count);
     t->llm_latency_ms_sum = (double)atomic_load(&llm_sum_us) / 1000.0;
     t->llm_errors = atomic_load(&llm_errors);
@@ -79,6 +81,7 @@ void metrics_event(const char *event_type)
 void metrics_event_duplicate(void) { atomic_fetch_add(&duplicates, 1); }
 void metrics_answered(void) { atomic_fetch_add(&answered, 1); }
 void metrics_failed(void) { atomic_fetch_add(&failed, 1); }
+void metrics_expired(void) { atomic_fetch_add(&expired, 1); }
 void metrics_llm_error(void) { atomic_fetch_add(&llm_errors, 1); }
 void metrics_line_error(long http_status) { atomic_fetch_add(&line_errors[status_slot(http_status)], 1); }
 void metrics_set_inbox_depth(int64_t depth) { atomic_store(&inbox_depth, depth); }
@@ -146,6 +149,9 @@ char *metrics_render(void)
             atomic_load(&duplicates));
     counter(&o, "linebot_events_answered_total", "Events that got their answer.", atomic_load(&answered));
     counter(&o, "linebot_events_failed_total", "Events that could not be answered.", atomic_load(&failed));
+    counter(&o, "linebot_events_expired_total",
+            "Events that expired unanswered: reply token too old and push fallback off (the bot is behind).",
+            atomic_load(&expired));
 
     outf(&o, "# HELP linebot_llm_latency_seconds Latency of successful LLM completions.\n"
              "# TYPE linebot_llm_latency_seconds histogram\n");

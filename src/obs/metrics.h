@@ -12,6 +12,7 @@ void metrics_event(const char *event_type);  /* one parsed event, by LINE type *
 void metrics_event_duplicate(void);          /* an event already in the inbox */
 void metrics_answered(void);                 /* an event got its answer */
 void metrics_failed(void);                   /* an event could not be answered */
+void metrics_expired(void);                  /* an event expired unanswered (also counted as failed) */
 void metrics_llm_latency(double seconds);    /* one successful LLM completion */
 void metrics_llm_error(void);                /* one failed LLM completion (after retries) */
 void metrics_line_error(long http_status);   /* LINE API answered an error (0 = transport) */
@@ -24,6 +25,7 @@ struct metrics_totals {
     uint64_t webhooks;
     uint64_t answered;
     uint64_t failed;
+    uint64_t expired;
     uint64_t llm_count;
     double llm_latency_ms_sum;
     uint64_t llm_errors;

@@ -2,7 +2,15 @@
  *
  * The 200 goes out only after the commit: an acknowledged event is on disk.
  * Events that can never need work (stickers, group chatter that is not kept,
- * standby mode...) are counted and dropped here, so they are never stored. */
+ * standby mode...) are counted and dropped here, so they are never stored.
+ *
+ * Time. The sender stamps each event, and the stamp is trusted only within
+ * bounds (core/webhook.h, event_time_judge): an event older than
+ * LINEBOT_MAX_EVENT_AGE_S is acknowledged and dropped (its id may have been
+ * purged from the dedup records: acting on it could answer a replay twice),
+ * and one stamped more than 5 minutes ahead is stored with the time it arrived.
+ * The inbox row's timestamp_ms is that effective time: the store orders each
+ * chat by it, and the worker times the event by it (run/stage_claim.c). */
 #include "run/ingest.h"
 
 #include <stdio.h>
@@ -12,6 +20,7 @@
 #include "core/alloc.h"
 #include "core/chat.h"
 #include "core/webhook.h"
+#include "io/clock.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 
@@ -85,6 +94,28 @@ int ingest_forget(struct ingest *in, const struct ingest_added *added)
     return rc;
 }
 
+/* The time to store `ev` with (see the top of this file). Returns false for
+ * an event too old to act on, after saying so in the log. */
+static bool ingest_event_time(const struct config *cfg, const struct line_event *ev, int64_t arrival_ms,
+                              int64_t *timestamp_ms)
+{
+    int64_t max_age_ms = (int64_t)cfg->max_event_age_s * 1000;
+    switch (event_time_judge(ev->timestamp_ms, arrival_ms, max_age_ms, timestamp_ms)) {
+    case EVENT_TIME_TOO_OLD:
+        log_warn("event stamped %lld s before it arrived, more than LINEBOT_MAX_EVENT_AGE_S=%d: "
+                 "acknowledged, not acted on",
+                 (long long)(event_age_ms(ev->timestamp_ms, arrival_ms) / 1000), cfg->max_event_age_s);
+        return false;
+    case EVENT_TIME_AHEAD:
+        log_warn("event stamped %lld s after it arrived: ordered and timed by its arrival instead",
+                 (long long)(-(event_age_ms(ev->timestamp_ms, arrival_ms) / 1000)));
+        return true;
+    case EVENT_TIME_OK:
+        return true;
+    }
+    return true;
+}
+
 int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const char *signature,
                          char *reason, size_t reason_len, struct ingest_added *added)
 {
@@ -103,12 +134,16 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
         return finish(400, reason, reason_len, ps == WEBHOOK_PARSE_NO_EVENTS ? "no events array" : "malformed JSON");
     }
 
+    int64_t arrival_ms = clock_now_ms();
     struct inbox_item *items = xcalloc(wh.n_events, sizeof *items);
     size_t n_items = 0;
     for (size_t i = 0; i < wh.n_events; i++) {
         const struct line_event *ev = &wh.events[i];
         metrics_event(ev->type);
         log_set_event(ev->event_id, chat_type_name(ev->chat_type));
+        int64_t timestamp_ms;
+        if (!ingest_event_time(in->cfg, ev, arrival_ms, &timestamp_ms))
+            continue;
         if (!chat_needs_work(in->cfg, ev)) {
             log_debug("event %s needs no work", ev->type ? ev->type : "?");
             continue;
@@ -116,7 +151,7 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
         items[n_items++] = (struct inbox_item){
             .event_id = ev->event_id,
             .chat_id = ev->chat_id ? ev->chat_id : "",
-            .timestamp_ms = ev->timestamp_ms,
+            .timestamp_ms = timestamp_ms,
             .payload = ev->raw_json,
         };
     }

@@ -3,7 +3,11 @@
  * The pool (run/pool.c) claims a job with store_claim_next; this stage turns
  * its stored payload back into an event and sets the log context. A job that
  * a crash left in `sending` skips every other stage: its recorded answer is
- * resent (run/stage_deliver.c) and finished. */
+ * resent (run/stage_deliver.c) and finished.
+ *
+ * The event is timed by the inbox row's timestamp, not by the one in its
+ * payload: ingest stored the sender's timestamp only when it was plausible,
+ * and the arrival time otherwise (run/ingest.c). */
 #include <string.h>
 
 #include "obs/log.h"
@@ -20,6 +24,7 @@ enum stage_result stage_claim(struct job_ctx *ctx)
         return STAGE_FINISH;
     }
     ctx->ev_parsed = true;
+    ctx->ev.timestamp_ms = job->timestamp_ms;
     log_set_event(ctx->ev.event_id, chat_type_name(ctx->ev.chat_type));
     failpoint(ctx->env->cfg, "worker_after_claim");
 

@@ -132,8 +132,7 @@ enum stage_result stage_act(struct job_ctx *ctx)
         return STAGE_NEXT;
     case CHAT_ANSWER:
         if (generate_too_late(ctx)) {
-            log_warn("event is too old to answer (reply token expired, push fallback off)");
-            ctx->outcome = OUTCOME_EXPIRED;
+            ctx->outcome = OUTCOME_EXPIRED; /* counted and reported by the finish stage */
             return STAGE_FINISH;
         }
         ctx->use_model = true;

@@ -63,7 +63,7 @@
 
 enum send_mode deliver_choose_mode(const struct config *cfg, const struct line_event *ev, int64_t now_ms)
 {
-    if (ev->reply_token && now_ms - ev->timestamp_ms <= REPLY_TOKEN_MAX_AGE_MS)
+    if (ev->reply_token && event_age_ms(ev->timestamp_ms, now_ms) <= REPLY_TOKEN_MAX_AGE_MS)
         return SEND_REPLY;
     return cfg->push_fallback ? SEND_PUSH : SEND_NONE;
 }
@@ -135,7 +135,7 @@ static enum line_result reply_parts(struct job_ctx *ctx, bool already_ambiguous,
             return r;
         *ambiguous = true;
         if (attempt >= sizeof backoff_ms / sizeof backoff_ms[0] ||
-            clock_now_ms() - ev->timestamp_ms > REPLY_TOKEN_MAX_AGE_MS)
+            event_age_ms(ev->timestamp_ms, clock_now_ms()) > REPLY_TOKEN_MAX_AGE_MS)
             return r;
         log_warn("reply failed, trying again in %lld ms: %s", (long long)backoff_ms[attempt], err);
         clock_sleep_ms(backoff_ms[attempt]);
@@ -193,8 +193,13 @@ static enum stage_result deliver_fresh(struct job_ctx *ctx)
     const struct config *cfg = ctx->env->cfg;
     const struct text_parts *parts = &ctx->record.parts;
     enum send_mode mode = deliver_choose_mode(cfg, &ctx->ev, clock_now_ms());
-    if (mode == SEND_NONE || parts->n == 0) {
-        log_warn("no way to deliver: %s", parts->n ? "reply token too old and push fallback is off" : "empty answer");
+    if (parts->n == 0) {
+        log_warn("no way to deliver: empty answer");
+        ctx->outcome = OUTCOME_FAILED;
+        return STAGE_NEXT;
+    }
+    if (mode == SEND_NONE) {
+        /* Counted and reported by the finish stage (the bot is behind). */
         ctx->outcome = OUTCOME_EXPIRED;
         return STAGE_NEXT;
     }
@@ -214,8 +219,7 @@ static enum stage_result deliver_adopted(struct job_ctx *ctx, const char *parked
     const struct job *job = ctx->job;
     enum send_mode mode = deliver_choose_mode(ctx->env->cfg, &ctx->ev, clock_now_ms());
     if (mode == SEND_NONE) {
-        log_warn("no way to deliver a parked answer: reply token too old and push fallback is off");
-        ctx->outcome = OUTCOME_EXPIRED;
+        ctx->outcome = OUTCOME_EXPIRED; /* counted and reported by the finish stage */
         return STAGE_NEXT;
     }
     char *answer = NULL;

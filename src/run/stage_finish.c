@@ -6,7 +6,14 @@
  * accepted (so a reply quoting one counts as addressed to the bot), and keeps
  * which model answered and its token usage. Then the event is counted once in
  * metrics: answered, or failed (an apology, an expired or undeliverable
- * answer). */
+ * answer).
+ *
+ * An event that expired unanswered (its reply token too old, push fallback
+ * off) means the bot is behind: it is also counted in
+ * linebot_events_expired_total, and the first one in each minute is logged as
+ * an error, the others as warnings, so that overload is seen without a flood. */
+#include <stdatomic.h>
+
 #include "io/clock.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -36,14 +43,32 @@ int finish_job(struct job_ctx *ctx, const struct job_finish *finish)
     return rc;
 }
 
+/* The minute (monotonic) of the last expired event logged as an error. */
+static atomic_llong expired_error_minute = -1;
+
+static void report_expired(void)
+{
+    metrics_expired();
+    long long minute = (long long)(clock_monotonic_ms() / 60000);
+    long long last = atomic_load(&expired_error_minute);
+    if (last != minute && atomic_compare_exchange_strong(&expired_error_minute, &last, minute))
+        log_error("events are expiring unanswered: the bot is behind (reply token too old, push fallback off); "
+                  "see linebot_events_expired_total");
+    else
+        log_warn("event expired unanswered: reply token too old and push fallback off");
+}
+
 static void count(enum job_outcome outcome)
 {
     switch (outcome) {
     case OUTCOME_ANSWERED:
         metrics_answered();
         break;
-    case OUTCOME_APOLOGIZED: /* delivered, but the event was not answered */
     case OUTCOME_EXPIRED:
+        report_expired();
+        metrics_failed();
+        break;
+    case OUTCOME_APOLOGIZED: /* delivered, but the event was not answered */
     case OUTCOME_FAILED:
         metrics_failed();
         break;

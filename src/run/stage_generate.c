@@ -18,10 +18,12 @@
 /* Serverless: time kept back at the end of an invocation to send the answer. */
 #define INVOCATION_MARGIN_MS 3000
 
+/* What is left of the budget: LLM_BUDGET_MS minus the event's age, computed
+ * so that no timestamp can overflow it. */
 static int64_t budget_left_ms(const struct line_event *ev, int64_t now_ms)
 {
-    int64_t budget = ev->timestamp_ms + LLM_BUDGET_MS - now_ms;
-    return budget > LLM_BUDGET_MS ? LLM_BUDGET_MS : budget;
+    int64_t age = event_age_ms(ev->timestamp_ms, now_ms);
+    return age <= 0 ? LLM_BUDGET_MS : LLM_BUDGET_MS - age;
 }
 
 bool generate_too_late(const struct job_ctx *ctx)

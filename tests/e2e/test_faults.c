@@ -212,6 +212,47 @@ static void test_no_push_without_fallback(void **state)
     world_finish(w);
 }
 
+/* Waits until the metric `series` reaches `want`; returns its last value. */
+static double wait_metric(struct world *w, const char *series, double want)
+{
+    double v = bot_metric(w, series);
+    for (int64_t end = e2e_mono_ms() + e2e_ms(E2E_WAIT_MS); v != want && e2e_mono_ms() < end;) {
+        e2e_sleep_ms(50);
+        v = bot_metric(w, series);
+    }
+    return v;
+}
+
+static void test_expired_event_counted_and_logged(void **state)
+{
+    struct world *w = world_start(state, NULL);
+    /* Exported from the start, at 0: an alert on it needs the series. */
+    if (bot_metric(w, "linebot_events_expired_total") != 0)
+        fail_msg("linebot_events_expired_total is not exported as 0 at start");
+    /* Two minutes old: its reply token is too old, and push fallback is off. */
+    send_event(w, ev_message(w, &(struct ev){.user = USER_A, .text = "too late",
+                                             .timestamp_ms = e2e_now_ms() - 2 * 60 * 1000}));
+    send_event(w, ev_message(w, &(struct ev){.user = "Ue2e0000000000000000000000000000b", .text = "too late too",
+                                             .timestamp_ms = e2e_now_ms() - 2 * 60 * 1000}));
+    send_event(w, ev_message(w, &(struct ev){.user = "Ue2e0000000000000000000000000000c", .text = "too late three",
+                                             .timestamp_ms = e2e_now_ms() - 2 * 60 * 1000}));
+    if (wait_metric(w, "linebot_events_expired_total", 3) != 3)
+        fail_msg("linebot_events_expired_total is %g after three expired events",
+                 bot_metric(w, "linebot_events_expired_total"));
+    assert_true(bot_metric(w, "linebot_events_failed_total") == 3);
+    assert_int_equal(fake_line_message_count(w->line), 0);
+    /* An error the first time in a minute (two if the events straddle a
+     * minute's turn), not one per event. */
+    char *log = bot_log(w);
+    size_t errors = 0;
+    for (const char *p = log; (p = strstr(p, "events are expiring unanswered")) != NULL; p++)
+        errors++;
+    if (errors < 1 || errors > 2)
+        fail_msg("want one rate-limited error about expiring events, got %zu:\n%.3000s", errors, log);
+    free(log);
+    world_finish(w);
+}
+
 static void test_old_event_pushed_without_reply_attempt(void **state)
 {
     struct world *w = world_start(state, (const char *[]){"LINEBOT_PUSH_FALLBACK=1", NULL});
@@ -319,6 +360,7 @@ int main(void)
         E2E_TEST(test_push_fallback_in_a_group),
         E2E_TEST(test_no_push_without_fallback),
         E2E_TEST(test_old_event_pushed_without_reply_attempt),
+        E2E_TEST(test_expired_event_counted_and_logged),
         E2E_TEST(test_push_retried_with_the_same_key),
         E2E_TEST(test_reply_delivered_but_answer_lost_is_not_sent_twice),
         E2E_TEST(test_push_delivered_but_answer_lost_is_not_sent_twice),

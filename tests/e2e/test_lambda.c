@@ -785,8 +785,10 @@ static void test_emf_metrics_and_request_ids_in_the_logs(void **state)
     rec = find_emf(lines, "EventsAnswered", 1);
     if (!rec)
         fail_msg("no EMF record with EventsAnswered = 1 on stdout");
-    assert_emf_record(rec, (const char *[]){"Webhooks", "EventsAnswered", "LLMLatencyMs", "LLMErrors",
-                                            "LINEAPIErrors", NULL});
+    assert_emf_record(rec, (const char *[]){"Webhooks", "EventsAnswered", "EventsExpired", "LLMLatencyMs",
+                                            "LLMErrors", "LINEAPIErrors", NULL});
+    if (json_number_value(json_object_get(rec, "EventsExpired")) != 0)
+        fail_msg("an answered event reported EventsExpired %g", json_number_value(json_object_get(rec, "EventsExpired")));
     if (json_number_value(json_object_get(rec, "LLMLatencyMs")) < 150)
         fail_msg("LLMLatencyMs is %g; the model took 200 ms", json_number_value(json_object_get(rec, "LLMLatencyMs")));
     /* Nothing failed in this invocation: the error counts are 0, not merely present. */
@@ -826,6 +828,18 @@ static void test_emf_metrics_and_request_ids_in_the_logs(void **state)
     }
     if (!failed)
         fail_msg("no EMF record counts the model failure in LLMErrors");
+    json_decref(lines);
+
+    /* An event whose reply token is too old (push fallback off) expires
+     * unanswered: the record of its invocation says so in EventsExpired. */
+    ev = ev_message(w, &(struct ev){.user = USER_A, .text = "too late", .timestamp_ms = e2e_now_ms() - 2 * 60 * 1000});
+    hook = post_events(fl, HTTP_API, ev);
+    assert_int_equal(wait_status(fl, hook, NULL), 200);
+    assert_invoke_ok(fl, 2);
+    wait_idle(w, fl);
+    lines = log_json_lines(w);
+    if (!find_emf(lines, "EventsExpired", 1))
+        fail_msg("no EMF record counts the expired event in EventsExpired");
     json_decref(lines);
     lambda_finish(w, fl);
 }

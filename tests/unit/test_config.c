@@ -201,6 +201,39 @@ static void test_front_door_limits(void **state)
     assert_non_null(strstr(err, "LINEBOT_HEADER_TIMEOUT_S"));
 }
 
+static void test_max_event_age(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    char *defaults[] = {BASE, NULL};
+    assert_int_equal(load(&cfg, err, defaults), 0);
+    assert_int_equal(cfg.max_event_age_s, 86400); /* one day */
+    config_free(&cfg);
+
+    char *set[] = {BASE, "LINEBOT_MAX_EVENT_AGE_S=3600", NULL};
+    assert_int_equal(load(&cfg, err, set), 0);
+    assert_int_equal(cfg.max_event_age_s, 3600);
+    config_free(&cfg);
+
+    /* Exactly the retention is allowed: a purged id is then always too old. */
+    char *equal[] = {BASE, "LINEBOT_RETENTION_DAYS=2", "LINEBOT_MAX_EVENT_AGE_S=172800", NULL};
+    assert_int_equal(load(&cfg, err, equal), 0);
+    config_free(&cfg);
+
+    /* Longer than the dedup retention: refused at start, naming both. */
+    char *longer[] = {BASE, "LINEBOT_RETENTION_DAYS=2", "LINEBOT_MAX_EVENT_AGE_S=172801", NULL};
+    assert_int_equal(load(&cfg, err, longer), -1);
+    assert_non_null(strstr(err, "LINEBOT_MAX_EVENT_AGE_S"));
+    assert_non_null(strstr(err, "LINEBOT_RETENTION_DAYS"));
+    char *too_long[] = {BASE, "LINEBOT_MAX_EVENT_AGE_S=2592001", NULL}; /* default retention: 30 days */
+    assert_int_equal(load(&cfg, err, too_long), -1);
+    assert_non_null(strstr(err, "LINEBOT_MAX_EVENT_AGE_S"));
+    char *zero[] = {BASE, "LINEBOT_MAX_EVENT_AGE_S=0", NULL};
+    assert_int_equal(load(&cfg, err, zero), -1);
+    assert_non_null(strstr(err, "LINEBOT_MAX_EVENT_AGE_S"));
+}
+
 static void test_booleans(void **state)
 {
     const char *yes[] = {"1", "true", "TRUE", "yes", "on"};
@@ -249,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_front_door_limits),
+        cmocka_unit_test(test_max_event_age),
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_empty_means_none),
     };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -36,6 +37,27 @@ static void sign(const char *body, char out[64])
     EVP_EncodeBlock((unsigned char *)out, mac, (int)n);
 }
 
+/* A one-event webhook stamped `timestamp_ms`, with event id `id`. */
+static void webhook_at(char *out, size_t len, const char *id, long long timestamp_ms)
+{
+    snprintf(out, len,
+             "{\"destination\":\"U0\",\"events\":[{\"type\":\"message\",\"mode\":\"active\",\"timestamp\":%lld,"
+             "\"source\":{\"type\":\"user\",\"userId\":\"U1\"},\"replyToken\":\"rt\",\"webhookEventId\":\"%s\","
+             "\"deliveryContext\":{\"isRedelivery\":false},\"message\":{\"type\":\"text\",\"id\":\"m1\","
+             "\"text\":\"hi\"}}]}",
+             timestamp_ms, id);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* EV-INGEST-1 stamped now (built once per run: events more than a day old are dropped). */
+static char text_webhook[512];
+
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -48,6 +70,7 @@ static int setup(void **state)
     f->store = store_open(f->db, err, sizeof err);
     assert_non_null(f->store);
     assert_int_equal(ingest_init(&f->ingest, &f->cfg, f->store), 0);
+    webhook_at(text_webhook, sizeof text_webhook, "EV-INGEST-1", now_ms());
     *state = f;
     return 0;
 }
@@ -69,10 +92,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char text_webhook[] =
-    "{\"destination\":\"U0\",\"events\":[{\"type\":\"message\",\"mode\":\"active\",\"timestamp\":1700000000000,"
-    "\"source\":{\"type\":\"user\",\"userId\":\"U1\"},\"replyToken\":\"rt\",\"webhookEventId\":\"EV-INGEST-1\","
-    "\"deliveryContext\":{\"isRedelivery\":false},\"message\":{\"type\":\"text\",\"id\":\"m1\",\"text\":\"hi\"}}]}";
 
 static int64_t depth(struct fixture *f)
 {
@@ -155,12 +174,51 @@ static void test_forget_undoes_only_what_was_added(void **state)
     ingest_added_free(&added);
 }
 
+/* The sender's timestamp within bounds: one stamped too far ahead is stored
+ * with its arrival time (the store orders by it); one older than
+ * LINEBOT_MAX_EVENT_AGE_S is acknowledged and not stored. */
+static void test_timestamps_bounded(void **state)
+{
+    struct fixture *f = *state;
+    char body[512], sig[64], reason[128];
+    struct ingest_added added;
+    const long long day = 86400000;
+
+    long long before = now_ms();
+    webhook_at(body, sizeof body, "EV-AHEAD", 9223372036854775807LL);
+    sign(body, sig);
+    assert_int_equal(ingest_webhook_added(&f->ingest, body, strlen(body), sig, reason, sizeof reason, &added), 200);
+    assert_int_equal(added.n, 1);
+    assert_true(added.items[0].timestamp_ms >= before && added.items[0].timestamp_ms <= now_ms());
+    ingest_added_free(&added);
+
+    long long sent = now_ms() - 3000;
+    webhook_at(body, sizeof body, "EV-RECENT", sent);
+    sign(body, sig);
+    assert_int_equal(ingest_webhook_added(&f->ingest, body, strlen(body), sig, reason, sizeof reason, &added), 200);
+    assert_int_equal(added.n, 1);
+    assert_true(added.items[0].timestamp_ms == sent);
+    ingest_added_free(&added);
+
+    const long long old[] = {now_ms() - day - 60000, 1, 0, -1, (-9223372036854775807LL - 1)};
+    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) {
+        webhook_at(body, sizeof body, "EV-OLD", old[i]);
+        sign(body, sig);
+        assert_int_equal(ingest_webhook_added(&f->ingest, body, strlen(body), sig, reason, sizeof reason, &added),
+                         200);
+        assert_int_equal(added.n, 0);
+        ingest_added_free(&added);
+    }
+    assert_int_equal(depth(f), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_statuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_unwritable_answers_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forget_undoes_only_what_was_added, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timestamps_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1055,6 +1055,46 @@ static void test_chat_type_name(void **state)
     assert_string_equal(chat_type_name((enum chat_type)42), "none");
 }
 
+static void test_event_age_never_overflows(void **state)
+{
+    (void)state;
+    int64_t now = 1760000000000;
+    assert_true(event_age_ms(now - 1000, now) == 1000);
+    assert_true(event_age_ms(now + 1000, now) == -1000);
+    assert_true(event_age_ms(INT64_MIN, now) == INT64_MAX);
+    assert_true(event_age_ms(INT64_MAX, now) == now - INT64_MAX);
+    assert_true(event_age_ms(INT64_MAX, -2) == INT64_MIN);
+    assert_true(event_age_ms(-1, INT64_MAX) == INT64_MAX);
+    assert_true(event_age_ms(INT64_MIN, INT64_MIN) == 0);
+}
+
+static void test_event_time_judge(void **state)
+{
+    (void)state;
+    const int64_t arrival = 1760000000000, day = 86400000, ahead = 5 * 60 * 1000;
+    int64_t t = 0;
+    /* Plausible: the sender's timestamp, a little ahead included (clocks differ). */
+    assert_int_equal(event_time_judge(arrival - 3000, arrival, day, &t), EVENT_TIME_OK);
+    assert_true(t == arrival - 3000);
+    assert_int_equal(event_time_judge(arrival + ahead, arrival, day, &t), EVENT_TIME_OK);
+    assert_true(t == arrival + ahead);
+    assert_int_equal(event_time_judge(arrival - day, arrival, day, &t), EVENT_TIME_OK);
+    assert_true(t == arrival - day);
+    /* More than 5 minutes ahead: the arrival time. */
+    assert_int_equal(event_time_judge(arrival + ahead + 1, arrival, day, &t), EVENT_TIME_AHEAD);
+    assert_true(t == arrival);
+    assert_int_equal(event_time_judge(INT64_MAX, arrival, day, &t), EVENT_TIME_AHEAD);
+    assert_true(t == arrival);
+    /* Older than the maximum age, 1970 and negative included: not acted on. */
+    assert_int_equal(event_time_judge(arrival - day - 1, arrival, day, &t), EVENT_TIME_TOO_OLD);
+    assert_true(t == arrival);
+    assert_int_equal(event_time_judge(1, arrival, day, &t), EVENT_TIME_TOO_OLD);
+    assert_int_equal(event_time_judge(0, arrival, day, &t), EVENT_TIME_TOO_OLD);
+    assert_int_equal(event_time_judge(-1, arrival, day, &t), EVENT_TIME_TOO_OLD);
+    assert_int_equal(event_time_judge(INT64_MIN, arrival, day, &t), EVENT_TIME_TOO_OLD);
+    assert_true(t == arrival);
+}
+
 static void test_free_handles_null_and_partial(void **state)
 {
     (void)state;
@@ -1122,6 +1162,8 @@ int main(void)
         cmocka_unit_test(test_line_event_parse),
         cmocka_unit_test(test_raw_json_round_trip_floats),
         cmocka_unit_test(test_chat_type_name),
+        cmocka_unit_test(test_event_age_never_overflows),
+        cmocka_unit_test(test_event_time_judge),
         cmocka_unit_test(test_free_handles_null_and_partial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
