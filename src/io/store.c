@@ -110,11 +110,27 @@ const char *store_last_error(struct store *st)
     return st->error;
 }
 
-int store_ping(struct store *st)
+/* A probe older than STORE_PROBE_EVERY_MS (or one "in the future": the
+ * caller's clock went back) is redone; otherwise its result is returned. */
+int store_probe_write(struct store *st, int64_t now_ms)
 {
     if (!st)
         return -1;
-    return st->ops->ping(st);
+    if (st->probed && now_ms >= st->probe_at_ms && now_ms - st->probe_at_ms < STORE_PROBE_EVERY_MS) {
+        if (st->probe_rc != 0)
+            store_set_error(st, "%s", st->probe_error);
+        return st->probe_rc;
+    }
+    st->probed = true;
+    st->probe_at_ms = now_ms;
+    st->probe_rc = st->ops->probe_write(st, clock_now_ms()) == 0 ? 0 : -1;
+    snprintf(st->probe_error, sizeof st->probe_error, "%s", st->probe_rc ? st->error : "");
+    return st->probe_rc;
+}
+
+int store_ping(struct store *st)
+{
+    return store_probe_write(st, clock_monotonic_ms());
 }
 
 /* Sets an error naming the missing argument and returns -1. */

@@ -38,7 +38,9 @@ struct store_backend_ops {
     const char *name; /* "sqlite", "postgres": for messages */
 
     void (*close)(struct store *st); /* frees st->backend, not st */
-    int (*ping)(struct store *st);
+    /* One small committed write (store_probe_write; store.c rate-limits it).
+     * `now_ms` is the wall clock, recorded in the health row. */
+    int (*probe_write)(struct store *st, int64_t now_ms);
     int (*relax_durability)(struct store *st); /* may be NULL: nothing to relax */
     int (*inbox_add)(struct store *st, struct inbox_item *items, size_t n, size_t *n_new);
     int (*inbox_forget)(struct store *st, const char *const *event_ids, size_t n);
@@ -89,6 +91,12 @@ struct store {
     const struct store_backend_ops *ops;
     void *backend;                /* the backend's own state */
     char error[STORE_ERROR_MAX];  /* last error, "" if none yet */
+    /* store_probe_write's cache: the last probe's time (monotonic), result
+     * and message. */
+    bool probed;
+    int64_t probe_at_ms;
+    int probe_rc;
+    char probe_error[STORE_ERROR_MAX];
 };
 
 /* Shared row mapping: the names the tables store for roles, job states and
