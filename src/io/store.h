@@ -78,9 +78,11 @@ int store_relax_durability(struct store *st);
  *
  * Rate-limited per handle: at most one probe per STORE_PROBE_EVERY_MS of
  * `now_ms` (a monotonic clock, milliseconds); in between, the last result is
- * returned (and on failure its message is store_last_error again). Returns 0
- * writable, -1 not. store_ping() is store_probe_write at
- * clock_monotonic_ms(). */
+ * returned (and on failure its message is store_last_error again), except
+ * that a call of this handle that failed in the database since the probe
+ * makes it -1 (with that call's message) until the next probe. Calls refused
+ * for their arguments do not count. Returns 0 writable, -1 not. store_ping()
+ * is store_probe_write at clock_monotonic_ms(). */
 #define STORE_PROBE_EVERY_MS 1000
 int store_probe_write(struct store *st, int64_t now_ms);
 int store_ping(struct store *st);

@@ -230,7 +230,8 @@ static const char *const migration_2[] = {
 static const char *const migration_3[] = {
     "CREATE TABLE linebot_health ("
     "  id           integer PRIMARY KEY CHECK (id = 1),"
-    "  probed_at_ms bigint  NOT NULL"
+    "  probed_at_ms bigint  NOT NULL,"
+    "  probes       bigint  NOT NULL DEFAULT 1"
     ")",
     NULL,
 };
@@ -249,7 +250,8 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     "SELECT count(*) FROM linebot_inbox WHERE state IN ('pending', 'working', 'sending')"
 #define SQL_HEALTH_PROBE                                                                       \
     "INSERT INTO linebot_health (id, probed_at_ms) VALUES (1, $1)"                             \
-    " ON CONFLICT (id) DO UPDATE SET probed_at_ms = excluded.probed_at_ms"
+    " ON CONFLICT (id) DO UPDATE SET probed_at_ms = excluded.probed_at_ms,"                   \
+    " probes = linebot_health.probes + 1"
 #define SQL_TASK_ADD                                                                           \
     "INSERT INTO linebot_inbox (event_id, kind, chat_id, timestamp_ms, payload)"               \
     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING"

@@ -197,10 +197,13 @@ static const char *const migrations[] = {
     "CREATE INDEX linebot_rate_time ON linebot_rate (window_start_ms);",
 
     /* 3 (issue 16): the one row store_probe_write rewrites, so that /healthz
-     * knows the store can be written, not only read. */
+     * knows the store can be written, not only read. `probes` changes with
+     * every probe: SQLite writes nothing for an update that changes no byte
+     * (two probes in one millisecond), and such a probe would prove nothing. */
     "CREATE TABLE linebot_health ("
     "  id           INTEGER PRIMARY KEY CHECK (id = 1),"
-    "  probed_at_ms INTEGER NOT NULL"
+    "  probed_at_ms INTEGER NOT NULL,"
+    "  probes       INTEGER NOT NULL DEFAULT 1"
     ");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -216,7 +219,8 @@ static const char *const migrations[] = {
     X(COMMIT, "COMMIT")                                                                        \
     X(ROLLBACK, "ROLLBACK")                                                                    \
     X(HEALTH_PROBE, "INSERT INTO linebot_health (id, probed_at_ms) VALUES (1, ?1)"             \
-                    " ON CONFLICT (id) DO UPDATE SET probed_at_ms = excluded.probed_at_ms")    \
+                    " ON CONFLICT (id) DO UPDATE SET probed_at_ms = excluded.probed_at_ms,"  \
+                    " probes = probes + 1")                                                    \
     X(INBOX_ADD, "INSERT INTO linebot_inbox (event_id, chat_id, timestamp_ms, payload)"        \
                  " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id) DO NOTHING")                 \
     X(TASK_ADD, "INSERT INTO linebot_inbox (event_id, kind, chat_id, timestamp_ms, payload)"   \
