@@ -37,10 +37,7 @@
  * in the same transaction): when it ran out, the row is let go exactly as
  * store_recover() lets go of a crashed process's rows, so a worker that gave
  * up on a job because a write failed (a full disk) does not hold it forever.
- *
- * Storage faults (see store.h): before a write, the file at the path is
- * compared with the open one at most once a second, and a write failed for
- * want of space is remembered until the next health probe. A row is claimable when it is
+ * A row is claimable when it is
  * pending or sending and not claimed, and its chat has no claimed webhook
  * event (chat "" is exempt). Webhook events go first: an internal job (kind
  * set) is picked only when no event is claimable, and it never holds its
@@ -48,6 +45,10 @@
  * matches and claimed = 1; every claim increments claim_gen, and recover and
  * release clear claimed, so an old claim can never act again. The CHECK on
  * the inbox table keeps these rules true inside the database itself.
+ *
+ * Storage faults (see store.h): before a write, the file at the path is
+ * compared with the open one at most once a second, and a write failed for
+ * want of space is remembered until the next health probe.
  */
 #include "io/store_backend.h"
 
