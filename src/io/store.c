@@ -18,6 +18,7 @@
 #include "core/alloc.h"
 #include "io/clock.h"
 
+/* A backend's failure: also remembered for store_probe_write. */
 void store_set_error(struct store *st, const char *fmt, ...)
 {
     va_list ap;
@@ -27,6 +28,20 @@ void store_set_error(struct store *st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(st->error, sizeof st->error, fmt, ap);
     va_end(ap);
+    st->failed_since_probe = true;
+    memcpy(st->failure, st->error, sizeof st->failure);
+}
+
+/* A call refused for its arguments: says why, and says nothing about the
+ * store's health. */
+__attribute__((format(printf, 2, 3))) static int invalid(struct store *st, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(st->error, sizeof st->error, fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 static void copy_error(char *err, size_t errlen, const char *msg)
@@ -110,18 +125,40 @@ const char *store_last_error(struct store *st)
     return st->error;
 }
 
-int store_ping(struct store *st)
+/* A probe older than STORE_PROBE_EVERY_MS (or one "in the future": the
+ * caller's clock went back) is redone. Until then its result stands, except
+ * that a call of this handle that failed since (a webhook's inbox write, say)
+ * turns a success into a failure: the store just failed, whatever it did a
+ * moment before. */
+int store_probe_write(struct store *st, int64_t now_ms)
 {
     if (!st)
         return -1;
-    return st->ops->ping(st);
+    if (st->probed && now_ms >= st->probe_at_ms &&
+        (uint64_t)now_ms - (uint64_t)st->probe_at_ms < STORE_PROBE_EVERY_MS) {
+        if (st->probe_rc != 0)
+            return invalid(st, "%s", st->probe_error);
+        if (st->failed_since_probe)
+            return invalid(st, "%s", st->failure);
+        return 0;
+    }
+    st->probed = true;
+    st->probe_at_ms = now_ms;
+    st->probe_rc = st->ops->probe_write(st, clock_now_ms()) == 0 ? 0 : -1;
+    st->failed_since_probe = false;
+    snprintf(st->probe_error, sizeof st->probe_error, "%s", st->probe_rc ? st->error : "");
+    return st->probe_rc;
+}
+
+int store_ping(struct store *st)
+{
+    return store_probe_write(st, clock_monotonic_ms());
 }
 
 /* Sets an error naming the missing argument and returns -1. */
 static int missing(struct store *st, const char *what, const char *name)
 {
-    store_set_error(st, "store: %s: %s is missing", what, name);
-    return -1;
+    return invalid(st, "store: %s: %s is missing", what, name);
 }
 
 /* ---- inbox ---- */
@@ -140,9 +177,8 @@ int store_inbox_add(struct store *st, struct inbox_item *items, size_t n, size_t
         return missing(st, "inbox add", "items");
     for (size_t i = 0; i < n; i++) {
         if (!items[i].event_id || !items[i].payload) {
-            store_set_error(st, "store: inbox add: item %zu has no %s", i,
-                            items[i].event_id ? "payload" : "event_id");
-            return -1;
+            return invalid(st, "store: inbox add: item %zu has no %s", i,
+                           items[i].event_id ? "payload" : "event_id");
         }
     }
     return st->ops->inbox_add(st, items, n, n_new ? n_new : &unused);
@@ -457,8 +493,7 @@ int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, 
     if (!finish)
         return missing(st, "job finish", "finish");
     if ((size_t)finish->outcome >= N_OUTCOMES) {
-        store_set_error(st, "store: job finish: unknown outcome %d", (int)finish->outcome);
-        return -1;
+        return invalid(st, "store: job finish: unknown outcome %d", (int)finish->outcome);
     }
     if (finish->n_turns > 0 && !finish->turns)
         return missing(st, "job finish", "turns");
@@ -466,9 +501,8 @@ int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, 
         return missing(st, "job finish", "sent_ids");
     for (size_t i = 0; i < finish->n_turns; i++) {
         if (!role_valid(finish->turns[i].role)) {
-            store_set_error(st, "store: job finish: turn %zu has an unknown role %d", i,
-                            (int)finish->turns[i].role);
-            return -1;
+            return invalid(st, "store: job finish: turn %zu has an unknown role %d", i,
+                           (int)finish->turns[i].role);
         }
         if (!finish->turns[i].text)
             return missing(st, "job finish", "turn text");
@@ -493,8 +527,7 @@ int store_context_keep(struct store *st, const char *event_id, int64_t claim_gen
     if (!turn)
         return missing(st, "context keep", "turn");
     if (!role_valid(turn->role)) {
-        store_set_error(st, "store: context keep: unknown turn role %d", (int)turn->role);
-        return -1;
+        return invalid(st, "store: context keep: unknown turn role %d", (int)turn->role);
     }
     t = *turn;
     if (!t.text)
@@ -532,8 +565,7 @@ int store_task_add(struct store *st, const char *kind, const char *key, const ch
     /* "task:<kind>:<key>": a kind with a ':' could make two (kind, key)
      * pairs one id, so it is refused. */
     if (strchr(kind, ':')) {
-        store_set_error(st, "store: task add: a kind may not contain ':'");
-        return -1;
+        return invalid(st, "store: task add: a kind may not contain ':'");
     }
     event_id = xasprintf("task:%s:%s", kind, key);
     rc = st->ops->task_add(st, event_id, kind, chat_id ? chat_id : "", payload, now_ms);

@@ -64,7 +64,39 @@ const char *store_last_error(struct store *st);
  * SQLite; a no-op where commits cost no more (PostgreSQL). The ingest handle
  * never relaxes: an acknowledged event is always on disk. Returns 0 or -1. */
 int store_relax_durability(struct store *st);
-int store_ping(struct store *st); /* 0 when the store answers, -1 not (for /healthz) */
+
+/* Health: can the store be written right now? (for /healthz)
+ *
+ * The probe is a real committed write, in its own transaction: the one row of
+ * linebot_health gets the time (an upsert; every instance writes the same
+ * row). A full disk, a read-only or deleted database file, or a database
+ * server that refuses writes all make it fail, where a read would still
+ * succeed. On SQLite it also fails when any write of the process failed for
+ * want of space or by an I/O error since the probe before (SQLite reuses the
+ * space of its log, so a one-row write may fit where a larger one no longer
+ * does).
+ *
+ * Rate-limited per handle: at most one probe per STORE_PROBE_EVERY_MS of
+ * `now_ms` (a monotonic clock, milliseconds); in between, the last result is
+ * returned (and on failure its message is store_last_error again), except
+ * that a call of this handle that failed in the database since the probe
+ * makes it -1 (with that call's message) until the next probe. Calls refused
+ * for their arguments do not count. Returns 0 writable, -1 not. store_ping()
+ * is store_probe_write at clock_monotonic_ms(). */
+#define STORE_PROBE_EVERY_MS 1000
+int store_probe_write(struct store *st, int64_t now_ms);
+int store_ping(struct store *st);
+
+/* A deleted or moved SQLite file. SQLite keeps writing into the open file
+ * after it was unlinked or renamed, and all of that is lost at the next
+ * start, so the backend looks whether the file at the path is still the one
+ * it has open, at most once a second (STORE_PROBE_EVERY_MS), before a write.
+ * Once it is not, every write (store_inbox_add: ingest answers 503, so LINE
+ * redelivers later; claims; store_probe_write) fails with -1 and the message
+ * "LINEBOT_DB: the database file ... was deleted or moved while the bot was
+ * running; restart it", and nothing more is acknowledged into the lost file.
+ * Reads still answer from it. If the very same file comes back at its path,
+ * writes work again. (PostgreSQL has no such failure.) */
 
 /* ---- inbox (ingest side) ---- */
 struct inbox_item {
@@ -106,15 +138,20 @@ struct job {
 };
 void job_free(struct job *job); /* frees the strings, not `job`; NULL is a no-op */
 
-/* A claim is a lease: its holder renews it (store_job_renew) while it works.
- * On a shared store (PostgreSQL) a claim whose lease has run out is taken over
- * by another worker or instance, which bumps claim_gen, so the old holder's
- * writes are refused (fencing). SQLite serves one process: there, claims left
- * by a crash are freed at start-up by store_recover instead. */
+/* A claim is a lease: its holder renews it (store_job_renew) while it works
+ * (run/pool.c's lease keeper, every STORE_LEASE_MS / 3). On every backend a
+ * claim whose lease has run out is taken over by the next store_claim_next
+ * (of any worker, or any instance on a shared store), which bumps claim_gen,
+ * so the old holder's writes are refused (fencing). So a job whose holder
+ * could not write (a full disk: "record the answer" or "done" failed, and
+ * the worker gave up on it) is worked on again once the store can be written:
+ * from the start if it was `working`, by the exactly-once rules of
+ * run/stage_deliver.c if it was `sending`. On SQLite, store_recover also
+ * frees a crashed process's claims at start-up without waiting for them. */
 #define STORE_LEASE_MS 30000
 
 /* Claims the next event to work on, atomically: the oldest (timestamp, arrival)
- * pending or recovered event of a chat that has no other event in progress
+ * pending, recovered or expired event of a chat that has no other event in progress
  * (internal jobs only when no event is claimable; see store_task_add). One
  * transaction: the row becomes `working` (or stays `sending`), claimed, with
  * claim_gen and attempts bumped. Returns 1 with `job` filled (free it with
@@ -122,7 +159,8 @@ void job_free(struct job *job); /* frees the strings, not `job`; NULL is a no-op
  * `now_ms` is recorded as the claim time; the lease runs to now_ms + STORE_LEASE_MS. */
 int store_claim_next(struct store *st, int64_t now_ms, struct job *job);
 
-/* Extends the claim's lease to now_ms + STORE_LEASE_MS (one statement, fenced).
+/* Extends the claim's lease to now_ms + STORE_LEASE_MS (one statement, fenced),
+ * also a lease that has run out, as long as nobody has taken it over yet.
  * Returns 0 on success, 1 if the claim was lost (taken over), -1 on error. */
 int store_job_renew(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms);
 
@@ -141,7 +179,8 @@ int store_job_release(struct store *st, const char *event_id, int64_t claim_gen)
 /* At start-up of a single-instance store (SQLite): every `working` event goes
  * back to pending (nothing was sent for it); `sending` events stay, to be
  * claimed with state JOB_SENDING and finished without double-sending. One
- * statement. On a shared store this does nothing and returns 0: other
+ * statement. This only saves the wait for the crashed claims' leases.
+ * On a shared store this does nothing and returns 0: other
  * instances' claims are live leases, and expired ones are taken over by
  * store_claim_next. */
 int store_recover(struct store *st);

@@ -38,7 +38,9 @@ struct store_backend_ops {
     const char *name; /* "sqlite", "postgres": for messages */
 
     void (*close)(struct store *st); /* frees st->backend, not st */
-    int (*ping)(struct store *st);
+    /* One small committed write (store_probe_write; store.c rate-limits it).
+     * `now_ms` is the wall clock, recorded in the health row. */
+    int (*probe_write)(struct store *st, int64_t now_ms);
     int (*relax_durability)(struct store *st); /* may be NULL: nothing to relax */
     int (*inbox_add)(struct store *st, struct inbox_item *items, size_t n, size_t *n_new);
     int (*inbox_forget)(struct store *st, const char *const *event_ids, size_t n);
@@ -89,6 +91,15 @@ struct store {
     const struct store_backend_ops *ops;
     void *backend;                /* the backend's own state */
     char error[STORE_ERROR_MAX];  /* last error, "" if none yet */
+    /* store_probe_write's cache: the last probe's time (monotonic), result
+     * and message; and whether a call failed since (store_set_error), with
+     * its message. */
+    bool probed;
+    int64_t probe_at_ms;
+    int probe_rc;
+    char probe_error[STORE_ERROR_MAX];
+    bool failed_since_probe;
+    char failure[STORE_ERROR_MAX];
 };
 
 /* Shared row mapping: the names the tables store for roles, job states and
@@ -100,7 +111,9 @@ enum job_state store_claimed_state(const char *name);
 /* The usage column values: NULL-able, so -1 (or no model) means "none". */
 bool store_usage_known(const struct job_finish *finish, int64_t value);
 
-/* Records the handle's last error (printf-style; truncated to fit). */
+/* Records the handle's last error (printf-style; truncated to fit). Meant
+ * for failures of the database: store_probe_write counts them against the
+ * store's health (see store.c). */
 void store_set_error(struct store *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -225,7 +225,18 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = { migration_1, migration_2 };
+/* 3 (issue 16): the one row store_probe_write rewrites, so that /healthz
+ * knows the database takes writes, not only reads. */
+static const char *const migration_3[] = {
+    "CREATE TABLE linebot_health ("
+    "  id           integer PRIMARY KEY CHECK (id = 1),"
+    "  probed_at_ms bigint  NOT NULL,"
+    "  probes       bigint  NOT NULL DEFAULT 1"
+    ")",
+    NULL,
+};
+
+static const char *const *const migrations[] = { migration_1, migration_2, migration_3 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- SQL ---- */
@@ -237,6 +248,10 @@ static const char *const *const migrations[] = { migration_1, migration_2 };
     "DELETE FROM linebot_inbox WHERE event_id = $1 AND state = 'pending' AND NOT claimed"
 #define SQL_INBOX_DEPTH                                                                        \
     "SELECT count(*) FROM linebot_inbox WHERE state IN ('pending', 'working', 'sending')"
+#define SQL_HEALTH_PROBE                                                                       \
+    "INSERT INTO linebot_health (id, probed_at_ms) VALUES (1, $1)"                             \
+    " ON CONFLICT (id) DO UPDATE SET probed_at_ms = excluded.probed_at_ms,"                   \
+    " probes = linebot_health.probes + 1"
 #define SQL_TASK_ADD                                                                           \
     "INSERT INTO linebot_inbox (event_id, kind, chat_id, timestamp_ms, payload)"               \
     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING"
@@ -959,17 +974,16 @@ fail:
     return -1;
 }
 
-static int pg_ping(struct store *st)
+/* One statement, so its own transaction: a database that refuses writes (a
+ * full disk, a read-only replica after a failover) fails it. */
+static int pg_probe_write(struct store *st, int64_t now_ms)
 {
-    PGresult *res;
+    struct params p = { .n = 0 };
 
-    if (pg_ready(st, "ping") != 0)
+    if (pg_ready(st, "health probe") != 0)
         return -1;
-    res = query(st, "ping", "SELECT 1", NULL);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
+    param_int(&p, now_ms);
+    return run(st, "health probe", SQL_HEALTH_PROBE, &p, NULL);
 }
 
 /* ---- inbox ---- */
@@ -1656,7 +1670,7 @@ static int pg_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
 static const struct store_backend_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
-    .ping = pg_ping,
+    .probe_write = pg_probe_write,
     .inbox_add = pg_inbox_add,
     .inbox_forget = pg_inbox_forget,
     .inbox_depth = pg_inbox_depth,

@@ -27,11 +27,17 @@
  * COMMIT, or a single statement), exactly as on PostgreSQL.
  *
  * How claims work. An inbox row has a `state` (pending, working, sending,
- * waiting, done) and a `claimed` flag: claimed = 1 means a live worker holds the row
- * under its claim_gen. `working` rows are always claimed; `sending` rows are
- * claimed while a worker finishes them and unclaimed after store_recover() or
- * store_job_release(), which is how a crashed send becomes claimable again
- * (as JOB_SENDING, with its recorded answer). A row is claimable when it is
+ * waiting, done) and a `claimed` flag: claimed = 1 means a worker holds the row
+ * under its claim_gen, on a lease from claimed_at_ms (the claim, or its latest
+ * renewal) for STORE_LEASE_MS. `working` rows are always claimed; `sending` rows are
+ * claimed while a worker finishes them and unclaimed after store_recover(),
+ * store_job_release() or the end of their lease, which is how a crashed or
+ * abandoned send becomes claimable again (as JOB_SENDING, with its recorded
+ * answer). A claim's lease is looked at by the next claim (STMT_CLAIM_EXPIRE,
+ * in the same transaction): when it ran out, the row is let go exactly as
+ * store_recover() lets go of a crashed process's rows, so a worker that gave
+ * up on a job because a write failed (a full disk) does not hold it forever.
+ * A row is claimable when it is
  * pending or sending and not claimed, and its chat has no claimed webhook
  * event (chat "" is exempt). Webhook events go first: an internal job (kind
  * set) is picked only when no event is claimable, and it never holds its
@@ -39,10 +45,15 @@
  * matches and claimed = 1; every claim increments claim_gen, and recover and
  * release clear claimed, so an old claim can never act again. The CHECK on
  * the inbox table keeps these rules true inside the database itself.
+ *
+ * Storage faults (see store.h): before a write, the file at the path is
+ * compared with the open one at most once a second, and a write failed for
+ * want of space is remembered until the next health probe.
  */
 #include "io/store_backend.h"
 
 #include "core/alloc.h"
+#include "io/clock.h"
 
 #include <sqlite3.h>
 #include <assert.h>
@@ -185,6 +196,16 @@ static const char *const migrations[] = {
     "ALTER TABLE rate RENAME TO linebot_rate;"
     "DROP INDEX rate_time;"
     "CREATE INDEX linebot_rate_time ON linebot_rate (window_start_ms);",
+
+    /* 3 (issue 16): the one row store_probe_write rewrites, so that /healthz
+     * knows the store can be written, not only read. `probes` changes with
+     * every probe: SQLite writes nothing for an update that changes no byte
+     * (two probes in one millisecond), and such a probe would prove nothing. */
+    "CREATE TABLE linebot_health ("
+    "  id           INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  probed_at_ms INTEGER NOT NULL,"
+    "  probes       INTEGER NOT NULL DEFAULT 1"
+    ");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -198,7 +219,9 @@ static const char *const migrations[] = {
     X(BEGIN, "BEGIN IMMEDIATE")                                                                \
     X(COMMIT, "COMMIT")                                                                        \
     X(ROLLBACK, "ROLLBACK")                                                                    \
-    X(PING, "SELECT count(*) FROM sqlite_master")                                              \
+    X(HEALTH_PROBE, "INSERT INTO linebot_health (id, probed_at_ms) VALUES (1, ?1)"             \
+                    " ON CONFLICT (id) DO UPDATE SET probed_at_ms = excluded.probed_at_ms,"  \
+                    " probes = probes + 1")                                                    \
     X(INBOX_ADD, "INSERT INTO linebot_inbox (event_id, chat_id, timestamp_ms, payload)"        \
                  " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id) DO NOTHING")                 \
     X(TASK_ADD, "INSERT INTO linebot_inbox (event_id, kind, chat_id, timestamp_ms, payload)"   \
@@ -234,6 +257,12 @@ static const char *const migrations[] = {
     X(ADOPT_TAKE, "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL,"    \
                   " outcome = ?2, done_at_ms = ?3 WHERE event_id = ?1 AND state = 'waiting'")  \
     X(JOB_RENEW, "UPDATE linebot_inbox SET claimed_at_ms = ?3" FENCE)                          \
+    /* Claims whose lease ran out (claimed or renewed at or before ?1, now -  \
+     * STORE_LEASE_MS) become claimable again, as after store_recover. Walks  \
+     * the claimed rows only: one per busy worker at most. */                  \
+    X(CLAIM_EXPIRE, "UPDATE linebot_inbox INDEXED BY linebot_inbox_busy"                       \
+                    " SET state = CASE state WHEN 'working' THEN 'pending' ELSE state END,"    \
+                    " claimed = 0 WHERE claimed = 1 AND coalesce(claimed_at_ms, 0) <= ?1")     \
     X(JOB_RELEASE, "UPDATE linebot_inbox SET state = CASE state WHEN 'working' THEN 'pending'" \
                    " ELSE state END, claimed = 0" FENCE)                                       \
     X(RECOVER, "UPDATE linebot_inbox SET state = CASE state WHEN 'working' THEN 'pending'"     \
@@ -331,6 +360,16 @@ struct shared_db {
     sqlite3_stmt *sync_full;  /* PRAGMA synchronous = FULL */
     sqlite3_stmt *sync_normal;
     bool synced;              /* the connection is at synchronous=FULL */
+
+    /* Storage faults (see store.h). The file at the path is compared with the
+     * open one at most once a second (checked_at_ms, monotonic); `moved` is
+     * the last answer. `write_failed` notes that a write failed for want of
+     * space or by an I/O error since the last health probe, and why. */
+    bool checked;
+    int64_t checked_at_ms;
+    bool moved;
+    bool write_failed;
+    char write_error[STORE_ERROR_MAX];
 
     /* The gate. The handles take turns on the connection, and the fully
      * durable handles (ingest: a webhook's ack waits on its commit) go before
@@ -445,11 +484,46 @@ static sqlite3_stmt *stmt(struct store *st, enum stmt_id id)
 }
 
 /* Records SQLite's message for the last call and returns -1. SQLite's
- * messages name tables and constraints, never the bound values. */
+ * messages name tables and constraints, never the bound values. A failure of
+ * the disk (full, I/O error, read-only) is also noted for the health probe. */
 static int db_error(struct store *st, const char *what)
 {
-    store_set_error(st, "sqlite: %s: %s", what, sqlite3_errmsg(db_of(st)));
+    struct shared_db *sh = backend_of(st)->sh;
+    int code = sqlite3_errcode(sh->db) & 0xff;
+
+    store_set_error(st, "sqlite: %s: %s", what, sqlite3_errmsg(sh->db));
+    if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY || code == SQLITE_CANTOPEN) {
+        sh->write_failed = true;
+        snprintf(sh->write_error, sizeof sh->write_error, "%s", st->error);
+    }
     return -1;
+}
+
+/* Before a write: is the file at the path still the one we have open? (See
+ * store.h.) SQLITE_FCNTL_HAS_MOVED stats the path and compares its inode
+ * with the open file's; it costs a stat(), done at most once a second. A
+ * database without a file (":memory:") answers SQLITE_NOTFOUND: never moved. */
+static int check_not_moved(struct store *st)
+{
+    struct shared_db *sh = backend_of(st)->sh;
+    int64_t now = clock_monotonic_ms();
+
+    if (!sh->checked || now - sh->checked_at_ms >= STORE_PROBE_EVERY_MS || now < sh->checked_at_ms) {
+        int moved = 0;
+
+        sh->checked = true;
+        sh->checked_at_ms = now;
+        if (sqlite3_file_control(sh->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK)
+            sh->moved = moved != 0;
+    }
+    if (sh->moved) {
+        const char *file = sqlite3_db_filename(sh->db, "main");
+        store_set_error(st, "LINEBOT_DB: the database file %.120s was deleted or moved while the bot"
+                            " was running; restart it",
+                        file && *file ? file : sh->location);
+        return -1;
+    }
+    return 0;
 }
 
 /* Makes a statement ready for its next use. */
@@ -829,9 +903,22 @@ int store_sqlite_open(struct store *st, const char *location, bool is_uri)
     return 0;
 }
 
-static int sq_ping(struct store *st)
+/* One committed upsert of the health row; then, whether another write of
+ * the process failed since the last probe (see store.h: a one-row write may
+ * still fit in the log where larger ones no longer do). */
+static int sq_probe_write(struct store *st, int64_t now_ms)
 {
-    return run(st, stmt(st, STMT_PING), "ping");
+    struct shared_db *sh = backend_of(st)->sh;
+    sqlite3_stmt *s = stmt(st, STMT_HEALTH_PROBE);
+    int rc = run_changes(st, s, sqlite3_bind_int64(s, 1, now_ms), "health probe", NULL);
+    bool failed = sh->write_failed;
+
+    sh->write_failed = false;
+    if (rc == 0 && failed) {
+        store_set_error(st, "sqlite: a write failed since the last health check: %.200s", sh->write_error);
+        rc = -1;
+    }
+    return rc;
 }
 
 /* ---- inbox ---- */
@@ -923,6 +1010,7 @@ static int sq_claim_next(struct store *st, int64_t now_ms, struct job *job)
 {
     sqlite3_stmt *pick = stmt(st, STMT_CLAIM_PICK);
     sqlite3_stmt *take = stmt(st, STMT_CLAIM_TAKE);
+    sqlite3_stmt *s;
     int64_t seq;
     int rc, changes = 0;
 
@@ -930,6 +1018,15 @@ static int sq_claim_next(struct store *st, int64_t now_ms, struct job *job)
      * can pick the same row, or another row of the same chat, meanwhile. */
     if (tx_begin(st) != 0)
         return -1;
+    /* Expired claims first, so that their rows and chats are claimable. If
+     * nothing is claimed after all, the rollback undoes this too: an expired
+     * row is always claimable, so nothing was expired. */
+    s = stmt(st, STMT_CLAIM_EXPIRE);
+    rc = sqlite3_bind_int64(s, 1, now_ms < INT64_MIN + STORE_LEASE_MS ? INT64_MIN : now_ms - STORE_LEASE_MS);
+    if (run_changes(st, s, rc, "claim", NULL) != 0) {
+        tx_rollback(st);
+        return -1;
+    }
     rc = sqlite3_step(pick);
     if (rc == SQLITE_DONE) {
         /* No event is claimable: an internal job may go. */
@@ -1238,8 +1335,8 @@ static int sq_job_release(struct store *st, const char *event_id, int64_t claim_
     return fenced(st, s, rc, "job release");
 }
 
-/* SQLite serves one process, so a lease only records that its holder is alive;
- * crashed claims are freed by store_recover at start-up. */
+/* The lease runs from claimed_at_ms (the claim, or the latest renewal): see
+ * STMT_CLAIM_EXPIRE. */
 static int sq_job_renew(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms)
 {
     sqlite3_stmt *s = stmt(st, STMT_JOB_RENEW);
@@ -1433,20 +1530,23 @@ static int sq_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
 
 /* ---- the gate around every op ---- */
 
-/* Every op holds the connection while it runs. */
-#define GATED(name, params, args)                                   \
+/* Every op holds the connection while it runs. A write first makes sure
+ * the file is still where it was opened (check_not_moved). */
+#define GATED_OP(name, params, args, is_write)                      \
     static int gated_##name params                                  \
     {                                                               \
         gate_enter(backend_of(st));                                 \
-        int rc = sq_##name args;                                    \
+        int rc = (is_write) && check_not_moved(st) != 0 ? -1 : sq_##name args; \
         gate_leave(backend_of(st));                                 \
         return rc;                                                  \
     }
+#define GATED(name, params, args) GATED_OP(name, params, args, true)
+#define GATED_READ(name, params, args) GATED_OP(name, params, args, false)
 
-GATED(ping, (struct store *st), (st))
+GATED(probe_write, (struct store *st, int64_t now_ms), (st, now_ms))
 GATED(inbox_add, (struct store *st, struct inbox_item *items, size_t n, size_t *n_new), (st, items, n, n_new))
 GATED(inbox_forget, (struct store *st, const char *const *ids, size_t n), (st, ids, n))
-GATED(inbox_depth, (struct store *st, int64_t *depth), (st, depth))
+GATED_READ(inbox_depth, (struct store *st, int64_t *depth), (st, depth))
 GATED(claim_next, (struct store *st, int64_t now_ms, struct job *job), (st, now_ms, job))
 GATED(job_sending, (struct store *st, const char *id, int64_t gen, const char *answer), (st, id, gen, answer))
 GATED(job_finish, (struct store *st, const char *id, int64_t gen, const struct job_finish *f, int64_t at),
@@ -1462,28 +1562,30 @@ GATED(job_adopt, (struct store *st, const char *id, int64_t gen, const char *par
 GATED(job_release, (struct store *st, const char *id, int64_t gen), (st, id, gen))
 GATED(job_renew, (struct store *st, const char *id, int64_t gen, int64_t now_ms), (st, id, gen, now_ms))
 GATED(recover, (struct store *st), (st))
-GATED(bot_message_is, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
-GATED(history_load, (struct store *st, const char *chat, int max_turns, int max_context, struct turn **turns,
-                     size_t *n), (st, chat, max_turns, max_context, turns, n))
-GATED(message_text, (struct store *st, const char *chat, const char *mid, char **text), (st, chat, mid, text))
+GATED_READ(bot_message_is, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
+GATED_READ(history_load, (struct store *st, const char *chat, int max_turns, int max_context, struct turn **turns,
+                          size_t *n), (st, chat, max_turns, max_context, turns, n))
+GATED_READ(message_text, (struct store *st, const char *chat, const char *mid, char **text), (st, chat, mid, text))
 GATED(message_delete, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
 GATED(message_update, (struct store *st, const char *chat, const char *mid, const char *text),
       (st, chat, mid, text))
 GATED(history_clear, (struct store *st, const char *chat), (st, chat))
 GATED(forget_chat, (struct store *st, const char *chat), (st, chat))
-GATED(profile_get, (struct store *st, const char *chat, const char *user, int64_t fresh_after, char **name),
-      (st, chat, user, fresh_after, name))
+GATED_READ(profile_get, (struct store *st, const char *chat, const char *user, int64_t fresh_after, char **name),
+           (st, chat, user, fresh_after, name))
 GATED(profile_put, (struct store *st, const char *chat, const char *user, const char *name, int64_t now_ms),
       (st, chat, user, name, now_ms))
 GATED(purge, (struct store *st, int64_t before_ms, int64_t dedup_before_ms), (st, before_ms, dedup_before_ms))
 #undef GATED
+#undef GATED_READ
+#undef GATED_OP
 
 static const struct store_backend_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
     .relax_durability = sq_relax_durability,
 #define OP(name) .name = gated_##name,
-    OP(ping) OP(inbox_add) OP(inbox_forget) OP(inbox_depth) OP(claim_next) OP(job_sending)
+    OP(probe_write) OP(inbox_add) OP(inbox_forget) OP(inbox_depth) OP(claim_next) OP(job_sending)
     OP(job_finish) OP(context_keep) OP(rate_count) OP(task_add) OP(job_park) OP(job_adopt)
     OP(job_release) OP(job_renew) OP(recover) OP(bot_message_is) OP(history_load)
     OP(message_text) OP(message_delete) OP(message_update) OP(history_clear) OP(forget_chat)

@@ -58,6 +58,8 @@ static void handle_callback(void *ctx, struct server_request *req)
     server_reply_webhook(req, status, reason);
 }
 
+/* store_ping is a real write, at most once a second (see io/store.h): a full
+ * disk or a deleted SQLite file makes it 503 while reads would still work. */
 static void handle_healthz(void *ctx, struct server_request *req)
 {
     struct server *srv = ctx;

@@ -6,7 +6,7 @@
  * server's own routes:
  *
  *   POST /callback   the raw body to ingest (verify, parse, store)
- *   GET  /healthz    200 when the store answers, else 503
+ *   GET  /healthz    200 when the store can be written (store_ping), else 503
  *   GET  /metrics    the Prometheus text
  *
  * A front door (run/fc.c for Function Compute) passes a `struct server_door`:

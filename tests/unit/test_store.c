@@ -10,9 +10,11 @@
  * behind one, set LINEBOT_TEST_PG_DATABASES=1 for a fresh database per test
  * instead (the role needs CREATEDB).
  * Tests that look inside the SQLite file itself (schema versions, URL forms)
- * skip on other backends; tests of what only a shared store does (leases
- * taken over, reconnecting) skip on SQLite. A small TCP proxy between the
- * store and PostgreSQL injects the network faults.
+ * skip on other backends; tests of what only a shared store does (races
+ * between instances, reconnecting) skip on SQLite. A small TCP proxy between
+ * the store and PostgreSQL injects the network faults; failing writes are
+ * injected with RLIMIT_FSIZE on SQLite (the file system refuses to grow the
+ * files: a full disk as SQLite sees it) and with a trigger on PostgreSQL.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,8 +34,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -177,9 +182,13 @@ static int setup(void **state)
     return 0;
 }
 
+static void fsize_restore(void);
+
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
+
+    fsize_restore(); /* a storage-fault test that failed half way */
 
     if (running_proxy)
         proxy_stop(running_proxy);
@@ -2187,18 +2196,16 @@ static void test_concurrent_open(void **state)
     assert_int_equal(depth_of(fx->st), CC_WORKERS);
 }
 
-/* ---- shared store only (PostgreSQL): leases, schema, races, reconnects ---- */
+/* ---- leases: on every backend, a claim whose lease ran out is taken over ---- */
 
-static void test_pg_lease_takeover(void **state)
+static void test_lease_takeover(void **state)
 {
     struct fixture *fx = *state;
     const int64_t t = 1000;
     struct store *other;
     struct job job, again, next;
 
-    if (!fx->backend->shared)
-        skip();
-    other = reopen(fx);
+    other = reopen(fx); /* another instance; on SQLite, another worker */
     add_event(fx->st, "e1", "chatA", 1);
     add_event(fx->st, "e2", "chatA", 2);
     claim_expect_at(fx->st, t, "e1", &job);
@@ -2231,7 +2238,7 @@ static void test_pg_lease_takeover(void **state)
 }
 
 /* A job that died in `sending` is taken over as JOB_SENDING with its answer. */
-static void test_pg_lease_takeover_sending(void **state)
+static void test_lease_takeover_sending(void **state)
 {
     struct fixture *fx = *state;
     const char *answer = "{\"mode\":\"reply\",\"parts\":[\"hi\"]}";
@@ -2239,8 +2246,6 @@ static void test_pg_lease_takeover_sending(void **state)
     struct store *other;
     struct job job, again;
 
-    if (!fx->backend->shared)
-        skip();
     other = reopen(fx);
     add_event(fx->st, "e1", "", 1); /* chat "": taken over row by row */
     add_event(fx->st, "e2", "chatB", 2);
@@ -2269,15 +2274,13 @@ static void test_pg_lease_takeover_sending(void **state)
 
 /* An expired claim no longer holds its chat: an older event that arrived
  * meanwhile goes first, and the expired one is worked on again later. */
-static void test_pg_expired_claim_frees_chat(void **state)
+static void test_expired_claim_frees_chat(void **state)
 {
     struct fixture *fx = *state;
     const int64_t t = 1000;
     struct store *other;
     struct job job, older, again;
 
-    if (!fx->backend->shared)
-        skip();
     other = reopen(fx);
     add_event(fx->st, "a2", "chatA", 20);
     claim_expect_at(fx->st, t, "a2", &job);
@@ -2295,15 +2298,13 @@ static void test_pg_expired_claim_frees_chat(void **state)
     store_close(other);
 }
 
-static void test_pg_renew_prevents_takeover(void **state)
+static void test_renew_prevents_takeover(void **state)
 {
     struct fixture *fx = *state;
     const int64_t t = 1000;
     struct store *other, *keeper;
     struct job job, again;
 
-    if (!fx->backend->shared)
-        skip();
     other = reopen(fx);
     keeper = reopen(fx); /* the lease keeper renews with a handle of its own */
     add_event(fx->st, "e1", "chatA", 1);
@@ -2327,6 +2328,272 @@ static void test_pg_renew_prevents_takeover(void **state)
     store_close(keeper);
     store_close(other);
 }
+
+/* ---- storage faults ---- */
+
+/* Makes every write of the store fail, or work again. SQLite: the process
+ * may not write to any file (RLIMIT_FSIZE 0, SIGXFSZ ignored), so SQLite's
+ * writes fail with an I/O error, even where it would reuse its log's space.
+ * PostgreSQL: a trigger refuses every write to the inbox and the health row
+ * with the message of a full disk. */
+static struct rlimit saved_fsize;
+static bool fsize_limited;
+
+static void fsize_restore(void)
+{
+    if (!fsize_limited)
+        return;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved_fsize), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    fsize_limited = false;
+}
+
+static void writes_fail(const struct fixture *fx, bool fail)
+{
+    if (fx->backend->is_sqlite) {
+        if (fail) {
+            assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved_fsize), 0);
+            struct rlimit none = { 0, saved_fsize.rlim_max };
+            signal(SIGXFSZ, SIG_IGN);
+            assert_int_equal(setrlimit(RLIMIT_FSIZE, &none), 0);
+            fsize_limited = true;
+        } else {
+            fsize_restore();
+        }
+        return;
+    }
+    if (fail) {
+        admin_exec(fx, "CREATE FUNCTION %sdisk_full() RETURNS trigger LANGUAGE plpgsql AS"
+                       " $$BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'"
+                       " USING ERRCODE = '53100'; END$$;"
+                       "CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE OR DELETE ON %slinebot_inbox"
+                       " FOR EACH STATEMENT EXECUTE FUNCTION %sdisk_full();"
+                       "CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE OR DELETE ON %slinebot_health"
+                       " FOR EACH STATEMENT EXECUTE FUNCTION %sdisk_full();");
+    } else {
+        admin_exec(fx, "DROP FUNCTION %sdisk_full() CASCADE");
+    }
+}
+
+/* /healthz's probe: a real write, at most once per STORE_PROBE_EVERY_MS of the
+ * caller's clock, the result (and its message) kept in between. */
+static void test_probe_write(void **state)
+{
+    struct fixture *fx = *state;
+    const int64_t t = 50000;
+
+    add_event(fx->st, "e1", "chatA", 1);
+    assert_int_equal(store_probe_write(fx->st, t), 0);
+    expect_admin_text(fx, "SELECT count(*) FROM %slinebot_health", "1");
+    writes_fail(fx, true);
+    assert_int_equal(store_probe_write(fx->st, t + STORE_PROBE_EVERY_MS - 1), 0); /* not probed yet */
+    assert_int_equal(store_probe_write(fx->st, t + STORE_PROBE_EVERY_MS), -1);
+    char *first = strdup(store_last_error(fx->st));
+    assert_true(strlen(first) > 0);
+    writes_fail(fx, false);
+
+    /* Until the next probe is due, the failure stands, with its message even
+     * after another call set a different one. */
+    assert_int_equal(store_forget_chat(fx->st, NULL), -1);
+    assert_int_equal(store_probe_write(fx->st, t + 2 * STORE_PROBE_EVERY_MS - 1), -1);
+    assert_string_equal(store_last_error(fx->st), first);
+    assert_int_equal(store_probe_write(fx->st, t + 2 * STORE_PROBE_EVERY_MS), 0);
+
+    /* A write of this handle that failed since the probe is news about the
+     * store: unhealthy, with that message, until the next probe. */
+    writes_fail(fx, true);
+    struct inbox_item it = { "e2", "chatA", 2, "{}" };
+    size_t n_new;
+    assert_int_equal(store_inbox_add(fx->st, &it, 1, &n_new), -1);
+    char *failed = strdup(store_last_error(fx->st));
+    writes_fail(fx, false);
+    assert_int_equal(store_probe_write(fx->st, t + 3 * STORE_PROBE_EVERY_MS - 1), -1);
+    assert_string_equal(store_last_error(fx->st), failed);
+    int64_t next = t + 3 * STORE_PROBE_EVERY_MS;
+    if (fx->backend->is_sqlite) {
+        /* SQLite's next probe reports that failed write once more: see
+         * test_sqlite_probe_sees_failed_writes. */
+        assert_int_equal(store_probe_write(fx->st, next), -1);
+        next += STORE_PROBE_EVERY_MS;
+    }
+    assert_int_equal(store_probe_write(fx->st, next), 0);
+    assert_int_equal(store_probe_write(fx->st, next + 1), 0);
+    free(failed);
+    char *probes = admin_text(fx, "SELECT probes FROM %slinebot_health");
+    assert_non_null(probes);
+    assert_true(atoi(probes) >= 3); /* every probe wrote */
+    free(probes);
+    /* A clock that went back probes again at once. */
+    assert_int_equal(store_probe_write(fx->st, 0), 0);
+    assert_int_equal(store_ping(fx->st), 0);
+    assert_int_equal(store_probe_write(NULL, t), -1);
+    assert_int_equal(depth_of(fx->st), 1);
+    free(first);
+}
+
+/* Issue 16: the answer record failed on a full disk and the worker gave up
+ * on the job, holding its claim (it could not even give it back). Once the
+ * store can be written, the job is not held forever: when its lease runs
+ * out, the next claim takes it up again, from the start, and the old claim
+ * can write nothing. /healthz says 503 meanwhile. */
+static void test_claim_abandoned_after_failed_write(void **state)
+{
+    struct fixture *fx = *state;
+    const int64_t t = 1000;
+    struct job job, again, next;
+
+    add_event(fx->st, "e1", "chatA", 1);
+    add_event(fx->st, "e2", "chatA", 2);
+    claim_expect_at(fx->st, t, "e1", &job);
+    assert_int_equal(store_probe_write(fx->st, 0), 0);
+
+    writes_fail(fx, true);
+    assert_int_equal(store_job_sending(fx->st, "e1", job.claim_gen, "{\"parts\":[\"hi\"]}"), -1);
+    if (fx->backend->is_sqlite)
+        assert_non_null(strstr(store_last_error(fx->st), "job sending"));
+    else
+        assert_non_null(strstr(store_last_error(fx->st), "No space left"));
+    assert_int_equal(store_job_release(fx->st, "e1", job.claim_gen), -1);
+    assert_int_equal(store_job_renew(fx->st, "e1", job.claim_gen, t + 10), -1);
+    assert_int_equal(store_probe_write(fx->st, STORE_PROBE_EVERY_MS), -1);
+    writes_fail(fx, false);
+    assert_int_equal(store_probe_write(fx->st, 2 * STORE_PROBE_EVERY_MS), 0);
+
+    /* The lease still runs: the chat is busy. */
+    assert_int_equal(store_claim_next(fx->st, t + STORE_LEASE_MS - 1, &again), 0);
+    claim_expect_at(fx->st, t + STORE_LEASE_MS, "e1", &again);
+    assert_int_equal(again.state, JOB_PENDING);
+    assert_int_equal(again.attempts, 2);
+    assert_null(again.answer);
+    assert_true(again.claim_gen > job.claim_gen);
+    assert_int_equal(store_job_sending(fx->st, "e1", job.claim_gen, "{}"), 1);
+    assert_int_equal(job_done(fx->st, "e1", job.claim_gen), 1);
+    assert_int_equal(store_job_renew(fx->st, "e1", job.claim_gen, t + STORE_LEASE_MS), 1);
+    assert_int_equal(store_claim_next(fx->st, t + STORE_LEASE_MS, &next), 0); /* e1 holds chatA */
+    finish_job(fx->st, &again);
+    claim_expect_at(fx->st, t + STORE_LEASE_MS, "e2", &next);
+    finish_job(fx->st, &next);
+    assert_int_equal(depth_of(fx->st), 0);
+    job_free(&job);
+}
+
+/* The same after the answer was recorded: "done" failed. The job is taken
+ * up as JOB_SENDING with its answer, for the exactly-once rules of
+ * run/stage_deliver.c. */
+static void test_claim_abandoned_while_sending(void **state)
+{
+    struct fixture *fx = *state;
+    const char *answer = "{\"mode\":\"reply\",\"parts\":[\"hi\"]}";
+    const int64_t t = 7000;
+    struct job job, again;
+
+    add_event(fx->st, "e1", "chatA", 1);
+    claim_expect_at(fx->st, t, "e1", &job);
+    assert_int_equal(store_job_sending(fx->st, "e1", job.claim_gen, answer), 0);
+    writes_fail(fx, true);
+    assert_int_equal(job_done(fx->st, "e1", job.claim_gen), -1);
+    writes_fail(fx, false);
+
+    assert_int_equal(store_claim_next(fx->st, t + STORE_LEASE_MS - 1, &again), 0);
+    claim_expect_at(fx->st, t + STORE_LEASE_MS, "e1", &again);
+    assert_int_equal(again.state, JOB_SENDING);
+    assert_non_null(again.answer);
+    assert_string_equal(again.answer, answer);
+    assert_int_equal(job_done(fx->st, "e1", job.claim_gen), 1);
+    finish_job(fx->st, &again);
+    assert_int_equal(depth_of(fx->st), 0);
+    job_free(&job);
+}
+
+/* SQLite reuses its log's space, so a one-row probe may fit where a larger
+ * write no longer does: a write that failed for want of space since the
+ * last probe fails the next probe too, and only that one. */
+static void test_sqlite_probe_sees_failed_writes(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job;
+
+    if (!fx->backend->is_sqlite)
+        skip();
+    add_event(fx->st, "e1", "chatA", 1);
+    claim_expect(fx->st, "e1", &job);
+    assert_int_equal(store_probe_write(fx->st, 0), 0);
+    writes_fail(fx, true);
+    assert_int_equal(store_job_sending(fx->st, "e1", job.claim_gen, "{}"), -1);
+    writes_fail(fx, false);
+    assert_int_equal(store_probe_write(fx->st, STORE_PROBE_EVERY_MS), -1);
+    assert_non_null(strstr(store_last_error(fx->st), "a write failed since the last health check"));
+    assert_non_null(strstr(store_last_error(fx->st), "job sending"));
+    assert_int_equal(store_probe_write(fx->st, 2 * STORE_PROBE_EVERY_MS), 0);
+    assert_int_equal(store_job_sending(fx->st, "e1", job.claim_gen, "{}"), 0);
+    finish_job(fx->st, &job);
+}
+
+static void sleep_past_check(void)
+{
+    usleep((STORE_PROBE_EVERY_MS + 100) * 1000);
+}
+
+static void expect_moved_error(struct fixture *fx)
+{
+    const char *err = store_last_error(fx->st);
+    if (!strstr(err, "was deleted or moved while the bot was running; restart it") || !strstr(err, fx->path) ||
+        strncmp(err, "LINEBOT_DB: ", 12) != 0)
+        fail_msg("unexpected error: %s", err);
+}
+
+/* Issue 16: a database file deleted (or moved) while the bot runs. SQLite
+ * would go on writing into the lost file; instead every write fails, at the
+ * latest one check (a second) later, saying what happened. */
+static void test_sqlite_file_deleted_or_moved(void **state)
+{
+    struct fixture *fx = *state;
+    char moved[96];
+    struct job job;
+    struct inbox_item it = { "e2", "chatA", 2, "{}" };
+    size_t n_new = 5;
+
+    if (!fx->backend->is_sqlite)
+        skip();
+    add_event(fx->st, "e1", "chatA", 1);
+
+    /* Moved away: writes fail; moved back: they work again. */
+    snprintf(moved, sizeof moved, "%s.moved", fx->path);
+    assert_int_equal(rename(fx->path, moved), 0);
+    sleep_past_check();
+    assert_int_equal(store_inbox_add(fx->st, &it, 1, &n_new), -1);
+    assert_int_equal(n_new, 0);
+    expect_moved_error(fx);
+    assert_int_equal(rename(moved, fx->path), 0);
+    sleep_past_check();
+    add_event(fx->st, "e2", "chatA", 2);
+
+    /* Deleted: every write fails, reads still answer from the open file. */
+    assert_int_equal(unlink(fx->path), 0);
+    sleep_past_check();
+    it.event_id = "e3";
+    assert_int_equal(store_inbox_add(fx->st, &it, 1, &n_new), -1);
+    expect_moved_error(fx);
+    assert_int_equal(store_claim_next(fx->st, 1000, &job), -1);
+    expect_moved_error(fx);
+    assert_null(job.event_id);
+    assert_int_equal(store_probe_write(fx->st, 0), -1);
+    expect_moved_error(fx);
+    assert_int_equal(store_task_add(fx->st, "test", "k", "chatA", "{}", 1), -1);
+    assert_int_equal(store_recover(fx->st), -1);
+    assert_int_equal(depth_of(fx->st), 2);
+
+    /* A new file at the path is not the one the store has open either. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    sleep_past_check();
+    assert_int_equal(store_inbox_add(fx->st, &it, 1, &n_new), -1);
+    expect_moved_error(fx);
+}
+
+/* ---- shared store only (PostgreSQL): schema, races, reconnects ---- */
 
 static void test_pg_schema_versions(void **state)
 {
@@ -2886,10 +3153,15 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_concurrent_threads),
         STORE_TEST(test_concurrent_processes),
         STORE_TEST(test_concurrent_open),
-        STORE_TEST(test_pg_lease_takeover),
-        STORE_TEST(test_pg_lease_takeover_sending),
-        STORE_TEST(test_pg_expired_claim_frees_chat),
-        STORE_TEST(test_pg_renew_prevents_takeover),
+        STORE_TEST(test_lease_takeover),
+        STORE_TEST(test_lease_takeover_sending),
+        STORE_TEST(test_expired_claim_frees_chat),
+        STORE_TEST(test_renew_prevents_takeover),
+        STORE_TEST(test_probe_write),
+        STORE_TEST(test_claim_abandoned_after_failed_write),
+        STORE_TEST(test_claim_abandoned_while_sending),
+        STORE_TEST(test_sqlite_probe_sees_failed_writes),
+        STORE_TEST(test_sqlite_file_deleted_or_moved),
         STORE_TEST(test_pg_schema_versions),
         STORE_TEST(test_pg_inbox_forget),
         STORE_TEST(test_pg_claim_race),
