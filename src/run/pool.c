@@ -25,6 +25,8 @@
 #include "obs/metrics.h"
 #include "run/stage.h"
 
+/* A claim that keeps failing is logged at once, then once a minute. */
+#define CLAIM_LOG_EVERY_MS 60000
 #define PURGE_EVERY_MS (10LL * 60 * 1000)
 #define IDLE_WAIT_MS 1000
 /* Serverless: a job is not started with less time than this left. */
@@ -69,8 +71,8 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct worker_pool *pool = w->pool;
-    int64_t last_purge = 0, last_depth = 0;
-    unsigned long seen = 0;
+    int64_t last_purge = 0, last_depth = 0, last_claim_log = 0;
+    unsigned long seen = 0, claim_failures = 0;
     while (!atomic_load(&pool->stopping)) {
         if (pool->deadline_ms && pool->deadline_ms - clock_monotonic_ms() < MIN_JOB_MS) {
             log_info("too little time left in this invocation to start another event");
@@ -97,8 +99,19 @@ static void *worker_main(void *arg)
             log_clear_context();
             continue;
         }
-        if (rc < 0)
-            log_error("could not claim work: %s", store_last_error(w->store));
+        if (rc < 0) {
+            /* A store that stays broken (a deleted file, a full disk) fails
+             * every second: say so at once, then once a minute. */
+            int64_t mono = clock_monotonic_ms();
+            claim_failures++;
+            if (claim_failures == 1 || mono - last_claim_log >= CLAIM_LOG_EVERY_MS) {
+                log_error("could not claim work (%lu time(s) in a row): %s", claim_failures,
+                          store_last_error(w->store));
+                last_claim_log = mono;
+            }
+        } else {
+            claim_failures = 0;
+        }
         if (pool->drain)
             break;
         housekeeping(w, &last_purge, &last_depth);
