@@ -10,7 +10,8 @@
  *   - no more parts than asked, none empty, none over the budget;
  *   - every part valid UTF-8 (core/utf8.h);
  *   - no part starts or ends inside a grapheme cluster, unless that cluster
- *     alone is over the budget (then code points are the last resort). Each part is found in
+ *     alone is over the budget (then code points are the last resort), or
+ *     the cut is at whitespace the splitter drops. Each part is found in
  *     the text it was cut from (parts are verbatim pieces of it, less the
  *     truncation mark), and its ends must be grapheme boundaries as
  *     utf8proc's stateful break computes them over that whole text. */
@@ -63,7 +64,10 @@ static bool *grapheme_boundaries(const char *s, size_t len)
  * a code point boundary). */
 static bool cut_allowed(const char *s, const bool *boundary, size_t at, size_t max_units)
 {
-    if (boundary[at])
+    /* Whitespace at a cut is dropped, even when a Prepend character (such as
+     * U+0603) joins it to the character before: nothing visible is split. */
+    if (boundary[at] || (s[at] == ' ' || s[at] == '\n' || s[at] == '\t' || s[at] == '\r') ||
+        (at > 0 && (s[at - 1] == ' ' || s[at - 1] == '\n' || s[at - 1] == '\t' || s[at - 1] == '\r')))
         return true;
     size_t a = at, b = at;
     while (!boundary[a])
