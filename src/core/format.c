@@ -816,6 +816,7 @@ enum cut_kind { CUT_PARAGRAPH, CUT_LINE, CUT_SENTENCE, CUT_WORD, CUT_GRAPHEME, C
 struct window {
     bool fits;     /* all of [pos, end) fits in the budget */
     size_t cut;    /* otherwise: where to end this piece (== pos: nothing fits) */
+    bool mid_grapheme; /* cut is the code point last resort, inside a grapheme */
 };
 
 /* Scans one piece's worth of text from `pos` and picks where to cut it. Each
@@ -890,7 +891,7 @@ static struct window scan_window(const unsigned char *s, size_t pos, size_t end,
         p += n;
     }
 
-    struct window w = {false, pos};
+    struct window w = {false, pos, false};
     if (p >= end && units <= budget) {
         w.fits = true;
         w.cut = end;
@@ -903,6 +904,7 @@ static struct window scan_window(const unsigned char *s, size_t pos, size_t end,
         }
     }
     w.cut = best[CUT_GRAPHEME] > pos ? best[CUT_GRAPHEME] : cp_cut;
+    w.mid_grapheme = best[CUT_GRAPHEME] == pos && cp_cut > pos;
     return w;
 }
 
@@ -935,7 +937,12 @@ static void add_truncated(struct parts_builder *pb, const unsigned char *s, size
 {
     size_t mark_units = utf16_len(mark, strlen(mark));
     size_t budget = mark_units < max_units ? max_units - mark_units : 0;
-    size_t cut = scan_window(s, pos, end, budget).cut;
+    /* When only the mark makes the budget smaller than a grapheme that would
+     * fit a piece of its own, show the mark alone rather than cut it. */
+    struct window w = scan_window(s, pos, end, budget);
+    size_t cut = w.cut;
+    if (w.mid_grapheme && !scan_window(s, pos, end, max_units).mid_grapheme)
+        cut = pos;
     size_t piece_end = trim_end(s, pos, cut);
     if (piece_end > pos) {
         parts_add(pb, s, pos, piece_end, mark);

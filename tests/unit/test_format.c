@@ -428,6 +428,40 @@ static void test_split_truncates(void **state)
     free(s);
 }
 
+/* Found by fuzz_format: the mark shrinks the last piece's budget below a
+ * grapheme that fits a piece of its own, and the code point last resort cut
+ * the family emoji in two before the mark. The mark alone is shown instead. */
+static void test_split_truncation_keeps_graphemes(void **state)
+{
+    (void)state;
+    struct text_parts p;
+    /* family = U+1F468 ZWJ U+1F469 ZWJ U+1F467: one grapheme, 8 UTF-16 units */
+    const char *family = "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7 and more";
+    assert_int_equal(format_split(family, strlen(family), 10, 1, "\n(t)", &p), 0);
+    check_parts(&p, 10, 1);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.parts[0], "(t)");
+    text_parts_free(&p);
+
+    /* The fuzzer's input as it found it: two bytes choose 17 units and 6
+     * parts, the rest is the text (invalid bytes and NULs included). */
+    static const unsigned char crash[] = {
+        0x10, 0x05, 0x46, 0x6c, 0x61, 0x67, 0x73, 0x20, 0x05, 0x46, 0x6c, 0x61, 0x67, 0x73, 0x20,
+        0xf0, 0x9f, 0x87, 0xaf, 0xf0, 0x2e, 0x9f, 0x87, 0xb5, 0xf0, 0x9f, 0x87, 0xaf, 0xf0, 0x9f,
+        0x87, 0x4b, 0xd7, 0x66, 0x61, 0x6d, 0x69, 0x6c, 0x79, 0x1f, 0x00, 0x20, 0xf0, 0x9f, 0x91,
+        0xa8, 0xe2, 0x80, 0x8d, 0xf0, 0x9f, 0x91, 0xa9, 0xe2, 0x80, 0x8d, 0xf0, 0x9f, 0x91, 0xa7,
+        0x20, 0x65, 0xcc, 0x81, 0xcc, 0x41, 0x00, 0x00, 0xf0, 0x9f, 0x87, 0xaf, 0xf0, 0x2e, 0x9f,
+        0x87, 0xb5, 0xf0, 0x9f, 0x87, 0xaf, 0xf0, 0x9f, 0x87, 0x4b, 0xd7, 0x66, 0x61, 0x6d, 0x69,
+        0x6c, 0x79, 0x1f, 0x00, 0x20, 0xf0, 0x9f, 0x91, 0xa8, 0xe2, 0x80, 0x8d, 0xf0, 0x9f, 0x91,
+        0xa9, 0xe2, 0x80, 0x8d, 0xf0, 0x9f, 0x91, 0xa7, 0x20, 0x65, 0xcc, 0x81, 0xcc, 0x41, 0x00,
+        0x00, 0x00, 0x64, 0x6f, 0x6e, 0x65, 0x2e};
+    assert_int_equal(format_split((const char *)crash + 2, sizeof crash - 2, 17, 6, "\n(truncated)", &p), 0);
+    check_parts(&p, 17, 6);
+    assert_int_equal(p.n, 6);
+    assert_string_equal(p.parts[5], "(truncated)");
+    text_parts_free(&p);
+}
+
 static void test_split_truncated_mark_edge_cases(void **state)
 {
     (void)state;
@@ -827,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_split_giant_grapheme),
         cmocka_unit_test(test_split_preferences),
         cmocka_unit_test(test_split_invalid_utf8),
+        cmocka_unit_test(test_split_truncation_keeps_graphemes),
         cmocka_unit_test(test_split_large_input_is_fast),
         cmocka_unit_test(test_md_headings),
         cmocka_unit_test(test_md_emphasis),
