@@ -228,9 +228,46 @@ static char *trim(char *s)
     return s;
 }
 
+/* A count in "usage", or -1 when it is absent or not a count. */
+static int64_t usage_count(json_t *usage, const char *name)
+{
+    json_t *v = json_is_object(usage) ? json_object_get(usage, name) : NULL;
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? (int64_t)json_integer_value(v) : -1;
+}
+
+/* The model and usage of a parsed response (`root` may be anything). */
+static void meta_from_root(json_t *root, struct completion_meta *meta)
+{
+    *meta = (struct completion_meta){.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1};
+    if (!json_is_object(root))
+        return;
+    json_t *model = json_object_get(root, "model");
+    if (json_is_string(model) && json_string_length(model) > 0 && json_string_length(model) <= 200)
+        meta->model = xstrdup(json_string_value(model));
+    json_t *usage = json_object_get(root, "usage");
+    meta->prompt_tokens = usage_count(usage, "prompt_tokens");
+    meta->completion_tokens = usage_count(usage, "completion_tokens");
+    meta->total_tokens = usage_count(usage, "total_tokens");
+}
+
+void completion_parse_meta(const char *body, size_t len, struct completion_meta *meta)
+{
+    json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    meta_from_root(root, meta);
+    json_decref(root);
+}
+
 int completion_parse_response(const char *body, size_t len, char **answer, char *err, size_t errlen)
 {
+    return completion_parse_answer(body, len, answer, NULL, err, errlen);
+}
+
+int completion_parse_answer(const char *body, size_t len, char **answer, struct completion_meta *meta, char *err,
+                            size_t errlen)
+{
     *answer = NULL;
+    if (meta)
+        meta_from_root(NULL, meta);
     if (err && errlen)
         err[0] = '\0';
     if (!body || len == 0) {
@@ -283,36 +320,13 @@ int completion_parse_response(const char *body, size_t len, char **answer, char 
     }
     *answer = xstrdup(t);
     free(clean);
+    if (meta)
+        meta_from_root(root, meta);
     rc = 0;
 done:
     free(text);
     json_decref(root);
     return rc;
-}
-
-/* A count in "usage", or -1 when it is absent or not a count. */
-static int64_t usage_count(json_t *usage, const char *name)
-{
-    json_t *v = json_is_object(usage) ? json_object_get(usage, name) : NULL;
-    return json_is_integer(v) && json_integer_value(v) >= 0 ? (int64_t)json_integer_value(v) : -1;
-}
-
-void completion_parse_meta(const char *body, size_t len, struct completion_meta *meta)
-{
-    *meta = (struct completion_meta){.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1};
-    json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return;
-    }
-    json_t *model = json_object_get(root, "model");
-    if (json_is_string(model) && json_string_length(model) > 0 && json_string_length(model) <= 200)
-        meta->model = xstrdup(json_string_value(model));
-    json_t *usage = json_object_get(root, "usage");
-    meta->prompt_tokens = usage_count(usage, "prompt_tokens");
-    meta->completion_tokens = usage_count(usage, "completion_tokens");
-    meta->total_tokens = usage_count(usage, "total_tokens");
-    json_decref(root);
 }
 
 bool completion_status_retryable(long status)

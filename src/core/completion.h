@@ -48,6 +48,12 @@ struct completion_meta {
 };
 void completion_parse_meta(const char *body, size_t len, struct completion_meta *meta);
 
+/* completion_parse_response and completion_parse_meta in one parse: on
+ * success `meta` (may be NULL) gets the model and usage; on failure it is
+ * left empty (model NULL, counts -1). */
+int completion_parse_answer(const char *body, size_t len, char **answer, struct completion_meta *meta, char *err,
+                            size_t errlen);
+
 /* True for statuses worth retrying: 408, 409, 429, 5xx. */
 bool completion_status_retryable(long status);
 

@@ -176,9 +176,8 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
         }
         if (rc == 0 && resp.status >= 200 && resp.status <= 299) {
             char perr[160];
-            if (completion_parse_response(resp.body, resp.body_len, &answer->text, perr, sizeof(perr)) == 0) {
-                struct completion_meta meta;
-                completion_parse_meta(resp.body, resp.body_len, &meta);
+            struct completion_meta meta;
+            if (completion_parse_answer(resp.body, resp.body_len, &answer->text, &meta, perr, sizeof(perr)) == 0) {
                 answer->model = meta.model ? meta.model : xstrdup(cfg->llm_model ? cfg->llm_model : "");
                 answer->prompt_tokens = meta.prompt_tokens;
                 answer->completion_tokens = meta.completion_tokens;

@@ -293,9 +293,35 @@ static void test_status_retryable(void **state)
         assert_false(completion_status_retryable(no[i]));
 }
 
+/* One parse gives the answer, the model and the usage; a failed parse leaves
+ * the meta empty. */
+static void test_parse_answer_with_meta(void **state)
+{
+    (void)state;
+    const char *body = "{\"model\":\"qwen-plus\",\"choices\":[{\"message\":{\"content\":\"hi\"}}],"
+                       "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3,\"total_tokens\":15}}";
+    char err[128], *answer = NULL;
+    struct completion_meta meta;
+    assert_int_equal(completion_parse_answer(body, strlen(body), &answer, &meta, err, sizeof err), 0);
+    assert_string_equal(answer, "hi");
+    assert_string_equal(meta.model, "qwen-plus");
+    assert_int_equal(meta.prompt_tokens, 12);
+    assert_int_equal(meta.completion_tokens, 3);
+    assert_int_equal(meta.total_tokens, 15);
+    free(answer);
+    free(meta.model);
+
+    const char *bad = "{\"model\":\"qwen-plus\",\"choices\":[],\"usage\":{\"total_tokens\":15}}";
+    assert_int_equal(completion_parse_answer(bad, strlen(bad), &answer, &meta, err, sizeof err), -1);
+    assert_null(answer);
+    assert_null(meta.model);
+    assert_int_equal(meta.total_tokens, -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_answer_with_meta),
         cmocka_unit_test(test_request_basic),
         cmocka_unit_test(test_request_no_max_tokens_thinking),
         cmocka_unit_test(test_request_invalid_utf8_repaired),
