@@ -626,7 +626,7 @@ curl_easy_perform|libcurl transfers
 store_job_sending|record the answer before sending (SQLite)
 store_job_finish|finish: done, history turns, sent ids in one transaction (SQLite)
 store_history_load|history read (SQLite)
-store_rate_count|rate-limit count, one statement (SQLite)
+store_rate_count|rate-limit count: upsert and read in one transaction (SQLite)
 sqlite3_step|all SQL statements
 sqlite3VdbeHalt|statement end, incl. COMMIT work
 json_loads|jansson parse (string)
