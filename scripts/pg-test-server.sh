@@ -26,14 +26,8 @@ die() { echo "pg-test-server: $*" >&2; exit 1; }
 
 case "$PG_TEST_PORT" in ''|*[!0-9]*) die "PG_TEST_PORT must be a number" ;; esac
 
-# Runs a command as the server's OS user.
-as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
+# as_owner
+. "$(dirname "$0")/pg-common.sh"
 
 is_running() {
   [ -f "$DATA/PG_VERSION" ] && as_owner "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1

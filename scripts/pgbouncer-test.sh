@@ -30,13 +30,8 @@ for port in "$PG_TEST_PORT" "$PGBOUNCER_TEST_PORT"; do
   case "$port" in ''|*[!0-9]*) die "PG_TEST_PORT and PGBOUNCER_TEST_PORT must be numbers" ;; esac
 done
 
-as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
+# as_owner
+. "$(dirname "$0")/pg-common.sh"
 
 is_running() {
   [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
