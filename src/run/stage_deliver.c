@@ -207,7 +207,10 @@ static enum stage_result deliver_fresh(struct job_ctx *ctx)
     if (rc != 0) {
         log_error("could not record the answer before sending (%s); not sending",
                   rc > 0 ? "claim lost" : store_last_error(ctx->env->store));
-        return STAGE_STOP;
+        /* Nothing was sent: a store error gives the job back at once (if the
+         * store takes even that; else its lease runs out), a lost claim is
+         * another worker's now. */
+        return rc < 0 ? STAGE_RELEASE : STAGE_STOP;
     }
     failpoint(cfg, "worker_after_sending_recorded");
     return send_recorded(ctx);

@@ -102,13 +102,18 @@ enum stage_result stage_finish(struct job_ctx *ctx)
         finish.model = rec->model;
         finish.usage = rec->usage;
     }
-    if (finish_job(ctx, &finish) < 0 && (finish.n_turns > 0 || finish.n_sent > 0)) {
+    int rc = finish_job(ctx, &finish);
+    if (rc < 0 && (finish.n_turns > 0 || finish.n_sent > 0)) {
         /* The answer is out: a store that keeps refusing what it should
          * remember must not keep the event from being done. */
         log_warn("finishing the event without remembering the exchange");
         struct job_finish bare = {.outcome = finish.outcome, .model = finish.model, .usage = finish.usage};
-        finish_job(ctx, &bare);
+        rc = finish_job(ctx, &bare);
     }
-    count(ctx->outcome);
+    /* Counted once, by the worker whose finish was stored: a lost claim is
+     * counted by its new holder, and a finish that failed is done (and
+     * counted) again when the job is claimed after its lease. */
+    if (rc == 0)
+        count(ctx->outcome);
     return STAGE_STOP;
 }
