@@ -105,16 +105,29 @@ static void put_raw(struct line_buf *b, const char *s)
     b->len += n;
 }
 
+/* Room kept after the message for the three context fields (at most 127
+ * bytes each, plus their keys and escapes) and the closing brace: a long
+ * message is cut, and the line stays one JSON object. */
+#define LOG_TAIL_ROOM 1024
+
 /* Appends `s` as a JSON string (with quotes), escaping controls; stops short of
- * the buffer's end without splitting an escape. */
-static void put_json_string(struct line_buf *b, const char *s)
+ * `limit` (a length of the line) without splitting an escape or a UTF-8
+ * character. */
+static void put_json_string(struct line_buf *b, const char *s, size_t limit)
 {
     static const char hex[] = "0123456789abcdef";
+    if (limit > sizeof b->data - 8)
+        limit = sizeof b->data - 8;
     put_raw(b, "\"");
+    size_t char_start = b->len; /* where the character being copied began */
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (b->len + 16 >= sizeof b->data)
-            break;
         unsigned char c = *p;
+        if ((c & 0xC0) != 0x80)
+            char_start = b->len;
+        if (b->len + 8 >= limit) {
+            b->len = char_start; /* never half a character */
+            break;
+        }
         if (c == '"' || c == '\\') {
             b->data[b->len++] = '\\';
             b->data[b->len++] = (char)c;
@@ -134,10 +147,10 @@ static void put_json_string(struct line_buf *b, const char *s)
 }
 
 /* Appends `s` as a JSON string with the secrets masked. */
-static void put_redacted(struct line_buf *b, const char *s)
+static void put_redacted(struct line_buf *b, const char *s, size_t limit)
 {
     char *clean = redact_text(s, secrets, n_secrets);
-    put_json_string(b, clean);
+    put_json_string(b, clean, limit);
     free(clean);
 }
 
@@ -147,7 +160,7 @@ static void put_field(struct line_buf *b, const char *key, const char *value)
     put_raw(b, key);
     put_raw(b, "\":");
     if (value && value[0])
-        put_redacted(b, value);
+        put_redacted(b, value, sizeof b->data);
     else
         put_raw(b, "null");
 }
@@ -184,7 +197,7 @@ void log_write(enum log_level level, const char *fmt, ...)
     put_raw(&b, "\",\"level\":\"");
     put_raw(&b, level_names[level]);
     put_raw(&b, "\",\"msg\":");
-    put_redacted(&b, msg);
+    put_redacted(&b, msg, sizeof b.data - LOG_TAIL_ROOM);
     free(msg);
     put_field(&b, "event_id", ctx_event_id);
     put_field(&b, "chat_type", ctx_chat_type);

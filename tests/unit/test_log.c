@@ -217,7 +217,8 @@ static void test_context_fields_masked(void **state)
 static void test_long_message_cut_after_masking(void **state)
 {
     (void)state;
-    for (size_t pad = 4060; pad < 4110; pad += 7) {
+    /* The message is cut a little after 7100 bytes: the key lands on the cut. */
+    for (size_t pad = 7060; pad < 7180; pad += 7) {
         char *msg = malloc(pad + sizeof KEY + 16);
         assert_non_null(msg);
         memset(msg, 'x', pad);
@@ -225,11 +226,36 @@ static void test_long_message_cut_after_masking(void **state)
         strcpy(msg + pad + 1, KEY " tail");
         char *line = capture(LOG_ERROR, msg);
         assert_null(strstr(line, "model-key"));
-        char *m = msg_of(line, NULL);
-        assert_non_null(strstr(m, "[redacted LLM_API_KEY] tail"));
+        assert_null(strstr(line, "QWERTY"));
+        free(msg_of(line, NULL)); /* still one JSON object */
+        free(line);
+        free(msg);
+    }
+}
+
+/* A message longer than the line is cut at a character, and the line keeps
+ * its context fields and stays one JSON object. */
+static void test_long_message_keeps_the_line_whole(void **state)
+{
+    (void)state;
+    log_set_event("ev-1", "group");
+    for (size_t n = 7000; n < 7300; n += 1) {
+        char *msg = malloc(n * 3 + 1);
+        assert_non_null(msg);
+        for (size_t i = 0; i < n; i++)
+            memcpy(msg + 3 * i, "\xe6\x96\x99", 3); /* 料 */
+        msg[3 * n] = '\0';
+        char *line = capture(LOG_WARN, msg);
+        json_t *root = NULL;
+        char *m = msg_of(line, &root);
+        assert_string_equal(json_string_value(json_object_get(root, "event_id")), "ev-1");
+        assert_string_equal(json_string_value(json_object_get(root, "chat_type")), "group");
+        assert_true(strlen(m) > 6000 && strlen(m) < 3 * n && strlen(m) % 3 == 0);
+        json_decref(root);
         free(m);
         free(line);
         free(msg);
+        n += 37;
     }
 }
 
@@ -253,6 +279,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_shapes_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_context_fields_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_cut_after_masking, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_message_keeps_the_line_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_secrets_set, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
