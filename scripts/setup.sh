@@ -23,7 +23,7 @@ $SUDO apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config ca-certificates curl openssl \
   libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev \
-  libcmocka-dev libmd4c-dev libutf8proc-dev libpq-dev postgresql \
+  libcmocka-dev libmd4c-dev libutf8proc-dev libpq-dev postgresql pgbouncer \
   clang libclang-rt-14-dev "${node_pkgs[@]}" >/dev/null
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo

@@ -63,6 +63,7 @@ static const char serve_usage[] =
     "  LINEBOT_HISTORY_TURNS      turns of history sent to the model (10)\n"
     "  LINEBOT_HISTORY_CHARS      characters of history sent to the model (6000)\n"
     "  LINEBOT_RETENTION_DAYS     days anything is kept (30)\n"
+    "  LINEBOT_MAX_EVENT_AGE_S    older events are acknowledged, not answered (86400)\n"
     "  LINEBOT_RATE_LIMIT         messages per user per minute (10; 0 = off)\n"
     "  LINEBOT_GREETING           greeting on follow and join (none)\n"
     "  LINEBOT_MEDIA_TEXT         answer to images, audio, video, files (\"\" = silence)\n"
