@@ -126,10 +126,11 @@ static char *path_escape(const char *s)
 }
 
 /* LINE's error "message" from a response body, at most 200 bytes (cut at a
- * UTF-8 boundary), or NULL. */
+ * UTF-8 boundary), or NULL. A 2xx body is no error and is not parsed here
+ * (parse_sent reads it). */
 static char *error_message(const struct http_response *r)
 {
-    if (!r->body || r->body_len == 0)
+    if (!r->body || r->body_len == 0 || (r->status >= 200 && r->status <= 299))
         return NULL;
     json_t *root = json_loadb(r->body, r->body_len, 0, NULL);
     json_t *m = json_is_object(root) ? json_object_get(root, "message") : NULL;
