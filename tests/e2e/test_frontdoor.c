@@ -208,6 +208,27 @@ static void test_idle_flood_does_not_block_a_webhook_from_another_address(void *
     world_finish(w);
 }
 
+/* Behind a proxy (LINEBOT_MAX_CONN_PER_IP=0, as the README advises) the
+ * per-address limit is off, so the total limit alone must make room: 2000
+ * idle connections against the default 1000, and a webhook still gets in. */
+static void test_idle_flood_with_the_per_address_limit_off(void **state)
+{
+    const char *env[] = {"LINEBOT_MAX_CONN_PER_IP=0", NULL};
+    struct world *w = world_start(state, env);
+    pid_t flood = flood_start(w->port, "127.0.0.1", FLOOD);
+    e2e_sleep_ms(300);
+
+    int64_t elapsed = 0;
+    int status = webhook_from_another_address(w, "through the flood", &elapsed);
+    flood_stop(flood);
+    assert_int_equal(status, 200);
+    if (elapsed > e2e_ms(1000))
+        fail_msg("the webhook took %lld ms behind %d idle connections, per-address limit off", (long long)elapsed,
+                 FLOOD);
+    assert_answers(w, USER_A, 1);
+    world_finish(w);
+}
+
 static void test_slow_heads_are_cut_at_the_deadline(void **state)
 {
     enum { SLOW = 300 };
@@ -375,6 +396,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_idle_flood_does_not_block_a_webhook_from_another_address),
+        E2E_TEST(test_idle_flood_with_the_per_address_limit_off),
         E2E_TEST(test_slow_heads_are_cut_at_the_deadline),
         E2E_TEST(test_total_limit_closes_the_oldest_idle_connection),
         E2E_TEST(test_expect_continue_over_the_cap_is_413_without_100_continue),
