@@ -7,6 +7,10 @@
 #   bench/run.sh --smoke   a few seconds per phase, small counts: checks that
 #                          the harness still works (for CI); writes its table
 #                          under build-bench/run-smoke/ only
+#   bench/run.sh --profile only linebot under callgrind (300 events at 10/s):
+#                          prints user-space instructions per answered event
+#                          and the costliest functions; load-independent, so
+#                          it may run on a busy machine. Writes nothing in bench/
 #
 # What runs: loopback fakes for LINE and the LLM (bench-fakes), then for each
 # server (linebot, then the peer): cold starts (for linebot also in Lambda
@@ -26,6 +30,7 @@ MODE=full
 for arg in "$@"; do
   case "$arg" in
     --smoke) MODE=smoke ;;
+    --profile) MODE=profile ;;
     -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
@@ -47,7 +52,7 @@ TOKEN=bench-channel-access-token
 START_TS=$(date +%s)
 
 # ---- the plan of the run ----
-if [ "$MODE" = full ]; then
+if [ "$MODE" = full ] || [ "$MODE" = profile ]; then
   COLD_RUNS=7
   WARM_RATE=100;  WARM_S=3
   FIXED_RATE=500; FIXED_S=20; FIXED_MAX_DRAIN_MS=60000
@@ -326,6 +331,7 @@ profile() {
   stop_server
   callgrind_annotate --inclusive=yes --threshold=100 "$RUN/callgrind.out" >"$RUN/callgrind-inclusive.txt" 2>/dev/null || true
   callgrind_annotate --threshold=100 "$RUN/callgrind.out" >"$RUN/callgrind-self.txt" 2>/dev/null || true
+  [ "$MODE" = profile ] && return 0
   if command -v strace >/dev/null 2>&1; then
     say "profile: linebot under strace -c, $PROFILE_EVENTS events at $((PROFILE_RATE * 5))/s"
     rm -f "$RUN/bot.db" "$RUN/bot.db-wal" "$RUN/bot.db-shm"
@@ -767,6 +773,15 @@ install_peer
 "$TOOLS/bench-fakes" --line-port "$LINE_PORT" --llm-port "$LLM_PORT" --threads 2 --max-seconds 7200 >"$RUN/fakes.log" 2>&1 &
 FAKES_PID=$!
 "$TOOLS/bench-coldstart" --wait "$LINE_PORT" /__stats 5000 || die "the fakes did not start (see $RUN/fakes.log)"
+if [ "$MODE" = profile ]; then
+  profile
+  n=$(kv "$RUN/profile-callgrind.kv" answered)
+  [ "${n:-0}" -gt 0 ] || die "nothing was answered under callgrind (see $RUN/profile.log)"
+  say "$n events answered; instructions (Ir) per answered event, program total then the costliest functions (inclusive):"
+  awk -v n="$n" 'NR > 1 && $1 ~ /^[0-9,]+$/ { x = $1; gsub(/,/, "", x); f = $0; sub(/^ *[0-9,]+ +\([ 0-9.]+%\) +/, "", f); sub(/ \[.*$/, "", f); sub(/^.*:/, "", f); printf "%12d  %s\n", x / n, $0 ~ /PROGRAM TOTALS/ ? "PROGRAM TOTALS" : f; if (++k >= 60) exit }' \
+    "$RUN/callgrind-inclusive.txt"
+  exit 0
+fi
 measure bot
 measure peer
 profile
