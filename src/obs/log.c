@@ -191,7 +191,8 @@ void log_write(enum log_level level, const char *fmt, ...)
     size_t w = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(when + w, sizeof when - w, ".%03ldZ", ts.tv_nsec / 1000000);
 
-    struct line_buf b = {.len = 0};
+    struct line_buf b; /* not zeroed: only data[0, len) is ever read */
+    b.len = 0;
     put_raw(&b, "{\"ts\":\"");
     put_raw(&b, when);
     put_raw(&b, "\",\"level\":\"");
