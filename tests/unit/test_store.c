@@ -1721,6 +1721,97 @@ static void test_purge_expires_parked(void **state)
     finish_job(fx->st, &other);
 }
 
+/* The schema of the SQLite file at `path`, one line per table and index in
+ * name order, with SQLite's quotes around renamed tables dropped and runs of
+ * blanks made one: what a migration and a fresh create can be compared by. */
+static char *sqlite_schema_of(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    size_t len = 0, cap = 4096;
+    char *out = malloc(cap);
+
+    assert_non_null(out);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, sql FROM sqlite_master"
+                                            " WHERE name LIKE 'linebot%' ORDER BY name",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        for (int col = 0; col < 4; col++) {
+            const char *v = (const char *)sqlite3_column_text(s, col);
+            bool blank = false;
+            for (; v && *v; v++) {
+                if (*v == '"')
+                    continue;
+                bool is_blank = *v == ' ' || *v == '\n' || *v == '\t';
+                if (is_blank && blank)
+                    continue;
+                blank = is_blank;
+                if (len + 3 > cap) {
+                    cap *= 2;
+                    out = realloc(out, cap);
+                    assert_non_null(out);
+                }
+                out[len++] = is_blank ? ' ' : *v;
+            }
+            out[len++] = col == 3 ? '\n' : '|';
+        }
+    }
+    out[len] = '\0';
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+}
+
+static char *read_fixture(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    long len;
+    char *text;
+
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    text = calloc(1, (size_t)len + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    return text;
+}
+
+/* A new database gets the newest schema in one step (schema_fresh in
+ * store_sqlite.c); it must be exactly what the migrations make of the
+ * release-1 fixture, table for table and index for index. */
+static void test_sqlite_fresh_schema_is_migrated(void **state)
+{
+    struct fixture *fx = *state;
+    char *fresh, *migrated, *sql;
+    sqlite3 *db;
+
+    if (!fx->backend->is_sqlite)
+        skip();
+    fresh = sqlite_schema_of(fx->path);
+    assert_non_null(strstr(fresh, "table|linebot_inbox|"));
+    int fresh_version = sqlite_user_version(fx->path, -1);
+    assert_true(fresh_version >= 3);
+    store_close(fx->st);
+    sqlite_destroy(fx);
+
+    sql = read_fixture(FIXTURES_DIR "/store/store-v1.sql");
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    free(sql);
+    fx->st = reopen(fx);
+    migrated = sqlite_schema_of(fx->path);
+    assert_string_equal(fresh, migrated);
+    assert_int_equal(sqlite_user_version(fx->path, -1), fresh_version);
+    free(fresh);
+    free(migrated);
+}
+
 /* A database made by the release before issue 9 (schema version 1, tables
  * without the linebot_ prefix; tests/fixtures/store/store-v1.sql) upgrades
  * in place: its pending events come out in order, the one caught mid-send
@@ -3121,6 +3212,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_sqlite_url_forms),
         STORE_TEST(test_sqlite_schema_versions),
         STORE_TEST(test_sqlite_migrates_older_file),
+        STORE_TEST(test_sqlite_fresh_schema_is_migrated),
         STORE_TEST(test_sqlite_wal_and_busy_wait),
         STORE_TEST(test_inbox_dedup),
         STORE_TEST(test_claim_order),
