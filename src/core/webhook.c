@@ -13,7 +13,8 @@
  * tail after a NUL.
  *
  * Each event keeps its canonical JSON (compact, keys sorted) in raw_json. That
- * is what the inbox stores and what line_event_parse() reads back, and, when
+ * is what the inbox stores and what line_event_parse() reads back (and keeps
+ * as it is, without a second dump), and, when
  * LINE sends no webhookEventId, its SHA-256 is the event's id. Canonical dumps
  * are a fixed point (dump(load(dump(x))) == dump(x)), so the id is the same
  * whether it is computed from the webhook or from the stored event. */
@@ -268,7 +269,18 @@ static void parse_message(const json_t *message, struct line_event *ev)
     parse_mentions(message, ev);
 }
 
-static void set_event_id(const json_t *obj, struct line_event *ev)
+/* Dumping an object fails only when jansson cannot allocate. */
+static char *canonical_dump(const json_t *obj)
+{
+    char *text = json_dumps(obj, CANONICAL_FLAGS);
+    if (text == NULL)
+        alloc_fail("json_dumps", 0);
+    return text;
+}
+
+/* The event's id: LINE's webhookEventId, else the SHA-256 of its canonical
+ * JSON (`canonical`, or dumped here when the caller has none). */
+static void set_event_id(const json_t *obj, struct line_event *ev, const char *canonical)
 {
     const char *id = nonempty_str_at(obj, "webhookEventId");
     if (id != NULL) {
@@ -276,12 +288,14 @@ static void set_event_id(const json_t *obj, struct line_event *ev)
         ev->event_id = xstrdup(id);
         return;
     }
+    char *dumped = canonical ? NULL : canonical_dump(obj);
+    const char *text = canonical ? canonical : dumped;
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len = 0;
     /* SHA-256 in memory fails only when OpenSSL cannot allocate its context. */
-    if (!EVP_Digest(ev->raw_json, strlen(ev->raw_json), digest, &digest_len, EVP_sha256(),
-                    NULL))
-        alloc_fail("EVP_Digest", strlen(ev->raw_json));
+    if (!EVP_Digest(text, strlen(text), digest, &digest_len, EVP_sha256(), NULL))
+        alloc_fail("EVP_Digest", strlen(text));
+    free(dumped);
     size_t prefix = sizeof EVENT_ID_HASH_PREFIX - 1;
     ev->event_id = xmalloc(prefix + 2 * (size_t)digest_len + 1);
     memcpy(ev->event_id, EVENT_ID_HASH_PREFIX, prefix);
@@ -293,14 +307,18 @@ static void set_event_id(const json_t *obj, struct line_event *ev)
     ev->event_id[prefix + 2 * (size_t)digest_len] = '\0';
 }
 
-/* Fills `ev` (zeroed by the caller) from one event object. */
-static void fill_event(const json_t *obj, struct line_event *ev)
+/* Fills `ev` (zeroed by the caller) from one event object. `stored` is the
+ * text the object was read from when that is an inbox row (already
+ * canonical: it is kept as it is, not dumped again), else NULL. */
+static void fill_event(const json_t *obj, struct line_event *ev, const char *stored, size_t stored_len)
 {
-    /* Dumping an object fails only when jansson cannot allocate. */
-    ev->raw_json = json_dumps(obj, CANONICAL_FLAGS);
-    if (ev->raw_json == NULL)
-        alloc_fail("json_dumps", 0);
-    set_event_id(obj, ev);
+    if (stored) {
+        ev->raw_json = xstrndup(stored, stored_len);
+        set_event_id(obj, ev, NULL);
+    } else {
+        ev->raw_json = canonical_dump(obj);
+        set_event_id(obj, ev, ev->raw_json);
+    }
 
     const char *type = str_at(obj, "type");
     ev->kind = event_kind_of(type);
@@ -402,7 +420,7 @@ enum webhook_parse_status webhook_parse(const char *body, size_t len, struct web
         if (!json_is_object(item))
             continue;
         assert(out->n_events < n);
-        fill_event(item, &out->events[out->n_events++]);
+        fill_event(item, &out->events[out->n_events++], NULL, 0);
     }
     json_decref(root);
     return WEBHOOK_PARSE_OK;
@@ -426,7 +444,7 @@ int line_event_parse(const char *json, size_t len, struct line_event *ev)
     json_t *obj = load_json(json, len, &status, NULL, 0);
     if (obj == NULL)
         return -1;
-    fill_event(obj, ev);
+    fill_event(obj, ev, json, len);
     json_decref(obj);
     return 0;
 }

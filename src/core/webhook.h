@@ -95,7 +95,8 @@ struct line_event {
     /* postback */
     char *postback_data;
 
-    char *raw_json;             /* this event, compact JSON with sorted keys (what the inbox stores) */
+    char *raw_json;             /* this event, compact JSON with sorted keys (what the inbox stores;
+                                 * from line_event_parse, the stored text as given) */
 };
 
 struct webhook {
@@ -117,8 +118,9 @@ enum webhook_parse_status webhook_parse(const char *body, size_t len, struct web
                                         char *err, size_t errlen);
 void webhook_free(struct webhook *wh);
 
-/* Parses one event from JSON (as stored in the inbox: line_event.raw_json).
- * Returns 0, or -1 when `json` is not a JSON object. */
+/* Parses one event from JSON (as stored in the inbox: line_event.raw_json,
+ * which keeps `json` as it is rather than dumping it again). Returns 0, or -1
+ * when `json` is not a JSON object. */
 int line_event_parse(const char *json, size_t len, struct line_event *ev);
 void line_event_free(struct line_event *ev);
 
