@@ -187,6 +187,7 @@ static int serve(void)
         pool_started = 1;
         ingest.notify = worker_pool_notify;
         ingest.notify_arg = &pool;
+        ingest.parsed = &pool.events;
         worker_pool_notify(&pool, SIZE_MAX); /* recovered events: everybody looks */
     }
 

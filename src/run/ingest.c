@@ -30,6 +30,7 @@ int ingest_init(struct ingest *in, const struct config *cfg, struct store *store
     in->store = store;
     in->notify = NULL;
     in->notify_arg = NULL;
+    in->parsed = NULL;
     return pthread_mutex_init(&in->lock, NULL) == 0 ? 0 : -1;
 }
 
@@ -136,6 +137,7 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
 
     int64_t arrival_ms = clock_now_ms();
     struct inbox_item *items = xcalloc(wh.n_events, sizeof *items);
+    size_t *item_event = xcalloc(wh.n_events, sizeof *item_event); /* items[i] is wh.events[item_event[i]] */
     size_t n_items = 0;
     for (size_t i = 0; i < wh.n_events; i++) {
         const struct line_event *ev = &wh.events[i];
@@ -148,6 +150,7 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
             log_debug("event %s needs no work", ev->type ? ev->type : "?");
             continue;
         }
+        item_event[n_items] = i;
         items[n_items++] = (struct inbox_item){
             .event_id = ev->event_id,
             .chat_id = ev->chat_id ? ev->chat_id : "",
@@ -172,10 +175,17 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
         metrics_event_duplicate();
     if (status == 200 && added)
         keep_added(items, n_items, added);
+    log_info("webhook: %zu events, %zu queued, %zu new", wh.n_events, n_items, n_new);
+    /* Parsed once: when every queued event was new, each is exactly what
+     * its row stores, and the worker takes it from here (a duplicate's row
+     * may hold an earlier delivery, so a partly new webhook hands none). */
+    if (status == 200 && n_new > 0 && n_new == n_items && in->parsed)
+        for (size_t i = 0; i < n_items; i++)
+            event_cache_put(in->parsed, &wh.events[item_event[i]]);
     if (status == 200 && n_new > 0 && in->notify)
         in->notify(in->notify_arg, n_new);
-    log_info("webhook: %zu events, %zu queued, %zu new", wh.n_events, n_items, n_new);
     free(items);
+    free(item_event);
     webhook_free(&wh);
     return finish(status, reason, reason_len, status == 200 ? "ok" : "store unavailable");
 }

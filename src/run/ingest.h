@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "io/store.h"
+#include "run/event_cache.h"
 
 struct ingest {
     const struct config *cfg;
@@ -19,6 +20,7 @@ struct ingest {
     pthread_mutex_t lock;
     void (*notify)(void *arg, size_t n_new); /* called after new events were committed */
     void *notify_arg;
+    struct event_cache *parsed;     /* server: new events are handed over parsed (may be NULL) */
 };
 
 int ingest_init(struct ingest *in, const struct config *cfg, struct store *store);

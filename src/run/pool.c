@@ -241,6 +241,7 @@ static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pthread_cond_init(&pool->keeper_wake, NULL);
+    event_cache_init(&pool->events);
     pool->workers = xcalloc((size_t)n_workers, sizeof *pool->workers);
     pool->n_workers = n_workers;
     for (int i = 0; i < pool->n_workers; i++)
@@ -266,7 +267,8 @@ static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_
         w->line = (struct line_api){.cfg = cfg, .http = w->http, .cancel = NULL};
         w->llm = (struct llm_client){.cfg = cfg, .http = w->http, .cancel = &w->cancel_job};
         w->env = (struct worker_env){.cfg = cfg, .store = w->store, .line = &w->line, .llm = &w->llm,
-                                     .deadline_ms = pool->deadline_ms};
+                                     .deadline_ms = pool->deadline_ms,
+                                     .events = drain ? NULL : &pool->events};
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             log_error("worker %d could not start a thread", i);
             worker_pool_stop(pool);
@@ -326,5 +328,6 @@ void worker_pool_stop(struct worker_pool *pool)
     pool->n_workers = 0;
     pthread_cond_destroy(&pool->wake);
     pthread_cond_destroy(&pool->keeper_wake);
+    event_cache_destroy(&pool->events);
     pthread_mutex_destroy(&pool->lock);
 }

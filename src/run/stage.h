@@ -20,6 +20,7 @@
 #include "io/llm.h"
 #include "io/store.h"
 #include "run/answer_record.h"
+#include "run/event_cache.h"
 
 /* What a worker thread lends the pipeline (owned by run/pool.c). */
 struct worker_env {
@@ -28,6 +29,7 @@ struct worker_env {
     struct line_api *line;
     struct llm_client *llm;
     int64_t deadline_ms; /* serverless: monotonic time the invocation must end by (0: none) */
+    struct event_cache *events; /* server: events ingest already parsed (NULL: parse each) */
 };
 
 enum stage_result {

@@ -17,7 +17,10 @@
 enum stage_result stage_claim(struct job_ctx *ctx)
 {
     const struct job *job = ctx->job;
-    if (!job->payload || line_event_parse(job->payload, strlen(job->payload), &ctx->ev) != 0) {
+    /* The event as ingest parsed it, when this process ingested it just now
+     * (run/event_cache.c); else the stored payload, parsed. */
+    bool taken = ctx->env->events && event_cache_take(ctx->env->events, job->event_id, &ctx->ev);
+    if (!taken && (!job->payload || line_event_parse(job->payload, strlen(job->payload), &ctx->ev) != 0)) {
         log_set_event(job->event_id, NULL);
         log_error("unreadable event in the inbox; dropping it");
         ctx->outcome = OUTCOME_UNREADABLE;
