@@ -62,12 +62,24 @@ static bool *grapheme_boundaries(const char *s, size_t len)
 /* A cut at `at` is fine on a grapheme boundary; inside a cluster only when
  * that cluster alone is over the budget (the splitter's last resort is then
  * a code point boundary). */
-static bool cut_allowed(const char *s, const bool *boundary, size_t at, size_t max_units)
+/* Whitespace the splitter drops at a cut: ASCII blanks and U+3000
+ * IDEOGRAPHIC SPACE (E3 80 80), starting at s[at] or ending at s[at - 1]. */
+static bool space_at_cut(const char *s, size_t len, size_t at)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    bool after = at < len && (u[at] == ' ' || u[at] == '\n' || u[at] == '\t' || u[at] == '\r' ||
+                              (at + 3 <= len && u[at] == 0xE3 && u[at + 1] == 0x80 && u[at + 2] == 0x80));
+    bool before = at > 0 && (u[at - 1] == ' ' || u[at - 1] == '\n' || u[at - 1] == '\t' ||
+                             u[at - 1] == '\r' ||
+                             (at >= 3 && u[at - 3] == 0xE3 && u[at - 2] == 0x80 && u[at - 1] == 0x80));
+    return after || before;
+}
+
+static bool cut_allowed(const char *s, size_t len, const bool *boundary, size_t at, size_t max_units)
 {
     /* Whitespace at a cut is dropped, even when a Prepend character (such as
      * U+0603) joins it to the character before: nothing visible is split. */
-    if (boundary[at] || (s[at] == ' ' || s[at] == '\n' || s[at] == '\t' || s[at] == '\r') ||
-        (at > 0 && (s[at - 1] == ' ' || s[at - 1] == '\n' || s[at - 1] == '\t' || s[at - 1] == '\r')))
+    if (boundary[at] || space_at_cut(s, len, at))
         return true;
     size_t a = at, b = at;
     while (!boundary[a])
@@ -99,8 +111,8 @@ static void check_parts(const char *text, size_t len, const struct text_parts *t
         if (at == NULL)
             abort();
         size_t start = (size_t)(at - text);
-        if (!cut_allowed(text, boundary, start, max_units) ||
-            !cut_allowed(text, boundary, start + n, max_units))
+        if (!cut_allowed(text, len, boundary, start, max_units) ||
+            !cut_allowed(text, len, boundary, start + n, max_units))
             abort();
         from = start + n;
     }
