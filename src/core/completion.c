@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/redact.h"
 #include "core/utf8.h"
 
 #include <ctype.h>
@@ -108,27 +109,13 @@ static void set_err(char *err, size_t errlen, const char *msg)
         snprintf(err, errlen, "%s", msg);
 }
 
-/* Part of a credential: the characters API keys, tokens and base64 are made of. */
-static bool is_token_char(unsigned char c)
-{
-    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
-}
-
-/* Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence, nor a
- * word: when the cut falls inside a run of token characters, the whole run
- * goes. A provider that echoes the API key in its message ("Incorrect API
- * key provided: ...") would otherwise leave a piece of the key, which the
- * log's redaction (it masks whole secrets only) could not recognize. */
+/* Cuts `s` to at most `max` bytes, never inside a character nor a run of
+ * credential characters (redact_cut): a provider that echoes the API key in
+ * its message ("Incorrect API key provided: ...") must not leave a piece of
+ * it, which the log's masking (whole secrets) could not recognize. */
 static void cut_text(char *s, size_t max)
 {
-    size_t len = strlen(s);
-    if (len <= max)
-        return;
-    size_t cut = utf8_prefix(s, len, max);
-    if (is_token_char((unsigned char)s[cut]))
-        while (cut > 0 && is_token_char((unsigned char)s[cut - 1]))
-            cut--;
-    s[cut] = '\0';
+    s[redact_cut(s, strlen(s), max)] = '\0';
 }
 
 /* "provider error: <type or code>: <message>" from {"error": ...}. */

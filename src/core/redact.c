@@ -11,6 +11,7 @@
 #include "core/redact.h"
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -153,4 +154,21 @@ char *redact_text(const char *text, const struct redact_secret *secrets, size_t 
     out[out_len] = '\0';
     free(label);
     return out;
+}
+
+/* Part of a credential: the characters API keys, tokens and base64 are made of. */
+static bool is_token_char(unsigned char c)
+{
+    return is_alnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+size_t redact_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t cut = utf8_prefix(s, len, max);
+    if (is_token_char((unsigned char)s[cut]))
+        while (cut > 0 && is_token_char((unsigned char)s[cut - 1]))
+            cut--;
+    return cut;
 }

@@ -40,4 +40,11 @@ bool redact_is_maskable(const char *value);
  * secrets[0..n) and every key-shaped string masked. */
 char *redact_text(const char *text, const struct redact_secret *secrets, size_t n);
 
+/* Where to cut `s` (`len` bytes) to keep at most `max` bytes: never inside a
+ * UTF-8 sequence, nor inside a run of credential characters ([A-Za-z0-9] and
+ * - _ . ~ + / =), which goes whole. A piece of an API key that a provider
+ * echoed would otherwise be left, and masking, which matches whole secrets,
+ * could not recognize it. Returns `len` when it fits. */
+size_t redact_cut(const char *s, size_t len, size_t max);
+
 #endif

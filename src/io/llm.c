@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/redact.h"
 #include "io/clock.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -78,15 +79,14 @@ static void set_err(char *err, size_t errlen, const char *reason)
         snprintf(err, errlen, "%s", reason);
 }
 
-/* Appends `text` to the string in `buf`, truncating to fit. */
+/* Appends `text` to the string in `buf`, cut to fit where no piece of a
+ * credential the provider echoed is left (redact_cut). */
 static void append(char *buf, size_t size, const char *text)
 {
     size_t used = strlen(buf);
-    size_t n = strlen(text);
     if (used + 1 >= size)
         return;
-    if (n > size - used - 1)
-        n = size - used - 1;
+    size_t n = redact_cut(text, strlen(text), size - used - 1);
     memcpy(buf + used, text, n);
     buf[used + n] = '\0';
 }

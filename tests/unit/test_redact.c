@@ -139,9 +139,32 @@ static void test_bytes_around_are_kept(void **state)
     expect("\x01\xFF\xC3\xA9secret!!\xC3", s, 1, "\x01\xFF[redacted K]\xC3");
 }
 
+/* A cut never leaves a piece of a credential, nor half a character. */
+static void test_cut(void **state)
+{
+    (void)state;
+    const char *msg = "Incorrect API key provided: sk-abcdefghijklmnopqrstuvwxyz. See docs";
+    size_t len = strlen(msg);
+    size_t key_at = strlen("Incorrect API key provided: ");
+
+    assert_int_equal(redact_cut(msg, len, len), len);         /* fits: as it is */
+    assert_int_equal(redact_cut(msg, len, len + 10), len);
+    assert_int_equal(redact_cut(msg, len, key_at + 10), key_at); /* inside the key: it goes whole */
+    assert_int_equal(redact_cut(msg, len, key_at + 3), key_at);
+    assert_int_equal(redact_cut(msg, len, key_at), key_at);       /* at its start: nothing of it */
+    assert_int_equal(redact_cut(msg, len, key_at - 1), key_at - 1); /* at the blank before it */
+    assert_int_equal(redact_cut(msg, len, 5), 0);                 /* inside the first word */
+    /* "é" is two bytes: a cut between them moves back to before it */
+    const char *e = "caf\xc3\xa9 ok";
+    assert_int_equal(redact_cut(e, strlen(e), 4), 3);
+    assert_int_equal(redact_cut(e, strlen(e), 6), 6); /* before "ok" */
+    assert_int_equal(redact_cut(e, strlen(e), 7), 6); /* inside it: before it */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cut),
         cmocka_unit_test(test_no_secrets),
         cmocka_unit_test(test_configured_secret),
         cmocka_unit_test(test_several_secrets),
