@@ -373,9 +373,11 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     return 0;
 }
 
-size_t config_secrets(const struct config *cfg, struct redact_secret *out, size_t max)
+/* Every setting that holds a credential, set or not, with its value. */
+#define SECRET_SETTINGS 11
+static void secret_settings(const struct config *cfg, struct redact_secret all[SECRET_SETTINGS])
 {
-    const struct redact_secret all[] = {
+    const struct redact_secret list[SECRET_SETTINGS] = {
         {"LINE_CHANNEL_SECRET", cfg->channel_secret},
         {"LINE_CHANNEL_ACCESS_TOKEN", cfg->access_token},
         {"LLM_API_KEY", cfg->llm_api_key},
@@ -388,11 +390,33 @@ size_t config_secrets(const struct config *cfg, struct redact_secret *out, size_
         {"LINEBOT_DB password", cfg->db_password},
         {"LINEBOT_DB password", cfg->db_password_url},
     };
-    _Static_assert(sizeof all / sizeof all[0] <= CONFIG_MAX_SECRETS, "raise CONFIG_MAX_SECRETS");
+    memcpy(all, list, sizeof list);
+}
+
+size_t config_secrets(const struct config *cfg, struct redact_secret *out, size_t max)
+{
+    struct redact_secret all[SECRET_SETTINGS];
+    _Static_assert(SECRET_SETTINGS <= CONFIG_MAX_SECRETS, "raise CONFIG_MAX_SECRETS");
+    secret_settings(cfg, all);
     size_t n = 0;
-    for (size_t i = 0; i < sizeof all / sizeof all[0] && n < max; i++)
+    for (size_t i = 0; i < SECRET_SETTINGS && n < max; i++)
         if (redact_is_maskable(all[i].value))
             out[n++] = all[i];
+    return n;
+}
+
+size_t config_unmaskable_secrets(const struct config *cfg, const char **names, size_t max)
+{
+    struct redact_secret all[SECRET_SETTINGS];
+    secret_settings(cfg, all);
+    size_t n = 0;
+    for (size_t i = 0; i < SECRET_SETTINGS && n < max; i++) {
+        if (!all[i].value || !all[i].value[0] || redact_is_maskable(all[i].value))
+            continue;
+        if (n > 0 && strcmp(names[n - 1], all[i].name) == 0)
+            continue; /* the DB password as written and decoded: one name */
+        names[n++] = all[i].name;
+    }
     return n;
 }
 

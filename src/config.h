@@ -125,6 +125,11 @@ void config_free(struct config *cfg);
 #define CONFIG_MAX_SECRETS 16
 size_t config_secrets(const struct config *cfg, struct redact_secret *out, size_t max);
 
+/* The names of the credentials that are set but too short to be masked in
+ * logs (REDACT_MIN_LEN): start-up warns about each, since a real credential
+ * is longer and a short one would show in a log line as it is. */
+size_t config_unmaskable_secrets(const struct config *cfg, const char **names, size_t max);
+
 /* The non-empty value of `name` in `env`, or NULL. For the one decision made
  * before the configuration is read: whether this process is a Lambda start. */
 const char *config_lookup(char *const *env, const char *name);

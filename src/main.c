@@ -120,6 +120,11 @@ static int serve(void)
     log_init(cfg.log_level);
     struct redact_secret secrets[CONFIG_MAX_SECRETS]; /* masked in every log line from here on */
     log_set_secrets(secrets, config_secrets(&cfg, secrets, CONFIG_MAX_SECRETS));
+    const char *short_secrets[CONFIG_MAX_SECRETS];
+    size_t n_short = config_unmaskable_secrets(&cfg, short_secrets, CONFIG_MAX_SECRETS);
+    for (size_t i = 0; i < n_short; i++)
+        log_warn("%s is shorter than %d characters, too short to be told apart in text: logs cannot mask "
+                 "it. Is it complete?", short_secrets[i], REDACT_MIN_LEN);
     clock_set_offset_ms(cfg.clock_offset_ms);
     raise_open_files_limit(cfg.max_connections);
     const char *ca = http_use_ca_bundle(cfg.ca_file);

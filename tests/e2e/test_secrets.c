@@ -218,6 +218,29 @@ static void test_long_echoed_key_leaves_no_piece(void **state)
     world_finish(w);
 }
 
+/* A credential too short to be masked (it could be any word in a log line)
+ * is named at start-up, without its value. */
+static void test_short_secret_is_warned_about(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    const char *extra[] = {"LLM_API_KEY=k3y-42", NULL};
+    bot_start(w, extra);
+    const char *const warned[] = {"LLM_API_KEY is shorter than 8 characters", NULL};
+    if (!wait_log_has(w, warned, E2E_WAIT_MS)) {
+        char *log = bot_log(w);
+        fail_msg("no warning about the short key:\n%.4000s", log);
+    }
+    char *log = bot_log(w);
+    const char *line = strstr(log, "LLM_API_KEY is shorter");
+    const char *end = strchr(line, '\n');
+    char *warning = e2e_printf("%.*s", end ? (int)(end - line) : (int)strlen(line), line);
+    assert_null(strstr(warning, "k3y-42"));
+    assert_null(strstr(log, "LINE_CHANNEL_SECRET is shorter")); /* the test's own are long enough */
+    free(warning);
+    free(log);
+    world_finish(w);
+}
+
 /* ---- <think> ------------------------------------------------------------- */
 
 static void expect_answer_for(void **state, const char *model_says, const char *user_sees)
@@ -247,6 +270,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_echoed_key_and_token_are_masked),
         E2E_TEST(test_long_echoed_key_leaves_no_piece),
+        E2E_TEST(test_short_secret_is_warned_about),
         E2E_TEST(test_nested_think_is_removed_whole),
         E2E_TEST(test_unclosed_think_removes_the_rest),
     };
