@@ -992,9 +992,13 @@ static int pg_inbox_add(struct store *st, struct inbox_item *items, size_t n, si
 {
     size_t added = 0;
 
+    /* One event (nearly every webhook) is one statement, atomic on its own:
+     * no BEGIN and COMMIT round trips around it. */
+    bool tx = n > 1;
+
     for (size_t i = 0; i < n; i++)
         items[i].added = false;
-    if (pg_ready(st, "inbox add") != 0 || tx_begin(st, "inbox add") != 0)
+    if (pg_ready(st, "inbox add") != 0 || (tx && tx_begin(st, "inbox add") != 0))
         return -1;
     for (size_t i = 0; i < n; i++) {
         struct params p = { .n = 0 };
@@ -1009,13 +1013,14 @@ static int pg_inbox_add(struct store *st, struct inbox_item *items, size_t n, si
         items[i].added = changes > 0;
         added += changes > 0;
     }
-    if (tx_commit(st, "inbox add") != 0)
+    if (tx && tx_commit(st, "inbox add") != 0)
         goto fail;
     *n_new = added;
     return 0;
 
 fail:
-    tx_rollback(st);
+    if (tx)
+        tx_rollback(st);
     for (size_t i = 0; i < n; i++)
         items[i].added = false;
     return -1;

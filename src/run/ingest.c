@@ -176,12 +176,13 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
     if (status == 200 && added)
         keep_added(items, n_items, added);
     log_info("webhook: %zu events, %zu queued, %zu new", wh.n_events, n_items, n_new);
-    /* Parsed once: when every queued event was new, each is exactly what
-     * its row stores, and the worker takes it from here (a duplicate's row
-     * may hold an earlier delivery, so a partly new webhook hands none). */
-    if (status == 200 && n_new > 0 && n_new == n_items && in->parsed)
+    /* Parsed once: an event this call stored is exactly what its row holds,
+     * and the worker takes it from here (a duplicate's row may hold an
+     * earlier delivery: it is parsed from the row). */
+    if (status == 200 && n_new > 0 && in->parsed)
         for (size_t i = 0; i < n_items; i++)
-            event_cache_put(in->parsed, &wh.events[item_event[i]]);
+            if (items[i].added)
+                event_cache_put(in->parsed, &wh.events[item_event[i]]);
     if (status == 200 && n_new > 0 && in->notify)
         in->notify(in->notify_arg, n_new);
     free(items);
