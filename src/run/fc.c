@@ -12,6 +12,7 @@
 #include "core/handoff.h"
 #include "io/http_client.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "run/serverless.h"
 #include "run/worker.h"
 
@@ -81,6 +82,7 @@ static void fc_webhook(void *ctx, struct server_request *req)
         }
     }
     ingest_added_free(&added);
+    metrics_webhook(status);
     server_reply_webhook(req, status, reason);
 }
 

@@ -39,14 +39,18 @@ void ingest_destroy(struct ingest *in) { pthread_mutex_destroy(&in->lock); }
 static int finish(int status, char *reason, size_t reason_len, const char *text)
 {
     snprintf(reason, reason_len, "%s", text);
-    metrics_webhook(status);
     return status;
 }
 
+/* The webhook metric counts the status the front door answers: here, in a
+ * server, ingest's own; on Lambda and FC the front door's, after the
+ * hand-off, which can still turn a stored webhook into a 503. */
 int ingest_webhook(struct ingest *in, const char *body, size_t len, const char *signature,
                    char *reason, size_t reason_len)
 {
-    return ingest_webhook_added(in, body, len, signature, reason, reason_len, NULL);
+    int status = ingest_webhook_added(in, body, len, signature, reason, reason_len, NULL);
+    metrics_webhook(status);
+    return status;
 }
 
 void ingest_added_free(struct ingest_added *added)

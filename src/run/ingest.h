@@ -38,7 +38,9 @@ struct ingest_added {
 };
 void ingest_added_free(struct ingest_added *added);
 
-/* ingest_webhook, also telling which events were new (`added` may be NULL). */
+/* ingest_webhook, also telling which events were new (`added` may be NULL).
+ * It does not count the webhook in the metrics: the caller counts the status
+ * it finally answers. */
 int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const char *signature,
                          char *reason, size_t reason_len, struct ingest_added *added);
 

@@ -115,6 +115,7 @@ static char *handle_webhook(struct lambda *l, const struct http_event *ev, int64
         }
     }
     ingest_added_free(&added);
+    metrics_webhook(status);
     return respond(status, status == 200 ? "status" : "error", reason);
 }
 

@@ -518,6 +518,15 @@ static void test_failed_hand_off_is_503_and_the_redelivery_is_answered_once(void
     assert_string_equal(t, "echo: do not lose me");
     free(t);
     assert_int_equal(fake_llm_request_count(w->llm), 1);
+    /* The metric counts what LINE was answered: a 503, then a 200. */
+    struct http_result r;
+    char url[128];
+    snprintf(url, sizeof url, "%s/metrics", w->base_url);
+    http_do("GET", url, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(metrics_value(r.body, "linebot_webhooks_total{status=\"503\"}") == 1);
+    assert_true(metrics_value(r.body, "linebot_webhooks_total{status=\"200\"}") == 1);
+    http_result_free(&r);
     fc_finish(w, ff);
 }
 
