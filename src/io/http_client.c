@@ -116,13 +116,49 @@ void http_global_cleanup(void)
     curl_global_cleanup();
 }
 
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata);
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata);
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+
+/* A handle with the options every request shares, set once: prepare() sets
+ * only what differs per request, instead of a curl_easy_reset and two dozen
+ * options each time. The CA bundle is chosen (http_use_ca_bundle) before any
+ * client exists. libcurl fails here only when out of memory. */
+static CURL *new_handle(void)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        alloc_fail("curl_easy_init", 0);
+    if (ca_bundle[0])
+        curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "linebot/" LINEBOT_VERSION);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* the size cap applies after decoding */
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    return h;
+}
+
 struct http_client *http_client_new(void)
 {
     struct http_client *c = xcalloc(1, sizeof(*c));
     c->multi = curl_multi_init();
-    c->curl = curl_easy_init();
-    if (!c->multi || !c->curl) /* libcurl allocates these and fails only when out of memory */
-        alloc_fail("curl handles", sizeof(*c));
+    if (!c->multi) /* libcurl fails here only when out of memory */
+        alloc_fail("curl_multi_init", sizeof(*c));
+    c->curl = new_handle();
 #ifdef HTTP_OWN_HEADERS
     buf_init(&c->headers, HTTP_HEADERS_MAX);
 #endif
@@ -452,8 +488,9 @@ int64_t http_response_retry_after_ms(const struct http_response *resp, int64_t n
 
 /* ---- transfers ---------------------------------------------------------- */
 
-/* Sets up handle `h` for `req` (after a reset that keeps nothing of the
- * previous request's options). `copy_body`: the body is copied, for a
+/* Sets up handle `h` (made by new_handle) for `req`: the options that differ
+ * per request, each set every time, so nothing of the previous request's
+ * stays (its method included). `copy_body`: the body is copied, for a
  * transfer that outlives the caller's buffer. The URL is parsed here, and the
  * parsed handle is what the transfer uses (CURLOPT_CURLU): *url_out owns it
  * until the transfer ends. Returns -1 (resp->error set) for a URL that is not
@@ -463,7 +500,6 @@ static int prepare(CURL *h, const struct http_request *req, struct transfer *t, 
 {
     struct curl_slist *headers = NULL;
 
-    curl_easy_reset(h);
     CURLU *url = parse_url(req->url, resp->error, sizeof(resp->error));
     if (!url)
         return -1;
@@ -485,41 +521,24 @@ static int prepare(CURL *h, const struct http_request *req, struct transfer *t, 
     long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 
     curl_easy_setopt(h, CURLOPT_CURLU, url);
-    if (ca_bundle[0])
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
-#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 30L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "linebot/" LINEBOT_VERSION);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* the size cap applies after decoding */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, t);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 
     if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else {
-        if (strcmp(req->method, "POST") == 0)
+        if (strcmp(req->method, "POST") == 0) {
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
             curl_easy_setopt(h, CURLOPT_POST, 1L);
-        else
+        } else {
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+        }
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
         if (copy_body)
             curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
@@ -654,8 +673,8 @@ int http_client_side_start(struct http_client *c, const struct http_request *req
         snprintf(err, errlen, "a side request is already under way");
         return -1;
     }
-    if (!c->side && !(c->side = curl_easy_init()))
-        alloc_fail("curl_easy_init", 0);
+    if (!c->side)
+        c->side = new_handle();
     memset(&c->side_resp, 0, sizeof c->side_resp);
     c->side_t = (struct transfer){
         .resp = &c->side_resp,
