@@ -398,7 +398,7 @@ int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)
 {
     if (!st)
         return -1;
-    return st->ops->purge(st, before_ms, dedup_before_ms);
+    return st->ops->purge(st, before_ms, dedup_before_ms, clock_now_ms());
 }
 
 bool store_url_is_shared(const char *url)

@@ -83,7 +83,8 @@ struct store_backend_ops {
     int (*profile_put)(struct store *st, const char *chat_id, const char *user_id,
                        const char *display_name, int64_t now_ms);
 
-    int (*purge)(struct store *st, int64_t before_ms, int64_t dedup_before_ms);
+    /* `done_at_ms` (store.c's clock) is what expired parked answers get. */
+    int (*purge)(struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms);
 };
 
 /* The handle behind store.h's opaque `struct store`. */

@@ -410,10 +410,10 @@ static const char *const purge_sql[] = {
     /* Dedup window in event time: LINE redelivers relative to the event. */
     "DELETE FROM linebot_inbox WHERE seq IN (SELECT seq FROM linebot_inbox"
     " WHERE state = 'done' AND timestamp_ms < $1 LIMIT $2)",
-    /* Parked answers nobody took over ('expired' is job_outcome_name(OUTCOME_EXPIRED));
-     * after the delete above, so the row stays until the next purge. */
-    "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL, outcome = 'expired',"
-    " done_at_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+    /* Parked answers nobody took over ($3 is job_outcome_name(OUTCOME_EXPIRED),
+     * $4 the time); after the delete above, so the row stays until the next purge. */
+    "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL, outcome = $3,"
+    " done_at_ms = $4"
     " WHERE seq IN (SELECT seq FROM linebot_inbox WHERE state = 'waiting' AND timestamp_ms < $1"
     " LIMIT $2)",
 };
@@ -1652,8 +1652,9 @@ static int pg_profile_put(struct store *st, const char *chat_id, const char *use
 
 /* Deletes in batches, each its own short transaction, so a large purge never
  * holds row locks for long. */
-static int pg_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)
+static int pg_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms)
 {
+    const size_t waiting = sizeof purge_sql / sizeof purge_sql[0] - 1; /* the last: parked answers */
     if (pg_ready(st, "purge") != 0)
         return -1;
     for (size_t i = 0; i < sizeof purge_sql / sizeof purge_sql[0]; i++) {
@@ -1665,6 +1666,10 @@ static int pg_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
 
             param_int(&p, inbox ? dedup_before_ms : before_ms);
             param_int(&p, PURGE_BATCH);
+            if (i == waiting) {
+                param_text(&p, job_outcome_name(OUTCOME_EXPIRED));
+                param_int(&p, done_at_ms);
+            }
             if (run(st, "purge", purge_sql[i], &p, &changes) != 0)
                 return -1;
         } while (changes >= PURGE_BATCH);

@@ -414,10 +414,9 @@ static const char schema_fresh[] =
     /* Dedup window in event time: LINE redelivers relative to the event. */                   \
     X(PURGE_INBOX, "DELETE FROM linebot_inbox WHERE seq IN (SELECT seq FROM linebot_inbox"     \
                    " WHERE state = 'done' AND timestamp_ms < ?1 LIMIT ?2)")                    \
-    /* Parked answers nobody took over: 'expired' is job_outcome_name(OUTCOME_EXPIRED). */     \
+    /* Parked answers nobody took over: ?3 is job_outcome_name(OUTCOME_EXPIRED), ?4 the time. */ \
     X(PURGE_WAITING, "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL," \
-                     " outcome = 'expired',"                                                   \
-                     " done_at_ms = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"               \
+                     " outcome = ?3, done_at_ms = ?4"                                          \
                      " WHERE seq IN (SELECT seq FROM linebot_inbox"                            \
                      " WHERE state = 'waiting' AND timestamp_ms < ?1 LIMIT ?2)")
 
@@ -1598,7 +1597,8 @@ static int sq_profile_put(struct store *st, const char *chat_id, const char *use
 
 /* Deletes in batches, each its own short transaction, so a large purge never
  * holds the write lock long enough to delay an incoming webhook. */
-static int purge_table(struct store *st, enum stmt_id id, int64_t before_ms)
+/* `expire`: the statement is PURGE_WAITING, which also binds ?3 and ?4. */
+static int purge_table(struct store *st, enum stmt_id id, int64_t before_ms, bool expire, int64_t done_at_ms)
 {
     sqlite3_stmt *s = stmt(st, id);
     int changes;
@@ -1607,20 +1607,24 @@ static int purge_table(struct store *st, enum stmt_id id, int64_t before_ms)
         int rc = sqlite3_bind_int64(s, 1, before_ms);
         if (rc == SQLITE_OK)
             rc = sqlite3_bind_int(s, 2, PURGE_BATCH);
+        if (rc == SQLITE_OK && expire)
+            rc = bind_text(s, 3, job_outcome_name(OUTCOME_EXPIRED));
+        if (rc == SQLITE_OK && expire)
+            rc = sqlite3_bind_int64(s, 4, done_at_ms);
         if (run_changes(st, s, rc, "purge", &changes) != 0)
             return -1;
     } while (changes >= PURGE_BATCH);
     return 0;
 }
 
-static int sq_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)
+static int sq_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms)
 {
-    if (purge_table(st, STMT_PURGE_HISTORY, before_ms) != 0 ||
-        purge_table(st, STMT_PURGE_BOT, before_ms) != 0 ||
-        purge_table(st, STMT_PURGE_PROFILES, before_ms) != 0 ||
-        purge_table(st, STMT_PURGE_RATE, before_ms) != 0 ||
-        purge_table(st, STMT_PURGE_INBOX, dedup_before_ms) != 0 ||
-        purge_table(st, STMT_PURGE_WAITING, dedup_before_ms) != 0)
+    if (purge_table(st, STMT_PURGE_HISTORY, before_ms, false, 0) != 0 ||
+        purge_table(st, STMT_PURGE_BOT, before_ms, false, 0) != 0 ||
+        purge_table(st, STMT_PURGE_PROFILES, before_ms, false, 0) != 0 ||
+        purge_table(st, STMT_PURGE_RATE, before_ms, false, 0) != 0 ||
+        purge_table(st, STMT_PURGE_INBOX, dedup_before_ms, false, 0) != 0 ||
+        purge_table(st, STMT_PURGE_WAITING, dedup_before_ms, true, done_at_ms) != 0)
         return -1;
     return 0;
 }
@@ -1672,7 +1676,8 @@ GATED_READ(profile_get, (struct store *st, const char *chat, const char *user, i
            (st, chat, user, fresh_after, name))
 GATED(profile_put, (struct store *st, const char *chat, const char *user, const char *name, int64_t now_ms),
       (st, chat, user, name, now_ms))
-GATED(purge, (struct store *st, int64_t before_ms, int64_t dedup_before_ms), (st, before_ms, dedup_before_ms))
+GATED(purge, (struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms),
+      (st, before_ms, dedup_before_ms, done_at_ms))
 #undef GATED
 #undef GATED_READ
 #undef GATED_OP

@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/clock.h"
 #include "io/store.h"
 
 struct fixture;
@@ -1693,8 +1694,17 @@ static void test_purge_expires_parked(void **state)
     assert_int_equal(store_job_park(fx->st, "new", job.claim_gen, "{\"a\":1}"), 0);
     job_free(&job);
 
+    clock_set_offset_ms(86400000); /* a clock a day ahead: the store's, not the database's */
+    int64_t before = clock_now_ms();
     assert_int_equal(store_purge(fx->st, 1000, 1000), 0);
+    int64_t after = clock_now_ms();
+    clock_set_offset_ms(0);
     expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 'old'", "expired");
+    /* done at the store's clock (store.c's, the same on both backends) */
+    char *done = admin_text(fx, "SELECT done_at_ms FROM %slinebot_inbox WHERE event_id = 'old'");
+    assert_non_null(done);
+    assert_true(strtoll(done, NULL, 10) >= before && strtoll(done, NULL, 10) <= after);
+    free(done);
     expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'new'", "waiting");
     add_event(fx->st, "p", "chatA", 6000);
     claim_expect(fx->st, "p", &other);
