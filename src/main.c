@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cli/webhook.h"
 #include "config.h"
 #include "core/alloc.h"
 #include "io/clock.h"
@@ -36,6 +37,8 @@ static const char usage[] =
     "                     on AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it runs the Lambda runtime,\n"
     "                     on Function Compute (FC_FUNCTION_NAME set) the FC custom runtime;\n"
     "                     on both it also starts without arguments, as `bootstrap`\n"
+    "  linebot webhook set URL | get | test [URL]\n"
+    "                     register, show or test the channel's webhook URL at LINE\n"
     "  linebot version    print the version\n"
     "  linebot --help     show this help; `linebot serve --help` lists the settings\n";
 
@@ -260,6 +263,8 @@ int main(int argc, char **argv)
         }
         return serve();
     }
+    if (strcmp(cmd, "webhook") == 0)
+        return cli_webhook(argc - 1, argv + 1, environ);
     fprintf(stderr, "linebot: unknown command %s\n\n%s", cmd, usage);
     return 2;
 }
