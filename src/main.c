@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cli/doctor.h"
 #include "cli/webhook.h"
 #include "config.h"
 #include "core/alloc.h"
@@ -37,6 +38,8 @@ static const char usage[] =
     "                     on AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it runs the Lambda runtime,\n"
     "                     on Function Compute (FC_FUNCTION_NAME set) the FC custom runtime;\n"
     "                     on both it also starts without arguments, as `bootstrap`\n"
+    "  linebot doctor     check the set-up (settings, LINE token and webhook, model, store)\n"
+    "                     and print a checklist with a fix for each problem\n"
     "  linebot webhook set URL | get | test [URL]\n"
     "                     register, show or test the channel's webhook URL at LINE\n"
     "  linebot version    print the version\n"
@@ -263,6 +266,8 @@ int main(int argc, char **argv)
         }
         return serve();
     }
+    if (strcmp(cmd, "doctor") == 0)
+        return cli_doctor(argc - 1, argv + 1, environ);
     if (strcmp(cmd, "webhook") == 0)
         return cli_webhook(argc - 1, argv + 1, environ);
     fprintf(stderr, "linebot: unknown command %s\n\n%s", cmd, usage);
