@@ -127,9 +127,11 @@ static char *path_escape(const char *s)
     return out;
 }
 
-/* LINE's error "message" from a response body, at most 200 bytes (cut at a
- * UTF-8 boundary), or NULL. A 2xx body is no error and is not parsed here
- * (parse_sent reads it). */
+/* LINE's error "message" from a response body, followed by up to three of
+ * its "details" as "(property: message; ...)" (the message alone often says
+ * only "The request body has 1 error(s)"), at most LINE_ERROR_MESSAGE_MAX
+ * bytes (cut at a UTF-8 boundary), or NULL. A 2xx body is no error and is not
+ * parsed here (parse_sent reads it). */
 static char *error_message(const struct http_response *r)
 {
     if (!r->body || r->body_len == 0 || (r->status >= 200 && r->status <= 299))
@@ -138,8 +140,27 @@ static char *error_message(const struct http_response *r)
     json_t *m = json_is_object(root) ? json_object_get(root, "message") : NULL;
     char *out = NULL;
     if (json_is_string(m)) {
-        const char *text = json_string_value(m);
+        char *text = xstrdup(json_string_value(m));
+        json_t *details = json_object_get(root, "details");
+        size_t added = 0;
+        for (size_t i = 0; json_is_array(details) && i < json_array_size(details) && added < 3; i++) {
+            json_t *d = json_array_get(details, i);
+            const char *dm = json_string_value(json_object_get(d, "message"));
+            const char *prop = json_string_value(json_object_get(d, "property"));
+            if (!dm)
+                continue;
+            char *longer = xasprintf("%s%s%s%s%s", text, added ? "; " : " (", prop ? prop : "", prop ? ": " : "", dm);
+            free(text);
+            text = longer;
+            added++;
+        }
+        if (added) {
+            char *closed = xasprintf("%s)", text);
+            free(text);
+            text = closed;
+        }
         out = xstrndup(text, utf8_prefix(text, strlen(text), LINE_ERROR_MESSAGE_MAX));
+        free(text);
     }
     json_decref(root);
     return out;

@@ -168,6 +168,17 @@ static void test_line_errors_are_shown_without_the_token(void **state)
     assert_string_equal(now, "");
     free(now);
 
+    /* A URL LINE refuses (longer than its 500 characters): its details say why. */
+    char longer[640];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    char *long_url = e2e_printf("https://bot.example.com/%s", longer);
+    assert_int_equal(run(w, (const char *[]){"webhook", "set", long_url, NULL}, NULL, NULL, &err), 1);
+    assert_contains(err, "400");
+    assert_contains(err, "endpoint: Size must be between 0 and 500");
+    free(long_url);
+    free(err);
+
     /* LINE unreachable. */
     assert_int_equal(run(w, (const char *[]){"webhook", "get", NULL},
                          (const char *[]){"LINE_API_BASE_URL=http://127.0.0.1:1", NULL}, NULL, &err),
