@@ -32,7 +32,8 @@ static int doctor(struct world *w, const char *const *extra, char **out)
     char *err;
     int rc = bot_run(w, (const char *[]){"doctor", NULL}, extra, out, &err);
     static const char *const secrets[] = {GOOD_SECRET, E2E_CHANNEL_SECRET, E2E_ACCESS_TOKEN,
-                                          "wrong-token-0123456789", "wrong-key-0123456789", NULL};
+                                          "wrong-token-0123456789", "wrong-key-0123456789", "secretpw123",
+                                          "postgres://", NULL};
     for (const char *const *s = secrets; *s; s++) {
         assert_not_contains(*out, *s);
         assert_not_contains(err, *s);
@@ -205,6 +206,27 @@ static void test_store_not_writable(void **state)
     world_finish(w);
 }
 
+/* PostgreSQL: the URL (and its password) is never printed. */
+static void test_store_postgres(void **state)
+{
+    struct world *w = good_world(state);
+    char *out;
+    assert_int_equal(doctor(w, (const char *[]){"LINEBOT_DB=postgres://u:secretpw123@127.0.0.1:1/db", NULL}, &out), 1);
+    assert_contains(out, "FAIL store: LINEBOT_DB cannot be opened");
+    assert_contains(out, "     fix: check the host, the database, the role and its password in LINEBOT_DB");
+    free(out);
+
+    const char *pg = getenv("LINEBOT_TEST_PG_URL");
+    if (pg && *pg) {
+        char *db = e2e_printf("LINEBOT_DB=%s", pg);
+        assert_int_equal(doctor(w, (const char *[]){db, NULL}, &out), 0);
+        assert_contains(out, "ok   store: the PostgreSQL database opens and is writable\n");
+        free(db);
+        free(out);
+    }
+    world_finish(w);
+}
+
 static void test_webhook_unset_or_inactive_is_a_warning(void **state)
 {
     struct world *w = good_world(state);
@@ -264,6 +286,7 @@ int main(void)
         E2E_TEST(test_model_unreachable),
         E2E_TEST(test_model_key_refused),
         E2E_TEST(test_store_not_writable),
+        E2E_TEST(test_store_postgres),
         E2E_TEST(test_webhook_unset_or_inactive_is_a_warning),
         E2E_TEST(test_clock_off_is_a_warning),
         E2E_TEST(test_usage),
