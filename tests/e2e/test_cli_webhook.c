@@ -245,9 +245,9 @@ static void test_usage(void **state)
     assert_contains(out, "linebot webhook get");
     assert_contains(out, "linebot webhook test");
     free(out);
-    static const char *const bad[][4] = {{"webhook", NULL}, {"webhook", "frob", NULL},
+    static const char *const bad[][5] = {{"webhook", NULL}, {"webhook", "frob", NULL},
                                          {"webhook", "set", NULL}, {"webhook", "get", "extra", NULL},
-                                         {"webhook", "test", HOOK_URL, "extra"}};
+                                         {"webhook", "test", HOOK_URL, "extra", NULL}};
     for (size_t i = 0; i < 5; i++) {
         assert_int_equal(run(w, bad[i], NULL, NULL, &err), 2);
         assert_contains(err, "Usage: linebot webhook");
