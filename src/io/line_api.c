@@ -639,8 +639,11 @@ static enum line_result setup_call(struct line_api *api, const char *op, const c
         } else {
             json_decref(root);
         }
+    } else if (rc != 0) {
+        err_add(err, errlen, "LINE %s: no answer (%s)", op, resp.error);
     } else {
-        note_failure(err, errlen, op, rc, &resp, message, result, 1);
+        /* One attempt, read by a person: no attempt number, no result name. */
+        err_add(err, errlen, "LINE %s: status %ld: %s", op, resp.status, message ? message : "(no message)");
     }
     free(message);
     http_response_free(&resp);
