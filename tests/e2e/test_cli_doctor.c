@@ -193,6 +193,34 @@ static void test_model_key_refused(void **state)
     world_finish(w);
 }
 
+static void test_model_not_listed_is_a_warning(void **state)
+{
+    struct world *w = good_world(state);
+    fake_llm_set_models(w->llm, (const char *[]){"other-model", NULL});
+    char *out;
+    assert_int_equal(doctor(w, NULL, &out), 0);
+    assert_contains(out, "warn model: " E2E_MODEL " is not among the models listed at ");
+    assert_contains(out, "     fix: check LLM_MODEL (the provider lists 1 model(s), e.g. other-model)");
+    free(out);
+    world_finish(w);
+}
+
+static void test_line_unreachable_and_ca_unreadable(void **state)
+{
+    struct world *w = good_world(state);
+    char *ca = e2e_printf("SSL_CERT_FILE=%s/no-such-ca.pem", w->dir);
+    char *out;
+    assert_int_equal(doctor(w, (const char *[]){"LINE_API_BASE_URL=http://127.0.0.1:1", ca, NULL}, &out), 1);
+    assert_contains(out, "FAIL CA bundle: SSL_CERT_FILE ");
+    assert_contains(out, "cannot be read");
+    assert_contains(out, "FAIL LINE token: LINE could not be reached");
+    assert_contains(out, "     fix: check the network, LINE_API_BASE_URL");
+    assert_contains(out, "2 check(s) failed");
+    free(ca);
+    free(out);
+    world_finish(w);
+}
+
 static void test_store_not_writable(void **state)
 {
     struct world *w = good_world(state);
@@ -285,6 +313,8 @@ int main(void)
         E2E_TEST(test_token_refused),
         E2E_TEST(test_model_unreachable),
         E2E_TEST(test_model_key_refused),
+        E2E_TEST(test_model_not_listed_is_a_warning),
+        E2E_TEST(test_line_unreachable_and_ca_unreadable),
         E2E_TEST(test_store_not_writable),
         E2E_TEST(test_store_postgres),
         E2E_TEST(test_webhook_unset_or_inactive_is_a_warning),
