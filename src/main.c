@@ -4,7 +4,9 @@
  * what a previous run left unfinished, starts the workers and the HTTP front
  * door, and waits for SIGTERM/SIGINT to stop gracefully. It picks the front
  * door: the server's own routes (run/server.c), Function Compute's door on
- * top of them (run/fc.c), or the AWS Lambda runtime loop (run/lambda.c). */
+ * top of them (run/fc.c), or the AWS Lambda runtime loop (run/lambda.c).
+ * The set-up commands, `linebot doctor` and `linebot webhook`, live in
+ * src/cli/. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>

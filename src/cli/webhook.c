@@ -11,10 +11,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "core/redact.h"
 #include "io/http_client.h"
 #include "io/line_api.h"
 
@@ -47,9 +49,15 @@ static void hint(long status)
         fputs("  fix: LINE could not be reached: check the network, LINE_API_BASE_URL and SSL_CERT_FILE\n", stderr);
 }
 
-static int report_failure(const char *what, long status, const char *err)
+/* LINE's own words, masked like a log line in case an answer ever echoed
+ * the token. */
+static int report_failure(const struct line_api *api, const char *what, long status, const char *err)
 {
-    fprintf(stderr, "linebot webhook %s: %s\n", what, err[0] ? err : "LINE refused the request");
+    struct redact_secret secrets[CONFIG_MAX_SECRETS];
+    size_t n = config_secrets(api->cfg, secrets, CONFIG_MAX_SECRETS);
+    char *masked = redact_text(err[0] ? err : "LINE refused the request", secrets, n);
+    fprintf(stderr, "linebot webhook %s: %s\n", what, masked);
+    free(masked);
     hint(status);
     return 1;
 }
@@ -59,7 +67,7 @@ static int webhook_set(struct line_api *api, const char *url)
     char err[512];
     long status;
     if (line_webhook_set(api, url, &status, err, sizeof err) != LINE_OK)
-        return report_failure("set", status, err);
+        return report_failure(api, "set", status, err);
     printf("Webhook URL set: %s\n", url);
     printf("Check it with `linebot webhook test`; `linebot webhook get` shows whether it is active.\n");
     return 0;
@@ -71,7 +79,7 @@ static int webhook_get(struct line_api *api)
     long status;
     struct line_webhook wh;
     if (line_webhook_get(api, &wh, &status, err, sizeof err) != LINE_OK)
-        return report_failure("get", status, err);
+        return report_failure(api, "get", status, err);
     printf("endpoint: %s\n", wh.endpoint[0] ? wh.endpoint : "(none)");
     printf("active:   %s\n", wh.active ? "yes" : "no");
     if (!wh.endpoint[0])
@@ -88,7 +96,7 @@ static int webhook_test(struct line_api *api, const char *url)
     long status;
     struct line_webhook_test t;
     if (line_webhook_test(api, url, &t, &status, err, sizeof err) != LINE_OK)
-        return report_failure("test", status, err);
+        return report_failure(api, "test", status, err);
     printf("success:    %s\n", t.success ? "true" : "false");
     printf("timestamp:  %s\n", t.timestamp);
     if (t.status_code >= 0)
