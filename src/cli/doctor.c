@@ -142,6 +142,18 @@ static int check_line_token(struct doctor *d, struct line_api *api, char *date, 
     long status;
     struct line_bot_info info;
     date[0] = '\0';
+    /* A token with a CR from a Windows .env file breaks the HTTP request
+     * itself, and a quoted one is sent as `Bearer "..."`: said as such,
+     * rather than as whatever LINE or libcurl make of it. */
+    const char *token = api->cfg->access_token;
+    size_t n = strlen(token);
+    if (n > 0 && (is_padding(token[0]) || is_padding(token[n - 1]))) {
+        report(d, CHECK_FAIL,
+               "remove them from LINE_CHANNEL_ACCESS_TOKEN (a .env file saved on Windows leaves a CR at each "
+               "line's end)",
+               "LINE token: LINE_CHANNEL_ACCESS_TOKEN has spaces, line breaks or quotes around it");
+        return 0;
+    }
     enum line_result r = line_bot_info(api, &info, &status, err, sizeof err);
     const char *server_date = http_client_header(api->http, "Date");
     if (server_date)

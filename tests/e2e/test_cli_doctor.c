@@ -158,6 +158,23 @@ static void test_token_refused(void **state)
     world_finish(w);
 }
 
+/* Pasted-credential mistakes are named, before LINE is asked. */
+static void test_token_with_cr_or_quotes(void **state)
+{
+    struct world *w = good_world(state);
+    static const char *const bad[] = {"LINE_CHANNEL_ACCESS_TOKEN=" E2E_ACCESS_TOKEN "\r",
+                                      "LINE_CHANNEL_ACCESS_TOKEN=\"" E2E_ACCESS_TOKEN "\"", NULL};
+    for (const char *const *b = bad; *b; b++) {
+        char *out;
+        assert_int_equal(doctor(w, (const char *[]){*b, NULL}, &out), 1);
+        assert_contains(out, "FAIL LINE token: LINE_CHANNEL_ACCESS_TOKEN has spaces, line breaks or quotes around it");
+        assert_contains(out, "     fix: remove them");
+        free(out);
+    }
+    assert_int_equal(fake_line_request_count(w->line, NULL, "/v2/bot/info"), 0);
+    world_finish(w);
+}
+
 static void test_model_unreachable(void **state)
 {
     struct world *w = good_world(state);
@@ -311,6 +328,7 @@ int main(void)
         E2E_TEST(test_bad_settings),
         E2E_TEST(test_bad_secret_format),
         E2E_TEST(test_token_refused),
+        E2E_TEST(test_token_with_cr_or_quotes),
         E2E_TEST(test_model_unreachable),
         E2E_TEST(test_model_key_refused),
         E2E_TEST(test_model_not_listed_is_a_warning),
