@@ -100,6 +100,13 @@ static bool is_padding(char c)
     return c != '\0' && strchr(" \t\r\n\"'", c) != NULL;
 }
 
+/* True when `value` starts or ends with padding. */
+static bool padded(const char *value)
+{
+    size_t n = value ? strlen(value) : 0;
+    return n > 0 && (is_padding(value[0]) || is_padding(value[n - 1]));
+}
+
 static void check_secret(struct doctor *d, const char *secret)
 {
     size_t n = strlen(secret);
@@ -108,7 +115,7 @@ static void check_secret(struct doctor *d, const char *secret)
         return;
     }
     const char *why = "is not 32 hexadecimal characters";
-    if (n > 0 && (is_padding(secret[0]) || is_padding(secret[n - 1])))
+    if (padded(secret))
         why = "has spaces, line breaks or quotes around it";
     else if (n > 100)
         why = "looks like a channel access token: are LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN swapped?";
@@ -145,9 +152,7 @@ static int check_line_token(struct doctor *d, struct line_api *api, char *date, 
     /* A token with a CR from a Windows .env file breaks the HTTP request
      * itself, and a quoted one is sent as `Bearer "..."`: said as such,
      * rather than as whatever LINE or libcurl make of it. */
-    const char *token = api->cfg->access_token;
-    size_t n = strlen(token);
-    if (n > 0 && (is_padding(token[0]) || is_padding(token[n - 1]))) {
+    if (padded(api->cfg->access_token)) {
         report(d, CHECK_FAIL,
                "remove them from LINE_CHANNEL_ACCESS_TOKEN (a .env file saved on Windows leaves a CR at each "
                "line's end)",
@@ -228,6 +233,13 @@ static void check_model_by_completion(struct doctor *d, const struct config *cfg
 
 static void check_model(struct doctor *d, const struct config *cfg, struct http_client *http)
 {
+    if (padded(cfg->llm_api_key)) {
+        report(d, CHECK_FAIL, "remove them from the key's setting (a .env file saved on Windows leaves a CR at "
+                              "each line's end)",
+               "model: the API key (LLM_API_KEY, OPENAI_API_KEY or DASHSCOPE_API_KEY) has spaces, line breaks or "
+               "quotes around it");
+        return;
+    }
     struct llm_client llm = {.cfg = cfg, .http = http, .cancel = NULL};
     struct llm_models models;
     char err[512];

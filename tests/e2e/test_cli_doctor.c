@@ -172,6 +172,14 @@ static void test_token_with_cr_or_quotes(void **state)
         free(out);
     }
     assert_int_equal(fake_line_request_count(w->line, NULL, "/v2/bot/info"), 0);
+
+    /* The same for the model's key. */
+    char *out;
+    size_t asked = fake_llm_request_count(w->llm);
+    assert_int_equal(doctor(w, (const char *[]){"LLM_API_KEY='" E2E_LLM_KEY "'", NULL}, &out), 1);
+    assert_contains(out, "FAIL model: the API key (LLM_API_KEY, OPENAI_API_KEY or DASHSCOPE_API_KEY) has spaces");
+    free(out);
+    assert_int_equal(fake_llm_request_count(w->llm), asked);
     world_finish(w);
 }
 
