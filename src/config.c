@@ -373,6 +373,32 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     return 0;
 }
 
+int config_load_line(struct config *cfg, char *const *env, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    struct loader l = {.env = env, .err = err, .errlen = errlen, .failed = 0};
+    if (errlen)
+        err[0] = '\0';
+    const char *token = env_nonempty(env, "LINE_CHANNEL_ACCESS_TOKEN");
+    if (!token)
+        token = env_nonempty(env, "LINE_ACCESS_TOKEN");
+    if (!token)
+        fail(&l, "LINE_CHANNEL_ACCESS_TOKEN", "is not set: issue a long-lived channel access token in the LINE Developers Console (Messaging API tab)");
+    cfg->access_token = dup_str(token);
+    cfg->line_api_base = get_url(&l, "LINE_API_BASE_URL", "https://api.line.me");
+    cfg->line_data_api_base = get_url(&l, "LINE_DATA_API_BASE_URL", "https://api-data.line.me");
+    cfg->ca_file = opt_str(&l, env, "SSL_CERT_FILE");
+    cfg->log_level = LOG_INFO;
+    const char *level = env_nonempty(env, "LOG_LEVEL");
+    if (level && log_parse_level(level, &cfg->log_level) != 0)
+        fail(&l, "LOG_LEVEL", "must be one of debug, info, warn, error");
+    if (l.failed) {
+        config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
 /* Every setting that holds a credential, set or not, with its value. */
 #define SECRET_SETTINGS 11
 static void secret_settings(const struct config *cfg, struct redact_secret all[SECRET_SETTINGS])

@@ -113,6 +113,12 @@ struct config {
  * that names the offending variable. Never puts a secret's value in `err`. */
 int config_load(struct config *cfg, char *const *env, char *err, size_t errlen);
 void config_free(struct config *cfg);
+/* Only what a call to LINE's Messaging API needs (`linebot webhook`): the
+ * access token (required), LINE_API_BASE_URL, LINE_DATA_API_BASE_URL,
+ * SSL_CERT_FILE and LOG_LEVEL. Nothing else is read or required (no model,
+ * store or port settings); the other fields stay zero. Same contract as
+ * config_load. */
+int config_load_line(struct config *cfg, char *const *env, char *err, size_t errlen);
 
 /* The configured secrets, named by their settings, for masking in logs
  * (obs/log.c): the channel secret and access token, the model key, the

@@ -4,7 +4,9 @@
  * what a previous run left unfinished, starts the workers and the HTTP front
  * door, and waits for SIGTERM/SIGINT to stop gracefully. It picks the front
  * door: the server's own routes (run/server.c), Function Compute's door on
- * top of them (run/fc.c), or the AWS Lambda runtime loop (run/lambda.c). */
+ * top of them (run/fc.c), or the AWS Lambda runtime loop (run/lambda.c).
+ * The set-up commands, `linebot doctor` and `linebot webhook`, live in
+ * src/cli/. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -14,6 +16,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cli/doctor.h"
+#include "cli/webhook.h"
 #include "config.h"
 #include "core/alloc.h"
 #include "io/clock.h"
@@ -36,6 +40,10 @@ static const char usage[] =
     "                     on AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it runs the Lambda runtime,\n"
     "                     on Function Compute (FC_FUNCTION_NAME set) the FC custom runtime;\n"
     "                     on both it also starts without arguments, as `bootstrap`\n"
+    "  linebot doctor     check the set-up (settings, LINE token and webhook, model, store)\n"
+    "                     and print a checklist with a fix for each problem\n"
+    "  linebot webhook set URL | get | test [URL]\n"
+    "                     register, show or test the channel's webhook URL at LINE\n"
     "  linebot version    print the version\n"
     "  linebot --help     show this help; `linebot serve --help` lists the settings\n";
 
@@ -265,6 +273,10 @@ int main(int argc, char **argv)
         }
         return serve();
     }
+    if (strcmp(cmd, "doctor") == 0)
+        return cli_doctor(argc - 1, argv + 1, environ);
+    if (strcmp(cmd, "webhook") == 0)
+        return cli_webhook(argc - 1, argv + 1, environ);
     fprintf(stderr, "linebot: unknown command %s\n\n%s", cmd, usage);
     return 2;
 }

@@ -48,6 +48,8 @@
 #define LINE_SEND_TIMEOUT_MS 10000L     /* reply and push */
 #define LINE_LOADING_TIMEOUT_MS 3000L   /* best effort: never hold up an answer */
 #define LINE_PROFILE_TIMEOUT_MS 5000L
+#define LINE_SETUP_TIMEOUT_MS 10000L     /* webhook get/set, bot info */
+#define LINE_WEBHOOK_TEST_TIMEOUT_MS 30000L /* LINE calls the webhook and waits for it */
 #define LINE_MAX_ATTEMPTS 3
 #define LINE_RATE_LIMIT_BUDGET_MS 10000 /* the most we wait in total on 429s */
 #define LINE_ERROR_MESSAGE_MAX 200
@@ -121,9 +123,11 @@ static char *path_escape(const char *s)
     return out;
 }
 
-/* LINE's error "message" from a response body, at most 200 bytes (cut at a
- * UTF-8 boundary), or NULL. A 2xx body is no error and is not parsed here
- * (parse_sent reads it). */
+/* LINE's error "message" from a response body, followed by up to three of
+ * its "details" as "(property: message; ...)" (the message alone often says
+ * only "The request body has 1 error(s)"), at most LINE_ERROR_MESSAGE_MAX
+ * bytes (cut at a UTF-8 boundary), or NULL. A 2xx body is no error and is not
+ * parsed here (parse_sent reads it). */
 static char *error_message(const struct http_response *r)
 {
     if (!r->body || r->body_len == 0 || (r->status >= 200 && r->status <= 299))
@@ -132,8 +136,27 @@ static char *error_message(const struct http_response *r)
     json_t *m = json_is_object(root) ? json_object_get(root, "message") : NULL;
     char *out = NULL;
     if (json_is_string(m)) {
-        const char *text = json_string_value(m);
+        char *text = xstrdup(json_string_value(m));
+        json_t *details = json_object_get(root, "details");
+        size_t added = 0;
+        for (size_t i = 0; json_is_array(details) && i < json_array_size(details) && added < 3; i++) {
+            json_t *d = json_array_get(details, i);
+            const char *dm = json_string_value(json_object_get(d, "message"));
+            const char *prop = json_string_value(json_object_get(d, "property"));
+            if (!dm)
+                continue;
+            char *longer = xasprintf("%s%s%s%s%s", text, added ? "; " : " (", prop ? prop : "", prop ? ": " : "", dm);
+            free(text);
+            text = longer;
+            added++;
+        }
+        if (added) {
+            char *closed = xasprintf("%s)", text);
+            free(text);
+            text = closed;
+        }
         out = xstrndup(text, utf8_prefix(text, strlen(text), LINE_ERROR_MESSAGE_MAX));
+        free(text);
     }
     json_decref(root);
     return out;
@@ -574,6 +597,176 @@ done:
     free(uid);
     free(cid);
     return result;
+}
+
+/* ---- set-up calls ------------------------------------------------------- */
+
+/* A string member of `obj` (malloc'd), "" when absent or not a string. */
+static char *json_str_member(json_t *obj, const char *key)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    return xstrdup(v ? v : "");
+}
+
+/* One attempt of a set-up call. On LINE_OK `*answer` (may be NULL) is the
+ * parsed 2xx body, an empty object when it had none; a 2xx body that is not
+ * a JSON object is LINE_SERVER_ERROR. */
+static enum line_result setup_call(struct line_api *api, const char *op, const char *method, const char *path,
+                                   const char *body, long timeout_ms, json_t **answer, long *status, char *err,
+                                   size_t errlen)
+{
+    err_clear(err, errlen);
+    set_status(status, 0);
+    if (answer)
+        *answer = NULL;
+    struct http_response resp;
+    int rc = line_send(api, method, path, body, NULL, timeout_ms, &resp);
+    char *message = rc == 0 ? error_message(&resp) : NULL;
+    enum line_result result = classify(rc, resp.status, message, CALL_OTHER);
+    set_status(status, rc == 0 ? resp.status : 0);
+    if (result == LINE_OK) {
+        json_t *root = resp.body_len ? json_loadb(resp.body, resp.body_len, 0, NULL) : json_object();
+        if (!json_is_object(root)) {
+            json_decref(root);
+            err_add(err, errlen, "LINE %s: status %ld with a body that is not a JSON object", op, resp.status);
+            result = LINE_SERVER_ERROR;
+        } else if (answer) {
+            *answer = root;
+        } else {
+            json_decref(root);
+        }
+    } else if (rc != 0) {
+        err_add(err, errlen, "LINE %s: no answer (%s)", op, resp.error);
+    } else {
+        /* One attempt, read by a person: no attempt number, no result name. */
+        err_add(err, errlen, "LINE %s: status %ld: %s", op, resp.status, message ? message : "(no message)");
+    }
+    free(message);
+    http_response_free(&resp);
+    return result;
+}
+
+/* {"endpoint": url} (malloc'd), NULL when `url` is not valid UTF-8. */
+static char *endpoint_body(const char *url)
+{
+    json_t *root = json_pack("{s:s}", "endpoint", url);
+    char *body = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    return body;
+}
+
+enum line_result line_bot_info(struct line_api *api, struct line_bot_info *out, long *status, char *err,
+                               size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    json_t *root;
+    enum line_result r =
+        setup_call(api, "bot/info", "GET", "/v2/bot/info", NULL, LINE_SETUP_TIMEOUT_MS, &root, status, err, errlen);
+    if (r == LINE_OK) {
+        out->display_name = json_str_member(root, "displayName");
+        out->basic_id = json_str_member(root, "basicId");
+        json_decref(root);
+    }
+    return r;
+}
+
+void line_bot_info_free(struct line_bot_info *info)
+{
+    free(info->display_name);
+    free(info->basic_id);
+    memset(info, 0, sizeof *info);
+}
+
+enum line_result line_webhook_get(struct line_api *api, struct line_webhook *out, long *status, char *err,
+                                  size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    json_t *root;
+    enum line_result r = setup_call(api, "webhook/endpoint", "GET", "/v2/bot/channel/webhook/endpoint", NULL,
+                                    LINE_SETUP_TIMEOUT_MS, &root, status, err, errlen);
+    if (r == LINE_OK) {
+        out->endpoint = json_str_member(root, "endpoint");
+        out->active = json_is_true(json_object_get(root, "active"));
+        json_decref(root);
+    }
+    return r;
+}
+
+void line_webhook_free(struct line_webhook *wh)
+{
+    free(wh->endpoint);
+    memset(wh, 0, sizeof *wh);
+}
+
+enum line_result line_webhook_set(struct line_api *api, const char *url, long *status, char *err, size_t errlen)
+{
+    char *body = url ? endpoint_body(url) : NULL;
+    if (!body) {
+        err_clear(err, errlen);
+        set_status(status, 0);
+        err_add(err, errlen, "LINE webhook/endpoint not set: the URL is missing or not valid UTF-8");
+        return LINE_REJECTED;
+    }
+    enum line_result r = setup_call(api, "webhook/endpoint", "PUT", "/v2/bot/channel/webhook/endpoint", body,
+                                    LINE_SETUP_TIMEOUT_MS, NULL, status, err, errlen);
+    free(body);
+    return r;
+}
+
+enum line_result line_webhook_test(struct line_api *api, const char *url, struct line_webhook_test *out,
+                                   long *status, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->status_code = -1;
+    char *body = url ? endpoint_body(url) : xstrdup("{}");
+    if (!body) {
+        err_clear(err, errlen);
+        set_status(status, 0);
+        err_add(err, errlen, "LINE webhook/test not sent: the URL is not valid UTF-8");
+        return LINE_REJECTED;
+    }
+    json_t *root;
+    enum line_result r = setup_call(api, "webhook/test", "POST", "/v2/bot/channel/webhook/test", body,
+                                    LINE_WEBHOOK_TEST_TIMEOUT_MS, &root, status, err, errlen);
+    free(body);
+    if (r == LINE_OK) {
+        out->success = json_is_true(json_object_get(root, "success"));
+        out->timestamp = json_str_member(root, "timestamp");
+        json_t *code = json_object_get(root, "statusCode");
+        if (json_is_integer(code))
+            out->status_code = (long)json_integer_value(code);
+        out->reason = json_str_member(root, "reason");
+        out->detail = json_str_member(root, "detail");
+        json_decref(root);
+    }
+    return r;
+}
+
+void line_webhook_test_free(struct line_webhook_test *t)
+{
+    free(t->timestamp);
+    free(t->reason);
+    free(t->detail);
+    memset(t, 0, sizeof *t);
+}
+
+int line_webhook_url_check(const char *url, char *err, size_t errlen)
+{
+    struct http_url parsed;
+    char why[128];
+    if (!url || !*url) {
+        snprintf(err, errlen, "no URL given");
+        return -1;
+    }
+    if (http_url_split(url, &parsed, why, sizeof why) != 0) {
+        snprintf(err, errlen, "not a URL LINE can call (%s)", why);
+        return -1;
+    }
+    if (strcmp(parsed.scheme, "https") != 0) {
+        snprintf(err, errlen, "LINE only calls https:// webhook URLs (this one is %s://)", parsed.scheme);
+        return -1;
+    }
+    return 0;
 }
 
 void line_retry_key(const char *seed, char out[37])

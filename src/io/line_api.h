@@ -19,6 +19,7 @@
 #define LINEBOT_LINE_API_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -87,6 +88,57 @@ enum line_result line_member_name(struct line_api *api, enum chat_type chat_type
  * deterministically from `seed` (the webhookEventId): the same event always
  * gets the same push retry key. Writes 37 bytes into `out`. */
 void line_retry_key(const char *seed, char out[37]);
+
+/* ---- set-up calls (linebot webhook, linebot doctor) ----------------------
+ * One attempt each, nothing retried: a person is waiting at a terminal and
+ * runs the command again. On a failure `err` names the call, the status and
+ * LINE's "message" (never the token). `status` (may be NULL) gets the HTTP
+ * status, 0 when none came. */
+
+/* GET /v2/bot/info: the bot's "displayName" and "basicId" (e.g. "@123abcde").
+ * On LINE_OK both are set (malloc'd; "" when LINE left one out). */
+struct line_bot_info {
+    char *display_name;
+    char *basic_id;
+};
+enum line_result line_bot_info(struct line_api *api, struct line_bot_info *out, long *status, char *err,
+                               size_t errlen);
+void line_bot_info_free(struct line_bot_info *info);
+
+/* GET /v2/bot/channel/webhook/endpoint. On LINE_OK `endpoint` is set
+ * (malloc'd, "" when none is registered) and `active` says whether "Use
+ * webhook" is on. */
+struct line_webhook {
+    char *endpoint;
+    bool active;
+};
+enum line_result line_webhook_get(struct line_api *api, struct line_webhook *out, long *status, char *err,
+                                  size_t errlen);
+void line_webhook_free(struct line_webhook *wh);
+
+/* PUT /v2/bot/channel/webhook/endpoint {"endpoint": url}. The caller checks
+ * the URL first (line_webhook_url_check). */
+enum line_result line_webhook_set(struct line_api *api, const char *url, long *status, char *err,
+                                  size_t errlen);
+
+/* POST /v2/bot/channel/webhook/test, with {"endpoint": url} when `url` is
+ * not NULL (else LINE tests the registered one). LINE_OK means LINE ran the
+ * test; its verdict is in `out` (strings malloc'd, "" when absent; status_code
+ * -1 when absent). */
+struct line_webhook_test {
+    bool success;
+    char *timestamp;
+    long status_code; /* the status the webhook answered LINE's test with */
+    char *reason;
+    char *detail;
+};
+enum line_result line_webhook_test(struct line_api *api, const char *url, struct line_webhook_test *out,
+                                   long *status, char *err, size_t errlen);
+void line_webhook_test_free(struct line_webhook_test *t);
+
+/* 0 when `url` is a webhook URL LINE can take: https:// with a host, as read
+ * by curl_url() (http_url_split). Else -1 with the reason in `err`. */
+int line_webhook_url_check(const char *url, char *err, size_t errlen);
 
 const char *line_result_name(enum line_result r);
 

@@ -13,6 +13,7 @@
  * messages, never the key or the conversation), and the worker logs them once. */
 #include "io/llm.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +38,13 @@ static bool is_dashscope(enum llm_provider p)
            p == LLM_PROVIDER_DASHSCOPE_US;
 }
 
-/* {base}/chat/completions, whether or not `base` ends with slashes. */
-static char *completions_url(const char *base)
+/* {base}{path}, whether or not `base` ends with slashes. */
+static char *endpoint_url(const char *base, const char *path)
 {
     size_t bl = strlen(base);
     while (bl > 0 && base[bl - 1] == '/')
         bl--;
-    return xasprintf("%.*s/chat/completions", (int)bl, base);
+    return xasprintf("%.*s%s", (int)bl, base, path);
 }
 
 /* Up to a quarter of `ms` of random extra wait, so that workers that failed
@@ -122,7 +123,7 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
         .enable_thinking = cfg->thinking,
     };
     char *body = completion_request_json(&opt, msgs, n);
-    char *url = completions_url(cfg->llm_base_url ? cfg->llm_base_url : "");
+    char *url = endpoint_url(cfg->llm_base_url ? cfg->llm_base_url : "", "/chat/completions");
     const char *key = cfg->llm_api_key;
     char *auth = key && *key ? xasprintf("Authorization: Bearer %s", key) : NULL;
     enum llm_result result = LLM_FAILED;
@@ -250,4 +251,79 @@ done:
     free(url);
     free(body);
     return result;
+}
+
+enum llm_result llm_list_models(struct llm_client *llm, long timeout_ms, struct llm_models *out, long *status,
+                                char *err, size_t errlen)
+{
+    const struct config *cfg = llm->cfg;
+    out->ids = NULL;
+    out->n = 0;
+    if (status)
+        *status = 0;
+    set_err(err, errlen, "");
+    char *url = endpoint_url(cfg->llm_base_url ? cfg->llm_base_url : "", "/models");
+    const char *key = cfg->llm_api_key;
+    char *auth = key && *key ? xasprintf("Authorization: Bearer %s", key) : NULL;
+    const char *headers[2] = {auth, NULL};
+    struct http_request req = {
+        .method = "GET",
+        .url = url,
+        .headers = auth ? headers : NULL,
+        .connect_timeout_ms = LLM_CONNECT_TIMEOUT_MS < timeout_ms ? LLM_CONNECT_TIMEOUT_MS : timeout_ms,
+        .timeout_ms = timeout_ms,
+        .cancel = llm->cancel,
+        .max_response_bytes = LLM_MAX_RESPONSE_BYTES,
+    };
+    struct http_response resp;
+    int rc = http_client_do(llm->http, &req, &resp);
+    enum llm_result result = LLM_FAILED;
+    if (rc != 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s%s", resp.timed_out ? "timeout: " : "transport: ", resp.error);
+    } else {
+        if (status)
+            *status = resp.status;
+        json_t *root = resp.body_len ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
+        json_t *data = json_is_object(root) ? json_object_get(root, "data") : NULL;
+        if (resp.status >= 200 && resp.status <= 299 && json_is_array(data)) {
+            size_t n = json_array_size(data);
+            out->ids = xcalloc(n ? n : 1, sizeof *out->ids);
+            for (size_t i = 0; i < n; i++) {
+                const char *id = json_string_value(json_object_get(json_array_get(data, i), "id"));
+                if (id)
+                    out->ids[out->n++] = xstrdup(id);
+            }
+            result = LLM_OK;
+        } else if (resp.status >= 200 && resp.status <= 299) {
+            set_err(err, errlen, "the answer is not a model list ({\"data\":[...]})");
+        } else {
+            /* The error body usually says why ({"error": {...}}). */
+            char perr[160] = "";
+            char *ignored = NULL;
+            if (completion_parse_response(resp.body, resp.body_len, &ignored, perr, sizeof(perr)) == 0 ||
+                strncmp(perr, "provider error", 14) != 0)
+                perr[0] = '\0';
+            free(ignored);
+            if (err && errlen)
+                snprintf(err, errlen, "status %ld%s%s%s", resp.status, perr[0] ? " (" : "", perr, perr[0] ? ")" : "");
+        }
+        json_decref(root);
+    }
+    http_response_free(&resp);
+    if (auth) {
+        memset(auth, 0, strlen(auth)); /* the key should not linger on the heap */
+        free(auth);
+    }
+    free(url);
+    return result;
+}
+
+void llm_models_free(struct llm_models *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->ids[i]);
+    free(m->ids);
+    m->ids = NULL;
+    m->n = 0;
 }

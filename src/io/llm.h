@@ -45,4 +45,18 @@ void llm_answer_free(struct llm_answer *a);
 enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *msgs, size_t n,
                              int64_t deadline_ms, struct llm_answer *answer, char *err, size_t errlen);
 
+/* GET {base}/models, one attempt within `timeout_ms`: the ids the provider
+ * lists ({"data":[{"id":...}]}, as OpenAI, DashScope's compatible mode,
+ * Ollama and vLLM answer). LLM_OK fills `out` (call llm_models_free). On
+ * LLM_FAILED `err` says why (the status and the provider's message; never the
+ * key) and `status` (may be NULL) holds the HTTP status, 0 when none came: a
+ * 404 means the provider has no list. For `linebot doctor`. */
+struct llm_models {
+    char **ids;
+    size_t n;
+};
+enum llm_result llm_list_models(struct llm_client *llm, long timeout_ms, struct llm_models *out, long *status,
+                                char *err, size_t errlen);
+void llm_models_free(struct llm_models *m);
+
 #endif

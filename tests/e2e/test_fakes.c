@@ -338,6 +338,68 @@ static void test_line_loading_and_names(void **state)
     fake_line_stop(f);
 }
 
+/* The set-up endpoints: bot info, the webhook endpoint and its test, as
+ * strict as LINE (Bearer, https only, 500 characters, Content-Type). */
+static void test_line_setup_endpoints(void **state)
+{
+    (void)state;
+    struct fake_line *f = line_start();
+    const char *auth[] = {AUTH, NULL};
+    const char *auth_json[] = {AUTH, JSON_CT, NULL};
+    const char *wrong[] = {"Authorization: Bearer nope", JSON_CT, NULL};
+    char info[128], hook[160], test[160];
+    snprintf(info, sizeof info, "%s" FAKE_LINE_BOT_INFO_PATH, fake_line_url(f));
+    snprintf(hook, sizeof hook, "%s" FAKE_LINE_WEBHOOK_PATH, fake_line_url(f));
+    snprintf(test, sizeof test, "%s" FAKE_LINE_WEBHOOK_TEST_PATH, fake_line_url(f));
+    char *body = NULL;
+
+    fake_line_set_bot_info(f, "Shop Bot", "@shop");
+    assert_int_equal(http_request("GET", info, NULL, 0, auth, &body, NULL), 200);
+    assert_non_null(strstr(body, "\"displayName\":\"Shop Bot\""));
+    assert_non_null(strstr(body, "\"basicId\":\"@shop\""));
+    free(body);
+    assert_int_equal(http_request("GET", info, NULL, 0, wrong, NULL, NULL), 401);
+
+    /* No webhook yet; a PUT sets the endpoint and keeps "active". */
+    assert_int_equal(http_request("GET", hook, NULL, 0, auth, &body, NULL), 200);
+    assert_non_null(strstr(body, "\"endpoint\":\"\""));
+    assert_non_null(strstr(body, "\"active\":false"));
+    free(body);
+    const char *good = "{\"endpoint\":\"https://a.example/callback\"}";
+    assert_int_equal(http_request("PUT", hook, good, strlen(good), wrong, NULL, NULL), 401);
+    assert_int_equal(http_request("PUT", hook, good, strlen(good), auth, NULL, NULL), 415); /* no Content-Type */
+    const char *plain = "{\"endpoint\":\"http://a.example/callback\"}";
+    assert_int_equal(http_request("PUT", hook, plain, strlen(plain), auth_json, &body, NULL), 400);
+    assert_non_null(strstr(body, "\"property\":\"endpoint\""));
+    free(body);
+    char *endpoint = fake_line_webhook_endpoint(f);
+    assert_string_equal(endpoint, "");
+    free(endpoint);
+    fake_line_set_webhook(f, "", true);
+    assert_int_equal(http_request("PUT", hook, good, strlen(good), auth_json, NULL, NULL), 200);
+    endpoint = fake_line_webhook_endpoint(f);
+    assert_string_equal(endpoint, "https://a.example/callback");
+    free(endpoint);
+    assert_int_equal(http_request("GET", hook, NULL, 0, auth, &body, NULL), 200);
+    assert_non_null(strstr(body, "\"active\":true"));
+    free(body);
+    assert_int_equal(http_request("POST", hook, good, strlen(good), auth_json, NULL, NULL), 405);
+
+    /* The test's verdict is what the test set. */
+    assert_int_equal(http_request("POST", test, "{}", 2, auth_json, &body, NULL), 200);
+    assert_non_null(strstr(body, "\"success\":true"));
+    assert_non_null(strstr(body, "\"statusCode\":200"));
+    free(body);
+    fake_line_set_webhook_test(f, false, 503, "ERROR", "503 Service Unavailable");
+    assert_int_equal(http_request("POST", test, good, strlen(good), auth_json, &body, NULL), 200);
+    assert_non_null(strstr(body, "\"success\":false"));
+    assert_non_null(strstr(body, "\"statusCode\":503"));
+    assert_non_null(strstr(body, "\"detail\":\"503 Service Unavailable\""));
+    free(body);
+    assert_int_equal(http_request("POST", test, plain, strlen(plain), auth_json, NULL, NULL), 400);
+    fake_line_stop(f);
+}
+
 static void test_line_scripted_faults_and_delay(void **state)
 {
     (void)state;
@@ -473,6 +535,35 @@ static void test_llm_echo_and_auth(void **state)
     char *tr = fake_llm_request_transcript(f, 1);
     assert_non_null(strstr(tr, "assistant: a1\n"));
     free(tr);
+    fake_llm_stop(f);
+}
+
+/* GET /v1/models: 404 until a test gives a list, then the list, Bearer checked. */
+static void test_llm_models(void **state)
+{
+    (void)state;
+    struct fake_llm *f = fake_llm_start(E2E_LLM_KEY);
+    assert_non_null(f);
+    char url[128];
+    snprintf(url, sizeof url, "%s/models", fake_llm_base_url(f));
+    const char *auth[] = {"Authorization: Bearer " E2E_LLM_KEY, NULL};
+    const char *wrong[] = {"Authorization: Bearer wrong", NULL};
+    assert_int_equal(http_request("GET", url, NULL, 0, auth, NULL, NULL), 404);
+    fake_llm_set_models(f, (const char *[]){"m1", "m2", NULL});
+    char *body = NULL;
+    assert_int_equal(http_request("GET", url, NULL, 0, auth, &body, NULL), 200);
+    json_t *o = json_loads(body, 0, NULL);
+    json_t *data = json_object_get(o, "data");
+    assert_int_equal(json_array_size(data), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(data, 1), "id")), "m2");
+    json_decref(o);
+    free(body);
+    assert_int_equal(http_request("GET", url, NULL, 0, wrong, NULL, NULL), 401);
+    char *line = fake_llm_request_line(f, 1);
+    assert_string_equal(line, "GET /v1/models");
+    free(line);
+    fake_llm_set_models(f, NULL);
+    assert_int_equal(http_request("GET", url, NULL, 0, auth, NULL, NULL), 404);
     fake_llm_stop(f);
 }
 
@@ -671,9 +762,11 @@ int main(void)
         cmocka_unit_test(test_line_message_limits),
         cmocka_unit_test(test_line_push_retry_key),
         cmocka_unit_test(test_line_loading_and_names),
+        cmocka_unit_test(test_line_setup_endpoints),
         cmocka_unit_test(test_line_scripted_faults_and_delay),
         cmocka_unit_test(test_line_wait_helpers),
         cmocka_unit_test(test_llm_echo_and_auth),
+        cmocka_unit_test(test_llm_models),
         cmocka_unit_test(test_llm_script_queue),
         cmocka_unit_test(test_llm_delay_does_not_block_others),
         cmocka_unit_test(test_llm_stop_cuts_delay),

@@ -362,8 +362,11 @@ static void test_reply_invalid_token(void **state)
     long status = 0;
     assert_int_equal(line_reply(&e->line, "used", &p, NULL, NULL, &status, NULL, 0), LINE_INVALID_REPLY_TOKEN);
     assert_int_equal(status, 400);
-    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, NULL, &status, NULL, 0), LINE_REJECTED);
+    char err[512];
+    assert_int_equal(line_reply(&e->line, "tok", &p, NULL, NULL, &status, err, sizeof err), LINE_REJECTED);
     assert_int_equal(fake_count(e->fake), 2);
+    /* LINE's details say what was wrong; the message alone does not. */
+    assert_non_null(strstr(err, "The request body has 1 error(s) (messages[0].text: Length must be between 0 and 5000)"));
 }
 
 static void test_reply_server_error_not_retried(void **state)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "e2e_util.h"
 #include "fake_common.h"
@@ -72,9 +73,17 @@ struct fake_line {
     size_t n_messages, cap_messages;
     struct fake_line_request *requests;
     size_t n_requests, cap_requests;
+    char *bot_name, *bot_basic_id;      /* GET /v2/bot/info */
+    char *webhook_endpoint;             /* "" when none is registered */
+    bool webhook_active;
+    bool test_success;                  /* the verdict of webhook/test */
+    int test_status_code;
+    char *test_reason, *test_detail;
     char **loading_chats; /* accepted loading/start chat ids */
     size_t n_loading, cap_loading;
 };
+
+#define E2E_FAKE_BOT_USER_ID "Ue2ebot00000000000000000000000000"
 
 /* LINE's error answers: {"message":...[,"details":[{"message":...,"property":...}]]}. */
 static void set_error(struct fake_http_response *r, int status, const char *message,
@@ -291,6 +300,51 @@ static void handle_name(struct fake_line *f, const char *chat_id, const char *us
     set_error(r, 404, "Not found", NULL, NULL);
 }
 
+/* LINE's rules for a webhook URL: https, at most 500 characters. */
+static bool webhook_url_ok(json_t *endpoint, struct fake_http_response *r)
+{
+    const char *url = json_string_value(endpoint);
+    if (!url || strncmp(url, "https://", 8) != 0 || strlen(url) <= 8) {
+        set_error(r, 400, "The request body has 1 error(s)", "endpoint", "Must be a valid HTTPS URL");
+        return false;
+    }
+    if (strlen(url) > 500) {
+        set_error(r, 400, "The request body has 1 error(s)", "endpoint", "Size must be between 0 and 500");
+        return false;
+    }
+    return true;
+}
+
+static void handle_webhook_set(struct fake_line *f, json_t *body, struct fake_http_response *r)
+{
+    json_t *endpoint = json_object_get(body, "endpoint");
+    if (!webhook_url_ok(endpoint, r))
+        return;
+    free(f->webhook_endpoint);
+    f->webhook_endpoint = e2e_strdup(json_string_value(endpoint));
+    fake_http_respond(r, 200, "{}");
+}
+
+static void handle_webhook_test(struct fake_line *f, json_t *body, struct fake_http_response *r)
+{
+    json_t *endpoint = json_object_get(body, "endpoint");
+    if (endpoint && !webhook_url_ok(endpoint, r))
+        return;
+    if (!endpoint && !f->webhook_endpoint[0]) {
+        set_error(r, 400, "Webhook URL is not set", NULL, NULL);
+        return;
+    }
+    char ts[40];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    fake_http_respond_json(r, 200,
+                           json_pack("{s:b,s:s,s:i,s:s,s:s}", "success", f->test_success, "timestamp", ts,
+                                     "statusCode", f->test_status_code, "reason", f->test_reason, "detail",
+                                     f->test_detail));
+}
+
 /* Splits "/v2/bot/{kind}/{id}/member/{user}" into id and user. */
 static bool parse_member_path(const char *path, const char *kind, char *id, char *user, size_t cap)
 {
@@ -361,6 +415,32 @@ static void route(struct fake_line *f, const struct fake_http_request *req,
         else
             handle_loading(f, body, r);
         json_decref(body);
+    } else if (strcmp(req->path, FAKE_LINE_BOT_INFO_PATH) == 0) {
+        if (!is_get)
+            set_error(r, 405, "Method Not Allowed", NULL, NULL);
+        else
+            fake_http_respond_json(r, 200,
+                                   json_pack("{s:s,s:s,s:s,s:s,s:s}", "userId", E2E_FAKE_BOT_USER_ID, "basicId",
+                                             f->bot_basic_id, "displayName", f->bot_name, "chatMode", "bot",
+                                             "markAsReadMode", "auto"));
+    } else if (strcmp(req->path, FAKE_LINE_WEBHOOK_PATH) == 0 && is_get) {
+        fake_http_respond_json(r, 200, json_pack("{s:s,s:b}", "endpoint", f->webhook_endpoint, "active",
+                                                 f->webhook_active));
+    } else if ((strcmp(req->path, FAKE_LINE_WEBHOOK_PATH) == 0 && strcmp(req->method, "PUT") == 0) ||
+               (strcmp(req->path, FAKE_LINE_WEBHOOK_TEST_PATH) == 0 && is_post)) {
+        const char *ct = fake_http_header(req, "Content-Type");
+        json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+        if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+            set_error(r, 415, "Unsupported Media Type (Content-Type must be application/json)", NULL, NULL);
+        else if (!json_is_object(body))
+            set_error(r, 400, "The request body has 1 error(s)", "body", "Invalid JSON");
+        else if (strcmp(req->path, FAKE_LINE_WEBHOOK_PATH) == 0)
+            handle_webhook_set(f, body, r);
+        else
+            handle_webhook_test(f, body, r);
+        json_decref(body);
+    } else if (strcmp(req->path, FAKE_LINE_WEBHOOK_PATH) == 0 || strcmp(req->path, FAKE_LINE_WEBHOOK_TEST_PATH) == 0) {
+        set_error(r, 405, "Method Not Allowed", NULL, NULL);
     } else if (fake_starts_with(req->path, "/v2/bot/profile/")) {
         const char *u = req->path + strlen("/v2/bot/profile/");
         if (!is_get)
@@ -423,6 +503,13 @@ struct fake_line *fake_line_start(const char *access_token)
     fake_cond_init(&f->cv);
     f->access_token = e2e_strdup(access_token);
     f->next_id = 500000000000000001ULL;
+    f->bot_name = e2e_strdup("E2E Bot");
+    f->bot_basic_id = e2e_strdup("@e2ebot");
+    f->webhook_endpoint = e2e_strdup("");
+    f->test_success = true;
+    f->test_status_code = 200;
+    f->test_reason = e2e_strdup("OK");
+    f->test_detail = e2e_strdup("200");
     f->http = fake_http_start(on_request, f, 4u << 20);
     if (!f->http) {
         free(f->access_token);
@@ -497,6 +584,11 @@ void fake_line_stop(struct fake_line *f)
     free(f->messages);
     free(f->requests);
     free(f->loading_chats);
+    free(f->bot_name);
+    free(f->bot_basic_id);
+    free(f->webhook_endpoint);
+    free(f->test_reason);
+    free(f->test_detail);
     free(f->access_token);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
@@ -557,6 +649,46 @@ void fake_line_set_name(struct fake_line *f, const char *chat_id, const char *us
     };
     pthread_mutex_lock(&f->mu);
     FAKE_VEC_PUSH(f->names, f->n_names, f->cap_names, m);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_line_set_bot_info(struct fake_line *f, const char *display_name, const char *basic_id)
+{
+    pthread_mutex_lock(&f->mu);
+    free(f->bot_name);
+    free(f->bot_basic_id);
+    f->bot_name = e2e_strdup(display_name);
+    f->bot_basic_id = e2e_strdup(basic_id);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_line_set_webhook(struct fake_line *f, const char *endpoint, bool active)
+{
+    pthread_mutex_lock(&f->mu);
+    free(f->webhook_endpoint);
+    f->webhook_endpoint = e2e_strdup(endpoint ? endpoint : "");
+    f->webhook_active = active;
+    pthread_mutex_unlock(&f->mu);
+}
+
+char *fake_line_webhook_endpoint(struct fake_line *f)
+{
+    pthread_mutex_lock(&f->mu);
+    char *s = e2e_strdup(f->webhook_endpoint);
+    pthread_mutex_unlock(&f->mu);
+    return s;
+}
+
+void fake_line_set_webhook_test(struct fake_line *f, bool success, int status_code, const char *reason,
+                                const char *detail)
+{
+    pthread_mutex_lock(&f->mu);
+    free(f->test_reason);
+    free(f->test_detail);
+    f->test_success = success;
+    f->test_status_code = status_code;
+    f->test_reason = e2e_strdup(reason);
+    f->test_detail = e2e_strdup(detail);
     pthread_mutex_unlock(&f->mu);
 }
 

@@ -14,6 +14,10 @@
  *   GET  /v2/bot/profile/{userId}
  *   GET  /v2/bot/group/{groupId}/member/{userId}
  *   GET  /v2/bot/room/{roomId}/member/{userId}
+ *   GET  /v2/bot/info                          {displayName, basicId, ...}
+ *   GET  /v2/bot/channel/webhook/endpoint      {endpoint, active}
+ *   PUT  /v2/bot/channel/webhook/endpoint      {endpoint}: https only, at most 500 chars
+ *   POST /v2/bot/channel/webhook/test          optional {endpoint} -> the verdict a test set
  *
  * Thread-safe: the server threads record under a mutex and signal a condition
  * variable, which the wait helpers sleep on. Strings returned in the record
@@ -52,6 +56,23 @@ void fake_line_add_quote_token(struct fake_line *f, const char *quote_token);
  * `user_id`) sets /v2/bot/profile/{user_id}; otherwise the group or room member. */
 void fake_line_set_name(struct fake_line *f, const char *chat_id, const char *user_id,
                         const char *name);
+
+#define FAKE_LINE_BOT_INFO_PATH "/v2/bot/info"
+#define FAKE_LINE_WEBHOOK_PATH "/v2/bot/channel/webhook/endpoint"
+#define FAKE_LINE_WEBHOOK_TEST_PATH "/v2/bot/channel/webhook/test"
+
+/* What GET /v2/bot/info answers (default "E2E Bot", "@e2ebot"). */
+void fake_line_set_bot_info(struct fake_line *f, const char *display_name, const char *basic_id);
+/* The registered webhook (default none: endpoint "" and inactive). A PUT
+ * changes the endpoint and leaves `active` as it was, as LINE does. */
+void fake_line_set_webhook(struct fake_line *f, const char *endpoint, bool active);
+/* The registered endpoint now (malloc'd, "" when none). */
+char *fake_line_webhook_endpoint(struct fake_line *f);
+/* The verdict POST /v2/bot/channel/webhook/test answers (default success,
+ * statusCode 200, reason "OK", detail "200"). Its timestamp is the time of
+ * the request. */
+void fake_line_set_webhook_test(struct fake_line *f, bool success, int status_code, const char *reason,
+                                const char *detail);
 
 /* The next `count` requests whose path starts with `path_prefix` are answered
  * `status` with {"message":"scripted failure"} (after the auth check). Several

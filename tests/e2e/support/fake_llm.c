@@ -18,6 +18,7 @@ struct scripted {
 };
 
 struct llm_request {
+    char *line; /* "METHOD /path" */
     char *body;
     char *auth;
     int status;
@@ -37,6 +38,7 @@ struct fake_llm {
     int always_status;
     char *always_body;
     int delay_ms;
+    json_t *models; /* GET /v1/models ids, NULL: 404 */
 
     struct llm_request *requests;
     size_t n_requests, cap_requests;
@@ -161,7 +163,22 @@ static void on_request(void *ctx, const struct fake_http_request *req, struct fa
     struct fake_llm *f = ctx;
     json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
     pthread_mutex_lock(&f->mu);
-    if (validate(f, req, body, r)) {
+    if (strcmp(req->path, "/v1/models") == 0 && f->models) {
+        if (strcmp(req->method, "GET") != 0) {
+            openai_error(r, 405, "Method not allowed", "invalid_request_error", "method");
+        } else if (!fake_http_has_bearer(req, f->api_key)) {
+            openai_error(r, 401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key");
+        } else {
+            json_t *data = json_array();
+            size_t i;
+            json_t *id;
+            json_array_foreach(f->models, i, id) {
+                json_array_append_new(data, json_pack("{s:O,s:s,s:i,s:s}", "id", id, "object", "model", "created",
+                                                      1700000000, "owned_by", "fake"));
+            }
+            fake_http_respond_json(r, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
+        }
+    } else if (validate(f, req, body, r)) {
         if (f->head_queue < f->n_queue) {
             struct scripted *s = &f->queue[f->head_queue++];
             r->status = s->status;
@@ -191,6 +208,7 @@ static void on_request(void *ctx, const struct fake_http_request *req, struct fa
     snprintf(rid, sizeof rid, "req_fake%llu", f->next_id++);
     fake_http_response_header(r, "x-request-id", rid);
     struct llm_request rec = {
+        .line = e2e_printf("%s %s", req->method, req->path),
         .body = e2e_strdup(req->body),
         .auth = e2e_strdup(fake_http_header(req, "Authorization")),
         .status = r->status,
@@ -230,9 +248,11 @@ void fake_llm_stop(struct fake_llm *f)
         free(f->queue[i].headers);
     }
     for (size_t i = 0; i < f->n_requests; i++) {
+        free(f->requests[i].line);
         free(f->requests[i].body);
         free(f->requests[i].auth);
     }
+    json_decref(f->models);
     free(f->queue);
     free(f->requests);
     free(f->fixed_answer);
@@ -317,6 +337,30 @@ json_t *fake_llm_request_json(struct fake_llm *f, size_t i)
         j = json_loads(f->requests[i].body, 0, NULL);
     pthread_mutex_unlock(&f->mu);
     return j;
+}
+
+void fake_llm_set_models(struct fake_llm *f, const char *const *ids)
+{
+    json_t *list = NULL;
+    if (ids) {
+        list = json_array();
+        for (const char *const *p = ids; *p; p++)
+            json_array_append_new(list, json_string(*p));
+    }
+    pthread_mutex_lock(&f->mu);
+    json_decref(f->models);
+    f->models = list;
+    pthread_mutex_unlock(&f->mu);
+}
+
+char *fake_llm_request_line(struct fake_llm *f, size_t i)
+{
+    char *s = NULL;
+    pthread_mutex_lock(&f->mu);
+    if (i < f->n_requests)
+        s = e2e_strdup(f->requests[i].line);
+    pthread_mutex_unlock(&f->mu);
+    return s;
 }
 
 char *fake_llm_request_auth(struct fake_llm *f, size_t i)

@@ -1,6 +1,8 @@
 /* fake_llm.h - a fake OpenAI-compatible chat completions server.
  *
- * POST /v1/chat/completions (base URL "http://127.0.0.1:<port>/v1"). It checks
+ * POST /v1/chat/completions (base URL "http://127.0.0.1:<port>/v1"), and
+ * GET /v1/models once a test gives it a list (else 404, as for a provider
+ * without one). It checks
  * what OpenAI checks that matters here (Bearer key, JSON with "model" and a
  * non-empty "messages" array), records every request, and answers:
  *   1. the next scripted response, if any were queued (status, raw body,
@@ -40,6 +42,10 @@ void fake_llm_set_always(struct fake_llm *f, int status, const char *body);
 /* Delay every unscripted answer by `delay_ms`. */
 void fake_llm_set_delay(struct fake_llm *f, int delay_ms);
 
+/* GET /v1/models answers these ids (NULL-terminated; Bearer key checked);
+ * NULL: 404 again. */
+void fake_llm_set_models(struct fake_llm *f, const char *const *ids);
+
 /* A 200 chat.completion body with `content` (malloc'd). */
 char *fake_llm_completion_body(const char *content);
 
@@ -48,6 +54,8 @@ bool fake_llm_wait_requests(struct fake_llm *f, size_t n, int timeout_ms);
 
 /* Request `i` parsed as JSON (new reference; NULL when out of range or not JSON). */
 json_t *fake_llm_request_json(struct fake_llm *f, size_t i);
+/* Its method and path, "GET /v1/models" (malloc'd, NULL when out of range). */
+char *fake_llm_request_line(struct fake_llm *f, size_t i);
 /* Its Authorization header (malloc'd, NULL when none or out of range). */
 char *fake_llm_request_auth(struct fake_llm *f, size_t i);
 /* When request i arrived (e2e_mono_ms()), -1 when out of range. */

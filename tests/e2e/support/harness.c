@@ -375,6 +375,95 @@ static void spawn(struct world *w, const char *const *extra, bool bootstrap)
     w->pid = pid;
 }
 
+int bot_run(struct world *w, const char *const *args, const char *const *extra, char **out, char **err)
+{
+    if (w->port <= 0) {
+        w->port = free_port();
+        snprintf(w->base_url, sizeof w->base_url, "http://127.0.0.1:%d", w->port);
+    }
+    struct env e = {0};
+    build_env(w, extra, &e);
+    w->starts++;
+    char *out_path = e2e_printf("%s/run%d.out", w->dir, w->starts);
+    char *err_path = e2e_printf("%s/run%d.err", w->dir, w->starts);
+    struct e2e_buf cmd = {0};
+    for (const char *const *a = args; a && *a; a++)
+        e2e_buf_addf(&cmd, " %s", *a);
+    char *cmdline = e2e_buf_take(&cmd);
+    log_line(w, "==== e2e: run #%d: linebot%s", w->starts, cmdline);
+
+    int out_fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(out_fd >= 0 && err_fd >= 0);
+    size_t n_args = 0;
+    while (args && args[n_args])
+        n_args++;
+    char **argv = e2e_xmalloc((n_args + 2) * sizeof *argv);
+    argv[0] = (char *)bot_binary();
+    for (size_t i = 0; i < n_args; i++)
+        argv[i + 1] = (char *)args[i];
+    argv[n_args + 1] = NULL;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        dup2(out_fd, STDOUT_FILENO);
+        dup2(err_fd, STDERR_FILENO);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, STDIN_FILENO);
+        for (int k = 3; k < 1024; k++)
+            close(k);
+        signal(SIGPIPE, SIG_DFL);
+        execve(argv[0], argv, e.vars);
+        dprintf(STDERR_FILENO, "e2e: execve %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(out_fd);
+    close(err_fd);
+    free(argv);
+    env_free(&e);
+
+    int status = 0;
+    int64_t deadline = e2e_mono_ms() + e2e_ms(30000);
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (e2e_mono_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fail_msg("linebot%s did not exit within 30 s", cmdline);
+        }
+        e2e_sleep_ms(10);
+    }
+    char *o = read_file(out_path);
+    char *er = read_file(err_path);
+    if (!o)
+        o = e2e_strdup("");
+    if (!er)
+        er = e2e_strdup("");
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    log_line(w, "==== e2e: run #%d exited %d\n---- stdout:\n%s---- stderr:\n%s----", w->starts, code, o, er);
+    if (strstr(er, "AddressSanitizer") || strstr(er, "LeakSanitizer") || strstr(er, "runtime error:"))
+        fail_msg("linebot%s: sanitizer report:\n%s", cmdline, er);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (err)
+        *err = er;
+    else
+        free(er);
+    free(cmdline);
+    free(out_path);
+    free(err_path);
+    return code;
+}
+
 void bot_spawn(struct world *w, const char *const *extra)
 {
     spawn(w, extra, false);

@@ -97,6 +97,13 @@ void bot_spawn(struct world *w, const char *const *extra);
 /* The same, started the way AWS Lambda starts a custom runtime: as `bootstrap`
  * (argv[0]) without any argument. Not waited for either (no /healthz there). */
 void bot_spawn_bootstrap(struct world *w, const char *const *extra);
+/* Runs the binary once with `args` (NULL-terminated, after the program name:
+ * {"webhook", "get", NULL}) in the world's environment plus `extra`, stdin
+ * from /dev/null, and waits for it to exit (at most 30 s, then it is killed
+ * and the test fails). Returns its exit status; `out` and `err` (may be NULL)
+ * get what it wrote to stdout and stderr (malloc'd). Both are appended to the
+ * bot's log too, for a failing test's dump. */
+int bot_run(struct world *w, const char *const *args, const char *const *extra, char **out, char **err);
 /* SIGTERM and wait; asserts exit code 0. */
 void bot_stop(struct world *w);
 /* SIGTERM and wait; returns the wait status (no assertion). */
