@@ -1829,9 +1829,7 @@ static void test_sqlite_fresh_schema_is_migrated(void **state)
 static void test_sqlite_opens_release_v1(void **state)
 {
     struct fixture *fx = *state;
-    FILE *f;
     char *sql;
-    long len;
     sqlite3 *db;
     struct job job;
     char *name = NULL;
@@ -1844,15 +1842,7 @@ static void test_sqlite_opens_release_v1(void **state)
     fx->st = NULL;
     sqlite_destroy(fx);
 
-    f = fopen(FIXTURES_DIR "/store/store-v1.sql", "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    sql = calloc(1, (size_t)len + 1);
-    assert_non_null(sql);
-    assert_int_equal(fread(sql, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
+    sql = read_fixture(FIXTURES_DIR "/store/store-v1.sql");
     assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);

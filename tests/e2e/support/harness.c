@@ -328,6 +328,30 @@ static const char *bot_binary(void)
     return b && *b ? b : LINEBOT_BIN;
 }
 
+/* fork() for a child that will exec the bot: in the child (0 returned), it
+ * dies with the test (PR_SET_PDEATHSIG), writes to out_fd and err_fd, reads
+ * /dev/null, and holds no other descriptor of the test. */
+static pid_t fork_child(int out_fd, int err_fd)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+        dup2(devnull, STDIN_FILENO);
+    for (int k = 3; k < 1024; k++)
+        close(k);
+    signal(SIGPIPE, SIG_DFL);
+    return 0;
+}
+
 static void spawn(struct world *w, const char *const *extra, bool bootstrap)
 {
     assert_int_equal(w->pid, 0);
@@ -348,21 +372,8 @@ static void spawn(struct world *w, const char *const *extra, bool bootstrap)
 
     int fd = open(w->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     assert_true(fd >= 0);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = fork_child(fd, fd);
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        for (int k = 3; k < 1024; k++)
-            close(k);
-        signal(SIGPIPE, SIG_DFL);
         const char *bin = bot_binary();
         char *argv[] = {(char *)bin, (char *)"serve", NULL};
         char *argv_bootstrap[] = {(char *)"bootstrap", NULL};
@@ -403,21 +414,8 @@ int bot_run(struct world *w, const char *const *args, const char *const *extra, 
     for (size_t i = 0; i < n_args; i++)
         argv[i + 1] = (char *)args[i];
     argv[n_args + 1] = NULL;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
+    pid_t pid = fork_child(out_fd, err_fd);
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        dup2(out_fd, STDOUT_FILENO);
-        dup2(err_fd, STDERR_FILENO);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        for (int k = 3; k < 1024; k++)
-            close(k);
-        signal(SIGPIPE, SIG_DFL);
         execve(argv[0], argv, e.vars);
         dprintf(STDERR_FILENO, "e2e: execve %s: %s\n", argv[0], strerror(errno));
         _exit(127);
