@@ -143,6 +143,24 @@ static char *opt_str(struct loader *l, char *const *env, const char *name)
     return v ? dup_str(v) : NULL;
 }
 
+/* LINEBOT_REASONING_EFFORT: "low" when unset, NULL (not sent) for "none" or
+ * empty. The values are OpenAI's; the model decides whether it is sent
+ * (completion_takes_reasoning_effort). */
+static const char *get_reasoning_effort(struct loader *l)
+{
+    static const char *const efforts[] = {"minimal", "low", "medium", "high"};
+    const char *v = env_get(l->env, "LINEBOT_REASONING_EFFORT");
+    if (!v)
+        return "low";
+    if (!v[0] || strcasecmp(v, "none") == 0)
+        return NULL;
+    for (size_t i = 0; i < sizeof efforts / sizeof efforts[0]; i++)
+        if (strcasecmp(v, efforts[i]) == 0)
+            return efforts[i];
+    fail(l, "LINEBOT_REASONING_EFFORT", "must be one of minimal, low, medium, high, none");
+    return NULL;
+}
+
 /* Accepts http:// and https:// URLs with a host only, as curl_url() reads
  * them (the parser every transfer uses, through http_url_split), and strips
  * trailing slashes so that paths can be appended. */
@@ -273,6 +291,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->llm_timeout_s = get_int(&l, "LLM_TIMEOUT_S", 30, 1, 50);
     cfg->thinking = get_bool(&l, "LINEBOT_THINKING", false);
     cfg->llm_max_tokens = get_int(&l, "LINEBOT_MAX_TOKENS", 1024, 0, 1000000);
+    cfg->reasoning_effort = get_reasoning_effort(&l);
 
     /* On Lambda and Function Compute only /tmp is writable. */
     const char *default_db = env_nonempty(env, "AWS_LAMBDA_RUNTIME_API") || env_nonempty(env, "FC_FUNCTION_NAME")
@@ -364,6 +383,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         if (errno || *end)
             fail(&l, "LINEBOT_TEST_CLOCK_OFFSET_MS", "must be a whole number");
     }
+    cfg->test_dashscope_host = opt_str(&l, env, "LINEBOT_TEST_DASHSCOPE_HOST");
 #endif
 
     if (l.failed) {
@@ -457,6 +477,7 @@ void config_free(struct config *cfg)
         &cfg->aws_session_token, &cfg->lambda_endpoint, &cfg->fc_account_id, &cfg->fc_endpoint,
         &cfg->fc_qualifier, &cfg->alibaba_access_key_id, &cfg->alibaba_access_key_secret,
         &cfg->alibaba_security_token, &cfg->ca_file, &cfg->db_password, &cfg->db_password_url,
+        &cfg->test_dashscope_host,
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         free(*strings[i]);

@@ -61,6 +61,8 @@ struct config {
     int llm_timeout_s;          /* LLM_TIMEOUT_S, per attempt, default 30 */
     bool thinking;              /* LINEBOT_THINKING, default false */
     int llm_max_tokens;         /* LINEBOT_MAX_TOKENS, default 1024; 0 = do not send */
+    const char *reasoning_effort; /* LINEBOT_REASONING_EFFORT: minimal, low (default), medium, high;
+                                     NULL = not sent ("none" or empty). A static string */
 
     /* Store and workers */
     char *db;                   /* LINEBOT_DB, default ./linebot.db */
@@ -107,6 +109,8 @@ struct config {
     /* Test builds only (LINEBOT_TESTING): crash at a named point, shift the clock. */
     char *failpoint;            /* LINEBOT_FAILPOINT */
     long long clock_offset_ms;  /* LINEBOT_TEST_CLOCK_OFFSET_MS */
+    char *test_dashscope_host;  /* LINEBOT_TEST_DASHSCOPE_HOST: this host counts as DashScope's,
+                                   so a loopback fake gets the DashScope rules; NULL in release builds */
 };
 
 /* Fills `cfg` from `env`. Returns 0, or -1 with a one-line message in `err`

@@ -77,6 +77,7 @@ static const char serve_usage[] =
     "  LINEBOT_MEDIA_TEXT         answer to images, audio, video, files (\"\" = silence)\n"
     "  LINEBOT_ERROR_TEXT         apology when the model fails\n"
     "  LINEBOT_THINKING           let DashScope models think (0)\n"
+    "  LINEBOT_REASONING_EFFORT   OpenAI reasoning models' effort: minimal | low | medium | high | none (low)\n"
     "  LOG_LEVEL                  debug | info | warn | error (info)\n"
     "See README.md for every setting.\n";
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PROVIDER_MESSAGE_MAX 200
 
@@ -50,12 +51,163 @@ char *completion_request_json(const struct completion_options *opt,
     }
     json_object_set_new(root, "messages", arr);
     if (opt && opt->max_tokens > 0)
-        json_object_set_new(root, "max_tokens", json_integer(opt->max_tokens));
+        json_object_set_new(root, opt->max_completion_tokens ? "max_completion_tokens" : "max_tokens",
+                            json_integer(opt->max_tokens));
+    if (opt && opt->reasoning_effort)
+        json_object_set_new(root, "reasoning_effort", json_text(opt->reasoning_effort));
     if (opt && opt->send_enable_thinking)
         json_object_set_new(root, "enable_thinking", json_boolean(opt->enable_thinking));
     char *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return out;
+}
+
+/* ---- the dialect -------------------------------------------------------- */
+
+enum completion_host completion_host_kind(const char *host)
+{
+    static const char openai[] = "api.openai.com";
+    static const char aliyun[] = ".aliyuncs.com";
+    static const char dashscope[] = "dashscope";
+    if (!host)
+        return COMPLETION_HOST_OTHER;
+    size_t n = strlen(host);
+    if (n > 0 && host[n - 1] == '.')
+        n--; /* the fully qualified form names the same host */
+    if (n == sizeof openai - 1 && strncasecmp(host, openai, n) == 0)
+        return COMPLETION_HOST_OPENAI;
+    size_t suffix = sizeof aliyun - 1;
+    if (n >= sizeof dashscope - 1 + suffix && strncasecmp(host + n - suffix, aliyun, suffix) == 0 &&
+        strncasecmp(host, dashscope, sizeof dashscope - 1) == 0)
+        return COMPLETION_HOST_DASHSCOPE;
+    return COMPLETION_HOST_OTHER;
+}
+
+bool completion_uses_max_completion_tokens(const struct completion_server *s)
+{
+    if (s->host == COMPLETION_HOST_OPENAI)
+        return true;
+    return s->openai_provider && s->host != COMPLETION_HOST_DASHSCOPE;
+}
+
+bool completion_sends_enable_thinking(const struct completion_server *s)
+{
+    if (s->host == COMPLETION_HOST_DASHSCOPE)
+        return true;
+    return s->dashscope_provider && s->host != COMPLETION_HOST_OPENAI;
+}
+
+/* `model` is `family` or one of its variants: "gpt-5", "gpt-5-mini",
+ * "gpt-5.1", but not "gpt-50". */
+static bool model_in_family(const char *model, const char *family)
+{
+    size_t n = strlen(family);
+    return strncasecmp(model, family, n) == 0 && (model[n] == '\0' || model[n] == '-' || model[n] == '.');
+}
+
+/* A "-chat" part in the id: "gpt-5-chat-latest", "gpt-5.1-chat". */
+static bool model_is_chat_variant(const char *model)
+{
+    for (const char *p = strchr(model, '-'); p; p = strchr(p + 1, '-'))
+        if (strncasecmp(p, "-chat", 5) == 0 && (p[5] == '\0' || p[5] == '-'))
+            return true;
+    return false;
+}
+
+bool completion_takes_reasoning_effort(const char *model)
+{
+    static const char *const reasoning[] = {"o1", "o3", "o4", "gpt-5"};
+    /* The first o1 models came before the parameter and answer 400 to it. */
+    static const char *const refuse[] = {"o1-mini", "o1-preview"};
+    if (!model || model_is_chat_variant(model))
+        return false;
+    for (size_t i = 0; i < sizeof refuse / sizeof refuse[0]; i++)
+        if (model_in_family(model, refuse[i]))
+            return false;
+    for (size_t i = 0; i < sizeof reasoning / sizeof reasoning[0]; i++)
+        if (model_in_family(model, reasoning[i]))
+            return true;
+    return false;
+}
+
+/* ---- which setting a refused parameter comes from ---------------------- */
+
+/* Every parameter a setting changes, and what to tell the operator. A
+ * parameter the bot never sends (temperature, top_p, ...) has no row: no
+ * setting would change it. */
+static const struct {
+    const char *param;
+    const char *hint;
+} param_hints[] = {
+    {"max_completion_tokens", "LINEBOT_MAX_TOKENS sets max_completion_tokens: change it, or set 0 to stop sending it"},
+    {"max_tokens", "LINEBOT_MAX_TOKENS sets max_tokens: change it, or set 0 to stop sending it"},
+    {"reasoning_effort", "set LINEBOT_REASONING_EFFORT=none to stop sending reasoning_effort, or pick another effort"},
+    {"enable_thinking", "LINEBOT_THINKING sets enable_thinking, which DashScope hosts get"},
+    {"model", "LLM_MODEL sets model"},
+    {"messages", "LINEBOT_HISTORY_TURNS, LINEBOT_HISTORY_CHARS and LLM_SYSTEM_PROMPT shape messages"},
+};
+#define PARAM_HINTS (sizeof param_hints / sizeof param_hints[0])
+
+static bool is_ident(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+static bool is_quote(char c)
+{
+    return c == '\'' || c == '"' || c == '`';
+}
+
+/* The row of a "param" value: "messages[1].content" is "messages". */
+static const char *hint_of_param(const char *param)
+{
+    size_t n = strcspn(param, ".[");
+    for (size_t i = 0; i < PARAM_HINTS; i++)
+        if (strlen(param_hints[i].param) == n && strncmp(param, param_hints[i].param, n) == 0)
+            return param_hints[i].hint;
+    return NULL;
+}
+
+/* The row of the first parameter `message` names: a whole word, after a
+ * quote unless it has an underscore (plain words such as "model" appear in
+ * every message). */
+static const char *hint_in_message(const char *message)
+{
+    for (const char *p = message; *p; p++) {
+        if (p > message && is_ident(p[-1]))
+            continue;
+        for (size_t i = 0; i < PARAM_HINTS; i++) {
+            const char *name = param_hints[i].param;
+            size_t n = strlen(name);
+            if (strncmp(p, name, n) != 0 || is_ident(p[n]))
+                continue;
+            if (strchr(name, '_') || (p > message && is_quote(p[-1])))
+                return param_hints[i].hint;
+        }
+    }
+    return NULL;
+}
+
+const char *completion_error_hint(const char *body, size_t len)
+{
+    json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return NULL;
+    }
+    /* {"error":{"message","param"}} (OpenAI, DashScope, Ollama), {"error":
+     * "..."}, or the fields at the top (vLLM's older {"object":"error"}). */
+    json_t *error = json_object_get(root, "error");
+    json_t *holder = json_is_object(error) ? error : root;
+    json_t *param = json_object_get(holder, "param");
+    json_t *message = json_is_string(error) ? error : json_object_get(holder, "message");
+    const char *hint = NULL;
+    if (json_is_string(param))
+        hint = hint_of_param(json_string_value(param));
+    else if (json_is_string(message))
+        hint = hint_in_message(json_string_value(message));
+    json_decref(root);
+    return hint;
 }
 
 /* ---- <think> removal ---------------------------------------------------- */
@@ -299,7 +451,8 @@ int completion_parse_answer(const char *body, size_t len, char **answer, struct 
     char *t = clean ? trim(clean) : NULL;
     if (!t || !*t) {
         if (finish_reason && strcmp(finish_reason, "length") == 0)
-            set_err(err, errlen, "empty answer (finish_reason=length: max_tokens spent)");
+            set_err(err, errlen,
+                    "empty answer, cut at the token limit (finish_reason length): raise LINEBOT_MAX_TOKENS");
         else
             set_err(err, errlen, "empty answer");
         free(clean);

@@ -10,13 +10,20 @@
  * deadline gives up instead of sleeping. The API key only ever travels in the
  * Authorization header. Errors are values: nothing here logs a failure; the
  * reasons of all attempts go into the caller's `err` (statuses and provider
- * messages, never the key or the conversation), and the worker logs them once. */
+ * messages, never the key or the conversation), and the worker logs them once.
+ *
+ * Which parameters a request carries (max_tokens or max_completion_tokens,
+ * reasoning_effort, enable_thinking) is core/completion.c's decision, from
+ * LLM_PROVIDER, the base URL's host (read with curl_url()) and the model. A
+ * 400 that names a parameter gets the setting behind it appended. */
 #include "io/llm.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/redact.h"
@@ -36,6 +43,49 @@ static bool is_dashscope(enum llm_provider p)
 {
     return p == LLM_PROVIDER_DASHSCOPE || p == LLM_PROVIDER_DASHSCOPE_CN ||
            p == LLM_PROVIDER_DASHSCOPE_US;
+}
+
+/* The host name in `url` as curl reads it (without the port), malloc'd;
+ * NULL when there is none. */
+static char *url_host(const char *url)
+{
+    CURLU *u = curl_url();
+    if (!u)
+        alloc_fail("curl_url", 0);
+    char *host = NULL;
+    char *part = NULL;
+    if (url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK && part) {
+        host = xstrdup(part);
+        curl_free(part);
+    }
+    curl_url_cleanup(u);
+    return host;
+}
+
+/* The request's parameters for this server and model. */
+static struct completion_options request_options(const struct config *cfg)
+{
+    char *host = url_host(cfg->llm_base_url);
+    struct completion_server server = {
+        .openai_provider = cfg->provider == LLM_PROVIDER_OPENAI,
+        .dashscope_provider = is_dashscope(cfg->provider),
+        .host = completion_host_kind(host),
+    };
+#ifdef LINEBOT_TESTING
+    /* Test builds only: a loopback fake stands in for a DashScope host. */
+    if (cfg->test_dashscope_host && host && strcasecmp(host, cfg->test_dashscope_host) == 0)
+        server.host = COMPLETION_HOST_DASHSCOPE;
+#endif
+    free(host);
+    return (struct completion_options){
+        .model = cfg->llm_model,
+        .max_tokens = cfg->llm_max_tokens,
+        .max_completion_tokens = completion_uses_max_completion_tokens(&server),
+        .reasoning_effort = completion_takes_reasoning_effort(cfg->llm_model) ? cfg->reasoning_effort : NULL,
+        .send_enable_thinking = completion_sends_enable_thinking(&server),
+        .enable_thinking = cfg->thinking,
+    };
 }
 
 /* {base}{path}, whether or not `base` ends with slashes. */
@@ -92,6 +142,23 @@ static void append(char *buf, size_t size, const char *text)
     buf[used + n] = '\0';
 }
 
+/* `reasons`, then " (hint)" when a 400 named a parameter a setting changes:
+ * the hint says what to do, so the reasons are cut to make room for it. */
+static void set_err_hint(char *err, size_t errlen, const char *reasons, const char *hint)
+{
+    size_t tail = hint ? strlen(hint) + 3 : 0; /* " (" hint ")" */
+    if (!err || !errlen)
+        return;
+    if (!hint || tail + 1 >= errlen) {
+        set_err(err, errlen, reasons);
+        return;
+    }
+    err[0] = '\0';
+    append(err, errlen - tail, reasons);
+    size_t used = strlen(err);
+    snprintf(err + used, errlen - used, " (%s)", hint);
+}
+
 static enum llm_result cancelled(char *err, size_t errlen)
 {
     set_err(err, errlen, "cancelled");
@@ -116,12 +183,7 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
     set_err(err, errlen, "");
 
     int64_t start = clock_monotonic_ms();
-    struct completion_options opt = {
-        .model = cfg->llm_model,
-        .max_tokens = cfg->llm_max_tokens,
-        .send_enable_thinking = is_dashscope(cfg->provider),
-        .enable_thinking = cfg->thinking,
-    };
+    struct completion_options opt = request_options(cfg);
     char *body = completion_request_json(&opt, msgs, n);
     char *url = endpoint_url(cfg->llm_base_url ? cfg->llm_base_url : "", "/chat/completions");
     const char *key = cfg->llm_api_key;
@@ -140,6 +202,7 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
     /* Every attempt's reason, in order: the one line the caller logs. */
     char reasons[512] = "";
     char reason[192] = "deadline reached before the first attempt";
+    const char *hint = NULL; /* the setting behind a parameter a 400 refused */
 
     for (int attempt = 1; attempt <= LLM_MAX_ATTEMPTS; attempt++) {
         if (llm->cancel && atomic_load(llm->cancel)) {
@@ -199,6 +262,8 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
             free(ignored);
             snprintf(reason, sizeof(reason), "status %ld%s%s%s", resp.status, perr[0] ? " (" : "",
                      perr, perr[0] ? ")" : "");
+            if (resp.status == 400)
+                hint = completion_error_hint(resp.body, resp.body_len);
             retryable = completion_status_retryable(resp.status);
         } else if (resp.timed_out) {
             snprintf(reason, sizeof(reason), "timeout after %lld ms", (long long)timeout);
@@ -234,7 +299,7 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
             goto done;
         }
     }
-    set_err(err, errlen, reasons);
+    set_err_hint(err, errlen, reasons, hint);
 
 done:
     if (result == LLM_OK) {

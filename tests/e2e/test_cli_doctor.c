@@ -91,7 +91,8 @@ static void test_model_without_list_gets_one_token(void **state)
     assert_int_equal(fake_llm_request_count(w->llm), 2);
     json_t *req = fake_llm_request_json(w->llm, 1);
     assert_non_null(req);
-    assert_int_equal(json_integer_value(json_object_get(req, "max_tokens")), 1);
+    /* LLM_PROVIDER=openai (the harness's): OpenAI's name for the budget. */
+    assert_int_equal(json_integer_value(json_object_get(req, "max_completion_tokens")), 1);
     assert_string_equal(json_string_value(json_object_get(req, "model")), E2E_MODEL);
     json_decref(req);
     free(out);

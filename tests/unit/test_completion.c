@@ -1,6 +1,7 @@
 /* test_completion.c - the chat-completions wire format: the request body,
- * reading (and cleaning) answers from well-formed and hostile responses,
- * and which statuses are worth a retry. */
+ * the dialect (which parameters a server and a model take), reading (and
+ * cleaning) answers from well-formed and hostile responses, the setting
+ * behind a refused parameter, and which statuses are worth a retry. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,6 +58,38 @@ static void test_request_no_max_tokens_thinking(void **state)
     j = request(&opt, m, 1);
     assert_true(json_is_true(json_object_get(j, "enable_thinking")));
     json_decref(j);
+}
+
+/* The budget goes out under one name only, as the dialect says. */
+static void test_request_max_completion_tokens(void **state)
+{
+    (void)state;
+    struct llm_message m[] = {{"user", "hi"}};
+    struct completion_options opt = {.model = "gpt-5-mini", .max_tokens = 700, .max_completion_tokens = true};
+    json_t *j = request(&opt, m, 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_completion_tokens")), 700);
+    assert_null(json_object_get(j, "max_tokens"));
+    assert_null(json_object_get(j, "reasoning_effort"));
+    json_decref(j);
+
+    opt.max_tokens = 0; /* 0: neither name */
+    j = request(&opt, m, 1);
+    assert_null(json_object_get(j, "max_completion_tokens"));
+    assert_null(json_object_get(j, "max_tokens"));
+    json_decref(j);
+}
+
+static void test_request_reasoning_effort(void **state)
+{
+    (void)state;
+    struct llm_message m[] = {{"user", "hi"}};
+    struct completion_options opt = {.model = "o3", .max_tokens = 50, .max_completion_tokens = true,
+                                     .reasoning_effort = "low"};
+    char *s = completion_request_json(&opt, m, 1);
+    /* The exact body: an independent oracle for names, types and order. */
+    assert_string_equal(s, "{\"model\":\"o3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                           "\"max_completion_tokens\":50,\"reasoning_effort\":\"low\"}");
+    free(s);
 }
 
 static void test_request_invalid_utf8_repaired(void **state)
@@ -130,7 +163,23 @@ static void test_parse_think_blocks(void **state)
     /* Only thinking, cut off before any answer. */
     expect_error("{\"choices\":[{\"message\":{\"content\":\"<think>still going\"},"
                  "\"finish_reason\":\"length\"}]}",
-                 "finish_reason=length");
+                 "finish_reason length");
+}
+
+/* An empty answer cut at the limit names the setting to raise; one that is
+ * empty for another reason does not. */
+static void test_parse_empty_at_limit_names_setting(void **state)
+{
+    (void)state;
+    expect_error("{\"choices\":[{\"message\":{\"content\":\"\"},\"finish_reason\":\"length\"}]}",
+                 "raise LINEBOT_MAX_TOKENS");
+    expect_error("{\"choices\":[{\"message\":{\"content\":null},\"finish_reason\":\"length\"}]}",
+                 "raise LINEBOT_MAX_TOKENS");
+    char *answer = NULL;
+    char err[256];
+    const char *stop = "{\"choices\":[{\"message\":{\"content\":\" \"},\"finish_reason\":\"stop\"}]}";
+    assert_int_equal(parse(stop, &answer, err), -1);
+    assert_string_equal(err, "empty answer");
 }
 
 static void test_parse_reasoning_content_ignored(void **state)
@@ -318,13 +367,160 @@ static void test_parse_answer_with_meta(void **state)
     assert_int_equal(meta.total_tokens, -1);
 }
 
+/* ---- the dialect ------------------------------------------------------- */
+
+static void test_host_kind(void **state)
+{
+    (void)state;
+    assert_int_equal(completion_host_kind("api.openai.com"), COMPLETION_HOST_OPENAI);
+    assert_int_equal(completion_host_kind("API.OpenAI.com."), COMPLETION_HOST_OPENAI);
+    assert_int_equal(completion_host_kind("eu.api.openai.com"), COMPLETION_HOST_OTHER);
+    assert_int_equal(completion_host_kind("api.openai.com.evil.example"), COMPLETION_HOST_OTHER);
+    /* The presets' hosts, and any dashscope* name under aliyuncs.com. */
+    assert_int_equal(completion_host_kind("dashscope.aliyuncs.com"), COMPLETION_HOST_DASHSCOPE);
+    assert_int_equal(completion_host_kind("dashscope-intl.aliyuncs.com"), COMPLETION_HOST_DASHSCOPE);
+    assert_int_equal(completion_host_kind("dashscope-us.aliyuncs.com"), COMPLETION_HOST_DASHSCOPE);
+    assert_int_equal(completion_host_kind("DashScope-Intl.Aliyuncs.COM"), COMPLETION_HOST_DASHSCOPE);
+    assert_int_equal(completion_host_kind("dashscope-finance.aliyuncs.com."), COMPLETION_HOST_DASHSCOPE);
+    assert_int_equal(completion_host_kind("oss.aliyuncs.com"), COMPLETION_HOST_OTHER);
+    assert_int_equal(completion_host_kind("dashscope.example.com"), COMPLETION_HOST_OTHER);
+    assert_int_equal(completion_host_kind("dashscope.aliyuncs.com.example.com"), COMPLETION_HOST_OTHER);
+    assert_int_equal(completion_host_kind(".aliyuncs.com"), COMPLETION_HOST_OTHER);
+    assert_int_equal(completion_host_kind("127.0.0.1"), COMPLETION_HOST_OTHER);
+    assert_int_equal(completion_host_kind(""), COMPLETION_HOST_OTHER);
+    assert_int_equal(completion_host_kind(NULL), COMPLETION_HOST_OTHER);
+}
+
+static void test_max_completion_tokens_rule(void **state)
+{
+    (void)state;
+    struct completion_server s = {.openai_provider = true, .host = COMPLETION_HOST_OTHER};
+    assert_true(completion_uses_max_completion_tokens(&s)); /* openai at a proxy or a fake */
+    s.host = COMPLETION_HOST_OPENAI;
+    assert_true(completion_uses_max_completion_tokens(&s));
+    s.host = COMPLETION_HOST_DASHSCOPE; /* LLM_PROVIDER=openai with DashScope's URL */
+    assert_false(completion_uses_max_completion_tokens(&s));
+    /* api.openai.com whatever the provider says. */
+    s = (struct completion_server){.host = COMPLETION_HOST_OPENAI};
+    assert_true(completion_uses_max_completion_tokens(&s));
+    s.dashscope_provider = true;
+    assert_true(completion_uses_max_completion_tokens(&s));
+    /* custom, ollama, dashscope elsewhere: max_tokens. */
+    s = (struct completion_server){.host = COMPLETION_HOST_OTHER};
+    assert_false(completion_uses_max_completion_tokens(&s));
+    s.dashscope_provider = true;
+    assert_false(completion_uses_max_completion_tokens(&s));
+}
+
+static void test_enable_thinking_rule(void **state)
+{
+    (void)state;
+    /* Every DashScope host, whatever the provider says. */
+    struct completion_server s = {.openai_provider = true, .host = COMPLETION_HOST_DASHSCOPE};
+    assert_true(completion_sends_enable_thinking(&s));
+    s = (struct completion_server){.host = COMPLETION_HOST_DASHSCOPE};
+    assert_true(completion_sends_enable_thinking(&s));
+    s = (struct completion_server){.dashscope_provider = true, .host = COMPLETION_HOST_OTHER};
+    assert_true(completion_sends_enable_thinking(&s));
+    s = (struct completion_server){.dashscope_provider = true, .host = COMPLETION_HOST_OPENAI};
+    assert_false(completion_sends_enable_thinking(&s));
+    s = (struct completion_server){.openai_provider = true, .host = COMPLETION_HOST_OTHER};
+    assert_false(completion_sends_enable_thinking(&s));
+    s = (struct completion_server){.host = COMPLETION_HOST_OTHER};
+    assert_false(completion_sends_enable_thinking(&s));
+}
+
+static void test_takes_reasoning_effort(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {"o1", "o1-2024-12-17", "o3", "o3-mini", "o3-pro", "o4-mini",
+                                      "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "gpt-5-nano",
+                                      "gpt-5-2025-08-07", "gpt-5.1", "GPT-5-Mini", NULL};
+    static const char *const no[] = {"gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-5-chat-latest", "gpt-5-chat",
+                                     "gpt-5.1-chat-latest", "o1-mini", "o1-mini-2024-09-12", "o1-preview",
+                                     "gpt-50", "o10", "o3x", "qwen-plus", "qwen3-235b-a22b", "llama3.2",
+                                     "test-model", "", "chat-gpt-5", NULL};
+    for (const char *const *m = yes; *m; m++)
+        if (!completion_takes_reasoning_effort(*m))
+            fail_msg("%s should take reasoning_effort", *m);
+    for (const char *const *m = no; *m; m++)
+        if (completion_takes_reasoning_effort(*m))
+            fail_msg("%s should not take reasoning_effort", *m);
+    assert_false(completion_takes_reasoning_effort(NULL));
+}
+
+static void expect_hint(const char *body, const char *want)
+{
+    const char *hint = completion_error_hint(body, strlen(body));
+    if (!want) {
+        if (hint)
+            fail_msg("no hint expected for %s, got \"%s\"", body, hint);
+        return;
+    }
+    if (!hint || !strstr(hint, want))
+        fail_msg("hint for %s: want \"%s\", got \"%s\"", body, want, hint ? hint : "(none)");
+}
+
+/* Bodies as the providers write them. */
+static void test_error_hint(void **state)
+{
+    (void)state;
+    /* OpenAI: "param". */
+    expect_hint("{\"error\":{\"message\":\"Unsupported value: 'reasoning_effort' does not support 'minimal' "
+                "with this model.\",\"type\":\"invalid_request_error\",\"param\":\"reasoning_effort\","
+                "\"code\":\"unsupported_value\"}}",
+                "set LINEBOT_REASONING_EFFORT=none to stop sending reasoning_effort");
+    expect_hint("{\"error\":{\"message\":\"Unsupported parameter: 'max_tokens' is not supported with this "
+                "model. Use 'max_completion_tokens' instead.\",\"type\":\"invalid_request_error\","
+                "\"param\":\"max_tokens\",\"code\":\"unsupported_parameter\"}}",
+                "LINEBOT_MAX_TOKENS sets max_tokens");
+    expect_hint("{\"error\":{\"message\":\"Invalid 'messages[1].content': string too long.\","
+                "\"param\":\"messages[1].content\"}}",
+                "LINEBOT_HISTORY_CHARS");
+    expect_hint("{\"error\":{\"message\":\"x\",\"param\":\"model\"}}", "LLM_MODEL");
+    /* The message only: the first parameter it names, quoted or with an underscore. */
+    expect_hint("{\"error\":{\"message\":\"Unsupported parameter: 'max_tokens' is not supported with this "
+                "model. Use 'max_completion_tokens' instead.\",\"param\":null}}",
+                "LINEBOT_MAX_TOKENS sets max_tokens");
+    expect_hint("{\"error\":{\"code\":\"invalid_parameter_error\",\"param\":null,\"message\":\"<400> "
+                "InternalError.Algo.InvalidParameter: parameter.enable_thinking must be set to false for "
+                "non-streaming calls\",\"type\":\"invalid_request_error\"}}",
+                "LINEBOT_THINKING");
+    expect_hint("{\"error\":\"max_completion_tokens is too large\"}", "LINEBOT_MAX_TOKENS sets max_completion_tokens");
+    /* vLLM's older shape: the fields at the top. */
+    expect_hint("{\"object\":\"error\",\"message\":\"'max_tokens' is too large: 9000. This model's maximum "
+                "context length is 8192 tokens\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}",
+                "LINEBOT_MAX_TOKENS sets max_tokens");
+    expect_hint("{\"error\":{\"message\":\"Invalid value for `model`: qwen9.\"}}", "LLM_MODEL");
+    expect_hint("{\"error\":{\"message\":\"unknown field \\\"reasoning_effort\\\"\"}}", "LINEBOT_REASONING_EFFORT");
+    /* Plain words and parameters no setting sends: no hint. */
+    expect_hint("{\"error\":{\"message\":\"This model does not support these messages.\"}}", NULL);
+    expect_hint("{\"error\":{\"message\":\"Unsupported value: 'temperature' does not support 0.2\","
+                "\"param\":\"temperature\"}}",
+                NULL);
+    expect_hint("{\"error\":{\"message\":\"Unsupported value: 'temperature'\"}}", NULL);
+    expect_hint("{\"error\":{\"message\":\"my_max_tokens_x is odd\"}}", NULL);
+    expect_hint("{\"error\":{\"message\":\"bad\",\"param\":5}}", NULL);
+    expect_hint("not json", NULL);
+    expect_hint("[\"max_tokens\"]", NULL);
+    assert_null(completion_error_hint(NULL, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_answer_with_meta),
         cmocka_unit_test(test_request_basic),
         cmocka_unit_test(test_request_no_max_tokens_thinking),
+        cmocka_unit_test(test_request_max_completion_tokens),
+        cmocka_unit_test(test_request_reasoning_effort),
         cmocka_unit_test(test_request_invalid_utf8_repaired),
+        cmocka_unit_test(test_parse_empty_at_limit_names_setting),
+        cmocka_unit_test(test_host_kind),
+        cmocka_unit_test(test_max_completion_tokens_rule),
+        cmocka_unit_test(test_enable_thinking_rule),
+        cmocka_unit_test(test_takes_reasoning_effort),
+        cmocka_unit_test(test_error_hint),
         cmocka_unit_test(test_parse_normal),
         cmocka_unit_test(test_parse_content_parts),
         cmocka_unit_test(test_parse_think_blocks),

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -270,6 +271,50 @@ static void test_empty_means_none(void **state)
     config_free(&cfg);
 }
 
+/* LINEBOT_REASONING_EFFORT: low by default, none or empty to send nothing,
+ * any case; anything else stops start-up naming the setting. */
+static void test_reasoning_effort(void **state)
+{
+    struct config cfg;
+    char err[256];
+    char *unset[] = {BASE, NULL};
+    assert_int_equal(load(&cfg, err, unset), 0);
+    assert_string_equal(cfg.reasoning_effort, "low");
+    config_free(&cfg);
+    static const char *const ok[][2] = {{"minimal", "minimal"}, {"low", "low"}, {"MEDIUM", "medium"},
+                                        {"high", "high"}, {"none", NULL}, {"None", NULL}, {"", NULL}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char setting[64];
+        snprintf(setting, sizeof setting, "LINEBOT_REASONING_EFFORT=%s", ok[i][0]);
+        char *env[] = {BASE, setting, NULL};
+        assert_int_equal(load(&cfg, err, env), 0);
+        if (ok[i][1])
+            assert_string_equal(cfg.reasoning_effort, ok[i][1]);
+        else
+            assert_null(cfg.reasoning_effort);
+        config_free(&cfg);
+    }
+    static const char *const bad[] = {"LINEBOT_REASONING_EFFORT=extreme", "LINEBOT_REASONING_EFFORT= low",
+                                      "LINEBOT_REASONING_EFFORT=0", NULL};
+    for (const char *const *b = bad; *b; b++) {
+        char *env[] = {BASE, (char *)*b, NULL};
+        assert_int_equal(load(&cfg, err, env), -1);
+        assert_string_equal(err, "LINEBOT_REASONING_EFFORT must be one of minimal, low, medium, high, none");
+    }
+}
+
+/* The test-build host override is read only with LINEBOT_TESTING: this
+ * library is the one release builds link, and it ignores the variable. */
+static void test_dashscope_host_override_not_in_release(void **state)
+{
+    struct config cfg;
+    char err[256];
+    char *env[] = {BASE, "LINEBOT_TEST_DASHSCOPE_HOST=127.0.0.1", NULL};
+    assert_int_equal(load(&cfg, err, env), 0);
+    assert_null(cfg.test_dashscope_host);
+    config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +330,8 @@ int main(void)
         cmocka_unit_test(test_max_event_age),
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_empty_means_none),
+        cmocka_unit_test(test_reasoning_effort),
+        cmocka_unit_test(test_dashscope_host_override_not_in_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

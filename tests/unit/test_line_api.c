@@ -710,7 +710,10 @@ static void test_llm_retries_then_ok(void **state)
     assert_string_equal(r->content_type, "application/json");
     json_t *j = recorded_json(e->fake, 0);
     assert_string_equal(json_string_value(json_object_get(j, "model")), "test-model");
-    assert_int_equal(json_integer_value(json_object_get(j, "max_tokens")), 100);
+    /* LLM_PROVIDER=openai: the budget as OpenAI's reasoning models take it. */
+    assert_int_equal(json_integer_value(json_object_get(j, "max_completion_tokens")), 100);
+    assert_null(json_object_get(j, "max_tokens"));
+    assert_null(json_object_get(j, "reasoning_effort"));
     assert_null(json_object_get(j, "enable_thinking"));
     assert_int_equal(json_array_size(json_object_get(j, "messages")), 2);
     json_decref(j);
@@ -758,6 +761,70 @@ static void test_llm_client_error_fails_at_once(void **state)
     assert_non_null(strstr(err, "status 400"));
     assert_non_null(strstr(err, "invalid_request_error"));
     assert_null(strstr(err, "sk-test-key"));
+}
+
+/* A 400 that names a parameter says which setting changes it, at the end
+ * of the message; a short buffer cuts the reasons, never the hint. Only a
+ * 400: a 5xx naming one is the provider's trouble, not the settings'. */
+static void test_llm_400_names_the_setting(void **state)
+{
+    struct env *e = *state;
+    static const char refusal[] =
+        "{\"error\":{\"message\":\"Unsupported value: 'reasoning_effort' does not support 'minimal' with this "
+        "model. Supported values are: 'low', 'medium', and 'high'.\",\"type\":\"invalid_request_error\","
+        "\"param\":\"reasoning_effort\",\"code\":\"unsupported_value\"}}";
+    static const char hint[] =
+        " (set LINEBOT_REASONING_EFFORT=none to stop sending reasoning_effort, or pick another effort)";
+    e->cfg.llm_model = "o3-mini";
+    e->cfg.reasoning_effort = "minimal";
+    fake_add(e->fake, 400, refusal, NULL, NULL, 0);
+    struct llm_answer answer = {0};
+    char err[512];
+    assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 30000, &answer, err, sizeof err),
+                     LLM_FAILED);
+    json_t *j = recorded_json(e->fake, 0);
+    assert_string_equal(json_string_value(json_object_get(j, "reasoning_effort")), "minimal");
+    json_decref(j);
+    assert_non_null(strstr(err, "attempt 1/3: status 400 (provider error: invalid_request_error: Unsupported"));
+    size_t n = strlen(err);
+    assert_true(n > strlen(hint));
+    assert_string_equal(err + n - strlen(hint), hint);
+
+    char small[160];
+    fake_add(e->fake, 400, refusal, NULL, NULL, 0);
+    assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 30000, &answer, small, sizeof small),
+                     LLM_FAILED);
+    n = strlen(small);
+    assert_true(n < sizeof small);
+    assert_string_equal(small + n - strlen(hint), hint);
+    assert_non_null(strstr(small, "attempt 1/3: status 400"));
+
+    fake_add(e->fake, 500, refusal, NULL, NULL, 0);
+    fake_add(e->fake, 500, refusal, NULL, NULL, 0);
+    fake_add(e->fake, 500, refusal, NULL, NULL, 0);
+    e->cfg.llm_model = "gpt-4o"; /* takes no reasoning_effort */
+    assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 30000, &answer, err, sizeof err),
+                     LLM_FAILED);
+    assert_null(strstr(err, "LINEBOT_REASONING_EFFORT"));
+    j = recorded_json(e->fake, 2);
+    assert_null(json_object_get(j, "reasoning_effort"));
+    json_decref(j);
+}
+
+/* An empty answer cut at the limit names the setting to raise. */
+static void test_llm_empty_at_limit_names_max_tokens(void **state)
+{
+    struct env *e = *state;
+    fake_add(e->fake, 200,
+             "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":\"length\"}]}",
+             NULL, NULL, 0);
+    struct llm_answer answer = {0};
+    char err[256];
+    assert_int_equal(llm_complete(&e->llm, convo, 2, clock_monotonic_ms() + 30000, &answer, err, sizeof err),
+                     LLM_FAILED);
+    assert_int_equal(fake_count(e->fake), 1);
+    assert_non_null(strstr(err, "empty answer, cut at the token limit (finish_reason length): raise "
+                                "LINEBOT_MAX_TOKENS"));
 }
 
 static void test_llm_garbage_fails(void **state)
@@ -908,6 +975,8 @@ int main(void)
         T(test_llm_retry_after_ms),
         T(test_llm_retry_after_past_deadline),
         T(test_llm_client_error_fails_at_once),
+        T(test_llm_400_names_the_setting),
+        T(test_llm_empty_at_limit_names_max_tokens),
         T(test_llm_garbage_fails),
         T(test_llm_timeout_within_deadline),
         T(test_llm_no_time_left),
