@@ -124,6 +124,19 @@ static int sleep_until(const struct llm_client *llm, int64_t until)
     }
 }
 
+/* "status N (provider error: ...)" for a non-2xx answer: the error body
+ * ({"error": {...}}) usually says why. */
+static void status_reason(const struct http_response *resp, char *out, size_t outlen)
+{
+    char perr[160] = "";
+    char *ignored = NULL;
+    if (completion_parse_response(resp->body, resp->body_len, &ignored, perr, sizeof(perr)) == 0 ||
+        strncmp(perr, "provider error", 14) != 0)
+        perr[0] = '\0';
+    free(ignored);
+    snprintf(out, outlen, "status %ld%s%s%s", resp->status, perr[0] ? " (" : "", perr, perr[0] ? ")" : "");
+}
+
 static void set_err(char *err, size_t errlen, const char *reason)
 {
     if (err && errlen)
@@ -253,15 +266,7 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
             snprintf(reason, sizeof(reason), "bad response: %s", perr);
             retryable = 0;
         } else if (rc == 0) {
-            /* The error body usually says why ({"error": {...}}). */
-            char perr[160] = "";
-            char *ignored = NULL;
-            if (completion_parse_response(resp.body, resp.body_len, &ignored, perr, sizeof(perr)) == 0 ||
-                strncmp(perr, "provider error", 14) != 0)
-                perr[0] = '\0';
-            free(ignored);
-            snprintf(reason, sizeof(reason), "status %ld%s%s%s", resp.status, perr[0] ? " (" : "",
-                     perr, perr[0] ? ")" : "");
+            status_reason(&resp, reason, sizeof(reason));
             if (resp.status == 400)
                 hint = completion_error_hint(resp.body, resp.body_len);
             retryable = completion_status_retryable(resp.status);
@@ -363,15 +368,8 @@ enum llm_result llm_list_models(struct llm_client *llm, long timeout_ms, struct 
         } else if (resp.status >= 200 && resp.status <= 299) {
             set_err(err, errlen, "the answer is not a model list ({\"data\":[...]})");
         } else {
-            /* The error body usually says why ({"error": {...}}). */
-            char perr[160] = "";
-            char *ignored = NULL;
-            if (completion_parse_response(resp.body, resp.body_len, &ignored, perr, sizeof(perr)) == 0 ||
-                strncmp(perr, "provider error", 14) != 0)
-                perr[0] = '\0';
-            free(ignored);
             if (err && errlen)
-                snprintf(err, errlen, "status %ld%s%s%s", resp.status, perr[0] ? " (" : "", perr, perr[0] ? ")" : "");
+                status_reason(&resp, err, errlen);
         }
         json_decref(root);
     }
