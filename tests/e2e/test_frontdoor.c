@@ -305,6 +305,49 @@ static void test_slow_heads_are_cut_at_the_deadline(void **state)
     world_finish(w);
 }
 
+/* Between two requests on a kept-alive connection, the next one must begin
+ * within 30 s (CONN_GUARD_IDLE_S): an idle connection, and one that trickles
+ * its next request line a byte every 4 s, are both closed then, not before.
+ * (A request line that is in counts as a head: LINEBOT_HEADER_TIMEOUT_S.) */
+static void test_kept_alive_connections_are_closed_after_30_s(void **state)
+{
+    struct world *w = world_start(state, NULL);
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    int fds[2];
+    for (int i = 0; i < 2; i++) {
+        fds[i] = connect_from("127.0.0.1", w->port, false);
+        assert_true(fds[i] >= 0);
+        send_all(fds[i], req, sizeof req - 1);
+        char *got = read_until_close(fds[i], 500); /* the answer; the connection stays */
+        assert_int_equal(first_status(got), 200);
+        free(got);
+        assert_false(closed_within(fds[i], 0));
+    }
+    int64_t t0 = e2e_mono_ms();
+    int64_t closed_at[2] = {0, 0};
+    static const char trickle[] = "GET /healthz";
+    size_t sent = 0;
+    while ((!closed_at[0] || !closed_at[1]) && e2e_mono_ms() - t0 < 40000) {
+        e2e_sleep_ms(250);
+        int64_t now = e2e_mono_ms() - t0;
+        for (int i = 0; i < 2; i++)
+            if (!closed_at[i] && closed_within(fds[i], 0))
+                closed_at[i] = now;
+        if (!closed_at[1] && sent < sizeof trickle - 1 && now >= (int64_t)(sent + 1) * 4000)
+            send_all(fds[1], trickle + sent++, 1);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!closed_at[i])
+            fail_msg("kept-alive connection %d still open after 40 s", i);
+        if (closed_at[i] < 29000 || closed_at[i] > e2e_ms(32000))
+            fail_msg("kept-alive connection %d closed after %lld ms, want about 30000", i,
+                     (long long)closed_at[i]);
+        close(fds[i]);
+    }
+    assert_true(sent >= 7); /* the trickle really went on for most of the wait */
+    world_finish(w);
+}
+
 static void test_total_limit_closes_the_oldest_idle_connection(void **state)
 {
     enum { LIMIT = 40 };
@@ -399,6 +442,7 @@ int main(void)
         E2E_TEST(test_idle_flood_with_the_per_address_limit_off),
         E2E_TEST(test_slow_heads_are_cut_at_the_deadline),
         E2E_TEST(test_total_limit_closes_the_oldest_idle_connection),
+        E2E_TEST(test_kept_alive_connections_are_closed_after_30_s),
         E2E_TEST(test_expect_continue_over_the_cap_is_413_without_100_continue),
         E2E_TEST(test_two_different_content_lengths_are_400),
     };
