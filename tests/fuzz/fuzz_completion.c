@@ -1,5 +1,6 @@
 /* fuzz_completion.c - libFuzzer target for the LLM response parser:
- * completion_parse_response, completion_parse_meta and completion_strip_think.
+ * completion_parse_response, completion_parse_meta, completion_strip_think
+ * and completion_error_hint.
  *
  * The whole input is a response body (an exact-size copy, so reading past its
  * length is caught). Beyond "no crash, no leak, no UB", it checks what callers
@@ -9,7 +10,8 @@
  *   - stripping <think> never grows the text, keeps valid UTF-8 valid (tags are
  *     ASCII, so no cut lands inside a character), and leaves text without a
  *     tag unchanged;
- *   - the usage counts are -1 or not negative. */
+ *   - the usage counts are -1 or not negative;
+ *   - a 400's hint is NULL or one of the fixed texts, which name a setting. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (meta.model != NULL && !utf8_valid(meta.model, strlen(meta.model)))
         abort();
     free(meta.model);
+
+    /* A 400's hint is one of the fixed texts, each naming the setting that
+     * changes the parameter (never a piece of the body). */
+    const char *hint = completion_error_hint(body, size);
+    if (hint != NULL && strstr(hint, "LINEBOT_") == NULL && strstr(hint, "LLM_") == NULL)
+        abort();
 
     check_strip(data, size);
     free(body);
