@@ -154,15 +154,16 @@ static void put_redacted(struct line_buf *b, const char *s, size_t limit)
     free(clean);
 }
 
+/* A context field, left out when it is unset: a reader tells "no event" by
+ * the key's absence, and lines outside an event stay short. */
 static void put_field(struct line_buf *b, const char *key, const char *value)
 {
+    if (!value || !value[0])
+        return;
     put_raw(b, ",\"");
     put_raw(b, key);
     put_raw(b, "\":");
-    if (value && value[0])
-        put_redacted(b, value, sizeof b->data);
-    else
-        put_raw(b, "null");
+    put_redacted(b, value, sizeof b->data);
 }
 
 void log_write(enum log_level level, const char *fmt, ...)

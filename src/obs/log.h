@@ -1,8 +1,9 @@
 /* log.h - JSON logs, one object per line on stdout.
  *
- * Every line has ts, level, msg, event_id, chat_type and request_id. The last
- * three come from a per-thread context that the front door and the worker set
- * while they handle a request or an event. Callers never pass secrets or
+ * Every line has ts, level and msg, and event_id, chat_type and request_id
+ * when they are set: they come from a per-thread context that the front door
+ * and the worker set while they handle a request or an event, and a key with
+ * no value is left out. Callers never pass secrets or
  * message text above debug level; as a second line of defence every line is
  * written with the secrets given to log_set_secrets masked, and "Bearer"
  * credentials and "sk-" keys too (core/redact.h), whatever its source. */

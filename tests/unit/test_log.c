@@ -259,6 +259,50 @@ static void test_long_message_keeps_the_line_whole(void **state)
     }
 }
 
+/* A context key with no value is left out, not written as null; one that is
+ * set is there. The oracle is the parsed object's keys. */
+static void test_unset_context_keys_are_left_out(void **state)
+{
+    (void)state;
+    log_clear_context();
+    char *line = capture(LOG_INFO, "no context");
+    assert_null(strstr(line, "null"));
+    json_t *root = NULL;
+    free(msg_of(line, &root));
+    assert_int_equal(json_object_size(root), 3); /* ts, level, msg */
+    assert_non_null(json_object_get(root, "ts"));
+    assert_string_equal(json_string_value(json_object_get(root, "level")), "info");
+    json_decref(root);
+    free(line);
+
+    log_set_request_id("req-1");
+    line = capture(LOG_INFO, "a request");
+    free(msg_of(line, &root));
+    assert_int_equal(json_object_size(root), 4);
+    assert_string_equal(json_string_value(json_object_get(root, "request_id")), "req-1");
+    assert_null(json_object_get(root, "event_id"));
+    assert_null(json_object_get(root, "chat_type"));
+    json_decref(root);
+    free(line);
+
+    log_set_event("ev-2", "room");
+    line = capture(LOG_INFO, "an event");
+    free(msg_of(line, &root));
+    assert_int_equal(json_object_size(root), 6);
+    assert_string_equal(json_string_value(json_object_get(root, "event_id")), "ev-2");
+    assert_string_equal(json_string_value(json_object_get(root, "chat_type")), "room");
+    json_decref(root);
+    free(line);
+
+    log_set_event("", NULL); /* empty counts as unset */
+    log_set_request_id(NULL);
+    line = capture(LOG_INFO, "after");
+    free(msg_of(line, &root));
+    assert_int_equal(json_object_size(root), 3);
+    json_decref(root);
+    free(line);
+}
+
 static void test_no_secrets_set(void **state)
 {
     (void)state;
@@ -280,6 +324,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_context_fields_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_cut_after_masking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_keeps_the_line_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unset_context_keys_are_left_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_secrets_set, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
