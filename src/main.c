@@ -79,6 +79,7 @@ static const char serve_usage[] =
     "  LINEBOT_THINKING           let DashScope models think (0)\n"
     "  LINEBOT_REASONING_EFFORT   OpenAI reasoning models' effort: minimal | low | medium | high | none (low)\n"
     "  LOG_LEVEL                  debug | info | warn | error (info)\n"
+    "  LOG_FORMAT                 text | json (text on a terminal, else json; json on Lambda and FC)\n"
     "See README.md for every setting.\n";
 
 /* A setting that stops start-up: said on stderr, and to Lambda as an init error. */
@@ -127,6 +128,8 @@ static int serve(void)
         return refuse_to_start(err);
     }
     log_init(cfg.log_level);
+    /* Lambda and FC parse JSON lines (and EMF): text only when asked for. */
+    log_set_format(cfg.log_format, cfg.platform != PLATFORM_SERVER);
     struct redact_secret secrets[CONFIG_MAX_SECRETS]; /* masked in every log line from here on */
     log_set_secrets(secrets, config_secrets(&cfg, secrets, CONFIG_MAX_SECRETS));
     const char *short_secrets[CONFIG_MAX_SECRETS];
