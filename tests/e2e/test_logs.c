@@ -1,6 +1,7 @@
 /* test_logs.c - the log as people and log pipelines read it, from the real
  * binary: LOG_FORMAT=text and json, a LOG_FORMAT the bot refuses, keys left
- * out when they have no value.
+ * out when they have no value, the question and answer texts at debug level
+ * only, and an apology logged as an apology.
  *
  * The oracles are the inputs: the event id the test sent (its last eight
  * characters in a text line, the whole id in JSON), the text the test chose,
@@ -190,6 +191,57 @@ static void test_bad_format_stops_the_start(void **state)
     world_finish(w);
 }
 
+/* LOG_LEVEL=debug logs the question and the model's answer, masked like any
+ * line; LOG_LEVEL=info logs neither. */
+static void run_texts(void **state, const char *level, bool want_texts)
+{
+    const char *const env[] = {level, "LOG_FORMAT=json", NULL};
+    struct world *w = world_start(state, env);
+    fake_llm_set_fixed_answer(w->llm, "The capital is Paris, as always.");
+    send_text(w, E2E_USER, "What is the capital of France? My token is " E2E_ACCESS_TOKEN);
+    assert_answers(w, E2E_USER, 1);
+    wait_log(w, "answered by reply in 1 message(s)");
+    char *log = bot_log(w);
+    if (want_texts) {
+        assert_contains(log, "\"msg\":\"question: What is the capital of France? My token is [redacted "
+                             "LINE_CHANNEL_ACCESS_TOKEN]\"");
+        assert_contains(log, "\"msg\":\"model's answer: The capital is Paris, as always.\"");
+    } else {
+        assert_not_contains(log, "capital");
+        assert_not_contains(log, "question:");
+        assert_not_contains(log, "model's answer:");
+    }
+    assert_not_contains(log, E2E_ACCESS_TOKEN);
+    free(log);
+    world_finish(w);
+}
+
+static void test_debug_logs_the_texts(void **state) { run_texts(state, "LOG_LEVEL=debug", true); }
+static void test_info_logs_no_text(void **state) { run_texts(state, "LOG_LEVEL=info", false); }
+
+/* The model fails: the user gets the apology, and the log says an apology
+ * was sent, never that the event was answered. */
+static void test_apology_is_logged_as_one(void **state)
+{
+    const char *const env[] = {"LOG_FORMAT=text", NULL};
+    struct world *w = world_start(state, env);
+    fake_llm_set_always(w->llm, 500, "{\"error\":{\"message\":\"e2e: the model is down\"}}");
+    json_t *ev = send_text(w, E2E_USER, "are you there?");
+    assert_answers(w, E2E_USER, 1);
+    wait_log(w, "apology sent by");
+    const char *id = ev_get(ev, "webhookEventId");
+    char **lines = bot_lines(w);
+    char *want = e2e_printf(" INFO  [user #%s] apology sent by reply in 1 message(s)", id + strlen(id) - 8);
+    const char *line = line_with(lines, "apology sent by");
+    assert_contains(line, want);
+    free(want);
+    assert_null(line_with(lines, "answered by"));
+    assert_null(line_with(lines, "model's answer:"));
+    assert_non_null(line_with(lines, "question: are you there?")); /* the harness runs at debug */
+    free_lines(lines);
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +249,9 @@ int main(void)
         E2E_TEST(test_json_lines),
         E2E_TEST(test_default_off_a_terminal_is_json),
         E2E_TEST(test_bad_format_stops_the_start),
+        E2E_TEST(test_debug_logs_the_texts),
+        E2E_TEST(test_info_logs_no_text),
+        E2E_TEST(test_apology_is_logged_as_one),
     };
     return E2E_RUN(tests);
 }
