@@ -98,6 +98,19 @@ static void fail(struct loader *l, const char *name, const char *complaint)
     l->failed = 1;
 }
 
+/* LOG_LEVEL and LOG_FORMAT, read alike by every subcommand. */
+static void get_log_settings(struct loader *l, struct config *cfg)
+{
+    cfg->log_level = LOG_INFO;
+    const char *level = env_nonempty(l->env, "LOG_LEVEL");
+    if (level && log_parse_level(level, &cfg->log_level) != 0)
+        fail(l, "LOG_LEVEL", "must be one of debug, info, warn, error");
+    cfg->log_format = LOG_FORMAT_AUTO;
+    const char *format = env_nonempty(l->env, "LOG_FORMAT");
+    if (format && log_parse_format(format, &cfg->log_format) != 0)
+        fail(l, "LOG_FORMAT", "must be text or json");
+}
+
 /* A copy of `s`, "" for NULL (never NULL: allocation failure aborts). */
 static char *dup_str(const char *s)
 {
@@ -367,10 +380,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
 
     cfg->ca_file = opt_str(&l, env, "SSL_CERT_FILE");
 
-    cfg->log_level = LOG_INFO;
-    const char *level = env_nonempty(env, "LOG_LEVEL");
-    if (level && log_parse_level(level, &cfg->log_level) != 0)
-        fail(&l, "LOG_LEVEL", "must be one of debug, info, warn, error");
+    get_log_settings(&l, cfg);
 
 #ifdef LINEBOT_TESTING
     const char *fp = env_nonempty(env, "LINEBOT_FAILPOINT");
@@ -408,10 +418,7 @@ int config_load_line(struct config *cfg, char *const *env, char *err, size_t err
     cfg->line_api_base = get_url(&l, "LINE_API_BASE_URL", "https://api.line.me");
     cfg->line_data_api_base = get_url(&l, "LINE_DATA_API_BASE_URL", "https://api-data.line.me");
     cfg->ca_file = opt_str(&l, env, "SSL_CERT_FILE");
-    cfg->log_level = LOG_INFO;
-    const char *level = env_nonempty(env, "LOG_LEVEL");
-    if (level && log_parse_level(level, &cfg->log_level) != 0)
-        fail(&l, "LOG_LEVEL", "must be one of debug, info, warn, error");
+    get_log_settings(&l, cfg);
     if (l.failed) {
         config_free(cfg);
         return -1;

@@ -22,6 +22,9 @@ enum llm_provider {
 };
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+/* How a log line is written (obs/log.h). AUTO: LOG_FORMAT unset, decided at
+ * start from where stdout goes and the platform. */
+enum log_format { LOG_FORMAT_AUTO, LOG_FORMAT_JSON, LOG_FORMAT_TEXT };
 
 /* Where the binary runs, from the environment the platform sets. */
 enum platform {
@@ -105,6 +108,7 @@ struct config {
 
     /* Observability */
     enum log_level log_level;   /* LOG_LEVEL: debug, info, warn, error; default info */
+    enum log_format log_format; /* LOG_FORMAT: text | json; AUTO when unset */
 
     /* Test builds only (LINEBOT_TESTING): crash at a named point, shift the clock. */
     char *failpoint;            /* LINEBOT_FAILPOINT */
@@ -119,7 +123,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen);
 void config_free(struct config *cfg);
 /* Only what a call to LINE's Messaging API needs (`linebot webhook`): the
  * access token (required), LINE_API_BASE_URL, LINE_DATA_API_BASE_URL,
- * SSL_CERT_FILE and LOG_LEVEL. Nothing else is read or required (no model,
+ * SSL_CERT_FILE, LOG_LEVEL and LOG_FORMAT. Nothing else is read or required (no model,
  * store or port settings); the other fields stay zero. Same contract as
  * config_load. */
 int config_load_line(struct config *cfg, char *const *env, char *err, size_t errlen);

@@ -16,6 +16,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+#include <utf8proc.h>
+
 #include "cli/doctor.h"
 #include "cli/webhook.h"
 #include "config.h"
@@ -32,6 +40,10 @@
 
 extern char **environ;
 
+#ifndef LINEBOT_COMMIT
+#define LINEBOT_COMMIT "unknown"
+#endif
+
 static const char usage[] =
     "linebot - an LLM chatbot for LINE\n"
     "\n"
@@ -44,7 +56,7 @@ static const char usage[] =
     "                     and print a checklist with a fix for each problem\n"
     "  linebot webhook set URL | get | test [URL]\n"
     "                     register, show or test the channel's webhook URL at LINE\n"
-    "  linebot version    print the version\n"
+    "  linebot version    print the version, the commit and the libraries' versions\n"
     "  linebot --help     show this help; `linebot serve --help` lists the settings\n";
 
 static const char serve_usage[] =
@@ -79,7 +91,27 @@ static const char serve_usage[] =
     "  LINEBOT_THINKING           let DashScope models think (0)\n"
     "  LINEBOT_REASONING_EFFORT   OpenAI reasoning models' effort: minimal | low | medium | high | none (low)\n"
     "  LOG_LEVEL                  debug | info | warn | error (info)\n"
+    "  LOG_FORMAT                 text | json (text on a terminal, else json; json on Lambda and FC)\n"
     "See README.md for every setting.\n";
+
+/* `linebot version`: the bot's version and commit, then each library as it
+ * was loaded at run time (what a bug report needs: a packaged binary may run
+ * with other libraries than it was built with). md4c has no version call. */
+static int print_version(void)
+{
+    int pq = PQlibVersion(); /* 150005 is 15.5 (from PostgreSQL 10 on) */
+    printf("linebot %s\n", LINEBOT_VERSION);
+    printf("commit %s\n", LINEBOT_COMMIT);
+    const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
+    printf("libcurl %s (%s)\n", curl->version, curl->ssl_version ? curl->ssl_version : "no TLS");
+    printf("%s\n", OpenSSL_version(OPENSSL_VERSION)); /* "OpenSSL 3.0.15 3 Sep 2024" */
+    printf("SQLite %s\n", sqlite3_libversion());
+    printf("libpq %d.%d\n", pq / 10000, pq % 10000);
+    printf("libmicrohttpd %s\n", MHD_get_version());
+    printf("jansson %s\n", jansson_version_str());
+    printf("utf8proc %s\n", utf8proc_version());
+    return 0;
+}
 
 /* A setting that stops start-up: said on stderr, and to Lambda as an init error. */
 static int refuse_to_start(const char *err)
@@ -127,6 +159,8 @@ static int serve(void)
         return refuse_to_start(err);
     }
     log_init(cfg.log_level);
+    /* Lambda and FC parse JSON lines (and EMF): text only when asked for. */
+    log_set_format(cfg.log_format, cfg.platform != PLATFORM_SERVER);
     struct redact_secret secrets[CONFIG_MAX_SECRETS]; /* masked in every log line from here on */
     log_set_secrets(secrets, config_secrets(&cfg, secrets, CONFIG_MAX_SECRETS));
     const char *short_secrets[CONFIG_MAX_SECRETS];
@@ -260,8 +294,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("linebot %s\n", LINEBOT_VERSION);
-        return 0;
+        return print_version();
     }
     if (strcmp(cmd, "serve") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {

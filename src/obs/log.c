@@ -1,4 +1,4 @@
-/* log.c - one JSON object per line on stdout (see log.h).
+/* log.c - one line per event on stdout, JSON or text (see log.h).
  *
  * A line is built in a stack buffer and written with one write(2), so lines
  * from different threads never interleave. Every text that goes into a line
@@ -20,12 +20,15 @@
 #include <unistd.h>
 
 static atomic_int current_level = LOG_INFO;
+static atomic_int current_format = LOG_FORMAT_JSON;
 
 static _Thread_local char ctx_event_id[128];
 static _Thread_local char ctx_chat_type[16];
 static _Thread_local char ctx_request_id[128];
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+/* Text lines: one width, so the messages line up. */
+static const char *const level_labels[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
 
 /* Written by log_set_secrets before any other thread exists, only read
  * afterwards: no lock needed. */
@@ -64,6 +67,25 @@ int log_parse_level(const char *s, enum log_level *out)
         }
     }
     return -1;
+}
+
+int log_parse_format(const char *s, enum log_format *out)
+{
+    if (strcasecmp(s, "json") == 0)
+        *out = LOG_FORMAT_JSON;
+    else if (strcasecmp(s, "text") == 0)
+        *out = LOG_FORMAT_TEXT;
+    else
+        return -1;
+    return 0;
+}
+
+enum log_format log_set_format(enum log_format format, bool serverless)
+{
+    if (format == LOG_FORMAT_AUTO)
+        format = !serverless && isatty(STDOUT_FILENO) ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON;
+    atomic_store(&current_format, (int)format);
+    return format;
 }
 
 static void set_field(char *dst, size_t cap, const char *src)
@@ -110,15 +132,17 @@ static void put_raw(struct line_buf *b, const char *s)
  * message is cut, and the line stays one JSON object. */
 #define LOG_TAIL_ROOM 1024
 
-/* Appends `s` as a JSON string (with quotes), escaping controls; stops short of
- * `limit` (a length of the line) without splitting an escape or a UTF-8
- * character. */
-static void put_json_string(struct line_buf *b, const char *s, size_t limit)
+/* Appends `s`, escaping controls, so that the line stays one line; stops
+ * short of `limit` (a length of the line) without splitting an escape or a
+ * UTF-8 character. As a JSON string (`json`): in quotes, with '"' and '\'
+ * escaped too; as text: bare. */
+static void put_escaped(struct line_buf *b, const char *s, size_t limit, bool json)
 {
     static const char hex[] = "0123456789abcdef";
     if (limit > sizeof b->data - 8)
         limit = sizeof b->data - 8;
-    put_raw(b, "\"");
+    if (json)
+        put_raw(b, "\"");
     size_t char_start = b->len; /* where the character being copied began */
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
@@ -128,7 +152,7 @@ static void put_json_string(struct line_buf *b, const char *s, size_t limit)
             b->len = char_start; /* never half a character */
             break;
         }
-        if (c == '"' || c == '\\') {
+        if (json && (c == '"' || c == '\\')) {
             b->data[b->len++] = '\\';
             b->data[b->len++] = (char)c;
         } else if (c == '\n') {
@@ -143,26 +167,84 @@ static void put_json_string(struct line_buf *b, const char *s, size_t limit)
             b->data[b->len++] = (char)c;
         }
     }
-    put_raw(b, "\"");
+    if (json)
+        put_raw(b, "\"");
 }
 
-/* Appends `s` as a JSON string with the secrets masked. */
-static void put_redacted(struct line_buf *b, const char *s, size_t limit)
+/* Appends `s` with the secrets masked, as a JSON string or bare text. */
+static void put_redacted(struct line_buf *b, const char *s, size_t limit, bool json)
 {
     char *clean = redact_text(s, secrets, n_secrets);
-    put_json_string(b, clean, limit);
+    put_escaped(b, clean, limit, json);
     free(clean);
 }
 
+/* A context field, left out when it is unset: a reader tells "no event" by
+ * the key's absence, and lines outside an event stay short. */
 static void put_field(struct line_buf *b, const char *key, const char *value)
 {
+    if (!value || !value[0])
+        return;
     put_raw(b, ",\"");
     put_raw(b, key);
     put_raw(b, "\":");
-    if (value && value[0])
-        put_redacted(b, value, sizeof b->data);
-    else
-        put_raw(b, "null");
+    put_redacted(b, value, sizeof b->data, true);
+}
+
+static void build_json(struct line_buf *b, const struct timespec *ts, enum log_level level, const char *msg)
+{
+    struct tm tm;
+    gmtime_r(&ts->tv_sec, &tm);
+    char when[40];
+    size_t w = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + w, sizeof when - w, ".%03ldZ", ts->tv_nsec / 1000000);
+
+    put_raw(b, "{\"ts\":\"");
+    put_raw(b, when);
+    put_raw(b, "\",\"level\":\"");
+    put_raw(b, level_names[level]);
+    put_raw(b, "\",\"msg\":");
+    put_redacted(b, msg, sizeof b->data - LOG_TAIL_ROOM, true);
+    put_field(b, "event_id", ctx_event_id);
+    put_field(b, "chat_type", ctx_chat_type);
+    put_field(b, "request_id", ctx_request_id);
+    put_raw(b, "}");
+}
+
+/* Characters of an event id shown in a text line: its end, since LINE's ids
+ * (ULIDs) begin with their time and look alike within a minute. */
+#define TEXT_EVENT_ID_CHARS 8
+
+/* "HH:MM:SS.mmm LEVEL [chat_type #event] message": the chat comes before the
+ * message, so a cut message never costs it. */
+static void build_text(struct line_buf *b, const struct timespec *ts, enum log_level level, const char *msg)
+{
+    struct tm tm;
+    gmtime_r(&ts->tv_sec, &tm);
+    char when[24];
+    size_t w = strftime(when, sizeof when, "%H:%M:%S", &tm);
+    snprintf(when + w, sizeof when - w, ".%03ld ", ts->tv_nsec / 1000000);
+    put_raw(b, when);
+    put_raw(b, level_labels[level]);
+    if (ctx_chat_type[0] || ctx_event_id[0]) {
+        put_raw(b, " [");
+        if (ctx_chat_type[0])
+            put_redacted(b, ctx_chat_type, sizeof b->data, false);
+        if (ctx_event_id[0]) {
+            put_raw(b, ctx_chat_type[0] ? " #" : "#");
+            /* Masked first, then shortened: the end of a clean text is clean. */
+            char *clean = redact_text(ctx_event_id, secrets, n_secrets);
+            size_t n = strlen(clean);
+            const char *tail = clean + (n > TEXT_EVENT_ID_CHARS ? n - TEXT_EVENT_ID_CHARS : 0);
+            while (((unsigned char)*tail & 0xC0) == 0x80) /* start on a whole character */
+                tail++;
+            put_escaped(b, tail, sizeof b->data, false);
+            free(clean);
+        }
+        put_raw(b, "]");
+    }
+    put_raw(b, " ");
+    put_redacted(b, msg, sizeof b->data - LOG_TAIL_ROOM, false);
 }
 
 void log_write(enum log_level level, const char *fmt, ...)
@@ -185,25 +267,13 @@ void log_write(enum log_level level, const char *fmt, ...)
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char when[40];
-    size_t w = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + w, sizeof when - w, ".%03ldZ", ts.tv_nsec / 1000000);
-
     struct line_buf b; /* not zeroed: only data[0, len) is ever read */
     b.len = 0;
-    put_raw(&b, "{\"ts\":\"");
-    put_raw(&b, when);
-    put_raw(&b, "\",\"level\":\"");
-    put_raw(&b, level_names[level]);
-    put_raw(&b, "\",\"msg\":");
-    put_redacted(&b, msg, sizeof b.data - LOG_TAIL_ROOM);
+    if (atomic_load(&current_format) == LOG_FORMAT_TEXT)
+        build_text(&b, &ts, level, msg);
+    else
+        build_json(&b, &ts, level, msg);
     free(msg);
-    put_field(&b, "event_id", ctx_event_id);
-    put_field(&b, "chat_type", ctx_chat_type);
-    put_field(&b, "request_id", ctx_request_id);
-    put_raw(&b, "}");
     b.data[b.len++] = '\n';
 
     const char *p = b.data;

@@ -1,8 +1,10 @@
-/* log.h - JSON logs, one object per line on stdout.
+/* log.h - logs on stdout, one line per event: a JSON object, or a short text
+ * line for a person at a terminal (LOG_FORMAT).
  *
- * Every line has ts, level, msg, event_id, chat_type and request_id. The last
- * three come from a per-thread context that the front door and the worker set
- * while they handle a request or an event. Callers never pass secrets or
+ * Every line has ts, level and msg, and event_id, chat_type and request_id
+ * when they are set: they come from a per-thread context that the front door
+ * and the worker set while they handle a request or an event, and a key with
+ * no value is left out. Callers never pass secrets or
  * message text above debug level; as a second line of defence every line is
  * written with the secrets given to log_set_secrets masked, and "Bearer"
  * credentials and "sk-" keys too (core/redact.h), whatever its source. */
@@ -12,12 +14,24 @@
 #include "config.h"
 #include "core/redact.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 void log_init(enum log_level level);
 enum log_level log_get_level(void);
 /* Parses "debug", "info", "warn"/"warning", "error". Returns 0 or -1. */
 int log_parse_level(const char *s, enum log_level *out);
+
+/* Parses "text" or "json" (any case). Returns 0 or -1. */
+int log_parse_format(const char *s, enum log_format *out);
+/* The format of every line from now on; returns the one chosen.
+ * LOG_FORMAT_AUTO is text when stdout is a terminal and JSON otherwise, and
+ * always JSON when `serverless` (Lambda's and Function Compute's log
+ * pipelines parse JSON lines); an explicit format is kept as it is. A text
+ * line is "HH:MM:SS.mmm LEVEL [chat_type #short-event-id] message" (UTC; the
+ * chat part only when set), masked and cut like a JSON line. The default,
+ * before any call, is JSON. */
+enum log_format log_set_format(enum log_format format, bool serverless);
 
 /* The secrets to mask in every line from now on (copied; replaces any set
  * before). Values too short to mask are skipped, and at most LOG_MAX_SECRETS

@@ -83,6 +83,14 @@ struct sending_write {
     const char *record;
 };
 
+/* What a delivered record was, for the log: an apology (the model failed,
+ * or its answer could not be shown) is not an answer, and someone counting
+ * answers in the log must be able to tell them apart. */
+static const char *delivered_what(enum job_outcome outcome)
+{
+    return outcome == OUTCOME_APOLOGIZED ? "apology sent" : "answered";
+}
+
 static int sending_write(void *arg)
 {
     struct sending_write *s = arg;
@@ -175,7 +183,8 @@ static enum stage_result send_recorded(struct job_ctx *ctx)
 
     if (r == LINE_OK) {
         ctx->outcome = ctx->record.outcome;
-        log_info("answered by %s in %zu message(s)", send_mode_name(mode), ctx->record.parts.n);
+        log_info("%s by %s in %zu message(s)", delivered_what(ctx->outcome), send_mode_name(mode),
+                 ctx->record.parts.n);
     } else {
         ctx->outcome = OUTCOME_FAILED;
         if (r == LINE_INVALID_REPLY_TOKEN && ambiguous)
@@ -286,7 +295,7 @@ enum stage_result stage_deliver_resume(struct job_ctx *ctx)
     }
     if (r == LINE_OK) {
         ctx->outcome = ctx->record.outcome;
-        log_info("answer sent after restart by %s", send_mode_name(mode));
+        log_info("%s after restart by %s", delivered_what(ctx->outcome), send_mode_name(mode));
     } else if (mode == SEND_REPLY && r == LINE_INVALID_REPLY_TOKEN) {
         /* Delivered before the crash, or expired: never push here. */
         ctx->outcome = OUTCOME_UNKNOWN;

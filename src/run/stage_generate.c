@@ -58,6 +58,9 @@ enum stage_result stage_generate(struct job_ctx *ctx)
         line_loading_begin(ctx->env->line, ev->chat_id, (int)(budget / 1000), err, sizeof err) != LINE_OK)
         log_warn("loading animation: %s", err);
 
+    /* The user's words, at debug only (README: message text is logged only
+     * at debug); masked like every line. */
+    log_debug("question: %s", ctx->decision.text ? ctx->decision.text : "");
     struct prompt prompt;
     chat_build_prompt(cfg, ev->chat_type, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
                       ctx->decision.text, &prompt);
@@ -68,9 +71,10 @@ enum stage_result stage_generate(struct job_ctx *ctx)
         log_info("shutting down: giving the event back to the inbox");
         return STAGE_RELEASE;
     }
-    if (lr == LLM_OK)
+    if (lr == LLM_OK) {
         ctx->model_answered = true;
-    else
+        log_debug("model's answer: %s", ctx->llm.text ? ctx->llm.text : "");
+    } else
         log_warn("model failed, sending the apology: %s", err);
     failpoint(cfg, "worker_after_llm");
     return STAGE_NEXT;

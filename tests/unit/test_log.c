@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ static int teardown(void **state)
     (void)state;
     log_set_secrets(NULL, 0);
     log_clear_context();
+    log_set_format(LOG_FORMAT_JSON, false);
     return 0;
 }
 
@@ -259,6 +261,152 @@ static void test_long_message_keeps_the_line_whole(void **state)
     }
 }
 
+/* A context key with no value is left out, not written as null; one that is
+ * set is there. The oracle is the parsed object's keys. */
+static void test_unset_context_keys_are_left_out(void **state)
+{
+    (void)state;
+    log_clear_context();
+    char *line = capture(LOG_INFO, "no context");
+    assert_null(strstr(line, "null"));
+    json_t *root = NULL;
+    free(msg_of(line, &root));
+    assert_int_equal(json_object_size(root), 3); /* ts, level, msg */
+    assert_non_null(json_object_get(root, "ts"));
+    assert_string_equal(json_string_value(json_object_get(root, "level")), "info");
+    json_decref(root);
+    free(line);
+
+    log_set_request_id("req-1");
+    line = capture(LOG_INFO, "a request");
+    free(msg_of(line, &root));
+    assert_int_equal(json_object_size(root), 4);
+    assert_string_equal(json_string_value(json_object_get(root, "request_id")), "req-1");
+    assert_null(json_object_get(root, "event_id"));
+    assert_null(json_object_get(root, "chat_type"));
+    json_decref(root);
+    free(line);
+
+    log_set_event("ev-2", "room");
+    line = capture(LOG_INFO, "an event");
+    free(msg_of(line, &root));
+    assert_int_equal(json_object_size(root), 6);
+    assert_string_equal(json_string_value(json_object_get(root, "event_id")), "ev-2");
+    assert_string_equal(json_string_value(json_object_get(root, "chat_type")), "room");
+    json_decref(root);
+    free(line);
+
+    log_set_event("", NULL); /* empty counts as unset */
+    log_set_request_id(NULL);
+    line = capture(LOG_INFO, "after");
+    free(msg_of(line, &root));
+    assert_int_equal(json_object_size(root), 3);
+    json_decref(root);
+    free(line);
+}
+
+/* `line` matches the extended regular expression `pattern` (whole line). */
+static void assert_matches(const char *line, const char *pattern)
+{
+    regex_t re;
+    assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+    int rc = regexec(&re, line, 0, NULL, 0);
+    regfree(&re);
+    if (rc != 0)
+        fail_msg("\"%s\" does not match /%s/", line, pattern);
+}
+
+static void test_parse_format(void **state)
+{
+    (void)state;
+    enum log_format f = LOG_FORMAT_AUTO;
+    assert_int_equal(log_parse_format("text", &f), 0);
+    assert_int_equal(f, LOG_FORMAT_TEXT);
+    assert_int_equal(log_parse_format("JSON", &f), 0);
+    assert_int_equal(f, LOG_FORMAT_JSON);
+    assert_int_equal(log_parse_format("logfmt", &f), -1);
+    assert_int_equal(log_parse_format("", &f), -1);
+    assert_int_equal(f, LOG_FORMAT_JSON);
+    /* Not a terminal (the tests' stdout is a file or a pipe), or serverless: JSON. */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    assert_true(dup2(fds[1], STDOUT_FILENO) >= 0);
+    enum log_format picked = log_set_format(LOG_FORMAT_AUTO, false);
+    enum log_format serverless = log_set_format(LOG_FORMAT_AUTO, true);
+    enum log_format asked = log_set_format(LOG_FORMAT_TEXT, true);
+    assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+    close(saved);
+    close(fds[0]);
+    close(fds[1]);
+    assert_int_equal(picked, LOG_FORMAT_JSON);
+    assert_int_equal(serverless, LOG_FORMAT_JSON);
+    assert_int_equal(asked, LOG_FORMAT_TEXT); /* asked for: kept, even serverless */
+}
+
+/* A text line: time, level, the chat when set, the message; no JSON. */
+static void test_text_line(void **state)
+{
+    (void)state;
+    log_set_format(LOG_FORMAT_TEXT, false);
+    char *line = capture(LOG_INFO, "starting on 0.0.0.0:8080");
+    assert_matches(line, "^[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{3} INFO  starting on 0\\.0\\.0\\.0:8080$");
+    free(line);
+
+    log_set_event("01FZ74A0TDDPYRVKNK77XKC3ZR", "group");
+    log_set_request_id("req-9");
+    line = capture(LOG_WARN, "model failed");
+    assert_matches(line, "^[0-9:.]{12} WARN  \\[group #77XKC3ZR\\] model failed$");
+    free(line);
+    line = capture(LOG_DEBUG, "q");
+    assert_matches(line, "^[0-9:.]{12} DEBUG \\[group #77XKC3ZR\\] q$");
+    free(line);
+    log_set_event("ev-7", NULL); /* shorter than the cut: whole */
+    line = capture(LOG_ERROR, "x");
+    assert_matches(line, "^[0-9:.]{12} ERROR \\[#ev-7\\] x$");
+    free(line);
+
+    /* A newline or a control in the message stays inside the one line
+     * (capture() checks there is no other newline); quotes stay as they are. */
+    log_clear_context();
+    line = capture(LOG_INFO, "two\nlines \"quoted\"\x01");
+    assert_matches(line, "^[0-9:.]{12} INFO  two\\\\nlines \"quoted\"\\\\u0001$");
+    free(line);
+}
+
+/* Text lines are masked exactly as JSON lines, context included. */
+static void test_text_line_masked(void **state)
+{
+    (void)state;
+    log_set_format(LOG_FORMAT_TEXT, false);
+    log_set_event("ev-" SECRET, "user");
+    char *line = capture(LOG_ERROR, "provider said: Incorrect API key provided: " KEY " and Bearer abcdefghijk12");
+    assert_null(strstr(line, KEY));
+    assert_null(strstr(line, "QWERTY"));
+    assert_null(strstr(line, "abcdefghijk12"));
+    assert_null(strstr(line, "0123456789abcdef"));
+    assert_non_null(strstr(line, " provider said: Incorrect API key provided: [redacted LLM_API_KEY] and Bearer [redacted]"));
+    assert_non_null(strstr(line, "[user #"));
+    free(line);
+
+    /* A long message is cut after masking, at a character, on one line. */
+    log_clear_context();
+    for (size_t pad = 7060; pad < 7180; pad += 7) {
+        char *msg = malloc(pad + sizeof KEY + 16);
+        assert_non_null(msg);
+        memset(msg, 'x', pad);
+        msg[pad] = ' ';
+        strcpy(msg + pad + 1, KEY " tail");
+        line = capture(LOG_ERROR, msg);
+        assert_null(strstr(line, "model-key"));
+        assert_null(strstr(line, "QWERTY"));
+        assert_true(strlen(line) < 8192);
+        free(line);
+        free(msg);
+    }
+}
+
 static void test_no_secrets_set(void **state)
 {
     (void)state;
@@ -280,6 +428,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_context_fields_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_cut_after_masking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_keeps_the_line_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unset_context_keys_are_left_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_line_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_secrets_set, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
