@@ -1791,14 +1791,30 @@ static char *read_fixture(const char *path)
     return text;
 }
 
+/* Replaces the fixture's database with the release-1 fixture (schema
+ * version 1, tables without the linebot_ prefix), with no store open on it. */
+static void load_release_v1(struct fixture *fx)
+{
+    sqlite3 *db;
+    char *sql;
+
+    store_close(fx->st);
+    fx->st = NULL;
+    sqlite_destroy(fx);
+    sql = read_fixture(FIXTURES_DIR "/store/store-v1.sql");
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    free(sql);
+}
+
 /* A new database gets the newest schema in one step (schema_fresh in
  * store_sqlite.c); it must be exactly what the migrations make of the
  * release-1 fixture, table for table and index for index. */
 static void test_sqlite_fresh_schema_is_migrated(void **state)
 {
     struct fixture *fx = *state;
-    char *fresh, *migrated, *sql;
-    sqlite3 *db;
+    char *fresh, *migrated;
 
     if (!fx->backend->is_sqlite)
         skip();
@@ -1806,14 +1822,7 @@ static void test_sqlite_fresh_schema_is_migrated(void **state)
     assert_non_null(strstr(fresh, "table|linebot_inbox|"));
     int fresh_version = sqlite_user_version(fx->path, -1);
     assert_true(fresh_version >= 3);
-    store_close(fx->st);
-    sqlite_destroy(fx);
-
-    sql = read_fixture(FIXTURES_DIR "/store/store-v1.sql");
-    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    free(sql);
+    load_release_v1(fx);
     fx->st = reopen(fx);
     migrated = sqlite_schema_of(fx->path);
     assert_string_equal(fresh, migrated);
@@ -1829,8 +1838,6 @@ static void test_sqlite_fresh_schema_is_migrated(void **state)
 static void test_sqlite_opens_release_v1(void **state)
 {
     struct fixture *fx = *state;
-    char *sql;
-    sqlite3 *db;
     struct job job;
     char *name = NULL;
     int64_t count;
@@ -1838,15 +1845,7 @@ static void test_sqlite_opens_release_v1(void **state)
 
     if (!fx->backend->is_sqlite)
         skip();
-    store_close(fx->st);
-    fx->st = NULL;
-    sqlite_destroy(fx);
-
-    sql = read_fixture(FIXTURES_DIR "/store/store-v1.sql");
-    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    free(sql);
+    load_release_v1(fx);
     assert_int_equal(sqlite_user_version(fx->path, -1), 1);
 
     fx->st = reopen(fx);
