@@ -191,14 +191,20 @@ static void put_field(struct line_buf *b, const char *key, const char *value)
     put_redacted(b, value, sizeof b->data, true);
 }
 
-static void build_json(struct line_buf *b, const struct timespec *ts, enum log_level level, const char *msg)
+/* `ts` in UTC to the millisecond ("2026-12-07T08:49:37.123" with the date,
+ * "08:49:37.123" without), followed by `tail`. */
+static void format_time(char *out, size_t len, const struct timespec *ts, bool with_date, const char *tail)
 {
     struct tm tm;
     gmtime_r(&ts->tv_sec, &tm);
-    char when[40];
-    size_t w = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + w, sizeof when - w, ".%03ldZ", ts->tv_nsec / 1000000);
+    size_t w = with_date ? strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm) : strftime(out, len, "%H:%M:%S", &tm);
+    snprintf(out + w, len - w, ".%03ld%s", ts->tv_nsec / 1000000, tail);
+}
 
+static void build_json(struct line_buf *b, const struct timespec *ts, enum log_level level, const char *msg)
+{
+    char when[40];
+    format_time(when, sizeof when, ts, true, "Z");
     put_raw(b, "{\"ts\":\"");
     put_raw(b, when);
     put_raw(b, "\",\"level\":\"");
@@ -219,11 +225,8 @@ static void build_json(struct line_buf *b, const struct timespec *ts, enum log_l
  * message, so a cut message never costs it. */
 static void build_text(struct line_buf *b, const struct timespec *ts, enum log_level level, const char *msg)
 {
-    struct tm tm;
-    gmtime_r(&ts->tv_sec, &tm);
     char when[24];
-    size_t w = strftime(when, sizeof when, "%H:%M:%S", &tm);
-    snprintf(when + w, sizeof when - w, ".%03ld ", ts->tv_nsec / 1000000);
+    format_time(when, sizeof when, ts, false, " ");
     put_raw(b, when);
     put_raw(b, level_labels[level]);
     if (ctx_chat_type[0] || ctx_event_id[0]) {
