@@ -236,6 +236,7 @@ static int serve(void)
         ingest.notify = worker_pool_notify;
         ingest.notify_arg = &pool;
         ingest.parsed = &pool.events;
+        ingest.admission = &pool.admission;
         worker_pool_notify(&pool, SIZE_MAX); /* recovered events: everybody looks */
     }
 

@@ -33,6 +33,7 @@ static atomic_ullong duplicates;
 static atomic_ullong answered;
 static atomic_ullong failed;
 static atomic_ullong expired;
+static atomic_ullong refused;
 static atomic_ullong llm_buckets[N_BOUNDS + 1]; /* last = +Inf */
 static atomic_ullong llm_count;
 static atomic_ullong llm_sum_us;
@@ -82,6 +83,7 @@ void metrics_event_duplicate(void) { atomic_fetch_add(&duplicates, 1); }
 void metrics_answered(void) { atomic_fetch_add(&answered, 1); }
 void metrics_failed(void) { atomic_fetch_add(&failed, 1); }
 void metrics_expired(void) { atomic_fetch_add(&expired, 1); }
+void metrics_events_refused(size_t n) { atomic_fetch_add(&refused, n); }
 void metrics_llm_error(void) { atomic_fetch_add(&llm_errors, 1); }
 void metrics_line_error(long http_status) { atomic_fetch_add(&line_errors[status_slot(http_status)], 1); }
 void metrics_set_inbox_depth(int64_t depth) { atomic_store(&inbox_depth, depth); }
@@ -152,6 +154,10 @@ char *metrics_render(void)
     counter(&o, "linebot_events_expired_total",
             "Events that expired unanswered: reply token too old and push fallback off (the bot is behind).",
             atomic_load(&expired));
+    counter(&o, "linebot_events_refused_total",
+            "Events refused with 503 because they could not be answered while their reply token lives "
+            "(overload, push fallback off); LINE redelivers them.",
+            atomic_load(&refused));
 
     outf(&o, "# HELP linebot_llm_latency_seconds Latency of successful LLM completions.\n"
              "# TYPE linebot_llm_latency_seconds histogram\n");

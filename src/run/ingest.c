@@ -31,6 +31,8 @@ int ingest_init(struct ingest *in, const struct config *cfg, struct store *store
     in->notify = NULL;
     in->notify_arg = NULL;
     in->parsed = NULL;
+    in->admission = NULL;
+    atomic_init(&in->refused_logged_ms, 0);
     return pthread_mutex_init(&in->lock, NULL) == 0 ? 0 : -1;
 }
 
@@ -101,6 +103,25 @@ int ingest_forget(struct ingest *in, const struct ingest_added *added)
 
 /* The time to store `ev` with (see the top of this file). Returns false for
  * an event too old to act on, after saying so in the log. */
+/* Overload with push fallback off: the events would be claimed too late to
+ * be answered. Refusing them now (503) makes LINE redeliver them later;
+ * acknowledging them would lose them. Logged at most every 10 s. */
+#define REFUSED_LOG_EVERY_MS 10000
+static bool ingest_overloaded(struct ingest *in, size_t n_items)
+{
+    if (!in->admission || !admission_refuse(in->admission, n_items))
+        return false;
+    metrics_events_refused(n_items);
+    int64_t now = clock_monotonic_ms();
+    long long last = atomic_load(&in->refused_logged_ms);
+    if ((last == 0 || now - last >= REFUSED_LOG_EVERY_MS) &&
+        atomic_compare_exchange_strong(&in->refused_logged_ms, &last, now))
+        log_warn("overloaded: answering 503 so LINE redelivers later (a new event would wait about %lld s; "
+                 "more LINEBOT_WORKERS, a faster model or LINEBOT_PUSH_FALLBACK=1 help)",
+                 (long long)(admission_wait_ms(in->admission) / 1000));
+    return true;
+}
+
 static bool ingest_event_time(const struct config *cfg, const struct line_event *ev, int64_t arrival_ms,
                               int64_t *timestamp_ms)
 {
@@ -166,7 +187,10 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
 
     int status = 200;
     size_t n_new = 0;
-    if (n_items > 0) {
+    bool overloaded = ingest_overloaded(in, n_items);
+    if (overloaded) {
+        status = 503;
+    } else if (n_items > 0) {
         pthread_mutex_lock(&in->lock);
         int rc = store_inbox_add(in->store, items, n_items, &n_new);
         if (rc != 0)
@@ -187,12 +211,14 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
         for (size_t i = 0; i < n_items; i++)
             if (items[i].added)
                 event_cache_put(in->parsed, &wh.events[item_event[i]]);
+    if (status == 200 && n_new > 0 && in->admission)
+        admission_added(in->admission, n_new);
     if (status == 200 && n_new > 0 && in->notify)
         in->notify(in->notify_arg, n_new);
     free(items);
     free(item_event);
     webhook_free(&wh);
-    return finish(status, reason, reason_len, status == 200 ? "ok" : "store unavailable");
+    return finish(status, reason, reason_len, status == 200 ? "ok" : overloaded ? "overloaded" : "store unavailable");
 }
 
 int ingest_store_ping(struct ingest *in)

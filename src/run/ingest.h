@@ -3,15 +3,17 @@
  * Verifies the signature over the raw bytes, parses the events, and commits the
  * ones that need work to the inbox in one transaction. The status says what
  * LINE should do: 200 (done, or nothing to do), 401 (not from LINE), 400 (not
- * a webhook), 503 (could not store: redeliver). Shared by every front door. */
+ * a webhook), 503 (could not store, or too busy to answer in time: redeliver). Shared by every front door. */
 #ifndef LINEBOT_INGEST_H
 #define LINEBOT_INGEST_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
 #include "io/store.h"
+#include "run/admission.h"
 #include "run/event_cache.h"
 
 struct ingest {
@@ -21,6 +23,8 @@ struct ingest {
     void (*notify)(void *arg, size_t n_new); /* called after new events were committed */
     void *notify_arg;
     struct event_cache *parsed;     /* server: new events are handed over parsed (may be NULL) */
+    struct admission *admission;    /* server: refuses what could not be answered in time (may be NULL) */
+    atomic_llong refused_logged_ms; /* when an overload refusal was last logged */
 };
 
 int ingest_init(struct ingest *in, const struct config *cfg, struct store *store);

@@ -90,7 +90,12 @@ static void *worker_main(void *arg)
                 atomic_store(&w->cancel_job, 0);
             if (pool->request_id[0])
                 log_set_request_id(pool->request_id);
+            int64_t started = clock_monotonic_ms();
+            if (!job.kind)
+                admission_claimed(&pool->admission);
             worker_run_job(&w->env, &job);
+            if (!job.kind)
+                admission_job_done(&pool->admission, clock_monotonic_ms() - started);
             pthread_mutex_lock(&w->job_lock);
             free(w->job_event_id);
             w->job_event_id = NULL;
@@ -242,6 +247,9 @@ static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_
     pthread_cond_init(&pool->wake, NULL);
     pthread_cond_init(&pool->keeper_wake, NULL);
     event_cache_init(&pool->events);
+    /* Late events can only be dropped when they cannot be pushed: only then
+     * does a server refuse what it could not answer in time. */
+    admission_init(&pool->admission, !drain && !cfg->push_fallback, n_workers, LLM_BUDGET_MS, 0);
     pool->workers = xcalloc((size_t)n_workers, sizeof *pool->workers);
     pool->n_workers = n_workers;
     for (int i = 0; i < pool->n_workers; i++)
@@ -261,6 +269,9 @@ static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_
          * run/stage_deliver.c): a lost claim or "done" is redone safely. */
         if (store_relax_durability(w->store) != 0)
             log_warn("worker %d keeps full durability on every write: %s", i, store_last_error(w->store));
+        int64_t backlog;
+        if (i == 0 && store_inbox_depth(w->store, &backlog) == 0) /* a restart's backlog waits too */
+            admission_init(&pool->admission, pool->admission.enabled, n_workers, LLM_BUDGET_MS, backlog);
         w->http = http_client_new();
         /* Sends to LINE are never cancelled: an aborted send would leave its
          * outcome unknown. Only the wait on the model is. */

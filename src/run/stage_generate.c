@@ -11,8 +11,6 @@
 #include "run/failpoint.h"
 #include "run/stage.h"
 
-/* The model must be done 50 s after the event, while its reply token is valid. */
-#define LLM_BUDGET_MS 50000
 /* Less than this left for the model: the answer will be pushed, not replied. */
 #define LLM_MIN_BUDGET_MS 2000
 /* Serverless: time kept back at the end of an invocation to send the answer. */

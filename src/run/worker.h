@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "run/admission.h"
 #include "run/event_cache.h"
 
 struct worker;
@@ -34,6 +35,7 @@ struct worker_pool {
     pthread_cond_t keeper_wake;  /* the lease keeper waits here */
     unsigned long wake_seq;
     struct event_cache events;   /* server: events ingest parsed, for the workers */
+    struct admission admission;  /* server: the wait estimate behind overload 503s */
 };
 
 /* Starts cfg->workers threads, each with its own store handle and HTTP client. */
