@@ -4,7 +4,10 @@
 #include "run/admission.h"
 
 /* Weight of the newest job in the moving average, as 1/N: the last few
- * dozen jobs matter, so that a model that slows down is seen within seconds. */
+ * dozen jobs matter, so that a model that slows down is seen within seconds.
+ * The first jobs are averaged plainly, with the prior as one sample, so that
+ * a fast model is believed after a few jobs (a burst at start-up is not
+ * refused for the prior's sake). */
 #define MEAN_WEIGHT_INV 16
 
 void admission_init(struct admission *a, bool enabled, int workers, int64_t budget_ms, int64_t backlog)
@@ -14,6 +17,7 @@ void admission_init(struct admission *a, bool enabled, int workers, int64_t budg
     a->budget_ms = budget_ms;
     atomic_init(&a->queued, backlog > 0 ? backlog : 0);
     atomic_init(&a->mean_job_us, (long long)ADMISSION_PRIOR_JOB_MS * 1000);
+    atomic_init(&a->jobs, 0);
 }
 
 void admission_added(struct admission *a, size_t n)
@@ -32,10 +36,12 @@ void admission_claimed(struct admission *a)
 void admission_job_done(struct admission *a, int64_t duration_ms)
 {
     long long sample = (long long)(duration_ms < 0 ? 0 : duration_ms) * 1000;
+    long long jobs = atomic_fetch_add(&a->jobs, 1) + 1;
+    long long weight = jobs + 1 < MEAN_WEIGHT_INV ? jobs + 1 : MEAN_WEIGHT_INV;
     long long mean = atomic_load(&a->mean_job_us);
     long long next;
     do
-        next = mean + (sample - mean) / MEAN_WEIGHT_INV;
+        next = mean + (sample - mean) / weight;
     while (!atomic_compare_exchange_weak(&a->mean_job_us, &mean, next));
 }
 

@@ -30,6 +30,7 @@ struct admission {
     int64_t budget_ms;        /* an event must be answered this long after it arrived */
     atomic_llong queued;      /* committed, not yet claimed here (never below 0) */
     atomic_llong mean_job_us; /* moving average of a job's duration */
+    atomic_llong jobs;        /* jobs finished (the first ones weigh more) */
 };
 
 void admission_init(struct admission *a, bool enabled, int workers, int64_t budget_ms, int64_t backlog);

@@ -59,12 +59,19 @@ static void test_mean_follows_the_jobs(void **state)
     admission_init(&a, true, 1, 50000, 0);
     admission_added(&a, 100);
     assert_true(admission_refuse(&a, 1));
-    /* Fast jobs: the mean moves 1/16 of the way each time, from 5 s towards
-     * 0: after 100 jobs it is 5 s * (15/16)^100, about 8 ms. */
-    for (int i = 0; i < 100; i++)
+    /* Instant jobs: the first ones are averaged with the 5 s prior as one
+     * sample: 2.5 s after one, 1.25 s after three. */
+    admission_job_done(&a, 0);
+    assert_int_equal(admission_wait_ms(&a), 100 * 2500);
+    admission_job_done(&a, 0);
+    admission_job_done(&a, 0);
+    assert_int_equal(admission_wait_ms(&a), 100 * 1250);
+    /* From the 15th job on, the mean moves 1/16 of the way: 5 s / 16 =
+     * 312.5 ms after 15 jobs, then * (15/16)^85 (about 0.0042): 1.3 ms. */
+    for (int i = 3; i < 100; i++)
         admission_job_done(&a, 0);
     int64_t wait = admission_wait_ms(&a);
-    if (wait < 500 || wait > 1200) /* 100 * ~8 ms */
+    if (wait < 80 || wait > 200) /* 100 * ~1.3 ms */
         fail_msg("wait %lld ms after 100 instant jobs", (long long)wait);
     assert_false(admission_refuse(&a, 1));
     /* A model that slows to 20 s: soon two queued events are too many. */
