@@ -29,6 +29,7 @@
 #include "cli/chat_wire.h"
 #include "config.h"
 #include "core/alloc.h"
+#include "core/format.h"
 #include "core/utf8.h"
 #include "io/clock.h"
 #include "io/http_client.h"
@@ -39,6 +40,8 @@
 
 /* The LINE API base URL the bot is given; http_client sends it to the socket. */
 #define CHAT_LINE_ORIGIN "http://line.invalid"
+/* LINE's limit for a text message, in UTF-16 units. */
+#define CHAT_MAX_TEXT 5000
 
 const char cli_chat_usage[] =
     "Usage: linebot chat [--user NAME] [--group] [--as NAME] [--db PATH]\n"
@@ -279,6 +282,10 @@ static bool chat_line_typed(struct chat *c, char *text)
             chat_set_user(c, name);
             say(c, "(%s speaks now)\n", c->user_name);
         }
+        return true;
+    }
+    if (utf16_len(text, len) > CHAT_MAX_TEXT) {
+        say(c, "(LINE takes at most %d characters in a message: not sent)\n", CHAT_MAX_TEXT);
         return true;
     }
     size_t n = choice_number(c, t);

@@ -173,6 +173,10 @@ static int wait_exit(struct pty_bot *b)
         if (r == b->pid) {
             b->pid = 0;
             pty_read(b, 10); /* its last words */
+            e2e_buf_add(&b->out, "", 0);
+            const char *all = b->out.data ? b->out.data : "";
+            if (strstr(all, "AddressSanitizer") || strstr(all, "LeakSanitizer") || strstr(all, "runtime error:"))
+                fail_msg("sanitizer report on the terminal:\n%s", all);
             if (!WIFEXITED(b->status))
                 fail_msg("linebot chat was killed by signal %d", WTERMSIG(b->status));
             return WEXITSTATUS(b->status);
@@ -245,6 +249,20 @@ static void test_ctrl_d_exits_0(void **state)
     type(b, "\x04"); /* Ctrl-D at the start of a line: end of input */
     assert_int_equal(wait_exit(b), 0);
     assert_int_equal(fake_llm_request_count(w->llm), 0);
+    assert_clean(w);
+    world_finish(w);
+}
+
+static void test_ctrl_c_stops_cleanly(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    fake_llm_set_delay(w->llm, 20000); /* Ctrl-C while the model is being asked */
+    struct pty_bot *b = chat_start(w, NULL);
+    expect(b, "you> ");
+    type(b, "a slow question\n");
+    assert_true(fake_llm_wait_requests(w->llm, 1, e2e_ms(E2E_WAIT_MS)));
+    type(b, "\x03"); /* the terminal sends SIGINT */
+    assert_int_equal(wait_exit(b), 130);
     assert_clean(w);
     world_finish(w);
 }
@@ -327,6 +345,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_one_to_one),
         E2E_TEST(test_ctrl_d_exits_0),
+        E2E_TEST(test_ctrl_c_stops_cleanly),
         E2E_TEST(test_group_mention),
         E2E_TEST(test_db_keeps_history),
         E2E_TEST(test_usage),
