@@ -128,6 +128,24 @@ void chat_line_idle(struct chat_line *line)
 
 /* ---- what LINE shows ----------------------------------------------------- */
 
+/* Prints a text the model wrote, which may hold anything: control
+ * characters (C0, DEL, and C1 as UTF-8) become '?', so that no escape
+ * sequence reaches the terminal. Continuation lines line up under the first. */
+static void print_text(FILE *out, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '\n')
+            fputs("\n     ", out);
+        else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+            fputc('?', out);
+            p++; /* the C1 character's second byte */
+        } else if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
+            fputc('?', out);
+        else
+            fputc(*p, out);
+    }
+}
+
 /* Prints a reply or push and keeps its buttons. Returns the number of
  * messages, or -1 when the body is not a send. */
 static int show_locked(struct chat_line *line, const char *body, size_t len)
@@ -138,16 +156,14 @@ static int show_locked(struct chat_line *line, const char *body, size_t len)
     spinner_stop_locked(line);
     for (size_t i = 0; i < shown.n_texts; i++) {
         fputs("bot: ", line->out);
-        for (const char *p = shown.texts[i]; *p; p++) {
-            fputc(*p, line->out);
-            if (*p == '\n')
-                fputs("     ", line->out); /* continuation lines line up under the text */
-        }
+        print_text(line->out, shown.texts[i]);
         fputc('\n', line->out);
     }
-    for (size_t i = 0; i < shown.n_choices; i++)
-        fprintf(line->out, "  [%zu] %s%s\n", i + 1, shown.choices[i].label,
-                shown.choices[i].kind == CHAT_CHOICE_OTHER ? " (not available here)" : "");
+    for (size_t i = 0; i < shown.n_choices; i++) {
+        fprintf(line->out, "  [%zu] ", i + 1);
+        print_text(line->out, shown.choices[i].label);
+        fputs(shown.choices[i].kind == CHAT_CHOICE_OTHER ? " (not available here)\n" : "\n", line->out);
+    }
     if (shown.n_choices)
         fputs("  (type a number to pick)\n", line->out);
     fflush(line->out);
