@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 #include <utf8proc.h>
 
+#include "cli/chat.h"
 #include "cli/doctor.h"
 #include "cli/webhook.h"
 #include "config.h"
@@ -52,6 +53,8 @@ static const char usage[] =
     "                     on AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it runs the Lambda runtime,\n"
     "                     on Function Compute (FC_FUNCTION_NAME set) the FC custom runtime;\n"
     "                     on both it also starts without arguments, as `bootstrap`\n"
+    "  linebot chat       talk to the bot in this terminal, before you connect LINE\n"
+    "                     (`linebot chat --help`: --user, --group, --db)\n"
     "  linebot doctor     check the set-up (settings, LINE token and webhook, model, store)\n"
     "                     and print a checklist with a fix for each problem\n"
     "  linebot webhook set URL | get | test [URL]\n"
@@ -308,6 +311,8 @@ int main(int argc, char **argv)
         }
         return serve();
     }
+    if (strcmp(cmd, "chat") == 0)
+        return cli_chat(argc - 1, argv + 1, environ);
     if (strcmp(cmd, "doctor") == 0)
         return cli_doctor(argc - 1, argv + 1, environ);
     if (strcmp(cmd, "webhook") == 0)

@@ -106,6 +106,24 @@ const char *http_use_ca_bundle(const char *configured)
     return NULL;
 }
 
+static char unix_origin[256];   /* "" when nothing goes over a Unix socket */
+static char unix_socket_path[108]; /* sockaddr_un's sun_path */
+
+void http_route_unix_socket(const char *origin, const char *socket_path)
+{
+    unix_origin[0] = unix_socket_path[0] = '\0';
+    if (origin && socket_path) {
+        snprintf(unix_origin, sizeof unix_origin, "%s/", origin);
+        snprintf(unix_socket_path, sizeof unix_socket_path, "%s", socket_path);
+    }
+}
+
+/* The Unix socket `url` goes to, or NULL for TCP. */
+static const char *unix_socket_for(const char *url)
+{
+    return unix_origin[0] && strncmp(url, unix_origin, strlen(unix_origin)) == 0 ? unix_socket_path : NULL;
+}
+
 int http_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
@@ -521,6 +539,7 @@ static int prepare(CURL *h, const struct http_request *req, struct transfer *t, 
     long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
 
     curl_easy_setopt(h, CURLOPT_CURLU, url);
+    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, unix_socket_for(req->url));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);

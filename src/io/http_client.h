@@ -24,6 +24,14 @@ void http_global_cleanup(void);
  * use, or NULL to leave libcurl's built-in default. Call before any request. */
 const char *http_use_ca_bundle(const char *configured);
 
+/* Requests whose URL starts with `origin` followed by "/" (e.g.
+ * "http://line.invalid") go over the Unix domain socket at `socket_path`
+ * instead of TCP; everything else is unchanged. `linebot chat` sends its LINE
+ * calls to an in-process stand-in this way, so the real request code runs and
+ * no port is opened. Both strings are copied; NULL `origin` turns it off.
+ * Call before any client exists. */
+void http_route_unix_socket(const char *origin, const char *socket_path);
+
 struct http_client *http_client_new(void);
 void http_client_free(struct http_client *c);
 

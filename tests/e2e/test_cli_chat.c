@@ -1,0 +1,354 @@
+/* test_cli_chat.c - `linebot chat` driven through a pseudo-terminal.
+ *
+ * The real binary runs `linebot chat` on a pty (forkpty), as a person would
+ * in a terminal, against the fake LLM; nothing else. The oracle is what the
+ * terminal shows (the fake LLM's "echo: <last user message>" answers, the
+ * spinner), what the fake LLM was asked, the exit status, and the files:
+ * LINEBOT_DB is never created without --db, the temporary store is gone after
+ * exit, and the fake LINE (LINE_API_BASE_URL points at it) hears nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* The binary on a pty, and everything it wrote. */
+struct pty_bot {
+    struct world *w;
+    pid_t pid;
+    int fd;             /* the pty's master side */
+    struct e2e_buf out; /* all output so far */
+    size_t mark;        /* expect() looks from here on */
+    int status;         /* wait status once exited */
+};
+
+static void pty_dump(void *arg)
+{
+    struct pty_bot *b = arg;
+    fprintf(stderr, "==== linebot chat's terminal:\n%.*s\n====\n", (int)b->out.len, b->out.data ? b->out.data : "");
+}
+
+static void pty_stop(void *arg)
+{
+    struct pty_bot *b = arg;
+    if (b->pid > 0) {
+        kill(b->pid, SIGKILL);
+        waitpid(b->pid, NULL, 0);
+    }
+    if (b->fd >= 0)
+        close(b->fd);
+    free(b->out.data);
+    free(b);
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static char *tmp_dir(struct world *w)
+{
+    return e2e_printf("%s/tmp", w->dir);
+}
+
+/* `linebot chat args...` on a new pty, with the fake LLM as the model, the
+ * server's LINEBOT_DB at <dir>/server.db, TMPDIR at <dir>/tmp. */
+static struct pty_bot *chat_start(struct world *w, const char *const *args)
+{
+    char *tmp = tmp_dir(w);
+    mkdir(tmp, 0700);
+    char *env[32];
+    size_t n = 0;
+    env[n++] = e2e_printf("TMPDIR=%s", tmp);
+    env[n++] = e2e_printf("LINEBOT_DB=%s/server.db", w->dir);
+    env[n++] = e2e_printf("LLM_BASE_URL=%s", fake_llm_base_url(w->llm));
+    env[n++] = e2e_printf("LINE_API_BASE_URL=%s", fake_line_url(w->line));
+    env[n++] = e2e_strdup("LINE_CHANNEL_SECRET=" E2E_CHANNEL_SECRET);
+    env[n++] = e2e_strdup("LLM_PROVIDER=openai");
+    env[n++] = e2e_strdup("LLM_API_KEY=" E2E_LLM_KEY);
+    env[n++] = e2e_strdup("LLM_MODEL=" E2E_MODEL);
+    env[n++] = e2e_strdup("TERM=dumb");
+    static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
+    for (const char *const *p = pass; *p; p++)
+        if (getenv(*p))
+            env[n++] = e2e_printf("%s=%s", *p, getenv(*p));
+    env[n] = NULL;
+    free(tmp);
+
+    const char *bin = getenv("E2E_LINEBOT_BIN") && *getenv("E2E_LINEBOT_BIN") ? getenv("E2E_LINEBOT_BIN") : LINEBOT_BIN;
+    char *argv[16];
+    size_t k = 0;
+    argv[k++] = (char *)bin;
+    argv[k++] = (char *)"chat";
+    for (const char *const *a = args; a && *a && k < 15; a++)
+        argv[k++] = (char *)*a;
+    argv[k] = NULL;
+
+    struct pty_bot *b = e2e_xmalloc(sizeof *b);
+    memset(b, 0, sizeof *b);
+    b->w = w;
+    pid_t parent = getpid();
+    struct winsize ws = {.ws_row = 40, .ws_col = 200};
+    b->pid = forkpty(&b->fd, NULL, NULL, &ws);
+    assert_true(b->pid >= 0);
+    if (b->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        execve(bin, argv, env);
+        dprintf(STDERR_FILENO, "e2e: execve %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(env[i]);
+    fcntl(b->fd, F_SETFL, fcntl(b->fd, F_GETFL) | O_NONBLOCK);
+    world_add_fake(w, pty_dump, pty_stop, b);
+    return b;
+}
+
+/* Reads what is there, waiting at most `wait_ms`. False at end of output. */
+static bool pty_read(struct pty_bot *b, int wait_ms)
+{
+    struct pollfd p = {.fd = b->fd, .events = POLLIN};
+    if (poll(&p, 1, wait_ms) <= 0)
+        return true;
+    char chunk[4096];
+    ssize_t r = read(b->fd, chunk, sizeof chunk);
+    if (r <= 0)
+        return r < 0 && errno == EAGAIN; /* EIO: the child closed the pty */
+    e2e_buf_add(&b->out, chunk, (size_t)r);
+    return true;
+}
+
+/* Waits until `needle` shows up after the mark; the mark moves past it. */
+static void expect(struct pty_bot *b, const char *needle)
+{
+    int64_t deadline = e2e_mono_ms() + e2e_ms(E2E_WAIT_MS);
+    for (;;) {
+        if (b->out.data && b->out.len > b->mark) {
+            e2e_buf_add(&b->out, "", 0);
+            const char *hit = strstr(b->out.data + b->mark, needle);
+            if (hit) {
+                b->mark = (size_t)(hit - b->out.data) + strlen(needle);
+                return;
+            }
+        }
+        if (e2e_mono_ms() > deadline || !pty_read(b, 50))
+            fail_msg("\"%s\" did not show up on the terminal:\n%.*s", needle, (int)b->out.len,
+                     b->out.data ? b->out.data : "");
+    }
+}
+
+/* Everything shown after the mark so far (after a short read), malloc'd. */
+static char *shown_since_mark(struct pty_bot *b)
+{
+    pty_read(b, 100);
+    e2e_buf_add(&b->out, "", 0);
+    return e2e_strdup(b->out.data ? b->out.data + b->mark : "");
+}
+
+static void type(struct pty_bot *b, const char *text)
+{
+    size_t len = strlen(text);
+    assert_int_equal(write(b->fd, text, len), (ssize_t)len);
+}
+
+/* Waits for the exit, reading the output meanwhile; returns the exit code. */
+static int wait_exit(struct pty_bot *b)
+{
+    int64_t deadline = e2e_mono_ms() + e2e_ms(E2E_WAIT_MS);
+    for (;;) {
+        pid_t r = waitpid(b->pid, &b->status, WNOHANG);
+        if (r == b->pid) {
+            b->pid = 0;
+            pty_read(b, 10); /* its last words */
+            e2e_buf_add(&b->out, "", 0);
+            const char *all = b->out.data ? b->out.data : "";
+            if (strstr(all, "AddressSanitizer") || strstr(all, "LeakSanitizer") || strstr(all, "runtime error:"))
+                fail_msg("sanitizer report on the terminal:\n%s", all);
+            if (!WIFEXITED(b->status))
+                fail_msg("linebot chat was killed by signal %d", WTERMSIG(b->status));
+            return WEXITSTATUS(b->status);
+        }
+        if (e2e_mono_ms() > deadline)
+            fail_msg("linebot chat did not exit");
+        pty_read(b, 20);
+    }
+}
+
+/* Nothing left behind: no LINEBOT_DB, an empty TMPDIR, LINE never called. */
+static void assert_clean(struct world *w)
+{
+    char *server_db = e2e_printf("%s/server.db", w->dir);
+    assert_false(file_exists(server_db));
+    free(server_db);
+    char *tmp = tmp_dir(w);
+    char *cmd = e2e_printf("test -z \"$(ls -A '%s')\"", tmp);
+    if (system(cmd) != 0)
+        fail_msg("linebot chat left files in TMPDIR %s", tmp);
+    free(cmd);
+    free(tmp);
+    assert_int_equal(fake_line_request_total(w->line), 0);
+}
+
+static void test_one_to_one(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    fake_llm_set_delay(w->llm, 600); /* long enough to see the spinner */
+    struct pty_bot *b = chat_start(w, (const char *[]){"--user", "Ann", NULL});
+    expect(b, "linebot chat: the bot with " E2E_MODEL " via openai");
+    expect(b, "Ann> ");
+    type(b, "hello bot, 2 + 2?\n");
+    expect(b, "bot is typing..."); /* the loading animation, on a terminal */
+    expect(b, "bot: echo: hello bot, 2 + 2?\r\n");
+    expect(b, "Ann> ");
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    char *user = fake_llm_request_last_user(w->llm, 0);
+    assert_contains(user, "hello bot, 2 + 2?");
+    free(user);
+
+    /* The bot's own commands, as in LINE: /help answers without the model. */
+    type(b, "/help\n");
+    expect(b, "bot: Commands:");
+    expect(b, "/reset - forget this conversation");
+    expect(b, "Ann> ");
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+
+    /* The second question carries the first exchange as history. */
+    fake_llm_set_delay(w->llm, 0);
+    type(b, "and 3 + 3?\n");
+    expect(b, "bot: echo: and 3 + 3?");
+    expect(b, "Ann> ");
+    assert_int_equal(fake_llm_request_count(w->llm), 2);
+    char *transcript = fake_llm_request_transcript(w->llm, 1);
+    assert_contains(transcript, "echo: hello bot, 2 + 2?");
+    free(transcript);
+
+    type(b, "/quit\n");
+    assert_int_equal(wait_exit(b), 0);
+    assert_clean(w);
+    world_finish(w);
+}
+
+static void test_ctrl_d_exits_0(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    struct pty_bot *b = chat_start(w, NULL);
+    expect(b, "you> ");
+    type(b, "\x04"); /* Ctrl-D at the start of a line: end of input */
+    assert_int_equal(wait_exit(b), 0);
+    assert_int_equal(fake_llm_request_count(w->llm), 0);
+    assert_clean(w);
+    world_finish(w);
+}
+
+static void test_ctrl_c_stops_cleanly(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    fake_llm_set_delay(w->llm, 20000); /* Ctrl-C while the model is being asked */
+    struct pty_bot *b = chat_start(w, NULL);
+    expect(b, "you> ");
+    type(b, "a slow question\n");
+    assert_true(fake_llm_wait_requests(w->llm, 1, e2e_ms(E2E_WAIT_MS)));
+    type(b, "\x03"); /* the terminal sends SIGINT */
+    assert_int_equal(wait_exit(b), 130);
+    assert_clean(w);
+    world_finish(w);
+}
+
+static void test_group_mention(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    struct pty_bot *b = chat_start(w, (const char *[]){"--group", "--user", "alice", NULL});
+    expect(b, "write @bot to mention the bot");
+    expect(b, "alice> ");
+    /* Group chatter that does not address the bot: no answer, no model. */
+    type(b, "lunch at noon?\n");
+    expect(b, "alice> ");
+    char *shown = shown_since_mark(b);
+    assert_not_contains(shown, "bot:");
+    free(shown);
+    assert_int_equal(fake_llm_request_count(w->llm), 0);
+
+    /* Another speaker mentions the bot: it answers, without "@bot" in the question. */
+    type(b, "/as bob\n");
+    expect(b, "(bob speaks now)");
+    expect(b, "bob> ");
+    type(b, "@bot which day is it\n");
+    expect(b, "bot: echo: ");
+    expect(b, "which day is it");
+    expect(b, "bob> ");
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    char *user = fake_llm_request_last_user(w->llm, 0);
+    assert_contains(user, "which day is it");
+    assert_not_contains(user, "@bot");
+    free(user);
+    type(b, "\x04");
+    assert_int_equal(wait_exit(b), 0);
+    assert_clean(w);
+    world_finish(w);
+}
+
+static void test_db_keeps_history(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    char *db = e2e_printf("%s/kept.db", w->dir);
+    struct pty_bot *b = chat_start(w, (const char *[]){"--db", db, NULL});
+    expect(b, "History is kept in ");
+    expect(b, "you> ");
+    type(b, "my name is Zed\n");
+    expect(b, "bot: echo: my name is Zed");
+    expect(b, "you> ");
+    type(b, "/quit\n");
+    assert_int_equal(wait_exit(b), 0);
+    assert_true(file_exists(db));
+
+    b = chat_start(w, (const char *[]){"--db", db, NULL});
+    expect(b, "you> ");
+    type(b, "what is my name?\n");
+    expect(b, "bot: echo: what is my name?");
+    type(b, "/quit\n");
+    assert_int_equal(wait_exit(b), 0);
+    char *transcript = fake_llm_request_transcript(w->llm, 1);
+    assert_contains(transcript, "my name is Zed");
+    free(transcript);
+    free(db);
+    assert_clean(w);
+    world_finish(w);
+}
+
+static void test_usage(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    char *out = NULL;
+    assert_int_equal(bot_run(w, (const char *[]){"chat", "--help", NULL}, NULL, &out, NULL), 0);
+    assert_contains(out, "--group");
+    assert_contains(out, "--db PATH");
+    free(out);
+    assert_int_equal(bot_run(w, (const char *[]){"chat", "--nope", NULL}, NULL, NULL, NULL), 2);
+    world_finish(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        E2E_TEST(test_one_to_one),
+        E2E_TEST(test_ctrl_d_exits_0),
+        E2E_TEST(test_ctrl_c_stops_cleanly),
+        E2E_TEST(test_group_mention),
+        E2E_TEST(test_db_keeps_history),
+        E2E_TEST(test_usage),
+    };
+    return E2E_RUN(tests);
+}
