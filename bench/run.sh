@@ -137,7 +137,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 kv() { # file key -> value ("" if absent)
-  awk -F= -v k="$2" '$1 == k { print substr($0, length(k) + 2); exit }' "$1" 2>/dev/null
+  awk -F= -v k="$2" '$1 == k { print substr($0, length(k) + 2); exit }' "$1" 2>/dev/null || true
 }
 calc() { awk "BEGIN { printf \"%s\", $* }"; }
 # Context switches of a process so far, all its threads (voluntary + involuntary).
@@ -400,7 +400,13 @@ report() {
   local notes="$RUN/notes.md" f who
   : >"$notes"
   for who in bot "${PEER_IDS[@]}"; do
-    [ -f "$RUN/$who.broken" ] && echo "- **$who (${PEER_NAME[$who]:-linebot}) did not run**: $(cat "$RUN/$who.broken"). Its packages declare \`\"engines\": {\"node\": \">=22\"}\` (@line/bot-sdk, openai)." >>"$notes"
+    if [ "$who" != bot ] && [ "${NODE_MAJOR[$who]}" -lt 22 ]; then
+      if [ -f "$RUN/$who.broken" ]; then
+        echo "- **The peer did not run on ${PEER_NAME[$who]}**: $(cat "$RUN/$who.broken"). Its @line/bot-sdk and openai declare \`\"engines\": {\"node\": \">=22\"}\`." >>"$notes"
+      else
+        echo "- The peer ran on ${PEER_NAME[$who]} although its @line/bot-sdk and openai declare \`\"engines\": {\"node\": \">=22\"}\`: it answered $(kv "$RUN/$who-fixed-hi.kv" answered) of $(kv "$RUN/$who-fixed-hi.kv" sent) events at ${RATE_HI}/s and $(kv "$RUN/$who-sat.kv" answered) of $(kv "$RUN/$who-sat.kv" sent) in the closed loop." >>"$notes"
+      fi
+    fi
     for f in "$RUN/$who-fixed-lo.kv" "$RUN/$who-fixed-hi.kv" "$RUN/$who-sat.kv"; do
       [ -f "$f" ] || continue
       awk -F= -v name="$(basename "$f" .kv)" '{ v[$1] = $2 } END {
@@ -559,7 +565,7 @@ chart() {
   : >"$d/ratios.dat"
   for p in "${PEER_IDS[@]}"; do
     ran "$p" || continue
-    short=${PEER_NAME[$p]%% (*}
+    short="vs $p"
     for key in cpu_lo:cost:8:"CPU ${RATE_LO}/s" cpu_hi:cost:8:"CPU ${RATE_HI}/s" sat:gain:1.5:"answered/s" rss:cost:15:"RSS" cold:cost:50:"cold start"; do
       IFS=: read -r k dir t label <<<"$key"
       printf '"%s\\n%s" %s %s\n' "$label" "$short" "$(fmt "$(advantage "$p" "$k" "$dir")" 3)" "$t" >>"$d/ratios.dat"
@@ -603,7 +609,7 @@ set title "CPU per answered event at ${RATE_HI}/s (µs)"
 plot "$d/cpu_hi.dat" using 0:2:xtic(1) with boxes lc rgb "#2a9d3a" notitle, \\
      "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8 notitle
 
-set title "Events answered/s at saturation (closed loop, ${SAT_CONNS} conns, drain included)"
+set title "Answered/s at saturation (closed loop, drain incl.)"
 plot "$d/sat.dat" using 0:2:xtic(1) with boxes lc rgb "#8e44ad" notitle, \\
      "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8 notitle
 
@@ -769,7 +775,7 @@ results_md() {
     echo "- Memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r); $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
     echo "- Disk under the bot's database: $(df -hT "$RUN" | awk 'NR == 2 { print $2 ", " $1 }') (SQLite WAL, production durability); 4 KiB fdatasync median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs before the run, $(kv "$RUN/fsync-end.kv" fsync_median_us) µs after"
     echo "- Load average before the run $LOADAVG_START, after $(cut -d' ' -f1-3 /proc/loadavg): the machine is shared; the \`other\` column of the phases below is the CPU the rest of the machine (other processes, kernel threads, interrupts) used meanwhile"
-    echo "- linebot $("$BB/linebot" version | cut -d' ' -f2) (Release build, default settings, 4 workers); SQLite $(pkg-config --modversion sqlite3); libmicrohttpd $(pkg-config --modversion libmicrohttpd); libcurl $(pkg-config --modversion libcurl)"
+    echo "- linebot $("$BB/linebot" version | awk 'NR == 1 { v = $2 } /^commit / { c = " (commit " $2 ")" } END { print v c }') (Release build, default settings, 4 workers); SQLite $(pkg-config --modversion sqlite3); libmicrohttpd $(pkg-config --modversion libmicrohttpd); libcurl $(pkg-config --modversion libcurl)"
     echo "- peer: $(for p in "${PEER_IDS[@]}"; do printf '%s; ' "${PEER_NAME[$p]}"; done)$(cd "$PEER" && "${NODE_OF[${PEER_IDS[${#PEER_IDS[@]}-1]}]}" -e 'const l=require("./package-lock.json").packages; console.log(["@line/bot-sdk","express","openai"].map(n=>n+" "+l["node_modules/"+n].version).join(", "))')"
     echo "- Load: one signed one-event text webhook per request; fixed rates ${RATE_LO}/s and ${RATE_HI}/s for ${FIXED_S} s each over $CONNS keep-alive connections (open loop); saturation: a closed loop of $SAT_CONNS keep-alive connections for ${SAT_S} s. Every phase has fresh users, at most $PER_USER messages each."
     echo
