@@ -371,7 +371,7 @@ fmt_ratio() { awk -v x="$1" 'BEGIN { if (x == "") print "n/a"; else if (x + 0 < 
 verdict_ge() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "") print "n/a"; else print (r + 0 >= t ? "PASS" : "MISS") }'; }
 
 report() {
-  local p pv b tx
+  local p
   # the table: linebot, then per peer its figure and linebot's advantage
   {
     printf '| figure | linebot |'
@@ -559,7 +559,7 @@ phases_txt() {
 }
 
 chart() {
-  local d=$RUN/chart p key short
+  local d=$RUN/chart p key short k dir t label
   mkdir -p "$d"
   # advantages (ratios), one bar per figure and peer, with the target as a dot
   : >"$d/ratios.dat"
