@@ -823,16 +823,20 @@ results_md() {
 # ---- checks: the harness must have measured something real ----
 # (both modes; in --smoke also no error, lost or duplicate at the low rates)
 harness_check() {
-  local bad=0 who f band ran_any=0
+  local bad=0 who f band ran_any=0 strict
   for who in bot "${PEER_IDS[@]}"; do
     [ -f "$RUN/$who.broken" ] && continue
     [ "$who" = bot ] || ran_any=1
+    # The peer on a node older than its packages ask for may misbehave once
+    # started: that is a result (in the table and notes), not a broken harness.
+    strict=1
+    [ "${NODE_MAJOR[$who]:-22}" -ge 22 ] || strict=0
     for band in fixed-lo fixed-hi sat; do
       f=$RUN/$who-$band.kv
-      if [ "$(kv "$f" answered)" = "" ] || [ "$(kv "$f" answered)" -eq 0 ]; then
+      if [ "$strict" = 1 ] && { [ "$(kv "$f" answered)" = "" ] || [ "$(kv "$f" answered)" -eq 0 ]; }; then
         echo "run.sh: $who answered no events in $band" >&2; bad=1
       fi
-      if [ "$MODE" = smoke ] && [ "$band" != sat ] && [ "$(fate_ok "$f")" != PASS ]; then
+      if [ "$MODE" = smoke ] && [ "$band" != sat ] && [ "$strict" = 1 ] && [ "$(fate_ok "$f")" != PASS ]; then
         echo "run.sh: $who in $band: lost / twice / refused / errors = $(fate "$f")" >&2; bad=1
       fi
     done
