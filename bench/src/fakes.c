@@ -174,6 +174,31 @@ static enum MHD_Result stats(struct MHD_Connection *c)
     return send_copy(c, 200, body);
 }
 
+/* The answered bitmap of events 0..n-1, as 16 hex digits per 64 events
+ * (event 64*w + b is bit b of word w). */
+static enum MHD_Result answered(struct MHD_Connection *c)
+{
+    const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "events");
+    unsigned long long n = arg ? strtoull(arg, NULL, 10) : 0;
+    if (n > atomic_load(&g.n_events))
+        n = atomic_load(&g.n_events);
+    size_t words = (size_t)((n + 63) / 64);
+    char *body = malloc(words * 16 + 1);
+    if (!body)
+        return MHD_NO;
+    for (size_t w = 0; w < words; w++)
+        snprintf(body + w * 16, 17, "%016llx", (unsigned long long)atomic_load(&g.bits[w]));
+    body[words * 16] = '\0';
+    struct MHD_Response *r = MHD_create_response_from_buffer(words * 16, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    enum MHD_Result rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -205,6 +230,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, bool pos
     }
     if (!post && strcmp(url, "/__stats") == 0)
         return stats(c);
+    if (!post && strcmp(url, "/__answered") == 0)
+        return answered(c);
     if (post && strcmp(url, "/__phase") == 0) {
         const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
         const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "events");

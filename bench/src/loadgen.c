@@ -1,19 +1,33 @@
-/* loadgen.c - open-loop webhook load over keep-alive connections.
+/* loadgen.c - webhook load over keep-alive connections, open or closed loop.
  *
- * Before the clock starts, every request is built in full: a one-event text
- * webhook from one of many users, with its own webhookEventId, replyToken and
- * X-Line-Signature (HMAC-SHA256 of the exact body, base64). Request i is then
- * due at t0 + i/rate. A due request goes out on the first idle connection;
- * when none is idle it waits, and its latency still counts from the time it
- * was due, so a slow server cannot hide its queueing (no coordinated
- * omission). Non-2xx answers, timeouts and broken connections are errors.
+ * Every request is a one-event text webhook with its own webhookEventId,
+ * replyToken and X-Line-Signature (HMAC-SHA256 of the exact body, base64).
+ * The phase id is part of every id, users included, so each phase has fresh
+ * users; users take turns so that none sends more than --per-user messages
+ * (6) in a phase, --users (1000) of them interleaved.
  *
- * After the last acknowledgement it waits for the fake LINE to have received
- * one reply per acknowledged event (the drain), and reads the server's CPU
- * time from /proc over the window from the first send to the last reply.
+ * Open loop (--rate): every request is built before the clock starts, and
+ * request i is due at t0 + i/rate. A due request goes out on the first idle
+ * connection; when none is idle it waits, and its latency still counts from
+ * the time it was due, so a slow server cannot hide its queueing (no
+ * coordinated omission).
  *
- *   bench-load --port P --fake-port F --secret S --rate R (--duration SEC | --count N)
- *              [--conns C] [--users U] [--phase ID] [--pid SERVER_PID]
+ * Closed loop (--loop closed): for --duration seconds each connection sends
+ * its next request as soon as the last one is answered; latency counts from
+ * the send. Requests are built as needed.
+ *
+ * Either way, non-2xx answers other than 503, timeouts and broken connections
+ * are errors. A 503 is "refused": the server shed load, and LINE would
+ * redeliver the event later, so it is not expected to be answered. After the
+ * last acknowledgement it waits for the fake LINE to have received one reply
+ * per acknowledged event (the drain), asks the fake which events were
+ * answered (lost: acknowledged, never answered; answered although refused),
+ * and reads the server's CPU time from /proc over the window from the first
+ * send to the last reply.
+ *
+ *   bench-load --port P --fake-port F --secret S
+ *              (--rate R (--duration SEC | --count N) | --loop closed --duration SEC)
+ *              [--conns C] [--users U] [--per-user M] [--phase ID] [--pid SERVER_PID]
  *              [--timeout-ms T] [--drain-ms D] [--max-drain-ms M] [--label NAME]
  *
  *   bench-load --settle FAKE_PORT MAX_MS
@@ -27,11 +41,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +65,8 @@
 #define TOKEN_MAGIC 0xbe7cbe7cu
 
 struct options {
-    int port, fake_port, conns, users, timeout_ms, drain_ms, max_drain_ms;
+    int port, fake_port, conns, users, per_user, timeout_ms, drain_ms, max_drain_ms;
+    bool closed; /* closed loop: each connection sends its next request once the last is answered */
     unsigned phase;
     double rate, duration;
     long count;
@@ -62,29 +78,91 @@ struct options {
 
 struct plan {
     char *arena;          /* all requests, back to back */
+    size_t arena_len, arena_cap;
     size_t *off, *len;    /* request i is arena[off[i]..off[i]+len[i]) */
-    int64_t *due_ns;      /* relative to t0 */
+    int64_t *due_ns;      /* relative to t0; in a closed loop, set when it is sent */
     int64_t *done_ns;     /* latency from due time, -1 while open */
-    long n;
+    short *status;        /* HTTP status of its answer, 0 for none (timeout, broken connection) */
+    long n, cap;
 };
+
+#define REQUEST_MAX 1400 /* generous upper bound of one request's size */
 
 static void base64(const unsigned char *in, size_t n, char *out)
 {
     EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
-static int plan_build(struct plan *p, const struct options *o, long n, int users)
+/* Grows the per-request arrays to hold at least want requests. */
+static int plan_reserve(struct plan *p, long want)
 {
-    memset(p, 0, sizeof *p);
-    p->n = n;
-    size_t per = 1400; /* generous upper bound of one request's size */
-    p->arena = malloc(per * (size_t)n);
-    p->off = malloc(sizeof *p->off * (size_t)n);
-    p->len = malloc(sizeof *p->len * (size_t)n);
-    p->due_ns = malloc(sizeof *p->due_ns * (size_t)n);
-    p->done_ns = malloc(sizeof *p->done_ns * (size_t)n);
-    if (!p->arena || !p->off || !p->len || !p->due_ns || !p->done_ns)
+    if (want <= p->cap)
+        return 0;
+    long cap = p->cap ? p->cap : 1024;
+    while (cap < want)
+        cap *= 2;
+    size_t *off = realloc(p->off, sizeof *off * (size_t)cap);
+    if (off)
+        p->off = off;
+    size_t *len = realloc(p->len, sizeof *len * (size_t)cap);
+    if (len)
+        p->len = len;
+    int64_t *due = realloc(p->due_ns, sizeof *due * (size_t)cap);
+    if (due)
+        p->due_ns = due;
+    int64_t *done = realloc(p->done_ns, sizeof *done * (size_t)cap);
+    if (done)
+        p->done_ns = done;
+    short *status = realloc(p->status, sizeof *status * (size_t)cap);
+    if (status)
+        p->status = status;
+    if (!off || !len || !due || !done || !status)
         return -1;
+    p->cap = cap;
+    return 0;
+}
+
+/* HMAC-SHA256 with the channel secret. One context, keyed once, serves
+ * every request: OpenSSL's one-shot HMAC() fetches the digest and sets the
+ * key on each call, which would make building requests during a closed loop
+ * cost the generator more than it has to. */
+static int sign(const struct options *o, const char *body, size_t len, unsigned char *mac, size_t *maclen)
+{
+    static EVP_MAC_CTX *ctx;
+    if (!ctx) {
+        EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+        EVP_MAC_free(hmac);
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                               OSSL_PARAM_construct_end()};
+        if (!ctx || !EVP_MAC_init(ctx, (const unsigned char *)o->secret, strlen(o->secret), params))
+            return -1;
+    } else if (!EVP_MAC_init(ctx, NULL, 0, NULL)) { /* the same key again */
+        return -1;
+    }
+    return EVP_MAC_update(ctx, (const unsigned char *)body, len) &&
+                   EVP_MAC_final(ctx, mac, maclen, EVP_MAX_MD_SIZE)
+               ? 0
+               : -1;
+}
+
+/* The user who sends request i. Users take turns in blocks: a block holds
+ * o->users users and o->users * o->per_user requests, and request i goes to
+ * user i % o->users of its block. So no user sends more than o->per_user
+ * messages in a phase, a user's messages are o->users requests apart, and the
+ * block (and so the users) does not depend on how many requests the phase
+ * ends up sending (a closed loop does not know). */
+static unsigned long long plan_user(const struct options *o, long i)
+{
+    long block = i / ((long)o->users * o->per_user);
+    return (unsigned long long)block * (unsigned long long)o->users + (unsigned long long)(i % o->users);
+}
+
+/* Builds requests p->n .. upto-1: a one-event text webhook each, signed. The
+ * phase is part of every id (user, event, message, reply token), so each
+ * phase has users, events and tokens of its own. */
+static int plan_fill(struct plan *p, const struct options *o, long upto)
+{
     static const char *const texts[] = {
         "Hello! What is a good name for a cat?",
         "Can you suggest a quick dinner recipe with rice and eggs?",
@@ -93,17 +171,33 @@ static int plan_build(struct plan *p, const struct options *o, long n, int users
         "Tell me a short fun fact about octopuses.",
         "What should I pack for a weekend trip to the mountains?",
     };
+    if (upto > MAX_REQUESTS)
+        upto = MAX_REQUESTS;
+    if (upto <= p->n)
+        return 0;
+    if (plan_reserve(p, upto) != 0)
+        return -1;
+    size_t need = p->arena_len + (size_t)(upto - p->n) * REQUEST_MAX;
+    if (need > p->arena_cap) {
+        size_t cap = p->arena_cap ? p->arena_cap : (size_t)1 << 20;
+        while (cap < need)
+            cap *= 2;
+        char *a = realloc(p->arena, cap);
+        if (!a)
+            return -1;
+        p->arena = a;
+        p->arena_cap = cap;
+    }
     int64_t wall0 = bench_wall_ms();
-    size_t pos = 0;
     char body[1024], sig[64];
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
-    size_t secret_len = strlen(o->secret);
-    for (long i = 0; i < n; i++) {
-        int64_t due = (int64_t)((double)i * 1e9 / o->rate);
+    size_t maclen = 0;
+    for (long i = p->n; i < upto; i++) {
+        int64_t due = o->closed ? 0 : (int64_t)((double)i * 1e9 / o->rate);
         p->due_ns[i] = due;
         p->done_ns[i] = -1;
-        unsigned long long user = (unsigned long long)(i % users);
+        p->status[i] = 0;
+        unsigned long long user = plan_user(o, i);
         int bl = snprintf(body, sizeof body,
                           "{\"destination\":\"Ubench000000000000000000000000000\",\"events\":[{"
                           "\"type\":\"message\",\"message\":{\"type\":\"text\",\"id\":\"%llu\","
@@ -117,20 +211,20 @@ static int plan_build(struct plan *p, const struct options *o, long n, int users
                           (unsigned long)i);
         if (bl < 0 || (size_t)bl >= sizeof body)
             return -1;
-        if (!HMAC(EVP_sha256(), o->secret, (int)secret_len, (const unsigned char *)body, (size_t)bl, mac,
-                  &maclen))
+        if (sign(o, body, (size_t)bl, mac, &maclen) != 0)
             return -1;
         base64(mac, maclen, sig);
-        int rl = snprintf(p->arena + pos, per,
+        int rl = snprintf(p->arena + p->arena_len, REQUEST_MAX,
                           "POST /callback HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: LineBotWebhook/2.0\r\n"
                           "Content-Type: application/json; charset=utf-8\r\nX-Line-Signature: %s\r\n"
                           "Content-Length: %d\r\n\r\n%s",
                           o->port, sig, bl, body);
-        if (rl < 0 || rl >= (int)per)
+        if (rl < 0 || rl >= REQUEST_MAX)
             return -1;
-        p->off[i] = pos;
+        p->off[i] = p->arena_len;
         p->len[i] = (size_t)rl;
-        pos += (size_t)rl;
+        p->arena_len += (size_t)rl;
+        p->n = i + 1;
     }
     return 0;
 }
@@ -142,6 +236,7 @@ static void plan_free(struct plan *p)
     free(p->len);
     free(p->due_ns);
     free(p->done_ns);
+    free(p->status);
 }
 
 /* ---- connections ---- */
@@ -166,9 +261,11 @@ struct run {
     int idle[MAX_CONNS], n_idle;
     int ep, tfd;
     int64_t t0;
+    int64_t send_end_ns; /* closed loop: no request goes out after this */
+    bool plan_failed;    /* closed loop: no memory for more requests */
     long next;          /* first request not yet sent */
     long completed;
-    long ok, non2xx, timeouts, conn_errors, unsent;
+    long ok, non2xx, refused, timeouts, conn_errors, unsent;
     long status_counts[6];
     long connects, connect_failures;
     int64_t last_ack_ns, last_send_ns;
@@ -247,11 +344,14 @@ static void finish_request(struct run *r, long req, int status, int64_t now)
         return;
     /* only acknowledgements are latency samples */
     p->done_ns[req] = -2;
+    p->status[req] = (short)(status >= 100 && status <= 599 ? status : 0);
     r->completed++;
     if (status >= 200 && status <= 299) {
         p->done_ns[req] = now - (r->t0 + p->due_ns[req]);
         r->ok++;
         r->last_ack_ns = now;
+    } else if (status == 503) {
+        r->refused++; /* overload: LINE would redeliver it later */
     } else if (status > 0) {
         r->non2xx++;
     }
@@ -429,6 +529,34 @@ static double pct(const int64_t *sorted, long n, double q)
     return (double)sorted[k] / 1000.0; /* microseconds */
 }
 
+/* Whether request r->next may go out now. Open loop: once it is due.
+ * Closed loop: as long as the send window lasts (the caller only asks when a
+ * connection is idle, that is when its last request was answered); the
+ * requests are built as the loop needs them, a chunk at a time. */
+static bool may_send(struct run *r, int64_t now)
+{
+    struct plan *p = r->p;
+    if (!r->o->closed)
+        return r->next < p->n && r->t0 + p->due_ns[r->next] <= now;
+    if (now >= r->send_end_ns || r->next >= MAX_REQUESTS)
+        return false;
+    if (r->next >= p->n && plan_fill(p, r->o, p->n + 256) != 0) {
+        r->plan_failed = true;
+        return false;
+    }
+    p->due_ns[r->next] = now - r->t0;
+    return true;
+}
+
+/* How many requests the run sends in all: known up front in an open loop,
+ * only once the send window is over in a closed one. */
+static long planned(const struct run *r, int64_t now)
+{
+    if (!r->o->closed)
+        return r->p->n;
+    return now >= r->send_end_ns || r->next >= MAX_REQUESTS || r->plan_failed ? r->next : LONG_MAX;
+}
+
 static int run_load(struct run *r, int64_t hard_deadline_ns)
 {
     struct plan *p = r->p;
@@ -439,7 +567,7 @@ static int run_load(struct run *r, int64_t hard_deadline_ns)
     for (;;) {
         int64_t now = bench_now_ns();
         /* send everything due, while there are idle connections */
-        while (r->next < p->n && r->n_idle > 0 && r->t0 + p->due_ns[r->next] <= now) {
+        while (r->n_idle > 0 && may_send(r, now)) {
             int i = r->idle[--r->n_idle];
             struct conn *c = &r->conns[i];
             c->state = C_BUSY;
@@ -453,15 +581,17 @@ static int run_load(struct run *r, int64_t hard_deadline_ns)
                 r->max_send_lag_ns = lag;
             try_write(r, i);
         }
-        if (r->completed + r->unsent >= p->n)
+        if (r->completed + r->unsent >= planned(r, now))
             return 0;
         if (now >= hard_deadline_ns) {
             /* whatever is still open is a timeout, whatever was never sent is unsent */
             for (int i = 0; i < o->conns; i++)
                 if (r->conns[i].state == C_BUSY)
                     fail_conn(r, i, true);
-            r->unsent += p->n - r->next;
-            r->next = p->n;
+            if (!o->closed) {
+                r->unsent += p->n - r->next;
+                r->next = p->n;
+            }
             return 0;
         }
         /* timeouts and reconnects, every 10 ms */
@@ -477,8 +607,10 @@ static int run_load(struct run *r, int64_t hard_deadline_ns)
         }
         /* wake for the next due request, the next scan, or I/O */
         int64_t wake = last_scan + 10000000LL;
-        if (r->next < p->n && r->n_idle > 0 && r->t0 + p->due_ns[r->next] < wake)
+        if (!o->closed && r->next < p->n && r->n_idle > 0 && r->t0 + p->due_ns[r->next] < wake)
             wake = r->t0 + p->due_ns[r->next];
+        if (o->closed && now < r->send_end_ns && r->send_end_ns < wake)
+            wake = r->send_end_ns;
         if (wake < now + 1000)
             wake = now + 1000;
         arm_timer(r, wake);
@@ -546,10 +678,50 @@ static int fake_stats(int port, struct fake_stats *s)
     return 0;
 }
 
+/* What became of the events sent, by what their request got back and
+ * whether the fake saw an answer. */
+struct tally {
+    long lost;             /* acknowledged (2xx), never answered */
+    long answered_acked;   /* acknowledged and answered: the normal case */
+    long answered_refused; /* refused (503) and answered anyway: LINE's redelivery would answer it twice */
+    long answered_failed;  /* no answer or another status (a timeout, say), answered anyway */
+};
+
+static int tally_answers(int fake_port, const struct plan *p, long n, struct tally *t)
+{
+    *t = (struct tally){0};
+    size_t cap = (size_t)(n + 63) / 64 * 16 + 256;
+    char *hex = malloc(cap);
+    char path[64];
+    snprintf(path, sizeof path, "/__answered?events=%ld", n);
+    if (!hex || bench_http(fake_port, "GET", path, NULL, hex, cap, 5000) != 200 ||
+        strlen(hex) < (size_t)(n + 63) / 64 * 16) {
+        free(hex);
+        return -1;
+    }
+    for (long i = 0; i < n; i++) {
+        char word[17];
+        memcpy(word, hex + i / 64 * 16, 16);
+        word[16] = '\0';
+        bool answered = (strtoull(word, NULL, 16) >> (i % 64)) & 1;
+        bool acked = p->status[i] >= 200 && p->status[i] <= 299;
+        if (acked && !answered)
+            t->lost++;
+        else if (acked)
+            t->answered_acked++;
+        else if (answered && p->status[i] == 503)
+            t->answered_refused++;
+        else if (answered)
+            t->answered_failed++;
+    }
+    free(hex);
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){.conns = 32, .timeout_ms = 10000, .drain_ms = 2000, .max_drain_ms = 30000,
-                          .phase = 1, .label = "run", .count = 0};
+    *o = (struct options){.conns = 32, .users = 1000, .per_user = 6, .timeout_ms = 10000, .drain_ms = 2000,
+                          .max_drain_ms = 30000, .phase = 1, .label = "run", .count = 0};
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--port")) o->port = atoi(v);
@@ -560,6 +732,14 @@ static int parse_options(int argc, char **argv, struct options *o)
         else if (!strcmp(k, "--count")) o->count = atol(v);
         else if (!strcmp(k, "--conns")) o->conns = atoi(v);
         else if (!strcmp(k, "--users")) o->users = atoi(v);
+        else if (!strcmp(k, "--per-user")) o->per_user = atoi(v);
+        else if (!strcmp(k, "--loop")) {
+            if (strcmp(v, "open") && strcmp(v, "closed")) {
+                fprintf(stderr, "bench-load: --loop is open or closed\n");
+                return -1;
+            }
+            o->closed = !strcmp(v, "closed");
+        }
         else if (!strcmp(k, "--phase")) o->phase = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(k, "--pid")) o->pid = (pid_t)atoi(v);
         else if (!strcmp(k, "--timeout-ms")) o->timeout_ms = atoi(v);
@@ -571,22 +751,23 @@ static int parse_options(int argc, char **argv, struct options *o)
             return -1;
         }
     }
-    if (o->count <= 0 && o->duration > 0)
+    if (o->closed) {
+        o->rate = 1; /* unused: the server's answers pace a closed loop */
+        o->count = o->duration > 0 ? 1 : 0;
+    } else if (o->count <= 0 && o->duration > 0) {
         o->count = (long)(o->rate * o->duration + 0.5);
+    }
     if (o->port <= 0 || o->fake_port <= 0 || !o->secret || o->rate <= 0 || o->rate > 1e6 || o->count <= 0 ||
-        o->count > MAX_REQUESTS || o->conns < 1 || o->conns > MAX_CONNS || o->timeout_ms < 100 ||
-        o->timeout_ms > 120000 || o->drain_ms < 0 || o->max_drain_ms < o->drain_ms || o->max_drain_ms > 600000) {
-        fprintf(stderr, "usage: bench-load --port P --fake-port F --secret S --rate R (--duration SEC | --count N)\n"
-                        "       [--conns 1..%d] [--users U] [--phase ID] [--pid SERVER_PID] [--timeout-ms T]\n"
-                        "       [--drain-ms D] [--max-drain-ms M] [--label NAME]   (at most %d requests)\n",
+        o->count > MAX_REQUESTS || o->conns < 1 || o->conns > MAX_CONNS || o->users < 1 || o->per_user < 1 ||
+        o->timeout_ms < 100 || o->timeout_ms > 120000 || o->drain_ms < 0 || o->max_drain_ms < o->drain_ms ||
+        o->max_drain_ms > 600000 || (o->closed && (o->duration <= 0 || o->duration > 3600))) {
+        fprintf(stderr, "usage: bench-load --port P --fake-port F --secret S\n"
+                        "       (--rate R (--duration SEC | --count N) | --loop closed --duration SEC)\n"
+                        "       [--conns 1..%d] [--users U] [--per-user M] [--phase ID] [--pid SERVER_PID]\n"
+                        "       [--timeout-ms T] [--drain-ms D] [--max-drain-ms M] [--label NAME]\n"
+                        "       (at most %d requests)\n",
                 MAX_CONNS, MAX_REQUESTS);
         return -1;
-    }
-    if (o->users <= 0) {
-        /* Enough users that none sends more than 5 messages a minute: the
-         * bot's default rate limit (10 a minute) must never kick in. */
-        double u = o->rate * 12.0;
-        o->users = u < 1000 ? 1000 : (int)u;
     }
     return 0;
 }
@@ -623,17 +804,20 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, &o) != 0)
         return 1;
 
-    struct plan plan;
+    /* An open loop builds every request before the clock starts; a closed
+     * loop builds a first part, then 256 more whenever it runs out (a few
+     * milliseconds). */
+    static struct plan plan;
     int64_t prep0 = bench_now_ns();
-    if (plan_build(&plan, &o, o.count, o.users) != 0) {
-        fprintf(stderr, "bench-load: cannot prepare %ld requests\n", o.count);
+    if (plan_fill(&plan, &o, o.closed ? 8192 : o.count) != 0) {
+        fprintf(stderr, "bench-load: cannot prepare %ld requests\n", o.closed ? 8192L : o.count);
         plan_free(&plan);
         return 1;
     }
     int64_t prep_ns = bench_now_ns() - prep0;
 
     char path[64];
-    snprintf(path, sizeof path, "/__phase?id=%u&events=%ld", o.phase, o.count);
+    snprintf(path, sizeof path, "/__phase?id=%u&events=%ld", o.phase, o.closed ? (long)MAX_REQUESTS : o.count);
     if (bench_http(o.fake_port, "POST", path, NULL, NULL, 0, 2000) != 200) {
         fprintf(stderr, "bench-load: the fake LINE on 127.0.0.1:%d does not answer\n", o.fake_port);
         plan_free(&plan);
@@ -691,20 +875,26 @@ int main(int argc, char **argv)
     int64_t self0 = bench_self_cpu_ns();
     int64_t machine0 = bench_machine_busy_ns();
     r.t0 = bench_now_ns() + 1000000; /* 1 ms from now */
-    int64_t span_ns = plan.due_ns[plan.n - 1];
+    int64_t span_ns = o.closed ? (int64_t)(o.duration * 1e9) : plan.due_ns[plan.n - 1];
+    r.send_end_ns = r.t0 + span_ns;
     run_load(&r, r.t0 + span_ns + (int64_t)o.timeout_ms * 1000000 + 5000000000LL);
     int64_t load_end = bench_now_ns();
+    long sent = r.next - r.unsent;
     int64_t self1 = bench_self_cpu_ns();
 
-    /* drain: one reply per acknowledged event, within max_drain_ms */
+    /* drain: one reply per acknowledged event, within max_drain_ms; the
+     * fake's bitmap then says exactly which events were answered */
     int64_t drain_deadline = (r.last_ack_ns ? r.last_ack_ns : load_end) + (int64_t)o.max_drain_ms * 1000000;
     int stats_ok = 0;
+    struct tally t = {0};
     for (;;) {
         stats_ok = fake_stats(o.fake_port, &f1) == 0;
-        if (stats_ok && f1.phase == o.phase && f1.unique >= r.ok)
-            break;
-        if (bench_now_ns() > drain_deadline)
-            break;
+        bool past = bench_now_ns() > drain_deadline;
+        if ((stats_ok && f1.phase == o.phase && f1.unique >= r.ok) || past) {
+            stats_ok = stats_ok && tally_answers(o.fake_port, &plan, r.next, &t) == 0;
+            if (past || (stats_ok && t.lost == 0))
+                break;
+        }
         bench_sleep_us(20000);
     }
     have_cpu = have_cpu && bench_proc_cpu_split_ns(o.pid, &user1, &sys1) == 0;
@@ -720,7 +910,7 @@ int main(int argc, char **argv)
     /* latency of the acknowledged requests, from their due time */
     int64_t *lat = malloc(sizeof *lat * (size_t)plan.n);
     long nl = 0;
-    for (long i = 0; lat && i < plan.n; i++)
+    for (long i = 0; lat && i < r.next; i++)
         if (plan.done_ns[i] >= 0)
             lat[nl++] = plan.done_ns[i];
     if (lat)
@@ -732,23 +922,29 @@ int main(int argc, char **argv)
     double window_s = (double)(end - first_send) / 1e9;
     double send_span_s = (double)span_ns / 1e9;
     long errors = r.non2xx + r.timeouts + r.conn_errors + r.unsent;
-    long lost = r.ok - f1.unique;
+    long lost = t.lost;
     int64_t drain_ns = f1.last_reply_ns > r.last_ack_ns ? f1.last_reply_ns - r.last_ack_ns : 0;
     bool drained = lost <= 0 && drain_ns <= (int64_t)o.drain_ms * 1000000;
     double fake_cpu_s = (double)(f1.cpu_ns - f0.cpu_ns) / 1e9;
     double gen_cpu_s = (double)(self1 - self0) / 1e9;
     double load_s = (double)(load_end - first_send) / 1e9;
 
-    printf("label=%s\nphase=%u\nrate=%.1f\nrequests=%ld\nusers=%d\nconns=%d\n", o.label, o.phase, o.rate,
-           plan.n, o.users, o.conns);
+    long block = (long)o.users * o.per_user, full_blocks = r.next / block, rest = r.next % block;
+    printf("label=%s\nphase=%u\nloop=%s\nrate=%.1f\nduration_s=%.3f\nrequests=%ld\nconns=%d\n", o.label, o.phase,
+           o.closed ? "closed" : "open", o.closed ? 0.0 : o.rate, send_span_s, o.closed ? r.next : plan.n, o.conns);
+    printf("users=%ld\nmax_per_user=%ld\nusers_interleaved=%d\n",
+           full_blocks * o.users + (rest < o.users ? rest : o.users),
+           full_blocks > 0 ? (long)o.per_user : (rest + o.users - 1) / o.users, o.users);
     printf("prepare_ms=%.1f\n", (double)prep_ns / 1e6);
-    printf("sent=%ld\nok=%ld\nnon2xx=%ld\ntimeouts=%ld\nconn_errors=%ld\nunsent=%ld\nerrors=%ld\n", r.next - r.unsent,
-           r.ok, r.non2xx, r.timeouts, r.conn_errors, r.unsent, errors);
+    printf("sent=%ld\nok=%ld\nrefused=%ld\nnon2xx=%ld\ntimeouts=%ld\nconn_errors=%ld\nunsent=%ld\nerrors=%ld\n", sent,
+           r.ok, r.refused, r.non2xx, r.timeouts, r.conn_errors, r.unsent, errors);
     printf("status_2xx=%ld\nstatus_4xx=%ld\nstatus_5xx=%ld\n", r.status_counts[2], r.status_counts[4],
            r.status_counts[5]);
     printf("connects=%ld\nconnect_failures=%ld\n", r.connects, r.connect_failures);
     printf("answered=%lld\nduplicates=%lld\nforeign_replies=%lld\nbad_replies=%lld\nlost=%ld\n",
            (long long)f1.unique, (long long)f1.dup, (long long)f1.foreign, (long long)f1.bad, lost > 0 ? lost : 0);
+    printf("answered_refused=%ld\nanswered_failed=%ld\nanswered_acked=%ld\n", t.answered_refused,
+           t.answered_failed, t.answered_acked);
     printf("llm_calls=%lld\nloading_calls=%lld\npushes=%lld\n", (long long)f1.llm, (long long)f1.loading,
            (long long)f1.pushes);
     printf("line_connections=%lld\nllm_connections=%lld\n", (long long)f1.line_conns, (long long)f1.llm_conns);
@@ -757,7 +953,8 @@ int main(int argc, char **argv)
     double send_s = r.last_send_ns > first_send ? (double)(r.last_send_ns - first_send) / 1e9 : 0;
     if (send_s < send_span_s)
         send_s = send_span_s;
-    printf("achieved_send_rate=%.1f\n", send_s > 0 ? (double)(r.next - r.unsent) / send_s : 0);
+    printf("achieved_send_rate=%.1f\n", send_s > 0 ? (double)sent / send_s : 0);
+    printf("acked_per_s=%.1f\n", send_s > 0 ? (double)r.ok / send_s : 0);
     printf("answered_per_s=%.1f\n", window_s > 0 ? (double)f1.unique / window_s : 0);
     printf("max_send_lag_ms=%.3f\n", (double)r.max_send_lag_ns / 1e6);
     printf("ack_p50_us=%.0f\nack_p90_us=%.0f\nack_p99_us=%.0f\nack_p999_us=%.0f\nack_max_us=%.0f\n",
