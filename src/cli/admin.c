@@ -143,7 +143,7 @@ static void pad(FILE *out, size_t n)
 }
 
 /* Prints the titles and rows, two spaces between columns. The last column is
- * not padded; its further lines start under its first. */
+ * not padded on the right; its further lines start under its first. */
 static void table_print(const struct table *t, FILE *out)
 {
     size_t *width = xcalloc(t->n_cols, sizeof *width);
@@ -165,7 +165,7 @@ static void table_print(const struct table *t, FILE *out)
             const char *cell = r == 0 ? t->head[c] : t->cells[(r - 1) * t->n_cols + c];
             size_t w = display_width(cell, strlen(cell));
             bool last = c + 1 == t->n_cols;
-            if (t->right && t->right[c] && !last)
+            if (t->right && t->right[c])
                 pad(out, width[c] - w);
             if (!last) {
                 fputs(cell, out);
