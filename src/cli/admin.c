@@ -33,6 +33,8 @@
 
 #include "config.h"
 #include "core/alloc.h"
+#include "core/buf.h"
+#include "core/utf8.h"
 #include "io/store.h"
 
 const char cli_admin_usage[] =
@@ -271,9 +273,27 @@ static void print_json(json_t *json)
     json_decref(json);
 }
 
+/* A JSON string of stored text, NULL as null. jansson takes only valid
+ * UTF-8; the bot stores nothing else, but a database may hold anything, so
+ * invalid bytes become U+FFFD rather than a lost row. */
 static json_t *string_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    if (!s)
+        return json_null();
+    if (utf8_valid(s, strlen(s)))
+        return json_string(s);
+    struct buf out;
+    buf_init(&out, strlen(s) * 3);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t len = utf8proc_iterate(p, -1, &cp);
+        if (len <= 0 ? buf_add(&out, "\xEF\xBF\xBD", 3) != 0 : buf_add(&out, p, (size_t)len) != 0)
+            break; /* cannot happen: the cap fits three bytes per input byte */
+        p += len > 0 ? len : 1;
+    }
+    json_t *j = json_string(buf_str(&out));
+    buf_free(&out);
+    return j ? j : json_null();
 }
 
 /* ---- the commands ---- */
@@ -341,7 +361,8 @@ static json_t *chat_json(const struct store_chat_info *c, const char *chat_id)
 
     if (c)
         format_time(c->last_active_ms, true, when, sizeof when);
-    return json_pack("{s:s, s:s, s:o, s:o, s:n, s:I, s:I}", "chat_id", chat_id, "type", chat_type_of(chat_id),
+    return json_pack("{s:o, s:s, s:o, s:o, s:n, s:I, s:I}", "chat_id", string_or_null(chat_id), "type",
+                     chat_type_of(chat_id),
                      "last_activity", c ? json_string(when) : json_null(), "model",
                      string_or_null(c ? c->model : NULL), "persona", "messages", (json_int_t)(c ? c->messages : 0),
                      "events", (json_int_t)(c ? c->events : 0));
@@ -390,10 +411,11 @@ static json_t *turns_json(const struct turn *turns, size_t n)
     for (size_t i = 0; i < n; i++) {
         char when[48];
         format_time(turns[i].timestamp_ms, true, when, sizeof when);
-        json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:o, s:s, s:o}", "time", when, "timestamp_ms",
+        json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:o, s:o, s:o}", "time", when, "timestamp_ms",
                                               (json_int_t)turns[i].timestamp_ms, "role", role_name(turns[i].role),
-                                              "speaker", string_or_null(turns[i].speaker), "text", turns[i].text,
-                                              "message_id", string_or_null(turns[i].message_id)));
+                                              "speaker", string_or_null(turns[i].speaker), "text",
+                                              string_or_null(turns[i].text), "message_id",
+                                              string_or_null(turns[i].message_id)));
     }
     return list;
 }

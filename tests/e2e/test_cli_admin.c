@@ -388,6 +388,42 @@ static void test_usage_and_store_errors(void **state)
     world_finish(w);
 }
 
+/* Rows the bot would never write (another tool, a damaged file): invalid
+ * UTF-8, terminal escapes, a bidirectional override. JSON still parses and
+ * keeps the row; a table shows none of the raw bytes. */
+static void test_hostile_rows(void **state)
+{
+    struct world *w = world_start(state, NULL);
+    bot_stop(w); /* the schema exists now */
+    sqlite3 *conn = NULL;
+    assert_int_equal(sqlite3_open(w->db_path, &conn), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(conn,
+                                  "INSERT INTO linebot_history (chat_id, role, speaker, text, timestamp_ms)"
+                                  " VALUES ('Chostile', 'user', 'Eve' || char(8238) || 'gpj.exe',"
+                                  " CAST(X'6f6bff0a1b5b33316d7265641b5d303b7469746c6507' AS TEXT), 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(conn);
+
+    json_t *turns = admin_json(w, (const char *[]){"history", "Chostile", "--json", NULL});
+    assert_int_equal(json_array_size(turns), 1);
+    const char *text = json_string_value(json_object_get(json_array_get(turns, 0), "text"));
+    assert_non_null(text);
+    assert_string_equal(text, "ok\xEF\xBF\xBD\n\x1b[31mred\x1b]0;title\x07");
+    json_decref(turns);
+
+    char *out = NULL;
+    assert_int_equal(admin(w, (const char *[]){"history", "Chostile", NULL}, &out), 0);
+    assert_contains(out, "ok\xEF\xBF\xBD\n");
+    assert_contains(out, "[31mred");
+    assert_not_contains(out, "\xff");
+    assert_not_contains(out, "\x1b");
+    assert_not_contains(out, "\x07");
+    assert_not_contains(out, "\xE2\x80\xAE"); /* U+202E */
+    free(out);
+    world_finish(w);
+}
+
 static void test_admin_on_sqlite(void **state)
 {
     struct world *w = world_new(state, (const char *[]){"LINEBOT_GROUP_CONTEXT=5", NULL});
@@ -425,6 +461,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_usage_and_store_errors),
+        E2E_TEST(test_hostile_rows),
         E2E_TEST(test_admin_on_sqlite),
         E2E_TEST(test_admin_on_postgres),
     };
