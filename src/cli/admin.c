@@ -105,8 +105,10 @@ static size_t display_width(const char *s, size_t len)
     while (left > 0) {
         utf8proc_int32_t cp;
         utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-        if (n <= 0)
-            n = 1, cp = 0xfffd;
+        if (n <= 0) {
+            n = 1;
+            cp = 0xfffd;
+        }
         int w = utf8proc_charwidth(cp);
         width += w > 0 ? (size_t)w : 0;
         p += n;
@@ -298,6 +300,28 @@ static json_t *string_or_null(const char *s)
 
 /* ---- the commands ---- */
 
+static void stats_row(struct table *t, const char *day, const char *model, const struct store_day_stats *r)
+{
+    const int64_t v[7] = {r->events,        r->answered,          r->apologized,  r->failed,
+                          r->prompt_tokens, r->completion_tokens, r->total_tokens};
+    char num[7][24];
+
+    for (int k = 0; k < 7; k++)
+        snprintf(num[k], sizeof num[k], "%" PRId64, v[k]);
+    table_row(t, (const char *const[]){day, model, num[0], num[1], num[2], num[3], num[4], num[5], num[6]});
+}
+
+static void add_to_total(struct store_day_stats *total, const struct store_day_stats *r)
+{
+    total->events += r->events;
+    total->answered += r->answered;
+    total->apologized += r->apologized;
+    total->failed += r->failed;
+    total->prompt_tokens += r->prompt_tokens;
+    total->completion_tokens += r->completion_tokens;
+    total->total_tokens += r->total_tokens;
+}
+
 static int admin_stats(struct store *st, bool as_json)
 {
     struct store_day_stats *rows = NULL, total = {0};
@@ -328,26 +352,14 @@ static int admin_stats(struct store *st, bool as_json)
                                            "PROMPT TOKENS", "COMPLETION TOKENS", "TOTAL TOKENS"};
         static const bool right[] = {false, false, true, true, true, true, true, true, true};
         struct table t = {.n_cols = 9, .head = head, .right = right};
-        for (size_t i = 0; i <= n; i++) {
-            const struct store_day_stats *r = i < n ? &rows[i] : &total;
-            char day[32], num[7][24];
-            if (i == n && n < 2)
-                break; /* a total of one row says nothing new */
-            if (i < n) {
-                format_day(r->day, day, sizeof day);
-                total.events += r->events, total.answered += r->answered, total.apologized += r->apologized;
-                total.failed += r->failed, total.prompt_tokens += r->prompt_tokens;
-                total.completion_tokens += r->completion_tokens, total.total_tokens += r->total_tokens;
-            } else {
-                snprintf(day, sizeof day, "total");
-            }
-            const int64_t v[7] = {r->events, r->answered, r->apologized, r->failed, r->prompt_tokens,
-                                  r->completion_tokens, r->total_tokens};
-            for (int k = 0; k < 7; k++)
-                snprintf(num[k], sizeof num[k], "%" PRId64, v[k]);
-            const char *model = i < n ? r->model : "";
-            table_row(&t, (const char *const[]){day, model, num[0], num[1], num[2], num[3], num[4], num[5], num[6]});
+        for (size_t i = 0; i < n; i++) {
+            char day[32];
+            format_day(rows[i].day, day, sizeof day);
+            stats_row(&t, day, rows[i].model, &rows[i]);
+            add_to_total(&total, &rows[i]);
         }
+        if (n > 1) /* a total of one row says nothing new */
+            stats_row(&t, "total", "", &total);
         table_print(&t, stdout);
         table_free(&t);
     }
