@@ -227,6 +227,17 @@ static void db_password(struct config *cfg)
     curl_url_cleanup(u);
 }
 
+/* LINEBOT_DB, with its default. On Lambda and Function Compute only /tmp is writable. */
+static void get_db(struct config *cfg, char *const *env)
+{
+    const char *default_db = env_nonempty(env, "AWS_LAMBDA_RUNTIME_API") || env_nonempty(env, "FC_FUNCTION_NAME")
+                                 ? "/tmp/linebot.db"
+                                 : "./linebot.db";
+    const char *db = env_nonempty(env, "LINEBOT_DB");
+    cfg->db = dup_str(db ? db : default_db);
+    db_password(cfg);
+}
+
 int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -306,13 +317,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->llm_max_tokens = get_int(&l, "LINEBOT_MAX_TOKENS", 1024, 0, 1000000);
     cfg->reasoning_effort = get_reasoning_effort(&l);
 
-    /* On Lambda and Function Compute only /tmp is writable. */
-    const char *default_db = env_nonempty(env, "AWS_LAMBDA_RUNTIME_API") || env_nonempty(env, "FC_FUNCTION_NAME")
-                                 ? "/tmp/linebot.db"
-                                 : "./linebot.db";
-    const char *db = env_nonempty(env, "LINEBOT_DB");
-    cfg->db = dup_str(db ? db : default_db);
-    db_password(cfg);
+    get_db(cfg, env);
     cfg->workers = get_int(&l, "LINEBOT_WORKERS", 4, 1, 256);
 
     const char *trigger = env_nonempty(env, "LINEBOT_TRIGGER");
@@ -400,6 +405,15 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         config_free(cfg);
         return -1;
     }
+    return 0;
+}
+
+int config_load_store(struct config *cfg, char *const *env, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (err && errlen)
+        err[0] = '\0';
+    get_db(cfg, env);
     return 0;
 }
 

@@ -127,6 +127,9 @@ void config_free(struct config *cfg);
  * store or port settings); the other fields stay zero. Same contract as
  * config_load. */
 int config_load_line(struct config *cfg, char *const *env, char *err, size_t errlen);
+/* Only the store (`linebot admin`): LINEBOT_DB with its default; the other
+ * fields stay zero. Same contract as config_load (nothing can fail yet). */
+int config_load_store(struct config *cfg, char *const *env, char *err, size_t errlen);
 
 /* The configured secrets, named by their settings, for masking in logs
  * (obs/log.c): the channel secret and access token, the model key, the

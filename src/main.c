@@ -5,8 +5,8 @@
  * door, and waits for SIGTERM/SIGINT to stop gracefully. It picks the front
  * door: the server's own routes (run/server.c), Function Compute's door on
  * top of them (run/fc.c), or the AWS Lambda runtime loop (run/lambda.c).
- * The set-up commands, `linebot doctor` and `linebot webhook`, live in
- * src/cli/. */
+ * The set-up commands, `linebot doctor` and `linebot webhook`, and the
+ * operator's `linebot admin` live in src/cli/. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 #include <utf8proc.h>
 
+#include "cli/admin.h"
 #include "cli/chat.h"
 #include "cli/doctor.h"
 #include "cli/webhook.h"
@@ -59,6 +60,9 @@ static const char usage[] =
     "                     and print a checklist with a fix for each problem\n"
     "  linebot webhook set URL | get | test [URL]\n"
     "                     register, show or test the channel's webhook URL at LINE\n"
+    "  linebot admin [--json] stats | chats | history CHAT_ID | forget ID | export CHAT_ID\n"
+    "                     what the bot keeps (LINEBOT_DB): statistics, chats, histories;\n"
+    "                     forget erases everything about a user or a chat\n"
     "  linebot version    print the version, the commit and the libraries' versions\n"
     "  linebot --help     show this help; `linebot serve --help` lists the settings\n";
 
@@ -317,6 +321,8 @@ int main(int argc, char **argv)
         return cli_doctor(argc - 1, argv + 1, environ);
     if (strcmp(cmd, "webhook") == 0)
         return cli_webhook(argc - 1, argv + 1, environ);
+    if (strcmp(cmd, "admin") == 0)
+        return cli_admin(argc - 1, argv + 1, environ);
     fprintf(stderr, "linebot: unknown command %s\n\n%s", cmd, usage);
     return 2;
 }

@@ -599,3 +599,79 @@ int store_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, c
         return missing(st, "job adopt", "answer");
     return st->ops->job_adopt(st, event_id, claim_gen, parked_event_id, clock_now_ms(), answer);
 }
+
+/* ---- for the operator (linebot admin) ---- */
+
+void store_day_stats_free(struct store_day_stats *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].model);
+    free(rows);
+}
+
+void store_chat_info_free(struct store_chat_info *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].chat_id);
+        free(rows[i].model);
+    }
+    free(rows);
+}
+
+int store_admin_stats(struct store *st, struct store_day_stats **rows, size_t *n)
+{
+    if (rows)
+        *rows = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!rows || !n)
+        return missing(st, "admin stats", "rows");
+    return st->ops->admin_stats(st, rows, n);
+}
+
+int store_admin_chats(struct store *st, const char *chat_id, struct store_chat_info **rows, size_t *n)
+{
+    if (rows)
+        *rows = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!rows || !n)
+        return missing(st, "admin chats", "rows");
+    return st->ops->admin_chats(st, chat_id, rows, n);
+}
+
+int store_admin_history(struct store *st, const char *chat_id, struct turn **turns, size_t *n)
+{
+    if (turns)
+        *turns = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "admin history", "chat_id");
+    if (!turns || !n)
+        return missing(st, "admin history", "turns");
+    return st->ops->admin_history(st, chat_id, turns, n);
+}
+
+int store_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
+{
+    if (counts)
+        memset(counts, 0, sizeof *counts);
+    if (!st)
+        return -1;
+    if (!id || !*id)
+        return missing(st, "admin forget", "id");
+    if (!counts)
+        return missing(st, "admin forget", "counts");
+    return st->ops->admin_forget(st, id, counts);
+}

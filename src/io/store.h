@@ -345,4 +345,67 @@ int store_profile_put(struct store *st, const char *chat_id, const char *user_id
  * carries on. */
 int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms);
 
+/* ==== For the operator: `linebot admin` (issue 15) ====
+ * What the store keeps, read back, and erased on request. The reads are one
+ * statement each (one consistent moment); the forget is one transaction. They
+ * mean the same on every backend. None of them is on the bot's hot path, so
+ * they may scan whole tables. */
+
+/* Webhook events the inbox still holds (done rows stay for the dedup window
+ * of store_purge), per day of the events' LINE time (UTC) and per model. */
+struct store_day_stats {
+    int64_t day;               /* days since 1970-01-01 (UTC) */
+    char *model;               /* the model that answered; NULL: no model answered these events */
+    int64_t events;            /* webhook events (internal jobs are not counted) */
+    int64_t answered;          /* OUTCOME_ANSWERED: by the model or a fixed reply */
+    int64_t apologized;        /* OUTCOME_APOLOGIZED: the model failed, the apology went out */
+    int64_t failed;            /* OUTCOME_FAILED or OUTCOME_EXPIRED: nothing reached the user */
+    int64_t prompt_tokens;     /* sums of what the model reported (0 when it reported none) */
+    int64_t completion_tokens;
+    int64_t total_tokens;
+};
+/* Rows ordered by day, then model (NULL first). Returns 0 with *rows (NULL
+ * when *n is 0; free with store_day_stats_free) or -1. */
+int store_admin_stats(struct store *st, struct store_day_stats **rows, size_t *n);
+void store_day_stats_free(struct store_day_stats *rows, size_t n);
+
+struct store_chat_info {
+    char *chat_id;
+    int64_t last_active_ms;    /* the newest event or history turn of the chat */
+    char *model;               /* the model that answered last in the chat; NULL when none did */
+    int64_t messages;          /* history turns kept */
+    int64_t events;            /* webhook events the inbox still holds */
+};
+/* Every chat with history or webhook events, the most recently active first;
+ * with `chat_id` non-NULL only that chat (0 or 1 row). Returns 0 with *rows
+ * (free with store_chat_info_free) or -1. */
+int store_admin_chats(struct store *st, const char *chat_id, struct store_chat_info **rows, size_t *n);
+void store_chat_info_free(struct store_chat_info *rows, size_t n);
+
+/* Every turn of the chat's history (all roles), oldest first. Same contract
+ * as store_history_load. */
+int store_admin_history(struct store *st, const char *chat_id, struct turn **turns, size_t *n);
+
+/* What store_admin_forget removed. */
+struct store_forget_counts {
+    int64_t turns;             /* history of the chat `id` (for a user: the one-to-one chat) */
+    int64_t group_turns;       /* the user's turns in groups and rooms, and the bot's answers to them */
+    int64_t bot_messages;      /* ids of the bot's messages in the chat `id` */
+    int64_t profiles;          /* cached display names: the user's in every chat, everyone's in chat `id` */
+    int64_t rate_rows;         /* the user's rate-limit counter */
+    int64_t payloads;          /* finished events of chat `id` whose payload or answer was dropped */
+};
+/* Forgets everything kept about `id`, a user id or a chat (group, room) id,
+ * in ONE transaction: what store_forget_chat drops for the chat `id`, the
+ * cached display names of the user `id` in every chat, and the user's turns
+ * in group and room histories with the bot's answer right after each.
+ * History keeps a speaker's display name, not the user id, so the user's
+ * group turns are those under a name cached for that user in that chat
+ * (linebot_profiles, refreshed daily); turns whose name was never cached, or
+ * has changed since, cannot be told apart. Finished inbox rows keep their
+ * event id (deduplication and exactly-once answers depend on it); only
+ * their content goes. Unfinished events stay: acknowledged work. Returns 0
+ * with *counts filled, or -1 (nothing removed). */
+int store_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts);
+
 #endif

@@ -85,6 +85,13 @@ struct store_backend_ops {
 
     /* `done_at_ms` (store.c's clock) is what expired parked answers get. */
     int (*purge)(struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms);
+
+    /* `linebot admin`. admin_chats' chat_id may be NULL (every chat); the
+     * forget's counts are zeroed by store.c. */
+    int (*admin_stats)(struct store *st, struct store_day_stats **rows, size_t *n);
+    int (*admin_chats)(struct store *st, const char *chat_id, struct store_chat_info **rows, size_t *n);
+    int (*admin_history)(struct store *st, const char *chat_id, struct turn **turns, size_t *n);
+    int (*admin_forget)(struct store *st, const char *id, struct store_forget_counts *counts);
 };
 
 /* The handle behind store.h's opaque `struct store`. */

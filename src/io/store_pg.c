@@ -1677,6 +1677,171 @@ static int pg_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
     return 0;
 }
 
+/* ---- for the operator (linebot admin) ----
+ * The same SQL as store_sqlite.c's ADMIN_STATEMENTS, so the two backends
+ * answer alike. */
+
+#define SQL_ADMIN_STATS                                                                        \
+    "SELECT timestamp_ms / 86400000 AS day, model, count(*),"                                  \
+    " sum(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END),"                                  \
+    " sum(CASE WHEN outcome = 'apologized' THEN 1 ELSE 0 END),"                                \
+    " sum(CASE WHEN outcome IN ('failed', 'expired') THEN 1 ELSE 0 END),"                      \
+    " coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"                   \
+    " coalesce(sum(total_tokens), 0)"                                                          \
+    " FROM linebot_inbox WHERE kind IS NULL"                                                   \
+    " GROUP BY day, model ORDER BY day, model IS NOT NULL, model"
+#define SQL_ADMIN_CHATS                                                                        \
+    "SELECT c.chat_id, max(c.last_ms), sum(c.turns), sum(c.events),"                           \
+    " (SELECT m.model FROM linebot_inbox AS m WHERE m.chat_id = c.chat_id"                     \
+    "  AND m.model IS NOT NULL ORDER BY m.timestamp_ms DESC, m.seq DESC LIMIT 1)"              \
+    " FROM (SELECT chat_id, max(timestamp_ms) AS last_ms, count(*) AS turns, 0 AS events"      \
+    "  FROM linebot_history WHERE ($1::text IS NULL OR chat_id = $1) GROUP BY chat_id"         \
+    " UNION ALL SELECT chat_id, max(timestamp_ms), 0, count(*) FROM linebot_inbox"             \
+    "  WHERE kind IS NULL AND chat_id <> '' AND ($1::text IS NULL OR chat_id = $1)"            \
+    "  GROUP BY chat_id) AS c"                                                                 \
+    " GROUP BY c.chat_id ORDER BY max(c.last_ms) DESC, c.chat_id"
+#define SQL_ADMIN_HISTORY                                                                      \
+    "SELECT role, speaker, text, message_id, timestamp_ms FROM linebot_history"                \
+    " WHERE chat_id = $1 ORDER BY seq"
+#define SQL_SPEAKER_IS_USER(h)                                                                 \
+    "EXISTS (SELECT 1 FROM linebot_profiles AS p WHERE p.user_id = $1"                         \
+    " AND p.chat_id = " h ".chat_id AND p.display_name = " h ".speaker AND p.display_name <> '')"
+/* The bot's answer is the turn right after the question in its chat (both
+ * are written by one store_job_finish, and a chat has one job in progress at
+ * a time); before the questions go. */
+#define SQL_FORGET_GROUP_ANSWERS                                                               \
+    "DELETE FROM linebot_history WHERE role = 'assistant' AND seq IN"                          \
+    " (SELECT (SELECT min(a.seq) FROM linebot_history AS a"                                    \
+    "   WHERE a.chat_id = h.chat_id AND a.seq > h.seq)"                                        \
+    "  FROM linebot_history AS h WHERE h.chat_id <> $1"                                        \
+    "  AND h.role = 'user' AND " SQL_SPEAKER_IS_USER("h") ")"
+#define SQL_FORGET_GROUP_TURNS                                                                 \
+    "DELETE FROM linebot_history WHERE chat_id <> $1"                                          \
+    " AND role IN ('user', 'context') AND " SQL_SPEAKER_IS_USER("linebot_history")
+#define SQL_FORGET_USER_PROFILES "DELETE FROM linebot_profiles WHERE chat_id = $1 OR user_id = $1"
+
+static int pg_admin_stats(struct store *st, struct store_day_stats **rows, size_t *n)
+{
+    PGresult *res = lookup(st, "admin stats", SQL_ADMIN_STATS, NULL);
+    int count;
+
+    if (!res)
+        return -1;
+    count = PQntuples(res);
+    if (count > 0) {
+        *rows = xcalloc((size_t)count, sizeof **rows);
+        for (int i = 0; i < count; i++) {
+            (*rows)[i] = (struct store_day_stats){
+                .day = get_int(res, i, 0),
+                .model = get_dup(res, i, 1),
+                .events = get_int(res, i, 2),
+                .answered = get_int(res, i, 3),
+                .apologized = get_int(res, i, 4),
+                .failed = get_int(res, i, 5),
+                .prompt_tokens = get_int(res, i, 6),
+                .completion_tokens = get_int(res, i, 7),
+                .total_tokens = get_int(res, i, 8),
+            };
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
+static int pg_admin_chats(struct store *st, const char *chat_id, struct store_chat_info **rows, size_t *n)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int count;
+
+    param_text(&p, chat_id);
+    res = lookup(st, "admin chats", SQL_ADMIN_CHATS, &p);
+    if (!res)
+        return -1;
+    count = PQntuples(res);
+    if (count > 0) {
+        *rows = xcalloc((size_t)count, sizeof **rows);
+        for (int i = 0; i < count; i++) {
+            (*rows)[i] = (struct store_chat_info){
+                .chat_id = get_dup_text(res, i, 0),
+                .last_active_ms = get_int(res, i, 1),
+                .messages = get_int(res, i, 2),
+                .events = get_int(res, i, 3),
+                .model = get_dup(res, i, 4),
+            };
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
+static int pg_admin_history(struct store *st, const char *chat_id, struct turn **turns, size_t *n)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int count;
+
+    param_text(&p, chat_id);
+    res = lookup(st, "admin history", SQL_ADMIN_HISTORY, &p);
+    if (!res)
+        return -1;
+    count = PQntuples(res);
+    if (count > 0) {
+        *turns = xcalloc((size_t)count, sizeof **turns);
+        for (int i = 0; i < count; i++) {
+            (*turns)[i] = (struct turn){
+                .role = store_role_parse(PQgetvalue(res, i, 0)),
+                .speaker = get_dup(res, i, 1),
+                .text = get_dup_text(res, i, 2),
+                .message_id = get_dup(res, i, 3),
+                .timestamp_ms = get_int(res, i, 4),
+            };
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
+/* One transaction; the group turns go first, while the profiles that name
+ * the user are still there. */
+static int pg_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
+{
+    const struct {
+        const char *sql;
+        int64_t *count;
+    } steps[] = {
+        {SQL_FORGET_GROUP_ANSWERS, &counts->group_turns},
+        {SQL_FORGET_GROUP_TURNS, &counts->group_turns},
+        {SQL_HISTORY_CLEAR, &counts->turns},
+        {SQL_FORGET_BOT, &counts->bot_messages},
+        {SQL_FORGET_USER_PROFILES, &counts->profiles},
+        {SQL_FORGET_RATE, &counts->rate_rows},
+        {SQL_FORGET_INBOX, &counts->payloads},
+    };
+    struct params p = { .n = 0 };
+
+    param_text(&p, id);
+    if (pg_ready(st, "admin forget") != 0 || tx_begin(st, "admin forget") != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        int64_t changes = 0;
+        if (run(st, "admin forget", steps[i].sql, &p, &changes) != 0) {
+            tx_rollback(st);
+            memset(counts, 0, sizeof *counts);
+            return -1;
+        }
+        *steps[i].count += changes;
+    }
+    if (tx_commit(st, "admin forget") != 0) {
+        memset(counts, 0, sizeof *counts);
+        return -1;
+    }
+    return 0;
+}
+
 static const struct store_backend_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
@@ -1705,4 +1870,8 @@ static const struct store_backend_ops pg_ops = {
     .profile_get = pg_profile_get,
     .profile_put = pg_profile_put,
     .purge = pg_purge,
+    .admin_stats = pg_admin_stats,
+    .admin_chats = pg_admin_chats,
+    .admin_history = pg_admin_history,
+    .admin_forget = pg_admin_forget,
 };

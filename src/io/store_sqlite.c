@@ -418,7 +418,46 @@ static const char schema_fresh[] =
     X(PURGE_WAITING, "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL," \
                      " outcome = ?3, done_at_ms = ?4"                                          \
                      " WHERE seq IN (SELECT seq FROM linebot_inbox"                            \
-                     " WHERE state = 'waiting' AND timestamp_ms < ?1 LIMIT ?2)")
+                     " WHERE state = 'waiting' AND timestamp_ms < ?1 LIMIT ?2)")                \
+    ADMIN_STATEMENTS(X)
+
+/* `linebot admin` (store.h). The SQL is the same as store_pg.c's, so the two
+ * backends answer alike. */
+#define SPEAKER_IS_USER(h)                                                                     \
+    "EXISTS (SELECT 1 FROM linebot_profiles AS p WHERE p.user_id = ?1"                         \
+    " AND p.chat_id = " h ".chat_id AND p.display_name = " h ".speaker AND p.display_name <> '')"
+#define ADMIN_STATEMENTS(X)                                                                    \
+    X(ADMIN_STATS, "SELECT timestamp_ms / 86400000 AS day, model, count(*),"                   \
+                   " sum(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END),"                   \
+                   " sum(CASE WHEN outcome = 'apologized' THEN 1 ELSE 0 END),"                 \
+                   " sum(CASE WHEN outcome IN ('failed', 'expired') THEN 1 ELSE 0 END),"       \
+                   " coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0),"    \
+                   " coalesce(sum(total_tokens), 0)"                                           \
+                   " FROM linebot_inbox WHERE kind IS NULL"                                    \
+                   " GROUP BY day, model ORDER BY day, model IS NOT NULL, model")              \
+    X(ADMIN_CHATS, "SELECT c.chat_id, max(c.last_ms), sum(c.turns), sum(c.events),"            \
+                   " (SELECT m.model FROM linebot_inbox AS m WHERE m.chat_id = c.chat_id"      \
+                   "  AND m.model IS NOT NULL ORDER BY m.timestamp_ms DESC, m.seq DESC LIMIT 1)" \
+                   " FROM (SELECT chat_id, max(timestamp_ms) AS last_ms, count(*) AS turns,"   \
+                   "  0 AS events FROM linebot_history WHERE (?1 IS NULL OR chat_id = ?1)"     \
+                   "  GROUP BY chat_id"                                                        \
+                   " UNION ALL SELECT chat_id, max(timestamp_ms), 0, count(*) FROM linebot_inbox" \
+                   "  WHERE kind IS NULL AND chat_id <> '' AND (?1 IS NULL OR chat_id = ?1)"   \
+                   "  GROUP BY chat_id) AS c"                                                  \
+                   " GROUP BY c.chat_id ORDER BY max(c.last_ms) DESC, c.chat_id")              \
+    X(ADMIN_HISTORY, "SELECT role, speaker, text, message_id, timestamp_ms FROM linebot_history" \
+                     " WHERE chat_id = ?1 ORDER BY seq")                                       \
+    /* The bot's answer is the turn right after the question in its chat  \
+     * (both are written by one store_job_finish, and a chat has one job in \
+     * progress at a time); before the questions go. */                    \
+    X(FORGET_GROUP_ANSWERS, "DELETE FROM linebot_history WHERE role = 'assistant' AND seq IN"  \
+                            " (SELECT (SELECT min(a.seq) FROM linebot_history AS a"            \
+                            "   WHERE a.chat_id = h.chat_id AND a.seq > h.seq)"                \
+                            "  FROM linebot_history AS h WHERE h.chat_id <> ?1"                \
+                            "  AND h.role = 'user' AND " SPEAKER_IS_USER("h") ")")             \
+    X(FORGET_GROUP_TURNS, "DELETE FROM linebot_history WHERE chat_id <> ?1"                    \
+                          " AND role IN ('user', 'context') AND " SPEAKER_IS_USER("linebot_history")) \
+    X(FORGET_USER_PROFILES, "DELETE FROM linebot_profiles WHERE chat_id = ?1 OR user_id = ?1")
 
 #define STMT_ENUM(name, sql) STMT_##name,
 enum stmt_id { STATEMENTS(STMT_ENUM) STMT_COUNT };
@@ -1629,6 +1668,148 @@ static int sq_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
     return 0;
 }
 
+/* ---- for the operator (linebot admin) ---- */
+
+static int sq_admin_stats(struct store *st, struct store_day_stats **rows, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_ADMIN_STATS);
+    struct store_day_stats *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc;
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc_array(list, cap, sizeof *list);
+        }
+        list[count++] = (struct store_day_stats){
+            .day = sqlite3_column_int64(s, 0),
+            .model = column_dup(s, 1),
+            .events = sqlite3_column_int64(s, 2),
+            .answered = sqlite3_column_int64(s, 3),
+            .apologized = sqlite3_column_int64(s, 4),
+            .failed = sqlite3_column_int64(s, 5),
+            .prompt_tokens = sqlite3_column_int64(s, 6),
+            .completion_tokens = sqlite3_column_int64(s, 7),
+            .total_tokens = sqlite3_column_int64(s, 8),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "admin stats");
+        finish(s);
+        store_day_stats_free(list, count);
+        return -1;
+    }
+    finish(s);
+    *rows = list;
+    *n = count;
+    return 0;
+}
+
+static int sq_admin_chats(struct store *st, const char *chat_id, struct store_chat_info **rows, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_ADMIN_CHATS);
+    struct store_chat_info *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = bind_text(s, 1, chat_id);
+
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc_array(list, cap, sizeof *list);
+        }
+        list[count++] = (struct store_chat_info){
+            .chat_id = column_dup_text(s, 0),
+            .last_active_ms = sqlite3_column_int64(s, 1),
+            .messages = sqlite3_column_int64(s, 2),
+            .events = sqlite3_column_int64(s, 3),
+            .model = column_dup(s, 4),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "admin chats");
+        finish(s);
+        store_chat_info_free(list, count);
+        return -1;
+    }
+    finish(s);
+    *rows = list;
+    *n = count;
+    return 0;
+}
+
+static int sq_admin_history(struct store *st, const char *chat_id, struct turn **turns, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_ADMIN_HISTORY);
+    struct turn *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = bind_text(s, 1, chat_id);
+
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc_array(list, cap, sizeof *list);
+        }
+        list[count++] = (struct turn){
+            .role = store_role_parse((const char *)sqlite3_column_text(s, 0)),
+            .speaker = column_dup(s, 1),
+            .text = column_dup_text(s, 2),
+            .message_id = column_dup(s, 3),
+            .timestamp_ms = sqlite3_column_int64(s, 4),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "admin history");
+        finish(s);
+        turns_free(list, count);
+        return -1;
+    }
+    finish(s);
+    *turns = list;
+    *n = count;
+    return 0;
+}
+
+/* One transaction; the group turns go first, while the profiles that name
+ * the user are still there. */
+static int sq_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
+{
+    const struct {
+        enum stmt_id id;
+        int64_t *count;
+    } steps[] = {
+        {STMT_FORGET_GROUP_ANSWERS, &counts->group_turns},
+        {STMT_FORGET_GROUP_TURNS, &counts->group_turns},
+        {STMT_HISTORY_CLEAR, &counts->turns},
+        {STMT_FORGET_BOT, &counts->bot_messages},
+        {STMT_FORGET_USER_PROFILES, &counts->profiles},
+        {STMT_FORGET_RATE, &counts->rate_rows},
+        {STMT_FORGET_INBOX, &counts->payloads},
+    };
+
+    if (tx_begin(st) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sqlite3_stmt *s = stmt(st, steps[i].id);
+        int changes = 0;
+        if (run_changes(st, s, bind_text(s, 1, id), "admin forget", &changes) != 0) {
+            tx_rollback(st);
+            memset(counts, 0, sizeof *counts);
+            return -1;
+        }
+        *steps[i].count += changes;
+    }
+    if (tx_commit(st) != 0) {
+        memset(counts, 0, sizeof *counts);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- the gate around every op ---- */
 
 /* Every op holds the connection while it runs. A write first makes sure
@@ -1678,6 +1859,11 @@ GATED(profile_put, (struct store *st, const char *chat, const char *user, const 
       (st, chat, user, name, now_ms))
 GATED(purge, (struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms),
       (st, before_ms, dedup_before_ms, done_at_ms))
+GATED_READ(admin_stats, (struct store *st, struct store_day_stats **rows, size_t *n), (st, rows, n))
+GATED_READ(admin_chats, (struct store *st, const char *chat, struct store_chat_info **rows, size_t *n),
+           (st, chat, rows, n))
+GATED_READ(admin_history, (struct store *st, const char *chat, struct turn **turns, size_t *n), (st, chat, turns, n))
+GATED(admin_forget, (struct store *st, const char *id, struct store_forget_counts *counts), (st, id, counts))
 #undef GATED
 #undef GATED_READ
 #undef GATED_OP
@@ -1692,5 +1878,6 @@ static const struct store_backend_ops sqlite_ops = {
     OP(job_release) OP(job_renew) OP(recover) OP(bot_message_is) OP(history_load)
     OP(message_text) OP(message_delete) OP(message_update) OP(history_clear) OP(forget_chat)
     OP(profile_get) OP(profile_put) OP(purge)
+    OP(admin_stats) OP(admin_chats) OP(admin_history) OP(admin_forget)
 #undef OP
 };

@@ -1202,6 +1202,170 @@ static void test_forget_chat(void **state)
     finish_job(fx->st, &job);
 }
 
+/* ---- for the operator (linebot admin) ---- */
+
+#define DAY_MS 86400000LL
+
+/* Claims the event `event_id` and finishes it with `outcome`, `model` and usage. */
+static void finish_event(struct store *st, const char *event_id, enum job_outcome outcome, const char *model,
+                         int64_t prompt, int64_t completion, const struct turn *turns, size_t n_turns)
+{
+    struct job job;
+    struct job_finish f = { outcome, turns, n_turns, NULL, 0, 0, model, { prompt, completion, prompt + completion } };
+
+    claim_expect(st, event_id, &job);
+    if (store_job_finish(st, job.event_id, job.claim_gen, &f) != 0)
+        fail_msg("job finish: %s", store_last_error(st));
+    job_free(&job);
+}
+
+static char *joined_history(struct store *st, const char *chat_id)
+{
+    struct turn *turns = NULL;
+    size_t n = 0;
+    char joined[512] = "";
+
+    if (store_admin_history(st, chat_id, &turns, &n) != 0)
+        fail_msg("admin history: %s", store_last_error(st));
+    for (size_t i = 0; i < n; i++) {
+        assert_true(strlen(joined) + strlen(turns[i].text) < sizeof joined - 2);
+        if (i)
+            strcat(joined, "|");
+        strcat(joined, turns[i].text);
+    }
+    turns_free(turns, n);
+    return strdup(joined);
+}
+
+static void test_admin_reads(void **state)
+{
+    struct fixture *fx = *state;
+    struct turn group_turns[] = {
+        { TURN_USER, (char *)"Alice", (char *)"q1", (char *)"m1", 2 * DAY_MS + 5 },
+        { TURN_ASSISTANT, NULL, (char *)"a1", (char *)"s1", 2 * DAY_MS + 6 },
+    };
+    struct turn user_turns[] = {
+        { TURN_USER, NULL, (char *)"q2", (char *)"m2", 3 * DAY_MS },
+        { TURN_ASSISTANT, NULL, (char *)"a2", (char *)"s2", 3 * DAY_MS + 1 },
+    };
+    struct store_day_stats *days = NULL;
+    struct store_chat_info *chats = NULL;
+    size_t n = 0;
+    char *text;
+
+    add_event(fx->st, "e1", "G1", 2 * DAY_MS + 5);
+    add_event(fx->st, "e2", "U1", 2 * DAY_MS + 10);
+    add_event(fx->st, "e3", "U1", 3 * DAY_MS);
+    finish_event(fx->st, "e1", OUTCOME_ANSWERED, "m-a", 10, 5, group_turns, 2);
+    finish_event(fx->st, "e2", OUTCOME_APOLOGIZED, NULL, -1, -1, NULL, 0);
+    finish_event(fx->st, "e3", OUTCOME_ANSWERED, "m-a", 1, 1, user_turns, 2);
+    add_turn(fx->st, "G1", TURN_CONTEXT, "ctx", "m3", 2 * DAY_MS + 7); /* an internal job: not an event */
+
+    assert_int_equal(store_admin_stats(fx->st, &days, &n), 0);
+    assert_int_equal(n, 3);
+    assert_true(days[0].day == 2 && days[0].model == NULL && days[0].events == 1 && days[0].apologized == 1 &&
+                days[0].answered == 0 && days[0].total_tokens == 0);
+    assert_true(days[1].day == 2 && days[1].model && strcmp(days[1].model, "m-a") == 0 && days[1].events == 1 &&
+                days[1].answered == 1 && days[1].prompt_tokens == 10 && days[1].completion_tokens == 5 &&
+                days[1].total_tokens == 15);
+    assert_true(days[2].day == 3 && days[2].answered == 1 && days[2].total_tokens == 2 && days[2].failed == 0);
+    store_day_stats_free(days, n);
+
+    assert_int_equal(store_admin_chats(fx->st, NULL, &chats, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(chats[0].chat_id, "U1"); /* the most recently active first */
+    assert_int_equal(chats[0].last_active_ms, 3 * DAY_MS + 1);
+    assert_int_equal(chats[0].messages, 2);
+    assert_int_equal(chats[0].events, 2);
+    assert_string_equal(chats[0].model, "m-a");
+    assert_string_equal(chats[1].chat_id, "G1");
+    assert_int_equal(chats[1].messages, 3);
+    assert_int_equal(chats[1].events, 1);
+    store_chat_info_free(chats, n);
+    assert_int_equal(store_admin_chats(fx->st, "G1", &chats, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(chats[0].chat_id, "G1");
+    store_chat_info_free(chats, n);
+    assert_int_equal(store_admin_chats(fx->st, "nobody", &chats, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(chats);
+
+    text = joined_history(fx->st, "G1"); /* every role, oldest first */
+    assert_string_equal(text, "q1|a1|ctx");
+    free(text);
+}
+
+static void test_admin_forget(void **state)
+{
+    struct fixture *fx = *state;
+    struct turn alice[] = {
+        { TURN_USER, (char *)"Alice", (char *)"alice asks", (char *)"m1", 1 },
+        { TURN_ASSISTANT, NULL, (char *)"answer to alice", (char *)"s1", 2 },
+    };
+    struct turn bob[] = {
+        { TURN_USER, (char *)"Bob", (char *)"bob asks", (char *)"m2", 3 },
+        { TURN_ASSISTANT, NULL, (char *)"answer to bob", (char *)"s2", 4 },
+    };
+    struct turn ctx[] = {
+        { TURN_CONTEXT, (char *)"Alice", (char *)"alice chats", (char *)"m3", 5 },
+        { TURN_CONTEXT, (char *)"Bob", (char *)"bob chats", (char *)"m4", 6 },
+    };
+    struct turn own[] = {
+        { TURN_USER, NULL, (char *)"hi", (char *)"m5", 7 },
+        { TURN_ASSISTANT, NULL, (char *)"hello", (char *)"s5", 8 },
+    };
+    const char *sent = "s5";
+    struct store_forget_counts c;
+    char *text, *name = NULL;
+    int64_t count;
+
+    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Alice", 10), 0);
+    assert_int_equal(store_profile_put(fx->st, "G1", "U2", "Bob", 10), 0);
+    assert_int_equal(store_rate_count(fx->st, "U1", 1000, &count), 0);
+    assert_int_equal(store_rate_count(fx->st, "U2", 1000, &count), 0);
+    finish_with(fx->st, "G1", alice, 2, NULL, 0, 0);
+    finish_with(fx->st, "G1", bob, 2, NULL, 0, 0);
+    finish_with(fx->st, "G1", ctx, 2, NULL, 0, 0);
+    finish_with(fx->st, "U1", own, 2, &sent, 1, 8);
+    add_event(fx->st, "pending-1", "U1", 1);
+
+    assert_int_equal(store_admin_forget(fx->st, "U1", &c), 0);
+    assert_int_equal(c.turns, 2);
+    assert_int_equal(c.group_turns, 3);
+    assert_int_equal(c.bot_messages, 1);
+    assert_int_equal(c.profiles, 1);
+    assert_int_equal(c.rate_rows, 1);
+    text = joined_history(fx->st, "G1");
+    assert_string_equal(text, "bob asks|answer to bob|bob chats");
+    free(text);
+    text = joined_history(fx->st, "U1");
+    assert_string_equal(text, "");
+    free(text);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, &name), 0);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U2", 0, &name), 1);
+    free(name);
+    assert_int_equal(store_bot_message_is(fx->st, "U1", "s5"), 0);
+    assert_int_equal(store_rate_count(fx->st, "U2", 1000, &count), 0);
+    assert_int_equal(count, 2); /* Bob's counter stayed */
+
+    /* The pending event is acknowledged work: it stays, with its payload. */
+    {
+        struct job job;
+        claim_expect(fx->st, "pending-1", &job);
+        finish_job(fx->st, &job);
+    }
+
+    /* A chat: its history and everyone's names in it. */
+    assert_int_equal(store_admin_forget(fx->st, "G1", &c), 0);
+    assert_int_equal(c.turns, 3);
+    assert_int_equal(c.group_turns, 0);
+    assert_int_equal(c.profiles, 1);
+    assert_int_equal(store_admin_forget(fx->st, "nobody", &c), 0);
+    assert_true(c.turns == 0 && c.group_turns == 0 && c.bot_messages == 0 && c.profiles == 0 && c.rate_rows == 0 &&
+                c.payloads == 0);
+    assert_int_equal(store_admin_forget(fx->st, "", &c), -1);
+}
+
 /* ---- profiles, rate limits, retention ---- */
 
 static void test_profiles(void **state)
@@ -3228,6 +3392,8 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_context_keep),
         STORE_TEST(test_history_clear),
         STORE_TEST(test_forget_chat),
+        STORE_TEST(test_admin_reads),
+        STORE_TEST(test_admin_forget),
         STORE_TEST(test_profiles),
         STORE_TEST(test_rate_count),
         STORE_TEST(test_rate_count_concurrent),
