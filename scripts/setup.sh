@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/apt-common.sh
 
-apt_install build-essential cmake pkg-config ca-certificates curl openssl git \
+apt_install build-essential cmake pkg-config ca-certificates curl openssl \
   libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev \
   libmd4c-dev libutf8proc-dev libpq-dev
 
