@@ -302,8 +302,8 @@ static struct caddy *caddy_start(struct world *w)
         e2e_printf("HOME=%s", c->dir),
         e2e_printf("XDG_DATA_HOME=%s/data", c->dir),
         e2e_printf("XDG_CONFIG_HOME=%s/config", c->dir),
-        e2e_printf("LINEBOT_DOMAIN=%s", SITE),
-        e2e_printf("LINEBOT_UPSTREAM=127.0.0.1:%d", w->port),
+        e2e_printf("BOT_DOMAIN=%s", SITE),
+        e2e_printf("BOT_UPSTREAM=127.0.0.1:%d", w->port),
         NULL,
     };
     c->pid = fork();
