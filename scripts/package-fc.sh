@@ -84,6 +84,9 @@ fi
 # the smoke server) and mounts (our /proc; debootstrap's /proc, /sys, /dev/pts).
 abs_root=$(realpath -m "$root")
 abs_run_root=$(realpath -m "$run_root")
+# What runs or is mounted under these paths is ended and unmounted: never
+# under / or a top-level directory.
+case "$abs_root" in /*/*) ;; *) echo "package-fc: LINEBOT_FC_ROOT ($root) must be a directory of its own" >&2; exit 2 ;; esac
 in_our_roots() { # path
   case "$1" in "$abs_root" | "$abs_root"/* | "$abs_run_root" | "$abs_run_root"/*) return 0 ;; esac
   return 1
@@ -151,8 +154,13 @@ make_root() {
   local stamp=$r/.linebot-root
   if [ ! -f "$r/.linebot-debootstrap" ]; then
     echo "== debootstrap $suite into $r"
-    # Nothing is mounted there any more (end_leftovers), and --one-file-system
-    # would stop at anything that still were.
+    # Only what a debootstrap left (debootstrap/ while it runs, apt-get once
+    # unpacked) is removed. Nothing is mounted there any more (end_leftovers),
+    # and --one-file-system would stop at anything that still were.
+    if [ -n "$(ls -A "$r" 2>/dev/null)" ] && [ ! -d "$r/debootstrap" ] && [ ! -x "$r/usr/bin/apt-get" ]; then
+      echo "package-fc: $r is not empty and not a Debian root: not removing it" >&2
+      exit 2
+    fi
     rm -rf --one-file-system "$r"
     mkdir -p "$(dirname "$r")"
     debootstrap --variant=minbase "$suite" "$r" "$mirror" >"$r.debootstrap.log" 2>&1 9>&- ||
