@@ -28,6 +28,12 @@
 #   DEBIAN_MIRROR       Debian mirror                   (http://deb.debian.org/debian)
 #   LINEBOT_FC_REFRESH  1: apt-get upgrade the cached roots now; otherwise that
 #                       happens when they are more than 7 days old
+#
+# An interrupted run (Ctrl-C, kill, even kill -9) leaves nothing that stops the
+# next one: a lock file keeps two runs apart; a run first ends what an earlier
+# one left running inside its roots, unmounts what it left mounted there,
+# makes again a root whose debootstrap did not finish, finishes an
+# interrupted dpkg, and builds from scratch when the last build was cut short.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,12 +62,51 @@ for arg in "$@"; do
   esac
 done
 
-for tool in debootstrap zip unzip readelf; do
+. scripts/apt-common.sh
+for tool in debootstrap zip unzip readelf flock; do
   if ! command -v "$tool" >/dev/null; then
-    apt-get install -y -qq --no-install-recommends debootstrap zip unzip binutils >/dev/null
+    apt_install debootstrap zip unzip binutils util-linux
     break
   fi
 done
+
+# One run at a time. The lock is on a descriptor (9) that nothing started here
+# inherits (9>&-), so it goes with this process, however that ends.
+mkdir -p "$(dirname "$root")"
+lock=$(dirname "$root")/.package-fc.lock
+exec 9>"$lock"
+if ! flock -n 9; then
+  echo "package-fc: another run holds $lock; waiting for it" >&2
+  flock 9
+fi
+
+# What an earlier run may have left in the roots: processes (a build, apt-get,
+# the smoke server) and mounts (our /proc; debootstrap's /proc, /sys, /dev/pts).
+abs_root=$(realpath -m "$root")
+abs_run_root=$(realpath -m "$run_root")
+# What runs or is mounted under these paths is ended and unmounted: never
+# under / or a top-level directory.
+case "$abs_root" in /*/*) ;; *) echo "package-fc: LINEBOT_FC_ROOT ($root) must be a directory of its own" >&2; exit 2 ;; esac
+in_our_roots() { # path
+  case "$1" in "$abs_root" | "$abs_root"/* | "$abs_run_root" | "$abs_run_root"/*) return 0 ;; esac
+  return 1
+}
+end_leftovers() {
+  local p r
+  for p in /proc/[0-9]*; do
+    r=$(readlink "$p/root" 2>/dev/null) || continue
+    if in_our_roots "$r" && [ "${p#/proc/}" != "$$" ]; then
+      echo "package-fc: ending process ${p#/proc/} left in $r" >&2
+      kill -KILL "${p#/proc/}" 2>/dev/null || true
+    fi
+  done
+  # Mount points, deepest first; each is unmounted lazily if it is busy.
+  awk '{ print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+    in_our_roots "$m" || continue
+    umount "$m" 2>/dev/null || umount -l "$m" || true
+  done
+}
+end_leftovers
 
 mounted=()
 cleanup() {
@@ -69,8 +114,10 @@ cleanup() {
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
     umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" || true
   done
+  end_leftovers
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 # Mounts /proc in a root for the duration of this script: apt needs it, and
 # the loader resolves $ORIGIN through /proc/self/exe, so without it even a
@@ -87,7 +134,7 @@ in_root() {
   local r=$1
   shift
   chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-    DEBIAN_FRONTEND=noninteractive "$@"
+    DEBIAN_FRONTEND=noninteractive "$@" 9>&-
 }
 
 # Runs apt-get in a root; its chatter goes to a log that is shown on failure.
@@ -100,19 +147,30 @@ apt_in() {
 
 # Makes (once) a minimal bullseye root and, when packages are given, installs
 # them and refreshes them weekly (or with LINEBOT_FC_REFRESH=1). The stamp
-# file records the package list.
+# file records the package list; .linebot-debootstrap, a finished debootstrap.
 make_root() {
   local r=$1 pkgs
   pkgs=$(echo "$2" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')
   local stamp=$r/.linebot-root
-  if [ ! -x "$r/usr/bin/apt-get" ]; then
+  if [ ! -f "$r/.linebot-debootstrap" ]; then
     echo "== debootstrap $suite into $r"
-    rm -rf "$r"
+    # Only what a debootstrap left (debootstrap/ while it runs, apt-get once
+    # unpacked) is removed. Nothing is mounted there any more (end_leftovers),
+    # and --one-file-system would stop at anything that still were.
+    if [ -n "$(ls -A "$r" 2>/dev/null)" ] && [ ! -d "$r/debootstrap" ] && [ ! -x "$r/usr/bin/apt-get" ]; then
+      echo "package-fc: $r is not empty and not a Debian root: not removing it" >&2
+      exit 2
+    fi
+    rm -rf --one-file-system "$r"
     mkdir -p "$(dirname "$r")"
-    debootstrap --variant=minbase "$suite" "$r" "$mirror" >"$r.debootstrap.log" 2>&1 ||
+    debootstrap --variant=minbase "$suite" "$r" "$mirror" >"$r.debootstrap.log" 2>&1 9>&- ||
       { tail -20 "$r.debootstrap.log" >&2; exit 1; }
+    touch "$r/.linebot-debootstrap"
   fi
   enter "$r"
+  # A dpkg cut short by an earlier run is finished first (a no-op otherwise).
+  in_root "$r" dpkg --configure -a >>"$r.apt.log" 2>&1 ||
+    { tail -30 "$r.apt.log" >&2; echo "package-fc: dpkg --configure -a failed in $r" >&2; exit 1; }
   [ -n "$pkgs" ] || return 0
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$pkgs" ] && [ "${LINEBOT_FC_REFRESH:-0}" != 1 ] &&
     [ -z "$(find "$stamp" -mtime +7)" ]; then
@@ -140,6 +198,13 @@ make_root "$root" "$build_pkgs"
 
 echo "== copy the sources into $root/linebot"
 mkdir -p "$root/linebot"
+# A build killed mid-way can leave a truncated object file that looks newer
+# than its source: after an interrupted run, build from scratch.
+if [ -e "$root/linebot/.building" ]; then
+  echo "   the last build did not finish: starting the build directories anew"
+  rm -rf "$root/linebot/build-fc" "$root/linebot/build-fc-tests"
+fi
+touch "$root/linebot/.building"
 rm -rf "$root/linebot/src" "$root/linebot/scripts" "$root/linebot/dist"
 # tar keeps the mtimes, so the cached build directory only rebuilds what changed.
 tar -cf - CMakeLists.txt src scripts | tar -xf - -C "$root/linebot"
@@ -149,7 +214,8 @@ in_root "$root" /bin/sh -c 'cd /linebot && exec env LINEBOT_PKG_NAME=linebot-fc 
   LINEBOT_PKG_BUILD_DIR=build-fc LINEBOT_PKG_MAX_GLIBC='"$max_glibc"' scripts/package-lambda.sh' |
   sed 's/^/   | /'
 mkdir -p dist
-cp "$root/linebot/dist/linebot-fc.zip" dist/linebot-fc.zip
+cp "$root/linebot/dist/linebot-fc.zip" dist/linebot-fc.zip.part
+mv dist/linebot-fc.zip.part dist/linebot-fc.zip
 
 echo "== check glibc <= $max_glibc (Debian 11), from outside the root"
 scripts/check-glibc.sh dist/linebot-fc.zip "$max_glibc"
@@ -169,6 +235,7 @@ if [ "$run_tests" = 1 ]; then
     cmake --build build-fc-tests -j"$(nproc)" >/dev/null &&
     cd build-fc-tests && ctest --output-on-failure -j2' | sed 's/^/   | /'
 fi
+rm -f "$root/linebot/.building"
 
 make_root "$run_root" ""
 echo "== run the unpacked zip in a bare $suite root ($run_root, none of the libraries installed)"
@@ -190,7 +257,7 @@ rm -f "$run_root/tmp/linebot-smoke.db"*
 chroot "$run_root" /usr/bin/env -i PATH=/usr/bin:/bin FC_FUNCTION_NAME=linebot-smoke \
   FC_CUSTOM_LISTEN_PORT="$port" FC_REGION=cn-hangzhou FC_ACCOUNT_ID=0 LINE_CHANNEL_SECRET=smoke \
   LINE_CHANNEL_ACCESS_TOKEN=smoke LLM_API_KEY=smoke LINEBOT_DB=/tmp/linebot-smoke.db \
-  /bin/sh -c 'cd /code && exec ./bootstrap serve' >"$run_root.serve.log" 2>&1 &
+  /bin/sh -c 'cd /code && exec ./bootstrap serve' >"$run_root.serve.log" 2>&1 9>&- &
 serve_pid=$!
 health=000
 for _ in $(seq 50); do

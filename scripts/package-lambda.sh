@@ -22,8 +22,8 @@
 #   LINEBOT_PKG_NAME       zip name under dist/            (linebot-lambda)
 #   LINEBOT_PKG_BUILD_DIR  CMake build directory           (build-lambda)
 #   LINEBOT_PKG_MAX_GLIBC  newest glibc the target has     (2.34)
-# Needs: cmake, a C compiler, the -dev packages of scripts/setup.sh, patchelf,
-# zip, unzip and binutils (readelf, strip).
+# Needs: a C compiler and the -dev packages of scripts/setup.sh; it installs
+# its own tools when they are missing: cmake, patchelf, zip, unzip, binutils.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,9 +32,15 @@ build=${LINEBOT_PKG_BUILD_DIR:-build-lambda}
 max_glibc=${LINEBOT_PKG_MAX_GLIBC:-2.34}
 out=dist/$name.zip
 
-for tool in cmake patchelf zip unzip readelf strip ldd; do
-  command -v "$tool" >/dev/null || { echo "package: $tool not found (apt-get install patchelf zip unzip binutils cmake)" >&2; exit 2; }
+# Its own tools, when missing (the libraries come from scripts/setup.sh).
+. scripts/apt-common.sh
+declare -A pkg_of=([cmake]=cmake [patchelf]=patchelf [zip]=zip [unzip]=unzip [readelf]=binutils [strip]=binutils)
+need=()
+for tool in "${!pkg_of[@]}"; do
+  command -v "$tool" >/dev/null || need+=("${pkg_of[$tool]}")
 done
+# shellcheck disable=SC2046 # one word per package
+apt_install $(printf '%s\n' "${need[@]}" | sort -u)
 
 echo "== build ($build, Release, no tests)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DLINEBOT_BUILD_TESTS=OFF >/dev/null
