@@ -5,9 +5,9 @@
 
 /* Weight of the newest job in the moving average, as 1/N: the last few
  * dozen jobs matter, so that a model that slows down is seen within seconds.
- * The first jobs are averaged plainly, with the prior as one sample, so that
- * a fast model is believed after a few jobs (a burst at start-up is not
- * refused for the prior's sake). */
+ * The first jobs are averaged plainly. Nothing is refused before a job has
+ * been timed: a guess would refuse a start-up burst that a fast model
+ * answers at once. */
 #define MEAN_WEIGHT_INV 16
 
 void admission_init(struct admission *a, bool enabled, int workers, int64_t budget_ms, int64_t backlog)
@@ -16,7 +16,7 @@ void admission_init(struct admission *a, bool enabled, int workers, int64_t budg
     a->workers = workers > 0 ? workers : 1;
     a->budget_ms = budget_ms;
     atomic_init(&a->queued, backlog > 0 ? backlog : 0);
-    atomic_init(&a->mean_job_us, (long long)ADMISSION_PRIOR_JOB_MS * 1000);
+    atomic_init(&a->mean_job_us, 0);
     atomic_init(&a->jobs, 0);
 }
 
@@ -37,7 +37,7 @@ void admission_job_done(struct admission *a, int64_t duration_ms)
 {
     long long sample = (long long)(duration_ms < 0 ? 0 : duration_ms) * 1000;
     long long jobs = atomic_fetch_add(&a->jobs, 1) + 1;
-    long long weight = jobs + 1 < MEAN_WEIGHT_INV ? jobs + 1 : MEAN_WEIGHT_INV;
+    long long weight = jobs < MEAN_WEIGHT_INV ? jobs : MEAN_WEIGHT_INV;
     long long mean = atomic_load(&a->mean_job_us);
     long long next;
     do
@@ -58,7 +58,7 @@ int64_t admission_wait_ms(struct admission *a)
 
 bool admission_refuse(struct admission *a, size_t n_events)
 {
-    if (!a->enabled || n_events == 0)
+    if (!a->enabled || n_events == 0 || atomic_load(&a->jobs) == 0)
         return false;
     /* The last event of this webhook waits for everything queued and for the
      * ones before it in the webhook, then needs one job of its own. */

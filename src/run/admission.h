@@ -5,7 +5,7 @@
  * new events would be claimed too late: acknowledging them would lose them
  * silently ("expired"). Admission estimates how long an event arriving now
  * would wait (Little's law: events queued ahead times the mean job time,
- * shared by the workers) and refuses the webhook with 503 when that wait plus
+ * shared by the workers; nothing is refused before a job has been timed) and refuses the webhook with 503 when that wait plus
  * one job passes the answer budget, so that LINE redelivers it later.
  *
  * The counts are this process's: events its ingest committed and its workers
@@ -19,10 +19,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* The mean job time assumed before the first job has finished: a typical
- * model answer. */
-#define ADMISSION_PRIOR_JOB_MS 5000
 
 struct admission {
     bool enabled;             /* push fallback off: late events cannot be pushed */
@@ -44,7 +40,7 @@ int64_t admission_wait_ms(struct admission *a);
 
 /* True when a webhook with `n_events` events needing work must be refused:
  * the last of them would not be answered within the budget. Never when
- * admission is disabled or `n_events` is 0. */
+ * admission is disabled, no job has finished yet, or `n_events` is 0. */
 bool admission_refuse(struct admission *a, size_t n_events);
 
 #endif

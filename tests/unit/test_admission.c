@@ -1,6 +1,7 @@
 /* test_admission.c - the wait estimate behind overload 503s (run/admission.c).
  * Expected values are worked out by hand from the documented rule: refuse
- * when (queued + events - 1) * mean / workers + mean > budget. */
+ * when (queued + events - 1) * mean / workers + mean > budget, once a job
+ * has been timed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,12 @@ static void test_prior_and_budget(void **state)
 {
     (void)state;
     struct admission a;
-    admission_init(&a, true, 1, 50000, 0);
+    admission_init(&a, true, 1, 50000, 1000);
+    /* No job timed yet: nothing is refused, whatever the backlog. */
+    assert_false(admission_refuse(&a, 1));
+    for (int i = 0; i < 1000; i++)
+        admission_claimed(&a);
+    admission_job_done(&a, 5000);
     /* Nothing queued: one 5 s job fits in 50 s. */
     assert_false(admission_refuse(&a, 1));
     admission_added(&a, 9);
@@ -33,6 +39,7 @@ static void test_workers_share_the_queue(void **state)
     (void)state;
     struct admission a;
     admission_init(&a, true, 4, 50000, 36);
+    admission_job_done(&a, 5000);
     /* 36 * 5 s / 4 = 45 s, + 5 s = 50 s. */
     assert_int_equal(admission_wait_ms(&a), 45000);
     assert_false(admission_refuse(&a, 1));
@@ -46,6 +53,7 @@ static void test_claims_never_go_below_zero(void **state)
     (void)state;
     struct admission a;
     admission_init(&a, true, 1, 50000, 0);
+    admission_job_done(&a, 5000);
     admission_claimed(&a); /* another instance's event */
     admission_claimed(&a);
     admission_added(&a, 2);
@@ -58,16 +66,17 @@ static void test_mean_follows_the_jobs(void **state)
     struct admission a;
     admission_init(&a, true, 1, 50000, 0);
     admission_added(&a, 100);
+    admission_job_done(&a, 5000);
     assert_true(admission_refuse(&a, 1));
-    /* Instant jobs: the first ones are averaged with the 5 s prior as one
-     * sample: 2.5 s after one, 1.25 s after three. */
+    /* Then instant jobs: the first jobs are averaged plainly: 2.5 s after
+     * one more, 1.25 s after three more. */
     admission_job_done(&a, 0);
     assert_int_equal(admission_wait_ms(&a), 100 * 2500);
     admission_job_done(&a, 0);
     admission_job_done(&a, 0);
     assert_int_equal(admission_wait_ms(&a), 100 * 1250);
-    /* From the 15th job on, the mean moves 1/16 of the way: 5 s / 16 =
-     * 312.5 ms after 15 jobs, then * (15/16)^85 (about 0.0042): 1.3 ms. */
+    /* From the 16th job on, the mean moves 1/16 of the way: 5 s / 16 =
+     * 312.5 ms after 16 jobs, then * (15/16)^85 (about 0.0042): 1.3 ms. */
     for (int i = 3; i < 100; i++)
         admission_job_done(&a, 0);
     int64_t wait = admission_wait_ms(&a);
@@ -87,6 +96,7 @@ static void test_disabled_never_refuses(void **state)
     (void)state;
     struct admission a;
     admission_init(&a, false, 1, 50000, 1000);
+    admission_job_done(&a, 5000);
     assert_false(admission_refuse(&a, 5));
 }
 
