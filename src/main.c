@@ -64,7 +64,11 @@ static const char usage[] =
     "  linebot webhook set URL | get | test [URL]\n"
     "                     register, show or test the channel's webhook URL at LINE\n"
     "  linebot version    print the version, the commit and the libraries' versions\n"
-    "  linebot --help     show this help; `linebot serve --help` lists the settings\n";
+    "  linebot --help     show this help; `linebot serve --help` lists the settings\n"
+    "\n"
+    "Settings come from the environment. Every command also takes --env-file PATH\n"
+    "(before or after its name) to read them from a file, else reads ./.env when\n"
+    "present; real environment variables win over the file.\n";
 
 /* `linebot serve --help`: every setting of core/settings.c's table, under
  * its group, with its bounds, choices and default. Test-only rows are left
@@ -334,9 +338,11 @@ int main(int argc, char **argv)
     }
     argc = kept;
     argv[argc] = NULL;
-    bool reads_settings = !(argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-                                          strcmp(argv[1], "help") == 0 || strcmp(argv[1], "version") == 0 ||
-                                          strcmp(argv[1], "--version") == 0));
+    bool serverless = config_lookup(environ, "AWS_LAMBDA_RUNTIME_API") || config_lookup(environ, "FC_FUNCTION_NAME");
+    bool reads_settings = argc < 2 ? serverless
+                                   : !(strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+                                       strcmp(argv[1], "help") == 0 || strcmp(argv[1], "version") == 0 ||
+                                       strcmp(argv[1], "--version") == 0);
     if (reads_settings) {
         /* Before anything reads the environment, and while this is the only thread. */
         char err[512];
@@ -345,7 +351,7 @@ int main(int argc, char **argv)
     }
     if (argc < 2) {
         /* Lambda starts `bootstrap` without arguments; so may Function Compute. */
-        if (config_lookup(environ, "AWS_LAMBDA_RUNTIME_API") || config_lookup(environ, "FC_FUNCTION_NAME"))
+        if (serverless)
             return serve();
         fputs(usage, stderr);
         return 2;

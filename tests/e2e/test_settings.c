@@ -189,6 +189,7 @@ static const char env_file_text[] = "# linebot settings\r\n"
                                     "export LINE_CHANNEL_ACCESS_TOKEN=\"" E2E_ACCESS_TOKEN "\"\r\n"
                                     "LINE_CHANNEL_SECRET = '" E2E_CHANNEL_SECRET "'  # Basic settings\r\n"
                                     "LLM_API_KEY=" E2E_LLM_KEY "\r\n"
+                                    "LLM_MODEL=first-model\r\n" /* given twice: the last one counts */
                                     "LLM_MODEL=\"file \\\"model\\\"\"\r\n";
 
 static void test_env_file_before_or_after_the_command(void **state)
