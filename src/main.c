@@ -302,6 +302,37 @@ out:
     return status;
 }
 
+/* --env-file PATH (or --env-file=PATH) may come before or after the
+ * command's name: it is taken out of argv here, so that no command sees it.
+ * Returns 0, or -1 after saying what is wrong on stderr. */
+static int take_env_file_option(int *argc, char **argv, const char **path)
+{
+    int kept = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *file;
+        if (strcmp(argv[i], "--env-file") == 0) {
+            if (i + 1 >= *argc) {
+                fputs("linebot: --env-file needs a path\n", stderr);
+                return -1;
+            }
+            file = argv[++i];
+        } else if (strncmp(argv[i], "--env-file=", 11) == 0) {
+            file = argv[i] + 11;
+        } else {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        if (*path) {
+            fputs("linebot: --env-file is given twice\n", stderr);
+            return -1;
+        }
+        *path = file;
+    }
+    *argc = kept;
+    argv[kept] = NULL;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
 #ifdef M_ARENA_MAX
@@ -312,32 +343,9 @@ int main(int argc, char **argv)
     /* Before any thread and any JSON, in every subcommand: from here on an
      * allocation that fails aborts (core/alloc.h), jansson's included. */
     alloc_init();
-    /* --env-file PATH may come before or after the command's name: taken out
-     * of argv here, so that no command sees it. */
     const char *env_file = NULL;
-    int kept = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *file = NULL;
-        if (strcmp(argv[i], "--env-file") == 0) {
-            if (i + 1 >= argc) {
-                fputs("linebot: --env-file needs a path\n", stderr);
-                return 2;
-            }
-            file = argv[++i];
-        } else if (strncmp(argv[i], "--env-file=", 11) == 0) {
-            file = argv[i] + 11;
-        } else {
-            argv[kept++] = argv[i];
-            continue;
-        }
-        if (env_file) {
-            fputs("linebot: --env-file is given twice\n", stderr);
-            return 2;
-        }
-        env_file = file;
-    }
-    argc = kept;
-    argv[argc] = NULL;
+    if (take_env_file_option(&argc, argv, &env_file) != 0)
+        return 2;
     bool serverless = config_lookup(environ, "AWS_LAMBDA_RUNTIME_API") || config_lookup(environ, "FC_FUNCTION_NAME");
     bool reads_settings = argc < 2 ? serverless
                                    : !(strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
