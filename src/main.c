@@ -171,12 +171,16 @@ static int serve(void)
 {
     struct config cfg;
     char err[512];
-    if (config_load(&cfg, environ, err, sizeof err) != 0)
+    if (config_load(&cfg, environ, err, sizeof err) != 0) {
+        /* "LINE_CHANNEL_SECRET is not set" is best read after "did you mean". */
+        settings_check_env(environ, warn_on_stderr, NULL);
         return refuse_to_start(err);
+    }
     /* A wrong secret would only show as "wrong X-Line-Signature" on every
      * webhook; a swapped secret and token are caught here too. */
     const char *secret_problem = config_channel_secret_problem(cfg.channel_secret);
     if (secret_problem) {
+        settings_check_env(environ, warn_on_stderr, NULL);
         snprintf(err, sizeof err, "LINE_CHANNEL_SECRET %s", secret_problem);
         config_free(&cfg);
         return refuse_to_start(err);

@@ -181,6 +181,22 @@ static void test_unknown_settings_get_did_you_mean(void **state)
     world_finish(w);
 }
 
+/* The typo that leaves a required setting unset: the refusal comes with the
+ * "did you mean" that explains it. */
+static void test_typo_of_a_required_setting_is_explained(void **state)
+{
+    struct world *w = world_new(state, (const char *[]){"LINE_CHANNEL_SECRET", NULL});
+    bot_spawn(w, (const char *[]){"LINE_CHANEL_SECRET=" E2E_CHANNEL_SECRET, NULL});
+    int status = bot_wait_exit(w, e2e_ms(10000));
+    assert_true(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    char *log = bot_output(w);
+    assert_contains(log, "linebot: warning: LINE_CHANEL_SECRET is not a setting of linebot and is ignored: did you "
+                         "mean LINE_CHANNEL_SECRET?\nlinebot: LINE_CHANNEL_SECRET is not set");
+    assert_not_contains(log, E2E_CHANNEL_SECRET);
+    free(log);
+    world_finish(w);
+}
+
 /* ---- .env files ---------------------------------------------------------------- */
 
 /* The usual dotenv syntax, with CRLF line ends as a Windows editor saves them. */
@@ -381,6 +397,7 @@ int main(void)
         E2E_TEST(test_pasted_credentials_work_with_a_warning),
         E2E_TEST(test_secret_that_is_not_32_hex_stops_the_start),
         E2E_TEST(test_unknown_settings_get_did_you_mean),
+        E2E_TEST(test_typo_of_a_required_setting_is_explained),
         E2E_TEST(test_env_file_before_or_after_the_command),
         E2E_TEST(test_dot_env_in_the_working_directory_and_real_env_wins),
         E2E_TEST(test_bad_env_file_names_file_and_line),
