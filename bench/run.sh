@@ -51,7 +51,7 @@ PORT_BASE=${BENCH_PORT_BASE:-18100}
 SERVER_PORT=$PORT_BASE
 LINE_PORT=$((PORT_BASE + 1))
 LLM_PORT=$((PORT_BASE + 2))
-SECRET=bench-channel-secret-0123456789abcdef
+SECRET=be7c4000000000000123456789abcdef # 32 hex: linebot refuses other channel secrets
 TOKEN=bench-channel-access-token
 START_TS=$(date +%s)
 

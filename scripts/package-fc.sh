@@ -207,7 +207,9 @@ fi
 touch "$root/linebot/.building"
 rm -rf "$root/linebot/src" "$root/linebot/scripts" "$root/linebot/dist"
 # tar keeps the mtimes, so the cached build directory only rebuilds what changed.
-tar -cf - CMakeLists.txt src scripts | tar -xf - -C "$root/linebot"
+# A .env file holds credentials: it never leaves this machine (FC gets its
+# settings as environment variables).
+tar --exclude=.env --exclude='.env.*' -cf - CMakeLists.txt src scripts | tar -xf - -C "$root/linebot"
 
 echo "== build and package inside $suite (scripts/package-lambda.sh)"
 in_root "$root" /bin/sh -c 'cd /linebot && exec env LINEBOT_PKG_NAME=linebot-fc \

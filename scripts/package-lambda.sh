@@ -103,7 +103,8 @@ for lib in "${bundled[@]}"; do
 done
 
 rm -f "$out"
-(cd "$stage" && zip -q -r -X "$OLDPWD/$out" bootstrap lib)
+# Never a .env file (credentials; `bootstrap` would read one from its working directory).
+(cd "$stage" && zip -q -r -X "$OLDPWD/$out" bootstrap lib -x '.env' '*/.env' '.env.*' '*/.env.*')
 echo "== $out: $(du -k "$out" | cut -f1) KiB zipped, $(du -sk "$stage" | cut -f1) KiB unpacked," \
   "${#bundled[@]} bundled libraries"
 echo "${bundled[*]}" | fold -s -w 96 | sed 's/^/   /'

@@ -1,9 +1,15 @@
 /* config.c - the environment -> struct config, and nothing else reads it.
  *
- * Every setting has a default here, a parser that rejects nonsense with a
- * one-line message naming the variable, and no secret ever goes into a message. */
+ * Every setting has its row in core/settings.c: the default, the bounds and
+ * the help come from there, so `serve --help`, this parser and the README
+ * agree. Here each gets a parser that rejects nonsense with a one-line
+ * message naming the variable, and no secret ever goes into a message.
+ * Credentials are trimmed of what a copy leaves around them (a CR from a
+ * Windows .env file, quotes, spaces); start-up warns about that by name
+ * (settings_check_env). */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +21,7 @@
 
 #include "core/alloc.h"
 #include "core/chat.h"
+#include "core/settings.h"
 #include "io/http_client.h"
 #include "obs/log.h"
 
@@ -46,15 +53,24 @@ const char *config_provider_name(enum llm_provider p)
     return "unknown";
 }
 
+/* The row of a setting this file reads. A name missing from the table is a
+ * bug that would let the help and the README drift: it stops every test that
+ * loads a configuration. */
+static const struct setting *row_of(const char *key)
+{
+    const struct setting *row = settings_find(key);
+    if (!row) {
+        fprintf(stderr, "linebot: bug: %s is read but has no row in src/core/settings.c\n", key);
+        abort();
+    }
+    return row;
+}
+
 /* Looks `key` up in a KEY=VALUE array; the last occurrence wins, as in a shell. */
 static const char *env_get(char *const *env, const char *key)
 {
-    const char *found = NULL;
-    size_t klen = strlen(key);
-    for (char *const *e = env; e && *e; e++)
-        if (strncmp(*e, key, klen) == 0 && (*e)[klen] == '=')
-            found = *e + klen + 1;
-    return found;
+    row_of(key);
+    return settings_env_get(env, key);
 }
 
 /* A variable that is set to a non-empty value, else NULL. */
@@ -117,36 +133,72 @@ static char *dup_str(const char *s)
     return xstrdup(s ? s : "");
 }
 
-static char *get_str(struct loader *l, const char *name, const char *def)
+/* A text setting; unset: its default ("" when it has none). */
+static char *get_str(struct loader *l, const char *name)
 {
     const char *v = env_get(l->env, name);
-    return dup_str(v ? v : def);
+    return dup_str(v ? v : row_of(name)->def);
 }
 
-static int get_int(struct loader *l, const char *name, int def, int min, int max)
+/* A whole number within the row's bounds; unset or empty: its default. */
+static int get_int(struct loader *l, const char *name)
 {
+    const struct setting *row = row_of(name);
+    assert(row->type == SETTING_INT && row->def && row->max <= INT_MAX && row->min >= INT_MIN);
+    int def = (int)strtol(row->def, NULL, 10);
     const char *v = env_nonempty(l->env, name);
     if (!v)
         return def;
     char *end;
     errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end != '\0' || n < min || n > max) {
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end != '\0' || n < row->min || n > row->max) {
         char complaint[96];
-        snprintf(complaint, sizeof complaint, "must be a whole number from %d to %d", min, max);
+        snprintf(complaint, sizeof complaint, "must be a whole number from %lld to %lld", row->min, row->max);
         fail(l, name, complaint);
         return def;
     }
     return (int)n;
 }
 
-static bool get_bool(struct loader *l, const char *name, bool def)
+static bool get_bool(struct loader *l, const char *name)
 {
+    const struct setting *row = row_of(name);
+    assert(row->type == SETTING_BOOL && row->def);
+    bool b = false;
+    config_parse_bool(row->def, &b);
     const char *v = env_nonempty(l->env, name);
-    bool b = def;
     if (v && config_parse_bool(v, &b) != 0)
         fail(l, name, "must be one of 1, 0, true, false");
     return b;
+}
+
+/* A credential without the spaces, line breaks and quotes a copy leaves
+ * around it; NULL when unset or nothing is left. */
+static char *get_credential(char *const *env, const char *name)
+{
+    assert(row_of(name)->flags & SETTING_SECRET);
+    const char *v = env_get(env, name);
+    if (!v)
+        return NULL;
+    bool changed;
+    char *trimmed = settings_trim_credential(v, &changed);
+    if (!trimmed[0]) {
+        free(trimmed);
+        return NULL;
+    }
+    return trimmed;
+}
+
+/* The first of `names` (NULL-terminated) that holds a credential. */
+static char *first_credential(char *const *env, const char *const *names)
+{
+    for (const char *const *n = names; *n; n++) {
+        char *v = get_credential(env, *n);
+        if (v)
+            return v;
+    }
+    return NULL;
 }
 
 /* A variable's value when set and non-empty, else NULL. */
@@ -177,7 +229,7 @@ static const char *get_reasoning_effort(struct loader *l)
 /* Accepts http:// and https:// URLs with a host only, as curl_url() reads
  * them (the parser every transfer uses, through http_url_split), and strips
  * trailing slashes so that paths can be appended. */
-static char *get_url(struct loader *l, const char *name, const char *def)
+static char *get_url_or(struct loader *l, const char *name, const char *def)
 {
     const char *v = env_nonempty(l->env, name);
     if (!v)
@@ -197,6 +249,12 @@ static char *get_url(struct loader *l, const char *name, const char *def)
     while (n > 0 && d[n - 1] == '/')
         d[--n] = '\0';
     return d;
+}
+
+/* A URL setting, its row's default when unset. */
+static char *get_url(struct loader *l, const char *name)
+{
+    return get_url_or(l, name, row_of(name)->def);
 }
 
 /* A copy of a part of the URL held in `u`, or NULL when it has none. */
@@ -232,10 +290,32 @@ static void get_db(struct config *cfg, char *const *env)
 {
     const char *default_db = env_nonempty(env, "AWS_LAMBDA_RUNTIME_API") || env_nonempty(env, "FC_FUNCTION_NAME")
                                  ? "/tmp/linebot.db"
-                                 : "./linebot.db";
+                                 : row_of("LINEBOT_DB")->def;
     const char *db = env_nonempty(env, "LINEBOT_DB");
     cfg->db = dup_str(db ? db : default_db);
     db_password(cfg);
+}
+
+/* LINE_CHANNEL_ACCESS_TOKEN, else its older name LINE_ACCESS_TOKEN; required. */
+static void get_access_token(struct loader *l, struct config *cfg)
+{
+    static const char *const names[] = {"LINE_CHANNEL_ACCESS_TOKEN", "LINE_ACCESS_TOKEN", NULL};
+    char *token = first_credential(l->env, names);
+    if (!token)
+        fail(l, "LINE_CHANNEL_ACCESS_TOKEN", "is not set: issue a long-lived channel access token in the LINE Developers Console (Messaging API tab)");
+    cfg->access_token = token ? token : dup_str("");
+}
+
+const char *config_channel_secret_problem(const char *secret)
+{
+    size_t n = strlen(secret);
+    if (n == 32 && strspn(secret, "0123456789abcdefABCDEF") == 32)
+        return NULL;
+    if (n > 100)
+        return "is not a channel secret (32 hexadecimal characters) but looks like an access token: are "
+               "LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN swapped?";
+    return "is not 32 hexadecimal characters: copy the Channel secret from the Basic settings tab of the LINE "
+           "Developers Console";
 }
 
 int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
@@ -246,32 +326,28 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         err[0] = '\0';
 
     /* Required secrets first: the most common mistake gets the clearest message. */
-    const char *secret = env_nonempty(env, "LINE_CHANNEL_SECRET");
-    if (!secret)
+    cfg->channel_secret = get_credential(env, "LINE_CHANNEL_SECRET");
+    if (!cfg->channel_secret) {
         fail(&l, "LINE_CHANNEL_SECRET", "is not set: copy the channel secret from the LINE Developers Console (Basic settings)");
-    const char *token = env_nonempty(env, "LINE_CHANNEL_ACCESS_TOKEN");
-    if (!token)
-        token = env_nonempty(env, "LINE_ACCESS_TOKEN");
-    if (!token)
-        fail(&l, "LINE_CHANNEL_ACCESS_TOKEN", "is not set: issue a long-lived channel access token in the LINE Developers Console (Messaging API tab)");
-    cfg->channel_secret = dup_str(secret);
-    cfg->access_token = dup_str(token);
+        cfg->channel_secret = dup_str("");
+    }
+    get_access_token(&l, cfg);
 
-    cfg->host = get_str(&l, "HOST", "0.0.0.0");
+    cfg->host = get_str(&l, "HOST");
     if (!cfg->host[0]) {
         free(cfg->host);
-        cfg->host = dup_str("0.0.0.0");
+        cfg->host = dup_str(row_of("HOST")->def);
     }
-    cfg->port = get_int(&l, "PORT", 8080, 1, 65535);
-    cfg->max_conn_per_ip = get_int(&l, "LINEBOT_MAX_CONN_PER_IP", 64, 0, 1000000);
-    cfg->max_connections = get_int(&l, "LINEBOT_MAX_CONNECTIONS", 1000, 1, 1000000);
-    cfg->header_timeout_s = get_int(&l, "LINEBOT_HEADER_TIMEOUT_S", 10, 1, 3600);
-    cfg->request_timeout_s = get_int(&l, "LINEBOT_REQUEST_TIMEOUT_S", 30, 1, 86400);
+    cfg->port = get_int(&l, "PORT");
+    cfg->max_conn_per_ip = get_int(&l, "LINEBOT_MAX_CONN_PER_IP");
+    cfg->max_connections = get_int(&l, "LINEBOT_MAX_CONNECTIONS");
+    cfg->header_timeout_s = get_int(&l, "LINEBOT_HEADER_TIMEOUT_S");
+    cfg->request_timeout_s = get_int(&l, "LINEBOT_REQUEST_TIMEOUT_S");
     if (cfg->request_timeout_s < cfg->header_timeout_s)
         fail(&l, "LINEBOT_REQUEST_TIMEOUT_S", "must not be below LINEBOT_HEADER_TIMEOUT_S (the whole request includes its head)");
-    cfg->line_api_base = get_url(&l, "LINE_API_BASE_URL", "https://api.line.me");
-    cfg->line_data_api_base = get_url(&l, "LINE_DATA_API_BASE_URL", "https://api-data.line.me");
-    cfg->push_fallback = get_bool(&l, "LINEBOT_PUSH_FALLBACK", false);
+    cfg->line_api_base = get_url(&l, "LINE_API_BASE_URL");
+    cfg->line_data_api_base = get_url(&l, "LINE_DATA_API_BASE_URL");
+    cfg->push_fallback = get_bool(&l, "LINEBOT_PUSH_FALLBACK");
 
     /* LLM provider, then what depends on it. */
     const struct provider_preset *preset = &presets[0];
@@ -287,7 +363,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         }
     }
     cfg->provider = preset->provider;
-    cfg->llm_base_url = get_url(&l, "LLM_BASE_URL", preset->base_url);
+    cfg->llm_base_url = get_url_or(&l, "LLM_BASE_URL", preset->base_url);
     if (!cfg->llm_base_url && !l.failed)
         fail(&l, "LLM_BASE_URL", "is required when LLM_PROVIDER=custom");
     const char *model = env_nonempty(env, "LLM_MODEL");
@@ -297,53 +373,52 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         fail(&l, "LLM_MODEL", "is required when LLM_PROVIDER=custom");
     cfg->llm_model = dup_str(model);
 
-    const char *key = env_nonempty(env, "LLM_API_KEY");
-    if (!key && preset->key_env)
-        key = env_nonempty(env, preset->key_env);
-    if (!key && preset->provider == LLM_PROVIDER_CUSTOM)
-        key = env_nonempty(env, "OPENAI_API_KEY");
+    const char *key_names[] = {"LLM_API_KEY",
+                               preset->key_env                           ? preset->key_env
+                               : preset->provider == LLM_PROVIDER_CUSTOM ? "OPENAI_API_KEY"
+                                                                         : NULL,
+                               NULL};
+    char *key = first_credential(env, key_names);
     if (!key && preset->provider != LLM_PROVIDER_OLLAMA && preset->provider != LLM_PROVIDER_CUSTOM) {
         if (preset->key_env && strcmp(preset->key_env, "DASHSCOPE_API_KEY") == 0)
             fail(&l, "LLM_API_KEY", "is not set (or DASHSCOPE_API_KEY): the model provider needs an API key");
         else
             fail(&l, "LLM_API_KEY", "is not set (or OPENAI_API_KEY): the model provider needs an API key");
     }
-    cfg->llm_api_key = dup_str(key);
+    cfg->llm_api_key = key ? key : dup_str("");
 
     const char *prompt = env_nonempty(env, "LLM_SYSTEM_PROMPT");
     cfg->system_prompt = dup_str(prompt ? prompt : chat_default_system_prompt);
-    cfg->llm_timeout_s = get_int(&l, "LLM_TIMEOUT_S", 30, 1, 50);
-    cfg->thinking = get_bool(&l, "LINEBOT_THINKING", false);
-    cfg->llm_max_tokens = get_int(&l, "LINEBOT_MAX_TOKENS", 1024, 0, 1000000);
+    cfg->llm_timeout_s = get_int(&l, "LLM_TIMEOUT_S");
+    cfg->thinking = get_bool(&l, "LINEBOT_THINKING");
+    cfg->llm_max_tokens = get_int(&l, "LINEBOT_MAX_TOKENS");
     cfg->reasoning_effort = get_reasoning_effort(&l);
 
     get_db(cfg, env);
-    cfg->workers = get_int(&l, "LINEBOT_WORKERS", 4, 1, 256);
+    cfg->workers = get_int(&l, "LINEBOT_WORKERS");
 
     const char *trigger = env_nonempty(env, "LINEBOT_TRIGGER");
     cfg->trigger = trigger ? dup_str(trigger) : NULL;
-    cfg->group_context = get_int(&l, "LINEBOT_GROUP_CONTEXT", 0, 0, 100);
-    cfg->history_turns = get_int(&l, "LINEBOT_HISTORY_TURNS", 10, 0, 200);
-    cfg->history_chars = get_int(&l, "LINEBOT_HISTORY_CHARS", 6000, 0, 1000000);
-    cfg->retention_days = get_int(&l, "LINEBOT_RETENTION_DAYS", 30, 1, 3650);
+    cfg->group_context = get_int(&l, "LINEBOT_GROUP_CONTEXT");
+    cfg->history_turns = get_int(&l, "LINEBOT_HISTORY_TURNS");
+    cfg->history_chars = get_int(&l, "LINEBOT_HISTORY_CHARS");
+    cfg->retention_days = get_int(&l, "LINEBOT_RETENTION_DAYS");
     /* An event older than its id's dedup record could be a replay of one
      * already answered and purged: refused rather than quietly shortened. */
-    cfg->max_event_age_s = get_int(&l, "LINEBOT_MAX_EVENT_AGE_S", 86400, 60, 3650 * 86400);
+    cfg->max_event_age_s = get_int(&l, "LINEBOT_MAX_EVENT_AGE_S");
     if ((long long)cfg->max_event_age_s > (long long)cfg->retention_days * 86400)
         fail(&l, "LINEBOT_MAX_EVENT_AGE_S",
              "must not be longer than LINEBOT_RETENTION_DAYS: a replayed event older than its purged id would be "
              "answered again");
-    cfg->rate_limit = get_int(&l, "LINEBOT_RATE_LIMIT", 10, 0, 100000);
-    cfg->greeting = get_str(&l, "LINEBOT_GREETING", "");
-    cfg->media_text = get_str(&l, "LINEBOT_MEDIA_TEXT", "Sorry, I can only read text for now.");
-    cfg->error_text = get_str(&l, "LINEBOT_ERROR_TEXT",
-                              "Sorry, I couldn't come up with an answer just now. Please try again in a moment.");
+    cfg->rate_limit = get_int(&l, "LINEBOT_RATE_LIMIT");
+    cfg->greeting = get_str(&l, "LINEBOT_GREETING");
+    cfg->media_text = get_str(&l, "LINEBOT_MEDIA_TEXT");
+    cfg->error_text = get_str(&l, "LINEBOT_ERROR_TEXT");
     if (!cfg->error_text[0]) {
         free(cfg->error_text);
         cfg->error_text = dup_str("Sorry, something went wrong. Please try again.");
     }
-    cfg->slow_down_text = get_str(&l, "LINEBOT_SLOW_DOWN_TEXT",
-                                  "You're sending messages faster than I can answer. Please wait a minute.");
+    cfg->slow_down_text = get_str(&l, "LINEBOT_SLOW_DOWN_TEXT");
 
     /* Serverless platforms announce themselves through their own variables. */
     cfg->platform = env_nonempty(env, "AWS_LAMBDA_RUNTIME_API")   ? PLATFORM_LAMBDA
@@ -367,21 +442,21 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
         cfg->function_name = opt_str(&l, env, "AWS_LAMBDA_FUNCTION_NAME");
         cfg->region = opt_str(&l, env, env_nonempty(env, "AWS_REGION") ? "AWS_REGION" : "AWS_DEFAULT_REGION");
     }
-    cfg->aws_access_key_id = opt_str(&l, env, "AWS_ACCESS_KEY_ID");
-    cfg->aws_secret_access_key = opt_str(&l, env, "AWS_SECRET_ACCESS_KEY");
-    cfg->aws_session_token = opt_str(&l, env, "AWS_SESSION_TOKEN");
+    cfg->aws_access_key_id = get_credential(env, "AWS_ACCESS_KEY_ID");
+    cfg->aws_secret_access_key = get_credential(env, "AWS_SECRET_ACCESS_KEY");
+    cfg->aws_session_token = get_credential(env, "AWS_SESSION_TOKEN");
     if (env_nonempty(env, "AWS_ENDPOINT_URL_LAMBDA"))
-        cfg->lambda_endpoint = get_url(&l, "AWS_ENDPOINT_URL_LAMBDA", NULL);
+        cfg->lambda_endpoint = get_url(&l, "AWS_ENDPOINT_URL_LAMBDA");
     else if (env_nonempty(env, "AWS_ENDPOINT_URL"))
-        cfg->lambda_endpoint = get_url(&l, "AWS_ENDPOINT_URL", NULL);
-    cfg->fc_listen_port = get_int(&l, "FC_CUSTOM_LISTEN_PORT", 9000, 1, 65535);
+        cfg->lambda_endpoint = get_url(&l, "AWS_ENDPOINT_URL");
+    cfg->fc_listen_port = get_int(&l, "FC_CUSTOM_LISTEN_PORT");
     cfg->fc_account_id = opt_str(&l, env, "FC_ACCOUNT_ID");
     cfg->fc_qualifier = opt_str(&l, env, "FC_QUALIFIER");
     if (env_nonempty(env, "LINEBOT_FC_ENDPOINT"))
-        cfg->fc_endpoint = get_url(&l, "LINEBOT_FC_ENDPOINT", NULL);
-    cfg->alibaba_access_key_id = opt_str(&l, env, "ALIBABA_CLOUD_ACCESS_KEY_ID");
-    cfg->alibaba_access_key_secret = opt_str(&l, env, "ALIBABA_CLOUD_ACCESS_KEY_SECRET");
-    cfg->alibaba_security_token = opt_str(&l, env, "ALIBABA_CLOUD_SECURITY_TOKEN");
+        cfg->fc_endpoint = get_url(&l, "LINEBOT_FC_ENDPOINT");
+    cfg->alibaba_access_key_id = get_credential(env, "ALIBABA_CLOUD_ACCESS_KEY_ID");
+    cfg->alibaba_access_key_secret = get_credential(env, "ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+    cfg->alibaba_security_token = get_credential(env, "ALIBABA_CLOUD_SECURITY_TOKEN");
 
     cfg->ca_file = opt_str(&l, env, "SSL_CERT_FILE");
 
@@ -423,14 +498,9 @@ int config_load_line(struct config *cfg, char *const *env, char *err, size_t err
     struct loader l = {.env = env, .err = err, .errlen = errlen, .failed = 0};
     if (errlen)
         err[0] = '\0';
-    const char *token = env_nonempty(env, "LINE_CHANNEL_ACCESS_TOKEN");
-    if (!token)
-        token = env_nonempty(env, "LINE_ACCESS_TOKEN");
-    if (!token)
-        fail(&l, "LINE_CHANNEL_ACCESS_TOKEN", "is not set: issue a long-lived channel access token in the LINE Developers Console (Messaging API tab)");
-    cfg->access_token = dup_str(token);
-    cfg->line_api_base = get_url(&l, "LINE_API_BASE_URL", "https://api.line.me");
-    cfg->line_data_api_base = get_url(&l, "LINE_DATA_API_BASE_URL", "https://api-data.line.me");
+    get_access_token(&l, cfg);
+    cfg->line_api_base = get_url(&l, "LINE_API_BASE_URL");
+    cfg->line_data_api_base = get_url(&l, "LINE_DATA_API_BASE_URL");
     cfg->ca_file = opt_str(&l, env, "SSL_CERT_FILE");
     get_log_settings(&l, cfg);
     if (l.failed) {

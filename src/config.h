@@ -118,9 +118,19 @@ struct config {
 };
 
 /* Fills `cfg` from `env`. Returns 0, or -1 with a one-line message in `err`
- * that names the offending variable. Never puts a secret's value in `err`. */
+ * that names the offending variable. Never puts a secret's value in `err`.
+ * Credentials come without the spaces, line breaks and one pair of quotes
+ * around them (settings_trim_credential); defaults and bounds are the rows
+ * of core/settings.c. */
 int config_load(struct config *cfg, char *const *env, char *err, size_t errlen);
 void config_free(struct config *cfg);
+/* NULL when `secret` has the shape of a LINE channel secret (32 hexadecimal
+ * characters), else what is wrong with it, to follow "LINE_CHANNEL_SECRET ".
+ * config_load does not refuse it, so that `linebot doctor` can still run its
+ * other checks; every command that verifies signatures refuses to start. A
+ * swapped secret and token are caught here. Never quotes the value. */
+const char *config_channel_secret_problem(const char *secret);
+
 /* Only what a call to LINE's Messaging API needs (`linebot webhook`): the
  * access token (required), LINE_API_BASE_URL, LINE_DATA_API_BASE_URL,
  * SSL_CERT_FILE, LOG_LEVEL and LOG_FORMAT. Nothing else is read or required (no model,

@@ -5,11 +5,16 @@
  * door, and waits for SIGTERM/SIGINT to stop gracefully. It picks the front
  * door: the server's own routes (run/server.c), Function Compute's door on
  * top of them (run/fc.c), or the AWS Lambda runtime loop (run/lambda.c).
- * The set-up commands, `linebot doctor` and `linebot webhook`, and the
- * operator's `linebot admin` live in src/cli/. */
+ * The set-up commands, `linebot doctor`, `linebot webhook` and `linebot
+ * chat`, and the operator's `linebot admin` live in src/cli/. Every command
+ * but help and version first reads a .env file (--env-file PATH, else ./.env
+ * when present) into the environment, without overriding real variables
+ * (envfile.c), and warns about typos in setting names and about credentials
+ * with spaces or quotes around them (core/settings.c). */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,8 @@
 #include "cli/doctor.h"
 #include "cli/webhook.h"
 #include "config.h"
+#include "core/settings.h"
+#include "envfile.h"
 #include "core/alloc.h"
 #include "io/clock.h"
 #include "io/http_client.h"
@@ -64,42 +71,45 @@ static const char usage[] =
     "                     what the bot keeps (LINEBOT_DB): statistics, chats, histories;\n"
     "                     forget erases everything about a user or a chat\n"
     "  linebot version    print the version, the commit and the libraries' versions\n"
-    "  linebot --help     show this help; `linebot serve --help` lists the settings\n";
-
-static const char serve_usage[] =
-    "Usage: linebot serve\n"
+    "  linebot --help     show this help; `linebot serve --help` lists the settings\n"
     "\n"
-    "Runs the webhook server. Settings come from the environment:\n"
-    "  LINE_CHANNEL_SECRET        channel secret (required)\n"
-    "  LINE_CHANNEL_ACCESS_TOKEN  channel access token (required; LINE_ACCESS_TOKEN also works)\n"
-    "  LLM_PROVIDER               openai | dashscope | dashscope-cn | dashscope-us | ollama | custom (openai)\n"
-    "  LLM_API_KEY                model API key (or OPENAI_API_KEY / DASHSCOPE_API_KEY)\n"
-    "  LLM_BASE_URL, LLM_MODEL    override the provider's endpoint and model\n"
-    "  LLM_SYSTEM_PROMPT          replaces the default system prompt\n"
-    "  LLM_TIMEOUT_S              seconds per model attempt (30)\n"
-    "  HOST, PORT                 where to listen (0.0.0.0, 8080)\n"
-    "  LINEBOT_MAX_CONN_PER_IP    connections per client address (64; 0 = off, as behind a proxy)\n"
-    "  LINEBOT_MAX_CONNECTIONS    open connections; the oldest idle one makes room (1000)\n"
-    "  LINEBOT_HEADER_TIMEOUT_S   seconds to receive a request's head (10)\n"
-    "  LINEBOT_REQUEST_TIMEOUT_S  seconds to receive a whole request (30)\n"
-    "  LINEBOT_DB                 SQLite file (./linebot.db)\n"
-    "  LINEBOT_WORKERS            worker threads (4)\n"
-    "  LINEBOT_PUSH_FALLBACK      push when the reply token is refused (0)\n"
-    "  LINEBOT_TRIGGER            word that addresses the bot in groups (unset)\n"
-    "  LINEBOT_GROUP_CONTEXT      un-addressed group messages kept as context (0)\n"
-    "  LINEBOT_HISTORY_TURNS      turns of history sent to the model (10)\n"
-    "  LINEBOT_HISTORY_CHARS      characters of history sent to the model (6000)\n"
-    "  LINEBOT_RETENTION_DAYS     days anything is kept (30)\n"
-    "  LINEBOT_MAX_EVENT_AGE_S    older events are acknowledged, not answered (86400)\n"
-    "  LINEBOT_RATE_LIMIT         messages per user per minute (10; 0 = off)\n"
-    "  LINEBOT_GREETING           greeting on follow and join (none)\n"
-    "  LINEBOT_MEDIA_TEXT         answer to images, audio, video, files (\"\" = silence)\n"
-    "  LINEBOT_ERROR_TEXT         apology when the model fails\n"
-    "  LINEBOT_THINKING           let DashScope models think (0)\n"
-    "  LINEBOT_REASONING_EFFORT   OpenAI reasoning models' effort: minimal | low | medium | high | none (low)\n"
-    "  LOG_LEVEL                  debug | info | warn | error (info)\n"
-    "  LOG_FORMAT                 text | json (text on a terminal, else json; json on Lambda and FC)\n"
-    "See README.md for every setting.\n";
+    "Settings come from the environment. Every command also takes --env-file PATH\n"
+    "(before or after its name) to read them from a file, else reads ./.env when\n"
+    "present; real environment variables win over the file.\n";
+
+/* `linebot serve --help`: every setting of core/settings.c's table, under
+ * its group, with its bounds, choices and default. Test-only rows are left
+ * out. A test holds this list and README.md's to the table. */
+static void print_serve_usage(FILE *out)
+{
+    fputs("Usage: linebot serve [--env-file PATH]\n"
+          "\n"
+          "Runs the webhook server. Settings come from the environment, or from a .env file:\n"
+          "--env-file PATH (before or after the command's name), else ./.env when present.\n"
+          "Real environment variables win over the file. Booleans take 1/0/true/false.\n",
+          out);
+    size_t n;
+    const struct setting *table = settings_table(&n);
+    const char *group = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct setting *s = &table[i];
+        if (s->flags & SETTING_HIDDEN)
+            continue;
+        if (!group || strcmp(group, s->group) != 0) {
+            group = s->group;
+            fprintf(out, "\n%s:\n", group);
+        }
+        fprintf(out, "  %-32s %s", s->name, s->help);
+        if (s->type == SETTING_INT)
+            fprintf(out, " (%lld-%lld%s%s)", s->min, s->max, s->def ? ", default " : "", s->def ? s->def : "");
+        else if (s->def && s->def[0] && strlen(s->def) <= 30)
+            fprintf(out, " (default %s)", s->def);
+        fputc('\n', out);
+        if (s->type == SETTING_CHOICE)
+            fprintf(out, "  %-32s one of: %s\n", "", s->choices);
+    }
+    fputs("\nSee README.md for more on each setting.\n", out);
+}
 
 /* `linebot version`: the bot's version and commit, then each library as it
  * was loaded at run time (what a bug report needs: a packaged binary may run
@@ -152,12 +162,36 @@ static void raise_open_files_limit(int max_connections)
                  max_connections, (unsigned long long)rl.rlim_cur);
 }
 
+static void warn_in_log(void *arg, const char *message)
+{
+    (void)arg;
+    log_warn("%s", message);
+}
+
+static void warn_on_stderr(void *arg, const char *message)
+{
+    (void)arg;
+    fprintf(stderr, "linebot: warning: %s\n", message);
+}
+
 static int serve(void)
 {
     struct config cfg;
     char err[512];
-    if (config_load(&cfg, environ, err, sizeof err) != 0)
+    if (config_load(&cfg, environ, err, sizeof err) != 0) {
+        /* "LINE_CHANNEL_SECRET is not set" is best read after "did you mean". */
+        settings_check_env(environ, warn_on_stderr, NULL);
         return refuse_to_start(err);
+    }
+    /* A wrong secret would only show as "wrong X-Line-Signature" on every
+     * webhook; a swapped secret and token are caught here too. */
+    const char *secret_problem = config_channel_secret_problem(cfg.channel_secret);
+    if (secret_problem) {
+        settings_check_env(environ, warn_on_stderr, NULL);
+        snprintf(err, sizeof err, "LINE_CHANNEL_SECRET %s", secret_problem);
+        config_free(&cfg);
+        return refuse_to_start(err);
+    }
     /* A CA bundle that cannot be read would only show up as failing HTTPS
      * calls to LINE and the model, naming no setting. */
     if (cfg.ca_file && access(cfg.ca_file, R_OK) != 0) {
@@ -170,6 +204,7 @@ static int serve(void)
     log_set_format(cfg.log_format, cfg.platform != PLATFORM_SERVER);
     struct redact_secret secrets[CONFIG_MAX_SECRETS]; /* masked in every log line from here on */
     log_set_secrets(secrets, config_secrets(&cfg, secrets, CONFIG_MAX_SECRETS));
+    settings_check_env(environ, warn_in_log, NULL); /* typos, trimmed credentials: names only */
     const char *short_secrets[CONFIG_MAX_SECRETS];
     size_t n_short = config_unmaskable_secrets(&cfg, short_secrets, CONFIG_MAX_SECRETS);
     for (size_t i = 0; i < n_short; i++)
@@ -279,6 +314,37 @@ out:
     return status;
 }
 
+/* --env-file PATH (or --env-file=PATH) may come before or after the
+ * command's name: it is taken out of argv here, so that no command sees it.
+ * Returns 0, or -1 after saying what is wrong on stderr. */
+static int take_env_file_option(int *argc, char **argv, const char **path)
+{
+    int kept = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *file;
+        if (strcmp(argv[i], "--env-file") == 0) {
+            if (i + 1 >= *argc) {
+                fputs("linebot: --env-file needs a path\n", stderr);
+                return -1;
+            }
+            file = argv[++i];
+        } else if (strncmp(argv[i], "--env-file=", 11) == 0) {
+            file = argv[i] + 11;
+        } else {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        if (*path) {
+            fputs("linebot: --env-file is given twice\n", stderr);
+            return -1;
+        }
+        *path = file;
+    }
+    *argc = kept;
+    argv[kept] = NULL;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
 #ifdef M_ARENA_MAX
@@ -289,9 +355,23 @@ int main(int argc, char **argv)
     /* Before any thread and any JSON, in every subcommand: from here on an
      * allocation that fails aborts (core/alloc.h), jansson's included. */
     alloc_init();
+    const char *env_file = NULL;
+    if (take_env_file_option(&argc, argv, &env_file) != 0)
+        return 2;
+    bool serverless = config_lookup(environ, "AWS_LAMBDA_RUNTIME_API") || config_lookup(environ, "FC_FUNCTION_NAME");
+    bool reads_settings = argc < 2 ? serverless
+                                   : !(strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+                                       strcmp(argv[1], "help") == 0 || strcmp(argv[1], "version") == 0 ||
+                                       strcmp(argv[1], "--version") == 0);
+    if (reads_settings) {
+        /* Before anything reads the environment, and while this is the only thread. */
+        char err[512];
+        if (envfile_apply(env_file ? env_file : ".env", env_file != NULL, err, sizeof err) != 0)
+            return refuse_to_start(err);
+    }
     if (argc < 2) {
         /* Lambda starts `bootstrap` without arguments; so may Function Compute. */
-        if (config_lookup(environ, "AWS_LAMBDA_RUNTIME_API") || config_lookup(environ, "FC_FUNCTION_NAME"))
+        if (serverless)
             return serve();
         fputs(usage, stderr);
         return 2;
@@ -306,7 +386,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-            fputs(serve_usage, stdout);
+            print_serve_usage(stdout);
             return 0;
         }
         if (argc > 2) {
@@ -315,6 +395,9 @@ int main(int argc, char **argv)
         }
         return serve();
     }
+    if (strcmp(cmd, "doctor") == 0 || strcmp(cmd, "webhook") == 0 || strcmp(cmd, "chat") == 0 ||
+        strcmp(cmd, "admin") == 0)
+        settings_check_env(environ, warn_on_stderr, NULL); /* serve logs them instead */
     if (strcmp(cmd, "chat") == 0)
         return cli_chat(argc - 1, argv + 1, environ);
     if (strcmp(cmd, "doctor") == 0)

@@ -26,8 +26,9 @@ static struct world *good_world(void **state)
     return w;
 }
 
-/* Runs doctor with `extra`; checks that no secret value was printed. */
-static int doctor(struct world *w, const char *const *extra, char **out)
+/* Runs doctor with `extra`; checks that no secret value was printed.
+ * `err_out` (may be NULL) gets stderr, where start-up warnings go. */
+static int doctor_err(struct world *w, const char *const *extra, char **out, char **err_out)
 {
     char *err;
     int rc = bot_run(w, (const char *[]){"doctor", NULL}, extra, out, &err);
@@ -38,8 +39,16 @@ static int doctor(struct world *w, const char *const *extra, char **out)
         assert_not_contains(*out, *s);
         assert_not_contains(err, *s);
     }
-    free(err);
+    if (err_out)
+        *err_out = err;
+    else
+        free(err);
     return rc;
+}
+
+static int doctor(struct world *w, const char *const *extra, char **out)
+{
+    return doctor_err(w, extra, out, NULL);
 }
 
 static void test_good_setup_passes(void **state)
@@ -115,8 +124,9 @@ static void test_bad_secret_format(void **state)
 {
     struct world *w = good_world(state);
     char *out;
-    /* The harness's usual secret is not 32 hex characters. */
-    assert_int_equal(doctor(w, (const char *[]){"LINE_CHANNEL_SECRET=" E2E_CHANNEL_SECRET, NULL}, &out), 1);
+    /* 35 characters, not all hexadecimal. */
+    assert_int_equal(doctor(w, (const char *[]){"LINE_CHANNEL_SECRET=e2e-channel-secret-0123456789abcdef", NULL}, &out),
+                     1);
     assert_contains(out, "FAIL LINE channel secret: LINE_CHANNEL_SECRET (35 characters) is not 32 hexadecimal");
     assert_contains(out, "     fix: copy the Channel secret from the Basic settings tab");
     assert_contains(out, "ok   LINE token:"); /* the other checks still run */
@@ -134,9 +144,17 @@ static void test_bad_secret_format(void **state)
     free(swapped);
     free(out);
 
-    /* A trailing space, as copied from a web page. */
-    assert_int_equal(doctor(w, (const char *[]){"LINE_CHANNEL_SECRET=" GOOD_SECRET " ", NULL}, &out), 1);
+    /* A quote on one side only is not trimmed (only a matching pair is). */
+    assert_int_equal(doctor(w, (const char *[]){"LINE_CHANNEL_SECRET=" GOOD_SECRET "'", NULL}, &out), 1);
     assert_contains(out, "spaces, line breaks or quotes");
+    free(out);
+
+    /* A trailing space, as copied from a web page, is removed with a warning. */
+    char *err;
+    assert_int_equal(doctor_err(w, (const char *[]){"LINE_CHANNEL_SECRET=" GOOD_SECRET " ", NULL}, &out, &err), 0);
+    assert_contains(out, "ok   LINE channel secret:");
+    assert_contains(err, "LINE_CHANNEL_SECRET has spaces, line breaks or quotes around it");
+    free(err);
     free(out);
     world_finish(w);
 }
@@ -159,28 +177,44 @@ static void test_token_refused(void **state)
     world_finish(w);
 }
 
-/* Pasted-credential mistakes are named, before LINE is asked. */
+/* Pasted-credential mistakes: a CR or a pair of quotes around the token is
+ * removed at start-up (with a warning naming the setting); what cannot be
+ * removed safely, a quote on one side, is named before LINE is asked. */
 static void test_token_with_cr_or_quotes(void **state)
 {
     struct world *w = good_world(state);
-    static const char *const bad[] = {"LINE_CHANNEL_ACCESS_TOKEN=" E2E_ACCESS_TOKEN "\r",
-                                      "LINE_CHANNEL_ACCESS_TOKEN=\"" E2E_ACCESS_TOKEN "\"", NULL};
-    for (const char *const *b = bad; *b; b++) {
-        char *out;
-        assert_int_equal(doctor(w, (const char *[]){*b, NULL}, &out), 1);
-        assert_contains(out, "FAIL LINE token: LINE_CHANNEL_ACCESS_TOKEN has spaces, line breaks or quotes around it");
-        assert_contains(out, "     fix: remove them");
+    static const char *const fixable[] = {"LINE_CHANNEL_ACCESS_TOKEN=" E2E_ACCESS_TOKEN "\r",
+                                          "LINE_CHANNEL_ACCESS_TOKEN=\"" E2E_ACCESS_TOKEN "\"", NULL};
+    for (const char *const *b = fixable; *b; b++) {
+        char *out, *err;
+        assert_int_equal(doctor_err(w, (const char *[]){*b, NULL}, &out, &err), 0);
+        assert_contains(out, "ok   LINE token:");
+        assert_contains(err, "LINE_CHANNEL_ACCESS_TOKEN has spaces, line breaks or quotes around it");
+        free(err);
         free(out);
     }
-    assert_int_equal(fake_line_request_count(w->line, NULL, "/v2/bot/info"), 0);
+    for (size_t i = 0; i < fake_line_request_total(w->line); i++) {
+        struct fake_line_request q;
+        assert_true(fake_line_request_at(w->line, i, &q));
+        assert_string_equal(q.authorization, "Bearer " E2E_ACCESS_TOKEN);
+    }
+    size_t info_asked = fake_line_request_count(w->line, NULL, "/v2/bot/info");
+    char *out;
+    assert_int_equal(doctor(w, (const char *[]){"LINE_CHANNEL_ACCESS_TOKEN=\"" E2E_ACCESS_TOKEN, NULL}, &out), 1);
+    assert_contains(out, "FAIL LINE token: LINE_CHANNEL_ACCESS_TOKEN has spaces, line breaks or quotes around it");
+    assert_contains(out, "     fix: remove them");
+    free(out);
+    assert_int_equal(fake_line_request_count(w->line, NULL, "/v2/bot/info"), info_asked);
 
     /* The same for the model's key. */
-    char *out;
     size_t asked = fake_llm_request_count(w->llm);
-    assert_int_equal(doctor(w, (const char *[]){"LLM_API_KEY='" E2E_LLM_KEY "'", NULL}, &out), 1);
+    assert_int_equal(doctor(w, (const char *[]){"LLM_API_KEY='" E2E_LLM_KEY, NULL}, &out), 1);
     assert_contains(out, "FAIL model: the API key (LLM_API_KEY, OPENAI_API_KEY or DASHSCOPE_API_KEY) has spaces");
     free(out);
     assert_int_equal(fake_llm_request_count(w->llm), asked);
+    assert_int_equal(doctor(w, (const char *[]){"LLM_API_KEY='" E2E_LLM_KEY "'", NULL}, &out), 0);
+    assert_contains(out, "ok   model:");
+    free(out);
     world_finish(w);
 }
 

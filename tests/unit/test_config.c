@@ -6,9 +6,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "core/settings.h"
 
 #define BASE "LINE_CHANNEL_SECRET=s3cret-value", "LINE_CHANNEL_ACCESS_TOKEN=tok-value", "OPENAI_API_KEY=sk-abc"
 
@@ -315,6 +317,88 @@ static void test_dashscope_host_override_not_in_release(void **state)
     config_free(&cfg);
 }
 
+/* What a copy leaves around a credential is removed: outer whitespace with
+ * CR and LF, one pair of matching quotes, whitespace inside them. */
+static void test_credentials_are_trimmed(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    char *env[] = {"LINE_CHANNEL_SECRET= \"0123456789abcdef0123456789abcdef\"\r\n",
+                   "LINE_CHANNEL_ACCESS_TOKEN='tok-value '",
+                   "LLM_API_KEY=\tsk-key-value\r",
+                   "AWS_SECRET_ACCESS_KEY=\" aws-secret \"",
+                   "ALIBABA_CLOUD_ACCESS_KEY_SECRET=ali-secret\n",
+                   "LLM_MODEL= model \r", /* not a credential: kept as it is */
+                   NULL};
+    assert_int_equal(load(&cfg, err, env), 0);
+    assert_string_equal(cfg.channel_secret, "0123456789abcdef0123456789abcdef");
+    assert_string_equal(cfg.access_token, "tok-value");
+    assert_string_equal(cfg.llm_api_key, "sk-key-value");
+    assert_string_equal(cfg.aws_secret_access_key, "aws-secret");
+    assert_string_equal(cfg.alibaba_access_key_secret, "ali-secret");
+    assert_string_equal(cfg.llm_model, " model \r");
+    config_free(&cfg);
+
+    /* Quotes that do not match stay; a credential of only spaces and quotes is unset. */
+    char *odd[] = {"LINE_CHANNEL_SECRET=\"abc'", "LINE_CHANNEL_ACCESS_TOKEN=tok", "LLM_API_KEY=k", NULL};
+    assert_int_equal(load(&cfg, err, odd), 0);
+    assert_string_equal(cfg.channel_secret, "\"abc'");
+    config_free(&cfg);
+    char *blank[] = {"LINE_CHANNEL_SECRET= \"\" \r", "LINE_CHANNEL_ACCESS_TOKEN=tok", "LLM_API_KEY=k", NULL};
+    assert_int_equal(load(&cfg, err, blank), -1);
+    assert_non_null(strstr(err, "LINE_CHANNEL_SECRET is not set"));
+    /* An empty primary key falls back to the provider's own variable. */
+    char *fallback[] = {BASE, "LLM_API_KEY=' '", "OPENAI_API_KEY=\"sk-fallback\"", NULL};
+    assert_int_equal(load(&cfg, err, fallback), 0);
+    assert_string_equal(cfg.llm_api_key, "sk-fallback");
+    config_free(&cfg);
+}
+
+static void test_channel_secret_shape(void **state)
+{
+    (void)state;
+    assert_null(config_channel_secret_problem("0123456789abcdef0123456789ABCDEF"));
+    assert_non_null(config_channel_secret_problem("0123456789abcdef0123456789abcde"));   /* 31 */
+    assert_non_null(config_channel_secret_problem("0123456789abcdef0123456789abcdef0")); /* 33 */
+    assert_non_null(config_channel_secret_problem("0123456789abcdef0123456789abcdeg"));  /* not hex */
+    assert_non_null(config_channel_secret_problem(""));
+    char token[173];
+    memset(token, 'A', 172);
+    token[172] = '\0';
+    const char *why = config_channel_secret_problem(token);
+    assert_non_null(strstr(why, "swapped"));
+    assert_null(strstr(why, "AAAA")); /* never the value */
+}
+
+/* The defaults and bounds are the table's (core/settings.c). */
+static void test_defaults_and_bounds_come_from_the_table(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    char *env[] = {BASE, NULL};
+    assert_int_equal(load(&cfg, err, env), 0);
+    assert_int_equal(cfg.port, atoi(settings_find("PORT")->def));
+    assert_int_equal(cfg.workers, atoi(settings_find("LINEBOT_WORKERS")->def));
+    assert_string_equal(cfg.media_text, settings_find("LINEBOT_MEDIA_TEXT")->def);
+    assert_string_equal(cfg.line_api_base, settings_find("LINE_API_BASE_URL")->def);
+    config_free(&cfg);
+    const struct setting *row = settings_find("LLM_TIMEOUT_S");
+    char over[64], under[64];
+    snprintf(over, sizeof over, "LLM_TIMEOUT_S=%lld", row->max + 1);
+    snprintf(under, sizeof under, "LLM_TIMEOUT_S=%lld", row->max);
+    char *bad[] = {BASE, over, NULL};
+    assert_int_equal(load(&cfg, err, bad), -1);
+    char expect[96];
+    snprintf(expect, sizeof expect, "LLM_TIMEOUT_S must be a whole number from %lld to %lld", row->min, row->max);
+    assert_string_equal(err, expect);
+    char *good[] = {BASE, under, NULL};
+    assert_int_equal(load(&cfg, err, good), 0);
+    assert_int_equal(cfg.llm_timeout_s, (int)row->max);
+    config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +416,9 @@ int main(void)
         cmocka_unit_test(test_empty_means_none),
         cmocka_unit_test(test_reasoning_effort),
         cmocka_unit_test(test_dashscope_host_override_not_in_release),
+        cmocka_unit_test(test_credentials_are_trimmed),
+        cmocka_unit_test(test_channel_secret_shape),
+        cmocka_unit_test(test_defaults_and_bounds_come_from_the_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,7 @@
 #include "fake_line.h"
 #include "fake_llm.h"
 
-#define E2E_CHANNEL_SECRET "e2e-channel-secret-0123456789abcdef"
+#define E2E_CHANNEL_SECRET "e2e5ec7e70123456789abcdef0a1b2c3" /* 32 hex: serve refuses others */
 #define E2E_ACCESS_TOKEN "e2e-access-token-ABCDEFGHIJ"
 #define E2E_LLM_KEY "test-key"
 #define E2E_MODEL "test-model"
