@@ -88,6 +88,7 @@ static const char serve_usage[] =
     "  LINEBOT_GREETING           greeting on follow and join (none)\n"
     "  LINEBOT_MEDIA_TEXT         answer to images, audio, video, files (\"\" = silence)\n"
     "  LINEBOT_ERROR_TEXT         apology when the model fails\n"
+    "  LINEBOT_LANG               language of the bot's own texts: auto | en | ja | zh-TW (auto)\n"
     "  LINEBOT_THINKING           let DashScope models think (0)\n"
     "  LINEBOT_REASONING_EFFORT   OpenAI reasoning models' effort: minimal | low | medium | high | none (low)\n"
     "  LOG_LEVEL                  debug | info | warn | error (info)\n"
