@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 
@@ -225,6 +226,22 @@ static void test_fixed_language(void **state)
     world_finish(w);
 }
 
+/* A language the bot has no texts in stops the start, naming the setting. */
+static void test_unknown_language_stops_the_start(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    bot_spawn(w, (const char *[]){"LINEBOT_LANG=fr", NULL});
+    int status = bot_wait_exit(w, e2e_ms(10000));
+    if (status == -1)
+        fail_msg("the bot kept running with LINEBOT_LANG=fr");
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+    char *log = bot_log(w);
+    assert_contains(log, "LINEBOT_LANG must be auto, en, ja or zh-TW");
+    free(log);
+    world_finish(w);
+}
+
 /* ／reset and ／ｈｅｌｐ, as a Japanese keyboard types them. */
 static void test_full_width_commands(void **state)
 {
@@ -339,6 +356,7 @@ int main(void)
         E2E_TEST(test_language_from_script),
         E2E_TEST(test_group_language_by_script),
         E2E_TEST(test_fixed_language),
+        E2E_TEST(test_unknown_language_stops_the_start),
         E2E_TEST(test_full_width_commands),
         E2E_TEST(test_trigger_with_punctuation),
         E2E_TEST(test_every_override_in_every_language),
