@@ -412,13 +412,20 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
              "answered again");
     cfg->rate_limit = get_int(&l, "LINEBOT_RATE_LIMIT");
     cfg->greeting = get_str(&l, "LINEBOT_GREETING");
-    cfg->media_text = get_str(&l, "LINEBOT_MEDIA_TEXT");
-    cfg->error_text = get_str(&l, "LINEBOT_ERROR_TEXT");
-    if (!cfg->error_text[0]) {
-        free(cfg->error_text);
-        cfg->error_text = dup_str("Sorry, something went wrong. Please try again.");
-    }
-    cfg->slow_down_text = get_str(&l, "LINEBOT_SLOW_DOWN_TEXT");
+    /* Languages and fixed texts: unset is NULL, the built-in text in the
+     * user's language (core/texts.c). An empty help, reset or apology is
+     * unset too: a command and a failure always get an answer. */
+    cfg->lang = LANG_AUTO;
+    const char *lang = env_nonempty(env, "LINEBOT_LANG");
+    if (lang && texts_parse_lang(lang, &cfg->lang) != 0)
+        fail(&l, "LINEBOT_LANG", "must be auto, en, ja or zh-TW");
+    const char *v;
+    cfg->media_text = (v = env_get(env, "LINEBOT_MEDIA_TEXT")) ? dup_str(v) : NULL;
+    cfg->slow_down_text = (v = env_get(env, "LINEBOT_SLOW_DOWN_TEXT")) ? dup_str(v) : NULL;
+    cfg->truncated_text = (v = env_get(env, "LINEBOT_TRUNCATED_TEXT")) ? dup_str(v) : NULL;
+    cfg->error_text = (v = env_nonempty(env, "LINEBOT_ERROR_TEXT")) ? dup_str(v) : NULL;
+    cfg->help_text = (v = env_nonempty(env, "LINEBOT_HELP_TEXT")) ? dup_str(v) : NULL;
+    cfg->reset_text = (v = env_nonempty(env, "LINEBOT_RESET_TEXT")) ? dup_str(v) : NULL;
 
     /* Serverless platforms announce themselves through their own variables. */
     cfg->platform = env_nonempty(env, "AWS_LAMBDA_RUNTIME_API")   ? PLATFORM_LAMBDA
@@ -563,7 +570,8 @@ void config_free(struct config *cfg)
         &cfg->host, &cfg->channel_secret, &cfg->access_token, &cfg->line_api_base,
         &cfg->line_data_api_base, &cfg->llm_base_url, &cfg->llm_api_key, &cfg->llm_model,
         &cfg->system_prompt, &cfg->db, &cfg->trigger, &cfg->greeting, &cfg->media_text,
-        &cfg->error_text, &cfg->slow_down_text, &cfg->failpoint, &cfg->lambda_runtime_api,
+        &cfg->error_text, &cfg->slow_down_text, &cfg->help_text, &cfg->reset_text, &cfg->truncated_text,
+        &cfg->failpoint, &cfg->lambda_runtime_api,
         &cfg->function_name, &cfg->region, &cfg->aws_access_key_id, &cfg->aws_secret_access_key,
         &cfg->aws_session_token, &cfg->lambda_endpoint, &cfg->fc_account_id, &cfg->fc_endpoint,
         &cfg->fc_qualifier, &cfg->alibaba_access_key_id, &cfg->alibaba_access_key_secret,

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "core/redact.h"
+#include "core/texts.h"
 
 enum llm_provider {
     LLM_PROVIDER_OPENAI,
@@ -80,9 +81,16 @@ struct config {
     int max_event_age_s;        /* LINEBOT_MAX_EVENT_AGE_S, default 86400; never above the retention */
     int rate_limit;             /* LINEBOT_RATE_LIMIT per user per minute, default 10; 0 = off */
     char *greeting;             /* LINEBOT_GREETING, "" = none */
+
+    /* Languages and fixed texts (core/texts.h). A text left NULL is the
+     * built-in one in the user's language; a set one applies in every language. */
+    enum lang lang;             /* LINEBOT_LANG: auto (default), en, ja, zh-TW */
     char *media_text;           /* LINEBOT_MEDIA_TEXT, "" = silence */
-    char *error_text;           /* LINEBOT_ERROR_TEXT */
-    char *slow_down_text;       /* LINEBOT_SLOW_DOWN_TEXT */
+    char *error_text;           /* LINEBOT_ERROR_TEXT ("" = unset: there is always an apology) */
+    char *slow_down_text;       /* LINEBOT_SLOW_DOWN_TEXT, "" = silence */
+    char *help_text;            /* LINEBOT_HELP_TEXT ("" = unset) */
+    char *reset_text;           /* LINEBOT_RESET_TEXT ("" = unset) */
+    char *truncated_text;       /* LINEBOT_TRUNCATED_TEXT, "" = no mark */
 
     /* Serverless */
     enum platform platform;

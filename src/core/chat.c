@@ -15,19 +15,13 @@
 
 #include "core/format.h"
 
+#include <utf8proc.h>
+
 const char chat_default_system_prompt[] =
     "You are a helpful assistant chatting with people inside the LINE messaging app. "
     "Always answer in the language the user writes in. Keep answers short and conversational, "
     "like a chat message: a few sentences unless the user asks for more. "
     "Write plain text: no Markdown, no headings, no tables; simple lists are fine.";
-
-const char chat_help_text[] =
-    "Commands:\n"
-    "/reset - forget this conversation and start over\n"
-    "/help - show this list\n"
-    "In groups, mention me or reply to one of my messages to ask something.";
-
-const char chat_reset_text[] = "OK, I've forgotten our conversation. Let's start over.";
 
 static const char group_prompt_note[] =
     "\n\nThis is a group chat: each user message starts with the speaker's name and a colon.";
@@ -57,6 +51,18 @@ static void trim(char *s)
     }
     memmove(s, s + start, len - start);
     s[len - start] = '\0';
+}
+
+/* The punctuation that may follow the trigger: "ボット、", "Bot, ", "Bot:",
+ * "ボット：", "機器人，". Its length in bytes at `s`, 0 when there is none. */
+static size_t trigger_punct_len(const char *s)
+{
+    static const char *const punct[] = {"\xe3\x80\x81" /* 、 */, "\xef\xbc\x8c" /* ， */, ",", ":",
+                                        "\xef\xbc\x9a" /* ： */};
+    for (size_t i = 0; i < sizeof punct / sizeof punct[0]; i++)
+        if (strncmp(s, punct[i], strlen(punct[i])) == 0)
+            return strlen(punct[i]);
+    return 0;
 }
 
 static int cmp_mention(const void *a, const void *b)
@@ -102,6 +108,7 @@ char *chat_strip_address(const struct line_event *ev, const char *trigger, bool 
     if (trigger && trigger[0]) {
         size_t tl = strlen(trigger);
         if (strncasecmp(out, trigger, tl) == 0) {
+            tl += trigger_punct_len(out + tl);
             memmove(out, out + tl, strlen(out + tl) + 1);
             trim(out);
             found = true;
@@ -112,14 +119,27 @@ char *chat_strip_address(const struct line_event *ev, const char *trigger, bool 
     return out;
 }
 
-static bool is_command(const char *text, const char *command)
+/* The text as a command, in its compatibility form (NFKC): a Japanese
+ * keyboard types "／reset" or "／ｒｅｓｅｔ", which then read "/reset".
+ * malloc'd; NULL when it is no command (does not start with a slash of
+ * either width) or not valid UTF-8. */
+static char *command_of(const char *text)
 {
+    if (text[0] != '/' && strncmp(text, "\xef\xbc\x8f" /* ／ */, 3) != 0)
+        return NULL;
+    return (char *)utf8proc_NFKC((const utf8proc_uint8_t *)text);
+}
+
+static bool is_command(const char *command_text, const char *command)
+{
+    if (!command_text)
+        return false;
     size_t n = strlen(command);
-    if (strncasecmp(text, command, n) != 0)
+    if (strncasecmp(command_text, command, n) != 0)
         return false;
     /* "/reset" or "/reset@bot"-style suffixes are not LINE conventions; allow only
      * the bare command (trailing spaces were trimmed). */
-    return text[n] == '\0';
+    return command_text[n] == '\0';
 }
 
 static bool is_media(enum message_kind k)
@@ -143,6 +163,12 @@ static bool starts_with_trigger(const struct line_event *ev, const char *trigger
     while (is_space_byte((unsigned char)*t))
         t++;
     return strncasecmp(t, trigger, strlen(trigger)) == 0;
+}
+
+/* LINEBOT_MEDIA_TEXT set to "": media get no answer. */
+static bool media_silenced(const struct config *cfg)
+{
+    return cfg->media_text && !cfg->media_text[0];
 }
 
 bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
@@ -172,7 +198,7 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
         return false;
     if (ev->chat_type == CHAT_USER)
         return ev->message_kind == MESSAGE_TEXT ||
-               (is_media(ev->message_kind) && cfg->media_text && cfg->media_text[0]);
+               (is_media(ev->message_kind) && !media_silenced(cfg));
     if (ev->message_kind != MESSAGE_TEXT)
         return false;
     return has_self_mention(ev) || starts_with_trigger(ev, cfg->trigger) || ev->quoted_message_id ||
@@ -219,7 +245,7 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
                 decide(d, CHAT_IGNORE, "no greeting");
                 return;
             }
-        d->fixed_text = cfg->greeting;
+        d->fixed = TEXT_GREETING;
         {
             decide(d, CHAT_REPLY_FIXED, "greeting");
             return;
@@ -246,8 +272,8 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
 
     bool group = ev->chat_type != CHAT_USER;
     if (ev->message_kind != MESSAGE_TEXT) {
-        if (!group && is_media(ev->message_kind) && cfg->media_text && cfg->media_text[0]) {
-            d->fixed_text = cfg->media_text;
+        if (!group && is_media(ev->message_kind) && !media_silenced(cfg)) {
+            d->fixed = TEXT_MEDIA;
             d->rate_limited = true;
             {
                 decide(d, CHAT_REPLY_FIXED, "media in one-to-one chat");
@@ -280,19 +306,19 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
     }
 
     d->rate_limited = true;
-    if (is_command(d->text, "/reset")) {
-        d->fixed_text = chat_reset_text;
-        {
-            decide(d, CHAT_RESET, "/reset");
-            return;
-        }
+    char *command = command_of(d->text);
+    bool reset = is_command(command, "/reset");
+    bool help = is_command(command, "/help") || (!d->text[0] && !ev->quoted_message_id);
+    free(command);
+    if (reset) {
+        d->fixed = TEXT_RESET;
+        decide(d, CHAT_RESET, "/reset");
+        return;
     }
-    if (is_command(d->text, "/help") || (!d->text[0] && !ev->quoted_message_id)) {
-        d->fixed_text = chat_help_text;
-        {
-            decide(d, CHAT_REPLY_FIXED, "/help");
-            return;
-        }
+    if (help) {
+        d->fixed = TEXT_HELP;
+        decide(d, CHAT_REPLY_FIXED, "/help");
+        return;
     }
     decide(d, CHAT_ANSWER, group ? "addressed in group" : "one-to-one text");
 }

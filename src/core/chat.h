@@ -12,11 +12,10 @@
 
 #include "config.h"
 #include "core/completion.h"
+#include "core/texts.h"
 #include "core/webhook.h"
 
 extern const char chat_default_system_prompt[];
-extern const char chat_help_text[];
-extern const char chat_reset_text[];
 
 /* ---- history turns (also the store's unit of history) ---- */
 enum turn_role { TURN_USER, TURN_ASSISTANT, TURN_CONTEXT };
@@ -33,8 +32,8 @@ struct turn {
 enum chat_action {
     CHAT_IGNORE,        /* nothing to do */
     CHAT_ANSWER,        /* ask the model about `text` */
-    CHAT_REPLY_FIXED,   /* reply `fixed_text` (media notice, greeting, help) without the model */
-    CHAT_RESET,         /* clear the chat's history, then reply `fixed_text` */
+    CHAT_REPLY_FIXED,   /* reply the `fixed` text (media notice, greeting, help) without the model */
+    CHAT_RESET,         /* clear the chat's history, then reply the `fixed` text */
     CHAT_STORE_CONTEXT, /* group message not addressed to the bot: keep `text` as context */
     CHAT_UNSEND,        /* remove ev->unsend_message_id from history */
     CHAT_EDIT,          /* replace the text of ev->message_id in history with `text` */
@@ -44,7 +43,7 @@ enum chat_action {
 struct chat_decision {
     enum chat_action action;
     char *text;             /* malloc'd: the user's words without the bot's mention or trigger */
-    const char *fixed_text; /* points into cfg or a static string */
+    enum text_id fixed;     /* CHAT_REPLY_FIXED, CHAT_RESET: which text (its language is chosen later) */
     bool rate_limited;      /* counts toward the user's per-minute limit */
     const char *reason;     /* short, for debug logs: why this action */
 };
@@ -70,7 +69,8 @@ void chat_decision_free(struct chat_decision *d);
 bool chat_needs_work(const struct config *cfg, const struct line_event *ev);
 
 /* The user's text with every isSelf mention removed (LINE's UTF-16 index/length)
- * and, when `trigger` is set and starts the text, the trigger removed; trimmed.
+ * and, when `trigger` is set and starts the text, the trigger removed together
+ * with the punctuation right after it ("ボット、..." and "Bot: ..."); trimmed.
  * `addressed` (may be NULL) tells whether a self mention or the trigger was
  * found. Returns malloc'd text. */
 char *chat_strip_address(const struct line_event *ev, const char *trigger, bool *addressed);

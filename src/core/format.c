@@ -189,7 +189,41 @@ struct render {
     unsigned cell;                    /* cells written in the current row */
     const char *doc;                  /* the text md4c parses, and its end: */
     const char *doc_end;              /* spans are kept inside it (on_text) */
+    struct headings *headings;        /* where heading lines end, or NULL: not wanted */
+    size_t heading_start;             /* output length when the current heading began */
 };
+
+/* Where each heading's text ends in the rendered text, ascending: the split
+ * never ends a message there, so a heading goes with its section. */
+struct headings {
+    size_t *ends;
+    size_t n, cap;
+};
+
+static void headings_add(struct headings *h, size_t end)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 8;
+        h->ends = xrealloc_array(h->ends, h->cap, sizeof *h->ends);
+    }
+    h->ends[h->n++] = end;
+}
+
+/* True when `offset` is where a heading's text ends. */
+static bool headings_end_at(const struct headings *h, size_t offset)
+{
+    size_t lo = 0, hi = h ? h->n : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (h->ends[mid] == offset)
+            return true;
+        if (h->ends[mid] < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
 
 /* Asks for `n` newlines (1: new line, 2: blank line) before the next content. */
 static void render_separate(struct render *r, unsigned n)
@@ -575,12 +609,27 @@ static int on_enter_block(MD_BLOCKTYPE type, void *detail, void *userdata)
             render_text(r, " | ", 3);
         break;
     case MD_BLOCK_H:
+        render_separate(r, 2);
+        r->heading_start = r->out.b.len;
+        break;
     case MD_BLOCK_P:
     default:
         render_separate(r, 2);
         break;
     }
     return r->out.full ? -1 : 0;
+}
+
+/* A heading just ended: its text ends where the next newline will go (the
+ * trailing blanks are trimmed then). An empty heading is no line to keep. */
+static void render_heading_end(struct render *r)
+{
+    const char *data = buf_str(&r->out.b);
+    size_t end = r->out.b.len;
+    while (end > r->heading_start && (data[end - 1] == ' ' || data[end - 1] == '\t'))
+        end--;
+    if (r->headings && !r->out.full && end > r->heading_start && data[end - 1] != '\n')
+        headings_add(r->headings, end);
 }
 
 static int on_leave_block(MD_BLOCKTYPE type, void *detail, void *userdata)
@@ -608,6 +657,9 @@ static int on_leave_block(MD_BLOCKTYPE type, void *detail, void *userdata)
     case MD_BLOCK_TH:
     case MD_BLOCK_TD:
         return 0; /* cells of a row stay on one line */
+    case MD_BLOCK_H:
+        render_heading_end(r);
+        break;
     default:
         break;
     }
@@ -705,7 +757,9 @@ static size_t render_cap(size_t len)
 /* Zeroed bytes after the copy md4c parses. */
 #define MD_PADDING 64
 
-char *format_markdown_to_text(const char *md, size_t len)
+/* format_markdown_to_text, noting where headings end in `headings` (may be
+ * NULL; left empty when the Markdown could not be rendered). */
+static char *render_markdown(const char *md, size_t len, struct headings *headings)
 {
     if (!md)
         len = 0;
@@ -717,6 +771,7 @@ char *format_markdown_to_text(const char *md, size_t len)
     struct render r;
     memset(&r, 0, sizeof r);
     r.at_line_start = true;
+    r.headings = headings;
     buf_init(&r.out.b, render_cap(len));
 
     MD_PARSER parser;
@@ -745,10 +800,17 @@ char *format_markdown_to_text(const char *md, size_t len)
     /* A full buffer stopped the parse on purpose: keep what was rendered. */
     if (rc != 0 && !r.out.full) {
         buf_free(&r.out.b);
+        if (headings)
+            headings->n = 0;
         return copy_input(md ? md : "", len);
     }
     out_rtrim(&r.out, " \t\r\n");
     return buf_take(&r.out.b, NULL);
+}
+
+char *format_markdown_to_text(const char *md, size_t len)
+{
+    return render_markdown(md, len, NULL);
 }
 
 /* ----------------------------------------------------------------- split */
@@ -843,7 +905,8 @@ struct window {
  * kind wins unless it would leave the piece shorter than a third of the
  * budget. Code point boundaries are the last resort, for a single grapheme
  * larger than the budget. */
-static struct window scan_window(const unsigned char *s, size_t pos, size_t end, size_t budget)
+static struct window scan_window(const unsigned char *s, size_t pos, size_t end, size_t budget,
+                                 const struct headings *headings)
 {
     size_t best[CUT_KINDS], best_units[CUT_KINDS];
     for (int k = 0; k < CUT_KINDS; k++) {
@@ -871,7 +934,9 @@ static struct window scan_window(const unsigned char *s, size_t pos, size_t end,
                 best_units[CUT_GRAPHEME] = units;
                 int kinds[4];
                 int nkinds = 0;
-                if (space && !prev_space) {
+                /* Never right after a heading: its section would start in
+                 * the next message. */
+                if (space && !prev_space && !headings_end_at(headings, p)) {
                     /* Classify the whole run of whitespace that starts here. */
                     unsigned newlines = 0;
                     size_t q = p, w;
@@ -952,15 +1017,15 @@ static void parts_add(struct parts_builder *pb, const unsigned char *s, size_t a
 /* The last allowed piece when the text does not fit: as much text as leaves
  * room for the mark, then the mark. */
 static void add_truncated(struct parts_builder *pb, const unsigned char *s, size_t pos,
-                         size_t end, size_t max_units, const char *mark)
+                         size_t end, size_t max_units, const char *mark, const struct headings *headings)
 {
     size_t mark_units = utf16_len(mark, strlen(mark));
     size_t budget = mark_units < max_units ? max_units - mark_units : 0;
     /* When only the mark makes the budget smaller than a grapheme that would
      * fit a piece of its own, show the mark alone rather than cut it. */
-    struct window w = scan_window(s, pos, end, budget);
+    struct window w = scan_window(s, pos, end, budget, headings);
     size_t cut = w.cut;
-    if (w.mid_grapheme && !scan_window(s, pos, end, max_units).mid_grapheme)
+    if (w.mid_grapheme && !scan_window(s, pos, end, max_units, headings).mid_grapheme)
         cut = pos;
     size_t piece_end = trim_end(s, pos, cut);
     if (piece_end > pos) {
@@ -975,27 +1040,30 @@ static void add_truncated(struct parts_builder *pb, const unsigned char *s, size
     parts_add(pb, (const unsigned char *)"", 0, 0, bare);
 }
 
-int format_split(const char *text, size_t len, size_t max_units, size_t max_parts,
-                 const char *truncated_mark, struct text_parts *out)
+/* format_split, never cutting right after a heading in `headings` (may be NULL). */
+static int split_text(const char *text, size_t len, size_t max_units, size_t max_parts,
+                      const char *truncated_mark, const struct headings *headings, struct text_parts *out)
 {
     const unsigned char *s = (const unsigned char *)(text ? text : "");
     const char *mark = truncated_mark ? truncated_mark : "";
     struct parts_builder pb = {0};
     out->parts = NULL;
     out->n = 0;
+    out->truncated = false;
     if (!text)
         len = 0;
 
     size_t end = trim_end(s, 0, len);
     size_t pos = skip_space(s, 0, end);
     while (pos < end && pb.n < max_parts && max_units > 0) {
-        struct window w = scan_window(s, pos, end, max_units);
+        struct window w = scan_window(s, pos, end, max_units, headings);
         if (w.fits) {
             parts_add(&pb, s, pos, end, "");
             break;
         }
         if (pb.n + 1 == max_parts) {
-            add_truncated(&pb, s, pos, end, max_units, mark);
+            add_truncated(&pb, s, pos, end, max_units, mark, headings);
+            out->truncated = true;
             break;
         }
         if (w.cut == pos) {
@@ -1016,6 +1084,12 @@ int format_split(const char *text, size_t len, size_t max_units, size_t max_part
     return 0;
 }
 
+int format_split(const char *text, size_t len, size_t max_units, size_t max_parts,
+                 const char *truncated_mark, struct text_parts *out)
+{
+    return split_text(text, len, max_units, max_parts, truncated_mark, NULL, out);
+}
+
 void text_parts_free(struct text_parts *p)
 {
     if (!p)
@@ -1027,13 +1101,18 @@ void text_parts_free(struct text_parts *p)
     p->n = 0;
 }
 
-int format_answer(const char *md, size_t len, struct text_parts *out)
+int format_answer_split(const char *md, size_t len, size_t max_units, size_t max_parts,
+                        const char *truncated_mark, struct text_parts *out)
 {
-    out->parts = NULL;
-    out->n = 0;
-    char *text = format_markdown_to_text(md, len);
-    int rc = format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES,
-                          "\n(truncated)", out);
+    struct headings headings = {0};
+    char *text = render_markdown(md, len, &headings);
+    int rc = split_text(text, strlen(text), max_units, max_parts, truncated_mark, &headings, out);
+    free(headings.ends);
     free(text);
     return rc;
+}
+
+int format_answer(const char *md, size_t len, struct text_parts *out)
+{
+    return format_answer_split(md, len, LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "\n(truncated)", out);
 }

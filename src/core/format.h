@@ -7,6 +7,7 @@
 #ifndef LINEBOT_FORMAT_H
 #define LINEBOT_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define LINE_TEXT_MAX_UTF16 5000  /* LINE's limit for one text message */
@@ -31,6 +32,7 @@ char *format_markdown_to_text(const char *md, size_t len);
 struct text_parts {
     char **parts;   /* malloc'd NUL-terminated UTF-8 strings */
     size_t n;
+    bool truncated; /* format_split: the text did not fit, the last part ends with the mark */
 };
 
 /* Splits `text` into at most `max_parts` pieces of at most `max_units` UTF-16
@@ -42,7 +44,12 @@ int format_split(const char *text, size_t len, size_t max_units, size_t max_part
                  const char *truncated_mark, struct text_parts *out);
 void text_parts_free(struct text_parts *p);
 
-/* Markdown conversion then LINE's limits (5000 units, 5 messages, "(truncated)"). */
+/* Markdown conversion, then format_split, which then never ends a piece
+ * with a heading whose section would start in the next one. */
+int format_answer_split(const char *md, size_t len, size_t max_units, size_t max_parts,
+                        const char *truncated_mark, struct text_parts *out);
+
+/* format_answer_split at LINE's limits (5000 units, 5 messages, "(truncated)"). */
 int format_answer(const char *md, size_t len, struct text_parts *out);
 
 #endif

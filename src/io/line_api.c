@@ -542,11 +542,15 @@ enum line_result line_loading_start(struct line_api *api, const char *user_id, i
     return r == LINE_OK ? line_loading_end(api, err, errlen) : r;
 }
 
-enum line_result line_member_name(struct line_api *api, enum chat_type chat_type,
-                                  const char *chat_id, const char *user_id, char **display_name, char *err,
-                                  size_t errlen)
+/* line_member_name, and for a 1:1 profile the language too (`language` may
+ * be NULL: not wanted). */
+static enum line_result profile_get(struct line_api *api, enum chat_type chat_type, const char *chat_id,
+                                    const char *user_id, char **display_name, char **language, char *err,
+                                    size_t errlen)
 {
     *display_name = NULL;
+    if (language)
+        *language = NULL;
     err_clear(err, errlen);
     if (!user_id || !*user_id || (chat_type != CHAT_USER && (!chat_id || !*chat_id))) {
         err_add(err, errlen, "LINE profile not asked: needs a user id, and a group or room id outside 1:1 chats");
@@ -581,6 +585,10 @@ enum line_result line_member_name(struct line_api *api, enum chat_type chat_type
         json_t *name = json_is_object(root) ? json_object_get(root, "displayName") : NULL;
         if (json_is_string(name))
             *display_name = xstrdup(json_string_value(name));
+        if (*display_name && language) {
+            const char *lang = json_string_value(json_object_get(root, "language"));
+            *language = xstrdup(lang ? lang : "");
+        }
         json_decref(root);
         if (!*display_name) {
             err_add(err, errlen, "LINE profile: 200 without a displayName");
@@ -597,6 +605,19 @@ done:
     free(uid);
     free(cid);
     return result;
+}
+
+enum line_result line_member_name(struct line_api *api, enum chat_type chat_type,
+                                  const char *chat_id, const char *user_id, char **display_name, char *err,
+                                  size_t errlen)
+{
+    return profile_get(api, chat_type, chat_id, user_id, display_name, NULL, err, errlen);
+}
+
+enum line_result line_user_profile(struct line_api *api, const char *user_id, char **display_name, char **language,
+                                   char *err, size_t errlen)
+{
+    return profile_get(api, CHAT_USER, NULL, user_id, display_name, language, err, errlen);
 }
 
 /* ---- set-up calls ------------------------------------------------------- */

@@ -84,6 +84,13 @@ enum line_result line_member_name(struct line_api *api, enum chat_type chat_type
                                   const char *chat_id, const char *user_id, char **display_name, char *err,
                                   size_t errlen);
 
+/* GET /v2/bot/profile/{userId}: the display name and the `language` LINE
+ * gives only when the user has consented (BCP 47, e.g. "ja", "zh-TW"). On
+ * LINE_OK `display_name` is set and `language` is the language, "" when the
+ * profile has none (or it is not a string). */
+enum line_result line_user_profile(struct line_api *api, const char *user_id, char **display_name, char **language,
+                                   char *err, size_t errlen);
+
 /* A UUID (8-4-4-4-12 lowercase hex, version 4 layout, variant bits set) derived
  * deterministically from `seed` (the webhookEventId): the same event always
  * gets the same push retry key. Writes 37 bytes into `out`. */

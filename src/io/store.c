@@ -367,10 +367,12 @@ int store_forget_chat(struct store *st, const char *chat_id)
 /* ---- profiles ---- */
 
 int store_profile_get(struct store *st, const char *chat_id, const char *user_id,
-                      int64_t fresh_after_ms, char **display_name)
+                      int64_t fresh_after_ms, char **display_name, char **language)
 {
     if (display_name)
         *display_name = NULL;
+    if (language)
+        *language = NULL;
     if (!st)
         return -1;
     if (!chat_id)
@@ -379,11 +381,11 @@ int store_profile_get(struct store *st, const char *chat_id, const char *user_id
         return missing(st, "profile get", "user_id");
     if (!display_name)
         return missing(st, "profile get", "display_name");
-    return st->ops->profile_get(st, chat_id, user_id, fresh_after_ms, display_name);
+    return st->ops->profile_get(st, chat_id, user_id, fresh_after_ms, display_name, language);
 }
 
 int store_profile_put(struct store *st, const char *chat_id, const char *user_id,
-                      const char *display_name, int64_t now_ms)
+                      const char *display_name, const char *language, int64_t now_ms)
 {
     if (!st)
         return -1;
@@ -391,7 +393,7 @@ int store_profile_put(struct store *st, const char *chat_id, const char *user_id
         return missing(st, "profile put", "chat_id");
     if (!user_id)
         return missing(st, "profile put", "user_id");
-    return st->ops->profile_put(st, chat_id, user_id, display_name ? display_name : "", now_ms);
+    return st->ops->profile_put(st, chat_id, user_id, display_name ? display_name : "", language, now_ms);
 }
 
 int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)

@@ -324,14 +324,19 @@ int store_history_clear(struct store *st, const char *chat_id);
  * in one transaction. Unfinished events stay: they are acknowledged work. */
 int store_forget_chat(struct store *st, const char *chat_id);
 
-/* ---- profile cache (display names in groups and rooms) ---- */
+/* ---- profile cache (display names in groups and rooms; the user's language
+ * in 1:1 chats, where chat_id is the user id) ---- */
 /* One read. Returns 1 found and fresh (fetched at or after `fresh_after_ms`;
- * *display_name set, never NULL), 0 not found or stale, -1 error. */
+ * *display_name set, never NULL; *language, when `language` is not NULL, set
+ * to the profile's language, "" when the profile had none, or NULL when it
+ * is not known: a group member's name, or a row from before the language
+ * was kept), 0 not found or stale, -1 error. */
 int store_profile_get(struct store *st, const char *chat_id, const char *user_id,
-                      int64_t fresh_after_ms, char **display_name);
-/* Inserts or replaces the cached name (one statement; NULL is stored as ""). */
+                      int64_t fresh_after_ms, char **display_name, char **language);
+/* Inserts or replaces the cached name and language (one statement; a NULL
+ * name is stored as "", a NULL language as not known). */
 int store_profile_put(struct store *st, const char *chat_id, const char *user_id,
-                      const char *display_name, int64_t now_ms);
+                      const char *display_name, const char *language, int64_t now_ms);
 
 /* ---- retention ---- */
 /* Deletes history, bot message ids, profiles and rate rows older than

@@ -79,9 +79,9 @@ struct store_backend_ops {
     int (*forget_chat)(struct store *st, const char *chat_id);
 
     int (*profile_get)(struct store *st, const char *chat_id, const char *user_id,
-                       int64_t fresh_after_ms, char **display_name);
+                       int64_t fresh_after_ms, char **display_name, char **language);
     int (*profile_put)(struct store *st, const char *chat_id, const char *user_id,
-                       const char *display_name, int64_t now_ms);
+                       const char *display_name, const char *language, int64_t now_ms);
 
     /* `done_at_ms` (store.c's clock) is what expired parked answers get. */
     int (*purge)(struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms);

@@ -236,7 +236,14 @@ static const char *const migration_3[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = { migration_1, migration_2, migration_3 };
+/* 4 (issue 15): the language of a user's LINE profile, kept with the display
+ * name. NULL: not known; "": the profile has none. */
+static const char *const migration_4[] = {
+    "ALTER TABLE linebot_profiles ADD COLUMN language text",
+    NULL,
+};
+
+static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- SQL ---- */
@@ -380,12 +387,13 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     "UPDATE linebot_inbox SET payload = NULL, answer = NULL"                                   \
     " WHERE state = 'done' AND chat_id = $1 AND (payload IS NOT NULL OR answer IS NOT NULL)"
 #define SQL_PROFILE_GET                                                                        \
-    "SELECT display_name, fetched_at_ms FROM linebot_profiles"                                 \
+    "SELECT display_name, fetched_at_ms, language FROM linebot_profiles"                       \
     " WHERE chat_id = $1 AND user_id = $2"
 #define SQL_PROFILE_PUT                                                                        \
-    "INSERT INTO linebot_profiles (chat_id, user_id, display_name, fetched_at_ms)"             \
-    " VALUES ($1, $2, $3, $4) ON CONFLICT (chat_id, user_id) DO UPDATE SET"                    \
-    " display_name = excluded.display_name, fetched_at_ms = excluded.fetched_at_ms"
+    "INSERT INTO linebot_profiles (chat_id, user_id, display_name, fetched_at_ms, language)"   \
+    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chat_id, user_id) DO UPDATE SET"                \
+    " display_name = excluded.display_name, fetched_at_ms = excluded.fetched_at_ms,"           \
+    " language = excluded.language"
 /* One statement: the row lock of ON CONFLICT DO UPDATE serialises concurrent
  * counts of a user, and each sees the one before. A fixed one-minute window:
  * the first message at or after window_start + 60 s opens a new one. */
@@ -1617,7 +1625,7 @@ static int pg_forget_chat(struct store *st, const char *chat_id)
 /* ---- profiles ---- */
 
 static int pg_profile_get(struct store *st, const char *chat_id, const char *user_id,
-                          int64_t fresh_after_ms, char **display_name)
+                          int64_t fresh_after_ms, char **display_name, char **language)
 {
     struct params p = { .n = 0 };
     PGresult *res;
@@ -1632,12 +1640,14 @@ static int pg_profile_get(struct store *st, const char *chat_id, const char *use
         return 0;
     }
     *display_name = get_dup_text(res, 0, 0);
+    if (language)
+        *language = get_dup(res, 0, 2);
     PQclear(res);
     return 1;
 }
 
 static int pg_profile_put(struct store *st, const char *chat_id, const char *user_id,
-                          const char *display_name, int64_t now_ms)
+                          const char *display_name, const char *language, int64_t now_ms)
 {
     struct params p = { .n = 0 };
 
@@ -1645,6 +1655,7 @@ static int pg_profile_put(struct store *st, const char *chat_id, const char *use
     param_text(&p, user_id);
     param_text(&p, display_name);
     param_int(&p, now_ms);
+    param_text(&p, language);
     return simple(st, "profile put", SQL_PROFILE_PUT, &p);
 }
 

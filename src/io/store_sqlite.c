@@ -206,6 +206,11 @@ static const char *const migrations[] = {
     "  probed_at_ms INTEGER NOT NULL,"
     "  probes       INTEGER NOT NULL DEFAULT 1"
     ");",
+
+    /* 4 (issue 15): the language of a user's LINE profile, kept with the
+     * display name so that a fixed text in their language costs at most one
+     * profile call a day. NULL: not known; "": the profile has none. */
+    "ALTER TABLE linebot_profiles ADD COLUMN language TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -273,6 +278,7 @@ static const char schema_fresh[] =
     "  user_id       TEXT    NOT NULL,"
     "  display_name  TEXT    NOT NULL,"
     "  fetched_at_ms INTEGER NOT NULL,"
+    "  language      TEXT,"
     "  PRIMARY KEY (chat_id, user_id)"
     ");"
     "CREATE INDEX linebot_profiles_time ON linebot_profiles (fetched_at_ms);"
@@ -384,13 +390,13 @@ static const char schema_fresh[] =
     X(FORGET_INBOX, "UPDATE linebot_inbox SET payload = NULL, answer = NULL"                   \
                     " WHERE state = 'done' AND chat_id = ?1"                                   \
                     " AND (payload IS NOT NULL OR answer IS NOT NULL)")                        \
-    X(PROFILE_GET, "SELECT display_name, fetched_at_ms FROM linebot_profiles"                  \
+    X(PROFILE_GET, "SELECT display_name, fetched_at_ms, language FROM linebot_profiles"                  \
                    " WHERE chat_id = ?1 AND user_id = ?2")                                     \
     X(PROFILE_PUT, "INSERT INTO linebot_profiles (chat_id, user_id, display_name,"             \
-                   " fetched_at_ms) VALUES (?1, ?2, ?3, ?4)"                                   \
+                   " fetched_at_ms, language) VALUES (?1, ?2, ?3, ?4, ?5)"                     \
                    " ON CONFLICT (chat_id, user_id) DO UPDATE SET"                             \
                    " display_name = excluded.display_name,"                                    \
-                   " fetched_at_ms = excluded.fetched_at_ms")                                  \
+                   " fetched_at_ms = excluded.fetched_at_ms, language = excluded.language")                                  \
     /* Concurrent counts of a user all land: the upsert and the read of its   \
      * result run in one BEGIN IMMEDIATE transaction, which holds the write    \
      * lock throughout (no RETURNING: Debian 11's SQLite 3.34, which the FC    \
@@ -1603,7 +1609,7 @@ static int sq_forget_chat(struct store *st, const char *chat_id)
 /* ---- profiles ---- */
 
 static int sq_profile_get(struct store *st, const char *chat_id, const char *user_id,
-                          int64_t fresh_after_ms, char **display_name)
+                          int64_t fresh_after_ms, char **display_name, char **language)
 {
     sqlite3_stmt *s = stmt(st, STMT_PROFILE_GET);
     int found = lookup(st, s, bind_pair(s, chat_id, user_id), "profile get");
@@ -1615,12 +1621,14 @@ static int sq_profile_get(struct store *st, const char *chat_id, const char *use
         return 0;
     }
     *display_name = column_dup_text(s, 0);
+    if (language)
+        *language = column_dup(s, 2);
     finish(s);
     return 1;
 }
 
 static int sq_profile_put(struct store *st, const char *chat_id, const char *user_id,
-                          const char *display_name, int64_t now_ms)
+                          const char *display_name, const char *language, int64_t now_ms)
 {
     sqlite3_stmt *s = stmt(st, STMT_PROFILE_PUT);
     int rc = bind_pair(s, chat_id, user_id);
@@ -1629,6 +1637,8 @@ static int sq_profile_put(struct store *st, const char *chat_id, const char *use
         rc = bind_text(s, 3, display_name);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 4, now_ms);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 5, language);
     return run_changes(st, s, rc, "profile put", NULL);
 }
 
@@ -1853,10 +1863,12 @@ GATED(message_update, (struct store *st, const char *chat, const char *mid, cons
       (st, chat, mid, text))
 GATED(history_clear, (struct store *st, const char *chat), (st, chat))
 GATED(forget_chat, (struct store *st, const char *chat), (st, chat))
-GATED_READ(profile_get, (struct store *st, const char *chat, const char *user, int64_t fresh_after, char **name),
-           (st, chat, user, fresh_after, name))
-GATED(profile_put, (struct store *st, const char *chat, const char *user, const char *name, int64_t now_ms),
-      (st, chat, user, name, now_ms))
+GATED_READ(profile_get, (struct store *st, const char *chat, const char *user, int64_t fresh_after, char **name,
+                         char **language),
+           (st, chat, user, fresh_after, name, language))
+GATED(profile_put, (struct store *st, const char *chat, const char *user, const char *name, const char *language,
+                    int64_t now_ms),
+      (st, chat, user, name, language, now_ms))
 GATED(purge, (struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms),
       (st, before_ms, dedup_before_ms, done_at_ms))
 GATED_READ(admin_stats, (struct store *st, struct store_day_stats **rows, size_t *n), (st, rows, n))

@@ -57,7 +57,7 @@ struct job_ctx {
     /* decide */
     struct chat_decision decision;
     bool decided;
-    const char *fixed_text;    /* act: a reply without the model (points into cfg or static text) */
+    enum text_id fixed;        /* act: a reply without the model (TEXT_NONE: none) */
     bool use_model;            /* act: gather and generate run */
     const char *adopt_id;      /* a postback that takes over a parked answer: its event id (in ev) */
 
@@ -66,6 +66,8 @@ struct job_ctx {
     struct turn *history;
     size_t n_history;
     char *quoted;              /* text of the quoted message, may be NULL */
+    bool lang_chosen;          /* gather_lang chose `lang` (asked at most once per job) */
+    enum lang lang;
 
     /* generate */
     int64_t deadline;          /* monotonic: the model must be done by then */
@@ -100,6 +102,16 @@ enum stage_result stage_deliver_resume(struct job_ctx *ctx);
 /* gather: the display name of the event's speaker in a group or room
  * (cached in the store), NULL in a 1:1 chat or when LINE does not say. */
 char *gather_speaker_name(struct job_ctx *ctx);
+
+/* gather: the language of the fixed texts for this event (core/texts.h):
+ * LINEBOT_LANG when set; in a 1:1 chat the user's LINE profile (cached in the
+ * store with the display name; asked only here, so only when a fixed text is
+ * about to be sent); else, and in groups, the script of the message. */
+enum lang gather_lang(struct job_ctx *ctx);
+
+/* format: what the user gets for `id` in their language; the profile is
+ * asked only when the text depends on it. */
+const char *format_fixed_text(struct job_ctx *ctx, enum text_id id);
 
 /* generate: true when the event can no longer be answered at all (its reply
  * token is too old and push fallback is off). */

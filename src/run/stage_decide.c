@@ -48,7 +48,7 @@ enum stage_result stage_decide(struct job_ctx *ctx)
         enum rate_verdict v = rate_verdict_of(ctx);
         if (v == RATE_WARN) {
             log_info("rate limit reached: one slow-down reply");
-            ctx->fixed_text = ctx->env->cfg->slow_down_text;
+            ctx->fixed = TEXT_SLOW_DOWN;
         } else if (v == RATE_SILENT) {
             log_info("rate limit reached: silent");
             ctx->outcome = OUTCOME_RATE_LIMITED;
@@ -99,7 +99,7 @@ enum stage_result stage_act(struct job_ctx *ctx)
     const struct line_event *ev = &ctx->ev;
     const struct chat_decision *d = &ctx->decision;
     struct store *store = ctx->env->store;
-    if (ctx->fixed_text || ctx->adopt_id) /* the slow-down reply replaces whatever was decided */
+    if (ctx->fixed != TEXT_NONE || ctx->adopt_id) /* the slow-down reply replaces whatever was decided */
         return STAGE_NEXT;
     switch (d->action) {
     case CHAT_IGNORE:
@@ -125,10 +125,10 @@ enum stage_result stage_act(struct job_ctx *ctx)
     case CHAT_RESET:
         if (store_history_clear(store, ev->chat_id) != 0)
             log_error("could not clear history: %s", store_last_error(store));
-        ctx->fixed_text = d->fixed_text;
+        ctx->fixed = d->fixed;
         return STAGE_NEXT;
     case CHAT_REPLY_FIXED:
-        ctx->fixed_text = d->fixed_text;
+        ctx->fixed = d->fixed;
         return STAGE_NEXT;
     case CHAT_ANSWER:
         if (generate_too_late(ctx)) {

@@ -2,12 +2,14 @@
  *
  * The model's Markdown becomes plain text split to LINE's limits
  * (core/format.c); an answer that cannot be shown becomes the apology. A
- * fixed reply (help, greeting, slow down) is split as it is. The result is
+ * fixed reply (help, greeting, slow down) is split as it is. Fixed texts are
+ * in the user's language (core/texts.h, gather_lang). The result is
  * ctx->record: the parts, the outcome their delivery means (answered, or
  * apologized when the model failed), the exchange to remember and the model's
  * name and usage (run/answer_record.h). */
 #include <assert.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -34,12 +36,48 @@ static char *dup_or_null(const char *s)
     return s ? xstrdup(s) : NULL;
 }
 
-static enum stage_result format_fixed(struct job_ctx *ctx, const char *text)
+const char *format_fixed_text(struct job_ctx *ctx, enum text_id id)
+{
+    const struct config *cfg = ctx->env->cfg;
+    /* An override, or a fixed LINEBOT_LANG, needs no profile call. */
+    enum lang lang = texts_need_lang(cfg, id) ? gather_lang(ctx) : cfg->lang;
+    return texts_get(cfg, id, lang);
+}
+
+/* "\n" and the truncated text, for the end of a cut answer ("" for none). */
+static char *truncated_mark(struct job_ctx *ctx)
+{
+    const char *text = format_fixed_text(ctx, TEXT_TRUNCATED);
+    return xasprintf("%s%s", text[0] ? "\n" : "", text);
+}
+
+static enum stage_result format_fixed(struct job_ctx *ctx, enum text_id id)
 {
     struct answer_record *rec = &ctx->record;
-    format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "\n(truncated)", &rec->parts);
+    const char *text = format_fixed_text(ctx, id);
+    format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "", &rec->parts);
+    if (rec->parts.truncated) { /* an override longer than LINE takes */
+        char *mark = truncated_mark(ctx);
+        text_parts_free(&rec->parts);
+        format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, mark, &rec->parts);
+        free(mark);
+    }
     rec->outcome = OUTCOME_ANSWERED;
     return STAGE_NEXT;
+}
+
+/* The model's Markdown as LINE texts. The truncated text depends on the
+ * user's language, so it is looked up (and the profile perhaps asked) only
+ * for an answer that is really cut: an ordinary answer costs no profile call. */
+static void format_model_answer(struct job_ctx *ctx, const char *md, struct text_parts *parts)
+{
+    format_answer_split(md, strlen(md), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "", parts);
+    if (!parts->truncated)
+        return;
+    char *mark = truncated_mark(ctx);
+    text_parts_free(parts);
+    format_answer_split(md, strlen(md), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, mark, parts);
+    free(mark);
 }
 
 enum stage_result stage_format(struct job_ctx *ctx)
@@ -47,15 +85,14 @@ enum stage_result stage_format(struct job_ctx *ctx)
     if (ctx->adopt_id) /* the answer was formatted when it was parked */
         return STAGE_NEXT;
     if (!ctx->use_model)
-        return format_fixed(ctx, ctx->fixed_text ? ctx->fixed_text : "");
-    const struct config *cfg = ctx->env->cfg;
+        return format_fixed(ctx, ctx->fixed);
     struct answer_record *rec = &ctx->record;
     bool answered = ctx->model_answered;
-    const char *shown = answered ? ctx->llm.text : cfg->error_text;
-    format_answer(shown, strlen(shown), &rec->parts);
+    const char *shown = answered ? ctx->llm.text : format_fixed_text(ctx, TEXT_APOLOGY);
+    format_model_answer(ctx, shown, &rec->parts);
     if (rec->parts.n == 0) { /* nothing to show, e.g. the model's Markdown was all whitespace */
         text_parts_free(&rec->parts);
-        shown = cfg->error_text;
+        shown = format_fixed_text(ctx, TEXT_APOLOGY);
         format_split(shown, strlen(shown), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "", &rec->parts);
         answered = false;
     }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,7 +190,7 @@ static void test_media(void **state)
         struct chat_decision d;
         chat_decide(&cfg, &ev, NULL, &d);
         assert_int_equal(d.action, CHAT_REPLY_FIXED);
-        assert_string_equal(d.fixed_text, cfg.media_text);
+        assert_int_equal(d.fixed, TEXT_MEDIA);
         chat_decision_free(&d);
         /* Groups: silence. */
         ev.chat_type = CHAT_GROUP;
@@ -219,6 +220,62 @@ static void test_commands(void **state)
     assert_int_equal(decide(&cfg, &g, false, NULL), CHAT_RESET);
     g.n_mentions = 0;
     assert_int_equal(decide(&cfg, &g, false, NULL), CHAT_IGNORE);
+}
+
+/* A Japanese keyboard types the slash, and perhaps the letters, full-width. */
+static void test_full_width_commands(void **state)
+{
+    struct config cfg = base_cfg();
+    const char *resets[] = {"\xef\xbc\x8freset" /* ／reset */,
+                            "\xef\xbc\x8f\xef\xbd\x92\xef\xbd\x85\xef\xbd\x93\xef\xbd\x85\xef\xbd\x94" /* ／ｒｅｓｅｔ */,
+                            "\xe3\x80\x80\xef\xbc\x8fRESET\xe3\x80\x80" /* 　／RESET　 */};
+    for (size_t i = 0; i < sizeof resets / sizeof resets[0]; i++) {
+        struct line_event ev = text_event(CHAT_USER, resets[i]);
+        struct chat_decision d;
+        chat_decide(&cfg, &ev, NULL, &d);
+        assert_int_equal(d.action, CHAT_RESET);
+        assert_int_equal(d.fixed, TEXT_RESET);
+        chat_decision_free(&d);
+    }
+    struct line_event ev = text_event(CHAT_USER, "\xef\xbc\x8fhelp");
+    struct chat_decision d;
+    chat_decide(&cfg, &ev, NULL, &d);
+    assert_int_equal(d.action, CHAT_REPLY_FIXED);
+    assert_int_equal(d.fixed, TEXT_HELP);
+    chat_decision_free(&d);
+    /* Only the whole text is a command; a full-width word is not a slash. */
+    ev.text = (char *)"\xef\xbc\x8freset\xe3\x81\x97\xe3\x81\xa6" /* ／resetして */;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_ANSWER);
+    ev.text = (char *)"\xef\xbd\x92\xef\xbd\x85\xef\xbd\x93\xef\xbd\x85\xef\xbd\x94" /* ｒｅｓｅｔ */;
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_ANSWER);
+    ev.text = (char *)"/\xff\xfe"; /* not UTF-8: no command, and no crash */
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_ANSWER);
+}
+
+/* The trigger goes together with the punctuation written right after it. */
+static void test_trigger_punctuation(void **state)
+{
+    struct config cfg = base_cfg();
+    cfg.trigger = (char *)"\xe3\x83\x9c\xe3\x83\x83\xe3\x83\x88"; /* ボット */
+    const char *question = "\xe4\xbb\x8a\xe6\x97\xa5\xe3\x81\xae\xe4\xba\x88\xe5\xae\x9a\xe3\x81\xaf\xef\xbc\x9f"; /* 今日の予定は？ */
+    const char *seps[] = {"\xe3\x80\x81" /* 、 */, "\xef\xbc\x8c" /* ， */, ",", ":", "\xef\xbc\x9a" /* ： */,
+                          " ", "\xe3\x80\x81 ", ""};
+    for (size_t i = 0; i < sizeof seps / sizeof seps[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "%s%s%s", cfg.trigger, seps[i], question);
+        struct line_event ev = text_event(CHAT_GROUP, text);
+        char *got = NULL;
+        assert_int_equal(decide(&cfg, &ev, false, &got), CHAT_ANSWER);
+        assert_string_equal(got, question);
+        free(got);
+    }
+    /* Only one mark goes: the rest is the user's. */
+    cfg.trigger = (char *)"Bot";
+    struct line_event ev = text_event(CHAT_GROUP, "bot: :) hi");
+    char *got = NULL;
+    assert_int_equal(decide(&cfg, &ev, false, &got), CHAT_ANSWER);
+    assert_string_equal(got, ":) hi");
+    free(got);
 }
 
 static void test_lifecycle_events(void **state)
@@ -369,6 +426,8 @@ int main(void)
         cmocka_unit_test(test_standby_and_stickers),
         cmocka_unit_test(test_media),
         cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_full_width_commands),
+        cmocka_unit_test(test_trigger_punctuation),
         cmocka_unit_test(test_lifecycle_events),
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_prompt_one_to_one),

@@ -381,7 +381,11 @@ static void test_defaults_and_bounds_come_from_the_table(void **state)
     assert_int_equal(load(&cfg, err, env), 0);
     assert_int_equal(cfg.port, atoi(settings_find("PORT")->def));
     assert_int_equal(cfg.workers, atoi(settings_find("LINEBOT_WORKERS")->def));
-    assert_string_equal(cfg.media_text, settings_find("LINEBOT_MEDIA_TEXT")->def);
+    assert_string_equal(cfg.greeting, settings_find("LINEBOT_GREETING")->def);
+    /* The fixed texts have no default in the table: unset, each is the
+     * built-in text in the user's language (core/texts.c). */
+    assert_null(settings_find("LINEBOT_MEDIA_TEXT")->def);
+    assert_null(cfg.media_text);
     assert_string_equal(cfg.line_api_base, settings_find("LINE_API_BASE_URL")->def);
     config_free(&cfg);
     const struct setting *row = settings_find("LLM_TIMEOUT_S");

@@ -859,6 +859,71 @@ static void test_format_answer(void **state)
     free(long_md);
 }
 
+/* True when the last line of `part` (before `mark`, when it ends so) is one
+ * of the headings the test wrote: they, and only they, read "Heading ". */
+static bool ends_with_heading(const char *part, const char *mark)
+{
+    size_t len = strlen(part), mlen = strlen(mark);
+    if (mlen && len >= mlen && strcmp(part + len - mlen, mark) == 0)
+        len -= mlen;
+    size_t start = len;
+    while (start > 0 && part[start - 1] != '\n')
+        start--;
+    return strncmp(part + start, "Heading ", 8) == 0;
+}
+
+/* A message never ends with a heading whose section starts in the next one:
+ * the cut goes before the heading instead. */
+static void test_split_keeps_heading_with_section(void **state)
+{
+    (void)state;
+    struct text_parts p;
+    /* 41 units of intro, a heading, 80 of section: the best paragraph cut
+     * within 100 units would be right after the heading. */
+    const char *md = "An introduction that is forty-one units.\n\n## Heading two\n\n"
+                     "The section body, eighty units long: it does not fit beside the heading above.";
+    assert_int_equal(format_answer_split(md, strlen(md), 100, 5, MARK, &p), 0);
+    check_parts(&p, 100, 5);
+    assert_int_equal(p.n, 2);
+    assert_string_equal(p.parts[0], "An introduction that is forty-one units.");
+    assert_true(strncmp(p.parts[1], "Heading two\n\nThe section body", 29) == 0);
+    assert_false(p.truncated);
+    text_parts_free(&p);
+
+    /* Many sections of varied length, at several budgets, cut short or not. */
+    char md_many[16384] = "";
+    size_t used = 0;
+    for (int i = 0; i < 40; i++) {
+        int words = (i * 37) % 23 + 1;
+        used += (size_t)snprintf(md_many + used, sizeof md_many - used, "%s# Heading %d\n\n", i ? "\n\n" : "", i);
+        for (int w = 0; w < words; w++)
+            used += (size_t)snprintf(md_many + used, sizeof md_many - used, "word%d%s", w, w % 7 == 6 ? ".\n\n" : " ");
+        assert_true(used < sizeof md_many - 256);
+    }
+    char *text = format_markdown_to_text(md_many, used);
+    size_t budgets[] = {60, 97, 150, 240, 400};
+    for (size_t b = 0; b < sizeof budgets / sizeof budgets[0]; b++) {
+        for (size_t max_parts = 3; max_parts <= 100; max_parts += 97) {
+            assert_int_equal(format_answer_split(md_many, used, budgets[b], max_parts, MARK, &p), 0);
+            check_parts(&p, budgets[b], max_parts);
+            assert_int_equal(p.truncated, max_parts == 3);
+            if (!p.truncated)
+                check_lossless(text, &p);
+            for (size_t i = 0; i + 1 < p.n || (p.truncated && i < p.n); i++)
+                assert_false(ends_with_heading(p.parts[i], MARK));
+            text_parts_free(&p);
+        }
+    }
+    free(text);
+
+    /* format_split knows nothing of headings: plain text is cut as before. */
+    const char *plain = "An introduction that is forty-one units.\n\nHeading two\n\n"
+                        "The section body, eighty units long: it does not fit beside the heading above.";
+    p = split(plain, 100, 5);
+    assert_string_equal(p.parts[0], "An introduction that is forty-one units.\n\nHeading two");
+    text_parts_free(&p);
+}
+
 /* A reference link used many times prints its URL at every use: 20,000
  * uses of a 1,000-byte URL would render to over 20 MB. The text is cut at
  * the cap (4 x input + 256 KiB), and what is kept is the rendering, not the
@@ -932,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_md_garbage),
         cmocka_unit_test(test_md_span_past_end),
         cmocka_unit_test(test_format_answer),
+        cmocka_unit_test(test_split_keeps_heading_with_section),
         cmocka_unit_test(test_md_expansion_is_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1166,8 +1166,8 @@ static void test_forget_chat(void **state)
     add_turn(fx->st, "U2", TURN_USER, "other", "m2", 1);
     add_bot_id(fx->st, "U1", "s1", 2);
     add_bot_id(fx->st, "U2", "s2", 2);
-    assert_int_equal(store_profile_put(fx->st, "U1", "U1", "Alice", 10), 0);
-    assert_int_equal(store_profile_put(fx->st, "U2", "U2", "Bob", 10), 0);
+    assert_int_equal(store_profile_put(fx->st, "U1", "U1", "Alice", NULL, 10), 0);
+    assert_int_equal(store_profile_put(fx->st, "U2", "U2", "Bob", NULL, 10), 0);
     assert_int_equal(store_rate_count(fx->st, "U1", 1000, &count), 0);
     assert_int_equal(store_rate_count(fx->st, "U2", 1000, &count), 0);
     add_event(fx->st, "done-1", "U1", 1);
@@ -1179,14 +1179,14 @@ static void test_forget_chat(void **state)
 
     expect_history(fx->st, "U1", 10, 10, "");
     assert_int_equal(store_bot_message_is(fx->st, "U1", "s1"), 0);
-    assert_int_equal(store_profile_get(fx->st, "U1", "U1", 0, &name), 0);
+    assert_int_equal(store_profile_get(fx->st, "U1", "U1", 0, &name, NULL), 0);
     assert_int_equal(store_rate_count(fx->st, "U1", 1000, &count), 0);
     assert_int_equal(count, 1); /* its counter was gone */
 
     /* Other chats are untouched. */
     expect_history(fx->st, "U2", 10, 10, "other");
     assert_int_equal(store_bot_message_is(fx->st, "U2", "s2"), 1);
-    assert_int_equal(store_profile_get(fx->st, "U2", "U2", 0, &name), 1);
+    assert_int_equal(store_profile_get(fx->st, "U2", "U2", 0, &name, NULL), 1);
     free(name);
     assert_int_equal(store_rate_count(fx->st, "U2", 1000, &count), 0);
     assert_int_equal(count, 2);
@@ -1319,8 +1319,8 @@ static void test_admin_forget(void **state)
     char *text, *name = NULL;
     int64_t count;
 
-    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Alice", 10), 0);
-    assert_int_equal(store_profile_put(fx->st, "G1", "U2", "Bob", 10), 0);
+    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Alice", NULL, 10), 0);
+    assert_int_equal(store_profile_put(fx->st, "G1", "U2", "Bob", NULL, 10), 0);
     assert_int_equal(store_rate_count(fx->st, "U1", 1000, &count), 0);
     assert_int_equal(store_rate_count(fx->st, "U2", 1000, &count), 0);
     finish_with(fx->st, "G1", alice, 2, NULL, 0, 0);
@@ -1341,9 +1341,11 @@ static void test_admin_forget(void **state)
     text = joined_history(fx->st, "U1");
     assert_string_equal(text, "");
     free(text);
-    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, &name), 0);
-    assert_int_equal(store_profile_get(fx->st, "G1", "U2", 0, &name), 1);
+    char *lang = NULL;
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, &name, &lang), 0);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U2", 0, &name, &lang), 1);
     free(name);
+    free(lang);
     assert_int_equal(store_bot_message_is(fx->st, "U1", "s5"), 0);
     assert_int_equal(store_rate_count(fx->st, "U2", 1000, &count), 0);
     assert_int_equal(count, 2); /* Bob's counter stayed */
@@ -1373,28 +1375,58 @@ static void test_profiles(void **state)
     struct fixture *fx = *state;
     char *name = NULL;
 
-    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, &name), 0);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, &name, NULL), 0);
     assert_null(name);
-    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Alice", 1000), 0);
-    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 1000, &name), 1);
+    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Alice", NULL, 1000), 0);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 1000, &name, NULL), 1);
     assert_string_equal(name, "Alice");
     free(name);
     name = NULL;
-    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 1001, &name), 0); /* stale */
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 1001, &name, NULL), 0); /* stale */
     assert_null(name);
-    assert_int_equal(store_profile_get(fx->st, "G2", "U1", 0, &name), 0);
+    assert_int_equal(store_profile_get(fx->st, "G2", "U1", 0, &name, NULL), 0);
 
-    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Alice B.", 2000), 0);
-    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 1500, &name), 1);
+    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Alice B.", NULL, 2000), 0);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 1500, &name, NULL), 1);
     assert_string_equal(name, "Alice B.");
     free(name);
 
-    assert_int_equal(store_profile_put(fx->st, "G1", "U2", NULL, 2000), 0);
-    assert_int_equal(store_profile_get(fx->st, "G1", "U2", 0, &name), 1);
+    assert_int_equal(store_profile_put(fx->st, "G1", "U2", NULL, NULL, 2000), 0);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U2", 0, &name, NULL), 1);
     assert_string_equal(name, "");
     free(name);
-    assert_int_equal(store_profile_get(fx->st, "G1", NULL, 0, &name), -1);
-    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, NULL), -1);
+    assert_int_equal(store_profile_get(fx->st, "G1", NULL, 0, &name, NULL), -1);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, NULL, NULL), -1);
+}
+
+/* A 1:1 profile keeps its language: "" when LINE gave none (the user has not
+ * consented), NULL when not known (a group member's name), so that only an
+ * unknown one is asked again. */
+static void test_profile_language(void **state)
+{
+    struct fixture *fx = *state;
+    char *name = NULL, *language = (char *)"unset";
+
+    assert_int_equal(store_profile_put(fx->st, "U1", "U1", "Aiko", "ja", 1000), 0);
+    assert_int_equal(store_profile_get(fx->st, "U1", "U1", 0, &name, &language), 1);
+    assert_string_equal(name, "Aiko");
+    assert_string_equal(language, "ja");
+    free(name);
+    free(language);
+    assert_int_equal(store_profile_put(fx->st, "U1", "U1", "Aiko", "", 2000), 0);
+    assert_int_equal(store_profile_get(fx->st, "U1", "U1", 0, &name, &language), 1);
+    assert_string_equal(language, "");
+    free(name);
+    free(language);
+    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Aiko", NULL, 2000), 0);
+    assert_int_equal(store_profile_get(fx->st, "G1", "U1", 0, &name, &language), 1);
+    assert_null(language);
+    free(name);
+    /* Stale: neither is handed out. */
+    language = (char *)"unset";
+    assert_int_equal(store_profile_get(fx->st, "U1", "U1", 2001, &name, &language), 0);
+    assert_null(name);
+    assert_null(language);
 }
 
 /* store_rate_count: a fixed one-minute window per user, counted in SQL. */
@@ -2041,7 +2073,11 @@ static void test_sqlite_opens_release_v1(void **state)
 
     expect_history(fx->st, "C1", 10, 10, "hello|hi there|chatter");
     assert_int_equal(store_bot_message_is(fx->st, "C1", "b1"), 1);
-    assert_int_equal(store_profile_get(fx->st, "C1", "Uann", 0, &name), 1);
+    {
+        char *language = (char *)"unset";
+        assert_int_equal(store_profile_get(fx->st, "C1", "Uann", 0, &name, &language), 1);
+        assert_null(language); /* not known before schema version 4 */
+    }
     assert_string_equal(name, "Ann");
     free(name);
     assert_int_equal(store_rate_count(fx->st, "Uann", 6000, &count), 0);
@@ -2066,8 +2102,8 @@ static void test_purge(void **state)
     add_turn(fx->st, "chatA", TURN_USER, "new", "m2", 5000);
     add_bot_id(fx->st, "chatA", "s-old", 100);
     add_bot_id(fx->st, "chatA", "s-new", 5000);
-    assert_int_equal(store_profile_put(fx->st, "chatA", "U-old", "Old", 100), 0);
-    assert_int_equal(store_profile_put(fx->st, "chatA", "U-new", "New", 5000), 0);
+    assert_int_equal(store_profile_put(fx->st, "chatA", "U-old", "Old", NULL, 100), 0);
+    assert_int_equal(store_profile_put(fx->st, "chatA", "U-new", "New", NULL, 5000), 0);
     assert_int_equal(store_rate_count(fx->st, "U-old", 100, &count), 0);
     assert_int_equal(store_rate_count(fx->st, "U-new", 5000, &count), 0);
 
@@ -2093,8 +2129,8 @@ static void test_purge(void **state)
     expect_history(fx->st, "chatA", 10, 10, "new");
     assert_int_equal(store_bot_message_is(fx->st, "chatA", "s-old"), 0);
     assert_int_equal(store_bot_message_is(fx->st, "chatA", "s-new"), 1);
-    assert_int_equal(store_profile_get(fx->st, "chatA", "U-old", 0, &name), 0);
-    assert_int_equal(store_profile_get(fx->st, "chatA", "U-new", 0, &name), 1);
+    assert_int_equal(store_profile_get(fx->st, "chatA", "U-old", 0, &name, NULL), 0);
+    assert_int_equal(store_profile_get(fx->st, "chatA", "U-new", 0, &name, NULL), 1);
     free(name);
     assert_int_equal(store_rate_count(fx->st, "U-old", 200, &count), 0);
     assert_int_equal(count, 1); /* a new counter: the old one was purged */
@@ -2235,10 +2271,10 @@ static void test_hostile_input(void **state)
     assert_int_equal(store_history_clear(fx->st, NULL), -1);
     assert_int_equal(store_forget_chat(NULL, "c"), -1);
     assert_int_equal(store_forget_chat(fx->st, NULL), -1);
-    assert_int_equal(store_profile_get(NULL, "c", "u", 0, &text), -1);
-    assert_int_equal(store_profile_put(NULL, "c", "u", "n", 0), -1);
-    assert_int_equal(store_profile_put(fx->st, NULL, "u", "n", 0), -1);
-    assert_int_equal(store_profile_put(fx->st, "c", NULL, "n", 0), -1);
+    assert_int_equal(store_profile_get(NULL, "c", "u", 0, &text, NULL), -1);
+    assert_int_equal(store_profile_put(NULL, "c", "u", "n", NULL, 0), -1);
+    assert_int_equal(store_profile_put(fx->st, NULL, "u", "n", NULL, 0), -1);
+    assert_int_equal(store_profile_put(fx->st, "c", NULL, "n", NULL, 0), -1);
     assert_int_equal(store_rate_count(NULL, "u", 1, &depth), -1);
     assert_int_equal(store_rate_count(fx->st, NULL, 1, &depth), -1);
     assert_int_equal(store_rate_count(fx->st, "u", 1, NULL), -1);
@@ -3395,6 +3431,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_admin_reads),
         STORE_TEST(test_admin_forget),
         STORE_TEST(test_profiles),
+        STORE_TEST(test_profile_language),
         STORE_TEST(test_rate_count),
         STORE_TEST(test_rate_count_concurrent),
         STORE_TEST(test_job_finish),

@@ -28,6 +28,7 @@ struct member_name {
     char *chat_id; /* NULL for /v2/bot/profile */
     char *user_id;
     char *name;
+    char *language; /* /v2/bot/profile only, NULL: none (no consent) */
 };
 
 struct fault {
@@ -291,9 +292,11 @@ static void handle_name(struct fake_line *f, const char *chat_id, const char *us
         struct member_name *m = &f->names[i];
         bool chat_ok = chat_id ? (m->chat_id && strcmp(m->chat_id, chat_id) == 0) : !m->chat_id;
         if (chat_ok && strcmp(m->user_id, user_id) == 0) {
-            fake_http_respond_json(r, 200,
-                                   json_pack("{s:s,s:s,s:s}", "displayName", m->name, "userId", user_id,
-                                             "pictureUrl", "https://profile.line-scdn.net/fake"));
+            json_t *profile = json_pack("{s:s,s:s,s:s}", "displayName", m->name, "userId", user_id,
+                                        "pictureUrl", "https://profile.line-scdn.net/fake");
+            if (m->language)
+                json_object_set_new(profile, "language", json_string(m->language));
+            fake_http_respond_json(r, 200, profile);
             return;
         }
     }
@@ -545,6 +548,7 @@ void fake_line_stop(struct fake_line *f)
         free(f->names[i].chat_id);
         free(f->names[i].user_id);
         free(f->names[i].name);
+        free(f->names[i].language);
     }
     for (size_t i = 0; i < f->n_faults; i++)
         free(f->faults[i].prefix);
@@ -646,6 +650,18 @@ void fake_line_set_name(struct fake_line *f, const char *chat_id, const char *us
         .chat_id = e2e_strdup(chat_id),
         .user_id = e2e_strdup(user_id),
         .name = e2e_strdup(name),
+    };
+    pthread_mutex_lock(&f->mu);
+    FAKE_VEC_PUSH(f->names, f->n_names, f->cap_names, m);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_line_set_profile(struct fake_line *f, const char *user_id, const char *name, const char *language)
+{
+    struct member_name m = {
+        .user_id = e2e_strdup(user_id),
+        .name = e2e_strdup(name),
+        .language = language ? e2e_strdup(language) : NULL,
     };
     pthread_mutex_lock(&f->mu);
     FAKE_VEC_PUSH(f->names, f->n_names, f->cap_names, m);

@@ -57,6 +57,10 @@ void fake_line_add_quote_token(struct fake_line *f, const char *quote_token);
 void fake_line_set_name(struct fake_line *f, const char *chat_id, const char *user_id,
                         const char *name);
 
+/* /v2/bot/profile/{user_id} with `language` (NULL: none, as when the user
+ * has not consented to share it). */
+void fake_line_set_profile(struct fake_line *f, const char *user_id, const char *name, const char *language);
+
 #define FAKE_LINE_BOT_INFO_PATH "/v2/bot/info"
 #define FAKE_LINE_WEBHOOK_PATH "/v2/bot/channel/webhook/endpoint"
 #define FAKE_LINE_WEBHOOK_TEST_PATH "/v2/bot/channel/webhook/test"
