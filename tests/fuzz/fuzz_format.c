@@ -1,5 +1,5 @@
 /* fuzz_format.c - libFuzzer target for the Markdown formatter and the
- * splitter (format_answer, format_split).
+ * splitter (format_answer, format_split, format_answer_split).
  *
  * The input goes twice through the code: whole, as a model's Markdown answer,
  * into format_answer (LINE's limits: 5 messages of 5000 UTF-16 units); and,
@@ -156,6 +156,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_parts(plain, len, &tp, max_units, max_parts);
         text_parts_free(&tp);
         free(plain);
+
+        /* The answer's split (headings kept with their section) under the
+         * same small budgets, against the converted text. */
+        if (format_answer_split(md + 2, size - 2, max_units, max_parts, FUZZ_MARK, &tp) != 0)
+            abort();
+        raw = format_markdown_to_text(md + 2, size - 2);
+        text = utf8_sanitize(raw, strlen(raw));
+        check_parts(text, strlen(text), &tp, max_units, max_parts);
+        free(text);
+        free(raw);
+        text_parts_free(&tp);
     }
     free(md);
     return 0;
