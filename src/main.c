@@ -29,6 +29,7 @@
 #include "config.h"
 #include "core/alloc.h"
 #include "io/clock.h"
+#include "core/models.h"
 #include "io/http_client.h"
 #include "io/store.h"
 #include "obs/log.h"
@@ -168,6 +169,11 @@ static int serve(void)
     for (size_t i = 0; i < n_short; i++)
         log_warn("%s is shorter than %d characters, too short to be told apart in text: logs cannot mask "
                  "it. Is it complete?", short_secrets[i], REDACT_MIN_LEN);
+    for (size_t i = 0; i < cfg.models->n_warnings; i++) /* LINEBOT_MODELS' unknown fields */
+        log_warn("%s", cfg.models->warnings[i]);
+    if (cfg.models->n > 1)
+        log_info("%zu models in the catalogue; the default is %s", cfg.models->n,
+                 cfg.models->items[cfg.models->default_index].name);
     clock_set_offset_ms(cfg.clock_offset_ms);
     raise_open_files_limit(cfg.max_connections);
     const char *ca = http_use_ca_bundle(cfg.ca_file);

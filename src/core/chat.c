@@ -14,6 +14,8 @@
 #include <strings.h>
 
 #include "core/format.h"
+#include "core/models.h"
+#include "core/postback.h"
 
 const char chat_default_system_prompt[] =
     "You are a helpful assistant chatting with people inside the LINE messaging app. "
@@ -24,6 +26,7 @@ const char chat_default_system_prompt[] =
 const char chat_help_text[] =
     "Commands:\n"
     "/reset - forget this conversation and start over\n"
+    "/model - show or switch the model (/model NAME)\n"
     "/help - show this list\n"
     "In groups, mention me or reply to one of my messages to ask something.";
 
@@ -160,6 +163,8 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
     case EVENT_POSTBACK:
         /* Only the bot's own "take over the parked answer" button; any other
          * postback data is not ours to act on. */
+        if (!ev->standby && ev->chat_id && ev->reply_token && postback_is_ours(ev->postback_data))
+            return true; /* a button of the bot's (/model): checked in full by chat_decide */
         return !ev->standby && ev->chat_id && ev->reply_token && ev->postback_data &&
                strncmp(ev->postback_data, CHAT_ADOPT_PREFIX, strlen(CHAT_ADOPT_PREFIX)) == 0 &&
                ev->postback_data[strlen(CHAT_ADOPT_PREFIX)] != '\0';
@@ -183,6 +188,83 @@ static void decide(struct chat_decision *d, enum chat_action action, const char 
 {
     d->action = action;
     d->reason = reason;
+}
+
+/* ---- /model (issue 11): the command, the buttons' postbacks, who may switch ---- */
+
+const char chat_model_refused_text[] = "Sorry, only the group's admins can change the model here.";
+
+bool chat_parse_model_command(const char *text, const char **name, size_t *name_len)
+{
+    static const char command[] = "/model";
+    size_t n = strlen(command);
+    if (!text || strncasecmp(text, command, n) != 0 || (text[n] && !is_space_byte((unsigned char)text[n])))
+        return false;
+    const char *arg = text + n;
+    while (is_space_byte((unsigned char)*arg))
+        arg++;
+    size_t len = strlen(arg);
+    while (len > 0 && is_space_byte((unsigned char)arg[len - 1]))
+        len--;
+    *name = arg;
+    *name_len = len;
+    return true;
+}
+
+bool chat_may_switch_model(const struct config *cfg, const struct line_event *ev)
+{
+    if (ev->chat_type == CHAT_USER || cfg->n_admins == 0)
+        return true;
+    for (size_t i = 0; ev->user_id && i < cfg->n_admins; i++)
+        if (strcmp(ev->user_id, cfg->admins[i]) == 0)
+            return true;
+    return false;
+}
+
+/* /model and /model NAME (d->text is the stripped message; rate_limited set). */
+static bool decide_model_command(const struct config *cfg, const struct line_event *ev, struct chat_decision *d)
+{
+    const char *name;
+    size_t len;
+    if (!chat_parse_model_command(d->text, &name, &len))
+        return false;
+    if (len > 0 && !chat_may_switch_model(cfg, ev)) {
+        d->fixed_text = chat_model_refused_text;
+        decide(d, CHAT_REPLY_FIXED, "/model NAME by a non-admin");
+        return true;
+    }
+    memmove(d->text, name, len);
+    d->text[len] = '\0';
+    decide(d, CHAT_MODEL, len ? "/model NAME" : "/model");
+    return true;
+}
+
+/* A tap on one of the bot's buttons. Data that is not exactly ours, or names
+ * a model the catalogue no longer has, is ignored (logged at debug by the
+ * worker with the reason). */
+static void decide_postback(const struct config *cfg, const struct line_event *ev, struct chat_decision *d)
+{
+    struct postback pb;
+    if (ev->standby || !ev->chat_id || !ev->reply_token) {
+        decide(d, CHAT_IGNORE, "postback that cannot be answered");
+        return;
+    }
+    if (postback_parse(ev->postback_data, &pb) != 0) {
+        decide(d, CHAT_IGNORE, "postback data unknown or forged");
+        return;
+    }
+    if (pb.kind != POSTBACK_MODEL || !models_find(cfg->models, pb.arg)) {
+        decide(d, CHAT_IGNORE, "postback names no model of the catalogue");
+        return;
+    }
+    d->rate_limited = true;
+    if (!chat_may_switch_model(cfg, ev)) {
+        d->fixed_text = chat_model_refused_text;
+        decide(d, CHAT_REPLY_FIXED, "model button tapped by a non-admin");
+        return;
+    }
+    d->text = xstrdup(pb.arg);
+    decide(d, CHAT_MODEL, "model button");
 }
 
 void chat_decide(const struct config *cfg, const struct line_event *ev, const struct chat_facts *facts,
@@ -224,6 +306,9 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
             decide(d, CHAT_REPLY_FIXED, "greeting");
             return;
         }
+    case EVENT_POSTBACK:
+        decide_postback(cfg, ev, d);
+        return;
     case EVENT_MESSAGE:
         break;
     default:
@@ -294,6 +379,8 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
             return;
         }
     }
+    if (decide_model_command(cfg, ev, d))
+        return;
     decide(d, CHAT_ANSWER, group ? "addressed in group" : "one-to-one text");
 }
 

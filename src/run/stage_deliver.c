@@ -114,8 +114,8 @@ static enum line_result push_parts(struct job_ctx *ctx, char *err, size_t errlen
 {
     char key[37];
     line_retry_key(ctx->ev.event_id, key);
-    enum line_result r = line_push(ctx->env->line, ctx->ev.chat_id, &ctx->record.parts, key, &ctx->sent, NULL, err,
-                                   errlen);
+    enum line_result r = line_push_qr(ctx->env->line, ctx->ev.chat_id, &ctx->record.parts, &ctx->record.quick_reply,
+                                      key, &ctx->sent, NULL, err, errlen);
     if (r == LINE_ALREADY_ACCEPTED) {
         log_info("push was already accepted earlier (409 on retry key): delivered once");
         r = LINE_OK;
@@ -138,7 +138,8 @@ static enum line_result reply_parts(struct job_ctx *ctx, bool already_ambiguous,
     *ambiguous = already_ambiguous;
     enum line_result r = LINE_TRANSPORT_ERROR;
     for (size_t attempt = 0;; attempt++) {
-        r = line_reply(ctx->env->line, ev->reply_token, &ctx->record.parts, quote, &ctx->sent, NULL, err, errlen);
+        r = line_reply_qr(ctx->env->line, ev->reply_token, &ctx->record.parts, quote, &ctx->record.quick_reply,
+                          &ctx->sent, NULL, err, errlen);
         if (r != LINE_SERVER_ERROR && r != LINE_TRANSPORT_ERROR)
             return r;
         *ambiguous = true;

@@ -38,6 +38,7 @@ static enum stage_result format_fixed(struct job_ctx *ctx, const char *text)
 {
     struct answer_record *rec = &ctx->record;
     format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "\n(truncated)", &rec->parts);
+    quick_reply_copy(&rec->quick_reply, &ctx->quick_reply);
     rec->outcome = OUTCOME_ANSWERED;
     return STAGE_NEXT;
 }
