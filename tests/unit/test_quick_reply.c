@@ -1,5 +1,6 @@
 /* test_quick_reply.c - quick reply buttons against LINE's limits, and the
- * postback data format: round trip, and data that is not ours. */
+ * postback data format: round trip, and data that is not ours; the buttons
+ * kept in the answer record. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include "core/postback.h"
 #include "core/quick_reply.h"
+#include "run/answer_record.h"
 
 static void test_limits(void **state)
 {
@@ -62,6 +64,34 @@ static void test_json(void **state)
     json_decref(j);
     quick_reply_free(&back);
     quick_reply_free(&qr);
+}
+
+/* The buttons are part of the answer kept while sending, so that an answer
+ * resumed after a crash goes out with them. */
+static void test_answer_record_keeps_buttons(void **state)
+{
+    struct answer_record rec, back;
+    answer_record_init(&rec);
+    rec.mode = SEND_REPLY;
+    rec.parts.parts = calloc(1, sizeof *rec.parts.parts);
+    rec.parts.parts[0] = strdup("Models: ...");
+    rec.parts.n = 1;
+    assert_int_equal(quick_reply_add(&rec.quick_reply, "Fast", "v1|m|fast", "/model fast"), 0);
+    assert_int_equal(quick_reply_add(&rec.quick_reply, "Smart", "v1|m|smart", "/model smart"), 0);
+    char *json = answer_record_json(&rec);
+    assert_int_equal(answer_record_parse(json, &back), 0);
+    assert_int_equal(back.quick_reply.n, 2);
+    assert_string_equal(back.quick_reply.items[1].label, "Smart");
+    assert_string_equal(back.quick_reply.items[1].data, "v1|m|smart");
+    assert_string_equal(back.quick_reply.items[1].display_text, "/model smart");
+    free(json);
+    answer_record_free(&back);
+    answer_record_free(&rec);
+
+    /* A record without buttons (every answer of the model) has none, and older records read alike. */
+    assert_int_equal(answer_record_parse("{\"mode\":\"reply\",\"parts\":[\"hi\"]}", &back), 0);
+    assert_int_equal(back.quick_reply.n, 0);
+    answer_record_free(&back);
 }
 
 static void test_postback_round_trip(void **state)
@@ -120,6 +150,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_answer_record_keeps_buttons),
         cmocka_unit_test(test_postback_round_trip),
         cmocka_unit_test(test_postback_forged),
     };
