@@ -328,12 +328,13 @@ static void free_models(struct config *cfg)
 }
 
 /* The catalogue's keys, named by their variables, after the fixed secrets;
- * a key shared by several models is listed once. */
+ * a key shared by several models, or the default model's (listed as
+ * LLM_API_KEY), is listed once. */
 static size_t model_secrets(const struct config *cfg, struct redact_secret *out, size_t n, size_t max)
 {
     for (size_t i = 0; cfg->models && i < cfg->models->n && n < max; i++) {
         const struct model_entry *m = &cfg->models->items[i];
-        bool listed = false;
+        bool listed = cfg->llm_api_key && strcmp(cfg->llm_api_key, m->api_key) == 0;
         for (size_t k = 0; k < n; k++)
             listed = listed || (out[k].value && strcmp(out[k].value, m->api_key) == 0);
         if (!listed && m->api_key && m->api_key[0])
@@ -595,7 +596,7 @@ size_t config_unmaskable_secrets(const struct config *cfg, const char **names, s
     struct redact_secret keys[MODELS_MAX];
     size_t n_keys = model_secrets(cfg, keys, 0, MODELS_MAX);
     for (size_t i = 0; i < n_keys && n < max; i++)
-        if (!redact_is_maskable(keys[i].value) && strcmp(keys[i].value, cfg->llm_api_key ? cfg->llm_api_key : "") != 0)
+        if (!redact_is_maskable(keys[i].value))
             names[n++] = keys[i].name;
     return n;
 }
