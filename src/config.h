@@ -141,8 +141,8 @@ int config_load_line(struct config *cfg, char *const *env, char *err, size_t err
  * (obs/log.c): the channel secret and access token, the model key, the
  * AWS and Alibaba Cloud credentials, and the password of a postgres://
  * LINEBOT_DB (as written and decoded; a URL curl_url() cannot read, such as
- * libpq's several hosts, gives none), and the catalogue's model keys. Fills out[0..max) with pointers into
- * `cfg` (valid while it lives) and returns how many it filled; unset ones and
+ * libpq's several hosts, gives none), and the catalogue's other model keys.
+ * Fills out[0..max) with pointers into `cfg` (valid while it lives) and returns how many it filled; unset ones and
  * values too short to mask (redact.h) are left out. CONFIG_MAX_SECRETS is
  * always enough. */
 #define CONFIG_MAX_SECRETS 48

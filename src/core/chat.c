@@ -161,10 +161,11 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
     case EVENT_JOIN:
         return !ev->standby && ev->chat_id && cfg->greeting && cfg->greeting[0] && ev->reply_token;
     case EVENT_POSTBACK:
-        /* Only the bot's own "take over the parked answer" button; any other
+        /* Only the bot's own buttons: the v1 format (/model; checked in full
+         * by chat_decide) and "take over the parked answer"; any other
          * postback data is not ours to act on. */
         if (!ev->standby && ev->chat_id && ev->reply_token && postback_is_ours(ev->postback_data))
-            return true; /* a button of the bot's (/model): checked in full by chat_decide */
+            return true;
         return !ev->standby && ev->chat_id && ev->reply_token && ev->postback_data &&
                strncmp(ev->postback_data, CHAT_ADOPT_PREFIX, strlen(CHAT_ADOPT_PREFIX)) == 0 &&
                ev->postback_data[strlen(CHAT_ADOPT_PREFIX)] != '\0';
