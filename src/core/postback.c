@@ -15,6 +15,7 @@ static const struct {
     char letter;
 } kinds[] = {
     {POSTBACK_MODEL, 'm'},
+    {POSTBACK_ANSWER, 'a'},
 };
 
 static bool arg_valid(const char *arg, size_t len)

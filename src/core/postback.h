@@ -23,6 +23,8 @@
 enum postback_kind {
     POSTBACK_UNKNOWN = 0,
     POSTBACK_MODEL, /* 'm': switch the chat to the model named by the argument */
+    POSTBACK_ANSWER, /* 'a': take over the parked answer of the event id in the argument
+                        (run/stage_deliver.c; the older "linebot:answer=<id>" is read too) */
 };
 
 struct postback {

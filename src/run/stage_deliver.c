@@ -38,7 +38,8 @@
  * (store_job_park: state `waiting`, never claimed) behind a postback button.
  * A later postback event whose data is
  *
- *   linebot:answer=<event id of the parked answer>
+ *   v1|a|<event id of the parked answer>      (core/postback.h's format;
+ *   linebot:answer=<event id>                  the first one's, still read)
  *
  * takes it over with store_job_adopt, on any instance: in one transaction the
  * parked row is finished (handed over) and the postback's own job moves to
@@ -49,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/postback.h"
 #include "io/clock.h"
 #include "obs/log.h"
 #include "run/failpoint.h"
@@ -72,6 +74,10 @@ const char *deliver_adopt_target(const struct line_event *ev)
 {
     if (ev->kind != EVENT_POSTBACK || !ev->postback_data)
         return NULL;
+    struct postback pb;
+    if (postback_parse(ev->postback_data, &pb) == 0)
+        /* The id inside the data itself, which lives as long as the event. */
+        return pb.kind == POSTBACK_ANSWER ? ev->postback_data + strlen(ev->postback_data) - strlen(pb.arg) : NULL;
     if (strncmp(ev->postback_data, ADOPT_PREFIX, strlen(ADOPT_PREFIX)) != 0)
         return NULL;
     const char *id = ev->postback_data + strlen(ADOPT_PREFIX);

@@ -13,6 +13,7 @@
 #include "core/postback.h"
 #include "core/quick_reply.h"
 #include "run/answer_record.h"
+#include "run/stage.h"
 
 static void test_limits(void **state)
 {
@@ -121,6 +122,29 @@ static void test_postback_round_trip(void **state)
     assert_int_equal(postback_format(POSTBACK_MODEL, "abc", data, 6), -1); /* does not fit */
 }
 
+/* The parked-answer button uses the same format (kind 'a'); the first
+ * release's "linebot:answer=<id>" is still read. */
+static void test_adopt_data(void **state)
+{
+    char data[QUICK_REPLY_DATA_MAX + 1];
+    assert_int_equal(postback_format(POSTBACK_ANSWER, "sha256:0123abcd", data, sizeof data), 0);
+    assert_string_equal(data, "v1|a|sha256:0123abcd");
+    struct line_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = EVENT_POSTBACK;
+    ev.postback_data = data;
+    assert_string_equal(deliver_adopt_target(&ev), "sha256:0123abcd");
+    ev.postback_data = (char *)"linebot:answer=01ABC";
+    assert_string_equal(deliver_adopt_target(&ev), "01ABC");
+    ev.postback_data = (char *)"v1|m|fast"; /* a model button is not an adoption */
+    assert_null(deliver_adopt_target(&ev));
+    ev.postback_data = (char *)"v1|a|";
+    assert_null(deliver_adopt_target(&ev));
+    ev.kind = EVENT_MESSAGE;
+    ev.postback_data = data;
+    assert_null(deliver_adopt_target(&ev));
+}
+
 static void test_postback_forged(void **state)
 {
     static const char *const bad[] = {
@@ -152,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_answer_record_keeps_buttons),
         cmocka_unit_test(test_postback_round_trip),
+        cmocka_unit_test(test_adopt_data),
         cmocka_unit_test(test_postback_forged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
