@@ -20,7 +20,9 @@
 #include <curl/curl.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/chat.h"
+#include "core/models.h"
 #include "core/settings.h"
 #include "io/http_client.h"
 #include "obs/log.h"
@@ -318,6 +320,120 @@ const char *config_channel_secret_problem(const char *secret)
            "Developers Console";
 }
 
+/* ---- models in the chat (issue 11): LINEBOT_MODELS, LINEBOT_DEFAULT_MODEL,
+ * LINEBOT_ADMINS ---- */
+
+#define MODELS_FILE_MAX ((size_t)1024 * 1024)
+
+/* LINEBOT_MODELS' text: the value, or the file named after an '@'. */
+static char *models_text(struct loader *l, const char *value)
+{
+    if (value[0] != '@')
+        return xstrdup(value);
+    FILE *f = fopen(value + 1, "rb");
+    if (!f) {
+        char complaint[160];
+        snprintf(complaint, sizeof complaint, "names a file that cannot be read (%s)", strerror(errno));
+        fail(l, "LINEBOT_MODELS", complaint);
+        return NULL;
+    }
+    struct buf b;
+    buf_init(&b, MODELS_FILE_MAX);
+    char chunk[4096];
+    size_t n;
+    int too_big = 0;
+    while (!too_big && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        too_big = buf_add(&b, chunk, n) != 0;
+    int read_err = ferror(f);
+    fclose(f);
+    if (too_big || read_err) {
+        fail(l, "LINEBOT_MODELS", too_big ? "names a file over 1 MiB" : "names a file that cannot be read");
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_take(&b, NULL);
+}
+
+/* The catalogue, and with one given, the llm_* fields set to its default
+ * model (what `linebot doctor` and the start-up line show). */
+static void load_models(struct loader *l, struct config *cfg)
+{
+    cfg->models = xcalloc(1, sizeof *cfg->models);
+    const char *value = env_nonempty(l->env, "LINEBOT_MODELS");
+    const char *default_name = env_nonempty(l->env, "LINEBOT_DEFAULT_MODEL");
+    if (!value) {
+        if (default_name && cfg->llm_model && strcmp(default_name, cfg->llm_model) != 0)
+            fail(l, "LINEBOT_DEFAULT_MODEL", "names a model, but LINEBOT_MODELS is not set");
+        models_single(cfg->models, cfg->provider, cfg->llm_model, cfg->llm_base_url, cfg->llm_api_key);
+    } else {
+        char *text = models_text(l, value);
+        struct model_preset table[sizeof presets / sizeof presets[0]];
+        for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+            table[i] = (struct model_preset){presets[i].name, presets[i].provider, presets[i].base_url,
+                                             presets[i].key_env};
+        char why[384];
+        if (text && models_parse(text, l->env, table, sizeof table / sizeof table[0], default_name, cfg->models,
+                                 why, sizeof why) != 0 && !l->failed) {
+            snprintf(l->err, l->errlen, "%s", why); /* names the item and the field */
+            l->failed = 1;
+        }
+        free(text);
+        if (cfg->models->n) {
+            const struct model_entry *d = &cfg->models->items[cfg->models->default_index];
+            free(cfg->llm_model);
+            free(cfg->llm_base_url);
+            free(cfg->llm_api_key);
+            cfg->provider = d->provider;
+            cfg->llm_model = xstrdup(d->model);
+            cfg->llm_base_url = xstrdup(d->base_url);
+            cfg->llm_api_key = xstrdup(d->api_key);
+        }
+    }
+    /* LINEBOT_ADMINS: comma-separated user ids, blanks around them ignored. */
+    const char *admins = env_nonempty(l->env, "LINEBOT_ADMINS");
+    for (const char *p = admins; p && *p;) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, ",");
+        size_t len = n;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len > 0) {
+            cfg->admins = xrealloc_array(cfg->admins, cfg->n_admins + 1, sizeof *cfg->admins);
+            cfg->admins[cfg->n_admins++] = xstrndup(p, len);
+        }
+        p += n;
+    }
+}
+
+static void free_models(struct config *cfg)
+{
+    if (cfg->models)
+        models_free(cfg->models);
+    free(cfg->models);
+    cfg->models = NULL;
+    for (size_t i = 0; i < cfg->n_admins; i++)
+        free(cfg->admins[i]);
+    free(cfg->admins);
+    cfg->admins = NULL;
+    cfg->n_admins = 0;
+}
+
+/* The catalogue's keys, named by their variables, after the fixed secrets;
+ * a key shared by several models, or the default model's (listed as
+ * LLM_API_KEY), is listed once. */
+static size_t model_secrets(const struct config *cfg, struct redact_secret *out, size_t n, size_t max)
+{
+    for (size_t i = 0; cfg->models && i < cfg->models->n && n < max; i++) {
+        const struct model_entry *m = &cfg->models->items[i];
+        bool listed = cfg->llm_api_key && strcmp(cfg->llm_api_key, m->api_key) == 0;
+        for (size_t k = 0; k < n; k++)
+            listed = listed || (out[k].value && strcmp(out[k].value, m->api_key) == 0);
+        if (!listed && m->api_key && m->api_key[0])
+            out[n++] = (struct redact_secret){m->api_key_env ? m->api_key_env : "LLM_API_KEY", m->api_key};
+    }
+    return n;
+}
+
 int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -379,7 +495,8 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
                                                                          : NULL,
                                NULL};
     char *key = first_credential(env, key_names);
-    if (!key && preset->provider != LLM_PROVIDER_OLLAMA && preset->provider != LLM_PROVIDER_CUSTOM) {
+    if (!key && preset->provider != LLM_PROVIDER_OLLAMA && preset->provider != LLM_PROVIDER_CUSTOM &&
+        !env_nonempty(env, "LINEBOT_MODELS")) { /* a catalogue names each model's key (load_models) */
         if (preset->key_env && strcmp(preset->key_env, "DASHSCOPE_API_KEY") == 0)
             fail(&l, "LLM_API_KEY", "is not set (or DASHSCOPE_API_KEY): the model provider needs an API key");
         else
@@ -393,6 +510,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->thinking = get_bool(&l, "LINEBOT_THINKING");
     cfg->llm_max_tokens = get_int(&l, "LINEBOT_MAX_TOKENS");
     cfg->reasoning_effort = get_reasoning_effort(&l);
+    load_models(&l, cfg);
 
     get_db(cfg, env);
     cfg->workers = get_int(&l, "LINEBOT_WORKERS");
@@ -540,12 +658,17 @@ static void secret_settings(const struct config *cfg, struct redact_secret all[S
 size_t config_secrets(const struct config *cfg, struct redact_secret *out, size_t max)
 {
     struct redact_secret all[SECRET_SETTINGS];
-    _Static_assert(SECRET_SETTINGS <= CONFIG_MAX_SECRETS, "raise CONFIG_MAX_SECRETS");
+    _Static_assert(SECRET_SETTINGS + MODELS_MAX <= CONFIG_MAX_SECRETS, "raise CONFIG_MAX_SECRETS");
     secret_settings(cfg, all);
     size_t n = 0;
     for (size_t i = 0; i < SECRET_SETTINGS && n < max; i++)
         if (redact_is_maskable(all[i].value))
             out[n++] = all[i];
+    struct redact_secret keys[MODELS_MAX];
+    size_t n_keys = model_secrets(cfg, keys, 0, MODELS_MAX);
+    for (size_t i = 0; i < n_keys && n < max; i++)
+        if (redact_is_maskable(keys[i].value))
+            out[n++] = keys[i];
     return n;
 }
 
@@ -561,11 +684,17 @@ size_t config_unmaskable_secrets(const struct config *cfg, const char **names, s
             continue; /* the DB password as written and decoded: one name */
         names[n++] = all[i].name;
     }
+    struct redact_secret keys[MODELS_MAX];
+    size_t n_keys = model_secrets(cfg, keys, 0, MODELS_MAX);
+    for (size_t i = 0; i < n_keys && n < max; i++)
+        if (!redact_is_maskable(keys[i].value))
+            names[n++] = keys[i].name;
     return n;
 }
 
 void config_free(struct config *cfg)
 {
+    free_models(cfg);
     char **strings[] = {
         &cfg->host, &cfg->channel_secret, &cfg->access_token, &cfg->line_api_base,
         &cfg->line_data_api_base, &cfg->llm_base_url, &cfg->llm_api_key, &cfg->llm_model,

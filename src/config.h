@@ -40,6 +40,8 @@ enum async_mode {
     ASYNC_INLINE, /* do the work inside the webhook invocation */
 };
 
+struct model_catalogue; /* core/models.h */
+
 struct config {
     /* Front door */
     char *host;                 /* HOST, default 0.0.0.0 */
@@ -118,6 +120,13 @@ struct config {
     enum log_level log_level;   /* LOG_LEVEL: debug, info, warn, error; default info */
     enum log_format log_format; /* LOG_FORMAT: text | json; AUTO when unset */
 
+    /* Models in the chat (issue 11). */
+    struct model_catalogue *models; /* LINEBOT_MODELS (core/models.h), else the one model of LLM_MODEL;
+                                       never NULL nor empty after config_load. With a catalogue, the
+                                       llm_* fields above hold its default model */
+    char **admins;              /* LINEBOT_ADMINS: user ids that may switch in groups and rooms */
+    size_t n_admins;            /* 0: everyone may */
+
     /* Test builds only (LINEBOT_TESTING): crash at a named point, shift the clock. */
     char *failpoint;            /* LINEBOT_FAILPOINT */
     long long clock_offset_ms;  /* LINEBOT_TEST_CLOCK_OFFSET_MS */
@@ -153,11 +162,11 @@ int config_load_store(struct config *cfg, char *const *env, char *err, size_t er
  * (obs/log.c): the channel secret and access token, the model key, the
  * AWS and Alibaba Cloud credentials, and the password of a postgres://
  * LINEBOT_DB (as written and decoded; a URL curl_url() cannot read, such as
- * libpq's several hosts, gives none). Fills out[0..max) with pointers into
- * `cfg` (valid while it lives) and returns how many it filled; unset ones and
+ * libpq's several hosts, gives none), and the catalogue's other model keys.
+ * Fills out[0..max) with pointers into `cfg` (valid while it lives) and returns how many it filled; unset ones and
  * values too short to mask (redact.h) are left out. CONFIG_MAX_SECRETS is
  * always enough. */
-#define CONFIG_MAX_SECRETS 16
+#define CONFIG_MAX_SECRETS 48
 size_t config_secrets(const struct config *cfg, struct redact_secret *out, size_t max);
 
 /* The names of the credentials that are set but too short to be masked in

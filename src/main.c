@@ -38,6 +38,7 @@
 #include "envfile.h"
 #include "core/alloc.h"
 #include "io/clock.h"
+#include "core/models.h"
 #include "io/http_client.h"
 #include "io/store.h"
 #include "obs/log.h"
@@ -204,12 +205,23 @@ static int serve(void)
     log_set_format(cfg.log_format, cfg.platform != PLATFORM_SERVER);
     struct redact_secret secrets[CONFIG_MAX_SECRETS]; /* masked in every log line from here on */
     log_set_secrets(secrets, config_secrets(&cfg, secrets, CONFIG_MAX_SECRETS));
-    settings_check_env(environ, warn_in_log, NULL); /* typos, trimmed credentials: names only */
+    /* Typos, trimmed credentials (names only); the catalogue's key variables are known too. */
+    const char **key_vars = xcalloc(cfg.models->n + 1, sizeof *key_vars);
+    for (size_t i = 0, k = 0; i < cfg.models->n; i++)
+        if (cfg.models->items[i].api_key_env)
+            key_vars[k++] = cfg.models->items[i].api_key_env;
+    settings_check_env_with(environ, key_vars, warn_in_log, NULL);
+    free(key_vars);
     const char *short_secrets[CONFIG_MAX_SECRETS];
     size_t n_short = config_unmaskable_secrets(&cfg, short_secrets, CONFIG_MAX_SECRETS);
     for (size_t i = 0; i < n_short; i++)
         log_warn("%s is shorter than %d characters, too short to be told apart in text: logs cannot mask "
                  "it. Is it complete?", short_secrets[i], REDACT_MIN_LEN);
+    for (size_t i = 0; i < cfg.models->n_warnings; i++) /* LINEBOT_MODELS' unknown fields */
+        log_warn("%s", cfg.models->warnings[i]);
+    if (cfg.models->n > 1)
+        log_info("%zu models in the catalogue; the default is %s", cfg.models->n,
+                 cfg.models->items[cfg.models->default_index].name);
     clock_set_offset_ms(cfg.clock_offset_ms);
     raise_open_files_limit(cfg.max_connections);
     const char *ca = http_use_ca_bundle(cfg.ca_file);

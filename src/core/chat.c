@@ -14,6 +14,8 @@
 #include <strings.h>
 
 #include "core/format.h"
+#include "core/models.h"
+#include "core/postback.h"
 
 #include <utf8proc.h>
 
@@ -184,8 +186,11 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
     case EVENT_JOIN:
         return !ev->standby && ev->chat_id && cfg->greeting && cfg->greeting[0] && ev->reply_token;
     case EVENT_POSTBACK:
-        /* Only the bot's own "take over the parked answer" button; any other
+        /* Only the bot's own buttons: the v1 format (/model; checked in full
+         * by chat_decide) and "take over the parked answer"; any other
          * postback data is not ours to act on. */
+        if (!ev->standby && ev->chat_id && ev->reply_token && postback_is_ours(ev->postback_data))
+            return true;
         return !ev->standby && ev->chat_id && ev->reply_token && ev->postback_data &&
                strncmp(ev->postback_data, CHAT_ADOPT_PREFIX, strlen(CHAT_ADOPT_PREFIX)) == 0 &&
                ev->postback_data[strlen(CHAT_ADOPT_PREFIX)] != '\0';
@@ -209,6 +214,82 @@ static void decide(struct chat_decision *d, enum chat_action action, const char 
 {
     d->action = action;
     d->reason = reason;
+}
+
+/* ---- /model (issue 11): the command, the buttons' postbacks, who may switch ---- */
+
+
+bool chat_parse_model_command(const char *text, const char **name, size_t *name_len)
+{
+    static const char command[] = "/model";
+    size_t n = strlen(command);
+    if (!text || strncasecmp(text, command, n) != 0 || (text[n] && !is_space_byte((unsigned char)text[n])))
+        return false;
+    const char *arg = text + n;
+    while (is_space_byte((unsigned char)*arg))
+        arg++;
+    size_t len = strlen(arg);
+    while (len > 0 && is_space_byte((unsigned char)arg[len - 1]))
+        len--;
+    *name = arg;
+    *name_len = len;
+    return true;
+}
+
+bool chat_may_switch_model(const struct config *cfg, const struct line_event *ev)
+{
+    if (ev->chat_type == CHAT_USER || cfg->n_admins == 0)
+        return true;
+    for (size_t i = 0; ev->user_id && i < cfg->n_admins; i++)
+        if (strcmp(ev->user_id, cfg->admins[i]) == 0)
+            return true;
+    return false;
+}
+
+/* /model and /model NAME (d->text is the stripped message; rate_limited set). */
+static bool decide_model_command(const struct config *cfg, const struct line_event *ev, struct chat_decision *d)
+{
+    const char *name;
+    size_t len;
+    if (!chat_parse_model_command(d->text, &name, &len))
+        return false;
+    if (len > 0 && !chat_may_switch_model(cfg, ev)) {
+        d->fixed = TEXT_MODEL_REFUSED;
+        decide(d, CHAT_REPLY_FIXED, "/model NAME by a non-admin");
+        return true;
+    }
+    memmove(d->text, name, len);
+    d->text[len] = '\0';
+    decide(d, CHAT_MODEL, len ? "/model NAME" : "/model");
+    return true;
+}
+
+/* A tap on one of the bot's buttons. Data that is not exactly ours, or names
+ * a model the catalogue no longer has, is ignored (logged at debug by the
+ * worker with the reason). */
+static void decide_postback(const struct config *cfg, const struct line_event *ev, struct chat_decision *d)
+{
+    struct postback pb;
+    if (ev->standby || !ev->chat_id || !ev->reply_token) {
+        decide(d, CHAT_IGNORE, "postback that cannot be answered");
+        return;
+    }
+    if (postback_parse(ev->postback_data, &pb) != 0) {
+        decide(d, CHAT_IGNORE, "postback data unknown or forged");
+        return;
+    }
+    if (pb.kind != POSTBACK_MODEL || !models_find(cfg->models, pb.arg)) {
+        decide(d, CHAT_IGNORE, "postback names no model of the catalogue");
+        return;
+    }
+    d->rate_limited = true;
+    if (!chat_may_switch_model(cfg, ev)) {
+        d->fixed = TEXT_MODEL_REFUSED;
+        decide(d, CHAT_REPLY_FIXED, "model button tapped by a non-admin");
+        return;
+    }
+    d->text = xstrdup(pb.arg);
+    decide(d, CHAT_MODEL, "model button");
 }
 
 void chat_decide(const struct config *cfg, const struct line_event *ev, const struct chat_facts *facts,
@@ -250,6 +331,9 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
             decide(d, CHAT_REPLY_FIXED, "greeting");
             return;
         }
+    case EVENT_POSTBACK:
+        decide_postback(cfg, ev, d);
+        return;
     case EVENT_MESSAGE:
         break;
     default:
@@ -320,6 +404,8 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
         decide(d, CHAT_REPLY_FIXED, "/help");
         return;
     }
+    if (decide_model_command(cfg, ev, d))
+        return;
     decide(d, CHAT_ANSWER, group ? "addressed in group" : "one-to-one text");
 }
 

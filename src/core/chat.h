@@ -38,6 +38,7 @@ enum chat_action {
     CHAT_UNSEND,        /* remove ev->unsend_message_id from history */
     CHAT_EDIT,          /* replace the text of ev->message_id in history with `text` */
     CHAT_FORGET,        /* unfollow / leave: delete everything about ev->chat_id */
+    CHAT_MODEL,         /* /model or its button: `text` is the model name, "" to show the list */
 };
 
 struct chat_decision {
@@ -74,6 +75,17 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev);
  * `addressed` (may be NULL) tells whether a self mention or the trigger was
  * found. Returns malloc'd text. */
 char *chat_strip_address(const struct line_event *ev, const char *trigger, bool *addressed);
+
+/* ---- /model (issue 11) ----
+ * "/model" shows the chat's model and the catalogue, "/model NAME" and the
+ * buttons' postbacks (core/postback.h) switch. In groups and rooms only
+ * LINEBOT_ADMINS may switch, when it is set. */
+
+/* True when `text` (already stripped of the bot's mention) is the /model
+ * command; `*name` then points at its argument inside `text` ("" for none). */
+bool chat_parse_model_command(const char *text, const char **name, size_t *name_len);
+/* Whether the speaker of `ev` may switch the chat's model. */
+bool chat_may_switch_model(const struct config *cfg, const struct line_event *ev);
 
 /* ---- rate limit: a fixed one-minute window per user ---- */
 enum rate_verdict { RATE_ALLOW, RATE_WARN, RATE_SILENT };

@@ -54,6 +54,12 @@ static const struct setting table[] = {
     {"LINEBOT_REASONING_EFFORT", SETTING_CHOICE, "low", 0, 0, "minimal | low | medium | high | none", 0, G_MODEL,
      "reasoning_effort for OpenAI's reasoning models"},
     {"LINEBOT_THINKING", SETTING_BOOL, "0", 0, 0, NULL, 0, G_MODEL, "let DashScope's models think"},
+    {"LINEBOT_MODELS", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MODEL,
+     "the model catalogue users switch between with /model: a JSON array, or @/path/file.json"},
+    {"LINEBOT_DEFAULT_MODEL", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MODEL,
+     "the catalogue's default model by name; default: its first"},
+    {"LINEBOT_ADMINS", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MODEL,
+     "user ids (comma-separated) who alone may switch the model in groups and rooms"},
 
     /* Server */
     {"HOST", SETTING_TEXT, "0.0.0.0", 0, 0, NULL, 0, G_SERVER, "address to listen on"},
@@ -194,7 +200,8 @@ char *settings_trim_credential(const char *value, bool *changed)
         end--;
         trim_spaces(&start, &end);
     }
-    *changed = start != value || *end != '\0';
+    if (changed)
+        *changed = start != value || *end != '\0';
     return xstrndup(start, (size_t)(end - start));
 }
 
@@ -262,24 +269,45 @@ static void printable_name(const char *entry, size_t len, char out[81])
     out[n] = '\0';
 }
 
+static void check_credential(char *const *env, const char *name, void (*warn)(void *arg, const char *message),
+                             void *arg)
+{
+    const char *value = settings_env_get(env, name);
+    bool changed = false;
+    if (value)
+        free(settings_trim_credential(value, &changed));
+    if (!changed)
+        return;
+    char message[256];
+    snprintf(message, sizeof message,
+             "%.80s has spaces, line breaks or quotes around it: they are removed (check where it was copied from)",
+             name);
+    warn(arg, message);
+}
+
+static bool is_extra(const char *const *extra, const char *name, size_t len)
+{
+    for (; extra && *extra; extra++)
+        if (strlen(*extra) == len && strncmp(*extra, name, len) == 0)
+            return true;
+    return false;
+}
+
 void settings_check_env(char *const *env, void (*warn)(void *arg, const char *message), void *arg)
 {
+    settings_check_env_with(env, NULL, warn, arg);
+}
+
+void settings_check_env_with(char *const *env, const char *const *extra,
+                             void (*warn)(void *arg, const char *message), void *arg)
+{
     char message[256];
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (!(table[i].flags & SETTING_SECRET))
-            continue;
-        const char *value = settings_env_get(env, table[i].name);
-        bool changed = false;
-        if (value)
-            free(settings_trim_credential(value, &changed));
-        if (changed) {
-            snprintf(message, sizeof message,
-                     "%s has spaces, line breaks or quotes around it: they are removed (check where it was copied "
-                     "from)",
-                     table[i].name);
-            warn(arg, message);
-        }
-    }
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (table[i].flags & SETTING_SECRET)
+            check_credential(env, table[i].name, warn, arg);
+    for (const char *const *x = extra; x && *x; x++)
+        if (!settings_find(*x))
+            check_credential(env, *x, warn, arg);
     for (char *const *e = env; e && *e; e++) {
         const char *eq = strchr(*e, '=');
         size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
@@ -287,7 +315,7 @@ void settings_check_env(char *const *env, void (*warn)(void *arg, const char *me
         printable_name(*e, len, name);
         if (!is_ours(name) || strncmp(name, test_prefix, sizeof test_prefix - 1) == 0)
             continue;
-        if (len <= 80 && settings_find(name))
+        if ((len <= 80 && settings_find(name)) || is_extra(extra, *e, len))
             continue;
         bool seen = false; /* a name set twice is one warning */
         for (char *const *p = env; p < e && !seen; p++)

@@ -53,7 +53,7 @@ const char *settings_env_get(char *const *env, const char *name);
 /* What a copy from a .env file or a web page leaves around a credential:
  * outer whitespace (CR and LF included), then one pair of matching quotes,
  * then whitespace again, are removed. Returns a copy (never NULL); *changed
- * says whether anything was removed. */
+ * (when `changed` is not NULL) says whether anything was removed. */
 char *settings_trim_credential(const char *value, bool *changed);
 
 /* The known setting closest to an unknown `name` (at most two edits away:
@@ -68,5 +68,10 @@ const char *settings_suggest(const char *name);
  * A message names the variable and never holds a value. `message` lives only
  * during the call. */
 void settings_check_env(char *const *env, void (*warn)(void *arg, const char *message), void *arg);
+/* The same, knowing `extra` too (NULL-terminated, may be NULL): variables
+ * that other settings name, such as a model catalogue's api_key_env. They
+ * are credentials: checked for spaces and quotes like the table's. */
+void settings_check_env_with(char *const *env, const char *const *extra,
+                             void (*warn)(void *arg, const char *message), void *arg);
 
 #endif

@@ -15,6 +15,7 @@
 #include <utf8proc.h>
 
 #include "config.h"
+#include "core/alloc.h"
 
 static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
     [TEXT_NONE] = {"", "", ""},
@@ -22,14 +23,17 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
         {
             "Commands:\n"
             "/reset - forget this conversation and start over\n"
+            "/model - show or switch the model (/model NAME)\n"
             "/help - show this list\n"
             "In groups, mention me or reply to one of my messages to ask something.",
             "コマンド:\n"
             "/reset - この会話を忘れて、最初からやり直します\n"
+            "/model - モデルを表示・切り替えます（/model 名前）\n"
             "/help - この一覧を表示します\n"
             "グループでは、私をメンションするか、私のメッセージに返信して質問してください。",
             "指令：\n"
             "/reset - 忘記這段對話，重新開始\n"
+            "/model - 查看或切換模型（/model 名稱）\n"
             "/help - 顯示這份清單\n"
             "在群組裡，請標註我或回覆我的訊息來提問。",
         },
@@ -59,6 +63,27 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
         },
     [TEXT_TRUNCATED] = {"(truncated)", "（長いので、ここで省略します）", "（內容過長，以下省略）"},
     [TEXT_GREETING] = {"", "", ""},
+    [TEXT_MODEL_REFUSED] =
+        {
+            "Sorry, only the group's admins can change the model here.",
+            "すみません、ここでモデルを変更できるのはグループの管理者だけです。",
+            "抱歉，在這裡只有群組的管理員可以更換模型。",
+        },
+    [TEXT_MODEL_CURRENT] = {"Current model: {}", "現在のモデル: {}", "目前的模型：{}"},
+    [TEXT_MODEL_LIST] = {"Models:", "モデル一覧:", "模型清單："},
+    [TEXT_MODEL_HOWTO] =
+        {
+            "Tap a button or type /model NAME to switch.",
+            "ボタンをタップするか、/model 名前 と入力すると切り替えられます。",
+            "點選按鈕，或輸入 /model 名稱 即可切換。",
+        },
+    [TEXT_MODEL_UNKNOWN] = {"I don't know the model \"{}\".", "「{}」というモデルはありません。", "沒有名為「{}」的模型。"},
+    [TEXT_MODEL_SWITCHED] =
+        {
+            "OK, this chat now uses {}.",
+            "このチャットのモデルを {} に切り替えました。",
+            "好的，這個聊天室現在改用 {}。",
+        },
 };
 
 const char *texts_builtin(enum text_id id, enum lang lang)
@@ -68,6 +93,14 @@ const char *texts_builtin(enum text_id id, enum lang lang)
     if ((int)lang < 0 || lang >= LANG_COUNT)
         lang = LANG_EN;
     return builtin[id][lang];
+}
+
+char *texts_fill(const char *text, const char *value)
+{
+    const char *at = strstr(text, "{}");
+    if (!at)
+        return xstrdup(text);
+    return xasprintf("%.*s%s%s", (int)(at - text), text, value ? value : "", at + 2);
 }
 
 const char *texts_override(const struct config *cfg, enum text_id id)
@@ -80,6 +113,13 @@ const char *texts_override(const struct config *cfg, enum text_id id)
     case TEXT_SLOW_DOWN: return cfg->slow_down_text;
     case TEXT_TRUNCATED: return cfg->truncated_text;
     case TEXT_GREETING: return cfg->greeting ? cfg->greeting : "";
+    case TEXT_MODEL_REFUSED:
+    case TEXT_MODEL_CURRENT:
+    case TEXT_MODEL_LIST:
+    case TEXT_MODEL_HOWTO:
+    case TEXT_MODEL_UNKNOWN:
+    case TEXT_MODEL_SWITCHED:
+        return NULL; /* no setting: always the built-in text */
     case TEXT_NONE:
     case TEXT_COUNT:
         break;

@@ -25,12 +25,24 @@ enum text_id {
     TEXT_SLOW_DOWN, /* the first message over the rate limit */
     TEXT_TRUNCATED, /* ends an answer cut at LINE's limits (after a newline) */
     TEXT_GREETING,  /* follow and join: LINEBOT_GREETING only, no built-in */
+    /* /model (core/models.c builds the answer from these; none has a
+     * setting). "{}" marks where a model's name goes (texts_fill). */
+    TEXT_MODEL_REFUSED,  /* a non-admin tried to switch in a group */
+    TEXT_MODEL_CURRENT,  /* "Current model: {}" */
+    TEXT_MODEL_LIST,     /* the heading of the list */
+    TEXT_MODEL_HOWTO,    /* how to switch, under the list */
+    TEXT_MODEL_UNKNOWN,  /* "I don't know the model "{}"." */
+    TEXT_MODEL_SWITCHED, /* "OK, this chat now uses {}." */
     TEXT_COUNT
 };
 
 /* The built-in text `id` in `lang` (a static string; "" for TEXT_NONE and
  * TEXT_GREETING). */
 const char *texts_builtin(enum text_id id, enum lang lang);
+
+/* `text` with its first "{}" replaced by `value` (malloc'd; `text` as is
+ * when it has none). */
+char *texts_fill(const char *text, const char *value);
 
 /* The setting that overrides `id` in every language, or NULL when it is not
  * set (then the built-in text applies). May be "": see the setting. */

@@ -176,6 +176,10 @@ struct http_client *http_client_new(void)
     c->multi = curl_multi_init();
     if (!c->multi) /* libcurl fails here only when out of memory */
         alloc_fail("curl_multi_init", sizeof(*c));
+    /* One warm connection per host: LINE's two and every model of the
+     * catalogue (each model keeps its own, a switch closes none). libcurl's
+     * default, four per easy handle, would evict them past a few models. */
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 40L);
     c->curl = new_handle();
 #ifdef HTTP_OWN_HEADERS
     buf_init(&c->headers, HTTP_HEADERS_MAX);

@@ -333,7 +333,8 @@ static int64_t rate_limit_wait_ms(const struct http_response *resp, int attempt)
 
 /* [{"type":"text","text":...}, ...] for 1..5 parts; the first quotes
  * `quote_token` when given. NULL when the parts cannot be sent as they are. */
-static json_t *text_messages(const struct text_parts *parts, const char *quote_token)
+static json_t *text_messages(const struct text_parts *parts, const char *quote_token,
+                             const struct quick_reply *quick_reply)
 {
     if (!parts || parts->n == 0 || parts->n > LINE_MAX_MESSAGES)
         return NULL;
@@ -346,6 +347,10 @@ static json_t *text_messages(const struct text_parts *parts, const char *quote_t
             json_decref(m);
             m = NULL;
         }
+        /* The buttons go under the last message: LINE shows them only there. */
+        json_t *qr = m && i + 1 == parts->n ? quick_reply_json(quick_reply) : NULL;
+        if (qr)
+            json_object_set_new(m, "quickReply", qr);
         if (!m || json_array_append_new(arr, m) != 0) {
             json_decref(arr);
             return NULL;
@@ -356,11 +361,11 @@ static json_t *text_messages(const struct text_parts *parts, const char *quote_t
 
 /* The body for reply or push: {"<id_field>": id, "messages": [...]}. */
 static char *message_body(const char *id_field, const char *id, const struct text_parts *parts,
-                          const char *quote_token)
+                          const char *quote_token, const struct quick_reply *quick_reply)
 {
     if (!id || !*id)
         return NULL;
-    json_t *msgs = text_messages(parts, quote_token);
+    json_t *msgs = text_messages(parts, quote_token, quick_reply);
     if (!msgs)
         return NULL;
     json_t *root = json_pack("{s:s, s:o}", id_field, id, "messages", msgs);
@@ -389,10 +394,17 @@ enum line_result line_reply(struct line_api *api, const char *reply_token,
                             const struct text_parts *parts, const char *quote_token,
                             struct line_sent *sent, long *status, char *err, size_t errlen)
 {
+    return line_reply_qr(api, reply_token, parts, quote_token, NULL, sent, status, err, errlen);
+}
+
+enum line_result line_reply_qr(struct line_api *api, const char *reply_token, const struct text_parts *parts,
+                               const char *quote_token, const struct quick_reply *quick_reply,
+                               struct line_sent *sent, long *status, char *err, size_t errlen)
+{
     clear_sent(sent);
     set_status(status, 0);
     err_clear(err, errlen);
-    char *body = message_body("replyToken", reply_token, parts, quote_token);
+    char *body = message_body("replyToken", reply_token, parts, quote_token, quick_reply);
     if (!body) {
         err_add(err, errlen, "LINE reply not sent: needs a reply token and 1..%d valid UTF-8 parts (got %zu)",
                 LINE_MAX_MESSAGES, parts ? parts->n : 0);
@@ -432,10 +444,17 @@ enum line_result line_reply(struct line_api *api, const char *reply_token,
 enum line_result line_push(struct line_api *api, const char *to, const struct text_parts *parts,
                            const char *retry_key, struct line_sent *sent, long *status, char *err, size_t errlen)
 {
+    return line_push_qr(api, to, parts, NULL, retry_key, sent, status, err, errlen);
+}
+
+enum line_result line_push_qr(struct line_api *api, const char *to, const struct text_parts *parts,
+                              const struct quick_reply *quick_reply, const char *retry_key,
+                              struct line_sent *sent, long *status, char *err, size_t errlen)
+{
     clear_sent(sent);
     set_status(status, 0);
     err_clear(err, errlen);
-    char *body = message_body("to", to, parts, NULL);
+    char *body = message_body("to", to, parts, NULL, quick_reply);
     if (!body) {
         err_add(err, errlen, "LINE push not sent: needs a recipient and 1..%d valid UTF-8 parts (got %zu)",
                 LINE_MAX_MESSAGES, parts ? parts->n : 0);

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "core/format.h"
+#include "core/quick_reply.h"
 #include "core/webhook.h"
 #include "io/http_client.h"
 
@@ -63,6 +64,15 @@ enum line_result line_reply(struct line_api *api, const char *reply_token,
 enum line_result line_push(struct line_api *api, const char *to, const struct text_parts *parts,
                            const char *retry_key, struct line_sent *sent, long *status, char *err,
                            size_t errlen);
+
+/* line_reply and line_push with quick reply buttons (core/quick_reply.h)
+ * under the last message; `quick_reply` may be NULL or empty. */
+enum line_result line_reply_qr(struct line_api *api, const char *reply_token, const struct text_parts *parts,
+                               const char *quote_token, const struct quick_reply *quick_reply,
+                               struct line_sent *sent, long *status, char *err, size_t errlen);
+enum line_result line_push_qr(struct line_api *api, const char *to, const struct text_parts *parts,
+                              const struct quick_reply *quick_reply, const char *retry_key,
+                              struct line_sent *sent, long *status, char *err, size_t errlen);
 
 /* POST /v2/bot/chat/loading/start; `seconds` is rounded up to LINE's 5..60 steps.
  * Best effort: one attempt, short timeout. */

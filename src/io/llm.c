@@ -64,12 +64,12 @@ static char *url_host(const char *url)
 }
 
 /* The request's parameters for this server and model. */
-static struct completion_options request_options(const struct config *cfg)
+static struct completion_options request_options(const struct config *cfg, const struct llm_target *t)
 {
-    char *host = url_host(cfg->llm_base_url);
+    char *host = url_host(t->base_url);
     struct completion_server server = {
-        .openai_provider = cfg->provider == LLM_PROVIDER_OPENAI,
-        .dashscope_provider = is_dashscope(cfg->provider),
+        .openai_provider = t->provider == LLM_PROVIDER_OPENAI,
+        .dashscope_provider = is_dashscope(t->provider),
         .host = completion_host_kind(host),
     };
 #ifdef LINEBOT_TESTING
@@ -79,10 +79,10 @@ static struct completion_options request_options(const struct config *cfg)
 #endif
     free(host);
     return (struct completion_options){
-        .model = cfg->llm_model,
+        .model = t->model,
         .max_tokens = cfg->llm_max_tokens,
         .max_completion_tokens = completion_uses_max_completion_tokens(&server),
-        .reasoning_effort = completion_takes_reasoning_effort(cfg->llm_model) ? cfg->reasoning_effort : NULL,
+        .reasoning_effort = completion_takes_reasoning_effort(t->model) ? cfg->reasoning_effort : NULL,
         .send_enable_thinking = completion_sends_enable_thinking(&server),
         .enable_thinking = cfg->thinking,
     };
@@ -188,18 +188,33 @@ void llm_answer_free(struct llm_answer *a)
     a->model = NULL;
 }
 
+/* The LLM_* settings as a target: the model of a set-up without a catalogue. */
+static struct llm_target config_target(const struct config *cfg)
+{
+    return (struct llm_target){.provider = cfg->provider, .base_url = cfg->llm_base_url,
+                               .api_key = cfg->llm_api_key, .model = cfg->llm_model};
+}
+
 enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *msgs, size_t n,
                              int64_t deadline_ms, struct llm_answer *answer, char *err, size_t errlen)
+{
+    struct llm_target t = config_target(llm->cfg);
+    return llm_complete_to(llm, &t, msgs, n, deadline_ms, answer, err, errlen);
+}
+
+enum llm_result llm_complete_to(struct llm_client *llm, const struct llm_target *target,
+                                const struct llm_message *msgs, size_t n, int64_t deadline_ms,
+                                struct llm_answer *answer, char *err, size_t errlen)
 {
     const struct config *cfg = llm->cfg;
     *answer = (struct llm_answer){.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1};
     set_err(err, errlen, "");
 
     int64_t start = clock_monotonic_ms();
-    struct completion_options opt = request_options(cfg);
+    struct completion_options opt = request_options(cfg, target);
     char *body = completion_request_json(&opt, msgs, n);
-    char *url = endpoint_url(cfg->llm_base_url ? cfg->llm_base_url : "", "/chat/completions");
-    const char *key = cfg->llm_api_key;
+    char *url = endpoint_url(target->base_url ? target->base_url : "", "/chat/completions");
+    const char *key = target->api_key;
     char *auth = key && *key ? xasprintf("Authorization: Bearer %s", key) : NULL;
     enum llm_result result = LLM_FAILED;
 
@@ -255,7 +270,7 @@ enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *m
             char perr[160];
             struct completion_meta meta;
             if (completion_parse_answer(resp.body, resp.body_len, &answer->text, &meta, perr, sizeof(perr)) == 0) {
-                answer->model = meta.model ? meta.model : xstrdup(cfg->llm_model ? cfg->llm_model : "");
+                answer->model = meta.model ? meta.model : xstrdup(target->model ? target->model : "");
                 answer->prompt_tokens = meta.prompt_tokens;
                 answer->completion_tokens = meta.completion_tokens;
                 answer->total_tokens = meta.total_tokens;

@@ -45,6 +45,23 @@ void llm_answer_free(struct llm_answer *a);
 enum llm_result llm_complete(struct llm_client *llm, const struct llm_message *msgs, size_t n,
                              int64_t deadline_ms, struct llm_answer *answer, char *err, size_t errlen);
 
+/* Where a request goes: one model of the catalogue (core/models.h). The
+ * strings are borrowed for the call. */
+struct llm_target {
+    enum llm_provider provider;
+    const char *base_url;
+    const char *api_key;   /* "" or NULL: no Authorization header */
+    const char *model;     /* the provider's model id */
+};
+
+/* llm_complete to `target` instead of the LLM_* settings: the same attempts,
+ * timeouts and retries, decided for that model on its own (each call keeps
+ * its own attempt count and back-off; the connections to each model's host
+ * stay warm side by side in the client). */
+enum llm_result llm_complete_to(struct llm_client *llm, const struct llm_target *target,
+                                const struct llm_message *msgs, size_t n, int64_t deadline_ms,
+                                struct llm_answer *answer, char *err, size_t errlen);
+
 /* GET {base}/models, one attempt within `timeout_ms`: the ids the provider
  * lists ({"data":[{"id":...}]}, as OpenAI, DashScope's compatible mode,
  * Ollama and vLLM answer). LLM_OK fills `out` (call llm_models_free). On

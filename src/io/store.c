@@ -396,6 +396,32 @@ int store_profile_put(struct store *st, const char *chat_id, const char *user_id
     return st->ops->profile_put(st, chat_id, user_id, display_name ? display_name : "", language, now_ms);
 }
 
+/* ---- the model a chat uses ---- */
+
+int store_chat_model_get(struct store *st, const char *chat_id, char **model)
+{
+    if (model)
+        *model = NULL;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "chat model get", "chat_id");
+    if (!model)
+        return missing(st, "chat model get", "model");
+    return st->ops->chat_model_get(st, chat_id, model);
+}
+
+int store_chat_model_set(struct store *st, const char *chat_id, const char *model, int64_t now_ms)
+{
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "chat model set", "chat_id");
+    if (!model)
+        return missing(st, "chat model set", "model");
+    return st->ops->chat_model_set(st, chat_id, model, now_ms);
+}
+
 int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)
 {
     if (!st)

@@ -320,7 +320,7 @@ int store_message_update(struct store *st, const char *chat_id, const char *mess
 int store_history_clear(struct store *st, const char *chat_id);
 
 /* unfollow / leave: drops everything about the chat: history, bot message ids,
- * cached profiles, rate counters, and the payloads of its finished inbox events,
+ * cached profiles, rate counters, the chosen model, and the payloads of its finished inbox events,
  * in one transaction. Unfinished events stay: they are acknowledged work. */
 int store_forget_chat(struct store *st, const char *chat_id);
 
@@ -337,6 +337,15 @@ int store_profile_get(struct store *st, const char *chat_id, const char *user_id
  * name is stored as "", a NULL language as not known). */
 int store_profile_put(struct store *st, const char *chat_id, const char *user_id,
                       const char *display_name, const char *language, int64_t now_ms);
+
+/* ---- the model a chat uses (issue 11) ---- */
+/* The catalogue name chosen in `chat_id` (a user, group or room): 1 found
+ * (*model set, malloc'd), 0 none chosen, -1 error. One read. */
+int store_chat_model_get(struct store *st, const char *chat_id, char **model);
+/* Stores the choice (one statement, replacing an earlier one). Shared by
+ * every instance on PostgreSQL; kept across restarts; not expired by
+ * retention; dropped by store_forget_chat. */
+int store_chat_model_set(struct store *st, const char *chat_id, const char *model, int64_t now_ms);
 
 /* ---- retention ---- */
 /* Deletes history, bot message ids, profiles and rate rows older than

@@ -83,6 +83,9 @@ struct store_backend_ops {
     int (*profile_put)(struct store *st, const char *chat_id, const char *user_id,
                        const char *display_name, const char *language, int64_t now_ms);
 
+    int (*chat_model_get)(struct store *st, const char *chat_id, char **model);
+    int (*chat_model_set)(struct store *st, const char *chat_id, const char *model, int64_t now_ms);
+
     /* `done_at_ms` (store.c's clock) is what expired parked answers get. */
     int (*purge)(struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms);
 

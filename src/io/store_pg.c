@@ -243,7 +243,17 @@ static const char *const migration_4[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4 };
+/* 5 (issue 11): the model each chat chose with /model, shared by every instance. */
+static const char *const migration_5[] = {
+    "CREATE TABLE linebot_chat_models ("
+    "  chat_id       text   PRIMARY KEY,"
+    "  model         text   NOT NULL,"
+    "  updated_at_ms bigint NOT NULL"
+    ")",
+    NULL,
+};
+
+static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- SQL ---- */
@@ -386,6 +396,12 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
 #define SQL_FORGET_INBOX                                                                       \
     "UPDATE linebot_inbox SET payload = NULL, answer = NULL"                                   \
     " WHERE state = 'done' AND chat_id = $1 AND (payload IS NOT NULL OR answer IS NOT NULL)"
+#define SQL_CHAT_MODEL_GET "SELECT model FROM linebot_chat_models WHERE chat_id = $1"
+#define SQL_CHAT_MODEL_SET                                                                     \
+    "INSERT INTO linebot_chat_models (chat_id, model, updated_at_ms) VALUES ($1, $2, $3)"      \
+    " ON CONFLICT (chat_id) DO UPDATE SET model = excluded.model,"                             \
+    " updated_at_ms = excluded.updated_at_ms"
+#define SQL_FORGET_CHAT_MODEL "DELETE FROM linebot_chat_models WHERE chat_id = $1"
 #define SQL_PROFILE_GET                                                                        \
     "SELECT display_name, fetched_at_ms, language FROM linebot_profiles"                       \
     " WHERE chat_id = $1 AND user_id = $2"
@@ -1607,7 +1623,7 @@ static int pg_history_clear(struct store *st, const char *chat_id)
 static int pg_forget_chat(struct store *st, const char *chat_id)
 {
     static const char *const steps[] = { SQL_HISTORY_CLEAR, SQL_FORGET_BOT, SQL_FORGET_PROFILES,
-                                         SQL_FORGET_RATE, SQL_FORGET_INBOX };
+                                         SQL_FORGET_RATE, SQL_FORGET_INBOX, SQL_FORGET_CHAT_MODEL };
     struct params p = { .n = 0 };
 
     param_text(&p, chat_id);
@@ -1657,6 +1673,26 @@ static int pg_profile_put(struct store *st, const char *chat_id, const char *use
     param_int(&p, now_ms);
     param_text(&p, language);
     return simple(st, "profile put", SQL_PROFILE_PUT, &p);
+}
+
+/* ---- the model a chat uses ---- */
+
+static int pg_chat_model_get(struct store *st, const char *chat_id, char **model)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    return lookup_text(st, "chat model get", SQL_CHAT_MODEL_GET, &p, model);
+}
+
+static int pg_chat_model_set(struct store *st, const char *chat_id, const char *model, int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    param_text(&p, model);
+    param_int(&p, now_ms);
+    return simple(st, "chat model set", SQL_CHAT_MODEL_SET, &p);
 }
 
 /* ---- retention ---- */
@@ -1880,6 +1916,8 @@ static const struct store_backend_ops pg_ops = {
     .forget_chat = pg_forget_chat,
     .profile_get = pg_profile_get,
     .profile_put = pg_profile_put,
+    .chat_model_get = pg_chat_model_get,
+    .chat_model_set = pg_chat_model_set,
     .purge = pg_purge,
     .admin_stats = pg_admin_stats,
     .admin_chats = pg_admin_chats,

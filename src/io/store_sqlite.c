@@ -211,6 +211,13 @@ static const char *const migrations[] = {
      * display name so that a fixed text in their language costs at most one
      * profile call a day. NULL: not known; "": the profile has none. */
     "ALTER TABLE linebot_profiles ADD COLUMN language TEXT;",
+
+    /* 5 (issue 11): the model each chat chose with /model. */
+    "CREATE TABLE linebot_chat_models ("
+    "  chat_id       TEXT    PRIMARY KEY,"
+    "  model         TEXT    NOT NULL,"
+    "  updated_at_ms INTEGER NOT NULL"
+    ");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -295,6 +302,12 @@ static const char schema_fresh[] =
     "  id           INTEGER PRIMARY KEY CHECK (id = 1),"
     "  probed_at_ms INTEGER NOT NULL,"
     "  probes       INTEGER NOT NULL DEFAULT 1"
+    ");"
+
+    "CREATE TABLE linebot_chat_models ("
+    "  chat_id       TEXT    PRIMARY KEY,"
+    "  model         TEXT    NOT NULL,"
+    "  updated_at_ms INTEGER NOT NULL"
     ");";
 
 /* ---- statements, prepared once per handle ---- */
@@ -390,7 +403,12 @@ static const char schema_fresh[] =
     X(FORGET_INBOX, "UPDATE linebot_inbox SET payload = NULL, answer = NULL"                   \
                     " WHERE state = 'done' AND chat_id = ?1"                                   \
                     " AND (payload IS NOT NULL OR answer IS NOT NULL)")                        \
-    X(PROFILE_GET, "SELECT display_name, fetched_at_ms, language FROM linebot_profiles"                  \
+    X(CHAT_MODEL_GET, "SELECT model FROM linebot_chat_models WHERE chat_id = ?1")              \
+    X(CHAT_MODEL_SET, "INSERT INTO linebot_chat_models (chat_id, model, updated_at_ms)"        \
+                      " VALUES (?1, ?2, ?3) ON CONFLICT (chat_id) DO UPDATE SET"               \
+                      " model = excluded.model, updated_at_ms = excluded.updated_at_ms")      \
+    X(FORGET_CHAT_MODEL, "DELETE FROM linebot_chat_models WHERE chat_id = ?1")                 \
+        X(PROFILE_GET, "SELECT display_name, fetched_at_ms, language FROM linebot_profiles"                  \
                    " WHERE chat_id = ?1 AND user_id = ?2")                                     \
     X(PROFILE_PUT, "INSERT INTO linebot_profiles (chat_id, user_id, display_name,"             \
                    " fetched_at_ms, language) VALUES (?1, ?2, ?3, ?4, ?5)"                     \
@@ -1592,7 +1610,7 @@ static int sq_forget_chat(struct store *st, const char *chat_id)
 {
     static const enum stmt_id steps[] = { STMT_HISTORY_CLEAR, STMT_FORGET_BOT,
                                           STMT_FORGET_PROFILES, STMT_FORGET_RATE,
-                                          STMT_FORGET_INBOX };
+                                          STMT_FORGET_INBOX, STMT_FORGET_CHAT_MODEL };
 
     if (tx_begin(st) != 0)
         return -1;
@@ -1640,6 +1658,30 @@ static int sq_profile_put(struct store *st, const char *chat_id, const char *use
     if (rc == SQLITE_OK)
         rc = bind_text(s, 5, language);
     return run_changes(st, s, rc, "profile put", NULL);
+}
+
+/* ---- the model a chat uses ---- */
+
+static int sq_chat_model_get(struct store *st, const char *chat_id, char **model)
+{
+    sqlite3_stmt *s = stmt(st, STMT_CHAT_MODEL_GET);
+    int found = lookup(st, s, bind_text(s, 1, chat_id), "chat model get");
+
+    if (found != 1)
+        return found;
+    *model = column_dup_text(s, 0);
+    finish(s);
+    return 1;
+}
+
+static int sq_chat_model_set(struct store *st, const char *chat_id, const char *model, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_CHAT_MODEL_SET);
+    int rc = bind_pair(s, chat_id, model);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, now_ms);
+    return run_changes(st, s, rc, "chat model set", NULL);
 }
 
 /* ---- retention ---- */
@@ -1869,6 +1911,9 @@ GATED_READ(profile_get, (struct store *st, const char *chat, const char *user, i
 GATED(profile_put, (struct store *st, const char *chat, const char *user, const char *name, const char *language,
                     int64_t now_ms),
       (st, chat, user, name, language, now_ms))
+GATED_READ(chat_model_get, (struct store *st, const char *chat, char **model), (st, chat, model))
+GATED(chat_model_set, (struct store *st, const char *chat, const char *model, int64_t now_ms),
+      (st, chat, model, now_ms))
 GATED(purge, (struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms),
       (st, before_ms, dedup_before_ms, done_at_ms))
 GATED_READ(admin_stats, (struct store *st, struct store_day_stats **rows, size_t *n), (st, rows, n))
@@ -1889,7 +1934,7 @@ static const struct store_backend_ops sqlite_ops = {
     OP(job_finish) OP(context_keep) OP(rate_count) OP(task_add) OP(job_park) OP(job_adopt)
     OP(job_release) OP(job_renew) OP(recover) OP(bot_message_is) OP(history_load)
     OP(message_text) OP(message_delete) OP(message_update) OP(history_clear) OP(forget_chat)
-    OP(profile_get) OP(profile_put) OP(purge)
+    OP(profile_get) OP(profile_put) OP(chat_model_get) OP(chat_model_set) OP(purge)
     OP(admin_stats) OP(admin_chats) OP(admin_history) OP(admin_forget)
 #undef OP
 };

@@ -30,6 +30,7 @@ void answer_record_free(struct answer_record *rec)
     free(rec->question);
     free(rec->answer);
     free(rec->model);
+    quick_reply_free(&rec->quick_reply);
     answer_record_init(rec);
 }
 
@@ -53,6 +54,9 @@ char *answer_record_json(const struct answer_record *rec)
                                       "completion_tokens", (json_int_t)rec->usage.completion_tokens,
                                       "total_tokens", (json_int_t)rec->usage.total_tokens));
     }
+    json_t *qr = quick_reply_json(&rec->quick_reply);
+    if (qr)
+        json_object_set_new(root, "quick_reply", qr);
     char *s = json_dumps(root, JSON_COMPACT);
     assert(s); /* an object always encodes; memory comes from xmalloc (alloc_init) */
     json_decref(root);
@@ -112,6 +116,7 @@ int answer_record_parse(const char *json, struct answer_record *rec)
         rec->usage.completion_tokens = count_of(usage, "completion_tokens");
         rec->usage.total_tokens = count_of(usage, "total_tokens");
     }
+    quick_reply_from_json(json_object_get(root, "quick_reply"), &rec->quick_reply);
     json_decref(root);
     return rec->parts.n > 0 ? 0 : -1;
 }

@@ -6,7 +6,8 @@
  *
  *   {"mode":"reply|push", "outcome":"answered|apologized", "parts":[...],
  *    "history":{"speaker","text","answer"}, "model":"...",
- *    "usage":{"prompt_tokens","completion_tokens","total_tokens"}}
+ *    "usage":{"prompt_tokens","completion_tokens","total_tokens"},
+ *    "quick_reply":{"items":[...]}}   (LINE's own object, when buttons go along)
  *
  * "outcome" is a job_outcome_name (io/store.h): what delivering this answer
  * means, so that an apology resumed after a crash is finished as an apology.
@@ -18,6 +19,7 @@
 #define LINEBOT_ANSWER_RECORD_H
 
 #include "core/format.h"
+#include "core/quick_reply.h"
 #include "io/store.h"
 
 enum send_mode { SEND_NONE, SEND_REPLY, SEND_PUSH };
@@ -32,6 +34,7 @@ struct answer_record {
     char *answer;              /* what the user saw (the parts joined), not the raw Markdown */
     char *model;               /* the model that answered, NULL when none did */
     struct llm_usage usage;    /* -1 each when unknown */
+    struct quick_reply quick_reply; /* buttons under the last part ("quick_reply"), none usually */
 };
 
 /* An empty record: no parts, no history, usage unknown. */

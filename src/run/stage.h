@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "core/chat.h"
+#include "core/models.h"
 #include "core/webhook.h"
 #include "io/line_api.h"
 #include "io/llm.h"
@@ -60,6 +61,8 @@ struct job_ctx {
     enum text_id fixed;        /* act: a reply without the model (TEXT_NONE: none) */
     bool use_model;            /* act: gather and generate run */
     const char *adopt_id;      /* a postback that takes over a parked answer: its event id (in ev) */
+    char *reply_text;          /* act: a reply built for this event (/model), sent instead of `fixed` */
+    struct quick_reply quick_reply; /* act: buttons that go with the fixed reply */
 
     /* gather */
     char *speaker;             /* display name in groups and rooms, may be NULL */
@@ -95,6 +98,12 @@ enum stage_result stage_generate(struct job_ctx *ctx);
 enum stage_result stage_format(struct job_ctx *ctx);
 enum stage_result stage_deliver(struct job_ctx *ctx);
 enum stage_result stage_finish(struct job_ctx *ctx);
+
+/* act, for CHAT_MODEL (run/stage_model.c): shows the list or switches. */
+enum stage_result stage_act_model(struct job_ctx *ctx);
+/* generate: the catalogue model the event's chat uses (its stored choice,
+ * else the default; the default too when the store cannot say). */
+const struct model_entry *stage_chat_model(struct job_ctx *ctx);
 
 /* deliver, for a job a crash left in `sending`: resends its record. */
 enum stage_result stage_deliver_resume(struct job_ctx *ctx);

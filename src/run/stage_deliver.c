@@ -38,7 +38,8 @@
  * (store_job_park: state `waiting`, never claimed) behind a postback button.
  * A later postback event whose data is
  *
- *   linebot:answer=<event id of the parked answer>
+ *   v1|a|<event id of the parked answer>      (core/postback.h's format;
+ *   linebot:answer=<event id>                  the first one's, still read)
  *
  * takes it over with store_job_adopt, on any instance: in one transaction the
  * parked row is finished (handed over) and the postback's own job moves to
@@ -49,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/postback.h"
 #include "io/clock.h"
 #include "obs/log.h"
 #include "run/failpoint.h"
@@ -72,6 +74,10 @@ const char *deliver_adopt_target(const struct line_event *ev)
 {
     if (ev->kind != EVENT_POSTBACK || !ev->postback_data)
         return NULL;
+    struct postback pb;
+    if (postback_parse(ev->postback_data, &pb) == 0)
+        /* The id inside the data itself, which lives as long as the event. */
+        return pb.kind == POSTBACK_ANSWER ? ev->postback_data + strlen(ev->postback_data) - strlen(pb.arg) : NULL;
     if (strncmp(ev->postback_data, ADOPT_PREFIX, strlen(ADOPT_PREFIX)) != 0)
         return NULL;
     const char *id = ev->postback_data + strlen(ADOPT_PREFIX);
@@ -114,8 +120,8 @@ static enum line_result push_parts(struct job_ctx *ctx, char *err, size_t errlen
 {
     char key[37];
     line_retry_key(ctx->ev.event_id, key);
-    enum line_result r = line_push(ctx->env->line, ctx->ev.chat_id, &ctx->record.parts, key, &ctx->sent, NULL, err,
-                                   errlen);
+    enum line_result r = line_push_qr(ctx->env->line, ctx->ev.chat_id, &ctx->record.parts, &ctx->record.quick_reply,
+                                      key, &ctx->sent, NULL, err, errlen);
     if (r == LINE_ALREADY_ACCEPTED) {
         log_info("push was already accepted earlier (409 on retry key): delivered once");
         r = LINE_OK;
@@ -138,7 +144,8 @@ static enum line_result reply_parts(struct job_ctx *ctx, bool already_ambiguous,
     *ambiguous = already_ambiguous;
     enum line_result r = LINE_TRANSPORT_ERROR;
     for (size_t attempt = 0;; attempt++) {
-        r = line_reply(ctx->env->line, ev->reply_token, &ctx->record.parts, quote, &ctx->sent, NULL, err, errlen);
+        r = line_reply_qr(ctx->env->line, ev->reply_token, &ctx->record.parts, quote, &ctx->record.quick_reply,
+                          &ctx->sent, NULL, err, errlen);
         if (r != LINE_SERVER_ERROR && r != LINE_TRANSPORT_ERROR)
             return r;
         *ambiguous = true;

@@ -54,7 +54,8 @@ static char *truncated_mark(struct job_ctx *ctx)
 static enum stage_result format_fixed(struct job_ctx *ctx, enum text_id id)
 {
     struct answer_record *rec = &ctx->record;
-    const char *text = format_fixed_text(ctx, id);
+    /* A reply built for this event (/model), else the fixed text. */
+    const char *text = ctx->reply_text ? ctx->reply_text : format_fixed_text(ctx, id);
     format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "", &rec->parts);
     if (rec->parts.truncated) { /* an override longer than LINE takes */
         char *mark = truncated_mark(ctx);
@@ -62,6 +63,7 @@ static enum stage_result format_fixed(struct job_ctx *ctx, enum text_id id)
         format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, mark, &rec->parts);
         free(mark);
     }
+    quick_reply_copy(&rec->quick_reply, &ctx->quick_reply);
     rec->outcome = OUTCOME_ANSWERED;
     return STAGE_NEXT;
 }

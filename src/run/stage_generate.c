@@ -62,8 +62,12 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     struct prompt prompt;
     chat_build_prompt(cfg, ev->chat_type, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
                       ctx->decision.text, &prompt);
-    enum llm_result lr = llm_complete(ctx->env->llm, prompt.messages, prompt.n, ctx->deadline, &ctx->llm, err,
-                                      sizeof err);
+    const struct model_entry *model = stage_chat_model(ctx);
+    struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
+                                .api_key = model->api_key, .model = model->model};
+    log_debug("model: %s", model->name);
+    enum llm_result lr = llm_complete_to(ctx->env->llm, &target, prompt.messages, prompt.n, ctx->deadline,
+                                         &ctx->llm, err, sizeof err);
     prompt_free(&prompt);
     if (lr == LLM_CANCELLED) {
         log_info("shutting down: giving the event back to the inbox");

@@ -82,6 +82,8 @@ static void ctx_free(struct job_ctx *ctx)
     if (ctx->decided)
         chat_decision_free(&ctx->decision);
     free(ctx->speaker);
+    free(ctx->reply_text);
+    quick_reply_free(&ctx->quick_reply);
     turns_free(ctx->history, ctx->n_history);
     free(ctx->quoted);
     llm_answer_free(&ctx->llm);

@@ -332,12 +332,19 @@ static void test_help_and_readme_list_every_setting(void **state)
     assert_non_null(to);
     char *section = dup_n(from, (size_t)(to - from));
 
-    /* The README's table rows: lines that start with "| `". */
+    /* The rows of the README's settings tables (those headed "| variable"):
+     * lines that start with "| `". Other tables (a catalogue's fields) are
+     * not settings. */
     struct e2e_buf rows = {0};
+    bool in_settings = false;
     for (const char *line = section; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
-        if (len > 3 && strncmp(line, "| `", 3) == 0) {
+        if (line[0] != '|')
+            in_settings = false;
+        else if (strncmp(line, "| variable ", 11) == 0)
+            in_settings = true;
+        if (in_settings && len > 3 && strncmp(line, "| `", 3) == 0) {
             e2e_buf_add(&rows, line, len);
             e2e_buf_add(&rows, "\n", 1);
         }

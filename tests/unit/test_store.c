@@ -1429,6 +1429,47 @@ static void test_profile_language(void **state)
     assert_null(language);
 }
 
+/* The model a chat chose (issue 11): one row per chat, replaced by a new
+ * choice, kept by a reopened store (a restart), dropped when the chat is
+ * forgotten. */
+static void test_chat_models(void **state)
+{
+    struct fixture *fx = *state;
+    char *model = NULL;
+    char err[256];
+
+    assert_int_equal(store_chat_model_get(fx->st, "U1", &model), 0);
+    assert_null(model);
+    assert_int_equal(store_chat_model_set(fx->st, "U1", "fast", 1000), 0);
+    assert_int_equal(store_chat_model_set(fx->st, "G1", "smart", 1000), 0);
+    assert_int_equal(store_chat_model_get(fx->st, "U1", &model), 1);
+    assert_string_equal(model, "fast");
+    free(model);
+    assert_int_equal(store_chat_model_set(fx->st, "U1", "smart", 2000), 0);
+
+    store_close(fx->st);
+    fx->st = store_open(fx->url, err, sizeof err);
+    assert_non_null(fx->st);
+    assert_int_equal(store_chat_model_get(fx->st, "U1", &model), 1);
+    assert_string_equal(model, "smart");
+    free(model);
+    assert_int_equal(store_chat_model_get(fx->st, "G1", &model), 1);
+    assert_string_equal(model, "smart");
+    free(model);
+
+    assert_int_equal(store_forget_chat(fx->st, "U1"), 0);
+    assert_int_equal(store_chat_model_get(fx->st, "U1", &model), 0);
+    assert_null(model);
+    assert_int_equal(store_chat_model_get(fx->st, "G1", &model), 1); /* another chat keeps its choice */
+    free(model);
+
+    assert_int_equal(store_chat_model_get(fx->st, NULL, &model), -1);
+    assert_int_equal(store_chat_model_get(fx->st, "U1", NULL), -1);
+    assert_int_equal(store_chat_model_set(fx->st, NULL, "fast", 1), -1);
+    assert_int_equal(store_chat_model_set(fx->st, "U1", NULL, 1), -1);
+    assert_int_equal(store_chat_model_get(NULL, "U1", &model), -1);
+}
+
 /* store_rate_count: a fixed one-minute window per user, counted in SQL. */
 static void test_rate_count(void **state)
 {
@@ -3432,6 +3473,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_admin_forget),
         STORE_TEST(test_profiles),
         STORE_TEST(test_profile_language),
+        STORE_TEST(test_chat_models),
         STORE_TEST(test_rate_count),
         STORE_TEST(test_rate_count_concurrent),
         STORE_TEST(test_job_finish),

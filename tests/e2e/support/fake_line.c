@@ -114,6 +114,51 @@ static bool known_quote_token(struct fake_line *f, const char *q)
     return false;
 }
 
+/* LINE's checks on a message's "quickReply": 1..13 items, each
+ * {"type":"action","action":{...}}; a postback action has a label of 1..20
+ * characters, data of 1..300 and, as the bot must always send it, a
+ * displayText of 1..300 (UTF-16 units, as LINE counts). `prop` names the
+ * message. Returns true when valid, else fills `r`. */
+static bool validate_quick_reply(json_t *qr, const char *msg_prop, struct fake_http_response *r)
+{
+    char prop[128], detail[160];
+    json_t *items = json_object_get(qr, "items");
+    snprintf(prop, sizeof prop, "%s.quickReply.items", msg_prop);
+    if (!json_is_object(qr) || !json_is_array(items) || json_array_size(items) < 1 || json_array_size(items) > 13) {
+        set_error(r, 400, "The request body has 1 error(s)", prop, "Size must be between 1 and 13");
+        return false;
+    }
+    for (size_t k = 0; k < json_array_size(items); k++) {
+        json_t *item = json_array_get(items, k);
+        json_t *action = json_object_get(item, "action");
+        snprintf(prop, sizeof prop, "%s.quickReply.items[%zu]", msg_prop, k);
+        const char *type = json_string_value(json_object_get(item, "type"));
+        const char *atype = json_string_value(json_object_get(action, "type"));
+        if (!type || strcmp(type, "action") != 0 || !json_is_object(action) || !atype ||
+            strcmp(atype, "postback") != 0) {
+            set_error(r, 400, "The request body has 1 error(s)", prop,
+                      "The fake accepts postback actions only (the bot sends nothing else)");
+            return false;
+        }
+        static const struct {
+            const char *field;
+            size_t max;
+        } limits[] = {{"label", 20}, {"data", 300}, {"displayText", 300}};
+        for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
+            json_t *v = json_object_get(action, limits[l].field);
+            snprintf(prop, sizeof prop, "%s.quickReply.items[%zu].action.%s", msg_prop, k, limits[l].field);
+            size_t units = json_is_string(v) ? e2e_utf16_len(json_string_value(v), json_string_length(v)) : 0;
+            if (units < 1 || units > limits[l].max) {
+                snprintf(detail, sizeof detail, "Length must be between 1 and %zu (got %zu)", limits[l].max,
+                         units);
+                set_error(r, 400, "The request body has 1 error(s)", prop, detail);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /* LINE's checks on "messages". Returns true when valid, else fills `r`. */
 static bool validate_messages(struct fake_line *f, json_t *messages, struct fake_http_response *r)
 {
@@ -164,6 +209,10 @@ static bool validate_messages(struct fake_line *f, json_t *messages, struct fake
             set_error(r, 400, "The request body has 1 error(s)", prop, "Invalid quote token");
             return false;
         }
+        json_t *qr = json_object_get(m, "quickReply");
+        snprintf(prop, sizeof prop, "messages[%zu]", i);
+        if (qr && !validate_quick_reply(qr, prop, r))
+            return false;
     }
     return true;
 }

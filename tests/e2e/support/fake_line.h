@@ -3,7 +3,9 @@
  * It is as strict as LINE where the bot can go wrong: the channel access token
  * must be sent as a Bearer token, reply tokens are single-use, expire, and must
  * have been issued by the test (as LINE issues them in webhooks), a message is
- * 1..5 text objects of 1..5000 UTF-16 code units, and a push retry key is a
+ * 1..5 text objects of 1..5000 UTF-16 code units (with a quickReply, 1..13
+ * postback items: label 1..20, data 1..300, displayText 1..300, as LINE
+ * limits them; 400 otherwise), and a push retry key is a
  * UUID that LINE accepts only once (409 after that). Everything that reaches the
  * fake is recorded, so a test can assert what the user saw and how it got there.
  *
