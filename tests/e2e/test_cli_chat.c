@@ -63,8 +63,9 @@ static char *tmp_dir(struct world *w)
 }
 
 /* `linebot chat args...` on a new pty, with the fake LLM as the model, the
- * server's LINEBOT_DB at <dir>/server.db, TMPDIR at <dir>/tmp. */
-static struct pty_bot *chat_start(struct world *w, const char *const *args)
+ * server's LINEBOT_DB at <dir>/server.db, TMPDIR at <dir>/tmp, and `extra`
+ * ("NAME=value", may be NULL) in the environment too. */
+static struct pty_bot *chat_start_with(struct world *w, const char *const *args, const char *const *extra)
 {
     char *tmp = tmp_dir(w);
     mkdir(tmp, 0700);
@@ -79,6 +80,8 @@ static struct pty_bot *chat_start(struct world *w, const char *const *args)
     env[n++] = e2e_strdup("LLM_API_KEY=" E2E_LLM_KEY);
     env[n++] = e2e_strdup("LLM_MODEL=" E2E_MODEL);
     env[n++] = e2e_strdup("TERM=dumb");
+    for (const char *const *x = extra; x && *x && n < 24; x++)
+        env[n++] = e2e_strdup(*x);
     static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
     for (const char *const *p = pass; *p; p++)
         if (getenv(*p))
@@ -115,6 +118,11 @@ static struct pty_bot *chat_start(struct world *w, const char *const *args)
     fcntl(b->fd, F_SETFL, fcntl(b->fd, F_GETFL) | O_NONBLOCK);
     world_add_fake(w, pty_dump, pty_stop, b);
     return b;
+}
+
+static struct pty_bot *chat_start(struct world *w, const char *const *args)
+{
+    return chat_start_with(w, args, NULL);
 }
 
 /* Reads what is there, waiting at most `wait_ms`. False at end of output. */
@@ -241,6 +249,42 @@ static void test_one_to_one(void **state)
     world_finish(w);
 }
 
+/* Quick reply buttons: /model lists the catalogue with a button each; typing
+ * a button's number taps it (a postback), which switches the chat's model,
+ * and the next question goes to that model. */
+static void test_quick_reply_pick(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    const char *url = fake_llm_base_url(w->llm);
+    char *models = e2e_printf("LINEBOT_MODELS=[{\"name\":\"fast\",\"model\":\"fast-model\",\"provider\":\"custom\","
+                              "\"base_url\":\"%s\",\"api_key_env\":\"LLM_API_KEY\"},"
+                              "{\"name\":\"smart\",\"model\":\"smart-model\",\"provider\":\"custom\","
+                              "\"base_url\":\"%s\",\"api_key_env\":\"LLM_API_KEY\",\"label\":\"Smart one\"}]",
+                              url, url);
+    struct pty_bot *b = chat_start_with(w, (const char *[]){"--user", "Ann", NULL}, (const char *[]){models, NULL});
+    expect(b, "Ann> ");
+    type(b, "/model\n");
+    expect(b, "Current model: fast");
+    expect(b, "[1] fast");
+    expect(b, "[2] Smart one");
+    expect(b, "Ann> ");
+    assert_int_equal(fake_llm_request_count(w->llm), 0);
+    type(b, "2\n"); /* taps "Smart one" */
+    expect(b, "OK, this chat now uses smart (Smart one).");
+    expect(b, "Ann> ");
+    type(b, "who answers?\n");
+    expect(b, "bot: echo: who answers?");
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    json_t *req = fake_llm_request_json(w->llm, 0);
+    assert_string_equal(json_string_value(json_object_get(req, "model")), "smart-model");
+    json_decref(req);
+    type(b, "/quit\n");
+    assert_int_equal(wait_exit(b), 0);
+    assert_clean(w);
+    free(models);
+    world_finish(w);
+}
+
 static void test_ctrl_d_exits_0(void **state)
 {
     struct world *w = world_new(state, NULL);
@@ -344,6 +388,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_one_to_one),
+        E2E_TEST(test_quick_reply_pick),
         E2E_TEST(test_ctrl_d_exits_0),
         E2E_TEST(test_ctrl_c_stops_cleanly),
         E2E_TEST(test_group_mention),
