@@ -12,6 +12,8 @@
 #                          prints user-space instructions per answered event
 #                          and the costliest functions; load-independent, so
 #                          it may run on a busy machine. Writes nothing in bench/
+#   bench/run.sh --report  the table, notes and bench/RESULTS.md of the last
+#                          full run again, from its files (after a report fix)
 #
 # What runs: loopback fakes for LINE and the LLM (bench-fakes), then for each
 # server (linebot, then the peer on the `node` found on PATH, then the peer on
@@ -35,6 +37,7 @@ for arg in "$@"; do
   case "$arg" in
     --smoke) MODE=smoke ;;
     --profile) MODE=profile ;;
+    --report) MODE=full; REPORT_ONLY=1 ;;
     -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
@@ -420,7 +423,7 @@ report() {
         if (!closed && v["achieved_send_rate"] < 0.95 * v["rate"])
           printf "- %s: requests went out at only %.0f/s: all %d connections were busy waiting on the server (its queueing is in the latency).\n", name, v["achieved_send_rate"], v["conns"]
         if (v["errors"] > 0) printf "- %s: %d errors (non-2xx other than 503 %d, timeouts %d, broken connections %d, never sent %d).\n", name, v["errors"], v["non2xx"], v["timeouts"], v["conn_errors"], v["unsent"]
-        if (v["refused"] > 0) printf "- %s: %d webhooks refused with 503 (LINE would redeliver them; not expected to be answered)%s.\n", name, v["refused"], v["answered_refused"] > 0 ? sprintf(", %d of them answered anyway", v["answered_refused"]) : ""
+        if (v["refused"] > 0) printf "- %s: %d webhooks refused with 503 (LINE would redeliver them; not expected to be answered)%s.\n", name, v["refused"], (v["answered_refused"] > 0 ? sprintf(", %d of them answered anyway", v["answered_refused"]) : "")
         if (v["answered_failed"] > 0) printf "- %s: %d events whose webhook failed (timeout or error) were answered anyway: LINE would redeliver and they would be answered twice.\n", name, v["answered_failed"]
         if (v["lost"] > 0) printf "- %s: %d acknowledged events got no reply within the drain limit.\n", name, v["lost"]
         if (closed) printf "- %s: %d webhooks acknowledged in %.1f s (%.0f/s); the last answer came %.1f s after the last ack, so answered/s = %d events in %.1f s.\n", name, v["ok"], v["duration_s"], v["acked_per_s"], v["drain_ms"] / 1000, v["answered"], v["window_s"]
@@ -767,7 +770,11 @@ results_md() {
   {
     echo "# Benchmark results: linebot vs the Node peer"
     echo
-    echo "Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the run took $(( $(date +%s) - START_TS )) s. See bench/README.md for how each figure is measured."
+    if [ "${REPORT_ONLY:-0}" = 1 ]; then
+      echo "Written by \`bench/run.sh --report\` on $(date -u '+%Y-%m-%d %H:%M UTC'), from the files of the full run that ended at $(date -u -r "$RUN/fsync-end.kv" '+%H:%M UTC'). See bench/README.md for how each figure is measured."
+    else
+      echo "Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the run took $(( $(date +%s) - START_TS )) s. See bench/README.md for how each figure is measured."
+    fi
     echo
     echo "## Machine"
     echo
@@ -852,6 +859,14 @@ harness_check() {
 
 # ---- main ----
 check_deps
+if [ "${REPORT_ONLY:-0}" = 1 ]; then # the report of the last full run again (after a fix to the report)
+  [ -f "$RUN/bot-fixed-hi.kv" ] || die "no full run in $RUN to report on"
+  LOADAVG_START="(not recorded by --report: see the run's log)"
+  pick_nodes
+  report
+  harness_check || die "the last full run did not measure what it should"
+  exit 0
+fi
 mkdir -p "$RUN"
 rm -f "$RUN"/*.kv "$RUN"/*.err "$RUN"/*.settle "$RUN"/*.log "$RUN"/*.broken "$RUN"/*.txt "$RUN"/*.md
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
