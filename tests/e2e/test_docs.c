@@ -6,7 +6,8 @@
  * the settings table:
  * - every setting-like name (LINE_..., LLM_..., LINEBOT_..., OPENAI_API_KEY)
  *   is a setting of src/core/settings.c (DATABASE_URL, a deployment variable
- *   of deploy/alicloud, is the one exception);
+ *   of deploy/alicloud, is the one exception, and an upper-case word after
+ *   `linebot ` on a command line is a placeholder such as USER_ID);
  * - every `linebot COMMAND` runs `linebot COMMAND --help` with status 0, and
  *   every word or --option after it on that line that the help should know
  *   (a subcommand such as `webhook set`, an option such as `chat --db`)
@@ -61,7 +62,15 @@ static void check_settings(const char *doc, const char *text)
             continue;
         }
         char *name = e2e_printf("%.*s", (int)(q - p), p);
-        if (strcmp(name, "DATABASE_URL") != 0 && strncmp(name, "TF_VAR_", 7) != 0) {
+        /* On a command line after "linebot ", upper case is a placeholder
+         * (`linebot admin forget USER_ID`), not a setting. */
+        const char *line = p;
+        while (line > text && line[-1] != '\n')
+            line--;
+        char *before = e2e_printf("%.*s", (int)(p - line), line);
+        bool placeholder = strstr(before, "linebot ") != NULL;
+        free(before);
+        if (!placeholder && strcmp(name, "DATABASE_URL") != 0 && strncmp(name, "TF_VAR_", 7) != 0) {
             const struct setting *s = settings_find(name);
             if (!s || (s->flags & SETTING_HIDDEN))
                 fail_msg("%s names %s, which is not a setting (src/core/settings.c)", doc, name);
