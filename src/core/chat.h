@@ -26,6 +26,9 @@ struct turn {
     char *text;
     char *message_id;         /* LINE message id (user) or first sent id (assistant); may be NULL */
     int64_t timestamp_ms;
+    char *user_id;            /* the speaker's LINE user id (user and context turns); may be NULL.
+                                 Written, never read back into prompts: `linebot admin forget` finds a
+                                 user's turns in groups by it */
 };
 
 /* ---- what to do with an event ---- */

@@ -285,6 +285,7 @@ void turns_free(struct turn *turns, size_t n)
         return;
     for (size_t i = 0; i < n; i++) {
         free(turns[i].speaker);
+        free(turns[i].user_id);
         free(turns[i].text);
         free(turns[i].message_id);
     }

@@ -413,10 +413,9 @@ struct store_forget_counts {
  * in ONE transaction: what store_forget_chat drops for the chat `id`, the
  * cached display names of the user `id` in every chat, and the user's turns
  * in group and room histories with the bot's answer right after each.
- * History keeps a speaker's display name, not the user id, so the user's
- * group turns are those under a name cached for that user in that chat
- * (linebot_profiles, refreshed daily); turns whose name was never cached, or
- * has changed since, cannot be told apart. Finished inbox rows keep their
+ * The user's group turns are found by the user id kept with each turn; a
+ * turn written before ids were kept (schema 6), by a name cached for that
+ * user in that chat (linebot_profiles). Finished inbox rows keep their
  * event id (deduplication and exactly-once answers depend on it); only
  * their content goes. Unfinished events stay: acknowledged work. Returns 0
  * with *counts filled, or -1 (nothing removed). */

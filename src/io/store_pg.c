@@ -253,7 +253,15 @@ static const char *const migration_5[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5 };
+/* 6 (issue 15, admin forget): the speaker's user id on history turns, so that
+ * a user's turns in groups are found by id, not by display name. */
+static const char *const migration_6[] = {
+    "ALTER TABLE linebot_history ADD COLUMN user_id text",
+    NULL,
+};
+
+static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5,
+                                                 migration_6 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- SQL ---- */
@@ -362,8 +370,8 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
 #define SQL_JOB_RENEW "UPDATE linebot_inbox SET lease_until_ms = $3" FENCE
 
 #define SQL_HISTORY_ADD                                                                        \
-    "INSERT INTO linebot_history (chat_id, role, speaker, text, message_id, timestamp_ms)"     \
-    " VALUES ($1, $2, $3, $4, $5, $6)"
+    "INSERT INTO linebot_history (chat_id, role, speaker, text, message_id, timestamp_ms, user_id)" \
+    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
 #define SQL_BOT_ADD                                                                            \
     "INSERT INTO linebot_bot_messages (chat_id, message_id, timestamp_ms) VALUES ($1, $2, $3)" \
     " ON CONFLICT (chat_id, message_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms"
@@ -1285,6 +1293,7 @@ static int insert_turn(struct store *st, const char *chat_id, const struct turn 
     param_text(&p, turn->text);
     param_text(&p, turn->message_id);
     param_int(&p, turn->timestamp_ms);
+    param_text(&p, turn->user_id);
     return run(st, "history add", SQL_HISTORY_ADD, &p, NULL);
 }
 
@@ -1750,9 +1759,12 @@ static int pg_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
 #define SQL_ADMIN_HISTORY                                                                      \
     "SELECT role, speaker, text, message_id, timestamp_ms FROM linebot_history"                \
     " WHERE chat_id = $1 ORDER BY seq"
+/* A turn is the user's by its user id; a turn written before ids were kept,
+ * by the display name cached for the user in that chat. */
 #define SQL_SPEAKER_IS_USER(h)                                                                 \
-    "EXISTS (SELECT 1 FROM linebot_profiles AS p WHERE p.user_id = $1"                         \
-    " AND p.chat_id = " h ".chat_id AND p.display_name = " h ".speaker AND p.display_name <> '')"
+    "(" h ".user_id = $1 OR (" h ".user_id IS NULL AND EXISTS (SELECT 1 FROM linebot_profiles AS p" \
+    " WHERE p.user_id = $1 AND p.chat_id = " h ".chat_id AND p.display_name = " h ".speaker"      \
+    " AND p.display_name <> '')))"
 /* The bot's answer is the turn right after the question in its chat (both
  * are written by one store_job_finish, and a chat has one job in progress at
  * a time); before the questions go. */

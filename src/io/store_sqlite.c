@@ -218,6 +218,10 @@ static const char *const migrations[] = {
     "  model         TEXT    NOT NULL,"
     "  updated_at_ms INTEGER NOT NULL"
     ");",
+
+    /* 6 (issue 15, admin forget): the speaker's user id on history turns, so
+     * that a user's turns in groups are found by id, not by display name. */
+    "ALTER TABLE linebot_history ADD COLUMN user_id TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -265,7 +269,8 @@ static const char schema_fresh[] =
     "  speaker      TEXT,"
     "  text         TEXT    NOT NULL,"
     "  message_id   TEXT,"
-    "  timestamp_ms INTEGER NOT NULL"
+    "  timestamp_ms INTEGER NOT NULL,"
+    "  user_id      TEXT"
     ");"
     "CREATE INDEX linebot_history_chat ON linebot_history (chat_id, seq);"
     "CREATE INDEX linebot_history_message ON linebot_history (chat_id, message_id)"
@@ -373,7 +378,7 @@ static const char schema_fresh[] =
     X(RECOVER, "UPDATE linebot_inbox SET state = CASE state WHEN 'working' THEN 'pending'"     \
                " ELSE state END, claimed = 0 WHERE claimed = 1")                               \
     X(HISTORY_ADD, "INSERT INTO linebot_history (chat_id, role, speaker, text, message_id,"    \
-                   " timestamp_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                           \
+                   " timestamp_ms, user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")              \
     X(BOT_ADD, "INSERT INTO linebot_bot_messages (chat_id, message_id, timestamp_ms)"          \
                " VALUES (?1, ?2, ?3) ON CONFLICT (chat_id, message_id)"                        \
                " DO UPDATE SET timestamp_ms = excluded.timestamp_ms")                          \
@@ -447,9 +452,12 @@ static const char schema_fresh[] =
 
 /* `linebot admin` (store.h). The SQL is the same as store_pg.c's, so the two
  * backends answer alike. */
+/* A turn is the user's by its user id; a turn written before ids were kept,
+ * by the display name cached for the user in that chat. */
 #define SPEAKER_IS_USER(h)                                                                     \
-    "EXISTS (SELECT 1 FROM linebot_profiles AS p WHERE p.user_id = ?1"                         \
-    " AND p.chat_id = " h ".chat_id AND p.display_name = " h ".speaker AND p.display_name <> '')"
+    "(" h ".user_id = ?1 OR (" h ".user_id IS NULL AND EXISTS (SELECT 1 FROM linebot_profiles AS p" \
+    " WHERE p.user_id = ?1 AND p.chat_id = " h ".chat_id AND p.display_name = " h ".speaker"      \
+    " AND p.display_name <> '')))"
 #define ADMIN_STATEMENTS(X)                                                                    \
     X(ADMIN_STATS, "SELECT timestamp_ms / 86400000 AS day, model, count(*),"                   \
                    " sum(CASE WHEN outcome = 'answered' THEN 1 ELSE 0 END),"                   \
@@ -1285,6 +1293,8 @@ static int insert_turn(struct store *st, const char *chat_id, const struct turn 
         rc = bind_text(s, 5, turn->message_id);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 6, turn->timestamp_ms);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 7, turn->user_id);
     return run_changes(st, s, rc, "history add", NULL);
 }
 

@@ -76,7 +76,7 @@ static int context_keep_write(void *arg)
 static enum stage_result keep_context(struct job_ctx *ctx)
 {
     char *speaker = gather_speaker_name(ctx);
-    struct turn t = {.role = TURN_CONTEXT, .speaker = speaker, .text = ctx->decision.text,
+    struct turn t = {.role = TURN_CONTEXT, .speaker = speaker, .user_id = ctx->ev.user_id, .text = ctx->decision.text,
                      .message_id = ctx->ev.message_id, .timestamp_ms = ctx->ev.timestamp_ms};
     int rc = worker_write_retried(context_keep_write, &(struct context_keep){.ctx = ctx, .turn = &t});
     free(speaker);

@@ -91,7 +91,8 @@ enum stage_result stage_finish(struct job_ctx *ctx)
     };
     struct turn turns[2];
     if (ctx->outcome == OUTCOME_ANSWERED && ev && rec->question && rec->answer) {
-        turns[0] = (struct turn){.role = TURN_USER, .speaker = rec->speaker, .text = rec->question,
+        turns[0] = (struct turn){.role = TURN_USER, .speaker = rec->speaker, .user_id = ctx->ev.user_id,
+                                 .text = rec->question,
                                  .message_id = ev->message_id, .timestamp_ms = ev->timestamp_ms};
         turns[1] = (struct turn){.role = TURN_ASSISTANT, .text = rec->answer,
                                  .message_id = ctx->sent.n ? ctx->sent.ids[0] : NULL, .timestamp_ms = now};

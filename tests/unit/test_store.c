@@ -1295,6 +1295,36 @@ static void test_admin_reads(void **state)
     free(text);
 }
 
+/* A user's group turns are found by user id, even when another member shows
+ * the same display name (matching by name would take both). */
+static void test_admin_forget_by_user_id(void **state)
+{
+    struct fixture *fx = *state;
+    struct turn u1[] = {
+        { TURN_USER, (char *)"Alex", (char *)"first alex asks", (char *)"m1", 1, (char *)"U1" },
+        { TURN_ASSISTANT, NULL, (char *)"answer 1", (char *)"s1", 2, NULL },
+    };
+    struct turn u2[] = {
+        { TURN_USER, (char *)"Alex", (char *)"second alex asks", (char *)"m2", 3, (char *)"U2" },
+        { TURN_ASSISTANT, NULL, (char *)"answer 2", (char *)"s2", 4, NULL },
+    };
+    struct turn chatter[] = {
+        { TURN_CONTEXT, (char *)"Alex", (char *)"first alex chats", (char *)"m3", 5, (char *)"U1" },
+    };
+    struct store_forget_counts c;
+
+    assert_int_equal(store_profile_put(fx->st, "G1", "U1", "Alex", NULL, 10), 0);
+    assert_int_equal(store_profile_put(fx->st, "G1", "U2", "Alex", NULL, 10), 0);
+    finish_with(fx->st, "G1", u1, 2, NULL, 0, 0);
+    finish_with(fx->st, "G1", u2, 2, NULL, 0, 0);
+    finish_with(fx->st, "G1", chatter, 1, NULL, 0, 0);
+    assert_int_equal(store_admin_forget(fx->st, "U1", &c), 0);
+    assert_int_equal(c.group_turns, 3);
+    char *text = joined_history(fx->st, "G1");
+    assert_string_equal(text, "second alex asks|answer 2");
+    free(text);
+}
+
 static void test_admin_forget(void **state)
 {
     struct fixture *fx = *state;
@@ -3471,6 +3501,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_forget_chat),
         STORE_TEST(test_admin_reads),
         STORE_TEST(test_admin_forget),
+        STORE_TEST(test_admin_forget_by_user_id),
         STORE_TEST(test_profiles),
         STORE_TEST(test_profile_language),
         STORE_TEST(test_chat_models),
