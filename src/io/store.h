@@ -408,6 +408,7 @@ struct store_forget_counts {
     int64_t profiles;          /* cached display names: the user's in every chat, everyone's in chat `id` */
     int64_t rate_rows;         /* the user's rate-limit counter */
     int64_t payloads;          /* finished events of chat `id` whose payload or answer was dropped */
+    int64_t choices;           /* the chat's model (and later persona) choice */
 };
 /* Forgets everything kept about `id`, a user id or a chat (group, room) id,
  * in ONE transaction: what store_forget_chat drops for the chat `id`, the

@@ -1879,6 +1879,7 @@ static int pg_admin_forget(struct store *st, const char *id, struct store_forget
         {SQL_FORGET_USER_PROFILES, &counts->profiles},
         {SQL_FORGET_RATE, &counts->rate_rows},
         {SQL_FORGET_INBOX, &counts->payloads},
+        {SQL_FORGET_CHAT_MODEL, &counts->choices},
     };
     struct params p = { .n = 0 };
 

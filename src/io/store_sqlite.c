@@ -1851,6 +1851,7 @@ static int sq_admin_forget(struct store *st, const char *id, struct store_forget
         {STMT_FORGET_USER_PROFILES, &counts->profiles},
         {STMT_FORGET_RATE, &counts->rate_rows},
         {STMT_FORGET_INBOX, &counts->payloads},
+        {STMT_FORGET_CHAT_MODEL, &counts->choices},
     };
 
     if (tx_begin(st) != 0)

@@ -283,6 +283,7 @@ static void check_forgotten(const struct db *db)
     static const char *const none[] = {
         "SELECT count(*) FROM linebot_history WHERE chat_id = '" ALICE "'",
         "SELECT count(*) FROM linebot_history WHERE speaker = 'Alice'",
+        "SELECT count(*) FROM linebot_history WHERE user_id = '" ALICE "'",
         "SELECT count(*) FROM linebot_history WHERE text LIKE '%pineapple%' OR text LIKE '%kiwi%'"
         " OR text LIKE '%papaya%' OR text LIKE '%Alice%'",
         "SELECT count(*) FROM linebot_profiles WHERE user_id = '" ALICE "' OR chat_id = '" ALICE "'",

@@ -1358,8 +1358,16 @@ static void test_admin_forget(void **state)
     finish_with(fx->st, "G1", ctx, 2, NULL, 0, 0);
     finish_with(fx->st, "U1", own, 2, &sent, 1, 8);
     add_event(fx->st, "pending-1", "U1", 1);
+    assert_int_equal(store_chat_model_set(fx->st, "U1", "smart", 9), 0);
+    assert_int_equal(store_chat_model_set(fx->st, "G1", "fast", 9), 0);
 
     assert_int_equal(store_admin_forget(fx->st, "U1", &c), 0);
+    assert_int_equal(c.choices, 1); /* her 1:1 chat's model, not the group's */
+    char *model = NULL;
+    assert_int_equal(store_chat_model_get(fx->st, "U1", &model), 0);
+    assert_int_equal(store_chat_model_get(fx->st, "G1", &model), 1);
+    assert_string_equal(model, "fast");
+    free(model);
     assert_int_equal(c.turns, 2);
     assert_int_equal(c.group_turns, 3);
     assert_int_equal(c.bot_messages, 1);
