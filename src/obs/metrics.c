@@ -34,6 +34,7 @@ static atomic_ullong answered;
 static atomic_ullong failed;
 static atomic_ullong expired;
 static atomic_ullong refused;
+static atomic_ullong inbox_commits;
 static atomic_ullong llm_buckets[N_BOUNDS + 1]; /* last = +Inf */
 static atomic_ullong llm_count;
 static atomic_ullong llm_sum_us;
@@ -64,6 +65,7 @@ void metrics_get_totals(struct metrics_totals *t)
     t->llm_errors = atomic_load(&llm_errors);
     t->handoffs = atomic_load(&handoffs);
     t->handoff_latency_ms_sum = (double)atomic_load(&handoff_sum_us) / 1000.0;
+    t->inbox_commits = atomic_load(&inbox_commits);
 }
 
 static int status_slot(long status) { return status >= 0 && status < STATUS_SLOTS ? (int)status : 0; }
@@ -84,6 +86,7 @@ void metrics_answered(void) { atomic_fetch_add(&answered, 1); }
 void metrics_failed(void) { atomic_fetch_add(&failed, 1); }
 void metrics_expired(void) { atomic_fetch_add(&expired, 1); }
 void metrics_events_refused(size_t n) { atomic_fetch_add(&refused, n); }
+void metrics_inbox_commit(void) { atomic_fetch_add(&inbox_commits, 1); }
 void metrics_llm_error(void) { atomic_fetch_add(&llm_errors, 1); }
 void metrics_line_error(long http_status) { atomic_fetch_add(&line_errors[status_slot(http_status)], 1); }
 void metrics_set_inbox_depth(int64_t depth) { atomic_store(&inbox_depth, depth); }
@@ -158,6 +161,9 @@ char *metrics_render(void)
             "Events refused with 503 because they could not be answered while their reply token lives "
             "(overload, push fallback off); LINE redelivers them.",
             atomic_load(&refused));
+    counter(&o, "linebot_inbox_commits_total",
+            "Inbox transactions of the webhook path; webhooks arriving together share one (group commit).",
+            atomic_load(&inbox_commits));
 
     outf(&o, "# HELP linebot_llm_latency_seconds Latency of successful LLM completions.\n"
              "# TYPE linebot_llm_latency_seconds histogram\n");

@@ -13,7 +13,8 @@ void metrics_event_duplicate(void);          /* an event already in the inbox */
 void metrics_answered(void);                 /* an event got its answer */
 void metrics_failed(void);                   /* an event could not be answered */
 void metrics_expired(void);                  /* an event expired unanswered (also counted as failed) */
-void metrics_events_refused(size_t n);       /* events answered 503: overloaded (server, push fallback off) */
+void metrics_events_refused(size_t n);
+void metrics_inbox_commit(void);             /* one inbox transaction of the webhook path (group commit) */       /* events answered 503: overloaded (server, push fallback off) */
 void metrics_llm_latency(double seconds);    /* one successful LLM completion */
 void metrics_llm_error(void);                /* one failed LLM completion (after retries) */
 void metrics_line_error(long http_status);   /* LINE API answered an error (0 = transport) */
@@ -33,6 +34,7 @@ struct metrics_totals {
     uint64_t line_errors;
     uint64_t handoffs;
     double handoff_latency_ms_sum;
+    uint64_t inbox_commits;
 };
 void metrics_get_totals(struct metrics_totals *t);
 

@@ -33,10 +33,97 @@ int ingest_init(struct ingest *in, const struct config *cfg, struct store *store
     in->parsed = NULL;
     in->admission = NULL;
     atomic_init(&in->refused_logged_ms, 0);
+    in->queue = NULL;
+    in->queue_tail = &in->queue;
+    in->committing = false;
+    pthread_mutex_init(&in->queue_lock, NULL);
+    pthread_cond_init(&in->committed, NULL);
     return pthread_mutex_init(&in->lock, NULL) == 0 ? 0 : -1;
 }
 
-void ingest_destroy(struct ingest *in) { pthread_mutex_destroy(&in->lock); }
+void ingest_destroy(struct ingest *in)
+{
+    pthread_mutex_destroy(&in->lock);
+    pthread_mutex_destroy(&in->queue_lock);
+    pthread_cond_destroy(&in->committed);
+}
+
+/* Commits a group of webhooks' events in one store_inbox_add: one
+ * transaction, one fsync. Each webhook gets the group's result and its own
+ * count of new events. An event id twice in the group is stored once (the
+ * store skips ids it knows, its own transaction's included). */
+static void commit_group(struct ingest *in, struct ingest_commit *group)
+{
+    size_t total = 0, n_webhooks = 0;
+    for (struct ingest_commit *c = group; c; c = c->next) {
+        total += c->n;
+        n_webhooks++;
+    }
+    struct inbox_item *all = group->items;
+    if (n_webhooks > 1) {
+        all = xcalloc(total, sizeof *all);
+        size_t at = 0;
+        for (struct ingest_commit *c = group; c; c = c->next)
+            for (size_t i = 0; i < c->n; i++)
+                all[at++] = c->items[i];
+    }
+    pthread_mutex_lock(&in->lock);
+    int rc = store_inbox_add(in->store, all, total, NULL);
+    if (rc == 0)
+        metrics_inbox_commit();
+    if (rc != 0)
+        log_error("inbox write failed, answering 503 so LINE redelivers: %s", store_last_error(in->store));
+    pthread_mutex_unlock(&in->lock);
+    size_t at = 0;
+    for (struct ingest_commit *c = group; c; c = c->next) {
+        c->rc = rc;
+        c->n_new = 0;
+        for (size_t i = 0; i < c->n; i++, at++) {
+            c->items[i].added = rc == 0 && all[at].added;
+            c->n_new += c->items[i].added;
+        }
+    }
+    if (all != group->items)
+        free(all);
+    if (n_webhooks > 1)
+        log_debug("group commit: %zu webhooks, %zu events, one transaction", n_webhooks, total);
+}
+
+/* Adds one webhook's events to the inbox through the group commit: the
+ * caller that finds no commit in progress commits everything queued (its own
+ * included); the others wait for it, then for the next. Returns
+ * store_inbox_add's result; *n_new the webhook's new events. */
+static int commit_items(struct ingest *in, struct inbox_item *items, size_t n, size_t *n_new)
+{
+    struct ingest_commit me = {.items = items, .n = n};
+    pthread_mutex_lock(&in->queue_lock);
+    *in->queue_tail = &me;
+    in->queue_tail = &me.next;
+    while (!me.done) {
+        if (in->committing) {
+            pthread_cond_wait(&in->committed, &in->queue_lock);
+            continue;
+        }
+        in->committing = true;
+        struct ingest_commit *group = in->queue;
+        in->queue = NULL;
+        in->queue_tail = &in->queue;
+        pthread_mutex_unlock(&in->queue_lock);
+        commit_group(in, group);
+        pthread_mutex_lock(&in->queue_lock);
+        /* Each caller returns once it sees `done` (under queue_lock), and its
+         * entry lives on its stack: read `next` first. */
+        for (struct ingest_commit *c = group, *next; c; c = next) {
+            next = c->next;
+            c->done = true;
+        }
+        in->committing = false;
+        pthread_cond_broadcast(&in->committed);
+    }
+    pthread_mutex_unlock(&in->queue_lock);
+    *n_new = me.n_new;
+    return me.rc;
+}
 
 static int finish(int status, char *reason, size_t reason_len, const char *text)
 {
@@ -190,14 +277,8 @@ int ingest_webhook_added(struct ingest *in, const char *body, size_t len, const 
     bool overloaded = ingest_overloaded(in, n_items);
     if (overloaded) {
         status = 503;
-    } else if (n_items > 0) {
-        pthread_mutex_lock(&in->lock);
-        int rc = store_inbox_add(in->store, items, n_items, &n_new);
-        if (rc != 0)
-            log_error("inbox write failed, answering 503 so LINE redelivers: %s", store_last_error(in->store));
-        pthread_mutex_unlock(&in->lock);
-        if (rc != 0)
-            status = 503;
+    } else if (n_items > 0 && commit_items(in, items, n_items, &n_new) != 0) {
+        status = 503;
     }
     for (size_t i = n_new; i < n_items && status == 200; i++)
         metrics_event_duplicate();

@@ -1,7 +1,8 @@
 /* ingest.h - a webhook body in, an HTTP status out.
  *
  * Verifies the signature over the raw bytes, parses the events, and commits the
- * ones that need work to the inbox in one transaction. The status says what
+ * ones that need work to the inbox in one transaction, shared with the
+ * webhooks that arrive meanwhile (a group commit: one fsync for all). The status says what
  * LINE should do: 200 (done, or nothing to do), 401 (not from LINE), 400 (not
  * a webhook), 503 (could not store, or too busy to answer in time: redeliver). Shared by every front door. */
 #ifndef LINEBOT_INGEST_H
@@ -9,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -16,10 +18,27 @@
 #include "run/admission.h"
 #include "run/event_cache.h"
 
+/* One webhook's events waiting for a group commit (ingest.c). */
+struct ingest_commit {
+    struct inbox_item *items;
+    size_t n;
+    int rc;                         /* store_inbox_add's, for the whole group */
+    size_t n_new;
+    bool done;
+    struct ingest_commit *next;
+};
+
 struct ingest {
     const struct config *cfg;
     struct store *store;            /* guarded by lock */
     pthread_mutex_t lock;
+    /* Group commit: webhooks that arrive while a commit is in progress are
+     * committed together by the next one, in one transaction (one fsync). */
+    pthread_mutex_t queue_lock;
+    pthread_cond_t committed;
+    struct ingest_commit *queue;    /* waiting, oldest first */
+    struct ingest_commit **queue_tail;
+    bool committing;
     void (*notify)(void *arg, size_t n_new); /* called after new events were committed */
     void *notify_arg;
     struct event_cache *parsed;     /* server: new events are handed over parsed (may be NULL) */

@@ -15,8 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include "config.h"
 #include "io/store.h"
+#include "obs/metrics.h"
 #include "run/ingest.h"
 
 #define SECRET "ingest-test-secret"
@@ -212,6 +215,57 @@ static void test_timestamps_bounded(void **state)
     assert_int_equal(depth(f), 2);
 }
 
+/* ---- group commit ---- */
+
+struct poster {
+    struct ingest *in;
+    char body[512];
+    int status;
+    pthread_t thread;
+};
+
+static void *post(void *arg)
+{
+    struct poster *p = arg;
+    char sig[64], reason[64];
+    sign(p->body, sig);
+    p->status = ingest_webhook(p->in, p->body, strlen(p->body), sig, reason, sizeof reason);
+    return NULL;
+}
+
+/* Webhooks queued up while the store is busy go in together: the first one
+ * commits alone (it found no commit in progress), the six that arrived
+ * meanwhile in ONE more transaction; each is answered 200, and an event id
+ * twice in the group is stored once. The store is made busy by holding the
+ * ingest's store lock, as a long commit would. */
+static void test_group_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct metrics_totals before, after;
+    struct poster p[7];
+    static const char *const ids[7] = {"EV-G-0", "EV-G-1", "EV-G-2", "EV-G-3", "EV-G-4", "EV-G-5", "EV-G-1"};
+
+    metrics_get_totals(&before);
+    pthread_mutex_lock(&f->ingest.lock);
+    for (int i = 0; i < 7; i++) {
+        p[i].in = &f->ingest;
+        webhook_at(p[i].body, sizeof p[i].body, ids[i], now_ms());
+        assert_int_equal(pthread_create(&p[i].thread, NULL, post, &p[i]), 0);
+        usleep(i == 0 ? 200000 : 20000); /* the first is committing (blocked) before the others come */
+    }
+    usleep(200000); /* all six are queued behind it */
+    pthread_mutex_unlock(&f->ingest.lock);
+    for (int i = 0; i < 7; i++) {
+        pthread_join(p[i].thread, NULL);
+        assert_int_equal(p[i].status, 200);
+    }
+    metrics_get_totals(&after);
+    assert_int_equal(after.inbox_commits - before.inbox_commits, 2);
+    int64_t depth = 0;
+    assert_int_equal(store_inbox_depth(f->store, &depth), 0);
+    assert_int_equal(depth, 6); /* EV-G-1 once */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +273,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_unwritable_answers_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forget_undoes_only_what_was_added, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timestamps_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
