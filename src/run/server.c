@@ -30,7 +30,10 @@
 #define MHD_HTTP_CONTENT_TOO_LARGE MHD_HTTP_PAYLOAD_TOO_LARGE
 #endif
 
-#define THREAD_POOL_SIZE 2
+/* Threads taking webhooks. Each waits on its webhook's commit, so this many
+ * webhooks can share one group commit (run/ingest.c): with 8, a closed loop
+ * of 32 connections was acknowledged at 2500/s, against 1580/s with 2. */
+#define THREAD_POOL_SIZE 8
 /* Over LINEBOT_MAX_CONNECTIONS, for the connections the guard is closing
  * while libmicrohttpd has yet to notice. */
 #define CONNECTION_SLACK 64
