@@ -22,6 +22,7 @@
 #define USER_B "Ue2e0000000000000000000000000000b"
 #define ADMIN "Ue2eadmin0000000000000000000000001"
 #define GROUP "Ce2egroup0000000000000000000000001"
+#define ROOM "Re2eroom00000000000000000000000001"
 
 #define PIRATE "Talk like a pirate, matey."
 #define TEACHER "Explain like a patient teacher."
@@ -377,12 +378,33 @@ static void test_group_non_admin_refused(void **state)
     world_finish(w);
 }
 
+/* The messages sent to `chat` by `api` ("reply" or "push"): each quotes
+ * nothing but the first, which quotes `quote`. Returns how many there were. */
+static size_t assert_first_quoted(struct world *w, const char *chat, const char *api, const char *quote)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fake_line_message_count(w->line); i++) {
+        struct fake_line_message m;
+        assert_true(fake_line_message_at(w->line, i, &m));
+        if (!m.chat_id || strcmp(m.chat_id, chat) != 0 || strcmp(m.api, api) != 0)
+            continue;
+        if (n++ == 0 && quote) {
+            if (!m.quote_token || strcmp(m.quote_token, quote) != 0)
+                fail_msg("the first %s message to %s quotes %s, not %s", api, chat,
+                         m.quote_token ? m.quote_token : "nothing", quote);
+        } else if (m.quote_token) {
+            fail_msg("message %zu by %s to %s quotes %s", n, api, chat, m.quote_token);
+        }
+    }
+    return n;
+}
+
 /* In groups and rooms the first message of an answer quotes the question
- * with the incoming message's quoteToken; the rest do not, and a 1:1 chat
- * gets no quote at all. */
+ * with the incoming message's quoteToken, by reply and by push alike; the
+ * rest do not, and a 1:1 chat gets no quote at all. */
 static void test_group_quote_first_message_only(void **state)
 {
-    const char *const overrides[] = {"LINEBOT_TRIGGER=bot", NULL};
+    const char *const overrides[] = {"LINEBOT_TRIGGER=bot", "LINEBOT_PUSH_FALLBACK=1", NULL};
     struct world *w = world_start(state, overrides);
     /* Two paragraphs over LINE's 5000 characters together: two messages. */
     char *answer = calloc(1, 6100);
@@ -394,29 +416,18 @@ static void test_group_quote_first_message_only(void **state)
 
     json_t *ev = send_event(w, ev_message(w, &(struct ev){.user = USER_A, .group = GROUP, .text = "bot tell me"}));
     assert_answers(w, GROUP, 1);
+    assert_non_null(ev_get(ev, "message.quoteToken"));
+    assert_int_equal(assert_first_quoted(w, GROUP, "reply", ev_get(ev, "message.quoteToken")), 2);
+
+    /* A room, and its answer pushed (LINE refused the reply token). */
+    json_t *room_ev = send_event(
+        w, ev_message(w, &(struct ev){.user = USER_A, .room = ROOM, .text = "bot and here?", .token_not_issued = true}));
+    assert_answers(w, ROOM, 1);
+    assert_int_equal(assert_first_quoted(w, ROOM, "push", ev_get(room_ev, "message.quoteToken")), 2);
+
     send_text(w, USER_B, "tell me too");
     assert_answers(w, USER_B, 1);
-    const char *quote = ev_get(ev, "message.quoteToken");
-    assert_non_null(quote);
-
-    size_t group_messages = 0, user_messages = 0;
-    for (size_t i = 0; i < fake_line_message_count(w->line); i++) {
-        struct fake_line_message m;
-        assert_true(fake_line_message_at(w->line, i, &m));
-        if (m.chat_id && strcmp(m.chat_id, GROUP) == 0) {
-            if (group_messages++ == 0) {
-                assert_non_null(m.quote_token);
-                assert_string_equal(m.quote_token, quote);
-            } else {
-                assert_null(m.quote_token);
-            }
-        } else {
-            user_messages++;
-            assert_null(m.quote_token);
-        }
-    }
-    assert_int_equal(group_messages, 2);
-    assert_int_equal(user_messages, 2);
+    assert_int_equal(assert_first_quoted(w, USER_B, "reply", NULL), 2);
     world_finish(w);
 }
 
