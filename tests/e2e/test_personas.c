@@ -162,6 +162,42 @@ static char *system_of(struct world *w, size_t i)
     return fake_llm_request_content(w->llm, i, 0);
 }
 
+/* `linebot admin --json ARGS...` on the bot's store: its JSON (new reference). */
+static json_t *admin_json(struct world *w, const char *a1, const char *a2)
+{
+    char *out = NULL, *err = NULL;
+    int rc = bot_run(w, (const char *[]){"admin", "--json", a1, a2, NULL}, NULL, &out, &err);
+    if (rc != 0)
+        fail_msg("linebot admin %s %s: exit %d: %s", a1, a2 ? a2 : "", rc, err);
+    json_t *j = json_loads(out, 0, NULL);
+    if (!j)
+        fail_msg("linebot admin %s: not JSON: %s", a1, out);
+    free(out);
+    free(err);
+    return j;
+}
+
+/* The "persona" of `chat` in `linebot admin chats` (a copy; NULL for null). */
+static char *admin_persona(struct world *w, const char *chat)
+{
+    json_t *chats = admin_json(w, "chats", NULL);
+    size_t i;
+    json_t *row;
+    char *persona = NULL;
+    bool found = false;
+    json_array_foreach(chats, i, row) {
+        if (strcmp(json_string_value(json_object_get(row, "chat_id")), chat) == 0) {
+            found = true;
+            const char *p = json_string_value(json_object_get(row, "persona"));
+            persona = p ? e2e_strdup(p) : NULL;
+        }
+    }
+    json_decref(chats);
+    if (!found)
+        fail_msg("linebot admin chats does not list %s", chat);
+    return persona;
+}
+
 /* ---- the cases ---- */
 
 /* Presets by command and by tap, a custom one (and one over the limit),
@@ -244,6 +280,12 @@ static void presets_set_reset(void **state, const char *db)
     text = say(w, USER_A, "/persona", 10);
     assert_contains(text, "Current persona (your own): " CUSTOM);
     free(text);
+    /* The operator sees it in `linebot admin chats`. */
+    text = admin_persona(w, USER_A);
+    assert_non_null(text);
+    assert_string_equal(text, "(custom)");
+    free(text);
+    assert_null(admin_persona(w, USER_B));
 
     /* An unknown name gets the list; a stale button is ignored. */
     text = say(w, USER_A, "/persona chef", 11);
@@ -272,9 +314,20 @@ static void presets_set_reset(void **state, const char *db)
     sys = system_of(w, 6);
     assert_contains(sys, TEACHER);
     free(sys);
+    text = admin_persona(w, USER_A);
+    assert_string_equal(text, "teacher");
+    free(text);
+    /* `linebot admin forget` drops it with the rest of the chat. */
+    json_t *forgot = admin_json(w, "forget", USER_A);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(forgot, "removed"), "personas")), 1);
+    json_decref(forgot);
+    free(say(w, USER_A, "who am I talking to?", 16));
+    sys = system_of(w, 7);
+    assert_not_contains(sys, TEACHER);
+    free(sys);
 
     /* /help names the command. */
-    text = say(w, USER_A, "/help", 16);
+    text = say(w, USER_A, "/help", 17);
     assert_contains(text, "/persona - ");
     free(text);
     free(pirate);
