@@ -23,6 +23,7 @@
 #include "core/buf.h"
 #include "core/chat.h"
 #include "core/models.h"
+#include "core/personas.h"
 #include "core/settings.h"
 #include "io/http_client.h"
 #include "obs/log.h"
@@ -325,8 +326,9 @@ const char *config_channel_secret_problem(const char *secret)
 
 #define MODELS_FILE_MAX ((size_t)1024 * 1024)
 
-/* LINEBOT_MODELS' text: the value, or the file named after an '@'. */
-static char *models_text(struct loader *l, const char *value)
+/* LINEBOT_MODELS' (or LINEBOT_PERSONAS') text: the value, or the file
+ * named after an '@'. */
+static char *models_text(struct loader *l, const char *value, const char *setting)
 {
     if (value[0] != '@')
         return xstrdup(value);
@@ -334,7 +336,7 @@ static char *models_text(struct loader *l, const char *value)
     if (!f) {
         char complaint[160];
         snprintf(complaint, sizeof complaint, "names a file that cannot be read (%s)", strerror(errno));
-        fail(l, "LINEBOT_MODELS", complaint);
+        fail(l, setting, complaint);
         return NULL;
     }
     struct buf b;
@@ -347,7 +349,7 @@ static char *models_text(struct loader *l, const char *value)
     int read_err = ferror(f);
     fclose(f);
     if (too_big || read_err) {
-        fail(l, "LINEBOT_MODELS", too_big ? "names a file over 1 MiB" : "names a file that cannot be read");
+        fail(l, setting, too_big ? "names a file over 1 MiB" : "names a file that cannot be read");
         buf_free(&b);
         return NULL;
     }
@@ -366,7 +368,7 @@ static void load_models(struct loader *l, struct config *cfg)
             fail(l, "LINEBOT_DEFAULT_MODEL", "names a model, but LINEBOT_MODELS is not set");
         models_single(cfg->models, cfg->provider, cfg->llm_model, cfg->llm_base_url, cfg->llm_api_key);
     } else {
-        char *text = models_text(l, value);
+        char *text = models_text(l, value, "LINEBOT_MODELS");
         struct model_preset table[sizeof presets / sizeof presets[0]];
         for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
             table[i] = (struct model_preset){presets[i].name, presets[i].provider, presets[i].base_url,
@@ -403,6 +405,31 @@ static void load_models(struct loader *l, struct config *cfg)
         }
         p += n;
     }
+}
+
+/* ---- personas (issue 11): LINEBOT_PERSONAS ---- */
+
+static void load_personas(struct loader *l, struct config *cfg)
+{
+    cfg->personas = xcalloc(1, sizeof *cfg->personas);
+    const char *value = env_nonempty(l->env, "LINEBOT_PERSONAS");
+    if (!value)
+        return;
+    char *text = models_text(l, value, "LINEBOT_PERSONAS");
+    char why[384];
+    if (text && personas_parse(text, cfg->personas, why, sizeof why) != 0 && !l->failed) {
+        snprintf(l->err, l->errlen, "%s", why); /* names the item and the field */
+        l->failed = 1;
+    }
+    free(text);
+}
+
+static void free_personas(struct config *cfg)
+{
+    if (cfg->personas)
+        personas_free(cfg->personas);
+    free(cfg->personas);
+    cfg->personas = NULL;
 }
 
 static void free_models(struct config *cfg)
@@ -511,6 +538,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->llm_max_tokens = get_int(&l, "LINEBOT_MAX_TOKENS");
     cfg->reasoning_effort = get_reasoning_effort(&l);
     load_models(&l, cfg);
+    load_personas(&l, cfg);
 
     get_db(cfg, env);
     cfg->workers = get_int(&l, "LINEBOT_WORKERS");
@@ -695,6 +723,7 @@ size_t config_unmaskable_secrets(const struct config *cfg, const char **names, s
 void config_free(struct config *cfg)
 {
     free_models(cfg);
+    free_personas(cfg);
     char **strings[] = {
         &cfg->host, &cfg->channel_secret, &cfg->access_token, &cfg->line_api_base,
         &cfg->line_data_api_base, &cfg->llm_base_url, &cfg->llm_api_key, &cfg->llm_model,

@@ -41,6 +41,7 @@ enum async_mode {
 };
 
 struct model_catalogue; /* core/models.h */
+struct persona_catalogue; /* core/personas.h */
 
 struct config {
     /* Front door */
@@ -126,6 +127,8 @@ struct config {
                                        llm_* fields above hold its default model */
     char **admins;              /* LINEBOT_ADMINS: user ids that may switch in groups and rooms */
     size_t n_admins;            /* 0: everyone may */
+    struct persona_catalogue *personas; /* LINEBOT_PERSONAS (core/personas.h); never NULL after
+                                           config_load, empty when unset */
 
     /* Test builds only (LINEBOT_TESTING): crash at a named point, shift the clock. */
     char *failpoint;            /* LINEBOT_FAILPOINT */

@@ -39,6 +39,7 @@
 #include "core/alloc.h"
 #include "io/clock.h"
 #include "core/models.h"
+#include "core/personas.h"
 #include "io/http_client.h"
 #include "io/store.h"
 #include "obs/log.h"
@@ -222,6 +223,10 @@ static int serve(void)
     if (cfg.models->n > 1)
         log_info("%zu models in the catalogue; the default is %s", cfg.models->n,
                  cfg.models->items[cfg.models->default_index].name);
+    for (size_t i = 0; i < cfg.personas->n_warnings; i++) /* LINEBOT_PERSONAS' unknown fields */
+        log_warn("%s", cfg.personas->warnings[i]);
+    if (cfg.personas->n)
+        log_info("%zu persona presets", cfg.personas->n);
     clock_set_offset_ms(cfg.clock_offset_ms);
     raise_open_files_limit(cfg.max_connections);
     const char *ca = http_use_ca_bundle(cfg.ca_file);

@@ -14,8 +14,9 @@
  * terminal (an escape sequence in a message must not drive the operator's
  * terminal): they are shown as U+FFFD. JSON escapes them itself.
  *
- * There is no persona yet (issue 11): the column is there, empty ("-", null),
- * for when it comes. The model of a chat is the one that answered last. */
+ * The persona of a chat is its preset's name, "(custom)" for a text of its
+ * own, or "-" (null) for the default. The model of a chat is the one that
+ * answered last. */
 #include "cli/admin.h"
 
 #include <ctype.h>
@@ -373,11 +374,11 @@ static json_t *chat_json(const struct store_chat_info *c, const char *chat_id)
 
     if (c)
         format_time(c->last_active_ms, true, when, sizeof when);
-    return json_pack("{s:o, s:s, s:o, s:o, s:n, s:I, s:I}", "chat_id", string_or_null(chat_id), "type",
+    return json_pack("{s:o, s:s, s:o, s:o, s:o, s:I, s:I}", "chat_id", string_or_null(chat_id), "type",
                      chat_type_of(chat_id),
                      "last_activity", c ? json_string(when) : json_null(), "model",
-                     string_or_null(c ? c->model : NULL), "persona", "messages", (json_int_t)(c ? c->messages : 0),
-                     "events", (json_int_t)(c ? c->events : 0));
+                     string_or_null(c ? c->model : NULL), "persona", string_or_null(c ? c->persona : NULL),
+                     "messages", (json_int_t)(c ? c->messages : 0), "events", (json_int_t)(c ? c->events : 0));
 }
 
 static int admin_chats(struct store *st, bool as_json)
@@ -407,7 +408,7 @@ static int admin_chats(struct store *st, bool as_json)
             snprintf(messages, sizeof messages, "%" PRId64, rows[i].messages);
             snprintf(events, sizeof events, "%" PRId64, rows[i].events);
             table_row(&t, (const char *const[]){rows[i].chat_id, chat_type_of(rows[i].chat_id), when, rows[i].model,
-                                                NULL, messages, events});
+                                                rows[i].persona, messages, events});
         }
         table_print(&t, stdout);
         table_free(&t);
@@ -469,11 +470,11 @@ static int admin_forget(struct store *st, const char *id, bool as_json)
         return 1;
     }
     if (as_json) {
-        print_json(json_pack("{s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "id", id, "removed", "turns",
+        print_json(json_pack("{s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "id", id, "removed", "turns",
                              (json_int_t)c.turns, "group_turns", (json_int_t)c.group_turns, "bot_messages",
                              (json_int_t)c.bot_messages, "profiles", (json_int_t)c.profiles, "rate_rows",
                              (json_int_t)c.rate_rows, "payloads", (json_int_t)c.payloads, "choices",
-                             (json_int_t)c.choices));
+                             (json_int_t)c.choices, "personas", (json_int_t)c.personas));
         return 0;
     }
     const struct {
@@ -487,6 +488,7 @@ static int admin_forget(struct store *st, const char *id, bool as_json)
         {"rate-limit counters", c.rate_rows},
         {"contents of finished events", c.payloads},
         {"model choice of the chat", c.choices},
+        {"the chat's persona", c.personas},
     };
     static const char *const head[] = {"REMOVED", "COUNT"};
     static const bool right[] = {false, true};

@@ -15,6 +15,7 @@
 
 #include "core/format.h"
 #include "core/models.h"
+#include "core/personas.h"
 #include "core/postback.h"
 
 #include <utf8proc.h>
@@ -27,6 +28,11 @@ const char chat_default_system_prompt[] =
 
 static const char group_prompt_note[] =
     "\n\nThis is a group chat: each user message starts with the speaker's name and a colon.";
+
+/* Above a chat's persona (chat.h: the rules before it stay in force). */
+static const char persona_prompt_note[] =
+    "\n\nThe persona for this chat, chosen by its users. Take on its character and tone, "
+    "and keep to the rules above:\n";
 
 static bool is_space_byte(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -264,6 +270,86 @@ static bool decide_model_command(const struct config *cfg, const struct line_eve
     return true;
 }
 
+/* ---- /persona (issue 11) ---- */
+
+/* The argument of `name` when `text` is that command ("/name" or "／name",
+ * the name in any case, then the end or a space), trimmed; NULL otherwise. */
+static const char *command_arg(const char *text, const char *name, size_t *arg_len)
+{
+    const char *p;
+    if (text[0] == '/')
+        p = text + 1;
+    else if (strncmp(text, "\xef\xbc\x8f" /* ／ */, 3) == 0)
+        p = text + 3;
+    else
+        return NULL;
+    size_t n = strlen(name);
+    if (strncasecmp(p, name, n) != 0 || (p[n] && !is_space_byte((unsigned char)p[n])))
+        return NULL;
+    const char *arg = p + n;
+    while (is_space_byte((unsigned char)*arg))
+        arg++;
+    size_t len = strlen(arg);
+    while (len > 0 && is_space_byte((unsigned char)arg[len - 1]))
+        len--;
+    *arg_len = len;
+    return arg;
+}
+
+bool chat_parse_persona_command(const char *text, enum chat_persona_op *op, const char **arg, size_t *arg_len)
+{
+    size_t len = 0;
+    const char *a = text ? command_arg(text, "persona", &len) : NULL;
+    if (!a)
+        return false;
+    *op = PERSONA_SHOW;
+    *arg = a + len; /* "" */
+    *arg_len = 0;
+    if (len == 5 && strncasecmp(a, "reset", 5) == 0) {
+        *op = PERSONA_RESET;
+    } else if (len >= 3 && strncasecmp(a, "set", 3) == 0 && (len == 3 || is_space_byte((unsigned char)a[3]))) {
+        const char *t = a + 3;
+        while (t < a + len && is_space_byte((unsigned char)*t))
+            t++;
+        if (t < a + len) { /* "/persona set" alone shows how */
+            *op = PERSONA_SET;
+            *arg = t;
+            *arg_len = (size_t)(a + len - t);
+        }
+    } else if (len > 0) {
+        *op = PERSONA_PICK;
+        *arg = a;
+        *arg_len = len;
+    }
+    return true;
+}
+
+/* /persona and its forms (d->text is the stripped message; rate_limited set). */
+static bool decide_persona_command(const struct config *cfg, const struct line_event *ev, struct chat_decision *d)
+{
+    enum chat_persona_op op;
+    const char *arg;
+    size_t len;
+    if (!chat_parse_persona_command(d->text, &op, &arg, &len))
+        return false;
+    if (op != PERSONA_SHOW && !chat_may_switch_model(cfg, ev)) {
+        d->fixed = TEXT_PERSONA_REFUSED;
+        decide(d, CHAT_REPLY_FIXED, "/persona change by a non-admin");
+        return true;
+    }
+    if (op == PERSONA_SET && utf16_len(arg, len) > PERSONAS_CUSTOM_MAX)
+        op = PERSONA_TOO_LONG;
+    memmove(d->text, arg, len);
+    d->text[len] = '\0';
+    d->persona_op = op;
+    static const char *const reasons[] = {
+        [PERSONA_SHOW] = "/persona", [PERSONA_PICK] = "/persona NAME", [PERSONA_SET] = "/persona set",
+        [PERSONA_RESET] = "/persona reset", [PERSONA_TOO_LONG] = "/persona set over the limit",
+    };
+    decide(d, CHAT_PERSONA, reasons[op]);
+    return true;
+}
+
 /* A tap on one of the bot's buttons. Data that is not exactly ours, or names
  * a model the catalogue no longer has, is ignored (logged at debug by the
  * worker with the reason). */
@@ -276,6 +362,22 @@ static void decide_postback(const struct config *cfg, const struct line_event *e
     }
     if (postback_parse(ev->postback_data, &pb) != 0) {
         decide(d, CHAT_IGNORE, "postback data unknown or forged");
+        return;
+    }
+    if (pb.kind == POSTBACK_PERSONA) {
+        if (!personas_find(cfg->personas, pb.arg)) {
+            decide(d, CHAT_IGNORE, "postback names no persona preset");
+            return;
+        }
+        d->rate_limited = true;
+        if (!chat_may_switch_model(cfg, ev)) {
+            d->fixed = TEXT_PERSONA_REFUSED;
+            decide(d, CHAT_REPLY_FIXED, "persona button tapped by a non-admin");
+            return;
+        }
+        d->text = xstrdup(pb.arg);
+        d->persona_op = PERSONA_PICK;
+        decide(d, CHAT_PERSONA, "persona button");
         return;
     }
     if (pb.kind != POSTBACK_MODEL || !models_find(cfg->models, pb.arg)) {
@@ -404,7 +506,7 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
         decide(d, CHAT_REPLY_FIXED, "/help");
         return;
     }
-    if (decide_model_command(cfg, ev, d))
+    if (decide_model_command(cfg, ev, d) || decide_persona_command(cfg, ev, d))
         return;
     decide(d, CHAT_ANSWER, group ? "addressed in group" : "one-to-one text");
 }
@@ -444,16 +546,19 @@ static void push_message(struct prompt *p, const char *role, char *content)
     p->n++;
 }
 
-void chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const struct turn *history,
-                      size_t n_history, const char *speaker, const char *quoted_text, const char *text,
-                      struct prompt *out)
+void chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const char *persona,
+                       const struct turn *history, size_t n_history, const char *speaker, const char *quoted_text,
+                       const char *text, struct prompt *out)
 {
     bool group = chat_type == CHAT_GROUP || chat_type == CHAT_ROOM;
     memset(out, 0, sizeof *out);
     out->messages = xcalloc(n_history + 2, sizeof *out->messages);
 
     const char *system = cfg->system_prompt ? cfg->system_prompt : chat_default_system_prompt;
-    push_message(out, "system", group ? joinf(system, "", group_prompt_note) : xstrdup(system));
+    bool with_persona = persona && persona[0];
+    push_message(out, "system",
+                 xasprintf("%s%s%s%s", system, group ? group_prompt_note : "", with_persona ? persona_prompt_note : "",
+                           with_persona ? persona : ""));
 
     /* Keep the newest turns whose text fits the character budget. */
     size_t first = n_history, budget = cfg->history_chars > 0 ? (size_t)cfg->history_chars : 0;

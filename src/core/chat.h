@@ -42,12 +42,23 @@ enum chat_action {
     CHAT_EDIT,          /* replace the text of ev->message_id in history with `text` */
     CHAT_FORGET,        /* unfollow / leave: delete everything about ev->chat_id */
     CHAT_MODEL,         /* /model or its button: `text` is the model name, "" to show the list */
+    CHAT_PERSONA,       /* /persona or its button: `persona_op` says what, `text` its argument */
+};
+
+/* What /persona asks for (CHAT_PERSONA). */
+enum chat_persona_op {
+    PERSONA_SHOW,     /* /persona: the chat's persona and the presets */
+    PERSONA_PICK,     /* /persona NAME or a button: `text` is the name (maybe unknown: then the list) */
+    PERSONA_SET,      /* /persona set TEXT: `text` is the persona, within PERSONAS_CUSTOM_MAX */
+    PERSONA_RESET,    /* /persona reset: back to the default */
+    PERSONA_TOO_LONG, /* /persona set TEXT over PERSONAS_CUSTOM_MAX: the user is told the limit */
 };
 
 struct chat_decision {
     enum chat_action action;
     char *text;             /* malloc'd: the user's words without the bot's mention or trigger */
     enum text_id fixed;     /* CHAT_REPLY_FIXED, CHAT_RESET: which text (its language is chosen later) */
+    enum chat_persona_op persona_op; /* CHAT_PERSONA */
     bool rate_limited;      /* counts toward the user's per-minute limit */
     const char *reason;     /* short, for debug logs: why this action */
 };
@@ -87,8 +98,22 @@ char *chat_strip_address(const struct line_event *ev, const char *trigger, bool 
 /* True when `text` (already stripped of the bot's mention) is the /model
  * command; `*name` then points at its argument inside `text` ("" for none). */
 bool chat_parse_model_command(const char *text, const char **name, size_t *name_len);
-/* Whether the speaker of `ev` may switch the chat's model. */
+/* Whether the speaker of `ev` may switch the chat's model, or change its
+ * persona (LINEBOT_ADMINS in groups and rooms). */
 bool chat_may_switch_model(const struct config *cfg, const struct line_event *ev);
+
+/* ---- /persona (issue 11) ----
+ * "/persona" shows the chat's persona and the presets (with buttons),
+ * "/persona NAME" and the buttons' postbacks pick a preset, "/persona set
+ * TEXT" sets a custom one, "/persona reset" goes back to the default. Like
+ * /model, only LINEBOT_ADMINS may change it in groups and rooms. */
+
+/* True when `text` (already stripped of the bot's mention) is the /persona
+ * command (its slash may be full-width, its name in any case). `*op` is
+ * PERSONA_SHOW, _PICK, _SET or _RESET; `*arg` points at the name or the text
+ * inside `text` (`*arg_len` bytes, trimmed; "" for show and reset).
+ * "/persona set" without a text shows the list. */
+bool chat_parse_persona_command(const char *text, enum chat_persona_op *op, const char **arg, size_t *arg_len);
 
 /* ---- rate limit: a fixed one-minute window per user ---- */
 enum rate_verdict { RATE_ALLOW, RATE_WARN, RATE_SILENT };
@@ -106,10 +131,14 @@ struct prompt {
 /* Builds the messages for the model: the system prompt, then the history
  * (oldest first, only the newest turns that fit cfg->history_chars), then the
  * question. In groups and rooms user turns read "Name: text". A quoted
- * message's text (may be NULL) is put before the question. */
-void chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const struct turn *history,
-                       size_t n_history, const char *speaker, const char *quoted_text, const char *text,
-                       struct prompt *out);
+ * message's text (may be NULL) is put before the question.
+ * The system message is cfg->system_prompt (LLM_SYSTEM_PROMPT, else the
+ * built-in rules), then the group note, then the chat's `persona` (may be
+ * NULL: none) under a line that keeps the rules above it in force: a
+ * persona adds a character, it never replaces the operator's prompt. */
+void chat_build_prompt(const struct config *cfg, enum chat_type chat_type, const char *persona,
+                       const struct turn *history, size_t n_history, const char *speaker, const char *quoted_text,
+                       const char *text, struct prompt *out);
 void prompt_free(struct prompt *p);
 
 #endif

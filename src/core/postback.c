@@ -15,6 +15,7 @@ static const struct {
     char letter;
 } kinds[] = {
     {POSTBACK_MODEL, 'm'},
+    {POSTBACK_PERSONA, 'p'},
     {POSTBACK_ANSWER, 'a'},
 };
 

@@ -1,7 +1,7 @@
 /* postback.h - the one format of the data the bot's buttons carry back.
  *
- * Every postback button the bot sends (here the /model buttons; later the
- * persona and budget ones) carries `data` of the form
+ * Every postback button the bot sends (the /model and /persona buttons;
+ * later the budget ones) carries `data` of the form
  *
  *   v1|<kind>|<argument>          e.g.  v1|m|gpt-4o
  *
@@ -23,6 +23,7 @@
 enum postback_kind {
     POSTBACK_UNKNOWN = 0,
     POSTBACK_MODEL, /* 'm': switch the chat to the model named by the argument */
+    POSTBACK_PERSONA, /* 'p': give the chat the persona preset named by the argument */
     POSTBACK_ANSWER, /* 'a': take over the parked answer of the event id in the argument
                         (run/stage_deliver.c; the older "linebot:answer=<id>" is read too) */
 };

@@ -59,7 +59,9 @@ static const struct setting table[] = {
     {"LINEBOT_DEFAULT_MODEL", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MODEL,
      "the catalogue's default model by name; default: its first"},
     {"LINEBOT_ADMINS", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MODEL,
-     "user ids (comma-separated) who alone may switch the model in groups and rooms"},
+     "user ids (comma-separated) who alone may switch the model or change the persona in groups and rooms"},
+    {"LINEBOT_PERSONAS", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MODEL,
+     "persona presets users pick with /persona: a JSON array, or @/path/file.json"},
 
     /* Server */
     {"HOST", SETTING_TEXT, "0.0.0.0", 0, 0, NULL, 0, G_SERVER, "address to listen on"},

@@ -24,16 +24,19 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "Commands:\n"
             "/reset - forget this conversation and start over\n"
             "/model - show or switch the model (/model NAME)\n"
+            "/persona - show or pick a persona (/persona NAME, /persona set TEXT, /persona reset)\n"
             "/help - show this list\n"
             "In groups, mention me or reply to one of my messages to ask something.",
             "コマンド:\n"
             "/reset - この会話を忘れて、最初からやり直します\n"
             "/model - モデルを表示・切り替えます（/model 名前）\n"
+            "/persona - ペルソナを表示・選択します（/persona 名前、/persona set 内容、/persona reset）\n"
             "/help - この一覧を表示します\n"
             "グループでは、私をメンションするか、私のメッセージに返信して質問してください。",
             "指令：\n"
             "/reset - 忘記這段對話，重新開始\n"
             "/model - 查看或切換模型（/model 名稱）\n"
+            "/persona - 查看或選擇角色（/persona 名稱、/persona set 內容、/persona reset）\n"
             "/help - 顯示這份清單\n"
             "在群組裡，請標註我或回覆我的訊息來提問。",
         },
@@ -84,6 +87,59 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "このチャットのモデルを {} に切り替えました。",
             "好的，這個聊天室現在改用 {}。",
         },
+    [TEXT_PERSONA_REFUSED] =
+        {
+            "Sorry, only the group's admins can change the persona here.",
+            "すみません、ここでペルソナを変更できるのはグループの管理者だけです。",
+            "抱歉，在這裡只有群組的管理員可以更換角色。",
+        },
+    [TEXT_PERSONA_CURRENT] = {"Current persona: {}", "現在のペルソナ: {}", "目前的角色：{}"},
+    [TEXT_PERSONA_CUSTOM] = {"Current persona (your own): {}", "現在のペルソナ（カスタム）: {}", "目前的角色（自訂）：{}"},
+    [TEXT_PERSONA_NONE] =
+        {
+            "No persona is set: I talk in my default style.",
+            "ペルソナは設定されていません（標準の話し方です）。",
+            "目前沒有設定角色（使用預設的說話方式）。",
+        },
+    [TEXT_PERSONA_LIST] = {"Presets:", "プリセット一覧:", "角色清單："},
+    [TEXT_PERSONA_HOWTO_PICK] =
+        {
+            "Tap a button or type /persona NAME to pick one.",
+            "ボタンをタップするか、/persona 名前 と入力すると選べます。",
+            "點選按鈕，或輸入 /persona 名稱 即可選擇。",
+        },
+    [TEXT_PERSONA_HOWTO_SET] =
+        {
+            "Type /persona set TEXT for your own, /persona reset for the default.",
+            "/persona set 内容 で自分だけのペルソナを設定、/persona reset で標準に戻せます。",
+            "輸入 /persona set 內容 可自訂角色，輸入 /persona reset 可恢復預設。",
+        },
+    [TEXT_PERSONA_UNKNOWN] =
+        {"I don't know the persona \"{}\".", "「{}」というペルソナはありません。", "沒有名為「{}」的角色。"},
+    [TEXT_PERSONA_PICKED] =
+        {
+            "OK, my persona in this chat is now {}.",
+            "このチャットのペルソナを {} にしました。",
+            "好的，這個聊天室的角色已改為 {}。",
+        },
+    [TEXT_PERSONA_SET] =
+        {
+            "OK, I'll use your persona in this chat.",
+            "このチャットのペルソナを設定しました。",
+            "好的，這個聊天室已改用你自訂的角色。",
+        },
+    [TEXT_PERSONA_RESET] =
+        {
+            "OK, back to my default persona.",
+            "ペルソナを標準に戻しました。",
+            "好的，已恢復預設角色。",
+        },
+    [TEXT_PERSONA_TOO_LONG] =
+        {
+            "Sorry, a persona can be at most {} characters.",
+            "すみません、ペルソナは{}文字までです。",
+            "抱歉，角色設定最多只能 {} 個字。",
+        },
 };
 
 const char *texts_builtin(enum text_id id, enum lang lang)
@@ -119,6 +175,18 @@ const char *texts_override(const struct config *cfg, enum text_id id)
     case TEXT_MODEL_HOWTO:
     case TEXT_MODEL_UNKNOWN:
     case TEXT_MODEL_SWITCHED:
+    case TEXT_PERSONA_REFUSED:
+    case TEXT_PERSONA_CURRENT:
+    case TEXT_PERSONA_CUSTOM:
+    case TEXT_PERSONA_NONE:
+    case TEXT_PERSONA_LIST:
+    case TEXT_PERSONA_HOWTO_PICK:
+    case TEXT_PERSONA_HOWTO_SET:
+    case TEXT_PERSONA_UNKNOWN:
+    case TEXT_PERSONA_PICKED:
+    case TEXT_PERSONA_SET:
+    case TEXT_PERSONA_RESET:
+    case TEXT_PERSONA_TOO_LONG:
         return NULL; /* no setting: always the built-in text */
     case TEXT_NONE:
     case TEXT_COUNT:

@@ -33,6 +33,20 @@ enum text_id {
     TEXT_MODEL_HOWTO,    /* how to switch, under the list */
     TEXT_MODEL_UNKNOWN,  /* "I don't know the model "{}"." */
     TEXT_MODEL_SWITCHED, /* "OK, this chat now uses {}." */
+    /* /persona (core/personas.c builds the answer from these; none has a
+     * setting). "{}" marks where a name, a text or a number goes. */
+    TEXT_PERSONA_REFUSED,    /* a non-admin tried to change it in a group */
+    TEXT_PERSONA_CURRENT,    /* "Current persona: {}" (a preset's name) */
+    TEXT_PERSONA_CUSTOM,     /* "Current persona (your own): {}" (the text, cut) */
+    TEXT_PERSONA_NONE,       /* no persona: the default */
+    TEXT_PERSONA_LIST,       /* the heading of the presets */
+    TEXT_PERSONA_HOWTO_PICK, /* how to pick a preset, under the list */
+    TEXT_PERSONA_HOWTO_SET,  /* how to set one's own, and to reset */
+    TEXT_PERSONA_UNKNOWN,    /* "I don't know the persona "{}"." */
+    TEXT_PERSONA_PICKED,     /* "OK, my persona in this chat is now {}." */
+    TEXT_PERSONA_SET,        /* a custom persona was set */
+    TEXT_PERSONA_RESET,      /* back to the default */
+    TEXT_PERSONA_TOO_LONG,   /* "... at most {} characters." */
     TEXT_COUNT
 };
 

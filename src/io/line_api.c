@@ -444,17 +444,18 @@ enum line_result line_reply_qr(struct line_api *api, const char *reply_token, co
 enum line_result line_push(struct line_api *api, const char *to, const struct text_parts *parts,
                            const char *retry_key, struct line_sent *sent, long *status, char *err, size_t errlen)
 {
-    return line_push_qr(api, to, parts, NULL, retry_key, sent, status, err, errlen);
+    return line_push_qr(api, to, parts, NULL, NULL, retry_key, sent, status, err, errlen);
 }
 
 enum line_result line_push_qr(struct line_api *api, const char *to, const struct text_parts *parts,
-                              const struct quick_reply *quick_reply, const char *retry_key,
-                              struct line_sent *sent, long *status, char *err, size_t errlen)
+                              const char *quote_token, const struct quick_reply *quick_reply,
+                              const char *retry_key, struct line_sent *sent, long *status, char *err,
+                              size_t errlen)
 {
     clear_sent(sent);
     set_status(status, 0);
     err_clear(err, errlen);
-    char *body = message_body("to", to, parts, NULL, quick_reply);
+    char *body = message_body("to", to, parts, quote_token, quick_reply);
     if (!body) {
         err_add(err, errlen, "LINE push not sent: needs a recipient and 1..%d valid UTF-8 parts (got %zu)",
                 LINE_MAX_MESSAGES, parts ? parts->n : 0);

@@ -70,9 +70,12 @@ enum line_result line_push(struct line_api *api, const char *to, const struct te
 enum line_result line_reply_qr(struct line_api *api, const char *reply_token, const struct text_parts *parts,
                                const char *quote_token, const struct quick_reply *quick_reply,
                                struct line_sent *sent, long *status, char *err, size_t errlen);
+/* line_push_qr's `quote_token` (may be NULL) quotes like a reply's: LINE
+ * takes quote tokens in pushes too, and they do not expire. */
 enum line_result line_push_qr(struct line_api *api, const char *to, const struct text_parts *parts,
-                              const struct quick_reply *quick_reply, const char *retry_key,
-                              struct line_sent *sent, long *status, char *err, size_t errlen);
+                              const char *quote_token, const struct quick_reply *quick_reply,
+                              const char *retry_key, struct line_sent *sent, long *status, char *err,
+                              size_t errlen);
 
 /* POST /v2/bot/chat/loading/start; `seconds` is rounded up to LINE's 5..60 steps.
  * Best effort: one attempt, short timeout. */

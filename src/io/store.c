@@ -423,6 +423,40 @@ int store_chat_model_set(struct store *st, const char *chat_id, const char *mode
     return st->ops->chat_model_set(st, chat_id, model, now_ms);
 }
 
+/* ---- the persona a chat uses ---- */
+
+int store_chat_persona_get(struct store *st, const char *chat_id, char **preset, char **custom)
+{
+    if (preset)
+        *preset = NULL;
+    if (custom)
+        *custom = NULL;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "chat persona get", "chat_id");
+    if (!preset || !custom)
+        return missing(st, "chat persona get", preset ? "custom" : "preset");
+    int rc = st->ops->chat_persona_get(st, chat_id, preset, custom);
+    if (rc == 1 && *preset && *custom) { /* the schema allows one; read the preset */
+        free(*custom);
+        *custom = NULL;
+    }
+    return rc;
+}
+
+int store_chat_persona_set(struct store *st, const char *chat_id, const char *preset, const char *custom,
+                           int64_t now_ms)
+{
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "chat persona set", "chat_id");
+    if (preset && custom)
+        return invalid(st, "store: chat persona set: a preset or a custom text, not both");
+    return st->ops->chat_persona_set(st, chat_id, preset, custom, now_ms);
+}
+
 int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)
 {
     if (!st)
@@ -647,6 +681,7 @@ void store_chat_info_free(struct store_chat_info *rows, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(rows[i].chat_id);
         free(rows[i].model);
+        free(rows[i].persona);
     }
     free(rows);
 }

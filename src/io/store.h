@@ -320,7 +320,7 @@ int store_message_update(struct store *st, const char *chat_id, const char *mess
 int store_history_clear(struct store *st, const char *chat_id);
 
 /* unfollow / leave: drops everything about the chat: history, bot message ids,
- * cached profiles, rate counters, the chosen model, and the payloads of its finished inbox events,
+ * cached profiles, rate counters, the chosen model and persona, and the payloads of its finished inbox events,
  * in one transaction. Unfinished events stay: they are acknowledged work. */
 int store_forget_chat(struct store *st, const char *chat_id);
 
@@ -346,6 +346,19 @@ int store_chat_model_get(struct store *st, const char *chat_id, char **model);
  * every instance on PostgreSQL; kept across restarts; not expired by
  * retention; dropped by store_forget_chat. */
 int store_chat_model_set(struct store *st, const char *chat_id, const char *model, int64_t now_ms);
+
+/* ---- the persona a chat uses (issue 11) ---- */
+/* The persona of `chat_id`: 1 found (either *preset is a preset's name and
+ * *custom NULL, or *preset is NULL and *custom the chat's own text; malloc'd),
+ * 0 none (the default), -1 error. One read. */
+int store_chat_persona_get(struct store *st, const char *chat_id, char **preset, char **custom);
+/* Gives the chat a preset (`preset`, `custom` NULL) or its own text
+ * (`custom`, `preset` NULL), replacing an earlier one; both NULL goes back
+ * to the default (the row goes). One statement. Shared by every instance on
+ * PostgreSQL; kept across restarts; not expired by retention; dropped by
+ * store_forget_chat and store_admin_forget. */
+int store_chat_persona_set(struct store *st, const char *chat_id, const char *preset, const char *custom,
+                           int64_t now_ms);
 
 /* ---- retention ---- */
 /* Deletes history, bot message ids, profiles and rate rows older than
@@ -387,6 +400,7 @@ struct store_chat_info {
     char *chat_id;
     int64_t last_active_ms;    /* the newest event or history turn of the chat */
     char *model;               /* the model that answered last in the chat; NULL when none did */
+    char *persona;             /* the chat's persona preset, "(custom)" for its own text; NULL: the default */
     int64_t messages;          /* history turns kept */
     int64_t events;            /* webhook events the inbox still holds */
 };
@@ -408,10 +422,12 @@ struct store_forget_counts {
     int64_t profiles;          /* cached display names: the user's in every chat, everyone's in chat `id` */
     int64_t rate_rows;         /* the user's rate-limit counter */
     int64_t payloads;          /* finished events of chat `id` whose payload or answer was dropped */
-    int64_t choices;           /* the chat's model (and later persona) choice */
+    int64_t choices;           /* the model chosen in chat `id` (0 or 1) */
+    int64_t personas;          /* the persona of chat `id` (0 or 1) */
 };
 /* Forgets everything kept about `id`, a user id or a chat (group, room) id,
- * in ONE transaction: what store_forget_chat drops for the chat `id`, the
+ * in ONE transaction: what store_forget_chat drops for the chat `id` (its
+ * persona included), the
  * cached display names of the user `id` in every chat, and the user's turns
  * in group and room histories with the bot's answer right after each.
  * The user's group turns are found by the user id kept with each turn; a

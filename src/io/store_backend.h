@@ -85,6 +85,10 @@ struct store_backend_ops {
 
     int (*chat_model_get)(struct store *st, const char *chat_id, char **model);
     int (*chat_model_set)(struct store *st, const char *chat_id, const char *model, int64_t now_ms);
+    /* store.c has checked that at most one of preset and custom is set. */
+    int (*chat_persona_get)(struct store *st, const char *chat_id, char **preset, char **custom);
+    int (*chat_persona_set)(struct store *st, const char *chat_id, const char *preset, const char *custom,
+                            int64_t now_ms);
 
     /* `done_at_ms` (store.c's clock) is what expired parked answers get. */
     int (*purge)(struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms);

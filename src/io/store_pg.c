@@ -260,8 +260,21 @@ static const char *const migration_6[] = {
     NULL,
 };
 
+/* 7, personas (issue 11): the persona each chat chose with /persona: a preset's
+ * name, or the chat's own text; no row: the default. Shared by every instance. */
+static const char *const migration_personas[] = {
+    "CREATE TABLE linebot_chat_personas ("
+    "  chat_id       text   PRIMARY KEY,"
+    "  preset        text,"
+    "  custom        text,"
+    "  updated_at_ms bigint NOT NULL,"
+    "  CHECK ((preset IS NULL) <> (custom IS NULL))"
+    ")",
+    NULL,
+};
+
 static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5,
-                                                 migration_6 };
+                                                 migration_6, migration_personas };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- SQL ---- */
@@ -410,6 +423,12 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     " ON CONFLICT (chat_id) DO UPDATE SET model = excluded.model,"                             \
     " updated_at_ms = excluded.updated_at_ms"
 #define SQL_FORGET_CHAT_MODEL "DELETE FROM linebot_chat_models WHERE chat_id = $1"
+#define SQL_CHAT_PERSONA_GET "SELECT preset, custom FROM linebot_chat_personas WHERE chat_id = $1"
+#define SQL_CHAT_PERSONA_SET                                                                   \
+    "INSERT INTO linebot_chat_personas (chat_id, preset, custom, updated_at_ms)"               \
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (chat_id) DO UPDATE SET preset = excluded.preset,"   \
+    " custom = excluded.custom, updated_at_ms = excluded.updated_at_ms"
+#define SQL_FORGET_CHAT_PERSONA "DELETE FROM linebot_chat_personas WHERE chat_id = $1"
 #define SQL_PROFILE_GET                                                                        \
     "SELECT display_name, fetched_at_ms, language FROM linebot_profiles"                       \
     " WHERE chat_id = $1 AND user_id = $2"
@@ -1632,7 +1651,8 @@ static int pg_history_clear(struct store *st, const char *chat_id)
 static int pg_forget_chat(struct store *st, const char *chat_id)
 {
     static const char *const steps[] = { SQL_HISTORY_CLEAR, SQL_FORGET_BOT, SQL_FORGET_PROFILES,
-                                         SQL_FORGET_RATE, SQL_FORGET_INBOX, SQL_FORGET_CHAT_MODEL };
+                                         SQL_FORGET_RATE, SQL_FORGET_INBOX, SQL_FORGET_CHAT_MODEL,
+                                         SQL_FORGET_CHAT_PERSONA };
     struct params p = { .n = 0 };
 
     param_text(&p, chat_id);
@@ -1704,6 +1724,41 @@ static int pg_chat_model_set(struct store *st, const char *chat_id, const char *
     return simple(st, "chat model set", SQL_CHAT_MODEL_SET, &p);
 }
 
+/* ---- the persona a chat uses ---- */
+
+static int pg_chat_persona_get(struct store *st, const char *chat_id, char **preset, char **custom)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    param_text(&p, chat_id);
+    res = lookup(st, "chat persona get", SQL_CHAT_PERSONA_GET, &p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    *preset = get_dup(res, 0, 0);
+    *custom = get_dup(res, 0, 1);
+    PQclear(res);
+    return 1;
+}
+
+static int pg_chat_persona_set(struct store *st, const char *chat_id, const char *preset, const char *custom,
+                               int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    if (!preset && !custom) /* back to the default */
+        return simple(st, "chat persona set", SQL_FORGET_CHAT_PERSONA, &p);
+    param_text(&p, preset);
+    param_text(&p, custom);
+    param_int(&p, now_ms);
+    return simple(st, "chat persona set", SQL_CHAT_PERSONA_SET, &p);
+}
+
 /* ---- retention ---- */
 
 /* Deletes in batches, each its own short transaction, so a large purge never
@@ -1749,7 +1804,9 @@ static int pg_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
 #define SQL_ADMIN_CHATS                                                                        \
     "SELECT c.chat_id, max(c.last_ms), sum(c.turns), sum(c.events),"                           \
     " (SELECT m.model FROM linebot_inbox AS m WHERE m.chat_id = c.chat_id"                     \
-    "  AND m.model IS NOT NULL ORDER BY m.timestamp_ms DESC, m.seq DESC LIMIT 1)"              \
+    "  AND m.model IS NOT NULL ORDER BY m.timestamp_ms DESC, m.seq DESC LIMIT 1),"             \
+    " (SELECT coalesce(p.preset, '(custom)') FROM linebot_chat_personas AS p"                  \
+    "  WHERE p.chat_id = c.chat_id)"                                                           \
     " FROM (SELECT chat_id, max(timestamp_ms) AS last_ms, count(*) AS turns, 0 AS events"      \
     "  FROM linebot_history WHERE ($1::text IS NULL OR chat_id = $1) GROUP BY chat_id"         \
     " UNION ALL SELECT chat_id, max(timestamp_ms), 0, count(*) FROM linebot_inbox"             \
@@ -1828,6 +1885,7 @@ static int pg_admin_chats(struct store *st, const char *chat_id, struct store_ch
                 .messages = get_int(res, i, 2),
                 .events = get_int(res, i, 3),
                 .model = get_dup(res, i, 4),
+                .persona = get_dup(res, i, 5),
             };
         }
     }
@@ -1880,6 +1938,7 @@ static int pg_admin_forget(struct store *st, const char *id, struct store_forget
         {SQL_FORGET_RATE, &counts->rate_rows},
         {SQL_FORGET_INBOX, &counts->payloads},
         {SQL_FORGET_CHAT_MODEL, &counts->choices},
+        {SQL_FORGET_CHAT_PERSONA, &counts->personas},
     };
     struct params p = { .n = 0 };
 
@@ -1931,6 +1990,8 @@ static const struct store_backend_ops pg_ops = {
     .profile_put = pg_profile_put,
     .chat_model_get = pg_chat_model_get,
     .chat_model_set = pg_chat_model_set,
+    .chat_persona_get = pg_chat_persona_get,
+    .chat_persona_set = pg_chat_persona_set,
     .purge = pg_purge,
     .admin_stats = pg_admin_stats,
     .admin_chats = pg_admin_chats,

@@ -222,6 +222,17 @@ static const char *const migrations[] = {
     /* 6 (issue 15, admin forget): the speaker's user id on history turns, so
      * that a user's turns in groups are found by id, not by display name. */
     "ALTER TABLE linebot_history ADD COLUMN user_id TEXT;",
+
+    /* 7, personas (issue 11): the persona each chat chose with /persona: a
+     * preset's name, or the chat's own text (/persona set); no row: the
+     * default. */
+    "CREATE TABLE linebot_chat_personas ("
+    "  chat_id       TEXT    PRIMARY KEY,"
+    "  preset        TEXT,"
+    "  custom        TEXT,"
+    "  updated_at_ms INTEGER NOT NULL,"
+    "  CHECK ((preset IS NULL) <> (custom IS NULL))"
+    ");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -313,6 +324,14 @@ static const char schema_fresh[] =
     "  chat_id       TEXT    PRIMARY KEY,"
     "  model         TEXT    NOT NULL,"
     "  updated_at_ms INTEGER NOT NULL"
+    ");"
+
+    "CREATE TABLE linebot_chat_personas ("
+    "  chat_id       TEXT    PRIMARY KEY,"
+    "  preset        TEXT,"
+    "  custom        TEXT,"
+    "  updated_at_ms INTEGER NOT NULL,"
+    "  CHECK ((preset IS NULL) <> (custom IS NULL))"
     ");";
 
 /* ---- statements, prepared once per handle ---- */
@@ -413,6 +432,12 @@ static const char schema_fresh[] =
                       " VALUES (?1, ?2, ?3) ON CONFLICT (chat_id) DO UPDATE SET"               \
                       " model = excluded.model, updated_at_ms = excluded.updated_at_ms")      \
     X(FORGET_CHAT_MODEL, "DELETE FROM linebot_chat_models WHERE chat_id = ?1")                 \
+    X(CHAT_PERSONA_GET, "SELECT preset, custom FROM linebot_chat_personas WHERE chat_id = ?1") \
+    X(CHAT_PERSONA_SET, "INSERT INTO linebot_chat_personas (chat_id, preset, custom, updated_at_ms)" \
+                        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (chat_id) DO UPDATE SET"         \
+                        " preset = excluded.preset, custom = excluded.custom,"                 \
+                        " updated_at_ms = excluded.updated_at_ms")                             \
+    X(FORGET_CHAT_PERSONA, "DELETE FROM linebot_chat_personas WHERE chat_id = ?1")             \
         X(PROFILE_GET, "SELECT display_name, fetched_at_ms, language FROM linebot_profiles"                  \
                    " WHERE chat_id = ?1 AND user_id = ?2")                                     \
     X(PROFILE_PUT, "INSERT INTO linebot_profiles (chat_id, user_id, display_name,"             \
@@ -469,7 +494,9 @@ static const char schema_fresh[] =
                    " GROUP BY day, model ORDER BY day, model IS NOT NULL, model")              \
     X(ADMIN_CHATS, "SELECT c.chat_id, max(c.last_ms), sum(c.turns), sum(c.events),"            \
                    " (SELECT m.model FROM linebot_inbox AS m WHERE m.chat_id = c.chat_id"      \
-                   "  AND m.model IS NOT NULL ORDER BY m.timestamp_ms DESC, m.seq DESC LIMIT 1)" \
+                   "  AND m.model IS NOT NULL ORDER BY m.timestamp_ms DESC, m.seq DESC LIMIT 1)," \
+                   " (SELECT coalesce(p.preset, '(custom)') FROM linebot_chat_personas AS p"   \
+                   "  WHERE p.chat_id = c.chat_id)"                                            \
                    " FROM (SELECT chat_id, max(timestamp_ms) AS last_ms, count(*) AS turns,"   \
                    "  0 AS events FROM linebot_history WHERE (?1 IS NULL OR chat_id = ?1)"     \
                    "  GROUP BY chat_id"                                                        \
@@ -1620,7 +1647,8 @@ static int sq_forget_chat(struct store *st, const char *chat_id)
 {
     static const enum stmt_id steps[] = { STMT_HISTORY_CLEAR, STMT_FORGET_BOT,
                                           STMT_FORGET_PROFILES, STMT_FORGET_RATE,
-                                          STMT_FORGET_INBOX, STMT_FORGET_CHAT_MODEL };
+                                          STMT_FORGET_INBOX, STMT_FORGET_CHAT_MODEL,
+                                          STMT_FORGET_CHAT_PERSONA };
 
     if (tx_begin(st) != 0)
         return -1;
@@ -1692,6 +1720,38 @@ static int sq_chat_model_set(struct store *st, const char *chat_id, const char *
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(s, 3, now_ms);
     return run_changes(st, s, rc, "chat model set", NULL);
+}
+
+/* ---- the persona a chat uses ---- */
+
+static int sq_chat_persona_get(struct store *st, const char *chat_id, char **preset, char **custom)
+{
+    sqlite3_stmt *s = stmt(st, STMT_CHAT_PERSONA_GET);
+    int found = lookup(st, s, bind_text(s, 1, chat_id), "chat persona get");
+
+    if (found != 1)
+        return found;
+    *preset = column_dup(s, 0);
+    *custom = column_dup(s, 1);
+    finish(s);
+    return 1;
+}
+
+static int sq_chat_persona_set(struct store *st, const char *chat_id, const char *preset, const char *custom,
+                               int64_t now_ms)
+{
+    if (!preset && !custom) { /* back to the default */
+        sqlite3_stmt *s = stmt(st, STMT_FORGET_CHAT_PERSONA);
+        return run_changes(st, s, bind_text(s, 1, chat_id), "chat persona set", NULL);
+    }
+    sqlite3_stmt *s = stmt(st, STMT_CHAT_PERSONA_SET);
+    int rc = bind_pair(s, chat_id, preset);
+
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 3, custom);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, now_ms);
+    return run_changes(st, s, rc, "chat persona set", NULL);
 }
 
 /* ---- retention ---- */
@@ -1788,6 +1848,7 @@ static int sq_admin_chats(struct store *st, const char *chat_id, struct store_ch
             .messages = sqlite3_column_int64(s, 2),
             .events = sqlite3_column_int64(s, 3),
             .model = column_dup(s, 4),
+            .persona = column_dup(s, 5),
         };
     }
     if (rc != SQLITE_DONE) {
@@ -1852,6 +1913,7 @@ static int sq_admin_forget(struct store *st, const char *id, struct store_forget
         {STMT_FORGET_RATE, &counts->rate_rows},
         {STMT_FORGET_INBOX, &counts->payloads},
         {STMT_FORGET_CHAT_MODEL, &counts->choices},
+        {STMT_FORGET_CHAT_PERSONA, &counts->personas},
     };
 
     if (tx_begin(st) != 0)
@@ -1925,6 +1987,10 @@ GATED(profile_put, (struct store *st, const char *chat, const char *user, const 
 GATED_READ(chat_model_get, (struct store *st, const char *chat, char **model), (st, chat, model))
 GATED(chat_model_set, (struct store *st, const char *chat, const char *model, int64_t now_ms),
       (st, chat, model, now_ms))
+GATED_READ(chat_persona_get, (struct store *st, const char *chat, char **preset, char **custom),
+           (st, chat, preset, custom))
+GATED(chat_persona_set, (struct store *st, const char *chat, const char *preset, const char *custom, int64_t now_ms),
+      (st, chat, preset, custom, now_ms))
 GATED(purge, (struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms),
       (st, before_ms, dedup_before_ms, done_at_ms))
 GATED_READ(admin_stats, (struct store *st, struct store_day_stats **rows, size_t *n), (st, rows, n))
@@ -1945,7 +2011,8 @@ static const struct store_backend_ops sqlite_ops = {
     OP(job_finish) OP(context_keep) OP(rate_count) OP(task_add) OP(job_park) OP(job_adopt)
     OP(job_release) OP(job_renew) OP(recover) OP(bot_message_is) OP(history_load)
     OP(message_text) OP(message_delete) OP(message_update) OP(history_clear) OP(forget_chat)
-    OP(profile_get) OP(profile_put) OP(chat_model_get) OP(chat_model_set) OP(purge)
+    OP(profile_get) OP(profile_put) OP(chat_model_get) OP(chat_model_set)
+    OP(chat_persona_get) OP(chat_persona_set) OP(purge)
     OP(admin_stats) OP(admin_chats) OP(admin_history) OP(admin_forget)
 #undef OP
 };

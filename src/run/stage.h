@@ -61,7 +61,7 @@ struct job_ctx {
     enum text_id fixed;        /* act: a reply without the model (TEXT_NONE: none) */
     bool use_model;            /* act: gather and generate run */
     const char *adopt_id;      /* a postback that takes over a parked answer: its event id (in ev) */
-    char *reply_text;          /* act: a reply built for this event (/model), sent instead of `fixed` */
+    char *reply_text;          /* act: a reply built for this event (/model, /persona), sent instead of `fixed` */
     struct quick_reply quick_reply; /* act: buttons that go with the fixed reply */
 
     /* gather */
@@ -101,6 +101,11 @@ enum stage_result stage_finish(struct job_ctx *ctx);
 
 /* act, for CHAT_MODEL (run/stage_model.c): shows the list or switches. */
 enum stage_result stage_act_model(struct job_ctx *ctx);
+/* act, for CHAT_PERSONA (run/stage_persona.c): shows, picks, sets or resets. */
+enum stage_result stage_act_persona(struct job_ctx *ctx);
+/* generate: the persona text of the event's chat (a preset's prompt or its
+ * own text; malloc'd), NULL for the default, also when the store cannot say. */
+char *stage_chat_persona(struct job_ctx *ctx);
 /* generate: the catalogue model the event's chat uses (its stored choice,
  * else the default; the default too when the store cannot say). */
 const struct model_entry *stage_chat_model(struct job_ctx *ctx);

@@ -5,7 +5,8 @@
  * the bot's?), lets chat_decide choose the action, and counts the message
  * against the user's rate limit (one atomic store_rate_count).
  * act: carries out the actions that need no model (unsend, edit, forget, keep
- * group context, reset), and sets up what a reply needs: a fixed text, or the
+ * group context, reset; /model and /persona in stage_model.c and
+ * stage_persona.c), and sets up what a reply needs: a fixed text, or the
  * model (gather and generate then run). */
 #include <stdlib.h>
 
@@ -132,6 +133,8 @@ enum stage_result stage_act(struct job_ctx *ctx)
         return STAGE_NEXT;
     case CHAT_MODEL:
         return stage_act_model(ctx);
+    case CHAT_PERSONA:
+        return stage_act_persona(ctx);
     case CHAT_ANSWER:
         if (generate_too_late(ctx)) {
             ctx->outcome = OUTCOME_EXPIRED; /* counted and reported by the finish stage */

@@ -114,14 +114,22 @@ static int record_sending(struct job_ctx *ctx, enum send_mode mode)
     return rc;
 }
 
+/* The quote token the answer's first message carries: in groups and rooms
+ * the question is quoted, so that a busy group sees what is answered; a
+ * one-to-one chat needs no quote. NULL for none (postbacks have none). */
+static const char *answer_quote(const struct line_event *ev)
+{
+    return ev->chat_type == CHAT_USER ? NULL : ev->quote_token;
+}
+
 /* Pushes the record with the event's retry key. A failure is described in
  * `err` for the caller to log. */
 static enum line_result push_parts(struct job_ctx *ctx, char *err, size_t errlen)
 {
     char key[37];
     line_retry_key(ctx->ev.event_id, key);
-    enum line_result r = line_push_qr(ctx->env->line, ctx->ev.chat_id, &ctx->record.parts, &ctx->record.quick_reply,
-                                      key, &ctx->sent, NULL, err, errlen);
+    enum line_result r = line_push_qr(ctx->env->line, ctx->ev.chat_id, &ctx->record.parts, answer_quote(&ctx->ev),
+                                      &ctx->record.quick_reply, key, &ctx->sent, NULL, err, errlen);
     if (r == LINE_ALREADY_ACCEPTED) {
         log_info("push was already accepted earlier (409 on retry key): delivered once");
         r = LINE_OK;
@@ -140,7 +148,7 @@ static enum line_result reply_parts(struct job_ctx *ctx, bool already_ambiguous,
 {
     static const int64_t backoff_ms[] = {1000, 2000};
     const struct line_event *ev = &ctx->ev;
-    const char *quote = ev->chat_type == CHAT_USER ? NULL : ev->quote_token;
+    const char *quote = answer_quote(ev);
     *ambiguous = already_ambiguous;
     enum line_result r = LINE_TRANSPORT_ERROR;
     for (size_t attempt = 0;; attempt++) {

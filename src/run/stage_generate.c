@@ -6,6 +6,8 @@
  * as the model's request and runs alongside it. A model that fails leaves
  * ctx->model_answered false: format then sends the apology. Only a shutdown
  * (the wait cancelled) gives the event back to the inbox. */
+#include <stdlib.h>
+
 #include "io/clock.h"
 #include "obs/log.h"
 #include "run/failpoint.h"
@@ -60,8 +62,10 @@ enum stage_result stage_generate(struct job_ctx *ctx)
      * at debug); masked like every line. */
     log_debug("question: %s", ctx->decision.text ? ctx->decision.text : "");
     struct prompt prompt;
-    chat_build_prompt(cfg, ev->chat_type, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
+    char *persona = stage_chat_persona(ctx);
+    chat_build_prompt(cfg, ev->chat_type, persona, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
                       ctx->decision.text, &prompt);
+    free(persona);
     const struct model_entry *model = stage_chat_model(ctx);
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};

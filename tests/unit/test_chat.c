@@ -333,7 +333,7 @@ static void test_prompt_one_to_one(void **state)
         {.role = TURN_ASSISTANT, .text = (char *)"Hi Ken!"},
     };
     struct prompt p;
-    chat_build_prompt(&cfg, CHAT_USER, hist, 2, NULL, NULL, "what is my name?", &p);
+    chat_build_prompt(&cfg, CHAT_USER, NULL, hist, 2, NULL, NULL, "what is my name?", &p);
     assert_int_equal(p.n, 4);
     assert_string_equal(p.messages[0].role, "system");
     assert_string_equal(p.messages[0].content, chat_default_system_prompt);
@@ -344,7 +344,7 @@ static void test_prompt_one_to_one(void **state)
     prompt_free(&p);
 
     cfg.system_prompt = (char *)"You are a pirate.";
-    chat_build_prompt(&cfg, CHAT_USER, NULL, 0, NULL, NULL, "hi", &p);
+    chat_build_prompt(&cfg, CHAT_USER, NULL, NULL, 0, NULL, NULL, "hi", &p);
     assert_string_equal(p.messages[0].content, "You are a pirate.");
     assert_int_equal(p.n, 2);
     prompt_free(&p);
@@ -357,7 +357,7 @@ static void test_prompt_group_names_and_quote(void **state)
         {.role = TURN_CONTEXT, .speaker = (char *)"Bob", .text = (char *)"pizza or sushi?"},
     };
     struct prompt p;
-    chat_build_prompt(&cfg, CHAT_GROUP, hist, 1, "Alice", "the earlier answer", "which one?", &p);
+    chat_build_prompt(&cfg, CHAT_GROUP, NULL, hist, 1, "Alice", "the earlier answer", "which one?", &p);
     assert_int_equal(p.n, 3);
     assert_string_equal(p.messages[1].content, "Bob: pizza or sushi?");
     assert_non_null(strstr(p.messages[2].content, "Alice: which one?"));
@@ -377,7 +377,7 @@ static void test_prompt_history_budget(void **state)
         {.role = TURN_ASSISTANT, .text = (char *)"newer a"},           /* 7 */
     };
     struct prompt p;
-    chat_build_prompt(&cfg, CHAT_USER, hist, 4, NULL, NULL, "now", &p);
+    chat_build_prompt(&cfg, CHAT_USER, NULL, hist, 4, NULL, NULL, "now", &p);
     /* 7 + 7 + 10 = 24 fits, but it would start with the bot's "old answer": dropped. */
     assert_int_equal(p.n, 4);
     assert_string_equal(p.messages[1].content, "newer q");

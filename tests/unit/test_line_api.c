@@ -431,6 +431,27 @@ static void test_too_many_parts_refused(void **state)
 
 #define KEY "123e4567-e89b-42d3-a456-426614174000"
 
+/* A push quotes like a reply: the first message only (issue 11, groups). */
+static void test_push_quotes_first_message(void **state)
+{
+    struct env *e = *state;
+    fake_add(e->fake, 200, "{\"sentMessages\":[{\"id\":\"1\"},{\"id\":\"2\"}]}", NULL, NULL, 0);
+    fake_add(e->fake, 200, "{\"sentMessages\":[{\"id\":\"3\"}]}", NULL, NULL, 0);
+    struct text_parts p = parts_of(2);
+    assert_int_equal(line_push_qr(&e->line, "C1", &p, "quote-xyz", NULL, KEY, NULL, NULL, NULL, 0), LINE_OK);
+    json_t *j = recorded_json(e->fake, 0);
+    json_t *msgs = json_object_get(j, "messages");
+    assert_int_equal(json_array_size(msgs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "quoteToken")), "quote-xyz");
+    assert_null(json_object_get(json_array_get(msgs, 1), "quoteToken"));
+    json_decref(j);
+    struct text_parts one = parts_of(1);
+    assert_int_equal(line_push(&e->line, "C1", &one, KEY, NULL, NULL, NULL, 0), LINE_OK);
+    j = recorded_json(e->fake, 1);
+    assert_null(json_object_get(json_array_get(json_object_get(j, "messages"), 0), "quoteToken"));
+    json_decref(j);
+}
+
 static void test_push_retry_same_key(void **state)
 {
     struct env *e = *state;
@@ -959,6 +980,7 @@ int main(void)
         T(test_reply_rate_limited_then_ok),
         T(test_reply_monthly_limit_not_retried),
         T(test_too_many_parts_refused),
+        T(test_push_quotes_first_message),
         T(test_push_retry_same_key),
         T(test_push_gives_up_after_three),
         T(test_push_without_key_not_retried),

@@ -1508,6 +1508,81 @@ static void test_chat_models(void **state)
     assert_int_equal(store_chat_model_get(NULL, "U1", &model), -1);
 }
 
+/* The persona a chat chose (issue 11): a preset's name or the chat's own
+ * text, one row per chat, replaced by a new choice, gone on reset, kept by a
+ * reopened store (a restart), shown by `admin chats`, dropped when the chat
+ * is forgotten and by `admin forget`. */
+static void test_chat_personas(void **state)
+{
+    struct fixture *fx = *state;
+    char *preset = (char *)"unset", *custom = (char *)"unset";
+    char err[256];
+
+    assert_int_equal(store_chat_persona_get(fx->st, "U1", &preset, &custom), 0);
+    assert_null(preset);
+    assert_null(custom);
+    assert_int_equal(store_chat_persona_set(fx->st, "U1", "pirate", NULL, 1000), 0);
+    assert_int_equal(store_chat_persona_set(fx->st, "G1", NULL, "Speak softly.\nAlways.", 1000), 0);
+    assert_int_equal(store_chat_persona_set(fx->st, "R1", "teacher", NULL, 1000), 0);
+    assert_int_equal(store_chat_persona_get(fx->st, "U1", &preset, &custom), 1);
+    assert_string_equal(preset, "pirate");
+    assert_null(custom);
+    free(preset);
+    /* A custom text replaces the preset, and the other way round. */
+    assert_int_equal(store_chat_persona_set(fx->st, "U1", NULL, "Be brief.", 2000), 0);
+    assert_int_equal(store_chat_persona_set(fx->st, "G1", "chef", NULL, 2000), 0);
+
+    store_close(fx->st);
+    fx->st = store_open(fx->url, err, sizeof err);
+    assert_non_null(fx->st);
+    assert_int_equal(store_chat_persona_get(fx->st, "U1", &preset, &custom), 1);
+    assert_null(preset);
+    assert_string_equal(custom, "Be brief.");
+    free(custom);
+    assert_int_equal(store_chat_persona_get(fx->st, "G1", &preset, &custom), 1);
+    assert_string_equal(preset, "chef");
+    assert_null(custom);
+    free(preset);
+
+    /* `admin chats` names the persona of a chat it lists. */
+    struct store_chat_info *chats = NULL;
+    size_t n = 0;
+    add_event(fx->st, "e1", "U1", 10);
+    add_event(fx->st, "e2", "G1", 20);
+    assert_int_equal(store_admin_chats(fx->st, "U1", &chats, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(chats[0].persona, "(custom)");
+    store_chat_info_free(chats, n);
+    assert_int_equal(store_admin_chats(fx->st, "G1", &chats, &n), 0);
+    assert_string_equal(chats[0].persona, "chef");
+    store_chat_info_free(chats, n);
+
+    /* Reset: the default again, and no row left. */
+    assert_int_equal(store_chat_persona_set(fx->st, "G1", NULL, NULL, 3000), 0);
+    assert_int_equal(store_chat_persona_get(fx->st, "G1", &preset, &custom), 0);
+    assert_int_equal(store_admin_chats(fx->st, "G1", &chats, &n), 0);
+    assert_null(chats[0].persona);
+    store_chat_info_free(chats, n);
+    assert_int_equal(store_chat_persona_set(fx->st, "G1", NULL, NULL, 3000), 0); /* twice is fine */
+
+    assert_int_equal(store_forget_chat(fx->st, "U1"), 0);
+    assert_int_equal(store_chat_persona_get(fx->st, "U1", &preset, &custom), 0);
+    assert_int_equal(store_chat_persona_get(fx->st, "R1", &preset, &custom), 1); /* another chat keeps its own */
+    free(preset);
+    struct store_forget_counts c;
+    assert_int_equal(store_admin_forget(fx->st, "R1", &c), 0);
+    assert_int_equal(c.personas, 1);
+    assert_int_equal(store_chat_persona_get(fx->st, "R1", &preset, &custom), 0);
+    assert_int_equal(store_admin_forget(fx->st, "R1", &c), 0);
+    assert_int_equal(c.personas, 0);
+
+    assert_int_equal(store_chat_persona_get(fx->st, NULL, &preset, &custom), -1);
+    assert_int_equal(store_chat_persona_get(fx->st, "U1", NULL, &custom), -1);
+    assert_int_equal(store_chat_persona_set(fx->st, NULL, "pirate", NULL, 1), -1);
+    assert_int_equal(store_chat_persona_set(fx->st, "U1", "pirate", "both", 1), -1);
+    assert_int_equal(store_chat_persona_get(NULL, "U1", &preset, &custom), -1);
+}
+
 /* store_rate_count: a fixed one-minute window per user, counted in SQL. */
 static void test_rate_count(void **state)
 {
@@ -3513,6 +3588,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_profiles),
         STORE_TEST(test_profile_language),
         STORE_TEST(test_chat_models),
+        STORE_TEST(test_chat_personas),
         STORE_TEST(test_rate_count),
         STORE_TEST(test_rate_count_concurrent),
         STORE_TEST(test_job_finish),
