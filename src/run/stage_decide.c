@@ -6,7 +6,8 @@
  * against the user's rate limit (one atomic store_rate_count).
  * act: carries out the actions that need no model (unsend, edit, forget, keep
  * group context, reset), and sets up what a reply needs: a fixed text, or the
- * model (gather and generate then run). */
+ * model (gather and generate then run) when the daily token budget allows
+ * (run/stage_budget.c). */
 #include <stdlib.h>
 
 #include "io/clock.h"
@@ -132,13 +133,19 @@ enum stage_result stage_act(struct job_ctx *ctx)
         return STAGE_NEXT;
     case CHAT_MODEL:
         return stage_act_model(ctx);
-    case CHAT_ANSWER:
+    case CHAT_USAGE:
+        return stage_act_usage(ctx);
+    case CHAT_ANSWER: {
         if (generate_too_late(ctx)) {
             ctx->outcome = OUTCOME_EXPIRED; /* counted and reported by the finish stage */
             return STAGE_FINISH;
         }
+        enum stage_result r;
+        if (stage_budget_refuses(ctx, &r)) /* the day's notice, or silence */
+            return r;
         ctx->use_model = true;
         return STAGE_NEXT;
+    }
     }
     ctx->outcome = OUTCOME_IGNORED;
     return STAGE_FINISH;
