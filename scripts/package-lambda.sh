@@ -136,6 +136,12 @@ unzip -q "$out" -d "$smoke"
 lambda_llp=/lib64:/usr/lib64:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib
 version=$(cd "$smoke" && env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH= ./bootstrap version)
 echo "   ./bootstrap version: $version"
+# The time zones LINEBOT_TIMEZONE may name travel in the zip (io/timezone.h).
+if [ "$(head -c 4 "$smoke/zoneinfo/Asia/Tokyo" 2>/dev/null)" != "TZif" ]; then
+  echo "package: FAIL zoneinfo/Asia/Tokyo is not in the zip" >&2
+  exit 1
+fi
+echo "   zoneinfo/: $(find "$smoke/zoneinfo" -type f | wc -l) time zones"
 # The loader's own account (ldd sets LD_TRACE_LOADED_OBJECTS): "libcurl.so.4 => /tmp/x/lib/libcurl.so.4 (0x...)".
 loaded=$(cd "$smoke" && env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$lambda_llp" ldd "$smoke/bootstrap" |
   awk '$2 == "=>" { print $3 }')
