@@ -14,7 +14,7 @@
 # library that needs another bundled one gets DT_RPATH $ORIGIN as well.
 #
 # zoneinfo/ holds the build system's compiled time zones (/usr/share/zoneinfo
-# without its posix/ and right/ copies, about 1 MB unpacked): neither Lambda's
+# without its posix/ and right/ copies, about 2 MB unpacked): neither Lambda's
 # provided.al2023 nor a bare FC instance is sure to have tzdata, and
 # LINEBOT_TIMEZONE=Asia/Tokyo must work there. linebot looks for a zone in
 # /usr/share/zoneinfo, then in zoneinfo/ next to its binary (io/timezone.h).
