@@ -13,6 +13,12 @@
 # libcrypto.so.3 in /lib64 can never be mixed with our libssl.so.3. A bundled
 # library that needs another bundled one gets DT_RPATH $ORIGIN as well.
 #
+# zoneinfo/ holds the build system's compiled time zones (/usr/share/zoneinfo
+# without its posix/ and right/ copies, about 2 MB unpacked): neither Lambda's
+# provided.al2023 nor a bare FC instance is sure to have tzdata, and
+# LINEBOT_TIMEZONE=Asia/Tokyo must work there. linebot looks for a zone in
+# /usr/share/zoneinfo, then in zoneinfo/ next to its binary (io/timezone.h).
+#
 # Afterwards the script proves what it made: scripts/check-glibc.sh (no symbol
 # newer than GLIBC_2.34), and the zip unpacked into a temporary directory runs
 # `./bootstrap version` with an empty LD_LIBRARY_PATH, and with Lambda's the
@@ -102,9 +108,19 @@ for lib in "${bundled[@]}"; do
   done
 done
 
+# The time zones LINEBOT_TIMEZONE may name (see the top). Without tzdata here
+# the package could not honour a zone name: stop rather than ship without.
+[ -e /usr/share/zoneinfo/Asia/Tokyo ] || apt_install tzdata
+if [ ! -e /usr/share/zoneinfo/Asia/Tokyo ]; then
+  echo "package: /usr/share/zoneinfo is missing: install tzdata (the zip bundles the time zones)" >&2
+  exit 1
+fi
+mkdir -p "$stage/zoneinfo"
+(cd /usr/share/zoneinfo && tar --exclude=./posix --exclude=./right -cf - .) | (cd "$stage/zoneinfo" && tar -xf -)
+
 rm -f "$out"
 # Never a .env file (credentials; `bootstrap` would read one from its working directory).
-(cd "$stage" && zip -q -r -X "$OLDPWD/$out" bootstrap lib -x '.env' '*/.env' '.env.*' '*/.env.*')
+(cd "$stage" && zip -q -r -X "$OLDPWD/$out" bootstrap lib zoneinfo -x '.env' '*/.env' '.env.*' '*/.env.*')
 echo "== $out: $(du -k "$out" | cut -f1) KiB zipped, $(du -sk "$stage" | cut -f1) KiB unpacked," \
   "${#bundled[@]} bundled libraries"
 echo "${bundled[*]}" | fold -s -w 96 | sed 's/^/   /'
@@ -120,6 +136,12 @@ unzip -q "$out" -d "$smoke"
 lambda_llp=/lib64:/usr/lib64:/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib
 version=$(cd "$smoke" && env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH= ./bootstrap version)
 echo "   ./bootstrap version: $version"
+# The time zones LINEBOT_TIMEZONE may name travel in the zip (io/timezone.h).
+if [ "$(head -c 4 "$smoke/zoneinfo/Asia/Tokyo" 2>/dev/null)" != "TZif" ]; then
+  echo "package: FAIL zoneinfo/Asia/Tokyo is not in the zip" >&2
+  exit 1
+fi
+echo "   zoneinfo/: $(find "$smoke/zoneinfo" -type f | wc -l) time zones"
 # The loader's own account (ldd sets LD_TRACE_LOADED_OBJECTS): "libcurl.so.4 => /tmp/x/lib/libcurl.so.4 (0x...)".
 loaded=$(cd "$smoke" && env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$lambda_llp" ldd "$smoke/bootstrap" |
   awk '$2 == "=>" { print $3 }')

@@ -557,6 +557,10 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
              "must not be longer than LINEBOT_RETENTION_DAYS: a replayed event older than its purged id would be "
              "answered again");
     cfg->rate_limit = get_int(&l, "LINEBOT_RATE_LIMIT");
+    cfg->user_daily_tokens = get_int(&l, "LINEBOT_USER_DAILY_TOKENS");
+    cfg->chat_daily_tokens = get_int(&l, "LINEBOT_CHAT_DAILY_TOKENS");
+    cfg->timezone = get_str(&l, "LINEBOT_TIMEZONE");
+    cfg->push_reserve = get_int(&l, "LINEBOT_PUSH_RESERVE");
     cfg->greeting = get_str(&l, "LINEBOT_GREETING");
     /* Languages and fixed texts: unset is NULL, the built-in text in the
      * user's language (core/texts.c). An empty help, reset or apology is
@@ -734,7 +738,7 @@ void config_free(struct config *cfg)
         &cfg->aws_session_token, &cfg->lambda_endpoint, &cfg->fc_account_id, &cfg->fc_endpoint,
         &cfg->fc_qualifier, &cfg->alibaba_access_key_id, &cfg->alibaba_access_key_secret,
         &cfg->alibaba_security_token, &cfg->ca_file, &cfg->db_password, &cfg->db_password_url,
-        &cfg->test_dashscope_host,
+        &cfg->test_dashscope_host, &cfg->timezone,
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         free(*strings[i]);

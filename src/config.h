@@ -83,6 +83,12 @@ struct config {
     int retention_days;         /* LINEBOT_RETENTION_DAYS, default 30 */
     int max_event_age_s;        /* LINEBOT_MAX_EVENT_AGE_S, default 86400; never above the retention */
     int rate_limit;             /* LINEBOT_RATE_LIMIT per user per minute, default 10; 0 = off */
+    /* Budgets (issue 11): tokens a day; 0 = off. The day follows `timezone`
+     * (io/timezone.h resolves it at start). */
+    int user_daily_tokens;      /* LINEBOT_USER_DAILY_TOKENS: a user, in every chat together */
+    int chat_daily_tokens;      /* LINEBOT_CHAT_DAILY_TOKENS: a group or room */
+    char *timezone;             /* LINEBOT_TIMEZONE: IANA name or offset; NULL/"" = UTC */
+    int push_reserve;           /* LINEBOT_PUSH_RESERVE: no push with fewer messages left */
     char *greeting;             /* LINEBOT_GREETING, "" = none */
 
     /* Languages and fixed texts (core/texts.h). A text left NULL is the

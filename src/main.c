@@ -38,6 +38,7 @@
 #include "envfile.h"
 #include "core/alloc.h"
 #include "io/clock.h"
+#include "io/timezone.h"
 #include "core/models.h"
 #include "core/personas.h"
 #include "io/http_client.h"
@@ -228,6 +229,13 @@ static int serve(void)
     if (cfg.personas->n)
         log_info("%zu persona presets", cfg.personas->n);
     clock_set_offset_ms(cfg.clock_offset_ms);
+    /* The budgets' day (issue 11): the zone file is found now, before any
+     * thread, or the start stops saying which is missing. */
+    char tz_err[256];
+    if (timezone_setup(cfg.timezone, tz_err, sizeof tz_err) != 0) {
+        config_free(&cfg);
+        return refuse_to_start(tz_err);
+    }
     raise_open_files_limit(cfg.max_connections);
     const char *ca = http_use_ca_bundle(cfg.ca_file);
     log_debug("TLS CA bundle: %s", ca ? ca : "libcurl's default");

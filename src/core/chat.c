@@ -495,7 +495,12 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
     char *command = command_of(d->text);
     bool reset = is_command(command, "/reset");
     bool help = is_command(command, "/help") || (!d->text[0] && !ev->quoted_message_id);
+    bool usage = is_command(command, "/usage");
     free(command);
+    if (usage) {
+        decide(d, CHAT_USAGE, "/usage");
+        return;
+    }
     if (reset) {
         d->fixed = TEXT_RESET;
         decide(d, CHAT_RESET, "/reset");

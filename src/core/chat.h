@@ -43,6 +43,7 @@ enum chat_action {
     CHAT_FORGET,        /* unfollow / leave: delete everything about ev->chat_id */
     CHAT_MODEL,         /* /model or its button: `text` is the model name, "" to show the list */
     CHAT_PERSONA,       /* /persona or its button: `persona_op` says what, `text` its argument */
+    CHAT_USAGE,         /* /usage: the user's tokens today, the limit, when it resets */
 };
 
 /* What /persona asks for (CHAT_PERSONA). */

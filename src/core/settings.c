@@ -34,6 +34,8 @@ static const struct setting table[] = {
      "content API base URL"},
     {"LINEBOT_PUSH_FALLBACK", SETTING_BOOL, "0", 0, 0, NULL, 0, G_LINE,
      "push when LINE refuses the reply token (counts against the push quota)"},
+    {"LINEBOT_PUSH_RESERVE", SETTING_INT, "0", 0, 1000000000, NULL, 0, G_LINE,
+     "no push fallback when fewer messages than this are left in the month's quota (0: push while any is left)"},
 
     /* Model */
     {"LLM_PROVIDER", SETTING_CHOICE, "openai", 0, 0, "openai | dashscope | dashscope-cn | dashscope-us | ollama | custom",
@@ -88,6 +90,13 @@ static const struct setting table[] = {
     {"LINEBOT_MAX_EVENT_AGE_S", SETTING_INT, "86400", 60, 3650LL * 86400, NULL, 0, G_CHAT,
      "older events are acknowledged, not answered"},
     {"LINEBOT_RATE_LIMIT", SETTING_INT, "10", 0, 100000, NULL, 0, G_CHAT, "messages per user per minute (0: off)"},
+    /* Budgets (issue 11) */
+    {"LINEBOT_USER_DAILY_TOKENS", SETTING_INT, "0", 0, 2000000000, NULL, 0, G_CHAT,
+     "tokens a user may spend a day, in every chat together (0: no limit)"},
+    {"LINEBOT_CHAT_DAILY_TOKENS", SETTING_INT, "0", 0, 2000000000, NULL, 0, G_CHAT,
+     "tokens a group or room may spend a day (0: no limit)"},
+    {"LINEBOT_TIMEZONE", SETTING_TEXT, "UTC", 0, 0, NULL, 0, G_CHAT,
+     "when the budgets' day starts: an IANA zone (Asia/Tokyo) or an offset (+09:00)"},
     {"LINEBOT_GREETING", SETTING_TEXT, "", 0, 0, NULL, 0, G_CHAT, "sent on follow and join (empty: none)"},
     {"LINEBOT_LANG", SETTING_CHOICE, "auto", 0, 0, "auto | en | ja | zh-TW", 0, G_CHAT,
      "language of the bot's own texts; auto: the user's LINE profile, else the message's script"},

@@ -25,18 +25,21 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "/reset - forget this conversation and start over\n"
             "/model - show or switch the model (/model NAME)\n"
             "/persona - show or pick a persona (/persona NAME, /persona set TEXT, /persona reset)\n"
+            "/usage - how many tokens you've used today\n"
             "/help - show this list\n"
             "In groups, mention me or reply to one of my messages to ask something.",
             "コマンド:\n"
             "/reset - この会話を忘れて、最初からやり直します\n"
             "/model - モデルを表示・切り替えます（/model 名前）\n"
             "/persona - ペルソナを表示・選択します（/persona 名前、/persona set 内容、/persona reset）\n"
+            "/usage - 本日のトークン使用量を表示します\n"
             "/help - この一覧を表示します\n"
             "グループでは、私をメンションするか、私のメッセージに返信して質問してください。",
             "指令：\n"
             "/reset - 忘記這段對話，重新開始\n"
             "/model - 查看或切換模型（/model 名稱）\n"
             "/persona - 查看或選擇角色（/persona 名稱、/persona set 內容、/persona reset）\n"
+            "/usage - 查看今天使用的 token 數量\n"
             "/help - 顯示這份清單\n"
             "在群組裡，請標註我或回覆我的訊息來提問。",
         },
@@ -140,6 +143,36 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "すみません、ペルソナは{}文字までです。",
             "抱歉，角色設定最多只能 {} 個字。",
         },
+    [TEXT_BUDGET_USER] =
+        {
+            "You've used up today's tokens. Your limit resets at {}.",
+            "本日の利用上限に達しました。{} にリセットされます。",
+            "你今天的用量已達上限，將在 {} 重置。",
+        },
+    [TEXT_BUDGET_CHAT] =
+        {
+            "This chat has used up today's tokens. The limit resets at {}.",
+            "このトークは本日の利用上限に達しました。{} にリセットされます。",
+            "這個聊天室今天的用量已達上限，將在 {} 重置。",
+        },
+    [TEXT_BUDGET_CHEAPER] =
+        {
+            "You can also switch to a cheaper model: {}",
+            "より安いモデルに切り替えることもできます: {}",
+            "也可以改用較便宜的模型：{}",
+        },
+    [TEXT_USAGE] =
+        {
+            "Today you've used {} tokens of your daily {}. It resets at {}.",
+            "本日の使用量は {} トークンです（1日の上限: {}）。{} にリセットされます。",
+            "你今天已使用 {} 個 token（每日上限 {}），將在 {} 重置。",
+        },
+    [TEXT_USAGE_UNLIMITED] =
+        {
+            "Today you've used {} tokens. There's no daily limit.",
+            "本日の使用量は {} トークンです。1日の上限はありません。",
+            "你今天已使用 {} 個 token，沒有每日上限。",
+        },
 };
 
 const char *texts_builtin(enum text_id id, enum lang lang)
@@ -187,6 +220,11 @@ const char *texts_override(const struct config *cfg, enum text_id id)
     case TEXT_PERSONA_SET:
     case TEXT_PERSONA_RESET:
     case TEXT_PERSONA_TOO_LONG:
+    case TEXT_BUDGET_USER:
+    case TEXT_BUDGET_CHAT:
+    case TEXT_BUDGET_CHEAPER:
+    case TEXT_USAGE:
+    case TEXT_USAGE_UNLIMITED:
         return NULL; /* no setting: always the built-in text */
     case TEXT_NONE:
     case TEXT_COUNT:

@@ -47,6 +47,13 @@ enum text_id {
     TEXT_PERSONA_SET,        /* a custom persona was set */
     TEXT_PERSONA_RESET,      /* back to the default */
     TEXT_PERSONA_TOO_LONG,   /* "... at most {} characters." */
+    /* Budgets (issue 11; no setting). "{}" in order: the reset time
+     * (budget_clock_text), the tokens, the limit. */
+    TEXT_BUDGET_USER,     /* the user's budget is spent: "... resets at {}." */
+    TEXT_BUDGET_CHAT,     /* the group's or room's budget is spent: "... resets at {}." */
+    TEXT_BUDGET_CHEAPER,  /* under the notice: "Or try a cheaper model: {}" */
+    TEXT_USAGE,           /* /usage: tokens {}, limit {}, reset {} */
+    TEXT_USAGE_UNLIMITED, /* /usage without a limit: tokens {} */
     TEXT_COUNT
 };
 

@@ -711,6 +711,45 @@ enum line_result line_bot_info(struct line_api *api, struct line_bot_info *out, 
     return r;
 }
 
+#define LINE_QUOTA_TIMEOUT_MS 3000L /* asked before a push, which waits for it */
+
+enum line_result line_message_quota(struct line_api *api, int64_t *limit, int64_t *used, char *err,
+                                    size_t errlen)
+{
+    *limit = -1;
+    *used = 0;
+    json_t *quota, *consumption;
+    enum line_result r = setup_call(api, "message/quota", "GET", "/v2/bot/message/quota", NULL,
+                                    LINE_QUOTA_TIMEOUT_MS, &quota, NULL, err, errlen);
+    if (r != LINE_OK)
+        return r;
+    const char *type = json_string_value(json_object_get(quota, "type"));
+    json_t *value = json_object_get(quota, "value");
+    bool unlimited = type && strcmp(type, "none") == 0;
+    if (!unlimited && !json_is_integer(value)) {
+        json_decref(quota);
+        err_add(err, errlen, "LINE message/quota: no \"value\" for type \"%s\"", type ? type : "?");
+        return LINE_SERVER_ERROR;
+    }
+    *limit = unlimited ? -1 : (int64_t)json_integer_value(value);
+    json_decref(quota);
+    if (unlimited)
+        return LINE_OK; /* nothing to count against */
+    r = setup_call(api, "message/quota/consumption", "GET", "/v2/bot/message/quota/consumption", NULL,
+                   LINE_QUOTA_TIMEOUT_MS, &consumption, NULL, err, errlen);
+    if (r != LINE_OK)
+        return r;
+    json_t *total = json_object_get(consumption, "totalUsage");
+    if (!json_is_integer(total)) {
+        json_decref(consumption);
+        err_add(err, errlen, "LINE message/quota/consumption: no \"totalUsage\"");
+        return LINE_SERVER_ERROR;
+    }
+    *used = (int64_t)json_integer_value(total);
+    json_decref(consumption);
+    return LINE_OK;
+}
+
 void line_bot_info_free(struct line_bot_info *info)
 {
     free(info->display_name);

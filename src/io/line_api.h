@@ -115,6 +115,14 @@ void line_retry_key(const char *seed, char out[37]);
  * LINE's "message" (never the token). `status` (may be NULL) gets the HTTP
  * status, 0 when none came. */
 
+/* The month's push quota (issue 11): GET /v2/bot/message/quota and GET
+ * /v2/bot/message/quota/consumption, one attempt each, within a few seconds.
+ * On LINE_OK *limit is the month's messages (-1: "type":"none", no limit)
+ * and *used the messages sent this month. A quota answer without a number
+ * is LINE_SERVER_ERROR. */
+enum line_result line_message_quota(struct line_api *api, int64_t *limit, int64_t *used, char *err,
+                                    size_t errlen);
+
 /* GET /v2/bot/info: the bot's "displayName" and "basicId" (e.g. "@123abcde").
  * On LINE_OK both are set (malloc'd; "" when LINE left one out). */
 struct line_bot_info {

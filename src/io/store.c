@@ -457,6 +457,33 @@ int store_chat_persona_set(struct store *st, const char *chat_id, const char *pr
     return st->ops->chat_persona_set(st, chat_id, preset, custom, now_ms);
 }
 
+/* ---- daily token budgets ---- */
+
+int store_usage_day(struct store *st, const char *user_id, const char *chat_id, int64_t day, int64_t *user_tokens,
+                    int64_t *chat_tokens)
+{
+    if (user_tokens)
+        *user_tokens = 0;
+    if (chat_tokens)
+        *chat_tokens = 0;
+    if (!st)
+        return -1;
+    if (!user_id || !chat_id)
+        return missing(st, "usage day", "user_id or chat_id");
+    if (!user_tokens || !chat_tokens)
+        return missing(st, "usage day", "totals");
+    return st->ops->usage_day(st, user_id, chat_id, day, user_tokens, chat_tokens);
+}
+
+int store_budget_notice(struct store *st, const char *subject, int64_t day, const char *event_id, int64_t now_ms)
+{
+    if (!st)
+        return -1;
+    if (!subject || !event_id)
+        return missing(st, "budget notice", "subject or event_id");
+    return st->ops->budget_notice(st, subject, day, event_id, now_ms);
+}
+
 int store_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms)
 {
     if (!st)
@@ -517,6 +544,7 @@ static const char *const outcome_names[] = {
     [OUTCOME_EXPIRED] = "expired",           [OUTCOME_FAILED] = "failed",
     [OUTCOME_UNKNOWN] = "unknown",           [OUTCOME_UNREADABLE] = "unreadable",
     [OUTCOME_HANDED_OVER] = "handed_over",   [OUTCOME_UNSUPPORTED] = "unsupported",
+    [OUTCOME_OVER_BUDGET] = "over_budget",
 };
 #define N_OUTCOMES (sizeof outcome_names / sizeof outcome_names[0])
 
@@ -573,6 +601,11 @@ int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, 
     for (size_t i = 0; i < finish->n_sent; i++)
         if (!finish->sent_ids[i])
             return missing(st, "job finish", "sent id");
+    const struct store_charge *c = finish->charge;
+    if (c && (!c->user_id || !c->chat_id || !c->model))
+        return missing(st, "job finish", "charge user, chat or model");
+    if (c && (c->prompt_tokens < 0 || c->completion_tokens < 0))
+        return invalid(st, "store: job finish: a charge of negative tokens");
     return st->ops->job_finish(st, event_id, claim_gen, finish, clock_now_ms());
 }
 

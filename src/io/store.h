@@ -209,6 +209,7 @@ enum job_outcome {
     OUTCOME_UNREADABLE,   /* the stored payload could not be parsed */
     OUTCOME_HANDED_OVER,  /* a waiting answer was taken over by a later event (store_job_adopt) */
     OUTCOME_UNSUPPORTED,  /* an internal job of a kind this binary does not know */
+    OUTCOME_OVER_BUDGET,  /* over a daily token budget, its notice already given: silent */
 };
 const char *job_outcome_name(enum job_outcome outcome);
 /* Returns 0 and sets *outcome for a known name, -1 otherwise. */
@@ -221,6 +222,20 @@ struct llm_usage {
     int64_t total_tokens;
 };
 
+/* What a model call spent, charged to whoever caused it (issue 11). Kept
+ * per event (the job's event id: a webhook event, or an internal job's
+ * "task:..." id), so one event is charged at most once, whatever crashes,
+ * releases or retries it went through. */
+struct store_charge {
+    const char *user_id;            /* who caused the call ("": nobody known; only the chat counts) */
+    const char *chat_id;            /* where ("" for none) */
+    const char *model;              /* the catalogue name */
+    int64_t day;                    /* days since 1970-01-01 in LINEBOT_TIMEZONE (core/budget.h) */
+    int64_t prompt_tokens;          /* >= 0 */
+    int64_t completion_tokens;      /* >= 0 */
+    bool estimated;                 /* the provider reported no usage: these are estimates */
+};
+
 struct job_finish {
     enum job_outcome outcome;
     const struct turn *turns;       /* history turns to append (e.g. user + assistant), may be NULL */
@@ -230,12 +245,15 @@ struct job_finish {
     int64_t sent_at_ms;             /* when they were sent (for the bot-message ids) */
     const char *model;              /* the model that answered; NULL when none did */
     struct llm_usage usage;         /* zeroed / -1 when no model answered */
+    const struct store_charge *charge; /* tokens spent for this job; NULL: none */
 };
 
 /* Finishes a claimed job in one transaction: the outcome, model and usage
  * are recorded on the inbox row (state done, payload and answer dropped),
  * the turns are appended to the chat's history and the sent ids remembered
- * as the bot's messages. Returns 0, 1 when the claim was lost (then nothing
+ * as the bot's messages. The charge, when there is one, is added to the
+ * usage under the job's event id (once: a second charge under the same id
+ * adds nothing). Returns 0, 1 when the claim was lost (then nothing
  * at all is written), -1 on error (nothing written). */
 int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const struct job_finish *finish);
 
@@ -360,9 +378,23 @@ int store_chat_persona_get(struct store *st, const char *chat_id, char **preset,
 int store_chat_persona_set(struct store *st, const char *chat_id, const char *preset, const char *custom,
                            int64_t now_ms);
 
+/* ---- daily token budgets (issue 11) ---- */
+/* The tokens charged on `day` (prompt + completion, estimates included) to
+ * `user_id` in every chat, and in `chat_id` to everyone. One statement.
+ * Returns 0 with both set (0 when nothing was charged), -1. */
+int store_usage_day(struct store *st, const char *user_id, const char *chat_id, int64_t day, int64_t *user_tokens,
+                    int64_t *chat_tokens);
+/* The one notice a day that a budget is spent: `subject` (a user id for the
+ * user's budget, a group or room id for the chat's) gets it on `day` from
+ * one event. Takes it for `event_id` unless another event has it, in one
+ * transaction. Returns 1 when `event_id` gives the notice (also when asked
+ * again for the same event: a retry after a crash sends it again), 0 when
+ * another event gave it, -1 error. Purged with the usage. */
+int store_budget_notice(struct store *st, const char *subject, int64_t day, const char *event_id, int64_t now_ms);
+
 /* ---- retention ---- */
-/* Deletes history, bot message ids, profiles and rate rows older than
- * `before_ms`, and done inbox rows older than `dedup_before_ms`; then
+/* Deletes history, bot message ids, profiles, rate rows, usage and budget
+ * notices older than `before_ms`, and done inbox rows older than `dedup_before_ms`; then
  * finishes parked answers older than `dedup_before_ms` as OUTCOME_EXPIRED
  * (those rows go at the next purge). NOT one transaction: each table is
  * purged in batches of bounded size, each committed on its own, so that a
@@ -429,7 +461,9 @@ struct store_forget_counts {
  * in ONE transaction: what store_forget_chat drops for the chat `id` (its
  * persona included), the
  * cached display names of the user `id` in every chat, and the user's turns
- * in group and room histories with the bot's answer right after each.
+ * in group and room histories with the bot's answer right after each, and
+ * the token usage charged to `id` (as a user or as a chat) with its budget
+ * notices (not counted in `counts`).
  * The user's group turns are found by the user id kept with each turn; a
  * turn written before ids were kept (schema 6), by a name cached for that
  * user in that chat (linebot_profiles). Finished inbox rows keep their

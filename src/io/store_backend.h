@@ -18,7 +18,8 @@
  *   - counts (max_turns, max_context, keep) are >= 0;
  *   - turn roles are valid enum values, and every turn's text is non-NULL;
  *   - a job_finish has its arrays when their counts are non-zero, no NULL
- *     sent id, and its outcome is a known enum value.
+ *     sent id, and its outcome is a known enum value; its charge, when
+ *     set, has non-NULL strings and counts >= 0.
  * Output structs (job, turns) are zeroed before the call; on
  * failure the backend leaves nothing allocated in them.
  *
@@ -89,6 +90,11 @@ struct store_backend_ops {
     int (*chat_persona_get)(struct store *st, const char *chat_id, char **preset, char **custom);
     int (*chat_persona_set)(struct store *st, const char *chat_id, const char *preset, const char *custom,
                             int64_t now_ms);
+
+    int (*usage_day)(struct store *st, const char *user_id, const char *chat_id, int64_t day,
+                     int64_t *user_tokens, int64_t *chat_tokens);
+    int (*budget_notice)(struct store *st, const char *subject, int64_t day, const char *event_id,
+                         int64_t now_ms);
 
     /* `done_at_ms` (store.c's clock) is what expired parked answers get. */
     int (*purge)(struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms);

@@ -107,7 +107,7 @@
  * webhook carries. */
 #define ARRAY_LITERAL_MAX (1024 * 1024)
 #define PURGE_BATCH 1000    /* rows per purge statement, so no statement runs long */
-#define MAX_PARAMS 8
+#define MAX_PARAMS 12
 #define MAX_SECRETS 4
 
 /* pg_advisory_xact_lock(key1, key2) around migrations. The two-int key space
@@ -273,8 +273,36 @@ static const char *const migration_personas[] = {
     NULL,
 };
 
+/* 8, budgets (issue 11): the tokens each event's model call spent, charged to a
+ * user, a chat and a day (keyed by the event: charged once); and the one
+ * notice a day that a budget is spent. */
+static const char *const migration_budgets[] = {
+    "CREATE TABLE linebot_usage ("
+    "  event_id          text    PRIMARY KEY,"
+    "  user_id           text    NOT NULL,"
+    "  chat_id           text    NOT NULL,"
+    "  model             text    NOT NULL,"
+    "  day               bigint  NOT NULL,"
+    "  prompt_tokens     bigint  NOT NULL,"
+    "  completion_tokens bigint  NOT NULL,"
+    "  estimated         boolean NOT NULL,"
+    "  at_ms             bigint  NOT NULL"
+    ")",
+    "CREATE INDEX linebot_usage_user_day ON linebot_usage (user_id, day)",
+    "CREATE INDEX linebot_usage_chat_day ON linebot_usage (chat_id, day)",
+    "CREATE INDEX linebot_usage_time ON linebot_usage (at_ms)",
+    "CREATE TABLE linebot_budget_notices ("
+    "  subject  text   NOT NULL,"
+    "  day      bigint NOT NULL,"
+    "  event_id text   NOT NULL,"
+    "  at_ms    bigint NOT NULL,"
+    "  PRIMARY KEY (subject, day)"
+    ")",
+    NULL,
+};
+
 static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5,
-                                                 migration_6, migration_personas };
+                                                 migration_6, migration_personas, migration_budgets };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- SQL ---- */
@@ -429,6 +457,25 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     " VALUES ($1, $2, $3, $4) ON CONFLICT (chat_id) DO UPDATE SET preset = excluded.preset,"   \
     " custom = excluded.custom, updated_at_ms = excluded.updated_at_ms"
 #define SQL_FORGET_CHAT_PERSONA "DELETE FROM linebot_chat_personas WHERE chat_id = $1"
+/* Budgets: a charge is added once per event (the key). */
+#define SQL_USAGE_ADD                                                                          \
+    "INSERT INTO linebot_usage (event_id, user_id, chat_id, model, day, prompt_tokens,"        \
+    " completion_tokens, estimated, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"        \
+    " ON CONFLICT (event_id) DO NOTHING"
+#define SQL_USAGE_DAY                                                                          \
+    "SELECT (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0)"                       \
+    "  FROM linebot_usage WHERE user_id = $1 AND day = $3),"                                   \
+    " (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0)"                             \
+    "  FROM linebot_usage WHERE chat_id = $2 AND day = $3)"
+/* The holder of the day's notice: this event when its insert went in, else
+ * the row that was there. A concurrent insert that committed first is not
+ * in this statement's snapshot: then no row comes back, which means the
+ * same (another event has it). */
+#define SQL_NOTICE_TAKE                                                                        \
+    "WITH ins AS (INSERT INTO linebot_budget_notices (subject, day, event_id, at_ms)"          \
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (subject, day) DO NOTHING RETURNING event_id)"       \
+    " SELECT event_id FROM ins UNION ALL"                                                      \
+    " SELECT event_id FROM linebot_budget_notices WHERE subject = $1 AND day = $2 LIMIT 1"
 #define SQL_PROFILE_GET                                                                        \
     "SELECT display_name, fetched_at_ms, language FROM linebot_profiles"                       \
     " WHERE chat_id = $1 AND user_id = $2"
@@ -458,6 +505,10 @@ static const char *const purge_sql[] = {
     " (SELECT chat_id, user_id FROM linebot_profiles WHERE fetched_at_ms < $1 LIMIT $2)",
     "DELETE FROM linebot_rate WHERE user_id IN"
     " (SELECT user_id FROM linebot_rate WHERE window_start_ms < $1 LIMIT $2)",
+    "DELETE FROM linebot_usage WHERE event_id IN"
+    " (SELECT event_id FROM linebot_usage WHERE at_ms < $1 LIMIT $2)",
+    "DELETE FROM linebot_budget_notices WHERE (subject, day) IN"
+    " (SELECT subject, day FROM linebot_budget_notices WHERE at_ms < $1 LIMIT $2)",
     /* Dedup window in event time: LINE redelivers relative to the event. */
     "DELETE FROM linebot_inbox WHERE seq IN (SELECT seq FROM linebot_inbox"
     " WHERE state = 'done' AND timestamp_ms < $1 LIMIT $2)",
@@ -468,7 +519,7 @@ static const char *const purge_sql[] = {
     " WHERE seq IN (SELECT seq FROM linebot_inbox WHERE state = 'waiting' AND timestamp_ms < $1"
     " LIMIT $2)",
 };
-#define PURGE_FIRST_INBOX 4 /* purge_sql[4] on go by the dedup cutoff */
+#define PURGE_FIRST_INBOX 6 /* purge_sql[6] on go by the dedup cutoff */
 
 /* ---- the handle ---- */
 
@@ -1353,6 +1404,20 @@ static int pg_job_finish(struct store *st, const char *event_id, int64_t claim_g
     if (pg_ready(st, "job finish") != 0 || tx_begin(st, "job finish") != 0)
         return -1;
     rc = finish_row(st, event_id, claim_gen, f, done_at_ms, &chat_id);
+    if (rc == 0 && f->charge) {
+        const struct store_charge *c = f->charge;
+        struct params p = { .n = 0 };
+        param_text(&p, event_id);
+        param_text(&p, c->user_id);
+        param_text(&p, c->chat_id);
+        param_text(&p, c->model);
+        param_int(&p, c->day);
+        param_int(&p, c->prompt_tokens);
+        param_int(&p, c->completion_tokens);
+        param_text(&p, c->estimated ? "true" : "false");
+        param_int(&p, done_at_ms);
+        rc = run(st, "usage add", SQL_USAGE_ADD, &p, NULL);
+    }
     for (size_t i = 0; rc == 0 && i < f->n_turns; i++)
         rc = insert_turn(st, chat_id, &f->turns[i]);
     for (size_t i = 0; rc == 0 && i < f->n_sent; i++) {
@@ -1759,6 +1824,54 @@ static int pg_chat_persona_set(struct store *st, const char *chat_id, const char
     return simple(st, "chat persona set", SQL_CHAT_PERSONA_SET, &p);
 }
 
+/* ---- daily token budgets ---- */
+
+static int pg_usage_day(struct store *st, const char *user_id, const char *chat_id, int64_t day,
+                        int64_t *user_tokens, int64_t *chat_tokens)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    param_text(&p, user_id);
+    param_text(&p, chat_id);
+    param_int(&p, day);
+    if (pg_ready(st, "usage day") != 0)
+        return -1;
+    res = query(st, "usage day", SQL_USAGE_DAY, &p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        store_set_error(st, "postgres: usage day: no row came back");
+        return -1;
+    }
+    *user_tokens = get_int(res, 0, 0);
+    *chat_tokens = get_int(res, 0, 1);
+    PQclear(res);
+    return 0;
+}
+
+static int pg_budget_notice(struct store *st, const char *subject, int64_t day, const char *event_id,
+                            int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int mine;
+
+    param_text(&p, subject);
+    param_int(&p, day);
+    param_text(&p, event_id);
+    param_int(&p, now_ms);
+    if (pg_ready(st, "budget notice") != 0)
+        return -1;
+    res = query(st, "budget notice", SQL_NOTICE_TAKE, &p);
+    if (!res)
+        return -1;
+    mine = PQntuples(res) >= 1 && strcmp(PQgetvalue(res, 0, 0), event_id) == 0;
+    PQclear(res);
+    return mine;
+}
+
 /* ---- retention ---- */
 
 /* Deletes in batches, each its own short transaction, so a large purge never
@@ -1926,6 +2039,7 @@ static int pg_admin_history(struct store *st, const char *chat_id, struct turn *
  * the user are still there. */
 static int pg_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
 {
+    int64_t budget_rows = 0; /* not reported */
     const struct {
         const char *sql;
         int64_t *count;
@@ -1939,6 +2053,9 @@ static int pg_admin_forget(struct store *st, const char *id, struct store_forget
         {SQL_FORGET_INBOX, &counts->payloads},
         {SQL_FORGET_CHAT_MODEL, &counts->choices},
         {SQL_FORGET_CHAT_PERSONA, &counts->personas},
+        /* The user's (or chat's) token usage and budget notices (issue 11). */
+        {"DELETE FROM linebot_usage WHERE user_id = $1 OR chat_id = $1", &budget_rows},
+        {"DELETE FROM linebot_budget_notices WHERE subject = $1", &budget_rows},
     };
     struct params p = { .n = 0 };
 
@@ -1993,6 +2110,8 @@ static const struct store_backend_ops pg_ops = {
     .chat_persona_get = pg_chat_persona_get,
     .chat_persona_set = pg_chat_persona_set,
     .purge = pg_purge,
+    .usage_day = pg_usage_day,
+    .budget_notice = pg_budget_notice,
     .admin_stats = pg_admin_stats,
     .admin_chats = pg_admin_chats,
     .admin_history = pg_admin_history,

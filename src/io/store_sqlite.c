@@ -233,6 +233,31 @@ static const char *const migrations[] = {
     "  updated_at_ms INTEGER NOT NULL,"
     "  CHECK ((preset IS NULL) <> (custom IS NULL))"
     ");",
+
+    /* 8, budgets (issue 11): the tokens each event's model call spent, charged
+     * to a user, a chat and a day (keyed by the event: charged once); and
+     * the one notice a day that a budget is spent. */
+    "CREATE TABLE linebot_usage ("
+    "  event_id          TEXT    PRIMARY KEY,"
+    "  user_id           TEXT    NOT NULL,"
+    "  chat_id           TEXT    NOT NULL,"
+    "  model             TEXT    NOT NULL,"
+    "  day               INTEGER NOT NULL,"
+    "  prompt_tokens     INTEGER NOT NULL,"
+    "  completion_tokens INTEGER NOT NULL,"
+    "  estimated         INTEGER NOT NULL CHECK (estimated IN (0, 1)),"
+    "  at_ms             INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX linebot_usage_user_day ON linebot_usage (user_id, day);"
+    "CREATE INDEX linebot_usage_chat_day ON linebot_usage (chat_id, day);"
+    "CREATE INDEX linebot_usage_time ON linebot_usage (at_ms);"
+    "CREATE TABLE linebot_budget_notices ("
+    "  subject  TEXT    NOT NULL,"
+    "  day      INTEGER NOT NULL,"
+    "  event_id TEXT    NOT NULL,"
+    "  at_ms    INTEGER NOT NULL,"
+    "  PRIMARY KEY (subject, day)"
+    ");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -332,6 +357,28 @@ static const char schema_fresh[] =
     "  custom        TEXT,"
     "  updated_at_ms INTEGER NOT NULL,"
     "  CHECK ((preset IS NULL) <> (custom IS NULL))"
+    ");"
+
+    "CREATE TABLE linebot_usage ("
+    "  event_id          TEXT    PRIMARY KEY,"
+    "  user_id           TEXT    NOT NULL,"
+    "  chat_id           TEXT    NOT NULL,"
+    "  model             TEXT    NOT NULL,"
+    "  day               INTEGER NOT NULL,"
+    "  prompt_tokens     INTEGER NOT NULL,"
+    "  completion_tokens INTEGER NOT NULL,"
+    "  estimated         INTEGER NOT NULL CHECK (estimated IN (0, 1)),"
+    "  at_ms             INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX linebot_usage_user_day ON linebot_usage (user_id, day);"
+    "CREATE INDEX linebot_usage_chat_day ON linebot_usage (chat_id, day);"
+    "CREATE INDEX linebot_usage_time ON linebot_usage (at_ms);"
+    "CREATE TABLE linebot_budget_notices ("
+    "  subject  TEXT    NOT NULL,"
+    "  day      INTEGER NOT NULL,"
+    "  event_id TEXT    NOT NULL,"
+    "  at_ms    INTEGER NOT NULL,"
+    "  PRIMARY KEY (subject, day)"
     ");";
 
 /* ---- statements, prepared once per handle ---- */
@@ -438,6 +485,19 @@ static const char schema_fresh[] =
                         " preset = excluded.preset, custom = excluded.custom,"                 \
                         " updated_at_ms = excluded.updated_at_ms")                             \
     X(FORGET_CHAT_PERSONA, "DELETE FROM linebot_chat_personas WHERE chat_id = ?1")             \
+    /* Budgets: a charge is added once per event (the key). */                                \
+    X(USAGE_ADD, "INSERT INTO linebot_usage (event_id, user_id, chat_id, model, day,"          \
+                 " prompt_tokens, completion_tokens, estimated, at_ms)"                        \
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING") \
+    X(USAGE_DAY, "SELECT (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0)"          \
+                 "  FROM linebot_usage WHERE user_id = ?1 AND day = ?3),"                      \
+                 " (SELECT coalesce(sum(prompt_tokens + completion_tokens), 0)"                \
+                 "  FROM linebot_usage WHERE chat_id = ?2 AND day = ?3)")                      \
+    X(NOTICE_TAKE, "INSERT INTO linebot_budget_notices (subject, day, event_id, at_ms)"        \
+                   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (subject, day) DO NOTHING")           \
+    X(NOTICE_GET, "SELECT event_id FROM linebot_budget_notices WHERE subject = ?1 AND day = ?2") \
+    X(FORGET_USAGE, "DELETE FROM linebot_usage WHERE user_id = ?1 OR chat_id = ?1")             \
+    X(FORGET_NOTICES, "DELETE FROM linebot_budget_notices WHERE subject = ?1")                 \
         X(PROFILE_GET, "SELECT display_name, fetched_at_ms, language FROM linebot_profiles"                  \
                    " WHERE chat_id = ?1 AND user_id = ?2")                                     \
     X(PROFILE_PUT, "INSERT INTO linebot_profiles (chat_id, user_id, display_name,"             \
@@ -465,6 +525,10 @@ static const char schema_fresh[] =
                       " FROM linebot_profiles WHERE fetched_at_ms < ?1 LIMIT ?2)")             \
     X(PURGE_RATE, "DELETE FROM linebot_rate WHERE rowid IN (SELECT rowid FROM linebot_rate"    \
                   " WHERE window_start_ms < ?1 LIMIT ?2)")                                      \
+    X(PURGE_USAGE, "DELETE FROM linebot_usage WHERE rowid IN (SELECT rowid FROM linebot_usage" \
+                   " WHERE at_ms < ?1 LIMIT ?2)")                                              \
+    X(PURGE_NOTICES, "DELETE FROM linebot_budget_notices WHERE rowid IN (SELECT rowid"         \
+                     " FROM linebot_budget_notices WHERE at_ms < ?1 LIMIT ?2)")                \
     /* Dedup window in event time: LINE redelivers relative to the event. */                   \
     X(PURGE_INBOX, "DELETE FROM linebot_inbox WHERE seq IN (SELECT seq FROM linebot_inbox"     \
                    " WHERE state = 'done' AND timestamp_ms < ?1 LIMIT ?2)")                    \
@@ -1359,6 +1423,32 @@ static int finish_row(struct store *st, const char *event_id, int64_t claim_gen,
     return 0;
 }
 
+/* Inside an open transaction: the charge of `event_id`, once (a charge
+ * already there is kept). */
+static int insert_charge(struct store *st, const char *event_id, const struct store_charge *c, int64_t at_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_USAGE_ADD);
+    int rc = bind_text(s, 1, event_id);
+
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 2, c->user_id);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 3, c->chat_id);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 4, c->model);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 5, c->day);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 6, c->prompt_tokens);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 7, c->completion_tokens);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 8, c->estimated ? 1 : 0);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 9, at_ms);
+    return run_changes(st, s, rc, "usage add", NULL);
+}
+
 /* The fence first: a lost claim writes nothing (the rollback undoes nothing). */
 static int sq_job_finish(struct store *st, const char *event_id, int64_t claim_gen,
                          const struct job_finish *f, int64_t done_at_ms)
@@ -1369,6 +1459,8 @@ static int sq_job_finish(struct store *st, const char *event_id, int64_t claim_g
     if (tx_begin(st) != 0)
         return -1;
     rc = finish_row(st, event_id, claim_gen, f, done_at_ms, &chat_id);
+    if (rc == 0 && f->charge)
+        rc = insert_charge(st, event_id, f->charge, done_at_ms);
     /* The turns and ids belong to the inbox row's own chat. */
     for (size_t i = 0; rc == 0 && i < f->n_turns; i++)
         rc = insert_turn(st, chat_id, &f->turns[i]);
@@ -1754,6 +1846,59 @@ static int sq_chat_persona_set(struct store *st, const char *chat_id, const char
     return run_changes(st, s, rc, "chat persona set", NULL);
 }
 
+/* ---- daily token budgets ---- */
+
+static int sq_usage_day(struct store *st, const char *user_id, const char *chat_id, int64_t day,
+                        int64_t *user_tokens, int64_t *chat_tokens)
+{
+    sqlite3_stmt *s = stmt(st, STMT_USAGE_DAY);
+    int rc = bind_pair(s, user_id, chat_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, day);
+    if (lookup(st, s, rc, "usage day") != 1)
+        return -1; /* the statement always has a row */
+    *user_tokens = sqlite3_column_int64(s, 0);
+    *chat_tokens = sqlite3_column_int64(s, 1);
+    finish(s);
+    return 0;
+}
+
+static int sq_budget_notice(struct store *st, const char *subject, int64_t day, const char *event_id,
+                            int64_t now_ms)
+{
+    sqlite3_stmt *s;
+    int rc, found, mine = 0;
+
+    if (tx_begin(st) != 0)
+        return -1;
+    s = stmt(st, STMT_NOTICE_TAKE);
+    rc = bind_text(s, 1, subject);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, day);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 3, event_id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, now_ms);
+    if (run_changes(st, s, rc, "budget notice", NULL) != 0) {
+        tx_rollback(st);
+        return -1;
+    }
+    s = stmt(st, STMT_NOTICE_GET);
+    rc = bind_text(s, 1, subject);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, day);
+    found = lookup(st, s, rc, "budget notice");
+    if (found != 1) {
+        tx_rollback(st);
+        return -1; /* the row was just written or was there: only an error hides it */
+    }
+    const char *holder = (const char *)sqlite3_column_text(s, 0);
+    mine = holder && strcmp(holder, event_id) == 0;
+    finish(s);
+    return tx_commit(st) != 0 ? -1 : mine;
+}
+
 /* ---- retention ---- */
 
 /* Deletes in batches, each its own short transaction, so a large purge never
@@ -1784,6 +1929,8 @@ static int sq_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
         purge_table(st, STMT_PURGE_BOT, before_ms, false, 0) != 0 ||
         purge_table(st, STMT_PURGE_PROFILES, before_ms, false, 0) != 0 ||
         purge_table(st, STMT_PURGE_RATE, before_ms, false, 0) != 0 ||
+        purge_table(st, STMT_PURGE_USAGE, before_ms, false, 0) != 0 ||
+        purge_table(st, STMT_PURGE_NOTICES, before_ms, false, 0) != 0 ||
         purge_table(st, STMT_PURGE_INBOX, dedup_before_ms, false, 0) != 0 ||
         purge_table(st, STMT_PURGE_WAITING, dedup_before_ms, true, done_at_ms) != 0)
         return -1;
@@ -1901,6 +2048,7 @@ static int sq_admin_history(struct store *st, const char *chat_id, struct turn *
  * the user are still there. */
 static int sq_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
 {
+    int64_t budget_rows = 0; /* not reported */
     const struct {
         enum stmt_id id;
         int64_t *count;
@@ -1914,6 +2062,9 @@ static int sq_admin_forget(struct store *st, const char *id, struct store_forget
         {STMT_FORGET_INBOX, &counts->payloads},
         {STMT_FORGET_CHAT_MODEL, &counts->choices},
         {STMT_FORGET_CHAT_PERSONA, &counts->personas},
+        /* The user's (or chat's) token usage and budget notices (issue 11). */
+        {STMT_FORGET_USAGE, &budget_rows},
+        {STMT_FORGET_NOTICES, &budget_rows},
     };
 
     if (tx_begin(st) != 0)
@@ -1991,6 +2142,10 @@ GATED_READ(chat_persona_get, (struct store *st, const char *chat, char **preset,
            (st, chat, preset, custom))
 GATED(chat_persona_set, (struct store *st, const char *chat, const char *preset, const char *custom, int64_t now_ms),
       (st, chat, preset, custom, now_ms))
+GATED_READ(usage_day, (struct store *st, const char *user, const char *chat, int64_t day, int64_t *u, int64_t *c),
+           (st, user, chat, day, u, c))
+GATED(budget_notice, (struct store *st, const char *subject, int64_t day, const char *id, int64_t now_ms),
+      (st, subject, day, id, now_ms))
 GATED(purge, (struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms),
       (st, before_ms, dedup_before_ms, done_at_ms))
 GATED_READ(admin_stats, (struct store *st, struct store_day_stats **rows, size_t *n), (st, rows, n))
@@ -2013,6 +2168,7 @@ static const struct store_backend_ops sqlite_ops = {
     OP(message_text) OP(message_delete) OP(message_update) OP(history_clear) OP(forget_chat)
     OP(profile_get) OP(profile_put) OP(chat_model_get) OP(chat_model_set)
     OP(chat_persona_get) OP(chat_persona_set) OP(purge)
+    OP(usage_day) OP(budget_notice)
     OP(admin_stats) OP(admin_chats) OP(admin_history) OP(admin_forget)
 #undef OP
 };

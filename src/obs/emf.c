@@ -29,6 +29,13 @@ char *emf_record(const char *function_name, const struct metrics_totals *before,
         {"LINEAPIErrors", "Count", (double)(now->line_errors - before->line_errors), 1},
         {"AsyncHandoffLatencyMs", "Milliseconds",
          hand_n ? (now->handoff_latency_ms_sum - before->handoff_latency_ms_sum) / (double)hand_n : 0, hand_n > 0},
+        /* Budgets (issue 11): every model together (GET /metrics has them per model). */
+        {"LLMTokens", "Count",
+         (double)((now->llm_prompt_tokens - before->llm_prompt_tokens) +
+                  (now->llm_completion_tokens - before->llm_completion_tokens)), 1},
+        {"LLMPromptTokens", "Count", (double)(now->llm_prompt_tokens - before->llm_prompt_tokens), 1},
+        {"LLMCompletionTokens", "Count", (double)(now->llm_completion_tokens - before->llm_completion_tokens), 1},
+        {"LLMCost", "None", now->llm_cost - before->llm_cost, now->llm_cost > before->llm_cost},
     };
     size_t n = sizeof m / sizeof m[0];
     int changed = 0;

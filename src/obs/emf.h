@@ -2,7 +2,9 @@
  *
  * One JSON line per invocation on stdout, in namespace LineBot, with what
  * changed during it: Webhooks, EventsAnswered, EventsFailed, EventsExpired,
- * LLMLatencyMs, LLMErrors, LINEAPIErrors and AsyncHandoffLatencyMs. CloudWatch Logs turns it into
+ * LLMLatencyMs, LLMErrors, LINEAPIErrors, AsyncHandoffLatencyMs, and the
+ * tokens the model calls spent: LLMTokens (prompt + completion),
+ * LLMPromptTokens, LLMCompletionTokens, and LLMCost when prices are set. CloudWatch Logs turns it into
  * metrics without an API call. */
 #ifndef LINEBOT_EMF_H
 #define LINEBOT_EMF_H

@@ -5,6 +5,7 @@
  * atomic add and nothing allocates until render time. */
 #include "obs/metrics.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -44,6 +45,48 @@ static _Atomic int64_t inbox_depth;
 static atomic_ullong handoffs;
 static atomic_ullong handoff_sum_us;
 
+/* Tokens and cost per model: names come from the catalogue, a set fixed at
+ * start, so the slots are taken once and never given back. A mutex, not
+ * atomics: one call per answered event, and a name to compare. */
+struct model_usage {
+    char name[64];
+    unsigned long long prompt, completion;
+    double cost;
+    bool priced;
+};
+static pthread_mutex_t usage_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct model_usage usage_slots[METRICS_MODELS_MAX];
+static size_t n_usage_slots;
+static unsigned long long usage_prompt_total, usage_completion_total;
+static double usage_cost_total;
+
+void metrics_llm_tokens(const char *model, int64_t prompt_tokens, int64_t completion_tokens, double cost)
+{
+    unsigned long long p = prompt_tokens > 0 ? (unsigned long long)prompt_tokens : 0;
+    unsigned long long c = completion_tokens > 0 ? (unsigned long long)completion_tokens : 0;
+    pthread_mutex_lock(&usage_lock);
+    usage_prompt_total += p;
+    usage_completion_total += c;
+    if (cost > 0)
+        usage_cost_total += cost;
+    size_t i = 0;
+    while (i < n_usage_slots && strcmp(usage_slots[i].name, model ? model : "") != 0)
+        i++;
+    if (i == n_usage_slots && i < METRICS_MODELS_MAX) {
+        snprintf(usage_slots[i].name, sizeof usage_slots[i].name, "%s", model ? model : "");
+        n_usage_slots++;
+    }
+    if (i < n_usage_slots) {
+        usage_slots[i].prompt += p;
+        usage_slots[i].completion += c;
+        if (cost >= 0) {
+            usage_slots[i].cost += cost;
+            usage_slots[i].priced = true;
+        }
+    }
+    pthread_mutex_unlock(&usage_lock);
+}
+
 void metrics_handoff_latency(double ms)
 {
     atomic_fetch_add(&handoffs, 1);
@@ -66,6 +109,11 @@ void metrics_get_totals(struct metrics_totals *t)
     t->handoffs = atomic_load(&handoffs);
     t->handoff_latency_ms_sum = (double)atomic_load(&handoff_sum_us) / 1000.0;
     t->inbox_commits = atomic_load(&inbox_commits);
+    pthread_mutex_lock(&usage_lock);
+    t->llm_prompt_tokens = usage_prompt_total;
+    t->llm_completion_tokens = usage_completion_total;
+    t->llm_cost = usage_cost_total;
+    pthread_mutex_unlock(&usage_lock);
 }
 
 static int status_slot(long status) { return status >= 0 && status < STATUS_SLOTS ? (int)status : 0; }
@@ -134,6 +182,47 @@ static void by_status(struct out *o, const char *name, const char *help, atomic_
     }
 }
 
+/* A label value as Prometheus reads it: backslash, quote and newline escaped. */
+static void label_value(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+    for (; *s && o + 3 < len; s++) {
+        if (*s == '\\' || *s == '"' || *s == '\n') {
+            out[o++] = '\\';
+            out[o++] = *s == '\n' ? 'n' : *s;
+        } else {
+            out[o++] = *s;
+        }
+    }
+    out[o] = '\0';
+}
+
+static void llm_usage_series(struct out *o)
+{
+    outf(o, "# HELP linebot_llm_tokens_total Tokens the model calls spent, by catalogue model and kind "
+            "(estimates included where a provider reports no usage).\n"
+            "# TYPE linebot_llm_tokens_total counter\n");
+    pthread_mutex_lock(&usage_lock);
+    for (size_t i = 0; i < n_usage_slots; i++) {
+        char name[2 * sizeof usage_slots[i].name];
+        label_value(usage_slots[i].name, name, sizeof name);
+        outf(o, "linebot_llm_tokens_total{model=\"%s\",kind=\"prompt\"} %llu\n", name, usage_slots[i].prompt);
+        outf(o, "linebot_llm_tokens_total{model=\"%s\",kind=\"completion\"} %llu\n", name,
+             usage_slots[i].completion);
+    }
+    outf(o, "# HELP linebot_llm_cost_total What the model calls cost at the catalogue's prices "
+            "(input_price, output_price per million tokens), by model.\n"
+            "# TYPE linebot_llm_cost_total counter\n");
+    for (size_t i = 0; i < n_usage_slots; i++) {
+        if (!usage_slots[i].priced)
+            continue;
+        char name[2 * sizeof usage_slots[i].name];
+        label_value(usage_slots[i].name, name, sizeof name);
+        outf(o, "linebot_llm_cost_total{model=\"%s\"} %.9g\n", name, usage_slots[i].cost);
+    }
+    pthread_mutex_unlock(&usage_lock);
+}
+
 static void counter(struct out *o, const char *name, const char *help, unsigned long long v)
 {
     outf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
@@ -177,6 +266,7 @@ char *metrics_render(void)
     outf(&o, "linebot_llm_latency_seconds_sum %.6f\n", (double)atomic_load(&llm_sum_us) / 1e6);
     outf(&o, "linebot_llm_latency_seconds_count %llu\n", atomic_load(&llm_count));
 
+    llm_usage_series(&o);
     counter(&o, "linebot_llm_errors_total", "LLM completions that failed after retries.", atomic_load(&llm_errors));
     by_status(&o, "linebot_line_api_errors_total", "LINE API error answers by HTTP status (0: no answer).",
               line_errors);

@@ -22,6 +22,13 @@ void metrics_set_inbox_depth(int64_t depth);
 
 void metrics_handoff_latency(double ms);     /* serverless: one asynchronous hand-off */
 
+/* Tokens one model call spent (issue 11), under its catalogue name, and what
+ * they cost at the catalogue's prices (`cost` < 0: the model has no prices,
+ * no cost series). The first METRICS_MODELS_MAX names get series; calls of
+ * later names count in the totals only. */
+#define METRICS_MODELS_MAX 64
+void metrics_llm_tokens(const char *model, int64_t prompt_tokens, int64_t completion_tokens, double cost);
+
 /* Totals since start, for CloudWatch EMF records (the caller takes deltas). */
 struct metrics_totals {
     uint64_t webhooks;
@@ -35,6 +42,9 @@ struct metrics_totals {
     uint64_t handoffs;
     double handoff_latency_ms_sum;
     uint64_t inbox_commits;
+    uint64_t llm_prompt_tokens;      /* every model together */
+    uint64_t llm_completion_tokens;
+    double llm_cost;                 /* at the catalogue's prices; 0 when none are set */
 };
 void metrics_get_totals(struct metrics_totals *t);
 

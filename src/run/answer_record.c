@@ -30,6 +30,7 @@ void answer_record_free(struct answer_record *rec)
     free(rec->question);
     free(rec->answer);
     free(rec->model);
+    free(rec->charge.model);
     quick_reply_free(&rec->quick_reply);
     answer_record_init(rec);
 }
@@ -57,6 +58,12 @@ char *answer_record_json(const struct answer_record *rec)
     json_t *qr = quick_reply_json(&rec->quick_reply);
     if (qr)
         json_object_set_new(root, "quick_reply", qr);
+    const struct answer_charge *c = &rec->charge;
+    if (c->model)
+        json_object_set_new(root, "charge",
+                            json_pack("{s:s, s:I, s:I, s:I, s:b}", "model", c->model, "day", (json_int_t)c->day,
+                                      "prompt_tokens", (json_int_t)c->prompt_tokens, "completion_tokens",
+                                      (json_int_t)c->completion_tokens, "estimated", c->estimated));
     char *s = json_dumps(root, JSON_COMPACT);
     assert(s); /* an object always encodes; memory comes from xmalloc (alloc_init) */
     json_decref(root);
@@ -117,6 +124,16 @@ int answer_record_parse(const char *json, struct answer_record *rec)
         rec->usage.total_tokens = count_of(usage, "total_tokens");
     }
     quick_reply_from_json(json_object_get(root, "quick_reply"), &rec->quick_reply);
+    json_t *charge = json_object_get(root, "charge");
+    json_t *day = json_object_get(charge, "day");
+    int64_t prompt = count_of(charge, "prompt_tokens"), completion = count_of(charge, "completion_tokens");
+    /* Only a whole charge: a part of one cannot be told from a forgery. */
+    if (json_is_string(json_object_get(charge, "model")) && json_is_integer(day) && prompt >= 0 && completion >= 0) {
+        rec->charge = (struct answer_charge){.model = dup_string(charge, "model"),
+                                             .day = (int64_t)json_integer_value(day),
+                                             .prompt_tokens = prompt, .completion_tokens = completion,
+                                             .estimated = json_is_true(json_object_get(charge, "estimated"))};
+    }
     json_decref(root);
     return rec->parts.n > 0 ? 0 : -1;
 }

@@ -7,14 +7,17 @@
  *   {"mode":"reply|push", "outcome":"answered|apologized", "parts":[...],
  *    "history":{"speaker","text","answer"}, "model":"...",
  *    "usage":{"prompt_tokens","completion_tokens","total_tokens"},
- *    "quick_reply":{"items":[...]}}   (LINE's own object, when buttons go along)
+ *    "quick_reply":{"items":[...]},   (LINE's own object, when buttons go along)
+ *    "charge":{"model","day","prompt_tokens","completion_tokens","estimated"}}
  *
  * "outcome" is a job_outcome_name (io/store.h): what delivering this answer
  * means, so that an apology resumed after a crash is finished as an apology.
  * Records written before "outcome" existed read as answered, which is what
  * that release made of them. "history" is what to remember once delivered
  * (only when the model answered); "model" and "usage" are what finish
- * records. */
+ * records. "charge" is what the model call spent, charged to the budgets by
+ * finish (issue 11): kept in the record so that an answer resumed after a
+ * crash is charged what its one model call cost, once. */
 #ifndef LINEBOT_ANSWER_RECORD_H
 #define LINEBOT_ANSWER_RECORD_H
 
@@ -35,6 +38,12 @@ struct answer_record {
     char *model;               /* the model that answered, NULL when none did */
     struct llm_usage usage;    /* -1 each when unknown */
     struct quick_reply quick_reply; /* buttons under the last part ("quick_reply"), none usually */
+    struct answer_charge {          /* the model call's cost ("charge"); model NULL: none */
+        char *model;                /* the catalogue name */
+        int64_t day;                /* the day of the call in LINEBOT_TIMEZONE */
+        int64_t prompt_tokens, completion_tokens;
+        bool estimated;             /* the provider reported no usage */
+    } charge;
 };
 
 /* An empty record: no parts, no history, usage unknown. */

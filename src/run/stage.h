@@ -110,6 +110,19 @@ char *stage_chat_persona(struct job_ctx *ctx);
  * else the default; the default too when the store cannot say). */
 const struct model_entry *stage_chat_model(struct job_ctx *ctx);
 
+/* ---- daily token budgets (run/stage_budget.c) ---- */
+/* act, before a model call: true when the day's budget refuses it; then
+ * either the day's one notice is set up (ctx->reply_text; *result
+ * STAGE_NEXT) or the job ends in silence (OUTCOME_OVER_BUDGET; STAGE_FINISH). */
+bool stage_budget_refuses(struct job_ctx *ctx, enum stage_result *result);
+/* act, for CHAT_USAGE: the user's tokens today, the limit and the reset. */
+enum stage_result stage_act_usage(struct job_ctx *ctx);
+/* generate, after the model answered: its charge in ctx->record (the
+ * reported usage, else an estimate from `prompt` and the answer). */
+void stage_budget_charge(struct job_ctx *ctx, const struct model_entry *model, const struct prompt *prompt);
+/* finish, once the finish is stored: the charge in metrics and the log. */
+void stage_budget_report(const struct job_ctx *ctx);
+
 /* deliver, for a job a crash left in `sending`: resends its record. */
 enum stage_result stage_deliver_resume(struct job_ctx *ctx);
 

@@ -7,7 +7,8 @@
  * act: carries out the actions that need no model (unsend, edit, forget, keep
  * group context, reset; /model and /persona in stage_model.c and
  * stage_persona.c), and sets up what a reply needs: a fixed text, or the
- * model (gather and generate then run). */
+ * model (gather and generate then run) when the daily token budget allows
+ * (run/stage_budget.c). */
 #include <stdlib.h>
 
 #include "io/clock.h"
@@ -135,13 +136,19 @@ enum stage_result stage_act(struct job_ctx *ctx)
         return stage_act_model(ctx);
     case CHAT_PERSONA:
         return stage_act_persona(ctx);
-    case CHAT_ANSWER:
+    case CHAT_USAGE:
+        return stage_act_usage(ctx);
+    case CHAT_ANSWER: {
         if (generate_too_late(ctx)) {
             ctx->outcome = OUTCOME_EXPIRED; /* counted and reported by the finish stage */
             return STAGE_FINISH;
         }
+        enum stage_result r;
+        if (stage_budget_refuses(ctx, &r)) /* the day's notice, or silence */
+            return r;
         ctx->use_model = true;
         return STAGE_NEXT;
+    }
     }
     ctx->outcome = OUTCOME_IGNORED;
     return STAGE_FINISH;

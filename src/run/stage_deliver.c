@@ -47,6 +47,7 @@
  * resumed after a crash, exactly like any other answer, with the postback's
  * reply token (falling back to push by the same rules). Exactly one adopter
  * ever gets a given answer; a repeated or late postback finds nothing. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,7 @@
 #include "io/clock.h"
 #include "obs/log.h"
 #include "run/failpoint.h"
+#include "run/push_quota.h"
 #include "run/stage.h"
 
 /* Past this age a reply token is not worth trying: push (if allowed) instead. */
@@ -126,6 +128,15 @@ static const char *answer_quote(const struct line_event *ev)
  * `err` for the caller to log. */
 static enum line_result push_parts(struct job_ctx *ctx, char *err, size_t errlen)
 {
+    /* LINEBOT_PUSH_RESERVE: the month's last messages are kept (run/push_quota.h). */
+    char why[256];
+    if (!push_quota_allows(ctx->env->line, ctx->env->cfg->push_reserve, why, sizeof why)) {
+        log_warn("not pushing: %s", why);
+        snprintf(err, errlen, "push quota reserve reached (%s)", why);
+        return LINE_REJECTED;
+    }
+    if (why[0])
+        log_warn("could not read the push quota, pushing anyway: %s", why);
     char key[37];
     line_retry_key(ctx->ev.event_id, key);
     enum line_result r = line_push_qr(ctx->env->line, ctx->ev.chat_id, &ctx->record.parts, answer_quote(&ctx->ev),

@@ -3,8 +3,9 @@
  * One store_job_finish records how the job ended (ctx->outcome), appends the
  * delivered exchange to the chat's history (the user's turn and the bot's,
  * only when the model answered), remembers the ids of the messages LINE
- * accepted (so a reply quoting one counts as addressed to the bot), and keeps
- * which model answered and its token usage. Then the event is counted once in
+ * accepted (so a reply quoting one counts as addressed to the bot), keeps
+ * which model answered and its token usage, and charges the tokens to the
+ * daily budgets (run/stage_budget.c). Then the event is counted once in
  * metrics: answered, or failed (an apology, an expired or undeliverable
  * answer).
  *
@@ -103,18 +104,34 @@ enum stage_result stage_finish(struct job_ctx *ctx)
         finish.model = rec->model;
         finish.usage = rec->usage;
     }
+    /* What the model call spent, whatever became of the answer: charged to
+     * the event's user and chat (run/stage_budget.c). */
+    struct store_charge charge;
+    if (rec->charge.model && ev) {
+        charge = (struct store_charge){.user_id = ev->user_id ? ev->user_id : "",
+                                       .chat_id = ev->chat_id ? ev->chat_id : "",
+                                       .model = rec->charge.model, .day = rec->charge.day,
+                                       .prompt_tokens = rec->charge.prompt_tokens,
+                                       .completion_tokens = rec->charge.completion_tokens,
+                                       .estimated = rec->charge.estimated};
+        finish.charge = &charge;
+    }
     int rc = finish_job(ctx, &finish);
     if (rc < 0 && (finish.n_turns > 0 || finish.n_sent > 0)) {
         /* The answer is out: a store that keeps refusing what it should
          * remember must not keep the event from being done. */
         log_warn("finishing the event without remembering the exchange");
-        struct job_finish bare = {.outcome = finish.outcome, .model = finish.model, .usage = finish.usage};
+        struct job_finish bare = {.outcome = finish.outcome, .model = finish.model, .usage = finish.usage,
+                                  .charge = finish.charge};
         rc = finish_job(ctx, &bare);
     }
     /* Counted once, by the worker whose finish was stored: a lost claim is
      * counted by its new holder, and a finish that failed is done (and
      * counted) again when the job is claimed after its lease. */
-    if (rc == 0)
+    if (rc == 0) {
         count(ctx->outcome);
+        if (finish.charge)
+            stage_budget_report(ctx);
+    }
     return STAGE_STOP;
 }

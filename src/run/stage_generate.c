@@ -72,6 +72,8 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     log_debug("model: %s", model->name);
     enum llm_result lr = llm_complete_to(ctx->env->llm, &target, prompt.messages, prompt.n, ctx->deadline,
                                          &ctx->llm, err, sizeof err);
+    if (lr == LLM_OK)
+        stage_budget_charge(ctx, model, &prompt); /* what the call spent, charged by finish */
     prompt_free(&prompt);
     if (lr == LLM_CANCELLED) {
         log_info("shutting down: giving the event back to the inbox");

@@ -693,6 +693,8 @@ static void test_invoke_start_end_lines_frame_the_request_ids(void **state)
 
     assert_invocation_lines(w, http_rid, "webhook:");
     assert_invocation_lines(w, d.request_id, "answered");
+    /* The per-event usage line (issue 11): the fake model reports 10 + 10 tokens. */
+    assert_invocation_lines(w, d.request_id, "model usage: " E2E_MODEL ", 10 prompt + 10 completion tokens");
     /* SLS indexes JSON: every line but the Start/End lines and the harness's is JSON. */
     char *log = bot_log(w);
     char *save = NULL;

@@ -789,6 +789,10 @@ static void test_emf_metrics_and_request_ids_in_the_logs(void **state)
                                             "LLMErrors", "LINEAPIErrors", NULL});
     if (json_number_value(json_object_get(rec, "EventsExpired")) != 0)
         fail_msg("an answered event reported EventsExpired %g", json_number_value(json_object_get(rec, "EventsExpired")));
+    /* Budgets: the fake model reports 10 prompt + 10 completion tokens. */
+    assert_emf_record(rec, (const char *[]){"LLMTokens", "LLMPromptTokens", "LLMCompletionTokens", NULL});
+    if (json_number_value(json_object_get(rec, "LLMTokens")) != 20)
+        fail_msg("LLMTokens is %g; the model reported 20", json_number_value(json_object_get(rec, "LLMTokens")));
     if (json_number_value(json_object_get(rec, "LLMLatencyMs")) < 150)
         fail_msg("LLMLatencyMs is %g; the model took 200 ms", json_number_value(json_object_get(rec, "LLMLatencyMs")));
     /* Nothing failed in this invocation: the error counts are 0, not merely present. */

@@ -1470,6 +1470,57 @@ static void test_profile_language(void **state)
 /* The model a chat chose (issue 11): one row per chat, replaced by a new
  * choice, kept by a reopened store (a restart), dropped when the chat is
  * forgotten. */
+/* Budgets (issue 11): a finish charges its event's tokens once, summed per
+ * user across chats and per chat for a day; the day's notice goes to one
+ * event (asked again by it: still its); purge removes both. */
+static void test_budgets(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job;
+    int64_t by_user = -1, in_chat = -1;
+    struct store_charge c1 = { "U1", "U1", "big", 100, 10, 5, false };
+    struct store_charge c2 = { "U1", "G1", "small", 100, 3, 4, true };
+    struct job_finish f = { .outcome = OUTCOME_ANSWERED, .usage = { -1, -1, -1 }, .charge = &c1 };
+
+    add_event(fx->st, "e1", "U1", 1);
+    add_event(fx->st, "e2", "G1", 2);
+    claim_expect(fx->st, "e1", &job);
+    assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen + 1, &f), 1); /* lost: no charge */
+    assert_int_equal(store_usage_day(fx->st, "U1", "U1", 100, &by_user, &in_chat), 0);
+    assert_int_equal(by_user, 0);
+    assert_int_equal(in_chat, 0);
+    assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen, &f), 0);
+    job_free(&job);
+    claim_expect(fx->st, "e2", &job);
+    f.charge = &c2;
+    assert_int_equal(store_job_finish(fx->st, "e2", job.claim_gen, &f), 0);
+    job_free(&job);
+    expect_admin_text(fx, "SELECT user_id || ',' || chat_id || ',' || model || ',' || day || ',' || prompt_tokens"
+                          " || ',' || completion_tokens FROM %slinebot_usage WHERE event_id = 'e2'",
+                      "U1,G1,small,100,3,4");
+
+    assert_int_equal(store_usage_day(fx->st, "U1", "G1", 100, &by_user, &in_chat), 0);
+    assert_int_equal(by_user, 22); /* both chats */
+    assert_int_equal(in_chat, 7);  /* the group's only */
+    assert_int_equal(store_usage_day(fx->st, "U2", "G1", 100, &by_user, &in_chat), 0);
+    assert_int_equal(by_user, 0);
+    assert_int_equal(in_chat, 7);
+    assert_int_equal(store_usage_day(fx->st, "U1", "G1", 101, &by_user, &in_chat), 0);
+    assert_int_equal(by_user + in_chat, 0); /* another day */
+
+    assert_int_equal(store_budget_notice(fx->st, "U1", 100, "e3", 1000), 1);
+    assert_int_equal(store_budget_notice(fx->st, "U1", 100, "e3", 1001), 1); /* the same event again */
+    assert_int_equal(store_budget_notice(fx->st, "U1", 100, "e4", 1002), 0);
+    assert_int_equal(store_budget_notice(fx->st, "U1", 101, "e4", 1003), 1);
+    assert_int_equal(store_budget_notice(fx->st, "G1", 100, "e4", 1004), 1);
+
+    /* Retention: the notices (at 1000...) and the usage (at now) go. */
+    assert_int_equal(store_purge(fx->st, clock_now_ms() + 3600000, 0), 0);
+    assert_int_equal(store_usage_day(fx->st, "U1", "G1", 100, &by_user, &in_chat), 0);
+    assert_int_equal(by_user + in_chat, 0);
+    assert_int_equal(store_budget_notice(fx->st, "U1", 100, "e5", 2000), 1);
+}
+
 static void test_chat_models(void **state)
 {
     struct fixture *fx = *state;
@@ -3589,6 +3640,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_profile_language),
         STORE_TEST(test_chat_models),
         STORE_TEST(test_chat_personas),
+        STORE_TEST(test_budgets),
         STORE_TEST(test_rate_count),
         STORE_TEST(test_rate_count_concurrent),
         STORE_TEST(test_job_finish),

@@ -80,6 +80,9 @@ struct fake_line {
     bool test_success;                  /* the verdict of webhook/test */
     int test_status_code;
     char *test_reason, *test_detail;
+    long long quota_limit;              /* GET /v2/bot/message/quota; < 0: type "none" */
+    long long quota_used;               /* totalUsage before the pushes counted since */
+    size_t quota_pushes_at;             /* accepted pushes when the quota was set */
     char **loading_chats; /* accepted loading/start chat ids */
     size_t n_loading, cap_loading;
 };
@@ -417,6 +420,16 @@ static bool parse_member_path(const char *path, const char *kind, char *id, char
     return true;
 }
 
+/* Push requests accepted so far (under f->mu). */
+static size_t accepted_pushes(struct fake_line *f)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_requests; i++)
+        if (strcmp(f->requests[i].path, FAKE_LINE_PUSH_PATH) == 0 && f->requests[i].status == 200)
+            n++;
+    return n;
+}
+
 static void route(struct fake_line *f, const struct fake_http_request *req,
                   struct fake_http_response *r)
 {
@@ -467,7 +480,19 @@ static void route(struct fake_line *f, const struct fake_http_request *req,
         else
             handle_loading(f, body, r);
         json_decref(body);
-    } else if (strcmp(req->path, FAKE_LINE_BOT_INFO_PATH) == 0) {
+    } else if (strcmp(req->path, FAKE_LINE_QUOTA_PATH) == 0 ||
+               strcmp(req->path, FAKE_LINE_QUOTA_PATH "/consumption") == 0) {
+        if (!is_get)
+            set_error(r, 405, "Method Not Allowed", NULL, NULL);
+        else if (strcmp(req->path, FAKE_LINE_QUOTA_PATH) == 0)
+            fake_http_respond_json(r, 200, f->quota_limit < 0 ? json_pack("{s:s}", "type", "none")
+                                                              : json_pack("{s:s,s:I}", "type", "limited", "value",
+                                                                          (json_int_t)f->quota_limit));
+        else
+            fake_http_respond_json(r, 200, json_pack("{s:I}", "totalUsage",
+                                                     (json_int_t)(f->quota_used + (long long)(accepted_pushes(f) -
+                                                                                              f->quota_pushes_at))));
+  } else if (strcmp(req->path, FAKE_LINE_BOT_INFO_PATH) == 0) {
         if (!is_get)
             set_error(r, 405, "Method Not Allowed", NULL, NULL);
         else
@@ -556,6 +581,7 @@ struct fake_line *fake_line_start(const char *access_token)
     f->access_token = e2e_strdup(access_token);
     f->next_id = 500000000000000001ULL;
     f->bot_name = e2e_strdup("E2E Bot");
+    f->quota_limit = -1;
     f->bot_basic_id = e2e_strdup("@e2ebot");
     f->webhook_endpoint = e2e_strdup("");
     f->test_success = true;
@@ -724,6 +750,15 @@ void fake_line_set_bot_info(struct fake_line *f, const char *display_name, const
     free(f->bot_basic_id);
     f->bot_name = e2e_strdup(display_name);
     f->bot_basic_id = e2e_strdup(basic_id);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_line_set_quota(struct fake_line *f, long long limit, long long used)
+{
+    pthread_mutex_lock(&f->mu);
+    f->quota_limit = limit;
+    f->quota_used = used;
+    f->quota_pushes_at = accepted_pushes(f);
     pthread_mutex_unlock(&f->mu);
 }
 

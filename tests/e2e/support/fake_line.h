@@ -20,6 +20,8 @@
  *   GET  /v2/bot/channel/webhook/endpoint      {endpoint, active}
  *   PUT  /v2/bot/channel/webhook/endpoint      {endpoint}: https only, at most 500 chars
  *   POST /v2/bot/channel/webhook/test          optional {endpoint} -> the verdict a test set
+ *   GET  /v2/bot/message/quota                 {type:"none"} or {type:"limited", value}
+ *   GET  /v2/bot/message/quota/consumption     {totalUsage}: the set count plus accepted pushes
  *
  * Thread-safe: the server threads record under a mutex and signal a condition
  * variable, which the wait helpers sleep on. Strings returned in the record
@@ -67,6 +69,11 @@ void fake_line_set_profile(struct fake_line *f, const char *user_id, const char 
 #define FAKE_LINE_WEBHOOK_PATH "/v2/bot/channel/webhook/endpoint"
 #define FAKE_LINE_WEBHOOK_TEST_PATH "/v2/bot/channel/webhook/test"
 
+#define FAKE_LINE_QUOTA_PATH "/v2/bot/message/quota"
+/* The month's push quota: `limit` messages (< 0: type "none", the default),
+ * `used` of them sent before; every accepted push request after this call
+ * adds one to totalUsage, as LINE counts a push to one user. */
+void fake_line_set_quota(struct fake_line *f, long long limit, long long used);
 /* What GET /v2/bot/info answers (default "E2E Bot", "@e2ebot"). */
 void fake_line_set_bot_info(struct fake_line *f, const char *display_name, const char *basic_id);
 /* The registered webhook (default none: endpoint "" and inactive). A PUT
