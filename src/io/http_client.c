@@ -635,6 +635,8 @@ static int conclude(CURL *h, CURLcode rc, const struct transfer *t, const atomic
     } else {
         if (rc == CURLE_OPERATION_TIMEDOUT)
             resp->timed_out = 1;
+        if (rc == CURLE_UNSUPPORTED_PROTOCOL)
+            resp->scheme_refused = 1;
         /* The error buffer is the more specific text when curl filled it in. */
         snprintf(resp->error, sizeof(resp->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }

@@ -63,6 +63,7 @@ struct http_response {
     int cancelled;                   /* 1 when aborted through `cancel` */
     int too_large;                   /* 1 when the body passed max_response_bytes */
     int blocked;                     /* 1 when public_only refused an address */
+    int scheme_refused;              /* 1 when a redirect led to a scheme not allowed (https_only) */
     char error[256];                 /* transport error text (no URL query, no headers) */
 };
 

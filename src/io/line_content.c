@@ -118,6 +118,8 @@ static enum content_result failure(const struct http_response *resp, int rc, con
             return CONTENT_TOO_LARGE;
         if (resp->blocked)
             return CONTENT_BLOCKED;
+        if (resp->scheme_refused) /* redirected to http */
+            return CONTENT_NOT_HTTPS;
         return CONTENT_FAILED;
     }
     snprintf(err, errlen, "%s: status %ld", what, resp->status);
