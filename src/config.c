@@ -432,6 +432,24 @@ static void free_personas(struct config *cfg)
     cfg->personas = NULL;
 }
 
+/* ---- images and other content (issue 13) ---- */
+static void load_content(struct loader *l, struct config *cfg)
+{
+    cfg->max_content_mb = get_int(l, "LINEBOT_MAX_CONTENT_MB");
+    cfg->max_images = get_int(l, "LINEBOT_MAX_IMAGES");
+    cfg->image_followup_s = get_int(l, "LINEBOT_IMAGE_FOLLOWUP_S");
+    const char *name = env_nonempty(l->env, "LINEBOT_VISION_MODEL");
+    if (!name || !cfg->models)
+        return;
+    const struct model_entry *m = models_find(cfg->models, name);
+    if (!m)
+        fail(l, "LINEBOT_VISION_MODEL", "names no model of the catalogue (LINEBOT_MODELS)");
+    else if (!m->vision)
+        fail(l, "LINEBOT_VISION_MODEL", "names a model without \"vision\": true in LINEBOT_MODELS");
+    else
+        cfg->vision_model = m;
+}
+
 static void free_models(struct config *cfg)
 {
     if (cfg->models)
@@ -539,6 +557,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->reasoning_effort = get_reasoning_effort(&l);
     load_models(&l, cfg);
     load_personas(&l, cfg);
+    load_content(&l, cfg);
 
     get_db(cfg, env);
     cfg->workers = get_int(&l, "LINEBOT_WORKERS");
@@ -631,6 +650,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
             fail(&l, "LINEBOT_TEST_CLOCK_OFFSET_MS", "must be a whole number");
     }
     cfg->test_dashscope_host = opt_str(&l, env, "LINEBOT_TEST_DASHSCOPE_HOST");
+    cfg->test_allow_loopback_content = get_bool(&l, "LINEBOT_TEST_ALLOW_LOOPBACK_CONTENT");
 #endif
 
     if (l.failed) {

@@ -42,6 +42,7 @@ enum async_mode {
 
 struct model_catalogue; /* core/models.h */
 struct persona_catalogue; /* core/personas.h */
+struct model_entry;
 
 struct config {
     /* Front door */
@@ -136,11 +137,21 @@ struct config {
     struct persona_catalogue *personas; /* LINEBOT_PERSONAS (core/personas.h); never NULL after
                                            config_load, empty when unset */
 
+    /* Images and other content (issue 13). */
+    int max_content_mb;         /* LINEBOT_MAX_CONTENT_MB, default 10 */
+    const struct model_entry *vision_model; /* LINEBOT_VISION_MODEL (an item of `models`, checked to
+                                       have vision); NULL: the chat's model if it has vision, else the
+                                       first that has */
+    int max_images;             /* LINEBOT_MAX_IMAGES, default 4 */
+    int image_followup_s;       /* LINEBOT_IMAGE_FOLLOWUP_S, default 600 */
+
     /* Test builds only (LINEBOT_TESTING): crash at a named point, shift the clock. */
     char *failpoint;            /* LINEBOT_FAILPOINT */
     long long clock_offset_ms;  /* LINEBOT_TEST_CLOCK_OFFSET_MS */
     char *test_dashscope_host;  /* LINEBOT_TEST_DASHSCOPE_HOST: this host counts as DashScope's,
                                    so a loopback fake gets the DashScope rules; NULL in release builds */
+    bool test_allow_loopback_content; /* LINEBOT_TEST_ALLOW_LOOPBACK_CONTENT: external content from a
+                                         loopback fake, over http; false in release builds */
 };
 
 /* Fills `cfg` from `env`. Returns 0, or -1 with a one-line message in `err`

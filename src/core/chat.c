@@ -173,6 +173,32 @@ static bool starts_with_trigger(const struct line_event *ev, const char *trigger
     return strncasecmp(t, trigger, strlen(trigger)) == 0;
 }
 
+const char chat_image_question[] =
+    "Look at the image. If it asks something (a question, a problem on a screenshot, text to read), answer it; "
+    "otherwise describe it briefly.";
+
+bool chat_vision_available(const struct config *cfg)
+{
+    if (cfg->vision_model)
+        return true;
+    for (size_t i = 0; cfg->models && i < cfg->models->n; i++)
+        if (cfg->models->items[i].vision)
+            return true;
+    return false;
+}
+
+static bool sticker_answerable(const struct line_event *ev)
+{
+    return ev->message_kind == MESSAGE_STICKER && (ev->sticker_keywords || ev->sticker_text);
+}
+
+char *chat_sticker_text(const struct line_event *ev)
+{
+    const char *k = ev->sticker_keywords, *t = ev->sticker_text;
+    return xasprintf("(The user sent a LINE sticker.%s%s%s%s%s) React to it briefly, as a friend would.",
+                     k ? " Its keywords: " : "", k ? k : "", k ? "." : "", t ? " Its text: " : "", t ? t : "");
+}
+
 /* LINEBOT_MEDIA_TEXT set to "": media get no answer. */
 static bool media_silenced(const struct config *cfg)
 {
@@ -208,7 +234,8 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
     if (ev->standby || !ev->chat_id)
         return false;
     if (ev->chat_type == CHAT_USER)
-        return ev->message_kind == MESSAGE_TEXT ||
+        return ev->message_kind == MESSAGE_TEXT || sticker_answerable(ev) ||
+               (ev->message_kind == MESSAGE_IMAGE && chat_vision_available(cfg)) ||
                (is_media(ev->message_kind) && !media_silenced(cfg));
     if (ev->message_kind != MESSAGE_TEXT)
         return false;
@@ -458,6 +485,21 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
 
     bool group = ev->chat_type != CHAT_USER;
     if (ev->message_kind != MESSAGE_TEXT) {
+        /* Groups: an image is used only when a message addressing the bot
+         * quotes it (run/stage_fetch.c); group chatter is not kept. */
+        if (!group && ev->message_kind == MESSAGE_IMAGE && chat_vision_available(cfg)) {
+            d->image = true;
+            d->text = xstrdup("");
+            d->rate_limited = true;
+            decide(d, CHAT_ANSWER, "image in one-to-one chat");
+            return;
+        }
+        if (!group && sticker_answerable(ev)) {
+            d->text = chat_sticker_text(ev);
+            d->rate_limited = true;
+            decide(d, CHAT_ANSWER, "sticker in one-to-one chat");
+            return;
+        }
         if (!group && is_media(ev->message_kind) && !media_silenced(cfg)) {
             d->fixed = TEXT_MEDIA;
             d->rate_limited = true;

@@ -61,6 +61,7 @@ struct chat_decision {
     enum text_id fixed;     /* CHAT_REPLY_FIXED, CHAT_RESET: which text (its language is chosen later) */
     enum chat_persona_op persona_op; /* CHAT_PERSONA */
     bool rate_limited;      /* counts toward the user's per-minute limit */
+    bool image;             /* CHAT_ANSWER: the event is an image, for the vision model (`text` "") */
     const char *reason;     /* short, for debug logs: why this action */
 };
 
@@ -115,6 +116,19 @@ bool chat_may_switch_model(const struct config *cfg, const struct line_event *ev
  * inside `text` (`*arg_len` bytes, trimmed; "" for show and reset).
  * "/persona set" without a text shows the list. */
 bool chat_parse_persona_command(const char *text, enum chat_persona_op *op, const char **arg, size_t *arg_len);
+
+/* ---- images and stickers (issue 13) ---- */
+
+/* True when some model can read images: LINEBOT_VISION_MODEL, or an item of
+ * the catalogue with "vision": true. Without one, images get the media text. */
+bool chat_vision_available(const struct config *cfg);
+
+/* What the model is asked with an image that came without words. */
+extern const char chat_image_question[];
+
+/* What the model is told of a sticker: its keywords and text, as LINE
+ * describes it (malloc'd). A sticker without either is not answered. */
+char *chat_sticker_text(const struct line_event *ev);
 
 /* ---- rate limit: a fixed one-minute window per user ---- */
 enum rate_verdict { RATE_ALLOW, RATE_WARN, RATE_SILENT };

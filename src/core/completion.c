@@ -15,6 +15,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,39 @@ static json_t *json_text(const char *s)
     return j;
 }
 
+char *completion_data_url(const char *mime, const void *data, size_t len)
+{
+    static const char prefix_fmt[] = "data:%s;base64,";
+    size_t prefix = strlen(mime) + sizeof prefix_fmt - 3;
+    size_t encoded = 4 * ((len + 2) / 3);
+    char *url = xmalloc(prefix + encoded + 1);
+    snprintf(url, prefix + 1, prefix_fmt, mime);
+    /* EVP_EncodeBlock writes no line breaks, and the NUL after the text. */
+    EVP_EncodeBlock((unsigned char *)url + prefix, data, (int)len);
+    return url;
+}
+
+/* A message's content: its text alone, or the text and its images as parts. */
+static json_t *message_content(const struct llm_message *m)
+{
+    if (!m->n_images)
+        return json_text(m->content);
+    json_t *parts = json_array();
+    json_t *text = json_object();
+    json_object_set_new(text, "type", json_string("text"));
+    json_object_set_new(text, "text", json_text(m->content));
+    json_array_append_new(parts, text);
+    for (size_t i = 0; i < m->n_images; i++) {
+        json_t *image = json_object();
+        json_t *url = json_object();
+        json_object_set_new(url, "url", json_text(m->image_urls[i]));
+        json_object_set_new(image, "type", json_string("image_url"));
+        json_object_set_new(image, "image_url", url);
+        json_array_append_new(parts, image);
+    }
+    return parts;
+}
+
 char *completion_request_json(const struct completion_options *opt,
                               const struct llm_message *msgs, size_t n)
 {
@@ -46,7 +80,7 @@ char *completion_request_json(const struct completion_options *opt,
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_object();
         json_object_set_new(m, "role", json_text(msgs[i].role));
-        json_object_set_new(m, "content", json_text(msgs[i].content));
+        json_object_set_new(m, "content", message_content(&msgs[i]));
         json_array_append_new(arr, m);
     }
     json_object_set_new(root, "messages", arr);

@@ -14,7 +14,15 @@
 struct llm_message {
     const char *role;     /* "system", "user", "assistant" */
     const char *content;
+    /* Images for a vision model (issue 13): data: URLs ("data:image/png;
+     * base64,..."). With any, the content is sent as parts: the text, then
+     * one {"type":"image_url","image_url":{"url":...}} per image. */
+    const char *const *image_urls;
+    size_t n_images;
 };
+
+/* A data: URL of `len` bytes of type `mime`, base64 (malloc'd). */
+char *completion_data_url(const char *mime, const void *data, size_t len);
 
 struct completion_options {
     const char *model;

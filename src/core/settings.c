@@ -18,6 +18,7 @@
 #define G_SERVER "Server"
 #define G_CHAT "Store and chat"
 #define G_LOGS "Logs and TLS"
+#define G_MEDIA "Images and other content"
 #define G_CLOUD "Serverless (AWS Lambda, Alibaba Function Compute)"
 #define G_TEST "Test builds"
 
@@ -113,6 +114,15 @@ static const struct setting table[] = {
     {"LINEBOT_TRUNCATED_TEXT", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_CHAT,
      "mark at the end of a cut answer (default: built in; empty: none)"},
 
+    /* Images and other content (issue 13) */
+    {"LINEBOT_MAX_CONTENT_MB", SETTING_INT, "10", 1, 100, NULL, 0, G_MEDIA,
+     "largest image, voice message or file fetched, in MB"},
+    {"LINEBOT_VISION_MODEL", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MEDIA,
+     "catalogue model that reads images; default: the chat's model if it has vision, else the first that has"},
+    {"LINEBOT_MAX_IMAGES", SETTING_INT, "4", 1, 20, NULL, 0, G_MEDIA, "images sent to the model in one request"},
+    {"LINEBOT_IMAGE_FOLLOWUP_S", SETTING_INT, "600", 0, 86400, NULL, 0, G_MEDIA,
+     "seconds a text right after an image is asked together with it (0: never)"},
+
     /* Logs and TLS */
     {"LOG_LEVEL", SETTING_CHOICE, "info", 0, 0, "debug | info | warn | error", 0, G_LOGS,
      "how much is logged; message texts only at debug"},
@@ -158,6 +168,8 @@ static const struct setting table[] = {
     {"LINEBOT_TEST_CLOCK_OFFSET_MS", SETTING_TEXT, NULL, 0, 0, NULL, SETTING_HIDDEN, G_TEST, "shift the clock"},
     {"LINEBOT_TEST_DASHSCOPE_HOST", SETTING_TEXT, NULL, 0, 0, NULL, SETTING_HIDDEN, G_TEST,
      "this host counts as DashScope's"},
+    {"LINEBOT_TEST_ALLOW_LOOPBACK_CONTENT", SETTING_BOOL, "0", 0, 0, NULL, SETTING_HIDDEN, G_TEST,
+     "external content may come from loopback, over http (the e2e fakes)"},
 };
 
 /* The tests' own variables (LINEBOT_TEST_PG_URL, ...) reach the binary too. */

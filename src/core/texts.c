@@ -173,6 +173,54 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "本日の使用量は {} トークンです。1日の上限はありません。",
             "你今天已使用 {} 個 token，沒有每日上限。",
         },
+    [TEXT_CONTENT_EXPIRED] =
+        {
+            "Sorry, LINE no longer has that file (it may have expired). Please send it again.",
+            "すみません、そのファイルはLINEにもう残っていません（期限切れかもしれません）。もう一度送ってください。",
+            "抱歉，LINE 上已經找不到這個檔案了（可能已過期）。請再傳一次。",
+        },
+    [TEXT_CONTENT_TOO_LARGE] =
+        {
+            "Sorry, that file is too large for me. The limit is {} MB.",
+            "すみません、そのファイルは大きすぎます。上限は {} MB です。",
+            "抱歉，這個檔案太大了，上限是 {} MB。",
+        },
+    [TEXT_CONTENT_NOT_HTTPS] =
+        {
+            "Sorry, I only open images from secure (https) links.",
+            "すみません、安全な（https の）リンクの画像しか開けません。",
+            "抱歉，我只能開啟安全（https）連結的圖片。",
+        },
+    [TEXT_CONTENT_BLOCKED] =
+        {
+            "Sorry, I can't open content from that address.",
+            "すみません、そのアドレスのコンテンツは開けません。",
+            "抱歉，我無法開啟這個位址的內容。",
+        },
+    [TEXT_CONTENT_MISMATCH] =
+        {
+            "Sorry, that doesn't look like an image I can read (PNG, JPEG, GIF or WebP).",
+            "すみません、読み取れる画像（PNG、JPEG、GIF、WebP）ではないようです。",
+            "抱歉，這看起來不是我能讀取的圖片（PNG、JPEG、GIF 或 WebP）。",
+        },
+    [TEXT_CONTENT_FAILED] =
+        {
+            "Sorry, I couldn't download that from LINE just now. Please try again in a moment.",
+            "すみません、今はLINEからダウンロードできませんでした。少し時間をおいて、もう一度お試しください。",
+            "抱歉，我現在無法從 LINE 下載這個內容。請稍後再試一次。",
+        },
+    [TEXT_TRANSCODE_FAILED] =
+        {
+            "Sorry, LINE couldn't prepare that recording or video, so I can't open it.",
+            "すみません、LINEがその録音・動画を変換できなかったため、開けません。",
+            "抱歉，LINE 無法處理這段錄音或影片，所以我打不開。",
+        },
+    [TEXT_IMAGE_REJECTED] =
+        {
+            "Sorry, the model couldn't read that image. Please try another one.",
+            "すみません、モデルがその画像を読み取れませんでした。別の画像でお試しください。",
+            "抱歉，模型無法讀取這張圖片。請換一張試試。",
+        },
 };
 
 const char *texts_builtin(enum text_id id, enum lang lang)
@@ -225,6 +273,14 @@ const char *texts_override(const struct config *cfg, enum text_id id)
     case TEXT_BUDGET_CHEAPER:
     case TEXT_USAGE:
     case TEXT_USAGE_UNLIMITED:
+    case TEXT_CONTENT_EXPIRED:
+    case TEXT_CONTENT_TOO_LARGE:
+    case TEXT_CONTENT_NOT_HTTPS:
+    case TEXT_CONTENT_BLOCKED:
+    case TEXT_CONTENT_MISMATCH:
+    case TEXT_CONTENT_FAILED:
+    case TEXT_TRANSCODE_FAILED:
+    case TEXT_IMAGE_REJECTED:
         return NULL; /* no setting: always the built-in text */
     case TEXT_NONE:
     case TEXT_COUNT:

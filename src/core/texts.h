@@ -54,6 +54,16 @@ enum text_id {
     TEXT_BUDGET_CHEAPER,  /* under the notice: "Or try a cheaper model: {}" */
     TEXT_USAGE,           /* /usage: tokens {}, limit {}, reset {} */
     TEXT_USAGE_UNLIMITED, /* /usage without a limit: tokens {} */
+    /* Content a user sent that could not be used (issue 13; no setting):
+     * each names its reason. */
+    TEXT_CONTENT_EXPIRED,   /* LINE no longer has it (404) */
+    TEXT_CONTENT_TOO_LARGE, /* over LINEBOT_MAX_CONTENT_MB: "{}" is the limit in MB */
+    TEXT_CONTENT_NOT_HTTPS, /* an external URL that is not https */
+    TEXT_CONTENT_BLOCKED,   /* an external URL at a private or local address */
+    TEXT_CONTENT_MISMATCH,  /* the bytes are not an image (whatever the header said) */
+    TEXT_CONTENT_FAILED,    /* could not be downloaded in time */
+    TEXT_TRANSCODE_FAILED,  /* LINE could not transcode the audio or video */
+    TEXT_IMAGE_REJECTED,    /* the vision model refused the image (400) */
     TEXT_COUNT
 };
 

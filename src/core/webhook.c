@@ -255,14 +255,80 @@ static void parse_mentions(const json_t *message, struct line_event *ev)
     }
 }
 
+/* imageSet index and total: 1..IMAGE_SET_MAX, else 0 (missing). */
+#define IMAGE_SET_MAX 100
+
+static int small_count_at(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v))
+        return 0;
+    json_int_t n = json_integer_value(v);
+    return n >= 1 && n <= IMAGE_SET_MAX ? (int)n : 0;
+}
+
+/* The sticker's keywords joined by ", " (strings only, at most 20 of them,
+ * as LINE sends up to 15), or NULL when there are none. */
+static char *sticker_keywords(const json_t *message)
+{
+    const json_t *list = json_object_get(message, "keywords");
+    size_t i;
+    const json_t *k;
+    size_t total = 0, n = 0;
+    json_array_foreach(list, i, k) {
+        if (i >= 20)
+            break;
+        if (json_string_value(k) && json_string_value(k)[0])
+            total += strlen(json_string_value(k)) + 2;
+    }
+    if (total == 0)
+        return NULL;
+    char *out = xmalloc(total + 1);
+    out[0] = '\0';
+    size_t len = 0;
+    json_array_foreach(list, i, k) {
+        if (i >= 20)
+            break;
+        const char *s = json_string_value(k);
+        if (!s || !s[0])
+            continue;
+        len += (size_t)sprintf(out + len, "%s%s", n++ ? ", " : "", s);
+    }
+    return out;
+}
+
+/* What an image, video, audio or file message says about its content. */
+static void parse_content(const json_t *message, struct line_event *ev)
+{
+    const json_t *provider = json_object_get(message, "contentProvider");
+    const char *type = str_at(provider, "type");
+    ev->content_external = type != NULL && strcmp(type, "external") == 0;
+    if (ev->content_external)
+        ev->content_url = dup_or_null(nonempty_str_at(provider, "originalContentUrl"));
+    const json_t *set = json_object_get(message, "imageSet");
+    ev->image_set_id = dup_or_null(nonempty_str_at(set, "id"));
+    if (ev->image_set_id) {
+        ev->image_set_index = small_count_at(set, "index");
+        ev->image_set_total = small_count_at(set, "total");
+    }
+}
+
 /* message and messageEdited share the message object's shape. text is only
- * taken from text messages (a sticker's "text" is not something a user typed). */
+ * taken from text messages (a sticker's "text" is not something a user
+ * typed: it is kept apart, with the sticker's keywords). */
 static void parse_message(const json_t *message, struct line_event *ev)
 {
     ev->message_kind = message_kind_of(str_at(message, "type"));
     ev->message_id = dup_or_null(nonempty_str_at(message, "id"));
     ev->quoted_message_id = dup_or_null(nonempty_str_at(message, "quotedMessageId"));
     ev->quote_token = dup_or_null(nonempty_str_at(message, "quoteToken"));
+    if (ev->message_kind == MESSAGE_STICKER) {
+        ev->sticker_keywords = sticker_keywords(message);
+        ev->sticker_text = dup_or_null(nonempty_str_at(message, "text"));
+    }
+    if (ev->message_kind == MESSAGE_IMAGE || ev->message_kind == MESSAGE_VIDEO ||
+        ev->message_kind == MESSAGE_AUDIO || ev->message_kind == MESSAGE_FILE)
+        parse_content(message, ev);
     if (ev->message_kind != MESSAGE_TEXT)
         return;
     ev->text = dup_or_null(str_at(message, "text"));
@@ -465,6 +531,10 @@ void line_event_free(struct line_event *ev)
     free(ev->mentions);
     free(ev->unsend_message_id);
     free(ev->postback_data);
+    free(ev->content_url);
+    free(ev->image_set_id);
+    free(ev->sticker_keywords);
+    free(ev->sticker_text);
     free(ev->raw_json);
     memset(ev, 0, sizeof *ev);
 }

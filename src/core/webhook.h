@@ -89,6 +89,16 @@ struct line_event {
     struct mention *mentions;
     size_t n_mentions;
 
+    /* image, video, audio, file: where the content is (io/line_content.h) */
+    bool content_external;      /* contentProvider.type "external" */
+    char *content_url;          /* its originalContentUrl (external only), NULL otherwise */
+    char *image_set_id;         /* imageSet.id: images sent together */
+    int image_set_index;        /* imageSet.index, 1-based; 0 when missing (old Android clients) */
+    int image_set_total;        /* imageSet.total; 0 when missing */
+    /* sticker */
+    char *sticker_keywords;     /* keywords, joined by ", "; NULL when none */
+    char *sticker_text;         /* a message sticker's text; NULL when none */
+
     /* unsend */
     char *unsend_message_id;    /* unsend.messageId */
 

@@ -26,10 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/netaddr.h"
 
 #ifndef LINEBOT_VERSION
 #define LINEBOT_VERSION "dev"
@@ -55,6 +57,8 @@ struct transfer {
     size_t max_bytes;
     int too_large;
     const atomic_int *cancel;
+    int allow_loopback;    /* public_only transfers: loopback is allowed too */
+    int blocked;           /* an address was refused */
 #ifdef HTTP_OWN_HEADERS
     struct http_client *client; /* NULL: the side transfer, whose headers are not kept */
 #endif
@@ -138,6 +142,35 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata);
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata);
 static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
 
+/* The schemes a transfer and its redirects may use. */
+static void set_protocols(CURL *h, int https_only)
+{
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+    const char *list = https_only ? "https" : "http,https";
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, list);
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, list);
+#else
+    long mask = https_only ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, mask);
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, mask);
+#endif
+}
+
+/* public_only: the socket for a connection to `address`, opened only when
+ * the address is public (or loopback, when allowed). It runs after DNS and
+ * for every address tried, redirects included, so no name can lead the
+ * transfer into the bot's own network. */
+static curl_socket_t open_checked_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    struct transfer *t = clientp;
+    (void)purpose;
+    enum netaddr_class c = netaddr_classify(&address->addr, address->addrlen);
+    if (c == NETADDR_PUBLIC || (c == NETADDR_LOOPBACK && t->allow_loopback))
+        return socket(address->family, address->socktype, address->protocol);
+    t->blocked = 1;
+    return CURL_SOCKET_BAD;
+}
+
 /* A handle with the options every request shares, set once: prepare() sets
  * only what differs per request, instead of a curl_easy_reset and two dozen
  * options each time. The CA bundle is chosen (http_use_ca_bundle) before any
@@ -149,13 +182,7 @@ static CURL *new_handle(void)
         alloc_fail("curl_easy_init", 0);
     if (ca_bundle[0])
         curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
-#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
+    set_protocols(h, 0);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -552,6 +579,18 @@ static int prepare(CURL *h, const struct http_request *req, struct transfer *t, 
     curl_easy_setopt(h, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, t);
 
+    /* Someone else's URL, or ours: every option set both ways, each time. */
+    set_protocols(h, req->https_only);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+    t->allow_loopback = req->allow_loopback;
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, req->public_only ? open_checked_socket : NULL);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, req->public_only ? (void *)t : NULL);
+    /* A warm connection was opened without the check: never reuse one, and
+     * never leave this one for a request without it. */
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, req->public_only ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, req->public_only ? 1L : 0L);
+
     if (strcmp(req->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -583,7 +622,11 @@ static int conclude(CURL *h, CURLcode rc, const struct transfer *t, const atomic
         return 0;
     }
     resp->status = 0;
-    if (t->too_large) {
+    if (t->blocked) {
+        resp->blocked = 1;
+        snprintf(resp->error, sizeof(resp->error), "refused to connect to a private, loopback or link-local address");
+    } else if (t->too_large) {
+        resp->too_large = 1;
         snprintf(resp->error, sizeof(resp->error),
                  "response body larger than %zu bytes (status %ld)", t->max_bytes, status);
     } else if (rc == CURLE_ABORTED_BY_CALLBACK && cancel && atomic_load(cancel)) {
@@ -592,6 +635,8 @@ static int conclude(CURL *h, CURLcode rc, const struct transfer *t, const atomic
     } else {
         if (rc == CURLE_OPERATION_TIMEDOUT)
             resp->timed_out = 1;
+        if (rc == CURLE_UNSUPPORTED_PROTOCOL)
+            resp->scheme_refused = 1;
         /* The error buffer is the more specific text when curl filled it in. */
         snprintf(resp->error, sizeof(resp->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }

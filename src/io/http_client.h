@@ -45,6 +45,12 @@ struct http_request {
     long timeout_ms;                 /* whole transfer; 0 = 30000 */
     const atomic_int *cancel;        /* when non-NULL and set, the transfer aborts */
     size_t max_response_bytes;       /* 0 = 4 MiB; a larger answer is a transport error */
+    /* Someone else's URL (a LINE message's `external` content): */
+    int https_only;                  /* 1: https only, also for the redirects followed */
+    int follow_redirects;            /* 1: follow up to 3 redirects (never to another scheme than allowed) */
+    int public_only;                 /* 1: connect only to public addresses (core/netaddr.h), on a
+                                        connection of its own (none reused, none kept) */
+    int allow_loopback;              /* with public_only: loopback too (test builds' fakes) */
 };
 
 struct http_response {
@@ -55,6 +61,9 @@ struct http_response {
     char *retry_after_ms;            /* retry-after-ms header value, or NULL */
     int timed_out;                   /* 1 when the failure was a timeout */
     int cancelled;                   /* 1 when aborted through `cancel` */
+    int too_large;                   /* 1 when the body passed max_response_bytes */
+    int blocked;                     /* 1 when public_only refused an address */
+    int scheme_refused;              /* 1 when a redirect led to a scheme not allowed (https_only) */
     char error[256];                 /* transport error text (no URL query, no headers) */
 };
 

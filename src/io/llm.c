@@ -281,6 +281,7 @@ enum llm_result llm_complete_to(struct llm_client *llm, const struct llm_target 
             snprintf(reason, sizeof(reason), "bad response: %s", perr);
             retryable = 0;
         } else if (rc == 0) {
+            answer->status = resp.status;
             status_reason(&resp, reason, sizeof(reason));
             if (resp.status == 400)
                 hint = completion_error_hint(resp.body, resp.body_len);

@@ -35,6 +35,7 @@ struct llm_answer {
     int64_t prompt_tokens;   /* OpenAI "usage"; -1 each when the response had none */
     int64_t completion_tokens;
     int64_t total_tokens;
+    long status;             /* on LLM_FAILED: the last attempt's HTTP status (0: none came) */
 };
 void llm_answer_free(struct llm_answer *a);
 

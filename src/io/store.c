@@ -309,6 +309,23 @@ int store_history_load(struct store *st, const char *chat_id, int max_turns, int
                                  max_context > 0 ? max_context : 0, turns, n);
 }
 
+int store_chat_waiting_events(struct store *st, const char *chat_id, size_t max, char ***payloads, size_t *n)
+{
+    if (payloads)
+        *payloads = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "waiting events", "chat_id");
+    if (!payloads || !n)
+        return missing(st, "waiting events", "payloads");
+    if (max == 0)
+        return 0;
+    return st->ops->chat_waiting_events(st, chat_id, max > 1000 ? 1000 : max, payloads, n);
+}
+
 int store_message_text(struct store *st, const char *chat_id, const char *message_id, char **text)
 {
     if (text)

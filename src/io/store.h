@@ -308,6 +308,15 @@ int store_job_park(struct store *st, const char *event_id, int64_t claim_gen, co
 int store_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, const char *parked_event_id,
                     char **answer);
 
+/* ---- images sent together (issue 13) ----
+ * The events of `chat_id` that wait to be claimed (pending webhook events,
+ * not internal jobs), oldest first, at most `max`: their payloads (the
+ * event JSON) and the times they were stored under. The job of the first
+ * image of a LINE imageSet looks here for the others, which wait behind it
+ * (a chat has one job in progress at a time). One read. Returns 0 with
+ * *payloads (NULL when *n is 0; free each and the array) or -1. */
+int store_chat_waiting_events(struct store *st, const char *chat_id, size_t max, char ***payloads, size_t *n);
+
 /* ---- history (struct turn and enum turn_role are in core/chat.h) ---- */
 /* The ids of the messages the bot sent (store_job_finish's sent_ids) are
  * remembered per chat, so a reply quoting one of them counts as addressed to

@@ -68,6 +68,7 @@ struct store_backend_ops {
     int (*job_renew)(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms);
     int (*recover)(struct store *st);
 
+    int (*chat_waiting_events)(struct store *st, const char *chat_id, size_t max, char ***payloads, size_t *n);
     int (*bot_message_is)(struct store *st, const char *chat_id, const char *message_id);
     int (*history_load)(struct store *st, const char *chat_id, int max_turns, int max_context,
                         struct turn **turns, size_t *n);

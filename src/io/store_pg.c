@@ -428,6 +428,9 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     "                       WHERE chat_id = $1 AND role = 'assistant'), 0)"                    \
     "   ORDER BY seq DESC LIMIT $3)"                                                           \
     ") AS t ORDER BY seq"
+#define SQL_CHAT_WAITING                                                                       \
+    "SELECT payload FROM linebot_inbox WHERE chat_id = $1 AND state = 'pending'"               \
+    " AND kind IS NULL AND payload IS NOT NULL ORDER BY timestamp_ms, seq LIMIT $2"
 #define SQL_MSG_TEXT                                                                           \
     "SELECT text FROM linebot_history WHERE chat_id = $1 AND message_id = $2"                  \
     " ORDER BY seq DESC LIMIT 1"
@@ -1673,6 +1676,25 @@ static int lookup_text(struct store *st, const char *what, const char *sql, stru
     return 1;
 }
 
+static int pg_chat_waiting_events(struct store *st, const char *chat_id, size_t max, char ***payloads, size_t *n)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    param_int(&p, (int64_t)max);
+    PGresult *res = lookup(st, "waiting events", SQL_CHAT_WAITING, &p);
+    if (!res)
+        return -1;
+    size_t rows = (size_t)PQntuples(res);
+    char **list = rows ? xcalloc(rows, sizeof *list) : NULL;
+    for (size_t i = 0; i < rows; i++)
+        list[i] = get_dup_text(res, (int)i, 0);
+    PQclear(res);
+    *payloads = list;
+    *n = rows;
+    return 0;
+}
+
 static int pg_message_text(struct store *st, const char *chat_id, const char *message_id,
                            char **text)
 {
@@ -2099,6 +2121,7 @@ static const struct store_backend_ops pg_ops = {
     .bot_message_is = pg_bot_message_is,
     .history_load = pg_history_load,
     .message_text = pg_message_text,
+    .chat_waiting_events = pg_chat_waiting_events,
     .message_delete = pg_message_delete,
     .message_update = pg_message_update,
     .history_clear = pg_history_clear,

@@ -460,6 +460,8 @@ static const char schema_fresh[] =
                     "                      WHERE chat_id = ?1 AND role = 'assistant'), 0)"     \
                     "  ORDER BY seq DESC LIMIT ?3)"                                            \
                     ") ORDER BY seq")                                                          \
+    X(CHAT_WAITING, "SELECT payload FROM linebot_inbox WHERE chat_id = ?1 AND state = 'pending'" \
+                    " AND kind IS NULL AND payload IS NOT NULL ORDER BY timestamp_ms, seq LIMIT ?2") \
     X(MSG_TEXT, "SELECT text FROM linebot_history WHERE chat_id = ?1 AND message_id = ?2"      \
                 " ORDER BY seq DESC LIMIT 1")                                                  \
     X(MSG_DELETE, "DELETE FROM linebot_history WHERE chat_id = ?1 AND message_id = ?2")        \
@@ -1696,6 +1698,35 @@ static int sq_history_load(struct store *st, const char *chat_id, int max_turns,
     return 0;
 }
 
+static int sq_chat_waiting_events(struct store *st, const char *chat_id, size_t max, char ***payloads, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_CHAT_WAITING);
+    char **list = NULL;
+    size_t count = 0;
+    int rc = bind_text(s, 1, chat_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        list = xrealloc_array(list, count + 1, sizeof *list);
+        list[count++] = column_dup_text(s, 0);
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "waiting events");
+        finish(s);
+        for (size_t i = 0; i < count; i++)
+            free(list[i]);
+        free(list);
+        return -1;
+    }
+    finish(s);
+    *payloads = list;
+    *n = count;
+    return 0;
+}
+
 static int sq_message_text(struct store *st, const char *chat_id, const char *message_id,
                            char **text)
 {
@@ -2120,6 +2151,8 @@ GATED(job_adopt, (struct store *st, const char *id, int64_t gen, const char *par
 GATED(job_release, (struct store *st, const char *id, int64_t gen), (st, id, gen))
 GATED(job_renew, (struct store *st, const char *id, int64_t gen, int64_t now_ms), (st, id, gen, now_ms))
 GATED(recover, (struct store *st), (st))
+GATED_READ(chat_waiting_events, (struct store *st, const char *chat, size_t max, char ***payloads, size_t *n),
+           (st, chat, max, payloads, n))
 GATED_READ(bot_message_is, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
 GATED_READ(history_load, (struct store *st, const char *chat, int max_turns, int max_context, struct turn **turns,
                           size_t *n), (st, chat, max_turns, max_context, turns, n))
@@ -2164,7 +2197,7 @@ static const struct store_backend_ops sqlite_ops = {
 #define OP(name) .name = gated_##name,
     OP(probe_write) OP(inbox_add) OP(inbox_forget) OP(inbox_depth) OP(claim_next) OP(job_sending)
     OP(job_finish) OP(context_keep) OP(rate_count) OP(task_add) OP(job_park) OP(job_adopt)
-    OP(job_release) OP(job_renew) OP(recover) OP(bot_message_is) OP(history_load)
+    OP(job_release) OP(job_renew) OP(recover) OP(chat_waiting_events) OP(bot_message_is) OP(history_load)
     OP(message_text) OP(message_delete) OP(message_update) OP(history_clear) OP(forget_chat)
     OP(profile_get) OP(profile_put) OP(chat_model_get) OP(chat_model_set)
     OP(chat_persona_get) OP(chat_persona_set) OP(purge)

@@ -3,7 +3,7 @@
  *
  * A claimed webhook event goes through the stages named in run/worker.c's
  * table, in order: claim, decide, act, gather, generate, format, deliver,
- * finish. Each stage does one job, reads what the stages before it left in
+ * finish (fetch content runs between act and gather). Each stage does one job, reads what the stages before it left in
  * `struct job_ctx`, adds its own part, and says how to go on
  * (enum stage_result). A new stage (retrieve, fetch content, transcribe) is a
  * function here and one row in that table. Internal to run/. */
@@ -64,6 +64,13 @@ struct job_ctx {
     char *reply_text;          /* act: a reply built for this event (/model, /persona), sent instead of `fixed` */
     struct quick_reply quick_reply; /* act: buttons that go with the fixed reply */
 
+    /* fetch content (stage_fetch.c) */
+    char **image_urls;         /* data: URLs of the images the model gets; freed after generate */
+    size_t n_images;
+    bool with_image;           /* the answer used images: history keeps "[image]" and its first line */
+    char **set_ids;            /* the other images of the event's imageSet, answered with it */
+    size_t n_set_ids;
+
     /* gather */
     char *speaker;             /* display name in groups and rooms, may be NULL */
     struct turn *history;
@@ -93,6 +100,7 @@ void worker_run_job(struct worker_env *env, const struct job *job);
 enum stage_result stage_claim(struct job_ctx *ctx);
 enum stage_result stage_decide(struct job_ctx *ctx);
 enum stage_result stage_act(struct job_ctx *ctx);
+enum stage_result stage_fetch(struct job_ctx *ctx);
 enum stage_result stage_gather(struct job_ctx *ctx);
 enum stage_result stage_generate(struct job_ctx *ctx);
 enum stage_result stage_format(struct job_ctx *ctx);
@@ -122,6 +130,21 @@ enum stage_result stage_act_usage(struct job_ctx *ctx);
 void stage_budget_charge(struct job_ctx *ctx, const struct model_entry *model, const struct prompt *prompt);
 /* finish, once the finish is stored: the charge in metrics and the log. */
 void stage_budget_report(const struct job_ctx *ctx);
+
+/* fetch content: the model that reads this job's images: LINEBOT_VISION_MODEL,
+ * else the chat's model when it has vision, else the catalogue's first
+ * that has; NULL when none has. */
+const struct model_entry *stage_vision_model(struct job_ctx *ctx);
+/* fetch content: frees the images (the job no longer needs their bytes). */
+void fetch_images_free(struct job_ctx *ctx);
+/* What history keeps of a user message that was an image. */
+#define FETCH_IMAGE_MARK "[image]"
+
+/* generate: the monotonic time the model must be done by: while the reply
+ * token is valid (LLM_BUDGET_MS after the event), or a full budget when the
+ * answer will be pushed, and within a serverless invocation's deadline. The
+ * content fetch shares it. */
+int64_t generate_deadline(const struct job_ctx *ctx);
 
 /* deliver, for a job a crash left in `sending`: resends its record. */
 enum stage_result stage_deliver_resume(struct job_ctx *ctx);

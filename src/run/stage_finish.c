@@ -14,6 +14,9 @@
  * linebot_events_expired_total, and the first one in each minute is logged as
  * an error, the others as warnings, so that overload is seen without a flood. */
 #include <stdatomic.h>
+#include <stdlib.h>
+
+#include "core/alloc.h"
 
 #include "io/clock.h"
 #include "obs/log.h"
@@ -90,15 +93,22 @@ enum stage_result stage_finish(struct job_ctx *ctx)
         .sent_at_ms = now,
         .usage = {.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1},
     };
-    struct turn turns[2];
+    /* The other images of an imageSet answered with this one come first,
+     * as "[image]" turns: their own jobs then see them answered. */
+    struct turn *turns = xcalloc(ctx->n_set_ids + 2, sizeof *turns);
     if (ctx->outcome == OUTCOME_ANSWERED && ev && rec->question && rec->answer) {
-        turns[0] = (struct turn){.role = TURN_USER, .speaker = rec->speaker, .user_id = ctx->ev.user_id,
-                                 .text = rec->question,
-                                 .message_id = ev->message_id, .timestamp_ms = ev->timestamp_ms};
-        turns[1] = (struct turn){.role = TURN_ASSISTANT, .text = rec->answer,
-                                 .message_id = ctx->sent.n ? ctx->sent.ids[0] : NULL, .timestamp_ms = now};
+        size_t n = 0;
+        for (size_t i = 0; i < ctx->n_set_ids; i++)
+            turns[n++] = (struct turn){.role = TURN_USER, .speaker = rec->speaker, .user_id = ctx->ev.user_id,
+                                       .text = (char *)FETCH_IMAGE_MARK,
+                                       .message_id = ctx->set_ids[i], .timestamp_ms = ev->timestamp_ms};
+        turns[n++] = (struct turn){.role = TURN_USER, .speaker = rec->speaker, .user_id = ctx->ev.user_id,
+                                   .text = rec->question,
+                                   .message_id = ev->message_id, .timestamp_ms = ev->timestamp_ms};
+        turns[n++] = (struct turn){.role = TURN_ASSISTANT, .text = rec->answer,
+                                   .message_id = ctx->sent.n ? ctx->sent.ids[0] : NULL, .timestamp_ms = now};
         finish.turns = turns;
-        finish.n_turns = 2;
+        finish.n_turns = n;
     }
     if (ctx->outcome == OUTCOME_ANSWERED && rec->model) {
         finish.model = rec->model;
@@ -125,6 +135,7 @@ enum stage_result stage_finish(struct job_ctx *ctx)
                                   .charge = finish.charge};
         rc = finish_job(ctx, &bare);
     }
+    free(turns);
     /* Counted once, by the worker whose finish was stored: a lost claim is
      * counted by its new holder, and a finish that failed is done (and
      * counted) again when the job is claimed after its lease. */

@@ -36,6 +36,18 @@ static char *dup_or_null(const char *s)
     return s ? xstrdup(s) : NULL;
 }
 
+/* An answer about an image is remembered as "[image]" (and the words asked
+ * with it) and the answer's first line: never the image, and no second call
+ * to the model for a summary. */
+static void remember_image_answer(struct answer_record *rec)
+{
+    const char *q = rec->question ? rec->question : "";
+    char *question = q[0] ? xasprintf("%s %s", FETCH_IMAGE_MARK, q) : xstrdup(FETCH_IMAGE_MARK);
+    free(rec->question);
+    rec->question = question;
+    rec->answer[strcspn(rec->answer, "\n")] = '\0';
+}
+
 const char *format_fixed_text(struct job_ctx *ctx, enum text_id id)
 {
     const struct config *cfg = ctx->env->cfg;
@@ -103,6 +115,8 @@ enum stage_result stage_format(struct job_ctx *ctx)
         /* Remember what the user saw, not the raw Markdown. */
         rec->question = dup_or_null(ctx->decision.text);
         rec->answer = joined(&rec->parts);
+        if (ctx->with_image)
+            remember_image_answer(rec);
         rec->speaker = dup_or_null(ctx->speaker);
         rec->model = dup_or_null(ctx->llm.model);
         rec->usage = (struct llm_usage){.prompt_tokens = ctx->llm.prompt_tokens,

@@ -34,6 +34,24 @@ bool generate_too_late(const struct job_ctx *ctx)
            (budget_left_ms(&ctx->ev, now) < LLM_MIN_BUDGET_MS && !cfg->push_fallback);
 }
 
+int64_t generate_deadline(const struct job_ctx *ctx)
+{
+    int64_t budget = budget_left_ms(&ctx->ev, clock_now_ms());
+    if (budget < LLM_MIN_BUDGET_MS)
+        budget = LLM_BUDGET_MS; /* it will be pushed: no reply token to race */
+    int64_t deadline = clock_monotonic_ms() + budget;
+    if (ctx->env->deadline_ms && deadline > ctx->env->deadline_ms - INVOCATION_MARGIN_MS)
+        deadline = ctx->env->deadline_ms - INVOCATION_MARGIN_MS; /* serverless: send before the platform stops us */
+    return deadline;
+}
+
+/* The model for this job: a vision model when it carries images. */
+static const struct model_entry *job_model(struct job_ctx *ctx)
+{
+    const struct model_entry *m = ctx->n_images ? stage_vision_model(ctx) : NULL;
+    return m ? m : stage_chat_model(ctx);
+}
+
 enum stage_result stage_generate(struct job_ctx *ctx)
 {
     if (!ctx->use_model)
@@ -41,15 +59,8 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     const struct config *cfg = ctx->env->cfg;
     const struct line_event *ev = &ctx->ev;
 
-    int64_t budget = budget_left_ms(ev, clock_now_ms());
-    if (budget < LLM_MIN_BUDGET_MS)
-        budget = LLM_BUDGET_MS; /* it will be pushed: no reply token to race */
-    ctx->deadline = clock_monotonic_ms() + budget;
-    if (ctx->env->deadline_ms && ctx->deadline > ctx->env->deadline_ms - INVOCATION_MARGIN_MS) {
-        /* Serverless: the answer must be sent before the platform stops us. */
-        ctx->deadline = ctx->env->deadline_ms - INVOCATION_MARGIN_MS;
-        budget = ctx->deadline - clock_monotonic_ms();
-    }
+    ctx->deadline = generate_deadline(ctx);
+    int64_t budget = ctx->deadline - clock_monotonic_ms();
 
     /* The animation's request goes out now and runs alongside the model's:
      * nobody waits for LINE's answer to it before asking the model. */
@@ -62,11 +73,18 @@ enum stage_result stage_generate(struct job_ctx *ctx)
      * at debug); masked like every line. */
     log_debug("question: %s", ctx->decision.text ? ctx->decision.text : "");
     struct prompt prompt;
+    const char *question = ctx->decision.text;
+    if (ctx->n_images && (!question || !question[0]))
+        question = chat_image_question; /* an image without words */
     char *persona = stage_chat_persona(ctx);
     chat_build_prompt(cfg, ev->chat_type, persona, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
-                      ctx->decision.text, &prompt);
+                      question, &prompt);
     free(persona);
-    const struct model_entry *model = stage_chat_model(ctx);
+    if (ctx->n_images) { /* the images go with the question, the last message */
+        prompt.messages[prompt.n - 1].image_urls = (const char *const *)ctx->image_urls;
+        prompt.messages[prompt.n - 1].n_images = ctx->n_images;
+    }
+    const struct model_entry *model = job_model(ctx);
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};
     log_debug("model: %s", model->name);
@@ -75,6 +93,8 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     if (lr == LLM_OK)
         stage_budget_charge(ctx, model, &prompt); /* what the call spent, charged by finish */
     prompt_free(&prompt);
+    size_t n_images = ctx->n_images;
+    fetch_images_free(ctx); /* the bytes are needed no longer than the model's call */
     if (lr == LLM_CANCELLED) {
         log_info("shutting down: giving the event back to the inbox");
         return STAGE_RELEASE;
@@ -82,6 +102,11 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     if (lr == LLM_OK) {
         ctx->model_answered = true;
         log_debug("model's answer: %s", ctx->llm.text ? ctx->llm.text : "");
+    } else if (n_images && ctx->llm.status == 400) {
+        /* The model refused what it was given: the image, most likely. */
+        log_warn("the model refused the image(s): %s", err);
+        ctx->use_model = false;
+        ctx->fixed = TEXT_IMAGE_REJECTED;
     } else
         log_warn("model failed, sending the apology: %s", err);
     failpoint(cfg, "worker_after_llm");

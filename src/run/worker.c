@@ -6,6 +6,8 @@
  *             `sending` is resent from its record and goes to finish
  *   decide    core/chat.c chooses the action; the rate limit counts
  *   act       store-only actions: unsend, edit, forget, group context, reset
+ *   fetch content  the images the model reads, from LINE or an external URL,
+ *             early: LINE deletes content after a while (stage_fetch.c)
  *   gather    history, the speaker's name, the quoted text (stage_gather.c)
  *   generate  the model's answer, within its time budget (stage_generate.c)
  *   format    Markdown to LINE texts, and the answer record (stage_format.c)
@@ -44,6 +46,7 @@ static const struct stage event_stages[] = {
     {"claim", stage_claim},       /* read the claimed event; a crash left it sending: resend */
     {"decide", stage_decide},     /* core/chat.c decides; the rate limit counts */
     {"act", stage_act},           /* store-only actions (unsend, edit, forget, context, reset) */
+    {"fetch content", stage_fetch}, /* images for the vision model; bad content gets its notice */
     {"gather", stage_gather},     /* history, speaker name, quoted text */
     {"generate", stage_generate}, /* the model, within its time budget */
     {"format", stage_format},     /* Markdown to LINE texts; the answer record */
@@ -86,6 +89,10 @@ static void ctx_free(struct job_ctx *ctx)
     quick_reply_free(&ctx->quick_reply);
     turns_free(ctx->history, ctx->n_history);
     free(ctx->quoted);
+    fetch_images_free(ctx);
+    for (size_t i = 0; i < ctx->n_set_ids; i++)
+        free(ctx->set_ids[i]);
+    free(ctx->set_ids);
     llm_answer_free(&ctx->llm);
     answer_record_free(&ctx->record);
     line_sent_free(&ctx->sent);

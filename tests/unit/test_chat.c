@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/chat.h"
+#include "core/models.h"
 
 static struct config base_cfg(void)
 {
@@ -159,6 +160,53 @@ static void test_postback_adopt(void **state)
     ev.postback_data = (char *)"linebot:answer=ev-123";
     ev.standby = true;
     assert_false(chat_needs_work(&cfg, &ev));
+}
+
+/* Images go to the model only when some model has vision; in groups an
+ * image alone is chatter. A sticker with keywords or text is answered in a
+ * 1:1 chat from them. */
+static void test_images_and_stickers(void **state)
+{
+    (void)state;
+    struct config cfg = base_cfg();
+    struct line_event image = text_event(CHAT_USER, NULL);
+    image.message_kind = MESSAGE_IMAGE;
+    assert_false(chat_vision_available(&cfg));
+    assert_int_equal(decide(&cfg, &image, false, NULL), CHAT_REPLY_FIXED); /* the media text */
+
+    struct model_entry items[2] = {{.name = (char *)"plain"}, {.name = (char *)"eye", .vision = true}};
+    struct model_catalogue cat = {.items = items, .n = 2};
+    cfg.models = &cat;
+    assert_true(chat_vision_available(&cfg));
+    char *text = NULL;
+    assert_int_equal(decide(&cfg, &image, false, &text), CHAT_ANSWER);
+    assert_string_equal(text, "");
+    free(text);
+    struct chat_decision d;
+    chat_decide(&cfg, &image, &(struct chat_facts){0}, &d);
+    assert_true(d.image && d.rate_limited);
+    chat_decision_free(&d);
+    /* LINEBOT_MEDIA_TEXT="" silences media, not what a model can read. */
+    cfg.media_text = (char *)"";
+    assert_int_equal(decide(&cfg, &image, false, NULL), CHAT_ANSWER);
+    struct line_event group_image = text_event(CHAT_GROUP, NULL);
+    group_image.message_kind = MESSAGE_IMAGE;
+    assert_int_equal(decide(&cfg, &group_image, false, NULL), CHAT_IGNORE);
+    assert_false(chat_needs_work(&cfg, &group_image));
+
+    struct line_event sticker = text_event(CHAT_USER, NULL);
+    sticker.message_kind = MESSAGE_STICKER;
+    sticker.sticker_keywords = (char *)"happy, smile";
+    sticker.sticker_text = (char *)"Thanks!";
+    assert_int_equal(decide(&cfg, &sticker, false, &text), CHAT_ANSWER);
+    assert_non_null(strstr(text, "sticker"));
+    assert_non_null(strstr(text, "happy, smile"));
+    assert_non_null(strstr(text, "Thanks!"));
+    free(text);
+    struct line_event group_sticker = sticker;
+    group_sticker.chat_type = CHAT_GROUP;
+    group_sticker.chat_id = (char *)"C1";
+    assert_int_equal(decide(&cfg, &group_sticker, false, NULL), CHAT_IGNORE);
 }
 
 static void test_standby_and_stickers(void **state)
@@ -424,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_group_context),
         cmocka_unit_test(test_postback_adopt),
         cmocka_unit_test(test_standby_and_stickers),
+        cmocka_unit_test(test_images_and_stickers),
         cmocka_unit_test(test_media),
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_full_width_commands),

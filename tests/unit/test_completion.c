@@ -43,6 +43,37 @@ static void test_request_basic(void **state)
     json_decref(j);
 }
 
+/* A message with images: content parts, the text first, then image_url
+ * parts holding data: URLs (base64 by RFC 4648's own test vectors). */
+static void test_request_with_images(void **state)
+{
+    (void)state;
+    char *a = completion_data_url("image/png", "foob", 4);
+    assert_string_equal(a, "data:image/png;base64,Zm9vYg==");
+    char *b = completion_data_url("image/jpeg", "foobar", 6);
+    assert_string_equal(b, "data:image/jpeg;base64,Zm9vYmFy");
+    char *empty = completion_data_url("image/gif", "", 0);
+    assert_string_equal(empty, "data:image/gif;base64,");
+    const char *urls[] = {a, b};
+    struct llm_message m[] = {{"system", "Be brief."}, {"user", "What is this?", urls, 2}};
+    json_t *j = request(&(struct completion_options){.model = "vl"}, m, 2);
+    json_t *msgs = json_object_get(j, "messages");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "content")), "Be brief.");
+    json_t *parts = json_object_get(json_array_get(msgs, 1), "content");
+    assert_int_equal(json_array_size(parts), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(parts, 0), "type")), "text");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(parts, 0), "text")), "What is this?");
+    for (size_t i = 1; i < 3; i++) {
+        json_t *p = json_array_get(parts, i);
+        assert_string_equal(json_string_value(json_object_get(p, "type")), "image_url");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(p, "image_url"), "url")), urls[i - 1]);
+    }
+    json_decref(j);
+    free(a);
+    free(b);
+    free(empty);
+}
+
 static void test_request_no_max_tokens_thinking(void **state)
 {
     (void)state;
@@ -511,6 +542,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_answer_with_meta),
         cmocka_unit_test(test_request_basic),
+        cmocka_unit_test(test_request_with_images),
         cmocka_unit_test(test_request_no_max_tokens_thinking),
         cmocka_unit_test(test_request_max_completion_tokens),
         cmocka_unit_test(test_request_reasoning_effort),

@@ -755,6 +755,43 @@ static void test_claim_chat_exclusive(void **state)
     store_close(other);
 }
 
+/* The events of a chat that wait behind the one in progress (an imageSet's
+ * other images): pending webhook events only, oldest first, capped. */
+static void test_chat_waiting_events(void **state)
+{
+    struct fixture *fx = *state;
+    struct job a1;
+    char **payloads;
+    size_t n;
+
+    add_event(fx->st, "w3", "chatW", 3);
+    add_event(fx->st, "w1", "chatW", 1);
+    add_event(fx->st, "w2", "chatW", 2);
+    add_event(fx->st, "x1", "chatX", 1);
+    assert_int_equal(store_task_add(fx->st, "memory", "chatW:1", "chatW", "{\"task\":1}", 1), 1);
+    claim_expect(fx->st, "w1", &a1); /* in progress: not waiting */
+
+    assert_int_equal(store_chat_waiting_events(fx->st, "chatW", 10, &payloads, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(payloads[0], "{\"webhookEventId\":\"w2\"}");
+    assert_string_equal(payloads[1], "{\"webhookEventId\":\"w3\"}");
+    for (size_t i = 0; i < n; i++)
+        free(payloads[i]);
+    free(payloads);
+
+    assert_int_equal(store_chat_waiting_events(fx->st, "chatW", 1, &payloads, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(payloads[0], "{\"webhookEventId\":\"w2\"}");
+    free(payloads[0]);
+    free(payloads);
+
+    assert_int_equal(store_chat_waiting_events(fx->st, "nobody", 10, &payloads, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(payloads);
+    assert_int_equal(store_chat_waiting_events(fx->st, NULL, 10, &payloads, &n), -1);
+    finish_job(fx->st, &a1);
+}
+
 static void test_claim_empty_chat_never_blocks(void **state)
 {
     struct fixture *fx = *state;
@@ -3621,6 +3658,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_inbox_dedup),
         STORE_TEST(test_claim_order),
         STORE_TEST(test_claim_chat_exclusive),
+        STORE_TEST(test_chat_waiting_events),
         STORE_TEST(test_claim_empty_chat_never_blocks),
         STORE_TEST(test_fencing),
         STORE_TEST(test_sending_survives_crash),

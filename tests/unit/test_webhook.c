@@ -427,6 +427,12 @@ static void test_03_04_image(void **state)
     parse_fixture("line-webhooks/04-message-image-user.json", &wh);
     assert_int_equal(wh.events[0].message_kind, MESSAGE_IMAGE);
     assert_string_equal(wh.events[0].message_id, "354718705033693861");
+    /* Two images sent together: the second of the set. */
+    assert_false(wh.events[0].content_external);
+    assert_null(wh.events[0].content_url);
+    assert_string_equal(wh.events[0].image_set_id, "E005D41A7288F41B65593ED38FF6E9834B046AB36A37921A56BC236F13A91855");
+    assert_int_equal(wh.events[0].image_set_index, 2);
+    assert_int_equal(wh.events[0].image_set_total, 2);
     webhook_free(&wh);
 }
 
@@ -472,6 +478,34 @@ static void test_09_10_sticker(void **state)
     assert_string_equal(wh.events[0].chat_id, "C99ae82bcd...");
     assert_string_equal(wh.events[0].user_id, "Ub82c8fd9b...");
     assert_null(wh.events[0].text);
+    assert_string_equal(wh.events[0].sticker_text, "Let's\nhang out\nthis weekend!");
+    assert_non_null(wh.events[0].sticker_keywords);
+    assert_true(strncmp(wh.events[0].sticker_keywords, "Anticipation, Sparkle, Straight face, Staring", 45) == 0);
+    webhook_free(&wh);
+}
+
+/* contentProvider external, and imageSet fields of the wrong type or out of
+ * range (read as missing). */
+static void test_image_external_and_odd_image_set(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "{\"events\":[{\"type\":\"message\",\"timestamp\":1,\"source\":{\"type\":\"user\",\"userId\":\"U1\"},"
+        "\"message\":{\"type\":\"image\",\"id\":\"m1\",\"contentProvider\":{\"type\":\"external\","
+        "\"originalContentUrl\":\"https://example.com/a.png\"},\"imageSet\":{\"id\":\"S\",\"index\":\"1\","
+        "\"total\":100000}}},"
+        "{\"type\":\"message\",\"timestamp\":1,\"source\":{\"type\":\"user\",\"userId\":\"U1\"},"
+        "\"message\":{\"type\":\"sticker\",\"id\":\"m2\",\"keywords\":[1,\"\",\"ok\"]}}]}";
+    struct webhook wh;
+    char err[128];
+    assert_int_equal(webhook_parse(body, sizeof body - 1, &wh, err, sizeof err), WEBHOOK_PARSE_OK);
+    assert_true(wh.events[0].content_external);
+    assert_string_equal(wh.events[0].content_url, "https://example.com/a.png");
+    assert_string_equal(wh.events[0].image_set_id, "S");
+    assert_int_equal(wh.events[0].image_set_index, 0);
+    assert_int_equal(wh.events[0].image_set_total, 0);
+    assert_string_equal(wh.events[1].sticker_keywords, "ok");
+    assert_null(wh.events[1].sticker_text);
     webhook_free(&wh);
 }
 
@@ -1139,6 +1173,7 @@ int main(void)
         cmocka_unit_test(test_03_04_image),
         cmocka_unit_test(test_05_to_08_media),
         cmocka_unit_test(test_09_10_sticker),
+        cmocka_unit_test(test_image_external_and_odd_image_set),
         cmocka_unit_test(test_11_message_edited),
         cmocka_unit_test(test_12_unsend),
         cmocka_unit_test(test_13_to_15_follow_unfollow),

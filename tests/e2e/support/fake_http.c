@@ -84,12 +84,26 @@ void fake_http_respond(struct fake_http_response *r, int status, const char *bod
 {
     r->status = status;
     r->body = e2e_strdup(body);
+    r->body_len = 0;
+}
+
+void fake_http_respond_bytes(struct fake_http_response *r, int status, const void *data, size_t len,
+                             const char *content_type)
+{
+    free(r->body);
+    r->status = status;
+    r->body = e2e_xmalloc(len + 1);
+    memcpy(r->body, data, len);
+    r->body[len] = '\0';
+    r->body_len = len;
+    r->content_type = content_type;
 }
 
 void fake_http_respond_json(struct fake_http_response *r, int status, json_t *body)
 {
     r->status = status;
     r->body = json_dumps(body, JSON_COMPACT);
+    r->body_len = 0;
     json_decref(body);
 }
 
@@ -97,6 +111,7 @@ void fake_http_response_clear(struct fake_http_response *r)
 {
     free(r->body);
     r->body = NULL;
+    r->body_len = 0;
     for (int i = 0; i < r->n_headers; i++) {
         free(r->header_names[i]);
         free(r->header_values[i]);
@@ -107,8 +122,8 @@ void fake_http_response_clear(struct fake_http_response *r)
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct fake_http_response *r)
 {
     const char *body = r->body ? r->body : "";
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    size_t len = r->body && r->body_len ? r->body_len : strlen(body);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type",

@@ -53,6 +53,7 @@ char *fake_http_body_dup(const struct fake_http_request *req);
 struct fake_http_response {
     int status;               /* 0 is answered as 500 */
     char *body;               /* malloc'd, owned by the server after the handler returns */
+    size_t body_len;          /* bytes of body; 0: strlen(body) (set for binary bodies) */
     const char *content_type; /* static string; default application/json */
     char *header_names[FAKE_HTTP_MAX_HEADERS];
     char *header_values[FAKE_HTTP_MAX_HEADERS];
@@ -65,6 +66,10 @@ void fake_http_response_header(struct fake_http_response *r, const char *name, c
 
 /* Sets the status and a copy of `body`. */
 void fake_http_respond(struct fake_http_response *r, int status, const char *body);
+/* Sets the status and a copy of `len` bytes (they may hold NULs) of type
+ * `content_type` (a static string). */
+void fake_http_respond_bytes(struct fake_http_response *r, int status, const void *data, size_t len,
+                             const char *content_type);
 /* Sets the status and `body` as compact JSON; takes the reference to body. */
 void fake_http_respond_json(struct fake_http_response *r, int status, json_t *body);
 /* Drops the body and the headers set so far (status, type and delay stay), so

@@ -49,7 +49,19 @@ struct accepted_key {
     char *sent_json; /* sentMessages array of the accepted push */
 };
 
+struct content_item {
+    char *message_id;
+    unsigned char *data;
+    size_t len;
+    char *content_type; /* what the header claims */
+    int not_ready;      /* 202s left before the bytes */
+    int processing;     /* transcoding: "processing" answers left */
+    bool transcode_fails;
+};
+
 struct fake_line {
+    struct content_item *contents;
+    size_t n_contents, cap_contents;
     struct fake_http *http;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -430,9 +442,62 @@ static size_t accepted_pushes(struct fake_line *f)
     return n;
 }
 
+static struct content_item *find_content(struct fake_line *f, const char *id, size_t id_len)
+{
+    for (size_t i = 0; i < f->n_contents; i++)
+        if (strlen(f->contents[i].message_id) == id_len && strncmp(f->contents[i].message_id, id, id_len) == 0)
+            return &f->contents[i];
+    return NULL;
+}
+
+/* GET /v2/bot/message/{id}/content[/transcoding], and /external/{id} (no
+ * auth: someone else's server). Returns false for other paths. */
+static bool route_content(struct fake_line *f, const struct fake_http_request *req, struct fake_http_response *r)
+{
+    static const char prefix[] = "/v2/bot/message/";
+    static const char external[] = FAKE_LINE_EXTERNAL_PATH;
+    const char *id, *tail;
+    if (fake_starts_with(req->path, external)) {
+        id = req->path + strlen(external);
+        tail = id + strlen(id);
+    } else if (fake_starts_with(req->path, prefix)) {
+        id = req->path + strlen(prefix);
+        tail = strchr(id, '/');
+        if (!tail || (strcmp(tail, "/content") != 0 && strcmp(tail, "/content/transcoding") != 0))
+            return false;
+        if (!fake_http_has_bearer(req, f->access_token)) {
+            set_error(r, 401, "Authentication failed.", NULL, NULL);
+            return true;
+        }
+    } else {
+        return false;
+    }
+    if (strcmp(req->method, "GET") != 0) {
+        set_error(r, 405, "Method Not Allowed", NULL, NULL);
+        return true;
+    }
+    struct content_item *c = find_content(f, id, (size_t)(tail - id));
+    if (!c) {
+        set_error(r, 404, "Not found", NULL, NULL);
+    } else if (strcmp(tail, "/content/transcoding") == 0) {
+        const char *status = c->processing > 0 ? "processing" : c->transcode_fails ? "failed" : "succeeded";
+        if (c->processing > 0)
+            c->processing--;
+        fake_http_respond_json(r, 200, json_pack("{s:s}", "status", status));
+    } else if (c->not_ready > 0) {
+        c->not_ready--;
+        fake_http_respond(r, 202, "");
+    } else {
+        fake_http_respond_bytes(r, 200, c->data, c->len, c->content_type);
+    }
+    return true;
+}
+
 static void route(struct fake_line *f, const struct fake_http_request *req,
                   struct fake_http_response *r)
 {
+    if (route_content(f, req, r))
+        return;
     for (size_t i = 0; i < f->n_delays; i++)
         if (f->delays[i].ms > 0 && fake_starts_with(req->path, f->delays[i].prefix))
             r->delay_ms = f->delays[i].ms;
@@ -654,6 +719,12 @@ void fake_line_stop(struct fake_line *f)
     }
     for (size_t i = 0; i < f->n_loading; i++)
         free(f->loading_chats[i]);
+    for (size_t i = 0; i < f->n_contents; i++) {
+        free(f->contents[i].message_id);
+        free(f->contents[i].data);
+        free(f->contents[i].content_type);
+    }
+    free(f->contents);
     free(f->tokens);
     free(f->quote_tokens);
     free(f->names);
@@ -789,6 +860,31 @@ void fake_line_set_webhook_test(struct fake_line *f, bool success, int status_co
     f->test_status_code = status_code;
     f->test_reason = e2e_strdup(reason);
     f->test_detail = e2e_strdup(detail);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_line_set_content(struct fake_line *f, const char *message_id, const void *data, size_t len,
+                           const char *content_type, int not_ready)
+{
+    pthread_mutex_lock(&f->mu);
+    struct content_item c = {.message_id = e2e_strdup(message_id),
+                             .data = e2e_xmalloc(len ? len : 1),
+                             .len = len,
+                             .content_type = e2e_strdup(content_type),
+                             .not_ready = not_ready};
+    memcpy(c.data, data, len);
+    FAKE_VEC_PUSH(f->contents, f->n_contents, f->cap_contents, c);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_line_set_transcoding(struct fake_line *f, const char *message_id, int processing, bool fails)
+{
+    pthread_mutex_lock(&f->mu);
+    struct content_item *c = find_content(f, message_id, strlen(message_id));
+    if (c) {
+        c->processing = processing;
+        c->transcode_fails = fails;
+    }
     pthread_mutex_unlock(&f->mu);
 }
 

@@ -100,6 +100,20 @@ void fake_line_fail_after_delivery(struct fake_line *f, const char *path_prefix,
  * (its effect, e.g. a delivered reply, is recorded before the delay). 0 removes. */
 void fake_line_set_delay(struct fake_line *f, const char *path_prefix, int delay_ms);
 
+/* ---- message content (issue 13) ----
+ * GET /v2/bot/message/{id}/content answers the bytes set here, with the
+ * Content-Type given (what the header claims: the bytes may say otherwise),
+ * after answering 202 `not_ready` times; an id never set answers 404, as
+ * LINE does for expired content. The same bytes are served without auth at
+ * FAKE_LINE_EXTERNAL_PATH{id}: the originalContentUrl of an `external`
+ * contentProvider, someone else's server. */
+#define FAKE_LINE_EXTERNAL_PATH "/external/"
+void fake_line_set_content(struct fake_line *f, const char *message_id, const void *data, size_t len,
+                           const char *content_type, int not_ready);
+/* GET .../content/transcoding of a content set above: {"status":"processing"}
+ * `processing` times, then "failed" when `fails`, else "succeeded". */
+void fake_line_set_transcoding(struct fake_line *f, const char *message_id, int processing, bool fails);
+
 /* One text message LINE accepted (delivered to the user). */
 struct fake_line_message {
     const char *api;         /* "reply" or "push" */

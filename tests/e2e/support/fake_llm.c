@@ -426,6 +426,91 @@ char *fake_llm_request_last_user(struct fake_llm *f, size_t i)
     return s;
 }
 
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Strict RFC 4648 base64 with padding: false for anything else. */
+static bool b64_decode(const char *s, unsigned char **out, size_t *len)
+{
+    size_t n = strlen(s);
+    if (n % 4)
+        return false;
+    unsigned char *buf = e2e_xmalloc(n / 4 * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            if (s[i + k] == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (pad || (v[k] = b64_value(s[i + k])) < 0) {
+                free(buf);
+                return false;
+            }
+        }
+        unsigned long triple = (unsigned long)v[0] << 18 | (unsigned long)v[1] << 12 | (unsigned long)v[2] << 6 |
+                               (unsigned long)v[3];
+        buf[o++] = (unsigned char)(triple >> 16);
+        if (pad < 2)
+            buf[o++] = (unsigned char)(triple >> 8);
+        if (pad < 1)
+            buf[o++] = (unsigned char)triple;
+    }
+    *out = buf;
+    *len = o;
+    return true;
+}
+
+size_t fake_llm_request_images(struct fake_llm *f, size_t i, struct fake_llm_image *out, size_t max)
+{
+    json_t *root;
+    json_t *m = request_messages(f, i, &root);
+    json_t *content = NULL;
+    for (size_t k = json_array_size(m); k-- > 0;) {
+        const char *role = json_string_value(json_object_get(json_array_get(m, k), "role"));
+        if (role && strcmp(role, "user") == 0) {
+            content = json_object_get(json_array_get(m, k), "content");
+            break;
+        }
+    }
+    size_t n = 0, k;
+    json_t *part;
+    json_array_foreach(content, k, part) {
+        const char *type = json_string_value(json_object_get(part, "type"));
+        if (!type || strcmp(type, "image_url") != 0)
+            continue;
+        if (n < max) {
+            struct fake_llm_image *img = &out[n];
+            memset(img, 0, sizeof *img);
+            const char *url = json_string_value(json_object_get(json_object_get(part, "image_url"), "url"));
+            const char *semi = url ? strstr(url, ";base64,") : NULL;
+            if (url && strncmp(url, "data:", 5) == 0 && semi && (size_t)(semi - url - 5) < sizeof img->mime &&
+                b64_decode(semi + 8, &img->data, &img->len))
+                snprintf(img->mime, sizeof img->mime, "%.*s", (int)(semi - url - 5), url + 5);
+        }
+        n++;
+    }
+    json_decref(root);
+    return n;
+}
+
+void fake_llm_images_free(struct fake_llm_image *images, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(images[i].data);
+        images[i].data = NULL;
+    }
+}
+
 char *fake_llm_request_transcript(struct fake_llm *f, size_t i)
 {
     json_t *root;

@@ -72,6 +72,19 @@ char *fake_llm_request_last_user(struct fake_llm *f, size_t i);
  * substring checks and failure messages. */
 char *fake_llm_request_transcript(struct fake_llm *f, size_t i);
 
+/* The images of the last user message of request i: its image_url parts,
+ * each a data: URL, decoded here (a base64 decoder of the fake's own, so
+ * the bot's encoder is not its own oracle). Returns how many parts there
+ * were (max at most are filled); a part that is no well-formed
+ * "data:<type>;base64,<data>" URL gets mime "" and no bytes. */
+struct fake_llm_image {
+    char mime[64];
+    unsigned char *data; /* malloc'd */
+    size_t len;
+};
+size_t fake_llm_request_images(struct fake_llm *f, size_t i, struct fake_llm_image *out, size_t max);
+void fake_llm_images_free(struct fake_llm_image *images, size_t n);
+
 void fake_llm_dump(struct fake_llm *f);
 
 #endif
