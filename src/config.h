@@ -42,6 +42,13 @@ enum async_mode {
 
 struct model_catalogue; /* core/models.h */
 
+/* LINEBOT_MEMORY (issue 11): what the bot remembers about a user. */
+enum memory_mode {
+    MEMORY_AUTO,     /* /remember, and facts the model extracts from 1:1 chats */
+    MEMORY_EXPLICIT, /* only what users say with /remember */
+    MEMORY_OFF,      /* nothing: the commands say memory is off */
+};
+
 struct config {
     /* Front door */
     char *host;                 /* HOST, default 0.0.0.0 */
@@ -126,6 +133,12 @@ struct config {
                                        llm_* fields above hold its default model */
     char **admins;              /* LINEBOT_ADMINS: user ids that may switch in groups and rooms */
     size_t n_admins;            /* 0: everyone may */
+
+    /* Memory of the user (issue 11, run/stage_memory.c). */
+    enum memory_mode memory;    /* LINEBOT_MEMORY: auto (default) | explicit | off */
+    int memory_every;           /* LINEBOT_MEMORY_EVERY: new 1:1 turns per extraction, default 6 */
+    char *memory_model;         /* LINEBOT_MEMORY_MODEL, else the cheapest priced model, else the
+                                   default: always a catalogue name after config_load */
 
     /* Test builds only (LINEBOT_TESTING): crash at a named point, shift the clock. */
     char *failpoint;            /* LINEBOT_FAILPOINT */

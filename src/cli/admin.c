@@ -469,10 +469,11 @@ static int admin_forget(struct store *st, const char *id, bool as_json)
         return 1;
     }
     if (as_json) {
-        print_json(json_pack("{s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "id", id, "removed", "turns",
+        print_json(json_pack("{s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "id", id, "removed", "turns",
                              (json_int_t)c.turns, "group_turns", (json_int_t)c.group_turns, "bot_messages",
                              (json_int_t)c.bot_messages, "profiles", (json_int_t)c.profiles, "rate_rows",
-                             (json_int_t)c.rate_rows, "payloads", (json_int_t)c.payloads));
+                             (json_int_t)c.rate_rows, "payloads", (json_int_t)c.payloads, "memory",
+                             (json_int_t)c.memory));
         return 0;
     }
     const struct {
@@ -485,6 +486,7 @@ static int admin_forget(struct store *st, const char *id, bool as_json)
         {"cached display names", c.profiles},
         {"rate-limit counters", c.rate_rows},
         {"contents of finished events", c.payloads},
+        {"facts remembered about the user", c.memory},
     };
     static const char *const head[] = {"REMOVED", "COUNT"};
     static const bool right[] = {false, true};

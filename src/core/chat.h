@@ -39,6 +39,7 @@ enum chat_action {
     CHAT_EDIT,          /* replace the text of ev->message_id in history with `text` */
     CHAT_FORGET,        /* unfollow / leave: delete everything about ev->chat_id */
     CHAT_MODEL,         /* /model or its button: `text` is the model name, "" to show the list */
+    CHAT_MEMORY,        /* /remember, /memory, /forget: `text` is the command (core/memory.h) */
 };
 
 struct chat_decision {

@@ -60,6 +60,12 @@ static const struct setting table[] = {
      "the catalogue's default model by name; default: its first"},
     {"LINEBOT_ADMINS", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MODEL,
      "user ids (comma-separated) who alone may switch the model in groups and rooms"},
+    {"LINEBOT_MEMORY", SETTING_CHOICE, "auto", 0, 0, "auto | explicit | off", 0, G_MODEL,
+     "memory of the user: auto also learns facts from 1:1 chats; explicit only /remember"},
+    {"LINEBOT_MEMORY_EVERY", SETTING_INT, "6", 1, 1000, NULL, 0, G_MODEL,
+     "new 1:1 messages of a user before facts are extracted from them (or 10 idle minutes)"},
+    {"LINEBOT_MEMORY_MODEL", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MODEL,
+     "the catalogue model that extracts facts; default: the cheapest priced one, else the default"},
 
     /* Server */
     {"HOST", SETTING_TEXT, "0.0.0.0", 0, 0, NULL, 0, G_SERVER, "address to listen on"},

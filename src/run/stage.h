@@ -69,6 +69,7 @@ struct job_ctx {
     struct turn *history;
     size_t n_history;
     char *quoted;              /* text of the quoted message, may be NULL */
+    char *memory_note;         /* the speaker's facts for the system prompt (stage_memory.c), may be NULL */
     bool lang_chosen;          /* gather_lang chose `lang` (asked at most once per job) */
     enum lang lang;
 
@@ -104,6 +105,26 @@ enum stage_result stage_act_model(struct job_ctx *ctx);
 /* generate: the catalogue model the event's chat uses (its stored choice,
  * else the default; the default too when the store cannot say). */
 const struct model_entry *stage_chat_model(struct job_ctx *ctx);
+
+/* Memory of the user (run/stage_memory.c). */
+/* act, for CHAT_MEMORY: /remember, /memory, /forget. */
+enum stage_result stage_act_memory(struct job_ctx *ctx);
+/* gather: the speaker's facts as a note for the system prompt (malloc'd),
+ * NULL when memory is off, the speaker opted out or has none. */
+char *memory_gather_note(struct job_ctx *ctx);
+/* format: true exactly once per user, in a 1:1 chat with LINEBOT_MEMORY=auto:
+ * the answer (or greeting) then tells them that the bot remembers. */
+bool memory_tell_now(struct job_ctx *ctx);
+/* finish: after a 1:1 answer was remembered, queues an extraction when
+ * LINEBOT_MEMORY_EVERY turns are unseen. */
+void memory_after_finish(struct job_ctx *ctx);
+/* The internal job "memory": one extraction. Finishes the job itself
+ * (STAGE_STOP), or says how run/worker.c should (STAGE_FINISH with
+ * ctx->outcome, STAGE_RELEASE on shutdown). */
+enum stage_result memory_run_job(struct job_ctx *ctx);
+/* Housekeeping (run/pool.c): queues extractions for users whose unseen 1:1
+ * turns have been idle for MEMORY_IDLE_MS. */
+void memory_housekeeping(const struct config *cfg, struct store *store);
 
 /* deliver, for a job a crash left in `sending`: resends its record. */
 enum stage_result stage_deliver_resume(struct job_ctx *ctx);

@@ -132,6 +132,8 @@ enum stage_result stage_act(struct job_ctx *ctx)
         return STAGE_NEXT;
     case CHAT_MODEL:
         return stage_act_model(ctx);
+    case CHAT_MEMORY:
+        return stage_act_memory(ctx);
     case CHAT_ANSWER:
         if (generate_too_late(ctx)) {
             ctx->outcome = OUTCOME_EXPIRED; /* counted and reported by the finish stage */

@@ -113,7 +113,10 @@ enum stage_result stage_finish(struct job_ctx *ctx)
     /* Counted once, by the worker whose finish was stored: a lost claim is
      * counted by its new holder, and a finish that failed is done (and
      * counted) again when the job is claimed after its lease. */
-    if (rc == 0)
+    if (rc == 0) {
         count(ctx->outcome);
+        if (finish.n_turns > 0)
+            memory_after_finish(ctx); /* the exchange is in the history now */
+    }
     return STAGE_STOP;
 }

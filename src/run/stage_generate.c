@@ -6,6 +6,9 @@
  * as the model's request and runs alongside it. A model that fails leaves
  * ctx->model_answered false: format then sends the apology. Only a shutdown
  * (the wait cancelled) gives the event back to the inbox. */
+#include <stdlib.h>
+
+#include "core/alloc.h"
 #include "io/clock.h"
 #include "obs/log.h"
 #include "run/failpoint.h"
@@ -62,6 +65,11 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     struct prompt prompt;
     chat_build_prompt(cfg, ev->chat_type, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
                       ctx->decision.text, &prompt);
+    if (ctx->memory_note) { /* the speaker's facts (run/stage_memory.c) go into the system prompt */
+        char *system = xasprintf("%s%s", prompt.messages[0].content, ctx->memory_note);
+        free((char *)prompt.messages[0].content);
+        prompt.messages[0].content = system;
+    }
     const struct model_entry *model = stage_chat_model(ctx);
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};

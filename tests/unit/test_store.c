@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "io/clock.h"
+#include "core/memory.h"
 #include "io/store.h"
 
 struct fixture;
@@ -1784,6 +1785,154 @@ static void test_tasks(void **state)
     finish_job(fx->st, &job);
 }
 
+/* Memory of the user (issue 11): facts ranked and capped; forgotten one by
+ * one, all, by unsending their message, by forget_chat and by the operator;
+ * the user's settings and unseen turns; and an extraction's facts written
+ * with its job's fenced finish, all or nothing. */
+static size_t facts_of(struct store *st, const char *user, struct memory_fact **facts)
+{
+    size_t n = 99;
+
+    if (store_memory_facts(st, user, facts, &n) != 0)
+        fail_msg("memory facts: %s", store_last_error(st));
+    return n;
+}
+
+static void test_memory(void **state)
+{
+    struct fixture *fx = *state;
+    struct memory_fact *facts;
+    struct memory_user u;
+    struct job job;
+    size_t n;
+
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+    assert_null(facts);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_false(u.opted_out);
+    assert_false(u.told);
+    assert_int_equal(u.unseen, 0);
+    assert_int_equal(u.last_seq, 0);
+
+    assert_int_equal(store_memory_add(fx->st, "U1", "U1", "m1", "Is vegetarian", 10), 0);
+    assert_int_equal(store_memory_add(fx->st, "U1", "U1", NULL, "Is called Taro", 11), 0);
+    assert_int_equal(store_memory_add(fx->st, "U2", "U2", "m1", "Likes tea", 12), 0);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 2);
+    assert_string_equal(facts[0].text, "Is called Taro"); /* newest first */
+    assert_null(facts[0].message_id);
+    assert_string_equal(facts[1].message_id, "m1");
+    assert_string_equal(facts[1].chat_id, "U1");
+    assert_int_equal(facts[1].created_at_ms, 10);
+    memory_facts_free(facts, 2);
+    /* Said again (case aside): counted, and ranked first. */
+    assert_int_equal(store_memory_add(fx->st, "U1", "U1", "m9", "IS VEGETARIAN", 13), 0);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 2);
+    assert_string_equal(facts[0].text, "Is vegetarian");
+    assert_int_equal(facts[0].used, 2);
+    memory_facts_free(facts, 2);
+    /* At most MEMORY_KEEP_MAX: the lowest ranked (the oldest of the least said) go. */
+    for (int i = 0; i < MEMORY_KEEP_MAX + 5; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "fact %d", i);
+        assert_int_equal(store_memory_add(fx->st, "U1", "U1", NULL, text, 20 + i), 0);
+    }
+    n = facts_of(fx->st, "U1", &facts);
+    assert_int_equal(n, MEMORY_KEEP_MAX);
+    assert_string_equal(facts[0].text, "Is vegetarian");
+    assert_string_equal(facts[1].text, "fact 54");
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(facts[i].text, "Is called Taro");
+    int64_t first = facts[0].id;
+    memory_facts_free(facts, n);
+    assert_int_equal(store_memory_forget(fx->st, "U2", first), 0); /* not U2's */
+    assert_int_equal(store_memory_forget(fx->st, "U1", first), 1);
+    assert_int_equal(store_memory_forget(fx->st, "U1", first), 0);
+    assert_int_equal(store_memory_forget(fx->st, "U1", 0), MEMORY_KEEP_MAX - 1);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+
+    /* Unsending the message takes its fact, in that chat only. */
+    assert_int_equal(store_memory_add(fx->st, "U1", "U1", "m1", "Lives in Osaka", 30), 0);
+    assert_int_equal(store_message_delete(fx->st, "U1", "m1"), 0);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+    assert_int_equal(facts_of(fx->st, "U2", &facts), 1);
+    memory_facts_free(facts, 1);
+
+    /* The notice is given once; the opt-out is kept. */
+    assert_int_equal(store_memory_tell(fx->st, "U1", 40), 1);
+    assert_int_equal(store_memory_tell(fx->st, "U1", 41), 0);
+    assert_int_equal(store_memory_opt_out(fx->st, "U1", true, 42), 0);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_true(u.told);
+    assert_true(u.opted_out);
+    assert_int_equal(store_memory_opt_out(fx->st, "U1", false, 43), 0);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_false(u.opted_out);
+
+    /* Unseen turns: the user's own, in their 1:1 chat. */
+    add_turn(fx->st, "U1", TURN_USER, "hello", "h1", 50);
+    add_turn(fx->st, "U1", TURN_ASSISTANT, "hi!", NULL, 51);
+    add_turn(fx->st, "U1", TURN_USER, "I never eat meat", "h2", 52);
+    add_turn(fx->st, "C1", TURN_USER, "in a group", "g1", 53);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_int_equal(u.unseen, 2);
+    assert_true(u.last_seq > 0);
+    int64_t upto = u.last_seq;
+    struct turn *turns;
+    assert_int_equal(store_memory_turns(fx->st, "U1", 0, upto, 30, &turns, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(turns[0].text, "hello");
+    assert_string_equal(turns[1].text, "I never eat meat");
+    assert_string_equal(turns[1].message_id, "h2");
+    turns_free(turns, n);
+    assert_int_equal(store_memory_turns(fx->st, "U1", 0, upto, 1, &turns, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(turns[0].text, "I never eat meat");
+    turns_free(turns, n);
+
+    /* Idle: the newest unseen turn older than the cut. */
+    char **users;
+    int64_t *seqs;
+    assert_int_equal(store_memory_idle(fx->st, 52, 10, &users, &seqs, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_memory_idle(fx->st, 53, 10, &users, &seqs, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(users[0], "U1");
+    assert_int_equal(seqs[0], upto);
+    memory_due_free(users, seqs, n);
+
+    /* The extraction's finish: fenced, and all together. */
+    claim_task(fx->st, "U1", &job);
+    struct memory_new got[] = {{"Is vegetarian", "h2"}, {"Says hello", "h1"}};
+    struct job_finish f = { .outcome = OUTCOME_ANSWERED, .model = "cheap", .usage = { 1, 2, 3 } };
+    assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen + 1, "U1", got, 2, upto, &f), 1);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+    assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen, "U1", got, 2, upto, &f), 0);
+    assert_int_equal(job_done(fx->st, job.event_id, job.claim_gen), 1); /* it is finished */
+    assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen, "U1", got, 2, upto, &f), 1);
+    job_free(&job);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 2);
+    assert_string_equal(facts[1].text, "Is vegetarian");
+    assert_string_equal(facts[1].chat_id, "U1");
+    assert_string_equal(facts[1].message_id, "h2");
+    memory_facts_free(facts, 2);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_int_equal(u.seen_seq, upto);
+    assert_int_equal(u.unseen, 0);
+    assert_int_equal(store_memory_idle(fx->st, 1000, 10, &users, &seqs, &n), 0);
+    assert_int_equal(n, 0);
+
+    /* unfollow: the memory and the settings go with the 1:1 chat. */
+    assert_int_equal(store_forget_chat(fx->st, "U1"), 0);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_false(u.told);
+    /* The operator's forget counts the facts. */
+    struct store_forget_counts counts;
+    assert_int_equal(store_admin_forget(fx->st, "U2", &counts), 0);
+    assert_int_equal(counts.memory, 1);
+    assert_int_equal(facts_of(fx->st, "U2", &facts), 0);
+}
+
 /* Parked answers: never claimed; exactly one adopter takes the answer over. */
 static void test_park_adopt(void **state)
 {
@@ -3479,6 +3628,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_job_finish),
         STORE_TEST(test_job_finish_atomic),
         STORE_TEST(test_tasks),
+        STORE_TEST(test_memory),
         STORE_TEST(test_park_adopt),
         STORE_TEST(test_adopt_race),
         STORE_TEST(test_purge_expires_parked),
