@@ -406,8 +406,9 @@ static void load_models(struct loader *l, struct config *cfg)
     }
 }
 
-/* ---- memory of the user (issue 11): LINEBOT_MEMORY, LINEBOT_MEMORY_EVERY,
- * LINEBOT_MEMORY_MODEL (after the catalogue, which the model is taken from) ---- */
+/* ---- memory of the user and long chats (issue 11): LINEBOT_MEMORY,
+ * LINEBOT_MEMORY_EVERY, LINEBOT_MEMORY_MODEL (after the catalogue, which the
+ * model is taken from), LINEBOT_SUMMARY ---- */
 static void load_memory(struct loader *l, struct config *cfg)
 {
     cfg->memory = MEMORY_AUTO;
@@ -424,6 +425,7 @@ static void load_memory(struct loader *l, struct config *cfg)
     if (name && !m)
         fail(l, "LINEBOT_MEMORY_MODEL", "names no model of the catalogue (LINEBOT_MODELS, or LLM_MODEL without it)");
     cfg->memory_model = m ? xstrdup(m->name) : NULL;
+    cfg->summary = get_bool(l, "LINEBOT_SUMMARY");
 }
 
 static void free_models(struct config *cfg)

@@ -139,6 +139,8 @@ struct config {
     int memory_every;           /* LINEBOT_MEMORY_EVERY: new 1:1 turns per extraction, default 6 */
     char *memory_model;         /* LINEBOT_MEMORY_MODEL, else the cheapest priced model, else the
                                    default: always a catalogue name after config_load */
+    bool summary;               /* LINEBOT_SUMMARY: fold turns past the history limits into a rolling
+                                   summary (default), or drop them as before */
 
     /* Test builds only (LINEBOT_TESTING): crash at a named point, shift the clock. */
     char *failpoint;            /* LINEBOT_FAILPOINT */

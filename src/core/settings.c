@@ -88,6 +88,8 @@ static const struct setting table[] = {
     {"LINEBOT_HISTORY_TURNS", SETTING_INT, "10", 0, 200, NULL, 0, G_CHAT, "past exchanges sent to the model"},
     {"LINEBOT_HISTORY_CHARS", SETTING_INT, "6000", 0, 1000000, NULL, 0, G_CHAT,
      "characters of history sent to the model"},
+    {"LINEBOT_SUMMARY", SETTING_BOOL, "1", 0, 0, NULL, 0, G_CHAT,
+     "fold turns past the history limits into a rolling summary of the chat (0: drop them)"},
     {"LINEBOT_RETENTION_DAYS", SETTING_INT, "30", 1, 3650, NULL, 0, G_CHAT, "days anything is kept"},
     {"LINEBOT_MAX_EVENT_AGE_S", SETTING_INT, "86400", 60, 3650LL * 86400, NULL, 0, G_CHAT,
      "older events are acknowledged, not answered"},

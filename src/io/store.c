@@ -852,3 +852,59 @@ int store_memory_job_finish(struct store *st, const char *event_id, int64_t clai
     return st->ops->memory_job_finish(st, event_id, claim_gen, user_id, facts, n, upto_seq, finish,
                                       clock_now_ms());
 }
+
+/* ---- the rolling summary (issue 11) ---- */
+
+int store_summary_get(struct store *st, const char *chat_id, char **summary, int64_t *upto_seq)
+{
+    if (summary)
+        *summary = NULL;
+    if (upto_seq)
+        *upto_seq = 0;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "summary get", "chat_id");
+    if (!summary || !upto_seq)
+        return missing(st, "summary get", "summary");
+    return st->ops->summary_get(st, chat_id, summary, upto_seq);
+}
+
+int store_summary_turns(struct store *st, const char *chat_id, int max, struct turn **turns, int64_t **seqs,
+                        size_t *n)
+{
+    if (turns)
+        *turns = NULL;
+    if (seqs)
+        *seqs = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "summary turns", "chat_id");
+    if (!turns || !seqs || !n)
+        return missing(st, "summary turns", "turns");
+    return st->ops->summary_turns(st, chat_id, max < 0 ? 0 : max, turns, seqs, n);
+}
+
+int store_summary_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                             const char *summary, int64_t upto_seq, const struct job_finish *finish)
+{
+    if (!st)
+        return -1;
+    if (!event_id)
+        return missing(st, "summary job finish", "event_id");
+    if (!chat_id)
+        return missing(st, "summary job finish", "chat_id");
+    if (!summary)
+        return missing(st, "summary job finish", "summary");
+    if (!finish)
+        return missing(st, "summary job finish", "finish");
+    if ((size_t)finish->outcome >= N_OUTCOMES)
+        return invalid(st, "store: summary job finish: unknown outcome %d", (int)finish->outcome);
+    if (finish->n_turns || finish->n_sent)
+        return invalid(st, "store: summary job finish: a fold has no turns nor sent messages");
+    return st->ops->summary_job_finish(st, event_id, claim_gen, chat_id, summary, upto_seq, finish,
+                                       clock_now_ms());
+}

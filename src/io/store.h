@@ -298,7 +298,8 @@ int store_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, c
  * NULL id), -1 on error. One read. */
 int store_bot_message_is(struct store *st, const char *chat_id, const char *message_id);
 
-/* The last `max_turns` user/assistant turns of a chat, and at most `max_context`
+/* The last `max_turns` user/assistant turns of a chat that its summary does
+ * not cover (store_summary_get), and at most `max_context`
  * context turns newer than the last assistant turn, oldest first. One read.
  * Returns 0 with *turns (NULL when *n is 0; free with turns_free) and *n set,
  * or -1 with *turns NULL and *n 0. Every turn's text is non-NULL. */
@@ -317,11 +318,11 @@ int store_message_delete(struct store *st, const char *chat_id, const char *mess
 int store_message_update(struct store *st, const char *chat_id, const char *message_id,
                          const char *text);
 
-/* /reset: drops the chat's history (turns and context). One statement. */
+/* /reset: drops the chat's history (turns and context) and its summary. One transaction. */
 int store_history_clear(struct store *st, const char *chat_id);
 
 /* unfollow / leave: drops everything about the chat: history, bot message ids,
- * cached profiles, rate counters, the chosen model, for a user's 1:1 chat the
+ * cached profiles, rate counters, the chosen model, the summary, for a user's 1:1 chat the
  * user's memory (facts and settings), and the payloads of its finished inbox events,
  * in one transaction. Unfinished events stay: they are acknowledged work. */
 int store_forget_chat(struct store *st, const char *chat_id);
@@ -424,6 +425,31 @@ struct memory_new {
 int store_memory_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *user_id,
                             const struct memory_new *facts, size_t n, int64_t upto_seq,
                             const struct job_finish *finish);
+
+/* ---- the rolling summary of a long chat (issue 11, core/summary.h) ----
+ * One per chat: a text that stands for the chat's user and assistant turns
+ * up to history seq `upto_seq`, which store_history_load then leaves out.
+ * Dropped by store_history_clear (/reset), store_forget_chat and
+ * store_admin_forget; never expired by retention. */
+
+/* 1 found (*summary malloc'd, *upto_seq set), 0 none, -1. One read. */
+int store_summary_get(struct store *st, const char *chat_id, char **summary, int64_t *upto_seq);
+
+/* The chat's user and assistant turns after its summary (all of them when
+ * it has none), oldest first, at most the newest `max`, each with its
+ * history seq in (*seqs)[i]. One read. 0 with *turns and *seqs (NULL when
+ * *n is 0; free with turns_free and free) or -1. */
+int store_summary_turns(struct store *st, const char *chat_id, int max, struct turn **turns, int64_t **seqs,
+                        size_t *n);
+
+/* A fold's result, with the finish of its job, in ONE transaction: the job
+ * is finished as store_job_finish does (fenced), and the chat's summary
+ * becomes `summary`, covering turns up to `upto_seq` -- unless that turn is
+ * no longer in the history (a /reset came in between: the summary is not
+ * written) or the summary already covers more. Returns 0, 1 claim lost
+ * (nothing written), -1 (nothing written). */
+int store_summary_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                             const char *summary, int64_t upto_seq, const struct job_finish *finish);
 
 /* ---- retention ---- */
 /* Deletes history, bot message ids, profiles and rate rows older than

@@ -104,6 +104,14 @@ struct store_backend_ops {
                              const struct memory_new *facts, size_t n, int64_t upto_seq,
                              const struct job_finish *finish, int64_t done_at_ms);
 
+    /* The rolling summary (issue 11). */
+    int (*summary_get)(struct store *st, const char *chat_id, char **summary, int64_t *upto_seq);
+    int (*summary_turns)(struct store *st, const char *chat_id, int max, struct turn **turns, int64_t **seqs,
+                         size_t *n);
+    int (*summary_job_finish)(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                              const char *summary, int64_t upto_seq, const struct job_finish *finish,
+                              int64_t done_at_ms);
+
     /* `done_at_ms` (store.c's clock) is what expired parked answers get. */
     int (*purge)(struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms);
 

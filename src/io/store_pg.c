@@ -254,9 +254,9 @@ static const char *const migration_5[] = {
     NULL,
 };
 
-/* 6 memory (issue 11): facts about each user (kept across chats; never
- * purged by retention), and per user the opt-out, whether the notice was
- * given, and how far extraction has read the 1:1 history. */
+/* 6 memory and summaries (issue 11): facts about each user (kept across
+ * chats; never purged by retention), per user the opt-out, whether the
+ * notice was given, and how far extraction has read the 1:1 history. */
 static const char *const migration_6[] = {
     "CREATE TABLE linebot_memory ("
     "  id            bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
@@ -275,6 +275,13 @@ static const char *const migration_6[] = {
     "  opted_out     boolean NOT NULL DEFAULT false,"
     "  told          boolean NOT NULL DEFAULT false,"
     "  seen_seq      bigint  NOT NULL DEFAULT 0,"
+    "  updated_at_ms bigint  NOT NULL"
+    ")",
+    /* and the rolling summary of each long chat (covering its turns up to upto_seq) */
+    "CREATE TABLE linebot_summaries ("
+    "  chat_id       text    PRIMARY KEY,"
+    "  summary       text    NOT NULL,"
+    "  upto_seq      bigint  NOT NULL,"
     "  updated_at_ms bigint  NOT NULL"
     ")",
     NULL,
@@ -396,10 +403,13 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     "INSERT INTO linebot_bot_messages (chat_id, message_id, timestamp_ms) VALUES ($1, $2, $3)" \
     " ON CONFLICT (chat_id, message_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms"
 #define SQL_BOT_IS "SELECT 1 FROM linebot_bot_messages WHERE chat_id = $1 AND message_id = $2"
+/* The history seq up to which chat $1's summary stands for its turns (0: none). */
+#define SQL_SUMMARY_UPTO "coalesce((SELECT upto_seq FROM linebot_summaries WHERE chat_id = $1), 0)"
 #define SQL_HISTORY_LOAD                                                                       \
     "SELECT role, speaker, text, message_id, timestamp_ms FROM ("                              \
     " (SELECT seq, role, speaker, text, message_id, timestamp_ms FROM linebot_history"         \
-    "   WHERE chat_id = $1 AND role IN ('user', 'assistant') ORDER BY seq DESC LIMIT $2)"      \
+    "   WHERE chat_id = $1 AND role IN ('user', 'assistant') AND seq > " SQL_SUMMARY_UPTO      \
+    "   ORDER BY seq DESC LIMIT $2)"                                                           \
     " UNION ALL"                                                                               \
     " (SELECT seq, role, speaker, text, message_id, timestamp_ms FROM linebot_history"         \
     "   WHERE chat_id = $1 AND role = 'context'"                                               \
@@ -495,6 +505,20 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
 #define SQL_MEMORY_UNSEND "DELETE FROM linebot_memory WHERE chat_id = $1 AND message_id = $2"
 #define SQL_FORGET_MEMORY "DELETE FROM linebot_memory WHERE user_id = $1 OR chat_id = $1"
 #define SQL_FORGET_MEMORY_USER "DELETE FROM linebot_memory_users WHERE user_id = $1"
+#define SQL_SUMMARY_GET "SELECT summary, upto_seq FROM linebot_summaries WHERE chat_id = $1"
+#define SQL_SUMMARY_TURNS                                                                      \
+    "SELECT seq, role, speaker, text, message_id, timestamp_ms FROM (SELECT seq, role, speaker," \
+    " text, message_id, timestamp_ms FROM linebot_history WHERE chat_id = $1"                  \
+    " AND role IN ('user', 'assistant') AND seq > " SQL_SUMMARY_UPTO                           \
+    " ORDER BY seq DESC LIMIT $2) AS t ORDER BY seq"
+#define SQL_SUMMARY_PUT                                                                        \
+    "INSERT INTO linebot_summaries AS s (chat_id, summary, upto_seq, updated_at_ms)"           \
+    " SELECT $1::text, $2::text, $3::bigint, $4::bigint WHERE EXISTS (SELECT 1"                \
+    "  FROM linebot_history WHERE chat_id = $1 AND seq = $3)"                                  \
+    " ON CONFLICT (chat_id) DO UPDATE SET summary = excluded.summary,"                         \
+    " upto_seq = excluded.upto_seq, updated_at_ms = excluded.updated_at_ms"                    \
+    " WHERE s.upto_seq < excluded.upto_seq"
+#define SQL_FORGET_SUMMARY "DELETE FROM linebot_summaries WHERE chat_id = $1"
 
 /* Purges, one batch ($2 rows) per statement, each its own transaction. */
 static const char *const purge_sql[] = {
@@ -1693,12 +1717,20 @@ static int pg_message_update(struct store *st, const char *chat_id, const char *
     return simple(st, "message update", SQL_MSG_UPDATE, &p);
 }
 
+/* The turns and the summary of them, in one transaction. */
 static int pg_history_clear(struct store *st, const char *chat_id)
 {
     struct params p = { .n = 0 };
 
     param_text(&p, chat_id);
-    return simple(st, "history clear", SQL_HISTORY_CLEAR, &p);
+    if (pg_ready(st, "history clear") != 0 || tx_begin(st, "history clear") != 0)
+        return -1;
+    if (run(st, "history clear", SQL_HISTORY_CLEAR, &p, NULL) != 0 ||
+        run(st, "history clear", SQL_FORGET_SUMMARY, &p, NULL) != 0) {
+        tx_rollback(st);
+        return -1;
+    }
+    return tx_commit(st, "history clear");
 }
 
 /* One transaction: the chat is forgotten entirely or not at all. Pending
@@ -1707,7 +1739,7 @@ static int pg_forget_chat(struct store *st, const char *chat_id)
 {
     static const char *const steps[] = { SQL_HISTORY_CLEAR, SQL_FORGET_BOT, SQL_FORGET_PROFILES,
                                          SQL_FORGET_RATE, SQL_FORGET_INBOX, SQL_FORGET_CHAT_MODEL,
-                                         SQL_FORGET_MEMORY, SQL_FORGET_MEMORY_USER };
+                                         SQL_FORGET_MEMORY, SQL_FORGET_MEMORY_USER, SQL_FORGET_SUMMARY };
     struct params p = { .n = 0 };
 
     param_text(&p, chat_id);
@@ -1940,7 +1972,7 @@ static int pg_admin_history(struct store *st, const char *chat_id, struct turn *
  * the user are still there. */
 static int pg_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
 {
-    int64_t settings = 0; /* the user's memory settings: not reported */
+    int64_t settings = 0; /* the user's memory settings and the chat's summary: not reported */
     const struct {
         const char *sql;
         int64_t *count;
@@ -1954,6 +1986,7 @@ static int pg_admin_forget(struct store *st, const char *id, struct store_forget
         {SQL_FORGET_INBOX, &counts->payloads},
         {SQL_FORGET_MEMORY, &counts->memory},
         {SQL_FORGET_MEMORY_USER, &settings},
+        {SQL_FORGET_SUMMARY, &settings},
     };
     struct params p = { .n = 0 };
 
@@ -2184,6 +2217,84 @@ static int pg_memory_job_finish(struct store *st, const char *event_id, int64_t 
     return tx_commit(st, "memory job finish");
 }
 
+/* ---- the rolling summary ---- */
+
+static int pg_summary_get(struct store *st, const char *chat_id, char **summary, int64_t *upto_seq)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    param_text(&p, chat_id);
+    res = lookup(st, "summary get", SQL_SUMMARY_GET, &p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    *summary = get_dup_text(res, 0, 0);
+    *upto_seq = get_int(res, 0, 1);
+    PQclear(res);
+    return 1;
+}
+
+static int pg_summary_turns(struct store *st, const char *chat_id, int max, struct turn **turns, int64_t **seqs,
+                            size_t *n)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int count;
+
+    param_text(&p, chat_id);
+    param_int(&p, max);
+    res = lookup(st, "summary turns", SQL_SUMMARY_TURNS, &p);
+    if (!res)
+        return -1;
+    count = PQntuples(res);
+    if (count > 0) {
+        *turns = xcalloc((size_t)count, sizeof **turns);
+        *seqs = xcalloc((size_t)count, sizeof **seqs);
+        for (int i = 0; i < count; i++) {
+            (*seqs)[i] = get_int(res, i, 0);
+            (*turns)[i] = (struct turn){
+                .role = store_role_parse(PQgetvalue(res, i, 1)),
+                .speaker = get_dup(res, i, 2),
+                .text = get_dup_text(res, i, 3),
+                .message_id = get_dup(res, i, 4),
+                .timestamp_ms = get_int(res, i, 5),
+            };
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
+/* The fence first: a lost claim writes nothing. */
+static int pg_summary_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                                 const char *summary, int64_t upto_seq, const struct job_finish *finish,
+                                 int64_t done_at_ms)
+{
+    int rc;
+
+    if (pg_ready(st, "summary job finish") != 0 || tx_begin(st, "summary job finish") != 0)
+        return -1;
+    rc = finish_row(st, event_id, claim_gen, finish, done_at_ms, NULL);
+    if (rc == 0) {
+        struct params p = { .n = 0 };
+        param_text(&p, chat_id);
+        param_text(&p, summary);
+        param_int(&p, upto_seq);
+        param_int(&p, done_at_ms);
+        rc = run(st, "summary put", SQL_SUMMARY_PUT, &p, NULL);
+    }
+    if (rc != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    return tx_commit(st, "summary job finish");
+}
+
 static const struct store_backend_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
@@ -2227,4 +2338,7 @@ static const struct store_backend_ops pg_ops = {
     .memory_turns = pg_memory_turns,
     .memory_idle = pg_memory_idle,
     .memory_job_finish = pg_memory_job_finish,
+    .summary_get = pg_summary_get,
+    .summary_turns = pg_summary_turns,
+    .summary_job_finish = pg_summary_job_finish,
 };

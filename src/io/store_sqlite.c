@@ -220,9 +220,9 @@ static const char *const migrations[] = {
     "  updated_at_ms INTEGER NOT NULL"
     ");",
 
-    /* memory (issue 11): facts about each user (kept across chats; never
-     * purged by retention), and per user the opt-out, whether the notice
-     * was given, and how far extraction has read the 1:1 history. */
+    /* memory and summaries (issue 11): facts about each user (kept across
+     * chats; never purged by retention), per user the opt-out, whether the
+     * notice was given, and how far extraction has read the 1:1 history. */
     "CREATE TABLE linebot_memory ("
     "  id            INTEGER PRIMARY KEY,"
     "  user_id       TEXT    NOT NULL,"
@@ -240,6 +240,13 @@ static const char *const migrations[] = {
     "  opted_out     INTEGER NOT NULL DEFAULT 0,"
     "  told          INTEGER NOT NULL DEFAULT 0,"
     "  seen_seq      INTEGER NOT NULL DEFAULT 0,"
+    "  updated_at_ms INTEGER NOT NULL"
+    ");"
+    /* and the rolling summary of each long chat (covering its turns up to upto_seq) */
+    "CREATE TABLE linebot_summaries ("
+    "  chat_id       TEXT    PRIMARY KEY,"
+    "  summary       TEXT    NOT NULL,"
+    "  upto_seq      INTEGER NOT NULL,"
     "  updated_at_ms INTEGER NOT NULL"
     ")",
 };
@@ -352,6 +359,12 @@ static const char schema_fresh[] =
     "  told          INTEGER NOT NULL DEFAULT 0,"
     "  seen_seq      INTEGER NOT NULL DEFAULT 0,"
     "  updated_at_ms INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE linebot_summaries ("
+    "  chat_id       TEXT    PRIMARY KEY,"
+    "  summary       TEXT    NOT NULL,"
+    "  upto_seq      INTEGER NOT NULL,"
+    "  updated_at_ms INTEGER NOT NULL"
     ");";
 
 /* ---- statements, prepared once per handle ---- */
@@ -359,6 +372,9 @@ static const char schema_fresh[] =
 #define CLAIM_COLUMNS                                                                          \
     "seq, event_id, chat_id, timestamp_ms, payload, state, claim_gen, attempts, answer, kind"
 #define FENCE " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1"
+
+/* The history seq up to which chat `c`'s summary stands for its turns (0: none). */
+#define SUMMARY_UPTO(c) "coalesce((SELECT upto_seq FROM linebot_summaries WHERE chat_id = " c "), 0)"
 
 #define STATEMENTS(X)                                                                          \
     X(BEGIN, "BEGIN IMMEDIATE")                                                                \
@@ -425,7 +441,8 @@ static const char schema_fresh[] =
     X(HISTORY_LOAD, "SELECT role, speaker, text, message_id, timestamp_ms FROM ("              \
                     " SELECT * FROM (SELECT seq, role, speaker, text, message_id, timestamp_ms" \
                     "  FROM linebot_history WHERE chat_id = ?1"                                \
-                    "  AND role IN ('user', 'assistant') ORDER BY seq DESC LIMIT ?2)"          \
+                    "  AND role IN ('user', 'assistant') AND seq > " SUMMARY_UPTO("?1")        \
+                    "  ORDER BY seq DESC LIMIT ?2)"                                            \
                     " UNION ALL"                                                               \
                     " SELECT * FROM (SELECT seq, role, speaker, text, message_id, timestamp_ms" \
                     "  FROM linebot_history WHERE chat_id = ?1 AND role = 'context'"           \
@@ -527,7 +544,19 @@ static const char schema_fresh[] =
                    " GROUP BY u.user_id HAVING max(h.timestamp_ms) < ?1 LIMIT ?2")            \
     X(MEMORY_UNSEND, "DELETE FROM linebot_memory WHERE chat_id = ?1 AND message_id = ?2")      \
     X(FORGET_MEMORY, "DELETE FROM linebot_memory WHERE user_id = ?1 OR chat_id = ?1")          \
-    X(FORGET_MEMORY_USER, "DELETE FROM linebot_memory_users WHERE user_id = ?1")
+    X(FORGET_MEMORY_USER, "DELETE FROM linebot_memory_users WHERE user_id = ?1")               \
+    X(SUMMARY_GET, "SELECT summary, upto_seq FROM linebot_summaries WHERE chat_id = ?1")       \
+    X(SUMMARY_TURNS, "SELECT seq, role, speaker, text, message_id, timestamp_ms FROM (SELECT seq, role," \
+                     " speaker, text, message_id, timestamp_ms FROM linebot_history WHERE chat_id = ?1" \
+                     " AND role IN ('user', 'assistant') AND seq > " SUMMARY_UPTO("?1")        \
+                     " ORDER BY seq DESC LIMIT ?2) ORDER BY seq")                              \
+    X(SUMMARY_PUT, "INSERT INTO linebot_summaries (chat_id, summary, upto_seq, updated_at_ms)" \
+                   " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM linebot_history"        \
+                   "  WHERE chat_id = ?1 AND seq = ?3)"                                        \
+                   " ON CONFLICT (chat_id) DO UPDATE SET summary = excluded.summary,"          \
+                   " upto_seq = excluded.upto_seq, updated_at_ms = excluded.updated_at_ms"     \
+                   " WHERE linebot_summaries.upto_seq < excluded.upto_seq")                    \
+    X(FORGET_SUMMARY, "DELETE FROM linebot_summaries WHERE chat_id = ?1")
 
 /* `linebot admin` (store.h). The SQL is the same as store_pg.c's, so the two
  * backends answer alike. */
@@ -1692,10 +1721,21 @@ static int sq_message_update(struct store *st, const char *chat_id, const char *
     return run_changes(st, s, rc, "message update", NULL);
 }
 
+/* The turns and the summary of them, in one transaction. */
 static int sq_history_clear(struct store *st, const char *chat_id)
 {
-    sqlite3_stmt *s = stmt(st, STMT_HISTORY_CLEAR);
-    return run_changes(st, s, bind_text(s, 1, chat_id), "history clear", NULL);
+    static const enum stmt_id steps[] = { STMT_HISTORY_CLEAR, STMT_FORGET_SUMMARY };
+
+    if (tx_begin(st) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sqlite3_stmt *s = stmt(st, steps[i]);
+        if (run_changes(st, s, bind_text(s, 1, chat_id), "history clear", NULL) != 0) {
+            tx_rollback(st);
+            return -1;
+        }
+    }
+    return tx_commit(st);
 }
 
 /* One transaction: the chat is forgotten entirely or not at all. Pending
@@ -1706,7 +1746,7 @@ static int sq_forget_chat(struct store *st, const char *chat_id)
     static const enum stmt_id steps[] = { STMT_HISTORY_CLEAR, STMT_FORGET_BOT,
                                           STMT_FORGET_PROFILES, STMT_FORGET_RATE,
                                           STMT_FORGET_INBOX, STMT_FORGET_CHAT_MODEL,
-                                          STMT_FORGET_MEMORY, STMT_FORGET_MEMORY_USER };
+                                          STMT_FORGET_MEMORY, STMT_FORGET_MEMORY_USER, STMT_FORGET_SUMMARY };
 
     if (tx_begin(st) != 0)
         return -1;
@@ -1926,7 +1966,7 @@ static int sq_admin_history(struct store *st, const char *chat_id, struct turn *
  * the user are still there. */
 static int sq_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
 {
-    int64_t settings = 0; /* the user's memory settings: not reported */
+    int64_t settings = 0; /* the user's memory settings and the chat's summary: not reported */
     const struct {
         enum stmt_id id;
         int64_t *count;
@@ -1940,6 +1980,7 @@ static int sq_admin_forget(struct store *st, const char *id, struct store_forget
         {STMT_FORGET_INBOX, &counts->payloads},
         {STMT_FORGET_MEMORY, &counts->memory},
         {STMT_FORGET_MEMORY_USER, &settings},
+        {STMT_FORGET_SUMMARY, &settings},
     };
 
     if (tx_begin(st) != 0)
@@ -2198,6 +2239,89 @@ static int sq_memory_job_finish(struct store *st, const char *event_id, int64_t 
     return tx_commit(st);
 }
 
+/* ---- the rolling summary ---- */
+
+static int sq_summary_get(struct store *st, const char *chat_id, char **summary, int64_t *upto_seq)
+{
+    sqlite3_stmt *s = stmt(st, STMT_SUMMARY_GET);
+    int found = lookup(st, s, bind_text(s, 1, chat_id), "summary get");
+
+    if (found != 1)
+        return found;
+    *summary = column_dup_text(s, 0);
+    *upto_seq = sqlite3_column_int64(s, 1);
+    finish(s);
+    return 1;
+}
+
+static int sq_summary_turns(struct store *st, const char *chat_id, int max, struct turn **turns, int64_t **seqs,
+                            size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_SUMMARY_TURNS);
+    struct turn *list = NULL;
+    int64_t *seq_list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = bind_text(s, 1, chat_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 2, max);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc_array(list, cap, sizeof *list);
+            seq_list = xrealloc_array(seq_list, cap, sizeof *seq_list);
+        }
+        seq_list[count] = sqlite3_column_int64(s, 0);
+        list[count++] = (struct turn){
+            .role = store_role_parse((const char *)sqlite3_column_text(s, 1)),
+            .speaker = column_dup(s, 2),
+            .text = column_dup_text(s, 3),
+            .message_id = column_dup(s, 4),
+            .timestamp_ms = sqlite3_column_int64(s, 5),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "summary turns");
+        finish(s);
+        turns_free(list, count);
+        free(seq_list);
+        return -1;
+    }
+    finish(s);
+    *turns = list;
+    *seqs = seq_list;
+    *n = count;
+    return 0;
+}
+
+/* The fence first: a lost claim writes nothing. */
+static int sq_summary_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                                 const char *summary, int64_t upto_seq, const struct job_finish *finish,
+                                 int64_t done_at_ms)
+{
+    int rc;
+
+    if (tx_begin(st) != 0)
+        return -1;
+    rc = finish_row(st, event_id, claim_gen, finish, done_at_ms, NULL);
+    if (rc == 0) {
+        sqlite3_stmt *s = stmt(st, STMT_SUMMARY_PUT);
+        int brc = bind_pair(s, chat_id, summary);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int64(s, 3, upto_seq);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int64(s, 4, done_at_ms);
+        rc = run_changes(st, s, brc, "summary put", NULL);
+    }
+    if (rc != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    return tx_commit(st);
+}
+
 /* ---- the gate around every op ---- */
 
 /* Every op holds the connection while it runs. A write first makes sure
@@ -2270,6 +2394,13 @@ GATED_READ(memory_turns, (struct store *st, const char *user, int64_t after, int
                           struct turn **turns, size_t *n), (st, user, after, upto, max, turns, n))
 GATED_READ(memory_idle, (struct store *st, int64_t before, int max, char ***users, int64_t **seqs, size_t *n),
            (st, before, max, users, seqs, n))
+GATED_READ(summary_get, (struct store *st, const char *chat, char **summary, int64_t *upto),
+           (st, chat, summary, upto))
+GATED_READ(summary_turns, (struct store *st, const char *chat, int max, struct turn **turns, int64_t **seqs,
+                           size_t *n), (st, chat, max, turns, seqs, n))
+GATED(summary_job_finish, (struct store *st, const char *id, int64_t gen, const char *chat, const char *summary,
+                           int64_t upto, const struct job_finish *f, int64_t at),
+      (st, id, gen, chat, summary, upto, f, at))
 GATED(memory_job_finish, (struct store *st, const char *id, int64_t gen, const char *user,
                           const struct memory_new *facts, size_t n, int64_t upto, const struct job_finish *f,
                           int64_t at), (st, id, gen, user, facts, n, upto, f, at))
@@ -2290,5 +2421,6 @@ static const struct store_backend_ops sqlite_ops = {
     OP(admin_stats) OP(admin_chats) OP(admin_history) OP(admin_forget)
     OP(memory_facts) OP(memory_add) OP(memory_forget) OP(memory_user) OP(memory_opt_out) OP(memory_tell)
     OP(memory_turns) OP(memory_idle) OP(memory_job_finish)
+    OP(summary_get) OP(summary_turns) OP(summary_job_finish)
 #undef OP
 };

@@ -70,6 +70,7 @@ struct job_ctx {
     size_t n_history;
     char *quoted;              /* text of the quoted message, may be NULL */
     char *memory_note;         /* the speaker's facts for the system prompt (stage_memory.c), may be NULL */
+    char *summary_note;        /* the chat's rolling summary for the system prompt (stage_summary.c), may be NULL */
     bool lang_chosen;          /* gather_lang chose `lang` (asked at most once per job) */
     enum lang lang;
 
@@ -125,6 +126,16 @@ enum stage_result memory_run_job(struct job_ctx *ctx);
 /* Housekeeping (run/pool.c): queues extractions for users whose unseen 1:1
  * turns have been idle for MEMORY_IDLE_MS. */
 void memory_housekeeping(const struct config *cfg, struct store *store);
+
+/* Long conversations (run/stage_summary.c). */
+/* gather: the chat's rolling summary as a note for the system prompt
+ * (malloc'd), NULL when it has none. */
+char *summary_gather_note(struct job_ctx *ctx);
+/* finish: after an answer was remembered, queues a fold of the chat's
+ * oldest turns when they outgrow LINEBOT_HISTORY_TURNS or _CHARS. */
+void summary_after_finish(struct job_ctx *ctx);
+/* The internal job "summary": one fold (same contract as memory_run_job). */
+enum stage_result summary_run_job(struct job_ctx *ctx);
 
 /* deliver, for a job a crash left in `sending`: resends its record. */
 enum stage_result stage_deliver_resume(struct job_ctx *ctx);

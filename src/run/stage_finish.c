@@ -115,8 +115,10 @@ enum stage_result stage_finish(struct job_ctx *ctx)
      * counted) again when the job is claimed after its lease. */
     if (rc == 0) {
         count(ctx->outcome);
-        if (finish.n_turns > 0)
-            memory_after_finish(ctx); /* the exchange is in the history now */
+        if (finish.n_turns > 0) { /* the exchange is in the history now */
+            memory_after_finish(ctx);
+            summary_after_finish(ctx);
+        }
     }
     return STAGE_STOP;
 }

@@ -65,8 +65,11 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     struct prompt prompt;
     chat_build_prompt(cfg, ev->chat_type, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
                       ctx->decision.text, &prompt);
-    if (ctx->memory_note) { /* the speaker's facts (run/stage_memory.c) go into the system prompt */
-        char *system = xasprintf("%s%s", prompt.messages[0].content, ctx->memory_note);
+    if (ctx->memory_note || ctx->summary_note) {
+        /* The speaker's facts (run/stage_memory.c) and the chat's summary
+         * (run/stage_summary.c) go into the system prompt. */
+        char *system = xasprintf("%s%s%s", prompt.messages[0].content, ctx->memory_note ? ctx->memory_note : "",
+                                 ctx->summary_note ? ctx->summary_note : "");
         free((char *)prompt.messages[0].content);
         prompt.messages[0].content = system;
     }

@@ -87,6 +87,7 @@ static void ctx_free(struct job_ctx *ctx)
     turns_free(ctx->history, ctx->n_history);
     free(ctx->quoted);
     free(ctx->memory_note);
+    free(ctx->summary_note);
     llm_answer_free(&ctx->llm);
     answer_record_free(&ctx->record);
     line_sent_free(&ctx->sent);
@@ -123,6 +124,7 @@ struct job_handler {
 /* Handlers by kind; the table ends at its sentinel. */
 static const struct job_handler internal_handlers[] = {
     {"memory", memory_run_job}, /* facts about a user from their 1:1 turns (run/stage_memory.c) */
+    {"summary", summary_run_job}, /* a long chat's oldest turns into its summary (run/stage_summary.c) */
     {NULL, NULL},
 };
 

@@ -1,13 +1,13 @@
-/* test_memory.c - memory of the user (issue 11), with the real binary, on
- * SQLite and on PostgreSQL.
+/* test_memory.c - memory of the user and the rolling summary of long chats
+ * (issue 11), with the real binary, on SQLite and on PostgreSQL.
  *
  * The oracles are what users saw (the texts LINE received), what the fake
  * LLM received (the system prompts of the answers, and how many extraction
  * requests came: those are the requests whose system prompt asks for
  * "lasting facts about the user", answered by the fake with the JSON the
  * test gives), and the bot's log for when an extraction was written.
- * The harness runs every other test with LINEBOT_MEMORY=explicit; these set
- * auto, the default. PostgreSQL cases run on a scratch schema of
+ * The harness runs every other test with LINEBOT_MEMORY=explicit and
+ * LINEBOT_SUMMARY=0; these set auto and 1, the defaults. PostgreSQL cases run on a scratch schema of
  * LINEBOT_TEST_PG_URL and are skipped without it. */
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -23,6 +23,7 @@
 #define GROUP "Ce2egroup0000000000000000000000001"
 #define EXTRACT "lasting facts about the user" /* what the extraction's system prompt says */
 #define NOTICE "I remember things about you"
+#define FOLD "running summary" /* what the summary's system prompt says */
 
 /* ---- PostgreSQL scratch schemas ---- */
 
@@ -133,12 +134,13 @@ static void wait_log(struct world *w, const char *needle, int n)
     }
 }
 
-/* The system prompt of the newest request that was not an extraction (malloc'd). */
+/* The system prompt of the newest request that was not an extraction nor a
+ * fold (malloc'd). */
 static char *last_answer_system(struct world *w)
 {
     for (size_t i = fake_llm_request_count(w->llm); i-- > 0;) {
         char *system = fake_llm_request_content(w->llm, i, 0);
-        if (system && !strstr(system, EXTRACT))
+        if (system && !strstr(system, EXTRACT) && !strstr(system, FOLD))
             return system;
         free(system);
     }
@@ -388,6 +390,63 @@ static void test_unfollow_and_admin_forget(void **state)
     world_finish(w);
 }
 
+/* ---- long conversations ---- */
+
+/* A chat over LINEBOT_HISTORY_TURNS gets its oldest turns folded into a
+ * summary by a background call; the summary goes to the model as context
+ * instead of those turns; /reset clears it. */
+static void rolling_summary(void **state, const char *db)
+{
+    const char *const overrides[] = {"LINEBOT_SUMMARY=1", "LINEBOT_HISTORY_TURNS=2", db, NULL};
+    struct world *w = world_start(state, overrides);
+    fake_llm_answer_system(w->llm, FOLD, "SUMMARY-1: the user likes green tea", 0);
+    free(say(w, USER, "I like green tea", 1));
+    free(say(w, USER, "second", 2));
+    world_quiet(w);
+    assert_int_equal(fake_llm_count_system(w->llm, FOLD), 0); /* 4 turns: 2 exchanges fit */
+    free(say(w, USER, "third", 3));
+    wait_log(w, "turn(s) folded into the chat's summary", 1);
+    assert_int_equal(fake_llm_count_system(w->llm, FOLD), 1);
+    /* The fold read the oldest two exchanges. */
+    char *input = NULL;
+    for (size_t i = 0; i < fake_llm_request_count(w->llm) && !input; i++) {
+        char *system = fake_llm_request_content(w->llm, i, 0);
+        if (system && strstr(system, FOLD))
+            input = fake_llm_request_last_user(w->llm, i);
+        free(system);
+    }
+    assert_contains(input, "User: I like green tea\nAssistant: echo: I like green tea\nUser: second\n"
+                           "Assistant: echo: second\n");
+    assert_not_contains(input, "third");
+    free(input);
+
+    /* The next question: the summary in the system prompt, and only the
+     * turns after it as history (system, third, its answer, the question). */
+    free(say(w, USER, "fourth", 4));
+    size_t last = fake_llm_request_count(w->llm) - 1;
+    char *system = last_answer_system(w);
+    assert_contains(system, "SUMMARY-1: the user likes green tea");
+    free(system);
+    assert_int_equal(fake_llm_request_message_count(w->llm, last), 4);
+    char *transcript = fake_llm_request_transcript(w->llm, last);
+    assert_not_contains(transcript, "user: I like green tea");
+    assert_contains(transcript, "user: third");
+    free(transcript);
+
+    /* /reset clears it. */
+    free(say(w, USER, "/reset", 5));
+    free(say(w, USER, "fifth", 6));
+    system = last_answer_system(w);
+    assert_not_contains(system, "SUMMARY-1");
+    free(system);
+    world_quiet(w);
+    assert_int_equal(fake_llm_count_system(w->llm, FOLD), 1);
+    world_finish(w);
+}
+
+static void test_summary_sqlite(void **state) { rolling_summary(state, NULL); }
+static void test_summary_postgres(void **state) { on_postgres(state, rolling_summary); }
+
 int main(void)
 {
     pg_url = getenv("LINEBOT_TEST_PG_URL");
@@ -403,6 +462,8 @@ int main(void)
         E2E_TEST(test_garbage_writes_nothing),
         E2E_TEST(test_extraction_survives_crash),
         E2E_TEST(test_unfollow_and_admin_forget),
+        E2E_TEST(test_summary_sqlite),
+        E2E_TEST(test_summary_postgres),
     };
     return E2E_RUN(tests);
 }

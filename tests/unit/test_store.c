@@ -1933,6 +1933,91 @@ static void test_memory(void **state)
     assert_int_equal(facts_of(fx->st, "U2", &facts), 0);
 }
 
+/* The rolling summary (issue 11): it stands for the turns up to its seq,
+ * which history_load then leaves out; written with its job's fenced finish,
+ * not over a /reset, never backwards; dropped by /reset and forget. */
+static void test_summary(void **state)
+{
+    struct fixture *fx = *state;
+    struct turn *turns;
+    int64_t *seqs;
+    size_t n;
+    char *summary = (char *)"untouched";
+    int64_t upto = -1;
+    struct job job;
+    struct job_finish f = { .outcome = OUTCOME_ANSWERED, .model = "cheap", .usage = { 1, 2, 3 } };
+
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 0);
+    assert_null(summary);
+    add_turn(fx->st, "chatA", TURN_USER, "q1", "m1", 1);
+    add_turn(fx->st, "chatA", TURN_ASSISTANT, "a1", NULL, 2);
+    add_turn(fx->st, "chatA", TURN_USER, "q2", "m2", 3);
+    add_turn(fx->st, "chatA", TURN_ASSISTANT, "a2", NULL, 4);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "chatter", NULL, 5);
+    assert_int_equal(store_summary_turns(fx->st, "chatA", 100, &turns, &seqs, &n), 0);
+    assert_int_equal(n, 4); /* not the context turn */
+    assert_string_equal(turns[0].text, "q1");
+    assert_int_equal(turns[1].role, TURN_ASSISTANT);
+    int64_t a1 = seqs[1], a2 = seqs[3];
+    assert_true(a1 < a2);
+    turns_free(turns, n);
+    free(seqs);
+
+    /* Fenced; then the summary covers q1 and a1. */
+    claim_task(fx->st, "chatA", &job);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen + 1, "chatA", "S1", a1, &f), 1);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 0);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "S1", a1, &f), 0);
+    job_free(&job);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 1);
+    assert_string_equal(summary, "S1");
+    assert_int_equal(upto, a1);
+    free(summary);
+    assert_int_equal(store_summary_turns(fx->st, "chatA", 100, &turns, &seqs, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(turns[0].text, "q2");
+    turns_free(turns, n);
+    free(seqs);
+    assert_int_equal(store_history_load(fx->st, "chatA", 10, 10, &turns, &n), 0);
+    assert_int_equal(n, 3); /* q2, a2 and the context */
+    assert_string_equal(turns[0].text, "q2");
+    turns_free(turns, n);
+
+    /* Never backwards: an older fold does not replace a newer summary. */
+    claim_task(fx->st, "chatA", &job);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "S2", a2, &f), 0);
+    job_free(&job);
+    claim_task(fx->st, "chatA", &job);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "old", a1, &f), 0);
+    job_free(&job);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 1);
+    assert_string_equal(summary, "S2");
+    free(summary);
+
+    /* /reset drops it; a fold of the turns that are gone writes nothing. */
+    assert_int_equal(store_history_clear(fx->st, "chatA"), 0);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 0);
+    claim_task(fx->st, "chatA", &job);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "late", a2, &f), 0);
+    job_free(&job);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 0);
+
+    /* forget_chat drops it too. */
+    add_turn(fx->st, "chatB", TURN_USER, "q", "m", 10);
+    assert_int_equal(store_summary_turns(fx->st, "chatB", 100, &turns, &seqs, &n), 0);
+    assert_int_equal(n, 1);
+    int64_t q = seqs[0];
+    turns_free(turns, n);
+    free(seqs);
+    claim_task(fx->st, "chatB", &job);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatB", "S", q, &f), 0);
+    job_free(&job);
+    assert_int_equal(store_summary_get(fx->st, "chatB", &summary, &upto), 1);
+    free(summary);
+    assert_int_equal(store_forget_chat(fx->st, "chatB"), 0);
+    assert_int_equal(store_summary_get(fx->st, "chatB", &summary, &upto), 0);
+}
+
 /* Parked answers: never claimed; exactly one adopter takes the answer over. */
 static void test_park_adopt(void **state)
 {
@@ -3629,6 +3714,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_job_finish_atomic),
         STORE_TEST(test_tasks),
         STORE_TEST(test_memory),
+        STORE_TEST(test_summary),
         STORE_TEST(test_park_adopt),
         STORE_TEST(test_adopt_race),
         STORE_TEST(test_purge_expires_parked),
