@@ -332,6 +332,27 @@ static void test_garbage_writes_nothing(void **state)
     world_finish(w);
 }
 
+/* Fewer than LINEBOT_MEMORY_EVERY new turns are read anyway once they have
+ * been idle for 10 minutes (the bot's clock is moved on, as a restart 11
+ * minutes later would find it). */
+static void test_idle_extraction(void **state)
+{
+    const char *const overrides[] = {"LINEBOT_MEMORY=auto", NULL};
+    struct world *w = world_start(state, overrides);
+    fake_llm_answer_system(w->llm, EXTRACT, "{\"facts\":[{\"fact\":\"Is vegetarian\",\"message\":1}]}", 0);
+    free(say(w, USER, "I never eat meat", 1));
+    world_quiet(w);
+    assert_int_equal(fake_llm_count_system(w->llm, EXTRACT), 0);
+    bot_stop(w);
+    const char *const later[] = {"LINEBOT_TEST_CLOCK_OFFSET_MS=660000", NULL};
+    bot_start(w, later);
+    wait_extractions(w, 1);
+    wait_log(w, "1 fact(s) extracted", 1);
+    bot_restart(w, NULL); /* back to the fakes' time, for LINE's reply tokens */
+    say_expect(w, USER, "/memory", 2, "1. Is vegetarian");
+    world_finish(w);
+}
+
 /* The extraction is a durable job: killed while the model works on it, the
  * bot does it again after the restart, and its fact is written once; a
  * finished extraction is not done again by a restart. */
@@ -460,6 +481,7 @@ int main(void)
         E2E_TEST(test_auto_sqlite),
         E2E_TEST(test_auto_postgres),
         E2E_TEST(test_garbage_writes_nothing),
+        E2E_TEST(test_idle_extraction),
         E2E_TEST(test_extraction_survives_crash),
         E2E_TEST(test_unfollow_and_admin_forget),
         E2E_TEST(test_summary_sqlite),
