@@ -16,7 +16,7 @@
 #include "core/models.h"
 
 #define MEMORY_FACTS_PER_EXTRACTION 3 /* facts one extraction may add */
-#define MEMORY_FACT_MAX 200           /* bytes a fact keeps (cut between characters) */
+#define MEMORY_FACT_MAX 1000          /* bytes a fact keeps (cut between characters): 300 CJK fit */
 #define MEMORY_REMEMBER_MAX 300       /* UTF-16 units /remember takes; longer is refused */
 #define MEMORY_PROMPT_MAX 1000        /* UTF-16 units of facts in one system prompt */
 #define MEMORY_KEEP_MAX 50            /* facts kept per user: the lowest ranked go first */

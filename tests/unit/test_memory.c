@@ -102,19 +102,19 @@ static void test_clean_fact(void **state)
     free(f);
     assert_null(memory_clean_fact(" \n\t ", 4));
     assert_null(memory_clean_fact("bad \xff utf8", 10));
-    /* Cut at MEMORY_FACT_MAX bytes, never inside a character: 100 "é" (2
+    /* Cut at MEMORY_FACT_MAX bytes, never inside a character: 500 "é" (2
      * bytes each) and one more. */
-    char long_fact[256] = "";
-    for (int i = 0; i < 101; i++)
+    char long_fact[1100] = "";
+    for (int i = 0; i < MEMORY_FACT_MAX / 2 + 1; i++)
         strcat(long_fact, "\xc3\xa9");
     f = memory_clean_fact(long_fact, strlen(long_fact));
-    assert_int_equal(strlen(f), 200);
+    assert_int_equal(strlen(f), MEMORY_FACT_MAX);
     free(f);
     strcpy(long_fact, "a");
-    for (int i = 0; i < 100; i++)
+    for (int i = 0; i < MEMORY_FACT_MAX / 2; i++)
         strcat(long_fact, "\xc3\xa9");
     f = memory_clean_fact(long_fact, strlen(long_fact));
-    assert_int_equal(strlen(f), 199); /* "a" and 99 whole characters */
+    assert_int_equal(strlen(f), MEMORY_FACT_MAX - 1); /* "a" and whole characters only */
     free(f);
 }
 
