@@ -22,6 +22,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/chat.h"
+#include "core/memory.h"
 #include "core/models.h"
 #include "core/personas.h"
 #include "core/settings.h"
@@ -450,6 +451,28 @@ static void load_content(struct loader *l, struct config *cfg)
         cfg->vision_model = m;
 }
 
+/* ---- memory of the user and long chats (issue 11): LINEBOT_MEMORY,
+ * LINEBOT_MEMORY_EVERY, LINEBOT_MEMORY_MODEL (after the catalogue, which the
+ * model is taken from), LINEBOT_SUMMARY ---- */
+static void load_memory(struct loader *l, struct config *cfg)
+{
+    cfg->memory = MEMORY_AUTO;
+    const char *mode = env_nonempty(l->env, "LINEBOT_MEMORY");
+    if (mode && strcasecmp(mode, "explicit") == 0)
+        cfg->memory = MEMORY_EXPLICIT;
+    else if (mode && strcasecmp(mode, "off") == 0)
+        cfg->memory = MEMORY_OFF;
+    else if (mode && strcasecmp(mode, "auto") != 0)
+        fail(l, "LINEBOT_MEMORY", "must be auto, explicit or off");
+    cfg->memory_every = get_int(l, "LINEBOT_MEMORY_EVERY");
+    const char *name = env_nonempty(l->env, "LINEBOT_MEMORY_MODEL");
+    const struct model_entry *m = cfg->models->n ? memory_pick_model(cfg->models, name) : NULL;
+    if (name && !m)
+        fail(l, "LINEBOT_MEMORY_MODEL", "names no model of the catalogue (LINEBOT_MODELS, or LLM_MODEL without it)");
+    cfg->memory_model = m ? xstrdup(m->name) : NULL;
+    cfg->summary = get_bool(l, "LINEBOT_SUMMARY");
+}
+
 static void free_models(struct config *cfg)
 {
     if (cfg->models)
@@ -558,6 +581,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     load_models(&l, cfg);
     load_personas(&l, cfg);
     load_content(&l, cfg);
+    load_memory(&l, cfg);
 
     get_db(cfg, env);
     cfg->workers = get_int(&l, "LINEBOT_WORKERS");
@@ -748,6 +772,8 @@ void config_free(struct config *cfg)
 {
     free_models(cfg);
     free_personas(cfg);
+    free(cfg->memory_model);
+    cfg->memory_model = NULL;
     char **strings[] = {
         &cfg->host, &cfg->channel_secret, &cfg->access_token, &cfg->line_api_base,
         &cfg->line_data_api_base, &cfg->llm_base_url, &cfg->llm_api_key, &cfg->llm_model,

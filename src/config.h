@@ -44,6 +44,13 @@ struct model_catalogue; /* core/models.h */
 struct persona_catalogue; /* core/personas.h */
 struct model_entry;
 
+/* LINEBOT_MEMORY (issue 11): what the bot remembers about a user. */
+enum memory_mode {
+    MEMORY_AUTO,     /* /remember, and facts the model extracts from 1:1 chats */
+    MEMORY_EXPLICIT, /* only what users say with /remember */
+    MEMORY_OFF,      /* nothing: the commands say memory is off */
+};
+
 struct config {
     /* Front door */
     char *host;                 /* HOST, default 0.0.0.0 */
@@ -144,6 +151,14 @@ struct config {
                                        first that has */
     int max_images;             /* LINEBOT_MAX_IMAGES, default 4 */
     int image_followup_s;       /* LINEBOT_IMAGE_FOLLOWUP_S, default 600 */
+
+    /* Memory of the user (issue 11, run/stage_memory.c). */
+    enum memory_mode memory;    /* LINEBOT_MEMORY: auto (default) | explicit | off */
+    int memory_every;           /* LINEBOT_MEMORY_EVERY: new 1:1 turns per extraction, default 6 */
+    char *memory_model;         /* LINEBOT_MEMORY_MODEL, else the cheapest priced model, else the
+                                   default: always a catalogue name after config_load */
+    bool summary;               /* LINEBOT_SUMMARY: fold turns past the history limits into a rolling
+                                   summary (default), or drop them as before */
 
     /* Test builds only (LINEBOT_TESTING): crash at a named point, shift the clock. */
     char *failpoint;            /* LINEBOT_FAILPOINT */

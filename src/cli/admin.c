@@ -470,11 +470,12 @@ static int admin_forget(struct store *st, const char *id, bool as_json)
         return 1;
     }
     if (as_json) {
-        print_json(json_pack("{s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "id", id, "removed", "turns",
+        print_json(json_pack("{s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "id", id, "removed", "turns",
                              (json_int_t)c.turns, "group_turns", (json_int_t)c.group_turns, "bot_messages",
                              (json_int_t)c.bot_messages, "profiles", (json_int_t)c.profiles, "rate_rows",
                              (json_int_t)c.rate_rows, "payloads", (json_int_t)c.payloads, "choices",
-                             (json_int_t)c.choices, "personas", (json_int_t)c.personas));
+                             (json_int_t)c.choices, "personas", (json_int_t)c.personas, "memory",
+                             (json_int_t)c.memory));
         return 0;
     }
     const struct {
@@ -489,6 +490,7 @@ static int admin_forget(struct store *st, const char *id, bool as_json)
         {"contents of finished events", c.payloads},
         {"model choice of the chat", c.choices},
         {"the chat's persona", c.personas},
+        {"facts remembered about the user", c.memory},
     };
     static const char *const head[] = {"REMOVED", "COUNT"};
     static const bool right[] = {false, true};

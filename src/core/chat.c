@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "core/format.h"
+#include "core/memory.h"
 #include "core/models.h"
 #include "core/personas.h"
 #include "core/postback.h"
@@ -555,6 +556,11 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
     }
     if (decide_model_command(cfg, ev, d) || decide_persona_command(cfg, ev, d))
         return;
+    struct memory_command memory; /* run/stage_memory.c parses it again and acts */
+    if (memory_parse_command(d->text, &memory)) {
+        decide(d, CHAT_MEMORY, "memory command");
+        return;
+    }
     decide(d, CHAT_ANSWER, group ? "addressed in group" : "one-to-one text");
 }
 

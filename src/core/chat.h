@@ -44,6 +44,7 @@ enum chat_action {
     CHAT_MODEL,         /* /model or its button: `text` is the model name, "" to show the list */
     CHAT_PERSONA,       /* /persona or its button: `persona_op` says what, `text` its argument */
     CHAT_USAGE,         /* /usage: the user's tokens today, the limit, when it resets */
+    CHAT_MEMORY,        /* /remember, /memory, /forget: `text` is the command (core/memory.h) */
 };
 
 /* What /persona asks for (CHAT_PERSONA). */

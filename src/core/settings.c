@@ -65,6 +65,12 @@ static const struct setting table[] = {
      "user ids (comma-separated) who alone may switch the model or change the persona in groups and rooms"},
     {"LINEBOT_PERSONAS", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MODEL,
      "persona presets users pick with /persona: a JSON array, or @/path/file.json"},
+    {"LINEBOT_MEMORY", SETTING_CHOICE, "auto", 0, 0, "auto | explicit | off", 0, G_MODEL,
+     "memory of the user: auto also learns facts from 1:1 chats; explicit only /remember"},
+    {"LINEBOT_MEMORY_EVERY", SETTING_INT, "6", 1, 1000, NULL, 0, G_MODEL,
+     "new 1:1 messages of a user before facts are extracted from them (or 10 idle minutes)"},
+    {"LINEBOT_MEMORY_MODEL", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MODEL,
+     "the catalogue model that extracts facts; default: the cheapest priced one, else the default"},
 
     /* Server */
     {"HOST", SETTING_TEXT, "0.0.0.0", 0, 0, NULL, 0, G_SERVER, "address to listen on"},
@@ -87,6 +93,8 @@ static const struct setting table[] = {
     {"LINEBOT_HISTORY_TURNS", SETTING_INT, "10", 0, 200, NULL, 0, G_CHAT, "past exchanges sent to the model"},
     {"LINEBOT_HISTORY_CHARS", SETTING_INT, "6000", 0, 1000000, NULL, 0, G_CHAT,
      "characters of history sent to the model"},
+    {"LINEBOT_SUMMARY", SETTING_BOOL, "1", 0, 0, NULL, 0, G_CHAT,
+     "fold turns past the history limits into a rolling summary of the chat (0: drop them)"},
     {"LINEBOT_RETENTION_DAYS", SETTING_INT, "30", 1, 3650, NULL, 0, G_CHAT, "days anything is kept"},
     {"LINEBOT_MAX_EVENT_AGE_S", SETTING_INT, "86400", 60, 3650LL * 86400, NULL, 0, G_CHAT,
      "older events are acknowledged, not answered"},

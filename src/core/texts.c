@@ -26,6 +26,9 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "/model - show or switch the model (/model NAME)\n"
             "/persona - show or pick a persona (/persona NAME, /persona set TEXT, /persona reset)\n"
             "/usage - how many tokens you've used today\n"
+            "/remember TEXT - remember something about you\n"
+            "/memory - show what I remember (/memory off or on to opt out or in)\n"
+            "/forget N - forget fact N (/forget all: everything)\n"
             "/help - show this list\n"
             "In groups, mention me or reply to one of my messages to ask something.",
             "コマンド:\n"
@@ -33,6 +36,9 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "/model - モデルを表示・切り替えます（/model 名前）\n"
             "/persona - ペルソナを表示・選択します（/persona 名前、/persona set 内容、/persona reset）\n"
             "/usage - 本日のトークン使用量を表示します\n"
+            "/remember 内容 - あなたについて覚えておきます\n"
+            "/memory - 覚えていることを表示します（/memory off・on で停止・再開）\n"
+            "/forget 番号 - その項目を忘れます（/forget all ですべて）\n"
             "/help - この一覧を表示します\n"
             "グループでは、私をメンションするか、私のメッセージに返信して質問してください。",
             "指令：\n"
@@ -40,6 +46,9 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "/model - 查看或切換模型（/model 名稱）\n"
             "/persona - 查看或選擇角色（/persona 名稱、/persona set 內容、/persona reset）\n"
             "/usage - 查看今天使用的 token 數量\n"
+            "/remember 內容 - 記住關於你的事\n"
+            "/memory - 查看我記得的事（/memory off 或 on 可停用或啟用）\n"
+            "/forget 編號 - 忘記該項（/forget all：全部忘記）\n"
             "/help - 顯示這份清單\n"
             "在群組裡，請標註我或回覆我的訊息來提問。",
         },
@@ -221,6 +230,78 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "すみません、モデルがその画像を読み取れませんでした。別の画像でお試しください。",
             "抱歉，模型無法讀取這張圖片。請換一張試試。",
         },
+    [TEXT_MEMORY_NOTICE] =
+        {
+            "By the way, I remember things about you to give better answers. /memory shows them, "
+            "/forget all erases them, and /memory off stops it.",
+            "なお、より良いお答えのために、あなたについて覚えたことを使います。/memory で確認、"
+            "/forget all で消去、/memory off で停止できます。",
+            "順帶一提，為了回答得更好，我會記住關於你的事。輸入 /memory 查看，/forget all 全部清除，"
+            "/memory off 停用。",
+        },
+    [TEXT_MEMORY_REMEMBERED] = {"OK, I'll remember that.", "覚えました。", "好的，我記住了。"},
+    [TEXT_MEMORY_LIST] = {"What I remember about you:", "あなたについて覚えていること:", "我記得關於你的事："},
+    [TEXT_MEMORY_EMPTY] =
+        {
+            "I don't remember anything about you yet.",
+            "まだ、あなたについて覚えていることはありません。",
+            "我還沒有記住任何關於你的事。",
+        },
+    [TEXT_MEMORY_FORGOT] = {"OK, I've forgotten: {}", "忘れました: {}", "好的，已經忘記：{}"},
+    [TEXT_MEMORY_FORGOT_ALL] =
+        {
+            "OK, I've forgotten everything I remembered about you.",
+            "あなたについて覚えていたことを、すべて忘れました。",
+            "好的，我已經忘記所有關於你的事了。",
+        },
+    [TEXT_MEMORY_NO_SUCH] =
+        {
+            "There is no number {}. /memory shows the list.",
+            "{} 番はありません。/memory で一覧を表示できます。",
+            "沒有第 {} 項。輸入 /memory 可查看清單。",
+        },
+    [TEXT_MEMORY_OFF] =
+        {
+            "OK, I won't remember or use anything about you. /memory on turns it back on.",
+            "承知しました。あなたについて覚えたり使ったりしません。/memory on で再開できます。",
+            "好的，我不會再記住或使用關於你的事。輸入 /memory on 可重新啟用。",
+        },
+    [TEXT_MEMORY_ON] =
+        {
+            "OK, I'll remember things about you again.",
+            "承知しました。また、あなたについて覚えるようにします。",
+            "好的，我會重新記住關於你的事。",
+        },
+    [TEXT_MEMORY_OPTED_OUT] =
+        {
+            "Memory is off for you. Type /memory on to turn it on.",
+            "あなたのメモリーは停止中です。/memory on で再開できます。",
+            "你的記憶功能已停用。輸入 /memory on 即可啟用。",
+        },
+    [TEXT_MEMORY_PRIVATE] =
+        {
+            "Please use memory commands in a one-to-one chat with me.",
+            "メモリーのコマンドは、私との個別チャットでお使いください。",
+            "記憶相關的指令，請在與我的一對一聊天中使用。",
+        },
+    [TEXT_MEMORY_DISABLED] =
+        {
+            "Sorry, memory is turned off for this bot.",
+            "すみません、このボットではメモリー機能が無効になっています。",
+            "抱歉，這個機器人沒有開啟記憶功能。",
+        },
+    [TEXT_MEMORY_USAGE] =
+        {
+            "Try /remember TEXT, /memory, /memory off, /memory on, /forget N or /forget all.",
+            "/remember 内容、/memory、/memory off、/memory on、/forget 番号、/forget all のいずれかをお使いください。",
+            "請使用 /remember 內容、/memory、/memory off、/memory on、/forget 編號 或 /forget all。",
+        },
+    [TEXT_MEMORY_TOO_LONG] =
+        {
+            "That's too long for me to remember: {} characters at most.",
+            "長すぎて覚えられません。{} 文字以内でお願いします。",
+            "內容太長了，最多 {} 個字。",
+        },
 };
 
 const char *texts_builtin(enum text_id id, enum lang lang)
@@ -281,6 +362,20 @@ const char *texts_override(const struct config *cfg, enum text_id id)
     case TEXT_CONTENT_FAILED:
     case TEXT_TRANSCODE_FAILED:
     case TEXT_IMAGE_REJECTED:
+    case TEXT_MEMORY_NOTICE:
+    case TEXT_MEMORY_REMEMBERED:
+    case TEXT_MEMORY_LIST:
+    case TEXT_MEMORY_EMPTY:
+    case TEXT_MEMORY_FORGOT:
+    case TEXT_MEMORY_FORGOT_ALL:
+    case TEXT_MEMORY_NO_SUCH:
+    case TEXT_MEMORY_OFF:
+    case TEXT_MEMORY_ON:
+    case TEXT_MEMORY_OPTED_OUT:
+    case TEXT_MEMORY_PRIVATE:
+    case TEXT_MEMORY_DISABLED:
+    case TEXT_MEMORY_USAGE:
+    case TEXT_MEMORY_TOO_LONG:
         return NULL; /* no setting: always the built-in text */
     case TEXT_NONE:
     case TEXT_COUNT:

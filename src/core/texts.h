@@ -64,6 +64,21 @@ enum text_id {
     TEXT_CONTENT_FAILED,    /* could not be downloaded in time */
     TEXT_TRANSCODE_FAILED,  /* LINE could not transcode the audio or video */
     TEXT_IMAGE_REJECTED,    /* the vision model refused the image (400) */
+    /* Memory of the user (run/stage_memory.c; no setting). */
+    TEXT_MEMORY_NOTICE,     /* that the bot remembers, and how to make it forget */
+    TEXT_MEMORY_REMEMBERED, /* /remember */
+    TEXT_MEMORY_LIST,       /* the heading of /memory's numbered list */
+    TEXT_MEMORY_EMPTY,      /* /memory with nothing remembered */
+    TEXT_MEMORY_FORGOT,     /* /forget N: "{}" is the fact */
+    TEXT_MEMORY_FORGOT_ALL, /* /forget all */
+    TEXT_MEMORY_NO_SUCH,    /* /forget N without a fact N: "{}" is N */
+    TEXT_MEMORY_OFF,        /* /memory off */
+    TEXT_MEMORY_ON,         /* /memory on */
+    TEXT_MEMORY_OPTED_OUT,  /* /remember while opted out */
+    TEXT_MEMORY_PRIVATE,    /* a memory command in a group or room */
+    TEXT_MEMORY_DISABLED,   /* a memory command with LINEBOT_MEMORY=off */
+    TEXT_MEMORY_USAGE,      /* a memory command with a wrong argument */
+    TEXT_MEMORY_TOO_LONG,   /* /remember over the limit: "{}" is the limit */
     TEXT_COUNT
 };
 

@@ -8,6 +8,7 @@
  */
 #include "io/store_backend.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -788,4 +789,208 @@ int store_admin_forget(struct store *st, const char *id, struct store_forget_cou
     if (!counts)
         return missing(st, "admin forget", "counts");
     return st->ops->admin_forget(st, id, counts);
+}
+
+/* ---- memory of the user (issue 11) ---- */
+
+void memory_facts_free(struct memory_fact *facts, size_t n)
+{
+    if (!facts)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(facts[i].text);
+        free(facts[i].chat_id);
+        free(facts[i].message_id);
+    }
+    free(facts);
+}
+
+void memory_due_free(char **users, int64_t *last_seqs, size_t n)
+{
+    for (size_t i = 0; users && i < n; i++)
+        free(users[i]);
+    free(users);
+    free(last_seqs);
+}
+
+int store_memory_facts(struct store *st, const char *user_id, struct memory_fact **facts, size_t *n)
+{
+    if (facts)
+        *facts = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "memory facts", "user_id");
+    if (!facts || !n)
+        return missing(st, "memory facts", "facts");
+    return st->ops->memory_facts(st, user_id, facts, n);
+}
+
+int store_memory_add(struct store *st, const char *user_id, const char *chat_id, const char *message_id,
+                     const char *text, int64_t now_ms)
+{
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "memory add", "user_id");
+    if (!text)
+        return missing(st, "memory add", "text");
+    return st->ops->memory_add(st, user_id, chat_id ? chat_id : "", message_id, text, now_ms);
+}
+
+int store_memory_forget(struct store *st, const char *user_id, int64_t fact_id)
+{
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "memory forget", "user_id");
+    if (fact_id < 0)
+        return invalid(st, "store: memory forget: no fact has id %" PRId64, fact_id);
+    return st->ops->memory_forget(st, user_id, fact_id);
+}
+
+int store_memory_user(struct store *st, const char *user_id, struct memory_user *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "memory user", "user_id");
+    if (!out)
+        return missing(st, "memory user", "out");
+    return st->ops->memory_user(st, user_id, out);
+}
+
+int store_memory_opt_out(struct store *st, const char *user_id, bool opted_out, int64_t now_ms)
+{
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "memory opt out", "user_id");
+    return st->ops->memory_opt_out(st, user_id, opted_out, now_ms);
+}
+
+int store_memory_tell(struct store *st, const char *user_id, int64_t now_ms)
+{
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "memory tell", "user_id");
+    return st->ops->memory_tell(st, user_id, now_ms);
+}
+
+int store_memory_turns(struct store *st, const char *user_id, int64_t after_seq, int64_t upto_seq, int max,
+                       struct turn **turns, size_t *n)
+{
+    if (turns)
+        *turns = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "memory turns", "user_id");
+    if (!turns || !n)
+        return missing(st, "memory turns", "turns");
+    return st->ops->memory_turns(st, user_id, after_seq, upto_seq, max < 0 ? 0 : max, turns, n);
+}
+
+int store_memory_idle(struct store *st, int64_t idle_before_ms, int max, char ***users, int64_t **last_seqs,
+                      size_t *n)
+{
+    if (users)
+        *users = NULL;
+    if (last_seqs)
+        *last_seqs = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!users || !last_seqs || !n)
+        return missing(st, "memory idle", "users");
+    return st->ops->memory_idle(st, idle_before_ms, max < 0 ? 0 : max, users, last_seqs, n);
+}
+
+int store_memory_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *user_id,
+                            const struct memory_new *facts, size_t n, int64_t upto_seq,
+                            const struct job_finish *finish)
+{
+    if (!st)
+        return -1;
+    if (!event_id)
+        return missing(st, "memory job finish", "event_id");
+    if (!user_id)
+        return missing(st, "memory job finish", "user_id");
+    if (!finish)
+        return missing(st, "memory job finish", "finish");
+    if ((size_t)finish->outcome >= N_OUTCOMES)
+        return invalid(st, "store: memory job finish: unknown outcome %d", (int)finish->outcome);
+    if (finish->n_turns || finish->n_sent)
+        return invalid(st, "store: memory job finish: an extraction has no turns nor sent messages");
+    if (n > 0 && !facts)
+        return missing(st, "memory job finish", "facts");
+    for (size_t i = 0; i < n; i++)
+        if (!facts[i].text)
+            return missing(st, "memory job finish", "fact text");
+    return st->ops->memory_job_finish(st, event_id, claim_gen, user_id, facts, n, upto_seq, finish,
+                                      clock_now_ms());
+}
+
+/* ---- the rolling summary (issue 11) ---- */
+
+int store_summary_get(struct store *st, const char *chat_id, char **summary, int64_t *upto_seq)
+{
+    if (summary)
+        *summary = NULL;
+    if (upto_seq)
+        *upto_seq = 0;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "summary get", "chat_id");
+    if (!summary || !upto_seq)
+        return missing(st, "summary get", "summary");
+    return st->ops->summary_get(st, chat_id, summary, upto_seq);
+}
+
+int store_summary_turns(struct store *st, const char *chat_id, int max, struct turn **turns, int64_t **seqs,
+                        size_t *n)
+{
+    if (turns)
+        *turns = NULL;
+    if (seqs)
+        *seqs = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!chat_id)
+        return missing(st, "summary turns", "chat_id");
+    if (!turns || !seqs || !n)
+        return missing(st, "summary turns", "turns");
+    return st->ops->summary_turns(st, chat_id, max < 0 ? 0 : max, turns, seqs, n);
+}
+
+int store_summary_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                             const char *summary, int64_t upto_seq, const struct job_finish *finish)
+{
+    if (!st)
+        return -1;
+    if (!event_id)
+        return missing(st, "summary job finish", "event_id");
+    if (!chat_id)
+        return missing(st, "summary job finish", "chat_id");
+    if (!summary)
+        return missing(st, "summary job finish", "summary");
+    if (!finish)
+        return missing(st, "summary job finish", "finish");
+    if ((size_t)finish->outcome >= N_OUTCOMES)
+        return invalid(st, "store: summary job finish: unknown outcome %d", (int)finish->outcome);
+    if (finish->n_turns || finish->n_sent)
+        return invalid(st, "store: summary job finish: a fold has no turns nor sent messages");
+    return st->ops->summary_job_finish(st, event_id, claim_gen, chat_id, summary, upto_seq, finish,
+                                       clock_now_ms());
 }

@@ -325,7 +325,8 @@ int store_chat_waiting_events(struct store *st, const char *chat_id, size_t max,
  * NULL id), -1 on error. One read. */
 int store_bot_message_is(struct store *st, const char *chat_id, const char *message_id);
 
-/* The last `max_turns` user/assistant turns of a chat, and at most `max_context`
+/* The last `max_turns` user/assistant turns of a chat that its summary does
+ * not cover (store_summary_get), and at most `max_context`
  * context turns newer than the last assistant turn, oldest first. One read.
  * Returns 0 with *turns (NULL when *n is 0; free with turns_free) and *n set,
  * or -1 with *turns NULL and *n 0. Every turn's text is non-NULL. */
@@ -337,17 +338,19 @@ void turns_free(struct turn *turns, size_t n);
  * Returns 1 found (*text set, never NULL), 0 not found (also for a NULL id),
  * -1 error. */
 int store_message_text(struct store *st, const char *chat_id, const char *message_id, char **text);
-/* unsend and messageEdited: one statement each. A message not in the history
- * (or a NULL id) is not an error: 0. A NULL edited text is stored as "". */
+/* unsend and messageEdited: one transaction each. A message not in the
+ * history (or a NULL id) is not an error: 0. A NULL edited text is stored as
+ * "". An unsent message also takes the facts remembered from it with it. */
 int store_message_delete(struct store *st, const char *chat_id, const char *message_id);
 int store_message_update(struct store *st, const char *chat_id, const char *message_id,
                          const char *text);
 
-/* /reset: drops the chat's history (turns and context). One statement. */
+/* /reset: drops the chat's history (turns and context) and its summary. One transaction. */
 int store_history_clear(struct store *st, const char *chat_id);
 
 /* unfollow / leave: drops everything about the chat: history, bot message ids,
- * cached profiles, rate counters, the chosen model and persona, and the payloads of its finished inbox events,
+ * cached profiles, rate counters, the chosen model and persona, the summary, for a user's 1:1
+ * chat the user's memory (facts and settings), and the payloads of its finished inbox events,
  * in one transaction. Unfinished events stay: they are acknowledged work. */
 int store_forget_chat(struct store *st, const char *chat_id);
 
@@ -400,6 +403,107 @@ int store_usage_day(struct store *st, const char *user_id, const char *chat_id, 
  * again for the same event: a retry after a crash sends it again), 0 when
  * another event gave it, -1 error. Purged with the usage. */
 int store_budget_notice(struct store *st, const char *subject, int64_t day, const char *event_id, int64_t now_ms);
+
+/* ---- memory of the user (issue 11, core/memory.h) ----
+ * Facts about a user (user id), used in every chat the user talks in. Kept
+ * until the user forgets them (/forget), unfollows (store_forget_chat of the
+ * 1:1 chat), or unsends the message a fact came from (store_message_delete),
+ * or the operator runs `linebot admin forget`; retention never expires them.
+ * A user's facts are ranked: the most often confirmed (said again) first,
+ * then the newest; only the MEMORY_KEEP_MAX best are kept. */
+struct memory_fact {
+    int64_t id;
+    char *text;
+    char *chat_id;            /* the chat of the message it came from ("" when none) */
+    char *message_id;         /* that message's LINE id; NULL when none */
+    int64_t created_at_ms;
+    int64_t used;             /* 1, plus once for every time it was said again */
+};
+void memory_facts_free(struct memory_fact *facts, size_t n);
+
+/* The user's facts, ranked. One read. 0 with *facts (NULL when *n is 0) or -1. */
+int store_memory_facts(struct store *st, const char *user_id, struct memory_fact **facts, size_t *n);
+
+/* One fact (/remember; `message_id` may be NULL): a fact the user has already
+ * (the same text, ASCII case ignored) counts once more instead; then the
+ * list is cut to MEMORY_KEEP_MAX. One transaction. */
+int store_memory_add(struct store *st, const char *user_id, const char *chat_id, const char *message_id,
+                     const char *text, int64_t now_ms);
+
+/* Deletes the fact `fact_id` of the user, or every fact of the user when
+ * `fact_id` is 0. One statement. Returns how many went (0, 1, ...), or -1. */
+int store_memory_forget(struct store *st, const char *user_id, int64_t fact_id);
+
+/* Where a user stands. No row yet reads as all zero. */
+struct memory_user {
+    bool opted_out;           /* /memory off */
+    bool told;                /* the notice that the bot remembers was given */
+    int64_t seen_seq;         /* history up to here was read by an extraction */
+    int64_t unseen;           /* the user's turns in their 1:1 chat after seen_seq */
+    int64_t last_seq;         /* the newest of those (0 when none) */
+};
+/* One read. 0 or -1. */
+int store_memory_user(struct store *st, const char *user_id, struct memory_user *out);
+
+/* /memory off and on. One statement. 0 or -1. */
+int store_memory_opt_out(struct store *st, const char *user_id, bool opted_out, int64_t now_ms);
+
+/* Notes that the user was told the bot remembers. One statement. Returns 1
+ * when this call noted it (tell them now), 0 when they were told before, -1. */
+int store_memory_tell(struct store *st, const char *user_id, int64_t now_ms);
+
+/* The user's turns in their 1:1 chat with history seq in (after_seq,
+ * upto_seq], the newest `max`, oldest first (role TURN_USER). One read.
+ * Same contract as store_history_load. */
+int store_memory_turns(struct store *st, const char *user_id, int64_t after_seq, int64_t upto_seq, int max,
+                       struct turn **turns, size_t *n);
+
+/* Users (not opted out) whose unseen 1:1 turns are all older than
+ * `idle_before_ms`: at most `max`, each with the newest unseen seq. One read.
+ * 0 with *users / *last_seqs (free with memory_due_free) or -1. */
+int store_memory_idle(struct store *st, int64_t idle_before_ms, int max, char ***users, int64_t **last_seqs,
+                      size_t *n);
+void memory_due_free(char **users, int64_t *last_seqs, size_t n);
+
+/* An extraction's result, with the finish of its job, in ONE transaction:
+ * the job is finished as store_job_finish does (fenced), each fact is added
+ * as by store_memory_add (from the user's 1:1 chat: its chat id is the user
+ * id), and the user's seen_seq moves up to `upto_seq`.
+ * So a crash either leaves the job to be done again with nothing written, or
+ * has written everything and the job is done. Returns 0, 1 claim lost
+ * (nothing written), -1 (nothing written). */
+struct memory_new {
+    const char *text;
+    const char *message_id;   /* may be NULL */
+};
+int store_memory_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *user_id,
+                            const struct memory_new *facts, size_t n, int64_t upto_seq,
+                            const struct job_finish *finish);
+
+/* ---- the rolling summary of a long chat (issue 11, core/summary.h) ----
+ * One per chat: a text that stands for the chat's user and assistant turns
+ * up to history seq `upto_seq`, which store_history_load then leaves out.
+ * Dropped by store_history_clear (/reset), store_forget_chat and
+ * store_admin_forget; never expired by retention. */
+
+/* 1 found (*summary malloc'd, *upto_seq set), 0 none, -1. One read. */
+int store_summary_get(struct store *st, const char *chat_id, char **summary, int64_t *upto_seq);
+
+/* The chat's user and assistant turns after its summary (all of them when
+ * it has none), oldest first, at most the newest `max`, each with its
+ * history seq in (*seqs)[i]. One read. 0 with *turns and *seqs (NULL when
+ * *n is 0; free with turns_free and free) or -1. */
+int store_summary_turns(struct store *st, const char *chat_id, int max, struct turn **turns, int64_t **seqs,
+                        size_t *n);
+
+/* A fold's result, with the finish of its job, in ONE transaction: the job
+ * is finished as store_job_finish does (fenced), and the chat's summary
+ * becomes `summary`, covering turns up to `upto_seq` -- unless that turn is
+ * no longer in the history (a /reset came in between: the summary is not
+ * written) or the summary already covers more. Returns 0, 1 claim lost
+ * (nothing written), -1 (nothing written). */
+int store_summary_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                             const char *summary, int64_t upto_seq, const struct job_finish *finish);
 
 /* ---- retention ---- */
 /* Deletes history, bot message ids, profiles, rate rows, usage and budget
@@ -465,6 +569,7 @@ struct store_forget_counts {
     int64_t payloads;          /* finished events of chat `id` whose payload or answer was dropped */
     int64_t choices;           /* the model chosen in chat `id` (0 or 1) */
     int64_t personas;          /* the persona of chat `id` (0 or 1) */
+    int64_t memory;            /* facts remembered about the user `id` (or from messages in chat `id`) */
 };
 /* Forgets everything kept about `id`, a user id or a chat (group, room) id,
  * in ONE transaction: what store_forget_chat drops for the chat `id` (its

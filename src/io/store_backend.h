@@ -97,6 +97,32 @@ struct store_backend_ops {
     int (*budget_notice)(struct store *st, const char *subject, int64_t day, const char *event_id,
                          int64_t now_ms);
 
+    /* Memory of the user (issue 11; store_memory.c checks the arguments:
+     * user_id, event_id and fact texts non-NULL, chat_id "" for none, counts
+     * >= 0). memory_job_finish's `done_at_ms` is store.c's clock. */
+    int (*memory_facts)(struct store *st, const char *user_id, struct memory_fact **facts, size_t *n);
+    int (*memory_add)(struct store *st, const char *user_id, const char *chat_id, const char *message_id,
+                      const char *text, int64_t now_ms);
+    int (*memory_forget)(struct store *st, const char *user_id, int64_t fact_id);
+    int (*memory_user)(struct store *st, const char *user_id, struct memory_user *out);
+    int (*memory_opt_out)(struct store *st, const char *user_id, bool opted_out, int64_t now_ms);
+    int (*memory_tell)(struct store *st, const char *user_id, int64_t now_ms);
+    int (*memory_turns)(struct store *st, const char *user_id, int64_t after_seq, int64_t upto_seq, int max,
+                        struct turn **turns, size_t *n);
+    int (*memory_idle)(struct store *st, int64_t idle_before_ms, int max, char ***users, int64_t **last_seqs,
+                       size_t *n);
+    int (*memory_job_finish)(struct store *st, const char *event_id, int64_t claim_gen, const char *user_id,
+                             const struct memory_new *facts, size_t n, int64_t upto_seq,
+                             const struct job_finish *finish, int64_t done_at_ms);
+
+    /* The rolling summary (issue 11). */
+    int (*summary_get)(struct store *st, const char *chat_id, char **summary, int64_t *upto_seq);
+    int (*summary_turns)(struct store *st, const char *chat_id, int max, struct turn **turns, int64_t **seqs,
+                         size_t *n);
+    int (*summary_job_finish)(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                              const char *summary, int64_t upto_seq, const struct job_finish *finish,
+                              int64_t done_at_ms);
+
     /* `done_at_ms` (store.c's clock) is what expired parked answers get. */
     int (*purge)(struct store *st, int64_t before_ms, int64_t dedup_before_ms, int64_t done_at_ms);
 

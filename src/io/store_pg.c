@@ -82,6 +82,7 @@
 #include "io/store_backend.h"
 
 #include "core/alloc.h"
+#include "core/memory.h"
 #include "core/buf.h"
 #include "core/utf8.h"
 #include "io/clock.h"
@@ -301,8 +302,42 @@ static const char *const migration_budgets[] = {
     NULL,
 };
 
+/* 9, memory and summaries (issue 11): facts about each user (kept across
+ * chats; never purged by retention), per user the opt-out, whether the
+ * notice was given, and how far extraction has read the 1:1 history. */
+static const char *const migration_memory[] = {
+    "CREATE TABLE linebot_memory ("
+    "  id            bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  user_id       text    NOT NULL,"
+    "  fact          text    NOT NULL,"
+    "  chat_id       text    NOT NULL DEFAULT '',"
+    "  message_id    text,"
+    "  created_at_ms bigint  NOT NULL,"
+    "  used          bigint  NOT NULL DEFAULT 1"
+    ")",
+    "CREATE INDEX linebot_memory_user ON linebot_memory (user_id, used, id)",
+    "CREATE INDEX linebot_memory_message ON linebot_memory (chat_id, message_id)"
+    "  WHERE message_id IS NOT NULL",
+    "CREATE TABLE linebot_memory_users ("
+    "  user_id       text    PRIMARY KEY,"
+    "  opted_out     boolean NOT NULL DEFAULT false,"
+    "  told          boolean NOT NULL DEFAULT false,"
+    "  seen_seq      bigint  NOT NULL DEFAULT 0,"
+    "  updated_at_ms bigint  NOT NULL"
+    ")",
+    /* and the rolling summary of each long chat (covering its turns up to upto_seq) */
+    "CREATE TABLE linebot_summaries ("
+    "  chat_id       text    PRIMARY KEY,"
+    "  summary       text    NOT NULL,"
+    "  upto_seq      bigint  NOT NULL,"
+    "  updated_at_ms bigint  NOT NULL"
+    ")",
+    NULL,
+};
+
 static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5,
-                                                 migration_6, migration_personas, migration_budgets };
+                                                 migration_6, migration_personas, migration_budgets,
+                                                 migration_memory };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- SQL ---- */
@@ -417,10 +452,13 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     "INSERT INTO linebot_bot_messages (chat_id, message_id, timestamp_ms) VALUES ($1, $2, $3)" \
     " ON CONFLICT (chat_id, message_id) DO UPDATE SET timestamp_ms = excluded.timestamp_ms"
 #define SQL_BOT_IS "SELECT 1 FROM linebot_bot_messages WHERE chat_id = $1 AND message_id = $2"
+/* The history seq up to which chat $1's summary stands for its turns (0: none). */
+#define SQL_SUMMARY_UPTO "coalesce((SELECT upto_seq FROM linebot_summaries WHERE chat_id = $1), 0)"
 #define SQL_HISTORY_LOAD                                                                       \
     "SELECT role, speaker, text, message_id, timestamp_ms FROM ("                              \
     " (SELECT seq, role, speaker, text, message_id, timestamp_ms FROM linebot_history"         \
-    "   WHERE chat_id = $1 AND role IN ('user', 'assistant') ORDER BY seq DESC LIMIT $2)"      \
+    "   WHERE chat_id = $1 AND role IN ('user', 'assistant') AND seq > " SQL_SUMMARY_UPTO      \
+    "   ORDER BY seq DESC LIMIT $2)"                                                           \
     " UNION ALL"                                                                               \
     " (SELECT seq, role, speaker, text, message_id, timestamp_ms FROM linebot_history"         \
     "   WHERE chat_id = $1 AND role = 'context'"                                               \
@@ -497,6 +535,67 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     " window_start_ms = CASE WHEN $2 - r.window_start_ms >= 60000 THEN $2"                     \
     "                        ELSE r.window_start_ms END"                                       \
     " RETURNING count"
+
+/* Memory of the user (issue 11): the same SQL as store_sqlite.c's. */
+#define SQL_MEMORY_FACTS                                                                       \
+    "SELECT id, fact, chat_id, message_id, created_at_ms, used FROM linebot_memory"            \
+    " WHERE user_id = $1 ORDER BY used DESC, id DESC"
+#define SQL_MEMORY_BUMP                                                                        \
+    "UPDATE linebot_memory SET used = used + 1 WHERE user_id = $1 AND lower(fact) = lower($2::text)"
+#define SQL_MEMORY_INSERT                                                                      \
+    "INSERT INTO linebot_memory (user_id, fact, chat_id, message_id, created_at_ms)"           \
+    " VALUES ($1, $2, $3, $4, $5)"
+#define SQL_MEMORY_TRIM                                                                        \
+    "DELETE FROM linebot_memory WHERE user_id = $1 AND id NOT IN (SELECT id FROM linebot_memory" \
+    " WHERE user_id = $1 ORDER BY used DESC, id DESC LIMIT $2)"
+#define SQL_MEMORY_FORGET_ONE "DELETE FROM linebot_memory WHERE user_id = $1 AND id = $2"
+#define SQL_MEMORY_FORGET_ALL "DELETE FROM linebot_memory WHERE user_id = $1"
+#define SQL_MEMORY_USER                                                                        \
+    "SELECT coalesce(u.opted_out, false)::int, coalesce(u.told, false)::int,"                  \
+    " coalesce(u.seen_seq, 0),"                                                                \
+    " (SELECT count(*) FROM linebot_history AS h WHERE h.chat_id = $1"                         \
+    "  AND h.role = 'user' AND h.seq > coalesce(u.seen_seq, 0)),"                              \
+    " (SELECT coalesce(max(h.seq), 0) FROM linebot_history AS h WHERE h.chat_id = $1"          \
+    "  AND h.role = 'user' AND h.seq > coalesce(u.seen_seq, 0))"                               \
+    " FROM (SELECT 1) AS one LEFT JOIN linebot_memory_users AS u ON u.user_id = $1"
+#define SQL_MEMORY_OPT_OUT                                                                     \
+    "INSERT INTO linebot_memory_users (user_id, opted_out, updated_at_ms) VALUES ($1, $2, $3)" \
+    " ON CONFLICT (user_id) DO UPDATE SET opted_out = excluded.opted_out,"                     \
+    " updated_at_ms = excluded.updated_at_ms"
+#define SQL_MEMORY_TELL                                                                        \
+    "INSERT INTO linebot_memory_users AS u (user_id, told, updated_at_ms) VALUES ($1, true, $2)" \
+    " ON CONFLICT (user_id) DO UPDATE SET told = true, updated_at_ms = excluded.updated_at_ms" \
+    " WHERE NOT u.told"
+#define SQL_MEMORY_SEEN                                                                        \
+    "INSERT INTO linebot_memory_users AS u (user_id, seen_seq, updated_at_ms) VALUES ($1, $2, $3)" \
+    " ON CONFLICT (user_id) DO UPDATE SET seen_seq = greatest(u.seen_seq, excluded.seen_seq),"  \
+    " updated_at_ms = excluded.updated_at_ms"
+#define SQL_MEMORY_TURNS                                                                       \
+    "SELECT text, message_id, timestamp_ms FROM (SELECT seq, text, message_id, timestamp_ms"   \
+    " FROM linebot_history WHERE chat_id = $1 AND role = 'user' AND seq > $2 AND seq <= $3"    \
+    " ORDER BY seq DESC LIMIT $4) AS t ORDER BY seq"
+#define SQL_MEMORY_IDLE                                                                        \
+    "SELECT u.user_id, max(h.seq) FROM linebot_memory_users AS u"                              \
+    " JOIN linebot_history AS h ON h.chat_id = u.user_id"                                      \
+    " WHERE NOT u.opted_out AND h.role = 'user' AND h.seq > u.seen_seq"                        \
+    " GROUP BY u.user_id HAVING max(h.timestamp_ms) < $1 LIMIT $2"
+#define SQL_MEMORY_UNSEND "DELETE FROM linebot_memory WHERE chat_id = $1 AND message_id = $2"
+#define SQL_FORGET_MEMORY "DELETE FROM linebot_memory WHERE user_id = $1 OR chat_id = $1"
+#define SQL_FORGET_MEMORY_USER "DELETE FROM linebot_memory_users WHERE user_id = $1"
+#define SQL_SUMMARY_GET "SELECT summary, upto_seq FROM linebot_summaries WHERE chat_id = $1"
+#define SQL_SUMMARY_TURNS                                                                      \
+    "SELECT seq, role, speaker, text, message_id, timestamp_ms FROM (SELECT seq, role, speaker," \
+    " text, message_id, timestamp_ms FROM linebot_history WHERE chat_id = $1"                  \
+    " AND role IN ('user', 'assistant') AND seq > " SQL_SUMMARY_UPTO                           \
+    " ORDER BY seq DESC LIMIT $2) AS t ORDER BY seq"
+#define SQL_SUMMARY_PUT                                                                        \
+    "INSERT INTO linebot_summaries AS s (chat_id, summary, upto_seq, updated_at_ms)"           \
+    " SELECT $1::text, $2::text, $3::bigint, $4::bigint WHERE EXISTS (SELECT 1"                \
+    "  FROM linebot_history WHERE chat_id = $1 AND seq = $3)"                                  \
+    " ON CONFLICT (chat_id) DO UPDATE SET summary = excluded.summary,"                         \
+    " upto_seq = excluded.upto_seq, updated_at_ms = excluded.updated_at_ms"                    \
+    " WHERE s.upto_seq < excluded.upto_seq"
+#define SQL_FORGET_SUMMARY "DELETE FROM linebot_summaries WHERE chat_id = $1"
 
 /* Purges, one batch ($2 rows) per statement, each its own transaction. */
 static const char *const purge_sql[] = {
@@ -1705,13 +1804,21 @@ static int pg_message_text(struct store *st, const char *chat_id, const char *me
     return lookup_text(st, "message text", SQL_MSG_TEXT, &p, text);
 }
 
+/* The message and the facts remembered from it, in one transaction. */
 static int pg_message_delete(struct store *st, const char *chat_id, const char *message_id)
 {
     struct params p = { .n = 0 };
 
     param_text(&p, chat_id);
     param_text(&p, message_id);
-    return simple(st, "message delete", SQL_MSG_DELETE, &p);
+    if (pg_ready(st, "message delete") != 0 || tx_begin(st, "message delete") != 0)
+        return -1;
+    if (run(st, "message delete", SQL_MSG_DELETE, &p, NULL) != 0 ||
+        run(st, "message delete", SQL_MEMORY_UNSEND, &p, NULL) != 0) {
+        tx_rollback(st);
+        return -1;
+    }
+    return tx_commit(st, "message delete");
 }
 
 static int pg_message_update(struct store *st, const char *chat_id, const char *message_id,
@@ -1725,12 +1832,20 @@ static int pg_message_update(struct store *st, const char *chat_id, const char *
     return simple(st, "message update", SQL_MSG_UPDATE, &p);
 }
 
+/* The turns and the summary of them, in one transaction. */
 static int pg_history_clear(struct store *st, const char *chat_id)
 {
     struct params p = { .n = 0 };
 
     param_text(&p, chat_id);
-    return simple(st, "history clear", SQL_HISTORY_CLEAR, &p);
+    if (pg_ready(st, "history clear") != 0 || tx_begin(st, "history clear") != 0)
+        return -1;
+    if (run(st, "history clear", SQL_HISTORY_CLEAR, &p, NULL) != 0 ||
+        run(st, "history clear", SQL_FORGET_SUMMARY, &p, NULL) != 0) {
+        tx_rollback(st);
+        return -1;
+    }
+    return tx_commit(st, "history clear");
 }
 
 /* One transaction: the chat is forgotten entirely or not at all. Pending
@@ -1739,7 +1854,9 @@ static int pg_forget_chat(struct store *st, const char *chat_id)
 {
     static const char *const steps[] = { SQL_HISTORY_CLEAR, SQL_FORGET_BOT, SQL_FORGET_PROFILES,
                                          SQL_FORGET_RATE, SQL_FORGET_INBOX, SQL_FORGET_CHAT_MODEL,
-                                         SQL_FORGET_CHAT_PERSONA };
+                                         SQL_FORGET_CHAT_PERSONA,
+                                         SQL_FORGET_MEMORY, SQL_FORGET_MEMORY_USER, SQL_FORGET_SUMMARY };
+
     struct params p = { .n = 0 };
 
     param_text(&p, chat_id);
@@ -2062,6 +2179,7 @@ static int pg_admin_history(struct store *st, const char *chat_id, struct turn *
 static int pg_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
 {
     int64_t budget_rows = 0; /* not reported */
+    int64_t settings = 0; /* the user's memory settings and the chat's summary: not reported */
     const struct {
         const char *sql;
         int64_t *count;
@@ -2078,6 +2196,9 @@ static int pg_admin_forget(struct store *st, const char *id, struct store_forget
         /* The user's (or chat's) token usage and budget notices (issue 11). */
         {"DELETE FROM linebot_usage WHERE user_id = $1 OR chat_id = $1", &budget_rows},
         {"DELETE FROM linebot_budget_notices WHERE subject = $1", &budget_rows},
+        {SQL_FORGET_MEMORY, &counts->memory},
+        {SQL_FORGET_MEMORY_USER, &settings},
+        {SQL_FORGET_SUMMARY, &settings},
     };
     struct params p = { .n = 0 };
 
@@ -2098,6 +2219,292 @@ static int pg_admin_forget(struct store *st, const char *id, struct store_forget
         return -1;
     }
     return 0;
+}
+
+/* ---- memory of the user ---- */
+
+static int pg_memory_facts(struct store *st, const char *user_id, struct memory_fact **facts, size_t *n)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int count;
+
+    param_text(&p, user_id);
+    res = lookup(st, "memory facts", SQL_MEMORY_FACTS, &p);
+    if (!res)
+        return -1;
+    count = PQntuples(res);
+    if (count > 0) {
+        *facts = xcalloc((size_t)count, sizeof **facts);
+        for (int i = 0; i < count; i++) {
+            (*facts)[i] = (struct memory_fact){
+                .id = get_int(res, i, 0),
+                .text = get_dup_text(res, i, 1),
+                .chat_id = get_dup_text(res, i, 2),
+                .message_id = get_dup(res, i, 3),
+                .created_at_ms = get_int(res, i, 4),
+                .used = get_int(res, i, 5),
+            };
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
+/* Inside an open transaction: a fact said again counts once more, a new one
+ * is added; then the user's list is cut to the best MEMORY_KEEP_MAX. */
+static int memory_put(struct store *st, const char *user_id, const char *chat_id, const char *message_id,
+                      const char *text, int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+    int64_t changes = 0;
+
+    param_text(&p, user_id);
+    param_text(&p, text);
+    if (run(st, "memory add", SQL_MEMORY_BUMP, &p, &changes) != 0)
+        return -1;
+    if (changes == 0) {
+        param_text(&p, chat_id);
+        param_text(&p, message_id);
+        param_int(&p, now_ms);
+        if (run(st, "memory add", SQL_MEMORY_INSERT, &p, NULL) != 0)
+            return -1;
+    }
+    p.n = 0;
+    param_text(&p, user_id);
+    param_int(&p, MEMORY_KEEP_MAX);
+    return run(st, "memory trim", SQL_MEMORY_TRIM, &p, NULL);
+}
+
+static int pg_memory_add(struct store *st, const char *user_id, const char *chat_id, const char *message_id,
+                         const char *text, int64_t now_ms)
+{
+    if (pg_ready(st, "memory add") != 0 || tx_begin(st, "memory add") != 0)
+        return -1;
+    if (memory_put(st, user_id, chat_id, message_id, text, now_ms) != 0) {
+        tx_rollback(st);
+        return -1;
+    }
+    return tx_commit(st, "memory add");
+}
+
+static int pg_memory_forget(struct store *st, const char *user_id, int64_t fact_id)
+{
+    struct params p = { .n = 0 };
+    int64_t changes = 0;
+
+    param_text(&p, user_id);
+    if (fact_id)
+        param_int(&p, fact_id);
+    if (pg_ready(st, "memory forget") != 0 ||
+        run(st, "memory forget", fact_id ? SQL_MEMORY_FORGET_ONE : SQL_MEMORY_FORGET_ALL, &p, &changes) != 0)
+        return -1;
+    return clamp_int(changes);
+}
+
+static int pg_memory_user(struct store *st, const char *user_id, struct memory_user *out)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    param_text(&p, user_id);
+    res = lookup(st, "memory user", SQL_MEMORY_USER, &p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1) {
+        out->opted_out = get_int(res, 0, 0) != 0;
+        out->told = get_int(res, 0, 1) != 0;
+        out->seen_seq = get_int(res, 0, 2);
+        out->unseen = get_int(res, 0, 3);
+        out->last_seq = get_int(res, 0, 4);
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int pg_memory_opt_out(struct store *st, const char *user_id, bool opted_out, int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, user_id);
+    param_text(&p, opted_out ? "true" : "false");
+    param_int(&p, now_ms);
+    return simple(st, "memory opt out", SQL_MEMORY_OPT_OUT, &p);
+}
+
+static int pg_memory_tell(struct store *st, const char *user_id, int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+    int64_t changes = 0;
+
+    param_text(&p, user_id);
+    param_int(&p, now_ms);
+    if (pg_ready(st, "memory tell") != 0 || run(st, "memory tell", SQL_MEMORY_TELL, &p, &changes) != 0)
+        return -1;
+    return changes > 0 ? 1 : 0;
+}
+
+static int pg_memory_turns(struct store *st, const char *user_id, int64_t after_seq, int64_t upto_seq, int max,
+                           struct turn **turns, size_t *n)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int count;
+
+    param_text(&p, user_id);
+    param_int(&p, after_seq);
+    param_int(&p, upto_seq);
+    param_int(&p, max);
+    res = lookup(st, "memory turns", SQL_MEMORY_TURNS, &p);
+    if (!res)
+        return -1;
+    count = PQntuples(res);
+    if (count > 0) {
+        *turns = xcalloc((size_t)count, sizeof **turns);
+        for (int i = 0; i < count; i++) {
+            (*turns)[i] = (struct turn){
+                .role = TURN_USER,
+                .text = get_dup_text(res, i, 0),
+                .message_id = get_dup(res, i, 1),
+                .timestamp_ms = get_int(res, i, 2),
+            };
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
+static int pg_memory_idle(struct store *st, int64_t idle_before_ms, int max, char ***users, int64_t **last_seqs,
+                          size_t *n)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int count;
+
+    param_int(&p, idle_before_ms);
+    param_int(&p, max);
+    res = lookup(st, "memory idle", SQL_MEMORY_IDLE, &p);
+    if (!res)
+        return -1;
+    count = PQntuples(res);
+    if (count > 0) {
+        *users = xcalloc((size_t)count, sizeof **users);
+        *last_seqs = xcalloc((size_t)count, sizeof **last_seqs);
+        for (int i = 0; i < count; i++) {
+            (*users)[i] = get_dup_text(res, i, 0);
+            (*last_seqs)[i] = get_int(res, i, 1);
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
+/* The fence first: a lost claim writes nothing. Extracted facts come from
+ * the user's 1:1 chat, whose chat id is the user id. */
+static int pg_memory_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *user_id,
+                                const struct memory_new *facts, size_t n, int64_t upto_seq,
+                                const struct job_finish *finish, int64_t done_at_ms)
+{
+    int rc;
+
+    if (pg_ready(st, "memory job finish") != 0 || tx_begin(st, "memory job finish") != 0)
+        return -1;
+    rc = finish_row(st, event_id, claim_gen, finish, done_at_ms, NULL);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = memory_put(st, user_id, user_id, facts[i].message_id, facts[i].text, done_at_ms);
+    if (rc == 0) {
+        struct params p = { .n = 0 };
+        param_text(&p, user_id);
+        param_int(&p, upto_seq);
+        param_int(&p, done_at_ms);
+        rc = run(st, "memory seen", SQL_MEMORY_SEEN, &p, NULL);
+    }
+    if (rc != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    return tx_commit(st, "memory job finish");
+}
+
+/* ---- the rolling summary ---- */
+
+static int pg_summary_get(struct store *st, const char *chat_id, char **summary, int64_t *upto_seq)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    param_text(&p, chat_id);
+    res = lookup(st, "summary get", SQL_SUMMARY_GET, &p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    *summary = get_dup_text(res, 0, 0);
+    *upto_seq = get_int(res, 0, 1);
+    PQclear(res);
+    return 1;
+}
+
+static int pg_summary_turns(struct store *st, const char *chat_id, int max, struct turn **turns, int64_t **seqs,
+                            size_t *n)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+    int count;
+
+    param_text(&p, chat_id);
+    param_int(&p, max);
+    res = lookup(st, "summary turns", SQL_SUMMARY_TURNS, &p);
+    if (!res)
+        return -1;
+    count = PQntuples(res);
+    if (count > 0) {
+        *turns = xcalloc((size_t)count, sizeof **turns);
+        *seqs = xcalloc((size_t)count, sizeof **seqs);
+        for (int i = 0; i < count; i++) {
+            (*seqs)[i] = get_int(res, i, 0);
+            (*turns)[i] = (struct turn){
+                .role = store_role_parse(PQgetvalue(res, i, 1)),
+                .speaker = get_dup(res, i, 2),
+                .text = get_dup_text(res, i, 3),
+                .message_id = get_dup(res, i, 4),
+                .timestamp_ms = get_int(res, i, 5),
+            };
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
+/* The fence first: a lost claim writes nothing. */
+static int pg_summary_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                                 const char *summary, int64_t upto_seq, const struct job_finish *finish,
+                                 int64_t done_at_ms)
+{
+    int rc;
+
+    if (pg_ready(st, "summary job finish") != 0 || tx_begin(st, "summary job finish") != 0)
+        return -1;
+    rc = finish_row(st, event_id, claim_gen, finish, done_at_ms, NULL);
+    if (rc == 0) {
+        struct params p = { .n = 0 };
+        param_text(&p, chat_id);
+        param_text(&p, summary);
+        param_int(&p, upto_seq);
+        param_int(&p, done_at_ms);
+        rc = run(st, "summary put", SQL_SUMMARY_PUT, &p, NULL);
+    }
+    if (rc != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    return tx_commit(st, "summary job finish");
 }
 
 static const struct store_backend_ops pg_ops = {
@@ -2139,4 +2546,16 @@ static const struct store_backend_ops pg_ops = {
     .admin_chats = pg_admin_chats,
     .admin_history = pg_admin_history,
     .admin_forget = pg_admin_forget,
+    .memory_facts = pg_memory_facts,
+    .memory_add = pg_memory_add,
+    .memory_forget = pg_memory_forget,
+    .memory_user = pg_memory_user,
+    .memory_opt_out = pg_memory_opt_out,
+    .memory_tell = pg_memory_tell,
+    .memory_turns = pg_memory_turns,
+    .memory_idle = pg_memory_idle,
+    .memory_job_finish = pg_memory_job_finish,
+    .summary_get = pg_summary_get,
+    .summary_turns = pg_summary_turns,
+    .summary_job_finish = pg_summary_job_finish,
 };

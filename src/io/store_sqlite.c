@@ -53,6 +53,7 @@
 #include "io/store_backend.h"
 
 #include "core/alloc.h"
+#include "core/memory.h"
 #include "io/clock.h"
 
 #include <sqlite3.h>
@@ -258,6 +259,36 @@ static const char *const migrations[] = {
     "  at_ms    INTEGER NOT NULL,"
     "  PRIMARY KEY (subject, day)"
     ");",
+
+    /* 9, memory and summaries (issue 11): facts about each user (kept across
+     * chats; never purged by retention), per user the opt-out, whether the
+     * notice was given, and how far extraction has read the 1:1 history. */
+    "CREATE TABLE linebot_memory ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  user_id       TEXT    NOT NULL,"
+    "  fact          TEXT    NOT NULL,"
+    "  chat_id       TEXT    NOT NULL DEFAULT '',"
+    "  message_id    TEXT,"
+    "  created_at_ms INTEGER NOT NULL,"
+    "  used          INTEGER NOT NULL DEFAULT 1"
+    ");"
+    "CREATE INDEX linebot_memory_user ON linebot_memory (user_id, used, id);"
+    "CREATE INDEX linebot_memory_message ON linebot_memory (chat_id, message_id)"
+    "  WHERE message_id IS NOT NULL;"
+    "CREATE TABLE linebot_memory_users ("
+    "  user_id       TEXT    PRIMARY KEY,"
+    "  opted_out     INTEGER NOT NULL DEFAULT 0,"
+    "  told          INTEGER NOT NULL DEFAULT 0,"
+    "  seen_seq      INTEGER NOT NULL DEFAULT 0,"
+    "  updated_at_ms INTEGER NOT NULL"
+    ");"
+    /* and the rolling summary of each long chat (covering its turns up to upto_seq) */
+    "CREATE TABLE linebot_summaries ("
+    "  chat_id       TEXT    PRIMARY KEY,"
+    "  summary       TEXT    NOT NULL,"
+    "  upto_seq      INTEGER NOT NULL,"
+    "  updated_at_ms INTEGER NOT NULL"
+    ")",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -379,6 +410,32 @@ static const char schema_fresh[] =
     "  event_id TEXT    NOT NULL,"
     "  at_ms    INTEGER NOT NULL,"
     "  PRIMARY KEY (subject, day)"
+    ");"
+
+    "CREATE TABLE linebot_memory ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  user_id       TEXT    NOT NULL,"
+    "  fact          TEXT    NOT NULL,"
+    "  chat_id       TEXT    NOT NULL DEFAULT '',"
+    "  message_id    TEXT,"
+    "  created_at_ms INTEGER NOT NULL,"
+    "  used          INTEGER NOT NULL DEFAULT 1"
+    ");"
+    "CREATE INDEX linebot_memory_user ON linebot_memory (user_id, used, id);"
+    "CREATE INDEX linebot_memory_message ON linebot_memory (chat_id, message_id)"
+    "  WHERE message_id IS NOT NULL;"
+    "CREATE TABLE linebot_memory_users ("
+    "  user_id       TEXT    PRIMARY KEY,"
+    "  opted_out     INTEGER NOT NULL DEFAULT 0,"
+    "  told          INTEGER NOT NULL DEFAULT 0,"
+    "  seen_seq      INTEGER NOT NULL DEFAULT 0,"
+    "  updated_at_ms INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE linebot_summaries ("
+    "  chat_id       TEXT    PRIMARY KEY,"
+    "  summary       TEXT    NOT NULL,"
+    "  upto_seq      INTEGER NOT NULL,"
+    "  updated_at_ms INTEGER NOT NULL"
     ");";
 
 /* ---- statements, prepared once per handle ---- */
@@ -386,6 +443,9 @@ static const char schema_fresh[] =
 #define CLAIM_COLUMNS                                                                          \
     "seq, event_id, chat_id, timestamp_ms, payload, state, claim_gen, attempts, answer, kind"
 #define FENCE " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1"
+
+/* The history seq up to which chat `c`'s summary stands for its turns (0: none). */
+#define SUMMARY_UPTO(c) "coalesce((SELECT upto_seq FROM linebot_summaries WHERE chat_id = " c "), 0)"
 
 #define STATEMENTS(X)                                                                          \
     X(BEGIN, "BEGIN IMMEDIATE")                                                                \
@@ -452,7 +512,8 @@ static const char schema_fresh[] =
     X(HISTORY_LOAD, "SELECT role, speaker, text, message_id, timestamp_ms FROM ("              \
                     " SELECT * FROM (SELECT seq, role, speaker, text, message_id, timestamp_ms" \
                     "  FROM linebot_history WHERE chat_id = ?1"                                \
-                    "  AND role IN ('user', 'assistant') ORDER BY seq DESC LIMIT ?2)"          \
+                    "  AND role IN ('user', 'assistant') AND seq > " SUMMARY_UPTO("?1")        \
+                    "  ORDER BY seq DESC LIMIT ?2)"                                            \
                     " UNION ALL"                                                               \
                     " SELECT * FROM (SELECT seq, role, speaker, text, message_id, timestamp_ms" \
                     "  FROM linebot_history WHERE chat_id = ?1 AND role = 'context'"           \
@@ -539,7 +600,59 @@ static const char schema_fresh[] =
                      " outcome = ?3, done_at_ms = ?4"                                          \
                      " WHERE seq IN (SELECT seq FROM linebot_inbox"                            \
                      " WHERE state = 'waiting' AND timestamp_ms < ?1 LIMIT ?2)")                \
-    ADMIN_STATEMENTS(X)
+    ADMIN_STATEMENTS(X)                                                                        \
+    MEMORY_STATEMENTS(X)
+
+/* Memory of the user (issue 11). The same SQL as store_pg.c's. */
+#define MEMORY_STATEMENTS(X)                                                                   \
+    X(MEMORY_FACTS, "SELECT id, fact, chat_id, message_id, created_at_ms, used FROM linebot_memory" \
+                    " WHERE user_id = ?1 ORDER BY used DESC, id DESC")                         \
+    X(MEMORY_BUMP, "UPDATE linebot_memory SET used = used + 1"                                 \
+                   " WHERE user_id = ?1 AND lower(fact) = lower(?2)")                          \
+    X(MEMORY_INSERT, "INSERT INTO linebot_memory (user_id, fact, chat_id, message_id, created_at_ms)" \
+                     " VALUES (?1, ?2, ?3, ?4, ?5)")                                           \
+    X(MEMORY_TRIM, "DELETE FROM linebot_memory WHERE user_id = ?1 AND id NOT IN (SELECT id"    \
+                   " FROM linebot_memory WHERE user_id = ?1 ORDER BY used DESC, id DESC LIMIT ?2)") \
+    X(MEMORY_FORGET_ONE, "DELETE FROM linebot_memory WHERE user_id = ?1 AND id = ?2")          \
+    X(MEMORY_FORGET_ALL, "DELETE FROM linebot_memory WHERE user_id = ?1")                      \
+    X(MEMORY_USER, "SELECT coalesce(u.opted_out, 0), coalesce(u.told, 0), coalesce(u.seen_seq, 0)," \
+                   " (SELECT count(*) FROM linebot_history AS h WHERE h.chat_id = ?1"          \
+                   "  AND h.role = 'user' AND h.seq > coalesce(u.seen_seq, 0)),"               \
+                   " (SELECT coalesce(max(h.seq), 0) FROM linebot_history AS h WHERE h.chat_id = ?1" \
+                   "  AND h.role = 'user' AND h.seq > coalesce(u.seen_seq, 0))"                \
+                   " FROM (SELECT 1) AS one LEFT JOIN linebot_memory_users AS u ON u.user_id = ?1") \
+    X(MEMORY_OPT_OUT, "INSERT INTO linebot_memory_users (user_id, opted_out, updated_at_ms)"   \
+                      " VALUES (?1, ?2, ?3) ON CONFLICT (user_id) DO UPDATE SET"               \
+                      " opted_out = excluded.opted_out, updated_at_ms = excluded.updated_at_ms") \
+    X(MEMORY_TELL, "INSERT INTO linebot_memory_users (user_id, told, updated_at_ms)"           \
+                   " VALUES (?1, 1, ?2) ON CONFLICT (user_id) DO UPDATE SET told = 1,"         \
+                   " updated_at_ms = excluded.updated_at_ms WHERE linebot_memory_users.told = 0") \
+    X(MEMORY_SEEN, "INSERT INTO linebot_memory_users (user_id, seen_seq, updated_at_ms)"       \
+                   " VALUES (?1, ?2, ?3) ON CONFLICT (user_id) DO UPDATE SET"                  \
+                   " seen_seq = max(linebot_memory_users.seen_seq, excluded.seen_seq),"        \
+                   " updated_at_ms = excluded.updated_at_ms")                                  \
+    X(MEMORY_TURNS, "SELECT text, message_id, timestamp_ms FROM (SELECT seq, text, message_id," \
+                    " timestamp_ms FROM linebot_history WHERE chat_id = ?1 AND role = 'user'"  \
+                    " AND seq > ?2 AND seq <= ?3 ORDER BY seq DESC LIMIT ?4) ORDER BY seq")    \
+    X(MEMORY_IDLE, "SELECT u.user_id, max(h.seq) FROM linebot_memory_users AS u"               \
+                   " JOIN linebot_history AS h ON h.chat_id = u.user_id"                       \
+                   " WHERE u.opted_out = 0 AND h.role = 'user' AND h.seq > u.seen_seq"         \
+                   " GROUP BY u.user_id HAVING max(h.timestamp_ms) < ?1 LIMIT ?2")            \
+    X(MEMORY_UNSEND, "DELETE FROM linebot_memory WHERE chat_id = ?1 AND message_id = ?2")      \
+    X(FORGET_MEMORY, "DELETE FROM linebot_memory WHERE user_id = ?1 OR chat_id = ?1")          \
+    X(FORGET_MEMORY_USER, "DELETE FROM linebot_memory_users WHERE user_id = ?1")               \
+    X(SUMMARY_GET, "SELECT summary, upto_seq FROM linebot_summaries WHERE chat_id = ?1")       \
+    X(SUMMARY_TURNS, "SELECT seq, role, speaker, text, message_id, timestamp_ms FROM (SELECT seq, role," \
+                     " speaker, text, message_id, timestamp_ms FROM linebot_history WHERE chat_id = ?1" \
+                     " AND role IN ('user', 'assistant') AND seq > " SUMMARY_UPTO("?1")        \
+                     " ORDER BY seq DESC LIMIT ?2) ORDER BY seq")                              \
+    X(SUMMARY_PUT, "INSERT INTO linebot_summaries (chat_id, summary, upto_seq, updated_at_ms)" \
+                   " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM linebot_history"        \
+                   "  WHERE chat_id = ?1 AND seq = ?3)"                                        \
+                   " ON CONFLICT (chat_id) DO UPDATE SET summary = excluded.summary,"          \
+                   " upto_seq = excluded.upto_seq, updated_at_ms = excluded.updated_at_ms"     \
+                   " WHERE linebot_summaries.upto_seq < excluded.upto_seq")                    \
+    X(FORGET_SUMMARY, "DELETE FROM linebot_summaries WHERE chat_id = ?1")
 
 /* `linebot admin` (store.h). The SQL is the same as store_pg.c's, so the two
  * backends answer alike. */
@@ -1740,10 +1853,21 @@ static int sq_message_text(struct store *st, const char *chat_id, const char *me
     return 1;
 }
 
+/* The message and the facts remembered from it, in one transaction. */
 static int sq_message_delete(struct store *st, const char *chat_id, const char *message_id)
 {
-    sqlite3_stmt *s = stmt(st, STMT_MSG_DELETE);
-    return run_changes(st, s, bind_pair(s, chat_id, message_id), "message delete", NULL);
+    static const enum stmt_id steps[] = { STMT_MSG_DELETE, STMT_MEMORY_UNSEND };
+
+    if (tx_begin(st) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sqlite3_stmt *s = stmt(st, steps[i]);
+        if (run_changes(st, s, bind_pair(s, chat_id, message_id), "message delete", NULL) != 0) {
+            tx_rollback(st);
+            return -1;
+        }
+    }
+    return tx_commit(st);
 }
 
 static int sq_message_update(struct store *st, const char *chat_id, const char *message_id,
@@ -1757,10 +1881,21 @@ static int sq_message_update(struct store *st, const char *chat_id, const char *
     return run_changes(st, s, rc, "message update", NULL);
 }
 
+/* The turns and the summary of them, in one transaction. */
 static int sq_history_clear(struct store *st, const char *chat_id)
 {
-    sqlite3_stmt *s = stmt(st, STMT_HISTORY_CLEAR);
-    return run_changes(st, s, bind_text(s, 1, chat_id), "history clear", NULL);
+    static const enum stmt_id steps[] = { STMT_HISTORY_CLEAR, STMT_FORGET_SUMMARY };
+
+    if (tx_begin(st) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sqlite3_stmt *s = stmt(st, steps[i]);
+        if (run_changes(st, s, bind_text(s, 1, chat_id), "history clear", NULL) != 0) {
+            tx_rollback(st);
+            return -1;
+        }
+    }
+    return tx_commit(st);
 }
 
 /* One transaction: the chat is forgotten entirely or not at all. Pending
@@ -1771,7 +1906,9 @@ static int sq_forget_chat(struct store *st, const char *chat_id)
     static const enum stmt_id steps[] = { STMT_HISTORY_CLEAR, STMT_FORGET_BOT,
                                           STMT_FORGET_PROFILES, STMT_FORGET_RATE,
                                           STMT_FORGET_INBOX, STMT_FORGET_CHAT_MODEL,
-                                          STMT_FORGET_CHAT_PERSONA };
+                                          STMT_FORGET_CHAT_PERSONA,
+                                          STMT_FORGET_MEMORY, STMT_FORGET_MEMORY_USER, STMT_FORGET_SUMMARY };
+
 
     if (tx_begin(st) != 0)
         return -1;
@@ -2080,6 +2217,7 @@ static int sq_admin_history(struct store *st, const char *chat_id, struct turn *
 static int sq_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
 {
     int64_t budget_rows = 0; /* not reported */
+    int64_t settings = 0; /* the user's memory settings and the chat's summary: not reported */
     const struct {
         enum stmt_id id;
         int64_t *count;
@@ -2096,6 +2234,9 @@ static int sq_admin_forget(struct store *st, const char *id, struct store_forget
         /* The user's (or chat's) token usage and budget notices (issue 11). */
         {STMT_FORGET_USAGE, &budget_rows},
         {STMT_FORGET_NOTICES, &budget_rows},
+        {STMT_FORGET_MEMORY, &counts->memory},
+        {STMT_FORGET_MEMORY_USER, &settings},
+        {STMT_FORGET_SUMMARY, &settings},
     };
 
     if (tx_begin(st) != 0)
@@ -2115,6 +2256,326 @@ static int sq_admin_forget(struct store *st, const char *id, struct store_forget
         return -1;
     }
     return 0;
+}
+
+/* ---- memory of the user ---- */
+
+static int sq_memory_facts(struct store *st, const char *user_id, struct memory_fact **facts, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_MEMORY_FACTS);
+    struct memory_fact *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = bind_text(s, 1, user_id);
+
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 8;
+            list = xrealloc_array(list, cap, sizeof *list);
+        }
+        list[count++] = (struct memory_fact){
+            .id = sqlite3_column_int64(s, 0),
+            .text = column_dup_text(s, 1),
+            .chat_id = column_dup_text(s, 2),
+            .message_id = column_dup(s, 3),
+            .created_at_ms = sqlite3_column_int64(s, 4),
+            .used = sqlite3_column_int64(s, 5),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "memory facts");
+        finish(s);
+        memory_facts_free(list, count);
+        return -1;
+    }
+    finish(s);
+    *facts = list;
+    *n = count;
+    return 0;
+}
+
+/* Inside an open transaction: a fact said again counts once more, a new one
+ * is added; then the user's list is cut to the best MEMORY_KEEP_MAX. */
+static int memory_put(struct store *st, const char *user_id, const char *chat_id, const char *message_id,
+                      const char *text, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_MEMORY_BUMP);
+    int changes = 0;
+    int rc;
+
+    if (run_changes(st, s, bind_pair(s, user_id, text), "memory add", &changes) != 0)
+        return -1;
+    if (changes == 0) {
+        s = stmt(st, STMT_MEMORY_INSERT);
+        rc = bind_pair(s, user_id, text);
+        if (rc == SQLITE_OK)
+            rc = bind_text(s, 3, chat_id);
+        if (rc == SQLITE_OK)
+            rc = bind_text(s, 4, message_id);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 5, now_ms);
+        if (run_changes(st, s, rc, "memory add", NULL) != 0)
+            return -1;
+    }
+    s = stmt(st, STMT_MEMORY_TRIM);
+    rc = bind_text(s, 1, user_id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 2, MEMORY_KEEP_MAX);
+    return run_changes(st, s, rc, "memory trim", NULL);
+}
+
+static int sq_memory_add(struct store *st, const char *user_id, const char *chat_id, const char *message_id,
+                         const char *text, int64_t now_ms)
+{
+    if (tx_begin(st) != 0)
+        return -1;
+    if (memory_put(st, user_id, chat_id, message_id, text, now_ms) != 0) {
+        tx_rollback(st);
+        return -1;
+    }
+    return tx_commit(st);
+}
+
+static int sq_memory_forget(struct store *st, const char *user_id, int64_t fact_id)
+{
+    sqlite3_stmt *s = stmt(st, fact_id ? STMT_MEMORY_FORGET_ONE : STMT_MEMORY_FORGET_ALL);
+    int rc = bind_text(s, 1, user_id);
+    int changes = 0;
+
+    if (rc == SQLITE_OK && fact_id)
+        rc = sqlite3_bind_int64(s, 2, fact_id);
+    if (run_changes(st, s, rc, "memory forget", &changes) != 0)
+        return -1;
+    return changes;
+}
+
+static int sq_memory_user(struct store *st, const char *user_id, struct memory_user *out)
+{
+    sqlite3_stmt *s = stmt(st, STMT_MEMORY_USER);
+    int found = lookup(st, s, bind_text(s, 1, user_id), "memory user");
+
+    if (found != 1)
+        return found; /* the query always has its one row: 0 cannot happen */
+    out->opted_out = sqlite3_column_int64(s, 0) != 0;
+    out->told = sqlite3_column_int64(s, 1) != 0;
+    out->seen_seq = sqlite3_column_int64(s, 2);
+    out->unseen = sqlite3_column_int64(s, 3);
+    out->last_seq = sqlite3_column_int64(s, 4);
+    finish(s);
+    return 0;
+}
+
+static int sq_memory_opt_out(struct store *st, const char *user_id, bool opted_out, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_MEMORY_OPT_OUT);
+    int rc = bind_text(s, 1, user_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 2, opted_out ? 1 : 0);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, now_ms);
+    return run_changes(st, s, rc, "memory opt out", NULL);
+}
+
+static int sq_memory_tell(struct store *st, const char *user_id, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_MEMORY_TELL);
+    int rc = bind_text(s, 1, user_id);
+    int changes = 0;
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, now_ms);
+    if (run_changes(st, s, rc, "memory tell", &changes) != 0)
+        return -1;
+    return changes > 0 ? 1 : 0;
+}
+
+static int sq_memory_turns(struct store *st, const char *user_id, int64_t after_seq, int64_t upto_seq, int max,
+                           struct turn **turns, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_MEMORY_TURNS);
+    struct turn *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = bind_text(s, 1, user_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, after_seq);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, upto_seq);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 4, max);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc_array(list, cap, sizeof *list);
+        }
+        list[count++] = (struct turn){
+            .role = TURN_USER,
+            .text = column_dup_text(s, 0),
+            .message_id = column_dup(s, 1),
+            .timestamp_ms = sqlite3_column_int64(s, 2),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "memory turns");
+        finish(s);
+        turns_free(list, count);
+        return -1;
+    }
+    finish(s);
+    *turns = list;
+    *n = count;
+    return 0;
+}
+
+static int sq_memory_idle(struct store *st, int64_t idle_before_ms, int max, char ***users, int64_t **last_seqs,
+                          size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_MEMORY_IDLE);
+    char **ids = NULL;
+    int64_t *seqs = NULL;
+    size_t count = 0, cap = 0;
+    int rc = sqlite3_bind_int64(s, 1, idle_before_ms);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 2, max);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 8;
+            ids = xrealloc_array(ids, cap, sizeof *ids);
+            seqs = xrealloc_array(seqs, cap, sizeof *seqs);
+        }
+        ids[count] = column_dup_text(s, 0);
+        seqs[count++] = sqlite3_column_int64(s, 1);
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "memory idle");
+        finish(s);
+        memory_due_free(ids, seqs, count);
+        return -1;
+    }
+    finish(s);
+    *users = ids;
+    *last_seqs = seqs;
+    *n = count;
+    return 0;
+}
+
+/* The fence first: a lost claim writes nothing. Extracted facts come from
+ * the user's 1:1 chat, whose chat id is the user id. */
+static int sq_memory_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *user_id,
+                                const struct memory_new *facts, size_t n, int64_t upto_seq,
+                                const struct job_finish *finish, int64_t done_at_ms)
+{
+    int rc;
+
+    if (tx_begin(st) != 0)
+        return -1;
+    rc = finish_row(st, event_id, claim_gen, finish, done_at_ms, NULL);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = memory_put(st, user_id, user_id, facts[i].message_id, facts[i].text, done_at_ms);
+    if (rc == 0) {
+        sqlite3_stmt *s = stmt(st, STMT_MEMORY_SEEN);
+        int brc = bind_text(s, 1, user_id);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int64(s, 2, upto_seq);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int64(s, 3, done_at_ms);
+        rc = run_changes(st, s, brc, "memory seen", NULL);
+    }
+    if (rc != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    return tx_commit(st);
+}
+
+/* ---- the rolling summary ---- */
+
+static int sq_summary_get(struct store *st, const char *chat_id, char **summary, int64_t *upto_seq)
+{
+    sqlite3_stmt *s = stmt(st, STMT_SUMMARY_GET);
+    int found = lookup(st, s, bind_text(s, 1, chat_id), "summary get");
+
+    if (found != 1)
+        return found;
+    *summary = column_dup_text(s, 0);
+    *upto_seq = sqlite3_column_int64(s, 1);
+    finish(s);
+    return 1;
+}
+
+static int sq_summary_turns(struct store *st, const char *chat_id, int max, struct turn **turns, int64_t **seqs,
+                            size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_SUMMARY_TURNS);
+    struct turn *list = NULL;
+    int64_t *seq_list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = bind_text(s, 1, chat_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 2, max);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc_array(list, cap, sizeof *list);
+            seq_list = xrealloc_array(seq_list, cap, sizeof *seq_list);
+        }
+        seq_list[count] = sqlite3_column_int64(s, 0);
+        list[count++] = (struct turn){
+            .role = store_role_parse((const char *)sqlite3_column_text(s, 1)),
+            .speaker = column_dup(s, 2),
+            .text = column_dup_text(s, 3),
+            .message_id = column_dup(s, 4),
+            .timestamp_ms = sqlite3_column_int64(s, 5),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "summary turns");
+        finish(s);
+        turns_free(list, count);
+        free(seq_list);
+        return -1;
+    }
+    finish(s);
+    *turns = list;
+    *seqs = seq_list;
+    *n = count;
+    return 0;
+}
+
+/* The fence first: a lost claim writes nothing. */
+static int sq_summary_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const char *chat_id,
+                                 const char *summary, int64_t upto_seq, const struct job_finish *finish,
+                                 int64_t done_at_ms)
+{
+    int rc;
+
+    if (tx_begin(st) != 0)
+        return -1;
+    rc = finish_row(st, event_id, claim_gen, finish, done_at_ms, NULL);
+    if (rc == 0) {
+        sqlite3_stmt *s = stmt(st, STMT_SUMMARY_PUT);
+        int brc = bind_pair(s, chat_id, summary);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int64(s, 3, upto_seq);
+        if (brc == SQLITE_OK)
+            brc = sqlite3_bind_int64(s, 4, done_at_ms);
+        rc = run_changes(st, s, brc, "summary put", NULL);
+    }
+    if (rc != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    return tx_commit(st);
 }
 
 /* ---- the gate around every op ---- */
@@ -2186,6 +2647,29 @@ GATED_READ(admin_chats, (struct store *st, const char *chat, struct store_chat_i
            (st, chat, rows, n))
 GATED_READ(admin_history, (struct store *st, const char *chat, struct turn **turns, size_t *n), (st, chat, turns, n))
 GATED(admin_forget, (struct store *st, const char *id, struct store_forget_counts *counts), (st, id, counts))
+GATED_READ(memory_facts, (struct store *st, const char *user, struct memory_fact **facts, size_t *n),
+           (st, user, facts, n))
+GATED(memory_add, (struct store *st, const char *user, const char *chat, const char *mid, const char *text,
+                   int64_t now_ms), (st, user, chat, mid, text, now_ms))
+GATED(memory_forget, (struct store *st, const char *user, int64_t fact_id), (st, user, fact_id))
+GATED_READ(memory_user, (struct store *st, const char *user, struct memory_user *out), (st, user, out))
+GATED(memory_opt_out, (struct store *st, const char *user, bool opted_out, int64_t now_ms),
+      (st, user, opted_out, now_ms))
+GATED(memory_tell, (struct store *st, const char *user, int64_t now_ms), (st, user, now_ms))
+GATED_READ(memory_turns, (struct store *st, const char *user, int64_t after, int64_t upto, int max,
+                          struct turn **turns, size_t *n), (st, user, after, upto, max, turns, n))
+GATED_READ(memory_idle, (struct store *st, int64_t before, int max, char ***users, int64_t **seqs, size_t *n),
+           (st, before, max, users, seqs, n))
+GATED_READ(summary_get, (struct store *st, const char *chat, char **summary, int64_t *upto),
+           (st, chat, summary, upto))
+GATED_READ(summary_turns, (struct store *st, const char *chat, int max, struct turn **turns, int64_t **seqs,
+                           size_t *n), (st, chat, max, turns, seqs, n))
+GATED(summary_job_finish, (struct store *st, const char *id, int64_t gen, const char *chat, const char *summary,
+                           int64_t upto, const struct job_finish *f, int64_t at),
+      (st, id, gen, chat, summary, upto, f, at))
+GATED(memory_job_finish, (struct store *st, const char *id, int64_t gen, const char *user,
+                          const struct memory_new *facts, size_t n, int64_t upto, const struct job_finish *f,
+                          int64_t at), (st, id, gen, user, facts, n, upto, f, at))
 #undef GATED
 #undef GATED_READ
 #undef GATED_OP
@@ -2203,5 +2687,8 @@ static const struct store_backend_ops sqlite_ops = {
     OP(chat_persona_get) OP(chat_persona_set) OP(purge)
     OP(usage_day) OP(budget_notice)
     OP(admin_stats) OP(admin_chats) OP(admin_history) OP(admin_forget)
+    OP(memory_facts) OP(memory_add) OP(memory_forget) OP(memory_user) OP(memory_opt_out) OP(memory_tell)
+    OP(memory_turns) OP(memory_idle) OP(memory_job_finish)
+    OP(summary_get) OP(summary_turns) OP(summary_job_finish)
 #undef OP
 };

@@ -65,6 +65,7 @@ static void housekeeping(struct worker *w, int64_t *last_purge, int64_t *last_de
     int64_t cutoff = clock_now_ms() - (int64_t)cfg->retention_days * 86400000LL;
     if (store_purge(w->store, cutoff, cutoff) != 0)
         log_warn("retention purge failed: %s", store_last_error(w->store));
+    memory_housekeeping(cfg, w->store); /* extractions for users idle since their last turns */
 }
 
 static void *worker_main(void *arg)

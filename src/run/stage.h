@@ -76,6 +76,8 @@ struct job_ctx {
     struct turn *history;
     size_t n_history;
     char *quoted;              /* text of the quoted message, may be NULL */
+    char *memory_note;         /* the speaker's facts for the system prompt (stage_memory.c), may be NULL */
+    char *summary_note;        /* the chat's rolling summary for the system prompt (stage_summary.c), may be NULL */
     bool lang_chosen;          /* gather_lang chose `lang` (asked at most once per job) */
     enum lang lang;
 
@@ -145,6 +147,36 @@ void fetch_images_free(struct job_ctx *ctx);
  * answer will be pushed, and within a serverless invocation's deadline. The
  * content fetch shares it. */
 int64_t generate_deadline(const struct job_ctx *ctx);
+
+/* Memory of the user (run/stage_memory.c). */
+/* act, for CHAT_MEMORY: /remember, /memory, /forget. */
+enum stage_result stage_act_memory(struct job_ctx *ctx);
+/* gather: the speaker's facts as a note for the system prompt (malloc'd),
+ * NULL when memory is off, the speaker opted out or has none. */
+char *memory_gather_note(struct job_ctx *ctx);
+/* format: true exactly once per user, in a 1:1 chat with LINEBOT_MEMORY=auto:
+ * the answer (or greeting) then tells them that the bot remembers. */
+bool memory_tell_now(struct job_ctx *ctx);
+/* finish: after a 1:1 answer was remembered, queues an extraction when
+ * LINEBOT_MEMORY_EVERY turns are unseen. */
+void memory_after_finish(struct job_ctx *ctx);
+/* The internal job "memory": one extraction. Finishes the job itself
+ * (STAGE_STOP), or says how run/worker.c should (STAGE_FINISH with
+ * ctx->outcome, STAGE_RELEASE on shutdown). */
+enum stage_result memory_run_job(struct job_ctx *ctx);
+/* Housekeeping (run/pool.c): queues extractions for users whose unseen 1:1
+ * turns have been idle for MEMORY_IDLE_MS. */
+void memory_housekeeping(const struct config *cfg, struct store *store);
+
+/* Long conversations (run/stage_summary.c). */
+/* gather: the chat's rolling summary as a note for the system prompt
+ * (malloc'd), NULL when it has none. */
+char *summary_gather_note(struct job_ctx *ctx);
+/* finish: after an answer was remembered, queues a fold of the chat's
+ * oldest turns when they outgrow LINEBOT_HISTORY_TURNS or _CHARS. */
+void summary_after_finish(struct job_ctx *ctx);
+/* The internal job "summary": one fold (same contract as memory_run_job). */
+enum stage_result summary_run_job(struct job_ctx *ctx);
 
 /* deliver, for a job a crash left in `sending`: resends its record. */
 enum stage_result stage_deliver_resume(struct job_ctx *ctx);

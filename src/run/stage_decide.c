@@ -138,6 +138,8 @@ enum stage_result stage_act(struct job_ctx *ctx)
         return stage_act_persona(ctx);
     case CHAT_USAGE:
         return stage_act_usage(ctx);
+    case CHAT_MEMORY:
+        return stage_act_memory(ctx);
     case CHAT_ANSWER: {
         if (generate_too_late(ctx)) {
             ctx->outcome = OUTCOME_EXPIRED; /* counted and reported by the finish stage */

@@ -143,6 +143,10 @@ enum stage_result stage_finish(struct job_ctx *ctx)
         count(ctx->outcome);
         if (finish.charge)
             stage_budget_report(ctx);
+        if (finish.n_turns > 0) { /* the exchange is in the history now */
+            memory_after_finish(ctx);
+            summary_after_finish(ctx);
+        }
     }
     return STAGE_STOP;
 }

@@ -63,11 +63,28 @@ static char *truncated_mark(struct job_ctx *ctx)
     return xasprintf("%s%s", text[0] ? "\n" : "", text);
 }
 
+/* With LINEBOT_MEMORY=auto, /help and (once per user) the greeting say that
+ * the bot remembers: the text with the notice under it (malloc'd), or NULL
+ * for the text as it is. */
+static char *with_memory_notice(struct job_ctx *ctx, enum text_id id, const char *text)
+{
+    const struct config *cfg = ctx->env->cfg;
+    bool help = id == TEXT_HELP && !texts_override(cfg, TEXT_HELP);
+    bool greeting = id == TEXT_GREETING && text[0];
+    if (cfg->memory != MEMORY_AUTO || ctx->reply_text || !(help || (greeting && memory_tell_now(ctx))))
+        return NULL;
+    enum lang lang = cfg->lang == LANG_AUTO ? gather_lang(ctx) : cfg->lang;
+    return xasprintf("%s\n\n%s", text, texts_builtin(TEXT_MEMORY_NOTICE, lang));
+}
+
 static enum stage_result format_fixed(struct job_ctx *ctx, enum text_id id)
 {
     struct answer_record *rec = &ctx->record;
     /* A reply built for this event (/model), else the fixed text. */
     const char *text = ctx->reply_text ? ctx->reply_text : format_fixed_text(ctx, id);
+    char *noticed = with_memory_notice(ctx, id, text);
+    if (noticed)
+        text = noticed;
     format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "", &rec->parts);
     if (rec->parts.truncated) { /* an override longer than LINE takes */
         char *mark = truncated_mark(ctx);
@@ -75,6 +92,7 @@ static enum stage_result format_fixed(struct job_ctx *ctx, enum text_id id)
         format_split(text, strlen(text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, mark, &rec->parts);
         free(mark);
     }
+    free(noticed);
     quick_reply_copy(&rec->quick_reply, &ctx->quick_reply);
     rec->outcome = OUTCOME_ANSWERED;
     return STAGE_NEXT;
@@ -122,6 +140,14 @@ enum stage_result stage_format(struct job_ctx *ctx)
         rec->usage = (struct llm_usage){.prompt_tokens = ctx->llm.prompt_tokens,
                                         .completion_tokens = ctx->llm.completion_tokens,
                                         .total_tokens = ctx->llm.total_tokens};
+    }
+    /* The first answer to a user says once that the bot remembers (a message
+     * of its own, after the answer, when LINE's five leave room for it). */
+    if (answered && rec->parts.n < LINE_MAX_MESSAGES && memory_tell_now(ctx)) {
+        const struct config *cfg = ctx->env->cfg;
+        enum lang lang = cfg->lang == LANG_AUTO ? gather_lang(ctx) : cfg->lang;
+        rec->parts.parts = xrealloc_array(rec->parts.parts, rec->parts.n + 1, sizeof *rec->parts.parts);
+        rec->parts.parts[rec->parts.n++] = xstrdup(texts_builtin(TEXT_MEMORY_NOTICE, lang));
     }
     log_debug("answer: %zu message(s); model %s", rec->parts.n, answered ? "answered" : "failed");
     char err[512];

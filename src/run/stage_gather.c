@@ -100,5 +100,7 @@ enum stage_result stage_gather(struct job_ctx *ctx)
     }
     if (ev->quoted_message_id && store_message_text(store, ev->chat_id, ev->quoted_message_id, &ctx->quoted) != 1)
         ctx->quoted = NULL;
+    ctx->memory_note = memory_gather_note(ctx);
+    ctx->summary_note = summary_gather_note(ctx);
     return STAGE_NEXT;
 }

@@ -8,6 +8,7 @@
  * (the wait cancelled) gives the event back to the inbox. */
 #include <stdlib.h>
 
+#include "core/alloc.h"
 #include "io/clock.h"
 #include "obs/log.h"
 #include "run/failpoint.h"
@@ -83,6 +84,14 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     if (ctx->n_images) { /* the images go with the question, the last message */
         prompt.messages[prompt.n - 1].image_urls = (const char *const *)ctx->image_urls;
         prompt.messages[prompt.n - 1].n_images = ctx->n_images;
+    }
+    if (ctx->memory_note || ctx->summary_note) {
+        /* The speaker's facts (run/stage_memory.c) and the chat's summary
+         * (run/stage_summary.c) go into the system prompt. */
+        char *system = xasprintf("%s%s%s", prompt.messages[0].content, ctx->memory_note ? ctx->memory_note : "",
+                                 ctx->summary_note ? ctx->summary_note : "");
+        free((char *)prompt.messages[0].content);
+        prompt.messages[0].content = system;
     }
     const struct model_entry *model = job_model(ctx);
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,

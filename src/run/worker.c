@@ -93,6 +93,8 @@ static void ctx_free(struct job_ctx *ctx)
     for (size_t i = 0; i < ctx->n_set_ids; i++)
         free(ctx->set_ids[i]);
     free(ctx->set_ids);
+    free(ctx->memory_note);
+    free(ctx->summary_note);
     llm_answer_free(&ctx->llm);
     answer_record_free(&ctx->record);
     line_sent_free(&ctx->sent);
@@ -118,14 +120,18 @@ static void run_event(struct worker_env *env, const struct job *job)
 
 /* ---- internal jobs ---- */
 
+/* A handler finishes the job itself (STAGE_STOP: e.g. together with what it
+ * writes, in one transaction), or leaves it to run_internal: STAGE_FINISH
+ * with ctx->outcome, STAGE_RELEASE to give it back (shutdown). */
 struct job_handler {
     const char *kind;
-    enum job_outcome (*run)(struct worker_env *env, const struct job *job);
+    enum stage_result (*run)(struct job_ctx *ctx);
 };
 
-/* Handlers by kind (the memory extraction and summaries of a later issue go
- * here). None yet: the table ends at its sentinel. */
+/* Handlers by kind; the table ends at its sentinel. */
 static const struct job_handler internal_handlers[] = {
+    {"memory", memory_run_job}, /* facts about a user from their 1:1 turns (run/stage_memory.c) */
+    {"summary", summary_run_job}, /* a long chat's oldest turns into its summary (run/stage_summary.c) */
     {NULL, NULL},
 };
 
@@ -135,18 +141,22 @@ static void run_internal(struct worker_env *env, const struct job *job)
     const struct job_handler *h = internal_handlers;
     while (h->kind && strcmp(h->kind, job->kind) != 0)
         h++;
-    struct job_ctx ctx = {.env = env, .job = job};
+    struct job_ctx ctx = {.env = env, .job = job, .outcome = OUTCOME_FAILED};
+    enum stage_result r = STAGE_FINISH;
     if (!h->kind) {
         /* Written by a newer release, or a kind since retired: nothing here
          * can do it, and trying again would not help. */
         log_warn("internal job of unknown kind \"%s\": finished as unsupported", job->kind);
         ctx.outcome = OUTCOME_UNSUPPORTED;
     } else {
-        ctx.outcome = h->run(env, job);
+        r = h->run(&ctx);
     }
-    finish_job(&ctx, &(struct job_finish){.outcome = ctx.outcome,
-                                          .usage = {.prompt_tokens = -1, .completion_tokens = -1,
-                                                    .total_tokens = -1}});
+    if (r == STAGE_RELEASE)
+        release_job(&ctx);
+    else if (r != STAGE_STOP)
+        finish_job(&ctx, &(struct job_finish){.outcome = ctx.outcome,
+                                              .usage = {.prompt_tokens = -1, .completion_tokens = -1,
+                                                        .total_tokens = -1}});
 }
 
 void worker_run_job(struct worker_env *env, const struct job *job)

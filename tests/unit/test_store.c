@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "io/clock.h"
+#include "core/memory.h"
 #include "io/store.h"
 
 struct fixture;
@@ -1985,6 +1986,239 @@ static void test_tasks(void **state)
     finish_job(fx->st, &job);
 }
 
+/* Memory of the user (issue 11): facts ranked and capped; forgotten one by
+ * one, all, by unsending their message, by forget_chat and by the operator;
+ * the user's settings and unseen turns; and an extraction's facts written
+ * with its job's fenced finish, all or nothing. */
+static size_t facts_of(struct store *st, const char *user, struct memory_fact **facts)
+{
+    size_t n = 99;
+
+    if (store_memory_facts(st, user, facts, &n) != 0)
+        fail_msg("memory facts: %s", store_last_error(st));
+    return n;
+}
+
+static void test_memory(void **state)
+{
+    struct fixture *fx = *state;
+    struct memory_fact *facts;
+    struct memory_user u;
+    struct job job;
+    size_t n;
+
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+    assert_null(facts);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_false(u.opted_out);
+    assert_false(u.told);
+    assert_int_equal(u.unseen, 0);
+    assert_int_equal(u.last_seq, 0);
+
+    assert_int_equal(store_memory_add(fx->st, "U1", "U1", "m1", "Is vegetarian", 10), 0);
+    assert_int_equal(store_memory_add(fx->st, "U1", "U1", NULL, "Is called Taro", 11), 0);
+    assert_int_equal(store_memory_add(fx->st, "U2", "U2", "m1", "Likes tea", 12), 0);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 2);
+    assert_string_equal(facts[0].text, "Is called Taro"); /* newest first */
+    assert_null(facts[0].message_id);
+    assert_string_equal(facts[1].message_id, "m1");
+    assert_string_equal(facts[1].chat_id, "U1");
+    assert_int_equal(facts[1].created_at_ms, 10);
+    memory_facts_free(facts, 2);
+    /* Said again (case aside): counted, and ranked first. */
+    assert_int_equal(store_memory_add(fx->st, "U1", "U1", "m9", "IS VEGETARIAN", 13), 0);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 2);
+    assert_string_equal(facts[0].text, "Is vegetarian");
+    assert_int_equal(facts[0].used, 2);
+    memory_facts_free(facts, 2);
+    /* At most MEMORY_KEEP_MAX: the lowest ranked (the oldest of the least said) go. */
+    for (int i = 0; i < MEMORY_KEEP_MAX + 5; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "fact %d", i);
+        assert_int_equal(store_memory_add(fx->st, "U1", "U1", NULL, text, 20 + i), 0);
+    }
+    n = facts_of(fx->st, "U1", &facts);
+    assert_int_equal(n, MEMORY_KEEP_MAX);
+    assert_string_equal(facts[0].text, "Is vegetarian");
+    assert_string_equal(facts[1].text, "fact 54");
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(facts[i].text, "Is called Taro");
+    int64_t first = facts[0].id;
+    memory_facts_free(facts, n);
+    assert_int_equal(store_memory_forget(fx->st, "U2", first), 0); /* not U2's */
+    assert_int_equal(store_memory_forget(fx->st, "U1", first), 1);
+    assert_int_equal(store_memory_forget(fx->st, "U1", first), 0);
+    assert_int_equal(store_memory_forget(fx->st, "U1", 0), MEMORY_KEEP_MAX - 1);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+
+    /* Unsending the message takes its fact, in that chat only. */
+    assert_int_equal(store_memory_add(fx->st, "U1", "U1", "m1", "Lives in Osaka", 30), 0);
+    assert_int_equal(store_message_delete(fx->st, "U1", "m1"), 0);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+    assert_int_equal(facts_of(fx->st, "U2", &facts), 1);
+    memory_facts_free(facts, 1);
+
+    /* The notice is given once; the opt-out is kept. */
+    assert_int_equal(store_memory_tell(fx->st, "U1", 40), 1);
+    assert_int_equal(store_memory_tell(fx->st, "U1", 41), 0);
+    assert_int_equal(store_memory_opt_out(fx->st, "U1", true, 42), 0);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_true(u.told);
+    assert_true(u.opted_out);
+    assert_int_equal(store_memory_opt_out(fx->st, "U1", false, 43), 0);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_false(u.opted_out);
+
+    /* Unseen turns: the user's own, in their 1:1 chat. */
+    add_turn(fx->st, "U1", TURN_USER, "hello", "h1", 50);
+    add_turn(fx->st, "U1", TURN_ASSISTANT, "hi!", NULL, 51);
+    add_turn(fx->st, "U1", TURN_USER, "I never eat meat", "h2", 52);
+    add_turn(fx->st, "C1", TURN_USER, "in a group", "g1", 53);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_int_equal(u.unseen, 2);
+    assert_true(u.last_seq > 0);
+    int64_t upto = u.last_seq;
+    struct turn *turns;
+    assert_int_equal(store_memory_turns(fx->st, "U1", 0, upto, 30, &turns, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(turns[0].text, "hello");
+    assert_string_equal(turns[1].text, "I never eat meat");
+    assert_string_equal(turns[1].message_id, "h2");
+    turns_free(turns, n);
+    assert_int_equal(store_memory_turns(fx->st, "U1", 0, upto, 1, &turns, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(turns[0].text, "I never eat meat");
+    turns_free(turns, n);
+
+    /* Idle: the newest unseen turn older than the cut. */
+    char **users;
+    int64_t *seqs;
+    assert_int_equal(store_memory_idle(fx->st, 52, 10, &users, &seqs, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_memory_idle(fx->st, 53, 10, &users, &seqs, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(users[0], "U1");
+    assert_int_equal(seqs[0], upto);
+    memory_due_free(users, seqs, n);
+
+    /* The extraction's finish: fenced, and all together. */
+    claim_task(fx->st, "U1", &job);
+    struct memory_new got[] = {{"Is vegetarian", "h2"}, {"Says hello", "h1"}};
+    struct job_finish f = { .outcome = OUTCOME_ANSWERED, .model = "cheap", .usage = { 1, 2, 3 } };
+    assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen + 1, "U1", got, 2, upto, &f), 1);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+    assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen, "U1", got, 2, upto, &f), 0);
+    assert_int_equal(job_done(fx->st, job.event_id, job.claim_gen), 1); /* it is finished */
+    assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen, "U1", got, 2, upto, &f), 1);
+    job_free(&job);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 2);
+    assert_string_equal(facts[1].text, "Is vegetarian");
+    assert_string_equal(facts[1].chat_id, "U1");
+    assert_string_equal(facts[1].message_id, "h2");
+    memory_facts_free(facts, 2);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_int_equal(u.seen_seq, upto);
+    assert_int_equal(u.unseen, 0);
+    assert_int_equal(store_memory_idle(fx->st, 1000, 10, &users, &seqs, &n), 0);
+    assert_int_equal(n, 0);
+
+    /* unfollow: the memory and the settings go with the 1:1 chat. */
+    assert_int_equal(store_forget_chat(fx->st, "U1"), 0);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+    assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
+    assert_false(u.told);
+    /* The operator's forget counts the facts. */
+    struct store_forget_counts counts;
+    assert_int_equal(store_admin_forget(fx->st, "U2", &counts), 0);
+    assert_int_equal(counts.memory, 1);
+    assert_int_equal(facts_of(fx->st, "U2", &facts), 0);
+}
+
+/* The rolling summary (issue 11): it stands for the turns up to its seq,
+ * which history_load then leaves out; written with its job's fenced finish,
+ * not over a /reset, never backwards; dropped by /reset and forget. */
+static void test_summary(void **state)
+{
+    struct fixture *fx = *state;
+    struct turn *turns;
+    int64_t *seqs;
+    size_t n;
+    char *summary = (char *)"untouched";
+    int64_t upto = -1;
+    struct job job;
+    struct job_finish f = { .outcome = OUTCOME_ANSWERED, .model = "cheap", .usage = { 1, 2, 3 } };
+
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 0);
+    assert_null(summary);
+    add_turn(fx->st, "chatA", TURN_USER, "q1", "m1", 1);
+    add_turn(fx->st, "chatA", TURN_ASSISTANT, "a1", NULL, 2);
+    add_turn(fx->st, "chatA", TURN_USER, "q2", "m2", 3);
+    add_turn(fx->st, "chatA", TURN_ASSISTANT, "a2", NULL, 4);
+    add_turn(fx->st, "chatA", TURN_CONTEXT, "chatter", NULL, 5);
+    assert_int_equal(store_summary_turns(fx->st, "chatA", 100, &turns, &seqs, &n), 0);
+    assert_int_equal(n, 4); /* not the context turn */
+    assert_string_equal(turns[0].text, "q1");
+    assert_int_equal(turns[1].role, TURN_ASSISTANT);
+    int64_t a1 = seqs[1], a2 = seqs[3];
+    assert_true(a1 < a2);
+    turns_free(turns, n);
+    free(seqs);
+
+    /* Fenced; then the summary covers q1 and a1. */
+    claim_task(fx->st, "chatA", &job);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen + 1, "chatA", "S1", a1, &f), 1);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 0);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "S1", a1, &f), 0);
+    job_free(&job);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 1);
+    assert_string_equal(summary, "S1");
+    assert_int_equal(upto, a1);
+    free(summary);
+    assert_int_equal(store_summary_turns(fx->st, "chatA", 100, &turns, &seqs, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(turns[0].text, "q2");
+    turns_free(turns, n);
+    free(seqs);
+    assert_int_equal(store_history_load(fx->st, "chatA", 10, 10, &turns, &n), 0);
+    assert_int_equal(n, 3); /* q2, a2 and the context */
+    assert_string_equal(turns[0].text, "q2");
+    turns_free(turns, n);
+
+    /* Never backwards: an older fold does not replace a newer summary. */
+    claim_task(fx->st, "chatA", &job);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "S2", a2, &f), 0);
+    job_free(&job);
+    claim_task(fx->st, "chatA", &job);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "old", a1, &f), 0);
+    job_free(&job);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 1);
+    assert_string_equal(summary, "S2");
+    free(summary);
+
+    /* /reset drops it; a fold of the turns that are gone writes nothing. */
+    assert_int_equal(store_history_clear(fx->st, "chatA"), 0);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 0);
+    claim_task(fx->st, "chatA", &job);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "late", a2, &f), 0);
+    job_free(&job);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 0);
+
+    /* forget_chat drops it too. */
+    add_turn(fx->st, "chatB", TURN_USER, "q", "m", 10);
+    assert_int_equal(store_summary_turns(fx->st, "chatB", 100, &turns, &seqs, &n), 0);
+    assert_int_equal(n, 1);
+    int64_t q = seqs[0];
+    turns_free(turns, n);
+    free(seqs);
+    claim_task(fx->st, "chatB", &job);
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatB", "S", q, &f), 0);
+    job_free(&job);
+    assert_int_equal(store_summary_get(fx->st, "chatB", &summary, &upto), 1);
+    free(summary);
+    assert_int_equal(store_forget_chat(fx->st, "chatB"), 0);
+    assert_int_equal(store_summary_get(fx->st, "chatB", &summary, &upto), 0);
+}
+
 /* Parked answers: never claimed; exactly one adopter takes the answer over. */
 static void test_park_adopt(void **state)
 {
@@ -3684,6 +3918,8 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_job_finish),
         STORE_TEST(test_job_finish_atomic),
         STORE_TEST(test_tasks),
+        STORE_TEST(test_memory),
+        STORE_TEST(test_summary),
         STORE_TEST(test_park_adopt),
         STORE_TEST(test_adopt_race),
         STORE_TEST(test_purge_expires_parked),

@@ -25,6 +25,12 @@ struct llm_request {
     int64_t at_ms;
 };
 
+struct by_system {
+    char *needle;
+    char *content; /* NULL: the rule is off */
+    int delay_ms;
+};
+
 struct fake_llm {
     struct fake_http *http;
     pthread_mutex_t mu;
@@ -39,6 +45,8 @@ struct fake_llm {
     char *always_body;
     int delay_ms;
     json_t *models; /* GET /v1/models ids, NULL: 404 */
+    struct by_system *by_system; /* answers for requests whose system prompt matches */
+    size_t n_by_system, cap_by_system;
 
     struct llm_request *requests;
     size_t n_requests, cap_requests;
@@ -84,6 +92,28 @@ static char *content_text(json_t *content)
             e2e_buf_adds(&b, t);
     }
     return e2e_buf_take(&b);
+}
+
+/* The content of the first message when it is a system message (malloc'd). */
+static char *system_content(json_t *messages)
+{
+    json_t *m = json_array_get(messages, 0);
+    const char *role = json_string_value(json_object_get(m, "role"));
+    if (!role || strcmp(role, "system") != 0)
+        return NULL;
+    return content_text(json_object_get(m, "content"));
+}
+
+/* The first rule whose needle is in the system prompt, or NULL. */
+static const struct by_system *system_rule(struct fake_llm *f, json_t *messages)
+{
+    char *system = system_content(messages);
+    const struct by_system *rule = NULL;
+    for (size_t i = 0; system && !rule && i < f->n_by_system; i++)
+        if (f->by_system[i].content && strstr(system, f->by_system[i].needle))
+            rule = &f->by_system[i];
+    free(system);
+    return rule;
 }
 
 static char *last_user_content(json_t *messages)
@@ -179,7 +209,12 @@ static void on_request(void *ctx, const struct fake_http_request *req, struct fa
             fake_http_respond_json(r, 200, json_pack("{s:s,s:o}", "object", "list", "data", data));
         }
     } else if (validate(f, req, body, r)) {
-        if (f->head_queue < f->n_queue) {
+        const struct by_system *rule = system_rule(f, json_object_get(body, "messages"));
+        if (rule) {
+            r->status = 200;
+            r->body = fake_llm_completion_body(rule->content);
+            r->delay_ms = rule->delay_ms;
+        } else if (f->head_queue < f->n_queue) {
             struct scripted *s = &f->queue[f->head_queue++];
             r->status = s->status;
             r->body = e2e_strdup(s->body);
@@ -253,6 +288,11 @@ void fake_llm_stop(struct fake_llm *f)
         free(f->requests[i].auth);
     }
     json_decref(f->models);
+    for (size_t i = 0; i < f->n_by_system; i++) {
+        free(f->by_system[i].needle);
+        free(f->by_system[i].content);
+    }
+    free(f->by_system);
     free(f->queue);
     free(f->requests);
     free(f->fixed_answer);
@@ -535,4 +575,36 @@ void fake_llm_dump(struct fake_llm *f)
     for (size_t i = 0; i < f->n_requests; i++)
         fprintf(stderr, "  #%zu -> %d body: %.600s\n", i, f->requests[i].status, f->requests[i].body);
     pthread_mutex_unlock(&f->mu);
+}
+
+void fake_llm_answer_system(struct fake_llm *f, const char *needle, const char *content, int delay_ms)
+{
+    pthread_mutex_lock(&f->mu);
+    size_t i = 0;
+    while (i < f->n_by_system && strcmp(f->by_system[i].needle, needle) != 0)
+        i++;
+    if (i == f->n_by_system) {
+        struct by_system rule = {.needle = e2e_strdup(needle), .content = NULL};
+        FAKE_VEC_PUSH(f->by_system, f->n_by_system, f->cap_by_system, rule);
+    }
+    free(f->by_system[i].content);
+    f->by_system[i].content = e2e_strdup(content);
+    f->by_system[i].delay_ms = delay_ms;
+    pthread_mutex_unlock(&f->mu);
+}
+
+size_t fake_llm_count_system(struct fake_llm *f, const char *needle)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = 0; i < f->n_requests; i++) {
+        json_t *body = json_loads(f->requests[i].body, 0, NULL);
+        char *system = system_content(json_object_get(body, "messages"));
+        if (system && strstr(system, needle))
+            n++;
+        free(system);
+        json_decref(body);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return n;
 }

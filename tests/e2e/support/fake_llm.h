@@ -5,6 +5,8 @@
  * without one). It checks
  * what OpenAI checks that matters here (Bearer key, JSON with "model" and a
  * non-empty "messages" array), records every request, and answers:
+ *   0. the answer for its system prompt, when one was set
+ *      (fake_llm_answer_system), else
  *   1. the next scripted response, if any were queued (status, raw body,
  *      extra headers, delay), else
  *   2. the "always" response, if set (e.g. always 500), else
@@ -45,6 +47,15 @@ void fake_llm_set_delay(struct fake_llm *f, int delay_ms);
 /* GET /v1/models answers these ids (NULL-terminated; Bearer key checked);
  * NULL: 404 again. */
 void fake_llm_set_models(struct fake_llm *f, const char *const *ids);
+
+/* Answer every request whose system prompt (its first message, role
+ * "system") contains `needle` with a 200 completion of `content`, before any
+ * scripted or fixed answer (e.g. the bot's background extraction calls),
+ * after `delay_ms`; content NULL turns the rule off. Setting a needle again
+ * replaces it. */
+void fake_llm_answer_system(struct fake_llm *f, const char *needle, const char *content, int delay_ms);
+/* How many requests so far had `needle` in their system prompt. */
+size_t fake_llm_count_system(struct fake_llm *f, const char *needle);
 
 /* A 200 chat.completion body with `content` (malloc'd). */
 char *fake_llm_completion_body(const char *content);

@@ -282,6 +282,10 @@ static void build_env(struct world *w, const char *const *extra, struct env *e)
     env_set(e, "LINEBOT_DB", w->db_path);
     env_set(e, "LOG_LEVEL", "debug");
     env_set(e, "LINEBOT_WORKERS", "2");
+    /* Memory's notice and background extractions (test_memory.c turns them
+     * on) would add messages and model calls to every other test's script. */
+    env_set(e, "LINEBOT_MEMORY", "explicit");
+    env_set(e, "LINEBOT_SUMMARY", "0"); /* the same for the folds of long chats */
     static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
     for (const char *const *p = pass; *p; p++)
         if (getenv(*p))
