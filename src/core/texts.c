@@ -84,6 +84,13 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "このチャットのモデルを {} に切り替えました。",
             "好的，這個聊天室現在改用 {}。",
         },
+    [TEXT_KB_SOURCES] = {"Sources", "出典", "資料來源"},
+    [TEXT_KB_UNKNOWN] =
+        {
+            "I don't know that from the documents I have.",
+            "手元の資料には、その答えが見つかりませんでした。",
+            "我手邊的資料裡找不到這個問題的答案。",
+        },
 };
 
 const char *texts_builtin(enum text_id id, enum lang lang)
@@ -120,6 +127,8 @@ const char *texts_override(const struct config *cfg, enum text_id id)
     case TEXT_MODEL_UNKNOWN:
     case TEXT_MODEL_SWITCHED:
         return NULL; /* no setting: always the built-in text */
+    case TEXT_KB_SOURCES: return cfg->kb_sources_label;
+    case TEXT_KB_UNKNOWN: return cfg->kb_unknown_text;
     case TEXT_NONE:
     case TEXT_COUNT:
         break;

@@ -33,6 +33,9 @@ enum text_id {
     TEXT_MODEL_HOWTO,    /* how to switch, under the list */
     TEXT_MODEL_UNKNOWN,  /* "I don't know the model "{}"." */
     TEXT_MODEL_SWITCHED, /* "OK, this chat now uses {}." */
+    /* The knowledge base (issue 12). */
+    TEXT_KB_SOURCES,     /* the line over the sources that end an answer */
+    TEXT_KB_UNKNOWN,     /* strict mode: the documents do not say */
     TEXT_COUNT
 };
 

@@ -62,6 +62,7 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     struct prompt prompt;
     chat_build_prompt(cfg, ev->chat_type, ctx->history, ctx->n_history, ctx->speaker, ctx->quoted,
                       ctx->decision.text, &prompt);
+    retrieve_add_sources(ctx, &prompt);
     const struct model_entry *model = stage_chat_model(ctx);
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};
@@ -76,6 +77,8 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     if (lr == LLM_OK) {
         ctx->model_answered = true;
         log_debug("model's answer: %s", ctx->llm.text ? ctx->llm.text : "");
+        if (ctx->kb_n > 0)
+            retrieve_add_footer(ctx, format_fixed_text(ctx, TEXT_KB_SOURCES));
     } else
         log_warn("model failed, sending the apology: %s", err);
     failpoint(cfg, "worker_after_llm");

@@ -7,6 +7,7 @@
  *   decide    core/chat.c chooses the action; the rate limit counts
  *   act       store-only actions: unsend, edit, forget, group context, reset
  *   gather    history, the speaker's name, the quoted text (stage_gather.c)
+ *   retrieve  passages of the chat's knowledge base (stage_retrieve.c)
  *   generate  the model's answer, within its time budget (stage_generate.c)
  *   format    Markdown to LINE texts, and the answer record (stage_format.c)
  *   deliver   record, then reply or push, exactly once (stage_deliver.c)
@@ -45,6 +46,7 @@ static const struct stage event_stages[] = {
     {"decide", stage_decide},     /* core/chat.c decides; the rate limit counts */
     {"act", stage_act},           /* store-only actions (unsend, edit, forget, context, reset) */
     {"gather", stage_gather},     /* history, speaker name, quoted text */
+    {"retrieve", stage_retrieve}, /* the chat's knowledge base: passages for the prompt */
     {"generate", stage_generate}, /* the model, within its time budget */
     {"format", stage_format},     /* Markdown to LINE texts; the answer record */
     {"deliver", stage_deliver},   /* record, then reply or push, exactly once */
@@ -86,6 +88,8 @@ static void ctx_free(struct job_ctx *ctx)
     quick_reply_free(&ctx->quick_reply);
     turns_free(ctx->history, ctx->n_history);
     free(ctx->quoted);
+    kb_hits_free(ctx->kb_hits, ctx->kb_n);
+    free(ctx->kb_context);
     llm_answer_free(&ctx->llm);
     answer_record_free(&ctx->record);
     line_sent_free(&ctx->sent);

@@ -454,6 +454,83 @@ static void test_bad_path_and_usage(void **state)
     world_finish(w);
 }
 
+/* Answering through the webhook: the question's passage goes to the model as
+ * a numbered source, the reply ends with the sources; a question the
+ * documents do not answer goes to the model without them; a bound chat uses
+ * its own knowledge base; strict mode answers "I don't know" without the
+ * model. */
+static void test_answer_from_documents(void **state)
+{
+    struct world *w = world_new(state, (const char *[]){"LINEBOT_LANG=ja", NULL});
+    char *out = NULL, *err = NULL;
+    assert_int_equal(kb(w, (const char *[]){"add", FIX "ja-guide.md", FIX "zh-info.html", NULL}, &out, &err), 0);
+    free(out);
+    free(err);
+    assert_int_equal(kb(w, (const char *[]){"add", "--kb", "shop", FIX "en-faq.txt", NULL}, &out, &err), 0);
+    free(out);
+    free(err);
+    bot_start(w, NULL);
+
+    fake_llm_set_fixed_answer(w->llm, "大人は1200円です [1]。");
+    send_text(w, E2E_USER, "料金はいくらですか");
+    assert_answers(w, E2E_USER, 1);
+    char *tr = fake_llm_request_transcript(w->llm, 0);
+    assert_contains(tr, "[1] 営業案内 > 料金\n大人の料金は1200円、子どもは600円です。");
+    assert_contains(tr, "Cite the sources");
+    assert_not_contains(tr, "成人票"); /* the Chinese page does not answer it */
+    free(tr);
+    char *texts = world_texts(w, E2E_USER);
+    assert_contains(texts, "大人は1200円です [1]。\n\n出典\n[1] 営業案内");
+    free(texts);
+
+    /* Nothing in the documents: the model answers as it would without them. */
+    fake_llm_set_fixed_answer(w->llm, "こんにちは！");
+    send_text(w, E2E_USER, "こんにちは");
+    assert_answers(w, E2E_USER, 2);
+    tr = fake_llm_request_transcript(w->llm, 1);
+    assert_not_contains(tr, "Cite the sources");
+    free(tr);
+    texts = world_texts(w, E2E_USER);
+    assert_not_contains(strstr(texts, "こんにちは！"), "出典");
+    free(texts);
+
+    /* A group bound to `shop` answers from it (a document added while the bot runs). */
+    assert_int_equal(kb(w, (const char *[]){"bind", "shop", GROUP, NULL}, &out, &err), 0);
+    free(out);
+    free(err);
+    fake_llm_set_fixed_answer(w->llm, "Yes, parking is free.");
+    char *mention = e2e_printf("@bot is there parking?");
+    json_t *ev = ev_message(w, &(struct ev){.group = GROUP, .text = mention,
+                                            .mentions = {mention_of(mention, "@bot", true)}, .n_mentions = 1});
+    send_event(w, ev);
+    assert_answers(w, GROUP, 1);
+    tr = fake_llm_request_transcript(w->llm, 2);
+    assert_contains(tr, "[1] Frequently asked questions\n");
+    assert_contains(tr, "Parking is free for guests");
+    free(tr);
+    texts = world_texts(w, GROUP);
+    /* Nothing cited: the sources given are listed. */
+    assert_contains(texts, "Yes, parking is free.\n\n出典\n[1] Frequently asked questions");
+    free(texts);
+    free(mention);
+    assert_true(bot_metric(w, "linebot_kb_retrieval_seconds_count") >= 3);
+    char *log = bot_log(w);
+    assert_contains(log, "knowledge base default: ");
+    assert_contains(log, "knowledge base shop: 1 passage(s) found, 1 given to the model, in ");
+    free(log);
+
+    /* Strict: no passage, no model call, the built-in "I don't know". */
+    bot_restart(w, (const char *[]){"LINEBOT_KB_STRICT=1", NULL});
+    size_t asked = fake_llm_request_count(w->llm);
+    send_text(w, E2E_USER, "明日の天気");
+    assert_answers(w, E2E_USER, 3);
+    texts = world_texts(w, E2E_USER);
+    assert_contains(texts, "手元の資料には、その答えが見つかりませんでした。");
+    free(texts);
+    assert_int_equal(fake_llm_request_count(w->llm), asked);
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +538,7 @@ int main(void)
         E2E_TEST(test_sync),
         E2E_TEST(test_bind_unbind),
         E2E_TEST(test_bad_path_and_usage),
+        E2E_TEST(test_answer_from_documents),
     };
     return E2E_RUN(tests);
 }
