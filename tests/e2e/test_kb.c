@@ -9,11 +9,17 @@
  * clear line, exit 1, the other files still added), usage errors, and that
  * piped output has no progress line in it. */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -531,6 +537,62 @@ static void test_answer_from_documents(void **state)
     world_finish(w);
 }
 
+/* On a terminal, `kb add` shows its progress on one line that rewrites
+ * itself (carriage return, erase line), batch by batch; the result line is
+ * still printed whole. */
+static void test_progress_on_a_terminal(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    char *path = e2e_printf("%s/big.txt", w->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 2000; i++) /* 2000 paragraphs of ~65 characters: more than 128 chunks, three batches */
+        fprintf(f, "Paragraph %d of the big document, about opening hours and prices.\n\n", i);
+    assert_int_equal(fclose(f), 0);
+    char *db = e2e_printf("LINEBOT_DB=%s", w->db_path);
+    char *const env[] = {db, "PATH=/usr/bin:/bin", NULL};
+    const char *bin = getenv("E2E_LINEBOT_BIN") ? getenv("E2E_LINEBOT_BIN") : LINEBOT_BIN;
+    int fd = -1;
+    struct winsize ws = {.ws_row = 40, .ws_col = 200};
+    pid_t pid = forkpty(&fd, NULL, NULL, &ws);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execle(bin, "linebot", "kb", "add", path, (char *)NULL, env);
+        _exit(127);
+    }
+    struct e2e_buf seen = {0};
+    int64_t until = e2e_mono_ms() + e2e_ms(30000);
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) < 0 && errno != EINTR)
+            break;
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0)
+            e2e_buf_add(&seen, buf, (size_t)n);
+        else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            break; /* EIO: the program ended and closed the terminal */
+        if (e2e_mono_ms() > until) {
+            kill(pid, SIGKILL);
+            break;
+        }
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(fd);
+    char *out = e2e_buf_take(&seen);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_contains(out, "\r\033[Kkb: files 0/1, chunks 64");
+    assert_contains(out, "\r\033[Kkb: files 0/1, chunks 128");
+    assert_contains(out, "\r\033[Kkb: files 1/1, chunks ");
+    assert_contains(out, "\tadded\t");
+    assert_contains(out, "big.txt");
+    free(out);
+    free(db);
+    free(path);
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -539,6 +601,7 @@ int main(void)
         E2E_TEST(test_bind_unbind),
         E2E_TEST(test_bad_path_and_usage),
         E2E_TEST(test_answer_from_documents),
+        E2E_TEST(test_progress_on_a_terminal),
     };
     return E2E_RUN(tests);
 }
