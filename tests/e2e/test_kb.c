@@ -593,6 +593,62 @@ static void test_progress_on_a_terminal(void **state)
     world_finish(w);
 }
 
+/* A 5 MB document added while the bot serves on SQLite: every webhook in the
+ * meantime is still acknowledged within 1 s (the add holds the write lock a
+ * batch at a time), and the document is searchable afterwards. */
+static void test_large_add_while_serving(void **state)
+{
+    struct world *w = world_start(state, NULL);
+    char *path = e2e_printf("%s/large.md", w->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    size_t written = 0;
+    for (int i = 0; written < 5 * 1024 * 1024; i++) {
+        if (i % 50 == 0)
+            written += (size_t)fprintf(f, "## 第%d章 Section %d\n\n", i / 50, i / 50);
+        written += (size_t)fprintf(f, "第%d段落：営業時間と料金についての長い説明です。Paragraph %d explains the opening"
+                                      " hours and the prices of the shop in some detail, again and again.\n\n",
+                                   i, i);
+    }
+    assert_int_equal(fclose(f), 0);
+    char *db = e2e_printf("LINEBOT_DB=%s", w->db_path);
+    char *const env[] = {db, "PATH=/usr/bin:/bin", NULL};
+    const char *bin = getenv("E2E_LINEBOT_BIN") ? getenv("E2E_LINEBOT_BIN") : LINEBOT_BIN;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+        execle(bin, "linebot", "kb", "add", path, (char *)NULL, env);
+        _exit(127);
+    }
+    int status = 0, posted = 0;
+    int64_t slowest = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        char *body = webhook_body(ev_message(w, &(struct ev){.text = "hello"}), NULL);
+        int64_t ms = 0;
+        assert_int_equal(bot_post_webhook_timed(w, body, &ms), 200);
+        free(body);
+        posted++;
+        if (ms > slowest)
+            slowest = ms;
+        e2e_sleep_ms(20);
+    }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fprintf(stderr, "%d webhook(s) during the add, the slowest acknowledged in %lld ms\n", posted,
+            (long long)slowest);
+    assert_true(posted >= 3);
+    assert_true(slowest < e2e_ms(1000));
+    char *out = NULL, *err = NULL;
+    assert_int_equal(kb(w, (const char *[]){"search", "-k", "1", "第4321段落", NULL}, &out, &err), 0);
+    assert_contains(out, "第4321段落");
+    free(out);
+    free(err);
+    free(db);
+    free(path);
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -602,6 +658,7 @@ int main(void)
         E2E_TEST(test_bad_path_and_usage),
         E2E_TEST(test_answer_from_documents),
         E2E_TEST(test_progress_on_a_terminal),
+        E2E_TEST(test_large_add_while_serving),
     };
     return E2E_RUN(tests);
 }
