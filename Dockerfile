@@ -19,7 +19,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev \
-      libsqlite3-dev libmd4c-dev libutf8proc-dev libpq-dev \
+      libsqlite3-dev libmd4c-dev libutf8proc-dev libpq-dev libxml2-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -35,7 +35,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libcurl4 libssl3 libjansson4 libmicrohttpd12 \
-      libsqlite3-0 libmd4c0 libutf8proc2 libpq5 \
+      libsqlite3-0 libmd4c0 libutf8proc2 libpq5 libxml2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 linebot \
  && useradd --no-log-init --uid 10001 --gid linebot --home-dir /var/lib/linebot \

@@ -96,14 +96,14 @@ check_deps() {
     [node]=nodejs [npm]=npm [gnuplot]=gnuplot-nox [valgrind]=valgrind [callgrind_annotate]=valgrind
     [libmicrohttpd]=libmicrohttpd-dev [libcrypto]=libssl-dev [openssl]=libssl-dev
     [libcurl]=libcurl4-openssl-dev [jansson]=libjansson-dev [sqlite3]=libsqlite3-dev
-    [md4c]=libmd4c-dev [libutf8proc]=libutf8proc-dev [libpq]=libpq-dev)
+    [md4c]=libmd4c-dev [libutf8proc]=libutf8proc-dev [libpq]=libpq-dev [libxml-2.0]=libxml2-dev)
   local cmds=(cmake cc make pkg-config node npm)
   [ "$MODE" = full ] && cmds+=(gnuplot valgrind callgrind_annotate)
   for cmd in "${cmds[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
   done
   if command -v pkg-config >/dev/null 2>&1; then
-    for mod in libmicrohttpd libcrypto openssl libcurl jansson sqlite3 md4c libutf8proc libpq; do
+    for mod in libmicrohttpd libcrypto openssl libcurl jansson sqlite3 md4c libutf8proc libpq libxml-2.0; do
       pkg-config --exists "$mod" || missing+=("${pkg_of[$mod]}")
     done
   fi

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 apt_install build-essential cmake pkg-config ca-certificates curl openssl \
   libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev \
-  libmd4c-dev libutf8proc-dev libpq-dev
+  libmd4c-dev libutf8proc-dev libpq-dev libxml2-dev
 
 # The tests need cmocka, which scripts/test.sh installs (and then turns them on).
 tests=OFF

@@ -619,6 +619,15 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->error_text = (v = env_nonempty(env, "LINEBOT_ERROR_TEXT")) ? dup_str(v) : NULL;
     cfg->help_text = (v = env_nonempty(env, "LINEBOT_HELP_TEXT")) ? dup_str(v) : NULL;
     cfg->reset_text = (v = env_nonempty(env, "LINEBOT_RESET_TEXT")) ? dup_str(v) : NULL;
+    /* The knowledge base (issue 12). */
+    cfg->kb_sources_label = (v = env_nonempty(env, "LINEBOT_KB_SOURCES_LABEL")) ? dup_str(v) : NULL;
+    cfg->kb_unknown_text = (v = env_nonempty(env, "LINEBOT_KB_UNKNOWN_TEXT")) ? dup_str(v) : NULL;
+    cfg->kb_strict = get_bool(&l, "LINEBOT_KB_STRICT");
+    char *min_score = get_str(&l, "LINEBOT_KB_MIN_SCORE"), *min_end = NULL;
+    cfg->kb_min_score = strtod(min_score, &min_end);
+    if (min_end == min_score || *min_end || !(cfg->kb_min_score >= 0 && cfg->kb_min_score <= 1000))
+        fail(&l, "LINEBOT_KB_MIN_SCORE", "must be a number from 0 to 1000");
+    free(min_score);
 
     /* Serverless platforms announce themselves through their own variables. */
     cfg->platform = env_nonempty(env, "AWS_LAMBDA_RUNTIME_API")   ? PLATFORM_LAMBDA
@@ -779,6 +788,7 @@ void config_free(struct config *cfg)
         &cfg->line_data_api_base, &cfg->llm_base_url, &cfg->llm_api_key, &cfg->llm_model,
         &cfg->system_prompt, &cfg->db, &cfg->trigger, &cfg->greeting, &cfg->media_text,
         &cfg->error_text, &cfg->slow_down_text, &cfg->help_text, &cfg->reset_text, &cfg->truncated_text,
+        &cfg->kb_sources_label, &cfg->kb_unknown_text,
         &cfg->failpoint, &cfg->lambda_runtime_api,
         &cfg->function_name, &cfg->region, &cfg->aws_access_key_id, &cfg->aws_secret_access_key,
         &cfg->aws_session_token, &cfg->lambda_endpoint, &cfg->fc_account_id, &cfg->fc_endpoint,

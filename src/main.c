@@ -32,6 +32,7 @@
 #include "cli/admin.h"
 #include "cli/chat.h"
 #include "cli/doctor.h"
+#include "cli/kb.h"
 #include "cli/webhook.h"
 #include "config.h"
 #include "core/settings.h"
@@ -73,6 +74,8 @@ static const char usage[] =
     "  linebot admin [--json] stats | chats | history CHAT_ID | forget ID | export CHAT_ID\n"
     "                     what the bot keeps (LINEBOT_DB): statistics, chats, histories;\n"
     "                     forget erases everything about a user or a chat\n"
+    "  linebot kb add | sync | list | remove | search | bind | unbind\n"
+    "                     the knowledge base the bot answers from (`linebot kb --help`)\n"
     "  linebot version    print the version, the commit and the libraries' versions\n"
     "  linebot --help     show this help; `linebot serve --help` lists the settings\n"
     "\n"
@@ -421,8 +424,10 @@ int main(int argc, char **argv)
         return serve();
     }
     if (strcmp(cmd, "doctor") == 0 || strcmp(cmd, "webhook") == 0 || strcmp(cmd, "chat") == 0 ||
-        strcmp(cmd, "admin") == 0)
+        strcmp(cmd, "admin") == 0 || strcmp(cmd, "kb") == 0)
         settings_check_env(environ, warn_on_stderr, NULL); /* serve logs them instead */
+    if (strcmp(cmd, "kb") == 0)
+        return cli_kb(argc - 1, argv + 1, environ);
     if (strcmp(cmd, "chat") == 0)
         return cli_chat(argc - 1, argv + 1, environ);
     if (strcmp(cmd, "doctor") == 0)

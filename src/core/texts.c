@@ -302,6 +302,13 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "長すぎて覚えられません。{} 文字以内でお願いします。",
             "內容太長了，最多 {} 個字。",
         },
+    [TEXT_KB_SOURCES] = {"Sources", "出典", "資料來源"},
+    [TEXT_KB_UNKNOWN] =
+        {
+            "I don't know that from the documents I have.",
+            "手元の資料には、その答えが見つかりませんでした。",
+            "我手邊的資料裡找不到這個問題的答案。",
+        },
 };
 
 const char *texts_builtin(enum text_id id, enum lang lang)
@@ -377,6 +384,8 @@ const char *texts_override(const struct config *cfg, enum text_id id)
     case TEXT_MEMORY_USAGE:
     case TEXT_MEMORY_TOO_LONG:
         return NULL; /* no setting: always the built-in text */
+    case TEXT_KB_SOURCES: return cfg->kb_sources_label;
+    case TEXT_KB_UNKNOWN: return cfg->kb_unknown_text;
     case TEXT_NONE:
     case TEXT_COUNT:
         break;

@@ -79,6 +79,9 @@ enum text_id {
     TEXT_MEMORY_DISABLED,   /* a memory command with LINEBOT_MEMORY=off */
     TEXT_MEMORY_USAGE,      /* a memory command with a wrong argument */
     TEXT_MEMORY_TOO_LONG,   /* /remember over the limit: "{}" is the limit */
+    /* The knowledge base (issue 12). */
+    TEXT_KB_SOURCES,     /* the line over the sources that end an answer */
+    TEXT_KB_UNKNOWN,     /* strict mode: the documents do not say */
     TEXT_COUNT
 };
 

@@ -586,4 +586,114 @@ struct store_forget_counts {
  * with *counts filled, or -1 (nothing removed). */
 int store_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts);
 
+/* ==== The knowledge base (issue 12) ====
+ * Documents of named knowledge bases, cut into chunks (core/kb_chunk.h)
+ * whose terms (core/kb_terms.h) are indexed for BM25: on SQLite by FTS5
+ * (unicode61 over the space-joined terms, bm25()), on PostgreSQL by a GIN
+ * index over array_to_tsvector(terms), with BM25 computed in SQL from
+ * stored term and chunk statistics, so that both rank alike (the same
+ * k1 = 1.2, b = 0.75, IDF and average length over every stored chunk, as
+ * FTS5's bm25() takes them).
+ *
+ * A document is replaced atomically, but not in one transaction: its new
+ * chunks are written in batches (KB_BATCH each, a short transaction, so
+ * that a large document never holds SQLite's write lock for long) under a
+ * new generation, which one last transaction switches in; a search only
+ * sees the chunks of a document's current generation, so it sees the old
+ * version or the new one, never a mix. The old chunks are then deleted in
+ * batches. What a crash leaves (chunks of a generation never switched in)
+ * is invisible, and removed by the next put or remove of that document. Two
+ * `kb add` of the same document at the same moment: one of them fails (the
+ * switch is fenced), and nothing of it is seen. */
+#define KB_BATCH 64
+
+/* A knowledge base's name: 1-64 bytes of UTF-8 without control characters
+ * or spaces at either end. Names starting with "chat:" are for the per-chat
+ * knowledge bases (the images-and-files issue): the store takes them, the
+ * commands refuse them. */
+#define KB_NAME_MAX 64
+#define KB_DEFAULT_NAME "default"
+
+struct kb_chunk_row {
+    int position;
+    const char *heading;   /* "" when none */
+    const char *body;
+    const char *terms;     /* core/kb_terms.h's terms, joined by single spaces */
+};
+
+enum kb_put_status { KB_ADDED, KB_REPLACED, KB_UNCHANGED };
+
+struct kb_put {
+    const char *kb;               /* created when it does not exist */
+    const char *path;             /* the document's key in the knowledge base */
+    const char *title;
+    const char *content_hash;     /* the same hash as stored: KB_UNCHANGED, nothing written */
+    int64_t bytes;
+    const struct kb_chunk_row *chunks;
+    size_t n_chunks;
+    /* Called after each batch with the chunks written so far (may be NULL). */
+    void (*progress)(void *arg, size_t written);
+    void *progress_arg;
+};
+
+/* Adds or replaces a document (see above). Returns 0 with *doc_id and
+ * *status, or -1 (nothing of the new version is seen; a half-written
+ * generation is left for the next put to remove). */
+int store_kb_put(struct store *st, const struct kb_put *put, int64_t now_ms, int64_t *doc_id,
+                 enum kb_put_status *status);
+
+struct kb_doc_info {
+    int64_t id;
+    char *kb;
+    char *path;
+    char *title;
+    int64_t chunks;
+    int64_t bytes;
+    int64_t added_at_ms;
+    int64_t updated_at_ms;
+    bool live;            /* false: not switched in yet, or being removed */
+};
+void kb_doc_infos_free(struct kb_doc_info *docs, size_t n);
+void kb_doc_info_clear(struct kb_doc_info *doc); /* its strings; NULL is a no-op */
+
+/* The documents of knowledge base `kb` (every one with kb NULL), by path;
+ * with `doc_id` > 0 or `path` non-NULL only that one. One read. Returns 0
+ * with *docs (free with kb_doc_infos_free), or -1. */
+int store_kb_docs(struct store *st, const char *kb, int64_t doc_id, const char *path, struct kb_doc_info **docs,
+                  size_t *n);
+
+/* Removes a document of `kb` (by id when doc_id > 0, else by path): it is
+ * hidden from search in one transaction, then its chunks are deleted in
+ * batches. Returns 1 with *removed filled (may be NULL; free its strings
+ * with kb_doc_info_clear), 0 no such document, -1 error. */
+int store_kb_remove(struct store *st, const char *kb, int64_t doc_id, const char *path,
+                    struct kb_doc_info *removed);
+
+struct kb_hit {
+    int64_t chunk_id;
+    int64_t doc_id;
+    double score;      /* BM25, higher is better (FTS5's bm25() negated) */
+    int position;
+    char *path;
+    char *title;
+    char *heading;
+    char *body;
+};
+void kb_hits_free(struct kb_hit *hits, size_t n);
+
+/* The `k` best chunks of `kb` for the question's terms (distinct; any of
+ * them may match), best first; ties by chunk id. One read. Returns 0 with
+ * *hits (NULL when *n is 0), or -1. No terms: no hits. */
+int store_kb_search(struct store *st, const char *kb, const char *const *terms, size_t n_terms, int k,
+                    struct kb_hit **hits, size_t *n);
+
+/* The knowledge base a chat uses: store_kb_bind's choice (one statement,
+ * replacing an earlier one; 1 when `kb` does not exist, nothing written),
+ * store_kb_unbind (1 removed, 0 there was none). store_kb_of_chat: 1 with
+ * *kb (malloc'd): the bound one, else KB_DEFAULT_NAME when it exists; 0
+ * none. One read each. */
+int store_kb_bind(struct store *st, const char *chat_id, const char *kb, int64_t now_ms);
+int store_kb_unbind(struct store *st, const char *chat_id);
+int store_kb_of_chat(struct store *st, const char *chat_id, char **kb);
+
 #endif

@@ -132,6 +132,31 @@ struct store_backend_ops {
     int (*admin_chats)(struct store *st, const char *chat_id, struct store_chat_info **rows, size_t *n);
     int (*admin_history)(struct store *st, const char *chat_id, struct turn **turns, size_t *n);
     int (*admin_forget)(struct store *st, const char *id, struct store_forget_counts *counts);
+
+    /* The knowledge base (issue 12). store.c strings the steps of a put and
+     * a remove together; each op here is one transaction. kb_begin: the
+     * knowledge base is created if need be, the document found or created
+     * (not live, generation 0); returns 0 with its id, current generation
+     * and whether it is live, or 2 (unchanged: live with that hash). */
+    int (*kb_begin)(struct store *st, const char *kb, const char *path, const char *title, const char *hash,
+                    int64_t now_ms, int64_t *doc_id, int *generation, bool *live);
+    int (*kb_chunks_add)(struct store *st, int64_t doc_id, int generation, const struct kb_chunk_row *rows,
+                         size_t n);
+    /* Deletes up to `limit` chunks of the document whose generation is not
+     * `keep` (keep 0: all); *deleted gets how many. */
+    int (*kb_chunks_drop)(struct store *st, int64_t doc_id, int keep, int limit, int64_t *deleted);
+    /* Fenced on the generation: 1 when it is no longer `old_generation`. */
+    int (*kb_switch)(struct store *st, int64_t doc_id, int old_generation, int new_generation,
+                     const struct kb_put *put, int64_t now_ms);
+    int (*kb_hide)(struct store *st, int64_t doc_id);           /* live no more: generation 0 */
+    int (*kb_doc_delete)(struct store *st, int64_t doc_id);     /* the row, once it has no chunks */
+    int (*kb_docs)(struct store *st, const char *kb, int64_t doc_id, const char *path, struct kb_doc_info **docs,
+                   size_t *n);
+    int (*kb_search)(struct store *st, const char *kb, const char *const *terms, size_t n_terms, int k,
+                     struct kb_hit **hits, size_t *n);
+    int (*kb_bind)(struct store *st, const char *chat_id, const char *kb, int64_t now_ms);
+    int (*kb_unbind)(struct store *st, const char *chat_id);
+    int (*kb_of_chat)(struct store *st, const char *chat_id, char **kb);
 };
 
 /* The handle behind store.h's opaque `struct store`. */

@@ -335,9 +335,65 @@ static const char *const migration_memory[] = {
     NULL,
 };
 
+/* 10 (issue 12: knowledge base): named knowledge bases, their documents
+ * (`generation`: the chunks a search sees; 0 while not switched in), the
+ * chunks with their distinct terms and each term's count (`tfs`) in a GIN
+ * index over array_to_tsvector(terms) (no parser, no locale), the BM25
+ * statistics (chunks per term; chunks and terms in all), and which
+ * knowledge base a chat uses. */
+static const char *const migration_kb[] = {
+    "CREATE TABLE linebot_kb ("
+    "  id            bigserial PRIMARY KEY,"
+    "  name          text   NOT NULL UNIQUE,"
+    "  created_at_ms bigint NOT NULL"
+    ")",
+    "CREATE TABLE linebot_kb_docs ("
+    "  id            bigserial PRIMARY KEY,"
+    "  kb_id         bigint  NOT NULL REFERENCES linebot_kb (id),"
+    "  path          text    NOT NULL,"
+    "  title         text    NOT NULL,"
+    "  content_hash  text,"
+    "  generation    integer NOT NULL DEFAULT 0,"
+    "  chunks        bigint  NOT NULL DEFAULT 0,"
+    "  bytes         bigint  NOT NULL DEFAULT 0,"
+    "  added_at_ms   bigint  NOT NULL,"
+    "  updated_at_ms bigint  NOT NULL,"
+    "  UNIQUE (kb_id, path)"
+    ")",
+    "CREATE TABLE linebot_kb_chunks ("
+    "  id         bigserial PRIMARY KEY,"
+    "  doc_id     bigint    NOT NULL,"
+    "  generation integer   NOT NULL,"
+    "  position   integer   NOT NULL,"
+    "  heading    text      NOT NULL,"
+    "  body       text      NOT NULL,"
+    "  terms      text[]    NOT NULL,"
+    "  tfs        integer[] NOT NULL,"
+    "  n_terms    integer   NOT NULL"
+    ")",
+    "CREATE INDEX linebot_kb_chunks_doc ON linebot_kb_chunks (doc_id, generation)",
+    "CREATE INDEX linebot_kb_chunks_terms ON linebot_kb_chunks USING gin (array_to_tsvector(terms))",
+    "CREATE TABLE linebot_kb_terms ("
+    "  term   text   PRIMARY KEY,"
+    "  chunks bigint NOT NULL"
+    ")",
+    "CREATE TABLE linebot_kb_stats ("
+    "  id     integer PRIMARY KEY CHECK (id = 1),"
+    "  chunks bigint  NOT NULL,"
+    "  terms  bigint  NOT NULL"
+    ")",
+    "INSERT INTO linebot_kb_stats (id, chunks, terms) VALUES (1, 0, 0)",
+    "CREATE TABLE linebot_kb_bindings ("
+    "  chat_id       text   PRIMARY KEY,"
+    "  kb_id         bigint NOT NULL REFERENCES linebot_kb (id),"
+    "  updated_at_ms bigint NOT NULL"
+    ")",
+    NULL,
+};
+
 static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5,
                                                  migration_6, migration_personas, migration_budgets,
-                                                 migration_memory };
+                                                 migration_memory, migration_kb };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- SQL ---- */
@@ -622,6 +678,83 @@ static const char *const purge_sql[] = {
     " LIMIT $2)",
 };
 #define PURGE_FIRST_INBOX 6 /* purge_sql[6] on go by the dedup cutoff */
+
+/* The knowledge base (issue 12). Every write takes KB_LOCK first, so kb
+ * commands never deadlock on the statistics rows they share. BM25 as FTS5's
+ * bm25() computes it (k1 1.2, b 0.75; IDF ln((N - n + 0.5) / (n + 0.5)),
+ * at least 1e-6; N, n and the average length over every stored chunk), so
+ * both backends rank alike. */
+#define KB_LOCK_KEY1 0x6c696e65 /* "line" */
+#define KB_LOCK_KEY2 0x6b623031 /* "kb01" */
+#define SQL_KB_LOCK "SELECT pg_advisory_xact_lock($1::int, $2::int)"
+#define SQL_KB_ENSURE                                                                          \
+    "INSERT INTO linebot_kb (name, created_at_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
+#define SQL_KB_DOC_GET                                                                         \
+    "SELECT d.id, d.generation, d.content_hash FROM linebot_kb_docs AS d"                      \
+    " JOIN linebot_kb AS k ON k.id = d.kb_id WHERE k.name = $1 AND d.path = $2"
+#define SQL_KB_DOC_NEW                                                                         \
+    "INSERT INTO linebot_kb_docs (kb_id, path, title, added_at_ms, updated_at_ms)"             \
+    " SELECT id, $2, $3, $4, $4 FROM linebot_kb WHERE name = $1 RETURNING id"
+/* A batch: parallel arrays, terms and tfs as array literals per chunk. */
+#define SQL_KB_CHUNKS_ADD                                                                      \
+    "INSERT INTO linebot_kb_chunks (doc_id, generation, position, heading, body, terms, tfs,"  \
+    " n_terms) SELECT $1, $2, u.position, u.heading, u.body, u.terms::text[],"                 \
+    " u.tfs::integer[], u.n_terms FROM unnest($3::integer[], $4::text[], $5::text[],"          \
+    " $6::text[], $7::text[], $8::integer[]) AS u(position, heading, body, terms, tfs, n_terms)"
+#define SQL_KB_TERMS_ADD                                                                       \
+    "INSERT INTO linebot_kb_terms (term, chunks)"                                              \
+    " SELECT t.term, count(*) FROM unnest($1::text[]) AS c(terms),"                            \
+    " unnest(c.terms::text[]) AS t(term) GROUP BY t.term ORDER BY t.term"                      \
+    " ON CONFLICT (term) DO UPDATE SET chunks = linebot_kb_terms.chunks + excluded.chunks"
+#define SQL_KB_STATS_ADD                                                                       \
+    "UPDATE linebot_kb_stats SET chunks = chunks + $1, terms = terms + $2 WHERE id = 1"
+#define SQL_KB_CHUNKS_DROP                                                                     \
+    "WITH del AS (DELETE FROM linebot_kb_chunks WHERE id IN (SELECT id FROM linebot_kb_chunks" \
+    "  WHERE doc_id = $1 AND generation <> $2 ORDER BY id LIMIT $3) RETURNING terms, n_terms)," \
+    " t AS (SELECT u.term, count(*) AS n FROM del, unnest(del.terms) AS u(term) GROUP BY u.term)," \
+    " upd AS (UPDATE linebot_kb_terms AS k SET chunks = k.chunks - t.n FROM t WHERE k.term = t.term)," \
+    " stats AS (UPDATE linebot_kb_stats SET chunks = chunks - (SELECT count(*) FROM del),"    \
+    "  terms = terms - (SELECT coalesce(sum(n_terms), 0) FROM del) WHERE id = 1)"              \
+    " SELECT count(*) FROM del"
+#define SQL_KB_SWITCH                                                                          \
+    "UPDATE linebot_kb_docs SET generation = $3, title = $4, content_hash = $5, chunks = $6,"  \
+    " bytes = $7, updated_at_ms = $8 WHERE id = $1 AND generation = $2"
+#define SQL_KB_HIDE "UPDATE linebot_kb_docs SET generation = 0, content_hash = NULL WHERE id = $1"
+#define SQL_KB_DOC_DELETE                                                                      \
+    "DELETE FROM linebot_kb_docs WHERE id = $1 AND generation = 0"                             \
+    " AND NOT EXISTS (SELECT 1 FROM linebot_kb_chunks WHERE doc_id = $1)"
+#define SQL_KB_DOCS                                                                            \
+    "SELECT d.id, k.name, d.path, d.title, d.chunks, d.bytes, d.added_at_ms, d.updated_at_ms," \
+    " d.generation > 0 FROM linebot_kb_docs AS d JOIN linebot_kb AS k ON k.id = d.kb_id"       \
+    " WHERE ($1::text IS NULL OR k.name = $1) AND ($2::bigint <= 0 OR d.id = $2)"              \
+    " AND ($3::text IS NULL OR d.path = $3) ORDER BY k.name, d.path"
+/* $1 kb, $2 the terms, $3 the same as a tsquery ('a' | 'b'), $4 k. */
+#define SQL_KB_SEARCH                                                                          \
+    "WITH s AS (SELECT chunks::float8 AS n,"                                                   \
+    "  CASE WHEN chunks > 0 THEN terms::float8 / chunks ELSE 1 END AS avgdl"                   \
+    "  FROM linebot_kb_stats WHERE id = 1),"                                                   \
+    " q AS (SELECT t.term, ln((s.n - coalesce(k.chunks, 0) + 0.5) / (coalesce(k.chunks, 0) + 0.5)) AS idf" \
+    "  FROM unnest($2::text[]) AS t(term) CROSS JOIN s"                                        \
+    "  LEFT JOIN linebot_kb_terms AS k ON k.term = t.term)"                                    \
+    " SELECT c.id, d.id, sum(CASE WHEN q.idf <= 0 THEN 1e-6 ELSE q.idf END * (f.tf * 2.2)"     \
+    "  / (f.tf + 1.2 * (0.25 + 0.75 * c.n_terms / s.avgdl))) AS score,"                        \
+    "  c.position, d.path, d.title, c.heading, c.body"                                         \
+    " FROM linebot_kb_chunks AS c"                                                             \
+    " JOIN linebot_kb_docs AS d ON d.id = c.doc_id AND d.generation = c.generation"            \
+    " JOIN linebot_kb AS kb ON kb.id = d.kb_id"                                                \
+    " CROSS JOIN s CROSS JOIN q"                                                               \
+    " CROSS JOIN LATERAL (SELECT c.tfs[array_position(c.terms, q.term)]::float8 AS tf) AS f"   \
+    " WHERE kb.name = $1 AND array_to_tsvector(c.terms) @@ $3::tsquery AND f.tf IS NOT NULL"   \
+    " GROUP BY c.id, d.id, s.avgdl ORDER BY score DESC, c.id LIMIT $4"
+#define SQL_KB_BIND                                                                            \
+    "INSERT INTO linebot_kb_bindings (chat_id, kb_id, updated_at_ms)"                          \
+    " SELECT $1, id, $3 FROM linebot_kb WHERE name = $2 ON CONFLICT (chat_id)"                 \
+    " DO UPDATE SET kb_id = excluded.kb_id, updated_at_ms = excluded.updated_at_ms"
+#define SQL_KB_UNBIND "DELETE FROM linebot_kb_bindings WHERE chat_id = $1"
+#define SQL_KB_OF_CHAT                                                                         \
+    "SELECT coalesce((SELECT k.name FROM linebot_kb_bindings AS b"                             \
+    " JOIN linebot_kb AS k ON k.id = b.kb_id WHERE b.chat_id = $1),"                           \
+    " (SELECT name FROM linebot_kb WHERE name = '" KB_DEFAULT_NAME "'))"
 
 /* ---- the handle ---- */
 
@@ -2507,6 +2640,389 @@ static int pg_summary_job_finish(struct store *st, const char *event_id, int64_t
     return tx_commit(st, "summary job finish");
 }
 
+/* ---- the knowledge base (issue 12) ---- */
+
+#define KB_LITERAL_MAX (256 * 1024 * 1024) /* a batch's array literals: far above KB_BATCH chunks */
+
+/* BEGIN and the knowledge base's write lock. */
+static int kb_tx_begin(struct store *st, const char *what)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    if (pg_ready(st, what) != 0 || tx_begin(st, what) != 0)
+        return -1;
+    param_int(&p, KB_LOCK_KEY1);
+    param_int(&p, KB_LOCK_KEY2);
+    res = query(st, what, SQL_KB_LOCK, &p);
+    if (!res) {
+        tx_rollback(st);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int pg_kb_begin(struct store *st, const char *kb, const char *path, const char *title, const char *hash,
+                       int64_t now_ms, int64_t *doc_id, int *generation, bool *live)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    if (kb_tx_begin(st, "kb begin") != 0)
+        return -1;
+    param_text(&p, kb);
+    param_int(&p, now_ms);
+    if (run(st, "kb begin", SQL_KB_ENSURE, &p, NULL) != 0)
+        goto fail;
+    p.n = 0;
+    param_text(&p, kb);
+    param_text(&p, path);
+    res = query(st, "kb begin", SQL_KB_DOC_GET, &p);
+    if (!res)
+        goto fail;
+    if (PQntuples(res) == 1) {
+        *doc_id = get_int(res, 0, 0);
+        *generation = clamp_int(get_int(res, 0, 1));
+        *live = *generation > 0;
+        bool same = *live && !PQgetisnull(res, 0, 2) && strcmp(PQgetvalue(res, 0, 2), hash) == 0;
+        PQclear(res);
+        if (tx_commit(st, "kb begin") != 0)
+            return -1;
+        return same ? 2 : 0;
+    }
+    PQclear(res);
+    param_text(&p, title);
+    param_int(&p, now_ms);
+    res = query(st, "kb begin", SQL_KB_DOC_NEW, &p);
+    if (!res)
+        goto fail;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        store_set_error(st, "postgres: kb begin: the knowledge base was not created");
+        goto fail;
+    }
+    *doc_id = get_int(res, 0, 0);
+    PQclear(res);
+    *generation = 0;
+    *live = false;
+    return tx_commit(st, "kb begin");
+
+fail:
+    tx_rollback(st);
+    return -1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A chunk's distinct terms and how often each comes, as two array literals
+ * appended to the batch's arrays; *n_terms gets the count with repeats. */
+static int add_term_arrays(struct buf *terms_arr, struct buf *tfs_arr, const char *joined, int64_t *n_terms)
+{
+    char *copy = xstrdup(joined);
+    char **list = NULL;
+    size_t n = 0, cap = 0;
+    for (char *save = NULL, *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            list = xrealloc_array(list, cap, sizeof *list);
+        }
+        list[n++] = t;
+    }
+    if (n > 0)
+        qsort(list, n, sizeof *list, cmp_str);
+    struct buf terms, tfs;
+    buf_init(&terms, KB_LITERAL_MAX);
+    buf_init(&tfs, KB_LITERAL_MAX);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0;) {
+        size_t j = i;
+        while (j < n && strcmp(list[j], list[i]) == 0)
+            j++;
+        char count[24];
+        snprintf(count, sizeof count, "%zu", j - i);
+        rc = array_append(&terms, list[i], true) | array_append(&tfs, count, false);
+        i = j;
+    }
+    *n_terms = (int64_t)n;
+    if (rc == 0)
+        rc = array_append(terms_arr, array_value(&terms), true) | array_append(tfs_arr, array_value(&tfs), true);
+    buf_free(&terms);
+    buf_free(&tfs);
+    free(list);
+    free(copy);
+    return rc;
+}
+
+static int pg_kb_chunks_add(struct store *st, int64_t doc_id, int generation, const struct kb_chunk_row *rows,
+                            size_t n)
+{
+    struct buf positions, headings, bodies, terms, tfs, counts;
+    int64_t total_terms = 0;
+    int rc = 0;
+
+    buf_init(&positions, KB_LITERAL_MAX);
+    buf_init(&headings, KB_LITERAL_MAX);
+    buf_init(&bodies, KB_LITERAL_MAX);
+    buf_init(&terms, KB_LITERAL_MAX);
+    buf_init(&tfs, KB_LITERAL_MAX);
+    buf_init(&counts, KB_LITERAL_MAX);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char num[24];
+        int64_t n_terms = 0;
+        snprintf(num, sizeof num, "%d", rows[i].position);
+        rc = array_append(&positions, num, false) | array_append(&headings, rows[i].heading, true) |
+             array_append(&bodies, rows[i].body, true) | add_term_arrays(&terms, &tfs, rows[i].terms, &n_terms);
+        snprintf(num, sizeof num, "%" PRId64, n_terms);
+        rc |= array_append(&counts, num, false);
+        total_terms += n_terms;
+    }
+    if (rc != 0) {
+        store_set_error(st, "postgres: kb chunks add: the batch is too large");
+        rc = -1;
+        goto done;
+    }
+    rc = -1;
+    if (kb_tx_begin(st, "kb chunks add") != 0)
+        goto done;
+    struct params p = { .n = 0 };
+    param_int(&p, doc_id);
+    param_int(&p, generation);
+    param_text(&p, array_value(&positions));
+    param_text(&p, array_value(&headings));
+    param_text(&p, array_value(&bodies));
+    param_text(&p, array_value(&terms));
+    param_text(&p, array_value(&tfs));
+    param_text(&p, array_value(&counts));
+    struct params t = { .n = 0 };
+    param_text(&t, array_value(&terms));
+    struct params totals = { .n = 0 };
+    param_int(&totals, (int64_t)n);
+    param_int(&totals, total_terms);
+    if (run(st, "kb chunks add", SQL_KB_CHUNKS_ADD, &p, NULL) != 0 ||
+        run(st, "kb chunks add", SQL_KB_TERMS_ADD, &t, NULL) != 0 ||
+        run(st, "kb chunks add", SQL_KB_STATS_ADD, &totals, NULL) != 0) {
+        tx_rollback(st);
+        goto done;
+    }
+    rc = tx_commit(st, "kb chunks add");
+done:
+    buf_free(&positions);
+    buf_free(&headings);
+    buf_free(&bodies);
+    buf_free(&terms);
+    buf_free(&tfs);
+    buf_free(&counts);
+    return rc;
+}
+
+static int pg_kb_chunks_drop(struct store *st, int64_t doc_id, int keep, int limit, int64_t *deleted)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    *deleted = 0;
+    if (kb_tx_begin(st, "kb chunks drop") != 0)
+        return -1;
+    param_int(&p, doc_id);
+    param_int(&p, keep);
+    param_int(&p, limit);
+    res = query(st, "kb chunks drop", SQL_KB_CHUNKS_DROP, &p);
+    if (!res) {
+        tx_rollback(st);
+        return -1;
+    }
+    int64_t count = PQntuples(res) == 1 ? get_int(res, 0, 0) : 0;
+    PQclear(res);
+    if (tx_commit(st, "kb chunks drop") != 0)
+        return -1;
+    *deleted = count;
+    return 0;
+}
+
+static int pg_kb_switch(struct store *st, int64_t doc_id, int old_generation, int new_generation,
+                        const struct kb_put *put, int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+    int64_t changes = 0;
+
+    param_int(&p, doc_id);
+    param_int(&p, old_generation);
+    param_int(&p, new_generation);
+    param_text(&p, put->title);
+    param_text(&p, put->content_hash);
+    param_int(&p, (int64_t)put->n_chunks);
+    param_int(&p, put->bytes);
+    param_int(&p, now_ms);
+    if (kb_tx_begin(st, "kb switch") != 0)
+        return -1;
+    if (run(st, "kb switch", SQL_KB_SWITCH, &p, &changes) != 0) {
+        tx_rollback(st);
+        return -1;
+    }
+    if (tx_commit(st, "kb switch") != 0)
+        return -1;
+    return changes == 1 ? 0 : 1;
+}
+
+static int pg_kb_hide(struct store *st, int64_t doc_id)
+{
+    struct params p = { .n = 0 };
+    param_int(&p, doc_id);
+    return simple(st, "kb hide", SQL_KB_HIDE, &p);
+}
+
+static int pg_kb_doc_delete(struct store *st, int64_t doc_id)
+{
+    struct params p = { .n = 0 };
+    param_int(&p, doc_id);
+    return simple(st, "kb doc delete", SQL_KB_DOC_DELETE, &p);
+}
+
+static int pg_kb_docs(struct store *st, const char *kb, int64_t doc_id, const char *path, struct kb_doc_info **docs,
+                      size_t *n)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    param_text(&p, kb);
+    param_int(&p, doc_id);
+    param_text(&p, path);
+    res = lookup(st, "kb docs", SQL_KB_DOCS, &p);
+    if (!res)
+        return -1;
+    int count = PQntuples(res);
+    if (count > 0) {
+        *docs = xcalloc((size_t)count, sizeof **docs);
+        for (int i = 0; i < count; i++) {
+            (*docs)[i] = (struct kb_doc_info){
+                .id = get_int(res, i, 0),
+                .kb = get_dup_text(res, i, 1),
+                .path = get_dup_text(res, i, 2),
+                .title = get_dup_text(res, i, 3),
+                .chunks = get_int(res, i, 4),
+                .bytes = get_int(res, i, 5),
+                .added_at_ms = get_int(res, i, 6),
+                .updated_at_ms = get_int(res, i, 7),
+                .live = strcmp(PQgetvalue(res, i, 8), "t") == 0,
+            };
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
+/* The terms as a tsquery literal: 'a' | 'b' (quotes and backslashes doubled). */
+static char *kb_tsquery(const char *const *terms, size_t n_terms)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n_terms; i++)
+        len += 2 * strlen(terms[i]) + 5;
+    char *q = xmalloc(len), *o = q;
+    for (size_t i = 0; i < n_terms; i++) {
+        if (i > 0) {
+            memcpy(o, " | ", 3);
+            o += 3;
+        }
+        *o++ = '\'';
+        for (const char *c = terms[i]; *c; c++) {
+            if (*c == '\'' || *c == '\\')
+                *o++ = *c;
+            *o++ = *c;
+        }
+        *o++ = '\'';
+    }
+    *o = '\0';
+    return q;
+}
+
+static int pg_kb_search(struct store *st, const char *kb, const char *const *terms, size_t n_terms, int k,
+                        struct kb_hit **hits, size_t *n)
+{
+    struct params p = { .n = 0 };
+    struct buf arr;
+    int rc = 0;
+
+    buf_init(&arr, KB_LITERAL_MAX);
+    for (size_t i = 0; i < n_terms && rc == 0; i++)
+        rc = array_append(&arr, terms[i], true);
+    if (rc != 0) {
+        buf_free(&arr);
+        store_set_error(st, "postgres: kb search: the question is too long");
+        return -1;
+    }
+    char *tsquery = kb_tsquery(terms, n_terms);
+    param_text(&p, kb);
+    param_text(&p, array_value(&arr));
+    param_text(&p, tsquery);
+    param_int(&p, k);
+    PGresult *res = lookup(st, "kb search", SQL_KB_SEARCH, &p);
+    free(tsquery);
+    buf_free(&arr);
+    if (!res)
+        return -1;
+    int count = PQntuples(res);
+    if (count > 0) {
+        *hits = xcalloc((size_t)count, sizeof **hits);
+        for (int i = 0; i < count; i++) {
+            (*hits)[i] = (struct kb_hit){
+                .chunk_id = get_int(res, i, 0),
+                .doc_id = get_int(res, i, 1),
+                .score = strtod(PQgetvalue(res, i, 2), NULL),
+                .position = clamp_int(get_int(res, i, 3)),
+                .path = get_dup_text(res, i, 4),
+                .title = get_dup_text(res, i, 5),
+                .heading = get_dup_text(res, i, 6),
+                .body = get_dup_text(res, i, 7),
+            };
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
+static int pg_kb_bind(struct store *st, const char *chat_id, const char *kb, int64_t now_ms)
+{
+    struct params p = { .n = 0 };
+    int64_t changes = 0;
+
+    param_text(&p, chat_id);
+    param_text(&p, kb);
+    param_int(&p, now_ms);
+    if (pg_ready(st, "kb bind") != 0 || run(st, "kb bind", SQL_KB_BIND, &p, &changes) != 0)
+        return -1;
+    return changes > 0 ? 0 : 1;
+}
+
+static int pg_kb_unbind(struct store *st, const char *chat_id)
+{
+    struct params p = { .n = 0 };
+    int64_t changes = 0;
+
+    param_text(&p, chat_id);
+    if (pg_ready(st, "kb unbind") != 0 || run(st, "kb unbind", SQL_KB_UNBIND, &p, &changes) != 0)
+        return -1;
+    return changes > 0 ? 1 : 0;
+}
+
+static int pg_kb_of_chat(struct store *st, const char *chat_id, char **kb)
+{
+    struct params p = { .n = 0 };
+
+    param_text(&p, chat_id);
+    PGresult *res = lookup(st, "kb of chat", SQL_KB_OF_CHAT, &p);
+    if (!res)
+        return -1;
+    *kb = PQntuples(res) == 1 ? get_dup(res, 0, 0) : NULL;
+    PQclear(res);
+    return *kb ? 1 : 0;
+}
+
 static const struct store_backend_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
@@ -2558,4 +3074,15 @@ static const struct store_backend_ops pg_ops = {
     .summary_get = pg_summary_get,
     .summary_turns = pg_summary_turns,
     .summary_job_finish = pg_summary_job_finish,
+    .kb_begin = pg_kb_begin,
+    .kb_chunks_add = pg_kb_chunks_add,
+    .kb_chunks_drop = pg_kb_chunks_drop,
+    .kb_switch = pg_kb_switch,
+    .kb_hide = pg_kb_hide,
+    .kb_doc_delete = pg_kb_doc_delete,
+    .kb_docs = pg_kb_docs,
+    .kb_search = pg_kb_search,
+    .kb_bind = pg_kb_bind,
+    .kb_unbind = pg_kb_unbind,
+    .kb_of_chat = pg_kb_of_chat,
 };

@@ -289,6 +289,47 @@ static const char *const migrations[] = {
     "  upto_seq      INTEGER NOT NULL,"
     "  updated_at_ms INTEGER NOT NULL"
     ")",
+
+    /* 10 (issue 12: knowledge base): named knowledge bases, their documents
+     * (`generation`: the chunks a search sees; 0 while not switched in), the
+     * chunks, their terms in FTS5 (rowid = chunk id; unicode61 reads the
+     * space-joined terms of core/kb_terms.c back as they are), and which
+     * knowledge base a chat uses. */
+    "CREATE TABLE linebot_kb ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  name          TEXT    NOT NULL UNIQUE,"
+    "  created_at_ms INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE linebot_kb_docs ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  kb_id         INTEGER NOT NULL REFERENCES linebot_kb (id),"
+    "  path          TEXT    NOT NULL,"
+    "  title         TEXT    NOT NULL,"
+    "  content_hash  TEXT,"
+    "  generation    INTEGER NOT NULL DEFAULT 0,"
+    "  chunks        INTEGER NOT NULL DEFAULT 0,"
+    "  bytes         INTEGER NOT NULL DEFAULT 0,"
+    "  added_at_ms   INTEGER NOT NULL,"
+    "  updated_at_ms INTEGER NOT NULL,"
+    "  UNIQUE (kb_id, path)"
+    ");"
+    "CREATE TABLE linebot_kb_chunks ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  doc_id     INTEGER NOT NULL,"
+    "  generation INTEGER NOT NULL,"
+    "  position   INTEGER NOT NULL,"
+    "  heading    TEXT    NOT NULL,"
+    "  body       TEXT    NOT NULL,"
+    "  n_terms    INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX linebot_kb_chunks_doc ON linebot_kb_chunks (doc_id, generation);"
+    "CREATE VIRTUAL TABLE linebot_kb_fts USING fts5(terms,"
+    "  tokenize = \"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\");"
+    "CREATE TABLE linebot_kb_bindings ("
+    "  chat_id       TEXT    PRIMARY KEY,"
+    "  kb_id         INTEGER NOT NULL REFERENCES linebot_kb (id),"
+    "  updated_at_ms INTEGER NOT NULL"
+    ");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -435,6 +476,42 @@ static const char schema_fresh[] =
     "  chat_id       TEXT    PRIMARY KEY,"
     "  summary       TEXT    NOT NULL,"
     "  upto_seq      INTEGER NOT NULL,"
+    "  updated_at_ms INTEGER NOT NULL"
+    ");"
+
+    "CREATE TABLE linebot_kb ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  name          TEXT    NOT NULL UNIQUE,"
+    "  created_at_ms INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE linebot_kb_docs ("
+    "  id            INTEGER PRIMARY KEY,"
+    "  kb_id         INTEGER NOT NULL REFERENCES linebot_kb (id),"
+    "  path          TEXT    NOT NULL,"
+    "  title         TEXT    NOT NULL,"
+    "  content_hash  TEXT,"
+    "  generation    INTEGER NOT NULL DEFAULT 0,"
+    "  chunks        INTEGER NOT NULL DEFAULT 0,"
+    "  bytes         INTEGER NOT NULL DEFAULT 0,"
+    "  added_at_ms   INTEGER NOT NULL,"
+    "  updated_at_ms INTEGER NOT NULL,"
+    "  UNIQUE (kb_id, path)"
+    ");"
+    "CREATE TABLE linebot_kb_chunks ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  doc_id     INTEGER NOT NULL,"
+    "  generation INTEGER NOT NULL,"
+    "  position   INTEGER NOT NULL,"
+    "  heading    TEXT    NOT NULL,"
+    "  body       TEXT    NOT NULL,"
+    "  n_terms    INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX linebot_kb_chunks_doc ON linebot_kb_chunks (doc_id, generation);"
+    "CREATE VIRTUAL TABLE linebot_kb_fts USING fts5(terms,"
+    "  tokenize = \"unicode61 remove_diacritics 0 categories 'L* N* Co M*'\");"
+    "CREATE TABLE linebot_kb_bindings ("
+    "  chat_id       TEXT    PRIMARY KEY,"
+    "  kb_id         INTEGER NOT NULL REFERENCES linebot_kb (id),"
     "  updated_at_ms INTEGER NOT NULL"
     ");";
 
@@ -601,7 +678,8 @@ static const char schema_fresh[] =
                      " WHERE seq IN (SELECT seq FROM linebot_inbox"                            \
                      " WHERE state = 'waiting' AND timestamp_ms < ?1 LIMIT ?2)")                \
     ADMIN_STATEMENTS(X)                                                                        \
-    MEMORY_STATEMENTS(X)
+    MEMORY_STATEMENTS(X)                                                                       \
+    KB_STATEMENTS(X)
 
 /* Memory of the user (issue 11). The same SQL as store_pg.c's. */
 #define MEMORY_STATEMENTS(X)                                                                   \
@@ -696,6 +774,48 @@ static const char schema_fresh[] =
     X(FORGET_GROUP_TURNS, "DELETE FROM linebot_history WHERE chat_id <> ?1"                    \
                           " AND role IN ('user', 'context') AND " SPEAKER_IS_USER("linebot_history")) \
     X(FORGET_USER_PROFILES, "DELETE FROM linebot_profiles WHERE chat_id = ?1 OR user_id = ?1")
+
+/* The knowledge base (issue 12). bm25() is FTS5's (k1 1.2, b 0.75); the
+ * score is its negation, so higher is better on both backends. */
+#define KB_STATEMENTS(X)                                                                       \
+    X(KB_ENSURE, "INSERT INTO linebot_kb (name, created_at_ms) VALUES (?1, ?2)"                \
+                 " ON CONFLICT (name) DO NOTHING")                                             \
+    X(KB_DOC_GET, "SELECT d.id, d.generation, d.content_hash FROM linebot_kb_docs AS d"        \
+                  " JOIN linebot_kb AS k ON k.id = d.kb_id WHERE k.name = ?1 AND d.path = ?2") \
+    X(KB_DOC_NEW, "INSERT INTO linebot_kb_docs (kb_id, path, title, added_at_ms, updated_at_ms)" \
+                  " SELECT id, ?2, ?3, ?4, ?4 FROM linebot_kb WHERE name = ?1")                \
+    X(KB_CHUNK_ADD, "INSERT INTO linebot_kb_chunks (doc_id, generation, position, heading,"    \
+                    " body, n_terms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                          \
+    X(KB_FTS_ADD, "INSERT INTO linebot_kb_fts (rowid, terms) VALUES (?1, ?2)")                 \
+    X(KB_FTS_DROP, "DELETE FROM linebot_kb_fts WHERE rowid IN (SELECT id FROM linebot_kb_chunks" \
+                   " WHERE doc_id = ?1 AND generation <> ?2 ORDER BY id LIMIT ?3)")            \
+    X(KB_CHUNKS_DROP, "DELETE FROM linebot_kb_chunks WHERE id IN (SELECT id"                   \
+                      " FROM linebot_kb_chunks WHERE doc_id = ?1 AND generation <> ?2"         \
+                      " ORDER BY id LIMIT ?3)")                                                \
+    X(KB_SWITCH, "UPDATE linebot_kb_docs SET generation = ?3, title = ?4, content_hash = ?5,"  \
+                 " chunks = ?6, bytes = ?7, updated_at_ms = ?8 WHERE id = ?1 AND generation = ?2") \
+    X(KB_HIDE, "UPDATE linebot_kb_docs SET generation = 0, content_hash = NULL WHERE id = ?1") \
+    X(KB_DOC_DELETE, "DELETE FROM linebot_kb_docs WHERE id = ?1 AND generation = 0"            \
+                     " AND NOT EXISTS (SELECT 1 FROM linebot_kb_chunks WHERE doc_id = ?1)")    \
+    X(KB_DOCS, "SELECT d.id, k.name, d.path, d.title, d.chunks, d.bytes, d.added_at_ms,"       \
+               " d.updated_at_ms, d.generation > 0 FROM linebot_kb_docs AS d"                  \
+               " JOIN linebot_kb AS k ON k.id = d.kb_id WHERE (?1 IS NULL OR k.name = ?1)"     \
+               " AND (?2 <= 0 OR d.id = ?2) AND (?3 IS NULL OR d.path = ?3)"                   \
+               " ORDER BY k.name, d.path")                                                     \
+    X(KB_SEARCH, "SELECT c.id, d.id, -bm25(linebot_kb_fts) AS score, c.position, d.path,"      \
+                 " d.title, c.heading, c.body FROM linebot_kb_fts"                             \
+                 " JOIN linebot_kb_chunks AS c ON c.id = linebot_kb_fts.rowid"                 \
+                 " JOIN linebot_kb_docs AS d ON d.id = c.doc_id AND d.generation = c.generation" \
+                 " JOIN linebot_kb AS k ON k.id = d.kb_id"                                     \
+                 " WHERE linebot_kb_fts MATCH ?1 AND k.name = ?2"                              \
+                 " ORDER BY score DESC, c.id LIMIT ?3")                                        \
+    X(KB_BIND, "INSERT INTO linebot_kb_bindings (chat_id, kb_id, updated_at_ms)"               \
+               " SELECT ?1, id, ?3 FROM linebot_kb WHERE name = ?2 ON CONFLICT (chat_id)"      \
+               " DO UPDATE SET kb_id = excluded.kb_id, updated_at_ms = excluded.updated_at_ms") \
+    X(KB_UNBIND, "DELETE FROM linebot_kb_bindings WHERE chat_id = ?1")                         \
+    X(KB_OF_CHAT, "SELECT coalesce((SELECT k.name FROM linebot_kb_bindings AS b"               \
+                  " JOIN linebot_kb AS k ON k.id = b.kb_id WHERE b.chat_id = ?1),"             \
+                  " (SELECT name FROM linebot_kb WHERE name = '" KB_DEFAULT_NAME "'))")
 
 #define STMT_ENUM(name, sql) STMT_##name,
 enum stmt_id { STATEMENTS(STMT_ENUM) STMT_COUNT };
@@ -2578,6 +2698,312 @@ static int sq_summary_job_finish(struct store *st, const char *event_id, int64_t
     return tx_commit(st);
 }
 
+/* ---- the knowledge base (issue 12) ---- */
+
+static int sq_kb_begin(struct store *st, const char *kb, const char *path, const char *title, const char *hash,
+                       int64_t now_ms, int64_t *doc_id, int *generation, bool *live)
+{
+    if (tx_begin(st) != 0)
+        return -1;
+    sqlite3_stmt *s = stmt(st, STMT_KB_ENSURE);
+    int rc = bind_text(s, 1, kb);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, now_ms);
+    if (run_changes(st, s, rc, "kb begin", NULL) != 0)
+        goto fail;
+    s = stmt(st, STMT_KB_DOC_GET);
+    int found = lookup(st, s, bind_pair(s, kb, path), "kb begin");
+    if (found < 0)
+        goto fail;
+    if (found == 1) {
+        *doc_id = sqlite3_column_int64(s, 0);
+        *generation = sqlite3_column_int(s, 1);
+        *live = *generation > 0;
+        const unsigned char *stored = sqlite3_column_text(s, 2);
+        bool same = *live && stored && strcmp((const char *)stored, hash) == 0;
+        finish(s);
+        if (tx_commit(st) != 0)
+            return -1;
+        return same ? 2 : 0;
+    }
+    s = stmt(st, STMT_KB_DOC_NEW);
+    rc = bind_pair(s, kb, path);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 3, title);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 4, now_ms);
+    if (run_changes(st, s, rc, "kb begin", NULL) != 0)
+        goto fail;
+    *doc_id = sqlite3_last_insert_rowid(db_of(st));
+    *generation = 0;
+    *live = false;
+    return tx_commit(st);
+
+fail:
+    tx_rollback(st);
+    return -1;
+}
+
+/* The number of terms in a space-joined list (FTS5 counts the same). */
+static int64_t count_terms(const char *terms)
+{
+    int64_t n = 0;
+    for (const char *p = terms; *p;) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        n++;
+        while (*p && *p != ' ')
+            p++;
+    }
+    return n;
+}
+
+static int sq_kb_chunks_add(struct store *st, int64_t doc_id, int generation, const struct kb_chunk_row *rows,
+                            size_t n)
+{
+    if (tx_begin(st) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *s = stmt(st, STMT_KB_CHUNK_ADD);
+        int rc = sqlite3_bind_int64(s, 1, doc_id);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(s, 2, generation);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(s, 3, rows[i].position);
+        if (rc == SQLITE_OK)
+            rc = bind_text(s, 4, rows[i].heading);
+        if (rc == SQLITE_OK)
+            rc = bind_text(s, 5, rows[i].body);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 6, count_terms(rows[i].terms));
+        if (run_changes(st, s, rc, "kb chunks add", NULL) != 0)
+            goto fail;
+        s = stmt(st, STMT_KB_FTS_ADD);
+        rc = sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(db_of(st)));
+        if (rc == SQLITE_OK)
+            rc = bind_text(s, 2, rows[i].terms);
+        if (run_changes(st, s, rc, "kb chunks add", NULL) != 0)
+            goto fail;
+    }
+    return tx_commit(st);
+
+fail:
+    tx_rollback(st);
+    return -1;
+}
+
+static int sq_kb_chunks_drop(struct store *st, int64_t doc_id, int keep, int limit, int64_t *deleted)
+{
+    static const enum stmt_id steps[] = {STMT_KB_FTS_DROP, STMT_KB_CHUNKS_DROP};
+    int changes = 0;
+
+    *deleted = 0;
+    if (tx_begin(st) != 0)
+        return -1;
+    for (size_t i = 0; i < 2; i++) {
+        sqlite3_stmt *s = stmt(st, steps[i]);
+        int rc = sqlite3_bind_int64(s, 1, doc_id);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(s, 2, keep);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(s, 3, limit);
+        if (run_changes(st, s, rc, "kb chunks drop", &changes) != 0) {
+            tx_rollback(st);
+            return -1;
+        }
+    }
+    if (tx_commit(st) != 0)
+        return -1;
+    *deleted = changes;
+    return 0;
+}
+
+static int sq_kb_switch(struct store *st, int64_t doc_id, int old_generation, int new_generation,
+                        const struct kb_put *put, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_KB_SWITCH);
+    int changes = 0;
+    int rc = sqlite3_bind_int64(s, 1, doc_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 2, old_generation);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 3, new_generation);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 4, put->title);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 5, put->content_hash);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 6, (int64_t)put->n_chunks);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 7, put->bytes);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 8, now_ms);
+    if (run_changes(st, s, rc, "kb switch", &changes) != 0)
+        return -1;
+    return changes == 1 ? 0 : 1;
+}
+
+static int sq_kb_hide(struct store *st, int64_t doc_id)
+{
+    sqlite3_stmt *s = stmt(st, STMT_KB_HIDE);
+    return run_changes(st, s, sqlite3_bind_int64(s, 1, doc_id), "kb hide", NULL);
+}
+
+static int sq_kb_doc_delete(struct store *st, int64_t doc_id)
+{
+    sqlite3_stmt *s = stmt(st, STMT_KB_DOC_DELETE);
+    return run_changes(st, s, sqlite3_bind_int64(s, 1, doc_id), "kb doc delete", NULL);
+}
+
+static int sq_kb_docs(struct store *st, const char *kb, int64_t doc_id, const char *path, struct kb_doc_info **docs,
+                      size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_KB_DOCS);
+    struct kb_doc_info *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = bind_text(s, 1, kb);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, doc_id);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 3, path);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc_array(list, cap, sizeof *list);
+        }
+        list[count++] = (struct kb_doc_info){
+            .id = sqlite3_column_int64(s, 0),
+            .kb = column_dup_text(s, 1),
+            .path = column_dup_text(s, 2),
+            .title = column_dup_text(s, 3),
+            .chunks = sqlite3_column_int64(s, 4),
+            .bytes = sqlite3_column_int64(s, 5),
+            .added_at_ms = sqlite3_column_int64(s, 6),
+            .updated_at_ms = sqlite3_column_int64(s, 7),
+            .live = sqlite3_column_int(s, 8) != 0,
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "kb docs");
+        finish(s);
+        kb_doc_infos_free(list, count);
+        return -1;
+    }
+    finish(s);
+    *docs = list;
+    *n = count;
+    return 0;
+}
+
+/* The FTS5 query: every term a quoted string ("" doubles a quote), OR'ed. */
+static char *fts_query(const char *const *terms, size_t n_terms)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n_terms; i++)
+        len += 2 * strlen(terms[i]) + 6;
+    char *q = xmalloc(len), *o = q;
+    for (size_t i = 0; i < n_terms; i++) {
+        if (i > 0) {
+            memcpy(o, " OR ", 4);
+            o += 4;
+        }
+        *o++ = '"';
+        for (const char *p = terms[i]; *p; p++) {
+            if (*p == '"')
+                *o++ = '"';
+            *o++ = *p;
+        }
+        *o++ = '"';
+    }
+    *o = '\0';
+    return q;
+}
+
+static int sq_kb_search(struct store *st, const char *kb, const char *const *terms, size_t n_terms, int k,
+                        struct kb_hit **hits, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, STMT_KB_SEARCH);
+    struct kb_hit *list = NULL;
+    size_t count = 0, cap = 0;
+    char *query = fts_query(terms, n_terms);
+    int rc = bind_text(s, 1, query);
+
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 2, kb);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(s, 3, k);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 8;
+            list = xrealloc_array(list, cap, sizeof *list);
+        }
+        list[count++] = (struct kb_hit){
+            .chunk_id = sqlite3_column_int64(s, 0),
+            .doc_id = sqlite3_column_int64(s, 1),
+            .score = sqlite3_column_double(s, 2),
+            .position = sqlite3_column_int(s, 3),
+            .path = column_dup_text(s, 4),
+            .title = column_dup_text(s, 5),
+            .heading = column_dup_text(s, 6),
+            .body = column_dup_text(s, 7),
+        };
+    }
+    free(query);
+    if (rc != SQLITE_DONE) {
+        db_error(st, "kb search");
+        finish(s);
+        kb_hits_free(list, count);
+        return -1;
+    }
+    finish(s);
+    *hits = list;
+    *n = count;
+    return 0;
+}
+
+static int sq_kb_bind(struct store *st, const char *chat_id, const char *kb, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_KB_BIND);
+    int changes = 0;
+    int rc = bind_pair(s, chat_id, kb);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, now_ms);
+    if (run_changes(st, s, rc, "kb bind", &changes) != 0)
+        return -1;
+    return changes > 0 ? 0 : 1;
+}
+
+static int sq_kb_unbind(struct store *st, const char *chat_id)
+{
+    sqlite3_stmt *s = stmt(st, STMT_KB_UNBIND);
+    int changes = 0;
+
+    if (run_changes(st, s, bind_text(s, 1, chat_id), "kb unbind", &changes) != 0)
+        return -1;
+    return changes > 0 ? 1 : 0;
+}
+
+static int sq_kb_of_chat(struct store *st, const char *chat_id, char **kb)
+{
+    sqlite3_stmt *s = stmt(st, STMT_KB_OF_CHAT);
+    int found = lookup(st, s, bind_text(s, 1, chat_id), "kb of chat");
+
+    if (found != 1)
+        return found;
+    *kb = column_dup(s, 0);
+    finish(s);
+    return *kb ? 1 : 0;
+}
+
 /* ---- the gate around every op ---- */
 
 /* Every op holds the connection while it runs. A write first makes sure
@@ -2670,6 +3096,24 @@ GATED(summary_job_finish, (struct store *st, const char *id, int64_t gen, const 
 GATED(memory_job_finish, (struct store *st, const char *id, int64_t gen, const char *user,
                           const struct memory_new *facts, size_t n, int64_t upto, const struct job_finish *f,
                           int64_t at), (st, id, gen, user, facts, n, upto, f, at))
+GATED(kb_begin, (struct store *st, const char *kb, const char *path, const char *title, const char *hash,
+                 int64_t now_ms, int64_t *doc_id, int *generation, bool *live),
+      (st, kb, path, title, hash, now_ms, doc_id, generation, live))
+GATED(kb_chunks_add, (struct store *st, int64_t doc_id, int generation, const struct kb_chunk_row *rows, size_t n),
+      (st, doc_id, generation, rows, n))
+GATED(kb_chunks_drop, (struct store *st, int64_t doc_id, int keep, int limit, int64_t *deleted),
+      (st, doc_id, keep, limit, deleted))
+GATED(kb_switch, (struct store *st, int64_t doc_id, int old_generation, int new_generation, const struct kb_put *put,
+                  int64_t now_ms), (st, doc_id, old_generation, new_generation, put, now_ms))
+GATED(kb_hide, (struct store *st, int64_t doc_id), (st, doc_id))
+GATED(kb_doc_delete, (struct store *st, int64_t doc_id), (st, doc_id))
+GATED_READ(kb_docs, (struct store *st, const char *kb, int64_t doc_id, const char *path, struct kb_doc_info **docs,
+                     size_t *n), (st, kb, doc_id, path, docs, n))
+GATED_READ(kb_search, (struct store *st, const char *kb, const char *const *terms, size_t n_terms, int k,
+                       struct kb_hit **hits, size_t *n), (st, kb, terms, n_terms, k, hits, n))
+GATED(kb_bind, (struct store *st, const char *chat_id, const char *kb, int64_t now_ms), (st, chat_id, kb, now_ms))
+GATED(kb_unbind, (struct store *st, const char *chat_id), (st, chat_id))
+GATED_READ(kb_of_chat, (struct store *st, const char *chat_id, char **kb), (st, chat_id, kb))
 #undef GATED
 #undef GATED_READ
 #undef GATED_OP
@@ -2690,5 +3134,7 @@ static const struct store_backend_ops sqlite_ops = {
     OP(memory_facts) OP(memory_add) OP(memory_forget) OP(memory_user) OP(memory_opt_out) OP(memory_tell)
     OP(memory_turns) OP(memory_idle) OP(memory_job_finish)
     OP(summary_get) OP(summary_turns) OP(summary_job_finish)
+    OP(kb_begin) OP(kb_chunks_add) OP(kb_chunks_drop) OP(kb_switch) OP(kb_hide) OP(kb_doc_delete)
+    OP(kb_docs) OP(kb_search) OP(kb_bind) OP(kb_unbind) OP(kb_of_chat)
 #undef OP
 };

@@ -44,6 +44,14 @@ static atomic_ullong line_errors[STATUS_SLOTS];
 static _Atomic int64_t inbox_depth;
 static atomic_ullong handoffs;
 static atomic_ullong handoff_sum_us;
+static atomic_ullong kb_retrievals;
+static atomic_ullong kb_retrieval_sum_us;
+
+void metrics_kb_retrieval(double seconds)
+{
+    atomic_fetch_add(&kb_retrievals, 1);
+    atomic_fetch_add(&kb_retrieval_sum_us, (unsigned long long)(seconds > 0 ? seconds * 1e6 : 0));
+}
 
 /* Tokens and cost per model: names come from the catalogue, a set fixed at
  * start, so the slots are taken once and never given back. A mutex, not
@@ -270,6 +278,10 @@ char *metrics_render(void)
     counter(&o, "linebot_llm_errors_total", "LLM completions that failed after retries.", atomic_load(&llm_errors));
     by_status(&o, "linebot_line_api_errors_total", "LINE API error answers by HTTP status (0: no answer).",
               line_errors);
+    outf(&o, "# HELP linebot_kb_retrieval_seconds Knowledge base searches for questions.\n"
+             "# TYPE linebot_kb_retrieval_seconds summary\n"
+             "linebot_kb_retrieval_seconds_sum %.6f\nlinebot_kb_retrieval_seconds_count %llu\n",
+         (double)atomic_load(&kb_retrieval_sum_us) / 1e6, atomic_load(&kb_retrievals));
     outf(&o, "# HELP linebot_inbox_depth Events acknowledged and not yet finished.\n"
              "# TYPE linebot_inbox_depth gauge\nlinebot_inbox_depth %lld\n",
          (long long)atomic_load(&inbox_depth));

@@ -21,6 +21,7 @@ void metrics_line_error(long http_status);   /* LINE API answered an error (0 = 
 void metrics_set_inbox_depth(int64_t depth);
 
 void metrics_handoff_latency(double ms);     /* serverless: one asynchronous hand-off */
+void metrics_kb_retrieval(double seconds);   /* one knowledge base search for a question */
 
 /* Tokens one model call spent (issue 11), under its catalogue name, and what
  * they cost at the catalogue's prices (`cost` < 0: the model has no prices,

@@ -81,6 +81,11 @@ struct job_ctx {
     bool lang_chosen;          /* gather_lang chose `lang` (asked at most once per job) */
     enum lang lang;
 
+    /* retrieve (the knowledge base, issue 12) */
+    struct kb_hit *kb_hits;    /* the passages that reached LINEBOT_KB_MIN_SCORE, best first */
+    size_t kb_n;               /* how many of them went to the model (numbered [1]..[kb_n]) */
+    char *kb_context;          /* the sources and the instruction, for the prompt; NULL: none */
+
     /* generate */
     int64_t deadline;          /* monotonic: the model must be done by then */
     bool model_answered;
@@ -104,6 +109,12 @@ enum stage_result stage_decide(struct job_ctx *ctx);
 enum stage_result stage_act(struct job_ctx *ctx);
 enum stage_result stage_fetch(struct job_ctx *ctx);
 enum stage_result stage_gather(struct job_ctx *ctx);
+enum stage_result stage_retrieve(struct job_ctx *ctx);
+/* generate, with the knowledge base's passages (stage_retrieve.c): the
+ * sources go into the prompt as a system message before the question; the
+ * answer gets the list of sources at its end, under `label`. */
+void retrieve_add_sources(const struct job_ctx *ctx, struct prompt *prompt);
+void retrieve_add_footer(struct job_ctx *ctx, const char *label);
 enum stage_result stage_generate(struct job_ctx *ctx);
 enum stage_result stage_format(struct job_ctx *ctx);
 enum stage_result stage_deliver(struct job_ctx *ctx);

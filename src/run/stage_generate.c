@@ -93,6 +93,7 @@ enum stage_result stage_generate(struct job_ctx *ctx)
         free((char *)prompt.messages[0].content);
         prompt.messages[0].content = system;
     }
+    retrieve_add_sources(ctx, &prompt);
     const struct model_entry *model = job_model(ctx);
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};
@@ -111,6 +112,8 @@ enum stage_result stage_generate(struct job_ctx *ctx)
     if (lr == LLM_OK) {
         ctx->model_answered = true;
         log_debug("model's answer: %s", ctx->llm.text ? ctx->llm.text : "");
+        if (ctx->kb_n > 0)
+            retrieve_add_footer(ctx, format_fixed_text(ctx, TEXT_KB_SOURCES));
     } else if (n_images && ctx->llm.status == 400) {
         /* The model refused what it was given: the image, most likely. */
         log_warn("the model refused the image(s): %s", err);

@@ -9,6 +9,7 @@
  *   fetch content  the images the model reads, from LINE or an external URL,
  *             early: LINE deletes content after a while (stage_fetch.c)
  *   gather    history, the speaker's name, the quoted text (stage_gather.c)
+ *   retrieve  passages of the chat's knowledge base (stage_retrieve.c)
  *   generate  the model's answer, within its time budget (stage_generate.c)
  *   format    Markdown to LINE texts, and the answer record (stage_format.c)
  *   deliver   record, then reply or push, exactly once (stage_deliver.c)
@@ -48,6 +49,7 @@ static const struct stage event_stages[] = {
     {"act", stage_act},           /* store-only actions (unsend, edit, forget, context, reset) */
     {"fetch content", stage_fetch}, /* images for the vision model; bad content gets its notice */
     {"gather", stage_gather},     /* history, speaker name, quoted text */
+    {"retrieve", stage_retrieve}, /* the chat's knowledge base: passages for the prompt */
     {"generate", stage_generate}, /* the model, within its time budget */
     {"format", stage_format},     /* Markdown to LINE texts; the answer record */
     {"deliver", stage_deliver},   /* record, then reply or push, exactly once */
@@ -95,6 +97,8 @@ static void ctx_free(struct job_ctx *ctx)
     free(ctx->set_ids);
     free(ctx->memory_note);
     free(ctx->summary_note);
+    kb_hits_free(ctx->kb_hits, ctx->kb_n);
+    free(ctx->kb_context);
     llm_answer_free(&ctx->llm);
     answer_record_free(&ctx->record);
     line_sent_free(&ctx->sent);

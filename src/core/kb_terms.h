@@ -1,0 +1,42 @@
+/* kb_terms.h - the search terms of a text, for the knowledge base (issue 12).
+ *
+ * Pure. Full-text tokenizers do not segment CJK text (FTS5's unicode61 takes
+ * a run of kanji for one token), so the knowledge base indexes terms made
+ * here, and turns a question into terms the same way:
+ *   - the text is normalised with utf8proc: NFKC (full-width Latin and digits
+ *     and half-width katakana fold to their usual forms; hiragana and
+ *     katakana stay distinct) and case folding;
+ *   - a run of CJK characters (Han, kana, Hangul) gives its overlapping
+ *     character bigrams ("営業時間" -> 営業 業時 時間); a run of one CJK
+ *     character gives that character;
+ *   - any other run of letters, digits and marks is one term (a word), cut
+ *     to KB_TERM_MAX_CHARS characters;
+ *   - everything else separates terms.
+ * Every term is made only of characters of the Unicode categories L, N and
+ * M, so FTS5's unicode61 tokenizer (categories 'L* N* Co M*') reads a
+ * space-joined list of terms back as exactly those terms. */
+#ifndef LINEBOT_KB_TERMS_H
+#define LINEBOT_KB_TERMS_H
+
+#include <stddef.h>
+
+#define KB_TERM_MAX_CHARS 64
+
+struct kb_terms {
+    char **items;   /* the terms in text order, with repeats; malloc'd */
+    size_t n;
+};
+
+/* The terms of text[0, len). Invalid UTF-8 bytes separate terms. Never
+ * fails (allocation failure aborts). Free with kb_terms_free. */
+void kb_terms_of(const char *text, size_t len, struct kb_terms *out);
+
+/* Removes repeats, keeping each term's first place (a question's terms). */
+void kb_terms_dedup(struct kb_terms *t);
+
+/* The terms joined by single spaces (malloc'd; "" when there are none). */
+char *kb_terms_join(const struct kb_terms *t);
+
+void kb_terms_free(struct kb_terms *t);
+
+#endif
