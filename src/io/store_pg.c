@@ -1602,6 +1602,23 @@ static int insert_turn(struct store *st, const char *chat_id, const struct turn 
     return run(st, "history add", SQL_HISTORY_ADD, &p, NULL);
 }
 
+/* Inside an open transaction: the charge of `event_id`, once (a charge
+ * already there is kept). */
+static int insert_charge(struct store *st, const char *event_id, const struct store_charge *c, int64_t at_ms)
+{
+    struct params p = { .n = 0 };
+    param_text(&p, event_id);
+    param_text(&p, c->user_id);
+    param_text(&p, c->chat_id);
+    param_text(&p, c->model);
+    param_int(&p, c->day);
+    param_int(&p, c->prompt_tokens);
+    param_int(&p, c->completion_tokens);
+    param_text(&p, c->estimated ? "true" : "false");
+    param_int(&p, at_ms);
+    return run(st, "usage add", SQL_USAGE_ADD, &p, NULL);
+}
+
 /* Inside an open transaction: the fenced finish of the inbox row. 0 done
  * (*chat_id, when asked for, is the row's chat), 1 claim lost, -1 error. */
 static int finish_row(struct store *st, const char *event_id, int64_t claim_gen, const struct job_finish *f,
@@ -1639,20 +1656,8 @@ static int pg_job_finish(struct store *st, const char *event_id, int64_t claim_g
     if (pg_ready(st, "job finish") != 0 || tx_begin(st, "job finish") != 0)
         return -1;
     rc = finish_row(st, event_id, claim_gen, f, done_at_ms, &chat_id);
-    if (rc == 0 && f->charge) {
-        const struct store_charge *c = f->charge;
-        struct params p = { .n = 0 };
-        param_text(&p, event_id);
-        param_text(&p, c->user_id);
-        param_text(&p, c->chat_id);
-        param_text(&p, c->model);
-        param_int(&p, c->day);
-        param_int(&p, c->prompt_tokens);
-        param_int(&p, c->completion_tokens);
-        param_text(&p, c->estimated ? "true" : "false");
-        param_int(&p, done_at_ms);
-        rc = run(st, "usage add", SQL_USAGE_ADD, &p, NULL);
-    }
+    if (rc == 0 && f->charge)
+        rc = insert_charge(st, event_id, f->charge, done_at_ms);
     for (size_t i = 0; rc == 0 && i < f->n_turns; i++)
         rc = insert_turn(st, chat_id, &f->turns[i]);
     for (size_t i = 0; rc == 0 && i < f->n_sent; i++) {
@@ -2546,6 +2551,8 @@ static int pg_memory_job_finish(struct store *st, const char *event_id, int64_t 
     if (pg_ready(st, "memory job finish") != 0 || tx_begin(st, "memory job finish") != 0)
         return -1;
     rc = finish_row(st, event_id, claim_gen, finish, done_at_ms, NULL);
+    if (rc == 0 && finish->charge) /* a background call's tokens, charged once */
+        rc = insert_charge(st, event_id, finish->charge, done_at_ms);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = memory_put(st, user_id, user_id, facts[i].message_id, facts[i].text, done_at_ms);
     if (rc == 0) {
@@ -2625,6 +2632,8 @@ static int pg_summary_job_finish(struct store *st, const char *event_id, int64_t
     if (pg_ready(st, "summary job finish") != 0 || tx_begin(st, "summary job finish") != 0)
         return -1;
     rc = finish_row(st, event_id, claim_gen, finish, done_at_ms, NULL);
+    if (rc == 0 && finish->charge) /* a background call's tokens, charged once */
+        rc = insert_charge(st, event_id, finish->charge, done_at_ms);
     if (rc == 0) {
         struct params p = { .n = 0 };
         param_text(&p, chat_id);

@@ -2597,6 +2597,8 @@ static int sq_memory_job_finish(struct store *st, const char *event_id, int64_t 
     if (tx_begin(st) != 0)
         return -1;
     rc = finish_row(st, event_id, claim_gen, finish, done_at_ms, NULL);
+    if (rc == 0 && finish->charge) /* a background call's tokens, charged once */
+        rc = insert_charge(st, event_id, finish->charge, done_at_ms);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = memory_put(st, user_id, user_id, facts[i].message_id, facts[i].text, done_at_ms);
     if (rc == 0) {
@@ -2682,6 +2684,8 @@ static int sq_summary_job_finish(struct store *st, const char *event_id, int64_t
     if (tx_begin(st) != 0)
         return -1;
     rc = finish_row(st, event_id, claim_gen, finish, done_at_ms, NULL);
+    if (rc == 0 && finish->charge) /* a background call's tokens, charged once */
+        rc = insert_charge(st, event_id, finish->charge, done_at_ms);
     if (rc == 0) {
         sqlite3_stmt *s = stmt(st, STMT_SUMMARY_PUT);
         int brc = bind_pair(s, chat_id, summary);

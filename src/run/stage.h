@@ -143,6 +143,18 @@ enum stage_result stage_act_usage(struct job_ctx *ctx);
 void stage_budget_charge(struct job_ctx *ctx, const struct model_entry *model, const struct prompt *prompt);
 /* finish, once the finish is stored: the charge in metrics and the log. */
 void stage_budget_report(const struct job_ctx *ctx);
+/* A background call (memory extraction, a summary): false when the day's
+ * budget of `user_id` ("" for none) or of the group or room `chat_id` is
+ * spent, so the call is not made. The store failing to say allows it. */
+bool stage_budget_background_allowed(struct job_ctx *ctx, const char *user_id, const char *chat_id);
+/* A background call's charge to `user_id` in `chat_id` today: the tokens
+ * `a` reported, else estimates from `msgs` and the answer. `out` points into
+ * its arguments; metrics count it once the finish is stored
+ * (stage_budget_background_report). */
+void stage_budget_background_charge(const char *user_id, const char *chat_id, const struct model_entry *model,
+                                    const struct llm_message *msgs, size_t n, const struct llm_answer *a,
+                                    struct store_charge *out);
+void stage_budget_background_report(const struct config *cfg, const struct store_charge *c);
 
 /* fetch content: the model that reads this job's images: LINEBOT_VISION_MODEL,
  * else the chat's model when it has vision, else the catalogue's first

@@ -112,6 +112,53 @@ bool stage_budget_refuses(struct job_ctx *ctx, enum stage_result *result)
     return true;
 }
 
+bool stage_budget_background_allowed(struct job_ctx *ctx, const char *user_id, const char *chat_id)
+{
+    const struct config *cfg = ctx->env->cfg;
+    if (cfg->user_daily_tokens <= 0 && cfg->chat_daily_tokens <= 0)
+        return true;
+    int64_t by_user = 0, in_chat = 0;
+    if (store_usage_day(ctx->env->store, user_id, chat_id, budget_day(clock_now_ms(), timezone_offset_ms), &by_user,
+                        &in_chat) != 0) {
+        log_warn("could not read today's token usage, making the call: %s", store_last_error(ctx->env->store));
+        return true;
+    }
+    bool group = chat_id[0] == 'C' || chat_id[0] == 'R';
+    if ((user_id[0] && budget_over(by_user, cfg->user_daily_tokens)) ||
+        (group && budget_over(in_chat, cfg->chat_daily_tokens))) {
+        log_info("the daily token budget is spent: no background model call until it resets");
+        return false;
+    }
+    return true;
+}
+
+void stage_budget_background_charge(const char *user_id, const char *chat_id, const struct model_entry *model,
+                                    const struct llm_message *msgs, size_t n, const struct llm_answer *a,
+                                    struct store_charge *out)
+{
+    *out = (struct store_charge){.user_id = user_id, .chat_id = chat_id, .model = model->name,
+                                 .day = budget_day(clock_now_ms(), timezone_offset_ms),
+                                 .prompt_tokens = a->prompt_tokens, .completion_tokens = a->completion_tokens};
+    if (out->prompt_tokens < 0) { /* no usage reported: estimates, as for answers */
+        out->prompt_tokens = 0;
+        for (size_t i = 0; i < n; i++)
+            out->prompt_tokens += budget_estimate_tokens(msgs[i].content);
+        out->estimated = true;
+    }
+    if (out->completion_tokens < 0) {
+        out->completion_tokens = budget_estimate_tokens(a->text);
+        out->estimated = true;
+    }
+}
+
+void stage_budget_background_report(const struct config *cfg, const struct store_charge *c)
+{
+    const struct model_entry *m = models_find(cfg->models, c->model);
+    bool priced = m && (m->input_price >= 0 || m->output_price >= 0);
+    metrics_llm_tokens(c->model, c->prompt_tokens, c->completion_tokens,
+                       priced ? budget_cost(m, c->prompt_tokens, c->completion_tokens) : -1);
+}
+
 enum stage_result stage_act_usage(struct job_ctx *ctx)
 {
     const struct config *cfg = ctx->env->cfg;

@@ -300,19 +300,21 @@ static int extraction_write(void *arg)
 /* The model's answer as facts, written with the job's finish. */
 static enum stage_result extraction_commit(struct job_ctx *ctx, const char *user_id, int64_t upto_seq,
                                            const struct turn *turns, size_t n_turns, const struct llm_answer *a,
-                                           const char *model)
+                                           const char *model, const struct store_charge *charge)
 {
     struct job_finish finish = {.outcome = OUTCOME_ANSWERED, .model = a->model ? a->model : model,
                                 .usage = {.prompt_tokens = a->prompt_tokens,
                                           .completion_tokens = a->completion_tokens,
-                                          .total_tokens = a->total_tokens}};
+                                          .total_tokens = a->total_tokens},
+                                .charge = charge}; /* the call counts against the user's budget */
     struct memory_extracted got[MEMORY_FACTS_PER_EXTRACTION];
     int n = memory_parse_extraction(a->text, n_turns, got);
     if (n < 0) {
         log_warn("memory: the extraction's answer is not the JSON asked for; nothing remembered");
         log_debug("memory: extraction answer: %s", a->text ? a->text : "");
         finish.outcome = OUTCOME_FAILED;
-        finish_job(ctx, &finish);
+        if (finish_job(ctx, &finish) == 0)
+            stage_budget_background_report(ctx->env->cfg, charge);
         return STAGE_STOP;
     }
     struct memory_new facts[MEMORY_FACTS_PER_EXTRACTION];
@@ -325,8 +327,10 @@ static enum stage_result extraction_commit(struct job_ctx *ctx, const char *user
         log_error("memory: could not write the extraction: %s", store_last_error(ctx->env->store));
     else if (rc > 0)
         log_warn("memory: claim lost before the extraction could be written");
-    else
+    else {
         log_info("memory: %d fact(s) extracted", n);
+        stage_budget_background_report(ctx->env->cfg, charge);
+    }
     memory_extracted_free(got, (size_t)n);
     return STAGE_STOP;
 }
@@ -351,6 +355,11 @@ static enum stage_result extract(struct job_ctx *ctx, const char *user_id, int64
     const struct model_entry *model = cfg->memory_model ? models_find(cfg->models, cfg->memory_model) : NULL;
     if (!model)
         model = models_for_chat(cfg->models, NULL);
+    if (!stage_budget_background_allowed(ctx, user_id, user_id)) { /* the user's 1:1 turns, their budget */
+        free(input);
+        ctx->outcome = OUTCOME_OVER_BUDGET;
+        return STAGE_FINISH;
+    }
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};
     int64_t deadline = clock_monotonic_ms() + MEMORY_CALL_MS;
@@ -370,7 +379,9 @@ static enum stage_result extract(struct job_ctx *ctx, const char *user_id, int64
         ctx->outcome = OUTCOME_FAILED;
         r = STAGE_FINISH;
     } else {
-        r = extraction_commit(ctx, user_id, upto_seq, turns, n_turns, &answer, model->name);
+        struct store_charge charge;
+        stage_budget_background_charge(user_id, user_id, model, msgs, 2, &answer, &charge);
+        r = extraction_commit(ctx, user_id, upto_seq, turns, n_turns, &answer, model->name, &charge);
     }
     llm_answer_free(&answer);
     return r;

@@ -115,6 +115,13 @@ static enum stage_result fold(struct job_ctx *ctx, const char *chat_id, const ch
     const struct model_entry *model = cfg->memory_model ? models_find(cfg->models, cfg->memory_model) : NULL;
     if (!model)
         model = models_for_chat(cfg->models, NULL);
+    /* A 1:1 chat's summary counts against its user; a group's against the group. */
+    const char *user_id = chat_id[0] == 'U' ? chat_id : "";
+    if (!stage_budget_background_allowed(ctx, user_id, chat_id)) {
+        free(input);
+        ctx->outcome = OUTCOME_OVER_BUDGET;
+        return STAGE_FINISH;
+    }
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};
     int64_t deadline = clock_monotonic_ms() + SUMMARY_CALL_MS;
@@ -136,6 +143,11 @@ static enum stage_result fold(struct job_ctx *ctx, const char *chat_id, const ch
                                 .usage = {.prompt_tokens = a.prompt_tokens,
                                           .completion_tokens = a.completion_tokens,
                                           .total_tokens = a.total_tokens}};
+    struct store_charge charge;
+    if (lr == LLM_OK) { /* the call spent tokens, whatever it answered */
+        stage_budget_background_charge(user_id, chat_id, model, msgs, 2, &a, &charge);
+        finish.charge = &charge;
+    }
     if (!summary) {
         if (lr == LLM_OK)
             log_warn("summary: the model's summary is empty; nothing written");
@@ -143,7 +155,8 @@ static enum stage_result fold(struct job_ctx *ctx, const char *chat_id, const ch
             log_warn("summary: the model failed; nothing written: %s", err);
         if (lr != LLM_OK)
             finish.model = NULL;
-        finish_job(ctx, &finish);
+        if (finish_job(ctx, &finish) == 0 && finish.charge)
+            stage_budget_background_report(ctx->env->cfg, finish.charge);
         llm_answer_free(&a);
         return STAGE_STOP;
     }
@@ -154,8 +167,10 @@ static enum stage_result fold(struct job_ctx *ctx, const char *chat_id, const ch
         log_error("summary: could not write the summary: %s", store_last_error(ctx->env->store));
     else if (rc > 0)
         log_warn("summary: claim lost before the summary could be written");
-    else
+    else {
         log_info("summary: %zu turn(s) folded into the chat's summary", n);
+        stage_budget_background_report(ctx->env->cfg, &charge);
+    }
     free(summary);
     llm_answer_free(&a);
     return STAGE_STOP;

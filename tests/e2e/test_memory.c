@@ -302,6 +302,25 @@ static void test_auto_postgres(void **state) { on_postgres(state, auto_extractio
 
 /* An extraction that fails or answers garbage writes nothing, and the
  * answers go on as before. Explicit mode never extracts. */
+/* The extraction is a model call the user caused: its tokens count against
+ * their daily budget. Each call of the fake reports 10 + 10 tokens: two
+ * answers and one extraction are 60. */
+static void test_extraction_counts_against_budget(void **state)
+{
+    const char *const overrides[] = {"LINEBOT_MEMORY=auto", "LINEBOT_MEMORY_EVERY=2",
+                                     "LINEBOT_USER_DAILY_TOKENS=1000", NULL};
+    struct world *w = world_start(state, overrides);
+    fake_llm_answer_system(w->llm, EXTRACT, "{\"facts\":[{\"fact\":\"Is vegetarian\",\"message\":2}]}", 0);
+    send_text(w, USER, "hello");
+    assert_answers(w, USER, 1);
+    send_text(w, USER, "I never eat meat");
+    assert_answers(w, USER, 2);
+    wait_extractions(w, 1);
+    wait_log(w, "1 fact(s) extracted", 1);
+    say_expect(w, USER, "/usage", 3, "used 60 tokens");
+    world_finish(w);
+}
+
 static void test_garbage_writes_nothing(void **state)
 {
     const char *const overrides[] = {"LINEBOT_MEMORY=auto", "LINEBOT_MEMORY_EVERY=1", NULL};
@@ -480,6 +499,7 @@ int main(void)
         E2E_TEST(test_commands_postgres),
         E2E_TEST(test_auto_sqlite),
         E2E_TEST(test_auto_postgres),
+        E2E_TEST(test_extraction_counts_against_budget),
         E2E_TEST(test_garbage_writes_nothing),
         E2E_TEST(test_idle_extraction),
         E2E_TEST(test_extraction_survives_crash),
