@@ -144,8 +144,12 @@ enum stage_result stage_format(struct job_ctx *ctx)
     /* The first answer to a user says once that the bot remembers (a message
      * of its own, after the answer, when LINE's five leave room for it). */
     if (answered && rec->parts.n < LINE_MAX_MESSAGES && memory_tell_now(ctx)) {
+        /* It rides on an ordinary answer, which must not cost a profile
+         * call (issue 15): the language of the user's own words. */
         const struct config *cfg = ctx->env->cfg;
-        enum lang lang = cfg->lang == LANG_AUTO ? gather_lang(ctx) : cfg->lang;
+        enum lang lang = cfg->lang != LANG_AUTO ? cfg->lang
+                         : ctx->lang_chosen     ? ctx->lang
+                                                : texts_lang_of_script(ctx->decision.text);
         rec->parts.parts = xrealloc_array(rec->parts.parts, rec->parts.n + 1, sizeof *rec->parts.parts);
         rec->parts.parts[rec->parts.n++] = xstrdup(texts_builtin(TEXT_MEMORY_NOTICE, lang));
     }

@@ -238,6 +238,8 @@ static void auto_extraction(void **state, const char *db)
     assert_contains(got, "echo: hello");
     assert_contains(got, NOTICE);
     free(got);
+    /* The notice rides on an ordinary answer: no profile call for its language. */
+    assert_int_equal(fake_line_request_count(w->line, "GET", "/v2/bot/profile"), 0);
     assert_int_equal(fake_llm_count_system(w->llm, EXTRACT), 0); /* one turn: not yet */
 
     json_t *veggie = send_text(w, USER, "I never eat meat");
