@@ -13,7 +13,6 @@
  * PostgreSQL cases run on a scratch schema of LINEBOT_TEST_PG_URL and are
  * skipped without it. */
 #include <jansson.h>
-#include <libpq-fe.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pg_scratch.h"
 
 #define USER_A "Ue2e0000000000000000000000000000a"
 #define USER_B "Ue2e0000000000000000000000000000b"
@@ -34,38 +34,6 @@
 /* ---- PostgreSQL scratch schemas ---- */
 
 static const char *pg_url; /* LINEBOT_TEST_PG_URL; NULL: PostgreSQL cases skip */
-
-static void admin_sql(const char *sql)
-{
-    PGconn *c = PQconnectdb(pg_url);
-    if (PQstatus(c) != CONNECTION_OK)
-        fail_msg("cannot connect to LINEBOT_TEST_PG_URL: %s", PQerrorMessage(c));
-    PQclear(PQexec(c, "SET client_min_messages = warning"));
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-}
-
-/* A fresh schema, and the LINEBOT_DB override that selects it. */
-static char *scratch_db(char *schema, size_t len)
-{
-    static unsigned counter;
-    snprintf(schema, len, "linebot_e2e_budgets_%ld_%u", (long)getpid(), counter++);
-    char *sql = e2e_printf("CREATE SCHEMA %s", schema);
-    admin_sql(sql);
-    free(sql);
-    return e2e_printf("LINEBOT_DB=%s%soptions=-csearch_path%%3D%s", pg_url, strchr(pg_url, '?') ? "&" : "?",
-                      schema);
-}
-
-static void drop_scratch(const char *schema)
-{
-    char *sql = e2e_printf("DROP SCHEMA IF EXISTS %s CASCADE", schema);
-    admin_sql(sql);
-    free(sql);
-}
 
 /* ---- settings ---- */
 
@@ -247,9 +215,9 @@ static void test_user_limit_postgres(void **state)
     if (!pg_url)
         skip();
     char schema[96];
-    char *db = scratch_db(schema, sizeof schema);
+    char *db = pg_scratch_db(pg_url, "budgets", schema, sizeof schema);
     user_over_the_limit(state, db);
-    drop_scratch(schema);
+    pg_scratch_drop(pg_url, schema);
     free(db);
 }
 
@@ -292,9 +260,9 @@ static void test_chat_limit_postgres(void **state)
     if (!pg_url)
         skip();
     char schema[96];
-    char *db = scratch_db(schema, sizeof schema);
+    char *db = pg_scratch_db(pg_url, "budgets", schema, sizeof schema);
     chat_over_the_limit(state, db);
-    drop_scratch(schema);
+    pg_scratch_drop(pg_url, schema);
     free(db);
 }
 
