@@ -33,7 +33,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libxml/parser.h>
 #include <openssl/evp.h>
 #include <utf8proc.h>
 
@@ -273,7 +272,10 @@ static const char *prepare(const char *data, size_t len, enum doc_kind kind, con
 
     memset(out, 0, sizeof *out);
     if (kind == DOC_HTML) {
-        if (kb_doc_from_html(data, len, &doc) != 0)
+        int rc = kb_doc_from_html(data, len, &doc);
+        if (rc == -2)
+            return "is HTML, which needs libxml2 (Debian: apt-get install libxml2)";
+        if (rc != 0)
             return "cannot be read as HTML";
     } else {
         if (memchr(data, '\0', len))
@@ -803,7 +805,6 @@ int cli_kb(int argc, char **argv, char *const *env)
         rc = 1;
         goto out;
     }
-    xmlInitParser();
     progress_on = isatty(STDERR_FILENO) == 1;
     struct run r = {.st = st, .kb = kb};
     if (is_add) {

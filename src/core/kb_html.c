@@ -9,6 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <dlfcn.h>
+#include <pthread.h>
+
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
 
@@ -159,26 +162,62 @@ static void walk(struct reader *r, const xmlNode *n, bool pre, int depth)
     }
 }
 
+/* The three functions of libxml2 used here, found once (see kb_html.h). The
+ * headers give the types of the tree; only these calls go through the
+ * library, so its ABI (stable since 2.0) is all that must match. */
+static struct {
+    pthread_once_t once;
+    htmlDocPtr (*read_memory)(const char *buffer, int size, const char *url, const char *encoding, int options);
+    xmlNodePtr (*root_element)(const xmlDoc *doc);
+    void (*free_doc)(xmlDocPtr doc);
+    void (*init_parser)(void);
+} libxml = {.once = PTHREAD_ONCE_INIT};
+
+static void load_libxml(void)
+{
+    void *h = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return;
+    /* POSIX: a function pointer read through a void * of the same size. */
+    void *read = dlsym(h, "htmlReadMemory"), *root = dlsym(h, "xmlDocGetRootElement"),
+         *free_doc = dlsym(h, "xmlFreeDoc"), *init = dlsym(h, "xmlInitParser");
+    if (!read || !root || !free_doc || !init)
+        return;
+    memcpy(&libxml.read_memory, &read, sizeof read);
+    memcpy(&libxml.root_element, &root, sizeof root);
+    memcpy(&libxml.free_doc, &free_doc, sizeof free_doc);
+    memcpy(&libxml.init_parser, &init, sizeof init);
+    libxml.init_parser(); /* before any thread parses (libxml2's rule) */
+}
+
+bool kb_html_available(void)
+{
+    pthread_once(&libxml.once, load_libxml);
+    return libxml.read_memory != NULL;
+}
+
 int kb_doc_from_html(const char *html, size_t len, struct kb_doc *doc)
 {
     memset(doc, 0, sizeof *doc);
+    if (!kb_html_available())
+        return -2;
     if (len > INT_MAX)
         return -1;
     /* Without a <meta charset>, libxml2 would read UTF-8 as Latin-1. */
     const char *encoding = utf8_valid(html, len) ? "UTF-8" : NULL;
-    htmlDocPtr d = htmlReadMemory(html, (int)len, NULL, encoding,
+    htmlDocPtr d = libxml.read_memory(html, (int)len, NULL, encoding,
                                   HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                                       HTML_PARSE_NONET);
     if (!d)
         return -1;
     struct reader r = {.doc = doc};
     buf_init(&r.para, SIZE_MAX / 2);
-    const xmlNode *root = xmlDocGetRootElement(d);
+    const xmlNode *root = libxml.root_element(d);
     if (root)
         walk(&r, root, false, 0);
     end_paragraph(&r);
     buf_free(&r.para);
-    xmlFreeDoc(d);
+    libxml.free_doc(d);
     /* libxml2 hands out UTF-8; a page in a broken charset may still not be. */
     if (doc->title && !utf8_valid(doc->title, strlen(doc->title))) {
         char *t = utf8_sanitize(doc->title, strlen(doc->title));
