@@ -476,14 +476,35 @@ void bot_spawn_bootstrap(struct world *w, const char *const *extra)
     spawn(w, extra, true);
 }
 
+/* True when the bot's latest start failed because its port was taken: the
+ * port free_port() found was bound by another test program in between (the
+ * programs run in parallel). */
+static bool lost_port_race(struct world *w)
+{
+    char *log = bot_log(w);
+    const char *start = log, *p;
+    while ((p = strstr(start, "==== e2e: start #")) != NULL)
+        start = p + 1;
+    bool lost = strstr(start, "cannot listen on") && strstr(start, "(in use");
+    free(log);
+    return lost;
+}
+
 void bot_start(struct world *w, const char *const *extra)
 {
     bot_spawn(w, extra);
     char url[128];
     snprintf(url, sizeof url, "%s/healthz", w->base_url);
     int64_t deadline = e2e_mono_ms() + e2e_ms(15000);
+    int port_retries = 3;
     for (;;) {
         if (!bot_running(w)) {
+            if (port_retries-- > 0 && lost_port_race(w)) {
+                log_line(w, "==== e2e: port %d was taken meanwhile: starting again on another", w->port);
+                bot_spawn(w, extra);
+                snprintf(url, sizeof url, "%s/healthz", w->base_url);
+                continue;
+            }
             bot_print_log(w, 80);
             fail_msg("the bot exited during start-up (see its log above)");
         }
