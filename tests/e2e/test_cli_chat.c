@@ -386,6 +386,15 @@ static void test_usage(void **state)
 
 int main(void)
 {
+    /* A build root without /dev/pts (the FC package's Debian 11 chroot) has
+     * no pseudo-terminal to drive: every case would fail the same way. */
+    int master, slave;
+    if (openpty(&master, &slave, NULL, NULL, NULL) != 0) {
+        fprintf(stderr, "[  SKIPPED ] no pseudo-terminal here (is /dev/pts mounted?): %s\n", strerror(errno));
+        return 77;
+    }
+    close(master);
+    close(slave);
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_one_to_one),
         E2E_TEST(test_quick_reply_pick),
