@@ -229,8 +229,9 @@ fi
 
 if [ "$run_tests" = 1 ]; then
   echo "== unit and end-to-end tests inside $suite"
-  rm -rf "$root/linebot/tests"
-  tar -cf - tests | tar -xf - -C "$root/linebot"
+  rm -rf "$root/linebot/tests" "$root/linebot/deploy"
+  # The docs too: tests hold the READMEs to the settings and commands.
+  tar -cf - tests README.md README.ja.md README.zh-TW.md deploy | tar -xf - -C "$root/linebot"
   # shellcheck disable=SC2016 # $(nproc) runs inside the root
   in_root "$root" /bin/sh -c 'cd /linebot &&
     cmake -S . -B build-fc-tests -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&

@@ -555,7 +555,11 @@ static void test_progress_on_a_terminal(void **state)
     int fd = -1;
     struct winsize ws = {.ws_row = 40, .ws_col = 200};
     pid_t pid = forkpty(&fd, NULL, NULL, &ws);
-    assert_true(pid >= 0);
+    if (pid < 0) { /* no pseudo-terminal here (a build root without /dev/pts) */
+        free(db);
+        world_finish(w);
+        skip();
+    }
     if (pid == 0) {
         execle(bin, "linebot", "kb", "add", path, (char *)NULL, env);
         _exit(127);
