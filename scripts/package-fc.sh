@@ -258,7 +258,7 @@ echo "   /code/bootstrap version in $suite (glibc $(in_root "$run_root" ldd --ve
 port=$((20000 + RANDOM % 20000))
 rm -f "$run_root/tmp/linebot-smoke.db"*
 chroot "$run_root" /usr/bin/env -i PATH=/usr/bin:/bin FC_FUNCTION_NAME=linebot-smoke \
-  FC_CUSTOM_LISTEN_PORT="$port" FC_REGION=cn-hangzhou FC_ACCOUNT_ID=0 LINE_CHANNEL_SECRET=smoke \
+  FC_CUSTOM_LISTEN_PORT="$port" FC_REGION=cn-hangzhou FC_ACCOUNT_ID=0 LINE_CHANNEL_SECRET=0123456789abcdef0123456789abcdef \
   LINE_CHANNEL_ACCESS_TOKEN=smoke LLM_API_KEY=smoke LINEBOT_DB=/tmp/linebot-smoke.db \
   /bin/sh -c 'cd /code && exec ./bootstrap serve' >"$run_root.serve.log" 2>&1 9>&- &
 serve_pid=$!
