@@ -35,7 +35,7 @@ void store_set_error(struct store *st, const char *fmt, ...)
 
 /* A call refused for its arguments: says why, and says nothing about the
  * store's health. */
-__attribute__((format(printf, 2, 3))) static int invalid(struct store *st, const char *fmt, ...)
+int store_invalid(struct store *st, const char *fmt, ...)
 {
     va_list ap;
 
@@ -138,9 +138,9 @@ int store_probe_write(struct store *st, int64_t now_ms)
     if (st->probed && now_ms >= st->probe_at_ms &&
         (uint64_t)now_ms - (uint64_t)st->probe_at_ms < STORE_PROBE_EVERY_MS) {
         if (st->probe_rc != 0)
-            return invalid(st, "%s", st->probe_error);
+            return store_invalid(st, "%s", st->probe_error);
         if (st->failed_since_probe)
-            return invalid(st, "%s", st->failure);
+            return store_invalid(st, "%s", st->failure);
         return 0;
     }
     st->probed = true;
@@ -159,7 +159,7 @@ int store_ping(struct store *st)
 /* Sets an error naming the missing argument and returns -1. */
 static int missing(struct store *st, const char *what, const char *name)
 {
-    return invalid(st, "store: %s: %s is missing", what, name);
+    return store_invalid(st, "store: %s: %s is missing", what, name);
 }
 
 /* ---- inbox ---- */
@@ -178,8 +178,8 @@ int store_inbox_add(struct store *st, struct inbox_item *items, size_t n, size_t
         return missing(st, "inbox add", "items");
     for (size_t i = 0; i < n; i++) {
         if (!items[i].event_id || !items[i].payload) {
-            return invalid(st, "store: inbox add: item %zu has no %s", i,
-                           items[i].event_id ? "payload" : "event_id");
+            return store_invalid(st, "store: inbox add: item %zu has no %s", i,
+                                 items[i].event_id ? "payload" : "event_id");
         }
     }
     return st->ops->inbox_add(st, items, n, n_new ? n_new : &unused);
@@ -471,7 +471,7 @@ int store_chat_persona_set(struct store *st, const char *chat_id, const char *pr
     if (!chat_id)
         return missing(st, "chat persona set", "chat_id");
     if (preset && custom)
-        return invalid(st, "store: chat persona set: a preset or a custom text, not both");
+        return store_invalid(st, "store: chat persona set: a preset or a custom text, not both");
     return st->ops->chat_persona_set(st, chat_id, preset, custom, now_ms);
 }
 
@@ -602,7 +602,7 @@ int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, 
     if (!finish)
         return missing(st, "job finish", "finish");
     if ((size_t)finish->outcome >= N_OUTCOMES) {
-        return invalid(st, "store: job finish: unknown outcome %d", (int)finish->outcome);
+        return store_invalid(st, "store: job finish: unknown outcome %d", (int)finish->outcome);
     }
     if (finish->n_turns > 0 && !finish->turns)
         return missing(st, "job finish", "turns");
@@ -610,7 +610,7 @@ int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, 
         return missing(st, "job finish", "sent_ids");
     for (size_t i = 0; i < finish->n_turns; i++) {
         if (!role_valid(finish->turns[i].role)) {
-            return invalid(st, "store: job finish: turn %zu has an unknown role %d", i,
+            return store_invalid(st, "store: job finish: turn %zu has an unknown role %d", i,
                            (int)finish->turns[i].role);
         }
         if (!finish->turns[i].text)
@@ -623,7 +623,7 @@ int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, 
     if (c && (!c->user_id || !c->chat_id || !c->model))
         return missing(st, "job finish", "charge user, chat or model");
     if (c && (c->prompt_tokens < 0 || c->completion_tokens < 0))
-        return invalid(st, "store: job finish: a charge of negative tokens");
+        return store_invalid(st, "store: job finish: a charge of negative tokens");
     return st->ops->job_finish(st, event_id, claim_gen, finish, clock_now_ms());
 }
 
@@ -641,7 +641,7 @@ int store_context_keep(struct store *st, const char *event_id, int64_t claim_gen
     if (!turn)
         return missing(st, "context keep", "turn");
     if (!role_valid(turn->role)) {
-        return invalid(st, "store: context keep: unknown turn role %d", (int)turn->role);
+        return store_invalid(st, "store: context keep: unknown turn role %d", (int)turn->role);
     }
     t = *turn;
     if (!t.text)
@@ -679,7 +679,7 @@ int store_task_add(struct store *st, const char *kind, const char *key, const ch
     /* "task:<kind>:<key>": a kind with a ':' could make two (kind, key)
      * pairs one id, so it is refused. */
     if (strchr(kind, ':')) {
-        return invalid(st, "store: task add: a kind may not contain ':'");
+        return store_invalid(st, "store: task add: a kind may not contain ':'");
     }
     event_id = xasprintf("task:%s:%s", kind, key);
     rc = st->ops->task_add(st, event_id, kind, chat_id ? chat_id : "", payload, now_ms);
@@ -847,7 +847,7 @@ int store_memory_forget(struct store *st, const char *user_id, int64_t fact_id)
     if (!user_id)
         return missing(st, "memory forget", "user_id");
     if (fact_id < 0)
-        return invalid(st, "store: memory forget: no fact has id %" PRId64, fact_id);
+        return store_invalid(st, "store: memory forget: no fact has id %" PRId64, fact_id);
     return st->ops->memory_forget(st, user_id, fact_id);
 }
 
@@ -927,9 +927,9 @@ int store_memory_job_finish(struct store *st, const char *event_id, int64_t clai
     if (!finish)
         return missing(st, "memory job finish", "finish");
     if ((size_t)finish->outcome >= N_OUTCOMES)
-        return invalid(st, "store: memory job finish: unknown outcome %d", (int)finish->outcome);
+        return store_invalid(st, "store: memory job finish: unknown outcome %d", (int)finish->outcome);
     if (finish->n_turns || finish->n_sent)
-        return invalid(st, "store: memory job finish: an extraction has no turns nor sent messages");
+        return store_invalid(st, "store: memory job finish: an extraction has no turns nor sent messages");
     if (n > 0 && !facts)
         return missing(st, "memory job finish", "facts");
     for (size_t i = 0; i < n; i++)
@@ -988,9 +988,9 @@ int store_summary_job_finish(struct store *st, const char *event_id, int64_t cla
     if (!finish)
         return missing(st, "summary job finish", "finish");
     if ((size_t)finish->outcome >= N_OUTCOMES)
-        return invalid(st, "store: summary job finish: unknown outcome %d", (int)finish->outcome);
+        return store_invalid(st, "store: summary job finish: unknown outcome %d", (int)finish->outcome);
     if (finish->n_turns || finish->n_sent)
-        return invalid(st, "store: summary job finish: a fold has no turns nor sent messages");
+        return store_invalid(st, "store: summary job finish: a fold has no turns nor sent messages");
     return st->ops->summary_job_finish(st, event_id, claim_gen, chat_id, summary, upto_seq, finish,
                                        clock_now_ms());
 }

@@ -189,6 +189,9 @@ bool store_usage_known(const struct job_finish *finish, int64_t value);
  * store's health (see store.c). */
 void store_set_error(struct store *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Records why a call was refused for its arguments and returns -1; unlike
+ * store_set_error, not held against the store's health. */
+int store_invalid(struct store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Backend constructors. Each fills st->ops and st->backend and returns 0, or
  * returns -1 with st->error set and nothing left allocated. */

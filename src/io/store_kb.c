@@ -18,10 +18,11 @@
 
 #define DROP_BATCH 256 /* chunks deleted per transaction */
 
+/* Arguments refused: store_invalid, so that a bad name or a missing argument
+ * (the operator's typing, often) is not counted against the store's health. */
 static int kb_missing(struct store *st, const char *what, const char *name)
 {
-    store_set_error(st, "store: %s: %s is missing", what, name);
-    return -1;
+    return store_invalid(st, "store: %s: %s is missing", what, name);
 }
 
 static bool kb_name_ok(const char *kb)
@@ -37,11 +38,9 @@ static bool kb_name_ok(const char *kb)
 
 static int check_kb(struct store *st, const char *what, const char *kb)
 {
-    if (!kb_name_ok(kb)) {
-        store_set_error(st, "store: %s: a knowledge base name is 1-%d characters, without control characters", what,
-                        KB_NAME_MAX);
-        return -1;
-    }
+    if (!kb_name_ok(kb))
+        return store_invalid(st, "store: %s: a knowledge base name is 1-%d characters, without control characters",
+                             what, KB_NAME_MAX);
     return 0;
 }
 

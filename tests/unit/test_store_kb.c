@@ -502,14 +502,19 @@ static void test_hostile_input(void **state)
     assert_string_equal(hits[0].path, "/h'\"");
     kb_hits_free(hits, n);
     /* Names the store refuses; empty questions find nothing. */
+    /* A refusal is about the arguments, not the store: /healthz stays healthy. */
+    assert_int_equal(store_probe_write(fx->st, 1000), 0);
     struct kb_put put = {"bad\nname", "/x", "x", "h", 1, NULL, 0, NULL, NULL};
     int64_t id;
     enum kb_put_status status;
     assert_int_equal(store_kb_put(fx->st, &put, 1, &id, &status), -1);
+    assert_non_null(strstr(store_last_error(fx->st), "knowledge base name"));
     assert_int_equal(store_kb_search(fx->st, "default", NULL, 0, 5, &hits, &n), 0);
     assert_int_equal(n, 0);
     const char *empty[] = {""};
     assert_int_equal(store_kb_search(fx->st, "default", empty, 1, 5, &hits, &n), -1);
+    assert_int_equal(store_kb_bind(fx->st, "", "default", 1), -1);
+    assert_int_equal(store_probe_write(fx->st, 1001), 0);
 }
 
 /* PostgreSQL and SQLite rank alike: the same documents in both, the same
