@@ -593,6 +593,22 @@ static bool role_valid(enum turn_role role)
     return role == TURN_USER || role == TURN_ASSISTANT || role == TURN_CONTEXT;
 }
 
+/* What every finish (store_job_finish and the memory and summary jobs'
+ * finishes) records whatever the job was: a known outcome and, when there is
+ * one, a charge the usage table takes (its columns are NOT NULL). Returns 0,
+ * or -1 with the error set. */
+static int finish_check(struct store *st, const char *what, const struct job_finish *finish)
+{
+    if ((size_t)finish->outcome >= N_OUTCOMES)
+        return store_invalid(st, "store: %s: unknown outcome %d", what, (int)finish->outcome);
+    const struct store_charge *c = finish->charge;
+    if (c && (!c->user_id || !c->chat_id || !c->model))
+        return missing(st, what, "charge user, chat or model");
+    if (c && (c->prompt_tokens < 0 || c->completion_tokens < 0))
+        return store_invalid(st, "store: %s: a charge of negative tokens", what);
+    return 0;
+}
+
 int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const struct job_finish *finish)
 {
     if (!st)
@@ -601,9 +617,8 @@ int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, 
         return missing(st, "job finish", "event_id");
     if (!finish)
         return missing(st, "job finish", "finish");
-    if ((size_t)finish->outcome >= N_OUTCOMES) {
-        return store_invalid(st, "store: job finish: unknown outcome %d", (int)finish->outcome);
-    }
+    if (finish_check(st, "job finish", finish) != 0)
+        return -1;
     if (finish->n_turns > 0 && !finish->turns)
         return missing(st, "job finish", "turns");
     if (finish->n_sent > 0 && !finish->sent_ids)
@@ -619,11 +634,6 @@ int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, 
     for (size_t i = 0; i < finish->n_sent; i++)
         if (!finish->sent_ids[i])
             return missing(st, "job finish", "sent id");
-    const struct store_charge *c = finish->charge;
-    if (c && (!c->user_id || !c->chat_id || !c->model))
-        return missing(st, "job finish", "charge user, chat or model");
-    if (c && (c->prompt_tokens < 0 || c->completion_tokens < 0))
-        return store_invalid(st, "store: job finish: a charge of negative tokens");
     return st->ops->job_finish(st, event_id, claim_gen, finish, clock_now_ms());
 }
 
@@ -926,8 +936,8 @@ int store_memory_job_finish(struct store *st, const char *event_id, int64_t clai
         return missing(st, "memory job finish", "user_id");
     if (!finish)
         return missing(st, "memory job finish", "finish");
-    if ((size_t)finish->outcome >= N_OUTCOMES)
-        return store_invalid(st, "store: memory job finish: unknown outcome %d", (int)finish->outcome);
+    if (finish_check(st, "memory job finish", finish) != 0)
+        return -1;
     if (finish->n_turns || finish->n_sent)
         return store_invalid(st, "store: memory job finish: an extraction has no turns nor sent messages");
     if (n > 0 && !facts)
@@ -987,8 +997,8 @@ int store_summary_job_finish(struct store *st, const char *event_id, int64_t cla
         return missing(st, "summary job finish", "summary");
     if (!finish)
         return missing(st, "summary job finish", "finish");
-    if ((size_t)finish->outcome >= N_OUTCOMES)
-        return store_invalid(st, "store: summary job finish: unknown outcome %d", (int)finish->outcome);
+    if (finish_check(st, "summary job finish", finish) != 0)
+        return -1;
     if (finish->n_turns || finish->n_sent)
         return store_invalid(st, "store: summary job finish: a fold has no turns nor sent messages");
     return st->ops->summary_job_finish(st, event_id, claim_gen, chat_id, summary, upto_seq, finish,

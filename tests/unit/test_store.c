@@ -2107,6 +2107,15 @@ static void test_memory(void **state)
     struct job_finish f = { .outcome = OUTCOME_ANSWERED, .model = "cheap", .usage = { 1, 2, 3 } };
     assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen + 1, "U1", got, 2, upto, &f), 1);
     assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+    /* A charge the usage table cannot take is refused, nothing written. */
+    struct store_charge bad = { "U1", "U1", NULL, 100, 1, 2, false };
+    f.charge = &bad;
+    assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen, "U1", got, 2, upto, &f), -1);
+    bad.model = "cheap";
+    bad.prompt_tokens = -1;
+    assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen, "U1", got, 2, upto, &f), -1);
+    assert_int_equal(facts_of(fx->st, "U1", &facts), 0);
+    f.charge = NULL;
     assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen, "U1", got, 2, upto, &f), 0);
     assert_int_equal(job_done(fx->st, job.event_id, job.claim_gen), 1); /* it is finished */
     assert_int_equal(store_memory_job_finish(fx->st, job.event_id, job.claim_gen, "U1", got, 2, upto, &f), 1);
@@ -2168,6 +2177,14 @@ static void test_summary(void **state)
     claim_task(fx->st, "chatA", &job);
     assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen + 1, "chatA", "S1", a1, &f), 1);
     assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 0);
+    struct store_charge bad = { NULL, "chatA", "cheap", 100, 1, 2, false };
+    f.charge = &bad;
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "S1", a1, &f), -1);
+    bad.user_id = "";
+    bad.completion_tokens = -5;
+    assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "S1", a1, &f), -1);
+    assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 0);
+    f.charge = NULL;
     assert_int_equal(store_summary_job_finish(fx->st, job.event_id, job.claim_gen, "chatA", "S1", a1, &f), 0);
     job_free(&job);
     assert_int_equal(store_summary_get(fx->st, "chatA", &summary, &upto), 1);
