@@ -577,7 +577,8 @@ struct store_forget_counts {
  * cached display names of the user `id` in every chat, and the user's turns
  * in group and room histories with the bot's answer right after each, and
  * the token usage charged to `id` (as a user or as a chat) with its budget
- * notices (not counted in `counts`).
+ * notices, and the knowledge base bound to the chat `id` (not counted in
+ * `counts`).
  * The user's group turns are found by the user id kept with each turn; a
  * turn written before ids were kept (schema 6), by a name cached for that
  * user in that chat (linebot_profiles). Finished inbox rows keep their

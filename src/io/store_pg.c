@@ -2317,7 +2317,7 @@ static int pg_admin_history(struct store *st, const char *chat_id, struct turn *
 static int pg_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
 {
     int64_t budget_rows = 0; /* not reported */
-    int64_t settings = 0; /* the user's memory settings and the chat's summary: not reported */
+    int64_t settings = 0; /* the user's memory settings, the chat's summary and knowledge base: not reported */
     const struct {
         const char *sql;
         int64_t *count;
@@ -2337,6 +2337,7 @@ static int pg_admin_forget(struct store *st, const char *id, struct store_forget
         {SQL_FORGET_MEMORY, &counts->memory},
         {SQL_FORGET_MEMORY_USER, &settings},
         {SQL_FORGET_SUMMARY, &settings},
+        {SQL_KB_UNBIND, &settings}, /* the knowledge base the operator chose for the chat */
     };
     struct params p = { .n = 0 };
 

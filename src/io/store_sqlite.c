@@ -2337,7 +2337,7 @@ static int sq_admin_history(struct store *st, const char *chat_id, struct turn *
 static int sq_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
 {
     int64_t budget_rows = 0; /* not reported */
-    int64_t settings = 0; /* the user's memory settings and the chat's summary: not reported */
+    int64_t settings = 0; /* the user's memory settings, the chat's summary and knowledge base: not reported */
     const struct {
         enum stmt_id id;
         int64_t *count;
@@ -2357,6 +2357,7 @@ static int sq_admin_forget(struct store *st, const char *id, struct store_forget
         {STMT_FORGET_MEMORY, &counts->memory},
         {STMT_FORGET_MEMORY_USER, &settings},
         {STMT_FORGET_SUMMARY, &settings},
+        {STMT_KB_UNBIND, &settings}, /* the knowledge base the operator chose for the chat */
     };
 
     if (tx_begin(st) != 0)

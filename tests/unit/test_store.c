@@ -1444,6 +1444,54 @@ static void test_admin_forget(void **state)
     assert_int_equal(store_admin_forget(fx->st, "", &c), -1);
 }
 
+/* Issue 15's list for a user beyond the history: the summary, the model and
+ * persona choices, the memory and its settings, the usage rows and budget
+ * notices, and the chat's knowledge base binding all go; another user's and
+ * the group's stay. Counted by SQL behind the store's back. */
+static void test_admin_forget_everything(void **state)
+{
+    struct fixture *fx = *state;
+    struct store_charge mine = { "U1", "G1", "big", 100, 10, 5, false };
+    struct store_charge other = { "U2", "G1", "big", 100, 3, 4, false };
+    struct job_finish f = { .outcome = OUTCOME_ANSWERED, .usage = { -1, -1, -1 }, .charge = &mine };
+    struct store_forget_counts c;
+    struct job job;
+
+    add_event(fx->st, "e1", "G1", 1);
+    add_event(fx->st, "e2", "G1", 2);
+    claim_expect(fx->st, "e1", &job);
+    assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen, &f), 0);
+    job_free(&job);
+    claim_expect(fx->st, "e2", &job);
+    f.charge = &other;
+    assert_int_equal(store_job_finish(fx->st, "e2", job.claim_gen, &f), 0);
+    job_free(&job);
+    assert_int_equal(store_budget_notice(fx->st, "U1", 100, "e1", 1), 1);
+    assert_int_equal(store_budget_notice(fx->st, "G1", 100, "e2", 1), 1);
+    assert_int_equal(store_chat_persona_set(fx->st, "U1", "pirate", NULL, 1), 0);
+    assert_int_equal(store_memory_add(fx->st, "U1", "U1", NULL, "Likes tea", 1), 0);
+    assert_int_equal(store_memory_opt_out(fx->st, "U1", true, 1), 0);
+    assert_int_equal(store_memory_opt_out(fx->st, "U2", true, 1), 0);
+    add_turn(fx->st, "U1", TURN_USER, "hi", "m1", 1);
+    add_turn(fx->st, "G1", TURN_USER, "hello all", "m2", 2);
+    admin_exec(fx, "INSERT INTO %slinebot_summaries (chat_id, summary, upto_seq, updated_at_ms)"
+                   " SELECT chat_id, 'what was said', max(seq), 1 FROM %slinebot_history GROUP BY chat_id");
+    admin_exec(fx, "INSERT INTO %slinebot_kb (name, created_at_ms) VALUES ('docs', 1)");
+    assert_int_equal(store_kb_bind(fx->st, "U1", "docs", 1), 0);
+    assert_int_equal(store_kb_bind(fx->st, "G1", "docs", 1), 0);
+
+    assert_int_equal(store_admin_forget(fx->st, "U1", &c), 0);
+    assert_int_equal(c.personas, 1);
+    assert_int_equal(c.memory, 1);
+    expect_admin_text(fx, "SELECT count(*) FROM %slinebot_chat_personas", "0");
+    expect_admin_text(fx, "SELECT count(*) FROM %slinebot_memory", "0");
+    expect_admin_text(fx, "SELECT count(*) || ':' || min(user_id) FROM %slinebot_memory_users", "1:U2");
+    expect_admin_text(fx, "SELECT count(*) || ':' || min(user_id) FROM %slinebot_usage", "1:U2");
+    expect_admin_text(fx, "SELECT count(*) || ':' || min(subject) FROM %slinebot_budget_notices", "1:G1");
+    expect_admin_text(fx, "SELECT count(*) || ':' || min(chat_id) FROM %slinebot_summaries", "1:G1");
+    expect_admin_text(fx, "SELECT count(*) || ':' || min(chat_id) FROM %slinebot_kb_bindings", "1:G1");
+}
+
 /* ---- profiles, rate limits, retention ---- */
 
 static void test_profiles(void **state)
@@ -3925,6 +3973,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_admin_reads),
         STORE_TEST(test_admin_forget),
         STORE_TEST(test_admin_forget_by_user_id),
+        STORE_TEST(test_admin_forget_everything),
         STORE_TEST(test_profiles),
         STORE_TEST(test_profile_language),
         STORE_TEST(test_chat_models),
