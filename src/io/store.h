@@ -575,7 +575,8 @@ struct store_forget_counts {
  * in ONE transaction: what store_forget_chat drops for the chat `id` (its
  * persona included), the
  * cached display names of the user `id` in every chat, and the user's turns
- * in group and room histories with the bot's answer right after each, and
+ * in group and room histories with the bot's answer right after each (and
+ * the summary of a group that covers one of those turns), and
  * the token usage charged to `id` (as a user or as a chat) with its budget
  * notices, and the knowledge base bound to the chat `id` (not counted in
  * `counts`).

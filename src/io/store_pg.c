@@ -2221,6 +2221,12 @@ static int pg_purge(struct store *st, int64_t before_ms, int64_t dedup_before_ms
     "   WHERE a.chat_id = h.chat_id AND a.seq > h.seq)"                                        \
     "  FROM linebot_history AS h WHERE h.chat_id <> $1"                                        \
     "  AND h.role = 'user' AND " SQL_SPEAKER_IS_USER("h") ")"
+/* A group's summary that covers one of the user's turns tells what they said
+ * there: it goes, before the turns do (the next fold writes a new one). */
+#define SQL_FORGET_GROUP_SUMMARIES                                                             \
+    "DELETE FROM linebot_summaries WHERE chat_id <> $1 AND EXISTS (SELECT 1"                   \
+    " FROM linebot_history AS h WHERE h.chat_id = linebot_summaries.chat_id"                   \
+    " AND h.seq <= linebot_summaries.upto_seq AND h.role = 'user' AND " SQL_SPEAKER_IS_USER("h") ")"
 #define SQL_FORGET_GROUP_TURNS                                                                 \
     "DELETE FROM linebot_history WHERE chat_id <> $1"                                          \
     " AND role IN ('user', 'context') AND " SQL_SPEAKER_IS_USER("linebot_history")
@@ -2312,8 +2318,8 @@ static int pg_admin_history(struct store *st, const char *chat_id, struct turn *
     return 0;
 }
 
-/* One transaction; the group turns go first, while the profiles that name
- * the user are still there. */
+/* One transaction; the group summaries and turns go first, while the
+ * profiles that name the user are still there. */
 static int pg_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
 {
     int64_t budget_rows = 0; /* not reported */
@@ -2322,6 +2328,7 @@ static int pg_admin_forget(struct store *st, const char *id, struct store_forget
         const char *sql;
         int64_t *count;
     } steps[] = {
+        {SQL_FORGET_GROUP_SUMMARIES, &settings},
         {SQL_FORGET_GROUP_ANSWERS, &counts->group_turns},
         {SQL_FORGET_GROUP_TURNS, &counts->group_turns},
         {SQL_HISTORY_CLEAR, &counts->turns},

@@ -771,6 +771,13 @@ static const char schema_fresh[] =
                             "   WHERE a.chat_id = h.chat_id AND a.seq > h.seq)"                \
                             "  FROM linebot_history AS h WHERE h.chat_id <> ?1"                \
                             "  AND h.role = 'user' AND " SPEAKER_IS_USER("h") ")")             \
+    /* A group's summary that covers one of the user's turns tells what they \
+     * said there: it goes, before the turns do (the next fold writes anew). */ \
+    X(FORGET_GROUP_SUMMARIES, "DELETE FROM linebot_summaries WHERE chat_id <> ?1 AND EXISTS" \
+                              " (SELECT 1 FROM linebot_history AS h"                           \
+                              "  WHERE h.chat_id = linebot_summaries.chat_id"                  \
+                              "  AND h.seq <= linebot_summaries.upto_seq AND h.role = 'user'"  \
+                              "  AND " SPEAKER_IS_USER("h") ")")                               \
     X(FORGET_GROUP_TURNS, "DELETE FROM linebot_history WHERE chat_id <> ?1"                    \
                           " AND role IN ('user', 'context') AND " SPEAKER_IS_USER("linebot_history")) \
     X(FORGET_USER_PROFILES, "DELETE FROM linebot_profiles WHERE chat_id = ?1 OR user_id = ?1")
@@ -2332,8 +2339,8 @@ static int sq_admin_history(struct store *st, const char *chat_id, struct turn *
     return 0;
 }
 
-/* One transaction; the group turns go first, while the profiles that name
- * the user are still there. */
+/* One transaction; the group summaries and turns go first, while the
+ * profiles that name the user are still there. */
 static int sq_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts)
 {
     int64_t budget_rows = 0; /* not reported */
@@ -2342,6 +2349,7 @@ static int sq_admin_forget(struct store *st, const char *id, struct store_forget
         enum stmt_id id;
         int64_t *count;
     } steps[] = {
+        {STMT_FORGET_GROUP_SUMMARIES, &settings},
         {STMT_FORGET_GROUP_ANSWERS, &counts->group_turns},
         {STMT_FORGET_GROUP_TURNS, &counts->group_turns},
         {STMT_HISTORY_CLEAR, &counts->turns},

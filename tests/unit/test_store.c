@@ -1444,10 +1444,11 @@ static void test_admin_forget(void **state)
     assert_int_equal(store_admin_forget(fx->st, "", &c), -1);
 }
 
-/* Issue 15's list for a user beyond the history: the summary, the model and
- * persona choices, the memory and its settings, the usage rows and budget
- * notices, and the chat's knowledge base binding all go; another user's and
- * the group's stay. Counted by SQL behind the store's back. */
+/* Issue 15's list for a user beyond the history: the summary (hers, and a
+ * group's that covers her words), the model and persona choices, the memory
+ * and its settings, the usage rows and budget notices, and the chat's
+ * knowledge base binding all go; another user's and the group's stay.
+ * Counted by SQL behind the store's back. */
 static void test_admin_forget_everything(void **state)
 {
     struct fixture *fx = *state;
@@ -1474,6 +1475,11 @@ static void test_admin_forget_everything(void **state)
     assert_int_equal(store_memory_opt_out(fx->st, "U2", true, 1), 0);
     add_turn(fx->st, "U1", TURN_USER, "hi", "m1", 1);
     add_turn(fx->st, "G1", TURN_USER, "hello all", "m2", 2);
+    struct turn said[] = {
+        { TURN_USER, (char *)"Alice", (char *)"my address is", (char *)"m3", 3, (char *)"U1" },
+        { TURN_ASSISTANT, NULL, (char *)"noted", (char *)"s3", 4, NULL },
+    };
+    finish_with(fx->st, "G2", said, 2, NULL, 0, 0); /* G2's summary will cover her words */
     admin_exec(fx, "INSERT INTO %slinebot_summaries (chat_id, summary, upto_seq, updated_at_ms)"
                    " SELECT chat_id, 'what was said', max(seq), 1 FROM %slinebot_history GROUP BY chat_id");
     admin_exec(fx, "INSERT INTO %slinebot_kb (name, created_at_ms) VALUES ('docs', 1)");
