@@ -618,6 +618,7 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     "INSERT INTO linebot_memory_users (user_id, opted_out, updated_at_ms) VALUES ($1, $2, $3)" \
     " ON CONFLICT (user_id) DO UPDATE SET opted_out = excluded.opted_out,"                     \
     " updated_at_ms = excluded.updated_at_ms"
+#define SQL_MEMORY_TOLD "SELECT 1 FROM linebot_memory_users WHERE user_id = $1 AND told"
 #define SQL_MEMORY_TELL                                                                        \
     "INSERT INTO linebot_memory_users AS u (user_id, told, updated_at_ms) VALUES ($1, true, $2)" \
     " ON CONFLICT (user_id) DO UPDATE SET told = true, updated_at_ms = excluded.updated_at_ms" \
@@ -2479,14 +2480,23 @@ static int pg_memory_opt_out(struct store *st, const char *user_id, bool opted_o
     return simple(st, "memory opt out", SQL_MEMORY_OPT_OUT, &p);
 }
 
+/* Asked on every answer in a 1:1 chat: a read answers it once the user was
+ * told (the upsert's row lock would write to the table every time). */
 static int pg_memory_tell(struct store *st, const char *user_id, int64_t now_ms)
 {
     struct params p = { .n = 0 };
     int64_t changes = 0;
 
     param_text(&p, user_id);
+    PGresult *res = lookup(st, "memory tell", SQL_MEMORY_TOLD, &p);
+    if (!res)
+        return -1;
+    bool told = PQntuples(res) > 0;
+    PQclear(res);
+    if (told)
+        return 0;
     param_int(&p, now_ms);
-    if (pg_ready(st, "memory tell") != 0 || run(st, "memory tell", SQL_MEMORY_TELL, &p, &changes) != 0)
+    if (run(st, "memory tell", SQL_MEMORY_TELL, &p, &changes) != 0)
         return -1;
     return changes > 0 ? 1 : 0;
 }

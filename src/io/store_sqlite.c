@@ -702,6 +702,7 @@ static const char schema_fresh[] =
     X(MEMORY_OPT_OUT, "INSERT INTO linebot_memory_users (user_id, opted_out, updated_at_ms)"   \
                       " VALUES (?1, ?2, ?3) ON CONFLICT (user_id) DO UPDATE SET"               \
                       " opted_out = excluded.opted_out, updated_at_ms = excluded.updated_at_ms") \
+    X(MEMORY_TOLD, "SELECT 1 FROM linebot_memory_users WHERE user_id = ?1 AND told = 1")      \
     X(MEMORY_TELL, "INSERT INTO linebot_memory_users (user_id, told, updated_at_ms)"           \
                    " VALUES (?1, 1, ?2) ON CONFLICT (user_id) DO UPDATE SET told = 1,"         \
                    " updated_at_ms = excluded.updated_at_ms WHERE linebot_memory_users.told = 0") \
@@ -2507,8 +2508,18 @@ static int sq_memory_opt_out(struct store *st, const char *user_id, bool opted_o
     return run_changes(st, s, rc, "memory opt out", NULL);
 }
 
+/* Asked on every answer in a 1:1 chat: a read answers it once the user was
+ * told, so that the answer does not take the write lock for nothing. */
 static int sq_memory_tell(struct store *st, const char *user_id, int64_t now_ms)
 {
+    sqlite3_stmt *told = stmt(st, STMT_MEMORY_TOLD);
+    int found = lookup(st, told, bind_text(told, 1, user_id), "memory tell");
+    if (found != 0) {
+        if (found == 1)
+            finish(told);
+        return found == 1 ? 0 : -1;
+    }
+
     sqlite3_stmt *s = stmt(st, STMT_MEMORY_TELL);
     int rc = bind_text(s, 1, user_id);
     int changes = 0;

@@ -2115,6 +2115,15 @@ static void test_memory(void **state)
     /* The notice is given once; the opt-out is kept. */
     assert_int_equal(store_memory_tell(fx->st, "U1", 40), 1);
     assert_int_equal(store_memory_tell(fx->st, "U1", 41), 0);
+    if (!fx->backend->is_sqlite) { /* asked on every answer: once told, a read, no write */
+        admin_exec(fx, "CREATE FUNCTION %sno_writes() RETURNS trigger LANGUAGE plpgsql AS"
+                       " $$BEGIN RAISE EXCEPTION 'memory tell wrote'; END$$;"
+                       "CREATE TRIGGER no_writes BEFORE INSERT OR UPDATE ON %slinebot_memory_users"
+                       " FOR EACH STATEMENT EXECUTE FUNCTION %sno_writes();");
+        assert_int_equal(store_memory_tell(fx->st, "U1", 41), 0);
+        assert_int_equal(store_memory_tell(fx->st, "U9", 41), -1); /* the oracle: a write fails */
+        admin_exec(fx, "DROP FUNCTION %sno_writes() CASCADE");
+    }
     assert_int_equal(store_memory_opt_out(fx->st, "U1", true, 42), 0);
     assert_int_equal(store_memory_user(fx->st, "U1", &u), 0);
     assert_true(u.told);
