@@ -596,8 +596,10 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
 #define SQL_MEMORY_FACTS                                                                       \
     "SELECT id, fact, chat_id, message_id, created_at_ms, used FROM linebot_memory"            \
     " WHERE user_id = $1 ORDER BY used DESC, id DESC"
+/* "C": ASCII case only, as SQLite's lower() (the database's locale would fold more). */
 #define SQL_MEMORY_BUMP                                                                        \
-    "UPDATE linebot_memory SET used = used + 1 WHERE user_id = $1 AND lower(fact) = lower($2::text)"
+    "UPDATE linebot_memory SET used = used + 1 WHERE user_id = $1"                             \
+    " AND lower(fact COLLATE \"C\") = lower($2::text COLLATE \"C\")"
 #define SQL_MEMORY_INSERT                                                                      \
     "INSERT INTO linebot_memory (user_id, fact, chat_id, message_id, created_at_ms)"           \
     " VALUES ($1, $2, $3, $4, $5)"

@@ -2085,6 +2085,11 @@ static void test_memory(void **state)
     assert_string_equal(facts[0].text, "Is vegetarian");
     assert_int_equal(facts[0].used, 2);
     memory_facts_free(facts, 2);
+    /* ASCII case only, on every backend (PostgreSQL's lower() follows the locale). */
+    assert_int_equal(store_memory_add(fx->st, "U3", "U3", NULL, "Lives in \xc3\x85lesund", 13), 0);
+    assert_int_equal(store_memory_add(fx->st, "U3", "U3", NULL, "LIVES IN \xc3\xa5lesund", 14), 0);
+    assert_int_equal(facts_of(fx->st, "U3", &facts), 2);
+    memory_facts_free(facts, 2);
     /* At most MEMORY_KEEP_MAX: the lowest ranked (the oldest of the least said) go. */
     for (int i = 0; i < MEMORY_KEEP_MAX + 5; i++) {
         char text[32];
