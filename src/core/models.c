@@ -29,15 +29,11 @@ static const char *const known_fields[] = {
     "vision", "audio", "audio_via", "input_price", "output_price",
 };
 
-/* The non-empty value of `key` in a KEY=VALUE array (the last one wins, as
- * in a shell), or NULL. */
+/* The non-empty value of `key` in a KEY=VALUE array, or NULL: an empty
+ * variable counts as unset, as config.c reads every setting. */
 static const char *env_value(char *const *env, const char *key)
 {
-    const char *found = NULL;
-    size_t klen = strlen(key);
-    for (char *const *e = env; e && *e; e++)
-        if (strncmp(*e, key, klen) == 0 && (*e)[klen] == '=')
-            found = *e + klen + 1;
+    const char *found = settings_env_get(env, key);
     return found && found[0] ? found : NULL;
 }
 
