@@ -88,6 +88,14 @@ static void test_terms_dedup(void **state)
     assert_string_equal(joined, "料金 price 金表");
     free(joined);
     kb_terms_free(&t);
+    /* Each term where it first came, not in sorted order. */
+    q = "zeta alpha zeta beta alpha gamma beta zeta";
+    kb_terms_of(q, strlen(q), &t);
+    kb_terms_dedup(&t);
+    joined = kb_terms_join(&t);
+    assert_string_equal(joined, "zeta alpha beta gamma");
+    free(joined);
+    kb_terms_free(&t);
 }
 
 /* ---- documents and chunks ---- */
