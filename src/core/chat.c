@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/command.h"
 #include "core/format.h"
 #include "core/memory.h"
 #include "core/models.h"
@@ -255,18 +256,10 @@ static void decide(struct chat_decision *d, enum chat_action action, const char 
 
 bool chat_parse_model_command(const char *text, const char **name, size_t *name_len)
 {
-    static const char command[] = "/model";
-    size_t n = strlen(command);
-    if (!text || strncasecmp(text, command, n) != 0 || (text[n] && !is_space_byte((unsigned char)text[n])))
+    const char *arg = command_arg(text, "model", name_len);
+    if (!arg)
         return false;
-    const char *arg = text + n;
-    while (is_space_byte((unsigned char)*arg))
-        arg++;
-    size_t len = strlen(arg);
-    while (len > 0 && is_space_byte((unsigned char)arg[len - 1]))
-        len--;
     *name = arg;
-    *name_len = len;
     return true;
 }
 
@@ -300,34 +293,10 @@ static bool decide_model_command(const struct config *cfg, const struct line_eve
 
 /* ---- /persona (issue 11) ---- */
 
-/* The argument of `name` when `text` is that command ("/name" or "／name",
- * the name in any case, then the end or a space), trimmed; NULL otherwise. */
-static const char *command_arg(const char *text, const char *name, size_t *arg_len)
-{
-    const char *p;
-    if (text[0] == '/')
-        p = text + 1;
-    else if (strncmp(text, "\xef\xbc\x8f" /* ／ */, 3) == 0)
-        p = text + 3;
-    else
-        return NULL;
-    size_t n = strlen(name);
-    if (strncasecmp(p, name, n) != 0 || (p[n] && !is_space_byte((unsigned char)p[n])))
-        return NULL;
-    const char *arg = p + n;
-    while (is_space_byte((unsigned char)*arg))
-        arg++;
-    size_t len = strlen(arg);
-    while (len > 0 && is_space_byte((unsigned char)arg[len - 1]))
-        len--;
-    *arg_len = len;
-    return arg;
-}
-
 bool chat_parse_persona_command(const char *text, enum chat_persona_op *op, const char **arg, size_t *arg_len)
 {
     size_t len = 0;
-    const char *a = text ? command_arg(text, "persona", &len) : NULL;
+    const char *a = command_arg(text, "persona", &len);
     if (!a)
         return false;
     *op = PERSONA_SHOW;

@@ -9,13 +9,11 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/utf8.h"
 
 static size_t chars_of(const char *s)
 {
-    size_t n = 0;
-    for (; s && *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
+    return s ? utf8_chars(s, strlen(s)) : 0;
 }
 
 size_t kb_answer_pick(const struct kb_source *src, size_t n, size_t budget)
@@ -75,16 +73,7 @@ char *kb_answer_context(const struct kb_source *src, size_t n, size_t budget)
         adds(&b, "\n");
         const char *body = src[i].body ? src[i].body : "";
         size_t len = strlen(body);
-        if (chars_of(body) > budget) { /* only the first can be longer: cut it */
-            size_t bytes = 0, c = 0;
-            while (bytes < len && c < budget) {
-                bytes++;
-                while (bytes < len && ((unsigned char)body[bytes] & 0xc0) == 0x80)
-                    bytes++;
-                c++;
-            }
-            len = bytes;
-        }
+        len = utf8_chars_prefix(body, len, budget); /* only the first can be longer: cut it */
         add(&b, body, len);
         adds(&b, "\n");
     }

@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/utf8.h"
 
 #define MAX_LEVELS 6
 
@@ -39,14 +40,6 @@ static int32_t cp_at(const char *s, size_t len, size_t i, size_t *n)
     utf8proc_ssize_t l = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
     *n = l > 0 ? (size_t)l : 1;
     return l > 0 ? cp : 0xfffd;
-}
-
-static size_t count_chars(const char *s, size_t len)
-{
-    size_t chars = 0;
-    for (size_t i = 0; i < len; i++)
-        chars += ((unsigned char)s[i] & 0xc0) != 0x80;
-    return chars;
 }
 
 /* ---- blocks ---- */
@@ -318,7 +311,7 @@ static void split_sentences(struct units *u, const char *s, size_t len, size_t t
                 break;
             i += n;
         }
-        size_t chars = count_chars(s + start, i - start);
+        size_t chars = utf8_chars(s + start, i - start);
         if (chars > target)
             add_long_sentence(u, s + start, i - start, first, target, overlap);
         else

@@ -118,13 +118,13 @@ static void walk(struct reader *r, const xmlNode *n, bool pre, int depth)
             continue;
         const char *name = (const char *)c->name;
         if (strcasecmp(name, "title") == 0 && !r->doc->title) {
+            /* White space collapsed as in a heading; the space due in the
+             * paragraph around it stays due. */
             struct buf t;
-            buf_init(&t, 4096);
+            buf_init(&t, SIZE_MAX / 2);
             bool space = r->space;
             r->space = false;
-            for (const xmlNode *k = c->children; k; k = k->next)
-                if (k->type == XML_TEXT_NODE && k->content && buf_adds(&t, (const char *)k->content) != 0)
-                    break;
+            text_of(r, c, &t, depth);
             r->doc->title = buf_take(&t, NULL);
             buf_free(&t);
             r->space = space;
@@ -162,7 +162,7 @@ static void walk(struct reader *r, const xmlNode *n, bool pre, int depth)
     }
 }
 
-/* The three functions of libxml2 used here, found once (see kb_html.h). The
+/* The four functions of libxml2 used here, found once (see kb_html.h). The
  * headers give the types of the tree; only these calls go through the
  * library, so its ABI (stable since 2.0) is all that must match. */
 static struct {
@@ -175,14 +175,20 @@ static struct {
 
 static void load_libxml(void)
 {
+    /* libxml2 2.14 renamed its library (libxml2.so.16); the tree and these
+     * four calls are the same in both. */
     void *h = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        h = dlopen("libxml2.so.16", RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return;
     /* POSIX: a function pointer read through a void * of the same size. */
     void *read = dlsym(h, "htmlReadMemory"), *root = dlsym(h, "xmlDocGetRootElement"),
          *free_doc = dlsym(h, "xmlFreeDoc"), *init = dlsym(h, "xmlInitParser");
-    if (!read || !root || !free_doc || !init)
+    if (!read || !root || !free_doc || !init) {
+        dlclose(h); /* not the library we know: read as if it were not there */
         return;
+    }
     memcpy(&libxml.read_memory, &read, sizeof read);
     memcpy(&libxml.root_element, &root, sizeof root);
     memcpy(&libxml.free_doc, &free_doc, sizeof free_doc);

@@ -142,19 +142,42 @@ void kb_terms_of(const char *text, size_t len, struct kb_terms *out)
     free(clean);
 }
 
+/* A term and its place in the text. */
+struct place {
+    const char *term;
+    size_t at;
+};
+
+static int place_cmp(const void *a, const void *b)
+{
+    const struct place *x = a, *y = b;
+    int c = strcmp(x->term, y->term);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
 void kb_terms_dedup(struct kb_terms *t)
 {
+    /* Sorted by term, then place, each term's repeats follow its first
+     * place: O(n log n), where comparing every pair would be millions of
+     * strcmp for a long message (a bigram a character) on the worker. */
+    if (t->n < 2)
+        return;
+    struct place *by_term = xcalloc(t->n, sizeof *by_term);
+    for (size_t i = 0; i < t->n; i++)
+        by_term[i] = (struct place){t->items[i], i};
+    qsort(by_term, t->n, sizeof *by_term, place_cmp);
+    bool *repeat = xcalloc(t->n, sizeof *repeat);
+    for (size_t i = 1; i < t->n; i++)
+        repeat[by_term[i].at] = strcmp(by_term[i].term, by_term[i - 1].term) == 0;
+    free(by_term);
     size_t kept = 0;
-
     for (size_t i = 0; i < t->n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < kept && !seen; j++)
-            seen = strcmp(t->items[j], t->items[i]) == 0;
-        if (seen)
+        if (repeat[i])
             free(t->items[i]);
         else
             t->items[kept++] = t->items[i];
     }
+    free(repeat);
     t->n = kept;
 }
 

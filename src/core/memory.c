@@ -17,40 +17,11 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/command.h"
 #include "core/format.h"
 #include "core/utf8.h"
 
 /* ---- commands ---- */
-
-static bool is_blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-/* `text` starts with `word` (after a slash of either width), in any case,
- * followed by a blank or the end: returns where the argument starts
- * (blanks skipped), else NULL. */
-static const char *command_arg(const char *text, const char *word)
-{
-    if (text[0] == '/')
-        text++;
-    else if (strncmp(text, "\xef\xbc\x8f" /* ／ */, 3) == 0)
-        text += 3;
-    else
-        return NULL;
-    size_t n = strlen(word);
-    if (strncasecmp(text, word, n) != 0 || (text[n] && !is_blank((unsigned char)text[n])))
-        return NULL;
-    text += n;
-    while (is_blank((unsigned char)*text))
-        text++;
-    return text;
-}
-
-static size_t trimmed_len(const char *s)
-{
-    size_t len = strlen(s);
-    while (len > 0 && is_blank((unsigned char)s[len - 1]))
-        len--;
-    return len;
-}
 
 static bool word_is(const char *arg, size_t len, const char *word)
 {
@@ -63,22 +34,21 @@ bool memory_parse_command(const char *text, struct memory_command *out)
     if (!text)
         return false;
     const char *arg;
-    if ((arg = command_arg(text, "remember"))) {
+    size_t len;
+    if ((arg = command_arg(text, "remember", &len))) {
         out->arg = arg;
-        out->arg_len = trimmed_len(arg);
-        out->verb = out->arg_len ? MEMORY_REMEMBER : MEMORY_USAGE;
+        out->arg_len = len;
+        out->verb = len ? MEMORY_REMEMBER : MEMORY_USAGE;
         return true;
     }
-    if ((arg = command_arg(text, "memory"))) {
-        size_t len = trimmed_len(arg);
+    if ((arg = command_arg(text, "memory", &len))) {
         out->verb = len == 0                    ? MEMORY_SHOW
                     : word_is(arg, len, "off") ? MEMORY_OPT_OUT
                     : word_is(arg, len, "on")  ? MEMORY_OPT_IN
                                                : MEMORY_USAGE;
         return true;
     }
-    if ((arg = command_arg(text, "forget"))) {
-        size_t len = trimmed_len(arg);
+    if ((arg = command_arg(text, "forget", &len))) {
         out->verb = MEMORY_USAGE;
         if (word_is(arg, len, "all")) {
             out->verb = MEMORY_FORGET_ALL;

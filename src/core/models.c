@@ -9,7 +9,6 @@
 #include "core/models.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/format.h"
+#include "core/json_items.h"
 #include "core/postback.h"
 #include "core/settings.h"
 #include "core/texts.h"
@@ -29,93 +29,34 @@ static const char *const known_fields[] = {
     "vision", "audio", "audio_via", "input_price", "output_price",
 };
 
-/* The non-empty value of `key` in a KEY=VALUE array (the last one wins, as
- * in a shell), or NULL. */
+/* The non-empty value of `key` in a KEY=VALUE array, or NULL: an empty
+ * variable counts as unset, as config.c reads every setting. */
 static const char *env_value(char *const *env, const char *key)
 {
-    const char *found = NULL;
-    size_t klen = strlen(key);
-    for (char *const *e = env; e && *e; e++)
-        if (strncmp(*e, key, klen) == 0 && (*e)[klen] == '=')
-            found = *e + klen + 1;
+    const char *found = settings_env_get(env, key);
     return found && found[0] ? found : NULL;
 }
 
-struct parse {
-    char *err;
-    size_t errlen;
-    size_t item;      /* 1-based, for messages */
-    const char *name; /* the item's name when known, for messages */
-};
-
-/* "LINEBOT_MODELS item N ("name") field F: complaint" */
-__attribute__((format(printf, 3, 4))) static int fail(struct parse *p, const char *field, const char *fmt, ...)
-{
-    char complaint[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(complaint, sizeof complaint, fmt, ap);
-    va_end(ap);
-    if (p->name)
-        snprintf(p->err, p->errlen, "LINEBOT_MODELS item %zu (\"%s\") field %s: %s", p->item, p->name, field,
-                 complaint);
-    else
-        snprintf(p->err, p->errlen, "LINEBOT_MODELS item %zu field %s: %s", p->item, field, complaint);
-    return -1;
-}
-
-static bool name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > MODELS_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
-/* A string field: NULL when absent; -1 when present but not a string. */
-static int get_string(struct parse *p, json_t *item, const char *field, bool required, const char **out)
-{
-    json_t *v = json_object_get(item, field);
-    *out = NULL;
-    if (!v || json_is_null(v)) {
-        if (required)
-            return fail(p, field, "is required");
-        return 0;
-    }
-    if (!json_is_string(v))
-        return fail(p, field, "must be a string");
-    *out = json_string_value(v);
-    if (required && !(*out)[0])
-        return fail(p, field, "must not be empty");
-    return 0;
-}
-
-static int get_bool(struct parse *p, json_t *item, const char *field, bool *out)
+static int get_bool(struct json_items *p, json_t *item, const char *field, bool *out)
 {
     json_t *v = json_object_get(item, field);
     *out = false;
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_boolean(v))
-        return fail(p, field, "must be true or false");
+        return json_items_fail(p, field, "must be true or false");
     *out = json_is_true(v);
     return 0;
 }
 
-static int get_price(struct parse *p, json_t *item, const char *field, double *out)
+static int get_price(struct json_items *p, json_t *item, const char *field, double *out)
 {
     json_t *v = json_object_get(item, field);
     *out = -1;
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < 0)
-        return fail(p, field, "must be a number of 0 or more (the price per million tokens)");
+        return json_items_fail(p, field, "must be a number of 0 or more (the price per million tokens)");
     *out = json_number_value(v);
     return 0;
 }
@@ -131,13 +72,13 @@ static const struct model_preset *find_preset(const struct model_preset *presets
 /* The key by the rule of today, per item: api_key_env when given (it must be
  * set), else LLM_API_KEY, else the preset's own variable (custom falls back
  * to OPENAI_API_KEY); ollama and custom may have none. */
-static int resolve_key(struct parse *p, char *const *env, const struct model_preset *preset, const char *key_env,
+static int resolve_key(struct json_items *p, char *const *env, const struct model_preset *preset, const char *key_env,
                        struct model_entry *m)
 {
     if (key_env) {
         const char *v = env_value(env, key_env);
         if (!v)
-            return fail(p, "api_key_env", "names %s, which is not set", key_env);
+            return json_items_fail(p, "api_key_env", "names %s, which is not set", key_env);
         m->api_key_env = xstrdup(key_env);
         m->api_key = settings_trim_credential(v, NULL); /* as every key: see core/settings.h */
         return 0;
@@ -149,8 +90,9 @@ static int resolve_key(struct parse *p, char *const *env, const struct model_pre
     if (!v && preset->provider == LLM_PROVIDER_CUSTOM)
         v = env_value(env, var = "OPENAI_API_KEY");
     if (!v && preset->provider != LLM_PROVIDER_OLLAMA && preset->provider != LLM_PROVIDER_CUSTOM)
-        return fail(p, "api_key_env", "is not given, and neither LLM_API_KEY nor %s is set: the %s provider "
-                                      "needs a key", preset->key_env ? preset->key_env : "a key", preset->name);
+        return json_items_fail(p, "api_key_env",
+                               "is not given, and neither LLM_API_KEY nor %s is set: the %s provider needs a key",
+                               preset->key_env ? preset->key_env : "a key", preset->name);
     m->api_key_env = v ? xstrdup(var) : NULL;
     m->api_key = settings_trim_credential(v ? v : "", NULL);
     return 0;
@@ -171,55 +113,48 @@ static void entry_free(struct model_entry *m)
     memset(m, 0, sizeof *m);
 }
 
-static void warn(struct model_catalogue *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(struct model_catalogue *c, const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    c->warnings = xrealloc_array(c->warnings, c->n_warnings + 1, sizeof *c->warnings);
-    c->warnings[c->n_warnings++] = xstrdup(line);
-}
-
-static int parse_item(struct parse *p, json_t *item, char *const *env, const struct model_preset *presets,
+static int parse_item(struct json_items *p, json_t *item, char *const *env, const struct model_preset *presets,
                       size_t n_presets, struct model_catalogue *c, struct model_entry *m)
 {
     const char *name, *model, *provider, *base_url, *key_env, *label, *audio_via;
     if (!json_is_object(item))
-        return fail(p, "(all)", "must be an object such as {\"name\": \"fast\", \"model\": \"gpt-4o-mini\"}");
-    if (get_string(p, item, "name", true, &name) != 0)
+        return json_items_fail(p, "(all)",
+                               "must be an object such as {\"name\": \"fast\", \"model\": \"gpt-4o-mini\"}");
+    if (json_items_string(p, item, "name", true, &name) != 0)
         return -1;
-    if (!name_valid(name))
-        return fail(p, "name", "must be 1 to %d characters of A-Z a-z 0-9 . _ -", MODELS_NAME_MAX);
+    if (!json_items_name_valid(name, MODELS_NAME_MAX))
+        return json_items_fail(p, "name", "must be 1 to %d characters of A-Z a-z 0-9 . _ -", MODELS_NAME_MAX);
     p->name = name;
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->items[i].name, name) == 0)
-            return fail(p, "name", "is used twice (also item %zu)", i + 1);
-    if (get_string(p, item, "model", true, &model) != 0 || get_string(p, item, "provider", false, &provider) != 0 ||
-        get_string(p, item, "base_url", false, &base_url) != 0 ||
-        get_string(p, item, "api_key_env", false, &key_env) != 0 || get_string(p, item, "label", false, &label) != 0 ||
-        get_string(p, item, "audio_via", false, &audio_via) != 0)
+            return json_items_fail(p, "name", "is used twice (also item %zu)", i + 1);
+    if (json_items_string(p, item, "model", true, &model) != 0 ||
+        json_items_string(p, item, "provider", false, &provider) != 0 ||
+        json_items_string(p, item, "base_url", false, &base_url) != 0 ||
+        json_items_string(p, item, "api_key_env", false, &key_env) != 0 ||
+        json_items_string(p, item, "label", false, &label) != 0 ||
+        json_items_string(p, item, "audio_via", false, &audio_via) != 0)
         return -1;
 
     const struct model_preset *preset = find_preset(presets, n_presets, provider ? provider : "openai");
     if (!preset)
-        return fail(p, "provider", "must be one of the LLM_PROVIDER values (openai, dashscope, dashscope-cn, "
-                                   "dashscope-us, ollama, custom)");
+        return json_items_fail(p, "provider",
+                               "must be one of the LLM_PROVIDER values (openai, dashscope, dashscope-cn, "
+                               "dashscope-us, ollama, custom)");
     if (!base_url || !base_url[0])
         base_url = preset->base_url;
     if (!base_url)
-        return fail(p, "base_url", "is required with provider custom");
+        return json_items_fail(p, "base_url", "is required with provider custom");
     struct http_url parsed;
     char why[128];
     if (http_url_split(base_url, &parsed, why, sizeof why) != 0)
-        return fail(p, "base_url", "must be an http:// or https:// URL with a host (%s)", why);
+        return json_items_fail(p, "base_url", "must be an http:// or https:// URL with a host (%s)", why);
     if (label && (!label[0] || !utf8_valid(label, strlen(label)) ||
                   utf16_len(label, strlen(label)) > MODELS_LABEL_MAX))
-        return fail(p, "label", "must be 1 to %d characters (LINE's limit for a button)", MODELS_LABEL_MAX);
+        return json_items_fail(p, "label", "must be 1 to %d characters (LINE's limit for a button)",
+                               MODELS_LABEL_MAX);
     if (key_env && !key_env[0])
-        return fail(p, "api_key_env", "must name an environment variable");
+        return json_items_fail(p, "api_key_env", "must name an environment variable");
 
     m->name = xstrdup(name);
     m->model = xstrdup(model);
@@ -235,15 +170,8 @@ static int parse_item(struct parse *p, json_t *item, char *const *env, const str
         get_price(p, item, "output_price", &m->output_price) != 0 || resolve_key(p, env, preset, key_env, m) != 0)
         return -1;
 
-    const char *field;
-    json_t *ignored;
-    json_object_foreach(item, field, ignored) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof known_fields / sizeof known_fields[0]; i++)
-            known = known || strcmp(field, known_fields[i]) == 0;
-        if (!known)
-            warn(c, "LINEBOT_MODELS item %zu (\"%s\"): unknown field \"%.64s\" is ignored", p->item, name, field);
-    }
+    json_items_warn_unknown(p, item, known_fields, sizeof known_fields / sizeof known_fields[0], &c->warnings,
+                            &c->n_warnings);
     return 0;
 }
 
@@ -251,23 +179,14 @@ int models_parse(const char *json, char *const *env, const struct model_preset *
                  const char *default_name, struct model_catalogue *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    json_error_t jerr;
-    json_t *root = json_loads(json ? json : "", JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf(err, errlen, "LINEBOT_MODELS is not valid JSON (line %d, column %d): %s", jerr.line, jerr.column,
-                 jerr.text);
+    json_t *root = json_items_load("LINEBOT_MODELS", json, MODELS_MAX, "models", err, errlen);
+    if (!root)
         return -1;
-    }
-    if (!json_is_array(root) || json_array_size(root) == 0 || json_array_size(root) > MODELS_MAX) {
-        snprintf(err, errlen, "LINEBOT_MODELS must be a JSON array of 1 to %d models", MODELS_MAX);
-        json_decref(root);
-        return -1;
-    }
     out->items = xcalloc(json_array_size(root), sizeof *out->items);
     size_t i;
     json_t *item;
     json_array_foreach(root, i, item) {
-        struct parse p = {.err = err, .errlen = errlen, .item = i + 1};
+        struct json_items p = {.setting = "LINEBOT_MODELS", .err = err, .errlen = errlen, .item = i + 1};
         struct model_entry m = {0};
         if (parse_item(&p, item, env, presets, n_presets, out, &m) != 0) {
             entry_free(&m);

@@ -1,13 +1,12 @@
 /* personas.c - persona presets (see personas.h).
  *
- * LINEBOT_PERSONAS is checked like LINEBOT_MODELS: in item order, and the
- * first problem ends the parse with a line that names the item and the
- * field, so that the operator can fix it from the start-up error alone.
- * Unknown fields are only warned about. */
+ * LINEBOT_PERSONAS is checked like LINEBOT_MODELS, with the same rules
+ * (core/json_items.h): in item order, and the first problem ends the parse
+ * with a line that names the item and the field, so that the operator can
+ * fix it from the start-up error alone. Unknown fields are only warned about. */
 #include "core/personas.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/format.h"
+#include "core/json_items.h"
 #include "core/postback.h"
 
 static const char *const known_fields[] = {"name", "label", "prompt"};
@@ -24,102 +24,36 @@ static const char *const known_fields[] = {"name", "label", "prompt"};
 /* "/persona set" and "/persona reset" are commands: no preset may hide them. */
 static const char *const reserved_names[] = {"set", "reset"};
 
-struct parse {
-    char *err;
-    size_t errlen;
-    size_t item;      /* 1-based, for messages */
-    const char *name; /* the item's name when known */
-};
-
-__attribute__((format(printf, 3, 4))) static int fail(struct parse *p, const char *field, const char *fmt, ...)
-{
-    char complaint[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(complaint, sizeof complaint, fmt, ap);
-    va_end(ap);
-    if (p->name)
-        snprintf(p->err, p->errlen, "LINEBOT_PERSONAS item %zu (\"%s\") field %s: %s", p->item, p->name, field,
-                 complaint);
-    else
-        snprintf(p->err, p->errlen, "LINEBOT_PERSONAS item %zu field %s: %s", p->item, field, complaint);
-    return -1;
-}
-
-static bool name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > PERSONAS_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
-/* A string field: NULL when absent; -1 when present but not a string. */
-static int get_string(struct parse *p, json_t *item, const char *field, bool required, const char **out)
-{
-    json_t *v = json_object_get(item, field);
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return required ? fail(p, field, "is required") : 0;
-    if (!json_is_string(v))
-        return fail(p, field, "must be a string");
-    *out = json_string_value(v);
-    if (required && !(*out)[0])
-        return fail(p, field, "must not be empty");
-    return 0;
-}
-
-static void warn(struct persona_catalogue *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(struct persona_catalogue *c, const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    c->warnings = xrealloc_array(c->warnings, c->n_warnings + 1, sizeof *c->warnings);
-    c->warnings[c->n_warnings++] = xstrdup(line);
-}
-
-static int parse_item(struct parse *p, json_t *item, struct persona_catalogue *c, struct persona *out)
+static int parse_item(struct json_items *p, json_t *item, struct persona_catalogue *c, struct persona *out)
 {
     const char *name, *label, *prompt;
     if (!json_is_object(item))
-        return fail(p, "(all)", "must be an object such as {\"name\": \"pirate\", \"prompt\": \"Talk like a pirate.\"}");
-    if (get_string(p, item, "name", true, &name) != 0)
+        return json_items_fail(p, "(all)",
+                               "must be an object such as {\"name\": \"pirate\", \"prompt\": \"Talk like a pirate.\"}");
+    if (json_items_string(p, item, "name", true, &name) != 0)
         return -1;
-    if (!name_valid(name))
-        return fail(p, "name", "must be 1 to %d characters of A-Z a-z 0-9 . _ -", PERSONAS_NAME_MAX);
+    if (!json_items_name_valid(name, PERSONAS_NAME_MAX))
+        return json_items_fail(p, "name", "must be 1 to %d characters of A-Z a-z 0-9 . _ -", PERSONAS_NAME_MAX);
     p->name = name;
     for (size_t i = 0; i < sizeof reserved_names / sizeof reserved_names[0]; i++)
         if (strcasecmp(name, reserved_names[i]) == 0)
-            return fail(p, "name", "must not be \"%s\" (/persona %s is a command)", reserved_names[i],
-                        reserved_names[i]);
+            return json_items_fail(p, "name", "must not be \"%s\" (/persona %s is a command)", reserved_names[i],
+                                   reserved_names[i]);
     for (size_t i = 0; i < c->n; i++)
         if (strcasecmp(c->items[i].name, name) == 0)
-            return fail(p, "name", "is used twice (also item %zu; names are compared regardless of case)", i + 1);
-    if (get_string(p, item, "label", false, &label) != 0 || get_string(p, item, "prompt", true, &prompt) != 0)
+            return json_items_fail(p, "name", "is used twice (also item %zu; names are compared regardless of case)",
+                                   i + 1);
+    if (json_items_string(p, item, "label", false, &label) != 0 ||
+        json_items_string(p, item, "prompt", true, &prompt) != 0)
         return -1;
     if (label && (!label[0] || utf16_len(label, strlen(label)) > PERSONAS_LABEL_MAX))
-        return fail(p, "label", "must be 1 to %d characters (LINE's limit for a button)", PERSONAS_LABEL_MAX);
+        return json_items_fail(p, "label", "must be 1 to %d characters (LINE's limit for a button)",
+                               PERSONAS_LABEL_MAX);
     if (utf16_len(prompt, strlen(prompt)) > PERSONAS_PROMPT_MAX)
-        return fail(p, "prompt", "must be at most %d characters", PERSONAS_PROMPT_MAX);
+        return json_items_fail(p, "prompt", "must be at most %d characters", PERSONAS_PROMPT_MAX);
 
-    const char *field;
-    json_t *ignored;
-    json_object_foreach(item, field, ignored) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof known_fields / sizeof known_fields[0]; i++)
-            known = known || strcmp(field, known_fields[i]) == 0;
-        if (!known)
-            warn(c, "LINEBOT_PERSONAS item %zu (\"%s\"): unknown field \"%.64s\" is ignored", p->item, name, field);
-    }
+    json_items_warn_unknown(p, item, known_fields, sizeof known_fields / sizeof known_fields[0], &c->warnings,
+                            &c->n_warnings);
     out->name = xstrdup(name);
     out->label = label ? xstrdup(label) : NULL;
     out->prompt = xstrdup(prompt);
@@ -129,23 +63,14 @@ static int parse_item(struct parse *p, json_t *item, struct persona_catalogue *c
 int personas_parse(const char *json, struct persona_catalogue *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    json_error_t jerr;
-    json_t *root = json_loads(json ? json : "", JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf(err, errlen, "LINEBOT_PERSONAS is not valid JSON (line %d, column %d): %s", jerr.line,
-                 jerr.column, jerr.text);
+    json_t *root = json_items_load("LINEBOT_PERSONAS", json, PERSONAS_MAX, "presets", err, errlen);
+    if (!root)
         return -1;
-    }
-    if (!json_is_array(root) || json_array_size(root) == 0 || json_array_size(root) > PERSONAS_MAX) {
-        snprintf(err, errlen, "LINEBOT_PERSONAS must be a JSON array of 1 to %d presets", PERSONAS_MAX);
-        json_decref(root);
-        return -1;
-    }
     out->items = xcalloc(json_array_size(root), sizeof *out->items);
     size_t i;
     json_t *item;
     json_array_foreach(root, i, item) {
-        struct parse p = {.err = err, .errlen = errlen, .item = i + 1};
+        struct json_items p = {.setting = "LINEBOT_PERSONAS", .err = err, .errlen = errlen, .item = i + 1};
         struct persona one = {0};
         if (parse_item(&p, item, out, &one) != 0) {
             json_decref(root);

@@ -3,7 +3,8 @@
  * The signatures are the files' own specifications: PNG (RFC 2083 3.1),
  * JFIF/Exif JPEG (SOI marker then another marker), GIF (87a/89a header),
  * WebP (a RIFF container of form type WEBP), ISO base media (ISO/IEC
- * 14496-12: the first box is "ftyp", its 32-bit size at least 8), PDF
+ * 14496-12: the first box is "ftyp", its 32-bit size 1 for a 64-bit size
+ * that follows, else at least 12: size, type and major brand), PDF
  * ("%PDF-" header). */
 #include "core/sniff.h"
 

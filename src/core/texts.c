@@ -275,7 +275,7 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
     [TEXT_MEMORY_OPTED_OUT] =
         {
             "Memory is off for you. Type /memory on to turn it on.",
-            "あなたのメモリーは停止中です。/memory on で再開できます。",
+            "メモリー機能は停止中です。/memory on で再開できます。",
             "你的記憶功能已停用。輸入 /memory on 即可啟用。",
         },
     [TEXT_MEMORY_PRIVATE] =

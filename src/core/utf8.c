@@ -3,7 +3,8 @@
  * Each function walks the text with utf8proc_iterate, which returns the
  * length of the valid sequence at a position or a negative error. An invalid
  * byte is always stepped over alone, so a bad lead byte cannot swallow the
- * valid characters after it. */
+ * valid characters after it. utf8_chars and utf8_chars_prefix only count
+ * lead bytes: they measure text that is already valid. */
 #include "core/utf8.h"
 
 #include <string.h>
@@ -72,4 +73,26 @@ size_t utf8_prefix(const char *s, size_t len, size_t max)
         i += n;
     }
     return i;
+}
+
+static bool starts_char(char c)
+{
+    return ((unsigned char)c & 0xC0) != 0x80;
+}
+
+size_t utf8_chars(const char *s, size_t len)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < len; i++)
+        chars += starts_char(s[i]);
+    return chars;
+}
+
+size_t utf8_chars_prefix(const char *s, size_t len, size_t max)
+{
+    size_t bytes = 0;
+    for (size_t chars = 0; bytes < len && chars < max; chars++)
+        for (bytes++; bytes < len && !starts_char(s[bytes]); bytes++)
+            ;
+    return bytes;
 }

@@ -23,4 +23,13 @@ char *utf8_sanitize(const char *s, size_t len);
  * character. (An invalid byte counts as one character of its own.) */
 size_t utf8_prefix(const char *s, size_t len, size_t max);
 
+/* Characters in s[0, len): the bytes that start one (not 10xxxxxx). Exact
+ * for valid UTF-8, which is all these are meant for: a text's size in the
+ * characters a reader counts. */
+size_t utf8_chars(const char *s, size_t len);
+
+/* The bytes that the first `max` characters of s[0, len) take, counted as
+ * utf8_chars counts them: where to cut a text to `max` characters. */
+size_t utf8_chars_prefix(const char *s, size_t len, size_t max);
+
 #endif

@@ -21,6 +21,7 @@
 #include "core/webhook.h"
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/format.h"
 
 #include <assert.h>
@@ -271,30 +272,22 @@ static int small_count_at(const json_t *obj, const char *key)
  * as LINE sends up to 15), or NULL when there are none. */
 static char *sticker_keywords(const json_t *message)
 {
-    const json_t *list = json_object_get(message, "keywords");
+    struct buf b;
+    buf_init(&b, SIZE_MAX); /* the webhook body's cap bounds it */
     size_t i;
     const json_t *k;
-    size_t total = 0, n = 0;
-    json_array_foreach(list, i, k) {
-        if (i >= 20)
-            break;
-        if (json_string_value(k) && json_string_value(k)[0])
-            total += strlen(json_string_value(k)) + 2;
-    }
-    if (total == 0)
-        return NULL;
-    char *out = xmalloc(total + 1);
-    out[0] = '\0';
-    size_t len = 0;
-    json_array_foreach(list, i, k) {
-        if (i >= 20)
-            break;
+    json_array_foreach(json_object_get(message, "keywords"), i, k) {
         const char *s = json_string_value(k);
-        if (!s || !s[0])
-            continue;
-        len += (size_t)sprintf(out + len, "%s%s", n++ ? ", " : "", s);
+        if (i >= 20)
+            break;
+        if (s && s[0] && buf_addf(&b, "%s%s", b.len ? ", " : "", s) != 0)
+            break;
     }
-    return out;
+    if (b.len == 0) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_take(&b, NULL);
 }
 
 /* What an image, video, audio or file message says about its content. */

@@ -302,6 +302,10 @@ static void test_parse_model_command(void **state)
     assert_memory_equal(name, "fast", 4);
     assert_true(chat_parse_model_command("/model\tsmart", &name, &len));
     assert_int_equal(len, 5);
+    /* The full-width slash a Japanese keyboard types, as /reset and /persona take it. */
+    assert_true(chat_parse_model_command("\xef\xbc\x8fmodel fast", &name, &len));
+    assert_int_equal(len, 4);
+    assert_memory_equal(name, "fast", 4);
     assert_false(chat_parse_model_command("/models", &name, &len));
     assert_false(chat_parse_model_command("model fast", &name, &len));
     assert_false(chat_parse_model_command(" /model", &name, &len));

@@ -94,6 +94,24 @@ static void test_prefix(void **state)
     assert_int_equal(utf8_prefix(S("\xE3\x81" "abc"), 3), 3);
 }
 
+/* Characters as a reader counts them: "料金 ok😀" is 6 (2 of 3 bytes, 3 of 1,
+ * one of 4). */
+static void test_chars(void **state)
+{
+    (void)state;
+    const char *s = "\xe6\x96\x99\xe9\x87\x91 ok\xf0\x9f\x98\x80";
+    size_t len = strlen(s);
+    assert_int_equal(len, 13);
+    assert_int_equal(utf8_chars(s, len), 6);
+    assert_int_equal(utf8_chars("", 0), 0);
+    assert_int_equal(utf8_chars_prefix(s, len, 0), 0);
+    assert_int_equal(utf8_chars_prefix(s, len, 1), 3);
+    assert_int_equal(utf8_chars_prefix(s, len, 2), 6);
+    assert_int_equal(utf8_chars_prefix(s, len, 5), 9);
+    assert_int_equal(utf8_chars_prefix(s, len, 6), 13);
+    assert_int_equal(utf8_chars_prefix(s, len, 100), 13);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +119,7 @@ int main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_prefix),
+        cmocka_unit_test(test_chars),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
