@@ -21,12 +21,12 @@
 #include "io/llm.h"
 #include "io/store.h"
 #include "run/answer_record.h"
+#include "run/event_cache.h"
 
 /* The model must be done 50 s after the event, while its reply token is
  * valid (stage_generate.c). Server admission (run/admission.h) refuses the
  * events that could not make it. */
 #define LLM_BUDGET_MS 50000
-#include "run/event_cache.h"
 
 /* What a worker thread lends the pipeline (owned by run/pool.c). */
 struct worker_env {
