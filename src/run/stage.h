@@ -75,8 +75,11 @@ struct job_ctx {
     char *speaker;             /* display name in groups and rooms, may be NULL */
     struct turn *history;
     size_t n_history;
+    bool history_loaded;       /* history holds what the store had (not left empty by a failed read) */
     char *quoted;              /* text of the quoted message, may be NULL */
     char *memory_note;         /* the speaker's facts for the system prompt (stage_memory.c), may be NULL */
+    struct memory_user memory; /* the speaker's memory state as gather read it, when memory_known: */
+    bool memory_known;         /*   format and finish then need no store call of their own */
     char *summary_note;        /* the chat's rolling summary for the system prompt (stage_summary.c), may be NULL */
     bool lang_chosen;          /* gather_lang chose `lang` (asked at most once per job) */
     enum lang lang;
@@ -195,9 +198,10 @@ void memory_housekeeping(const struct config *cfg, struct store *store);
 /* gather: the chat's rolling summary as a note for the system prompt
  * (malloc'd), NULL when it has none. */
 char *summary_gather_note(struct job_ctx *ctx);
-/* finish: after an answer was remembered, queues a fold of the chat's
- * oldest turns when they outgrow LINEBOT_HISTORY_TURNS or _CHARS. */
-void summary_after_finish(struct job_ctx *ctx);
+/* finish: after an answer was remembered (`added`, the turns just stored),
+ * queues a fold of the chat's oldest turns when they outgrow
+ * LINEBOT_HISTORY_TURNS or _CHARS. */
+void summary_after_finish(struct job_ctx *ctx, const struct turn *added, size_t n_added);
 /* The internal job "summary": one fold (same contract as memory_run_job). */
 enum stage_result summary_run_job(struct job_ctx *ctx);
 

@@ -97,6 +97,8 @@ enum stage_result stage_gather(struct job_ctx *ctx)
         log_warn("could not load history, answering without it: %s", store_last_error(store));
         ctx->history = NULL;
         ctx->n_history = 0;
+    } else {
+        ctx->history_loaded = true;
     }
     if (ev->quoted_message_id && store_message_text(store, ev->chat_id, ev->quoted_message_id, &ctx->quoted) != 1)
         ctx->quoted = NULL;

@@ -200,9 +200,15 @@ char *memory_gather_note(struct job_ctx *ctx)
         log_warn("memory: answering without the user's facts: %s", store_last_error(store));
         return NULL;
     }
-    struct memory_user state;
+    /* The state is read with facts to tell opted-out users apart, and in a
+     * 1:1 chat with LINEBOT_MEMORY=auto always: the notice (memory_tell_now)
+     * and the extraction's count (memory_after_finish) then need no store
+     * call of their own on an ordinary answer. */
+    bool want_state = n > 0 || (cfg->memory == MEMORY_AUTO && is_own_chat(ev));
+    if (want_state && store_memory_user(store, ev->user_id, &ctx->memory) == 0)
+        ctx->memory_known = true;
     char *note = NULL;
-    if (n > 0 && store_memory_user(store, ev->user_id, &state) == 0 && !state.opted_out) {
+    if (n > 0 && ctx->memory_known && !ctx->memory.opted_out) {
         const char **texts = xcalloc(n, sizeof *texts);
         for (size_t i = 0; i < n; i++)
             texts[i] = facts[i].text;
@@ -216,6 +222,8 @@ char *memory_gather_note(struct job_ctx *ctx)
 bool memory_tell_now(struct job_ctx *ctx)
 {
     if (ctx->env->cfg->memory != MEMORY_AUTO || !is_own_chat(&ctx->ev))
+        return false;
+    if (ctx->memory_known && ctx->memory.told) /* told before: no write on every answer */
         return false;
     int rc = store_memory_tell(ctx->env->store, ctx->ev.user_id, clock_now_ms());
     if (rc < 0)
@@ -253,6 +261,15 @@ void memory_after_finish(struct job_ctx *ctx)
     const struct config *cfg = ctx->env->cfg;
     if (cfg->memory != MEMORY_AUTO || !ctx->ev_parsed || !is_own_chat(&ctx->ev))
         return;
+    if (ctx->memory_known) {
+        /* Gather's count and the user's turns this job added (the imageSet's
+         * others and the question): no more than the store would say now,
+         * as one job at a time runs per chat (an extraction in between only
+         * lowers it). Not due by that count: not due. */
+        int64_t unseen = ctx->memory.unseen + (int64_t)ctx->n_set_ids + 1;
+        if (ctx->memory.opted_out || unseen < cfg->memory_every)
+            return;
+    }
     struct memory_user state;
     if (store_memory_user(ctx->env->store, ctx->ev.user_id, &state) != 0) {
         log_warn("memory: could not count the unseen turns: %s", store_last_error(ctx->env->store));

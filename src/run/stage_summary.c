@@ -60,11 +60,37 @@ static long fold_due(const struct config *cfg, struct store *store, const char *
     return (long)fold;
 }
 
-void summary_after_finish(struct job_ctx *ctx)
+/* True when gather's history shows that no fold is due: gather asked for
+ * every turn after the summary up to twice LINEBOT_HISTORY_TURNS and got
+ * fewer, so it had them all, and with the turns this job added they still
+ * fit both limits. One job at a time runs per chat, and a fold in between
+ * only removes turns, so the store would say no more. Saves reading up to
+ * SUMMARY_TURNS_MAX turns after every ordinary answer. */
+static bool fold_surely_not_due(const struct job_ctx *ctx, const struct turn *added, size_t n_added)
+{
+    const struct config *cfg = ctx->env->cfg;
+    if (!ctx->history_loaded)
+        return false;
+    struct turn *all = xcalloc(ctx->n_history + n_added + 1, sizeof *all);
+    size_t n = 0;
+    for (size_t i = 0; i < ctx->n_history; i++)
+        if (ctx->history[i].role != TURN_CONTEXT) /* not counted by store_summary_turns */
+            all[n++] = ctx->history[i];
+    bool complete = n < (size_t)cfg->history_turns * 2;
+    for (size_t i = 0; i < n_added; i++)
+        all[n++] = added[i];
+    bool not_due = complete && summary_fold_count(all, n, cfg->history_turns, cfg->history_chars) == 0;
+    free(all); /* shallow copies: the texts belong to ctx and the caller */
+    return not_due;
+}
+
+void summary_after_finish(struct job_ctx *ctx, const struct turn *added, size_t n_added)
 {
     const struct config *cfg = ctx->env->cfg;
     struct store *store = ctx->env->store;
     if (!cfg->summary || !ctx->ev_parsed || !ctx->ev.chat_id || cfg->history_turns <= 0 || cfg->history_chars <= 0)
+        return;
+    if (fold_surely_not_due(ctx, added, n_added))
         return;
     struct turn *turns = NULL;
     int64_t *seqs = NULL;
