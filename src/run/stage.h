@@ -173,6 +173,9 @@ void fetch_images_free(struct job_ctx *ctx);
  * answer will be pushed, and within a serverless invocation's deadline. The
  * content fetch shares it. */
 int64_t generate_deadline(const struct job_ctx *ctx);
+/* Any model call's deadline: `budget_ms` from now, kept within a serverless
+ * invocation with time left at its end to write what the call answered. */
+int64_t stage_call_deadline(const struct job_ctx *ctx, int64_t budget_ms);
 
 /* Memory of the user (run/stage_memory.c). */
 /* act, for CHAT_MEMORY: /remember, /memory, /forget. */
@@ -186,6 +189,9 @@ bool memory_tell_now(struct job_ctx *ctx);
 /* finish: after a 1:1 answer was remembered, queues an extraction when
  * LINEBOT_MEMORY_EVERY turns are unseen. */
 void memory_after_finish(struct job_ctx *ctx);
+/* The model of the background calls, extractions and summary folds:
+ * LINEBOT_MEMORY_MODEL, else the one config.c picked, else the default. */
+const struct model_entry *memory_call_model(const struct config *cfg);
 /* The internal job "memory": one extraction. Finishes the job itself
  * (STAGE_STOP), or says how run/worker.c should (STAGE_FINISH with
  * ctx->outcome, STAGE_RELEASE on shutdown). */

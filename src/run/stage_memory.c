@@ -30,9 +30,8 @@
 #include "run/stage.h"
 
 #define MEMORY_KIND "memory"
-#define MEMORY_CALL_MS 60000      /* an extraction's model call ends within this */
-#define MEMORY_IDLE_BATCH 100     /* idle users queued per housekeeping round */
-#define INVOCATION_MARGIN_MS 3000 /* serverless: time kept back at the end */
+#define MEMORY_CALL_MS 60000  /* an extraction's model call ends within this */
+#define MEMORY_IDLE_BATCH 100 /* idle users queued per housekeeping round */
 
 /* A 1:1 chat: the chat is the user. */
 static bool is_own_chat(const struct line_event *ev)
@@ -352,6 +351,12 @@ static enum stage_result extraction_commit(struct job_ctx *ctx, const char *user
     return STAGE_STOP;
 }
 
+const struct model_entry *memory_call_model(const struct config *cfg)
+{
+    const struct model_entry *model = cfg->memory_model ? models_find(cfg->models, cfg->memory_model) : NULL;
+    return model ? model : models_for_chat(cfg->models, NULL);
+}
+
 /* The model call of an extraction over `turns`, knowing `facts`. */
 static enum stage_result extract(struct job_ctx *ctx, const char *user_id, int64_t upto_seq,
                                  const struct turn *turns, size_t n_turns, const struct memory_fact *facts,
@@ -369,9 +374,7 @@ static enum stage_result extract(struct job_ctx *ctx, const char *user_id, int64
     free(said);
     struct llm_message msgs[2] = {{.role = "system", .content = memory_extract_prompt},
                                   {.role = "user", .content = input}};
-    const struct model_entry *model = cfg->memory_model ? models_find(cfg->models, cfg->memory_model) : NULL;
-    if (!model)
-        model = models_for_chat(cfg->models, NULL);
+    const struct model_entry *model = memory_call_model(cfg);
     if (!stage_budget_background_allowed(ctx, user_id, user_id)) { /* the user's 1:1 turns, their budget */
         free(input);
         ctx->outcome = OUTCOME_OVER_BUDGET;
@@ -379,9 +382,7 @@ static enum stage_result extract(struct job_ctx *ctx, const char *user_id, int64
     }
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};
-    int64_t deadline = clock_monotonic_ms() + MEMORY_CALL_MS;
-    if (ctx->env->deadline_ms && deadline > ctx->env->deadline_ms - INVOCATION_MARGIN_MS)
-        deadline = ctx->env->deadline_ms - INVOCATION_MARGIN_MS;
+    int64_t deadline = stage_call_deadline(ctx, MEMORY_CALL_MS);
     struct llm_answer answer = {.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1};
     char err[512];
     log_debug("memory: extracting from %zu message(s) with %s", n_turns, model->name);

@@ -26,8 +26,7 @@
 #include "run/stage.h"
 
 #define SUMMARY_KIND "summary"
-#define SUMMARY_CALL_MS 60000     /* a fold's model call ends within this */
-#define INVOCATION_MARGIN_MS 3000 /* serverless: time kept back at the end */
+#define SUMMARY_CALL_MS 60000 /* a fold's model call ends within this */
 
 char *summary_gather_note(struct job_ctx *ctx)
 {
@@ -138,9 +137,7 @@ static enum stage_result fold(struct job_ctx *ctx, const char *chat_id, const ch
     const struct config *cfg = ctx->env->cfg;
     char *input = summary_input(old, turns, n);
     struct llm_message msgs[2] = {{.role = "system", .content = summary_prompt}, {.role = "user", .content = input}};
-    const struct model_entry *model = cfg->memory_model ? models_find(cfg->models, cfg->memory_model) : NULL;
-    if (!model)
-        model = models_for_chat(cfg->models, NULL);
+    const struct model_entry *model = memory_call_model(cfg);
     /* A 1:1 chat's summary counts against its user; a group's against the group. */
     const char *user_id = chat_id[0] == 'U' ? chat_id : "";
     if (!stage_budget_background_allowed(ctx, user_id, chat_id)) {
@@ -150,9 +147,7 @@ static enum stage_result fold(struct job_ctx *ctx, const char *chat_id, const ch
     }
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};
-    int64_t deadline = clock_monotonic_ms() + SUMMARY_CALL_MS;
-    if (ctx->env->deadline_ms && deadline > ctx->env->deadline_ms - INVOCATION_MARGIN_MS)
-        deadline = ctx->env->deadline_ms - INVOCATION_MARGIN_MS;
+    int64_t deadline = stage_call_deadline(ctx, SUMMARY_CALL_MS);
     struct llm_answer a = {.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1};
     char err[512];
     log_debug("summary: folding %zu turn(s) with %s", n, model->name);
