@@ -373,13 +373,28 @@ static int take_env_file_option(int *argc, char **argv, const char **path)
     return 0;
 }
 
-/* Help and version read no settings (not even a .env file). */
-static bool is_help(const char *cmd)
+/* The set-up and operator commands (src/cli/), each with its own argv. */
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv, char *const *env);
+};
+
+static const struct command commands[] = {
+    {"chat", cli_chat}, {"doctor", cli_doctor}, {"webhook", cli_webhook}, {"admin", cli_admin}, {"kb", cli_kb},
+};
+
+static const struct command *find_command(const char *name)
 {
-    return strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
 }
 
-static bool is_version(const char *cmd) { return strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0; }
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -395,7 +410,11 @@ int main(int argc, char **argv)
     if (take_env_file_option(&argc, argv, &env_file) != 0)
         return 2;
     bool serverless = config_lookup(environ, "AWS_LAMBDA_RUNTIME_API") || config_lookup(environ, "FC_FUNCTION_NAME");
-    bool reads_settings = argc < 2 ? serverless : !is_help(argv[1]) && !is_version(argv[1]);
+    /* Only a command that runs reads them: help, version (a command's --help
+     * too) and an unknown name show even beside a broken ./.env. */
+    bool reads_settings = argc < 2 ? serverless
+                                   : (strcmp(argv[1], "serve") == 0 || find_command(argv[1])) &&
+                                         !(argc > 2 && is_help(argv[2]));
     if (reads_settings) {
         /* Before anything reads the environment, and while this is the only thread. */
         char err[512];
@@ -414,7 +433,7 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
-    if (is_version(cmd))
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return print_version();
     if (strcmp(cmd, "serve") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
@@ -427,17 +446,11 @@ int main(int argc, char **argv)
         }
         return serve();
     }
-    /* The set-up and operator commands (src/cli/), each with its own argv. */
-    static const struct {
-        const char *name;
-        int (*run)(int argc, char **argv, char *const *env);
-    } commands[] = {{"chat", cli_chat}, {"doctor", cli_doctor}, {"webhook", cli_webhook},
-                    {"admin", cli_admin}, {"kb", cli_kb}};
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(cmd, commands[i].name) == 0) {
-            settings_check_env(environ, warn_on_stderr, NULL); /* serve logs them instead */
-            return commands[i].run(argc - 1, argv + 1, environ);
-        }
+    const struct command *command = find_command(cmd);
+    if (command) {
+        settings_check_env(environ, warn_on_stderr, NULL); /* serve logs them instead */
+        return command->run(argc - 1, argv + 1, environ);
+    }
     fprintf(stderr, "linebot: unknown command %s\n\n%s", cmd, usage);
     return 2;
 }
