@@ -218,6 +218,10 @@ enum stage_result stage_deliver_resume(struct job_ctx *ctx);
  * (cached in the store), NULL in a 1:1 chat or when LINE does not say. */
 char *gather_speaker_name(struct job_ctx *ctx);
 
+/* gather: the chat's history into ctx->history, read once per job (fetch
+ * content may read it first). 0, or -1 with the history left empty. */
+int gather_history(struct job_ctx *ctx);
+
 /* gather: the language of the fixed texts for this event (core/texts.h):
  * LINEBOT_LANG when set; in a 1:1 chat the user's LINE profile (cached in the
  * store with the display name; asked only here, so only when a fixed text is
