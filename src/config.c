@@ -325,11 +325,11 @@ const char *config_channel_secret_problem(const char *secret)
 /* ---- models in the chat (issue 11): LINEBOT_MODELS, LINEBOT_DEFAULT_MODEL,
  * LINEBOT_ADMINS ---- */
 
-#define MODELS_FILE_MAX ((size_t)1024 * 1024)
+#define SETTING_FILE_MAX ((size_t)1024 * 1024)
 
-/* LINEBOT_MODELS' (or LINEBOT_PERSONAS') text: the value, or the file
- * named after an '@'. */
-static char *models_text(struct loader *l, const char *value, const char *setting)
+/* A JSON setting's text (LINEBOT_MODELS, LINEBOT_PERSONAS): the value, or
+ * the file named after an '@'. */
+static char *setting_text_or_file(struct loader *l, const char *value, const char *setting)
 {
     if (value[0] != '@')
         return xstrdup(value);
@@ -341,7 +341,7 @@ static char *models_text(struct loader *l, const char *value, const char *settin
         return NULL;
     }
     struct buf b;
-    buf_init(&b, MODELS_FILE_MAX);
+    buf_init(&b, SETTING_FILE_MAX);
     char chunk[4096];
     size_t n;
     int too_big = 0;
@@ -369,7 +369,7 @@ static void load_models(struct loader *l, struct config *cfg)
             fail(l, "LINEBOT_DEFAULT_MODEL", "names a model, but LINEBOT_MODELS is not set");
         models_single(cfg->models, cfg->provider, cfg->llm_model, cfg->llm_base_url, cfg->llm_api_key);
     } else {
-        char *text = models_text(l, value, "LINEBOT_MODELS");
+        char *text = setting_text_or_file(l, value, "LINEBOT_MODELS");
         struct model_preset table[sizeof presets / sizeof presets[0]];
         for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
             table[i] = (struct model_preset){presets[i].name, presets[i].provider, presets[i].base_url,
@@ -416,7 +416,7 @@ static void load_personas(struct loader *l, struct config *cfg)
     const char *value = env_nonempty(l->env, "LINEBOT_PERSONAS");
     if (!value)
         return;
-    char *text = models_text(l, value, "LINEBOT_PERSONAS");
+    char *text = setting_text_or_file(l, value, "LINEBOT_PERSONAS");
     char why[384];
     if (text && personas_parse(text, cfg->personas, why, sizeof why) != 0 && !l->failed) {
         snprintf(l->err, l->errlen, "%s", why); /* names the item and the field */

@@ -373,6 +373,29 @@ static int take_env_file_option(int *argc, char **argv, const char **path)
     return 0;
 }
 
+/* The set-up and operator commands (src/cli/), each with its own argv. */
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv, char *const *env);
+};
+
+static const struct command commands[] = {
+    {"chat", cli_chat}, {"doctor", cli_doctor}, {"webhook", cli_webhook}, {"admin", cli_admin}, {"kb", cli_kb},
+};
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0;
+}
+
 int main(int argc, char **argv)
 {
 #ifdef M_ARENA_MAX
@@ -387,10 +410,11 @@ int main(int argc, char **argv)
     if (take_env_file_option(&argc, argv, &env_file) != 0)
         return 2;
     bool serverless = config_lookup(environ, "AWS_LAMBDA_RUNTIME_API") || config_lookup(environ, "FC_FUNCTION_NAME");
+    /* Only a command that runs reads them: help, version (a command's --help
+     * too) and an unknown name show even beside a broken ./.env. */
     bool reads_settings = argc < 2 ? serverless
-                                   : !(strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-                                       strcmp(argv[1], "help") == 0 || strcmp(argv[1], "version") == 0 ||
-                                       strcmp(argv[1], "--version") == 0);
+                                   : (strcmp(argv[1], "serve") == 0 || find_command(argv[1])) &&
+                                         !(argc > 2 && is_help(argv[2]));
     if (reads_settings) {
         /* Before anything reads the environment, and while this is the only thread. */
         char err[512];
@@ -405,13 +429,12 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    if (is_help(cmd)) {
         fputs(usage, stdout);
         return 0;
     }
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return print_version();
-    }
     if (strcmp(cmd, "serve") == 0) {
         if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
             print_serve_usage(stdout);
@@ -423,19 +446,11 @@ int main(int argc, char **argv)
         }
         return serve();
     }
-    if (strcmp(cmd, "doctor") == 0 || strcmp(cmd, "webhook") == 0 || strcmp(cmd, "chat") == 0 ||
-        strcmp(cmd, "admin") == 0 || strcmp(cmd, "kb") == 0)
+    const struct command *command = find_command(cmd);
+    if (command) {
         settings_check_env(environ, warn_on_stderr, NULL); /* serve logs them instead */
-    if (strcmp(cmd, "kb") == 0)
-        return cli_kb(argc - 1, argv + 1, environ);
-    if (strcmp(cmd, "chat") == 0)
-        return cli_chat(argc - 1, argv + 1, environ);
-    if (strcmp(cmd, "doctor") == 0)
-        return cli_doctor(argc - 1, argv + 1, environ);
-    if (strcmp(cmd, "webhook") == 0)
-        return cli_webhook(argc - 1, argv + 1, environ);
-    if (strcmp(cmd, "admin") == 0)
-        return cli_admin(argc - 1, argv + 1, environ);
+        return command->run(argc - 1, argv + 1, environ);
+    }
     fprintf(stderr, "linebot: unknown command %s\n\n%s", cmd, usage);
     return 2;
 }

@@ -188,8 +188,6 @@ int ingest_forget(struct ingest *in, const struct ingest_added *added)
     return rc;
 }
 
-/* The time to store `ev` with (see the top of this file). Returns false for
- * an event too old to act on, after saying so in the log. */
 /* Overload with push fallback off: the events would be claimed too late to
  * be answered. Refusing them now (503) makes LINE redeliver them later;
  * acknowledging them would lose them. Logged at most every 10 s. */
@@ -209,6 +207,8 @@ static bool ingest_overloaded(struct ingest *in, size_t n_items)
     return true;
 }
 
+/* The time to store `ev` with (see the top of this file). Returns false for
+ * an event too old to act on, after saying so in the log. */
 static bool ingest_event_time(const struct config *cfg, const struct line_event *ev, int64_t arrival_ms,
                               int64_t *timestamp_ms)
 {

@@ -21,7 +21,7 @@
 /* True when a push may go: `reserve` is 0 (no check, LINE not asked), the
  * quota has no limit, at least `reserve` messages are left, or the quota
  * cannot be read (LINE then refuses a push itself when nothing is left; the
- * failure is described in `why`). False when fewer than `reserve` are left:
+ * failure is described in `why`, and LINE is not asked again for 30 s). False when fewer than `reserve` are left:
  * `why` says how many. A push that goes is counted against the cache. */
 bool push_quota_allows(struct line_api *line, int reserve, char *why, size_t whylen);
 

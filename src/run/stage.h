@@ -21,12 +21,12 @@
 #include "io/llm.h"
 #include "io/store.h"
 #include "run/answer_record.h"
+#include "run/event_cache.h"
 
 /* The model must be done 50 s after the event, while its reply token is
  * valid (stage_generate.c). Server admission (run/admission.h) refuses the
  * events that could not make it. */
 #define LLM_BUDGET_MS 50000
-#include "run/event_cache.h"
 
 /* What a worker thread lends the pipeline (owned by run/pool.c). */
 struct worker_env {
@@ -75,8 +75,11 @@ struct job_ctx {
     char *speaker;             /* display name in groups and rooms, may be NULL */
     struct turn *history;
     size_t n_history;
+    bool history_loaded;       /* history holds what the store had (not left empty by a failed read) */
     char *quoted;              /* text of the quoted message, may be NULL */
     char *memory_note;         /* the speaker's facts for the system prompt (stage_memory.c), may be NULL */
+    struct memory_user memory; /* the speaker's memory state as gather read it, when memory_known: */
+    bool memory_known;         /*   format and finish then need no store call of their own */
     char *summary_note;        /* the chat's rolling summary for the system prompt (stage_summary.c), may be NULL */
     bool lang_chosen;          /* gather_lang chose `lang` (asked at most once per job) */
     enum lang lang;
@@ -170,6 +173,9 @@ void fetch_images_free(struct job_ctx *ctx);
  * answer will be pushed, and within a serverless invocation's deadline. The
  * content fetch shares it. */
 int64_t generate_deadline(const struct job_ctx *ctx);
+/* Any model call's deadline: `budget_ms` from now, kept within a serverless
+ * invocation with time left at its end to write what the call answered. */
+int64_t stage_call_deadline(const struct job_ctx *ctx, int64_t budget_ms);
 
 /* Memory of the user (run/stage_memory.c). */
 /* act, for CHAT_MEMORY: /remember, /memory, /forget. */
@@ -183,6 +189,9 @@ bool memory_tell_now(struct job_ctx *ctx);
 /* finish: after a 1:1 answer was remembered, queues an extraction when
  * LINEBOT_MEMORY_EVERY turns are unseen. */
 void memory_after_finish(struct job_ctx *ctx);
+/* The model of the background calls, extractions and summary folds:
+ * LINEBOT_MEMORY_MODEL, else the one config.c picked, else the default. */
+const struct model_entry *memory_call_model(const struct config *cfg);
 /* The internal job "memory": one extraction. Finishes the job itself
  * (STAGE_STOP), or says how run/worker.c should (STAGE_FINISH with
  * ctx->outcome, STAGE_RELEASE on shutdown). */
@@ -195,9 +204,10 @@ void memory_housekeeping(const struct config *cfg, struct store *store);
 /* gather: the chat's rolling summary as a note for the system prompt
  * (malloc'd), NULL when it has none. */
 char *summary_gather_note(struct job_ctx *ctx);
-/* finish: after an answer was remembered, queues a fold of the chat's
- * oldest turns when they outgrow LINEBOT_HISTORY_TURNS or _CHARS. */
-void summary_after_finish(struct job_ctx *ctx);
+/* finish: after an answer was remembered (`added`, the turns just stored),
+ * queues a fold of the chat's oldest turns when they outgrow
+ * LINEBOT_HISTORY_TURNS or _CHARS. */
+void summary_after_finish(struct job_ctx *ctx, const struct turn *added, size_t n_added);
 /* The internal job "summary": one fold (same contract as memory_run_job). */
 enum stage_result summary_run_job(struct job_ctx *ctx);
 
@@ -207,6 +217,10 @@ enum stage_result stage_deliver_resume(struct job_ctx *ctx);
 /* gather: the display name of the event's speaker in a group or room
  * (cached in the store), NULL in a 1:1 chat or when LINE does not say. */
 char *gather_speaker_name(struct job_ctx *ctx);
+
+/* gather: the chat's history into ctx->history, read once per job (fetch
+ * content may read it first). 0, or -1 with the history left empty. */
+int gather_history(struct job_ctx *ctx);
 
 /* gather: the language of the fixed texts for this event (core/texts.h):
  * LINEBOT_LANG when set; in a 1:1 chat the user's LINE profile (cached in the

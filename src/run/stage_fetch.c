@@ -314,14 +314,20 @@ static char *related_image(struct job_ctx *ctx, bool *known)
     }
     if (ev->chat_type != CHAT_USER || cfg->image_followup_s <= 0)
         return NULL;
-    struct turn *turns = NULL;
-    size_t n = 0;
-    if (store_history_load(store, ev->chat_id, 2, 0, &turns, &n) != 0) {
+    /* The last two turns: gather's history when it keeps any (read once,
+     * here, for both stages), else just them. */
+    bool shared = cfg->history_turns > 0;
+    struct turn *own = NULL;
+    size_t n_own = 0;
+    int rc = shared ? gather_history(ctx) : store_history_load(store, ev->chat_id, 2, 0, &own, &n_own);
+    if (rc != 0) {
         log_warn("could not look for an image to follow up: %s", store_last_error(store));
         return NULL;
     }
+    const struct turn *turns = shared ? ctx->history : own;
+    size_t n = shared ? ctx->n_history : n_own;
     char *id = NULL;
-    for (size_t i = n; i-- > 0;) {
+    for (size_t i = n; i-- > 0 && i + 2 >= n;) {
         if (turns[i].role != TURN_USER)
             continue;
         if (strcmp(turns[i].text, FETCH_IMAGE_MARK) == 0 && turns[i].message_id &&
@@ -329,7 +335,7 @@ static char *related_image(struct job_ctx *ctx, bool *known)
             id = xstrdup(turns[i].message_id);
         break; /* only the last user turn */
     }
-    turns_free(turns, n);
+    turns_free(own, n_own);
     return id;
 }
 

@@ -127,6 +127,7 @@ enum stage_result stage_finish(struct job_ctx *ctx)
         finish.charge = &charge;
     }
     int rc = finish_job(ctx, &finish);
+    bool remembered = rc == 0 && finish.n_turns > 0;
     if (rc < 0 && (finish.n_turns > 0 || finish.n_sent > 0)) {
         /* The answer is out: a store that keeps refusing what it should
          * remember must not keep the event from being done. */
@@ -135,7 +136,6 @@ enum stage_result stage_finish(struct job_ctx *ctx)
                                   .charge = finish.charge};
         rc = finish_job(ctx, &bare);
     }
-    free(turns);
     /* Counted once, by the worker whose finish was stored: a lost claim is
      * counted by its new holder, and a finish that failed is done (and
      * counted) again when the job is claimed after its lease. */
@@ -143,10 +143,11 @@ enum stage_result stage_finish(struct job_ctx *ctx)
         count(ctx->outcome);
         if (finish.charge)
             stage_budget_report(ctx);
-        if (finish.n_turns > 0) { /* the exchange is in the history now */
+        if (remembered) { /* the exchange is in the history now */
             memory_after_finish(ctx);
-            summary_after_finish(ctx);
+            summary_after_finish(ctx, finish.turns, finish.n_turns);
         }
     }
+    free(turns);
     return STAGE_STOP;
 }

@@ -82,22 +82,33 @@ enum lang gather_lang(struct job_ctx *ctx)
     return lang;
 }
 
+int gather_history(struct job_ctx *ctx)
+{
+    if (ctx->history_loaded)
+        return 0;
+    const struct config *cfg = ctx->env->cfg;
+    const struct line_event *ev = &ctx->ev;
+    int max_context = ev->chat_type == CHAT_USER ? 0 : cfg->group_context;
+    if (store_history_load(ctx->env->store, ev->chat_id, cfg->history_turns * 2, max_context, &ctx->history,
+                           &ctx->n_history) != 0) {
+        ctx->history = NULL;
+        ctx->n_history = 0;
+        return -1;
+    }
+    ctx->history_loaded = true;
+    return 0;
+}
+
 enum stage_result stage_gather(struct job_ctx *ctx)
 {
     if (!ctx->use_model)
         return STAGE_NEXT;
-    const struct config *cfg = ctx->env->cfg;
     const struct line_event *ev = &ctx->ev;
     struct store *store = ctx->env->store;
 
     ctx->speaker = gather_speaker_name(ctx);
-    int max_context = ev->chat_type == CHAT_USER ? 0 : cfg->group_context;
-    if (store_history_load(store, ev->chat_id, cfg->history_turns * 2, max_context, &ctx->history,
-                           &ctx->n_history) != 0) {
+    if (gather_history(ctx) != 0)
         log_warn("could not load history, answering without it: %s", store_last_error(store));
-        ctx->history = NULL;
-        ctx->n_history = 0;
-    }
     if (ev->quoted_message_id && store_message_text(store, ev->chat_id, ev->quoted_message_id, &ctx->quoted) != 1)
         ctx->quoted = NULL;
     ctx->memory_note = memory_gather_note(ctx);

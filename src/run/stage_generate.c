@@ -35,15 +35,20 @@ bool generate_too_late(const struct job_ctx *ctx)
            (budget_left_ms(&ctx->ev, now) < LLM_MIN_BUDGET_MS && !cfg->push_fallback);
 }
 
+int64_t stage_call_deadline(const struct job_ctx *ctx, int64_t budget_ms)
+{
+    int64_t deadline = clock_monotonic_ms() + budget_ms;
+    if (ctx->env->deadline_ms && deadline > ctx->env->deadline_ms - INVOCATION_MARGIN_MS)
+        deadline = ctx->env->deadline_ms - INVOCATION_MARGIN_MS; /* serverless: send before the platform stops us */
+    return deadline;
+}
+
 int64_t generate_deadline(const struct job_ctx *ctx)
 {
     int64_t budget = budget_left_ms(&ctx->ev, clock_now_ms());
     if (budget < LLM_MIN_BUDGET_MS)
         budget = LLM_BUDGET_MS; /* it will be pushed: no reply token to race */
-    int64_t deadline = clock_monotonic_ms() + budget;
-    if (ctx->env->deadline_ms && deadline > ctx->env->deadline_ms - INVOCATION_MARGIN_MS)
-        deadline = ctx->env->deadline_ms - INVOCATION_MARGIN_MS; /* serverless: send before the platform stops us */
-    return deadline;
+    return stage_call_deadline(ctx, budget);
 }
 
 /* The model for this job: a vision model when it carries images. */

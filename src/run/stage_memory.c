@@ -30,9 +30,8 @@
 #include "run/stage.h"
 
 #define MEMORY_KIND "memory"
-#define MEMORY_CALL_MS 60000      /* an extraction's model call ends within this */
-#define MEMORY_IDLE_BATCH 100     /* idle users queued per housekeeping round */
-#define INVOCATION_MARGIN_MS 3000 /* serverless: time kept back at the end */
+#define MEMORY_CALL_MS 60000  /* an extraction's model call ends within this */
+#define MEMORY_IDLE_BATCH 100 /* idle users queued per housekeeping round */
 
 /* A 1:1 chat: the chat is the user. */
 static bool is_own_chat(const struct line_event *ev)
@@ -200,9 +199,15 @@ char *memory_gather_note(struct job_ctx *ctx)
         log_warn("memory: answering without the user's facts: %s", store_last_error(store));
         return NULL;
     }
-    struct memory_user state;
+    /* The state is read with facts to tell opted-out users apart, and in a
+     * 1:1 chat with LINEBOT_MEMORY=auto always: the notice (memory_tell_now)
+     * and the extraction's count (memory_after_finish) then need no store
+     * call of their own on an ordinary answer. */
+    bool want_state = n > 0 || (cfg->memory == MEMORY_AUTO && is_own_chat(ev));
+    if (want_state && store_memory_user(store, ev->user_id, &ctx->memory) == 0)
+        ctx->memory_known = true;
     char *note = NULL;
-    if (n > 0 && store_memory_user(store, ev->user_id, &state) == 0 && !state.opted_out) {
+    if (n > 0 && ctx->memory_known && !ctx->memory.opted_out) {
         const char **texts = xcalloc(n, sizeof *texts);
         for (size_t i = 0; i < n; i++)
             texts[i] = facts[i].text;
@@ -216,6 +221,8 @@ char *memory_gather_note(struct job_ctx *ctx)
 bool memory_tell_now(struct job_ctx *ctx)
 {
     if (ctx->env->cfg->memory != MEMORY_AUTO || !is_own_chat(&ctx->ev))
+        return false;
+    if (ctx->memory_known && ctx->memory.told) /* told before: no write on every answer */
         return false;
     int rc = store_memory_tell(ctx->env->store, ctx->ev.user_id, clock_now_ms());
     if (rc < 0)
@@ -253,6 +260,15 @@ void memory_after_finish(struct job_ctx *ctx)
     const struct config *cfg = ctx->env->cfg;
     if (cfg->memory != MEMORY_AUTO || !ctx->ev_parsed || !is_own_chat(&ctx->ev))
         return;
+    if (ctx->memory_known) {
+        /* Gather's count and the user's turns this job added (the imageSet's
+         * others and the question): no more than the store would say now,
+         * as one job at a time runs per chat (an extraction in between only
+         * lowers it). Not due by that count: not due. */
+        int64_t unseen = ctx->memory.unseen + (int64_t)ctx->n_set_ids + 1;
+        if (ctx->memory.opted_out || unseen < cfg->memory_every)
+            return;
+    }
     struct memory_user state;
     if (store_memory_user(ctx->env->store, ctx->ev.user_id, &state) != 0) {
         log_warn("memory: could not count the unseen turns: %s", store_last_error(ctx->env->store));
@@ -335,6 +351,12 @@ static enum stage_result extraction_commit(struct job_ctx *ctx, const char *user
     return STAGE_STOP;
 }
 
+const struct model_entry *memory_call_model(const struct config *cfg)
+{
+    const struct model_entry *model = cfg->memory_model ? models_find(cfg->models, cfg->memory_model) : NULL;
+    return model ? model : models_for_chat(cfg->models, NULL);
+}
+
 /* The model call of an extraction over `turns`, knowing `facts`. */
 static enum stage_result extract(struct job_ctx *ctx, const char *user_id, int64_t upto_seq,
                                  const struct turn *turns, size_t n_turns, const struct memory_fact *facts,
@@ -352,9 +374,7 @@ static enum stage_result extract(struct job_ctx *ctx, const char *user_id, int64
     free(said);
     struct llm_message msgs[2] = {{.role = "system", .content = memory_extract_prompt},
                                   {.role = "user", .content = input}};
-    const struct model_entry *model = cfg->memory_model ? models_find(cfg->models, cfg->memory_model) : NULL;
-    if (!model)
-        model = models_for_chat(cfg->models, NULL);
+    const struct model_entry *model = memory_call_model(cfg);
     if (!stage_budget_background_allowed(ctx, user_id, user_id)) { /* the user's 1:1 turns, their budget */
         free(input);
         ctx->outcome = OUTCOME_OVER_BUDGET;
@@ -362,9 +382,7 @@ static enum stage_result extract(struct job_ctx *ctx, const char *user_id, int64
     }
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};
-    int64_t deadline = clock_monotonic_ms() + MEMORY_CALL_MS;
-    if (ctx->env->deadline_ms && deadline > ctx->env->deadline_ms - INVOCATION_MARGIN_MS)
-        deadline = ctx->env->deadline_ms - INVOCATION_MARGIN_MS;
+    int64_t deadline = stage_call_deadline(ctx, MEMORY_CALL_MS);
     struct llm_answer answer = {.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1};
     char err[512];
     log_debug("memory: extracting from %zu message(s) with %s", n_turns, model->name);

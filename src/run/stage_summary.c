@@ -26,8 +26,7 @@
 #include "run/stage.h"
 
 #define SUMMARY_KIND "summary"
-#define SUMMARY_CALL_MS 60000     /* a fold's model call ends within this */
-#define INVOCATION_MARGIN_MS 3000 /* serverless: time kept back at the end */
+#define SUMMARY_CALL_MS 60000 /* a fold's model call ends within this */
 
 char *summary_gather_note(struct job_ctx *ctx)
 {
@@ -60,11 +59,37 @@ static long fold_due(const struct config *cfg, struct store *store, const char *
     return (long)fold;
 }
 
-void summary_after_finish(struct job_ctx *ctx)
+/* True when gather's history shows that no fold is due: gather asked for
+ * every turn after the summary up to twice LINEBOT_HISTORY_TURNS and got
+ * fewer, so it had them all, and with the turns this job added they still
+ * fit both limits. One job at a time runs per chat, and a fold in between
+ * only removes turns, so the store would say no more. Saves reading up to
+ * SUMMARY_TURNS_MAX turns after every ordinary answer. */
+static bool fold_surely_not_due(const struct job_ctx *ctx, const struct turn *added, size_t n_added)
+{
+    const struct config *cfg = ctx->env->cfg;
+    if (!ctx->history_loaded)
+        return false;
+    struct turn *all = xcalloc(ctx->n_history + n_added + 1, sizeof *all);
+    size_t n = 0;
+    for (size_t i = 0; i < ctx->n_history; i++)
+        if (ctx->history[i].role != TURN_CONTEXT) /* not counted by store_summary_turns */
+            all[n++] = ctx->history[i];
+    bool complete = n < (size_t)cfg->history_turns * 2;
+    for (size_t i = 0; i < n_added; i++)
+        all[n++] = added[i];
+    bool not_due = complete && summary_fold_count(all, n, cfg->history_turns, cfg->history_chars) == 0;
+    free(all); /* shallow copies: the texts belong to ctx and the caller */
+    return not_due;
+}
+
+void summary_after_finish(struct job_ctx *ctx, const struct turn *added, size_t n_added)
 {
     const struct config *cfg = ctx->env->cfg;
     struct store *store = ctx->env->store;
     if (!cfg->summary || !ctx->ev_parsed || !ctx->ev.chat_id || cfg->history_turns <= 0 || cfg->history_chars <= 0)
+        return;
+    if (fold_surely_not_due(ctx, added, n_added))
         return;
     struct turn *turns = NULL;
     int64_t *seqs = NULL;
@@ -112,9 +137,7 @@ static enum stage_result fold(struct job_ctx *ctx, const char *chat_id, const ch
     const struct config *cfg = ctx->env->cfg;
     char *input = summary_input(old, turns, n);
     struct llm_message msgs[2] = {{.role = "system", .content = summary_prompt}, {.role = "user", .content = input}};
-    const struct model_entry *model = cfg->memory_model ? models_find(cfg->models, cfg->memory_model) : NULL;
-    if (!model)
-        model = models_for_chat(cfg->models, NULL);
+    const struct model_entry *model = memory_call_model(cfg);
     /* A 1:1 chat's summary counts against its user; a group's against the group. */
     const char *user_id = chat_id[0] == 'U' ? chat_id : "";
     if (!stage_budget_background_allowed(ctx, user_id, chat_id)) {
@@ -124,9 +147,7 @@ static enum stage_result fold(struct job_ctx *ctx, const char *chat_id, const ch
     }
     struct llm_target target = {.provider = model->provider, .base_url = model->base_url,
                                 .api_key = model->api_key, .model = model->model};
-    int64_t deadline = clock_monotonic_ms() + SUMMARY_CALL_MS;
-    if (ctx->env->deadline_ms && deadline > ctx->env->deadline_ms - INVOCATION_MARGIN_MS)
-        deadline = ctx->env->deadline_ms - INVOCATION_MARGIN_MS;
+    int64_t deadline = stage_call_deadline(ctx, SUMMARY_CALL_MS);
     struct llm_answer a = {.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1};
     char err[512];
     log_debug("summary: folding %zu turn(s) with %s", n, model->name);
