@@ -309,7 +309,9 @@ static int parse_options(int argc, char **argv, struct chat_options *opt)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+h", longs, NULL)) != -1) {
+    /* The leading ':' makes a missing value ':' rather than '?', so that
+     * `--user` alone says what it lacks instead of "unknown option". */
+    while ((ch = getopt_long(argc, argv, "+:h", longs, NULL)) != -1) {
         switch (ch) {
         case 'u':
         case 'a':
@@ -324,6 +326,9 @@ static int parse_options(int argc, char **argv, struct chat_options *opt)
         case 'h':
             fputs(cli_chat_usage, stdout);
             return 0;
+        case ':':
+            fprintf(stderr, "linebot chat: %s needs a value\n\n%s", argv[optind - 1], cli_chat_usage);
+            return 2;
         default:
             fprintf(stderr, "linebot chat: unknown option %s\n\n%s", argv[optind - 1], cli_chat_usage);
             return 2;

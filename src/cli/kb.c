@@ -69,27 +69,28 @@ const char cli_kb_usage[] =
 
 static const struct {
     const char *name;
+    const char *needs; /* what a usage error says is missing */
     const char *help;
 } command_help[] = {
-    {"add", "Usage: linebot kb add [--kb NAME] PATH...\n\n"
+    {"add", "at least one PATH", "Usage: linebot kb add [--kb NAME] PATH...\n\n"
             "Adds each file (.txt, .md or .markdown, .html or .htm) to the knowledge base, or replaces\n"
             "it when its content changed. Prints one line per file: id, status (added, replaced or\n"
             "unchanged), chunks, path, tab-separated. A file that cannot be added gets one line on\n"
             "stderr and exit status 1; the others stay added.\n"},
-    {"sync", "Usage: linebot kb sync [--kb NAME] DIR\n\n"
+    {"sync", "a DIR", "Usage: linebot kb sync [--kb NAME] DIR\n\n"
              "Mirrors DIR (and the folders in it; names starting with a dot are skipped): adds new and\n"
              "changed files, and removes the documents under DIR whose files are gone (a `removed`\n"
              "line each). Running it again changes nothing.\n"},
-    {"list", "Usage: linebot kb list [--kb NAME]\n\n"
+    {"list", "nothing", "Usage: linebot kb list [--kb NAME]\n\n"
              "One line per document: id, path, title, chunks, time added (UTC), tab-separated.\n"},
-    {"remove", "Usage: linebot kb remove [--kb NAME] DOC_ID|PATH\n\n"
+    {"remove", "a DOC_ID or a PATH", "Usage: linebot kb remove [--kb NAME] DOC_ID|PATH\n\n"
                "Removes a document, by the id `kb list` shows or by its path.\n"},
-    {"search", "Usage: linebot kb search [--kb NAME] [-k N] QUERY\n\n"
+    {"search", "a QUERY", "Usage: linebot kb search [--kb NAME] [-k N] QUERY\n\n"
                "The N best passages for QUERY (default 5, at most 100), one per line: rank, score, document\n"
                "id, title (or path), heading, and the passage's first 80 characters, tab-separated.\n"},
-    {"bind", "Usage: linebot kb bind NAME CHAT_ID\n\n"
+    {"bind", "a NAME and a CHAT_ID", "Usage: linebot kb bind NAME CHAT_ID\n\n"
              "The chat (a user id U..., a group C... or a room R...) answers from knowledge base NAME.\n"},
-    {"unbind", "Usage: linebot kb unbind CHAT_ID\n\n"
+    {"unbind", "a CHAT_ID", "Usage: linebot kb unbind CHAT_ID\n\n"
                "The chat answers from knowledge base `default` again, when it exists.\n"},
 };
 
@@ -707,6 +708,7 @@ int cli_kb(int argc, char **argv, char *const *env)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
     const char *help = cli_kb_usage;
+    const char *needs = NULL;
 
     if (!cmd)
         return usage_error(cli_kb_usage, "which command?");
@@ -715,8 +717,10 @@ int cli_kb(int argc, char **argv, char *const *env)
         return 0;
     }
     for (size_t i = 0; i < sizeof command_help / sizeof command_help[0]; i++)
-        if (strcmp(cmd, command_help[i].name) == 0)
+        if (strcmp(cmd, command_help[i].name) == 0) {
             help = command_help[i].help;
+            needs = command_help[i].needs;
+        }
     if (help == cli_kb_usage)
         return usage_error(cli_kb_usage, "unknown command %s", cmd);
 
@@ -762,12 +766,12 @@ int cli_kb(int argc, char **argv, char *const *env)
     bool is_search = strcmp(cmd, "search") == 0, is_bind = strcmp(cmd, "bind") == 0;
     int want = is_add ? -1 : strcmp(cmd, "list") == 0 ? 0 : is_bind ? 2 : 1;
     int rc = 2;
-    if (want < 0 && n_words == 0) {
-        rc = usage_error(help, "add needs at least one PATH");
+    if ((want < 0 && n_words == 0) || n_words < want) {
+        rc = usage_error(help, "%s needs %s", cmd, needs);
         goto out;
     }
-    if (want >= 0 && n_words != want && !(is_search && n_words > 1)) {
-        rc = usage_error(help, n_words < want ? "%s needs more arguments" : "%s: too many arguments", cmd);
+    if (want >= 0 && n_words > want && !is_search) {
+        rc = usage_error(help, "%s: too many arguments", cmd);
         goto out;
     }
     if (is_bind)
