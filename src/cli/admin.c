@@ -19,7 +19,6 @@
  * answered last. */
 #include "cli/admin.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,12 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <utf8proc.h>
 
-#include "config.h"
+#include "cli/cli_store.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/utf8.h"
@@ -50,8 +48,6 @@ const char cli_admin_usage[] =
     "\n"
     "--json prints JSON instead of a table: an array of objects (stats, chats, history),\n"
     "or one object (forget, export).\n";
-
-#define ID_MAX 128
 
 /* ---- text for a terminal ---- */
 
@@ -251,21 +247,6 @@ static const char *role_name(enum turn_role role)
     case TURN_CONTEXT: return "context";
     }
     return "context";
-}
-
-/* A user, group or room id as LINE makes them (U, C or R and 32 hexadecimal
- * digits), or anything of the same alphabet, so that ids of test or imported
- * data work too: letters, digits, '-', '_' and '.'. */
-static bool id_valid(const char *id)
-{
-    size_t len = strlen(id);
-
-    if (len == 0 || len > ID_MAX)
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-            return false;
-    return true;
 }
 
 /* Prints `json` (stolen) on stdout. */
@@ -542,15 +523,6 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
     return 2;
 }
 
-/* A plain file path that does not exist: opening it would create an empty
- * store (a mistyped LINEBOT_DB), so it is refused instead. */
-static bool sqlite_file_missing(const char *db)
-{
-    if (store_url_is_shared(db) || strncmp(db, "sqlite:", 7) == 0 || strncmp(db, "file:", 5) == 0)
-        return false;
-    return access(db, F_OK) != 0;
-}
-
 int cli_admin(int argc, char **argv, char *const *env)
 {
     const char *words[3] = {NULL, NULL, NULL};
@@ -583,32 +555,16 @@ int cli_admin(int argc, char **argv, char *const *env)
         return usage_error(n_words < 2 ? "%s needs an id (see `linebot admin chats`)" : "%s takes one id", cmd);
     if (!takes_id && n_words != 1)
         return usage_error("unexpected argument %s", words[1]);
-    if (takes_id && !id_valid(words[1]))
+    if (takes_id && !cli_chat_id_valid(words[1]))
         return usage_error("%s is not a LINE user, group or room id (letters and digits, as `linebot admin "
                            "chats` shows them)",
                            words[1]);
 
-    struct config cfg;
-    char err[512];
-    if (config_load_store(&cfg, env, err, sizeof err) != 0) {
-        fprintf(stderr, "linebot admin: %s\n", err);
-        return 2;
-    }
-    if (sqlite_file_missing(cfg.db)) {
-        fprintf(stderr, "linebot admin: LINEBOT_DB: there is no database at %s; set LINEBOT_DB to the bot's store\n",
-                cfg.db);
-        config_free(&cfg);
-        return 1;
-    }
-    struct store *st = store_open(cfg.db, err, sizeof err);
-    config_free(&cfg);
-    if (!st) {
-        /* Never the URL: a postgres:// one may hold a password. */
-        fprintf(stderr, "linebot admin: LINEBOT_DB: cannot open the store: %s\n", err);
-        return 1;
-    }
-
     int rc;
+    struct store *st = cli_store_open("admin", env, false, &rc);
+    if (!st)
+        return rc;
+
     if (strcmp(cmd, "stats") == 0)
         rc = admin_stats(st, as_json);
     else if (strcmp(cmd, "chats") == 0)

@@ -36,7 +36,7 @@
 #include <openssl/evp.h>
 #include <utf8proc.h>
 
-#include "config.h"
+#include "cli/cli_store.h"
 #include "core/alloc.h"
 #include "core/kb_chunk.h"
 #include "core/kb_html.h"
@@ -624,18 +624,6 @@ static int cmd_search(struct run *r, const char *query, int k)
     return 0;
 }
 
-/* LINE's ids: a letter and letters or digits (U..., C..., R...). */
-static bool chat_id_valid(const char *id)
-{
-    size_t len = strlen(id);
-    if (len < 2 || len > 128)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')))
-            return false;
-    return true;
-}
-
 static int cmd_bind(struct run *r, const char *chat_id)
 {
     int rc = store_kb_bind(r->st, chat_id, r->kb, clock_now_ms());
@@ -693,15 +681,6 @@ static const char *name_problem(const char *name)
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
             return "must not contain control characters";
     return NULL;
-}
-
-/* A plain file path that does not exist: for the commands that only read,
- * a mistyped LINEBOT_DB would otherwise be created empty. */
-static bool sqlite_file_missing(const char *db)
-{
-    if (store_url_is_shared(db) || strncmp(db, "sqlite:", 7) == 0 || strncmp(db, "file:", 5) == 0)
-        return false;
-    return access(db, F_OK) != 0;
 }
 
 int cli_kb(int argc, char **argv, char *const *env)
@@ -782,33 +761,15 @@ int cli_kb(int argc, char **argv, char *const *env)
         goto out;
     }
     const char *chat_id = is_bind ? words[1] : strcmp(cmd, "unbind") == 0 ? words[0] : NULL;
-    if (chat_id && !chat_id_valid(chat_id)) {
+    if (chat_id && !cli_chat_id_valid(chat_id)) {
         rc = usage_error(help, "%s is not a LINE user, group or room id (U..., C... or R...)", chat_id);
         goto out;
     }
 
-    struct config cfg;
-    char err[512];
-    if (config_load_store(&cfg, env, err, sizeof err) != 0) {
-        fprintf(stderr, "linebot kb: %s\n", err);
-        goto out;
-    }
     bool writes = is_add || is_sync || is_bind;
-    if (!writes && sqlite_file_missing(cfg.db)) {
-        fprintf(stderr, "linebot kb: LINEBOT_DB: there is no database at %s; set LINEBOT_DB to the bot's store\n",
-                cfg.db);
-        config_free(&cfg);
-        rc = 1;
+    struct store *st = cli_store_open("kb", env, writes, &rc);
+    if (!st)
         goto out;
-    }
-    struct store *st = store_open(cfg.db, err, sizeof err);
-    config_free(&cfg);
-    if (!st) {
-        /* Never the URL: a postgres:// one may hold a password. */
-        fprintf(stderr, "linebot kb: LINEBOT_DB: cannot open the store: %s\n", err);
-        rc = 1;
-        goto out;
-    }
     progress_on = isatty(STDERR_FILENO) == 1;
     struct run r = {.st = st, .kb = kb};
     if (is_add) {
