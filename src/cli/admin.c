@@ -31,6 +31,7 @@
 #include <utf8proc.h>
 
 #include "cli/cli_store.h"
+#include "cli/term_text.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/utf8.h"
@@ -50,47 +51,6 @@ const char cli_admin_usage[] =
     "or one object (forget, export).\n";
 
 /* ---- text for a terminal ---- */
-
-/* A code point a table must not print as it is: C0 and C1 controls and DEL
- * (terminal escapes), and the bidirectional overrides, which can make a text
- * read as something else. */
-static bool unsafe_code_point(utf8proc_int32_t cp)
-{
-    return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0x202a && cp <= 0x202e) ||
-           (cp >= 0x2066 && cp <= 0x2069);
-}
-
-/* A copy of `s` safe for a terminal (malloc'd): invalid UTF-8 and unsafe
- * code points become U+FFFD; with `keep_newlines`, '\n' stays (a message's
- * lines), else it is a space. Tabs are spaces. */
-static char *clean_text(const char *s, bool keep_newlines)
-{
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)(s ? s : "");
-    utf8proc_ssize_t left = (utf8proc_ssize_t)strlen((const char *)p);
-    /* Each input byte becomes at most 3 bytes (one U+FFFD). */
-    char *out = xmalloc((size_t)left * 3 + 1);
-    size_t o = 0;
-
-    while (left > 0) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t len = utf8proc_iterate(p, left, &cp);
-        if (len <= 0) { /* not UTF-8: one byte becomes one U+FFFD */
-            len = 1;
-            cp = 0xfffd;
-        } else if (cp == '\n') {
-            cp = keep_newlines ? '\n' : ' ';
-        } else if (cp == '\t') {
-            cp = ' ';
-        } else if (unsafe_code_point(cp)) {
-            cp = 0xfffd;
-        }
-        o += (size_t)utf8proc_encode_char(cp, (utf8proc_uint8_t *)out + o);
-        p += len;
-        left -= len;
-    }
-    out[o] = '\0';
-    return out;
-}
 
 /* Columns a clean line takes on a terminal (wide CJK characters take two). */
 static size_t display_width(const char *s, size_t len)
@@ -133,7 +93,7 @@ static void table_row(struct table *t, const char *const *cells)
         t->cells = xrealloc_array(t->cells, t->cap * t->n_cols, sizeof *t->cells);
     }
     for (size_t c = 0; c < t->n_cols; c++)
-        t->cells[t->n_rows * t->n_cols + c] = clean_text(cells[c] ? cells[c] : "-", c + 1 == t->n_cols);
+        t->cells[t->n_rows * t->n_cols + c] = term_text_clean(cells[c] ? cells[c] : "-", c + 1 == t->n_cols);
     t->n_rows++;
 }
 

@@ -34,9 +34,9 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <utf8proc.h>
 
 #include "cli/cli_store.h"
+#include "cli/term_text.h"
 #include "core/alloc.h"
 #include "core/kb_chunk.h"
 #include "core/kb_html.h"
@@ -144,39 +144,25 @@ __attribute__((format(printf, 1, 2))) static void result(const char *fmt, ...)
     fflush(stdout);
 }
 
-/* Text for one tab-separated field on a terminal: control characters
- * (tabs and newlines too) become spaces, invalid UTF-8 U+FFFD; at most
- * `max_chars` characters (0: all). malloc'd. */
+/* Text for one tab-separated field on a terminal (term_text.h: no control
+ * characters, tabs and newlines are spaces), with runs of spaces made one
+ * and none at the ends; at most `max_chars` characters (0: all). malloc'd. */
 static char *field(const char *s, size_t max_chars)
 {
-    char *clean = utf8_sanitize(s ? s : "", s ? strlen(s) : 0);
+    char *out = term_text_clean(s, false);
     size_t o = 0, chars = 0;
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)clean;
-    utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(clean);
-    char *out = xmalloc((size_t)left + 1);
 
-    while (left > 0 && (max_chars == 0 || chars < max_chars)) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-        if (n <= 0)
-            break;
-        bool space = cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0x202a && cp <= 0x202e) ||
-                     (cp >= 0x2066 && cp <= 0x2069);
-        if (space) {
-            if (o > 0 && out[o - 1] != ' ')
-                out[o++] = ' ';
-        } else {
-            memcpy(out + o, p, (size_t)n);
-            o += (size_t)n;
-        }
-        chars++;
-        p += n;
-        left -= n;
+    for (const char *p = out; *p && (max_chars == 0 || chars < max_chars); p++) {
+        if (*p == ' ' && (o == 0 || out[o - 1] == ' '))
+            continue;
+        out[o++] = *p;
+        /* Count characters, not bytes: continuation bytes are 10xxxxxx. */
+        if (((unsigned char)p[1] & 0xc0) != 0x80)
+            chars++;
     }
     while (o > 0 && out[o - 1] == ' ')
         o--;
     out[o] = '\0';
-    free(clean);
     return out;
 }
 
