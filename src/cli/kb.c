@@ -430,6 +430,13 @@ static int cmd_add(struct run *r, char **paths, int n)
     for (int i = 0; i < n; i++) {
         char real[PATH_MAX];
         struct stat sb;
+        if (strncasecmp(paths[i], "http://", 7) == 0 || strncasecmp(paths[i], "https://", 8) == 0) {
+            /* Not "No such file or directory": say what to do instead. */
+            problem("%s: URLs cannot be added yet; save the page as a .html file and add that", paths[i]);
+            r->failures++;
+            r->files_done++;
+            continue;
+        }
         if (!realpath(paths[i], real) || stat(real, &sb) != 0) {
             problem("%s: %s", paths[i], strerror(errno));
             r->failures++;
