@@ -254,7 +254,7 @@ static void prompt(struct chat *c)
 }
 
 /* Handles one line; false to leave. */
-static bool chat_line_typed(struct chat *c, char *text)
+static bool chat_handle_typed(struct chat *c, char *text)
 {
     size_t len = strlen(text);
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
@@ -460,7 +460,7 @@ static int chat_run(struct chat *c, struct config *cfg)
         }
         if (n < 0)
             break; /* Ctrl-D: end of input */
-        if (!chat_line_typed(c, text))
+        if (!chat_handle_typed(c, text))
             break;
         if (interrupted) {
             status = 130;
