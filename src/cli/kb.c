@@ -33,14 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "cli/cli_store.h"
 #include "cli/term_text.h"
 #include "core/alloc.h"
 #include "core/kb_chunk.h"
 #include "core/kb_html.h"
 #include "core/kb_terms.h"
+#include "core/sigcommon.h"
 #include "core/utf8.h"
 #include "io/clock.h"
 #include "io/store.h"
@@ -222,18 +221,6 @@ static char *read_file(const char *path, size_t *len, const char **why)
     return data;
 }
 
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-
-    if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1)
-        alloc_fail("EVP_Digest", len); /* OpenSSL fails it only for want of memory */
-    for (unsigned int i = 0; i < md_len && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
-}
-
 /* A document read and cut: what store_kb_put takes. */
 struct prepared {
     char *title;
@@ -333,8 +320,9 @@ static void add_file(struct run *r, const char *real, const char *shown)
         r->failures++;
         return;
     }
-    char hash[65];
-    sha256_hex(data, len, hash);
+    char hash[SIG_SHA256_HEX_LEN + 1];
+    if (!sig_sha256_hex(data, len, hash))
+        alloc_fail("EVP_Digest", len); /* OpenSSL fails it only for want of memory */
     const char *name = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
     struct prepared prep;
     why = prepare(data, len, kind, name, &prep);
