@@ -2,11 +2,17 @@
 # apt-common.sh - sourced by the scripts that install the Debian packages they
 # need (setup.sh, test.sh, package-lambda.sh, package-fc.sh).
 #
-#   apt_install PKG...   installs them, as root or through sudo, after one
-#                        `apt-get update` per run; nothing without arguments.
+#   apt_install PKG...   installs those not installed yet, as root or through
+#                        sudo, after one `apt-get update` per run; nothing
+#                        (and no root needed) when all are there.
 
 apt_updated=0
 apt_install() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] || missing+=("$pkg")
+  done
+  set -- "${missing[@]}"
   [ $# -gt 0 ] || return 0
   local sudo=()
   if [ "$(id -u)" -ne 0 ]; then

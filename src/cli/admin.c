@@ -19,7 +19,6 @@
  * answered last. */
 #include "cli/admin.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,12 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <utf8proc.h>
 
-#include "config.h"
+#include "cli/cli_store.h"
+#include "cli/term_text.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/utf8.h"
@@ -51,50 +50,7 @@ const char cli_admin_usage[] =
     "--json prints JSON instead of a table: an array of objects (stats, chats, history),\n"
     "or one object (forget, export).\n";
 
-#define ID_MAX 128
-
 /* ---- text for a terminal ---- */
-
-/* A code point a table must not print as it is: C0 and C1 controls and DEL
- * (terminal escapes), and the bidirectional overrides, which can make a text
- * read as something else. */
-static bool unsafe_code_point(utf8proc_int32_t cp)
-{
-    return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0x202a && cp <= 0x202e) ||
-           (cp >= 0x2066 && cp <= 0x2069);
-}
-
-/* A copy of `s` safe for a terminal (malloc'd): invalid UTF-8 and unsafe
- * code points become U+FFFD; with `keep_newlines`, '\n' stays (a message's
- * lines), else it is a space. Tabs are spaces. */
-static char *clean_text(const char *s, bool keep_newlines)
-{
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)(s ? s : "");
-    utf8proc_ssize_t left = (utf8proc_ssize_t)strlen((const char *)p);
-    /* Each input byte becomes at most 3 bytes (one U+FFFD). */
-    char *out = xmalloc((size_t)left * 3 + 1);
-    size_t o = 0;
-
-    while (left > 0) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t len = utf8proc_iterate(p, left, &cp);
-        if (len <= 0) { /* not UTF-8: one byte becomes one U+FFFD */
-            len = 1;
-            cp = 0xfffd;
-        } else if (cp == '\n') {
-            cp = keep_newlines ? '\n' : ' ';
-        } else if (cp == '\t') {
-            cp = ' ';
-        } else if (unsafe_code_point(cp)) {
-            cp = 0xfffd;
-        }
-        o += (size_t)utf8proc_encode_char(cp, (utf8proc_uint8_t *)out + o);
-        p += len;
-        left -= len;
-    }
-    out[o] = '\0';
-    return out;
-}
 
 /* Columns a clean line takes on a terminal (wide CJK characters take two). */
 static size_t display_width(const char *s, size_t len)
@@ -137,7 +93,7 @@ static void table_row(struct table *t, const char *const *cells)
         t->cells = xrealloc_array(t->cells, t->cap * t->n_cols, sizeof *t->cells);
     }
     for (size_t c = 0; c < t->n_cols; c++)
-        t->cells[t->n_rows * t->n_cols + c] = clean_text(cells[c] ? cells[c] : "-", c + 1 == t->n_cols);
+        t->cells[t->n_rows * t->n_cols + c] = term_text_clean(cells[c] ? cells[c] : "-", c + 1 == t->n_cols);
     t->n_rows++;
 }
 
@@ -251,21 +207,6 @@ static const char *role_name(enum turn_role role)
     case TURN_CONTEXT: return "context";
     }
     return "context";
-}
-
-/* A user, group or room id as LINE makes them (U, C or R and 32 hexadecimal
- * digits), or anything of the same alphabet, so that ids of test or imported
- * data work too: letters, digits, '-', '_' and '.'. */
-static bool id_valid(const char *id)
-{
-    size_t len = strlen(id);
-
-    if (len == 0 || len > ID_MAX)
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-            return false;
-    return true;
 }
 
 /* Prints `json` (stolen) on stdout. */
@@ -542,15 +483,6 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
     return 2;
 }
 
-/* A plain file path that does not exist: opening it would create an empty
- * store (a mistyped LINEBOT_DB), so it is refused instead. */
-static bool sqlite_file_missing(const char *db)
-{
-    if (store_url_is_shared(db) || strncmp(db, "sqlite:", 7) == 0 || strncmp(db, "file:", 5) == 0)
-        return false;
-    return access(db, F_OK) != 0;
-}
-
 int cli_admin(int argc, char **argv, char *const *env)
 {
     const char *words[3] = {NULL, NULL, NULL};
@@ -583,32 +515,16 @@ int cli_admin(int argc, char **argv, char *const *env)
         return usage_error(n_words < 2 ? "%s needs an id (see `linebot admin chats`)" : "%s takes one id", cmd);
     if (!takes_id && n_words != 1)
         return usage_error("unexpected argument %s", words[1]);
-    if (takes_id && !id_valid(words[1]))
+    if (takes_id && !cli_chat_id_valid(words[1]))
         return usage_error("%s is not a LINE user, group or room id (letters and digits, as `linebot admin "
                            "chats` shows them)",
                            words[1]);
 
-    struct config cfg;
-    char err[512];
-    if (config_load_store(&cfg, env, err, sizeof err) != 0) {
-        fprintf(stderr, "linebot admin: %s\n", err);
-        return 2;
-    }
-    if (sqlite_file_missing(cfg.db)) {
-        fprintf(stderr, "linebot admin: LINEBOT_DB: there is no database at %s; set LINEBOT_DB to the bot's store\n",
-                cfg.db);
-        config_free(&cfg);
-        return 1;
-    }
-    struct store *st = store_open(cfg.db, err, sizeof err);
-    config_free(&cfg);
-    if (!st) {
-        /* Never the URL: a postgres:// one may hold a password. */
-        fprintf(stderr, "linebot admin: LINEBOT_DB: cannot open the store: %s\n", err);
-        return 1;
-    }
-
     int rc;
+    struct store *st = cli_store_open("admin", env, false, &rc);
+    if (!st)
+        return rc;
+
     if (strcmp(cmd, "stats") == 0)
         rc = admin_stats(st, as_json);
     else if (strcmp(cmd, "chats") == 0)

@@ -254,7 +254,7 @@ static void prompt(struct chat *c)
 }
 
 /* Handles one line; false to leave. */
-static bool chat_line_typed(struct chat *c, char *text)
+static bool chat_handle_typed(struct chat *c, char *text)
 {
     size_t len = strlen(text);
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
@@ -309,7 +309,9 @@ static int parse_options(int argc, char **argv, struct chat_options *opt)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+h", longs, NULL)) != -1) {
+    /* The leading ':' makes a missing value ':' rather than '?', so that
+     * `--user` alone says what it lacks instead of "unknown option". */
+    while ((ch = getopt_long(argc, argv, "+:h", longs, NULL)) != -1) {
         switch (ch) {
         case 'u':
         case 'a':
@@ -324,6 +326,9 @@ static int parse_options(int argc, char **argv, struct chat_options *opt)
         case 'h':
             fputs(cli_chat_usage, stdout);
             return 0;
+        case ':':
+            fprintf(stderr, "linebot chat: %s needs a value\n\n%s", argv[optind - 1], cli_chat_usage);
+            return 2;
         default:
             fprintf(stderr, "linebot chat: unknown option %s\n\n%s", argv[optind - 1], cli_chat_usage);
             return 2;
@@ -455,7 +460,7 @@ static int chat_run(struct chat *c, struct config *cfg)
         }
         if (n < 0)
             break; /* Ctrl-D: end of input */
-        if (!chat_line_typed(c, text))
+        if (!chat_handle_typed(c, text))
             break;
         if (interrupted) {
             status = 130;

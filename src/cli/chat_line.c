@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli/term_text.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "io/clock.h"
@@ -128,22 +129,21 @@ void chat_line_idle(struct chat_line *line)
 
 /* ---- what LINE shows ----------------------------------------------------- */
 
-/* Prints a text the model wrote, which may hold anything: control
- * characters (C0, DEL, and C1 as UTF-8) become '?', so that no escape
- * sequence reaches the terminal. Continuation lines line up under the first. */
+/* Prints a text the model wrote, which may hold anything: term_text.h keeps
+ * escape sequences from the terminal. Continuation lines line up under the
+ * first. */
 static void print_text(FILE *out, const char *text)
 {
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p == '\n')
-            fputs("\n     ", out);
-        else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
-            fputc('?', out);
-            p++; /* the C1 character's second byte */
-        } else if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
-            fputc('?', out);
-        else
-            fputc(*p, out);
+    char *clean = term_text_clean(text, true);
+    for (const char *line = clean;;) {
+        const char *nl = strchr(line, '\n');
+        fwrite(line, 1, nl ? (size_t)(nl - line) : strlen(line), out);
+        if (!nl)
+            break;
+        fputs("\n     ", out);
+        line = nl + 1;
     }
+    free(clean);
 }
 
 /* Prints a reply or push and keeps its buttons. Returns the number of

@@ -33,14 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <utf8proc.h>
-
-#include "config.h"
+#include "cli/cli_store.h"
+#include "cli/term_text.h"
 #include "core/alloc.h"
 #include "core/kb_chunk.h"
 #include "core/kb_html.h"
 #include "core/kb_terms.h"
+#include "core/sigcommon.h"
 #include "core/utf8.h"
 #include "io/clock.h"
 #include "io/store.h"
@@ -69,27 +68,28 @@ const char cli_kb_usage[] =
 
 static const struct {
     const char *name;
+    const char *needs; /* what a usage error says is missing */
     const char *help;
 } command_help[] = {
-    {"add", "Usage: linebot kb add [--kb NAME] PATH...\n\n"
+    {"add", "at least one PATH", "Usage: linebot kb add [--kb NAME] PATH...\n\n"
             "Adds each file (.txt, .md or .markdown, .html or .htm) to the knowledge base, or replaces\n"
             "it when its content changed. Prints one line per file: id, status (added, replaced or\n"
             "unchanged), chunks, path, tab-separated. A file that cannot be added gets one line on\n"
             "stderr and exit status 1; the others stay added.\n"},
-    {"sync", "Usage: linebot kb sync [--kb NAME] DIR\n\n"
+    {"sync", "a DIR", "Usage: linebot kb sync [--kb NAME] DIR\n\n"
              "Mirrors DIR (and the folders in it; names starting with a dot are skipped): adds new and\n"
              "changed files, and removes the documents under DIR whose files are gone (a `removed`\n"
              "line each). Running it again changes nothing.\n"},
-    {"list", "Usage: linebot kb list [--kb NAME]\n\n"
+    {"list", "nothing", "Usage: linebot kb list [--kb NAME]\n\n"
              "One line per document: id, path, title, chunks, time added (UTC), tab-separated.\n"},
-    {"remove", "Usage: linebot kb remove [--kb NAME] DOC_ID|PATH\n\n"
+    {"remove", "a DOC_ID or a PATH", "Usage: linebot kb remove [--kb NAME] DOC_ID|PATH\n\n"
                "Removes a document, by the id `kb list` shows or by its path.\n"},
-    {"search", "Usage: linebot kb search [--kb NAME] [-k N] QUERY\n\n"
+    {"search", "a QUERY", "Usage: linebot kb search [--kb NAME] [-k N] QUERY\n\n"
                "The N best passages for QUERY (default 5, at most 100), one per line: rank, score, document\n"
                "id, title (or path), heading, and the passage's first 80 characters, tab-separated.\n"},
-    {"bind", "Usage: linebot kb bind NAME CHAT_ID\n\n"
+    {"bind", "a NAME and a CHAT_ID", "Usage: linebot kb bind NAME CHAT_ID\n\n"
              "The chat (a user id U..., a group C... or a room R...) answers from knowledge base NAME.\n"},
-    {"unbind", "Usage: linebot kb unbind CHAT_ID\n\n"
+    {"unbind", "a CHAT_ID", "Usage: linebot kb unbind CHAT_ID\n\n"
                "The chat answers from knowledge base `default` again, when it exists.\n"},
 };
 
@@ -143,39 +143,25 @@ __attribute__((format(printf, 1, 2))) static void result(const char *fmt, ...)
     fflush(stdout);
 }
 
-/* Text for one tab-separated field on a terminal: control characters
- * (tabs and newlines too) become spaces, invalid UTF-8 U+FFFD; at most
- * `max_chars` characters (0: all). malloc'd. */
+/* Text for one tab-separated field on a terminal (term_text.h: no control
+ * characters, tabs and newlines are spaces), with runs of spaces made one
+ * and none at the ends; at most `max_chars` characters (0: all). malloc'd. */
 static char *field(const char *s, size_t max_chars)
 {
-    char *clean = utf8_sanitize(s ? s : "", s ? strlen(s) : 0);
+    char *out = term_text_clean(s, false);
     size_t o = 0, chars = 0;
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)clean;
-    utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(clean);
-    char *out = xmalloc((size_t)left + 1);
 
-    while (left > 0 && (max_chars == 0 || chars < max_chars)) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-        if (n <= 0)
-            break;
-        bool space = cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0x202a && cp <= 0x202e) ||
-                     (cp >= 0x2066 && cp <= 0x2069);
-        if (space) {
-            if (o > 0 && out[o - 1] != ' ')
-                out[o++] = ' ';
-        } else {
-            memcpy(out + o, p, (size_t)n);
-            o += (size_t)n;
-        }
-        chars++;
-        p += n;
-        left -= n;
+    for (const char *p = out; *p && (max_chars == 0 || chars < max_chars); p++) {
+        if (*p == ' ' && (o == 0 || out[o - 1] == ' '))
+            continue;
+        out[o++] = *p;
+        /* Count characters, not bytes: continuation bytes are 10xxxxxx. */
+        if (((unsigned char)p[1] & 0xc0) != 0x80)
+            chars++;
     }
     while (o > 0 && out[o - 1] == ' ')
         o--;
     out[o] = '\0';
-    free(clean);
     return out;
 }
 
@@ -233,18 +219,6 @@ static char *read_file(const char *path, size_t *len, const char **why)
     fclose(f);
     *len = n;
     return data;
-}
-
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-
-    if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1)
-        alloc_fail("EVP_Digest", len); /* OpenSSL fails it only for want of memory */
-    for (unsigned int i = 0; i < md_len && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
 }
 
 /* A document read and cut: what store_kb_put takes. */
@@ -346,8 +320,9 @@ static void add_file(struct run *r, const char *real, const char *shown)
         r->failures++;
         return;
     }
-    char hash[65];
-    sha256_hex(data, len, hash);
+    char hash[SIG_SHA256_HEX_LEN + 1];
+    if (!sig_sha256_hex(data, len, hash))
+        alloc_fail("EVP_Digest", len); /* OpenSSL fails it only for want of memory */
     const char *name = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
     struct prepared prep;
     why = prepare(data, len, kind, name, &prep);
@@ -443,6 +418,13 @@ static int cmd_add(struct run *r, char **paths, int n)
     for (int i = 0; i < n; i++) {
         char real[PATH_MAX];
         struct stat sb;
+        if (strncasecmp(paths[i], "http://", 7) == 0 || strncasecmp(paths[i], "https://", 8) == 0) {
+            /* Not "No such file or directory": say what to do instead. */
+            problem("%s: URLs cannot be added yet; save the page as a .html file and add that", paths[i]);
+            r->failures++;
+            r->files_done++;
+            continue;
+        }
         if (!realpath(paths[i], real) || stat(real, &sb) != 0) {
             problem("%s: %s", paths[i], strerror(errno));
             r->failures++;
@@ -623,18 +605,6 @@ static int cmd_search(struct run *r, const char *query, int k)
     return 0;
 }
 
-/* LINE's ids: a letter and letters or digits (U..., C..., R...). */
-static bool chat_id_valid(const char *id)
-{
-    size_t len = strlen(id);
-    if (len < 2 || len > 128)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')))
-            return false;
-    return true;
-}
-
 static int cmd_bind(struct run *r, const char *chat_id)
 {
     int rc = store_kb_bind(r->st, chat_id, r->kb, clock_now_ms());
@@ -694,19 +664,11 @@ static const char *name_problem(const char *name)
     return NULL;
 }
 
-/* A plain file path that does not exist: for the commands that only read,
- * a mistyped LINEBOT_DB would otherwise be created empty. */
-static bool sqlite_file_missing(const char *db)
-{
-    if (store_url_is_shared(db) || strncmp(db, "sqlite:", 7) == 0 || strncmp(db, "file:", 5) == 0)
-        return false;
-    return access(db, F_OK) != 0;
-}
-
 int cli_kb(int argc, char **argv, char *const *env)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
     const char *help = cli_kb_usage;
+    const char *needs = NULL;
 
     if (!cmd)
         return usage_error(cli_kb_usage, "which command?");
@@ -715,8 +677,10 @@ int cli_kb(int argc, char **argv, char *const *env)
         return 0;
     }
     for (size_t i = 0; i < sizeof command_help / sizeof command_help[0]; i++)
-        if (strcmp(cmd, command_help[i].name) == 0)
+        if (strcmp(cmd, command_help[i].name) == 0) {
             help = command_help[i].help;
+            needs = command_help[i].needs;
+        }
     if (help == cli_kb_usage)
         return usage_error(cli_kb_usage, "unknown command %s", cmd);
 
@@ -762,12 +726,12 @@ int cli_kb(int argc, char **argv, char *const *env)
     bool is_search = strcmp(cmd, "search") == 0, is_bind = strcmp(cmd, "bind") == 0;
     int want = is_add ? -1 : strcmp(cmd, "list") == 0 ? 0 : is_bind ? 2 : 1;
     int rc = 2;
-    if (want < 0 && n_words == 0) {
-        rc = usage_error(help, "add needs at least one PATH");
+    if ((want < 0 && n_words == 0) || n_words < want) {
+        rc = usage_error(help, "%s needs %s", cmd, needs);
         goto out;
     }
-    if (want >= 0 && n_words != want && !(is_search && n_words > 1)) {
-        rc = usage_error(help, n_words < want ? "%s needs more arguments" : "%s: too many arguments", cmd);
+    if (want >= 0 && n_words > want && !is_search) {
+        rc = usage_error(help, "%s: too many arguments", cmd);
         goto out;
     }
     if (is_bind)
@@ -778,33 +742,15 @@ int cli_kb(int argc, char **argv, char *const *env)
         goto out;
     }
     const char *chat_id = is_bind ? words[1] : strcmp(cmd, "unbind") == 0 ? words[0] : NULL;
-    if (chat_id && !chat_id_valid(chat_id)) {
+    if (chat_id && !cli_chat_id_valid(chat_id)) {
         rc = usage_error(help, "%s is not a LINE user, group or room id (U..., C... or R...)", chat_id);
         goto out;
     }
 
-    struct config cfg;
-    char err[512];
-    if (config_load_store(&cfg, env, err, sizeof err) != 0) {
-        fprintf(stderr, "linebot kb: %s\n", err);
-        goto out;
-    }
     bool writes = is_add || is_sync || is_bind;
-    if (!writes && sqlite_file_missing(cfg.db)) {
-        fprintf(stderr, "linebot kb: LINEBOT_DB: there is no database at %s; set LINEBOT_DB to the bot's store\n",
-                cfg.db);
-        config_free(&cfg);
-        rc = 1;
+    struct store *st = cli_store_open("kb", env, writes, &rc);
+    if (!st)
         goto out;
-    }
-    struct store *st = store_open(cfg.db, err, sizeof err);
-    config_free(&cfg);
-    if (!st) {
-        /* Never the URL: a postgres:// one may hold a password. */
-        fprintf(stderr, "linebot kb: LINEBOT_DB: cannot open the store: %s\n", err);
-        rc = 1;
-        goto out;
-    }
     progress_on = isatty(STDERR_FILENO) == 1;
     struct run r = {.st = st, .kb = kb};
     if (is_add) {
