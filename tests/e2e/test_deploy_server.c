@@ -131,18 +131,6 @@ static int run_tool(char *const argv[], char **out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* ---- the systemd unit ---- */
 
 static void test_unit_verifies(void **state)
@@ -288,14 +276,14 @@ static struct caddy *caddy_start(struct world *w)
     c->dir = e2e_printf("%s/caddy", w->dir);
     c->log = e2e_printf("%s/caddy.log", c->dir);
     c->root_crt = e2e_printf("%s/data/caddy/pki/authorities/local/root.crt", c->dir);
-    c->https_port = free_port();
+    c->https_port = e2e_free_port();
     assert_int_equal(mkdir(c->dir, 0700), 0);
     world_add_fake(w, caddy_dump, caddy_stop, c);
 
     char *caddyfile = e2e_printf("%s/Caddyfile", c->dir);
     char *conf = e2e_printf("{\n\tadmin off\n\tlocal_certs\n\tskip_install_trust\n\tdefault_bind 127.0.0.1\n"
                             "\thttp_port %d\n\thttps_port %d\n}\nimport %s/Caddyfile\n",
-                            free_port(), c->https_port, DEPLOY_DIR);
+                            e2e_free_port(), c->https_port, DEPLOY_DIR);
     write_file(caddyfile, conf);
     char *env[] = {
         e2e_printf("PATH=%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin"),

@@ -89,8 +89,14 @@ int world_teardown(void **state);
 #define E2E_RUN(tests) (e2e_apply_filter(), cmocka_run_group_tests(tests, NULL, NULL))
 void e2e_apply_filter(void);
 
+/* A loopback port for a program the test starts (the bot, Caddy): free now,
+ * and below the kernel's ephemeral range, so no fake (they bind port 0) can
+ * take it before the program binds it. */
+int e2e_free_port(void);
+
 /* Starts the bot with the world's overrides plus `extra` (may be NULL) and
- * waits until GET /healthz answers 200. Fails the test when it does not. */
+ * waits until it listens on its port and GET /healthz answers 200 there.
+ * Fails the test when it does not. */
 void bot_start(struct world *w, const char *const *extra);
 /* Starts the bot without waiting for it to be healthy (for start-up failures). */
 void bot_spawn(struct world *w, const char *const *extra);
