@@ -31,10 +31,6 @@
 #define DAY_MS 86400000LL
 #define TOKYO_MS (9 * 3600000LL)
 
-/* ---- PostgreSQL scratch schemas ---- */
-
-static const char *pg_url; /* LINEBOT_TEST_PG_URL; NULL: PostgreSQL cases skip */
-
 /* ---- settings ---- */
 
 /* NULL-terminated settings: `first...` (NULL-terminated), copied. */
@@ -210,16 +206,7 @@ static void user_over_the_limit(void **state, const char *db)
 
 static void test_user_limit_sqlite(void **state) { user_over_the_limit(state, NULL); }
 
-static void test_user_limit_postgres(void **state)
-{
-    if (!pg_url)
-        skip();
-    char schema[96];
-    char *db = pg_scratch_db(pg_url, "budgets", schema, sizeof schema);
-    user_over_the_limit(state, db);
-    pg_scratch_drop(pg_url, schema);
-    free(db);
-}
+static void test_user_limit_postgres(void **state) { pg_scratch_run(state, "budgets", user_over_the_limit); }
 
 /* A group's cap: spent by one member, the notice goes to the group once,
  * then the group gets silence, whoever asks; one-to-one chats are not
@@ -255,16 +242,7 @@ static void chat_over_the_limit(void **state, const char *db)
 
 static void test_chat_limit_sqlite(void **state) { chat_over_the_limit(state, NULL); }
 
-static void test_chat_limit_postgres(void **state)
-{
-    if (!pg_url)
-        skip();
-    char schema[96];
-    char *db = pg_scratch_db(pg_url, "budgets", schema, sizeof schema);
-    chat_over_the_limit(state, db);
-    pg_scratch_drop(pg_url, schema);
-    free(db);
-}
+static void test_chat_limit_postgres(void **state) { pg_scratch_run(state, "budgets", chat_over_the_limit); }
 
 /* A provider that reports no usage: an estimate is charged, and marked. */
 static void test_estimated_usage(void **state)
@@ -442,10 +420,7 @@ static void test_zone_names(void **state)
 
 int main(void)
 {
-    pg_url = getenv("LINEBOT_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
-    if (!pg_url)
+    if (!pg_scratch_url())
         fprintf(stderr, "[  SKIPPED ] PostgreSQL cases: LINEBOT_TEST_PG_URL is not set\n");
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_user_limit_sqlite),

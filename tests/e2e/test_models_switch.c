@@ -66,17 +66,6 @@ static const char *pg_url; /* LINEBOT_TEST_PG_URL; NULL: PostgreSQL cases skip *
 
 /* ---- events and what LINE received ---- */
 
-/* A postback webhook from `user` (in `group` when not NULL) with `data`, its
- * reply token issued on the fake, as LINE sends a quick reply tap. */
-static json_t *ev_postback(struct world *w, const char *user, const char *group, const char *data)
-{
-    json_t *ev = ev_follow(w, &(struct ev){.user = user, .group = group});
-    json_object_set_new(ev, "type", json_string("postback"));
-    json_object_del(ev, "follow");
-    json_object_set_new(ev, "postback", json_pack("{s:s}", "data", data));
-    return ev;
-}
-
 /* The body of the last reply LINE accepted (new reference). */
 static json_t *last_reply_body(struct world *w)
 {
@@ -169,7 +158,7 @@ static void switch_and_restart(void **state, const char *db)
     json_decref(body);
 
     /* The tap. */
-    send_event(w, ev_postback(w, USER_A, NULL, data));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, data));
     assert_answers(w, USER_A, 2);
     texts = world_texts(w, USER_A);
     assert_contains(texts, "now uses beta");
@@ -194,9 +183,9 @@ static void switch_and_restart(void **state, const char *db)
     free(texts);
     free(say(w, USER_A, "and now?", 5));
     assert_asked(w->llm, 2, E2E_LLM_KEY, "model-a");
-    send_event(w, ev_postback(w, USER_A, NULL, data));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, data));
     assert_answers(w, USER_A, 7);
-    send_event(w, ev_postback(w, USER_A, NULL, alpha_data));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, alpha_data));
     assert_answers(w, USER_A, 8);
     free(say(w, USER_A, "last one", 8));
     assert_asked(w->llm, 3, E2E_LLM_KEY, "model-a");
@@ -210,16 +199,7 @@ static void switch_and_restart(void **state, const char *db)
 
 static void test_switch_sqlite(void **state) { switch_and_restart(state, NULL); }
 
-static void test_switch_postgres(void **state)
-{
-    if (!pg_url)
-        skip();
-    char schema[96];
-    char *db = pg_scratch_db(pg_url, "models", schema, sizeof schema);
-    switch_and_restart(state, db);
-    pg_scratch_drop(pg_url, schema);
-    free(db);
-}
+static void test_switch_postgres(void **state) { pg_scratch_run(state, "models", switch_and_restart); }
 
 /* On PostgreSQL the choice is shared: a second instance on the same schema
  * uses the model the first one stored. */
@@ -269,7 +249,7 @@ static void test_group_non_admin_refused(void **state)
     char **env = catalogue_env(w, b);
     bot_start(w, (const char *const *)env);
 
-    send_event(w, ev_postback(w, USER_A, GROUP, "v1|m|beta"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A, .group = GROUP}, "v1|m|beta"));
     assert_answers(w, GROUP, 1);
     char *texts = world_texts(w, GROUP);
     assert_contains(texts, "only the group's admins");
@@ -282,7 +262,7 @@ static void test_group_non_admin_refused(void **state)
     assert_int_equal(fake_llm_request_count(w->llm), 1);
 
     /* The admin's tap switches the whole group. */
-    send_event(w, ev_postback(w, ADMIN, GROUP, "v1|m|beta"));
+    send_event(w, ev_postback(w, &(struct ev){.user = ADMIN, .group = GROUP}, "v1|m|beta"));
     assert_answers(w, GROUP, 4);
     texts = world_texts(w, GROUP);
     assert_contains(texts, "now uses beta");
@@ -314,10 +294,10 @@ static void test_unknown_and_forged(void **state)
     json_decref(body);
 
     size_t line_before = fake_line_request_total(w->line);
-    send_event(w, ev_postback(w, USER_A, NULL, "v1|m|gamma"));
-    send_event(w, ev_postback(w, USER_A, NULL, "v1|q|alpha"));
-    send_event(w, ev_postback(w, USER_A, NULL, "v9|m|alpha"));
-    send_event(w, ev_postback(w, USER_A, NULL, "somebody else's data"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "v1|m|gamma"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "v1|q|alpha"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "v9|m|alpha"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "somebody else's data"));
     world_quiet(w);
     assert_untouched(w, 0, line_before);
     assert_int_equal(fake_llm_request_count(b), 0);
@@ -424,9 +404,7 @@ static void test_bad_catalogue_stops_start(void **state)
 
 int main(void)
 {
-    pg_url = getenv("LINEBOT_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
+    pg_url = pg_scratch_url();
     if (!pg_url)
         fprintf(stderr, "[  SKIPPED ] PostgreSQL cases: LINEBOT_TEST_PG_URL is not set\n");
     const struct CMUnitTest tests[] = {

@@ -40,17 +40,6 @@ static const char *pg_url; /* LINEBOT_TEST_PG_URL; NULL: PostgreSQL cases skip *
 
 /* ---- events and what the fakes received ---- */
 
-/* A postback webhook from `user` (in `group` when not NULL) with `data`, its
- * reply token issued on the fake, as LINE sends a quick reply tap. */
-static json_t *ev_postback(struct world *w, const char *user, const char *group, const char *data)
-{
-    json_t *ev = ev_follow(w, &(struct ev){.user = user, .group = group});
-    json_object_set_new(ev, "type", json_string("postback"));
-    json_object_del(ev, "follow");
-    json_object_set_new(ev, "postback", json_pack("{s:s}", "data", data));
-    return ev;
-}
-
 /* The quickReply items of the last message of the last accepted reply. */
 static json_t *last_quick_reply(struct world *w, json_t **body)
 {
@@ -192,7 +181,7 @@ static void presets_set_reset(void **state, const char *db)
     json_decref(body);
 
     /* The tap. */
-    send_event(w, ev_postback(w, USER_A, NULL, pirate));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, pirate));
     assert_answers(w, USER_A, 2);
     text = last_answer(w, USER_A);
     assert_string_equal(text, "OK, my persona in this chat is now pirate (Pirate).");
@@ -261,7 +250,7 @@ static void presets_set_reset(void **state, const char *db)
     assert_contains(text, "- teacher");
     free(text);
     size_t line_before = fake_line_request_total(w->line);
-    send_event(w, ev_postback(w, USER_A, NULL, "v1|p|chef"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "v1|p|chef"));
     world_quiet(w);
     assert_int_equal(fake_line_request_total(w->line), line_before);
 
@@ -276,7 +265,7 @@ static void presets_set_reset(void **state, const char *db)
     assert_contains(sys, BUILTIN_RULE);
     free(sys);
     /* The old teacher button still picks. */
-    send_event(w, ev_postback(w, USER_A, NULL, teacher));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, teacher));
     assert_answers(w, USER_A, 14);
     free(say(w, USER_A, "last one", 15));
     sys = system_of(w, 6);
@@ -305,16 +294,7 @@ static void presets_set_reset(void **state, const char *db)
 
 static void test_personas_sqlite(void **state) { presets_set_reset(state, NULL); }
 
-static void test_personas_postgres(void **state)
-{
-    if (!pg_url)
-        skip();
-    char schema[96];
-    char *db = pg_scratch_db(pg_url, "personas", schema, sizeof schema);
-    presets_set_reset(state, db);
-    pg_scratch_drop(pg_url, schema);
-    free(db);
-}
+static void test_personas_postgres(void **state) { pg_scratch_run(state, "personas", presets_set_reset); }
 
 /* On PostgreSQL the persona is shared: a second instance on the same schema
  * uses the persona the first one stored. */
@@ -364,7 +344,7 @@ static void test_group_non_admin_refused(void **state)
     const char *const overrides[] = {presets_setting, "LINEBOT_ADMINS=" ADMIN, "LINEBOT_TRIGGER=bot", NULL};
     struct world *w = world_start(state, overrides);
 
-    send_event(w, ev_postback(w, USER_A, GROUP, "v1|p|pirate"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A, .group = GROUP}, "v1|p|pirate"));
     assert_answers(w, GROUP, 1);
     char *text = last_answer(w, GROUP);
     assert_string_equal(text, "Sorry, only the group's admins can change the persona here.");
@@ -386,7 +366,7 @@ static void test_group_non_admin_refused(void **state)
     assert_not_contains(sys, "Be rude.");
     free(sys);
 
-    send_event(w, ev_postback(w, ADMIN, GROUP, "v1|p|pirate"));
+    send_event(w, ev_postback(w, &(struct ev){.user = ADMIN, .group = GROUP}, "v1|p|pirate"));
     assert_answers(w, GROUP, 5);
     text = last_answer(w, GROUP);
     assert_contains(text, "now pirate");
@@ -470,9 +450,7 @@ static void test_bad_personas_stop_start(void **state)
 
 int main(void)
 {
-    pg_url = getenv("LINEBOT_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
+    pg_url = pg_scratch_url();
     if (!pg_url)
         fprintf(stderr, "[  SKIPPED ] PostgreSQL cases: LINEBOT_TEST_PG_URL is not set\n");
     const struct CMUnitTest tests[] = {

@@ -958,6 +958,13 @@ json_t *ev_follow(struct world *w, const struct ev *o)
     return own(w, ev);
 }
 
+json_t *ev_postback(struct world *w, const struct ev *o, const char *data)
+{
+    json_t *ev = base_event(w, "postback", o, true);
+    json_object_set_new(ev, "postback", json_pack("{s:s}", "data", data));
+    return own(w, ev);
+}
+
 json_t *ev_unfollow(struct world *w, const struct ev *o)
 {
     return own(w, base_event(w, "unfollow", o, false));

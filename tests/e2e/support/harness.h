@@ -202,6 +202,8 @@ json_t *ev_follow(struct world *w, const struct ev *o);
 json_t *ev_unfollow(struct world *w, const struct ev *o);
 json_t *ev_join(struct world *w, const struct ev *o);
 json_t *ev_leave(struct world *w, const struct ev *o);
+/* A tap on a postback action (a quick reply button): `data` as the action set it. */
+json_t *ev_postback(struct world *w, const struct ev *o, const char *data);
 json_t *ev_unsend(struct world *w, const struct ev *o);  /* o->message_id is the unsent one */
 json_t *ev_edited(struct world *w, const struct ev *o);  /* o->message_id, o->text: new text */
 
