@@ -107,22 +107,6 @@ static char *last_text(struct world *w, const char *chat)
     return NULL;
 }
 
-/* The quickReply items of the last accepted reply (`body` keeps them). */
-static json_t *last_quick_reply(struct world *w, json_t **body)
-{
-    *body = NULL;
-    for (size_t i = fake_line_request_total(w->line); i-- > 0 && !*body;) {
-        struct fake_line_request r;
-        assert_true(fake_line_request_at(w->line, i, &r));
-        if (strcmp(r.path, FAKE_LINE_REPLY_PATH) == 0 && r.status == 200)
-            *body = json_loads(r.body, 0, NULL);
-    }
-    assert_non_null(*body);
-    json_t *msgs = json_object_get(*body, "messages");
-    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
-    return json_object_get(json_object_get(last, "quickReply"), "items");
-}
-
 /* ---- the cases ---- */
 
 /* A user over the limit: one notice (when the day ends, a cheaper model's
@@ -157,7 +141,7 @@ static void user_over_the_limit(void **state, const char *db)
     assert_contains(t, "cheaper model: small");
     free(t);
     json_t *body;
-    json_t *items = last_quick_reply(w, &body);
+    json_t *items = world_last_quick_reply(w, &body);
     assert_int_equal(json_array_size(items), 1);
     json_t *action = json_object_get(json_array_get(items, 0), "action");
     assert_string_equal(json_string_value(json_object_get(action, "label")), "Small one");

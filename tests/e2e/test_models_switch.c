@@ -66,48 +66,6 @@ static const char *pg_url; /* LINEBOT_TEST_PG_URL; NULL: PostgreSQL cases skip *
 
 /* ---- events and what LINE received ---- */
 
-/* The body of the last reply LINE accepted (new reference). */
-static json_t *last_reply_body(struct world *w)
-{
-    for (size_t i = fake_line_request_total(w->line); i-- > 0;) {
-        struct fake_line_request r;
-        assert_true(fake_line_request_at(w->line, i, &r));
-        if (strcmp(r.path, FAKE_LINE_REPLY_PATH) == 0 && r.status == 200)
-            return json_loads(r.body, 0, NULL);
-    }
-    fail_msg("no reply was accepted");
-    return NULL;
-}
-
-/* The quickReply items of the last message of the last accepted reply. */
-static json_t *last_quick_reply(struct world *w, json_t **body)
-{
-    *body = last_reply_body(w);
-    json_t *msgs = json_object_get(*body, "messages");
-    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
-    json_t *items = json_object_get(json_object_get(last, "quickReply"), "items");
-    if (!json_is_array(items))
-        fail_msg("the reply has no quick reply: %s", json_dumps(*body, JSON_COMPACT));
-    return items;
-}
-
-/* The data of the button labelled `label` (a copy). */
-static char *button_data(json_t *items, const char *label)
-{
-    size_t i;
-    json_t *item;
-    json_array_foreach(items, i, item) {
-        json_t *action = json_object_get(item, "action");
-        if (strcmp(json_string_value(json_object_get(action, "label")), label) == 0) {
-            assert_string_equal(json_string_value(json_object_get(action, "type")), "postback");
-            assert_non_null(json_string_value(json_object_get(action, "displayText")));
-            return e2e_strdup(json_string_value(json_object_get(action, "data")));
-        }
-    }
-    fail_msg("no button labelled %s", label);
-    return NULL;
-}
-
 /* `user` says `text` in a 1:1 chat and gets exactly one more answer; returns
  * the texts delivered to that chat (malloc'd). */
 static char *say(struct world *w, const char *user, const char *text, size_t answers_before)
@@ -150,10 +108,10 @@ static void switch_and_restart(void **state, const char *db)
     free(texts);
     assert_int_equal(fake_llm_request_count(w->llm) + fake_llm_request_count(b), 0); /* a command, not a question */
     json_t *body;
-    json_t *items = last_quick_reply(w, &body);
+    json_t *items = world_last_quick_reply(w, &body);
     assert_int_equal(json_array_size(items), 2);
-    char *data = button_data(items, "beta");
-    char *alpha_data = button_data(items, "Alpha"); /* the label, not the name */
+    char *data = quick_reply_data(items, "beta");
+    char *alpha_data = quick_reply_data(items, "Alpha"); /* the label, not the name */
     assert_true(strlen(data) <= 300);
     json_decref(body);
 
@@ -289,7 +247,7 @@ static void test_unknown_and_forged(void **state)
     assert_contains(texts, "beta");
     free(texts);
     json_t *body;
-    json_t *items = last_quick_reply(w, &body);
+    json_t *items = world_last_quick_reply(w, &body);
     assert_int_equal(json_array_size(items), 2);
     json_decref(body);
 
@@ -371,7 +329,7 @@ static void test_quick_reply_limits(void **state)
     }
     free(texts);
     json_t *body;
-    json_t *items = last_quick_reply(w, &body);
+    json_t *items = world_last_quick_reply(w, &body);
     assert_int_equal(json_array_size(items), 13);
     json_decref(body);
     assert_int_equal(fake_line_request_count_status(w->line, FAKE_LINE_REPLY_PATH, 400), 3); /* only ours above */

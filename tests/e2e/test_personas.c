@@ -40,43 +40,6 @@ static const char *pg_url; /* LINEBOT_TEST_PG_URL; NULL: PostgreSQL cases skip *
 
 /* ---- events and what the fakes received ---- */
 
-/* The quickReply items of the last message of the last accepted reply. */
-static json_t *last_quick_reply(struct world *w, json_t **body)
-{
-    *body = NULL;
-    for (size_t i = fake_line_request_total(w->line); i-- > 0 && !*body;) {
-        struct fake_line_request r;
-        assert_true(fake_line_request_at(w->line, i, &r));
-        if (strcmp(r.path, FAKE_LINE_REPLY_PATH) == 0 && r.status == 200)
-            *body = json_loads(r.body, 0, NULL);
-    }
-    if (!*body)
-        fail_msg("no reply was accepted");
-    json_t *msgs = json_object_get(*body, "messages");
-    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
-    json_t *items = json_object_get(json_object_get(last, "quickReply"), "items");
-    if (!json_is_array(items))
-        fail_msg("the reply has no quick reply: %s", json_dumps(*body, JSON_COMPACT));
-    return items;
-}
-
-/* The data of the button labelled `label` (a copy). */
-static char *button_data(json_t *items, const char *label)
-{
-    size_t i;
-    json_t *item;
-    json_array_foreach(items, i, item) {
-        json_t *action = json_object_get(item, "action");
-        if (strcmp(json_string_value(json_object_get(action, "label")), label) == 0) {
-            assert_string_equal(json_string_value(json_object_get(action, "type")), "postback");
-            assert_non_null(json_string_value(json_object_get(action, "displayText")));
-            return e2e_strdup(json_string_value(json_object_get(action, "data")));
-        }
-    }
-    fail_msg("no button labelled %s", label);
-    return NULL;
-}
-
 /* The texts of the last answer to `chat` (its last delivery), joined (malloc'd). */
 static char *last_answer(struct world *w, const char *chat)
 {
@@ -174,10 +137,10 @@ static void presets_set_reset(void **state, const char *db)
     free(text);
     assert_int_equal(fake_llm_request_count(w->llm), 0); /* a command, not a question */
     json_t *body;
-    json_t *items = last_quick_reply(w, &body);
+    json_t *items = world_last_quick_reply(w, &body);
     assert_int_equal(json_array_size(items), 2);
-    char *pirate = button_data(items, "Pirate");
-    char *teacher = button_data(items, "teacher");
+    char *pirate = quick_reply_data(items, "Pirate");
+    char *teacher = quick_reply_data(items, "teacher");
     json_decref(body);
 
     /* The tap. */

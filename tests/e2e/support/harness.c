@@ -1076,6 +1076,44 @@ json_t *send_text(struct world *w, const char *user, const char *text)
     return ev;
 }
 
+/* ---- what LINE received ---- */
+
+json_t *world_last_quick_reply(struct world *w, json_t **body)
+{
+    *body = NULL;
+    for (size_t i = fake_line_request_total(w->line); i-- > 0 && !*body;) {
+        struct fake_line_request r;
+        assert_true(fake_line_request_at(w->line, i, &r));
+        if (strcmp(r.path, FAKE_LINE_REPLY_PATH) == 0 && r.status == 200)
+            *body = json_loads(r.body, 0, NULL);
+    }
+    if (!*body)
+        fail_msg("no reply was accepted");
+    json_t *msgs = json_object_get(*body, "messages");
+    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
+    json_t *items = json_object_get(json_object_get(last, "quickReply"), "items");
+    if (!json_is_array(items))
+        fail_msg("the reply has no quick reply: %s", json_dumps(*body, JSON_COMPACT));
+    return items;
+}
+
+char *quick_reply_data(json_t *items, const char *label)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        json_t *action = json_object_get(item, "action");
+        const char *l = json_string_value(json_object_get(action, "label"));
+        if (l && strcmp(l, label) == 0) {
+            assert_string_equal(json_string_value(json_object_get(action, "type")), "postback");
+            assert_non_null(json_string_value(json_object_get(action, "displayText")));
+            return e2e_strdup(json_string_value(json_object_get(action, "data")));
+        }
+    }
+    fail_msg("no button labelled %s", label);
+    return NULL;
+}
+
 /* ---- waiting ---- */
 
 size_t world_answers_grace(struct world *w, const char *chat_id, size_t n, int grace_ms)

@@ -221,6 +221,16 @@ long bot_send(struct world *w, json_t *first, ...);
 /* A one-to-one text from `user`, posted; asserts 200; returns the event. */
 json_t *send_text(struct world *w, const char *user, const char *text);
 
+/* ---- what LINE received ---- */
+
+/* The quickReply items of the last message of the last reply LINE accepted;
+ * `body` gets that reply's body (the caller's, json_decref it). Fails the test
+ * when there is no such reply or it has no quick reply. */
+json_t *world_last_quick_reply(struct world *w, json_t **body);
+/* The data of the postback button labelled `label` (malloc'd); fails the test
+ * when there is none, or it is not a postback with a displayText. */
+char *quick_reply_data(json_t *items, const char *label);
+
 /* ---- waiting ---- */
 
 /* Waits until `chat_id` (NULL = anyone) has at least `n` answers (accepted
