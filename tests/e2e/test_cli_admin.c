@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pg_scratch.h"
 
 #define GROUP "Ce2e000000000000000000000000admin"
 #define ALICE "Ue2e00000000000000000000000alice"
@@ -76,19 +77,6 @@ static long long db_count(const struct db *db, const char *sql)
     long long n = strtoll(v, NULL, 10);
     free(v);
     return n;
-}
-
-static void pg_admin(const char *sql)
-{
-    PGconn *c = PQconnectdb(pg_url);
-    if (PQstatus(c) != CONNECTION_OK)
-        fail_msg("cannot connect to LINEBOT_TEST_PG_URL: %s", PQerrorMessage(c));
-    PQclear(PQexec(c, "SET client_min_messages = warning"));
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
 }
 
 /* Waits until the inbox has events and all of them are done. */
@@ -479,21 +467,13 @@ static void test_admin_on_postgres(void **state)
         skip();
         return;
     }
-    static unsigned counter;
     struct db db = {.sqlite_path = NULL};
-    snprintf(db.schema, sizeof db.schema, "linebot_admin_%ld_%u", (long)getpid(), counter++);
-    char *sql = e2e_printf("CREATE SCHEMA %s", db.schema);
-    pg_admin(sql);
-    free(sql);
-    char *setting = e2e_printf("LINEBOT_DB=%s%soptions=-csearch_path%%3D%s", pg_url, strchr(pg_url, '?') ? "&" : "?",
-                               db.schema);
+    char *setting = pg_scratch_db(pg_url, "admin", db.schema, sizeof db.schema);
     struct world *w = world_new(state, (const char *[]){"LINEBOT_GROUP_CONTEXT=5", setting, NULL});
     bot_start(w, NULL);
     run_case(w, &db);
     world_finish(w);
-    sql = e2e_printf("DROP SCHEMA %s CASCADE", db.schema);
-    pg_admin(sql);
-    free(sql);
+    pg_scratch_drop(pg_url, db.schema);
     free(setting);
 }
 
@@ -505,9 +485,8 @@ int main(void)
         E2E_TEST(test_admin_on_sqlite),
         E2E_TEST(test_admin_on_postgres),
     };
-    pg_url = getenv("LINEBOT_TEST_PG_URL");
-    if (!pg_url || !*pg_url) {
-        pg_url = NULL;
+    pg_url = pg_scratch_url();
+    if (!pg_url) {
         fprintf(stderr, "[  SKIPPED ] test_admin_on_postgres: LINEBOT_TEST_PG_URL is not set\n");
     }
     return E2E_RUN(tests);
