@@ -628,6 +628,8 @@ void bot_start(struct world *w, const char *const *extra)
         }
         if (e2e_mono_ms() > deadline) {
             bot_print_log(w, 80);
+            if (status == -1)
+                fail_msg("the bot (pid %d) did not listen on port %d within 15 s", (int)w->pid, w->port);
             fail_msg("GET /healthz did not answer 200 within 15 s (last status %ld)", status);
         }
         e2e_sleep_ms(50);
