@@ -292,10 +292,10 @@ static void test_charged_once_after_llm_crash(void **state) { charged_once(state
 
 /* Push fallback and LINEBOT_PUSH_RESERVE: 5 messages left of 100 with a
  * reserve of 10: not pushed, logged. */
-static void test_push_refused_by_reserve(void **state)
+static void push_refused_by_reserve(void **state, const char *db)
 {
     struct world *w = world_start(state, (const char *const[]){"LINEBOT_PUSH_FALLBACK=1", "LINEBOT_PUSH_RESERVE=10",
-                                                                NULL});
+                                                                db, NULL});
     fake_line_set_quota(w->line, 100, 95);
     send_event(w, ev_message(w, &(struct ev){.user = USER_A, .text = "push me", .token_not_issued = true}));
     assert_true(fake_line_wait_requests(w->line, FAKE_LINE_QUOTA_PATH "/consumption", 1, e2e_ms(E2E_WAIT_MS)));
@@ -306,6 +306,12 @@ static void test_push_refused_by_reserve(void **state)
     assert_contains(log, "not pushing: 5 of the month's 100 push messages left, LINEBOT_PUSH_RESERVE is 10");
     free(log);
     world_finish(w);
+}
+
+static void test_push_refused_by_reserve_sqlite(void **state) { push_refused_by_reserve(state, NULL); }
+static void test_push_refused_by_reserve_postgres(void **state)
+{
+    pg_scratch_run(state, "budgets", push_refused_by_reserve);
 }
 
 /* Enough left: pushed, and the quota is read once for two pushes (cached);
@@ -414,7 +420,8 @@ int main(void)
         E2E_TEST(test_estimated_usage),
         E2E_TEST(test_charged_once_after_send_crash),
         E2E_TEST(test_charged_once_after_llm_crash),
-        E2E_TEST(test_push_refused_by_reserve),
+        E2E_TEST(test_push_refused_by_reserve_sqlite),
+        E2E_TEST(test_push_refused_by_reserve_postgres),
         E2E_TEST(test_push_within_reserve),
         E2E_TEST(test_zone_names),
     };

@@ -199,9 +199,9 @@ static void test_shared_between_instances(void **state)
 
 /* In a group with LINEBOT_ADMINS, a member who is not an admin cannot switch
  * by tapping (the postback's source.userId is checked) nor by typing. */
-static void test_group_non_admin_refused(void **state)
+static void group_non_admin_refused(void **state, const char *db)
 {
-    const char *const overrides[] = {"LINEBOT_ADMINS=" ADMIN, "LINEBOT_TRIGGER=bot", NULL};
+    const char *const overrides[] = {"LINEBOT_ADMINS=" ADMIN, "LINEBOT_TRIGGER=bot", db, NULL};
     struct world *w = world_new(state, overrides);
     struct fake_llm *b = second_llm(w);
     char **env = catalogue_env(w, b);
@@ -230,6 +230,12 @@ static void test_group_non_admin_refused(void **state)
     assert_asked(b, 1, KEY_B, "model-b");
     env_free(env);
     world_finish(w);
+}
+
+static void test_group_non_admin_refused_sqlite(void **state) { group_non_admin_refused(state, NULL); }
+static void test_group_non_admin_refused_postgres(void **state)
+{
+    pg_scratch_run(state, "models", group_non_admin_refused);
 }
 
 /* An unknown name gets the list; forged or stale button data is ignored,
@@ -369,7 +375,8 @@ int main(void)
         E2E_TEST(test_switch_sqlite),
         E2E_TEST(test_switch_postgres),
         E2E_TEST(test_shared_between_instances),
-        E2E_TEST(test_group_non_admin_refused),
+        E2E_TEST(test_group_non_admin_refused_sqlite),
+        E2E_TEST(test_group_non_admin_refused_postgres),
         E2E_TEST(test_unknown_and_forged),
         E2E_TEST(test_quick_reply_limits),
         E2E_TEST(test_bad_catalogue_stops_start),

@@ -302,9 +302,9 @@ static void test_with_operator_prompt(void **state)
 
 /* In a group with LINEBOT_ADMINS, a member who is not an admin can look but
  * not change, tapped or typed; the admin's tap changes the whole group. */
-static void test_group_non_admin_refused(void **state)
+static void group_non_admin_refused(void **state, const char *db)
 {
-    const char *const overrides[] = {presets_setting, "LINEBOT_ADMINS=" ADMIN, "LINEBOT_TRIGGER=bot", NULL};
+    const char *const overrides[] = {presets_setting, "LINEBOT_ADMINS=" ADMIN, "LINEBOT_TRIGGER=bot", db, NULL};
     struct world *w = world_start(state, overrides);
 
     send_event(w, ev_postback(w, &(struct ev){.user = USER_A, .group = GROUP}, "v1|p|pirate"));
@@ -342,6 +342,12 @@ static void test_group_non_admin_refused(void **state)
     world_finish(w);
 }
 
+static void test_group_non_admin_refused_sqlite(void **state) { group_non_admin_refused(state, NULL); }
+static void test_group_non_admin_refused_postgres(void **state)
+{
+    pg_scratch_run(state, "personas", group_non_admin_refused);
+}
+
 /* The messages sent to `chat` by `api` ("reply" or "push"): each quotes
  * nothing but the first, which quotes `quote`. Returns how many there were. */
 static size_t assert_first_quoted(struct world *w, const char *chat, const char *api, const char *quote)
@@ -366,9 +372,9 @@ static size_t assert_first_quoted(struct world *w, const char *chat, const char 
 /* In groups and rooms the first message of an answer quotes the question
  * with the incoming message's quoteToken, by reply and by push alike; the
  * rest do not, and a 1:1 chat gets no quote at all. */
-static void test_group_quote_first_message_only(void **state)
+static void group_quote_first_message_only(void **state, const char *db)
 {
-    const char *const overrides[] = {"LINEBOT_TRIGGER=bot", "LINEBOT_PUSH_FALLBACK=1", NULL};
+    const char *const overrides[] = {"LINEBOT_TRIGGER=bot", "LINEBOT_PUSH_FALLBACK=1", db, NULL};
     struct world *w = world_start(state, overrides);
     /* Two paragraphs over LINE's 5000 characters together: two messages. */
     char *answer = calloc(1, 6100);
@@ -393,6 +399,12 @@ static void test_group_quote_first_message_only(void **state)
     assert_answers(w, USER_B, 1);
     assert_int_equal(assert_first_quoted(w, USER_B, "reply", NULL), 2);
     world_finish(w);
+}
+
+static void test_group_quote_first_message_only_sqlite(void **state) { group_quote_first_message_only(state, NULL); }
+static void test_group_quote_first_message_only_postgres(void **state)
+{
+    pg_scratch_run(state, "personas", group_quote_first_message_only);
 }
 
 /* A bad LINEBOT_PERSONAS stops start-up with one line naming the item and field. */
@@ -421,8 +433,10 @@ int main(void)
         E2E_TEST(test_personas_postgres),
         E2E_TEST(test_shared_between_instances),
         E2E_TEST(test_with_operator_prompt),
-        E2E_TEST(test_group_non_admin_refused),
-        E2E_TEST(test_group_quote_first_message_only),
+        E2E_TEST(test_group_non_admin_refused_sqlite),
+        E2E_TEST(test_group_non_admin_refused_postgres),
+        E2E_TEST(test_group_quote_first_message_only_sqlite),
+        E2E_TEST(test_group_quote_first_message_only_postgres),
         E2E_TEST(test_bad_personas_stop_start),
     };
     return E2E_RUN(tests);
