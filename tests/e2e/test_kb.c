@@ -144,14 +144,6 @@ static void copy_file(const char *from, const char *to)
     assert_int_equal(fclose(out), 0);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
 static void rm_tree(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -281,8 +273,8 @@ static void test_sync(void **state)
     copy_file(FIX "ja-guide.md", ja);
     copy_file(FIX "zh-info.html", zh);
     copy_file(FIX "en-faq.txt", en);
-    write_file(hidden, "hidden words\n");
-    write_file(other, "%PDF-1.4\n");
+    assert_true(e2e_write_file(hidden, "hidden words\n"));
+    assert_true(e2e_write_file(other, "%PDF-1.4\n"));
     char *rdir = real(dir), *rja = real(ja), *rzh = real(zh), *ren = real(en);
     char *out = NULL, *err = NULL;
 
@@ -309,7 +301,7 @@ static void test_sync(void **state)
     free(err);
 
     /* A changed file and a deleted one. */
-    write_file(en, "Opening hours\n\nWe are open every day from nine to five.\n");
+    assert_true(e2e_write_file(en, "Opening hours\n\nWe are open every day from nine to five.\n"));
     assert_int_equal(unlink(zh), 0);
     assert_int_equal(kb(w, (const char *[]){"sync", "--kb", "shop", dir, NULL}, &out, &err), 0);
     assert_int_equal(expect_line(out, "replaced", ren), en_id);
@@ -387,7 +379,7 @@ static void test_bad_path_and_usage(void **state)
     struct world *w = world_new(state, NULL);
     char *out = NULL, *err = NULL;
     char *bad_utf8 = e2e_printf("%s/sjis.txt", w->dir);
-    write_file(bad_utf8, "\x97\xbf\x8b\xe0\n"); /* 料金 in Shift_JIS */
+    assert_true(e2e_write_file(bad_utf8, "\x97\xbf\x8b\xe0\n")); /* 料金 in Shift_JIS */
     char *ja = real(FIX "ja-guide.md"), *en = real(FIX "en-faq.txt");
 
     assert_int_equal(kb(w, (const char *[]){"add", FIX "ja-guide.md", "/nonexistent/file.txt", bad_utf8,

@@ -280,20 +280,6 @@ static void world_free(struct world *w)
     free(w);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    struct e2e_buf b = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        e2e_buf_add(&b, chunk, n);
-    fclose(fp);
-    return e2e_buf_take(&b);
-}
-
 void e2e_apply_filter(void)
 {
     const char *f = getenv("E2E_FILTER");
@@ -305,7 +291,7 @@ void world_finish(struct world *w)
 {
     if (w->pid > 0)
         bot_stop(w);
-    char *log = read_file(w->log_path);
+    char *log = e2e_read_file(w->log_path);
     if (log && (strstr(log, "AddressSanitizer") || strstr(log, "LeakSanitizer") ||
                 strstr(log, "runtime error:"))) {
         free(log);
@@ -344,13 +330,13 @@ int world_teardown(void **state)
 
 char *bot_log(struct world *w)
 {
-    char *log = read_file(w->log_path);
+    char *log = e2e_read_file(w->log_path);
     return log ? log : e2e_strdup("");
 }
 
 void bot_print_log(struct world *w, int max_lines)
 {
-    char *log = read_file(w->log_path);
+    char *log = e2e_read_file(w->log_path);
     if (!log) {
         fprintf(stderr, "(no bot log at %s)\n", w->log_path);
         return;
@@ -551,8 +537,8 @@ int bot_run(struct world *w, const char *const *args, const char *const *extra, 
         }
         e2e_sleep_ms(10);
     }
-    char *o = read_file(out_path);
-    char *er = read_file(err_path);
+    char *o = e2e_read_file(out_path);
+    char *er = e2e_read_file(err_path);
     if (!o)
         o = e2e_strdup("");
     if (!er)
