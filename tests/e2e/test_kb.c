@@ -26,6 +26,7 @@
 
 #define FIX FIXTURES_DIR "/kb/"
 #define GROUP "Ce2e0000000000000000000000000kb01"
+#define USER_ZH "Ue2e00000000000000000000000000zh1"
 
 static int kb(struct world *w, const char *const *args, char **out, char **err)
 {
@@ -489,6 +490,7 @@ static void test_answer_from_documents(void **state)
     assert_not_contains(tr, "Cite the sources");
     free(tr);
     texts = world_texts(w, E2E_USER);
+    assert_contains(texts, "こんにちは！");
     assert_not_contains(strstr(texts, "こんにちは！"), "出典");
     free(texts);
 
@@ -516,6 +518,19 @@ static void test_answer_from_documents(void **state)
     assert_contains(log, "knowledge base default: ");
     assert_contains(log, "knowledge base shop: 1 passage(s) found, 1 given to the model, in ");
     free(log);
+
+    /* A question in Chinese finds the Chinese page (its text, not its script). */
+    fake_llm_set_fixed_answer(w->llm, "成人票三百元 [1]。");
+    send_text(w, USER_ZH, "成人票多少錢？");
+    assert_answers(w, USER_ZH, 1);
+    tr = fake_llm_request_transcript(w->llm, 3);
+    assert_contains(tr, "三百元");
+    assert_not_contains(tr, "1200円");
+    assert_not_contains(tr, "不要索引");
+    free(tr);
+    texts = world_texts(w, USER_ZH);
+    assert_contains(texts, "成人票三百元 [1]。\n\n出典\n[1] ");
+    free(texts);
 
     /* Strict: no passage, no model call, the built-in "I don't know". */
     bot_restart(w, (const char *[]){"LINEBOT_KB_STRICT=1", NULL});
