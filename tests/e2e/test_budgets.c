@@ -31,10 +31,6 @@
 #define DAY_MS 86400000LL
 #define TOKYO_MS (9 * 3600000LL)
 
-/* ---- PostgreSQL scratch schemas ---- */
-
-static const char *pg_url; /* LINEBOT_TEST_PG_URL; NULL: PostgreSQL cases skip */
-
 /* ---- settings ---- */
 
 /* NULL-terminated settings: `first...` (NULL-terminated), copied. */
@@ -111,22 +107,6 @@ static char *last_text(struct world *w, const char *chat)
     return NULL;
 }
 
-/* The quickReply items of the last accepted reply (`body` keeps them). */
-static json_t *last_quick_reply(struct world *w, json_t **body)
-{
-    *body = NULL;
-    for (size_t i = fake_line_request_total(w->line); i-- > 0 && !*body;) {
-        struct fake_line_request r;
-        assert_true(fake_line_request_at(w->line, i, &r));
-        if (strcmp(r.path, FAKE_LINE_REPLY_PATH) == 0 && r.status == 200)
-            *body = json_loads(r.body, 0, NULL);
-    }
-    assert_non_null(*body);
-    json_t *msgs = json_object_get(*body, "messages");
-    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
-    return json_object_get(json_object_get(last, "quickReply"), "items");
-}
-
 /* ---- the cases ---- */
 
 /* A user over the limit: one notice (when the day ends, a cheaper model's
@@ -161,7 +141,7 @@ static void user_over_the_limit(void **state, const char *db)
     assert_contains(t, "cheaper model: small");
     free(t);
     json_t *body;
-    json_t *items = last_quick_reply(w, &body);
+    json_t *items = world_last_quick_reply(w, &body);
     assert_int_equal(json_array_size(items), 1);
     json_t *action = json_object_get(json_array_get(items, 0), "action");
     assert_string_equal(json_string_value(json_object_get(action, "label")), "Small one");
@@ -210,16 +190,7 @@ static void user_over_the_limit(void **state, const char *db)
 
 static void test_user_limit_sqlite(void **state) { user_over_the_limit(state, NULL); }
 
-static void test_user_limit_postgres(void **state)
-{
-    if (!pg_url)
-        skip();
-    char schema[96];
-    char *db = pg_scratch_db(pg_url, "budgets", schema, sizeof schema);
-    user_over_the_limit(state, db);
-    pg_scratch_drop(pg_url, schema);
-    free(db);
-}
+static void test_user_limit_postgres(void **state) { pg_scratch_run(state, "budgets", user_over_the_limit); }
 
 /* A group's cap: spent by one member, the notice goes to the group once,
  * then the group gets silence, whoever asks; one-to-one chats are not
@@ -255,16 +226,7 @@ static void chat_over_the_limit(void **state, const char *db)
 
 static void test_chat_limit_sqlite(void **state) { chat_over_the_limit(state, NULL); }
 
-static void test_chat_limit_postgres(void **state)
-{
-    if (!pg_url)
-        skip();
-    char schema[96];
-    char *db = pg_scratch_db(pg_url, "budgets", schema, sizeof schema);
-    chat_over_the_limit(state, db);
-    pg_scratch_drop(pg_url, schema);
-    free(db);
-}
+static void test_chat_limit_postgres(void **state) { pg_scratch_run(state, "budgets", chat_over_the_limit); }
 
 /* A provider that reports no usage: an estimate is charged, and marked. */
 static void test_estimated_usage(void **state)
@@ -330,10 +292,10 @@ static void test_charged_once_after_llm_crash(void **state) { charged_once(state
 
 /* Push fallback and LINEBOT_PUSH_RESERVE: 5 messages left of 100 with a
  * reserve of 10: not pushed, logged. */
-static void test_push_refused_by_reserve(void **state)
+static void push_refused_by_reserve(void **state, const char *db)
 {
     struct world *w = world_start(state, (const char *const[]){"LINEBOT_PUSH_FALLBACK=1", "LINEBOT_PUSH_RESERVE=10",
-                                                                NULL});
+                                                                db, NULL});
     fake_line_set_quota(w->line, 100, 95);
     send_event(w, ev_message(w, &(struct ev){.user = USER_A, .text = "push me", .token_not_issued = true}));
     assert_true(fake_line_wait_requests(w->line, FAKE_LINE_QUOTA_PATH "/consumption", 1, e2e_ms(E2E_WAIT_MS)));
@@ -344,6 +306,12 @@ static void test_push_refused_by_reserve(void **state)
     assert_contains(log, "not pushing: 5 of the month's 100 push messages left, LINEBOT_PUSH_RESERVE is 10");
     free(log);
     world_finish(w);
+}
+
+static void test_push_refused_by_reserve_sqlite(void **state) { push_refused_by_reserve(state, NULL); }
+static void test_push_refused_by_reserve_postgres(void **state)
+{
+    pg_scratch_run(state, "budgets", push_refused_by_reserve);
 }
 
 /* Enough left: pushed, and the quota is read once for two pushes (cached);
@@ -442,10 +410,7 @@ static void test_zone_names(void **state)
 
 int main(void)
 {
-    pg_url = getenv("LINEBOT_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
-    if (!pg_url)
+    if (!pg_scratch_url())
         fprintf(stderr, "[  SKIPPED ] PostgreSQL cases: LINEBOT_TEST_PG_URL is not set\n");
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_user_limit_sqlite),
@@ -455,7 +420,8 @@ int main(void)
         E2E_TEST(test_estimated_usage),
         E2E_TEST(test_charged_once_after_send_crash),
         E2E_TEST(test_charged_once_after_llm_crash),
-        E2E_TEST(test_push_refused_by_reserve),
+        E2E_TEST(test_push_refused_by_reserve_sqlite),
+        E2E_TEST(test_push_refused_by_reserve_postgres),
         E2E_TEST(test_push_within_reserve),
         E2E_TEST(test_zone_names),
     };

@@ -209,16 +209,6 @@ static void test_model_and_usage_survive_a_crash(void **state)
     world_finish(w);
 }
 
-/* A postback event naming a parked answer ("linebot:answer=<event id>"). */
-static json_t *ev_postback(struct world *w, const char *user, const char *data)
-{
-    json_t *ev = ev_message(w, &(struct ev){.user = user, .text = "unused"});
-    json_object_set_new(ev, "type", json_string("postback"));
-    json_object_del(ev, "message");
-    json_object_set_new(ev, "postback", json_pack("{s:s}", "data", data));
-    return ev;
-}
-
 /* An answer parked by an instance (state `waiting`, as the "still working"
  * button of a later issue leaves it) is taken over by the postback that names
  * it ("linebot:answer=<event id>", see run/stage_deliver.c), posted to
@@ -238,11 +228,11 @@ static void test_postback_takes_over_a_parked_answer(void **state)
     free(now);
 
     /* Another chat's postback: nothing waits for it there. */
-    json_t *stranger = send_event(w, ev_postback(w, USER_B, "linebot:answer=parked-1"));
+    json_t *stranger = send_event(w, ev_postback(w, &(struct ev){.user = USER_B}, "linebot:answer=parked-1"));
     wait_inbox_column(w, ev_get(stranger, "webhookEventId"), "outcome", "ignored");
     assert_int_equal(fake_line_message_count(w->line), 0);
 
-    json_t *ev = send_event(w, ev_postback(w, USER_A, "linebot:answer=parked-1"));
+    json_t *ev = send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "linebot:answer=parked-1"));
     assert_int_equal(world_answers_grace(w, USER_A, 1, 1000), 1);
     struct fake_line_message m;
     assert_true(fake_line_message_at(w->line, 0, &m));
@@ -252,7 +242,7 @@ static void test_postback_takes_over_a_parked_answer(void **state)
     wait_inbox_column(w, ev_get(ev, "webhookEventId"), "outcome", "answered");
     wait_inbox_column(w, "parked-1", "outcome", "handed_over");
     /* A second press of the button finds nothing left. */
-    json_t *again = send_event(w, ev_postback(w, USER_A, "linebot:answer=parked-1"));
+    json_t *again = send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "linebot:answer=parked-1"));
     wait_inbox_column(w, ev_get(again, "webhookEventId"), "outcome", "ignored");
     assert_int_equal(world_answers_grace(w, USER_A, 1, 500), 1);
     /* The exchange is remembered: the next question carries it to the model. */

@@ -61,29 +61,6 @@ static char *find_tool(const char *name)
     return result;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot read %s: %s", path, strerror(errno));
-    struct e2e_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        e2e_buf_add(&b, chunk, n);
-    fclose(f);
-    e2e_buf_adds(&b, "");
-    return e2e_buf_take(&b);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
-}
-
 /* `text` with every `from` replaced by `to` (malloc'd). */
 static char *replace_all(const char *text, const char *from, const char *to)
 {
@@ -131,18 +108,6 @@ static int run_tool(char *const argv[], char **out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* ---- the systemd unit ---- */
 
 static void test_unit_verifies(void **state)
@@ -150,7 +115,8 @@ static void test_unit_verifies(void **state)
     (void)state;
     const char *bin = getenv("E2E_LINEBOT_BIN") && *getenv("E2E_LINEBOT_BIN") ? getenv("E2E_LINEBOT_BIN")
                                                                               : LINEBOT_BIN;
-    char *unit = read_file(DEPLOY_DIR "/linebot.service");
+    char *unit = e2e_read_file(DEPLOY_DIR "/linebot.service");
+    assert_non_null(unit);
     const char *promised[] = {
         "\nExecStart=/usr/local/bin/linebot serve\n", "\nEnvironmentFile=/etc/linebot/linebot.env\n",
         "\nDynamicUser=yes\n", "\nStateDirectory=linebot\n", "LINEBOT_DB=/var/lib/linebot/",
@@ -164,7 +130,7 @@ static void test_unit_verifies(void **state)
     assert_non_null(mkdtemp(dir));
     char *path = e2e_printf("%s/linebot.service", dir);
     char *here = replace_all(unit, "/usr/local/bin/linebot", bin);
-    write_file(path, here);
+    assert_true(e2e_write_file(path, here));
 
     char *out = NULL;
     int rc = run_tool((char *[]){systemd_analyze, "verify", path, NULL}, &out);
@@ -180,7 +146,7 @@ static void test_unit_verifies(void **state)
 
     /* The oracle can fail: a misspelt key is reported (with exit status 0). */
     char *typo = replace_all(here, "\nDynamicUser=yes\n", "\nDynamcUser=yes\n");
-    write_file(path, typo);
+    assert_true(e2e_write_file(path, typo));
     run_tool((char *[]){systemd_analyze, "verify", path, NULL}, &out);
     assert_contains(out, "DynamcUser");
     free(out);
@@ -204,8 +170,8 @@ struct caddy {
 static void caddy_dump(void *arg)
 {
     struct caddy *c = arg;
-    char *log = read_file(c->log);
-    fprintf(stderr, "==== caddy log (%s):\n%.6000s\n", c->log, log);
+    char *log = e2e_read_file(c->log); /* in a failed test's teardown: no assertion */
+    fprintf(stderr, "==== caddy log (%s):\n%.6000s\n", c->log, log ? log : "(none)");
     free(log);
 }
 
@@ -288,15 +254,15 @@ static struct caddy *caddy_start(struct world *w)
     c->dir = e2e_printf("%s/caddy", w->dir);
     c->log = e2e_printf("%s/caddy.log", c->dir);
     c->root_crt = e2e_printf("%s/data/caddy/pki/authorities/local/root.crt", c->dir);
-    c->https_port = free_port();
+    c->https_port = e2e_free_port();
     assert_int_equal(mkdir(c->dir, 0700), 0);
     world_add_fake(w, caddy_dump, caddy_stop, c);
 
     char *caddyfile = e2e_printf("%s/Caddyfile", c->dir);
     char *conf = e2e_printf("{\n\tadmin off\n\tlocal_certs\n\tskip_install_trust\n\tdefault_bind 127.0.0.1\n"
                             "\thttp_port %d\n\thttps_port %d\n}\nimport %s/Caddyfile\n",
-                            free_port(), c->https_port, DEPLOY_DIR);
-    write_file(caddyfile, conf);
+                            e2e_free_port(), c->https_port, DEPLOY_DIR);
+    assert_true(e2e_write_file(caddyfile, conf));
     char *env[] = {
         e2e_printf("PATH=%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin"),
         e2e_printf("HOME=%s", c->dir),

@@ -28,17 +28,11 @@
 static char *read_doc(const char *name)
 {
     char *path = e2e_printf("%s/%s", REPO, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *text = e2e_read_file(path);
+    if (!text)
         fail_msg("%s cannot be read", path);
-    struct e2e_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        e2e_buf_add(&b, chunk, n);
-    fclose(f);
     free(path);
-    return e2e_buf_take(&b);
+    return text;
 }
 
 static bool is_name_char(char c)

@@ -11,6 +11,7 @@
  * the texts LINE delivered (each bad input's notice names its reason), and
  * the requests that reached the fakes. */
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,6 +459,45 @@ static void test_vision_model_setting_is_checked_at_start(void **state)
     world_finish(w);
 }
 
+/* A kill -9 between fetching the image and answering it (the failpoint
+ * kills the bot after the model answered, before LINE got anything): after
+ * the restart the image is answered exactly once, and the model saw the same
+ * bytes again. */
+static void test_kill9_between_fetch_and_answer(void **state)
+{
+    struct world *w = start(state, (const char *const[]){"LINEBOT_FAILPOINT=worker_after_llm",
+                                                         "LINEBOT_PUSH_FALLBACK=1", NULL});
+    size_t len;
+    unsigned char *jpeg = media_jpeg(&len);
+    fake_line_set_content(w->line, "img-k9", jpeg, len, "image/jpeg", 0);
+    json_t *ev = image_event(w, USER_A, NULL, "img-k9");
+    /* The kill may come before the webhook's 200 left: then LINE redelivers. */
+    long posted = bot_send(w, ev, NULL);
+    if (posted != 200 && posted != 0)
+        fail_msg("POST /callback answered %ld, want 200 (or no answer: killed after the commit)", posted);
+    int status = bot_wait_exit(w, e2e_ms(E2E_WAIT_MS));
+    if (status == -1 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        fail_msg("the bot should have died of SIGKILL after the model call (wait status 0x%x)", status);
+    assert_int_equal(fake_line_delivery_count(w->line, USER_A), 0);
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+
+    char **env = catalogue(w, (const char *const[]){"LINEBOT_FAILPOINT", NULL});
+    bot_start(w, (const char *const *)env);
+    env_free(env);
+    if (posted != 200)
+        assert_int_equal(bot_send(w, ev, NULL), 200);
+    size_t n = world_answers_grace(w, USER_A, 1, 2000); /* recovery at start-up would be the second */
+    if (n != 1) {
+        char *t = world_texts(w, USER_A);
+        fail_msg("after a kill -9 between fetch and answer: want exactly 1 answer, got %zu:\n%s", n, t);
+    }
+    assert_int_equal(fake_llm_request_count(w->llm), 2);
+    assert_images(w, 1, (const unsigned char *const[]){jpeg}, (size_t[]){len}, (const char *const[]){"image/jpeg"},
+                  1);
+    free(jpeg);
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +505,7 @@ int main(void)
         E2E_TEST(test_image_then_text_follow_up),
         E2E_TEST(test_image_quoted_in_a_group),
         E2E_TEST(test_image_set_of_three_gets_one_answer),
+        E2E_TEST(test_kill9_between_fetch_and_answer),
         E2E_TEST(test_image_set_without_index_waits_three_seconds),
         E2E_TEST(test_content_not_ready_is_asked_again),
         E2E_TEST(test_expired_content),

@@ -26,6 +26,7 @@
 
 #define FIX FIXTURES_DIR "/kb/"
 #define GROUP "Ce2e0000000000000000000000000kb01"
+#define USER_ZH "Ue2e00000000000000000000000000zh1"
 
 static int kb(struct world *w, const char *const *args, char **out, char **err)
 {
@@ -142,14 +143,6 @@ static void copy_file(const char *from, const char *to)
         assert_int_equal(fwrite(buf, 1, n, out), n);
     fclose(in);
     assert_int_equal(fclose(out), 0);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
 }
 
 static void rm_tree(const char *dir)
@@ -281,8 +274,8 @@ static void test_sync(void **state)
     copy_file(FIX "ja-guide.md", ja);
     copy_file(FIX "zh-info.html", zh);
     copy_file(FIX "en-faq.txt", en);
-    write_file(hidden, "hidden words\n");
-    write_file(other, "%PDF-1.4\n");
+    assert_true(e2e_write_file(hidden, "hidden words\n"));
+    assert_true(e2e_write_file(other, "%PDF-1.4\n"));
     char *rdir = real(dir), *rja = real(ja), *rzh = real(zh), *ren = real(en);
     char *out = NULL, *err = NULL;
 
@@ -309,7 +302,7 @@ static void test_sync(void **state)
     free(err);
 
     /* A changed file and a deleted one. */
-    write_file(en, "Opening hours\n\nWe are open every day from nine to five.\n");
+    assert_true(e2e_write_file(en, "Opening hours\n\nWe are open every day from nine to five.\n"));
     assert_int_equal(unlink(zh), 0);
     assert_int_equal(kb(w, (const char *[]){"sync", "--kb", "shop", dir, NULL}, &out, &err), 0);
     assert_int_equal(expect_line(out, "replaced", ren), en_id);
@@ -387,7 +380,7 @@ static void test_bad_path_and_usage(void **state)
     struct world *w = world_new(state, NULL);
     char *out = NULL, *err = NULL;
     char *bad_utf8 = e2e_printf("%s/sjis.txt", w->dir);
-    write_file(bad_utf8, "\x97\xbf\x8b\xe0\n"); /* 料金 in Shift_JIS */
+    assert_true(e2e_write_file(bad_utf8, "\x97\xbf\x8b\xe0\n")); /* 料金 in Shift_JIS */
     char *ja = real(FIX "ja-guide.md"), *en = real(FIX "en-faq.txt");
 
     assert_int_equal(kb(w, (const char *[]){"add", FIX "ja-guide.md", "/nonexistent/file.txt", bad_utf8,
@@ -497,6 +490,7 @@ static void test_answer_from_documents(void **state)
     assert_not_contains(tr, "Cite the sources");
     free(tr);
     texts = world_texts(w, E2E_USER);
+    assert_contains(texts, "こんにちは！");
     assert_not_contains(strstr(texts, "こんにちは！"), "出典");
     free(texts);
 
@@ -524,6 +518,19 @@ static void test_answer_from_documents(void **state)
     assert_contains(log, "knowledge base default: ");
     assert_contains(log, "knowledge base shop: 1 passage(s) found, 1 given to the model, in ");
     free(log);
+
+    /* A question in Chinese finds the Chinese page (its text, not its script). */
+    fake_llm_set_fixed_answer(w->llm, "成人票三百元 [1]。");
+    send_text(w, USER_ZH, "成人票多少錢？");
+    assert_answers(w, USER_ZH, 1);
+    tr = fake_llm_request_transcript(w->llm, 3);
+    assert_contains(tr, "三百元");
+    assert_not_contains(tr, "1200円");
+    assert_not_contains(tr, "不要索引");
+    free(tr);
+    texts = world_texts(w, USER_ZH);
+    assert_contains(texts, "成人票三百元 [1]。\n\n出典\n[1] ");
+    free(texts);
 
     /* Strict: no passage, no model call, the built-in "I don't know". */
     bot_restart(w, (const char *[]){"LINEBOT_KB_STRICT=1", NULL});

@@ -25,21 +25,6 @@
 #define NOTICE "I remember things about you"
 #define FOLD "running summary" /* what the summary's system prompt says */
 
-/* ---- PostgreSQL scratch schemas ---- */
-
-static const char *pg_url; /* LINEBOT_TEST_PG_URL; NULL: PostgreSQL cases skip */
-
-/* Runs `body` on SQLite (db NULL) or on a scratch PostgreSQL schema. */
-static void on_postgres(void **state, void (*body)(void **state, const char *db))
-{
-    if (!pg_url)
-        skip();
-    char schema[96];
-    char *db = pg_scratch_db(pg_url, "memory", schema, sizeof schema);
-    body(state, db);
-    pg_scratch_drop(pg_url, schema);
-    free(db);
-}
 
 /* ---- helpers ---- */
 
@@ -187,7 +172,7 @@ static void commands(void **state, const char *db)
 }
 
 static void test_commands_sqlite(void **state) { commands(state, NULL); }
-static void test_commands_postgres(void **state) { on_postgres(state, commands); }
+static void test_commands_postgres(void **state) { pg_scratch_run(state, "memory", commands); }
 
 /* ---- automatic extraction ---- */
 
@@ -268,10 +253,8 @@ static void auto_extraction(void **state, const char *db)
 }
 
 static void test_auto_sqlite(void **state) { auto_extraction(state, NULL); }
-static void test_auto_postgres(void **state) { on_postgres(state, auto_extraction); }
+static void test_auto_postgres(void **state) { pg_scratch_run(state, "memory", auto_extraction); }
 
-/* An extraction that fails or answers garbage writes nothing, and the
- * answers go on as before. Explicit mode never extracts. */
 /* The extraction is a model call the user caused: its tokens count against
  * their daily budget. Each call of the fake reports 10 + 10 tokens: two
  * answers and one extraction are 60. */
@@ -291,6 +274,8 @@ static void test_extraction_counts_against_budget(void **state)
     world_finish(w);
 }
 
+/* An extraction that fails or answers garbage writes nothing, and the
+ * answers go on as before. Explicit mode never extracts. */
 static void test_garbage_writes_nothing(void **state)
 {
     const char *const overrides[] = {"LINEBOT_MEMORY=auto", "LINEBOT_MEMORY_EVERY=1", NULL};
@@ -455,14 +440,11 @@ static void rolling_summary(void **state, const char *db)
 }
 
 static void test_summary_sqlite(void **state) { rolling_summary(state, NULL); }
-static void test_summary_postgres(void **state) { on_postgres(state, rolling_summary); }
+static void test_summary_postgres(void **state) { pg_scratch_run(state, "memory", rolling_summary); }
 
 int main(void)
 {
-    pg_url = getenv("LINEBOT_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
-    if (!pg_url)
+    if (!pg_scratch_url())
         fprintf(stderr, "[  SKIPPED ] PostgreSQL cases: LINEBOT_TEST_PG_URL is not set\n");
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_commands_sqlite),

@@ -66,59 +66,6 @@ static const char *pg_url; /* LINEBOT_TEST_PG_URL; NULL: PostgreSQL cases skip *
 
 /* ---- events and what LINE received ---- */
 
-/* A postback webhook from `user` (in `group` when not NULL) with `data`, its
- * reply token issued on the fake, as LINE sends a quick reply tap. */
-static json_t *ev_postback(struct world *w, const char *user, const char *group, const char *data)
-{
-    json_t *ev = ev_follow(w, &(struct ev){.user = user, .group = group});
-    json_object_set_new(ev, "type", json_string("postback"));
-    json_object_del(ev, "follow");
-    json_object_set_new(ev, "postback", json_pack("{s:s}", "data", data));
-    return ev;
-}
-
-/* The body of the last reply LINE accepted (new reference). */
-static json_t *last_reply_body(struct world *w)
-{
-    for (size_t i = fake_line_request_total(w->line); i-- > 0;) {
-        struct fake_line_request r;
-        assert_true(fake_line_request_at(w->line, i, &r));
-        if (strcmp(r.path, FAKE_LINE_REPLY_PATH) == 0 && r.status == 200)
-            return json_loads(r.body, 0, NULL);
-    }
-    fail_msg("no reply was accepted");
-    return NULL;
-}
-
-/* The quickReply items of the last message of the last accepted reply. */
-static json_t *last_quick_reply(struct world *w, json_t **body)
-{
-    *body = last_reply_body(w);
-    json_t *msgs = json_object_get(*body, "messages");
-    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
-    json_t *items = json_object_get(json_object_get(last, "quickReply"), "items");
-    if (!json_is_array(items))
-        fail_msg("the reply has no quick reply: %s", json_dumps(*body, JSON_COMPACT));
-    return items;
-}
-
-/* The data of the button labelled `label` (a copy). */
-static char *button_data(json_t *items, const char *label)
-{
-    size_t i;
-    json_t *item;
-    json_array_foreach(items, i, item) {
-        json_t *action = json_object_get(item, "action");
-        if (strcmp(json_string_value(json_object_get(action, "label")), label) == 0) {
-            assert_string_equal(json_string_value(json_object_get(action, "type")), "postback");
-            assert_non_null(json_string_value(json_object_get(action, "displayText")));
-            return e2e_strdup(json_string_value(json_object_get(action, "data")));
-        }
-    }
-    fail_msg("no button labelled %s", label);
-    return NULL;
-}
-
 /* `user` says `text` in a 1:1 chat and gets exactly one more answer; returns
  * the texts delivered to that chat (malloc'd). */
 static char *say(struct world *w, const char *user, const char *text, size_t answers_before)
@@ -161,15 +108,15 @@ static void switch_and_restart(void **state, const char *db)
     free(texts);
     assert_int_equal(fake_llm_request_count(w->llm) + fake_llm_request_count(b), 0); /* a command, not a question */
     json_t *body;
-    json_t *items = last_quick_reply(w, &body);
+    json_t *items = world_last_quick_reply(w, &body);
     assert_int_equal(json_array_size(items), 2);
-    char *data = button_data(items, "beta");
-    char *alpha_data = button_data(items, "Alpha"); /* the label, not the name */
+    char *data = quick_reply_data(items, "beta");
+    char *alpha_data = quick_reply_data(items, "Alpha"); /* the label, not the name */
     assert_true(strlen(data) <= 300);
     json_decref(body);
 
     /* The tap. */
-    send_event(w, ev_postback(w, USER_A, NULL, data));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, data));
     assert_answers(w, USER_A, 2);
     texts = world_texts(w, USER_A);
     assert_contains(texts, "now uses beta");
@@ -194,9 +141,9 @@ static void switch_and_restart(void **state, const char *db)
     free(texts);
     free(say(w, USER_A, "and now?", 5));
     assert_asked(w->llm, 2, E2E_LLM_KEY, "model-a");
-    send_event(w, ev_postback(w, USER_A, NULL, data));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, data));
     assert_answers(w, USER_A, 7);
-    send_event(w, ev_postback(w, USER_A, NULL, alpha_data));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, alpha_data));
     assert_answers(w, USER_A, 8);
     free(say(w, USER_A, "last one", 8));
     assert_asked(w->llm, 3, E2E_LLM_KEY, "model-a");
@@ -210,16 +157,7 @@ static void switch_and_restart(void **state, const char *db)
 
 static void test_switch_sqlite(void **state) { switch_and_restart(state, NULL); }
 
-static void test_switch_postgres(void **state)
-{
-    if (!pg_url)
-        skip();
-    char schema[96];
-    char *db = pg_scratch_db(pg_url, "models", schema, sizeof schema);
-    switch_and_restart(state, db);
-    pg_scratch_drop(pg_url, schema);
-    free(db);
-}
+static void test_switch_postgres(void **state) { pg_scratch_run(state, "models", switch_and_restart); }
 
 /* On PostgreSQL the choice is shared: a second instance on the same schema
  * uses the model the first one stored. */
@@ -261,15 +199,15 @@ static void test_shared_between_instances(void **state)
 
 /* In a group with LINEBOT_ADMINS, a member who is not an admin cannot switch
  * by tapping (the postback's source.userId is checked) nor by typing. */
-static void test_group_non_admin_refused(void **state)
+static void group_non_admin_refused(void **state, const char *db)
 {
-    const char *const overrides[] = {"LINEBOT_ADMINS=" ADMIN, "LINEBOT_TRIGGER=bot", NULL};
+    const char *const overrides[] = {"LINEBOT_ADMINS=" ADMIN, "LINEBOT_TRIGGER=bot", db, NULL};
     struct world *w = world_new(state, overrides);
     struct fake_llm *b = second_llm(w);
     char **env = catalogue_env(w, b);
     bot_start(w, (const char *const *)env);
 
-    send_event(w, ev_postback(w, USER_A, GROUP, "v1|m|beta"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A, .group = GROUP}, "v1|m|beta"));
     assert_answers(w, GROUP, 1);
     char *texts = world_texts(w, GROUP);
     assert_contains(texts, "only the group's admins");
@@ -282,7 +220,7 @@ static void test_group_non_admin_refused(void **state)
     assert_int_equal(fake_llm_request_count(w->llm), 1);
 
     /* The admin's tap switches the whole group. */
-    send_event(w, ev_postback(w, ADMIN, GROUP, "v1|m|beta"));
+    send_event(w, ev_postback(w, &(struct ev){.user = ADMIN, .group = GROUP}, "v1|m|beta"));
     assert_answers(w, GROUP, 4);
     texts = world_texts(w, GROUP);
     assert_contains(texts, "now uses beta");
@@ -292,6 +230,12 @@ static void test_group_non_admin_refused(void **state)
     assert_asked(b, 1, KEY_B, "model-b");
     env_free(env);
     world_finish(w);
+}
+
+static void test_group_non_admin_refused_sqlite(void **state) { group_non_admin_refused(state, NULL); }
+static void test_group_non_admin_refused_postgres(void **state)
+{
+    pg_scratch_run(state, "models", group_non_admin_refused);
 }
 
 /* An unknown name gets the list; forged or stale button data is ignored,
@@ -309,15 +253,15 @@ static void test_unknown_and_forged(void **state)
     assert_contains(texts, "beta");
     free(texts);
     json_t *body;
-    json_t *items = last_quick_reply(w, &body);
+    json_t *items = world_last_quick_reply(w, &body);
     assert_int_equal(json_array_size(items), 2);
     json_decref(body);
 
     size_t line_before = fake_line_request_total(w->line);
-    send_event(w, ev_postback(w, USER_A, NULL, "v1|m|gamma"));
-    send_event(w, ev_postback(w, USER_A, NULL, "v1|q|alpha"));
-    send_event(w, ev_postback(w, USER_A, NULL, "v9|m|alpha"));
-    send_event(w, ev_postback(w, USER_A, NULL, "somebody else's data"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "v1|m|gamma"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "v1|q|alpha"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "v9|m|alpha"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "somebody else's data"));
     world_quiet(w);
     assert_untouched(w, 0, line_before);
     assert_int_equal(fake_llm_request_count(b), 0);
@@ -391,7 +335,7 @@ static void test_quick_reply_limits(void **state)
     }
     free(texts);
     json_t *body;
-    json_t *items = last_quick_reply(w, &body);
+    json_t *items = world_last_quick_reply(w, &body);
     assert_int_equal(json_array_size(items), 13);
     json_decref(body);
     assert_int_equal(fake_line_request_count_status(w->line, FAKE_LINE_REPLY_PATH, 400), 3); /* only ours above */
@@ -424,16 +368,15 @@ static void test_bad_catalogue_stops_start(void **state)
 
 int main(void)
 {
-    pg_url = getenv("LINEBOT_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
+    pg_url = pg_scratch_url();
     if (!pg_url)
         fprintf(stderr, "[  SKIPPED ] PostgreSQL cases: LINEBOT_TEST_PG_URL is not set\n");
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_switch_sqlite),
         E2E_TEST(test_switch_postgres),
         E2E_TEST(test_shared_between_instances),
-        E2E_TEST(test_group_non_admin_refused),
+        E2E_TEST(test_group_non_admin_refused_sqlite),
+        E2E_TEST(test_group_non_admin_refused_postgres),
         E2E_TEST(test_unknown_and_forged),
         E2E_TEST(test_quick_reply_limits),
         E2E_TEST(test_bad_catalogue_stops_start),

@@ -40,54 +40,6 @@ static const char *pg_url; /* LINEBOT_TEST_PG_URL; NULL: PostgreSQL cases skip *
 
 /* ---- events and what the fakes received ---- */
 
-/* A postback webhook from `user` (in `group` when not NULL) with `data`, its
- * reply token issued on the fake, as LINE sends a quick reply tap. */
-static json_t *ev_postback(struct world *w, const char *user, const char *group, const char *data)
-{
-    json_t *ev = ev_follow(w, &(struct ev){.user = user, .group = group});
-    json_object_set_new(ev, "type", json_string("postback"));
-    json_object_del(ev, "follow");
-    json_object_set_new(ev, "postback", json_pack("{s:s}", "data", data));
-    return ev;
-}
-
-/* The quickReply items of the last message of the last accepted reply. */
-static json_t *last_quick_reply(struct world *w, json_t **body)
-{
-    *body = NULL;
-    for (size_t i = fake_line_request_total(w->line); i-- > 0 && !*body;) {
-        struct fake_line_request r;
-        assert_true(fake_line_request_at(w->line, i, &r));
-        if (strcmp(r.path, FAKE_LINE_REPLY_PATH) == 0 && r.status == 200)
-            *body = json_loads(r.body, 0, NULL);
-    }
-    if (!*body)
-        fail_msg("no reply was accepted");
-    json_t *msgs = json_object_get(*body, "messages");
-    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
-    json_t *items = json_object_get(json_object_get(last, "quickReply"), "items");
-    if (!json_is_array(items))
-        fail_msg("the reply has no quick reply: %s", json_dumps(*body, JSON_COMPACT));
-    return items;
-}
-
-/* The data of the button labelled `label` (a copy). */
-static char *button_data(json_t *items, const char *label)
-{
-    size_t i;
-    json_t *item;
-    json_array_foreach(items, i, item) {
-        json_t *action = json_object_get(item, "action");
-        if (strcmp(json_string_value(json_object_get(action, "label")), label) == 0) {
-            assert_string_equal(json_string_value(json_object_get(action, "type")), "postback");
-            assert_non_null(json_string_value(json_object_get(action, "displayText")));
-            return e2e_strdup(json_string_value(json_object_get(action, "data")));
-        }
-    }
-    fail_msg("no button labelled %s", label);
-    return NULL;
-}
-
 /* The texts of the last answer to `chat` (its last delivery), joined (malloc'd). */
 static char *last_answer(struct world *w, const char *chat)
 {
@@ -185,14 +137,14 @@ static void presets_set_reset(void **state, const char *db)
     free(text);
     assert_int_equal(fake_llm_request_count(w->llm), 0); /* a command, not a question */
     json_t *body;
-    json_t *items = last_quick_reply(w, &body);
+    json_t *items = world_last_quick_reply(w, &body);
     assert_int_equal(json_array_size(items), 2);
-    char *pirate = button_data(items, "Pirate");
-    char *teacher = button_data(items, "teacher");
+    char *pirate = quick_reply_data(items, "Pirate");
+    char *teacher = quick_reply_data(items, "teacher");
     json_decref(body);
 
     /* The tap. */
-    send_event(w, ev_postback(w, USER_A, NULL, pirate));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, pirate));
     assert_answers(w, USER_A, 2);
     text = last_answer(w, USER_A);
     assert_string_equal(text, "OK, my persona in this chat is now pirate (Pirate).");
@@ -261,7 +213,7 @@ static void presets_set_reset(void **state, const char *db)
     assert_contains(text, "- teacher");
     free(text);
     size_t line_before = fake_line_request_total(w->line);
-    send_event(w, ev_postback(w, USER_A, NULL, "v1|p|chef"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, "v1|p|chef"));
     world_quiet(w);
     assert_int_equal(fake_line_request_total(w->line), line_before);
 
@@ -276,7 +228,7 @@ static void presets_set_reset(void **state, const char *db)
     assert_contains(sys, BUILTIN_RULE);
     free(sys);
     /* The old teacher button still picks. */
-    send_event(w, ev_postback(w, USER_A, NULL, teacher));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A}, teacher));
     assert_answers(w, USER_A, 14);
     free(say(w, USER_A, "last one", 15));
     sys = system_of(w, 6);
@@ -305,16 +257,7 @@ static void presets_set_reset(void **state, const char *db)
 
 static void test_personas_sqlite(void **state) { presets_set_reset(state, NULL); }
 
-static void test_personas_postgres(void **state)
-{
-    if (!pg_url)
-        skip();
-    char schema[96];
-    char *db = pg_scratch_db(pg_url, "personas", schema, sizeof schema);
-    presets_set_reset(state, db);
-    pg_scratch_drop(pg_url, schema);
-    free(db);
-}
+static void test_personas_postgres(void **state) { pg_scratch_run(state, "personas", presets_set_reset); }
 
 /* On PostgreSQL the persona is shared: a second instance on the same schema
  * uses the persona the first one stored. */
@@ -359,12 +302,12 @@ static void test_with_operator_prompt(void **state)
 
 /* In a group with LINEBOT_ADMINS, a member who is not an admin can look but
  * not change, tapped or typed; the admin's tap changes the whole group. */
-static void test_group_non_admin_refused(void **state)
+static void group_non_admin_refused(void **state, const char *db)
 {
-    const char *const overrides[] = {presets_setting, "LINEBOT_ADMINS=" ADMIN, "LINEBOT_TRIGGER=bot", NULL};
+    const char *const overrides[] = {presets_setting, "LINEBOT_ADMINS=" ADMIN, "LINEBOT_TRIGGER=bot", db, NULL};
     struct world *w = world_start(state, overrides);
 
-    send_event(w, ev_postback(w, USER_A, GROUP, "v1|p|pirate"));
+    send_event(w, ev_postback(w, &(struct ev){.user = USER_A, .group = GROUP}, "v1|p|pirate"));
     assert_answers(w, GROUP, 1);
     char *text = last_answer(w, GROUP);
     assert_string_equal(text, "Sorry, only the group's admins can change the persona here.");
@@ -386,7 +329,7 @@ static void test_group_non_admin_refused(void **state)
     assert_not_contains(sys, "Be rude.");
     free(sys);
 
-    send_event(w, ev_postback(w, ADMIN, GROUP, "v1|p|pirate"));
+    send_event(w, ev_postback(w, &(struct ev){.user = ADMIN, .group = GROUP}, "v1|p|pirate"));
     assert_answers(w, GROUP, 5);
     text = last_answer(w, GROUP);
     assert_contains(text, "now pirate");
@@ -397,6 +340,12 @@ static void test_group_non_admin_refused(void **state)
     assert_contains(sys, PIRATE);
     free(sys);
     world_finish(w);
+}
+
+static void test_group_non_admin_refused_sqlite(void **state) { group_non_admin_refused(state, NULL); }
+static void test_group_non_admin_refused_postgres(void **state)
+{
+    pg_scratch_run(state, "personas", group_non_admin_refused);
 }
 
 /* The messages sent to `chat` by `api` ("reply" or "push"): each quotes
@@ -423,9 +372,9 @@ static size_t assert_first_quoted(struct world *w, const char *chat, const char 
 /* In groups and rooms the first message of an answer quotes the question
  * with the incoming message's quoteToken, by reply and by push alike; the
  * rest do not, and a 1:1 chat gets no quote at all. */
-static void test_group_quote_first_message_only(void **state)
+static void group_quote_first_message_only(void **state, const char *db)
 {
-    const char *const overrides[] = {"LINEBOT_TRIGGER=bot", "LINEBOT_PUSH_FALLBACK=1", NULL};
+    const char *const overrides[] = {"LINEBOT_TRIGGER=bot", "LINEBOT_PUSH_FALLBACK=1", db, NULL};
     struct world *w = world_start(state, overrides);
     /* Two paragraphs over LINE's 5000 characters together: two messages. */
     char *answer = calloc(1, 6100);
@@ -452,6 +401,12 @@ static void test_group_quote_first_message_only(void **state)
     world_finish(w);
 }
 
+static void test_group_quote_first_message_only_sqlite(void **state) { group_quote_first_message_only(state, NULL); }
+static void test_group_quote_first_message_only_postgres(void **state)
+{
+    pg_scratch_run(state, "personas", group_quote_first_message_only);
+}
+
 /* A bad LINEBOT_PERSONAS stops start-up with one line naming the item and field. */
 static void test_bad_personas_stop_start(void **state)
 {
@@ -470,9 +425,7 @@ static void test_bad_personas_stop_start(void **state)
 
 int main(void)
 {
-    pg_url = getenv("LINEBOT_TEST_PG_URL");
-    if (pg_url && !*pg_url)
-        pg_url = NULL;
+    pg_url = pg_scratch_url();
     if (!pg_url)
         fprintf(stderr, "[  SKIPPED ] PostgreSQL cases: LINEBOT_TEST_PG_URL is not set\n");
     const struct CMUnitTest tests[] = {
@@ -480,8 +433,10 @@ int main(void)
         E2E_TEST(test_personas_postgres),
         E2E_TEST(test_shared_between_instances),
         E2E_TEST(test_with_operator_prompt),
-        E2E_TEST(test_group_non_admin_refused),
-        E2E_TEST(test_group_quote_first_message_only),
+        E2E_TEST(test_group_non_admin_refused_sqlite),
+        E2E_TEST(test_group_non_admin_refused_postgres),
+        E2E_TEST(test_group_quote_first_message_only_sqlite),
+        E2E_TEST(test_group_quote_first_message_only_postgres),
         E2E_TEST(test_bad_personas_stop_start),
     };
     return E2E_RUN(tests);

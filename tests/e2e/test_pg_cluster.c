@@ -129,20 +129,6 @@ static int private_server(const char *command)
     return rc;
 }
 
-static int free_tcp_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* ---- the second instance ---- */
 
 /* A second bot on `w`'s fakes and overrides (not started). */
@@ -487,7 +473,7 @@ static void test_postgres_restart_under_load(void **state)
 
     if (!pg_url)
         skip();
-    private_port = free_tcp_port();
+    private_port = e2e_free_port(); /* PostgreSQL binds it later */
     snprintf(private_dir, sizeof private_dir, "/tmp/linebot-e2e-pg-%ld", (long)getpid());
     if (private_server("start") != 0) {
         fprintf(stderr, "could not start a private PostgreSQL (see %s.log)\n", private_dir);
@@ -561,7 +547,7 @@ static void test_webhook_503_while_postgres_is_down(void **state)
 
     if (!pg_url)
         skip();
-    private_port = free_tcp_port();
+    private_port = e2e_free_port(); /* PostgreSQL binds it later */
     snprintf(private_dir, sizeof private_dir, "/tmp/linebot-e2e-pgdown-%ld", (long)getpid());
     if (private_server("start") != 0)
         fail_msg("the case needs its own server: scripts/pg-test-server.sh start failed (see %s.log)", private_dir);

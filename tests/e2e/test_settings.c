@@ -20,32 +20,10 @@
 #define USER_A "Ue2e0000000000000000000000000000a"
 #define HOOK_URL "https://bot.example.com/callback"
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
-    assert_int_equal(fclose(fp), 0);
-}
-
 static char *dup_n(const char *s, size_t n)
 {
     struct e2e_buf b = {0};
     e2e_buf_add(&b, s, n);
-    return e2e_buf_take(&b);
-}
-
-static char *read_all(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        fail_msg("cannot read %s", path);
-    struct e2e_buf b = {0};
-    char chunk[4096];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        e2e_buf_add(&b, chunk, k);
-    fclose(fp);
     return e2e_buf_take(&b);
 }
 
@@ -213,7 +191,7 @@ static void test_env_file_before_or_after_the_command(void **state)
     struct world *w = world_new(state, (const char *[]){"LINE_CHANNEL_ACCESS_TOKEN", "LINE_CHANNEL_SECRET", NULL});
     fake_line_set_webhook(w->line, HOOK_URL, true);
     char *path = e2e_printf("%s/settings.env", w->dir);
-    write_file(path, env_file_text);
+    assert_true(e2e_write_file(path, env_file_text));
     char *opt = e2e_printf("--env-file=%s", path);
     const char *const *forms[] = {
         (const char *[]){"--env-file", path, "webhook", "get", NULL},
@@ -252,7 +230,7 @@ static void test_dot_env_in_the_working_directory_and_real_env_wins(void **state
     struct world *w = world_new(state, (const char *[]){"LINE_CHANNEL_SECRET", "LLM_API_KEY", "LLM_MODEL", NULL});
     char *path = e2e_printf("%s/.env", w->dir);
     char *text = e2e_printf("%sLINE_CHANNEL_ACCESS_TOKEN=not-the-real-one-0123\r\n", env_file_text);
-    write_file(path, text);
+    assert_true(e2e_write_file(path, text));
     bot_start_in(w, w->dir, NULL);
     send_text(w, USER_A, "hello from .env");
     assert_int_equal(world_answers(w, USER_A, 1), 1);
@@ -275,8 +253,8 @@ static void test_bad_env_file_names_file_and_line(void **state)
 {
     struct world *w = world_new(state, NULL);
     char *path = e2e_printf("%s/bad.env", w->dir);
-    write_file(path, "# ok\nLINE_CHANNEL_SECRET=" E2E_CHANNEL_SECRET "\nLINE_CHANNEL_ACCESS_TOKEN " E2E_ACCESS_TOKEN
-                     "\n");
+    assert_true(e2e_write_file(path, "# ok\nLINE_CHANNEL_SECRET=" E2E_CHANNEL_SECRET "\nLINE_CHANNEL_ACCESS_TOKEN " E2E_ACCESS_TOKEN
+                     "\n"));
     char *out, *err;
     assert_int_equal(bot_run(w, (const char *[]){"doctor", "--env-file", path, NULL}, NULL, &out, &err), 2);
     char *want = e2e_printf("linebot: %s:3: expected NAME=value", path);
@@ -298,7 +276,7 @@ static void test_bad_env_file_names_file_and_line(void **state)
 
     /* A bad ./.env stops serve too. */
     char *dot = e2e_printf("%s/.env", w->dir);
-    write_file(dot, "LLM_MODEL=\"never closed\n");
+    assert_true(e2e_write_file(dot, "LLM_MODEL=\"never closed\n"));
     char here[1024];
     assert_non_null(getcwd(here, sizeof here));
     assert_int_equal(chdir(w->dir), 0);
@@ -325,7 +303,8 @@ static void test_help_and_readme_list_every_setting(void **state)
     struct world *w = world_new(state, NULL);
     char *help, *err;
     assert_int_equal(bot_run(w, (const char *[]){"serve", "--help", NULL}, NULL, &help, &err), 0);
-    char *readme = read_all(FIXTURES_DIR "/../../README.md");
+    char *readme = e2e_read_file(FIXTURES_DIR "/../../README.md");
+    assert_non_null(readme);
     const char *from = strstr(readme, "\n## Settings\n");
     assert_non_null(from);
     const char *to = strstr(from + 1, "\n## ");

@@ -250,3 +250,26 @@ long e2e_raise_nofile(long want)
     }
     return rl.rlim_cur == RLIM_INFINITY ? want : (long)rl.rlim_cur;
 }
+
+char *e2e_read_file(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    struct e2e_buf b = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        e2e_buf_add(&b, chunk, n);
+    fclose(fp);
+    return e2e_buf_take(&b);
+}
+
+bool e2e_write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        return false;
+    bool ok = fwrite(text, 1, strlen(text), fp) == strlen(text);
+    return fclose(fp) == 0 && ok;
+}

@@ -71,22 +71,131 @@ static void env_free(struct env *e)
     free(e->vars);
 }
 
-static int free_port(void)
+/* Ports for the programs the harness starts (the bot, Caddy) come from below
+ * the kernel's ephemeral range (ip_local_port_range), where bind(0) never
+ * looks: the fakes bind port 0 while the bot only binds its port later, so a
+ * port picked from the ephemeral range could be handed to another test
+ * program's fake in between, and that fake would then get this world's
+ * requests (seen in CI as stray 404s on a fake LLM). Two programs may still
+ * pick the same port here; the one whose bind loses is started again (see
+ * bot_start), and bot_owns_port() keeps the harness from talking to the
+ * winner. */
+#define E2E_PORT_LOW 10000
+
+static int ephemeral_low(void)
+{
+    int low = 0, high = 0;
+    FILE *fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (fp) {
+        if (fscanf(fp, "%d %d", &low, &high) != 2)
+            low = 0;
+        fclose(fp);
+    }
+    return low;
+}
+
+static bool port_bindable(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
+        return false;
+    int one = 1; /* as libmicrohttpd and Caddy bind: a TIME_WAIT left on the port does not matter */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                            .sin_port = htons((uint16_t)port)};
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+int e2e_free_port(void)
+{
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() * 2654435761u ^ (unsigned)e2e_mono_ms();
+    int low = ephemeral_low();
+    if (low > E2E_PORT_LOW + 1000) {
+        for (int tries = 0; tries < 200; tries++) {
+            int port = E2E_PORT_LOW + (int)(rand_r(&seed) % (unsigned)(low - E2E_PORT_LOW));
+            if (port_bindable(port))
+                return port;
+        }
+    }
+    /* No room below the ephemeral range: any free port, race and all. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
         return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
     int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
         port = ntohs(a.sin_port);
     close(fd);
     return port;
+}
+
+/* Inodes of the TCP sockets listening on `port` (any address), from one of
+ * /proc/net/tcp{,6}. Returns how many were stored, or -1 when the file cannot
+ * be read. */
+static int listening_inodes(const char *table, int port, unsigned long *inodes, int max)
+{
+    FILE *fp = fopen(table, "r");
+    if (!fp)
+        return -1;
+    char line[512];
+    int n = 0;
+    if (!fgets(line, sizeof line, fp)) { /* the header */
+        fclose(fp);
+        return -1;
+    }
+    while (fgets(line, sizeof line, fp) && n < max) {
+        char local[64];
+        unsigned state;
+        unsigned long inode;
+        /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+        if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &state, &inode) != 3)
+            continue;
+        const char *colon = strrchr(local, ':');
+        if (state == 0x0A && colon && strtol(colon + 1, NULL, 16) == port)
+            inodes[n++] = inode;
+    }
+    fclose(fp);
+    return n;
+}
+
+/* True when process `pid` holds a socket listening on `port`: then the port
+ * is its and not another test program's. Without /proc it is assumed. */
+static bool bot_owns_port(pid_t pid, int port)
+{
+    unsigned long inodes[16];
+    int n4 = listening_inodes("/proc/net/tcp", port, inodes, 16);
+    int n6 = listening_inodes("/proc/net/tcp6", port, inodes + (n4 > 0 ? n4 : 0), 16 - (n4 > 0 ? n4 : 0));
+    if (n4 < 0 && n6 < 0)
+        return true;
+    int n = (n4 > 0 ? n4 : 0) + (n6 > 0 ? n6 : 0);
+    if (n == 0)
+        return false;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return true;
+    bool owns = false;
+    struct dirent *e;
+    while (!owns && (e = readdir(d)) != NULL) {
+        char target[64];
+        ssize_t len = readlinkat(dirfd(d), e->d_name, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        unsigned long inode;
+        if (sscanf(target, "socket:[%lu]", &inode) != 1)
+            continue;
+        for (int i = 0; i < n && !owns; i++)
+            owns = inodes[i] == inode;
+    }
+    closedir(d);
+    return owns;
 }
 
 /* ---- world ---- */
@@ -171,20 +280,6 @@ static void world_free(struct world *w)
     free(w);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    struct e2e_buf b = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        e2e_buf_add(&b, chunk, n);
-    fclose(fp);
-    return e2e_buf_take(&b);
-}
-
 void e2e_apply_filter(void)
 {
     const char *f = getenv("E2E_FILTER");
@@ -196,7 +291,7 @@ void world_finish(struct world *w)
 {
     if (w->pid > 0)
         bot_stop(w);
-    char *log = read_file(w->log_path);
+    char *log = e2e_read_file(w->log_path);
     if (log && (strstr(log, "AddressSanitizer") || strstr(log, "LeakSanitizer") ||
                 strstr(log, "runtime error:"))) {
         free(log);
@@ -235,13 +330,13 @@ int world_teardown(void **state)
 
 char *bot_log(struct world *w)
 {
-    char *log = read_file(w->log_path);
+    char *log = e2e_read_file(w->log_path);
     return log ? log : e2e_strdup("");
 }
 
 void bot_print_log(struct world *w, int max_lines)
 {
-    char *log = read_file(w->log_path);
+    char *log = e2e_read_file(w->log_path);
     if (!log) {
         fprintf(stderr, "(no bot log at %s)\n", w->log_path);
         return;
@@ -359,7 +454,7 @@ static pid_t fork_child(int out_fd, int err_fd)
 static void spawn(struct world *w, const char *const *extra, bool bootstrap)
 {
     assert_int_equal(w->pid, 0);
-    w->port = free_port();
+    w->port = e2e_free_port();
     assert_true(w->port > 0);
     snprintf(w->base_url, sizeof w->base_url, "http://127.0.0.1:%d", w->port);
     struct env e = {0};
@@ -393,7 +488,7 @@ static void spawn(struct world *w, const char *const *extra, bool bootstrap)
 int bot_run(struct world *w, const char *const *args, const char *const *extra, char **out, char **err)
 {
     if (w->port <= 0) {
-        w->port = free_port();
+        w->port = e2e_free_port();
         snprintf(w->base_url, sizeof w->base_url, "http://127.0.0.1:%d", w->port);
     }
     struct env e = {0};
@@ -442,8 +537,8 @@ int bot_run(struct world *w, const char *const *args, const char *const *extra, 
         }
         e2e_sleep_ms(10);
     }
-    char *o = read_file(out_path);
-    char *er = read_file(err_path);
+    char *o = e2e_read_file(out_path);
+    char *er = e2e_read_file(err_path);
     if (!o)
         o = e2e_strdup("");
     if (!er)
@@ -477,8 +572,8 @@ void bot_spawn_bootstrap(struct world *w, const char *const *extra)
 }
 
 /* True when the bot's latest start failed because its port was taken: the
- * port free_port() found was bound by another test program in between (the
- * programs run in parallel). */
+ * port e2e_free_port() found was bound by another test program in between
+ * (the programs run in parallel). */
 static bool lost_port_race(struct world *w)
 {
     char *log = bot_log(w);
@@ -508,7 +603,10 @@ void bot_start(struct world *w, const char *const *extra)
             bot_print_log(w, 80);
             fail_msg("the bot exited during start-up (see its log above)");
         }
-        long status = http_request("GET", url, NULL, 0, NULL, NULL, NULL);
+        /* Until the bot listens, whoever else holds its port would answer. */
+        long status = -1;
+        if (bot_owns_port(w->pid, w->port))
+            status = http_request("GET", url, NULL, 0, NULL, NULL, NULL);
         if (status == 200) {
             log_line(w, "==== e2e: healthy after %lld ms",
                      (long long)(e2e_mono_ms() - (deadline - e2e_ms(15000))));
@@ -516,6 +614,8 @@ void bot_start(struct world *w, const char *const *extra)
         }
         if (e2e_mono_ms() > deadline) {
             bot_print_log(w, 80);
+            if (status == -1)
+                fail_msg("the bot (pid %d) did not listen on port %d within 15 s", (int)w->pid, w->port);
             fail_msg("GET /healthz did not answer 200 within 15 s (last status %ld)", status);
         }
         e2e_sleep_ms(50);
@@ -846,6 +946,13 @@ json_t *ev_follow(struct world *w, const struct ev *o)
     return own(w, ev);
 }
 
+json_t *ev_postback(struct world *w, const struct ev *o, const char *data)
+{
+    json_t *ev = base_event(w, "postback", o, true);
+    json_object_set_new(ev, "postback", json_pack("{s:s}", "data", data));
+    return own(w, ev);
+}
+
 json_t *ev_unfollow(struct world *w, const struct ev *o)
 {
     return own(w, base_event(w, "unfollow", o, false));
@@ -955,6 +1062,44 @@ json_t *send_text(struct world *w, const char *user, const char *text)
     if (status != 200)
         fail_msg("POST /callback answered %ld, want 200", status);
     return ev;
+}
+
+/* ---- what LINE received ---- */
+
+json_t *world_last_quick_reply(struct world *w, json_t **body)
+{
+    *body = NULL;
+    for (size_t i = fake_line_request_total(w->line); i-- > 0 && !*body;) {
+        struct fake_line_request r;
+        assert_true(fake_line_request_at(w->line, i, &r));
+        if (strcmp(r.path, FAKE_LINE_REPLY_PATH) == 0 && r.status == 200)
+            *body = json_loads(r.body, 0, NULL);
+    }
+    if (!*body)
+        fail_msg("no reply was accepted");
+    json_t *msgs = json_object_get(*body, "messages");
+    json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
+    json_t *items = json_object_get(json_object_get(last, "quickReply"), "items");
+    if (!json_is_array(items))
+        fail_msg("the reply has no quick reply: %s", json_dumps(*body, JSON_COMPACT));
+    return items;
+}
+
+char *quick_reply_data(json_t *items, const char *label)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        json_t *action = json_object_get(item, "action");
+        const char *l = json_string_value(json_object_get(action, "label"));
+        if (l && strcmp(l, label) == 0) {
+            assert_string_equal(json_string_value(json_object_get(action, "type")), "postback");
+            assert_non_null(json_string_value(json_object_get(action, "displayText")));
+            return e2e_strdup(json_string_value(json_object_get(action, "data")));
+        }
+    }
+    fail_msg("no button labelled %s", label);
+    return NULL;
 }
 
 /* ---- waiting ---- */

@@ -89,8 +89,14 @@ int world_teardown(void **state);
 #define E2E_RUN(tests) (e2e_apply_filter(), cmocka_run_group_tests(tests, NULL, NULL))
 void e2e_apply_filter(void);
 
+/* A loopback port for a program the test starts (the bot, Caddy): free now,
+ * and below the kernel's ephemeral range, so no fake (they bind port 0) can
+ * take it before the program binds it. */
+int e2e_free_port(void);
+
 /* Starts the bot with the world's overrides plus `extra` (may be NULL) and
- * waits until GET /healthz answers 200. Fails the test when it does not. */
+ * waits until it listens on its port and GET /healthz answers 200 there.
+ * Fails the test when it does not. */
 void bot_start(struct world *w, const char *const *extra);
 /* Starts the bot without waiting for it to be healthy (for start-up failures). */
 void bot_spawn(struct world *w, const char *const *extra);
@@ -196,6 +202,8 @@ json_t *ev_follow(struct world *w, const struct ev *o);
 json_t *ev_unfollow(struct world *w, const struct ev *o);
 json_t *ev_join(struct world *w, const struct ev *o);
 json_t *ev_leave(struct world *w, const struct ev *o);
+/* A tap on a postback action (a quick reply button): `data` as the action set it. */
+json_t *ev_postback(struct world *w, const struct ev *o, const char *data);
 json_t *ev_unsend(struct world *w, const struct ev *o);  /* o->message_id is the unsent one */
 json_t *ev_edited(struct world *w, const struct ev *o);  /* o->message_id, o->text: new text */
 
@@ -212,6 +220,16 @@ char *webhook_body(json_t *first, ...);
 long bot_send(struct world *w, json_t *first, ...);
 /* A one-to-one text from `user`, posted; asserts 200; returns the event. */
 json_t *send_text(struct world *w, const char *user, const char *text);
+
+/* ---- what LINE received ---- */
+
+/* The quickReply items of the last message of the last reply LINE accepted;
+ * `body` gets that reply's body (the caller's, json_decref it). Fails the test
+ * when there is no such reply or it has no quick reply. */
+json_t *world_last_quick_reply(struct world *w, json_t **body);
+/* The data of the postback button labelled `label` (malloc'd); fails the test
+ * when there is none, or it is not a postback with a displayText. */
+char *quick_reply_data(json_t *items, const char *label);
 
 /* ---- waiting ---- */
 

@@ -39,3 +39,21 @@ void pg_scratch_drop(const char *url, const char *schema)
     admin_sql(url, sql);
     free(sql);
 }
+
+const char *pg_scratch_url(void)
+{
+    const char *url = getenv("LINEBOT_TEST_PG_URL");
+    return url && *url ? url : NULL;
+}
+
+void pg_scratch_run(void **state, const char *tag, void (*body)(void **state, const char *db))
+{
+    const char *url = pg_scratch_url();
+    if (!url)
+        skip();
+    char schema[96];
+    char *db = pg_scratch_db(url, tag, schema, sizeof schema);
+    body(state, db);
+    pg_scratch_drop(url, schema);
+    free(db);
+}

@@ -14,4 +14,14 @@ char *pg_scratch_db(const char *url, const char *tag, char *schema, size_t len);
 /* Drops the schema and everything in it. */
 void pg_scratch_drop(const char *url, const char *schema);
 
+/* LINEBOT_TEST_PG_URL, or NULL when it is unset or empty (then the
+ * PostgreSQL cases skip). */
+const char *pg_scratch_url(void);
+
+/* The PostgreSQL half of a case that runs on both stores: skips without
+ * LINEBOT_TEST_PG_URL, else runs `body(state, db)` with `db` the LINEBOT_DB
+ * override of a fresh schema tagged `tag`, and drops the schema after (a
+ * failing case keeps it, to be looked at). The SQLite half is body(state, NULL). */
+void pg_scratch_run(void **state, const char *tag, void (*body)(void **state, const char *db));
+
 #endif
