@@ -43,6 +43,7 @@ struct worker {
     struct llm_client llm;
     struct worker_env env;       /* what the pipeline gets: the fields above */
     atomic_int cancel_job;       /* abort the wait on the model: shutdown or claim lost */
+    atomic_int claim_over;       /* the job's claim is being ended: the keeper leaves it */
     pthread_mutex_t job_lock;    /* guards the two fields below (read by the lease keeper) */
     char *job_event_id;          /* the job in progress, NULL when idle */
     int64_t job_claim_gen;
@@ -86,6 +87,7 @@ static void *worker_main(void *arg)
             pthread_mutex_lock(&w->job_lock);
             w->job_event_id = xstrdup(job.event_id);
             w->job_claim_gen = job.claim_gen;
+            atomic_store(&w->claim_over, 0);
             pthread_mutex_unlock(&w->job_lock);
             if (!atomic_load(&pool->stopping))
                 atomic_store(&w->cancel_job, 0);
@@ -187,7 +189,8 @@ static void *lease_keeper_main(void *arg)
                 /* Only if the worker is still on that claim: the job may have
                  * finished (and its claim ended) while we were renewing. */
                 pthread_mutex_lock(&w->job_lock);
-                bool same = w->job_event_id && strcmp(w->job_event_id, event_id) == 0 && w->job_claim_gen == gen;
+                bool same = w->job_event_id && strcmp(w->job_event_id, event_id) == 0 &&
+                            w->job_claim_gen == gen && !atomic_load(&w->claim_over);
                 if (same)
                     atomic_store(&w->cancel_job, 1);
                 pthread_mutex_unlock(&w->job_lock);
@@ -280,7 +283,8 @@ static int pool_start(struct worker_pool *pool, const struct config *cfg, int n_
         w->llm = (struct llm_client){.cfg = cfg, .http = w->http, .cancel = &w->cancel_job};
         w->env = (struct worker_env){.cfg = cfg, .store = w->store, .line = &w->line, .llm = &w->llm,
                                      .deadline_ms = pool->deadline_ms,
-                                     .events = drain ? NULL : &pool->events};
+                                     .events = drain ? NULL : &pool->events,
+                                     .claim_over = &w->claim_over};
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             log_error("worker %d could not start a thread", i);
             worker_pool_stop(pool);

@@ -10,6 +10,7 @@
 #ifndef LINEBOT_STAGE_H
 #define LINEBOT_STAGE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ struct worker_env {
     struct llm_client *llm;
     int64_t deadline_ms; /* serverless: monotonic time the invocation must end by (0: none) */
     struct event_cache *events; /* server: events ingest already parsed (NULL: parse each) */
+    /* Set once the job's claim is being ended (finish, release, or a stage
+     * that ended it itself), so the lease keeper does not take the finished
+     * claim it can no longer renew for one lost to another worker. NULL: no keeper. */
+    atomic_int *claim_over;
 };
 
 enum stage_result {
@@ -246,6 +251,9 @@ const char *deliver_adopt_target(const struct line_event *ev);
 /* finish: store_job_finish with `finish` for ctx->job, retried over a
  * store blip, logged once. Returns store_job_finish's last result. */
 int finish_job(struct job_ctx *ctx, const struct job_finish *finish);
+
+/* The job's claim is being ended: see worker_env.claim_over. */
+void worker_claim_over(struct worker_env *env);
 
 /* A store write after a claim is retried briefly: a database blip (PostgreSQL
  * restarting, SQLite busy) should not leave the event claimed until its lease

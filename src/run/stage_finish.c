@@ -37,6 +37,8 @@ static int finish_write(void *arg)
 
 int finish_job(struct job_ctx *ctx, const struct job_finish *finish)
 {
+    /* Before the write: a claim lost by then is this write's to report. */
+    worker_claim_over(ctx->env);
     int rc = worker_write_retried(finish_write, &(struct finish_write){.ctx = ctx, .finish = finish});
     if (rc < 0)
         log_error("could not mark the event done: %s", store_last_error(ctx->env->store));

@@ -69,9 +69,16 @@ int worker_write_retried(int (*write)(void *arg), void *arg)
     return rc;
 }
 
+void worker_claim_over(struct worker_env *env)
+{
+    if (env->claim_over)
+        atomic_store(env->claim_over, 1);
+}
+
 static void release_job(struct job_ctx *ctx)
 {
     const struct job *job = ctx->job;
+    worker_claim_over(ctx->env);
     if (store_job_release(ctx->env->store, job->event_id, job->claim_gen) != 0)
         log_warn("could not give the event back; it is taken up again when its lease runs out "
                  "(or at the next start, with SQLite)");
@@ -119,6 +126,7 @@ static void run_event(struct worker_env *env, const struct job *job)
             release_job(&ctx);
         break;
     }
+    worker_claim_over(env); /* ctx_free still calls LINE (the loading animation) */
     ctx_free(&ctx);
 }
 
