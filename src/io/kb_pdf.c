@@ -9,8 +9,9 @@
  * with poll(): a child that writes before it has read everything must not
  * block on a full pipe while we block writing to it. Every wait is bounded by
  * one deadline; past it, or past the output cap, the child is killed, and it
- * is always reaped. The descriptors are made close-on-exec, so the child
- * inherits only its stdin, stdout and /dev/null as stderr.
+ * is always reaped. The pipes are close-on-exec from the start, so a child
+ * that another thread spawns meanwhile does not hold them open; this child
+ * gets them as its stdin and stdout, and /dev/null as its stderr.
  *
  * pdftotext's exit status tells what went wrong (its manual page): 1 the
  * PDF could not be opened (damaged, or encrypted with a password), 3 copying
@@ -157,8 +158,6 @@ char *kb_pdf_text_with(const struct kb_pdf_limits *limits, const char *data, siz
     size_t sent = 0;
     bool slow = false, large = false, killed = false;
     char *chunk = xmalloc(CHUNK);
-    if (len == 0)
-        close_fd(&in[1]);
     while (out[0] >= 0) {
         int64_t left = deadline - clock_monotonic_ms();
         if (left <= 0) {
