@@ -5,7 +5,7 @@
  *   sync [--kb NAME] DIR           mirror a folder: add new and changed files,
  *                                  remove the documents whose files are gone
  *   list [--kb NAME]               the documents
- *   remove [--kb NAME] DOC_ID|PATH
+ *   remove [--kb NAME] DOC_ID|PATH|URL
  *   search [--kb NAME] [-k N] QUERY
  *   bind NAME CHAT_ID, unbind CHAT_ID
  *
@@ -61,11 +61,12 @@ const char cli_kb_usage[] =
     "Usage: linebot kb COMMAND [--kb NAME] ...\n"
     "\n"
     "The knowledge base the bot answers from, in its store (LINEBOT_DB, as for `linebot serve`):\n"
-    "  add [--kb NAME] PATH|URL...      add or replace documents (.txt, .md, .html, .pdf, http(s) URLs)\n"
+    "  add [--kb NAME] PATH|URL...      add or replace files (.txt, .md, .html, .pdf) and URLs\n"
     "  sync [--kb NAME] DIR             mirror a folder: add new and changed files, remove the\n"
     "                                   documents whose files are gone (idempotent)\n"
     "  list [--kb NAME]                 the documents: id, path, title, chunks, time added\n"
-    "  remove [--kb NAME] DOC_ID|PATH   remove a document\n"
+    "  remove [--kb NAME] DOC_ID|PATH|URL\n"
+    "                                   remove a document\n"
     "  search [--kb NAME] [-k N] QUERY  the best passages: rank, score, id, title, heading, text\n"
     "  bind NAME CHAT_ID                the chat (a user, group or room id) uses knowledge base NAME\n"
     "  unbind CHAT_ID                   the chat uses `default` again (when it exists)\n"
@@ -91,8 +92,8 @@ static const struct {
              "line each). Running it again changes nothing.\n"},
     {"list", "nothing", "Usage: linebot kb list [--kb NAME]\n\n"
              "One line per document: id, path, title, chunks, time added (UTC), tab-separated.\n"},
-    {"remove", "a DOC_ID or a PATH", "Usage: linebot kb remove [--kb NAME] DOC_ID|PATH\n\n"
-               "Removes a document, by the id `kb list` shows or by its path.\n"},
+    {"remove", "a DOC_ID, a PATH or a URL", "Usage: linebot kb remove [--kb NAME] DOC_ID|PATH|URL\n\n"
+               "Removes a document, by the id `kb list` shows or by its path or URL.\n"},
     {"search", "a QUERY", "Usage: linebot kb search [--kb NAME] [-k N] QUERY\n\n"
                "The N best passages for QUERY (default 5, at most 100), one per line: rank, score, document\n"
                "id, title (or path), heading, and the passage's first 80 characters, tab-separated.\n"},
