@@ -49,9 +49,10 @@ security_mirror=${DEBIAN_SECURITY_MIRROR:-${mirror%/debian}/debian-security}
 root=${LINEBOT_FC_ROOT:-build-fc/$suite}
 run_root=$root-run
 # bullseye's names; every one exists there (md4c is 0.4.7, utf8proc 2.5.0).
+# poppler-utils: pdftotext, which `kb add x.pdf` runs (and its tests, with --test).
 build_pkgs="build-essential cmake pkg-config ca-certificates patchelf zip unzip tzdata
   libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
-  libmd4c-dev libutf8proc-dev libpq-dev libxml2-dev libcmocka-dev"
+  libmd4c-dev libutf8proc-dev libpq-dev libxml2-dev libcmocka-dev poppler-utils"
 start=$(date +%s)
 
 run_tests=0

@@ -7,9 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/apt-common.sh
 
+# poppler-utils is not needed to build: its pdftotext reads PDFs for
+# `linebot kb add x.pdf`, run as a program of its own.
 apt_install build-essential cmake pkg-config ca-certificates curl openssl \
   libcurl4-openssl-dev libssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev \
-  libmd4c-dev libutf8proc-dev libpq-dev libxml2-dev
+  libmd4c-dev libutf8proc-dev libpq-dev libxml2-dev poppler-utils
 
 # The tests need cmocka, which scripts/test.sh installs (and then turns them on).
 tests=OFF

@@ -7,6 +7,7 @@
 # First it installs what the tests need and this machine lacks (apt-get, as
 # root or through sudo): cmocka, a PostgreSQL 15 server and PgBouncer for the
 # store tests, Caddy, systemd-analyze and curl for the deploy/server test,
+# pdftotext (poppler-utils) for the knowledge base's PDFs,
 # Node.js and npm for the benchmark smoke run and deploy/check.sh, and with
 # SANITIZE=1 clang with its sanitizer runtime.
 #
@@ -27,6 +28,7 @@ have pgbouncer || need+=(pgbouncer)
 have curl || need+=(curl)
 have caddy || need+=(caddy)
 have systemd-analyze || need+=(systemd)
+have pdftotext || need+=(poppler-utils) # the knowledge base's PDFs
 # Debian's Node.js, unless a node and npm are already there (e.g. from
 # NodeSource, whose nodejs conflicts with Debian's npm).
 if ! have node || ! have npm; then need+=(nodejs npm); fi

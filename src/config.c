@@ -699,6 +699,7 @@ int config_load_store(struct config *cfg, char *const *env, char *err, size_t er
     if (err && errlen)
         err[0] = '\0';
     get_db(cfg, env);
+    cfg->ca_file = opt_str(NULL, env, "SSL_CERT_FILE"); /* `kb add URL` fetches */
     return 0;
 }
 

@@ -194,8 +194,8 @@ const char *config_channel_secret_problem(const char *secret);
  * store or port settings); the other fields stay zero. Same contract as
  * config_load. */
 int config_load_line(struct config *cfg, char *const *env, char *err, size_t errlen);
-/* Only the store (`linebot admin`): LINEBOT_DB with its default; the other
- * fields stay zero. Same contract as config_load (nothing can fail yet). */
+/* Only the store (`linebot admin`, `linebot kb`): LINEBOT_DB with its
+ * default, and SSL_CERT_FILE; the other fields stay zero. Same contract as config_load (nothing can fail yet). */
 int config_load_store(struct config *cfg, char *const *env, char *err, size_t errlen);
 
 /* The configured secrets, named by their settings, for masking in logs

@@ -1,18 +1,21 @@
 /* kb.c - `linebot kb`: the operator's knowledge base (issue 12).
  *
- *   add [--kb NAME] PATH...        add or replace documents (.txt, .md, .html)
+ *   add [--kb NAME] PATH|URL...    add or replace documents (.txt, .md, .html, .pdf,
+ *                                  http(s) URLs)
  *   sync [--kb NAME] DIR           mirror a folder: add new and changed files,
  *                                  remove the documents whose files are gone
  *   list [--kb NAME]               the documents
- *   remove [--kb NAME] DOC_ID|PATH
+ *   remove [--kb NAME] DOC_ID|PATH|URL
  *   search [--kb NAME] [-k N] QUERY
  *   bind NAME CHAT_ID, unbind CHAT_ID
  *
  * A document is read here (the file, its SHA-256), then made pure data by
  * core/: kb_html.c or kb_chunk.c read its structure, kb_chunk.c cuts it,
- * kb_terms.c gives each chunk's terms; io/store_kb.c writes it. A document
- * is keyed by its real path, so the same file added from another working
- * directory is the same document. Result lines are tab-separated on stdout:
+ * kb_terms.c gives each chunk's terms; io/store_kb.c writes it. A PDF's
+ * text comes from io/kb_pdf.c (pdftotext), a URL's document from
+ * io/kb_fetch.c. A document is keyed by its real path, so the same file
+ * added from another working directory is the same document, or by its URL
+ * as given. Result lines are tab-separated on stdout:
  * `id status chunks path` (status added, replaced, unchanged or removed);
  * each problem is one line on stderr, and the documents that did work stay
  * added. On a terminal (stderr), add and sync show their progress on one
@@ -41,7 +44,11 @@
 #include "core/kb_terms.h"
 #include "core/sigcommon.h"
 #include "core/utf8.h"
+#include "config.h"
 #include "io/clock.h"
+#include "io/http_client.h"
+#include "io/kb_fetch.h"
+#include "io/kb_pdf.h"
 #include "io/store.h"
 
 #define FILE_MAX (64 * 1024 * 1024) /* bytes of one document */
@@ -54,11 +61,12 @@ const char cli_kb_usage[] =
     "Usage: linebot kb COMMAND [--kb NAME] ...\n"
     "\n"
     "The knowledge base the bot answers from, in its store (LINEBOT_DB, as for `linebot serve`):\n"
-    "  add [--kb NAME] PATH...          add or replace documents (.txt, .md, .html)\n"
+    "  add [--kb NAME] PATH|URL...      add or replace files (.txt, .md, .html, .pdf) and URLs\n"
     "  sync [--kb NAME] DIR             mirror a folder: add new and changed files, remove the\n"
     "                                   documents whose files are gone (idempotent)\n"
     "  list [--kb NAME]                 the documents: id, path, title, chunks, time added\n"
-    "  remove [--kb NAME] DOC_ID|PATH   remove a document\n"
+    "  remove [--kb NAME] DOC_ID|PATH|URL\n"
+    "                                   remove a document\n"
     "  search [--kb NAME] [-k N] QUERY  the best passages: rank, score, id, title, heading, text\n"
     "  bind NAME CHAT_ID                the chat (a user, group or room id) uses knowledge base NAME\n"
     "  unbind CHAT_ID                   the chat uses `default` again (when it exists)\n"
@@ -71,19 +79,21 @@ static const struct {
     const char *needs; /* what a usage error says is missing */
     const char *help;
 } command_help[] = {
-    {"add", "at least one PATH", "Usage: linebot kb add [--kb NAME] PATH...\n\n"
-            "Adds each file (.txt, .md or .markdown, .html or .htm) to the knowledge base, or replaces\n"
-            "it when its content changed. Prints one line per file: id, status (added, replaced or\n"
-            "unchanged), chunks, path, tab-separated. A file that cannot be added gets one line on\n"
-            "stderr and exit status 1; the others stay added.\n"},
+    {"add", "at least one PATH or URL", "Usage: linebot kb add [--kb NAME] PATH|URL...\n\n"
+            "Adds each file (.txt, .md or .markdown, .html or .htm, .pdf) or http(s) URL to the knowledge\n"
+            "base, or replaces it when its content changed. PDFs are read with pdftotext (Debian:\n"
+            "poppler-utils). A URL is fetched (redirects followed, at most 16 MiB) and read as HTML, PDF\n"
+            "or text by what it is. Prints one line per document: id, status (added, replaced or\n"
+            "unchanged), chunks, path or URL, tab-separated. A document that cannot be added gets one\n"
+            "line on stderr and exit status 1; the others stay added.\n"},
     {"sync", "a DIR", "Usage: linebot kb sync [--kb NAME] DIR\n\n"
              "Mirrors DIR (and the folders in it; names starting with a dot are skipped): adds new and\n"
              "changed files, and removes the documents under DIR whose files are gone (a `removed`\n"
              "line each). Running it again changes nothing.\n"},
     {"list", "nothing", "Usage: linebot kb list [--kb NAME]\n\n"
              "One line per document: id, path, title, chunks, time added (UTC), tab-separated.\n"},
-    {"remove", "a DOC_ID or a PATH", "Usage: linebot kb remove [--kb NAME] DOC_ID|PATH\n\n"
-               "Removes a document, by the id `kb list` shows or by its path.\n"},
+    {"remove", "a DOC_ID, a PATH or a URL", "Usage: linebot kb remove [--kb NAME] DOC_ID|PATH|URL\n\n"
+               "Removes a document, by the id `kb list` shows or by its path or URL.\n"},
     {"search", "a QUERY", "Usage: linebot kb search [--kb NAME] [-k N] QUERY\n\n"
                "The N best passages for QUERY (default 5, at most 100), one per line: rank, score, document\n"
                "id, title (or path), heading, and the passage's first 80 characters, tab-separated.\n"},
@@ -167,7 +177,7 @@ static char *field(const char *s, size_t max_chars)
 
 /* ---- documents ---- */
 
-enum doc_kind { DOC_TEXT, DOC_MARKDOWN, DOC_HTML, DOC_UNSUPPORTED };
+enum doc_kind { DOC_TEXT, DOC_MARKDOWN, DOC_HTML, DOC_PDF, DOC_UNSUPPORTED };
 
 static enum doc_kind kind_of(const char *path)
 {
@@ -181,6 +191,8 @@ static enum doc_kind kind_of(const char *path)
         return DOC_MARKDOWN;
     if (strcasecmp(dot, ".html") == 0 || strcasecmp(dot, ".htm") == 0)
         return DOC_HTML;
+    if (strcasecmp(dot, ".pdf") == 0)
+        return DOC_PDF;
     return DOC_UNSUPPORTED;
 }
 
@@ -251,6 +263,16 @@ static const char *prepare(const char *data, size_t len, enum doc_kind kind, con
             return "is HTML, which needs libxml2 (Debian: apt-get install libxml2)";
         if (rc != 0)
             return "cannot be read as HTML";
+    } else if (kind == DOC_PDF) {
+        const char *why = NULL;
+        size_t text_len = 0;
+        char *text = kb_pdf_text(data, len, &text_len, &why);
+        if (!text)
+            return why;
+        for (char *p = text; (p = memchr(p, '\f', text_len - (size_t)(p - text))); p++)
+            *p = '\n'; /* a page ends a paragraph (pdftotext ends it with a line break) */
+        kb_doc_from_text(text, text_len, false, &doc);
+        free(text);
     } else {
         if (memchr(data, '\0', len))
             return "is not a text file (it has NUL bytes)";
@@ -284,6 +306,8 @@ static const char *prepare(const char *data, size_t len, enum doc_kind kind, con
 struct run {
     struct store *st;
     const char *kb;
+    char *const *env;
+    struct http_client *http; /* made for the first URL */
     size_t files_done, files_total;
     size_t chunks_done;
     size_t batch_base; /* chunks_done before the current document */
@@ -301,29 +325,65 @@ static const char *status_name(enum kb_put_status s)
     return s == KB_ADDED ? "added" : s == KB_REPLACED ? "replaced" : "unchanged";
 }
 
-/* Adds one file, known by its real path. Prints its line or its problem. */
+static bool is_url(const char *s)
+{
+    return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
+}
+
+/* Fetches a URL's document (kb_fetch.h), and tells its kind; NULL with
+ * *why set (in `err`) when it cannot be added. */
+static char *fetch_url(struct run *r, const char *url, size_t *len, enum doc_kind *kind, char *err, size_t errlen,
+                       const char **why)
+{
+    if (!r->http) {
+        struct config cfg;
+        if (http_global_init() != 0) {
+            *why = "cannot be fetched: libcurl could not start";
+            return NULL;
+        }
+        if (config_load_store(&cfg, r->env, err, errlen) == 0) { /* SSL_CERT_FILE */
+            http_use_ca_bundle(cfg.ca_file);
+            config_free(&cfg);
+        }
+        r->http = http_client_new();
+    }
+    struct kb_fetched doc;
+    if (kb_fetch(r->http, url, &doc, err, errlen) != 0) {
+        *why = err;
+        return NULL;
+    }
+    *kind = kind_of(doc.kind);
+    *len = doc.len;
+    return doc.data;
+}
+
+/* Adds one file, known by its real path, or a URL. Prints its line or its problem. */
 static void add_file(struct run *r, const char *real, const char *shown)
 {
-    enum doc_kind kind = kind_of(shown); /* the name given: a link may point to a file of another name */
+    bool url = is_url(real);
+    /* The name given: a link may point to a file of another name. A URL's
+     * kind comes with its content. */
+    enum doc_kind kind = url ? DOC_HTML : kind_of(shown);
     const char *why = NULL;
     size_t len = 0;
     char *data = NULL;
+    char err[512];
 
     if (kind == DOC_UNSUPPORTED) {
-        problem("%s: not a supported file type (.txt, .md, .html)", shown);
+        problem("%s: not a supported file type (.txt, .md, .html, .pdf)", shown);
         r->failures++;
         return;
     }
-    data = read_file(real, &len, &why);
+    data = url ? fetch_url(r, real, &len, &kind, err, sizeof err, &why) : read_file(real, &len, &why);
     if (!data) {
-        problem("%s: cannot be read: %s", shown, why);
+        problem("%s: %s%s", shown, url ? "" : "cannot be read: ", why);
         r->failures++;
         return;
     }
     char hash[SIG_SHA256_HEX_LEN + 1];
     if (!sig_sha256_hex(data, len, hash))
         alloc_fail("EVP_Digest", len); /* OpenSSL fails it only for want of memory */
-    const char *name = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+    const char *name = url ? real : strrchr(real, '/') ? strrchr(real, '/') + 1 : real; /* a title's fallback */
     struct prepared prep;
     why = prepare(data, len, kind, name, &prep);
     if (why) {
@@ -418,11 +478,8 @@ static int cmd_add(struct run *r, char **paths, int n)
     for (int i = 0; i < n; i++) {
         char real[PATH_MAX];
         struct stat sb;
-        if (strncasecmp(paths[i], "http://", 7) == 0 || strncasecmp(paths[i], "https://", 8) == 0) {
-            /* Not "No such file or directory": say what to do instead. */
-            problem("%s: URLs cannot be added yet; save the page as a .html file and add that", paths[i]);
-            r->failures++;
-            r->files_done++;
+        if (is_url(paths[i])) { /* the document's key is the URL as given */
+            add_file(r, paths[i], paths[i]);
             continue;
         }
         if (!realpath(paths[i], real) || stat(real, &sb) != 0) {
@@ -438,6 +495,10 @@ static int cmd_add(struct run *r, char **paths, int n)
             continue;
         }
         add_file(r, real, paths[i]);
+    }
+    if (r->http) {
+        http_client_free(r->http);
+        http_global_cleanup();
     }
     progress_clear();
     return r->failures ? 1 : 0;
@@ -552,6 +613,8 @@ static int cmd_remove(struct run *r, const char *what)
 
     if (all_digits(what) && strlen(what) < 18) {
         id = strtoll(what, NULL, 10);
+    } else if (is_url(what)) {
+        path = what;
     } else {
         /* The path as stored: real, when the file is still there. */
         path = realpath(what, real) ? real : what;
@@ -752,7 +815,7 @@ int cli_kb(int argc, char **argv, char *const *env)
     if (!st)
         goto out;
     progress_on = isatty(STDERR_FILENO) == 1;
-    struct run r = {.st = st, .kb = kb};
+    struct run r = {.st = st, .kb = kb, .env = env};
     if (is_add) {
         rc = cmd_add(&r, words, n_words);
     } else if (is_sync) {

@@ -7,7 +7,9 @@
  * unchanged, replaced, removed), `bind`/`unbind` (read back from the
  * database file by the oracle, without the bot's code), a bad path (one
  * clear line, exit 1, the other files still added), usage errors, and that
- * piped output has no progress line in it. */
+ * piped output has no progress line in it. PDFs (through pdftotext) and
+ * URLs (from a loopback fake) are added and answered from; a damaged PDF,
+ * a missing pdftotext, an unreachable URL and a 404 are one line each. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fake_http.h"
 #include "harness.h"
 
 #define FIX FIXTURES_DIR "/kb/"
@@ -270,12 +274,12 @@ static void test_sync(void **state)
     assert_int_equal(mkdir(sub, 0700), 0);
     char *ja = e2e_printf("%s/ja-guide.md", dir), *zh = e2e_printf("%s/more/zh-info.html", dir),
          *en = e2e_printf("%s/en-faq.txt", dir), *hidden = e2e_printf("%s/.secret.txt", dir),
-         *other = e2e_printf("%s/notes.pdf", dir);
+         *other = e2e_printf("%s/notes.docx", dir);
     copy_file(FIX "ja-guide.md", ja);
     copy_file(FIX "zh-info.html", zh);
     copy_file(FIX "en-faq.txt", en);
     assert_true(e2e_write_file(hidden, "hidden words\n"));
-    assert_true(e2e_write_file(other, "%PDF-1.4\n"));
+    assert_true(e2e_write_file(other, "PK\3\4 a Word file\n"));
     char *rdir = real(dir), *rja = real(ja), *rzh = real(zh), *ren = real(en);
     char *out = NULL, *err = NULL;
 
@@ -284,7 +288,7 @@ static void test_sync(void **state)
     expect_line(out, "added", rzh);
     long en_id = expect_line(out, "added", ren);
     assert_not_contains(out, "secret");
-    assert_not_contains(out, "notes.pdf");
+    assert_not_contains(out, "notes.docx");
     free(out);
     free(err);
     /* Again: nothing changes. */
@@ -660,6 +664,278 @@ static void test_large_add_while_serving(void **state)
     world_finish(w);
 }
 
+/* ---- PDFs and URLs ---- */
+
+/* The bot runs without PATH: its child is found on the default path. */
+static bool have_pdftotext(void)
+{
+    if (access("/usr/bin/pdftotext", X_OK) == 0 || access("/bin/pdftotext", X_OK) == 0)
+        return true;
+    fprintf(stderr, "skipped: pdftotext is not installed (Debian: apt-get install poppler-utils)\n");
+    return false;
+}
+
+/* A PDF written by hand: one page per string, a line of Helvetica per line
+ * of it, and an exact cross-reference table (PDF 1.4, 7.5.4). No ( ) or \
+ * in the text. */
+static char *mini_pdf(const char *const *pages, size_t n_pages, size_t *len)
+{
+    struct e2e_buf pdf = {0}, kids = {0};
+    size_t offsets[32], n_obj = 3 + 2 * n_pages;
+    assert_true(n_obj <= 32);
+    e2e_buf_adds(&pdf, "%PDF-1.4\n");
+    for (size_t i = 0; i < n_pages; i++)
+        e2e_buf_addf(&kids, "%zu 0 R ", 4 + 2 * i);
+    char *k = e2e_buf_take(&kids);
+    char *objs[32];
+    objs[0] = e2e_printf("<< /Type /Catalog /Pages 2 0 R >>");
+    objs[1] = e2e_printf("<< /Type /Pages /Kids [%s] /Count %zu >>", k, n_pages);
+    objs[2] = e2e_printf("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+    for (size_t i = 0; i < n_pages; i++) {
+        struct e2e_buf content = {0};
+        e2e_buf_adds(&content, "BT /F1 12 Tf 72 720 Td 16 TL");
+        for (const char *line = pages[i]; *line;) {
+            size_t n = strcspn(line, "\n");
+            e2e_buf_addf(&content, " (%.*s) Tj T*", (int)n, line);
+            line += n + (line[n] == '\n');
+        }
+        e2e_buf_adds(&content, " ET");
+        char *c = e2e_buf_take(&content);
+        objs[3 + 2 * i] = e2e_printf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font"
+                                     " << /F1 3 0 R >> >> /Contents %zu 0 R >>",
+                                     5 + 2 * i);
+        objs[4 + 2 * i] = e2e_printf("<< /Length %zu >>\nstream\n%s\nendstream", strlen(c), c);
+        free(c);
+    }
+    for (size_t i = 0; i < n_obj; i++) {
+        offsets[i] = pdf.len;
+        e2e_buf_addf(&pdf, "%zu 0 obj\n%s\nendobj\n", i + 1, objs[i]);
+        free(objs[i]);
+    }
+    size_t xref = pdf.len;
+    e2e_buf_addf(&pdf, "xref\n0 %zu\n0000000000 65535 f \n", n_obj + 1);
+    for (size_t i = 0; i < n_obj; i++)
+        e2e_buf_addf(&pdf, "%010zu 00000 n \n", offsets[i]);
+    e2e_buf_addf(&pdf, "trailer\n<< /Size %zu /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", n_obj + 1, xref);
+    free(k);
+    *len = pdf.len;
+    return e2e_buf_take(&pdf);
+}
+
+static void write_bytes(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static const char *const guide_pages[] = {
+    "Aquarium visitor guide\nThe otters are fed at three in the afternoon.",
+    "Tickets\nA day ticket costs nine euros.",
+};
+
+/* A PDF is added through pdftotext (its first line the title), asked about
+ * through the webhook; a damaged one and a missing pdftotext are one line. */
+static void test_pdf(void **state)
+{
+    if (!have_pdftotext())
+        skip();
+    struct world *w = world_new(state, NULL);
+    size_t len = 0;
+    char *pdf = mini_pdf(guide_pages, 2, &len);
+    char *path = e2e_printf("%s/guide.pdf", w->dir), *broken = e2e_printf("%s/broken.pdf", w->dir);
+    write_bytes(path, pdf, len);
+    write_bytes(broken, pdf, len / 3); /* cut short: no objects, no xref */
+    char *rpath = real(path), *en = real(FIX "en-faq.txt");
+    char *out = NULL, *err = NULL;
+
+    assert_int_equal(kb(w, (const char *[]){"add", path, broken, FIX "en-faq.txt", FIX "ja-guide.md", NULL}, &out, &err),
+                     1);
+    long id = expect_line(out, "added", rpath);
+    expect_line(out, "added", en);
+    char *want = e2e_printf("linebot kb: %s: cannot be read as a PDF (it is damaged, or locked with a password)\n",
+                            broken);
+    assert_string_equal(err, want);
+    free(want);
+    free(out);
+    free(err);
+    assert_int_equal(kb(w, (const char *[]){"list", NULL}, &out, &err), 0);
+    char *line = e2e_printf("%ld\t%s\tAquarium visitor guide\t", id, rpath);
+    assert_contains(out, line);
+    free(line);
+    free(out);
+    free(err);
+    /* The second page's words are found too. */
+    expect_top(w, (const char *[]){"search", "ticket", "euros", NULL}, id, "Aquarium visitor guide", "-",
+               "Aquarium visitor guide");
+
+    /* No pdftotext: the package to install. */
+    assert_int_equal(
+        bot_run(w, (const char *[]){"kb", "add", broken, NULL}, (const char *[]){"PATH=/nonexistent", NULL}, &out, &err),
+        1);
+    assert_contains(err, "broken.pdf: is a PDF, which needs pdftotext (Debian: apt-get install poppler-utils)\n");
+    free(out);
+    free(err);
+
+    bot_start(w, NULL);
+    fake_llm_set_fixed_answer(w->llm, "At three in the afternoon [1].");
+    send_text(w, E2E_USER, "When are the otters fed?");
+    assert_answers(w, E2E_USER, 1);
+    char *tr = fake_llm_request_transcript(w->llm, 0);
+    assert_contains(tr, "The otters are fed at three in the afternoon.");
+    free(tr);
+    char *texts = world_texts(w, E2E_USER);
+    assert_contains(texts, "At three in the afternoon [1].\n\n");
+    assert_contains(texts, "\n[1] Aquarium visitor guide");
+    free(texts);
+    free(pdf);
+    free(path);
+    free(broken);
+    free(rpath);
+    free(en);
+    world_finish(w);
+}
+
+/* The loopback site the URLs come from. */
+struct site {
+    struct fake_http *http;
+    atomic_int version; /* the news page's: 1, then 2 */
+    char *pdf;
+    size_t pdf_len;
+};
+
+static void site_handler(void *ctx, const struct fake_http_request *req, struct fake_http_response *resp)
+{
+    struct site *s = ctx;
+    if (strcmp(req->path, "/news.html") == 0) {
+        resp->content_type = "text/html; charset=utf-8";
+        fake_http_respond(resp, 200,
+                          atomic_load(&s->version) == 1
+                              ? "<!doctype html><html><head><title>Aquarium news</title></head><body><nav>Home</nav>"
+                                "<h1>Penguins</h1><p>The penguin parade starts at noon every Sunday.</p></body></html>"
+                              : "<!doctype html><html><head><title>Aquarium news</title></head><body>"
+                                "<h1>Penguins</h1><p>The penguin parade starts at one every Sunday.</p></body></html>");
+    } else if (strcmp(req->path, "/old") == 0) {
+        fake_http_response_header(resp, "Location", "/news.html");
+        fake_http_respond(resp, 301, "moved");
+    } else if (strcmp(req->path, "/download") == 0 && s->pdf) {
+        fake_http_respond_bytes(resp, 200, s->pdf, s->pdf_len, "application/octet-stream");
+    } else if (strcmp(req->path, "/photo") == 0) {
+        fake_http_respond_bytes(resp, 200, "\x89PNG\r\n\x1a\n", 8, "image/png");
+    } else {
+        resp->content_type = "text/html";
+        fake_http_respond(resp, 404, "<h1>Not found</h1>");
+    }
+}
+
+static void site_stop(void *arg)
+{
+    struct site *s = arg;
+    fake_http_stop(s->http);
+    free(s->pdf);
+    free(s);
+}
+
+/* URLs: a page is added by its URL (added, unchanged, replaced), listed,
+ * searched, answered from, removed; a redirect is followed; a PDF is known
+ * by its bytes; a 404, an unreachable server and an image are one line
+ * each, and the others stay added. */
+static void test_urls(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    struct site *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    atomic_store(&s->version, 1);
+    bool pdf = have_pdftotext();
+    if (pdf)
+        s->pdf = mini_pdf(guide_pages, 2, &s->pdf_len);
+    s->http = fake_http_start(site_handler, s, 4096);
+    assert_non_null(s->http);
+    world_add_fake(w, NULL, site_stop, s);
+    int port = fake_http_port(s->http);
+    char *news = e2e_printf("http://127.0.0.1:%d/news.html", port), *old = e2e_printf("http://127.0.0.1:%d/old", port),
+         *missing = e2e_printf("http://127.0.0.1:%d/missing.html", port),
+         *photo = e2e_printf("http://127.0.0.1:%d/photo", port),
+         *download = e2e_printf("http://127.0.0.1:%d/download", port),
+         *gone = e2e_printf("http://127.0.0.1:%d/", e2e_free_port());
+    char *out = NULL, *err = NULL;
+
+    /* Other documents, so that BM25 finds the page's words rare. */
+    assert_int_equal(kb(w, (const char *[]){"add", FIX "ja-guide.md", FIX "zh-info.html", FIX "en-faq.txt", NULL}, &out,
+                        &err),
+                     0);
+    free(out);
+    free(err);
+    assert_int_equal(kb(w, (const char *[]){"add", news, missing, gone, old, photo, pdf ? download : NULL, NULL},
+                        &out, &err),
+                     1);
+    long id = expect_line(out, "added", news);
+    expect_line(out, "added", old);
+    long pdf_id = pdf ? expect_line(out, "added", download) : -1;
+    char *want = e2e_printf("linebot kb: %s: cannot be fetched: the server answered 404\n", missing);
+    assert_contains(err, want);
+    free(want);
+    want = e2e_printf("linebot kb: %s: cannot be fetched: ", gone);
+    assert_contains(err, want);
+    free(want);
+    want = e2e_printf("linebot kb: %s: is image/png, not a page or document that can be added", photo);
+    assert_contains(err, want);
+    free(want);
+    size_t lines = 0;
+    for (const char *p = err; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, 3);
+    free(out);
+    free(err);
+
+    expect_top(w, (const char *[]){"search", "penguin", "parade", NULL}, id, "Aquarium news", "Penguins",
+               "The penguin parade starts at noon");
+    if (pdf)
+        expect_top(w, (const char *[]){"search", "otters", NULL}, pdf_id, "Aquarium visitor guide", "-",
+                   "Aquarium visitor guide");
+    assert_int_equal(kb(w, (const char *[]){"list", NULL}, &out, &err), 0);
+    char *line = e2e_printf("%ld\t%s\tAquarium news\t", id, news);
+    assert_contains(out, line);
+    free(line);
+    free(out);
+    free(err);
+
+    /* Fetched again: unchanged, then replaced when the page changed. */
+    assert_int_equal(kb(w, (const char *[]){"add", news, NULL}, &out, &err), 0);
+    assert_int_equal(expect_line(out, "unchanged", news), id);
+    free(out);
+    free(err);
+    atomic_store(&s->version, 2);
+    assert_int_equal(kb(w, (const char *[]){"add", news, NULL}, &out, &err), 0);
+    assert_int_equal(expect_line(out, "replaced", news), id);
+    free(out);
+    free(err);
+    assert_int_equal(kb(w, (const char *[]){"remove", old, NULL}, &out, &err), 0);
+    expect_line(out, "removed", old);
+    free(out);
+    free(err);
+
+    bot_start(w, NULL);
+    fake_llm_set_fixed_answer(w->llm, "At one, every Sunday [1].");
+    send_text(w, E2E_USER, "When does the penguin parade start?");
+    assert_answers(w, E2E_USER, 1);
+    char *tr = fake_llm_request_transcript(w->llm, 0);
+    assert_contains(tr, "The penguin parade starts at one every Sunday.");
+    assert_not_contains(tr, "at noon");
+    free(tr);
+    char *texts = world_texts(w, E2E_USER);
+    assert_contains(texts, "\n[1] Aquarium news");
+    free(texts);
+    free(news);
+    free(old);
+    free(missing);
+    free(photo);
+    free(download);
+    free(gone);
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -670,6 +946,8 @@ int main(void)
         E2E_TEST(test_answer_from_documents),
         E2E_TEST(test_progress_on_a_terminal),
         E2E_TEST(test_large_add_while_serving),
+        E2E_TEST(test_pdf),
+        E2E_TEST(test_urls),
     };
     return E2E_RUN(tests);
 }
