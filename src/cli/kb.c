@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cli/cli_store.h"
+#include "cli/kb_eval.h"
 #include "cli/term_text.h"
 #include "core/alloc.h"
 #include "core/kb_chunk.h"
@@ -62,6 +63,7 @@ const char cli_kb_usage[] =
     "  search [--kb NAME] [-k N] QUERY  the best passages: rank, score, id, title, heading, text\n"
     "  bind NAME CHAT_ID                the chat (a user, group or room id) uses knowledge base NAME\n"
     "  unbind CHAT_ID                   the chat uses `default` again (when it exists)\n"
+    "  eval [--kb NAME] [-k N] FILE     recall@k and MRR of the search over questions (JSON Lines)\n"
     "\n"
     "--kb NAME picks the knowledge base (default: `default`; names starting with chat: are\n"
     "reserved). `linebot kb COMMAND --help` tells more about one command.\n";
@@ -676,6 +678,8 @@ int cli_kb(int argc, char **argv, char *const *env)
         fputs(cli_kb_usage, stdout);
         return 0;
     }
+    if (strcmp(cmd, "eval") == 0) /* its own module: cli/kb_eval.c */
+        return cli_kb_eval(argc - 1, argv + 1, env);
     for (size_t i = 0; i < sizeof command_help / sizeof command_help[0]; i++)
         if (strcmp(cmd, command_help[i].name) == 0) {
             help = command_help[i].help;
