@@ -229,13 +229,7 @@ static int cmp_double(const void *a, const void *b)
 static long search_once(struct store *st, const char *kb, const char *question)
 {
     struct kb_terms t;
-    kb_terms_of(question, strlen(question), &t);
-    kb_terms_dedup(&t);
-    if (t.n > QUERY_TERMS_MAX) {
-        for (size_t i = QUERY_TERMS_MAX; i < t.n; i++)
-            free(t.items[i]);
-        t.n = QUERY_TERMS_MAX;
-    }
+    kb_terms_of_question(question, strlen(question), QUERY_TERMS_MAX, &t);
     struct kb_hit *hits = NULL;
     size_t n = 0;
     int rc = store_kb_search(st, kb, (const char *const *)t.items, t.n, KB_SOURCES_MAX, &hits, &n);

@@ -578,13 +578,7 @@ static int cmd_remove(struct run *r, const char *what)
 static int cmd_search(struct run *r, const char *query, int k)
 {
     struct kb_terms t;
-    kb_terms_of(query, strlen(query), &t);
-    kb_terms_dedup(&t);
-    if (t.n > QUERY_TERMS_MAX) {
-        for (size_t i = QUERY_TERMS_MAX; i < t.n; i++)
-            free(t.items[i]);
-        t.n = QUERY_TERMS_MAX;
-    }
+    kb_terms_of_question(query, strlen(query), QUERY_TERMS_MAX, &t);
     struct kb_hit *hits = NULL;
     size_t n = 0;
     int rc = store_kb_search(r->st, r->kb, (const char *const *)t.items, t.n, k, &hits, &n);

@@ -10,7 +10,7 @@
  * "tag" (optional) groups questions in the figures, e.g. by language.
  *
  * The question is searched exactly as `kb search` and the bot's retrieve
- * stage do (core/kb_terms.h, then store_kb_search), so the figures measure
+ * stage do (kb_terms_of_question, then store_kb_search), so the figures measure
  * what users get. The whole file is read and checked first: a bad line
  * stops the run with its line number, before anything is searched, since
  * figures over part of a file would mislead.
@@ -231,13 +231,7 @@ static int eval_search(struct store *st, const char *kb, const char *question, i
                        size_t *n)
 {
     struct kb_terms t;
-    kb_terms_of(question, strlen(question), &t);
-    kb_terms_dedup(&t);
-    if (t.n > QUERY_TERMS_MAX) {
-        for (size_t i = QUERY_TERMS_MAX; i < t.n; i++)
-            free(t.items[i]);
-        t.n = QUERY_TERMS_MAX;
-    }
+    kb_terms_of_question(question, strlen(question), QUERY_TERMS_MAX, &t);
     int rc = store_kb_search(st, kb, (const char *const *)t.items, t.n, k, hits, n);
     kb_terms_free(&t);
     return rc;
