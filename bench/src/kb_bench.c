@@ -5,15 +5,16 @@
  *       documents of SECTIONS sections, each section one chunk (under
  *       KB_CHUNK_TARGET characters), in Japanese, Traditional Chinese and
  *       English, a fifth of each document's sections in another language.
- *       Words are drawn with a skew (a few common, many rare), as in real
- *       text, so that BM25's postings are long for some terms and short for
- *       others. Prints `docs=N bytes=N`.
+ *       Each language has 20000 words (everyday words of shops and clubs,
+ *       then made-up ones), drawn as in real text: the word of rank r about
+ *       1/r as often as the first, so that BM25's postings are long for a
+ *       few terms and short for most. Prints `docs=N bytes=N`.
  *   linebot-kb-bench query DB KB QUERIES [SEED]
  *       opens the store DB and times QUERIES searches of knowledge base KB,
  *       made as the bot makes them (core/kb_terms.h, then store_kb_search
  *       for KB_SOURCES_MAX passages, as run/stage_retrieve.c), after a
- *       warm-up. Questions are one to four words of the same vocabulary, in
- *       one language each. Prints `queries= p50_ms= p99_ms= mean_ms= max_ms=
+ *       warm-up. Questions are one to four words drawn the same way, in one
+ *       language each. Prints `queries= p50_ms= p99_ms= mean_ms= max_ms=
  *       hits_per_query= maxrss_kib=` (its own peak RSS, getrusage).
  *   linebot-kb-bench run CMD ARGS...
  *       runs CMD, its output to /dev/null, and prints `seconds= maxrss_kib=
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +90,26 @@ static const char *const en_glue[] = {"the", "a", "for", "and", "of", "to", "in"
                                       "you", "we", "can", "please", "our", "your", "by", "from"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define VOCAB 20000 /* words per language: the lists above, then made-up words */
+
+/* Made-up words are drawn from these: common Han characters (shared by
+ * Japanese and Chinese, as much of their text is), katakana, and Latin
+ * syllables. */
+static const char han[] =
+    "日一大年中会人本月長出時行見上後分子前間生業手方事地者新場員立開自定問金高合社部用力"
+    "内来下理動同意物田作成体発主代実明入全学北外東西南京都市区町村店品価料費税円番号電話"
+    "車駅道路口門室館院園所局課係部課週末朝昼夜午今先次毎回度期限利予約席数量額名称住所"
+    "書類届証券票表紙図写真映画音楽茶酒肉魚米麺飯菓糖塩油水火木土空海山川林森花草石岩雪"
+    "雨風雲晴温暖寒冷熱涼春夏秋冬犬猫鳥馬牛羊虫貝家屋建築工事修理保険医療薬病科歯眼耳鼻";
+static const char kata[] = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワン";
+static const char consonants[] = "bcdfghklmnprstvw";
+static const char vowels[] = "aeiou";
+
+struct vocab {
+    char **words; /* the list's words first: the most frequent */
+    size_t n;
+};
+static struct vocab vocabs[3];
 
 /* xorshift64*: the same corpus and questions for the same seed. */
 static uint64_t rng_state = 88172645463325252ULL;
@@ -100,60 +122,103 @@ static uint64_t rng_next(void)
     return rng_state * 2685821657736338717ULL;
 }
 
-/* An index in [0, n): uniform, or skewed to the front (u^2: the first
- * words are common, the last rare). */
-static size_t pick(size_t n, int skewed)
+/* An index in [0, n), uniform. */
+static size_t pick(size_t n)
 {
     double u = (double)(rng_next() >> 11) / 9007199254740992.0;
-    if (skewed)
-        u = u * u;
     size_t i = (size_t)(u * (double)n);
     return i < n ? i : n - 1;
 }
 
 enum corpus_lang { CL_JA, CL_ZH, CL_EN };
 
+/* `n` characters of a string of three-byte UTF-8 characters, at random. */
+static void append_chars(char *out, size_t cap, const char *set, size_t n)
+{
+    size_t chars = strlen(set) / 3;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(out);
+        if (len + 4 > cap)
+            return;
+        memcpy(out + len, set + 3 * pick(chars), 3);
+        out[len + 3] = '\0';
+    }
+}
+
+/* Each language's vocabulary: its list, then made-up words up to VOCAB. */
+static void vocab_init(void)
+{
+    const char *const *lists[3] = {ja_words, zh_words, en_words};
+    size_t sizes[3] = {COUNT(ja_words), COUNT(zh_words), COUNT(en_words)};
+    for (int l = 0; l < 3; l++) {
+        struct vocab *v = &vocabs[l];
+        v->words = xcalloc(VOCAB, sizeof *v->words);
+        for (size_t i = 0; i < VOCAB; i++) {
+            char w[64] = "";
+            if (i < sizes[l])
+                snprintf(w, sizeof w, "%s", lists[l][i]);
+            else if (l == CL_EN)
+                for (size_t syl = 0, n = 2 + pick(3); syl < n; syl++)
+                    snprintf(w + strlen(w), sizeof w - strlen(w), "%c%c", consonants[pick(strlen(consonants))],
+                             vowels[pick(strlen(vowels))]);
+            else if (l == CL_JA && pick(5) < 2)
+                append_chars(w, sizeof w, kata, 3 + pick(3));
+            else
+                append_chars(w, sizeof w, han, 2 + pick(2));
+            v->words[i] = xstrdup(w);
+        }
+        v->n = VOCAB;
+    }
+}
+
+/* A word of `lang`, Zipf-like: the word of rank r comes about 1/r as often
+ * as the first (a log-uniform rank). */
+static const char *vocab_word(enum corpus_lang lang)
+{
+    const struct vocab *v = &vocabs[lang];
+    double u = (double)(rng_next() >> 11) / 9007199254740992.0;
+    size_t r = (size_t)(exp(u * log((double)v->n + 1.0)) - 1.0);
+    return v->words[r < v->n ? r : v->n - 1];
+}
+
 /* Appends one section's text in `lang` to `f`: a heading, then sentences. */
 static size_t write_section(FILE *f, enum corpus_lang lang, size_t doc, size_t sec)
 {
     size_t bytes = 0;
     if (lang == CL_EN) {
-        bytes += (size_t)fprintf(f, "## %s %s\n\n", en_words[pick(COUNT(en_words), 0)],
-                                 en_words[pick(COUNT(en_words), 0)]);
+        bytes += (size_t)fprintf(f, "## %s %s\n\n", vocab_word(CL_EN), vocab_word(CL_EN));
         size_t chars = 0;
         while (chars < SECTION_CHARS_EN) {
             /* A sentence: six to twelve words, half of them glue. */
-            size_t n = 6 + pick(7, 0);
+            size_t n = 6 + pick(7);
             for (size_t w = 0; w < n; w++) {
-                const char *word = w % 2 ? en_glue[pick(COUNT(en_glue), 0)] : en_words[pick(COUNT(en_words), 1)];
+                const char *word = w % 2 ? en_glue[pick(COUNT(en_glue))] : vocab_word(CL_EN);
                 chars += (size_t)fprintf(f, "%s%s", w ? " " : (chars ? " " : ""), word);
             }
-            if (pick(4, 0) == 0)
-                chars += (size_t)fprintf(f, " %zu", 10 + pick(5000, 0));
+            if (pick(4) == 0)
+                chars += (size_t)fprintf(f, " %zu", 10 + pick(5000));
             chars += (size_t)fprintf(f, ".");
         }
         bytes += chars;
     } else {
-        const char *const *words = lang == CL_JA ? ja_words : zh_words;
-        size_t n_words = lang == CL_JA ? COUNT(ja_words) : COUNT(zh_words);
         const char *const *glue = lang == CL_JA ? ja_glue : zh_glue;
         size_t n_glue = lang == CL_JA ? COUNT(ja_glue) : COUNT(zh_glue);
         const char *const *ends = lang == CL_JA ? ja_ends : zh_ends;
         size_t n_ends = lang == CL_JA ? COUNT(ja_ends) : COUNT(zh_ends);
-        bytes += (size_t)fprintf(f, "## %s\n\n", words[pick(n_words, 0)]);
+        bytes += (size_t)fprintf(f, "## %s\n\n", vocab_word(lang));
         size_t chars = 0;
         while (chars < SECTION_CHARS_CJK) {
-            size_t n = 2 + pick(3, 0);
+            size_t n = 2 + pick(3);
             for (size_t w = 0; w < n; w++) {
-                const char *word = words[pick(n_words, 1)], *g = glue[pick(n_glue, 0)];
+                const char *word = vocab_word(lang), *g = glue[pick(n_glue)];
                 bytes += (size_t)fprintf(f, "%s%s", word, g);
                 chars += strlen(word) / 3 + strlen(g) / 3; /* three bytes a character */
             }
-            if (pick(3, 0) == 0) {
-                bytes += (size_t)fprintf(f, "%zu", 1 + pick(3000, 0));
+            if (pick(3) == 0) {
+                bytes += (size_t)fprintf(f, "%zu", 1 + pick(3000));
                 chars += 3;
             }
-            const char *end = ends[pick(n_ends, 0)];
+            const char *end = ends[pick(n_ends)];
             bytes += (size_t)fprintf(f, "%s", end);
             chars += strlen(end) / 3;
         }
@@ -182,7 +247,7 @@ static int cmd_gen(const char *dir, long chunks, uint64_t seed)
         enum corpus_lang lang = (enum corpus_lang)(d % 3);
         bytes += (size_t)fprintf(f, "# Document %zu\n\n", d);
         for (size_t s = 0; s < SECTIONS; s++)
-            bytes += write_section(f, pick(5, 0) == 0 ? (enum corpus_lang)pick(3, 0) : lang, d, s);
+            bytes += write_section(f, pick(5) == 0 ? (enum corpus_lang)pick(3) : lang, d, s);
         if (fclose(f) != 0) {
             fprintf(stderr, "kb-bench: %s: %s\n", path, strerror(errno));
             return 1;
@@ -196,18 +261,18 @@ static int cmd_gen(const char *dir, long chunks, uint64_t seed)
 static char *make_question(void)
 {
     char q[512] = "";
-    size_t n = 1 + pick(4, 0);
-    enum corpus_lang lang = (enum corpus_lang)pick(3, 0);
+    size_t n = 1 + pick(4);
+    enum corpus_lang lang = (enum corpus_lang)pick(3);
     for (size_t w = 0; w < n; w++) {
         size_t len = strlen(q);
         if (lang == CL_EN)
-            snprintf(q + len, sizeof q - len, "%s%s", w ? " " : "", en_words[pick(COUNT(en_words), 0)]);
+            snprintf(q + len, sizeof q - len, "%s%s", w ? " " : "", vocab_word(CL_EN));
         else if (lang == CL_JA)
-            snprintf(q + len, sizeof q - len, "%s%s", ja_words[pick(COUNT(ja_words), 0)],
-                     w + 1 < n ? ja_glue[pick(COUNT(ja_glue), 0)] : "はありますか");
+            snprintf(q + len, sizeof q - len, "%s%s", vocab_word(CL_JA),
+                     w + 1 < n ? ja_glue[pick(COUNT(ja_glue))] : "はありますか");
         else
-            snprintf(q + len, sizeof q - len, "%s%s", zh_words[pick(COUNT(zh_words), 0)],
-                     w + 1 < n ? zh_glue[pick(COUNT(zh_glue), 0)] : "嗎");
+            snprintf(q + len, sizeof q - len, "%s%s", vocab_word(CL_ZH),
+                     w + 1 < n ? zh_glue[pick(COUNT(zh_glue))] : "嗎");
     }
     return xstrdup(q);
 }
@@ -312,6 +377,7 @@ static int cmd_run(char **argv)
 int main(int argc, char **argv)
 {
     alloc_init();
+    vocab_init();
     if (argc >= 4 && strcmp(argv[1], "gen") == 0)
         return cmd_gen(argv[2], atol(argv[3]), argc > 4 ? strtoull(argv[4], NULL, 10) : 1);
     if (argc >= 5 && strcmp(argv[1], "query") == 0 && atol(argv[4]) > 0)
