@@ -7,8 +7,8 @@
  *       English, a fifth of each document's sections in another language.
  *       Each language has 20000 words (everyday words of shops and clubs,
  *       then made-up ones), drawn as in real text: the word of rank r about
- *       1/r as often as the first, so that BM25's postings are long for a
- *       few terms and short for most. Prints `docs=N bytes=N`.
+ *       1/(r + 50) as often, so that BM25's postings are long for a few
+ *       terms and short for most. Prints `docs=N bytes=N`.
  *   linebot-kb-bench query DB KB QUERIES [SEED]
  *       opens the store DB and times QUERIES searches of knowledge base KB,
  *       made as the bot makes them (core/kb_terms.h, then store_kb_search
@@ -171,13 +171,17 @@ static void vocab_init(void)
     }
 }
 
-/* A word of `lang`, Zipf-like: the word of rank r comes about 1/r as often
- * as the first (a log-uniform rank). */
+/* A word of `lang`, Zipf-Mandelbrot-like: the word of rank r comes about
+ * 1/(r + ZIPF_SHIFT) as often as the others (r + ZIPF_SHIFT log-uniform).
+ * The shift keeps the most common content word near 0.3% of the words, as
+ * in real text, where the most common words are the glue (the, of, の). */
+#define ZIPF_SHIFT 50.0
 static const char *vocab_word(enum corpus_lang lang)
 {
     const struct vocab *v = &vocabs[lang];
     double u = (double)(rng_next() >> 11) / 9007199254740992.0;
-    size_t r = (size_t)(exp(u * log((double)v->n + 1.0)) - 1.0);
+    double lo = log(ZIPF_SHIFT), hi = log((double)v->n + ZIPF_SHIFT);
+    size_t r = (size_t)(exp(lo + u * (hi - lo)) - ZIPF_SHIFT);
     return v->words[r < v->n ? r : v->n - 1];
 }
 
