@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli_store.h"
 #include "cli/term_text.h"
@@ -53,6 +54,7 @@
 #define K_MAX 100
 #define QUERY_TERMS_MAX 64   /* as kb.c and stage_retrieve.c cut a question */
 #define LINE_MAX_BYTES 65536 /* one question line; longer is a mistake */
+#define FILE_MAX_BYTES (64 * 1024 * 1024)
 #define QUESTIONS_MAX 100000
 #define TITLE_CHARS 60
 
@@ -174,8 +176,17 @@ static const char *eval_parse_line(struct eval *e, const char *text, int line, s
 static int eval_read(struct eval *e, const char *path)
 {
     FILE *f = fopen(path, "r");
-    if (!f) {
+    struct stat sb;
+    if (!f || fstat(fileno(f), &sb) != 0) {
         fprintf(stderr, "linebot kb eval: %s: %s\n", path, strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode) || sb.st_size > FILE_MAX_BYTES) {
+        fprintf(stderr, "linebot kb eval: %s: %s\n", path,
+                S_ISDIR(sb.st_mode) ? "is a folder" : !S_ISREG(sb.st_mode) ? "is not a file" : "larger than 64 MiB");
+        fclose(f);
         return -1;
     }
     char *text = NULL;

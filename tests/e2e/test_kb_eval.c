@@ -200,6 +200,10 @@ static void test_bad_input(void **state)
     assert_contains(err, "linebot kb eval: /nonexistent/q.jsonl: No such file or directory");
     free(out);
     free(err);
+    assert_int_equal(kb(w, (const char *[]){"eval", w->dir, NULL}, &out, &err), 1);
+    assert_contains(err, "is a folder");
+    free(out);
+    free(err);
 
     /* Usage errors exit 2 with the usage; --help exits 0. */
     static const char *const usage[][4] = {
