@@ -7,6 +7,7 @@
  *   remove [--kb NAME] DOC_ID|PATH
  *   search [--kb NAME] [-k N] QUERY
  *   bind NAME CHAT_ID, unbind CHAT_ID
+ *   eval [--kb NAME] [-k N] FILE   recall@k and MRR, in its own module (kb_eval.c)
  *
  * A document is read here (the file, its SHA-256), then made pure data by
  * core/: kb_html.c or kb_chunk.c read its structure, kb_chunk.c cuts it,
