@@ -776,6 +776,8 @@ results_md() {
       echo "Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the run took $(( $(date +%s) - START_TS )) s. See bench/README.md for how each figure is measured."
     fi
     echo
+    echo "The knowledge base's figures (issue 12: ingestion, query latency, peak RSS) are in [RESULTS-kb.md](RESULTS-kb.md), written by \`bench/kb.sh\`."
+    echo
     echo "## Machine"
     echo
     echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"

@@ -110,7 +110,7 @@ struct config {
     char *truncated_text;       /* LINEBOT_TRUNCATED_TEXT, "" = no mark */
     /* The knowledge base (issue 12); the texts NULL: built in, per language. */
     char *kb_sources_label;     /* LINEBOT_KB_SOURCES_LABEL */
-    double kb_min_score;        /* LINEBOT_KB_MIN_SCORE, default 0.2 */
+    double kb_min_score;        /* LINEBOT_KB_MIN_SCORE, default 0: any match */
     bool kb_strict;             /* LINEBOT_KB_STRICT */
     char *kb_unknown_text;      /* LINEBOT_KB_UNKNOWN_TEXT */
 

@@ -74,7 +74,7 @@ static const char usage[] =
     "  linebot admin [--json] stats | chats | history CHAT_ID | forget ID | export CHAT_ID\n"
     "                     what the bot keeps (LINEBOT_DB): statistics, chats, histories;\n"
     "                     forget erases everything about a user or a chat\n"
-    "  linebot kb add | sync | list | remove | search | bind | unbind\n"
+    "  linebot kb add | sync | list | remove | search | bind | unbind | eval\n"
     "                     the knowledge base the bot answers from (`linebot kb --help`)\n"
     "  linebot version    print the version, the commit and the libraries' versions\n"
     "  linebot --help     show this help; `linebot serve --help` lists the settings\n"

@@ -8,6 +8,7 @@
  *   remove [--kb NAME] DOC_ID|PATH|URL
  *   search [--kb NAME] [-k N] QUERY
  *   bind NAME CHAT_ID, unbind CHAT_ID
+ *   eval [--kb NAME] [-k N] FILE   recall@k and MRR, in its own module (kb_eval.c)
  *
  * A document is read here (the file, its SHA-256), then made pure data by
  * core/: kb_html.c or kb_chunk.c read its structure, kb_chunk.c cuts it,
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 #include "cli/cli_store.h"
+#include "cli/kb_eval.h"
 #include "cli/term_text.h"
 #include "core/alloc.h"
 #include "core/kb_chunk.h"
@@ -70,6 +72,7 @@ const char cli_kb_usage[] =
     "  search [--kb NAME] [-k N] QUERY  the best passages: rank, score, id, title, heading, text\n"
     "  bind NAME CHAT_ID                the chat (a user, group or room id) uses knowledge base NAME\n"
     "  unbind CHAT_ID                   the chat uses `default` again (when it exists)\n"
+    "  eval [--kb NAME] [-k N] FILE     recall@k and MRR of the search over questions (JSON Lines)\n"
     "\n"
     "--kb NAME picks the knowledge base (default: `default`; names starting with chat: are\n"
     "reserved). `linebot kb COMMAND --help` tells more about one command.\n";
@@ -639,13 +642,7 @@ static int cmd_remove(struct run *r, const char *what)
 static int cmd_search(struct run *r, const char *query, int k)
 {
     struct kb_terms t;
-    kb_terms_of(query, strlen(query), &t);
-    kb_terms_dedup(&t);
-    if (t.n > QUERY_TERMS_MAX) {
-        for (size_t i = QUERY_TERMS_MAX; i < t.n; i++)
-            free(t.items[i]);
-        t.n = QUERY_TERMS_MAX;
-    }
+    kb_terms_of_question(query, strlen(query), QUERY_TERMS_MAX, &t);
     struct kb_hit *hits = NULL;
     size_t n = 0;
     int rc = store_kb_search(r->st, r->kb, (const char *const *)t.items, t.n, k, &hits, &n);
@@ -739,6 +736,8 @@ int cli_kb(int argc, char **argv, char *const *env)
         fputs(cli_kb_usage, stdout);
         return 0;
     }
+    if (strcmp(cmd, "eval") == 0) /* its own module: cli/kb_eval.c */
+        return cli_kb_eval(argc - 1, argv + 1, env);
     for (size_t i = 0; i < sizeof command_help / sizeof command_help[0]; i++)
         if (strcmp(cmd, command_help[i].name) == 0) {
             help = command_help[i].help;

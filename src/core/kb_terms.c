@@ -181,6 +181,42 @@ void kb_terms_dedup(struct kb_terms *t)
     t->n = kept;
 }
 
+/* Whether a term is made only of hiragana (U+3041-U+309F: the letters,
+ * their iteration marks and the sound marks that follow them). */
+static bool only_hiragana(const char *term)
+{
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)term;
+    utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(term);
+    if (left == 0)
+        return false;
+    while (left > 0) {
+        utf8proc_int32_t cp = -1;
+        utf8proc_ssize_t l = utf8proc_iterate(p, left, &cp);
+        if (l <= 0 || cp < 0x3041 || cp > 0x309f)
+            return false;
+        p += l;
+        left -= l;
+    }
+    return true;
+}
+
+void kb_terms_of_question(const char *text, size_t len, size_t max, struct kb_terms *out)
+{
+    kb_terms_of(text, len, out);
+    kb_terms_dedup(out);
+    size_t others = 0;
+    for (size_t i = 0; i < out->n; i++)
+        others += !only_hiragana(out->items[i]);
+    size_t kept = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        if ((others > 0 && only_hiragana(out->items[i])) || kept >= max)
+            free(out->items[i]);
+        else
+            out->items[kept++] = out->items[i];
+    }
+    out->n = kept;
+}
+
 char *kb_terms_join(const struct kb_terms *t)
 {
     size_t total = 1;

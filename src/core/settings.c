@@ -124,7 +124,7 @@ static const struct setting table[] = {
     /* The knowledge base (issue 12: `linebot kb`). */
     {"LINEBOT_KB_SOURCES_LABEL", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_CHAT,
      "the line over the sources that end an answer from the knowledge base (default: built in)"},
-    {"LINEBOT_KB_MIN_SCORE", SETTING_TEXT, "0.2", 0, 0, NULL, 0, G_CHAT,
+    {"LINEBOT_KB_MIN_SCORE", SETTING_TEXT, "0", 0, 0, NULL, 0, G_CHAT,
      "BM25 score a passage of the knowledge base needs to reach the model"},
     {"LINEBOT_KB_STRICT", SETTING_BOOL, "0", 0, 0, NULL, 0, G_CHAT,
      "no passage reaches LINEBOT_KB_MIN_SCORE: send LINEBOT_KB_UNKNOWN_TEXT, no model call"},

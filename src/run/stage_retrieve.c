@@ -40,13 +40,7 @@ enum stage_result stage_retrieve(struct job_ctx *ctx)
         return STAGE_NEXT;
 
     struct kb_terms terms;
-    kb_terms_of(ctx->decision.text, strlen(ctx->decision.text), &terms);
-    kb_terms_dedup(&terms);
-    if (terms.n > QUERY_TERMS_MAX) {
-        for (size_t i = QUERY_TERMS_MAX; i < terms.n; i++)
-            free(terms.items[i]);
-        terms.n = QUERY_TERMS_MAX;
-    }
+    kb_terms_of_question(ctx->decision.text, strlen(ctx->decision.text), QUERY_TERMS_MAX, &terms);
     struct kb_hit *hits = NULL;
     size_t n = 0;
     int64_t started = clock_monotonic_ms();

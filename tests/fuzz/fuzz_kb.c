@@ -48,6 +48,22 @@ static void check_terms(const char *s, size_t len)
             if (strcmp(t.items[i], t.items[j]) == 0)
                 abort();
     kb_terms_free(&t);
+    /* A question's terms: some of the text's distinct terms, in their
+     * order, at most the cap, and never none when the text has any. */
+    struct kb_terms all, q;
+    kb_terms_of(s, len, &all);
+    kb_terms_dedup(&all);
+    kb_terms_of_question(s, len, 8, &q);
+    if (q.n > 8 || q.n > all.n || (all.n > 0 && q.n == 0))
+        abort();
+    for (size_t i = 0, j = 0; i < q.n; i++, j++) {
+        while (j < all.n && strcmp(all.items[j], q.items[i]) != 0)
+            j++;
+        if (j == all.n)
+            abort(); /* in the same order as the text's terms */
+    }
+    kb_terms_free(&all);
+    kb_terms_free(&q);
 }
 
 static void check_doc(const struct kb_doc *doc, size_t target, size_t overlap)

@@ -43,6 +43,38 @@ static void test_terms_cjk_bigrams(void **state)
     expect_terms("。、！", "");
 }
 
+/* A question's terms (kb_terms_of_question), joined, compared with `want`. */
+static void expect_question(const char *text, size_t max, const char *want)
+{
+    struct kb_terms t;
+    kb_terms_of_question(text, strlen(text), max, &t);
+    char *got = kb_terms_join(&t);
+    if (strcmp(got, want) != 0)
+        fail_msg("question terms of \"%s\":\n  got  \"%s\"\n  want \"%s\"", text, got, want);
+    free(got);
+    kb_terms_free(&t);
+}
+
+static void test_terms_of_question(void **state)
+{
+    (void)state;
+    /* Pairs of hiragana only go when anything else is left; mixed pairs stay. */
+    expect_question("犬と一緒に入れますか", 64, "犬と と一 一緒 緒に に入 入れ");
+    expect_question("東京の天気", 64, "東京 京の の天 天気");
+    expect_question("東京 の 天気", 64, "東京 天気");           /* the particle alone too */
+    expect_question("Wi-Fiはありますか", 64, "wi fi");
+    expect_question("らーめんはありますか", 64, "らー ーめ");   /* ー is not hiragana */
+    expect_question("ｶﾌｪはどこですか", 64, "カフ フェ ェは"); /* NFKC first */
+    /* Nothing else: hiragana is all the question has. */
+    expect_question("おすすめは？", 64, "おす すす すめ めは");
+    /* Repeats removed, then at most `max`, the first ones. */
+    expect_question("price price of the price list", 64, "price of the list");
+    expect_question("price price of the price list", 2, "price of");
+    expect_question("料金料金", 64, "料金 金料");
+    expect_question("", 64, "");
+    expect_question("ですか", 0, "");
+}
+
 static void test_terms_nfkc_and_case(void **state)
 {
     (void)state;
@@ -389,6 +421,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_terms_cjk_bigrams),
+        cmocka_unit_test(test_terms_of_question),
         cmocka_unit_test(test_terms_nfkc_and_case),
         cmocka_unit_test(test_terms_latin_and_mixed),
         cmocka_unit_test(test_terms_dedup),
