@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "fake_lambda.h"
 #include "harness.h"
 #include "pg_scratch.h"
 
@@ -477,6 +478,68 @@ static void test_kill9_between_fetch_and_answer(void **state)
     world_finish(w);
 }
 
+/* Lambda: the webhook invocation hands the voice message to an asynchronous
+ * invocation of itself, which waits for LINE's transcoding, transcribes and
+ * answers, once, with the reply token. */
+static void test_lambda_async_invocation_answers_voice(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    struct fake_lambda *fl = fake_lambda_start(NULL);
+    assert_non_null(fl);
+    world_add_fake(w, fake_lambda_dump_cb, fake_lambda_stop_cb, fl);
+    char **models = catalogue(w, NULL, NULL);
+    char *api = e2e_printf("AWS_LAMBDA_RUNTIME_API=%s", fake_lambda_runtime_api(fl));
+    char *endpoint = e2e_printf("AWS_ENDPOINT_URL_LAMBDA=%s", fake_lambda_url(fl));
+    const char *env[] = {api, endpoint, "AWS_LAMBDA_FUNCTION_NAME=" FAKE_LAMBDA_FUNCTION,
+                         "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512",
+                         "AWS_REGION=" FAKE_AWS_REGION, "AWS_ACCESS_KEY_ID=" FAKE_AWS_ACCESS_KEY_ID,
+                         "AWS_SECRET_ACCESS_KEY=" FAKE_AWS_SECRET_ACCESS_KEY,
+                         "AWS_SESSION_TOKEN=" FAKE_AWS_SESSION_TOKEN, "_HANDLER=bootstrap", "HOST", "PORT",
+                         models[0], models[1], models[2], NULL};
+    bot_spawn_bootstrap(w, env);
+    if (!fake_lambda_wait_idle(fl, e2e_ms(15000)))
+        fail_msg("the runtime never asked for an invocation");
+    size_t len;
+    unsigned char *m4a = serve(w, "v-lambda", 2, &len);
+    fake_llm_push_answer(w->llm, "Paris.", 0);
+
+    /* API Gateway's HTTP API event around the signed webhook. */
+    char *body = webhook_body(voice_event(w, NULL, "v-lambda", 2000), NULL);
+    char *sig = line_signature(E2E_CHANNEL_SECRET, body, strlen(body));
+    json_t *event = json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:{s:{s:s,s:s},s:s},s:s,s:b}", "version", "2.0",
+                              "routeKey", "POST /callback", "rawPath", "/callback", "headers", "content-type",
+                              "application/json", "x-line-signature", sig, "requestContext", "http", "method",
+                              "POST", "path", "/callback", "requestId", "voiceReq1=", "body", body,
+                              "isBase64Encoded", 0);
+    char *payload = json_dumps(event, JSON_COMPACT);
+    const char *rid = fake_lambda_enqueue(fl, payload);
+    assert_true(fake_lambda_wait_result(fl, rid, e2e_ms(E2E_WAIT_MS)));
+    assert_answers(w, USER_A, 1);
+    if (!fake_lambda_wait_idle(fl, e2e_ms(E2E_WAIT_MS)))
+        fail_msg("the runtime did not finish its invocations");
+    assert_int_equal(fake_lambda_invoke_count(fl), 1); /* the asynchronous hand-off */
+    assert_int_equal(fake_lambda_invocation_count(fl), 2);
+    char *texts = world_texts(w, USER_A);
+    assert_string_equal(texts, "\xF0\x9F\x8E\xA4 \"" TRANSCRIPT "\"\nParis.");
+    free(texts);
+    assert_one_transcription(w, 1);
+    char *problems = fake_lambda_problems(fl);
+    if (problems)
+        fail_msg("the fake Lambda saw protocol problems:\n%s", problems);
+    int status = bot_term(w, e2e_ms(10000));
+    assert_true((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+                (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM));
+    free(payload);
+    json_decref(event);
+    free(sig);
+    free(body);
+    free(api);
+    free(endpoint);
+    env_free(models);
+    free(m4a);
+    world_finish(w);
+}
+
 int main(void)
 {
     if (!pg_scratch_url())
@@ -499,6 +562,7 @@ int main(void)
         E2E_TEST(test_without_a_transcription_model_the_media_text),
         E2E_TEST(test_transcribe_model_setting_is_checked_at_start),
         E2E_TEST(test_kill9_between_fetch_and_answer),
+        E2E_TEST(test_lambda_async_invocation_answers_voice),
     };
     return E2E_RUN(tests);
 }
