@@ -61,6 +61,9 @@ static int64_t transcribe_deadline(const struct job_ctx *ctx)
  * the model. */
 static enum stage_result notice(struct job_ctx *ctx, enum text_id id, int value)
 {
+    char err[256];
+    if (line_loading_end(ctx->env->line, err, sizeof err) != LINE_OK) /* over before the notice goes */
+        log_warn("loading animation: %s", err);
     char v[16];
     snprintf(v, sizeof v, "%d", value);
     free(ctx->reply_text);
@@ -118,13 +121,18 @@ enum stage_result stage_transcribe(struct job_ctx *ctx)
     }
 
     int64_t deadline = transcribe_deadline(ctx);
+    char err[512];
+    /* The user sees the bot at work while LINE transcodes and the service
+     * listens; generate starts the animation again for the model. */
+    int seconds = (int)((generate_deadline(ctx) - clock_monotonic_ms()) / 1000);
+    if (line_loading_begin(ctx->env->line, ev->chat_id, seconds, err, sizeof err) != LINE_OK)
+        log_warn("loading animation: %s", err);
     struct content_source src = {.message_id = ev->message_id,
                                  .external_url = ev->content_external ? ev->content_url : NULL,
                                  .transcoded = !ev->content_external};
     struct content_policy policy = {.max_bytes = (size_t)cfg->max_content_mb * 1024 * 1024,
                                     .allow_loopback = cfg->test_allow_loopback_content};
     struct content got;
-    char err[512];
     enum content_result r = line_content_get(ctx->env->line, &src, &policy, deadline, &got, err, sizeof err);
     if (r == CONTENT_CANCELLED) {
         log_info("shutting down: giving the event back to the inbox");
@@ -157,6 +165,8 @@ enum stage_result stage_transcribe(struct job_ctx *ctx)
         voice_transcript_free(&t);
         return notice(ctx, notice_of(tr), 0);
     }
+    if (line_loading_end(ctx->env->line, err, sizeof err) != LINE_OK) /* before generate's begin */
+        log_warn("loading animation: %s", err);
     charge(ctx, model, &t);
     log_info("voice message %s: %zu bytes transcribed by %s", id, bytes, model->name);
     log_debug("transcript: %s", t.text); /* the user's words: at debug only, as every message text */

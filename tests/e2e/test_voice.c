@@ -158,6 +158,8 @@ static void voice_is_transcribed_and_answered(void **state, const char *db)
     assert_one_transcription(w, 1);
     /* LINE's transcoding was waited for: "processing" twice, then "succeeded". */
     assert_int_equal(fake_line_request_count(w->line, "GET", "/v2/bot/message/v-1/content/transcoding"), 3);
+    /* The animation while LINE transcodes and the service listens, and again for the model. */
+    assert_int_equal(fake_line_request_count(w->line, "POST", "/v2/bot/chat/loading/start"), 2);
     assert_int_equal(fake_llm_request_count(w->llm), 1);
     char *model = request_model(w, 0);
     assert_string_equal(model, "model-plain");
