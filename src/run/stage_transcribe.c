@@ -162,6 +162,8 @@ enum stage_result stage_transcribe(struct job_ctx *ctx)
     if (tr != TRANSCRIBE_OK) {
         log_warn("voice message %s not transcribed by %s (%s): %s", id, model->name, transcribe_result_name(tr),
                  err);
+        if (tr == TRANSCRIBE_EMPTY) /* the service listened: that is charged too */
+            charge(ctx, model, &t);
         voice_transcript_free(&t);
         return notice(ctx, notice_of(tr), 0);
     }

@@ -342,6 +342,18 @@ static void test_transcription_endpoint_refuses(void **state)
     world_finish(w);
 }
 
+static void test_nothing_heard(void **state)
+{
+    struct world *w = start(state, NULL);
+    size_t len;
+    unsigned char *m4a = serve(w, "v-quiet", 0, &len);
+    fake_llm_push_transcription(w->llm, 200, "{\"text\":\" \\n \"}");
+    send_event(w, voice_event(w, NULL, "v-quiet", 2000));
+    expect_notice(w, "couldn't hear any words", "(empty)");
+    free(m4a);
+    world_finish(w);
+}
+
 static void test_content_type_that_lies(void **state)
 {
     struct world *w = start(state, NULL);
@@ -557,6 +569,7 @@ int main(void)
         E2E_TEST(test_expired_recording),
         E2E_TEST(test_recording_over_the_cap),
         E2E_TEST(test_transcription_endpoint_refuses),
+        E2E_TEST(test_nothing_heard),
         E2E_TEST(test_content_type_that_lies),
         E2E_TEST(test_budget_sqlite),
         E2E_TEST(test_budget_postgres),
