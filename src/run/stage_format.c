@@ -119,6 +119,7 @@ static enum stage_result format_fixed(struct job_ctx *ctx, enum text_id id)
         free(mark);
     }
     free(noticed);
+    put_transcript_line(ctx, &rec->parts); /* e.g. the knowledge base's strict "I don't know" to a voice message */
     quick_reply_copy(&rec->quick_reply, &ctx->quick_reply);
     rec->outcome = OUTCOME_ANSWERED;
     return STAGE_NEXT;
