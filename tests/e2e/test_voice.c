@@ -141,6 +141,55 @@ static void assert_one_transcription(struct world *w, size_t want)
     }
 }
 
+/* The fake's own multipart reading, checked with bodies written here by
+ * hand (RFC 7578), not by libcurl: the bytes of the file may hold CR, LF,
+ * NUL and dashes (never the delimiter, which RFC 2046 rules out); a file name that is no .m4a and a missing model are
+ * refused as OpenAI refuses them. */
+static long post_multipart(struct world *w, const char *file_name, const char *model, struct http_result *out)
+{
+    static const unsigned char audio[] = "\0\0\0\x1c" "ftypM4A \r\n--Xy\r\n\r\n\0";
+    char *url = e2e_printf("%s/audio/transcriptions", fake_llm_base_url(w->llm));
+    char *auth = e2e_printf("Authorization: Bearer %s", E2E_LLM_KEY);
+    const char *headers[] = {"Content-Type: multipart/form-data; boundary=XyZ", auth, NULL};
+    struct e2e_buf b = {0};
+    e2e_buf_addf(&b, "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+                     "Content-Type: audio/mp4\r\n\r\n", file_name);
+    e2e_buf_add(&b, audio, sizeof audio - 1);
+    if (model)
+        e2e_buf_addf(&b, "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n%s", model);
+    e2e_buf_adds(&b, "\r\n--XyZ--\r\n");
+    size_t len = b.len;
+    char *body = e2e_buf_take(&b);
+    fake_llm_set_audio(w->llm, audio, sizeof audio - 1, "heard");
+    http_do("POST", url, body, len, headers, out);
+    free(body);
+    free(auth);
+    free(url);
+    return out->status;
+}
+
+static void test_the_fake_reads_multipart(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    struct http_result r;
+    assert_int_equal(post_multipart(w, "voice.m4a", "model-ear", &r), 200);
+    assert_contains(r.body, "\"text\":\"heard\"");
+    http_result_free(&r);
+    struct fake_llm_transcription t[4];
+    assert_int_equal(fake_llm_transcriptions(w->llm, t, 4), 1);
+    assert_string_equal(t[0].model, "model-ear");
+    assert_string_equal(t[0].filename, "voice.m4a");
+    assert_string_equal(t[0].type, "audio/mp4");
+    assert_true(t[0].same_bytes && t[0].bearer);
+    assert_int_equal(post_multipart(w, "voice.wav.txt", "model-ear", &r), 400);
+    assert_contains(r.body, "Invalid file format");
+    http_result_free(&r);
+    assert_int_equal(post_multipart(w, "voice.m4a", NULL, &r), 400);
+    assert_contains(r.body, "model");
+    http_result_free(&r);
+    world_finish(w);
+}
+
 /* Voice → transcription (multipart) → the chat's model asked the words → the
  * answer under the 🎤 line; the history keeps the words as the user's turn. */
 static void voice_is_transcribed_and_answered(void **state, const char *db)
@@ -559,6 +608,7 @@ int main(void)
     if (!pg_scratch_url())
         fprintf(stderr, "[  SKIPPED ] PostgreSQL cases: LINEBOT_TEST_PG_URL is not set\n");
     const struct CMUnitTest tests[] = {
+        E2E_TEST(test_the_fake_reads_multipart),
         E2E_TEST(test_voice_answered_sqlite),
         E2E_TEST(test_voice_answered_postgres),
         E2E_TEST(test_voice_through_chat_input_audio),
