@@ -143,8 +143,8 @@ static void assert_one_transcription(struct world *w, size_t want)
 
 /* The fake's own multipart reading, checked with bodies written here by
  * hand (RFC 7578), not by libcurl: the bytes of the file may hold CR, LF,
- * NUL and dashes (never the delimiter, which RFC 2046 rules out); a file name that is no .m4a and a missing model are
- * refused as OpenAI refuses them. */
+ * NUL and dashes (never the delimiter, which RFC 2046 rules out); a file
+ * name that is no .m4a and a missing model are refused as OpenAI does. */
 static long post_multipart(struct world *w, const char *file_name, const char *model, struct http_result *out)
 {
     static const unsigned char audio[] = "\0\0\0\x1c" "ftypM4A \r\n--Xy\r\n\r\n\0";
