@@ -451,6 +451,28 @@ static void load_content(struct loader *l, struct config *cfg)
         cfg->vision_model = m;
 }
 
+/* Voice (issue 13): the transcription model, named or the first with audio. */
+static void load_voice(struct loader *l, struct config *cfg)
+{
+    cfg->max_audio_s = get_int(l, "LINEBOT_MAX_AUDIO_S");
+    const char *name = env_nonempty(l->env, "LINEBOT_TRANSCRIBE_MODEL");
+    if (!name) {
+        for (size_t i = 0; cfg->models && i < cfg->models->n && !cfg->transcribe_model; i++)
+            if (cfg->models->items[i].audio)
+                cfg->transcribe_model = &cfg->models->items[i];
+        return;
+    }
+    if (!cfg->models)
+        return;
+    const struct model_entry *m = models_find(cfg->models, name);
+    if (!m)
+        fail(l, "LINEBOT_TRANSCRIBE_MODEL", "names no model of the catalogue (LINEBOT_MODELS)");
+    else if (!m->audio)
+        fail(l, "LINEBOT_TRANSCRIBE_MODEL", "names a model without \"audio\": true in LINEBOT_MODELS");
+    else
+        cfg->transcribe_model = m;
+}
+
 /* ---- memory of the user and long chats (issue 11): LINEBOT_MEMORY,
  * LINEBOT_MEMORY_EVERY, LINEBOT_MEMORY_MODEL (after the catalogue, which the
  * model is taken from), LINEBOT_SUMMARY ---- */
@@ -581,6 +603,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     load_models(&l, cfg);
     load_personas(&l, cfg);
     load_content(&l, cfg);
+    load_voice(&l, cfg);
     load_memory(&l, cfg);
 
     get_db(cfg, env);

@@ -156,6 +156,10 @@ struct config {
                                        first that has */
     int max_images;             /* LINEBOT_MAX_IMAGES, default 4 */
     int image_followup_s;       /* LINEBOT_IMAGE_FOLLOWUP_S, default 600 */
+    /* Voice messages (issue 13, run/stage_transcribe.c). */
+    const struct model_entry *transcribe_model; /* LINEBOT_TRANSCRIBE_MODEL, else the catalogue's first with
+                                       "audio": true; NULL: none (voice gets the media text) */
+    int max_audio_s;            /* LINEBOT_MAX_AUDIO_S, default 120 */
 
     /* Memory of the user (issue 11, run/stage_memory.c). */
     enum memory_mode memory;    /* LINEBOT_MEMORY: auto (default) | explicit | off */

@@ -238,6 +238,7 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
     if (ev->chat_type == CHAT_USER)
         return ev->message_kind == MESSAGE_TEXT || sticker_answerable(ev) ||
                (ev->message_kind == MESSAGE_IMAGE && chat_vision_available(cfg)) ||
+               (ev->message_kind == MESSAGE_AUDIO && cfg->transcribe_model) ||
                (is_media(ev->message_kind) && !media_silenced(cfg));
     if (ev->message_kind != MESSAGE_TEXT)
         return false;
@@ -462,6 +463,13 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
             d->text = xstrdup("");
             d->rate_limited = true;
             decide(d, CHAT_ANSWER, "image in one-to-one chat");
+            return;
+        }
+        if (!group && ev->message_kind == MESSAGE_AUDIO && cfg->transcribe_model) {
+            d->audio = true;
+            d->text = xstrdup("");
+            d->rate_limited = true;
+            decide(d, CHAT_ANSWER, "voice message in one-to-one chat");
             return;
         }
         if (!group && sticker_answerable(ev)) {

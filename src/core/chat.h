@@ -63,6 +63,7 @@ struct chat_decision {
     enum chat_persona_op persona_op; /* CHAT_PERSONA */
     bool rate_limited;      /* counts toward the user's per-minute limit */
     bool image;             /* CHAT_ANSWER: the event is an image, for the vision model (`text` "") */
+    bool audio;             /* CHAT_ANSWER: the event is a voice message; its transcript becomes `text` */
     const char *reason;     /* short, for debug logs: why this action */
 };
 
@@ -123,6 +124,11 @@ bool chat_parse_persona_command(const char *text, enum chat_persona_op *op, cons
 /* True when some model can read images: LINEBOT_VISION_MODEL, or an item of
  * the catalogue with "vision": true. Without one, images get the media text. */
 bool chat_vision_available(const struct config *cfg);
+
+/* Voice messages in one-to-one chats are transcribed (run/stage_transcribe.c)
+ * when a catalogue model has "audio": true (cfg->transcribe_model); without
+ * one they get the media text. In groups and rooms a voice message cannot
+ * mention the bot, so it is group chatter: neither stored nor fetched. */
 
 /* What the model is asked with an image that came without words. */
 extern const char chat_image_question[];

@@ -53,13 +53,18 @@ char *completion_data_url(const char *mime, const void *data, size_t len)
 /* A message's content: its text alone, or the text and its images as parts. */
 static json_t *message_content(const struct llm_message *m)
 {
-    if (!m->n_images)
+    if (!m->n_images && !m->audio_url)
         return json_text(m->content);
     json_t *parts = json_array();
-    json_t *text = json_object();
-    json_object_set_new(text, "type", json_string("text"));
-    json_object_set_new(text, "text", json_text(m->content));
-    json_array_append_new(parts, text);
+    if (!m->audio_url || (m->content && m->content[0])) {
+        json_t *text = json_object();
+        json_object_set_new(text, "type", json_string("text"));
+        json_object_set_new(text, "text", json_text(m->content));
+        json_array_append_new(parts, text);
+    }
+    if (m->audio_url) /* DashScope's shape for qwen3-asr-flash */
+        json_array_append_new(parts, json_pack("{s:s,s:{s:o}}", "type", "input_audio", "input_audio", "data",
+                                               json_text(m->audio_url)));
     for (size_t i = 0; i < m->n_images; i++) {
         json_t *image = json_object();
         json_t *url = json_object();

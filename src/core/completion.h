@@ -19,6 +19,11 @@ struct llm_message {
      * one {"type":"image_url","image_url":{"url":...}} per image. */
     const char *const *image_urls;
     size_t n_images;
+    /* A recording for a model called with "audio_via": "chat" (issue 13): a
+     * data: URL ("data:audio/mp4;base64,..."), sent as the part
+     * {"type":"input_audio","input_audio":{"data":...}}, after the text
+     * when the content is not empty. NULL: none. */
+    const char *audio_url;
 };
 
 /* A data: URL of `len` bytes of type `mime`, base64 (malloc'd). */

@@ -198,11 +198,14 @@ int models_parse(const char *json, char *const *env, const struct model_preset *
     }
     json_decref(root);
 
+    /* audio_via: how an `audio` model is called (issue 13): "transcriptions"
+     * (OpenAI's /audio/transcriptions, the default) or "chat" (an
+     * input_audio part to chat/completions, DashScope's qwen3-asr-flash). */
     for (size_t k = 0; k < out->n; k++) {
         const char *via = out->items[k].audio_via;
-        if (via && !models_find(out, via)) {
-            snprintf(err, errlen, "LINEBOT_MODELS item %zu (\"%s\") field audio_via: \"%.40s\" is not a model of "
-                                  "the catalogue", k + 1, out->items[k].name, via);
+        if (via && strcmp(via, "chat") != 0 && strcmp(via, "transcriptions") != 0) {
+            snprintf(err, errlen, "LINEBOT_MODELS item %zu (\"%s\") field audio_via: \"%.40s\" is neither \"chat\" "
+                                  "nor \"transcriptions\"", k + 1, out->items[k].name, via);
             models_free(out);
             return -1;
         }

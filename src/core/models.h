@@ -38,7 +38,7 @@ struct model_entry {
     char *api_key;             /* "" when the server takes none (Ollama) */
     char *label;               /* button text; NULL: the name */
     bool vision, audio;        /* for the images-and-voice issue */
-    char *audio_via;           /* a catalogue name, or NULL */
+    char *audio_via;           /* "chat" or "transcriptions" (NULL: transcriptions) */
     double input_price;        /* per million tokens; < 0: not set */
     double output_price;
 };

@@ -139,6 +139,10 @@ static const struct setting table[] = {
     {"LINEBOT_MAX_IMAGES", SETTING_INT, "4", 1, 20, NULL, 0, G_MEDIA, "images sent to the model in one request"},
     {"LINEBOT_IMAGE_FOLLOWUP_S", SETTING_INT, "600", 0, 86400, NULL, 0, G_MEDIA,
      "seconds a text right after an image is asked together with it (0: never)"},
+    {"LINEBOT_TRANSCRIBE_MODEL", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_MEDIA,
+     "catalogue model that transcribes voice messages; default: the first with audio"},
+    {"LINEBOT_MAX_AUDIO_S", SETTING_INT, "120", 1, 3600, NULL, 0, G_MEDIA,
+     "longest voice message transcribed, in seconds (longer: a notice, nothing fetched)"},
 
     /* Logs and TLS */
     {"LOG_LEVEL", SETTING_CHOICE, "info", 0, 0, "debug | info | warn | error", 0, G_LOGS,

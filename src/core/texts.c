@@ -309,6 +309,37 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "手元の資料には、その答えが見つかりませんでした。",
             "我手邊的資料裡找不到這個問題的答案。",
         },
+    /* Voice messages (issue 13). */
+    [TEXT_VOICE_TOO_LONG] =
+        {
+            "Sorry, that voice message is too long for me. The limit is {} seconds.",
+            "すみません、その音声メッセージは長すぎます。上限は {} 秒です。",
+            "抱歉，這則語音訊息太長了，上限是 {} 秒。",
+        },
+    [TEXT_VOICE_MISMATCH] =
+        {
+            "Sorry, that doesn't look like a voice message I can play (m4a).",
+            "すみません、再生できる音声メッセージ（m4a）ではないようです。",
+            "抱歉，這看起來不是我能播放的語音訊息（m4a）。",
+        },
+    [TEXT_VOICE_REFUSED] =
+        {
+            "Sorry, the speech recognition service couldn't read that recording.",
+            "すみません、音声認識サービスがその録音を読み取れませんでした。",
+            "抱歉，語音辨識服務無法讀取這段錄音。",
+        },
+    [TEXT_VOICE_FAILED] =
+        {
+            "Sorry, I couldn't transcribe that voice message just now. Please try again in a moment.",
+            "すみません、今はその音声メッセージを文字にできませんでした。少し時間をおいて、もう一度お試しください。",
+            "抱歉，我現在無法辨識這則語音訊息。請稍後再試一次。",
+        },
+    [TEXT_VOICE_EMPTY] =
+        {
+            "Sorry, I couldn't hear any words in that voice message.",
+            "すみません、その音声メッセージからは言葉を聞き取れませんでした。",
+            "抱歉，我在這則語音訊息裡聽不到任何話語。",
+        },
 };
 
 const char *texts_builtin(enum text_id id, enum lang lang)
@@ -386,6 +417,12 @@ const char *texts_override(const struct config *cfg, enum text_id id)
         return NULL; /* no setting: always the built-in text */
     case TEXT_KB_SOURCES: return cfg->kb_sources_label;
     case TEXT_KB_UNKNOWN: return cfg->kb_unknown_text;
+    case TEXT_VOICE_TOO_LONG:
+    case TEXT_VOICE_MISMATCH:
+    case TEXT_VOICE_REFUSED:
+    case TEXT_VOICE_FAILED:
+    case TEXT_VOICE_EMPTY:
+        return NULL; /* no setting */
     case TEXT_NONE:
     case TEXT_COUNT:
         break;

@@ -82,6 +82,12 @@ enum text_id {
     /* The knowledge base (issue 12). */
     TEXT_KB_SOURCES,     /* the line over the sources that end an answer */
     TEXT_KB_UNKNOWN,     /* strict mode: the documents do not say */
+    /* Voice messages that could not be used (issue 13; no setting). */
+    TEXT_VOICE_TOO_LONG, /* over LINEBOT_MAX_AUDIO_S: "{}" is the limit in seconds */
+    TEXT_VOICE_MISMATCH, /* the bytes are no m4a recording (whatever the header said) */
+    TEXT_VOICE_REFUSED,  /* the transcription service refused the recording (4xx) */
+    TEXT_VOICE_FAILED,   /* the transcription service did not answer in time */
+    TEXT_VOICE_EMPTY,    /* the transcript is empty: no words were heard */
     TEXT_COUNT
 };
 

@@ -304,6 +304,10 @@ static void parse_content(const json_t *message, struct line_event *ev)
         ev->image_set_index = small_count_at(set, "index");
         ev->image_set_total = small_count_at(set, "total");
     }
+    /* audio and video: the length LINE measured, checked before any fetch */
+    const json_t *duration = json_object_get(message, "duration");
+    json_int_t ms = json_is_integer(duration) ? json_integer_value(duration) : -1;
+    ev->duration_ms = ms >= 0 ? (int64_t)ms : -1;
 }
 
 /* message and messageEdited share the message object's shape. text is only

@@ -676,6 +676,24 @@ static CURLcode drive(struct http_client *c, enum wait_for which)
     }
 }
 
+/* The multipart body of `req` for handle `h` (its data copied). */
+static curl_mime *form_of(CURL *h, const struct http_request *req)
+{
+    curl_mime *form = curl_mime_init(h);
+    if (!form)
+        alloc_fail("curl_mime_init", 0);
+    for (size_t i = 0; i < req->n_form; i++) {
+        const struct http_form_part *p = &req->form[i];
+        curl_mimepart *part = curl_mime_addpart(form);
+        if (!part || curl_mime_name(part, p->name) != CURLE_OK ||
+            curl_mime_data(part, p->data, p->len) != CURLE_OK ||
+            (p->filename && curl_mime_filename(part, p->filename) != CURLE_OK) ||
+            (p->type && curl_mime_type(part, p->type) != CURLE_OK))
+            alloc_fail("curl_mime part", p->len);
+    }
+    return form;
+}
+
 int http_client_do(struct http_client *c, const struct http_request *req, struct http_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
@@ -708,6 +726,9 @@ int http_client_do(struct http_client *c, const struct http_request *req, struct
 #endif
     if (prepare(h, req, &t, &headers, &url, errbuf, 0, resp) != 0)
         return -1;
+    curl_mime *form = req->n_form ? form_of(h, req) : NULL;
+    if (form)
+        curl_easy_setopt(h, CURLOPT_MIMEPOST, form);
 
     CURLcode rc;
     c->main_done = 0;
@@ -724,6 +745,10 @@ int http_client_do(struct http_client *c, const struct http_request *req, struct
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    if (form) {
+        curl_easy_setopt(h, CURLOPT_MIMEPOST, NULL);
+        curl_mime_free(form);
+    }
     curl_easy_setopt(h, CURLOPT_CURLU, NULL);
     curl_slist_free_all(headers);
     curl_url_cleanup(url);

@@ -35,12 +35,23 @@ void http_route_unix_socket(const char *origin, const char *socket_path);
 struct http_client *http_client_new(void);
 void http_client_free(struct http_client *c);
 
+/* One part of a multipart/form-data body (http_request.form). */
+struct http_form_part {
+    const char *name;
+    const void *data;
+    size_t len;
+    const char *filename;            /* NULL: a plain field */
+    const char *type;                /* its Content-Type; NULL: none */
+};
+
 struct http_request {
     const char *method;              /* "GET" or "POST" */
     const char *url;
     const char *const *headers;      /* "Name: value" strings, NULL-terminated; may be NULL */
     const char *body;                /* may be NULL */
     size_t body_len;
+    const struct http_form_part *form; /* POST multipart/form-data (curl_mime) instead of `body`; */
+    size_t n_form;                   /*   main requests only, not side ones; the caller sets no Content-Type */
     long connect_timeout_ms;         /* 0 = 5000 */
     long timeout_ms;                 /* whole transfer; 0 = 30000 */
     const atomic_int *cancel;        /* when non-NULL and set, the transfer aborts */

@@ -3,7 +3,7 @@
  *
  * A claimed webhook event goes through the stages named in run/worker.c's
  * table, in order: claim, decide, act, gather, generate, format, deliver,
- * finish (fetch content runs between act and gather). Each stage does one job, reads what the stages before it left in
+ * finish (fetch content and transcribe run between act and gather). Each stage does one job, reads what the stages before it left in
  * `struct job_ctx`, adds its own part, and says how to go on
  * (enum stage_result). A new stage (retrieve, fetch content, transcribe) is a
  * function here and one row in that table. Internal to run/. */
@@ -19,6 +19,7 @@
 #include "core/models.h"
 #include "core/webhook.h"
 #include "io/line_api.h"
+#include "io/line_content.h"
 #include "io/llm.h"
 #include "io/store.h"
 #include "run/answer_record.h"
@@ -76,6 +77,9 @@ struct job_ctx {
     char **set_ids;            /* the other images of the event's imageSet, answered with it */
     size_t n_set_ids;
 
+    /* transcribe (stage_transcribe.c) */
+    char *transcript;          /* a voice message's words (also decision.text); NULL: none */
+
     /* gather */
     char *speaker;             /* display name in groups and rooms, may be NULL */
     struct turn *history;
@@ -116,6 +120,7 @@ enum stage_result stage_claim(struct job_ctx *ctx);
 enum stage_result stage_decide(struct job_ctx *ctx);
 enum stage_result stage_act(struct job_ctx *ctx);
 enum stage_result stage_fetch(struct job_ctx *ctx);
+enum stage_result stage_transcribe(struct job_ctx *ctx);
 enum stage_result stage_gather(struct job_ctx *ctx);
 enum stage_result stage_retrieve(struct job_ctx *ctx);
 /* generate, with the knowledge base's passages (stage_retrieve.c): the
@@ -170,6 +175,8 @@ void stage_budget_background_report(const struct config *cfg, const struct store
 const struct model_entry *stage_vision_model(struct job_ctx *ctx);
 /* fetch content: frees the images (the job no longer needs their bytes). */
 void fetch_images_free(struct job_ctx *ctx);
+/* fetch content: the notice for content that could not be fetched. */
+enum text_id fetch_content_notice(enum content_result r);
 /* What history keeps of a user message that was an image. */
 #define FETCH_IMAGE_MARK "[image]"
 

@@ -193,15 +193,13 @@ enum stage_result stage_act_usage(struct job_ctx *ctx)
 void stage_budget_charge(struct job_ctx *ctx, const struct model_entry *model, const struct prompt *prompt)
 {
     struct answer_charge *c = &ctx->record.charge;
-    free(c->model);
+    struct answer_charge before = *c; /* a voice message's transcription (stage_transcribe.c), else none */
     *c = (struct answer_charge){
         .model = xstrdup(model->name),
         .day = budget_day(clock_now_ms(), timezone_offset_ms),
         .prompt_tokens = ctx->llm.prompt_tokens,
         .completion_tokens = ctx->llm.completion_tokens,
     };
-    if (c->prompt_tokens >= 0 && c->completion_tokens >= 0)
-        return;
     /* The provider said nothing of usage (some OpenAI-compatible servers
      * leave it out): charge an estimate from the text sent and received
      * (budget_estimate_tokens: a quarter of the ASCII characters, one per
@@ -210,10 +208,20 @@ void stage_budget_charge(struct job_ctx *ctx, const struct model_entry *model, c
         c->prompt_tokens = 0;
         for (size_t i = 0; i < prompt->n; i++)
             c->prompt_tokens += budget_estimate_tokens(prompt->messages[i].content);
+        c->estimated = true;
     }
-    if (c->completion_tokens < 0)
+    if (c->completion_tokens < 0) {
         c->completion_tokens = budget_estimate_tokens(ctx->llm.text);
-    c->estimated = true;
+        c->estimated = true;
+    }
+    if (before.model) {
+        /* One charge per event (the store's key): the transcription's tokens
+         * ride on the answer's, under the answering model. */
+        c->prompt_tokens += before.prompt_tokens;
+        c->completion_tokens += before.completion_tokens;
+        c->estimated = c->estimated || before.estimated;
+        free(before.model);
+    }
 }
 
 void stage_budget_report(const struct job_ctx *ctx)

@@ -91,8 +91,7 @@ static int64_t fetch_deadline(const struct job_ctx *ctx)
     return deadline > least ? deadline : least;
 }
 
-/* The notice for a content failure, in the user's language. */
-static enum text_id notice_of(enum content_result r)
+enum text_id fetch_content_notice(enum content_result r)
 {
     switch (r) {
     case CONTENT_EXPIRED: return TEXT_CONTENT_EXPIRED;
@@ -183,7 +182,7 @@ static enum stage_result fetch_all(struct job_ctx *ctx, const struct image_ref *
         return STAGE_NEXT;
     }
     if (!quiet)
-        answer_with_notice(ctx, first_mismatch ? TEXT_CONTENT_MISMATCH : notice_of(first));
+        answer_with_notice(ctx, first_mismatch ? TEXT_CONTENT_MISMATCH : fetch_content_notice(first));
     return STAGE_NEXT;
 }
 

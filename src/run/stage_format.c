@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/format.h"
+#include "core/voice.h"
 #include "obs/log.h"
 #include "run/stage.h"
 
@@ -46,6 +47,31 @@ static void remember_image_answer(struct answer_record *rec)
     free(rec->question);
     rec->question = question;
     rec->answer[strcspn(rec->answer, "\n")] = '\0';
+}
+
+/* A voice message's answer starts with what was understood: 🎤 "..." on a
+ * line of its own over the first part (the history keeps the answer without
+ * it), or as a part of its own when the first has no room for it. */
+static void put_transcript_line(const struct job_ctx *ctx, struct text_parts *parts)
+{
+    if (!ctx->transcript || parts->n == 0)
+        return;
+    char *line = voice_transcript_line(ctx->transcript);
+    char *first = xasprintf("%s\n%s", line, parts->parts[0]);
+    if (utf16_len(first, strlen(first)) <= LINE_TEXT_MAX_UTF16) {
+        free(parts->parts[0]);
+        parts->parts[0] = first;
+        free(line);
+    } else if (parts->n < LINE_MAX_MESSAGES) {
+        free(first);
+        parts->parts = xrealloc_array(parts->parts, parts->n + 1, sizeof *parts->parts);
+        memmove(parts->parts + 1, parts->parts, parts->n * sizeof *parts->parts);
+        parts->parts[0] = line;
+        parts->n++;
+    } else {
+        free(first);
+        free(line);
+    }
 }
 
 const char *format_fixed_text(struct job_ctx *ctx, enum text_id id)
@@ -93,6 +119,7 @@ static enum stage_result format_fixed(struct job_ctx *ctx, enum text_id id)
         free(mark);
     }
     free(noticed);
+    put_transcript_line(ctx, &rec->parts); /* e.g. the knowledge base's strict "I don't know" to a voice message */
     quick_reply_copy(&rec->quick_reply, &ctx->quick_reply);
     rec->outcome = OUTCOME_ANSWERED;
     return STAGE_NEXT;
@@ -141,6 +168,7 @@ enum stage_result stage_format(struct job_ctx *ctx)
                                         .completion_tokens = ctx->llm.completion_tokens,
                                         .total_tokens = ctx->llm.total_tokens};
     }
+    put_transcript_line(ctx, &rec->parts);
     /* The first answer to a user says once that the bot remembers (a message
      * of its own, after the answer, when LINE's five leave room for it). */
     if (answered && rec->parts.n < LINE_MAX_MESSAGES && memory_tell_now(ctx)) {

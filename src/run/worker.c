@@ -8,6 +8,8 @@
  *   act       store-only actions: unsend, edit, forget, group context, reset
  *   fetch content  the images the model reads, from LINE or an external URL,
  *             early: LINE deletes content after a while (stage_fetch.c)
+ *   transcribe  a voice message to words, which are then answered as if
+ *             typed (stage_transcribe.c)
  *   gather    history, the speaker's name, the quoted text (stage_gather.c)
  *   retrieve  passages of the chat's knowledge base (stage_retrieve.c)
  *   generate  the model's answer, within its time budget (stage_generate.c)
@@ -48,6 +50,7 @@ static const struct stage event_stages[] = {
     {"decide", stage_decide},     /* core/chat.c decides; the rate limit counts */
     {"act", stage_act},           /* store-only actions (unsend, edit, forget, context, reset) */
     {"fetch content", stage_fetch}, /* images for the vision model; bad content gets its notice */
+    {"transcribe", stage_transcribe}, /* a voice message: fetched, transcribed, asked as its words */
     {"gather", stage_gather},     /* history, speaker name, quoted text */
     {"retrieve", stage_retrieve}, /* the chat's knowledge base: passages for the prompt */
     {"generate", stage_generate}, /* the model, within its time budget */
@@ -98,6 +101,7 @@ static void ctx_free(struct job_ctx *ctx)
     quick_reply_free(&ctx->quick_reply);
     turns_free(ctx->history, ctx->n_history);
     free(ctx->quoted);
+    free(ctx->transcript);
     fetch_images_free(ctx);
     for (size_t i = 0; i < ctx->n_set_ids; i++)
         free(ctx->set_ids[i]);

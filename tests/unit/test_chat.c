@@ -209,6 +209,31 @@ static void test_images_and_stickers(void **state)
     assert_int_equal(decide(&cfg, &group_sticker, false, NULL), CHAT_IGNORE);
 }
 
+/* Voice goes to the transcription model in 1:1 chats when there is one
+ * (else the media text); in groups it is chatter, media text or not. */
+static void test_voice(void **state)
+{
+    (void)state;
+    struct config cfg = base_cfg();
+    struct line_event voice = text_event(CHAT_USER, NULL);
+    voice.message_kind = MESSAGE_AUDIO;
+    assert_int_equal(decide(&cfg, &voice, false, NULL), CHAT_REPLY_FIXED); /* the media text */
+    struct model_entry ear = {.name = (char *)"ear", .audio = true};
+    cfg.transcribe_model = &ear;
+    cfg.media_text = (char *)""; /* silences media, not what a model can hear */
+    assert_true(chat_needs_work(&cfg, &voice));
+    struct chat_decision d;
+    chat_decide(&cfg, &voice, &(struct chat_facts){0}, &d);
+    assert_int_equal(d.action, CHAT_ANSWER);
+    assert_true(d.audio && d.rate_limited && !d.image);
+    assert_string_equal(d.text, "");
+    chat_decision_free(&d);
+    struct line_event group_voice = text_event(CHAT_GROUP, NULL);
+    group_voice.message_kind = MESSAGE_AUDIO;
+    assert_int_equal(decide(&cfg, &group_voice, false, NULL), CHAT_IGNORE);
+    assert_false(chat_needs_work(&cfg, &group_voice));
+}
+
 static void test_standby_and_stickers(void **state)
 {
     struct config cfg = base_cfg();
@@ -473,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_postback_adopt),
         cmocka_unit_test(test_standby_and_stickers),
         cmocka_unit_test(test_images_and_stickers),
+        cmocka_unit_test(test_voice),
         cmocka_unit_test(test_media),
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_full_width_commands),

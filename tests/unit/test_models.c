@@ -53,7 +53,7 @@ static void test_catalogue_fields(void **state)
     char err[384];
     const char *json =
         "[{\"name\": \"fast\", \"model\": \"gpt-4o-mini\", \"api_key_env\": \"FAST_KEY\", \"label\": \"Fast one\","
-        "  \"base_url\": \"http://127.0.0.1:9/v1//\", \"vision\": true, \"audio\": false, \"audio_via\": \"qwen\","
+        "  \"base_url\": \"http://127.0.0.1:9/v1//\", \"vision\": true, \"audio\": false, \"audio_via\": \"chat\","
         "  \"input_price\": 0.15, \"output_price\": 0.6},"
         " {\"name\": \"qwen\", \"model\": \"qwen-plus\", \"provider\": \"dashscope\"},"
         " {\"name\": \"local.llama_3-2\", \"model\": \"llama3.2\", \"provider\": \"ollama\"},"
@@ -72,7 +72,7 @@ static void test_catalogue_fields(void **state)
     assert_string_equal(fast->label, "Fast one");
     assert_true(fast->vision);
     assert_false(fast->audio);
-    assert_string_equal(fast->audio_via, "qwen");
+    assert_string_equal(fast->audio_via, "chat");
     assert_true(fast->input_price > 0.149 && fast->input_price < 0.151);
     assert_true(fast->output_price > 0.599 && fast->output_price < 0.601);
     /* The default key rule, per item: the provider's own variable. */

@@ -455,6 +455,8 @@ static void test_05_to_08_media(void **state)
         assert_int_equal(wh.events[0].message_kind, cases[i].kind);
         assert_string_equal(wh.events[0].message_id, "325708");
         assert_null(wh.events[0].text);
+        if (cases[i].kind == MESSAGE_AUDIO) /* the length LINE measured, in ms (voice: LINEBOT_MAX_AUDIO_S) */
+            assert_int_equal(wh.events[0].duration_ms, 60000);
         webhook_free(&wh);
     }
 }

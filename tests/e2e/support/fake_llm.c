@@ -51,7 +51,18 @@ struct fake_llm {
     struct llm_request *requests;
     size_t n_requests, cap_requests;
     unsigned long long next_id;
+
+    /* voice: the recording expected, the transcript answered, the calls */
+    unsigned char *audio;
+    size_t audio_len;
+    char *transcript;
+    int next_status; /* a scripted transcription answer, 0: none */
+    char *next_body;
+    struct fake_llm_transcription *transcriptions;
+    size_t n_transcriptions, cap_transcriptions;
 };
+
+static void on_transcription(struct fake_llm *f, const struct fake_http_request *req, struct fake_http_response *r);
 
 char *fake_llm_completion_body(const char *content)
 {
@@ -193,6 +204,12 @@ static void on_request(void *ctx, const struct fake_http_request *req, struct fa
     struct fake_llm *f = ctx;
     json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
     pthread_mutex_lock(&f->mu);
+    if (strcmp(req->path, "/v1/audio/transcriptions") == 0) { /* counted apart */
+        on_transcription(f, req, r);
+        pthread_mutex_unlock(&f->mu);
+        json_decref(body);
+        return;
+    }
     if (strcmp(req->path, "/v1/models") == 0 && f->models) {
         if (strcmp(req->method, "GET") != 0) {
             openai_error(r, 405, "Method not allowed", "invalid_request_error", "method");
@@ -293,6 +310,10 @@ void fake_llm_stop(struct fake_llm *f)
         free(f->by_system[i].content);
     }
     free(f->by_system);
+    free(f->audio);
+    free(f->transcript);
+    free(f->next_body);
+    free(f->transcriptions);
     free(f->queue);
     free(f->requests);
     free(f->fixed_answer);
@@ -607,4 +628,160 @@ size_t fake_llm_count_system(struct fake_llm *f, const char *needle)
     }
     pthread_mutex_unlock(&f->mu);
     return n;
+}
+
+/* ---- voice (issue 13) ---- */
+
+/* The value of `key`="..." in a part's header line (malloc'd), or NULL. */
+static char *header_param(const char *headers, size_t len, const char *key)
+{
+    char *h = e2e_xmalloc(len + 1);
+    memcpy(h, headers, len);
+    h[len] = '\0';
+    char *needle = e2e_printf("%s=\"", key), *value = NULL;
+    for (char *at = strstr(h, needle); at; at = strstr(at + 1, needle)) {
+        if (at != h && at[-1] != ' ' && at[-1] != ';')
+            continue; /* "filename=" is no "name=" */
+        char *start = at + strlen(needle), *end = strchr(start, '"');
+        if (end)
+            value = e2e_printf("%.*s", (int)(end - start), start);
+        break;
+    }
+    free(needle);
+    free(h);
+    return value;
+}
+
+static const char *mem_find(const char *hay, size_t n, const char *needle, size_t k)
+{
+    for (size_t i = 0; k <= n && i <= n - k; i++)
+        if (memcmp(hay + i, needle, k) == 0)
+            return hay + i;
+    return NULL;
+}
+
+/* POST /v1/audio/transcriptions: the multipart body read here, as RFC 7578
+ * says it is laid out (the bot's encoder, libcurl, is not its own oracle). */
+static void on_transcription(struct fake_llm *f, const struct fake_http_request *req, struct fake_http_response *r)
+{
+    struct fake_llm_transcription t = {.bearer = fake_http_has_bearer(req, f->api_key)};
+    const char *ctype = fake_http_header(req, "Content-Type");
+    const char *b = ctype ? strstr(ctype, "boundary=") : NULL;
+    char *delim = b ? e2e_printf("\r\n--%s", b + 9) : NULL;
+    bool has_file = false;
+    /* Parts start after "--boundary\r\n"; prepend "\r\n" so each delimiter looks alike. */
+    size_t n = req->body_len + 2;
+    char *body = e2e_xmalloc(n + 1);
+    memcpy(body, "\r\n", 2);
+    memcpy(body + 2, req->body, req->body_len);
+    const char *at = delim ? mem_find(body, n, delim, strlen(delim)) : NULL;
+    while (at) {
+        const char *part = at + strlen(delim);
+        if (part + 2 > body + n || memcmp(part, "--", 2) == 0)
+            break; /* the closing delimiter */
+        part += 2; /* CRLF */
+        const char *next = mem_find(part, (size_t)(body + n - part), delim, strlen(delim));
+        const char *end_headers = next ? mem_find(part, (size_t)(next - part), "\r\n\r\n", 4) : NULL;
+        if (!end_headers)
+            break;
+        const char *data = end_headers + 4;
+        size_t len = (size_t)(next - data);
+        char *name = header_param(part, (size_t)(end_headers - part), "name");
+        char *filename = header_param(part, (size_t)(end_headers - part), "filename");
+        if (name && strcmp(name, "model") == 0) {
+            snprintf(t.model, sizeof t.model, "%.*s", (int)len, data);
+        } else if (name && strcmp(name, "file") == 0) {
+            has_file = true;
+            snprintf(t.filename, sizeof t.filename, "%s", filename ? filename : "");
+            const char *type = mem_find(part, (size_t)(end_headers - part), "Content-Type: ", 14);
+            if (type) {
+                const char *eol = mem_find(type, (size_t)(end_headers + 2 - type), "\r\n", 2);
+                snprintf(t.type, sizeof t.type, "%.*s", (int)(eol - type - 14), type + 14);
+            }
+            t.same_bytes = f->audio && len == f->audio_len && memcmp(data, f->audio, len) == 0;
+        }
+        free(name);
+        free(filename);
+        at = next;
+    }
+    free(body);
+    free(delim);
+    size_t fl = strlen(t.filename);
+    if (!t.bearer) {
+        openai_error(r, 401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key");
+    } else if (!has_file || fl < 4 || strcmp(t.filename + fl - 4, ".m4a") != 0) {
+        openai_error(r, 400, "Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', "
+                     "'mpga', 'oga', 'ogg', 'wav', 'webm']", "invalid_request_error", "invalid_value");
+    } else if (!t.model[0]) {
+        openai_error(r, 400, "you must provide a model parameter", "invalid_request_error", "missing_model");
+    } else if (f->next_status) {
+        r->status = f->next_status;
+        r->body = e2e_strdup(f->next_body);
+        f->next_status = 0;
+    } else {
+        fake_http_respond_json(r, 200, json_pack("{s:s,s:{s:s,s:i,s:i,s:i}}", "text",
+                                                 f->transcript ? f->transcript : "", "usage", "type", "tokens",
+                                                 "input_tokens", 40, "output_tokens", 8, "total_tokens", 48));
+    }
+    FAKE_VEC_PUSH(f->transcriptions, f->n_transcriptions, f->cap_transcriptions, t);
+    pthread_cond_broadcast(&f->cv);
+}
+
+void fake_llm_set_audio(struct fake_llm *f, const void *recording, size_t len, const char *transcript)
+{
+    pthread_mutex_lock(&f->mu);
+    free(f->audio);
+    f->audio = e2e_xmalloc(len ? len : 1);
+    memcpy(f->audio, recording, len);
+    f->audio_len = len;
+    free(f->transcript);
+    f->transcript = e2e_strdup(transcript);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_llm_push_transcription(struct fake_llm *f, int status, const char *body)
+{
+    pthread_mutex_lock(&f->mu);
+    f->next_status = status;
+    free(f->next_body);
+    f->next_body = e2e_strdup(body ? body : "");
+    pthread_mutex_unlock(&f->mu);
+}
+
+size_t fake_llm_transcriptions(struct fake_llm *f, struct fake_llm_transcription *out, size_t max)
+{
+    pthread_mutex_lock(&f->mu);
+    size_t n = f->n_transcriptions;
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = f->transcriptions[i];
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+int fake_llm_request_audio(struct fake_llm *f, size_t i)
+{
+    json_t *root;
+    json_t *m = request_messages(f, i, &root);
+    int found = -1;
+    size_t k, p;
+    json_t *msg, *part;
+    json_array_foreach(m, k, msg) {
+        json_array_foreach(json_object_get(msg, "content"), p, part) {
+            const char *type = json_string_value(json_object_get(part, "type"));
+            if (!type || strcmp(type, "input_audio") != 0)
+                continue;
+            const char *url = json_string_value(json_object_get(json_object_get(part, "input_audio"), "data"));
+            static const char prefix[] = "data:audio/mp4;base64,";
+            unsigned char *data = NULL;
+            size_t len = 0;
+            pthread_mutex_lock(&f->mu);
+            found = url && strncmp(url, prefix, sizeof prefix - 1) == 0 &&
+                    b64_decode(url + sizeof prefix - 1, &data, &len) && f->audio && len == f->audio_len &&
+                    memcmp(data, f->audio, len) == 0;
+            pthread_mutex_unlock(&f->mu);
+            free(data);
+        }
+    }
+    json_decref(root);
+    return found;
 }

@@ -98,4 +98,29 @@ void fake_llm_images_free(struct fake_llm_image *images, size_t n);
 
 void fake_llm_dump(struct fake_llm *f);
 
+/* ---- voice (issue 13) ----
+ * POST /v1/audio/transcriptions (OpenAI's multipart shape): the fake parses
+ * the multipart body itself, answers 400 as OpenAI does for a `file` whose
+ * name does not end in a known extension (.m4a here) or a missing `model`,
+ * else the scripted answer (fake_llm_push_transcription) or
+ * {"text": <transcript>, "usage": {"type":"tokens","input_tokens":40,
+ * "output_tokens":8,"total_tokens":48}}. These calls are counted apart
+ * from chat completions (fake_llm_request_count does not see them). */
+void fake_llm_set_audio(struct fake_llm *f, const void *recording, size_t len, const char *transcript);
+/* The next transcription request answers `status` with `body` as is. */
+void fake_llm_push_transcription(struct fake_llm *f, int status, const char *body);
+struct fake_llm_transcription {
+    char model[64];    /* the `model` field */
+    char filename[64]; /* the `file` part's filename */
+    char type[64];     /* the `file` part's Content-Type */
+    bool same_bytes;   /* the `file` part's bytes equal the recording set above */
+    bool bearer;       /* the request carried the fake's key */
+};
+/* How many transcription requests came; the first `max` are filled in. */
+size_t fake_llm_transcriptions(struct fake_llm *f, struct fake_llm_transcription *out, size_t max);
+/* Chat request i's input_audio part: 1 when it is a "data:audio/mp4;
+ * base64," URL whose bytes (decoded here) equal the recording, 0 when it
+ * differs, -1 when the request has none. */
+int fake_llm_request_audio(struct fake_llm *f, size_t i);
+
 #endif
