@@ -200,6 +200,48 @@ static bool only_hiragana(const char *term)
     return true;
 }
 
+struct term_cost {
+    const char *term;
+    long long chunks;
+    size_t at;
+};
+
+static int term_cost_cmp(const void *a, const void *b)
+{
+    const struct term_cost *x = a, *y = b;
+    if (x->chunks != y->chunks)
+        return x->chunks < y->chunks ? -1 : 1;
+    int c = strcmp(x->term, y->term);
+    return c != 0 ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+static int term_at_cmp(const void *a, const void *b)
+{
+    const struct term_cost *x = a, *y = b;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+size_t kb_terms_within(const char **terms, long long *chunks, size_t n, long long budget)
+{
+    if (n == 0)
+        return 0;
+    struct term_cost *c = xcalloc(n, sizeof *c);
+    for (size_t i = 0; i < n; i++)
+        c[i] = (struct term_cost){.term = terms[i], .chunks = chunks[i] > 0 ? chunks[i] : 0, .at = i};
+    qsort(c, n, sizeof *c, term_cost_cmp);
+    size_t kept = 1;
+    long long sum = c[0].chunks;
+    while (kept < n && c[kept].chunks <= budget - sum)
+        sum += c[kept++].chunks;
+    qsort(c, kept, sizeof *c, term_at_cmp);
+    for (size_t i = 0; i < kept; i++) {
+        terms[i] = c[i].term;
+        chunks[i] = c[i].chunks;
+    }
+    free(c);
+    return kept;
+}
+
 void kb_terms_of_question(const char *text, size_t len, size_t max, struct kb_terms *out)
 {
     kb_terms_of(text, len, out);

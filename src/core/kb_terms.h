@@ -46,6 +46,21 @@ void kb_terms_dedup(struct kb_terms *t);
  * every term, so this needs no new index. */
 void kb_terms_of_question(const char *text, size_t len, size_t max, struct kb_terms *out);
 
+/* The most postings a search reads: the chunks that hold a question's terms,
+ * summed over its terms. A lexical search costs about that many rows (BM25 is
+ * computed for every chunk that holds any term), so this bounds a query's
+ * time however large the knowledge base grows. */
+#define KB_SEARCH_POSTINGS 4000
+
+/* Which of a question's terms a search reads. terms[i] is held by chunks[i]
+ * chunks (every knowledge base counted; < 0 reads as 0). The rarest terms are
+ * kept while their chunks add up to at most `budget`; the rarest one always.
+ * A term left out is one most chunks share, which BM25 weighs least. Ties go
+ * by the term's bytes, so the choice does not depend on the order asked.
+ * Moves the kept terms, in their first order, to the front of terms[] (and
+ * their counts along) and returns how many there are. */
+size_t kb_terms_within(const char **terms, long long *chunks, size_t n, long long budget);
+
 /* The terms joined by single spaces (malloc'd; "" when there are none). */
 char *kb_terms_join(const struct kb_terms *t);
 

@@ -82,6 +82,7 @@
 #include "io/store_backend.h"
 
 #include "core/alloc.h"
+#include "core/kb_terms.h"
 #include "core/memory.h"
 #include "core/buf.h"
 #include "core/utf8.h"
@@ -749,6 +750,10 @@ static const char *const purge_sql[] = {
     " CROSS JOIN LATERAL (SELECT c.tfs[array_position(c.terms, q.term)]::float8 AS tf) AS f"   \
     " WHERE kb.name = $1 AND array_to_tsvector(c.terms) @@ $3::tsquery AND f.tf IS NOT NULL"   \
     " GROUP BY c.id, d.id, s.avgdl ORDER BY score DESC, c.id LIMIT $4"
+/* How many chunks hold each term (kb_terms_within), in the order asked. */
+#define SQL_KB_TERM_CHUNKS                                                                     \
+    "SELECT coalesce(k.chunks, 0) FROM unnest($1::text[]) WITH ORDINALITY AS t(term, i)"       \
+    " LEFT JOIN linebot_kb_terms AS k ON k.term = t.term ORDER BY t.i"
 #define SQL_KB_BIND                                                                            \
     "INSERT INTO linebot_kb_bindings (chat_id, kb_id, updated_at_ms)"                          \
     " SELECT $1, id, $3 FROM linebot_kb WHERE name = $2 ON CONFLICT (chat_id)"                 \
@@ -2984,12 +2989,33 @@ static int pg_kb_search(struct store *st, const char *kb, const char *const *ter
         store_set_error(st, "postgres: kb search: the question is too long");
         return -1;
     }
-    char *tsquery = kb_tsquery(terms, n_terms);
+    /* The terms it reads: see kb_terms_within. */
+    param_text(&p, array_value(&arr));
+    PGresult *res = lookup(st, "kb search", SQL_KB_TERM_CHUNKS, &p);
+    if (!res) {
+        buf_free(&arr);
+        return -1;
+    }
+    const char **within = xcalloc(n_terms, sizeof *within);
+    long long *chunks = xcalloc(n_terms, sizeof *chunks);
+    for (size_t i = 0; i < n_terms; i++) {
+        within[i] = terms[i];
+        chunks[i] = (int)i < PQntuples(res) ? get_int(res, (int)i, 0) : 0;
+    }
+    PQclear(res);
+    size_t kept = kb_terms_within(within, chunks, n_terms, KB_SEARCH_POSTINGS);
+    free(chunks);
+    buf_reset(&arr);
+    for (size_t i = 0; i < kept; i++)
+        array_append(&arr, within[i], true); /* fewer than before: fits */
+    char *tsquery = kb_tsquery(within, kept);
+    free(within);
+    p = (struct params){ .n = 0 };
     param_text(&p, kb);
     param_text(&p, array_value(&arr));
     param_text(&p, tsquery);
     param_int(&p, k);
-    PGresult *res = lookup(st, "kb search", SQL_KB_SEARCH, &p);
+    res = lookup(st, "kb search", SQL_KB_SEARCH, &p);
     free(tsquery);
     buf_free(&arr);
     if (!res)

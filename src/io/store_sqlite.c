@@ -53,6 +53,7 @@
 #include "io/store_backend.h"
 
 #include "core/alloc.h"
+#include "core/kb_terms.h"
 #include "core/memory.h"
 #include "io/clock.h"
 
@@ -817,6 +818,7 @@ static const char schema_fresh[] =
                  " JOIN linebot_kb AS k ON k.id = d.kb_id"                                     \
                  " WHERE linebot_kb_fts MATCH ?1 AND k.name = ?2"                              \
                  " ORDER BY score DESC, c.id LIMIT ?3")                                        \
+    X(KB_TERM_CHUNKS, "SELECT doc FROM temp.linebot_kb_vocab WHERE term = ?1")                \
     X(KB_BIND, "INSERT INTO linebot_kb_bindings (chat_id, kb_id, updated_at_ms)"               \
                " SELECT ?1, id, ?3 FROM linebot_kb WHERE name = ?2 ON CONFLICT (chat_id)"      \
                " DO UPDATE SET kb_id = excluded.kb_id, updated_at_ms = excluded.updated_at_ms") \
@@ -1311,7 +1313,10 @@ static int shared_connect(struct store *st, struct shared_db *sh)
          * inbox's indexes, the newest history) are few. */
         exec_sql(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -1024",
                  "settings") != 0 ||
-        migrate(st) != 0)
+        migrate(st) != 0 ||
+        /* How many chunks hold a term (kb_terms_within), from the index itself. */
+        exec_sql(st, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.linebot_kb_vocab"
+                     " USING fts5vocab(main, linebot_kb_fts, row)", "kb vocabulary") != 0)
         return -1;
     sh->synced = true;
     if (sqlite3_prepare_v3(sh->db, "PRAGMA synchronous = FULL", -1, SQLITE_PREPARE_PERSISTENT,
@@ -2949,13 +2954,46 @@ static char *fts_query(const char *const *terms, size_t n_terms)
     return q;
 }
 
+/* The terms a search reads: see kb_terms_within. Fills `within` (n_terms
+ * slots); returns how many, or -1. */
+static long long sq_kb_within(struct store *st, const char *const *terms, size_t n_terms, const char **within)
+{
+    sqlite3_stmt *s = stmt(st, STMT_KB_TERM_CHUNKS);
+    long long *chunks = xcalloc(n_terms, sizeof *chunks);
+    for (size_t i = 0; i < n_terms; i++) {
+        within[i] = terms[i];
+        int rc = bind_text(s, 1, terms[i]);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            chunks[i] = sqlite3_column_int64(s, 0);
+            rc = sqlite3_step(s);
+        }
+        if (rc != SQLITE_DONE) {
+            db_error(st, "kb search");
+            finish(s);
+            free(chunks);
+            return -1;
+        }
+        finish(s);
+    }
+    size_t kept = kb_terms_within(within, chunks, n_terms, KB_SEARCH_POSTINGS);
+    free(chunks);
+    return (long long)kept;
+}
+
 static int sq_kb_search(struct store *st, const char *kb, const char *const *terms, size_t n_terms, int k,
                         struct kb_hit **hits, size_t *n)
 {
     sqlite3_stmt *s = stmt(st, STMT_KB_SEARCH);
     struct kb_hit *list = NULL;
     size_t count = 0, cap = 0;
-    char *query = fts_query(terms, n_terms);
+    const char **within = xcalloc(n_terms, sizeof *within);
+    long long kept = sq_kb_within(st, terms, n_terms, within);
+    if (kept < 0) {
+        free(within);
+        return -1;
+    }
+    char *query = fts_query(within, (size_t)kept);
+    free(within);
     int rc = bind_text(s, 1, query);
 
     if (rc == SQLITE_OK)

@@ -55,6 +55,34 @@ static void expect_question(const char *text, size_t max, const char *want)
     kb_terms_free(&t);
 }
 
+/* A search reads the rarest terms within the budget, in their first order. */
+static void test_terms_within(void **state)
+{
+    (void)state;
+    const char *t[] = {"の", "営業", "時間", "料金", "は"};
+    long long c[] = {9000, 300, 2500, 40, 9000};
+    /* rarest first: 料金 40, 営業 300 (340), 時間 2500 (2840); の would make 11840 */
+    assert_int_equal(kb_terms_within(t, c, 5, 4000), 3);
+    assert_string_equal(t[0], "営業");
+    assert_string_equal(t[1], "時間");
+    assert_string_equal(t[2], "料金");
+    assert_true(c[0] == 300 && c[1] == 2500 && c[2] == 40);
+
+    /* The rarest one is kept however common; ties go by the term's bytes. */
+    const char *u[] = {"b", "a"};
+    long long d[] = {5000, 5000};
+    assert_int_equal(kb_terms_within(u, d, 2, 4000), 1);
+    assert_string_equal(u[0], "a");
+
+    /* Unknown terms cost nothing; a negative count reads as 0; within budget all stay. */
+    const char *v[] = {"x", "y", "z"};
+    long long e[] = {-1, 0, 4000};
+    assert_int_equal(kb_terms_within(v, e, 3, 4000), 3);
+    assert_string_equal(v[0], "x");
+    assert_true(e[0] == 0);
+    assert_int_equal(kb_terms_within(v, e, 0, 4000), 0);
+}
+
 static void test_terms_of_question(void **state)
 {
     (void)state;
@@ -422,6 +450,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_terms_cjk_bigrams),
         cmocka_unit_test(test_terms_of_question),
+        cmocka_unit_test(test_terms_within),
         cmocka_unit_test(test_terms_nfkc_and_case),
         cmocka_unit_test(test_terms_latin_and_mixed),
         cmocka_unit_test(test_terms_dedup),
