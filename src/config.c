@@ -577,9 +577,13 @@ int config_load_embed(struct config *cfg, char *const *env, char *err, size_t er
     if (errlen)
         err[0] = '\0';
     get_db(cfg, env);
+    cfg->ca_file = opt_str(&l, env, "SSL_CERT_FILE");
     if (env_nonempty(env, "LINEBOT_EMBED_MODEL")) {
-        get_llm(&l, cfg);
-        load_models(&l, cfg);
+        /* The model's settings give the defaults; both set, they are not needed. */
+        if (!env_nonempty(env, "LINEBOT_EMBED_BASE_URL") || !env_nonempty(env, "LINEBOT_EMBED_API_KEY_ENV")) {
+            get_llm(&l, cfg);
+            load_models(&l, cfg);
+        }
         get_embed(&l, cfg);
     }
     if (l.failed) {
