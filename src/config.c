@@ -555,6 +555,11 @@ static void get_embed(struct loader *l, struct config *cfg)
     if (!model)
         return;
     cfg->embed_model = dup_str(model);
+    char *min_cosine = get_str(l, "LINEBOT_KB_MIN_COSINE"), *end = NULL;
+    cfg->kb_min_cosine = strtod(min_cosine, &end);
+    if (end == min_cosine || *end || !(cfg->kb_min_cosine >= -1 && cfg->kb_min_cosine <= 1))
+        fail(l, "LINEBOT_KB_MIN_COSINE", "must be a number from -1 to 1");
+    free(min_cosine);
     cfg->embed_base_url = get_url_or(l, "LINEBOT_EMBED_BASE_URL", cfg->llm_base_url);
     if (!cfg->embed_base_url && !l->failed)
         fail(l, "LINEBOT_EMBED_BASE_URL", "is required: the model provider has no base URL");
@@ -563,7 +568,7 @@ static void get_embed(struct loader *l, struct config *cfg)
         cfg->embed_api_key = dup_str(cfg->llm_api_key);
         return;
     }
-    const char *v = env_get(l->env, key_env);
+    const char *v = settings_env_get(l->env, key_env); /* any name: not a row of the table */
     bool changed;
     cfg->embed_api_key = v ? settings_trim_credential(v, &changed) : NULL;
     if ((!cfg->embed_api_key || !cfg->embed_api_key[0]) && !l->failed)

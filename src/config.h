@@ -116,6 +116,7 @@ struct config {
     char *embed_model;          /* LINEBOT_EMBED_MODEL; NULL: lexical search only */
     char *embed_base_url;       /* LINEBOT_EMBED_BASE_URL, else the default model's base URL */
     char *embed_api_key;        /* the variable LINEBOT_EMBED_API_KEY_ENV names, else the model's key */
+    double kb_min_cosine;       /* LINEBOT_KB_MIN_COSINE, default 0.5 */
 
     /* Serverless */
     enum platform platform;

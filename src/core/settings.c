@@ -137,6 +137,8 @@ static const struct setting table[] = {
      "OpenAI-compatible base URL of the embeddings; default: the default model's"},
     {"LINEBOT_EMBED_API_KEY_ENV", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_CHAT,
      "the variable that holds the embeddings key; default: the default model's key"},
+    {"LINEBOT_KB_MIN_COSINE", SETTING_TEXT, "0.5", 0, 0, NULL, 0, G_CHAT,
+     "cosine a passage found by its vector needs to reach the model (with LINEBOT_EMBED_MODEL)"},
 
     /* Images and other content (issue 13) */
     {"LINEBOT_MAX_CONTENT_MB", SETTING_INT, "10", 1, 100, NULL, 0, G_MEDIA,
