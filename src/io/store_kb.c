@@ -8,7 +8,12 @@
  * generation, kb_switch makes that generation the document's current one
  * (fenced: a concurrent put of the same document makes it fail), and the
  * old generation's chunks are deleted in batches. Searches join chunks to
- * their document's current generation, so they see one version whole. */
+ * their document's current generation, so they see one version whole.
+ *
+ * Vectors (issue 12): a put with `embed` embeds once it knows the document
+ * changed, before the first chunk is written and outside any transaction;
+ * each batch's vectors follow its chunks (found by position, invisible
+ * until the switch like them), and go with them when they are dropped. */
 #include "io/store_backend.h"
 
 #include <stdlib.h>
