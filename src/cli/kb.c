@@ -304,6 +304,11 @@ static void on_batch(void *arg, size_t written)
              kb_embed_progress(r->embedder));
 }
 
+static void on_embedded(void *arg)
+{
+    on_batch(arg, 0);
+}
+
 static const char *status_name(enum kb_put_status s)
 {
     return s == KB_ADDED ? "added" : s == KB_REPLACED ? "replaced" : "unchanged";
@@ -769,6 +774,8 @@ int cli_kb(int argc, char **argv, char *const *env)
         store_close(st);
         goto out;
     }
+    if (!is_reembed)
+        kb_embed_on_progress(r.embedder, on_embedded, &r);
     if (is_reembed) {
         rc = kb_embed_reembed(r.embedder, progress_on);
     } else if (is_add) {

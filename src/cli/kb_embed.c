@@ -27,6 +27,9 @@ struct kb_embedder {
     const char *kb;
     size_t dims;               /* of this run's first answer; every later one must match */
     size_t done, total;        /* embeddings, for the progress line */
+    bool claimed;              /* the knowledge base's model is ours */
+    void (*show)(void *arg);   /* redraws the progress line (may be NULL) */
+    void *show_arg;
     /* The put being prepared. */
     struct kb_put *put;
     struct kb_chunk_row *rows;
@@ -64,9 +67,11 @@ int kb_embed_open(struct store *st, const char *kb, char *const *env, bool reemb
         return -1;
     }
     if (!reembed) {
+        /* Only read here: the claim is made by the first document embedded,
+         * so a run that adds nothing creates no knowledge base. */
         char *held = NULL;
         int64_t version = 0;
-        if (store_kb_vec_model(st, kb, cfg.embed_model, false, clock_now_ms(), &held, &version) != 0) {
+        if (store_kb_vec_model(st, kb, NULL, false, 0, &held, &version) != 0) {
             say("cannot read the knowledge base's embeddings model: %s", store_last_error(st));
             config_free(&cfg);
             *status = 1;
@@ -115,6 +120,36 @@ static void on_embedded(void *arg, size_t done)
 {
     struct kb_embedder *e = arg;
     e->done = e->total - e->n + done;
+    if (e->show)
+        e->show(e->show_arg);
+}
+
+void kb_embed_on_progress(struct kb_embedder *e, void (*show)(void *arg), void *arg)
+{
+    if (!e)
+        return;
+    e->show = show;
+    e->show_arg = arg;
+}
+
+/* Claims the knowledge base's model for LINEBOT_EMBED_MODEL (once a run). */
+static int claim(struct kb_embedder *e, char *err, size_t errlen)
+{
+    if (e->claimed)
+        return 0;
+    char *held = NULL;
+    int64_t version = 0;
+    if (store_kb_vec_model(e->st, e->kb, e->target.model, false, clock_now_ms(), &held, &version) != 0) {
+        snprintf(err, errlen, "%s", store_last_error(e->st));
+        return -1;
+    }
+    int rc = held && strcmp(held, e->target.model) == 0 ? 0 : -1;
+    if (rc != 0)
+        snprintf(err, errlen, "knowledge base %s holds embeddings of %s now: run `linebot kb reembed --kb %s`",
+                 e->kb, held ? held : "another model", e->kb);
+    free(held);
+    e->claimed = rc == 0;
+    return rc;
 }
 
 /* Embeds texts[0..n) into e->vecs (n x e->dims int8): 0, or -1 with `err`. */
@@ -152,6 +187,8 @@ static void texts_free(char **texts, size_t n)
 static int embed_put(void *arg, char *err, size_t errlen)
 {
     struct kb_embedder *e = arg;
+    if (claim(e, err, errlen) != 0)
+        return -1;
     const char **headings = xcalloc(e->n + 1, sizeof *headings), **bodies = xcalloc(e->n + 1, sizeof *bodies);
     for (size_t i = 0; i < e->n; i++) {
         headings[i] = e->rows[i].heading;

@@ -23,7 +23,8 @@ struct kb_embedder;
 
 /* Reads the embeddings settings from `env`. Unset model: 0 with *out NULL
  * (for reembed: -1, it needs one). For add and sync (`reembed` false) the
- * knowledge base's model is claimed; another one held: -1. On -1, one line
+ * knowledge base's model is checked (and claimed by the first document
+ * embedded); another one held: -1. On -1, one line
  * is printed to stderr and *status is the exit status. */
 int kb_embed_open(struct store *st, const char *kb, char *const *env, bool reembed, struct kb_embedder **out,
                   int *status);
@@ -33,6 +34,9 @@ void kb_embed_close(struct kb_embedder *e); /* NULL: nothing */
  * changed; kb_embed_done after the put frees what that made. NULL e: no-op. */
 void kb_embed_prepare(struct kb_embedder *e, struct kb_put *put, struct kb_chunk_row *rows, size_t n);
 void kb_embed_done(struct kb_embedder *e);
+
+/* `show(arg)` is called as embeddings come in, to redraw the progress line. */
+void kb_embed_on_progress(struct kb_embedder *e, void (*show)(void *arg), void *arg);
 
 /* ", embeddings D/T" for the progress line, or "" (static storage). */
 const char *kb_embed_progress(const struct kb_embedder *e);
