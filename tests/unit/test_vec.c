@@ -81,11 +81,53 @@ static void test_cosine_and_top(void **state)
     assert_int_equal(top[1].id, 7);
     assert_int_equal(top[2].id, 9);
     assert_int_equal(top[3].id, 3);
-    assert_float_equal(top[0].cosine, 2 / sqrt(4.25), 1e-6);
-    assert_float_equal(top[2].cosine, 2.5 / (sqrt(4.25) * sqrt(2)), 1e-6);
-    assert_float_equal(top[3].cosine, 0.5 / sqrt(4.25), 1e-6);
+    /* The query is made int8 as well: cosines within a few thousandths. */
+    assert_float_equal(top[0].cosine, 2 / sqrt(4.25), 3e-3);
+    assert_float_equal(top[2].cosine, 2.5 / (sqrt(4.25) * sqrt(2)), 3e-3);
+    assert_float_equal(top[3].cosine, 0.5 / sqrt(4.25), 3e-3);
     assert_int_equal(vec_matrix_top(&m, (float[3]){0, 0, 0}, 4, top), 0);
     assert_int_equal(vec_matrix_top(&m, (float[3]){1, 0, 0}, 0, top), 0);
+    vec_matrix_free(&m);
+}
+
+/* On 500 pseudo-random 256-dimension rows, the top 5 are the exact float
+ * ranking's best rows, within the int8 error. */
+static void test_top_agrees_with_float(void **state)
+{
+    (void)state;
+    enum { N = 500, D = 256 };
+    static int8_t rows[N][D];
+    float q[D], row[D];
+    uint32_t x = 99;
+    struct vec_matrix m;
+    vec_matrix_init(&m, D);
+    for (size_t i = 0; i < N; i++) {
+        for (size_t d = 0; d < D; d++) {
+            x = x * 1103515245u + 12345u;
+            rows[i][d] = (int8_t)((int)(x >> 16) % 255 - 127);
+        }
+        vec_matrix_add(&m, (int64_t)i, rows[i]);
+    }
+    for (size_t d = 0; d < D; d++) { /* close to row 42, with noise */
+        x = x * 1103515245u + 12345u;
+        q[d] = (float)rows[42][d] / 127.0f + (float)((int)(x >> 16) % 1001 - 500) / 500.0f;
+    }
+    struct vec_hit top[5];
+    assert_int_equal(vec_matrix_top(&m, q, 5, top), 5);
+    assert_int_equal(top[0].id, 42);
+    double exact[N];
+    for (size_t i = 0; i < N; i++) {
+        for (size_t d = 0; d < D; d++)
+            row[d] = rows[i][d];
+        exact[i] = vec_cosine(q, row, D);
+    }
+    for (size_t j = 0; j < 5; j++) {
+        assert_float_equal(top[j].cosine, exact[top[j].id], 0.01);
+        size_t better_rows = 0; /* rows clearly better than the j-th hit: at most j */
+        for (size_t i = 0; i < N; i++)
+            better_rows += exact[i] > exact[top[j].id] + 0.02;
+        assert_true(better_rows <= j);
+    }
     vec_matrix_free(&m);
 }
 
@@ -240,7 +282,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize_round_trip), cmocka_unit_test(test_cosine_and_top),
-        cmocka_unit_test(test_rrf_hand_worked),     cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_top_agrees_with_float), cmocka_unit_test(test_rrf_hand_worked),
+        cmocka_unit_test(test_batches),
         cmocka_unit_test(test_hostile_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
