@@ -748,7 +748,8 @@ int64_t store_kb_vec_load(struct store *st, const char *kb, const char *model,
 /* Chunks of `kb` a search sees, as hits with score 0: with `ids`, those of
  * them (in `ids`' order; ids not found are left out); without, up to
  * `limit` with an id above `after_id`, by id (for reembed's pages). One
- * read. Returns 0 with *hits (free with kb_hits_free), or -1. */
+ * read. Returns 0 with *hits (NULL when *n is 0; free with kb_hits_free),
+ * or -1. */
 int store_kb_chunks(struct store *st, const char *kb, const int64_t *ids, size_t n_ids, int64_t after_id,
                     int limit, struct kb_hit **hits, size_t *n);
 

@@ -354,6 +354,10 @@ int store_kb_chunks(struct store *st, const char *kb, const int64_t *ids, size_t
                 break;
             }
     kb_hits_free(found, count);
+    if (kept == 0) {
+        free(ordered);
+        ordered = NULL;
+    }
     *hits = ordered;
     *n = kept;
     return 0;
