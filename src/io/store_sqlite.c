@@ -54,6 +54,7 @@
 
 #include "core/alloc.h"
 #include "core/memory.h"
+#include "core/vec.h"
 #include "io/clock.h"
 
 #include <sqlite3.h>
@@ -3144,7 +3145,7 @@ static int64_t sq_kb_vec_load(struct store *st, const char *kb, const char *mode
         int dims = sqlite3_column_int(s, 1);
         const void *blob = sqlite3_column_blob(s, 2);
         /* A row whose bytes are not its dimension is skipped, not believed. */
-        if (!blob || dims <= 0 || sqlite3_column_bytes(s, 2) != dims)
+        if (!blob || dims <= 0 || dims > VEC_DIMS_MAX || sqlite3_column_bytes(s, 2) != dims)
             continue;
         row(arg, sqlite3_column_int64(s, 0), dims, blob);
         count++;
