@@ -524,6 +524,102 @@ static size_t model_secrets(const struct config *cfg, struct redact_secret *out,
     return n;
 }
 
+/* The model provider, its base URL, model and key (before the catalogue). */
+static void get_llm(struct loader *l, struct config *cfg)
+{
+    /* LLM provider, then what depends on it. */
+    const struct provider_preset *preset = &presets[0];
+    const char *pname = env_nonempty(l->env, "LLM_PROVIDER");
+    if (pname) {
+        preset = NULL;
+        for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+            if (strcasecmp(pname, presets[i].name) == 0)
+                preset = &presets[i];
+        if (!preset) {
+            fail(l, "LLM_PROVIDER", "must be one of openai, dashscope, dashscope-cn, dashscope-us, ollama, custom");
+            preset = &presets[0];
+        }
+    }
+    cfg->provider = preset->provider;
+    cfg->llm_base_url = get_url_or(l, "LLM_BASE_URL", preset->base_url);
+    if (!cfg->llm_base_url && !l->failed)
+        fail(l, "LLM_BASE_URL", "is required when LLM_PROVIDER=custom");
+    const char *model = env_nonempty(l->env, "LLM_MODEL");
+    if (!model)
+        model = preset->model;
+    if (!model && !l->failed)
+        fail(l, "LLM_MODEL", "is required when LLM_PROVIDER=custom");
+    cfg->llm_model = dup_str(model);
+
+    const char *key_names[] = {"LLM_API_KEY",
+                               preset->key_env                           ? preset->key_env
+                               : preset->provider == LLM_PROVIDER_CUSTOM ? "OPENAI_API_KEY"
+                                                                         : NULL,
+                               NULL};
+    char *key = first_credential(l->env, key_names);
+    if (!key && preset->provider != LLM_PROVIDER_OLLAMA && preset->provider != LLM_PROVIDER_CUSTOM &&
+        !env_nonempty(l->env, "LINEBOT_MODELS")) { /* a catalogue names each model's key (load_models) */
+        if (preset->key_env && strcmp(preset->key_env, "DASHSCOPE_API_KEY") == 0)
+            fail(l, "LLM_API_KEY", "is not set (or DASHSCOPE_API_KEY): the model provider needs an API key");
+        else
+            fail(l, "LLM_API_KEY", "is not set (or OPENAI_API_KEY): the model provider needs an API key");
+    }
+    cfg->llm_api_key = key ? key : dup_str("");
+}
+
+/* The knowledge base's embeddings (issue 12): LINEBOT_EMBED_MODEL, at
+ * LINEBOT_EMBED_BASE_URL with the key in the variable
+ * LINEBOT_EMBED_API_KEY_ENV names, else at the default model's base URL
+ * with its key. Unset model: none of it is read. */
+static void get_embed(struct loader *l, struct config *cfg)
+{
+    const char *model = env_nonempty(l->env, "LINEBOT_EMBED_MODEL");
+    if (!model)
+        return;
+    cfg->embed_model = dup_str(model);
+    char *min_cosine = get_str(l, "LINEBOT_KB_MIN_COSINE"), *end = NULL;
+    cfg->kb_min_cosine = strtod(min_cosine, &end);
+    if (end == min_cosine || *end || !(cfg->kb_min_cosine >= -1 && cfg->kb_min_cosine <= 1))
+        fail(l, "LINEBOT_KB_MIN_COSINE", "must be a number from -1 to 1");
+    free(min_cosine);
+    cfg->embed_base_url = get_url_or(l, "LINEBOT_EMBED_BASE_URL", cfg->llm_base_url);
+    if (!cfg->embed_base_url && !l->failed)
+        fail(l, "LINEBOT_EMBED_BASE_URL", "is required: the model provider has no base URL");
+    const char *key_env = env_nonempty(l->env, "LINEBOT_EMBED_API_KEY_ENV");
+    if (!key_env) {
+        cfg->embed_api_key = dup_str(cfg->llm_api_key);
+        return;
+    }
+    const char *v = settings_env_get(l->env, key_env); /* any name: not a row of the table */
+    bool changed;
+    cfg->embed_api_key = v ? settings_trim_credential(v, &changed) : NULL;
+    if ((!cfg->embed_api_key || !cfg->embed_api_key[0]) && !l->failed)
+        fail(l, "LINEBOT_EMBED_API_KEY_ENV", "names a variable that is not set");
+}
+
+int config_load_embed(struct config *cfg, char *const *env, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    struct loader l = {.env = env, .err = err, .errlen = errlen, .failed = 0};
+    if (errlen)
+        err[0] = '\0';
+    get_db(cfg, env);
+    cfg->ca_file = opt_str(&l, env, "SSL_CERT_FILE");
+    if (env_nonempty(env, "LINEBOT_EMBED_MODEL")) {
+        /* The model's settings give the defaults; both set, they are not needed. */
+        if (!env_nonempty(env, "LINEBOT_EMBED_BASE_URL") || !env_nonempty(env, "LINEBOT_EMBED_API_KEY_ENV")) {
+            get_llm(&l, cfg);
+            load_models(&l, cfg);
+        }
+        get_embed(&l, cfg);
+    }
+    if (l.failed) {
+        config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
 int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -555,44 +651,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->line_data_api_base = get_url(&l, "LINE_DATA_API_BASE_URL");
     cfg->push_fallback = get_bool(&l, "LINEBOT_PUSH_FALLBACK");
 
-    /* LLM provider, then what depends on it. */
-    const struct provider_preset *preset = &presets[0];
-    const char *pname = env_nonempty(env, "LLM_PROVIDER");
-    if (pname) {
-        preset = NULL;
-        for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-            if (strcasecmp(pname, presets[i].name) == 0)
-                preset = &presets[i];
-        if (!preset) {
-            fail(&l, "LLM_PROVIDER", "must be one of openai, dashscope, dashscope-cn, dashscope-us, ollama, custom");
-            preset = &presets[0];
-        }
-    }
-    cfg->provider = preset->provider;
-    cfg->llm_base_url = get_url_or(&l, "LLM_BASE_URL", preset->base_url);
-    if (!cfg->llm_base_url && !l.failed)
-        fail(&l, "LLM_BASE_URL", "is required when LLM_PROVIDER=custom");
-    const char *model = env_nonempty(env, "LLM_MODEL");
-    if (!model)
-        model = preset->model;
-    if (!model && !l.failed)
-        fail(&l, "LLM_MODEL", "is required when LLM_PROVIDER=custom");
-    cfg->llm_model = dup_str(model);
-
-    const char *key_names[] = {"LLM_API_KEY",
-                               preset->key_env                           ? preset->key_env
-                               : preset->provider == LLM_PROVIDER_CUSTOM ? "OPENAI_API_KEY"
-                                                                         : NULL,
-                               NULL};
-    char *key = first_credential(env, key_names);
-    if (!key && preset->provider != LLM_PROVIDER_OLLAMA && preset->provider != LLM_PROVIDER_CUSTOM &&
-        !env_nonempty(env, "LINEBOT_MODELS")) { /* a catalogue names each model's key (load_models) */
-        if (preset->key_env && strcmp(preset->key_env, "DASHSCOPE_API_KEY") == 0)
-            fail(&l, "LLM_API_KEY", "is not set (or DASHSCOPE_API_KEY): the model provider needs an API key");
-        else
-            fail(&l, "LLM_API_KEY", "is not set (or OPENAI_API_KEY): the model provider needs an API key");
-    }
-    cfg->llm_api_key = key ? key : dup_str("");
+    get_llm(&l, cfg);
 
     const char *prompt = env_nonempty(env, "LLM_SYSTEM_PROMPT");
     cfg->system_prompt = dup_str(prompt ? prompt : chat_default_system_prompt);
@@ -601,6 +660,7 @@ int config_load(struct config *cfg, char *const *env, char *err, size_t errlen)
     cfg->llm_max_tokens = get_int(&l, "LINEBOT_MAX_TOKENS");
     cfg->reasoning_effort = get_reasoning_effort(&l);
     load_models(&l, cfg);
+    get_embed(&l, cfg);
     load_personas(&l, cfg);
     load_content(&l, cfg);
     load_voice(&l, cfg);
@@ -745,7 +805,7 @@ int config_load_line(struct config *cfg, char *const *env, char *err, size_t err
 }
 
 /* Every setting that holds a credential, set or not, with its value. */
-#define SECRET_SETTINGS 11
+#define SECRET_SETTINGS 12
 static void secret_settings(const struct config *cfg, struct redact_secret all[SECRET_SETTINGS])
 {
     const struct redact_secret list[SECRET_SETTINGS] = {
@@ -760,6 +820,7 @@ static void secret_settings(const struct config *cfg, struct redact_secret all[S
         {"ALIBABA_CLOUD_SECURITY_TOKEN", cfg->alibaba_security_token},
         {"LINEBOT_DB password", cfg->db_password},
         {"LINEBOT_DB password", cfg->db_password_url},
+        {"LINEBOT_EMBED_API_KEY_ENV's variable", cfg->embed_api_key},
     };
     memcpy(all, list, sizeof list);
 }
@@ -812,7 +873,7 @@ void config_free(struct config *cfg)
         &cfg->line_data_api_base, &cfg->llm_base_url, &cfg->llm_api_key, &cfg->llm_model,
         &cfg->system_prompt, &cfg->db, &cfg->trigger, &cfg->greeting, &cfg->media_text,
         &cfg->error_text, &cfg->slow_down_text, &cfg->help_text, &cfg->reset_text, &cfg->truncated_text,
-        &cfg->kb_sources_label, &cfg->kb_unknown_text,
+        &cfg->kb_sources_label, &cfg->kb_unknown_text, &cfg->embed_model, &cfg->embed_base_url, &cfg->embed_api_key,
         &cfg->failpoint, &cfg->lambda_runtime_api,
         &cfg->function_name, &cfg->region, &cfg->aws_access_key_id, &cfg->aws_secret_access_key,
         &cfg->aws_session_token, &cfg->lambda_endpoint, &cfg->fc_account_id, &cfg->fc_endpoint,

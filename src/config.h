@@ -113,6 +113,10 @@ struct config {
     double kb_min_score;        /* LINEBOT_KB_MIN_SCORE, default 0: any match */
     bool kb_strict;             /* LINEBOT_KB_STRICT */
     char *kb_unknown_text;      /* LINEBOT_KB_UNKNOWN_TEXT */
+    char *embed_model;          /* LINEBOT_EMBED_MODEL; NULL: lexical search only */
+    char *embed_base_url;       /* LINEBOT_EMBED_BASE_URL, else the default model's base URL */
+    char *embed_api_key;        /* the variable LINEBOT_EMBED_API_KEY_ENV names, else the model's key */
+    double kb_min_cosine;       /* LINEBOT_KB_MIN_COSINE, default 0.5 */
 
     /* Serverless */
     enum platform platform;
@@ -201,6 +205,10 @@ int config_load_line(struct config *cfg, char *const *env, char *err, size_t err
 /* Only the store (`linebot admin`, `linebot kb`): LINEBOT_DB with its
  * default, and SSL_CERT_FILE; the other fields stay zero. Same contract as config_load (nothing can fail yet). */
 int config_load_store(struct config *cfg, char *const *env, char *err, size_t errlen);
+/* `linebot kb`: the store, and with LINEBOT_EMBED_MODEL set the embeddings
+ * settings (with the model settings their defaults come from); the other
+ * fields stay zero. Same contract as config_load. */
+int config_load_embed(struct config *cfg, char *const *env, char *err, size_t errlen);
 
 /* The configured secrets, named by their settings, for masking in logs
  * (obs/log.c): the channel secret and access token, the model key, the

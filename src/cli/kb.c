@@ -9,6 +9,7 @@
  *   search [--kb NAME] [-k N] QUERY
  *   bind NAME CHAT_ID, unbind CHAT_ID
  *   eval [--kb NAME] [-k N] FILE   recall@k and MRR, in its own module (kb_eval.c)
+ *   reembed [--kb NAME]            embed every passage again (kb_embed.c)
  *
  * A document is read here (the file, its SHA-256), then made pure data by
  * core/: kb_html.c or kb_chunk.c read its structure, kb_chunk.c cuts it,
@@ -20,7 +21,9 @@
  * `id status chunks path` (status added, replaced, unchanged or removed);
  * each problem is one line on stderr, and the documents that did work stay
  * added. On a terminal (stderr), add and sync show their progress on one
- * line that updates itself; piped, only the result lines are written. */
+ * line that updates itself; piped, only the result lines are written. With
+ * LINEBOT_EMBED_MODEL set, each changed document's chunks are embedded
+ * (cli/kb_embed.c) before they are written. */
 #include "cli/kb.h"
 
 #include <dirent.h>
@@ -39,6 +42,7 @@
 
 #include "cli/cli_store.h"
 #include "cli/kb_eval.h"
+#include "cli/kb_embed.h"
 #include "cli/term_text.h"
 #include "core/alloc.h"
 #include "core/kb_chunk.h"
@@ -73,6 +77,7 @@ const char cli_kb_usage[] =
     "  bind NAME CHAT_ID                the chat (a user, group or room id) uses knowledge base NAME\n"
     "  unbind CHAT_ID                   the chat uses `default` again (when it exists)\n"
     "  eval [--kb NAME] [-k N] FILE     recall@k and MRR of the search over questions (JSON Lines)\n"
+    "  reembed [--kb NAME]              embed every passage again with LINEBOT_EMBED_MODEL\n"
     "\n"
     "--kb NAME picks the knowledge base (default: `default`; names starting with chat: are\n"
     "reserved). `linebot kb COMMAND --help` tells more about one command.\n";
@@ -104,6 +109,7 @@ static const struct {
              "The chat (a user id U..., a group C... or a room R...) answers from knowledge base NAME.\n"},
     {"unbind", "a CHAT_ID", "Usage: linebot kb unbind CHAT_ID\n\n"
                "The chat answers from knowledge base `default` again, when it exists.\n"},
+    {"reembed", "nothing", KB_EMBED_REEMBED_HELP},
 };
 
 /* ---- output ---- */
@@ -315,12 +321,19 @@ struct run {
     size_t chunks_done;
     size_t batch_base; /* chunks_done before the current document */
     int failures;
+    struct kb_embedder *embedder; /* NULL: LINEBOT_EMBED_MODEL is unset */
 };
 
 static void on_batch(void *arg, size_t written)
 {
     struct run *r = arg;
-    progress("kb: files %zu/%zu, chunks %zu", r->files_done, r->files_total, r->batch_base + written);
+    progress("kb: files %zu/%zu, chunks %zu%s", r->files_done, r->files_total, r->batch_base + written,
+             kb_embed_progress(r->embedder));
+}
+
+static void on_embedded(void *arg)
+{
+    on_batch(arg, 0);
 }
 
 static const char *status_name(enum kb_put_status s)
@@ -399,6 +412,7 @@ static void add_file(struct run *r, const char *real, const char *shown)
         .kb = r->kb, .path = real, .title = prep.title, .content_hash = hash, .bytes = (int64_t)len,
         .chunks = prep.rows, .n_chunks = prep.pieces.n, .progress = on_batch, .progress_arg = r,
     };
+    kb_embed_prepare(r->embedder, &put, prep.rows, prep.pieces.n);
     int64_t id = 0;
     enum kb_put_status status;
     r->batch_base = r->chunks_done;
@@ -412,7 +426,9 @@ static void add_file(struct run *r, const char *real, const char *shown)
         r->chunks_done += prep.pieces.n;
     }
     r->files_done++;
-    progress("kb: files %zu/%zu, chunks %zu", r->files_done, r->files_total, r->chunks_done);
+    progress("kb: files %zu/%zu, chunks %zu%s", r->files_done, r->files_total, r->chunks_done,
+             kb_embed_progress(r->embedder));
+    kb_embed_done(r->embedder);
     prepared_free(&prep);
     free(data);
 }
@@ -786,7 +802,7 @@ int cli_kb(int argc, char **argv, char *const *env)
 
     bool is_add = strcmp(cmd, "add") == 0, is_sync = strcmp(cmd, "sync") == 0;
     bool is_search = strcmp(cmd, "search") == 0, is_bind = strcmp(cmd, "bind") == 0;
-    int want = is_add ? -1 : strcmp(cmd, "list") == 0 ? 0 : is_bind ? 2 : 1;
+    int want = is_add ? -1 : strcmp(cmd, "list") == 0 || strcmp(cmd, "reembed") == 0 ? 0 : is_bind ? 2 : 1;
     int rc = 2;
     if ((want < 0 && n_words == 0) || n_words < want) {
         rc = usage_error(help, "%s needs %s", cmd, needs);
@@ -809,13 +825,22 @@ int cli_kb(int argc, char **argv, char *const *env)
         goto out;
     }
 
+    bool is_reembed = strcmp(cmd, "reembed") == 0;
     bool writes = is_add || is_sync || is_bind;
     struct store *st = cli_store_open("kb", env, writes, &rc);
     if (!st)
         goto out;
     progress_on = isatty(STDERR_FILENO) == 1;
     struct run r = {.st = st, .kb = kb, .env = env};
-    if (is_add) {
+    if ((is_add || is_sync || is_reembed) && kb_embed_open(st, kb, env, is_reembed, &r.embedder, &rc) != 0) {
+        store_close(st);
+        goto out;
+    }
+    if (!is_reembed)
+        kb_embed_on_progress(r.embedder, on_embedded, &r);
+    if (is_reembed) {
+        rc = kb_embed_reembed(r.embedder, progress_on);
+    } else if (is_add) {
         rc = cmd_add(&r, words, n_words);
     } else if (is_sync) {
         rc = cmd_sync(&r, words[0]);
@@ -841,6 +866,7 @@ int cli_kb(int argc, char **argv, char *const *env)
     } else {
         rc = cmd_unbind(&r, chat_id);
     }
+    kb_embed_close(r.embedder);
     store_close(st);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "linebot kb: could not write the output\n");

@@ -130,6 +130,15 @@ static const struct setting table[] = {
      "no passage reaches LINEBOT_KB_MIN_SCORE: send LINEBOT_KB_UNKNOWN_TEXT, no model call"},
     {"LINEBOT_KB_UNKNOWN_TEXT", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_CHAT,
      "the strict mode's answer, in every language (default: built in)"},
+    /* The knowledge base's vectors (issue 12). */
+    {"LINEBOT_EMBED_MODEL", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_CHAT,
+     "embeddings model for the knowledge base (e.g. text-embedding-3-small); unset: lexical search only"},
+    {"LINEBOT_EMBED_BASE_URL", SETTING_URL, NULL, 0, 0, NULL, 0, G_CHAT,
+     "OpenAI-compatible base URL of the embeddings; default: the default model's"},
+    {"LINEBOT_EMBED_API_KEY_ENV", SETTING_TEXT, NULL, 0, 0, NULL, 0, G_CHAT,
+     "the variable that holds the embeddings key; default: the default model's key"},
+    {"LINEBOT_KB_MIN_COSINE", SETTING_TEXT, "0.5", 0, 0, NULL, 0, G_CHAT,
+     "cosine a passage found by its vector needs to reach the model (with LINEBOT_EMBED_MODEL)"},
 
     /* Images and other content (issue 13) */
     {"LINEBOT_MAX_CONTENT_MB", SETTING_INT, "10", 1, 100, NULL, 0, G_MEDIA,

@@ -621,6 +621,8 @@ struct kb_chunk_row {
     const char *heading;   /* "" when none */
     const char *body;
     const char *terms;     /* core/kb_terms.h's terms, joined by single spaces */
+    const int8_t *vec;     /* its embedding (core/vec.h's int8, kb_put.embed_dims long), or NULL */
+    float vec_scale;
 };
 
 enum kb_put_status { KB_ADDED, KB_REPLACED, KB_UNCHANGED };
@@ -636,6 +638,15 @@ struct kb_put {
     /* Called after each batch with the chunks written so far (may be NULL). */
     void (*progress)(void *arg, size_t written);
     void *progress_arg;
+    /* Vectors (issue 12; NULL: none). When the document changed, `embed` is
+     * called once, before its chunks are written and outside any
+     * transaction, to fill the rows' vec (through the caller's own pointer
+     * to them); 0, or -1 with a one-line reason in `err` (nothing written).
+     * The vectors are stored as embed_model's. */
+    int (*embed)(void *arg, char *err, size_t errlen);
+    void *embed_arg;
+    const char *embed_model;
+    int embed_dims;               /* read after `embed` returns: the callback may set it */
 };
 
 /* Adds or replaces a document (see above). Returns 0 with *doc_id and
@@ -697,5 +708,49 @@ int store_kb_search(struct store *st, const char *kb, const char *const *terms, 
 int store_kb_bind(struct store *st, const char *chat_id, const char *kb, int64_t now_ms);
 int store_kb_unbind(struct store *st, const char *chat_id);
 int store_kb_of_chat(struct store *st, const char *chat_id, char **kb);
+
+/* ==== The knowledge base's vectors (issue 12) ====
+ * A chunk's embedding is stored beside it (int8 with its scale, see
+ * core/vec.h) with its model's name and dimension, and goes with the chunk.
+ * A knowledge base has one embeddings model: the first put with vectors
+ * claims it, and only vectors of that model are loaded, so models never
+ * mix; a new model takes `linebot kb reembed`, which resets the claim and
+ * rewrites every vector. Its `version` grows with every write of vectors,
+ * so that a bot holding them in memory knows when to read them again. */
+
+/* The model of `kb` (*model malloc'd, NULL: none yet) and its version. With
+ * `claim`: the model is set to `claim` when there is none, or always with
+ * `reset` (the knowledge base is created if need be); *model is then the
+ * model now stored, which differs from `claim` when another one held it.
+ * One transaction. Returns 0, or -1. */
+int store_kb_vec_model(struct store *st, const char *kb, const char *claim, bool reset, int64_t now_ms,
+                       char **model, int64_t *version);
+
+struct kb_vec_row {
+    int64_t chunk_id;     /* 0: the chunk at `position` of generation `generation` of `doc_id` */
+    int64_t doc_id;
+    int generation;
+    int position;
+    int dims;
+    float scale;
+    const int8_t *vec;
+};
+/* Writes (or replaces) the vectors of chunks of `kb` as `model`'s, in
+ * transactions of KB_BATCH; chunks gone meanwhile are skipped. 0 or -1. */
+int store_kb_vec_put(struct store *st, const char *kb, const char *model, const struct kb_vec_row *rows, size_t n);
+
+/* Calls `row` for each vector of `model` of the chunks a search of `kb`
+ * sees (the current generation of each document), in chunk order; `vec`
+ * is valid during the call. One read. Returns how many, or -1. */
+int64_t store_kb_vec_load(struct store *st, const char *kb, const char *model,
+                          void (*row)(void *arg, int64_t chunk_id, int dims, const int8_t *vec), void *arg);
+
+/* Chunks of `kb` a search sees, as hits with score 0: with `ids`, those of
+ * them (in `ids`' order; ids not found are left out); without, up to
+ * `limit` with an id above `after_id`, by id (for reembed's pages). One
+ * read. Returns 0 with *hits (NULL when *n is 0; free with kb_hits_free),
+ * or -1. */
+int store_kb_chunks(struct store *st, const char *kb, const int64_t *ids, size_t n_ids, int64_t after_id,
+                    int limit, struct kb_hit **hits, size_t *n);
 
 #endif

@@ -157,6 +157,16 @@ struct store_backend_ops {
     int (*kb_bind)(struct store *st, const char *chat_id, const char *kb, int64_t now_ms);
     int (*kb_unbind)(struct store *st, const char *chat_id);
     int (*kb_of_chat)(struct store *st, const char *chat_id, char **kb);
+    /* The knowledge base's vectors (store.h). kb_vec_put: one transaction
+     * for rows[0..n), the model's version bumped. kb_chunks: the ids as
+     * given (any order back; store_kb.c orders them). */
+    int (*kb_vec_model)(struct store *st, const char *kb, const char *claim, bool reset, int64_t now_ms,
+                        char **model, int64_t *version);
+    int (*kb_vec_put)(struct store *st, const char *kb, const char *model, const struct kb_vec_row *rows, size_t n);
+    int64_t (*kb_vec_load)(struct store *st, const char *kb, const char *model,
+                           void (*row)(void *arg, int64_t chunk_id, int dims, const int8_t *vec), void *arg);
+    int (*kb_chunks)(struct store *st, const char *kb, const int64_t *ids, size_t n_ids, int64_t after_id,
+                     int limit, struct kb_hit **hits, size_t *n);
 };
 
 /* The handle behind store.h's opaque `struct store`. */

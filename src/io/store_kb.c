@@ -8,13 +8,19 @@
  * generation, kb_switch makes that generation the document's current one
  * (fenced: a concurrent put of the same document makes it fail), and the
  * old generation's chunks are deleted in batches. Searches join chunks to
- * their document's current generation, so they see one version whole. */
+ * their document's current generation, so they see one version whole.
+ *
+ * Vectors (issue 12): a put with `embed` embeds once it knows the document
+ * changed, before the first chunk is written and outside any transaction;
+ * each batch's vectors follow its chunks (found by position, invisible
+ * until the switch like them), and go with them when they are dropped. */
 #include "io/store_backend.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/vec.h"
 
 #define DROP_BATCH 256 /* chunks deleted per transaction */
 
@@ -55,6 +61,21 @@ static int drop_chunks(struct store *st, int64_t doc_id, int keep)
     return 0;
 }
 
+/* The vectors of a batch of a put's chunks, found by their position. */
+static int put_vectors(struct store *st, const struct kb_put *put, int64_t doc_id, int generation,
+                       const struct kb_chunk_row *rows, size_t n)
+{
+    if (!put->embed_model)
+        return 0;
+    struct kb_vec_row vecs[KB_BATCH];
+    size_t count = 0;
+    for (size_t i = 0; i < n && count < KB_BATCH; i++)
+        if (rows[i].vec)
+            vecs[count++] = (struct kb_vec_row){0, doc_id, generation, rows[i].position, put->embed_dims,
+                                                rows[i].vec_scale, rows[i].vec};
+    return count ? store_kb_vec_put(st, put->kb, put->embed_model, vecs, count) : 0;
+}
+
 int store_kb_put(struct store *st, const struct kb_put *put, int64_t now_ms, int64_t *doc_id,
                  enum kb_put_status *status)
 {
@@ -86,11 +107,19 @@ int store_kb_put(struct store *st, const struct kb_put *put, int64_t now_ms, int
     }
     *status = live ? KB_REPLACED : KB_ADDED;
     int next = generation + 1;
+    if (put->embed) {
+        char why[256] = "";
+        if (put->embed(put->embed_arg, why, sizeof why) != 0) {
+            store_invalid(st, "%s", why[0] ? why : "the embeddings failed");
+            return -1;
+        }
+    }
     if (drop_chunks(st, *doc_id, generation) != 0)
         return -1;
     for (size_t at = 0; at < put->n_chunks; at += KB_BATCH) {
         size_t n = put->n_chunks - at < KB_BATCH ? put->n_chunks - at : KB_BATCH;
-        if (st->ops->kb_chunks_add(st, *doc_id, next, put->chunks + at, n) != 0)
+        if (st->ops->kb_chunks_add(st, *doc_id, next, put->chunks + at, n) != 0 ||
+            put_vectors(st, put, *doc_id, next, put->chunks + at, n) != 0)
             return -1;
         if (put->progress)
             put->progress(put->progress_arg, at + n);
@@ -231,4 +260,105 @@ void kb_hits_free(struct kb_hit *hits, size_t n)
         free(hits[i].body);
     }
     free(hits);
+}
+
+/* ---- vectors (issue 12) ---- */
+
+int store_kb_vec_model(struct store *st, const char *kb, const char *claim, bool reset, int64_t now_ms,
+                       char **model, int64_t *version)
+{
+    if (model)
+        *model = NULL;
+    if (version)
+        *version = 0;
+    if (!st)
+        return -1;
+    if (!model || !version)
+        return kb_missing(st, "kb vec model", "model");
+    if (check_kb(st, "kb vec model", kb) != 0)
+        return -1;
+    if (claim && !*claim)
+        return kb_missing(st, "kb vec model", "the model's name");
+    return st->ops->kb_vec_model(st, kb, claim, reset, now_ms, model, version);
+}
+
+static bool vec_row_ok(const struct kb_vec_row *r)
+{
+    return r->vec && r->dims > 0 && r->dims <= VEC_DIMS_MAX && (r->chunk_id > 0 || r->doc_id > 0);
+}
+
+int store_kb_vec_put(struct store *st, const char *kb, const char *model, const struct kb_vec_row *rows, size_t n)
+{
+    if (!st)
+        return -1;
+    if (check_kb(st, "kb vec put", kb) != 0)
+        return -1;
+    if (!model || !*model || (n > 0 && !rows))
+        return kb_missing(st, "kb vec put", "model or vectors");
+    for (size_t i = 0; i < n; i++)
+        if (!vec_row_ok(&rows[i]))
+            return store_invalid(st, "store: kb vec put: vector %zu has no chunk or a dimension outside 1-%d", i,
+                                 VEC_DIMS_MAX);
+    for (size_t at = 0; at < n; at += KB_BATCH) {
+        size_t count = n - at < KB_BATCH ? n - at : KB_BATCH;
+        if (st->ops->kb_vec_put(st, kb, model, rows + at, count) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int64_t store_kb_vec_load(struct store *st, const char *kb, const char *model,
+                          void (*row)(void *arg, int64_t chunk_id, int dims, const int8_t *vec), void *arg)
+{
+    if (!st)
+        return -1;
+    if (check_kb(st, "kb vec load", kb) != 0)
+        return -1;
+    if (!model || !row)
+        return kb_missing(st, "kb vec load", "model");
+    return st->ops->kb_vec_load(st, kb, model, row, arg);
+}
+
+int store_kb_chunks(struct store *st, const char *kb, const int64_t *ids, size_t n_ids, int64_t after_id,
+                    int limit, struct kb_hit **hits, size_t *n)
+{
+    if (hits)
+        *hits = NULL;
+    if (n)
+        *n = 0;
+    if (!st)
+        return -1;
+    if (!hits || !n)
+        return kb_missing(st, "kb chunks", "hits");
+    if (check_kb(st, "kb chunks", kb) != 0)
+        return -1;
+    if ((ids && n_ids == 0) || (!ids && limit <= 0))
+        return 0;
+    struct kb_hit *found = NULL;
+    size_t count = 0;
+    if (st->ops->kb_chunks(st, kb, ids, n_ids, after_id, limit, &found, &count) != 0)
+        return -1;
+    if (!ids) {
+        *hits = found;
+        *n = count;
+        return 0;
+    }
+    /* In the order of `ids` (a ranking). */
+    struct kb_hit *ordered = xcalloc(count + 1, sizeof *ordered);
+    size_t kept = 0;
+    for (size_t i = 0; i < n_ids; i++)
+        for (size_t j = 0; j < count; j++)
+            if (found[j].chunk_id == ids[i] && found[j].body) {
+                ordered[kept++] = found[j];
+                memset(&found[j], 0, sizeof found[j]);
+                break;
+            }
+    kb_hits_free(found, count);
+    if (kept == 0) {
+        free(ordered);
+        ordered = NULL;
+    }
+    *hits = ordered;
+    *n = kept;
+    return 0;
 }

@@ -83,6 +83,7 @@
 
 #include "core/alloc.h"
 #include "core/kb_terms.h"
+#include "core/vec.h"
 #include "core/memory.h"
 #include "core/buf.h"
 #include "core/utf8.h"
@@ -392,9 +393,28 @@ static const char *const migration_kb[] = {
     NULL,
 };
 
+/* kb vectors (issue 12): a knowledge base's one embeddings model (and a
+ * version that grows with each write of vectors), and each chunk's vector:
+ * int8 (core/vec.h) with its scale, model and dimension. */
+static const char *const migration_kb_vectors[] = {
+    "CREATE TABLE linebot_kb_embed ("
+    "  kb_id   bigint  PRIMARY KEY REFERENCES linebot_kb (id),"
+    "  model   text    NOT NULL,"
+    "  version bigint  NOT NULL"
+    ")",
+    "CREATE TABLE linebot_kb_vectors ("
+    "  chunk_id bigint  PRIMARY KEY,"
+    "  model    text    NOT NULL,"
+    "  dims     integer NOT NULL,"
+    "  scale    real    NOT NULL,"
+    "  vec      bytea   NOT NULL"
+    ")",
+    NULL,
+};
+
 static const char *const *const migrations[] = { migration_1, migration_2, migration_3, migration_4, migration_5,
                                                  migration_6, migration_personas, migration_budgets,
-                                                 migration_memory, migration_kb };
+                                                 migration_memory, migration_kb, migration_kb_vectors };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* ---- SQL ---- */
@@ -763,6 +783,54 @@ static const char *const purge_sql[] = {
     "SELECT coalesce((SELECT k.name FROM linebot_kb_bindings AS b"                             \
     " JOIN linebot_kb AS k ON k.id = b.kb_id WHERE b.chat_id = $1),"                           \
     " (SELECT name FROM linebot_kb WHERE name = '" KB_DEFAULT_NAME "'))"
+
+/* The knowledge base's vectors (issue 12). */
+#define SQL_KB_LIVE_CHUNKS                                                                     \
+    " FROM linebot_kb AS k JOIN linebot_kb_docs AS d ON d.kb_id = k.id AND d.generation > 0"  \
+    " JOIN linebot_kb_chunks AS c ON c.doc_id = d.id AND c.generation = d.generation"
+#define SQL_KB_VEC_MODEL                                                                       \
+    "SELECT e.model, e.version FROM linebot_kb_embed AS e JOIN linebot_kb AS k ON k.id = e.kb_id" \
+    " WHERE k.name = $1"
+#define SQL_KB_VEC_CLAIM                                                                       \
+    "INSERT INTO linebot_kb_embed (kb_id, model, version) SELECT id, $2, 1 FROM linebot_kb"    \
+    " WHERE name = $1 ON CONFLICT (kb_id) DO NOTHING"
+#define SQL_KB_VEC_RESET                                                                       \
+    "INSERT INTO linebot_kb_embed (kb_id, model, version) SELECT id, $2, 1 FROM linebot_kb"    \
+    " WHERE name = $1 ON CONFLICT (kb_id)"                                                     \
+    " DO UPDATE SET model = excluded.model, version = linebot_kb_embed.version + 1"
+/* A batch as parallel arrays; a row without a chunk id is found by its
+ * document, generation and position. */
+#define SQL_KB_VEC_PUT                                                                         \
+    "WITH u AS (SELECT coalesce(nullif(x.chunk_id, 0), (SELECT c.id FROM linebot_kb_chunks AS c" \
+    "  WHERE c.doc_id = x.doc_id AND c.generation = x.generation AND c.position = x.position" \
+    "  LIMIT 1)) AS id, x.dims, x.scale, x.hex FROM unnest($2::bigint[], $3::bigint[],"      \
+    "  $4::integer[], $5::integer[], $6::integer[], $7::real[], $8::text[])"                   \
+    "  AS x(chunk_id, doc_id, generation, position, dims, scale, hex))"                        \
+    " INSERT INTO linebot_kb_vectors (chunk_id, model, dims, scale, vec)"                      \
+    " SELECT u.id, $1, u.dims, u.scale, decode(u.hex, 'hex') FROM u"                           \
+    " WHERE EXISTS (SELECT 1 FROM linebot_kb_chunks AS c WHERE c.id = u.id)"                   \
+    " ON CONFLICT (chunk_id) DO UPDATE SET model = excluded.model, dims = excluded.dims,"      \
+    " scale = excluded.scale, vec = excluded.vec"
+#define SQL_KB_VEC_BUMP                                                                        \
+    "UPDATE linebot_kb_embed SET version = version + 1"                                        \
+    " WHERE kb_id = (SELECT id FROM linebot_kb WHERE name = $1)"
+#define SQL_KB_VEC_DROP                                                                        \
+    "DELETE FROM linebot_kb_vectors WHERE chunk_id IN (SELECT id FROM linebot_kb_chunks"       \
+    " WHERE doc_id = $1 AND generation <> $2 ORDER BY id LIMIT $3)"
+/* In pages (a whole knowledge base as hex text would need twice its size
+ * again in libpq's buffer), in one snapshot. */
+#define KB_VEC_PAGE 4096
+#define SQL_KB_VEC_LOAD                                                                        \
+    "SELECT v.chunk_id, v.dims, encode(v.vec, 'hex')" SQL_KB_LIVE_CHUNKS                       \
+    " JOIN linebot_kb_embed AS e ON e.kb_id = k.id AND e.model = $2"                           \
+    " JOIN linebot_kb_vectors AS v ON v.chunk_id = c.id AND v.model = $2"                      \
+    " WHERE k.name = $1 AND v.chunk_id > $3 ORDER BY v.chunk_id LIMIT $4"
+#define SQL_KB_CHUNKS_IDS                                                                      \
+    "SELECT c.id, d.id, 0, c.position, d.path, d.title, c.heading, c.body" SQL_KB_LIVE_CHUNKS  \
+    " WHERE k.name = $1 AND c.id = ANY($2::bigint[])"
+#define SQL_KB_CHUNKS_PAGE                                                                     \
+    "SELECT c.id, d.id, 0, c.position, d.path, d.title, c.heading, c.body" SQL_KB_LIVE_CHUNKS  \
+    " WHERE k.name = $1 AND c.id > $2 ORDER BY c.id LIMIT $3"
 
 /* ---- the handle ---- */
 
@@ -2864,7 +2932,9 @@ static int pg_kb_chunks_drop(struct store *st, int64_t doc_id, int keep, int lim
     param_int(&p, doc_id);
     param_int(&p, keep);
     param_int(&p, limit);
-    res = query(st, "kb chunks drop", SQL_KB_CHUNKS_DROP, &p);
+    res = run(st, "kb chunks drop", SQL_KB_VEC_DROP, &p, NULL) == 0
+              ? query(st, "kb chunks drop", SQL_KB_CHUNKS_DROP, &p)
+              : NULL;
     if (!res) {
         tx_rollback(st);
         return -1;
@@ -3078,6 +3148,205 @@ static int pg_kb_of_chat(struct store *st, const char *chat_id, char **kb)
     return *kb ? 1 : 0;
 }
 
+/* ---- the knowledge base's vectors (issue 12) ---- */
+
+static int pg_kb_vec_model(struct store *st, const char *kb, const char *claim, bool reset, int64_t now_ms,
+                           char **model, int64_t *version)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    if (claim) {
+        if (kb_tx_begin(st, "kb vec model") != 0)
+            return -1;
+        param_text(&p, kb);
+        param_int(&p, now_ms);
+        struct params c = { .n = 0 };
+        param_text(&c, kb);
+        param_text(&c, claim);
+        if (run(st, "kb vec model", SQL_KB_ENSURE, &p, NULL) != 0 ||
+            run(st, "kb vec model", reset ? SQL_KB_VEC_RESET : SQL_KB_VEC_CLAIM, &c, NULL) != 0) {
+            tx_rollback(st);
+            return -1;
+        }
+        p.n = 0;
+    } else if (pg_ready(st, "kb vec model") != 0) {
+        return -1;
+    }
+    param_text(&p, kb);
+    res = query(st, "kb vec model", SQL_KB_VEC_MODEL, &p);
+    if (!res) {
+        if (claim)
+            tx_rollback(st);
+        return -1;
+    }
+    if (PQntuples(res) == 1) {
+        *model = get_dup_text(res, 0, 0);
+        *version = get_int(res, 0, 1);
+    }
+    PQclear(res);
+    if (claim && tx_commit(st, "kb vec model") != 0) {
+        free(*model);
+        *model = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int pg_kb_vec_put(struct store *st, const char *kb, const char *model, const struct kb_vec_row *rows,
+                         size_t n)
+{
+    struct buf arrays[7];
+    int rc = 0;
+
+    for (size_t i = 0; i < 7; i++)
+        buf_init(&arrays[i], KB_LITERAL_MAX);
+    char *hex = xmalloc(2 * VEC_DIMS_MAX + 1);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct kb_vec_row *r = &rows[i];
+        char num[6][32];
+        snprintf(num[0], sizeof num[0], "%" PRId64, r->chunk_id);
+        snprintf(num[1], sizeof num[1], "%" PRId64, r->doc_id);
+        snprintf(num[2], sizeof num[2], "%d", r->generation);
+        snprintf(num[3], sizeof num[3], "%d", r->position);
+        snprintf(num[4], sizeof num[4], "%d", r->dims);
+        snprintf(num[5], sizeof num[5], "%.9g", (double)r->scale);
+        for (int d = 0; d < r->dims; d++)
+            snprintf(hex + 2 * d, 3, "%02x", (unsigned)(uint8_t)r->vec[d]);
+        hex[2 * r->dims] = '\0';
+        for (size_t a = 0; a < 6; a++)
+            rc |= array_append(&arrays[a], num[a], false);
+        rc |= array_append(&arrays[6], hex, false);
+    }
+    free(hex);
+    if (rc != 0) {
+        store_set_error(st, "postgres: kb vec put: the batch is too large");
+        rc = -1;
+        goto done;
+    }
+    rc = -1;
+    if (kb_tx_begin(st, "kb vec put") != 0)
+        goto done;
+    struct params p = { .n = 0 };
+    param_text(&p, model);
+    for (size_t a = 0; a < 7; a++)
+        param_text(&p, array_value(&arrays[a]));
+    struct params b = { .n = 0 };
+    param_text(&b, kb);
+    if (run(st, "kb vec put", SQL_KB_VEC_PUT, &p, NULL) != 0 || run(st, "kb vec put", SQL_KB_VEC_BUMP, &b, NULL) != 0) {
+        tx_rollback(st);
+        goto done;
+    }
+    rc = tx_commit(st, "kb vec put");
+done:
+    for (size_t i = 0; i < 7; i++)
+        buf_free(&arrays[i]);
+    return rc;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int64_t pg_kb_vec_load(struct store *st, const char *kb, const char *model,
+                              void (*row)(void *arg, int64_t chunk_id, int dims, const int8_t *vec), void *arg)
+{
+    if (pg_ready(st, "kb vec load") != 0 ||
+        run(st, "kb vec load", "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", NULL, NULL) != 0)
+        return -1;
+    int8_t *vec = xmalloc(VEC_DIMS_MAX);
+    int64_t count = 0, after = 0;
+    for (;;) {
+        struct params p = { .n = 0 };
+        param_text(&p, kb);
+        param_text(&p, model);
+        param_int(&p, after);
+        param_int(&p, KB_VEC_PAGE);
+        PGresult *res = query(st, "kb vec load", SQL_KB_VEC_LOAD, &p);
+        if (!res) {
+            tx_rollback(st);
+            free(vec);
+            return -1;
+        }
+        int rows = PQntuples(res);
+        for (int i = 0; i < rows; i++) {
+            after = get_int(res, i, 0);
+            int64_t dims = get_int(res, i, 1);
+            const char *hex = PQgetvalue(res, i, 2);
+            /* A row whose bytes are not its dimension is skipped, not believed. */
+            if (dims <= 0 || dims > VEC_DIMS_MAX || (size_t)PQgetlength(res, i, 2) != 2 * (size_t)dims)
+                continue;
+            bool ok = true;
+            for (int64_t d = 0; d < dims && ok; d++) {
+                int hi = hex_digit(hex[2 * d]), lo = hex_digit(hex[2 * d + 1]);
+                ok = hi >= 0 && lo >= 0;
+                vec[d] = (int8_t)(uint8_t)(hi * 16 + lo);
+            }
+            if (ok) {
+                row(arg, after, (int)dims, vec);
+                count++;
+            }
+        }
+        PQclear(res);
+        if (rows < KB_VEC_PAGE)
+            break;
+    }
+    free(vec);
+    if (tx_commit(st, "kb vec load") != 0)
+        return -1;
+    return count;
+}
+
+static int pg_kb_chunks(struct store *st, const char *kb, const int64_t *ids, size_t n_ids, int64_t after_id,
+                        int limit, struct kb_hit **hits, size_t *n)
+{
+    struct params p = { .n = 0 };
+    struct buf arr;
+    int rc = 0;
+
+    buf_init(&arr, KB_LITERAL_MAX);
+    param_text(&p, kb);
+    if (ids) {
+        for (size_t i = 0; i < n_ids && rc == 0; i++) {
+            char num[24];
+            snprintf(num, sizeof num, "%" PRId64, ids[i]);
+            rc = array_append(&arr, num, false);
+        }
+        if (rc != 0) {
+            buf_free(&arr);
+            store_set_error(st, "postgres: kb chunks: too many ids");
+            return -1;
+        }
+        param_text(&p, array_value(&arr));
+    } else {
+        param_int(&p, after_id);
+        param_int(&p, limit);
+    }
+    PGresult *res = lookup(st, "kb chunks", ids ? SQL_KB_CHUNKS_IDS : SQL_KB_CHUNKS_PAGE, &p);
+    buf_free(&arr);
+    if (!res)
+        return -1;
+    int count = PQntuples(res);
+    if (count > 0) {
+        *hits = xcalloc((size_t)count, sizeof **hits);
+        for (int i = 0; i < count; i++) {
+            (*hits)[i] = (struct kb_hit){
+                .chunk_id = get_int(res, i, 0),
+                .doc_id = get_int(res, i, 1),
+                .position = clamp_int(get_int(res, i, 3)),
+                .path = get_dup_text(res, i, 4),
+                .title = get_dup_text(res, i, 5),
+                .heading = get_dup_text(res, i, 6),
+                .body = get_dup_text(res, i, 7),
+            };
+        }
+    }
+    *n = (size_t)count;
+    PQclear(res);
+    return 0;
+}
+
 static const struct store_backend_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
@@ -3140,4 +3409,8 @@ static const struct store_backend_ops pg_ops = {
     .kb_bind = pg_kb_bind,
     .kb_unbind = pg_kb_unbind,
     .kb_of_chat = pg_kb_of_chat,
+    .kb_vec_model = pg_kb_vec_model,
+    .kb_vec_put = pg_kb_vec_put,
+    .kb_vec_load = pg_kb_vec_load,
+    .kb_chunks = pg_kb_chunks,
 };

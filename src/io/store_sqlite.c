@@ -55,6 +55,7 @@
 #include "core/alloc.h"
 #include "core/kb_terms.h"
 #include "core/memory.h"
+#include "core/vec.h"
 #include "io/clock.h"
 
 #include <sqlite3.h>
@@ -331,6 +332,22 @@ static const char *const migrations[] = {
     "  kb_id         INTEGER NOT NULL REFERENCES linebot_kb (id),"
     "  updated_at_ms INTEGER NOT NULL"
     ");",
+
+    /* kb vectors (issue 12): a knowledge base's one embeddings model (and a
+     * version that grows with each write of vectors), and each chunk's
+     * vector: int8 (core/vec.h) with its scale, model and dimension. */
+    "CREATE TABLE linebot_kb_embed ("
+    "  kb_id   INTEGER PRIMARY KEY REFERENCES linebot_kb (id),"
+    "  model   TEXT    NOT NULL,"
+    "  version INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE linebot_kb_vectors ("
+    "  chunk_id INTEGER PRIMARY KEY,"
+    "  model    TEXT    NOT NULL,"
+    "  dims     INTEGER NOT NULL,"
+    "  scale    REAL    NOT NULL,"
+    "  vec      BLOB    NOT NULL"
+    ");",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -514,6 +531,18 @@ static const char schema_fresh[] =
     "  chat_id       TEXT    PRIMARY KEY,"
     "  kb_id         INTEGER NOT NULL REFERENCES linebot_kb (id),"
     "  updated_at_ms INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE linebot_kb_embed ("
+    "  kb_id   INTEGER PRIMARY KEY REFERENCES linebot_kb (id),"
+    "  model   TEXT    NOT NULL,"
+    "  version INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE linebot_kb_vectors ("
+    "  chunk_id INTEGER PRIMARY KEY,"
+    "  model    TEXT    NOT NULL,"
+    "  dims     INTEGER NOT NULL,"
+    "  scale    REAL    NOT NULL,"
+    "  vec      BLOB    NOT NULL"
     ");";
 
 /* ---- statements, prepared once per handle ---- */
@@ -680,7 +709,44 @@ static const char schema_fresh[] =
                      " WHERE state = 'waiting' AND timestamp_ms < ?1 LIMIT ?2)")                \
     ADMIN_STATEMENTS(X)                                                                        \
     MEMORY_STATEMENTS(X)                                                                       \
-    KB_STATEMENTS(X)
+    KB_STATEMENTS(X)                                                                           \
+    KB_VEC_STATEMENTS(X)
+
+/* The knowledge base's vectors (issue 12). */
+#define KB_LIVE_CHUNKS                                                                         \
+    " FROM linebot_kb AS k JOIN linebot_kb_docs AS d ON d.kb_id = k.id AND d.generation > 0"  \
+    " JOIN linebot_kb_chunks AS c ON c.doc_id = d.id AND c.generation = d.generation"
+#define KB_VEC_UPSERT                                                                          \
+    " ON CONFLICT (chunk_id) DO UPDATE SET model = excluded.model, dims = excluded.dims,"      \
+    " scale = excluded.scale, vec = excluded.vec"
+#define KB_VEC_STATEMENTS(X)                                                                   \
+    X(KB_VEC_MODEL, "SELECT e.model, e.version FROM linebot_kb_embed AS e"                     \
+                    " JOIN linebot_kb AS k ON k.id = e.kb_id WHERE k.name = ?1")               \
+    X(KB_VEC_CLAIM, "INSERT INTO linebot_kb_embed (kb_id, model, version)"                     \
+                    " SELECT id, ?2, 1 FROM linebot_kb WHERE name = ?1"                        \
+                    " ON CONFLICT (kb_id) DO NOTHING")                                         \
+    X(KB_VEC_RESET, "INSERT INTO linebot_kb_embed (kb_id, model, version)"                     \
+                    " SELECT id, ?2, 1 FROM linebot_kb WHERE name = ?1 ON CONFLICT (kb_id)"    \
+                    " DO UPDATE SET model = excluded.model, version = linebot_kb_embed.version + 1") \
+    X(KB_VEC_PUT_ID, "INSERT INTO linebot_kb_vectors (chunk_id, model, dims, scale, vec)"      \
+                     " SELECT id, ?2, ?3, ?4, ?5 FROM linebot_kb_chunks WHERE id = ?1" KB_VEC_UPSERT) \
+    X(KB_VEC_PUT_POS, "INSERT INTO linebot_kb_vectors (chunk_id, model, dims, scale, vec)"     \
+                      " SELECT id, ?2, ?3, ?4, ?5 FROM linebot_kb_chunks"                      \
+                      " WHERE doc_id = ?1 AND generation = ?6 AND position = ?7" KB_VEC_UPSERT) \
+    X(KB_VEC_BUMP, "UPDATE linebot_kb_embed SET version = version + 1"                         \
+                   " WHERE kb_id = (SELECT id FROM linebot_kb WHERE name = ?1)")               \
+    X(KB_VEC_DROP, "DELETE FROM linebot_kb_vectors WHERE chunk_id IN (SELECT id"               \
+                   " FROM linebot_kb_chunks WHERE doc_id = ?1 AND generation <> ?2"            \
+                   " ORDER BY id LIMIT ?3)")                                                   \
+    X(KB_VEC_LOAD, "SELECT v.chunk_id, v.dims, v.vec" KB_LIVE_CHUNKS                           \
+                   " JOIN linebot_kb_embed AS e ON e.kb_id = k.id AND e.model = ?2"            \
+                   " JOIN linebot_kb_vectors AS v ON v.chunk_id = c.id AND v.model = ?2"       \
+                   " WHERE k.name = ?1 ORDER BY v.chunk_id")                                   \
+    X(KB_CHUNKS_IDS, "SELECT c.id, d.id, 0, c.position, d.path, d.title, c.heading, c.body"    \
+                     KB_LIVE_CHUNKS " WHERE k.name = ?1"                                       \
+                     " AND c.id IN (SELECT value FROM json_each(?2))")                         \
+    X(KB_CHUNKS_PAGE, "SELECT c.id, d.id, 0, c.position, d.path, d.title, c.heading, c.body"   \
+                      KB_LIVE_CHUNKS " WHERE k.name = ?1 AND c.id > ?2 ORDER BY c.id LIMIT ?3")
 
 /* Memory of the user (issue 11). The same SQL as store_pg.c's. */
 #define MEMORY_STATEMENTS(X)                                                                   \
@@ -2825,13 +2891,13 @@ fail:
 
 static int sq_kb_chunks_drop(struct store *st, int64_t doc_id, int keep, int limit, int64_t *deleted)
 {
-    static const enum stmt_id steps[] = {STMT_KB_FTS_DROP, STMT_KB_CHUNKS_DROP};
+    static const enum stmt_id steps[] = {STMT_KB_FTS_DROP, STMT_KB_VEC_DROP, STMT_KB_CHUNKS_DROP};
     int changes = 0;
 
     *deleted = 0;
     if (tx_begin(st) != 0)
         return -1;
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         sqlite3_stmt *s = stmt(st, steps[i]);
         int rc = sqlite3_bind_int64(s, 1, doc_id);
         if (rc == SQLITE_OK)
@@ -3031,6 +3097,159 @@ static int sq_kb_search(struct store *st, const char *kb, const char *const *ter
     return 0;
 }
 
+/* ---- the knowledge base's vectors (issue 12) ---- */
+
+static int sq_kb_vec_model(struct store *st, const char *kb, const char *claim, bool reset, int64_t now_ms,
+                           char **model, int64_t *version)
+{
+    if (claim) {
+        if (tx_begin(st) != 0)
+            return -1;
+        sqlite3_stmt *s = stmt(st, STMT_KB_ENSURE);
+        int rc = bind_text(s, 1, kb);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 2, now_ms);
+        if (run_changes(st, s, rc, "kb vec model", NULL) != 0)
+            goto fail;
+        s = stmt(st, reset ? STMT_KB_VEC_RESET : STMT_KB_VEC_CLAIM);
+        if (run_changes(st, s, bind_pair(s, kb, claim), "kb vec model", NULL) != 0)
+            goto fail;
+    }
+    sqlite3_stmt *s = stmt(st, STMT_KB_VEC_MODEL);
+    int found = lookup(st, s, bind_text(s, 1, kb), "kb vec model");
+    if (found < 0)
+        goto fail;
+    if (found == 1) {
+        *model = column_dup_text(s, 0);
+        *version = sqlite3_column_int64(s, 1);
+        finish(s);
+    }
+    if (claim && tx_commit(st) != 0) {
+        free(*model);
+        *model = NULL;
+        return -1;
+    }
+    return 0;
+
+fail:
+    if (claim)
+        tx_rollback(st);
+    return -1;
+}
+
+static int sq_kb_vec_put(struct store *st, const char *kb, const char *model, const struct kb_vec_row *rows,
+                         size_t n)
+{
+    if (tx_begin(st) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct kb_vec_row *r = &rows[i];
+        sqlite3_stmt *s = stmt(st, r->chunk_id > 0 ? STMT_KB_VEC_PUT_ID : STMT_KB_VEC_PUT_POS);
+        int rc = sqlite3_bind_int64(s, 1, r->chunk_id > 0 ? r->chunk_id : r->doc_id);
+        if (rc == SQLITE_OK)
+            rc = bind_text(s, 2, model);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(s, 3, r->dims);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_double(s, 4, r->scale);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_blob(s, 5, r->vec, r->dims, SQLITE_STATIC);
+        if (rc == SQLITE_OK && r->chunk_id <= 0)
+            rc = sqlite3_bind_int(s, 6, r->generation);
+        if (rc == SQLITE_OK && r->chunk_id <= 0)
+            rc = sqlite3_bind_int(s, 7, r->position);
+        if (run_changes(st, s, rc, "kb vec put", NULL) != 0)
+            goto fail;
+    }
+    sqlite3_stmt *s = stmt(st, STMT_KB_VEC_BUMP);
+    if (run_changes(st, s, bind_text(s, 1, kb), "kb vec put", NULL) != 0)
+        goto fail;
+    return tx_commit(st);
+
+fail:
+    tx_rollback(st);
+    return -1;
+}
+
+static int64_t sq_kb_vec_load(struct store *st, const char *kb, const char *model,
+                              void (*row)(void *arg, int64_t chunk_id, int dims, const int8_t *vec), void *arg)
+{
+    sqlite3_stmt *s = stmt(st, STMT_KB_VEC_LOAD);
+    int64_t count = 0;
+    int rc = bind_pair(s, kb, model);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        int dims = sqlite3_column_int(s, 1);
+        const void *blob = sqlite3_column_blob(s, 2);
+        /* A row whose bytes are not its dimension is skipped, not believed. */
+        if (!blob || dims <= 0 || dims > VEC_DIMS_MAX || sqlite3_column_bytes(s, 2) != dims)
+            continue;
+        row(arg, sqlite3_column_int64(s, 0), dims, blob);
+        count++;
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, "kb vec load");
+        finish(s);
+        return -1;
+    }
+    finish(s);
+    return count;
+}
+
+static int sq_kb_chunks(struct store *st, const char *kb, const int64_t *ids, size_t n_ids, int64_t after_id,
+                        int limit, struct kb_hit **hits, size_t *n)
+{
+    sqlite3_stmt *s = stmt(st, ids ? STMT_KB_CHUNKS_IDS : STMT_KB_CHUNKS_PAGE);
+    struct kb_hit *list = NULL;
+    size_t count = 0, cap = 0;
+    char *json = NULL;
+    int rc = bind_text(s, 1, kb);
+    if (ids) {
+        json = xmalloc(n_ids * 21 + 3);
+        char *o = json;
+        *o++ = '[';
+        for (size_t i = 0; i < n_ids; i++)
+            o += sprintf(o, "%s%lld", i ? "," : "", (long long)ids[i]);
+        strcpy(o, "]");
+        if (rc == SQLITE_OK)
+            rc = bind_text(s, 2, json);
+    } else {
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(s, 2, after_id);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(s, 3, limit);
+    }
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            list = xrealloc_array(list, cap, sizeof *list);
+        }
+        list[count++] = (struct kb_hit){
+            .chunk_id = sqlite3_column_int64(s, 0),
+            .doc_id = sqlite3_column_int64(s, 1),
+            .position = sqlite3_column_int(s, 3),
+            .path = column_dup_text(s, 4),
+            .title = column_dup_text(s, 5),
+            .heading = column_dup_text(s, 6),
+            .body = column_dup_text(s, 7),
+        };
+    }
+    free(json);
+    if (rc != SQLITE_DONE) {
+        db_error(st, "kb chunks");
+        finish(s);
+        kb_hits_free(list, count);
+        return -1;
+    }
+    finish(s);
+    *hits = list;
+    *n = count;
+    return 0;
+}
+
 static int sq_kb_bind(struct store *st, const char *chat_id, const char *kb, int64_t now_ms)
 {
     sqlite3_stmt *s = stmt(st, STMT_KB_BIND);
@@ -3176,6 +3395,20 @@ GATED_READ(kb_search, (struct store *st, const char *kb, const char *const *term
 GATED(kb_bind, (struct store *st, const char *chat_id, const char *kb, int64_t now_ms), (st, chat_id, kb, now_ms))
 GATED(kb_unbind, (struct store *st, const char *chat_id), (st, chat_id))
 GATED_READ(kb_of_chat, (struct store *st, const char *chat_id, char **kb), (st, chat_id, kb))
+GATED(kb_vec_model, (struct store *st, const char *kb, const char *claim, bool reset, int64_t now_ms, char **model,
+                     int64_t *version), (st, kb, claim, reset, now_ms, model, version))
+GATED(kb_vec_put, (struct store *st, const char *kb, const char *model, const struct kb_vec_row *rows, size_t n),
+      (st, kb, model, rows, n))
+GATED_READ(kb_chunks, (struct store *st, const char *kb, const int64_t *ids, size_t n_ids, int64_t after_id,
+                       int limit, struct kb_hit **hits, size_t *n), (st, kb, ids, n_ids, after_id, limit, hits, n))
+static int64_t gated_kb_vec_load(struct store *st, const char *kb, const char *model,
+                                 void (*row)(void *arg, int64_t chunk_id, int dims, const int8_t *vec), void *arg)
+{
+    gate_enter(backend_of(st));
+    int64_t n = sq_kb_vec_load(st, kb, model, row, arg);
+    gate_leave(backend_of(st));
+    return n;
+}
 #undef GATED
 #undef GATED_READ
 #undef GATED_OP
@@ -3198,5 +3431,6 @@ static const struct store_backend_ops sqlite_ops = {
     OP(summary_get) OP(summary_turns) OP(summary_job_finish)
     OP(kb_begin) OP(kb_chunks_add) OP(kb_chunks_drop) OP(kb_switch) OP(kb_hide) OP(kb_doc_delete)
     OP(kb_docs) OP(kb_search) OP(kb_bind) OP(kb_unbind) OP(kb_of_chat)
+    OP(kb_vec_model) OP(kb_vec_put) OP(kb_vec_load) OP(kb_chunks)
 #undef OP
 };

@@ -12,19 +12,117 @@
  * at every question, so documents added or removed are seen at once. A
  * store that cannot be searched is logged and the question answered without
  * sources. The time the search took is logged and counted
- * (linebot_kb_retrieval_seconds). */
+ * (linebot_kb_retrieval_seconds).
+ *
+ * With LINEBOT_EMBED_MODEL set, the question is also embedded (one
+ * /embeddings call, within a slice of the event's time budget) and the
+ * knowledge base's vectors in memory (run/kb_vectors.h) give the chunks
+ * most like it. A vector hit counts when its cosine reaches
+ * LINEBOT_KB_MIN_COSINE, as a lexical one when its BM25 score reaches
+ * LINEBOT_KB_MIN_SCORE; the two lists of the hits that count are fused by
+ * reciprocal rank (core/rrf.h), so a passage found both ways comes first.
+ * No vectors of that model, or an embedding that fails: lexical alone, and
+ * the log says why. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/kb_answer.h"
 #include "core/kb_terms.h"
+#include "core/rrf.h"
 #include "io/clock.h"
+#include "io/embed.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "run/kb_vectors.h"
 #include "run/stage.h"
 
 #define QUERY_TERMS_MAX 64
+#define EMBED_QUERY_MS 3000 /* at most this, and a quarter of what is left, for the question's embedding */
+#define EMBED_QUERY_MIN_MS 200
+
+/* The question's vector hits that reach LINEBOT_KB_MIN_COSINE, best first;
+ * how many (0: none, or no vectors, or the embedding failed: logged). */
+static size_t vector_hits(struct job_ctx *ctx, const char *kb, struct vec_hit *out, size_t k)
+{
+    const struct config *cfg = ctx->env->cfg;
+    size_t dims = 0;
+    int ready = kb_vectors_ready(ctx->env->store, kb, cfg->embed_model, &dims);
+    if (ready < 0)
+        log_warn("knowledge base %s: its vectors cannot be read, searching lexically: %s", kb,
+                 store_last_error(ctx->env->store));
+    if (ready != 1)
+        return 0;
+    int64_t now = clock_monotonic_ms();
+    int64_t slice = (generate_deadline(ctx) - now) / 4;
+    if (slice > EMBED_QUERY_MS)
+        slice = EMBED_QUERY_MS;
+    if (slice < EMBED_QUERY_MIN_MS) {
+        log_warn("knowledge base %s: no time left to embed the question, searching lexically", kb);
+        return 0;
+    }
+    struct embed_target target = {cfg->embed_base_url, cfg->embed_api_key, cfg->embed_model};
+    const char *text = ctx->decision.text;
+    float *query = NULL;
+    size_t got = 0;
+    char err[256];
+    if (embed_texts(ctx->env->llm->http, &target, &text, 1, dims, now + slice, NULL, NULL, &query, &got, err,
+                    sizeof err) != 0) {
+        log_warn("knowledge base %s: the question could not be embedded, searching lexically: %s", kb, err);
+        return 0;
+    }
+    size_t n = kb_vectors_top(kb, query, got, k, out);
+    free(query);
+    while (n > 0 && out[n - 1].cosine < cfg->kb_min_cosine)
+        n--;
+    return n;
+}
+
+/* Lexical hits[0..*kept) and the vector hits fused by reciprocal rank, as
+ * the new hits[0..*kept) (at most KB_SOURCES_MAX; the rest freed). A hit
+ * found by its vector alone is read from the store, its score its cosine. */
+static void fuse(struct job_ctx *ctx, const char *kb, struct kb_hit **hits, size_t *n, size_t *kept,
+                 const struct vec_hit *vhits, size_t n_v)
+{
+    int64_t lex[KB_SOURCES_MAX], vec[KB_SOURCES_MAX];
+    for (size_t i = 0; i < *kept; i++)
+        lex[i] = (*hits)[i].chunk_id;
+    for (size_t i = 0; i < n_v; i++)
+        vec[i] = vhits[i].id;
+    struct rrf_item fused[2 * KB_SOURCES_MAX];
+    size_t n_f = rrf_fuse(lex, *kept, vec, n_v, RRF_K, fused, KB_SOURCES_MAX);
+    int64_t missing[KB_SOURCES_MAX];
+    size_t n_missing = 0;
+    for (size_t i = 0; i < n_f; i++)
+        if (fused[i].rank_a == 0)
+            missing[n_missing++] = fused[i].id;
+    struct kb_hit *extra = NULL;
+    size_t n_extra = 0;
+    if (n_missing && store_kb_chunks(ctx->env->store, kb, missing, n_missing, 0, 0, &extra, &n_extra) != 0)
+        log_warn("knowledge base %s: passages found by their vectors cannot be read: %s", kb,
+                 store_last_error(ctx->env->store));
+    struct kb_hit *out = xcalloc(n_f + 1, sizeof *out);
+    size_t n_out = 0;
+    for (size_t i = 0; i < n_f; i++) {
+        if (fused[i].rank_a > 0) {
+            out[n_out++] = (*hits)[fused[i].rank_a - 1];
+            memset(&(*hits)[fused[i].rank_a - 1], 0, sizeof **hits);
+            continue;
+        }
+        for (size_t j = 0; j < n_extra; j++)
+            if (extra[j].chunk_id == fused[i].id && extra[j].body) {
+                out[n_out] = extra[j];
+                out[n_out++].score = vhits[fused[i].rank_b - 1].cosine;
+                memset(&extra[j], 0, sizeof extra[j]);
+                break;
+            }
+    }
+    kb_hits_free(extra, n_extra);
+    kb_hits_free(*hits, *n);
+    *hits = out;
+    *n = *kept = n_out;
+}
 
 enum stage_result stage_retrieve(struct job_ctx *ctx)
 {
@@ -47,8 +145,8 @@ enum stage_result stage_retrieve(struct job_ctx *ctx)
     int rc = store_kb_search(st, kb, (const char *const *)terms.items, terms.n, KB_SOURCES_MAX, &hits, &n);
     int64_t took = clock_monotonic_ms() - started;
     kb_terms_free(&terms);
-    metrics_kb_retrieval((double)took / 1000.0);
     if (rc != 0) {
+        metrics_kb_retrieval((double)took / 1000.0);
         log_warn("knowledge base %s: search failed, answering without it: %s", kb, store_last_error(st));
         free(kb);
         return STAGE_NEXT;
@@ -56,6 +154,14 @@ enum stage_result stage_retrieve(struct job_ctx *ctx)
     size_t kept = 0;
     while (kept < n && hits[kept].score >= cfg->kb_min_score)
         kept++;
+    size_t from_vectors = 0;
+    if (cfg->embed_model) {
+        struct vec_hit vhits[KB_SOURCES_MAX];
+        from_vectors = vector_hits(ctx, kb, vhits, KB_SOURCES_MAX);
+        if (from_vectors > 0)
+            fuse(ctx, kb, &hits, &n, &kept, vhits, from_vectors);
+        took = clock_monotonic_ms() - started;
+    }
     struct kb_source sources[KB_SOURCES_MAX];
     for (size_t i = 0; i < kept && i < KB_SOURCES_MAX; i++)
         sources[i] = (struct kb_source){*hits[i].title ? hits[i].title : hits[i].path, hits[i].heading,
@@ -63,8 +169,12 @@ enum stage_result stage_retrieve(struct job_ctx *ctx)
     size_t picked = kept ? kb_answer_pick(sources, kept < KB_SOURCES_MAX ? kept : KB_SOURCES_MAX,
                                           KB_SOURCES_BUDGET)
                          : 0;
-    log_info("knowledge base %s: %zu passage(s) found, %zu given to the model, in %lld ms", kb, n, picked,
-             (long long)took);
+    metrics_kb_retrieval((double)took / 1000.0);
+    char by_vectors[40] = "";
+    if (cfg->embed_model)
+        snprintf(by_vectors, sizeof by_vectors, " (%zu by vectors)", from_vectors);
+    log_info("knowledge base %s: %zu passage(s) found%s, %zu given to the model, in %lld ms", kb, n, by_vectors,
+             picked, (long long)took);
     if (picked == 0) {
         kb_hits_free(hits, n);
         free(kb);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,62 @@ static void test_defaults_and_bounds_come_from_the_table(void **state)
     config_free(&cfg);
 }
 
+/* The knowledge base's embeddings (issue 12): off unless LINEBOT_EMBED_MODEL
+ * is set; the default model's base URL and key, or their own; the key is
+ * masked in logs; `linebot kb` reads them without the LINE settings. */
+static void test_embeddings(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    assert_int_equal(load(&cfg, err, (char *[]){BASE, NULL}), 0);
+    assert_null(cfg.embed_model);
+    config_free(&cfg);
+
+    char *dashscope[] = {BASE, "LLM_PROVIDER=dashscope", "DASHSCOPE_API_KEY=sk-dash-0123456789",
+                         "LINEBOT_EMBED_MODEL=text-embedding-v4", NULL};
+    assert_int_equal(load(&cfg, err, dashscope), 0);
+    assert_string_equal(cfg.embed_model, "text-embedding-v4");
+    assert_string_equal(cfg.embed_base_url, "https://dashscope-intl.aliyuncs.com/compatible-mode/v1");
+    assert_string_equal(cfg.embed_api_key, "sk-dash-0123456789");
+    assert_true(cfg.kb_min_cosine == 0.5);
+    config_free(&cfg);
+
+    char *own[] = {BASE, "LINEBOT_EMBED_MODEL=e5", "LINEBOT_EMBED_BASE_URL=http://127.0.0.1:9/v1/",
+                   "LINEBOT_EMBED_API_KEY_ENV=MY_EMBED_KEY", "MY_EMBED_KEY= 'emb-key-0123456789'\n",
+                   "LINEBOT_KB_MIN_COSINE=0.3", NULL};
+    assert_int_equal(load(&cfg, err, own), 0);
+    assert_string_equal(cfg.embed_base_url, "http://127.0.0.1:9/v1");
+    assert_string_equal(cfg.embed_api_key, "emb-key-0123456789");
+    assert_true(cfg.kb_min_cosine == 0.3);
+    struct redact_secret secrets[CONFIG_MAX_SECRETS];
+    size_t n = config_secrets(&cfg, secrets, CONFIG_MAX_SECRETS);
+    bool masked = false;
+    for (size_t i = 0; i < n; i++)
+        masked |= strcmp(secrets[i].value, "emb-key-0123456789") == 0;
+    assert_true(masked);
+    config_free(&cfg);
+
+    /* `linebot kb`: no LINE settings, no model key needed with both own settings. */
+    assert_int_equal(config_load_embed(&cfg, own + 3, err, sizeof err), 0);
+    assert_string_equal(cfg.embed_model, "e5");
+    assert_string_equal(cfg.embed_api_key, "emb-key-0123456789");
+    config_free(&cfg);
+    assert_int_equal(config_load_embed(&cfg, (char *[]){"LINEBOT_DB=/tmp/x.db", NULL}, err, sizeof err), 0);
+    assert_null(cfg.embed_model);
+    config_free(&cfg);
+
+    char *unset_key[] = {BASE, "LINEBOT_EMBED_MODEL=e5", "LINEBOT_EMBED_API_KEY_ENV=NOT_THERE", NULL};
+    assert_int_equal(load(&cfg, err, unset_key), -1);
+    assert_non_null(strstr(err, "LINEBOT_EMBED_API_KEY_ENV"));
+    char *bad_cosine[] = {BASE, "LINEBOT_EMBED_MODEL=e5", "LINEBOT_KB_MIN_COSINE=2", NULL};
+    assert_int_equal(load(&cfg, err, bad_cosine), -1);
+    assert_non_null(strstr(err, "LINEBOT_KB_MIN_COSINE"));
+    char *bad_url[] = {BASE, "LINEBOT_EMBED_MODEL=e5", "LINEBOT_EMBED_BASE_URL=ftp://x", NULL};
+    assert_int_equal(load(&cfg, err, bad_url), -1);
+    assert_non_null(strstr(err, "LINEBOT_EMBED_BASE_URL"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_credentials_are_trimmed),
         cmocka_unit_test(test_channel_secret_shape),
         cmocka_unit_test(test_defaults_and_bounds_come_from_the_table),
+        cmocka_unit_test(test_embeddings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -542,6 +542,170 @@ static void test_same_top3_as_sqlite(void **state)
     drop_db(&lite);
 }
 
+/* ---- vectors (issue 12) ---- */
+
+struct vec_put_ctx {
+    struct kb_chunk_row *rows;
+    size_t n;
+    int8_t (*vecs)[4];
+    int calls;
+    bool fail;
+};
+
+/* put.embed: each row's vector is {position, -127, 127, 7} (row 0: all 1s). */
+static int fake_embed(void *arg, char *err, size_t errlen)
+{
+    struct vec_put_ctx *c = arg;
+    c->calls++;
+    if (c->fail) {
+        snprintf(err, errlen, "the embeddings server cannot be reached: test");
+        return -1;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        int8_t v[4] = {(int8_t)c->rows[i].position, -127, 127, 7};
+        if (i == 0)
+            memset(v, 1, sizeof v);
+        memcpy(c->vecs[i], v, 4);
+        c->rows[i].vec = c->vecs[i];
+        c->rows[i].vec_scale = 0.5f;
+    }
+    return 0;
+}
+
+static int vec_put_doc(struct store *st, const char *path, const char *hash, const char *const *bodies, size_t n,
+                       struct vec_put_ctx *c, enum kb_put_status *status)
+{
+    struct kb_chunk_row rows[8] = {{0}};
+    int8_t vecs[8][4];
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (struct kb_chunk_row){(int)i, "", bodies[i], "x"};
+    c->rows = rows;
+    c->n = n;
+    c->vecs = vecs;
+    struct kb_put put = {.kb = "default", .path = path, .title = "T", .content_hash = hash, .bytes = 1,
+                         .chunks = rows, .n_chunks = n, .embed = fake_embed, .embed_arg = c,
+                         .embed_model = "m1", .embed_dims = 4};
+    int64_t id = 0;
+    return store_kb_put(st, &put, 1000, &id, status);
+}
+
+struct loaded {
+    int64_t ids[16];
+    int8_t vecs[16][4];
+    int dims[16];
+    size_t n;
+};
+
+static void on_vec(void *arg, int64_t chunk_id, int dims, const int8_t *vec)
+{
+    struct loaded *l = arg;
+    assert_true(l->n < 16);
+    l->ids[l->n] = chunk_id;
+    l->dims[l->n] = dims;
+    memcpy(l->vecs[l->n], vec, dims < 4 ? (size_t)dims : 4);
+    l->n++;
+}
+
+static void test_vectors(void **state)
+{
+    struct store *st = ((struct fixture *)*state)->st;
+    char *model = NULL;
+    int64_t v1 = 0, v2 = 0;
+
+    /* The first claim wins (and creates the knowledge base); another is told. */
+    assert_int_equal(store_kb_vec_model(st, "default", NULL, false, 1000, &model, &v1), 0);
+    assert_null(model);
+    assert_int_equal(store_kb_vec_model(st, "default", "m1", false, 1000, &model, &v1), 0);
+    assert_string_equal(model, "m1");
+    free(model);
+    assert_int_equal(store_kb_vec_model(st, "default", "m2", false, 1000, &model, &v2), 0);
+    assert_string_equal(model, "m1");
+    assert_int_equal(v2, v1);
+    free(model);
+
+    /* A put embeds once, before its chunks, and the vectors come back as written. */
+    static const char *const three[] = {"one", "two", "three"};
+    struct vec_put_ctx c = {0};
+    enum kb_put_status status;
+    assert_int_equal(vec_put_doc(st, "/v/a.md", "ha", three, 3, &c, &status), 0);
+    assert_int_equal(status, KB_ADDED);
+    assert_int_equal(c.calls, 1);
+    struct loaded l = {0};
+    assert_int_equal(store_kb_vec_load(st, "default", "m1", on_vec, &l), 3);
+    assert_int_equal(l.n, 3);
+    static const int8_t want1[4] = {1, 1, 1, 1}, want2[4] = {2, -127, 127, 7};
+    assert_memory_equal(l.vecs[0], want1, 4);
+    assert_memory_equal(l.vecs[2], want2, 4);
+    assert_int_equal(l.dims[0], 4);
+    assert_true(l.ids[0] < l.ids[1] && l.ids[1] < l.ids[2]);
+    assert_int_equal(store_kb_vec_model(st, "default", NULL, false, 0, &model, &v2), 0);
+    assert_true(v2 > v1);
+    free(model);
+
+    /* The chunks by id, in the order asked; ids gone or unknown left out. */
+    struct kb_hit *hits = NULL;
+    size_t n = 0;
+    int64_t ask[3] = {l.ids[2], 999999, l.ids[0]};
+    assert_int_equal(store_kb_chunks(st, "default", ask, 3, 0, 0, &hits, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(hits[0].body, "three");
+    assert_string_equal(hits[1].body, "one");
+    assert_string_equal(hits[1].path, "/v/a.md");
+    kb_hits_free(hits, n);
+    assert_int_equal(store_kb_chunks(st, "default", NULL, 0, l.ids[0], 10, &hits, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(hits[0].chunk_id, l.ids[1]);
+    kb_hits_free(hits, n);
+    assert_int_equal(store_kb_chunks(st, "other", ask, 3, 0, 0, &hits, &n), 0);
+    assert_int_equal(n, 0);
+
+    /* Unchanged: no embedding. Replaced: the old version's vectors are gone. */
+    assert_int_equal(vec_put_doc(st, "/v/a.md", "ha", three, 3, &c, &status), 0);
+    assert_int_equal(status, KB_UNCHANGED);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(vec_put_doc(st, "/v/a.md", "hb", three, 2, &c, &status), 0);
+    assert_int_equal(status, KB_REPLACED);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(store_kb_vec_load(st, "default", "m1", on_vec, &l), 2);
+    assert_int_equal(store_kb_vec_load(st, "default", "m2", on_vec, &l), 0);
+
+    /* A failed embedding: nothing of the document is seen, the reason is told. */
+    c.fail = true;
+    assert_int_equal(vec_put_doc(st, "/v/b.md", "hc", three, 1, &c, &status), -1);
+    assert_non_null(strstr(store_last_error(st), "cannot be reached"));
+    c.fail = false;
+    memset(&l, 0, sizeof l);
+    assert_int_equal(store_kb_vec_load(st, "default", "m1", on_vec, &l), 2);
+
+    /* A new model (reembed): the old vectors are not loaded as the new
+     * model's; rewritten by chunk id, they are. */
+    assert_int_equal(store_kb_vec_model(st, "default", "m2", true, 1000, &model, &v1), 0);
+    assert_string_equal(model, "m2");
+    free(model);
+    assert_int_equal(store_kb_vec_load(st, "default", "m1", on_vec, &l), 0);
+    assert_int_equal(store_kb_vec_load(st, "default", "m2", on_vec, &l), 0);
+    int8_t q[4] = {-1, -2, -3, -4};
+    struct kb_vec_row rows[2] = {{.chunk_id = l.ids[1], .dims = 4, .scale = 1, .vec = q},
+                                 {.chunk_id = l.ids[0], .dims = 4, .scale = 1, .vec = q}};
+    assert_int_equal(store_kb_vec_put(st, "default", "m2", rows, 2), 0);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(store_kb_vec_load(st, "default", "m2", on_vec, &l), 2);
+    assert_memory_equal(l.vecs[1], q, 4);
+    assert_int_equal(store_kb_vec_model(st, "default", NULL, false, 0, &model, &v2), 0);
+    assert_true(v2 > v1);
+    free(model);
+
+    /* Hostile rows are refused; removing the document removes its vectors. */
+    rows[0].dims = 0;
+    assert_int_equal(store_kb_vec_put(st, "default", "m2", rows, 1), -1);
+    rows[0].dims = 4;
+    rows[0].chunk_id = 0;
+    assert_int_equal(store_kb_vec_put(st, "default", "m2", rows, 1), -1);
+    assert_int_equal(store_kb_remove(st, "default", 0, "/v/a.md", NULL), 1);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(store_kb_vec_load(st, "default", "m2", on_vec, &l), 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +718,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_bindings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_top3_as_sqlite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vectors, setup, teardown),
     };
     const char *which = argc > 1 ? argv[1] : "sqlite";
     if (strcmp(which, "sqlite") == 0)
