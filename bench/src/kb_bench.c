@@ -16,14 +16,29 @@
  *       warm-up. Questions are one to four words drawn the same way, in one
  *       language each. Prints `queries= p50_ms= p99_ms= mean_ms= max_ms=
  *       hits_per_query= maxrss_kib=` (its own peak RSS, getrusage).
+ *   linebot-kb-bench query DB KB QUERIES SEED EMBED_BASE_URL MODEL
+ *       the same questions searched as the bot searches with
+ *       LINEBOT_EMBED_MODEL set (run/stage_retrieve.c): the lexical search,
+ *       then the question embedded by the server at EMBED_BASE_URL
+ *       (io/embed.h, over loopback HTTP), the knowledge base's vectors in
+ *       memory searched (run/kb_vectors.h: read from the store on the
+ *       first question, in the warm-up), the two rankings fused
+ *       (core/rrf.h) and the passages found by vectors alone read. Prints
+ *       the whole path's `p50_ms= p99_ms= mean_ms= max_ms=`, the embedding
+ *       call's `embed_p50_ms= embed_p99_ms=`, the in-memory search's
+ *       `top_p50_ms= top_p99_ms=`, `vectors= dims= load_ms=` and
+ *       `maxrss_kib=`: the peak RSS of a process holding them all.
+ *   linebot-kb-bench embed-serve DIMS
+ *       a fake embeddings server (kb_fake_embed.h) of DIMS dimensions on
+ *       loopback: prints `base_url=http://127.0.0.1:PORT/v1`, then serves
+ *       until its standard input closes (bench/kb.sh keeps it open).
  *   linebot-kb-bench run CMD ARGS...
  *       runs CMD, its output to /dev/null, and prints `seconds= maxrss_kib=
  *       status=`: the wall time and the child's peak RSS (wait4), for
  *       `linebot kb sync` without a dependency on /usr/bin/time.
  *
  * In-process timing, since a `linebot kb search` per query would mostly
- * measure the start of a process. Vector search is not here yet: its
- * latency goes in the same `query` when embeddings exist (see bench/kb.sh). */
+ * measure the start of a process. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -41,7 +56,14 @@
 #include "core/alloc.h"
 #include "core/kb_answer.h"
 #include "core/kb_terms.h"
+#include "core/rrf.h"
+#include "core/vec.h"
+#include "io/clock.h"
+#include "io/embed.h"
+#include "io/http_client.h"
 #include "io/store.h"
+#include "kb_fake_embed.h"
+#include "run/kb_vectors.h"
 
 #define SECTIONS 20            /* sections, hence chunks, per document */
 #define SECTION_CHARS_EN 420   /* bytes of an English section */
@@ -294,8 +316,69 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts ms[0..n) and returns its p-th fraction (0.5, 0.99): the smallest
+ * value at or above that share of the values. */
+static double percentile(double *ms, size_t n, double p)
+{
+    qsort(ms, n, sizeof *ms, cmp_double);
+    size_t at = (size_t)((double)n * p + 0.999999);
+    return ms[(at ? at : 1) - 1];
+}
+
+/* With LINEBOT_EMBED_MODEL: where the question's embedding comes from. */
+struct vector_mode {
+    struct http_client *http;
+    struct embed_target target;
+    size_t dims;       /* kb_vectors_ready's */
+    double embed_ms, top_ms; /* the last search's parts */
+};
+
+/* The vector half of a search, as stage_retrieve.c's vector_hits and fuse:
+ * `lex` are the lexical hits' chunk ids. Returns the passages found, -1 on
+ * failure (with a reason on stderr). */
+static long vector_search(struct store *st, const char *kb, struct vector_mode *vm, const char *question,
+                          const int64_t *lex, size_t n_lex)
+{
+    int ready = kb_vectors_ready(st, kb, vm->target.model, &vm->dims);
+    if (ready != 1) {
+        fprintf(stderr, "kb-bench: knowledge base %s has no vectors of %s\n", kb, vm->target.model);
+        return -1;
+    }
+    double t0 = now_ms();
+    float *query = NULL;
+    size_t got = 0;
+    char err[256];
+    if (embed_texts(vm->http, &vm->target, &question, 1, vm->dims, clock_monotonic_ms() + 3000, NULL, NULL,
+                    &query, &got, err, sizeof err) != 0) {
+        fprintf(stderr, "kb-bench: embedding the question: %s\n", err);
+        return -1;
+    }
+    double t1 = now_ms();
+    struct vec_hit vhits[KB_SOURCES_MAX];
+    size_t n_v = kb_vectors_top(kb, query, got, KB_SOURCES_MAX, vhits);
+    free(query);
+    vm->embed_ms = t1 - t0;
+    vm->top_ms = now_ms() - t1;
+    int64_t vec[KB_SOURCES_MAX], missing[KB_SOURCES_MAX];
+    for (size_t i = 0; i < n_v; i++)
+        vec[i] = vhits[i].id;
+    struct rrf_item fused[2 * KB_SOURCES_MAX];
+    size_t n_f = rrf_fuse(lex, n_lex, vec, n_v, RRF_K, fused, KB_SOURCES_MAX), n_missing = 0;
+    for (size_t i = 0; i < n_f; i++)
+        if (fused[i].rank_a == 0)
+            missing[n_missing++] = fused[i].id;
+    struct kb_hit *extra = NULL;
+    size_t n_extra = 0;
+    if (n_missing && store_kb_chunks(st, kb, missing, n_missing, 0, 0, &extra, &n_extra) != 0) {
+        fprintf(stderr, "kb-bench: reading passages: %s\n", store_last_error(st));
+        return -1;
+    }
+    kb_hits_free(extra, n_extra);
+    return (long)n_f;
+}
+
 /* One search as the bot makes it; returns the hits found, -1 on failure. */
-static long search_once(struct store *st, const char *kb, const char *question)
+static long search_once(struct store *st, const char *kb, const char *question, struct vector_mode *vm)
 {
     struct kb_terms t;
     kb_terms_of_question(question, strlen(question), QUERY_TERMS_MAX, &t);
@@ -303,11 +386,18 @@ static long search_once(struct store *st, const char *kb, const char *question)
     size_t n = 0;
     int rc = store_kb_search(st, kb, (const char *const *)t.items, t.n, KB_SOURCES_MAX, &hits, &n);
     kb_terms_free(&t);
+    long found = rc == 0 ? (long)n : -1;
+    if (rc == 0 && vm) {
+        int64_t lex[KB_SOURCES_MAX];
+        for (size_t i = 0; i < n && i < KB_SOURCES_MAX; i++)
+            lex[i] = hits[i].chunk_id;
+        found = vector_search(st, kb, vm, question, lex, n < KB_SOURCES_MAX ? n : KB_SOURCES_MAX);
+    }
     kb_hits_free(hits, n);
-    return rc == 0 ? (long)n : -1;
+    return found;
 }
 
-static int cmd_query(const char *db, const char *kb, long queries, uint64_t seed)
+static int cmd_query(const char *db, const char *kb, long queries, uint64_t seed, struct vector_mode *vm)
 {
     char err[512];
     rng_state ^= seed * 0x9e3779b97f4a7c15ULL;
@@ -316,37 +406,72 @@ static int cmd_query(const char *db, const char *kb, long queries, uint64_t seed
         fprintf(stderr, "kb-bench: %s: %s\n", db, err);
         return 1;
     }
-    double *ms = xcalloc((size_t)queries, sizeof *ms);
+    double *ms = xcalloc((size_t)queries, sizeof *ms), *embed_ms = xcalloc((size_t)queries, sizeof *ms),
+           *top_ms = xcalloc((size_t)queries, sizeof *ms), load_ms = 0;
     long hits = 0;
+    int rc = 0;
     for (long i = 0; i < WARMUP + queries; i++) {
         char *q = make_question();
         double t0 = now_ms();
-        long n = search_once(st, kb, q);
+        long n = search_once(st, kb, q, vm);
         double took = now_ms() - t0;
         free(q);
         if (n < 0) {
             fprintf(stderr, "kb-bench: search failed: %s\n", store_last_error(st));
-            store_close(st);
-            free(ms);
-            return 1;
+            rc = 1;
+            break;
         }
+        if (i == 0)
+            load_ms = took; /* the first question reads the vectors */
         if (i >= WARMUP) {
             ms[i - WARMUP] = took;
+            if (vm) {
+                embed_ms[i - WARMUP] = vm->embed_ms;
+                top_ms[i - WARMUP] = vm->top_ms;
+            }
             hits += n;
         }
     }
     store_close(st);
-    double sum = 0;
-    for (long i = 0; i < queries; i++)
-        sum += ms[i];
-    qsort(ms, (size_t)queries, sizeof *ms, cmp_double);
-    size_t p99 = (size_t)((double)queries * 0.99 + 0.999999);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    printf("queries=%ld p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f hits_per_query=%.2f maxrss_kib=%ld\n",
-           queries, ms[queries / 2], ms[(p99 ? p99 : 1) - 1], sum / (double)queries, ms[queries - 1],
-           (double)hits / (double)queries, ru.ru_maxrss);
+    if (rc == 0) {
+        double sum = 0;
+        for (long i = 0; i < queries; i++)
+            sum += ms[i];
+        size_t nq = (size_t)queries;
+        double p50 = percentile(ms, nq, 0.5), p99 = percentile(ms, nq, 0.99);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        printf("queries=%ld p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f hits_per_query=%.2f", queries, p50,
+               p99, sum / (double)queries, ms[nq - 1], (double)hits / (double)queries);
+        if (vm)
+            printf(" embed_p50_ms=%.3f embed_p99_ms=%.3f top_p50_ms=%.3f top_p99_ms=%.3f dims=%zu load_ms=%.1f",
+                   percentile(embed_ms, nq, 0.5), percentile(embed_ms, nq, 0.99), percentile(top_ms, nq, 0.5),
+                   percentile(top_ms, nq, 0.99), vm->dims, load_ms);
+        printf(" maxrss_kib=%ld\n", ru.ru_maxrss);
+    }
     free(ms);
+    free(embed_ms);
+    free(top_ms);
+    return rc;
+}
+
+static int cmd_embed_serve(long dims)
+{
+    if (dims <= 0 || dims > VEC_DIMS_MAX) {
+        fprintf(stderr, "kb-bench: dimensions must be 1 to %d\n", VEC_DIMS_MAX);
+        return 2;
+    }
+    struct kb_fake_embed *f = kb_fake_embed_start((size_t)dims);
+    if (!f) {
+        fprintf(stderr, "kb-bench: the fake embeddings server did not start\n");
+        return 1;
+    }
+    printf("base_url=http://127.0.0.1:%d/v1\n", kb_fake_embed_port(f));
+    fflush(stdout);
+    char sink[256];
+    while (read(STDIN_FILENO, sink, sizeof sink) > 0 || errno == EINTR)
+        errno = 0;
+    kb_fake_embed_stop(f);
     return 0;
 }
 
@@ -384,10 +509,20 @@ int main(int argc, char **argv)
     vocab_init();
     if (argc >= 4 && strcmp(argv[1], "gen") == 0)
         return cmd_gen(argv[2], atol(argv[3]), argc > 4 ? strtoull(argv[4], NULL, 10) : 1);
-    if (argc >= 5 && strcmp(argv[1], "query") == 0 && atol(argv[4]) > 0)
-        return cmd_query(argv[2], argv[3], atol(argv[4]), argc > 5 ? strtoull(argv[5], NULL, 10) : 2);
+    if (argc >= 5 && strcmp(argv[1], "query") == 0 && atol(argv[4]) > 0) {
+        uint64_t seed = argc > 5 ? strtoull(argv[5], NULL, 10) : 2;
+        if (argc < 8)
+            return cmd_query(argv[2], argv[3], atol(argv[4]), seed, NULL);
+        struct vector_mode vm = {.http = http_client_new(), .target = {argv[6], "bench", argv[7]}};
+        int rc = cmd_query(argv[2], argv[3], atol(argv[4]), seed, &vm);
+        http_client_free(vm.http);
+        return rc;
+    }
+    if (argc == 3 && strcmp(argv[1], "embed-serve") == 0)
+        return cmd_embed_serve(atol(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "run") == 0)
         return cmd_run(argv + 2);
-    fprintf(stderr, "usage: linebot-kb-bench gen DIR CHUNKS [SEED] | query DB KB QUERIES [SEED] | run CMD...\n");
+    fprintf(stderr, "usage: linebot-kb-bench gen DIR CHUNKS [SEED] | query DB KB QUERIES [SEED [EMBED_BASE_URL MODEL]]"
+                    " | embed-serve DIMS | run CMD...\n");
     return 2;
 }
