@@ -50,8 +50,44 @@ char *completion_data_url(const char *mime, const void *data, size_t len)
     return url;
 }
 
+/* Large values spliced in after json_dumps (completion_request_json): a
+ * data: URL of a 10 MB image is 13 MB, and through jansson it would be held
+ * three more times (json_string's copy, the output buffer growing by
+ * doubling, the output). Each goes into the tree as a short placeholder,
+ * "\u0001linebot-splice-N\u0001" once dumped, replaced by the value itself.
+ * Only values that need no escaping are spliced (data: URLs never do). */
+#define SPLICE_MIN 4096
+struct splice {
+    const char **values;
+    size_t n, cap;
+};
+
+static bool splice_safe(const char *v, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (v[i] < 0x20 || v[i] > 0x7e || v[i] == '"' || v[i] == '\\')
+            return false;
+    return true;
+}
+
+/* A JSON string for `v`: a placeholder when `sp` takes it, else its text. */
+static json_t *large_text(struct splice *sp, const char *v)
+{
+    size_t len = v ? strlen(v) : 0;
+    if (!sp || len < SPLICE_MIN || !splice_safe(v, len))
+        return json_text(v);
+    if (sp->n == sp->cap) {
+        sp->cap = sp->cap ? 2 * sp->cap : 4;
+        sp->values = xrealloc_array(sp->values, sp->cap, sizeof *sp->values);
+    }
+    char placeholder[48];
+    snprintf(placeholder, sizeof placeholder, "\x01linebot-splice-%zu\x01", sp->n);
+    sp->values[sp->n++] = v;
+    return json_string(placeholder);
+}
+
 /* A message's content: its text alone, or the text and its images as parts. */
-static json_t *message_content(const struct llm_message *m)
+static json_t *message_content(const struct llm_message *m, struct splice *sp)
 {
     if (!m->n_images && !m->audio_url)
         return json_text(m->content);
@@ -64,11 +100,11 @@ static json_t *message_content(const struct llm_message *m)
     }
     if (m->audio_url) /* DashScope's shape for qwen3-asr-flash */
         json_array_append_new(parts, json_pack("{s:s,s:{s:o}}", "type", "input_audio", "input_audio", "data",
-                                               json_text(m->audio_url)));
+                                               large_text(sp, m->audio_url)));
     for (size_t i = 0; i < m->n_images; i++) {
         json_t *image = json_object();
         json_t *url = json_object();
-        json_object_set_new(url, "url", json_text(m->image_urls[i]));
+        json_object_set_new(url, "url", large_text(sp, m->image_urls[i]));
         json_object_set_new(image, "type", json_string("image_url"));
         json_object_set_new(image, "image_url", url);
         json_array_append_new(parts, image);
@@ -76,8 +112,8 @@ static json_t *message_content(const struct llm_message *m)
     return parts;
 }
 
-char *completion_request_json(const struct completion_options *opt,
-                              const struct llm_message *msgs, size_t n)
+static char *request_dump(const struct completion_options *opt, const struct llm_message *msgs, size_t n,
+                          struct splice *sp)
 {
     json_t *root = json_object();
     json_t *arr = json_array();
@@ -85,7 +121,7 @@ char *completion_request_json(const struct completion_options *opt,
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_object();
         json_object_set_new(m, "role", json_text(msgs[i].role));
-        json_object_set_new(m, "content", message_content(&msgs[i]));
+        json_object_set_new(m, "content", message_content(&msgs[i], sp));
         json_array_append_new(arr, m);
     }
     json_object_set_new(root, "messages", arr);
@@ -98,6 +134,66 @@ char *completion_request_json(const struct completion_options *opt,
         json_object_set_new(root, "enable_thinking", json_boolean(opt->enable_thinking));
     char *out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
+    return out;
+}
+
+struct splice_at {
+    const char *at; /* the placeholder, quotes included, in the dump */
+    size_t len, value;
+};
+
+static int splice_cmp(const void *a, const void *b)
+{
+    const char *x = ((const struct splice_at *)a)->at, *y = ((const struct splice_at *)b)->at;
+    return (x > y) - (x < y);
+}
+
+/* The dump with each placeholder replaced by its value, or NULL when one of
+ * them is not there exactly once (a user's text could hold one). */
+static char *splice_values(const char *dump, const struct splice *sp)
+{
+    struct splice_at *at = xcalloc(sp->n, sizeof *at);
+    size_t total = strlen(dump);
+    for (size_t i = 0; i < sp->n; i++) {
+        char token[64];
+        int len = snprintf(token, sizeof token, "\"\\u0001linebot-splice-%zu\\u0001\"", i);
+        const char *p = strstr(dump, token);
+        if (!p || strstr(p + 1, token)) {
+            free(at);
+            return NULL;
+        }
+        at[i] = (struct splice_at){p, (size_t)len, i};
+        total = total - (size_t)len + strlen(sp->values[i]) + 2;
+    }
+    qsort(at, sp->n, sizeof *at, splice_cmp);
+    char *out = xmalloc(total + 1), *o = out;
+    const char *from = dump;
+    for (size_t i = 0; i < sp->n; i++) {
+        size_t v = strlen(sp->values[at[i].value]);
+        memcpy(o, from, (size_t)(at[i].at - from));
+        o += at[i].at - from;
+        *o++ = '"';
+        memcpy(o, sp->values[at[i].value], v);
+        o += v;
+        *o++ = '"';
+        from = at[i].at + at[i].len;
+    }
+    strcpy(o, from);
+    free(at);
+    return out;
+}
+
+char *completion_request_json(const struct completion_options *opt,
+                              const struct llm_message *msgs, size_t n)
+{
+    struct splice sp = {0};
+    char *out = request_dump(opt, msgs, n, &sp);
+    if (sp.n) {
+        char *spliced = splice_values(out, &sp);
+        free(out);
+        out = spliced ? spliced : request_dump(opt, msgs, n, NULL);
+    }
+    free(sp.values);
     return out;
 }
 

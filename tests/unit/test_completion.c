@@ -74,6 +74,48 @@ static void test_request_with_images(void **state)
     free(empty);
 }
 
+/* Large data: URLs are pasted into the body after jansson (fewer copies of
+ * a 10 MB image): the body must read back the same, in order, also when a
+ * user's text holds the placeholder the splicing uses, or a large value
+ * needs escaping. */
+static void test_request_with_large_images(void **state)
+{
+    (void)state;
+    size_t len = 30000;
+    char *raw = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        raw[i] = (char)(i * 7 + 3);
+    char *a = completion_data_url("image/png", raw, len), *b = completion_data_url("image/jpeg", raw, len - 1);
+    char *odd = malloc(len + 1); /* quotes and a backslash: escaped, not pasted */
+    memset(odd, 'x', len);
+    memcpy(odd + 100, "\"q\\", 3);
+    odd[len] = '\0';
+    const char *texts[] = {"What are these?", "\x01linebot-splice-0\x01", "\x01linebot-splice-1\x01"};
+    for (size_t t = 0; t < 3; t++) {
+        const char *urls[] = {a, odd, b};
+        struct llm_message m[] = {{"user", texts[t], urls, 3}, {"user", "\x01linebot-splice-2\x01", urls + 2, 1}};
+        json_t *j = request(&(struct completion_options){.model = "vl"}, m, 2);
+        json_t *msgs = json_object_get(j, "messages");
+        json_t *parts = json_object_get(json_array_get(msgs, 0), "content");
+        assert_int_equal(json_array_size(parts), 4);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(parts, 0), "text")), texts[t]);
+        for (size_t i = 1; i < 4; i++)
+            assert_string_equal(
+                json_string_value(json_object_get(json_object_get(json_array_get(parts, i), "image_url"), "url")),
+                urls[i - 1]);
+        parts = json_object_get(json_array_get(msgs, 1), "content");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(parts, 0), "text")),
+                            "\x01linebot-splice-2\x01");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(json_array_get(parts, 1), "image_url"), "url")), b);
+        json_decref(j);
+    }
+    free(raw);
+    free(a);
+    free(b);
+    free(odd);
+}
+
 static void test_request_no_max_tokens_thinking(void **state)
 {
     (void)state;
@@ -543,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_parse_answer_with_meta),
         cmocka_unit_test(test_request_basic),
         cmocka_unit_test(test_request_with_images),
+        cmocka_unit_test(test_request_with_large_images),
         cmocka_unit_test(test_request_no_max_tokens_thinking),
         cmocka_unit_test(test_request_max_completion_tokens),
         cmocka_unit_test(test_request_reasoning_effort),
