@@ -64,6 +64,7 @@ struct job_ctx {
     /* decide */
     struct chat_decision decision;
     bool decided;
+    int64_t rate_at_ms;        /* > 0: the message counts against the user's rate limit, at this time (finish) */
     enum text_id fixed;        /* act: a reply without the model (TEXT_NONE: none) */
     bool use_model;            /* act: gather and generate run */
     const char *adopt_id;      /* a postback that takes over a parked answer: its event id (in ev) */
