@@ -34,18 +34,38 @@ static enum rate_verdict rate_verdict_of(struct job_ctx *ctx)
     return chat_rate_verdict(count + 1, cfg->rate_limit);
 }
 
+/* The facts chat_decide needs besides the event. */
+static struct chat_facts decide_facts(struct job_ctx *ctx)
+{
+    const struct line_event *ev = &ctx->ev;
+    struct chat_facts facts = {.quotes_bot_message = false};
+    if (ev->quoted_message_id && ev->chat_id)
+        facts.quotes_bot_message = store_bot_message_is(ctx->env->store, ev->chat_id, ev->quoted_message_id) == 1;
+    return facts;
+}
+
+void stage_decide_rate_resumed(struct job_ctx *ctx)
+{
+    const struct line_event *ev = &ctx->ev;
+    if (ctx->env->cfg->rate_limit <= 0 || !ev->user_id || deliver_adopt_target(ev))
+        return;
+    struct chat_facts facts = decide_facts(ctx);
+    struct chat_decision d;
+    chat_decide(ctx->env->cfg, ev, &facts, &d);
+    if (d.rate_limited)
+        ctx->rate_at_ms = clock_now_ms();
+    chat_decision_free(&d);
+}
+
 enum stage_result stage_decide(struct job_ctx *ctx)
 {
     const struct line_event *ev = &ctx->ev;
-    struct store *store = ctx->env->store;
     /* A postback that takes over a parked answer needs no decision: deliver
      * sends that answer. */
     ctx->adopt_id = deliver_adopt_target(ev);
     if (ctx->adopt_id)
         return STAGE_NEXT;
-    struct chat_facts facts = {.quotes_bot_message = false};
-    if (ev->quoted_message_id && ev->chat_id)
-        facts.quotes_bot_message = store_bot_message_is(store, ev->chat_id, ev->quoted_message_id) == 1;
+    struct chat_facts facts = decide_facts(ctx);
     chat_decide(ctx->env->cfg, ev, &facts, &ctx->decision);
     ctx->decided = true;
     log_debug("decision: %s", ctx->decision.reason);

@@ -89,6 +89,8 @@ enum stage_result stage_finish(struct job_ctx *ctx)
     const struct answer_record *rec = &ctx->record;
     const struct line_event *ev = ctx->ev_parsed ? &ctx->ev : NULL;
     int64_t now = clock_now_ms();
+    if (ctx->resumed && ev)
+        stage_decide_rate_resumed(ctx);
     struct job_finish finish = {
         .outcome = ctx->outcome,
         .sent_ids = (const char *const *)ctx->sent.ids,
