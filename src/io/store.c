@@ -672,6 +672,19 @@ int store_rate_count(struct store *st, const char *user_id, int64_t now_ms, int6
     return st->ops->rate_count(st, user_id, now_ms, count);
 }
 
+int store_rate_peek(struct store *st, const char *user_id, int64_t now_ms, int64_t *count)
+{
+    if (count)
+        *count = 0;
+    if (!st)
+        return -1;
+    if (!user_id)
+        return missing(st, "rate peek", "user_id");
+    if (!count)
+        return missing(st, "rate peek", "count");
+    return st->ops->rate_peek(st, user_id, now_ms, count);
+}
+
 int store_task_add(struct store *st, const char *kind, const char *key, const char *chat_id,
                    const char *payload, int64_t now_ms)
 {

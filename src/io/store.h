@@ -246,6 +246,9 @@ struct job_finish {
     const char *model;              /* the model that answered; NULL when none did */
     struct llm_usage usage;         /* zeroed / -1 when no model answered */
     const struct store_charge *charge; /* tokens spent for this job; NULL: none */
+    const char *rate_user;          /* counts one message of this user against the rate limit
+                                       (as store_rate_count, at rate_at_ms); NULL: none */
+    int64_t rate_at_ms;
 };
 
 /* Finishes a claimed job in one transaction: the outcome, model and usage
@@ -253,7 +256,9 @@ struct job_finish {
  * the turns are appended to the chat's history and the sent ids remembered
  * as the bot's messages. The charge, when there is one, is added to the
  * usage under the job's event id (once: a second charge under the same id
- * adds nothing). Returns 0, 1 when the claim was lost (then nothing
+ * adds nothing). The rate count, when asked for, lands in the same
+ * transaction: once per event, as the finish itself, whatever releases or
+ * crashes came before. Returns 0, 1 when the claim was lost (then nothing
  * at all is written), -1 on error (nothing written). */
 int store_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const struct job_finish *finish);
 
@@ -269,6 +274,16 @@ int store_context_keep(struct store *st, const char *event_id, int64_t claim_gen
  * in *count (1 for the first). core/chat.h's chat_rate_verdict turns that
  * into allow / warn once / silent. Returns 0, or -1 (nothing counted). */
 int store_rate_count(struct store *st, const char *user_id, int64_t now_ms, int64_t *count);
+
+/* The messages of `user_id` counted in the window that holds `now_ms`,
+ * without counting one (0 when none, or when now_ms opens a new window): a
+ * read. The worker adds its own message with the finish (job_finish's
+ * rate_user), so that an answered event makes one write transaction fewer,
+ * and a message is counted once per event. The verdict then goes by this
+ * count + 1; a user's messages in flight at once in different chats (at
+ * most one per worker) do not see each other, so such a burst may pass the
+ * limit by that many. Returns 0, or -1. */
+int store_rate_peek(struct store *st, const char *user_id, int64_t now_ms, int64_t *count);
 
 /* ---- internal jobs: work that did not come from a webhook ----
  * A job with a kind ("memory", "summary", ...) and a JSON payload, kept in the

@@ -57,6 +57,7 @@ struct store_backend_ops {
     int (*context_keep)(struct store *st, const char *event_id, int64_t claim_gen,
                         const char *chat_id, const struct turn *turn, int keep, int64_t done_at_ms);
     int (*rate_count)(struct store *st, const char *user_id, int64_t now_ms, int64_t *count);
+    int (*rate_peek)(struct store *st, const char *user_id, int64_t now_ms, int64_t *count);
     /* `event_id` is store.c's "task:<kind>:<key>"; returns 1 added, 0 known. */
     int (*task_add)(struct store *st, const char *event_id, const char *kind, const char *chat_id,
                     const char *payload, int64_t now_ms);

@@ -612,6 +612,9 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     " window_start_ms = CASE WHEN $2 - r.window_start_ms >= 60000 THEN $2"                     \
     "                        ELSE r.window_start_ms END"                                       \
     " RETURNING count"
+#define SQL_RATE_PEEK                                                                          \
+    "SELECT CASE WHEN $2 - window_start_ms >= 60000 THEN 0 ELSE count END"                     \
+    " FROM linebot_rate WHERE user_id = $1"
 
 /* Memory of the user (issue 11): the same SQL as store_sqlite.c's. */
 #define SQL_MEMORY_FACTS                                                                       \
@@ -1723,6 +1726,29 @@ static int finish_row(struct store *st, const char *event_id, int64_t claim_gen,
     return rc;
 }
 
+/* One message of `user_id` counted at `at_ms` (in a transaction or not);
+ * *count, when asked for, is its number in the window. */
+static int rate_add(struct store *st, const char *user_id, int64_t at_ms, int64_t *count)
+{
+    struct params p = { .n = 0 };
+    PGresult *res;
+
+    param_text(&p, user_id);
+    param_int(&p, at_ms);
+    res = query(st, "rate count", SQL_RATE_COUNT, &p);
+    if (!res)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        store_set_error(st, "postgres: rate count: no row came back");
+        return -1;
+    }
+    if (count)
+        *count = get_int(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
 static int pg_job_finish(struct store *st, const char *event_id, int64_t claim_gen, const struct job_finish *f,
                          int64_t done_at_ms)
 {
@@ -1734,6 +1760,8 @@ static int pg_job_finish(struct store *st, const char *event_id, int64_t claim_g
     rc = finish_row(st, event_id, claim_gen, f, done_at_ms, &chat_id);
     if (rc == 0 && f->charge)
         rc = insert_charge(st, event_id, f->charge, done_at_ms);
+    if (rc == 0 && f->rate_user)
+        rc = rate_add(st, f->rate_user, f->rate_at_ms, NULL);
     for (size_t i = 0; rc == 0 && i < f->n_turns; i++)
         rc = insert_turn(st, chat_id, &f->turns[i]);
     for (size_t i = 0; rc == 0 && i < f->n_sent; i++) {
@@ -1777,22 +1805,25 @@ static int pg_context_keep(struct store *st, const char *event_id, int64_t claim
 
 static int pg_rate_count(struct store *st, const char *user_id, int64_t now_ms, int64_t *count)
 {
+    if (pg_ready(st, "rate count") != 0)
+        return -1;
+    return rate_add(st, user_id, now_ms, count);
+}
+
+static int pg_rate_peek(struct store *st, const char *user_id, int64_t now_ms, int64_t *count)
+{
     struct params p = { .n = 0 };
     PGresult *res;
 
     param_text(&p, user_id);
     param_int(&p, now_ms);
-    if (pg_ready(st, "rate count") != 0)
+    if (pg_ready(st, "rate peek") != 0)
         return -1;
-    res = query(st, "rate count", SQL_RATE_COUNT, &p);
+    res = query(st, "rate peek", SQL_RATE_PEEK, &p);
     if (!res)
         return -1;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        store_set_error(st, "postgres: rate count: no row came back");
-        return -1;
-    }
-    *count = get_int(res, 0, 0);
+    if (PQntuples(res) == 1)
+        *count = get_int(res, 0, 0);
     PQclear(res);
     return 0;
 }
@@ -3359,6 +3390,7 @@ static const struct store_backend_ops pg_ops = {
     .job_finish = pg_job_finish,
     .context_keep = pg_context_keep,
     .rate_count = pg_rate_count,
+    .rate_peek = pg_rate_peek,
     .task_add = pg_task_add,
     .job_park = pg_job_park,
     .job_adopt = pg_job_adopt,

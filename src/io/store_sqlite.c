@@ -687,6 +687,8 @@ static const char schema_fresh[] =
                   " window_start_ms = CASE WHEN ?2 - window_start_ms >= 60000 THEN ?2"         \
                   "                        ELSE window_start_ms END")                          \
     X(RATE_GET, "SELECT count FROM linebot_rate WHERE user_id = ?1")                           \
+    X(RATE_PEEK, "SELECT CASE WHEN ?2 - window_start_ms >= 60000 THEN 0 ELSE count END"       \
+                 " FROM linebot_rate WHERE user_id = ?1")                                      \
     X(PURGE_HISTORY, "DELETE FROM linebot_history WHERE seq IN (SELECT seq"                    \
                      " FROM linebot_history WHERE timestamp_ms < ?1 LIMIT ?2)")                \
     X(PURGE_BOT, "DELETE FROM linebot_bot_messages WHERE rowid IN (SELECT rowid"               \
@@ -1763,6 +1765,17 @@ static int insert_charge(struct store *st, const char *event_id, const struct st
     return run_changes(st, s, rc, "usage add", NULL);
 }
 
+/* Inside an open transaction: one message of `user_id` counted at `at_ms`. */
+static int rate_add(struct store *st, const char *user_id, int64_t at_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_RATE_COUNT);
+    int rc = bind_text(s, 1, user_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, at_ms);
+    return run_changes(st, s, rc, "rate count", NULL);
+}
+
 /* The fence first: a lost claim writes nothing (the rollback undoes nothing). */
 static int sq_job_finish(struct store *st, const char *event_id, int64_t claim_gen,
                          const struct job_finish *f, int64_t done_at_ms)
@@ -1775,6 +1788,8 @@ static int sq_job_finish(struct store *st, const char *event_id, int64_t claim_g
     rc = finish_row(st, event_id, claim_gen, f, done_at_ms, &chat_id);
     if (rc == 0 && f->charge)
         rc = insert_charge(st, event_id, f->charge, done_at_ms);
+    if (rc == 0 && f->rate_user)
+        rc = rate_add(st, f->rate_user, f->rate_at_ms);
     /* The turns and ids belong to the inbox row's own chat. */
     for (size_t i = 0; rc == 0 && i < f->n_turns; i++)
         rc = insert_turn(st, chat_id, &f->turns[i]);
@@ -1821,15 +1836,11 @@ static int sq_context_keep(struct store *st, const char *event_id, int64_t claim
 static int sq_rate_count(struct store *st, const char *user_id, int64_t now_ms, int64_t *count)
 {
     sqlite3_stmt *s;
-    int rc, found;
+    int found;
 
     if (tx_begin(st) != 0)
         return -1;
-    s = stmt(st, STMT_RATE_COUNT);
-    rc = bind_text(s, 1, user_id);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 2, now_ms);
-    if (run_changes(st, s, rc, "rate count", NULL) != 0) {
+    if (rate_add(st, user_id, now_ms) != 0) {
         tx_rollback(st);
         return -1;
     }
@@ -1844,6 +1855,24 @@ static int sq_rate_count(struct store *st, const char *user_id, int64_t now_ms, 
     *count = sqlite3_column_int64(s, 0);
     finish(s);
     return tx_commit(st);
+}
+
+static int sq_rate_peek(struct store *st, const char *user_id, int64_t now_ms, int64_t *count)
+{
+    sqlite3_stmt *s = stmt(st, STMT_RATE_PEEK);
+    int rc = bind_text(s, 1, user_id);
+    int found;
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, now_ms);
+    found = lookup(st, s, rc, "rate peek");
+    if (found < 0)
+        return -1;
+    if (found) {
+        *count = sqlite3_column_int64(s, 0);
+        finish(s);
+    }
+    return 0;
 }
 
 static int sq_task_add(struct store *st, const char *event_id, const char *kind, const char *chat_id,
@@ -3311,6 +3340,8 @@ GATED(job_finish, (struct store *st, const char *id, int64_t gen, const struct j
 GATED(context_keep, (struct store *st, const char *id, int64_t gen, const char *chat, const struct turn *t,
                      int keep, int64_t at), (st, id, gen, chat, t, keep, at))
 GATED(rate_count, (struct store *st, const char *user, int64_t now_ms, int64_t *count), (st, user, now_ms, count))
+GATED_READ(rate_peek, (struct store *st, const char *user, int64_t now_ms, int64_t *count),
+           (st, user, now_ms, count))
 GATED(task_add, (struct store *st, const char *id, const char *kind, const char *chat, const char *payload,
                  int64_t now_ms), (st, id, kind, chat, payload, now_ms))
 GATED(job_park, (struct store *st, const char *id, int64_t gen, const char *answer), (st, id, gen, answer))
@@ -3419,7 +3450,7 @@ static const struct store_backend_ops sqlite_ops = {
     .relax_durability = sq_relax_durability,
 #define OP(name) .name = gated_##name,
     OP(probe_write) OP(inbox_add) OP(inbox_forget) OP(inbox_depth) OP(claim_next) OP(job_sending)
-    OP(job_finish) OP(context_keep) OP(rate_count) OP(task_add) OP(job_park) OP(job_adopt)
+    OP(job_finish) OP(context_keep) OP(rate_count) OP(rate_peek) OP(task_add) OP(job_park) OP(job_adopt)
     OP(job_release) OP(job_renew) OP(recover) OP(chat_waiting_events) OP(bot_message_is) OP(history_load)
     OP(message_text) OP(message_delete) OP(message_update) OP(history_clear) OP(forget_chat)
     OP(profile_get) OP(profile_put) OP(chat_model_get) OP(chat_model_set)

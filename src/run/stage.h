@@ -64,6 +64,7 @@ struct job_ctx {
     /* decide */
     struct chat_decision decision;
     bool decided;
+    int64_t rate_at_ms;        /* > 0: the message counts against the user's rate limit, at this time (finish) */
     enum text_id fixed;        /* act: a reply without the model (TEXT_NONE: none) */
     bool use_model;            /* act: gather and generate run */
     const char *adopt_id;      /* a postback that takes over a parked answer: its event id (in ev) */
@@ -118,6 +119,10 @@ void worker_run_job(struct worker_env *env, const struct job *job);
 /* The stages (one file each, run/stage_<name>.c; act is in stage_decide.c). */
 enum stage_result stage_claim(struct job_ctx *ctx);
 enum stage_result stage_decide(struct job_ctx *ctx);
+/* finish, for an answer resumed after a crash (which skipped decide): sets
+ * ctx->rate_at_ms when decide would have counted the message, so that the
+ * finish counts it as it counts any other. */
+void stage_decide_rate_resumed(struct job_ctx *ctx);
 enum stage_result stage_act(struct job_ctx *ctx);
 enum stage_result stage_fetch(struct job_ctx *ctx);
 enum stage_result stage_transcribe(struct job_ctx *ctx);

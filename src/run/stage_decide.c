@@ -3,7 +3,10 @@
  *
  * decide: gathers the facts core/chat.c needs (is the quoted message one of
  * the bot's?), lets chat_decide choose the action, and counts the message
- * against the user's rate limit (one atomic store_rate_count).
+ * against the user's rate limit: a read of the user's count now
+ * (store_rate_peek), the message itself counted by the finish's transaction
+ * (stage_finish.c), so the count costs no write of its own and a message is
+ * counted once whatever releases or crashes its event went through.
  * act: carries out the actions that need no model (unsend, edit, forget, keep
  * group context, reset; /model and /persona in stage_model.c and
  * stage_persona.c), and sets up what a reply needs: a fixed text, or the
@@ -22,26 +25,47 @@ static enum rate_verdict rate_verdict_of(struct job_ctx *ctx)
     const struct config *cfg = ctx->env->cfg;
     if (cfg->rate_limit <= 0 || !ctx->ev.user_id)
         return RATE_ALLOW;
-    int64_t count = 0;
-    if (store_rate_count(ctx->env->store, ctx->ev.user_id, clock_now_ms(), &count) != 0) {
+    int64_t count = 0, now = clock_now_ms();
+    ctx->rate_at_ms = now;
+    if (store_rate_peek(ctx->env->store, ctx->ev.user_id, now, &count) != 0) {
         log_warn("could not count the message against the rate limit: %s", store_last_error(ctx->env->store));
         return RATE_ALLOW;
     }
-    return chat_rate_verdict(count, cfg->rate_limit);
+    return chat_rate_verdict(count + 1, cfg->rate_limit);
+}
+
+/* The facts chat_decide needs besides the event. */
+static struct chat_facts decide_facts(struct job_ctx *ctx)
+{
+    const struct line_event *ev = &ctx->ev;
+    struct chat_facts facts = {.quotes_bot_message = false};
+    if (ev->quoted_message_id && ev->chat_id)
+        facts.quotes_bot_message = store_bot_message_is(ctx->env->store, ev->chat_id, ev->quoted_message_id) == 1;
+    return facts;
+}
+
+void stage_decide_rate_resumed(struct job_ctx *ctx)
+{
+    const struct line_event *ev = &ctx->ev;
+    if (ctx->env->cfg->rate_limit <= 0 || !ev->user_id || deliver_adopt_target(ev))
+        return;
+    struct chat_facts facts = decide_facts(ctx);
+    struct chat_decision d;
+    chat_decide(ctx->env->cfg, ev, &facts, &d);
+    if (d.rate_limited)
+        ctx->rate_at_ms = clock_now_ms();
+    chat_decision_free(&d);
 }
 
 enum stage_result stage_decide(struct job_ctx *ctx)
 {
     const struct line_event *ev = &ctx->ev;
-    struct store *store = ctx->env->store;
     /* A postback that takes over a parked answer needs no decision: deliver
      * sends that answer. */
     ctx->adopt_id = deliver_adopt_target(ev);
     if (ctx->adopt_id)
         return STAGE_NEXT;
-    struct chat_facts facts = {.quotes_bot_message = false};
-    if (ev->quoted_message_id && ev->chat_id)
-        facts.quotes_bot_message = store_bot_message_is(store, ev->chat_id, ev->quoted_message_id) == 1;
+    struct chat_facts facts = decide_facts(ctx);
     chat_decide(ctx->env->cfg, ev, &facts, &ctx->decision);
     ctx->decided = true;
     log_debug("decision: %s", ctx->decision.reason);

@@ -5,7 +5,8 @@
  * only when the model answered), remembers the ids of the messages LINE
  * accepted (so a reply quoting one counts as addressed to the bot), keeps
  * which model answered and its token usage, and charges the tokens to the
- * daily budgets (run/stage_budget.c). Then the event is counted once in
+ * daily budgets (run/stage_budget.c), and counts the message against the
+ * user's rate limit when decide said it counts (stage_decide.c). Then the event is counted once in
  * metrics: answered, or failed (an apology, an expired or undeliverable
  * answer).
  *
@@ -88,12 +89,16 @@ enum stage_result stage_finish(struct job_ctx *ctx)
     const struct answer_record *rec = &ctx->record;
     const struct line_event *ev = ctx->ev_parsed ? &ctx->ev : NULL;
     int64_t now = clock_now_ms();
+    if (ctx->resumed && ev)
+        stage_decide_rate_resumed(ctx);
     struct job_finish finish = {
         .outcome = ctx->outcome,
         .sent_ids = (const char *const *)ctx->sent.ids,
         .n_sent = ctx->sent.n,
         .sent_at_ms = now,
         .usage = {.prompt_tokens = -1, .completion_tokens = -1, .total_tokens = -1},
+        .rate_user = ev && ctx->rate_at_ms > 0 ? ev->user_id : NULL,
+        .rate_at_ms = ctx->rate_at_ms,
     };
     /* The other images of an imageSet answered with this one come first,
      * as "[image]" turns: their own jobs then see them answered. */
@@ -135,7 +140,8 @@ enum stage_result stage_finish(struct job_ctx *ctx)
          * remember must not keep the event from being done. */
         log_warn("finishing the event without remembering the exchange");
         struct job_finish bare = {.outcome = finish.outcome, .model = finish.model, .usage = finish.usage,
-                                  .charge = finish.charge};
+                                  .charge = finish.charge, .rate_user = finish.rate_user,
+                                  .rate_at_ms = finish.rate_at_ms};
         rc = finish_job(ctx, &bare);
     }
     /* Counted once, by the worker whose finish was stored: a lost claim is

@@ -5,8 +5,9 @@
  * path the bot is killed there, restarted on the same database without the
  * failpoint, and the user must end up with exactly one answer: never none,
  * never two. Also: kill -9 right after acknowledging a batch, SIGTERM during a
- * slow model call, history surviving a restart, and an apology resumed after a
- * crash staying an apology. */
+ * slow model call, history surviving a restart, an apology resumed after a
+ * crash staying an apology, and a resumed answer counted once against the
+ * rate limit. */
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -145,6 +146,37 @@ static void test_crash_after_an_apology_was_recorded(void **state)
     free(outcome);
     assert_true(bot_metric(w, "linebot_events_failed_total") == 1);
     assert_true(bot_metric(w, "linebot_events_answered_total") == 0);
+    world_finish(w);
+}
+
+/* The rate count is written with the finish: an answer resumed after a
+ * crash (which skips decide) still counts, once. With a limit of 1, the
+ * next message gets the slow-down reply (counted 2nd), the one after it
+ * nothing. */
+static void test_rate_count_survives_a_crash(void **state)
+{
+    struct world *w = world_start(state, (const char *[]){"LINEBOT_FAILPOINT=worker_after_sending_recorded",
+                                                           "LINEBOT_RATE_LIMIT=1",
+                                                           "LINEBOT_SLOW_DOWN_TEXT=E2E slow down please", NULL});
+    json_t *ev = ev_message(w, &(struct ev){.user = USER_A, .text = "count me once"});
+    long posted = bot_send(w, ev, NULL);
+    if (posted != 200 && posted != 0)
+        fail_msg("POST /callback answered %ld, want 200 (or no answer: killed after the commit)", posted);
+    int status = bot_wait_exit(w, e2e_ms(E2E_WAIT_MS));
+    if (status == -1 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        fail_msg("the bot should have died of SIGKILL at worker_after_sending_recorded (wait status 0x%x)", status);
+    bot_start(w, no_failpoint);
+    if (posted != 200)
+        assert_int_equal(bot_send(w, ev, NULL), 200);
+    assert_int_equal(world_answers(w, USER_A, 1), 1);
+    send_text(w, USER_A, "second");
+    assert_int_equal(world_answers(w, USER_A, 2), 2);
+    send_text(w, USER_A, "third");
+    world_quiet(w);
+    assert_int_equal(fake_line_delivery_count(w->line, USER_A), 2);
+    char *t = world_texts(w, USER_A);
+    assert_string_equal(t, "echo: count me once\n---\nE2E slow down please");
+    free(t);
     world_finish(w);
 }
 
@@ -367,6 +399,7 @@ int main(void)
         E2E_TEST(test_crash_after_sending_recorded),
         E2E_TEST(test_crash_after_send),
         E2E_TEST(test_crash_after_an_apology_was_recorded),
+        E2E_TEST(test_rate_count_survives_a_crash),
         E2E_TEST(test_model_and_usage_survive_a_crash),
         E2E_TEST(test_postback_takes_over_a_parked_answer),
         E2E_TEST(test_internal_job_of_unknown_kind),

@@ -1752,6 +1752,49 @@ static void test_rate_count(void **state)
     assert_int_equal(chat_rate_verdict(count, 1), RATE_ALLOW);
 }
 
+/* store_rate_peek reads the window without counting; a finish with a
+ * rate_user counts the message once, in its transaction: a release, or a
+ * finish whose claim was lost, counts nothing. */
+static void test_rate_counted_by_finish(void **state)
+{
+    struct fixture *fx = *state;
+    const int64_t t = 1700000000000;
+    int64_t count = -1;
+    struct job job;
+
+    assert_int_equal(store_rate_peek(fx->st, "U1", t, &count), 0);
+    assert_int_equal(count, 0); /* no row yet */
+    add_event(fx->st, "e1", "chatA", 1);
+    claim_expect(fx->st, "e1", &job);
+    int64_t first_gen = job.claim_gen;
+    assert_int_equal(store_job_release(fx->st, "e1", job.claim_gen), 0);
+    job_free(&job);
+    assert_int_equal(store_rate_peek(fx->st, "U1", t, &count), 0);
+    assert_int_equal(count, 0); /* the released claim counted nothing */
+    claim_expect(fx->st, "e1", &job);
+    struct job_finish f = { .outcome = OUTCOME_RATE_LIMITED, .usage = { -1, -1, -1 },
+                            .rate_user = "U1", .rate_at_ms = t };
+    assert_int_equal(store_job_finish(fx->st, "e1", first_gen, &f), 1); /* a stale claim: nothing */
+    assert_int_equal(store_rate_peek(fx->st, "U1", t, &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen, &f), 0);
+    assert_int_equal(store_job_finish(fx->st, "e1", job.claim_gen, &f), 1); /* done: not again */
+    job_free(&job);
+    assert_int_equal(store_rate_peek(fx->st, "U1", t + 59999, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_rate_peek(fx->st, "U2", t, &count), 0);
+    assert_int_equal(count, 0); /* another user's window */
+    /* The same window as store_rate_count's: it goes on from the finish's count ... */
+    assert_int_equal(store_rate_count(fx->st, "U1", t + 1000, &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(store_rate_peek(fx->st, "U1", t + 1000, &count), 0);
+    assert_int_equal(count, 2);
+    /* ... and a peek 60 s after the window opened sees the new one, empty. */
+    assert_int_equal(store_rate_peek(fx->st, "U1", t + 60000, &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_rate_peek(fx->st, NULL, t, &count), -1);
+}
+
 #define RC_THREADS 4
 #define RC_EACH 25
 #define RC_TOTAL (RC_THREADS * RC_EACH)
@@ -4000,6 +4043,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_chat_personas),
         STORE_TEST(test_budgets),
         STORE_TEST(test_rate_count),
+        STORE_TEST(test_rate_counted_by_finish),
         STORE_TEST(test_rate_count_concurrent),
         STORE_TEST(test_job_finish),
         STORE_TEST(test_job_finish_atomic),
