@@ -64,6 +64,7 @@ struct store_backend_ops {
     /* 0 adopted (*answer set), 2 nothing waiting, 1 claim lost. */
     int (*job_adopt)(struct store *st, const char *event_id, int64_t claim_gen,
                      const char *parked_event_id, int64_t done_at_ms, char **answer);
+    int (*jobs_unpark)(struct store *st, int64_t before_ms); /* how many, or -1 */
     int (*job_release)(struct store *st, const char *event_id, int64_t claim_gen);
     int (*job_renew)(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms);
     int (*recover)(struct store *st);
