@@ -185,7 +185,7 @@ enum text_id fetch_content_notice(enum content_result r);
 
 /* generate: the monotonic time the model must be done by: while the reply
  * token is valid (LLM_BUDGET_MS after the event), or a full budget when the
- * answer will be pushed, and within a serverless invocation's deadline. The
+ * answer will be pushed or can wait behind "still working" (ctx->progress), and within a serverless invocation's deadline. The
  * content fetch shares it. */
 int64_t generate_deadline(const struct job_ctx *ctx);
 /* Any model call's deadline: `budget_ms` from now, kept within a serverless

@@ -124,6 +124,37 @@ static void tap_before_ready(void **state, const char *db)
 static void test_tap_before_ready_sqlite(void **state) { tap_before_ready(state, NULL); }
 static void test_tap_before_ready_postgres(void **state) { pg_scratch_run(state, "progress", tap_before_ready); }
 
+/* A tap waits for an answer that takes long: before the tap's token runs
+ * out, it gets "still working" again with a new button (the bot's clock runs
+ * 44 s ahead, so the event and the tap look old at once), and a tap on that
+ * one gets the answer. Each token is used once. */
+static void tap_token_runs_out(void **state, const char *db)
+{
+    const char *const overrides[] = {"LINEBOT_PROGRESS_S=40", "LINEBOT_TEST_CLOCK_OFFSET_MS=44000", db, NULL};
+    struct world *w = world_start(state, overrides);
+    char *data = ask_slow(w, USER_A, 6000);
+    const char *first_tap = tap(w, USER_A, data);
+    assert_true(fake_line_wait_deliveries(w->line, USER_A, 2, e2e_ms(5000)));
+    struct fake_line_message m = message(w, fake_line_message_count(w->line) - 1);
+    assert_string_equal(m.api, "reply");
+    assert_string_equal(m.reply_token, first_tap);
+    assert_contains(m.text, PROGRESS_TEXT);
+    json_t *body = NULL;
+    char *again = quick_reply_data(world_last_quick_reply(w, &body), BUTTON);
+    json_decref(body);
+    assert_string_equal(again, data);
+    assert_true(log_has(w, "answer parked", 15000));
+    assert_answers(w, USER_A, 2);
+    const char *token = tap(w, USER_A, again);
+    assert_answered_by(w, USER_A, token, 3);
+    free(again);
+    free(data);
+    world_finish(w);
+}
+
+static void test_tap_token_runs_out_sqlite(void **state) { tap_token_runs_out(state, NULL); }
+static void test_tap_token_runs_out_postgres(void **state) { pg_scratch_run(state, "progress", tap_token_runs_out); }
+
 /* The bot restarts between "still working" and the tap: the parked answer
  * is in the store, and the restarted bot delivers it once. */
 static void restart_before_tap(void **state, const char *db)
@@ -142,6 +173,33 @@ static void restart_before_tap(void **state, const char *db)
 
 static void test_restart_before_tap_sqlite(void **state) { restart_before_tap(state, NULL); }
 static void test_restart_before_tap_postgres(void **state) { pg_scratch_run(state, "progress", restart_before_tap); }
+
+/* The bot is killed while the model works, after "still working" went out:
+ * the event is worked on again, its spent token is refused, and the answer
+ * is parked (push fallback off), so the button of the first run gets it,
+ * once. */
+static void killed_while_working(void **state, const char *db)
+{
+    const char *const overrides[] = {"LINEBOT_PROGRESS_S=1", db, NULL};
+    struct world *w = world_start(state, overrides);
+    char *data = ask_slow(w, USER_A, 30000);
+    fake_llm_push_answer(w->llm, ANSWER, 1000); /* for the run after the restart */
+    bot_kill9(w);
+    bot_start(w, NULL);
+    /* PostgreSQL is shared: the killed claim is taken over once its lease
+     * (30 s) runs out; SQLite frees it at start-up. */
+    assert_true(log_has(w, "answer parked", 50000));
+    const char *token = tap(w, USER_A, data);
+    assert_answered_by(w, USER_A, token, 2);
+    free(data);
+    world_finish(w);
+}
+
+static void test_killed_while_working_sqlite(void **state) { killed_while_working(state, NULL); }
+static void test_killed_while_working_postgres(void **state)
+{
+    pg_scratch_run(state, "progress", killed_while_working);
+}
 
 /* Nobody taps within LINEBOT_PROGRESS_WAIT_S: with push fallback the answer
  * is pushed, once; a tap after that finds nothing. */
@@ -232,8 +290,12 @@ int main(void)
         E2E_TEST(test_tap_after_ready_postgres),
         E2E_TEST(test_tap_before_ready_sqlite),
         E2E_TEST(test_tap_before_ready_postgres),
+        E2E_TEST(test_tap_token_runs_out_sqlite),
+        E2E_TEST(test_tap_token_runs_out_postgres),
         E2E_TEST(test_restart_before_tap_sqlite),
         E2E_TEST(test_restart_before_tap_postgres),
+        E2E_TEST(test_killed_while_working_sqlite),
+        E2E_TEST(test_killed_while_working_postgres),
         E2E_TEST(test_push_after_wait_sqlite),
         E2E_TEST(test_push_after_wait_postgres),
         E2E_TEST(test_dropped_after_wait),

@@ -2350,6 +2350,27 @@ static void test_unpark(void **state)
     finish_job(fx->st, &postback);
 }
 
+/* store_inbox_take: only a pending, unclaimed event is taken, once; a
+ * taken event is never claimed. */
+static void test_inbox_take(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job;
+
+    add_event(fx->st, "t1", "chatA", 100);
+    add_event(fx->st, "t2", "chatB", 200);
+    assert_int_equal(store_inbox_take(fx->st, "nope", OUTCOME_ANSWERED), 0);
+    assert_int_equal(store_inbox_take(fx->st, "t1", OUTCOME_ANSWERED), 1);
+    assert_int_equal(store_inbox_take(fx->st, "t1", OUTCOME_ANSWERED), 0);
+    expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 't1'", "answered");
+    claim_expect(fx->st, "t2", &job); /* t1 is not claimed */
+    assert_int_equal(store_inbox_take(fx->st, "t2", OUTCOME_ANSWERED), 0); /* the claimer's */
+    finish_job(fx->st, &job);
+    claim_none(fx->st);
+    assert_int_equal(store_inbox_take(NULL, "t1", OUTCOME_ANSWERED), -1);
+    assert_int_equal(store_inbox_take(fx->st, NULL, OUTCOME_ANSWERED), -1);
+}
+
 /* Parked answers: never claimed; exactly one adopter takes the answer over. */
 static void test_park_adopt(void **state)
 {
@@ -4055,6 +4076,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_summary),
         STORE_TEST(test_park_adopt),
         STORE_TEST(test_unpark),
+        STORE_TEST(test_inbox_take),
         STORE_TEST(test_adopt_race),
         STORE_TEST(test_purge_expires_parked),
         STORE_TEST(test_sqlite_opens_release_v1),
