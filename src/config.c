@@ -439,6 +439,8 @@ static void load_content(struct loader *l, struct config *cfg)
     cfg->max_content_mb = get_int(l, "LINEBOT_MAX_CONTENT_MB");
     cfg->max_images = get_int(l, "LINEBOT_MAX_IMAGES");
     cfg->image_followup_s = get_int(l, "LINEBOT_IMAGE_FOLLOWUP_S");
+    cfg->progress_s = get_int(l, "LINEBOT_PROGRESS_S");
+    cfg->progress_wait_s = get_int(l, "LINEBOT_PROGRESS_WAIT_S");
     const char *name = env_nonempty(l->env, "LINEBOT_VISION_MODEL");
     if (!name || !cfg->models)
         return;

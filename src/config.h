@@ -164,6 +164,9 @@ struct config {
     const struct model_entry *transcribe_model; /* LINEBOT_TRANSCRIBE_MODEL, else the catalogue's first with
                                        "audio": true; NULL: none (voice gets the media text) */
     int max_audio_s;            /* LINEBOT_MAX_AUDIO_S, default 120 */
+    /* Slow answers (issue 13 part 5, run/stage_progress.c). */
+    int progress_s;             /* LINEBOT_PROGRESS_S, default 40 (0: no "still working" message) */
+    int progress_wait_s;        /* LINEBOT_PROGRESS_WAIT_S, default 300 */
 
     /* Memory of the user (issue 11, run/stage_memory.c). */
     enum memory_mode memory;    /* LINEBOT_MEMORY: auto (default) | explicit | off */

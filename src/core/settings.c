@@ -152,6 +152,10 @@ static const struct setting table[] = {
      "catalogue model that transcribes voice messages; default: the first with audio"},
     {"LINEBOT_MAX_AUDIO_S", SETTING_INT, "120", 1, 3600, NULL, 0, G_MEDIA,
      "longest voice message transcribed, in seconds (longer: a notice, nothing fetched)"},
+    {"LINEBOT_PROGRESS_S", SETTING_INT, "40", 0, 55, NULL, 0, G_MEDIA,
+     "seconds after a message at which slow work replies \"still working\" with a button for the answer (0: never)"},
+    {"LINEBOT_PROGRESS_WAIT_S", SETTING_INT, "300", 1, 86400, NULL, 0, G_MEDIA,
+     "seconds a finished answer waits for its button; then pushed (LINEBOT_PUSH_FALLBACK) or dropped"},
 
     /* Logs and TLS */
     {"LOG_LEVEL", SETTING_CHOICE, "info", 0, 0, "debug | info | warn | error", 0, G_LOGS,

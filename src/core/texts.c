@@ -340,6 +340,19 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "すみません、その音声メッセージからは言葉を聞き取れませんでした。",
             "抱歉，我在這則語音訊息裡聽不到任何話語。",
         },
+    /* Slow answers (issue 13 part 5). */
+    [TEXT_PROGRESS] =
+        {
+            "Still working on it. Tap the button below to see the answer.",
+            "まだ考えています。下のボタンを押すと回答を表示します。",
+            "還在處理中，請點下方按鈕查看回答。",
+        },
+    [TEXT_PROGRESS_BUTTON] =
+        {
+            "Show the answer",
+            "回答を表示",
+            "查看回答",
+        },
 };
 
 const char *texts_builtin(enum text_id id, enum lang lang)
@@ -422,6 +435,8 @@ const char *texts_override(const struct config *cfg, enum text_id id)
     case TEXT_VOICE_REFUSED:
     case TEXT_VOICE_FAILED:
     case TEXT_VOICE_EMPTY:
+    case TEXT_PROGRESS:
+    case TEXT_PROGRESS_BUTTON:
         return NULL; /* no setting */
     case TEXT_NONE:
     case TEXT_COUNT:

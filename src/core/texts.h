@@ -88,6 +88,9 @@ enum text_id {
     TEXT_VOICE_REFUSED,  /* the transcription service refused the recording (4xx) */
     TEXT_VOICE_FAILED,   /* the transcription service did not answer in time */
     TEXT_VOICE_EMPTY,    /* the transcript is empty: no words were heard */
+    /* Slow answers (issue 13 part 5, run/stage_progress.c). */
+    TEXT_PROGRESS,        /* the work outlasts the reply token: "still working" */
+    TEXT_PROGRESS_BUTTON, /* the quick reply button under it (LINE: at most 20 characters) */
     TEXT_COUNT
 };
 

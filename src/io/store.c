@@ -721,6 +721,20 @@ int store_job_park(struct store *st, const char *event_id, int64_t claim_gen, co
     return st->ops->job_park(st, event_id, claim_gen, answer);
 }
 
+int store_jobs_unpark(struct store *st, int64_t before_ms)
+{
+    return st ? st->ops->jobs_unpark(st, before_ms) : -1;
+}
+
+int store_inbox_take(struct store *st, const char *event_id, enum job_outcome outcome)
+{
+    if (!st)
+        return -1;
+    if (!event_id)
+        return missing(st, "inbox take", "event_id");
+    return st->ops->inbox_take(st, event_id, job_outcome_name(outcome), clock_now_ms());
+}
+
 int store_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, const char *parked_event_id,
                     char **answer)
 {

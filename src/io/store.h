@@ -323,6 +323,21 @@ int store_job_park(struct store *st, const char *event_id, int64_t claim_gen, co
 int store_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, const char *parked_event_id,
                     char **answer);
 
+/* The wait is over for parked answers of events older than `before_ms`
+ * (event time): at most 100 of them become `sending`, unclaimed, with their
+ * answer, so store_claim_next hands them out like a job a crash left sending
+ * (run/stage_deliver.c then pushes them or drops them). One statement; a row
+ * adopted meanwhile is not touched, so every answer still goes one way.
+ * Returns how many, or -1. */
+int store_jobs_unpark(struct store *st, int64_t before_ms);
+
+/* An event nobody has claimed yet (pending, unclaimed) is finished as
+ * `outcome` without being worked on: the "still working" watcher answers a
+ * tap whose reply token runs out while the answer is not ready
+ * (run/stage_progress.c). One statement. Returns 1 taken, 0 not pending (or
+ * claimed meanwhile: then it is the claimer's), -1 error. */
+int store_inbox_take(struct store *st, const char *event_id, enum job_outcome outcome);
+
 /* ---- images sent together (issue 13) ----
  * The events of `chat_id` that wait to be claimed (pending webhook events,
  * not internal jobs), oldest first, at most `max`: their payloads (the

@@ -65,6 +65,9 @@ struct store_backend_ops {
     /* 0 adopted (*answer set), 2 nothing waiting, 1 claim lost. */
     int (*job_adopt)(struct store *st, const char *event_id, int64_t claim_gen,
                      const char *parked_event_id, int64_t done_at_ms, char **answer);
+    int (*jobs_unpark)(struct store *st, int64_t before_ms); /* how many, or -1 */
+    /* `outcome` is job_outcome_name's; 1 taken, 0 not pending. */
+    int (*inbox_take)(struct store *st, const char *event_id, const char *outcome, int64_t done_at_ms);
     int (*job_release)(struct store *st, const char *event_id, int64_t claim_gen);
     int (*job_renew)(struct store *st, const char *event_id, int64_t claim_gen, int64_t now_ms);
     int (*recover)(struct store *st);

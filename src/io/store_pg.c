@@ -521,6 +521,16 @@ static const char *const *const migrations[] = { migration_1, migration_2, migra
     "UPDATE linebot_inbox SET state = CASE state WHEN 'working' THEN 'pending' ELSE state END," \
     " claimed = false, lease_until_ms = NULL" FENCE
 #define SQL_JOB_RENEW "UPDATE linebot_inbox SET lease_until_ms = $3" FENCE
+/* An adopter holds the row (SQL_ADOPT_GET's FOR UPDATE): the state is
+ * checked again after its commit, so the row goes one way only. */
+/* A claim holds the row: the state is checked again after it commits. */
+#define SQL_INBOX_TAKE                                                                         \
+    "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL, outcome = $2,"    \
+    " done_at_ms = $3 WHERE event_id = $1 AND state = 'pending' AND NOT claimed"
+#define SQL_JOBS_UNPARK                                                                        \
+    "UPDATE linebot_inbox SET state = 'sending', claimed = false WHERE seq IN"                  \
+    " (SELECT seq FROM linebot_inbox WHERE state = 'waiting' AND timestamp_ms < $1 LIMIT 100)" \
+    " AND state = 'waiting'"
 
 #define SQL_HISTORY_ADD                                                                        \
     "INSERT INTO linebot_history (chat_id, role, speaker, text, message_id, timestamp_ms, user_id)" \
@@ -1852,6 +1862,30 @@ static int pg_job_park(struct store *st, const char *event_id, int64_t claim_gen
     param_int(&p, claim_gen);
     param_text(&p, answer);
     return fenced(st, "job park", SQL_JOB_PARK, &p);
+}
+
+static int pg_jobs_unpark(struct store *st, int64_t before_ms)
+{
+    struct params p = { .n = 0 };
+    int64_t changes = 0;
+
+    param_int(&p, before_ms);
+    if (pg_ready(st, "jobs unpark") != 0 || run(st, "jobs unpark", SQL_JOBS_UNPARK, &p, &changes) != 0)
+        return -1;
+    return (int)changes;
+}
+
+static int pg_inbox_take(struct store *st, const char *event_id, const char *outcome, int64_t done_at_ms)
+{
+    struct params p = { .n = 0 };
+    int64_t changes = 0;
+
+    param_text(&p, event_id);
+    param_text(&p, outcome);
+    param_int(&p, done_at_ms);
+    if (pg_ready(st, "inbox take") != 0 || run(st, "inbox take", SQL_INBOX_TAKE, &p, &changes) != 0)
+        return -1;
+    return changes > 0 ? 1 : 0;
 }
 
 static int pg_job_adopt(struct store *st, const char *event_id, int64_t claim_gen, const char *parked_event_id,
@@ -3394,6 +3428,8 @@ static const struct store_backend_ops pg_ops = {
     .task_add = pg_task_add,
     .job_park = pg_job_park,
     .job_adopt = pg_job_adopt,
+    .jobs_unpark = pg_jobs_unpark,
+    .inbox_take = pg_inbox_take,
     .job_release = pg_job_release,
     .job_renew = pg_job_renew,
     .recover = pg_recover,

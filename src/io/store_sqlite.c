@@ -595,6 +595,12 @@ static const char schema_fresh[] =
                         " AND chat_id = (SELECT chat_id FROM linebot_inbox WHERE event_id = ?2)") \
     X(ADOPT_TAKE, "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL,"    \
                   " outcome = ?2, done_at_ms = ?3 WHERE event_id = ?1 AND state = 'waiting'")  \
+    X(JOBS_UNPARK, "UPDATE linebot_inbox SET state = 'sending', claimed = 0 WHERE seq IN"      \
+                   " (SELECT seq FROM linebot_inbox WHERE state = 'waiting' AND timestamp_ms < ?1" \
+                   " LIMIT 100)")                                                              \
+    X(INBOX_TAKE, "UPDATE linebot_inbox SET state = 'done', payload = NULL, answer = NULL,"    \
+                  " outcome = ?2, done_at_ms = ?3"                                             \
+                  " WHERE event_id = ?1 AND state = 'pending' AND claimed = 0")                \
     X(JOB_RENEW, "UPDATE linebot_inbox SET claimed_at_ms = ?3" FENCE)                          \
     /* Whether STMT_CLAIM_EXPIRE has anything to do: a read of the few claimed \
      * rows, much cheaper than an update that opens every index for writing. */ \
@@ -1954,6 +1960,29 @@ static int sq_job_adopt(struct store *st, const char *event_id, int64_t claim_ge
     }
     *answer = taken;
     return 0;
+}
+
+static int sq_jobs_unpark(struct store *st, int64_t before_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_JOBS_UNPARK);
+    int changes = 0;
+    if (run_changes(st, s, sqlite3_bind_int64(s, 1, before_ms), "jobs unpark", &changes) != 0)
+        return -1;
+    return changes;
+}
+
+static int sq_inbox_take(struct store *st, const char *event_id, const char *outcome, int64_t done_at_ms)
+{
+    sqlite3_stmt *s = stmt(st, STMT_INBOX_TAKE);
+    int changes = 0;
+    int rc = bind_text(s, 1, event_id);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 2, outcome);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 3, done_at_ms);
+    if (run_changes(st, s, rc, "inbox take", &changes) != 0)
+        return -1;
+    return changes > 0 ? 1 : 0;
 }
 
 static int sq_job_release(struct store *st, const char *event_id, int64_t claim_gen)
@@ -3347,6 +3376,8 @@ GATED(task_add, (struct store *st, const char *id, const char *kind, const char 
 GATED(job_park, (struct store *st, const char *id, int64_t gen, const char *answer), (st, id, gen, answer))
 GATED(job_adopt, (struct store *st, const char *id, int64_t gen, const char *parked, int64_t at, char **answer),
       (st, id, gen, parked, at, answer))
+GATED(jobs_unpark, (struct store *st, int64_t before_ms), (st, before_ms))
+GATED(inbox_take, (struct store *st, const char *id, const char *outcome, int64_t at), (st, id, outcome, at))
 GATED(job_release, (struct store *st, const char *id, int64_t gen), (st, id, gen))
 GATED(job_renew, (struct store *st, const char *id, int64_t gen, int64_t now_ms), (st, id, gen, now_ms))
 GATED(recover, (struct store *st), (st))
@@ -3451,6 +3482,7 @@ static const struct store_backend_ops sqlite_ops = {
 #define OP(name) .name = gated_##name,
     OP(probe_write) OP(inbox_add) OP(inbox_forget) OP(inbox_depth) OP(claim_next) OP(job_sending)
     OP(job_finish) OP(context_keep) OP(rate_count) OP(rate_peek) OP(task_add) OP(job_park) OP(job_adopt)
+    OP(jobs_unpark) OP(inbox_take)
     OP(job_release) OP(job_renew) OP(recover) OP(chat_waiting_events) OP(bot_message_is) OP(history_load)
     OP(message_text) OP(message_delete) OP(message_update) OP(history_clear) OP(forget_chat)
     OP(profile_get) OP(profile_put) OP(chat_model_get) OP(chat_model_set)

@@ -49,7 +49,7 @@ struct worker {
     int64_t job_claim_gen;
 };
 
-static void housekeeping(struct worker *w, int64_t *last_purge, int64_t *last_depth)
+static void housekeeping(struct worker *w, int64_t *last_purge, int64_t *last_depth, int64_t *last_unpark)
 {
     const struct config *cfg = w->pool->cfg;
     int64_t mono = clock_monotonic_ms();
@@ -59,6 +59,10 @@ static void housekeeping(struct worker *w, int64_t *last_purge, int64_t *last_de
         *last_depth = mono;
         if (store_inbox_depth(w->store, &depth) == 0)
             metrics_set_inbox_depth(depth);
+    }
+    if (w->index == 0 && mono - *last_unpark >= 1000) {
+        *last_unpark = mono;
+        progress_housekeeping(cfg, w->store); /* parked answers past their wait */
     }
     if (w->index != 0 || (*last_purge && mono - *last_purge < PURGE_EVERY_MS))
         return;
@@ -73,7 +77,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct worker_pool *pool = w->pool;
-    int64_t last_purge = 0, last_depth = 0, last_claim_log = 0;
+    int64_t last_purge = 0, last_depth = 0, last_claim_log = 0, last_unpark = 0;
     unsigned long seen = 0, claim_failures = 0;
     while (!atomic_load(&pool->stopping)) {
         if (pool->deadline_ms && pool->deadline_ms - clock_monotonic_ms() < MIN_JOB_MS) {
@@ -122,7 +126,7 @@ static void *worker_main(void *arg)
         }
         if (pool->drain)
             break;
-        housekeeping(w, &last_purge, &last_depth);
+        housekeeping(w, &last_purge, &last_depth, &last_unpark);
         pthread_mutex_lock(&pool->lock);
         if (seen == pool->wake_seq && !atomic_load(&pool->stopping)) {
             struct timespec until;

@@ -110,6 +110,9 @@ struct job_ctx {
 
     /* finish */
     enum job_outcome outcome;
+
+    /* progress (stage_progress.c): the "still working" watcher, NULL: none */
+    struct progress *progress;
 };
 
 /* Works one claimed job to its end (run/worker.c): a webhook event through
@@ -187,7 +190,7 @@ enum text_id fetch_content_notice(enum content_result r);
 
 /* generate: the monotonic time the model must be done by: while the reply
  * token is valid (LLM_BUDGET_MS after the event), or a full budget when the
- * answer will be pushed, and within a serverless invocation's deadline. The
+ * answer will be pushed or can wait behind "still working" (ctx->progress), and within a serverless invocation's deadline. The
  * content fetch shares it. */
 int64_t generate_deadline(const struct job_ctx *ctx);
 /* Any model call's deadline: `budget_ms` from now, kept within a serverless
@@ -227,6 +230,18 @@ char *summary_gather_note(struct job_ctx *ctx);
 void summary_after_finish(struct job_ctx *ctx, const struct turn *added, size_t n_added);
 /* The internal job "summary": one fold (same contract as memory_run_job). */
 enum stage_result summary_run_job(struct job_ctx *ctx);
+
+/* Slow answers (run/stage_progress.c, issue 13 part 5). */
+/* progress: for model work, starts the watcher that spends the reply token
+ * on "still working" and a "show the answer" button LINEBOT_PROGRESS_S
+ * after the event. */
+enum stage_result stage_progress(struct job_ctx *ctx);
+/* deliver (and the end of every job): stops the watcher; true when its
+ * message may have spent the reply token, so the answer must be parked. */
+bool progress_end(struct job_ctx *ctx);
+/* Housekeeping (run/pool.c): parked answers past LINEBOT_PROGRESS_WAIT_S go
+ * back to the inbox, to be pushed (or dropped, push fallback off). */
+void progress_housekeeping(const struct config *cfg, struct store *store);
 
 /* deliver, for a job a crash left in `sending`: resends its record. */
 enum stage_result stage_deliver_resume(struct job_ctx *ctx);

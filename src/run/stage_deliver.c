@@ -46,7 +46,12 @@
  * `sending` with that answer recorded, so from there on it is delivered, and
  * resumed after a crash, exactly like any other answer, with the postback's
  * reply token (falling back to push by the same rules). Exactly one adopter
- * ever gets a given answer; a repeated or late postback finds nothing. */
+ * ever gets a given answer; a repeated or late postback finds nothing.
+ * Answers are parked when a "still working" message spent the event's reply
+ * token (run/stage_progress.c); one nobody adopts within
+ * LINEBOT_PROGRESS_WAIT_S goes back to `sending` (store_jobs_unpark, in the
+ * same fenced way: a row is adopted or unparked, never both) and is sent
+ * like a job resumed after a crash: pushed, or dropped with push fallback off. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,10 +295,43 @@ static enum stage_result deliver_adopted(struct job_ctx *ctx, const char *parked
     return deliver_fresh(ctx);
 }
 
+struct park_write {
+    struct job_ctx *ctx;
+    const char *record;
+};
+
+static int park_write(void *arg)
+{
+    struct park_write *w = arg;
+    const struct job *job = w->ctx->job;
+    return store_job_park(w->ctx->env->store, job->event_id, job->claim_gen, w->record);
+}
+
+/* The "still working" message spent the reply token (run/stage_progress.c):
+ * the answer waits in the store for the button's postback, with no mode of
+ * its own (the adopter, or the push after the wait, chooses one). */
+static enum stage_result deliver_park(struct job_ctx *ctx)
+{
+    ctx->record.mode = SEND_NONE;
+    char *json = answer_record_json(&ctx->record);
+    worker_claim_over(ctx->env); /* parking ends the claim */
+    int rc = worker_write_retried(park_write, &(struct park_write){.ctx = ctx, .record = json});
+    free(json);
+    if (rc == 0) {
+        log_info("answer parked until \"show the answer\" is tapped");
+        return STAGE_STOP;
+    }
+    log_error("could not park the answer (%s); it is worked on again",
+              rc > 0 ? "claim lost" : store_last_error(ctx->env->store));
+    return rc > 0 ? STAGE_STOP : STAGE_RELEASE;
+}
+
 enum stage_result stage_deliver(struct job_ctx *ctx)
 {
     if (ctx->adopt_id)
         return deliver_adopted(ctx, ctx->adopt_id);
+    if (progress_end(ctx) && ctx->record.parts.n > 0)
+        return deliver_park(ctx);
     return deliver_fresh(ctx);
 }
 
@@ -307,8 +345,9 @@ enum stage_result stage_deliver_resume(struct job_ctx *ctx)
     enum send_mode mode = ctx->record.mode;
     if (mode == SEND_NONE) {
         /* Adopted (store_job_adopt) with the parker's record, and the crash
-         * came before this event recorded its own mode: nothing was sent. */
-        log_info("resuming an adopted answer that was not sent yet");
+         * came before this event recorded its own mode, or a parked answer
+         * whose wait ended (store_jobs_unpark): nothing was sent. */
+        log_info("sending an answer that waited (parked or adopted, not sent yet)");
         return deliver_fresh(ctx);
     }
     enum line_result r;

@@ -46,8 +46,8 @@ int64_t stage_call_deadline(const struct job_ctx *ctx, int64_t budget_ms)
 int64_t generate_deadline(const struct job_ctx *ctx)
 {
     int64_t budget = budget_left_ms(&ctx->ev, clock_now_ms());
-    if (budget < LLM_MIN_BUDGET_MS)
-        budget = LLM_BUDGET_MS; /* it will be pushed: no reply token to race */
+    if (budget < LLM_MIN_BUDGET_MS || ctx->progress)
+        budget = LLM_BUDGET_MS; /* pushed, or parked behind "still working": no reply token to race */
     return stage_call_deadline(ctx, budget);
 }
 

@@ -6,6 +6,8 @@
  *             `sending` is resent from its record and goes to finish
  *   decide    core/chat.c chooses the action; the rate limit counts
  *   act       store-only actions: unsend, edit, forget, group context, reset
+ *   progress  model work: a watcher sends "still working" with a button if
+ *             the work outlasts LINEBOT_PROGRESS_S (stage_progress.c)
  *   fetch content  the images the model reads, from LINE or an external URL,
  *             early: LINE deletes content after a while (stage_fetch.c)
  *   transcribe  a voice message to words, which are then answered as if
@@ -49,6 +51,7 @@ static const struct stage event_stages[] = {
     {"claim", stage_claim},       /* read the claimed event; a crash left it sending: resend */
     {"decide", stage_decide},     /* core/chat.c decides; the rate limit counts */
     {"act", stage_act},           /* store-only actions (unsend, edit, forget, context, reset) */
+    {"progress", stage_progress}, /* slow work: "still working" with a button when the token runs low */
     {"fetch content", stage_fetch}, /* images for the vision model; bad content gets its notice */
     {"transcribe", stage_transcribe}, /* a voice message: fetched, transcribed, asked as its words */
     {"gather", stage_gather},     /* history, speaker name, quoted text */
@@ -90,6 +93,7 @@ static void release_job(struct job_ctx *ctx)
 static void ctx_free(struct job_ctx *ctx)
 {
     char err[256];
+    progress_end(ctx); /* a job that ended before deliver: the watcher stops */
     if (line_loading_end(ctx->env->line, err, sizeof err) != LINE_OK)
         log_warn("loading animation: %s", err);
     if (ctx->ev_parsed)

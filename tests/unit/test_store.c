@@ -2347,6 +2347,73 @@ static void test_summary(void **state)
     assert_int_equal(store_summary_get(fx->st, "chatB", &summary, &upto), 0);
 }
 
+/* The wait of parked answers ends (store_jobs_unpark): rows of events older
+ * than the cut become `sending` again and are claimed with their answer; a
+ * row adopted first is never unparked, and one unparked is never adopted. */
+static void test_unpark(void **state)
+{
+    struct fixture *fx = *state;
+    const char *answer = "{\"messages\":[\"ready\"]}";
+    struct job job, postback;
+    char *got = NULL;
+
+    add_event(fx->st, "e1", "chatA", 100);
+    claim_expect(fx->st, "e1", &job);
+    assert_int_equal(store_job_park(fx->st, "e1", job.claim_gen, answer), 0);
+    job_free(&job);
+    add_event(fx->st, "e2", "chatB", 200);
+    claim_expect(fx->st, "e2", &job);
+    assert_int_equal(store_job_park(fx->st, "e2", job.claim_gen, answer), 0);
+    job_free(&job);
+
+    assert_int_equal(store_jobs_unpark(fx->st, 100), 0); /* not older than the cut */
+    claim_none(fx->st);
+    /* chatB's answer is adopted first: the unpark leaves it alone. */
+    add_event(fx->st, "p2", "chatB", 300);
+    claim_expect(fx->st, "p2", &postback);
+    assert_int_equal(store_job_adopt(fx->st, "p2", postback.claim_gen, "e2", &got), 0);
+    free(got);
+    got = NULL;
+    finish_job(fx->st, &postback);
+    assert_int_equal(store_jobs_unpark(fx->st, 1000), 1);
+    assert_int_equal(store_jobs_unpark(fx->st, 1000), 0); /* once */
+    expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'e2'", "done");
+
+    /* e1 is claimed like a job a crash left sending, with its answer. */
+    assert_int_equal(store_claim_next(fx->st, 5000, &job), 1);
+    assert_string_equal(job.event_id, "e1");
+    assert_int_equal(job.state, JOB_SENDING);
+    assert_string_equal(job.answer, answer);
+    finish_job(fx->st, &job);
+    /* A late tap finds nothing. */
+    add_event(fx->st, "p1", "chatA", 400);
+    claim_expect(fx->st, "p1", &postback);
+    assert_int_equal(store_job_adopt(fx->st, "p1", postback.claim_gen, "e1", &got), 2);
+    assert_null(got);
+    finish_job(fx->st, &postback);
+}
+
+/* store_inbox_take: only a pending, unclaimed event is taken, once; a
+ * taken event is never claimed. */
+static void test_inbox_take(void **state)
+{
+    struct fixture *fx = *state;
+    struct job job;
+
+    add_event(fx->st, "t1", "chatA", 100);
+    add_event(fx->st, "t2", "chatB", 200);
+    assert_int_equal(store_inbox_take(fx->st, "nope", OUTCOME_ANSWERED), 0);
+    assert_int_equal(store_inbox_take(fx->st, "t1", OUTCOME_ANSWERED), 1);
+    assert_int_equal(store_inbox_take(fx->st, "t1", OUTCOME_ANSWERED), 0);
+    expect_admin_text(fx, "SELECT outcome FROM %slinebot_inbox WHERE event_id = 't1'", "answered");
+    claim_expect(fx->st, "t2", &job); /* t1 is not claimed */
+    assert_int_equal(store_inbox_take(fx->st, "t2", OUTCOME_ANSWERED), 0); /* the claimer's */
+    finish_job(fx->st, &job);
+    claim_none(fx->st);
+    assert_int_equal(store_inbox_take(NULL, "t1", OUTCOME_ANSWERED), -1);
+    assert_int_equal(store_inbox_take(fx->st, NULL, OUTCOME_ANSWERED), -1);
+}
+
 /* Parked answers: never claimed; exactly one adopter takes the answer over. */
 static void test_park_adopt(void **state)
 {
@@ -2889,6 +2956,7 @@ static void test_hostile_input(void **state)
     assert_int_equal(store_task_add(fx->st, "k", NULL, "c", "{}", 1), -1);
     assert_int_equal(store_task_add(fx->st, "k", "k", "c", NULL, 1), -1);
     assert_int_equal(store_job_park(NULL, "e", 1, "{}"), -1);
+    assert_int_equal(store_jobs_unpark(NULL, 1), -1);
     assert_int_equal(store_job_park(fx->st, NULL, 1, "{}"), -1);
     assert_int_equal(store_job_park(fx->st, "e", 1, NULL), -1);
     assert_int_equal(store_job_adopt(NULL, "e", 1, "p", &text), -1);
@@ -4051,6 +4119,8 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_memory),
         STORE_TEST(test_summary),
         STORE_TEST(test_park_adopt),
+        STORE_TEST(test_unpark),
+        STORE_TEST(test_inbox_take),
         STORE_TEST(test_adopt_race),
         STORE_TEST(test_purge_expires_parked),
         STORE_TEST(test_sqlite_opens_release_v1),
