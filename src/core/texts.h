@@ -88,6 +88,17 @@ enum text_id {
     TEXT_VOICE_REFUSED,  /* the transcription service refused the recording (4xx) */
     TEXT_VOICE_FAILED,   /* the transcription service did not answer in time */
     TEXT_VOICE_EMPTY,    /* the transcript is empty: no words were heard */
+    /* Files sent to the bot, the chat's own documents (run/stage_files.c; no setting). */
+    TEXT_FILES_ADDED,       /* "{}" the file's name, then "{}" its passages */
+    TEXT_FILES_UNCHANGED,   /* the same file again: "{}" its name */
+    TEXT_FILES_UNSUPPORTED, /* a file of another type */
+    TEXT_FILES_UNREADABLE,  /* a .txt/.md/.html that is no UTF-8 text or no HTML: "{}" its name */
+    TEXT_FILES_BAD_PDF,     /* a PDF that does not parse (damaged, locked, no text): "{}" its name */
+    TEXT_FILES_NO_PDF,      /* pdftotext (or libxml2 for HTML) is missing here */
+    TEXT_FILES_FAILED,      /* the store could not keep it */
+    TEXT_FILES_LIST,        /* /files: "{}" the numbered list */
+    TEXT_FILES_EMPTY,       /* /files without documents */
+    TEXT_FILES_CLEARED,     /* /files clear: "{}" how many were removed */
     TEXT_COUNT
 };
 

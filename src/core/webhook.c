@@ -308,6 +308,8 @@ static void parse_content(const json_t *message, struct line_event *ev)
     const json_t *duration = json_object_get(message, "duration");
     json_int_t ms = json_is_integer(duration) ? json_integer_value(duration) : -1;
     ev->duration_ms = ms >= 0 ? (int64_t)ms : -1;
+    if (ev->message_kind == MESSAGE_FILE)
+        ev->file_name = dup_or_null(nonempty_str_at(message, "fileName"));
 }
 
 /* message and messageEdited share the message object's shape. text is only
@@ -529,6 +531,7 @@ void line_event_free(struct line_event *ev)
     free(ev->unsend_message_id);
     free(ev->postback_data);
     free(ev->content_url);
+    free(ev->file_name);
     free(ev->image_set_id);
     free(ev->sticker_keywords);
     free(ev->sticker_text);

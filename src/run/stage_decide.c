@@ -117,11 +117,15 @@ enum stage_result stage_act(struct job_ctx *ctx)
             log_warn("could not update an edited message: %s", store_last_error(store));
         ctx->outcome = OUTCOME_EDITED;
         return STAGE_FINISH;
-    case CHAT_FORGET:
+    case CHAT_FORGET: {
         if (store_forget_chat(store, ev->chat_id) != 0)
             log_error("could not delete the chat's data: %s", store_last_error(store));
+        size_t files = 0;
+        if (files_forget_chat(store, ev->chat_id, &files) != 0)
+            log_error("could not delete the chat's documents: %s", store_last_error(store));
         ctx->outcome = OUTCOME_FORGOTTEN;
         return STAGE_FINISH;
+    }
     case CHAT_STORE_CONTEXT:
         return keep_context(ctx);
     case CHAT_RESET:
@@ -140,6 +144,10 @@ enum stage_result stage_act(struct job_ctx *ctx)
         return stage_act_usage(ctx);
     case CHAT_MEMORY:
         return stage_act_memory(ctx);
+    case CHAT_FILE:
+        return stage_act_file(ctx);
+    case CHAT_FILES:
+        return stage_act_files(ctx);
     case CHAT_ANSWER: {
         if (generate_too_late(ctx)) {
             ctx->outcome = OUTCOME_EXPIRED; /* counted and reported by the finish stage */
