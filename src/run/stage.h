@@ -196,6 +196,9 @@ int64_t stage_call_deadline(const struct job_ctx *ctx, int64_t budget_ms);
  * 0, or -1 (store_last_error). */
 enum stage_result stage_act_file(struct job_ctx *ctx);
 enum stage_result stage_act_files(struct job_ctx *ctx);
+/* The stage "files": a group message addressing the bot that quotes a file
+ * adds it to the group's knowledge base, before retrieve. */
+enum stage_result stage_files(struct job_ctx *ctx);
 char *files_kb_name(const char *chat_id);
 int files_forget_chat(struct store *st, const char *chat_id, size_t *removed);
 

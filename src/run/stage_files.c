@@ -16,6 +16,14 @@
  * reader missing on this machine (pdftotext or libxml2, e.g. on Lambda),
  * content too large or expired. The bytes live only in this job.
  *
+ * In groups and rooms files are not kept (group chatter is not stored): a
+ * message that addresses the bot and quotes one (a message the store does
+ * not know, and not one of the bot's) makes the "files" stage fetch it by
+ * its id, read it by its bytes (a PDF, else UTF-8 text or HTML), and add it
+ * to CHAT_KB_PREFIX + the group id, keyed "message <id>", before the
+ * question is answered with it; content that is no such file leaves the
+ * question to be answered alone.
+ *
  * /files lists the chat's documents, /files clear removes them; unfollow
  * and leave remove them with the rest of the chat (files_forget_chat). */
 #include <inttypes.h>
@@ -35,6 +43,7 @@
 
 #define FILES_NAME_SHOWN 60 /* bytes of a file name a reply shows at most */
 #define FILES_LIST_MAX 30   /* documents /files lists */
+#define FILES_GROUP_MS 10000 /* a quoted group file's fetch, at most (the model's time comes after) */
 
 char *files_kb_name(const char *chat_id)
 {
@@ -76,9 +85,11 @@ static enum kb_doc_kind kind_of_bytes(enum kb_doc_kind by_name, const unsigned c
     return by_name;
 }
 
-/* Reads and stores the fetched file. */
+/* Reads and stores the fetched file. What cannot be added gets its notice
+ * (and the model is not asked); an added file gets its reply, unless
+ * `quiet`: a group's question about it is then answered. */
 static enum stage_result add_document(struct job_ctx *ctx, const char *name, enum kb_doc_kind kind,
-                                      const struct content *got)
+                                      const struct content *got, bool quiet)
 {
     char *shown = shown_name(name);
     const char *data = (const char *)got->data;
@@ -86,6 +97,7 @@ static enum stage_result add_document(struct job_ctx *ctx, const char *name, enu
     if (real == KB_DOC_UNSUPPORTED) {
         log_warn("file: its bytes are no %s (%zu bytes)", kind == KB_DOC_PDF ? "PDF" : "text or HTML", got->len);
         enum stage_result r = reply(ctx, kind == KB_DOC_PDF ? TEXT_FILES_BAD_PDF : TEXT_FILES_UNREADABLE, shown, NULL);
+        ctx->use_model = false;
         free(shown);
         return r;
     }
@@ -98,6 +110,7 @@ static enum stage_result add_document(struct job_ctx *ctx, const char *name, enu
                           : real == KB_DOC_PDF         ? TEXT_FILES_BAD_PDF
                                                        : TEXT_FILES_UNREADABLE;
         enum stage_result r = reply(ctx, id, shown, NULL);
+        ctx->use_model = false;
         free(shown);
         return r;
     }
@@ -113,6 +126,11 @@ static enum stage_result add_document(struct job_ctx *ctx, const char *name, enu
     if (store_kb_put(ctx->env->store, &put, clock_now_ms(), &doc_id, &status) != 0) {
         log_error("file: could not store it: %s", store_last_error(ctx->env->store));
         r = reply(ctx, TEXT_FILES_FAILED, NULL, NULL);
+        ctx->use_model = false;
+    } else if (quiet) {
+        log_info("file: document %" PRId64 " of the group, %zu passage(s), %zu bytes", doc_id, prep.pieces.n,
+                 got->len);
+        r = STAGE_NEXT;
     } else {
         log_info("file: document %" PRId64 " %s, %zu passage(s), %zu bytes", doc_id,
                  status == KB_ADDED ? "added" : status == KB_REPLACED ? "replaced" : "unchanged", prep.pieces.n,
@@ -155,7 +173,65 @@ enum stage_result stage_act_file(struct job_ctx *ctx)
         snprintf(mb, sizeof mb, "%d", cfg->max_content_mb);
         return reply(ctx, fetch_content_notice(r), mb, NULL);
     }
-    enum stage_result result = add_document(ctx, name, kind, &got);
+    enum stage_result result = add_document(ctx, name, kind, &got, false);
+    content_free(&got);
+    return result;
+}
+
+/* A group message's bytes, which came without a name: Markdown (HTML when
+ * it opens with a tag) when they are UTF-8 without NUL bytes (plain text
+ * reads the same as Markdown, and a Markdown file keeps its headings);
+ * PDFs are told by kind_of_bytes. KB_DOC_UNSUPPORTED for anything else. */
+static enum kb_doc_kind kind_of_unnamed(const struct content *got)
+{
+    const char *data = (const char *)got->data;
+    if (sniff_kind(got->data, got->len) != SNIFF_UNKNOWN)
+        return kind_of_bytes(KB_DOC_MARKDOWN, got->data, got->len);
+    if (got->len == 0 || memchr(data, '\0', got->len) || !utf8_valid(data, got->len))
+        return KB_DOC_UNSUPPORTED;
+    size_t i = 0;
+    while (i < got->len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))
+        i++;
+    return i < got->len && data[i] == '<' ? KB_DOC_HTML : KB_DOC_MARKDOWN;
+}
+
+enum stage_result stage_files(struct job_ctx *ctx)
+{
+    const struct line_event *ev = &ctx->ev;
+    struct store *st = ctx->env->store;
+    if (!ctx->use_model || ev->chat_type == CHAT_USER || ev->message_kind != MESSAGE_TEXT || !ev->quoted_message_id ||
+        ctx->n_images)
+        return STAGE_NEXT;
+    /* Group chatter is not kept: a quoted message the store does not know,
+     * and not one of the bot's, may be a file. It is fetched now, used. */
+    char *text = NULL;
+    int known = store_message_text(st, ev->chat_id, ev->quoted_message_id, &text);
+    free(text);
+    if (known != 0 || store_bot_message_is(st, ev->chat_id, ev->quoted_message_id) != 0)
+        return STAGE_NEXT;
+    const struct config *cfg = ctx->env->cfg;
+    struct content_source src = {.message_id = ev->quoted_message_id};
+    struct content_policy policy = {.max_bytes = (size_t)cfg->max_content_mb * 1024 * 1024,
+                                    .allow_loopback = cfg->test_allow_loopback_content};
+    struct content got;
+    char err[384];
+    enum content_result r = line_content_get(ctx->env->line, &src, &policy, stage_call_deadline(ctx, FILES_GROUP_MS),
+                                             &got, err, sizeof err);
+    if (r == CONTENT_CANCELLED)
+        return STAGE_RELEASE;
+    if (r != CONTENT_OK) {
+        log_debug("the quoted message has no content to read (%s): answering the text alone", content_result_name(r));
+        return STAGE_NEXT;
+    }
+    enum stage_result result = STAGE_NEXT;
+    enum kb_doc_kind kind = kind_of_unnamed(&got);
+    if (kind == KB_DOC_UNSUPPORTED) {
+        log_info("the quoted message is no file the knowledge base reads: answering the text alone");
+    } else {
+        char *name = xasprintf("message %s%s", ev->quoted_message_id, kind == KB_DOC_PDF ? ".pdf" : "");
+        result = add_document(ctx, name, kind, &got, true);
+        free(name);
+    }
     content_free(&got);
     return result;
 }

@@ -199,12 +199,56 @@ static void test_bad_files(void **state)
     world_finish(w);
 }
 
+#define GROUP "Ce2e00000000000000000000000000001"
+
+/* In a group a file alone is chatter: not fetched, not answered. A message
+ * addressing the bot that quotes it adds it to the group's documents, and
+ * the question is answered from it. */
+static void test_group_quote_adds(void **state)
+{
+    struct world *w = world_start(state, (const char *[]){"LINEBOT_LANG=en", "LINEBOT_TRIGGER=bot", NULL});
+    fake_line_set_content(w->line, "g-1", notes, strlen(notes), "text/plain", 0);
+    json_t *ev = file_event(w, USER_A, "g-1", "garden.md", strlen(notes));
+    json_t *source = json_object_get(ev, "source");
+    json_object_set_new(source, "type", json_string("group"));
+    json_object_set_new(source, "groupId", json_string(GROUP));
+    send_event(w, ev);
+    world_quiet(w);
+    assert_int_equal(fake_line_request_count(w->line, "GET", "/v2/bot/message/g-1/content"), 0);
+    assert_answers(w, GROUP, 0);
+
+    fake_llm_set_fixed_answer(w->llm, "On Tuesdays [1].");
+    send_event(w, ev_message(w, &(struct ev){.user = USER_B, .group = GROUP, .text = "bot when is the lemon tree watered?",
+                                             .quoted_message_id = "g-1"}));
+    assert_answers(w, GROUP, 1);
+    char *tr = fake_llm_request_transcript(w->llm, 0);
+    assert_contains(tr, "watered every Tuesday with rainwater");
+    free(tr);
+    char *texts = world_texts(w, GROUP);
+    assert_contains(texts, "[1] Garden notes");
+    free(texts);
+
+    /* Later questions in the group find it without quoting it. */
+    send_event(w, ev_message(w, &(struct ev){.user = USER_B, .group = GROUP, .text = "bot what about the lemon tree?"}));
+    assert_answers(w, GROUP, 2);
+    tr = fake_llm_request_transcript(w->llm, 1);
+    assert_contains(tr, "watered every Tuesday with rainwater");
+    free(tr);
+
+    /* Quoting a message without content: the text is answered alone. */
+    send_event(w, ev_message(w, &(struct ev){.user = USER_B, .group = GROUP, .text = "bot and this?",
+                                             .quoted_message_id = "no-such"}));
+    assert_answers(w, GROUP, 3);
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_text_file_then_question),
         E2E_TEST(test_pdf_file),
         E2E_TEST(test_bad_files),
+        E2E_TEST(test_group_quote_adds),
     };
     return E2E_RUN(tests);
 }
