@@ -140,10 +140,9 @@ extern const char chat_image_question[];
 char *chat_sticker_text(const struct line_event *ev);
 
 /* ---- files (issue 13) ----
- * A file sent in a 1:1 chat goes into the chat's own knowledge base,
- * CHAT_KB_PREFIX + the chat id (run/stage_files.c); /files lists its
- * documents and /files clear removes them. */
-#define CHAT_KB_PREFIX "chat:"
+ * A file sent in a 1:1 chat goes into the chat's own knowledge base
+ * (io/kb_chat.h, run/stage_files.c); /files lists its documents and
+ * /files clear removes them. */
 
 /* True when `text` (stripped of the bot's mention) is /files; *clear tells
  * /files clear. Any other argument lists, as /files alone does. */

@@ -13,6 +13,7 @@
 
 #include "io/clock.h"
 #include "obs/log.h"
+#include "io/kb_chat.h"
 #include "run/stage.h"
 
 /* Allow, warn once, or stay silent; allow when the store cannot count
@@ -120,8 +121,8 @@ enum stage_result stage_act(struct job_ctx *ctx)
     case CHAT_FORGET: {
         if (store_forget_chat(store, ev->chat_id) != 0)
             log_error("could not delete the chat's data: %s", store_last_error(store));
-        size_t files = 0;
-        if (files_forget_chat(store, ev->chat_id, &files) != 0)
+        int64_t files = 0;
+        if (kb_chat_forget(store, ev->chat_id, &files) != 0)
             log_error("could not delete the chat's documents: %s", store_last_error(store));
         ctx->outcome = OUTCOME_FORGOTTEN;
         return STAGE_FINISH;

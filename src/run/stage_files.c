@@ -4,7 +4,7 @@
  * right away (LINE deletes content after a while), judged by its bytes as
  * well as its name, read and cut as `linebot kb add` does (io/kb_prepare.h),
  * and written as one document of the knowledge base named
- * CHAT_KB_PREFIX + the chat id, keyed by its file name: the same file again
+ * KB_CHAT_PREFIX + the chat id, keyed by its file name: the same file again
  * is "unchanged", a changed one with the same name replaces it. The reply
  * names the file and its passages; later questions in the chat search it
  * together with the bound or default knowledge base (stage_retrieve.c).
@@ -20,12 +20,12 @@
  * message that addresses the bot and quotes one (a message the store does
  * not know, and not one of the bot's) makes the "files" stage fetch it by
  * its id, read it by its bytes (a PDF, else UTF-8 text or HTML), and add it
- * to CHAT_KB_PREFIX + the group id, keyed "message <id>", before the
+ * to KB_CHAT_PREFIX + the group id, keyed "message <id>", before the
  * question is answered with it; content that is no such file leaves the
  * question to be answered alone.
  *
  * /files lists the chat's documents, /files clear removes them; unfollow
- * and leave remove them with the rest of the chat (files_forget_chat). */
+ * and leave remove them with the rest of the chat (io/kb_chat.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +36,7 @@
 #include "core/sniff.h"
 #include "core/utf8.h"
 #include "io/clock.h"
+#include "io/kb_chat.h"
 #include "io/kb_prepare.h"
 #include "io/line_content.h"
 #include "obs/log.h"
@@ -44,11 +45,6 @@
 #define FILES_NAME_SHOWN 60 /* bytes of a file name a reply shows at most */
 #define FILES_LIST_MAX 30   /* documents /files lists */
 #define FILES_GROUP_MS 10000 /* a quoted group file's fetch, at most (the model's time comes after) */
-
-char *files_kb_name(const char *chat_id)
-{
-    return xasprintf(CHAT_KB_PREFIX "%s", chat_id ? chat_id : "");
-}
 
 /* A file name fit to show back: valid UTF-8, one line, not too long. */
 static char *shown_name(const char *name)
@@ -117,7 +113,7 @@ static enum stage_result add_document(struct job_ctx *ctx, const char *name, enu
     char hash[SIG_SHA256_HEX_LEN + 1];
     if (!sig_sha256_hex(data, got->len, hash))
         alloc_fail("EVP_Digest", got->len); /* OpenSSL fails it only for want of memory */
-    char *kb = files_kb_name(ctx->ev.chat_id);
+    char *kb = kb_chat_name(ctx->ev.chat_id);
     struct kb_put put = {.kb = kb, .path = name, .title = prep.title, .content_hash = hash,
                          .bytes = (int64_t)got->len, .chunks = prep.rows, .n_chunks = prep.pieces.n};
     int64_t doc_id = 0;
@@ -256,44 +252,22 @@ static enum stage_result list_documents(struct job_ctx *ctx, const struct kb_doc
     return r;
 }
 
-int files_forget_chat(struct store *st, const char *chat_id, size_t *removed)
-{
-    char *kb = files_kb_name(chat_id);
-    struct kb_doc_info *docs = NULL;
-    size_t n = 0;
-    int rc = store_kb_docs(st, kb, 0, NULL, &docs, &n);
-    *removed = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        struct kb_doc_info gone;
-        int got = store_kb_remove(st, kb, docs[i].id, NULL, &gone);
-        if (got < 0)
-            rc = -1;
-        if (got == 1) {
-            (*removed)++;
-            kb_doc_info_clear(&gone);
-        }
-    }
-    kb_doc_infos_free(docs, n);
-    free(kb);
-    return rc;
-}
-
 enum stage_result stage_act_files(struct job_ctx *ctx)
 {
     struct store *st = ctx->env->store;
     bool clear = ctx->decision.text && strcmp(ctx->decision.text, "clear") == 0;
     if (clear) {
-        size_t removed = 0;
-        if (files_forget_chat(st, ctx->ev.chat_id, &removed) != 0) {
+        int64_t removed = 0;
+        if (kb_chat_forget(st, ctx->ev.chat_id, &removed) != 0) {
             log_error("/files clear: %s", store_last_error(st));
             return reply(ctx, TEXT_FILES_FAILED, NULL, NULL);
         }
-        log_info("/files clear: %zu document(s) removed", removed);
+        log_info("/files clear: %" PRId64 " document(s) removed", removed);
         char count[24];
-        snprintf(count, sizeof count, "%zu", removed);
+        snprintf(count, sizeof count, "%" PRId64, removed);
         return reply(ctx, TEXT_FILES_CLEARED, count, NULL);
     }
-    char *kb = files_kb_name(ctx->ev.chat_id);
+    char *kb = kb_chat_name(ctx->ev.chat_id);
     struct kb_doc_info *docs = NULL;
     size_t n = 0;
     int rc = store_kb_docs(st, kb, 0, NULL, &docs, &n);

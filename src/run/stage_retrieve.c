@@ -38,6 +38,7 @@
 #include "core/rrf.h"
 #include "io/clock.h"
 #include "io/embed.h"
+#include "io/kb_chat.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "run/kb_vectors.h"
@@ -199,7 +200,7 @@ enum stage_result stage_retrieve(struct job_ctx *ctx)
     if (found < 0)
         log_warn("knowledge base: cannot tell which one this chat uses: %s", store_last_error(st));
     /* The chat's own documents, the files its users sent (stage_files.c). */
-    char *own = ctx->ev.chat_id ? files_kb_name(ctx->ev.chat_id) : NULL;
+    char *own = ctx->ev.chat_id ? kb_chat_name(ctx->ev.chat_id) : NULL;
     struct kb_doc_info *own_docs = NULL;
     size_t n_own_docs = 0;
     if (own && store_kb_docs(st, own, 0, NULL, &own_docs, &n_own_docs) != 0)

@@ -34,6 +34,14 @@ static void send_file(struct world *w, const char *user, const char *id, const c
     send_event(w, file_event(w, user, id, name, len));
 }
 
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
 static const char notes[] = "# Garden notes\n\nThe lemon tree is watered every Tuesday with rainwater.\n";
 
 /* A .txt file: its reply names it and its passages; a later question gets
@@ -98,6 +106,23 @@ static void test_text_file_then_question(void **state)
     tr = fake_llm_request_transcript(w->llm, before);
     assert_not_contains(tr, "rainwater");
     free(tr);
+
+    /* `linebot admin forget` of the user drops the chat's documents too. */
+    send_file(w, USER_A, "f-3", "garden.md", notes, strlen(notes), "text/markdown");
+    assert_answers(w, USER_A, 8);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(bot_run(w, (const char *[]){"admin", "forget", USER_A, "--json", NULL}, NULL, &out, &err), 0);
+    json_t *forgot = json_loads(out, 0, NULL);
+    assert_non_null(forgot);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(forgot, "removed"), "documents")), 1);
+    json_decref(forgot);
+    free(out);
+    free(err);
+    send_text(w, USER_A, "/files");
+    assert_answers(w, USER_A, 9);
+    texts = world_texts(w, USER_A);
+    assert_int_equal(count_of(texts, "There are no documents in this chat."), 2); /* after clear, after forget */
+    free(texts);
     world_finish(w);
 }
 
