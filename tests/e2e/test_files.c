@@ -5,7 +5,8 @@
  * The oracles: the texts LINE delivered (the file's name and its passages,
  * each bad input's notice naming its reason), and the transcript of what
  * the model saw: a later question gets the file's passage as a numbered
- * source, and the answer ends with the sources. */
+ * source, and the answer ends with the sources. The text file's case runs
+ * on SQLite and on PostgreSQL (LINEBOT_TEST_PG_URL). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "harness.h"
 #include "media.h"
+#include "pg_scratch.h"
 
 #define USER_A "Ue2e0000000000000000000000000000a"
 #define USER_B "Ue2e0000000000000000000000000000b"
@@ -47,9 +49,9 @@ static const char notes[] = "# Garden notes\n\nThe lemon tree is watered every T
 /* A .txt file: its reply names it and its passages; a later question gets
  * its passage as a source; the same file again is unchanged; /files lists
  * it, /files clear removes it, and questions no longer see it. */
-static void test_text_file_then_question(void **state)
+static void text_file_then_question(void **state, const char *db)
 {
-    struct world *w = world_start(state, (const char *[]){"LINEBOT_LANG=en", NULL});
+    struct world *w = world_start(state, (const char *[]){"LINEBOT_LANG=en", db, NULL});
     send_file(w, USER_A, "f-1", "garden.md", notes, strlen(notes), "text/markdown");
     assert_answers(w, USER_A, 1);
     char *texts = world_texts(w, USER_A);
@@ -111,7 +113,9 @@ static void test_text_file_then_question(void **state)
     send_file(w, USER_A, "f-3", "garden.md", notes, strlen(notes), "text/markdown");
     assert_answers(w, USER_A, 8);
     char *out = NULL, *err = NULL;
-    assert_int_equal(bot_run(w, (const char *[]){"admin", "forget", USER_A, "--json", NULL}, NULL, &out, &err), 0);
+    assert_int_equal(bot_run(w, (const char *[]){"admin", "forget", USER_A, "--json", NULL},
+                             db ? (const char *[]){db, NULL} : NULL, &out, &err),
+                     0);
     json_t *forgot = json_loads(out, 0, NULL);
     assert_non_null(forgot);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(forgot, "removed"), "documents")), 1);
@@ -125,6 +129,9 @@ static void test_text_file_then_question(void **state)
     free(texts);
     world_finish(w);
 }
+
+static void test_text_file_sqlite(void **state) { text_file_then_question(state, NULL); }
+static void test_text_file_postgres(void **state) { pg_scratch_run(state, "files", text_file_then_question); }
 
 static const char *const guide_pages[] = {
     "Aquarium visitor guide\nThe otters are fed at three in the afternoon.",
@@ -269,8 +276,11 @@ static void test_group_quote_adds(void **state)
 
 int main(void)
 {
+    if (!pg_scratch_url())
+        fprintf(stderr, "[  SKIPPED ] PostgreSQL cases: LINEBOT_TEST_PG_URL is not set\n");
     const struct CMUnitTest tests[] = {
-        E2E_TEST(test_text_file_then_question),
+        E2E_TEST(test_text_file_sqlite),
+        E2E_TEST(test_text_file_postgres),
         E2E_TEST(test_pdf_file),
         E2E_TEST(test_bad_files),
         E2E_TEST(test_group_quote_adds),
