@@ -29,6 +29,7 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "/remember TEXT - remember something about you\n"
             "/memory - show what I remember (/memory off or on to opt out or in)\n"
             "/forget N - forget fact N (/forget all: everything)\n"
+            "/files - the documents you sent me (/files clear removes them)\n"
             "/help - show this list\n"
             "In groups, mention me or reply to one of my messages to ask something.",
             "コマンド:\n"
@@ -39,6 +40,7 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "/remember 内容 - あなたについて覚えておきます\n"
             "/memory - 覚えていることを表示します（/memory off・on で停止・再開）\n"
             "/forget 番号 - その項目を忘れます（/forget all ですべて）\n"
+            "/files - 送っていただいた文書を表示します（/files clear で削除）\n"
             "/help - この一覧を表示します\n"
             "グループでは、私をメンションするか、私のメッセージに返信して質問してください。",
             "指令：\n"
@@ -49,6 +51,7 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "/remember 內容 - 記住關於你的事\n"
             "/memory - 查看我記得的事（/memory off 或 on 可停用或啟用）\n"
             "/forget 編號 - 忘記該項（/forget all：全部忘記）\n"
+            "/files - 查看你傳給我的文件（/files clear 可全部刪除）\n"
             "/help - 顯示這份清單\n"
             "在群組裡，請標註我或回覆我的訊息來提問。",
         },
@@ -343,7 +346,7 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
     /* Files sent to the bot (issue 13, run/stage_files.c). */
     [TEXT_FILES_ADDED] =
         {
-            "I've read \"{}\" ({} passages). You can now ask me about it.",
+            "I've read \"{}\" ({} passage(s)). You can now ask me about it.",
             "「{}」を読み込みました（{} 件の段落）。内容について質問できます。",
             "我已讀取「{}」（{} 個段落）。現在可以問我關於它的問題了。",
         },

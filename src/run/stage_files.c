@@ -58,13 +58,20 @@ static char *shown_name(const char *name)
     return out;
 }
 
-/* The reply is `id` in the user's language, with up to two values. */
+/* The reply is `id` in the user's language, its first "{}" filled with `a`
+ * and its second with `b`. Both are found in the text first: a file name
+ * may hold "{}" too. */
 static enum stage_result reply(struct job_ctx *ctx, enum text_id id, const char *a, const char *b)
 {
-    char *once = texts_fill(texts_builtin(id, gather_lang(ctx)), a);
+    const char *t = texts_builtin(id, gather_lang(ctx));
+    const char *x = strstr(t, "{}");
+    const char *y = x ? strstr(x + 2, "{}") : NULL;
     free(ctx->reply_text);
-    ctx->reply_text = texts_fill(once, b);
-    free(once);
+    if (!y)
+        ctx->reply_text = texts_fill(t, a);
+    else
+        ctx->reply_text = xasprintf("%.*s%s%.*s%s%s", (int)(x - t), t, a ? a : "", (int)(y - x - 2), x + 2,
+                                    b ? b : "", y + 2);
     return STAGE_NEXT;
 }
 
@@ -152,6 +159,12 @@ enum stage_result stage_act_file(struct job_ctx *ctx)
         log_info("file: not a type the knowledge base reads");
         return reply(ctx, TEXT_FILES_UNSUPPORTED, NULL, NULL);
     }
+    char mb[16];
+    snprintf(mb, sizeof mb, "%d", cfg->max_content_mb);
+    if (ev->file_size > (int64_t)cfg->max_content_mb * 1024 * 1024) { /* LINE said so: nothing is fetched */
+        log_info("file: %" PRId64 " bytes, over LINEBOT_MAX_CONTENT_MB", ev->file_size);
+        return reply(ctx, TEXT_CONTENT_TOO_LARGE, mb, NULL);
+    }
     struct content_source src = {.message_id = ev->message_id, .external_url = ev->content_url};
     struct content_policy policy = {.max_bytes = (size_t)cfg->max_content_mb * 1024 * 1024,
                                     .allow_loopback = cfg->test_allow_loopback_content};
@@ -165,8 +178,6 @@ enum stage_result stage_act_file(struct job_ctx *ctx)
     }
     if (r != CONTENT_OK) {
         log_warn("file %s not fetched (%s): %s", ev->message_id ? ev->message_id : "?", content_result_name(r), err);
-        char mb[16];
-        snprintf(mb, sizeof mb, "%d", cfg->max_content_mb);
         return reply(ctx, fetch_content_notice(r), mb, NULL);
     }
     enum stage_result result = add_document(ctx, name, kind, &got, false);

@@ -55,7 +55,7 @@ static void text_file_then_question(void **state, const char *db)
     send_file(w, USER_A, "f-1", "garden.md", notes, strlen(notes), "text/markdown");
     assert_answers(w, USER_A, 1);
     char *texts = world_texts(w, USER_A);
-    assert_contains(texts, "I've read \"garden.md\" (1 passages). You can now ask me about it.");
+    assert_contains(texts, "I've read \"garden.md\" (1 passage(s)). You can now ask me about it.");
     free(texts);
     assert_int_equal(fake_llm_request_count(w->llm), 0);
 
@@ -204,29 +204,50 @@ static void test_bad_files(void **state)
     assert_contains(texts, "Sorry, I couldn't read \"latin.txt\": it isn't UTF-8 text or HTML.");
     free(texts);
 
-    /* too large */
+    /* too large: as LINE's fileSize says (nothing fetched), or as the bytes
+     * turn out when fileSize understates them (the fetch stops at the cap) */
     size_t big = 1024 * 1024 + 10;
     char *data = malloc(big);
     memset(data, 'a', big);
     send_file(w, USER_A, "b-4", "big.txt", data, big, "text/plain");
-    free(data);
     assert_answers(w, USER_A, 4);
+    assert_int_equal(fake_line_request_count(w->line, "GET", "/v2/bot/message/b-4/content"), 0);
     texts = world_texts(w, USER_A);
     assert_contains(texts, "Sorry, that file is too large for me. The limit is 1 MB.");
+    free(texts);
+    fake_line_set_content(w->line, "b-4b", data, big, "text/plain", 0);
+    send_event(w, file_event(w, USER_A, "b-4b", "big.txt", 100));
+    free(data);
+    assert_answers(w, USER_A, 5);
+    assert_int_equal(fake_line_request_count(w->line, "GET", "/v2/bot/message/b-4b/content"), 1);
+    texts = world_texts(w, USER_A);
+    assert_int_equal(count_of(texts, "Sorry, that file is too large for me. The limit is 1 MB."), 2);
     free(texts);
 
     /* expired: LINE no longer has it */
     send_file(w, USER_A, "b-5", "gone.txt", NULL, 0, NULL);
-    assert_answers(w, USER_A, 5);
+    assert_answers(w, USER_A, 6);
     texts = world_texts(w, USER_A);
     assert_contains(texts, "Sorry, LINE no longer has that file");
     free(texts);
 
     assert_int_equal(fake_llm_request_count(w->llm), 0);
     send_text(w, USER_A, "/files");
-    assert_answers(w, USER_A, 6);
+    assert_answers(w, USER_A, 7);
     texts = world_texts(w, USER_A);
     assert_contains(texts, "There are no documents in this chat.");
+    free(texts);
+
+    /* A name is shown as sent, even with the "{}" the texts fill. */
+    send_file(w, USER_A, "b-6", "odd {} name.txt", "Plain words.", 12, "text/plain");
+    assert_answers(w, USER_A, 8);
+    texts = world_texts(w, USER_A);
+    assert_contains(texts, "I've read \"odd {} name.txt\" (1 passage(s)).");
+    free(texts);
+    send_text(w, USER_A, "/files");
+    assert_answers(w, USER_A, 9);
+    texts = world_texts(w, USER_A);
+    assert_contains(texts, "1. odd {} name.txt (1)\nSend /files clear");
     free(texts);
     world_finish(w);
 }
