@@ -5,7 +5,8 @@
  *   stats            events, answers, apologies, failures and tokens per day and model
  *   chats            every chat: id, type, last activity, model, persona, messages, events
  *   history CHAT_ID  the chat's turns, oldest first
- *   forget ID        everything kept about a user or a chat, in one transaction
+ *   forget ID        everything kept about a user or a chat, in one transaction;
+ *                    then the documents the chat sent (io/kb_chat.h), one by one
  *   export CHAT_ID   the chat and its history as one JSON object
  *
  * Output is an aligned table, or JSON with --json (stats, chats and history:
@@ -35,6 +36,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/utf8.h"
+#include "io/kb_chat.h"
 #include "io/store.h"
 
 const char cli_admin_usage[] =
@@ -410,13 +412,20 @@ static int admin_forget(struct store *st, const char *id, bool as_json)
         fprintf(stderr, "linebot admin forget: nothing was removed: %s\n", store_last_error(st));
         return 1;
     }
+    /* The files the chat sent (io/kb_chat.h): a knowledge base of its own. */
+    int64_t documents = 0;
+    if (kb_chat_forget(st, id, &documents) != 0) {
+        fprintf(stderr, "linebot admin forget: the chat's documents were not all removed: %s\n",
+                store_last_error(st));
+        return 1;
+    }
     if (as_json) {
-        print_json(json_pack("{s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "id", id, "removed", "turns",
+        print_json(json_pack("{s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "id", id, "removed", "turns",
                              (json_int_t)c.turns, "group_turns", (json_int_t)c.group_turns, "bot_messages",
                              (json_int_t)c.bot_messages, "profiles", (json_int_t)c.profiles, "rate_rows",
                              (json_int_t)c.rate_rows, "payloads", (json_int_t)c.payloads, "choices",
                              (json_int_t)c.choices, "personas", (json_int_t)c.personas, "memory",
-                             (json_int_t)c.memory));
+                             (json_int_t)c.memory, "documents", (json_int_t)documents));
         return 0;
     }
     const struct {
@@ -432,6 +441,7 @@ static int admin_forget(struct store *st, const char *id, bool as_json)
         {"model choice of the chat", c.choices},
         {"the chat's persona", c.personas},
         {"facts remembered about the user", c.memory},
+        {"documents the chat sent", documents},
     };
     static const char *const head[] = {"REMOVED", "COUNT"};
     static const bool right[] = {false, true};

@@ -15,7 +15,8 @@
  * core/: kb_html.c or kb_chunk.c read its structure, kb_chunk.c cuts it,
  * kb_terms.c gives each chunk's terms; io/store_kb.c writes it. A PDF's
  * text comes from io/kb_pdf.c (pdftotext), a URL's document from
- * io/kb_fetch.c. A document is keyed by its real path, so the same file
+ * io/kb_fetch.c; io/kb_prepare.c does the reading and cutting, shared with
+ * the files users send the bot. A document is keyed by its real path, so the same file
  * added from another working directory is the same document, or by its URL
  * as given. Result lines are tab-separated on stdout:
  * `id status chunks path` (status added, replaced, unchanged or removed);
@@ -45,8 +46,6 @@
 #include "cli/kb_embed.h"
 #include "cli/term_text.h"
 #include "core/alloc.h"
-#include "core/kb_chunk.h"
-#include "core/kb_html.h"
 #include "core/kb_terms.h"
 #include "core/sigcommon.h"
 #include "core/utf8.h"
@@ -54,7 +53,7 @@
 #include "io/clock.h"
 #include "io/http_client.h"
 #include "io/kb_fetch.h"
-#include "io/kb_pdf.h"
+#include "io/kb_prepare.h"
 #include "io/store.h"
 
 #define FILE_MAX (64 * 1024 * 1024) /* bytes of one document */
@@ -186,25 +185,6 @@ static char *field(const char *s, size_t max_chars)
 
 /* ---- documents ---- */
 
-enum doc_kind { DOC_TEXT, DOC_MARKDOWN, DOC_HTML, DOC_PDF, DOC_UNSUPPORTED };
-
-static enum doc_kind kind_of(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    const char *slash = strrchr(path, '/');
-    if (!dot || (slash && dot < slash))
-        return DOC_UNSUPPORTED;
-    if (strcasecmp(dot, ".txt") == 0)
-        return DOC_TEXT;
-    if (strcasecmp(dot, ".md") == 0 || strcasecmp(dot, ".markdown") == 0)
-        return DOC_MARKDOWN;
-    if (strcasecmp(dot, ".html") == 0 || strcasecmp(dot, ".htm") == 0)
-        return DOC_HTML;
-    if (strcasecmp(dot, ".pdf") == 0)
-        return DOC_PDF;
-    return DOC_UNSUPPORTED;
-}
-
 /* Reads a whole file; NULL with *why set when it cannot. */
 static char *read_file(const char *path, size_t *len, const char **why)
 {
@@ -240,76 +220,6 @@ static char *read_file(const char *path, size_t *len, const char **why)
     fclose(f);
     *len = n;
     return data;
-}
-
-/* A document read and cut: what store_kb_put takes. */
-struct prepared {
-    char *title;
-    struct kb_pieces pieces;
-    struct kb_chunk_row *rows;
-    char **terms;
-};
-
-static void prepared_free(struct prepared *p)
-{
-    for (size_t i = 0; i < p->pieces.n; i++)
-        free(p->terms[i]);
-    free(p->terms);
-    free(p->rows);
-    kb_pieces_free(&p->pieces);
-    free(p->title);
-}
-
-/* Reads the document's structure, title and chunks. NULL, or why not. */
-static const char *prepare(const char *data, size_t len, enum doc_kind kind, const char *name, struct prepared *out)
-{
-    struct kb_doc doc;
-
-    memset(out, 0, sizeof *out);
-    if (kind == DOC_HTML) {
-        int rc = kb_doc_from_html(data, len, &doc);
-        if (rc == -2)
-            return "is HTML, which needs libxml2 (Debian: apt-get install libxml2)";
-        if (rc != 0)
-            return "cannot be read as HTML";
-    } else if (kind == DOC_PDF) {
-        const char *why = NULL;
-        size_t text_len = 0;
-        char *text = kb_pdf_text(data, len, &text_len, &why);
-        if (!text)
-            return why;
-        for (char *p = text; (p = memchr(p, '\f', text_len - (size_t)(p - text))); p++)
-            *p = '\n'; /* a page ends a paragraph (pdftotext ends it with a line break) */
-        kb_doc_from_text(text, text_len, false, &doc);
-        free(text);
-    } else {
-        if (memchr(data, '\0', len))
-            return "is not a text file (it has NUL bytes)";
-        if (!utf8_valid(data, len))
-            return "is not UTF-8 text (convert it first, e.g. iconv -f SHIFT_JIS -t UTF-8)";
-        if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) { /* a byte order mark */
-            data += 3;
-            len -= 3;
-        }
-        kb_doc_from_text(data, len, kind == DOC_MARKDOWN, &doc);
-    }
-    out->title = kb_doc_title(&doc, name);
-    kb_chunk(&doc, KB_CHUNK_TARGET, KB_CHUNK_OVERLAP, &out->pieces);
-    kb_doc_free(&doc);
-    out->rows = xcalloc(out->pieces.n + 1, sizeof *out->rows);
-    out->terms = xcalloc(out->pieces.n + 1, sizeof *out->terms);
-    for (size_t i = 0; i < out->pieces.n; i++) {
-        const struct kb_piece *piece = &out->pieces.items[i];
-        /* The heading path is searched with the passage under it. */
-        char *text = xasprintf("%s\n%s", piece->heading, piece->text);
-        struct kb_terms t;
-        kb_terms_of(text, strlen(text), &t);
-        out->terms[i] = kb_terms_join(&t);
-        kb_terms_free(&t);
-        free(text);
-        out->rows[i] = (struct kb_chunk_row){piece->position, piece->heading, piece->text, out->terms[i]};
-    }
-    return NULL;
 }
 
 struct run {
@@ -348,7 +258,7 @@ static bool is_url(const char *s)
 
 /* Fetches a URL's document (kb_fetch.h), and tells its kind; NULL with
  * *why set (in `err`) when it cannot be added. */
-static char *fetch_url(struct run *r, const char *url, size_t *len, enum doc_kind *kind, char *err, size_t errlen,
+static char *fetch_url(struct run *r, const char *url, size_t *len, enum kb_doc_kind *kind, char *err, size_t errlen,
                        const char **why)
 {
     if (!r->http) {
@@ -368,7 +278,7 @@ static char *fetch_url(struct run *r, const char *url, size_t *len, enum doc_kin
         *why = err;
         return NULL;
     }
-    *kind = kind_of(doc.kind);
+    *kind = kb_doc_kind_of(doc.kind);
     *len = doc.len;
     return doc.data;
 }
@@ -379,13 +289,13 @@ static void add_file(struct run *r, const char *real, const char *shown)
     bool url = is_url(real);
     /* The name given: a link may point to a file of another name. A URL's
      * kind comes with its content. */
-    enum doc_kind kind = url ? DOC_HTML : kind_of(shown);
+    enum kb_doc_kind kind = url ? KB_DOC_HTML : kb_doc_kind_of(shown);
     const char *why = NULL;
     size_t len = 0;
     char *data = NULL;
     char err[512];
 
-    if (kind == DOC_UNSUPPORTED) {
+    if (kind == KB_DOC_UNSUPPORTED) {
         problem("%s: not a supported file type (.txt, .md, .html, .pdf)", shown);
         r->failures++;
         return;
@@ -400,8 +310,8 @@ static void add_file(struct run *r, const char *real, const char *shown)
     if (!sig_sha256_hex(data, len, hash))
         alloc_fail("EVP_Digest", len); /* OpenSSL fails it only for want of memory */
     const char *name = url ? real : strrchr(real, '/') ? strrchr(real, '/') + 1 : real; /* a title's fallback */
-    struct prepared prep;
-    why = prepare(data, len, kind, name, &prep);
+    struct kb_prepared prep;
+    why = kb_prepare(data, len, kind, name, &prep, NULL);
     if (why) {
         problem("%s: %s", shown, why);
         r->failures++;
@@ -429,7 +339,7 @@ static void add_file(struct run *r, const char *real, const char *shown)
     progress("kb: files %zu/%zu, chunks %zu%s", r->files_done, r->files_total, r->chunks_done,
              kb_embed_progress(r->embedder));
     kb_embed_done(r->embedder);
-    prepared_free(&prep);
+    kb_prepared_free(&prep);
     free(data);
 }
 
@@ -479,7 +389,7 @@ static int walk_dir(const char *dir, struct paths *found, int depth)
                 rc = -1;
             free(path);
         } else if ((S_ISREG(lst.st_mode) || (S_ISLNK(lst.st_mode) && stat(path, &sst) == 0 && S_ISREG(sst.st_mode))) &&
-                   kind_of(path) != DOC_UNSUPPORTED) {
+                   kb_doc_kind_of(path) != KB_DOC_UNSUPPORTED) {
             paths_add(found, path);
         } else {
             free(path);

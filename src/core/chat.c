@@ -238,7 +238,7 @@ bool chat_needs_work(const struct config *cfg, const struct line_event *ev)
     if (ev->chat_type == CHAT_USER)
         return ev->message_kind == MESSAGE_TEXT || sticker_answerable(ev) ||
                (ev->message_kind == MESSAGE_IMAGE && chat_vision_available(cfg)) ||
-               (ev->message_kind == MESSAGE_AUDIO && cfg->transcribe_model) ||
+               (ev->message_kind == MESSAGE_AUDIO && cfg->transcribe_model) || ev->message_kind == MESSAGE_FILE ||
                (is_media(ev->message_kind) && !media_silenced(cfg));
     if (ev->message_kind != MESSAGE_TEXT)
         return false;
@@ -472,6 +472,11 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
             decide(d, CHAT_ANSWER, "voice message in one-to-one chat");
             return;
         }
+        if (!group && ev->message_kind == MESSAGE_FILE) {
+            d->rate_limited = true;
+            decide(d, CHAT_FILE, "file in one-to-one chat");
+            return;
+        }
         if (!group && sticker_answerable(ev)) {
             d->text = chat_sticker_text(ev);
             d->rate_limited = true;
@@ -533,12 +538,30 @@ void chat_decide(const struct config *cfg, const struct line_event *ev, const st
     }
     if (decide_model_command(cfg, ev, d) || decide_persona_command(cfg, ev, d))
         return;
+    bool clear = false;
+    if (chat_parse_files_command(d->text, &clear)) {
+        d->text[0] = '\0';
+        if (clear)
+            strcpy(d->text, "clear"); /* "/files clear" is longer */
+        decide(d, CHAT_FILES, clear ? "/files clear" : "/files");
+        return;
+    }
     struct memory_command memory; /* run/stage_memory.c parses it again and acts */
     if (memory_parse_command(d->text, &memory)) {
         decide(d, CHAT_MEMORY, "memory command");
         return;
     }
     decide(d, CHAT_ANSWER, group ? "addressed in group" : "one-to-one text");
+}
+
+bool chat_parse_files_command(const char *text, bool *clear)
+{
+    size_t len = 0;
+    const char *arg = command_arg(text, "files", &len);
+    if (!arg)
+        return false;
+    *clear = len == 5 && strncasecmp(arg, "clear", 5) == 0;
+    return true;
 }
 
 void chat_decision_free(struct chat_decision *d)

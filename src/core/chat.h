@@ -45,6 +45,8 @@ enum chat_action {
     CHAT_PERSONA,       /* /persona or its button: `persona_op` says what, `text` its argument */
     CHAT_USAGE,         /* /usage: the user's tokens today, the limit, when it resets */
     CHAT_MEMORY,        /* /remember, /memory, /forget: `text` is the command (core/memory.h) */
+    CHAT_FILE,          /* a file in a 1:1 chat: into the chat's own knowledge base (run/stage_files.c) */
+    CHAT_FILES,         /* /files: `text` "" lists the chat's documents, "clear" removes them */
 };
 
 /* What /persona asks for (CHAT_PERSONA). */
@@ -136,6 +138,15 @@ extern const char chat_image_question[];
 /* What the model is told of a sticker: its keywords and text, as LINE
  * describes it (malloc'd). A sticker without either is not answered. */
 char *chat_sticker_text(const struct line_event *ev);
+
+/* ---- files (issue 13) ----
+ * A file sent in a 1:1 chat goes into the chat's own knowledge base
+ * (io/kb_chat.h, run/stage_files.c); /files lists its documents and
+ * /files clear removes them. */
+
+/* True when `text` (stripped of the bot's mention) is /files; *clear tells
+ * /files clear. Any other argument lists, as /files alone does. */
+bool chat_parse_files_command(const char *text, bool *clear);
 
 /* ---- rate limit: a fixed one-minute window per user ---- */
 enum rate_verdict { RATE_ALLOW, RATE_WARN, RATE_SILENT };

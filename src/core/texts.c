@@ -29,6 +29,7 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "/remember TEXT - remember something about you\n"
             "/memory - show what I remember (/memory off or on to opt out or in)\n"
             "/forget N - forget fact N (/forget all: everything)\n"
+            "/files - the documents you sent me (/files clear removes them)\n"
             "/help - show this list\n"
             "In groups, mention me or reply to one of my messages to ask something.",
             "コマンド:\n"
@@ -39,6 +40,7 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "/remember 内容 - あなたについて覚えておきます\n"
             "/memory - 覚えていることを表示します（/memory off・on で停止・再開）\n"
             "/forget 番号 - その項目を忘れます（/forget all ですべて）\n"
+            "/files - 送っていただいた文書を表示します（/files clear で削除）\n"
             "/help - この一覧を表示します\n"
             "グループでは、私をメンションするか、私のメッセージに返信して質問してください。",
             "指令：\n"
@@ -49,6 +51,7 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "/remember 內容 - 記住關於你的事\n"
             "/memory - 查看我記得的事（/memory off 或 on 可停用或啟用）\n"
             "/forget 編號 - 忘記該項（/forget all：全部忘記）\n"
+            "/files - 查看你傳給我的文件（/files clear 可全部刪除）\n"
             "/help - 顯示這份清單\n"
             "在群組裡，請標註我或回覆我的訊息來提問。",
         },
@@ -353,6 +356,67 @@ static const char *const builtin[TEXT_COUNT][LANG_COUNT] = {
             "回答を表示",
             "查看回答",
         },
+    /* Files sent to the bot (issue 13, run/stage_files.c). */
+    [TEXT_FILES_ADDED] =
+        {
+            "I've read \"{}\" ({} passage(s)). You can now ask me about it.",
+            "「{}」を読み込みました（{} 件の段落）。内容について質問できます。",
+            "我已讀取「{}」（{} 個段落）。現在可以問我關於它的問題了。",
+        },
+    [TEXT_FILES_UNCHANGED] =
+        {
+            "I already have \"{}\" and it hasn't changed. Ask me about it any time.",
+            "「{}」はすでに読み込み済みで、内容は変わっていません。いつでも質問してください。",
+            "我已經有「{}」了，內容沒有變動。隨時都可以問我。",
+        },
+    [TEXT_FILES_UNSUPPORTED] =
+        {
+            "Sorry, I can only read .txt, .md, .html and .pdf files.",
+            "すみません、読めるのは .txt、.md、.html、.pdf のファイルだけです。",
+            "抱歉，我只能讀取 .txt、.md、.html 和 .pdf 檔案。",
+        },
+    [TEXT_FILES_UNREADABLE] =
+        {
+            "Sorry, I couldn't read \"{}\": it isn't UTF-8 text or HTML.",
+            "すみません、「{}」を読めませんでした。UTF-8 のテキストまたは HTML ではないようです。",
+            "抱歉，我無法讀取「{}」：它不是 UTF-8 文字或 HTML。",
+        },
+    [TEXT_FILES_BAD_PDF] =
+        {
+            "Sorry, I couldn't read the PDF \"{}\" (it may be damaged, locked, or scanned without text).",
+            "すみません、PDF「{}」を読めませんでした（破損、パスワード保護、または文字のないスキャンかもしれません）。",
+            "抱歉，我無法讀取 PDF「{}」（可能已損壞、有密碼保護，或是沒有文字的掃描檔）。",
+        },
+    [TEXT_FILES_NO_PDF] =
+        {
+            "Sorry, I can't read this kind of file here. Please send it as a .txt file.",
+            "すみません、ここではこの種類のファイルを読めません。.txt ファイルで送ってください。",
+            "抱歉，我在這裡無法讀取這類檔案。請改用 .txt 檔傳送。",
+        },
+    [TEXT_FILES_FAILED] =
+        {
+            "Sorry, I couldn't save that document just now. Please try again in a moment.",
+            "すみません、今はその文書を保存できませんでした。少し時間をおいて、もう一度お試しください。",
+            "抱歉，我現在無法儲存這份文件。請稍後再試一次。",
+        },
+    [TEXT_FILES_LIST] =
+        {
+            "Documents in this chat:\n{}\nSend /files clear to remove them.",
+            "このチャットの文書：\n{}\n削除するには /files clear と送ってください。",
+            "這個聊天室的文件：\n{}\n要刪除請傳送 /files clear。",
+        },
+    [TEXT_FILES_EMPTY] =
+        {
+            "There are no documents in this chat. Send me a .txt, .md, .html or .pdf file and I'll read it.",
+            "このチャットには文書がありません。.txt、.md、.html、.pdf のファイルを送ってくだされば読み込みます。",
+            "這個聊天室還沒有文件。傳給我 .txt、.md、.html 或 .pdf 檔，我就會讀取。",
+        },
+    [TEXT_FILES_CLEARED] =
+        {
+            "Done: I removed {} document(s) from this chat.",
+            "このチャットの文書を {} 件削除しました。",
+            "完成：已從這個聊天室刪除 {} 份文件。",
+        },
 };
 
 const char *texts_builtin(enum text_id id, enum lang lang)
@@ -437,6 +501,16 @@ const char *texts_override(const struct config *cfg, enum text_id id)
     case TEXT_VOICE_EMPTY:
     case TEXT_PROGRESS:
     case TEXT_PROGRESS_BUTTON:
+    case TEXT_FILES_ADDED:
+    case TEXT_FILES_UNCHANGED:
+    case TEXT_FILES_UNSUPPORTED:
+    case TEXT_FILES_UNREADABLE:
+    case TEXT_FILES_BAD_PDF:
+    case TEXT_FILES_NO_PDF:
+    case TEXT_FILES_FAILED:
+    case TEXT_FILES_LIST:
+    case TEXT_FILES_EMPTY:
+    case TEXT_FILES_CLEARED:
         return NULL; /* no setting */
     case TEXT_NONE:
     case TEXT_COUNT:

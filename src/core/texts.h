@@ -91,6 +91,17 @@ enum text_id {
     /* Slow answers (issue 13 part 5, run/stage_progress.c). */
     TEXT_PROGRESS,        /* the work outlasts the reply token: "still working" */
     TEXT_PROGRESS_BUTTON, /* the quick reply button under it (LINE: at most 20 characters) */
+    /* Files sent to the bot, the chat's own documents (run/stage_files.c; no setting). */
+    TEXT_FILES_ADDED,       /* "{}" the file's name, then "{}" its passages */
+    TEXT_FILES_UNCHANGED,   /* the same file again: "{}" its name */
+    TEXT_FILES_UNSUPPORTED, /* a file of another type */
+    TEXT_FILES_UNREADABLE,  /* a .txt/.md/.html that is no UTF-8 text or no HTML: "{}" its name */
+    TEXT_FILES_BAD_PDF,     /* a PDF that does not parse (damaged, locked, no text): "{}" its name */
+    TEXT_FILES_NO_PDF,      /* pdftotext (or libxml2 for HTML) is missing here */
+    TEXT_FILES_FAILED,      /* the store could not keep it */
+    TEXT_FILES_LIST,        /* /files: "{}" the numbered list */
+    TEXT_FILES_EMPTY,       /* /files without documents */
+    TEXT_FILES_CLEARED,     /* /files clear: "{}" how many were removed */
     TEXT_COUNT
 };
 

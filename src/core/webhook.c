@@ -308,6 +308,12 @@ static void parse_content(const json_t *message, struct line_event *ev)
     const json_t *duration = json_object_get(message, "duration");
     json_int_t ms = json_is_integer(duration) ? json_integer_value(duration) : -1;
     ev->duration_ms = ms >= 0 ? (int64_t)ms : -1;
+    if (ev->message_kind == MESSAGE_FILE) {
+        ev->file_name = dup_or_null(nonempty_str_at(message, "fileName"));
+        const json_t *size = json_object_get(message, "fileSize");
+        json_int_t bytes = json_is_integer(size) ? json_integer_value(size) : -1;
+        ev->file_size = bytes >= 0 ? (int64_t)bytes : -1;
+    }
 }
 
 /* message and messageEdited share the message object's shape. text is only
@@ -316,6 +322,7 @@ static void parse_content(const json_t *message, struct line_event *ev)
 static void parse_message(const json_t *message, struct line_event *ev)
 {
     ev->message_kind = message_kind_of(str_at(message, "type"));
+    ev->file_size = -1;
     ev->message_id = dup_or_null(nonempty_str_at(message, "id"));
     ev->quoted_message_id = dup_or_null(nonempty_str_at(message, "quotedMessageId"));
     ev->quote_token = dup_or_null(nonempty_str_at(message, "quoteToken"));
@@ -529,6 +536,7 @@ void line_event_free(struct line_event *ev)
     free(ev->unsend_message_id);
     free(ev->postback_data);
     free(ev->content_url);
+    free(ev->file_name);
     free(ev->image_set_id);
     free(ev->sticker_keywords);
     free(ev->sticker_text);

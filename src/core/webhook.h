@@ -96,6 +96,8 @@ struct line_event {
     int image_set_index;        /* imageSet.index, 1-based; 0 when missing (old Android clients) */
     int image_set_total;        /* imageSet.total; 0 when missing */
     int64_t duration_ms;        /* audio and video: message.duration (ms); -1 when missing or odd */
+    char *file_name;            /* file: message.fileName; NULL when missing */
+    int64_t file_size;          /* file: message.fileSize in bytes; -1 when missing or odd */
     /* sticker */
     char *sticker_keywords;     /* keywords, joined by ", "; NULL when none */
     char *sticker_text;         /* a message sticker's text; NULL when none */

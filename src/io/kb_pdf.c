@@ -122,6 +122,11 @@ static bool has_text(const char *s, size_t len)
     return false;
 }
 
+bool kb_pdf_missing(const char *why)
+{
+    return why == why_missing;
+}
+
 char *kb_pdf_text_with(const struct kb_pdf_limits *limits, const char *data, size_t len, size_t *out_len,
                        const char **why)
 {

@@ -15,6 +15,7 @@
 #ifndef LINEBOT_KB_PDF_H
 #define LINEBOT_KB_PDF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define KB_PDF_PROGRAM "pdftotext"
@@ -32,6 +33,10 @@
  * the Debian package), damaged, copy-protected, too slow, too much text, or
  * no text at all (scanned pages). */
 char *kb_pdf_text(const char *data, size_t len, size_t *out_len, const char **why);
+
+/* True when `why` (from kb_pdf_text) says pdftotext is not installed: no
+ * PDF can be read here, which is not the document's fault. */
+bool kb_pdf_missing(const char *why);
 
 /* kb_pdf_text with another program, time limit and cap: for tests, which
  * stand in a slow or chatty program for pdftotext. `program` is looked up

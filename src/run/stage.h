@@ -197,6 +197,15 @@ int64_t generate_deadline(const struct job_ctx *ctx);
  * invocation with time left at its end to write what the call answered. */
 int64_t stage_call_deadline(const struct job_ctx *ctx, int64_t budget_ms);
 
+/* Files users send (run/stage_files.c). act, for CHAT_FILE: the file into
+ * the chat's own knowledge base (io/kb_chat.h), or a notice naming why not;
+ * for CHAT_FILES: /files and /files clear. */
+enum stage_result stage_act_file(struct job_ctx *ctx);
+enum stage_result stage_act_files(struct job_ctx *ctx);
+/* The stage "files": a group message addressing the bot that quotes a file
+ * adds it to the group's knowledge base, before retrieve. */
+enum stage_result stage_files(struct job_ctx *ctx);
+
 /* Memory of the user (run/stage_memory.c). */
 /* act, for CHAT_MEMORY: /remember, /memory, /forget. */
 enum stage_result stage_act_memory(struct job_ctx *ctx);

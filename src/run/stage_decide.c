@@ -16,6 +16,7 @@
 
 #include "io/clock.h"
 #include "obs/log.h"
+#include "io/kb_chat.h"
 #include "run/stage.h"
 
 /* Allow, warn once, or stay silent; allow when the store cannot count
@@ -141,11 +142,15 @@ enum stage_result stage_act(struct job_ctx *ctx)
             log_warn("could not update an edited message: %s", store_last_error(store));
         ctx->outcome = OUTCOME_EDITED;
         return STAGE_FINISH;
-    case CHAT_FORGET:
+    case CHAT_FORGET: {
         if (store_forget_chat(store, ev->chat_id) != 0)
             log_error("could not delete the chat's data: %s", store_last_error(store));
+        int64_t files = 0;
+        if (kb_chat_forget(store, ev->chat_id, &files) != 0)
+            log_error("could not delete the chat's documents: %s", store_last_error(store));
         ctx->outcome = OUTCOME_FORGOTTEN;
         return STAGE_FINISH;
+    }
     case CHAT_STORE_CONTEXT:
         return keep_context(ctx);
     case CHAT_RESET:
@@ -164,6 +169,10 @@ enum stage_result stage_act(struct job_ctx *ctx)
         return stage_act_usage(ctx);
     case CHAT_MEMORY:
         return stage_act_memory(ctx);
+    case CHAT_FILE:
+        return stage_act_file(ctx);
+    case CHAT_FILES:
+        return stage_act_files(ctx);
     case CHAT_ANSWER: {
         if (generate_too_late(ctx)) {
             ctx->outcome = OUTCOME_EXPIRED; /* counted and reported by the finish stage */

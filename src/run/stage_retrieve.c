@@ -22,7 +22,12 @@
  * LINEBOT_KB_MIN_SCORE; the two lists of the hits that count are fused by
  * reciprocal rank (core/rrf.h), so a passage found both ways comes first.
  * No vectors of that model, or an embedding that fails: lexical alone, and
- * the log says why. */
+ * the log says why.
+ *
+ * A chat's own documents, the files its users sent (run/stage_files.c), are
+ * searched as well, in their knowledge base chat:<chat id>: the two
+ * rankings are fused by reciprocal rank (merge_own), so the best passage of
+ * each comes first whatever their BM25 scales. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +38,7 @@
 #include "core/rrf.h"
 #include "io/clock.h"
 #include "io/embed.h"
+#include "io/kb_chat.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "run/kb_vectors.h"
@@ -124,6 +130,65 @@ static void fuse(struct job_ctx *ctx, const char *kb, struct kb_hit **hits, size
     *n = *kept = n_out;
 }
 
+/* Searches `kb`: its hits (*n of them, NULL when none) of which the first
+ * *kept count (LINEBOT_KB_MIN_SCORE, or fused with the vector hits).
+ * -1 when the store failed (logged). */
+static int search_kb(struct job_ctx *ctx, const char *kb, struct kb_hit **hits, size_t *n, size_t *kept,
+                     size_t *from_vectors)
+{
+    const struct config *cfg = ctx->env->cfg;
+    struct store *st = ctx->env->store;
+    struct kb_terms terms;
+    kb_terms_of_question(ctx->decision.text, strlen(ctx->decision.text), QUERY_TERMS_MAX, &terms);
+    *hits = NULL;
+    *n = *kept = 0;
+    int rc = store_kb_search(st, kb, (const char *const *)terms.items, terms.n, KB_SOURCES_MAX, hits, n);
+    kb_terms_free(&terms);
+    if (rc != 0) {
+        log_warn("knowledge base %s: search failed, answering without it: %s", kb, store_last_error(st));
+        return -1;
+    }
+    while (*kept < *n && (*hits)[*kept].score >= cfg->kb_min_score)
+        (*kept)++;
+    if (cfg->embed_model) {
+        struct vec_hit vhits[KB_SOURCES_MAX];
+        size_t got = vector_hits(ctx, kb, vhits, KB_SOURCES_MAX);
+        if (got > 0)
+            fuse(ctx, kb, hits, n, kept, vhits, got);
+        *from_vectors += got;
+    }
+    return 0;
+}
+
+/* The kept hits of the chat's knowledge base (a) and of its own documents
+ * (b) as one ranking, by reciprocal rank (core/rrf.h): the two lists are
+ * ranked on their own terms (BM25 over different collections is not
+ * comparable), so each list's first passage comes before either's second.
+ * The result is in *a (kept hits only); *b is freed. */
+static void merge_own(struct kb_hit **a, size_t *n_a, size_t *kept_a, struct kb_hit *b, size_t n_b, size_t kept_b)
+{
+    int64_t ia[KB_SOURCES_MAX], ib[KB_SOURCES_MAX];
+    size_t na = *kept_a < KB_SOURCES_MAX ? *kept_a : KB_SOURCES_MAX;
+    size_t nb = kept_b < KB_SOURCES_MAX ? kept_b : KB_SOURCES_MAX;
+    for (size_t i = 0; i < na; i++)
+        ia[i] = (*a)[i].chunk_id;
+    for (size_t i = 0; i < nb; i++)
+        ib[i] = b[i].chunk_id;
+    struct rrf_item fused[2 * KB_SOURCES_MAX];
+    size_t n_f = rrf_fuse(ia, na, ib, nb, RRF_K, fused, KB_SOURCES_MAX);
+    struct kb_hit *out = xcalloc(n_f + 1, sizeof *out);
+    for (size_t i = 0; i < n_f; i++) {
+        /* chunk ids are one sequence over every knowledge base: an id is in one list */
+        struct kb_hit *from = fused[i].rank_a ? &(*a)[fused[i].rank_a - 1] : &b[fused[i].rank_b - 1];
+        out[i] = *from;
+        memset(from, 0, sizeof *from);
+    }
+    kb_hits_free(*a, *n_a);
+    kb_hits_free(b, n_b);
+    *a = out;
+    *n_a = *kept_a = n_f;
+}
+
 enum stage_result stage_retrieve(struct job_ctx *ctx)
 {
     if (!ctx->use_model || !ctx->decision.text || !*ctx->decision.text)
@@ -134,33 +199,51 @@ enum stage_result stage_retrieve(struct job_ctx *ctx)
     int found = store_kb_of_chat(st, ctx->ev.chat_id ? ctx->ev.chat_id : "", &kb);
     if (found < 0)
         log_warn("knowledge base: cannot tell which one this chat uses: %s", store_last_error(st));
-    if (found != 1)
+    /* The chat's own documents, the files its users sent (stage_files.c). */
+    char *own = ctx->ev.chat_id ? kb_chat_name(ctx->ev.chat_id) : NULL;
+    struct kb_doc_info *own_docs = NULL;
+    size_t n_own_docs = 0;
+    if (own && store_kb_docs(st, own, 0, NULL, &own_docs, &n_own_docs) != 0)
+        log_warn("knowledge base %s: cannot be read: %s", own, store_last_error(st));
+    kb_doc_infos_free(own_docs, n_own_docs);
+    if (n_own_docs == 0) {
+        free(own);
+        own = NULL;
+    }
+    if (found != 1 && !own)
         return STAGE_NEXT;
+    if (found != 1) { /* only the chat's own documents */
+        free(kb);
+        kb = own;
+        own = NULL;
+    }
 
-    struct kb_terms terms;
-    kb_terms_of_question(ctx->decision.text, strlen(ctx->decision.text), QUERY_TERMS_MAX, &terms);
     struct kb_hit *hits = NULL;
-    size_t n = 0;
+    size_t n = 0, kept = 0, from_vectors = 0;
     int64_t started = clock_monotonic_ms();
-    int rc = store_kb_search(st, kb, (const char *const *)terms.items, terms.n, KB_SOURCES_MAX, &hits, &n);
+    int rc = search_kb(ctx, kb, &hits, &n, &kept, &from_vectors);
+    if (own) {
+        struct kb_hit *own_hits = NULL;
+        size_t n_o = 0, kept_o = 0;
+        if (search_kb(ctx, own, &own_hits, &n_o, &kept_o, &from_vectors) == 0 && kept_o > 0) {
+            if (rc != 0) { /* the chat's knowledge base failed: its own documents alone */
+                hits = own_hits;
+                n = n_o;
+                kept = kept_o;
+                rc = 0;
+            } else {
+                merge_own(&hits, &n, &kept, own_hits, n_o, kept_o);
+            }
+        } else {
+            kb_hits_free(own_hits, n_o);
+        }
+    }
     int64_t took = clock_monotonic_ms() - started;
-    kb_terms_free(&terms);
     if (rc != 0) {
         metrics_kb_retrieval((double)took / 1000.0);
-        log_warn("knowledge base %s: search failed, answering without it: %s", kb, store_last_error(st));
         free(kb);
+        free(own);
         return STAGE_NEXT;
-    }
-    size_t kept = 0;
-    while (kept < n && hits[kept].score >= cfg->kb_min_score)
-        kept++;
-    size_t from_vectors = 0;
-    if (cfg->embed_model) {
-        struct vec_hit vhits[KB_SOURCES_MAX];
-        from_vectors = vector_hits(ctx, kb, vhits, KB_SOURCES_MAX);
-        if (from_vectors > 0)
-            fuse(ctx, kb, &hits, &n, &kept, vhits, from_vectors);
-        took = clock_monotonic_ms() - started;
     }
     struct kb_source sources[KB_SOURCES_MAX];
     for (size_t i = 0; i < kept && i < KB_SOURCES_MAX; i++)
@@ -173,8 +256,9 @@ enum stage_result stage_retrieve(struct job_ctx *ctx)
     char by_vectors[40] = "";
     if (cfg->embed_model)
         snprintf(by_vectors, sizeof by_vectors, " (%zu by vectors)", from_vectors);
-    log_info("knowledge base %s: %zu passage(s) found%s, %zu given to the model, in %lld ms", kb, n, by_vectors,
-             picked, (long long)took);
+    log_info("knowledge base %s%s%s: %zu passage(s) found%s, %zu given to the model, in %lld ms", kb,
+             own ? " and " : "", own ? own : "", n, by_vectors, picked, (long long)took);
+    free(own);
     if (picked == 0) {
         kb_hits_free(hits, n);
         free(kb);

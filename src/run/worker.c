@@ -12,6 +12,7 @@
  *             early: LINE deletes content after a while (stage_fetch.c)
  *   transcribe  a voice message to words, which are then answered as if
  *             typed (stage_transcribe.c)
+ *   files     a file a group message quotes, into the group's knowledge base
  *   gather    history, the speaker's name, the quoted text (stage_gather.c)
  *   retrieve  passages of the chat's knowledge base (stage_retrieve.c)
  *   generate  the model's answer, within its time budget (stage_generate.c)
@@ -54,6 +55,7 @@ static const struct stage event_stages[] = {
     {"progress", stage_progress}, /* slow work: "still working" with a button when the token runs low */
     {"fetch content", stage_fetch}, /* images for the vision model; bad content gets its notice */
     {"transcribe", stage_transcribe}, /* a voice message: fetched, transcribed, asked as its words */
+    {"files", stage_files},       /* a group's quoted file into its knowledge base (stage_files.c) */
     {"gather", stage_gather},     /* history, speaker name, quoted text */
     {"retrieve", stage_retrieve}, /* the chat's knowledge base: passages for the prompt */
     {"generate", stage_generate}, /* the model, within its time budget */

@@ -27,6 +27,7 @@
 
 #include "fake_http.h"
 #include "harness.h"
+#include "media.h"
 
 #define FIX FIXTURES_DIR "/kb/"
 #define GROUP "Ce2e0000000000000000000000000kb01"
@@ -666,62 +667,6 @@ static void test_large_add_while_serving(void **state)
 
 /* ---- PDFs and URLs ---- */
 
-/* The bot runs without PATH: its child is found on the default path. */
-static bool have_pdftotext(void)
-{
-    if (access("/usr/bin/pdftotext", X_OK) == 0 || access("/bin/pdftotext", X_OK) == 0)
-        return true;
-    fprintf(stderr, "skipped: pdftotext is not installed (Debian: apt-get install poppler-utils)\n");
-    return false;
-}
-
-/* A PDF written by hand: one page per string, a line of Helvetica per line
- * of it, and an exact cross-reference table (PDF 1.4, 7.5.4). No ( ) or \
- * in the text. */
-static char *mini_pdf(const char *const *pages, size_t n_pages, size_t *len)
-{
-    struct e2e_buf pdf = {0}, kids = {0};
-    size_t offsets[32], n_obj = 3 + 2 * n_pages;
-    assert_true(n_obj <= 32);
-    e2e_buf_adds(&pdf, "%PDF-1.4\n");
-    for (size_t i = 0; i < n_pages; i++)
-        e2e_buf_addf(&kids, "%zu 0 R ", 4 + 2 * i);
-    char *k = e2e_buf_take(&kids);
-    char *objs[32];
-    objs[0] = e2e_printf("<< /Type /Catalog /Pages 2 0 R >>");
-    objs[1] = e2e_printf("<< /Type /Pages /Kids [%s] /Count %zu >>", k, n_pages);
-    objs[2] = e2e_printf("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
-    for (size_t i = 0; i < n_pages; i++) {
-        struct e2e_buf content = {0};
-        e2e_buf_adds(&content, "BT /F1 12 Tf 72 720 Td 16 TL");
-        for (const char *line = pages[i]; *line;) {
-            size_t n = strcspn(line, "\n");
-            e2e_buf_addf(&content, " (%.*s) Tj T*", (int)n, line);
-            line += n + (line[n] == '\n');
-        }
-        e2e_buf_adds(&content, " ET");
-        char *c = e2e_buf_take(&content);
-        objs[3 + 2 * i] = e2e_printf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font"
-                                     " << /F1 3 0 R >> >> /Contents %zu 0 R >>",
-                                     5 + 2 * i);
-        objs[4 + 2 * i] = e2e_printf("<< /Length %zu >>\nstream\n%s\nendstream", strlen(c), c);
-        free(c);
-    }
-    for (size_t i = 0; i < n_obj; i++) {
-        offsets[i] = pdf.len;
-        e2e_buf_addf(&pdf, "%zu 0 obj\n%s\nendobj\n", i + 1, objs[i]);
-        free(objs[i]);
-    }
-    size_t xref = pdf.len;
-    e2e_buf_addf(&pdf, "xref\n0 %zu\n0000000000 65535 f \n", n_obj + 1);
-    for (size_t i = 0; i < n_obj; i++)
-        e2e_buf_addf(&pdf, "%010zu 00000 n \n", offsets[i]);
-    e2e_buf_addf(&pdf, "trailer\n<< /Size %zu /Root 1 0 R >>\nstartxref\n%zu\n%%%%EOF\n", n_obj + 1, xref);
-    free(k);
-    *len = pdf.len;
-    return e2e_buf_take(&pdf);
-}
-
 static void write_bytes(const char *path, const char *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -739,11 +684,11 @@ static const char *const guide_pages[] = {
  * through the webhook; a damaged one and a missing pdftotext are one line. */
 static void test_pdf(void **state)
 {
-    if (!have_pdftotext())
+    if (!media_have_pdftotext())
         skip();
     struct world *w = world_new(state, NULL);
     size_t len = 0;
-    char *pdf = mini_pdf(guide_pages, 2, &len);
+    char *pdf = media_pdf(guide_pages, 2, &len);
     char *path = e2e_printf("%s/guide.pdf", w->dir), *broken = e2e_printf("%s/broken.pdf", w->dir);
     write_bytes(path, pdf, len);
     write_bytes(broken, pdf, len / 3); /* cut short: no objects, no xref */
@@ -847,9 +792,9 @@ static void test_urls(void **state)
     struct site *s = calloc(1, sizeof *s);
     assert_non_null(s);
     atomic_store(&s->version, 1);
-    bool pdf = have_pdftotext();
+    bool pdf = media_have_pdftotext();
     if (pdf)
-        s->pdf = mini_pdf(guide_pages, 2, &s->pdf_len);
+        s->pdf = media_pdf(guide_pages, 2, &s->pdf_len);
     s->http = fake_http_start(site_handler, s, 4096);
     assert_non_null(s->http);
     world_add_fake(w, NULL, site_stop, s);

@@ -256,8 +256,8 @@ static void test_standby_and_stickers(void **state)
 static void test_media(void **state)
 {
     struct config cfg = base_cfg();
-    enum message_kind kinds[] = {MESSAGE_IMAGE, MESSAGE_AUDIO, MESSAGE_VIDEO, MESSAGE_FILE};
-    for (size_t i = 0; i < 4; i++) {
+    enum message_kind kinds[] = {MESSAGE_IMAGE, MESSAGE_AUDIO, MESSAGE_VIDEO};
+    for (size_t i = 0; i < 3; i++) {
         struct line_event ev = text_event(CHAT_USER, NULL);
         ev.message_kind = kinds[i];
         struct chat_decision d;
@@ -274,6 +274,47 @@ static void test_media(void **state)
     img.message_kind = MESSAGE_IMAGE;
     assert_int_equal(decide(&cfg, &img, false, NULL), CHAT_IGNORE);
     assert_false(chat_needs_work(&cfg, &img));
+}
+
+/* Files (issue 13): 1:1 ones go to the chat's documents, even with the
+ * media text silenced; in groups a file alone is chatter. /files and
+ * /files clear are commands in either. */
+static void test_files(void **state)
+{
+    (void)state;
+    struct config cfg = base_cfg();
+    cfg.media_text = (char *)"";
+    struct line_event file = text_event(CHAT_USER, NULL);
+    file.message_kind = MESSAGE_FILE;
+    struct chat_decision d;
+    chat_decide(&cfg, &file, NULL, &d);
+    assert_int_equal(d.action, CHAT_FILE);
+    assert_true(d.rate_limited);
+    chat_decision_free(&d);
+    assert_true(chat_needs_work(&cfg, &file));
+    file.chat_type = CHAT_GROUP;
+    assert_int_equal(decide(&cfg, &file, false, NULL), CHAT_IGNORE);
+    assert_false(chat_needs_work(&cfg, &file));
+
+    char *text = NULL;
+    struct line_event ev = text_event(CHAT_USER, "/files");
+    assert_int_equal(decide(&cfg, &ev, false, &text), CHAT_FILES);
+    assert_string_equal(text, "");
+    free(text);
+    ev = text_event(CHAT_USER, "\xef\xbc\x8f" "FILES  Clear ");
+    assert_int_equal(decide(&cfg, &ev, false, &text), CHAT_FILES);
+    assert_string_equal(text, "clear");
+    free(text);
+    ev = text_event(CHAT_USER, "/files everything");
+    assert_int_equal(decide(&cfg, &ev, false, &text), CHAT_FILES);
+    assert_string_equal(text, ""); /* any other argument lists */
+    free(text);
+    ev = text_event(CHAT_USER, "/filesystem");
+    assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_ANSWER);
+    bool clear = true;
+    assert_false(chat_parse_files_command("files", &clear));
+    assert_true(chat_parse_files_command("/files clearly", &clear));
+    assert_false(clear);
 }
 
 static void test_commands(void **state)
@@ -510,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_prompt_history_budget),
         cmocka_unit_test(test_empty_mention_gets_help),
         cmocka_unit_test(test_hostile_mentions),
+        cmocka_unit_test(test_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include "core/kb_chunk.h"
 #include "core/kb_html.h"
 #include "core/kb_terms.h"
+#include "io/kb_prepare.h"
 
 /* The terms of `text`, joined by spaces, compared with `want`. */
 static void expect_terms(const char *text, const char *want)
@@ -445,6 +446,41 @@ static void test_answer_context(void **state)
     free(c);
 }
 
+/* The kinds file names say (io/kb_prepare.c): the bot and kb add agree. */
+static void test_doc_kind_of(void **state)
+{
+    (void)state;
+    assert_int_equal(kb_doc_kind_of("notes.TXT"), KB_DOC_TEXT);
+    assert_int_equal(kb_doc_kind_of("README.md"), KB_DOC_MARKDOWN);
+    assert_int_equal(kb_doc_kind_of("a.markdown"), KB_DOC_MARKDOWN);
+    assert_int_equal(kb_doc_kind_of("page.htm"), KB_DOC_HTML);
+    assert_int_equal(kb_doc_kind_of("Guide.Pdf"), KB_DOC_PDF);
+    assert_int_equal(kb_doc_kind_of("sheet.xlsx"), KB_DOC_UNSUPPORTED);
+    assert_int_equal(kb_doc_kind_of("dir.txt/file"), KB_DOC_UNSUPPORTED);
+    assert_int_equal(kb_doc_kind_of(""), KB_DOC_UNSUPPORTED);
+    assert_int_equal(kb_doc_kind_of("pdf"), KB_DOC_UNSUPPORTED);
+}
+
+/* Text must be UTF-8 without NUL bytes; a byte order mark is skipped. */
+static void test_prepare_text(void **state)
+{
+    (void)state;
+    struct kb_prepared p;
+    enum kb_prepare_fail fail;
+    assert_non_null(kb_prepare("caf\xe9", 4, KB_DOC_TEXT, "x.txt", &p, &fail));
+    assert_int_equal(fail, KB_PREPARE_UNREADABLE);
+    assert_non_null(kb_prepare("a\0b", 3, KB_DOC_MARKDOWN, "x.md", &p, &fail));
+    assert_int_equal(fail, KB_PREPARE_UNREADABLE);
+    assert_non_null(kb_prepare("%PDF-", 5, KB_DOC_UNSUPPORTED, "x", &p, &fail));
+    const char doc[] = "\xef\xbb\xbf# Title\n\nThe lemon tree is watered on Tuesdays.\n";
+    assert_null(kb_prepare(doc, sizeof doc - 1, KB_DOC_MARKDOWN, "x.md", &p, &fail));
+    assert_int_equal(fail, KB_PREPARE_OK);
+    assert_string_equal(p.title, "Title");
+    assert_int_equal(p.pieces.n, 1);
+    assert_non_null(strstr(p.rows[0].terms, "lemon"));
+    kb_prepared_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +500,8 @@ int main(void)
         cmocka_unit_test(test_answer_cited),
         cmocka_unit_test(test_answer_footer),
         cmocka_unit_test(test_answer_context),
+        cmocka_unit_test(test_doc_kind_of),
+        cmocka_unit_test(test_prepare_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

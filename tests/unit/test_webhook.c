@@ -457,6 +457,14 @@ static void test_05_to_08_media(void **state)
         assert_null(wh.events[0].text);
         if (cases[i].kind == MESSAGE_AUDIO) /* the length LINE measured, in ms (voice: LINEBOT_MAX_AUDIO_S) */
             assert_int_equal(wh.events[0].duration_ms, 60000);
+        if (cases[i].kind == MESSAGE_FILE) /* a file's name says its kind (run/stage_files.c) */
+        {
+            assert_string_equal(wh.events[0].file_name, "file.txt");
+            assert_int_equal(wh.events[0].file_size, 2138);
+        } else {
+            assert_null(wh.events[0].file_name);
+            assert_int_equal(wh.events[0].file_size, -1);
+        }
         webhook_free(&wh);
     }
 }
