@@ -4,7 +4,7 @@
  *
  *   claim     read the claimed event (run/stage_claim.c); a job a crash left
  *             `sending` is resent from its record and goes to finish
- *   decide    core/chat.c chooses the action; the rate limit counts
+ *   decide    core/chat.c chooses the action, with the user's rate count read
  *   act       store-only actions: unsend, edit, forget, group context, reset
  *   progress  model work: a watcher sends "still working" with a button if
  *             the work outlasts LINEBOT_PROGRESS_S (stage_progress.c)
@@ -18,7 +18,8 @@
  *   generate  the model's answer, within its time budget (stage_generate.c)
  *   format    Markdown to LINE texts, and the answer record (stage_format.c)
  *   deliver   record, then reply or push, exactly once (stage_deliver.c)
- *   finish    history, sent ids, outcome, model and usage in one transaction
+ *   finish    history, sent ids, outcome, model, usage and the rate count in
+ *             one transaction
  *
  * Each stage is one function with one job (run/stage.h): it reads what the
  * stages before it left in struct job_ctx, adds its part, and returns how to
@@ -50,7 +51,7 @@ struct stage {
  * returns STAGE_FINISH jumps to it. */
 static const struct stage event_stages[] = {
     {"claim", stage_claim},       /* read the claimed event; a crash left it sending: resend */
-    {"decide", stage_decide},     /* core/chat.c decides; the rate limit counts */
+    {"decide", stage_decide},     /* core/chat.c decides, with the rate count read */
     {"act", stage_act},           /* store-only actions (unsend, edit, forget, context, reset) */
     {"progress", stage_progress}, /* slow work: "still working" with a button when the token runs low */
     {"fetch content", stage_fetch}, /* images for the vision model; bad content gets its notice */
@@ -61,7 +62,7 @@ static const struct stage event_stages[] = {
     {"generate", stage_generate}, /* the model, within its time budget */
     {"format", stage_format},     /* Markdown to LINE texts; the answer record */
     {"deliver", stage_deliver},   /* record, then reply or push, exactly once */
-    {"finish", stage_finish},     /* history turns, sent ids, outcome, model, usage: one transaction */
+    {"finish", stage_finish},     /* turns, sent ids, outcome, model, usage, rate count: one transaction */
 };
 #define N_EVENT_STAGES (sizeof event_stages / sizeof event_stages[0])
 
