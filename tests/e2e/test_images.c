@@ -439,23 +439,13 @@ static void test_vision_model_setting_is_checked_at_start(void **state)
 {
     struct world *w = world_new(state, NULL);
     char **env = catalogue(w, (const char *const[]){"LINEBOT_VISION_MODEL=plain", NULL});
-    bot_spawn(w, (const char *const *)env);
+    bot_assert_start_refused(w, (const char *const *)env,
+                             (const char *const[]){"LINEBOT_VISION_MODEL", "vision", NULL});
     env_free(env);
-    int st = bot_wait_exit(w, 10000);
-    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0);
-    char *log = bot_log(w);
-    assert_contains(log, "LINEBOT_VISION_MODEL");
-    assert_contains(log, "vision");
-    free(log);
-
     env = catalogue(w, (const char *const[]){"LINEBOT_VISION_MODEL=nosuch", NULL});
-    bot_spawn(w, (const char *const *)env);
+    bot_assert_start_refused(w, (const char *const *)env,
+                             (const char *const[]){"names no model of the catalogue", NULL});
     env_free(env);
-    st = bot_wait_exit(w, 10000);
-    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0);
-    log = bot_log(w);
-    assert_contains(log, "names no model of the catalogue");
-    free(log);
     world_finish(w);
 }
 

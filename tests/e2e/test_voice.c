@@ -484,23 +484,13 @@ static void test_transcribe_model_setting_is_checked_at_start(void **state)
 {
     struct world *w = world_new(state, NULL);
     char **env = catalogue(w, NULL, (const char *const[]){"LINEBOT_TRANSCRIBE_MODEL=nosuch", NULL});
-    bot_spawn(w, (const char *const *)env);
+    bot_assert_start_refused(w, (const char *const *)env,
+                             (const char *const[]){"LINEBOT_TRANSCRIBE_MODEL", "names no model of the catalogue", NULL});
     env_free(env);
-    int st = bot_wait_exit(w, 10000);
-    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0);
-    char *log = bot_log(w);
-    assert_contains(log, "LINEBOT_TRANSCRIBE_MODEL");
-    assert_contains(log, "names no model of the catalogue");
-    free(log);
-
     env = catalogue(w, NULL, (const char *const[]){"LINEBOT_TRANSCRIBE_MODEL=plain", NULL});
-    bot_spawn(w, (const char *const *)env);
+    bot_assert_start_refused(w, (const char *const *)env,
+                             (const char *const[]){"LINEBOT_TRANSCRIBE_MODEL", "without \"audio\": true", NULL});
     env_free(env);
-    st = bot_wait_exit(w, 10000);
-    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0);
-    log = bot_log(w);
-    assert_contains(log, "without \"audio\": true");
-    free(log);
     world_finish(w);
 }
 

@@ -622,6 +622,23 @@ void bot_start(struct world *w, const char *const *extra)
     }
 }
 
+void bot_assert_start_refused(struct world *w, const char *const *extra, const char *const *needles)
+{
+    char *before = bot_log(w);
+    size_t seen = strlen(before);
+    free(before);
+    bot_spawn(w, extra);
+    int st = bot_wait_exit(w, 10000);
+    if (st == -1)
+        fail_msg("the bot did not refuse to start: still running after 10 s");
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+    char *log = bot_log(w);
+    const char *now = strlen(log) >= seen ? log + seen : log;
+    for (size_t i = 0; needles && needles[i]; i++)
+        assert_contains(now, needles[i]);
+    free(log);
+}
+
 int bot_wait_exit(struct world *w, int timeout_ms)
 {
     if (w->pid <= 0)

@@ -100,6 +100,10 @@ int e2e_free_port(void);
 void bot_start(struct world *w, const char *const *extra);
 /* Starts the bot without waiting for it to be healthy (for start-up failures). */
 void bot_spawn(struct world *w, const char *const *extra);
+/* Starts the bot with `extra` and asserts that it refuses to start: it
+ * exits non-zero within 10 s, and what it logged this time (not earlier
+ * starts of the world) contains every string of `needles` (NULL-terminated). */
+void bot_assert_start_refused(struct world *w, const char *const *extra, const char *const *needles);
 /* The same, started the way AWS Lambda starts a custom runtime: as `bootstrap`
  * (argv[0]) without any argument. Not waited for either (no /healthz there). */
 void bot_spawn_bootstrap(struct world *w, const char *const *extra);
