@@ -3104,12 +3104,48 @@ static long long sq_kb_within(struct store *st, const char *const *terms, size_t
     return (long long)kept;
 }
 
+/* Steps `s` (bound with `rc`, SQLITE_OK when all went well) and reads its
+ * rows as passages: chunk id, document id, score (column 2, when
+ * `scored`), position, path, title, heading, body. Finishes `s`. */
+static int read_kb_hits(struct store *st, sqlite3_stmt *s, int rc, bool scored, const char *what,
+                        struct kb_hit **hits, size_t *n)
+{
+    struct kb_hit *list = NULL;
+    size_t count = 0, cap = 0;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+            break;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 8;
+            list = xrealloc_array(list, cap, sizeof *list);
+        }
+        list[count++] = (struct kb_hit){
+            .chunk_id = sqlite3_column_int64(s, 0),
+            .doc_id = sqlite3_column_int64(s, 1),
+            .score = scored ? sqlite3_column_double(s, 2) : 0,
+            .position = sqlite3_column_int(s, 3),
+            .path = column_dup_text(s, 4),
+            .title = column_dup_text(s, 5),
+            .heading = column_dup_text(s, 6),
+            .body = column_dup_text(s, 7),
+        };
+    }
+    if (rc != SQLITE_DONE) {
+        db_error(st, what);
+        finish(s);
+        kb_hits_free(list, count);
+        return -1;
+    }
+    finish(s);
+    *hits = list;
+    *n = count;
+    return 0;
+}
+
 static int sq_kb_search(struct store *st, const char *kb, const char *const *terms, size_t n_terms, int k,
                         struct kb_hit **hits, size_t *n)
 {
     sqlite3_stmt *s = stmt(st, STMT_KB_SEARCH);
-    struct kb_hit *list = NULL;
-    size_t count = 0, cap = 0;
     const char **within = xcalloc(n_terms, sizeof *within);
     long long kept = sq_kb_within(st, terms, n_terms, within);
     if (kept < 0) {
@@ -3124,35 +3160,9 @@ static int sq_kb_search(struct store *st, const char *kb, const char *const *ter
         rc = bind_text(s, 2, kb);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int(s, 3, k);
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
-            break;
-        if (count == cap) {
-            cap = cap ? cap * 2 : 8;
-            list = xrealloc_array(list, cap, sizeof *list);
-        }
-        list[count++] = (struct kb_hit){
-            .chunk_id = sqlite3_column_int64(s, 0),
-            .doc_id = sqlite3_column_int64(s, 1),
-            .score = sqlite3_column_double(s, 2),
-            .position = sqlite3_column_int(s, 3),
-            .path = column_dup_text(s, 4),
-            .title = column_dup_text(s, 5),
-            .heading = column_dup_text(s, 6),
-            .body = column_dup_text(s, 7),
-        };
-    }
+    rc = read_kb_hits(st, s, rc, true, "kb search", hits, n);
     free(query);
-    if (rc != SQLITE_DONE) {
-        db_error(st, "kb search");
-        finish(s);
-        kb_hits_free(list, count);
-        return -1;
-    }
-    finish(s);
-    *hits = list;
-    *n = count;
-    return 0;
+    return rc;
 }
 
 /* ---- the knowledge base's vectors (issue 12) ---- */
@@ -3259,8 +3269,6 @@ static int sq_kb_chunks(struct store *st, const char *kb, const int64_t *ids, si
                         int limit, struct kb_hit **hits, size_t *n)
 {
     sqlite3_stmt *s = stmt(st, ids ? STMT_KB_CHUNKS_IDS : STMT_KB_CHUNKS_PAGE);
-    struct kb_hit *list = NULL;
-    size_t count = 0, cap = 0;
     char *json = NULL;
     int rc = bind_text(s, 1, kb);
     if (ids) {
@@ -3278,34 +3286,9 @@ static int sq_kb_chunks(struct store *st, const char *kb, const int64_t *ids, si
         if (rc == SQLITE_OK)
             rc = sqlite3_bind_int(s, 3, limit);
     }
-    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        if ((rc = sqlite3_step(s)) != SQLITE_ROW)
-            break;
-        if (count == cap) {
-            cap = cap ? cap * 2 : 16;
-            list = xrealloc_array(list, cap, sizeof *list);
-        }
-        list[count++] = (struct kb_hit){
-            .chunk_id = sqlite3_column_int64(s, 0),
-            .doc_id = sqlite3_column_int64(s, 1),
-            .position = sqlite3_column_int(s, 3),
-            .path = column_dup_text(s, 4),
-            .title = column_dup_text(s, 5),
-            .heading = column_dup_text(s, 6),
-            .body = column_dup_text(s, 7),
-        };
-    }
+    rc = read_kb_hits(st, s, rc, false, "kb chunks", hits, n);
     free(json);
-    if (rc != SQLITE_DONE) {
-        db_error(st, "kb chunks");
-        finish(s);
-        kb_hits_free(list, count);
-        return -1;
-    }
-    finish(s);
-    *hits = list;
-    *n = count;
-    return 0;
+    return rc;
 }
 
 static int sq_kb_bind(struct store *st, const char *chat_id, const char *kb, int64_t now_ms)
