@@ -948,6 +948,13 @@ struct shared_db {
     bool taken;
     int urgent;                 /* durable handles waiting */
     int relaxed;                /* relaxed handles waiting */
+
+    /* The durable group commit (durable_run): writes that need an fsync
+     * before they return queue here while one commits, and the next of them
+     * commits them all in one transaction with one fsync. */
+    struct durable_req *dq_head, **dq_tail;
+    bool dq_leader;             /* a thread is committing a batch */
+    pthread_cond_t dq_done;
 };
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1215,6 +1222,116 @@ static int tx_commit(struct store *st)
     return 0;
 }
 
+/* ---- the durable group commit ---- */
+
+/* One durable write waiting for its commit. `body` runs inside the open
+ * transaction (0 done, 1 nothing to do such as a lost claim, -1 error, with
+ * the error on `st`); `undo`, if any, resets what a body wrote into its
+ * arguments when the transaction is rolled back. */
+struct durable_req {
+    const char *what; /* for messages: "job sending" */
+    struct store *st;
+    int (*body)(struct store *st, void *arg);
+    void (*undo)(void *arg);
+    void *arg;
+    int rc;
+    bool done;
+    struct durable_req *next;
+};
+
+/* Runs the bodies of `batch` in one transaction committed at
+ * synchronous=FULL: one fsync for all. -1 when anything failed; the
+ * transaction is then rolled back and nothing of it stays. */
+static int durable_commit(struct store *st, struct durable_req *batch)
+{
+    struct shared_db *sh = backend_of(st)->sh;
+    const char *what = batch->next ? "durable commit" : batch->what;
+    if (set_synced(sh, true) != 0) {
+        db_error(st, what);
+        return -1;
+    }
+    if (run(st, stmt(st, STMT_BEGIN), what) != 0)
+        return -1;
+    for (struct durable_req *r = batch; r; r = r->next) {
+        r->rc = check_not_moved(r->st) != 0 ? -1 : r->body(r->st, r->arg);
+        if (r->rc < 0) {
+            tx_rollback(st);
+            return -1;
+        }
+    }
+    if (run(st, stmt(st, STMT_COMMIT), what) != 0) {
+        tx_rollback(st);
+        return -1;
+    }
+    return 0;
+}
+
+/* Commits one durable write. Writes that arrive while another batch commits
+ * wait for it to end, and the first of them then commits them all in one
+ * transaction: an fsync costs the same for one row as for ten, and the gate
+ * is held for one fsync instead of one each. If the shared transaction
+ * fails, each write is tried again alone, so a bad one (a full disk, a moved
+ * file) fails by itself with its own error, as it would without the others.
+ * Holds the gate as a durable handle while it commits. */
+static int durable_run(struct store *st, const char *what, int (*body)(struct store *, void *),
+                       void (*undo)(void *), void *arg)
+{
+    struct sqlite_store *h = backend_of(st);
+    struct shared_db *sh = h->sh;
+    struct durable_req req = {.what = what, .st = st, .body = body, .undo = undo, .arg = arg};
+
+    assert(!h->in_gate);
+    pthread_mutex_lock(&sh->lock);
+    *sh->dq_tail = &req;
+    sh->dq_tail = &req.next;
+    while (!req.done && sh->dq_leader)
+        pthread_cond_wait(&sh->dq_done, &sh->lock);
+    if (req.done) {
+        pthread_mutex_unlock(&sh->lock);
+        return req.rc;
+    }
+    /* This thread commits the queue as it is once it holds the gate. */
+    sh->dq_leader = true;
+    sh->urgent++;
+    while (sh->taken)
+        pthread_cond_wait(&sh->urgent_turn, &sh->lock);
+    sh->urgent--;
+    sh->taken = true;
+    struct durable_req *batch = sh->dq_head;
+    sh->dq_head = NULL;
+    sh->dq_tail = &sh->dq_head;
+    pthread_mutex_unlock(&sh->lock);
+    h->in_gate = true;
+
+    /* The batch holds this thread's own write: alone, its error stands. */
+    if (durable_commit(st, batch) != 0) {
+        bool alone = batch->next == NULL;
+        for (struct durable_req *r = batch; r; r = r->next) {
+            if (r->undo)
+                r->undo(r->arg);
+            r->rc = -1;
+            if (alone)
+                break;
+            struct durable_req *next = r->next;
+            r->next = NULL;
+            if (durable_commit(r->st, r) != 0) {
+                if (r->undo)
+                    r->undo(r->arg);
+                r->rc = -1;
+            }
+            r->next = next;
+        }
+    }
+    gate_leave(h);
+    pthread_mutex_lock(&sh->lock);
+    for (struct durable_req *r = batch; r; r = r->next)
+        r->done = true;
+    sh->dq_leader = false;
+    pthread_cond_broadcast(&sh->dq_done);
+    pthread_mutex_unlock(&sh->lock);
+    return req.rc;
+}
+
 /* ---- open, migrate, close ---- */
 
 static void sleep_ms(long ms)
@@ -1360,6 +1477,7 @@ static void shared_free(struct shared_db *sh)
     sqlite3_close_v2(sh->db);
     pthread_cond_destroy(&sh->urgent_turn);
     pthread_cond_destroy(&sh->relaxed_turn);
+    pthread_cond_destroy(&sh->dq_done);
     pthread_mutex_destroy(&sh->lock);
     free(sh->location);
     free(sh);
@@ -1455,6 +1573,8 @@ int store_sqlite_open(struct store *st, const char *location, bool is_uri)
         pthread_mutex_init(&sh->lock, NULL);
         pthread_cond_init(&sh->urgent_turn, NULL);
         pthread_cond_init(&sh->relaxed_turn, NULL);
+        pthread_cond_init(&sh->dq_done, NULL);
+        sh->dq_tail = &sh->dq_head;
         h->sh = sh;
         st->backend = h;
         if (shared_connect(st, sh) != 0) {
@@ -1494,14 +1614,21 @@ static int sq_probe_write(struct store *st, int64_t now_ms)
 
 /* ---- inbox ---- */
 
-static int sq_inbox_add(struct store *st, struct inbox_item *items, size_t n, size_t *n_new)
+struct inbox_add_args {
+    struct inbox_item *items;
+    size_t n;
+    size_t *n_new;
+};
+
+/* Inside the durable commit's transaction (durable_run). */
+static int inbox_add_rows(struct store *st, void *arg)
 {
+    struct inbox_add_args *a = arg;
+    struct inbox_item *items = a->items;
     sqlite3_stmt *s = stmt(st, STMT_INBOX_ADD);
     size_t added = 0;
 
-    if (tx_begin(st) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < a->n; i++) {
         struct inbox_item *it = &items[i];
         int changes = 0;
         int rc = bind_text(s, 1, it->event_id);
@@ -1512,20 +1639,27 @@ static int sq_inbox_add(struct store *st, struct inbox_item *items, size_t n, si
             rc = sqlite3_bind_int64(s, 3, it->timestamp_ms);
         if (rc == SQLITE_OK)
             rc = bind_text(s, 4, it->payload);
-        if (run_changes(st, s, rc, "inbox add", &changes) != 0) {
-            tx_rollback(st);
+        if (run_changes(st, s, rc, "inbox add", &changes) != 0)
             return -1;
-        }
         it->added = changes > 0;
         added += (size_t)changes;
     }
-    if (tx_commit(st) != 0) {
-        for (size_t i = 0; i < n; i++)
-            items[i].added = false;
-        return -1;
-    }
-    *n_new = added;
+    *a->n_new = added;
     return 0;
+}
+
+static void inbox_add_undo(void *arg)
+{
+    struct inbox_add_args *a = arg;
+    for (size_t i = 0; i < a->n; i++)
+        a->items[i].added = false;
+}
+
+/* An ack waits on this commit: durable, through the group commit. */
+static int sq_inbox_add(struct store *st, struct inbox_item *items, size_t n, size_t *n_new)
+{
+    struct inbox_add_args a = {items, n, n_new};
+    return durable_run(st, "inbox add", inbox_add_rows, inbox_add_undo, &a);
 }
 
 static int sq_inbox_forget(struct store *st, const char *const *event_ids, size_t n)
@@ -1661,22 +1795,33 @@ static int sq_relax_durability(struct store *st)
     return 0;
 }
 
-/* The answer record must be on disk before the send it announces: this commit
- * is made with synchronous=FULL whatever the handle. In WAL mode that fsync
- * also covers every earlier, unsynced commit of the file. */
+struct job_sending_args {
+    const char *event_id;
+    int64_t claim_gen;
+    const char *answer;
+};
+
+static int job_sending_row(struct store *st, void *arg)
+{
+    struct job_sending_args *a = arg;
+    sqlite3_stmt *s = stmt(st, STMT_JOB_SENDING);
+    int rc = bind_text(s, 1, a->event_id);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 2, a->claim_gen);
+    if (rc == SQLITE_OK)
+        rc = bind_text(s, 3, a->answer);
+    return fenced(st, s, rc, "job sending");
+}
+
+/* The answer record must be on disk before the send it announces: it goes
+ * through the durable group commit whatever the handle. In WAL mode that
+ * fsync also covers every earlier, unsynced commit of the file. */
 static int sq_job_sending(struct store *st, const char *event_id, int64_t claim_gen,
                           const char *answer)
 {
-    if (set_synced(backend_of(st)->sh, true) != 0)
-        return db_error(st, "durable commit");
-    sqlite3_stmt *s = stmt(st, STMT_JOB_SENDING);
-    int rc = bind_text(s, 1, event_id);
-
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(s, 2, claim_gen);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 3, answer);
-    return fenced(st, s, rc, "job sending");
+    struct job_sending_args a = {event_id, claim_gen, answer};
+    return durable_run(st, "job sending", job_sending_row, NULL, &a);
 }
 
 /* Binds the fence (?1 event id, ?2 claim_gen) every fenced statement starts with. */
@@ -3342,11 +3487,9 @@ static int sq_kb_of_chat(struct store *st, const char *chat_id, char **kb)
 #define GATED_READ(name, params, args) GATED_OP(name, params, args, false)
 
 GATED(probe_write, (struct store *st, int64_t now_ms), (st, now_ms))
-GATED(inbox_add, (struct store *st, struct inbox_item *items, size_t n, size_t *n_new), (st, items, n, n_new))
 GATED(inbox_forget, (struct store *st, const char *const *ids, size_t n), (st, ids, n))
 GATED_READ(inbox_depth, (struct store *st, int64_t *depth), (st, depth))
 GATED(claim_next, (struct store *st, int64_t now_ms, struct job *job), (st, now_ms, job))
-GATED(job_sending, (struct store *st, const char *id, int64_t gen, const char *answer), (st, id, gen, answer))
 GATED(job_finish, (struct store *st, const char *id, int64_t gen, const struct job_finish *f, int64_t at),
       (st, id, gen, f, at))
 GATED(context_keep, (struct store *st, const char *id, int64_t gen, const char *chat, const struct turn *t,
@@ -3463,7 +3606,10 @@ static const struct store_backend_ops sqlite_ops = {
     .close = sq_close,
     .relax_durability = sq_relax_durability,
 #define OP(name) .name = gated_##name,
-    OP(probe_write) OP(inbox_add) OP(inbox_forget) OP(inbox_depth) OP(claim_next) OP(job_sending)
+    /* The durable writes take the gate in the group commit (durable_run). */
+    .inbox_add = sq_inbox_add,
+    .job_sending = sq_job_sending,
+    OP(probe_write) OP(inbox_forget) OP(inbox_depth) OP(claim_next)
     OP(job_finish) OP(context_keep) OP(rate_count) OP(rate_peek) OP(task_add) OP(job_park) OP(job_adopt)
     OP(jobs_unpark) OP(inbox_take)
     OP(job_release) OP(job_renew) OP(recover) OP(chat_waiting_events) OP(bot_message_is) OP(history_load)

@@ -653,6 +653,156 @@ static void test_sqlite_wal_and_busy_wait(void **state)
     assert_int_equal(depth_of(fx->st), 1);
 }
 
+/* ---- the durable group commit (SQLite) ---- */
+
+#define DW_THREADS 8
+
+struct dw_arg {
+    const char *url;
+    int index;
+    int64_t claim_gen;     /* even threads: the claim of event dw<index> */
+    atomic_int *go;
+    int rc;
+    size_t n_new;
+};
+
+/* Even threads record an answer before a send, odd ones add an event, each
+ * on its own handle, as the workers and ingest do. */
+static void *dw_thread(void *arg)
+{
+    struct dw_arg *a = arg;
+    char err[256], id[16], answer[32], payload[64];
+    struct store *st = store_open(a->url, err, sizeof err);
+
+    a->rc = -2;
+    if (!st)
+        return NULL;
+    if (a->index % 2 == 0)
+        store_relax_durability(st);
+    while (!atomic_load(a->go))
+        usleep(100);
+    if (a->index % 2 == 0) {
+        snprintf(id, sizeof id, "dw%d", a->index);
+        snprintf(answer, sizeof answer, "{\"parts\":[\"a%d\"]}", a->index);
+        a->rc = store_job_sending(st, id, a->claim_gen, answer);
+    } else {
+        snprintf(id, sizeof id, "new%d", a->index);
+        payload_of(id, payload, sizeof payload);
+        struct inbox_item it = {id, "chatNew", a->index, payload};
+        a->rc = store_inbox_add(st, &it, 1, &a->n_new);
+    }
+    store_close(st);
+    return NULL;
+}
+
+/* WAL frames written since the log was last truncated. */
+static long wal_frames(const struct fixture *fx, sqlite3 *db)
+{
+    char wal[600];
+    struct stat sb;
+    sqlite3_stmt *s;
+    long page = 0;
+
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    page = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    snprintf(wal, sizeof wal, "%s-wal", fx->path);
+    if (stat(wal, &sb) != 0 || sb.st_size <= 32)
+        return 0;
+    return (long)((sb.st_size - 32) / (page + 24));
+}
+
+static void wal_truncate(sqlite3 *db)
+{
+    assert_int_equal(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* Durable writes (answer records, inbox adds) that come while another one
+ * commits share the next commit: fewer commits than writes, each write with
+ * its own result (a lost claim among them is still told apart), and all of
+ * them in the store. The oracle is the WAL's size: a commit writes each
+ * page it changed once, so separate commits write far more frames. */
+static void test_sqlite_durable_writes_share_a_commit(void **state)
+{
+    struct fixture *fx = *state;
+    struct dw_arg args[DW_THREADS];
+    pthread_t threads[DW_THREADS];
+    atomic_int go = 0;
+    struct lock_holder lh = {NULL, 150};
+    pthread_t holder;
+    struct job job;
+
+    if (!fx->backend->is_sqlite)
+        skip();
+    for (int i = 0; i < DW_THREADS; i += 2) {
+        char id[16], chat[16];
+        snprintf(id, sizeof id, "dw%d", i);
+        snprintf(chat, sizeof chat, "chat%d", i);
+        add_event(fx->st, id, chat, i);
+    }
+    add_event(fx->st, "lone1", "chatL1", 100);
+    add_event(fx->st, "lone2", "chatL2", 101);
+    memset(args, 0, sizeof args);
+    for (int i = 0; i < DW_THREADS / 2 + 2; i++) {
+        assert_int_equal(store_claim_next(fx->st, 1000, &job), 1);
+        if (strncmp(job.event_id, "dw", 2) == 0)
+            args[atoi(job.event_id + 2)].claim_gen = job.claim_gen;
+        if (strcmp(job.event_id, "lone1") == 0)
+            args[1].claim_gen = job.claim_gen; /* borrowed for the lone write below */
+        job_free(&job);
+    }
+    args[0].claim_gen += 1; /* a lost claim: nothing written for it */
+
+    /* What one write commits alone, of each kind. */
+    assert_int_equal(sqlite3_open(fx->path, &lh.db), SQLITE_OK);
+    sqlite3_busy_timeout(lh.db, 5000);
+    wal_truncate(lh.db);
+    assert_int_equal(store_job_sending(fx->st, "lone1", args[1].claim_gen, "{}"), 0);
+    long lone_send = wal_frames(fx, lh.db);
+    wal_truncate(lh.db);
+    add_event(fx->st, "lone3", "chatL3", 102);
+    long lone_add = wal_frames(fx, lh.db);
+    wal_truncate(lh.db);
+    assert_true(lone_send >= 1 && lone_add >= 1);
+    args[1].claim_gen = 0;
+
+    /* All of them come while the file is locked: the first waits for the
+     * lock, the others wait for it. */
+    assert_int_equal(sqlite3_exec(lh.db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < DW_THREADS; i++) {
+        args[i].url = fx->url;
+        args[i].index = i;
+        args[i].go = &go;
+        assert_int_equal(pthread_create(&threads[i], NULL, dw_thread, &args[i]), 0);
+    }
+    atomic_store(&go, 1);
+    assert_int_equal(pthread_create(&holder, NULL, release_lock_later, &lh), 0);
+    for (int i = 0; i < DW_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    pthread_join(holder, NULL);
+
+    long frames = wal_frames(fx, lh.db);
+    long separate = (DW_THREADS / 2) * (lone_send + lone_add);
+    print_message("durable writes: %ld WAL frames for %d writes (one alone: %ld answer record, %ld inbox add)\n",
+                  frames, DW_THREADS, lone_send, lone_add);
+    assert_true(frames >= 1);
+    assert_true(frames * 2 <= separate);
+    sqlite3_close(lh.db);
+
+    assert_int_equal(args[0].rc, 1); /* the lost claim */
+    for (int i = 1; i < DW_THREADS; i++) {
+        assert_int_equal(args[i].rc, 0);
+        if (i % 2)
+            assert_int_equal(args[i].n_new, 1);
+    }
+    expect_admin_text(fx, "SELECT count(*) FROM %slinebot_inbox WHERE event_id LIKE 'new%'", "4");
+    expect_admin_text(fx, "SELECT answer FROM %slinebot_inbox WHERE event_id = 'dw6'", "{\"parts\":[\"a6\"]}");
+    expect_admin_text(fx, "SELECT count(*) FROM %slinebot_inbox WHERE state = 'sending' AND event_id LIKE 'dw%'",
+                      "3");
+    expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'dw0'", "working");
+}
+
 /* ---- inbox ---- */
 
 static void test_inbox_dedup(void **state)
@@ -4085,6 +4235,7 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_sqlite_migrates_older_file),
         STORE_TEST(test_sqlite_fresh_schema_is_migrated),
         STORE_TEST(test_sqlite_wal_and_busy_wait),
+        STORE_TEST(test_sqlite_durable_writes_share_a_commit),
         STORE_TEST(test_inbox_dedup),
         STORE_TEST(test_claim_order),
         STORE_TEST(test_claim_chat_exclusive),
