@@ -29,11 +29,16 @@
  * spent token; with push fallback the answer is then pushed, without it the
  * answer is parked all the same, so the first run's button still gets it.
  *
- * The watcher has its own HTTP client (a worker's is not shared between
- * threads), and a store handle of its own only for the waiting taps, after
- * "still working" went out. The job's thread joins it before it delivers,
- * so the two never race for the token. */
+ * One watcher thread serves every job of the process (most answers never
+ * need it, so no job starts a thread of its own): it keeps the jobs' entries
+ * and wakes when the next one is due. It has its own HTTP client (a
+ * worker's is not shared between threads), and a store handle of its own,
+ * opened only for the waiting taps after a "still working" went out. A job
+ * that ends waits until the watcher is not sending for it, and takes its
+ * entry out, so the two never race for the token. The watcher's sends run
+ * one at a time: a "still working" is rare and short. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,13 +60,16 @@
  * may be gone, and the answer then goes as it would without the message. */
 #define PROGRESS_LATEST_MS 55000
 
+/* One job's entry; the fields below `cfg` are the job's, set before the
+ * entry is listed; the flags are guarded by the watcher's lock. */
 struct progress {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
+    struct progress *next; /* in the watcher's list */
     bool stop;            /* the job no longer needs the message */
     bool used;            /* the reply token may have been spent */
     bool decided;         /* the watcher has decided whether to send */
+    bool sent;            /* "still working" went out: taps are watched */
+    bool busy;            /* the watcher works on it, unlocked */
+    int64_t next_ms;      /* wall clock: when the watcher next acts on it */
     const struct config *cfg;
     int64_t event_ms;     /* the event's timestamp */
     int64_t due_ms;       /* wall clock: when the message goes out */
@@ -72,6 +80,21 @@ struct progress {
     char *label;
     char data[POSTBACK_ARG_MAX + 8];
 };
+
+/* The watcher: one thread for every job of the process, started with the
+ * first entry. */
+static struct {
+    pthread_once_t once;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;   /* the watcher: a new entry, or one stopped */
+    pthread_cond_t idle;   /* jobs: the watcher decided, or left an entry */
+    struct progress *list;
+    struct http_client *http;
+    struct store *store;   /* opened for the first watched taps */
+    char *db;              /* LINEBOT_DB of `store` */
+} watcher = {.once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
+             .idle = PTHREAD_COND_INITIALIZER};
 
 /* Whether after the refusal `r` of "still working" the answer should try
  * the token as if nothing had been sent. "Invalid reply token" means it
@@ -85,34 +108,34 @@ static bool token_unspent(const struct config *cfg, enum line_result r)
     return r == LINE_REJECTED || r == LINE_RATE_LIMITED;
 }
 
-/* Sends "still working" with the button by `reply_token`; true when LINE
- * took it. */
+/* Sends "still working" with the button by `reply_token` (the watcher,
+ * unlocked); true when LINE took it. */
 static bool progress_send(struct progress *p, const char *reply_token)
 {
     struct quick_reply qr = {0};
     struct text_parts parts = {0};
-    struct http_client *http = http_client_new();
-    struct line_api api = {.cfg = p->cfg, .http = http, .cancel = NULL};
+    if (!watcher.http)
+        watcher.http = http_client_new();
+    struct line_api api = {.cfg = p->cfg, .http = watcher.http, .cancel = NULL};
     struct line_sent sent = {0};
     char err[512];
     enum line_result r = LINE_REJECTED;
-    if (http && quick_reply_add(&qr, p->label, p->data, p->label) == 0) {
+    if (watcher.http && quick_reply_add(&qr, p->label, p->data, p->label) == 0) {
         format_split(p->text, strlen(p->text), LINE_TEXT_MAX_UTF16, LINE_MAX_MESSAGES, "", &parts);
         r = line_reply_qr(&api, reply_token, &parts, NULL, &qr, &sent, NULL, err, sizeof err);
     } else {
-        snprintf(err, sizeof err, "%s", http ? "the button could not be built" : "no HTTP client");
+        snprintf(err, sizeof err, "%s", watcher.http ? "the button could not be built" : "no HTTP client");
     }
     if (r != LINE_OK)
         log_warn("could not send \"still working\" (%s): %s", line_result_name(r), err);
     if (r != LINE_OK && token_unspent(p->cfg, r) && reply_token == p->reply_token) {
-        pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&watcher.lock);
         p->used = false;
-        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&watcher.lock);
     }
     line_sent_free(&sent);
     text_parts_free(&parts);
     quick_reply_free(&qr);
-    http_client_free(http);
     return r == LINE_OK;
 }
 
@@ -149,79 +172,104 @@ static char *progress_take_tap(struct progress *p, struct store *st)
     return token;
 }
 
-/* Waits in steps of `step_ms` until `due_ms` (wall clock) or a stop; called
- * and returns with the lock held. */
-static void progress_wait(struct progress *p, int64_t due_ms, int64_t step_ms)
+/* After "still working": until the answer is ready, a tap that waits for it
+ * gets "still working" again before its token runs out. */
+static void progress_watch_taps(struct progress *p)
 {
-    while (!p->stop) {
-        int64_t left = due_ms - clock_now_ms();
-        if (left <= 0)
+    char err[256];
+    if (watcher.store && strcmp(watcher.db, p->cfg->db) != 0) {
+        store_close(watcher.store);
+        watcher.store = NULL;
+    }
+    if (!watcher.store) {
+        if (!(watcher.store = store_open(p->cfg->db, err, sizeof err))) {
+            log_warn("cannot watch for taps on \"show the answer\": %s", err);
             return;
-        /* A step at a time: the test build moves the wall clock. */
-        if (left > step_ms)
-            left = step_ms;
+        }
+        free(watcher.db);
+        watcher.db = xstrdup(p->cfg->db);
+    }
+    char *token = progress_take_tap(p, watcher.store);
+    if (token && progress_send(p, token))
+        log_info("a tap is waiting for the answer: sent \"still working\" again with a new button");
+    free(token);
+}
+
+/* What the watcher does for an entry that is due (called and returns with
+ * the lock held; unlocked while it sends). */
+static void progress_act(struct progress *p)
+{
+    bool first = !p->decided;
+    if (first) {
+        bool send = !p->stop && event_age_ms(p->event_ms, clock_now_ms()) < PROGRESS_LATEST_MS;
+        /* Marked before the send: once it may have started, the answer must
+         * not try the token (progress_end waits for the send to end). */
+        p->used = send;
+        p->decided = true;
+        pthread_cond_broadcast(&watcher.idle);
+        if (!send) {
+            p->next_ms = INT64_MAX;
+            return;
+        }
+    }
+    p->busy = true;
+    pthread_mutex_unlock(&watcher.lock);
+    log_set_event(p->event_id, NULL);
+    bool sent = p->sent;
+    if (first && progress_send(p, p->reply_token)) {
+        log_info("work still running %d s after the event: sent \"still working\" with a button for the answer",
+                 p->cfg->progress_s);
+        sent = true;
+    } else if (!first) {
+        progress_watch_taps(p);
+    }
+    log_clear_context();
+    pthread_mutex_lock(&watcher.lock);
+    p->busy = false;
+    p->sent = sent;
+    p->next_ms = sent ? clock_now_ms() + PROGRESS_WATCH_MS : INT64_MAX;
+    pthread_cond_broadcast(&watcher.idle);
+}
+
+static void *progress_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&watcher.lock);
+    for (;;) {
+        struct progress *due = NULL;
+        for (struct progress *p = watcher.list; p; p = p->next)
+            if (!p->stop && (!due || p->next_ms < due->next_ms))
+                due = p;
+        int64_t left = due ? due->next_ms - clock_now_ms() : INT64_MAX;
+        if (left <= 0) {
+            progress_act(due);
+            continue;
+        }
+        /* A second at a time at most: the test build moves the wall clock. */
+        if (left > 1000)
+            left = 1000;
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += (long)(left % 1000) * 1000000L;
         until.tv_sec += left / 1000 + until.tv_nsec / 1000000000L;
         until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&p->wake, &p->lock, &until);
+        pthread_cond_timedwait(&watcher.wake, &watcher.lock, &until);
     }
-}
-
-/* After "still working": until the answer is ready, a tap that waits for it
- * gets "still working" again before its token runs out. The store handle is
- * the watcher's own, opened only now (most answers never get here). */
-static void progress_watch_taps(struct progress *p)
-{
-    struct store *st = NULL;
-    char err[256];
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        progress_wait(p, clock_now_ms() + PROGRESS_WATCH_MS, PROGRESS_WATCH_MS);
-        if (p->stop)
-            break;
-        pthread_mutex_unlock(&p->lock);
-        if (!st && !(st = store_open(p->cfg->db, err, sizeof err))) {
-            log_warn("cannot watch for taps on \"show the answer\": %s", err);
-            return;
-        }
-        char *token = progress_take_tap(p, st);
-        if (token && progress_send(p, token))
-            log_info("a tap is waiting for the answer: sent \"still working\" again with a new button");
-        free(token);
-        pthread_mutex_lock(&p->lock);
-    }
-    pthread_mutex_unlock(&p->lock);
-    store_close(st);
-}
-
-static void *progress_main(void *arg)
-{
-    struct progress *p = arg;
-    log_set_event(p->event_id, NULL);
-    pthread_mutex_lock(&p->lock);
-    progress_wait(p, p->due_ms, 1000);
-    bool send = !p->stop && event_age_ms(p->event_ms, clock_now_ms()) < PROGRESS_LATEST_MS;
-    /* Marked before the send: once it may have started, the answer must
-     * not try the token (progress_end waits for the send to end). */
-    p->used = send;
-    p->decided = true;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    if (send && progress_send(p, p->reply_token)) {
-        log_info("work still running %d s after the event: sent \"still working\" with a button for the answer",
-                 p->cfg->progress_s);
-        progress_watch_taps(p);
-    }
-    log_clear_context();
     return NULL;
+}
+
+static void progress_start(void)
+{
+    pthread_attr_t attr;
+    pthread_t thread;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    watcher.started = pthread_create(&thread, &attr, progress_main, NULL) == 0;
+    pthread_attr_destroy(&attr);
 }
 
 static void progress_free(struct progress *p)
 {
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->wake);
     free(p->event_id);
     free(p->chat_id);
     free(p->reply_token);
@@ -264,23 +312,24 @@ enum stage_result stage_progress(struct job_ctx *ctx)
     p->reply_token = xstrdup(ev->reply_token);
     p->text = xstrdup(texts_get(cfg, TEXT_PROGRESS, lang));
     p->label = xstrdup(texts_get(cfg, TEXT_PROGRESS_BUTTON, lang));
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->wake, NULL);
-    if (pthread_create(&p->thread, NULL, progress_main, p) != 0) {
+    p->next_ms = p->due_ms;
+    pthread_once(&watcher.once, progress_start);
+    if (!watcher.started) {
         log_warn("could not start the \"still working\" watcher; the answer goes as before");
         progress_free(p);
         return STAGE_NEXT;
     }
+    pthread_mutex_lock(&watcher.lock);
+    p->next = watcher.list;
+    watcher.list = p;
     ctx->progress = p;
-    if (p->due_ms <= clock_now_ms()) {
-        /* Claimed late (a backlog, or a run after a restart): the message
-         * goes now, before a quick answer can stop it, so that the answer
-         * knows whether the token is spent. */
-        pthread_mutex_lock(&p->lock);
-        while (!p->decided)
-            pthread_cond_wait(&p->wake, &p->lock);
-        pthread_mutex_unlock(&p->lock);
-    }
+    pthread_cond_signal(&watcher.wake);
+    /* Claimed late (a backlog, or a run after a restart): the message goes
+     * now, before a quick answer can stop it, so that the answer knows
+     * whether the token is spent. */
+    while (p->due_ms <= clock_now_ms() && !p->decided)
+        pthread_cond_wait(&watcher.idle, &watcher.lock);
+    pthread_mutex_unlock(&watcher.lock);
     return STAGE_NEXT;
 }
 
@@ -290,12 +339,17 @@ bool progress_end(struct job_ctx *ctx)
     if (!p)
         return false;
     ctx->progress = NULL;
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&watcher.lock);
     p->stop = true;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-    pthread_join(p->thread, NULL);
+    while (p->busy)
+        pthread_cond_wait(&watcher.idle, &watcher.lock);
+    for (struct progress **pp = &watcher.list; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
     bool used = p->used;
+    pthread_mutex_unlock(&watcher.lock);
     progress_free(p);
     return used;
 }
