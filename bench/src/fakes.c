@@ -122,10 +122,18 @@ static const char llm_body[] =
     "\"content\":\"Hello! This is a short answer from the benchmark model.\"},"
     "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":12,"
     "\"total_tokens\":32}}";
+/* linebot's memory extraction (LINEBOT_MEMORY=auto, the default) asks for
+ * JSON facts; a real model mostly finds none in such short chats. */
+static const char llm_extract_body[] =
+    "{\"id\":\"chatcmpl-bench-x\",\"object\":\"chat.completion\",\"created\":1700000000,"
+    "\"model\":\"bench-model\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+    "\"content\":\"{\\\"facts\\\":[]}\"},"
+    "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":60,\"completion_tokens\":5,"
+    "\"total_tokens\":65}}";
 static const char profile_body[] = "{\"displayName\":\"Bench User\",\"userId\":\"U0\"}";
 static const char empty_body[] = "{}";
 
-static struct MHD_Response *r_llm, *r_profile, *r_empty;
+static struct MHD_Response *r_llm, *r_llm_extract, *r_profile, *r_empty;
 
 struct upload {
     char *buf;
@@ -217,6 +225,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, bool pos
     }
     if (post && ends_with(url, "/chat/completions")) {
         atomic_fetch_add(&g.llm, 1);
+        if (body && strstr(body, "You extract lasting facts"))
+            return send_static(c, 200, r_llm_extract);
         return send_static(c, 200, r_llm);
     }
     if (post && strcmp(url, "/v2/bot/message/push") == 0) {
@@ -365,11 +375,12 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     r_llm = static_json(llm_body);
+    r_llm_extract = static_json(llm_extract_body);
     r_profile = static_json(profile_body);
     r_empty = static_json(empty_body);
     struct MHD_Daemon *line = start(line_port, threads, &g.line_conns);
     struct MHD_Daemon *llm = line ? start(llm_port, threads, &g.llm_conns) : NULL;
-    if (!line || !llm || !r_llm || !r_profile || !r_empty) {
+    if (!line || !llm || !r_llm || !r_llm_extract || !r_profile || !r_empty) {
         fprintf(stderr, "bench-fakes: cannot listen on 127.0.0.1:%d and :%d\n", line_port, llm_port);
         if (line)
             MHD_stop_daemon(line);
@@ -386,6 +397,7 @@ int main(int argc, char **argv)
     MHD_stop_daemon(llm);
     MHD_stop_daemon(line);
     MHD_destroy_response(r_llm);
+    MHD_destroy_response(r_llm_extract);
     MHD_destroy_response(r_profile);
     MHD_destroy_response(r_empty);
     return 0;
