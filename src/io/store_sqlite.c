@@ -11,8 +11,11 @@
  * Durability: a durable handle commits with synchronous=FULL, so an event
  * acknowledged to LINE survives kill -9 and power loss. Worker handles relax
  * to synchronous=NORMAL (store_relax_durability): then only the answer record
- * before a send is fsynced by its own commit. The connection switches between
- * the two as the gate passes from one handle to the next.
+ * before a send is fsynced. The connection switches between the two as the
+ * gate passes from one handle to the next. The writes that must be on disk
+ * before they return (inbox adds, answer records) go through a group commit
+ * (durable_run): those that arrive while one commits share the next commit,
+ * one transaction and one fsync for all.
  *
  * Every statement is prepared once per connection (SQLITE_PREPARE_PERSISTENT)
  * when the store opens, and reset right after use, so the hot path (inbox add,
@@ -24,7 +27,8 @@
  * (linebot_inbox, ...) since version 2.
  *
  * Each operation of store.h is one transaction here (BEGIN IMMEDIATE ...
- * COMMIT, or a single statement), exactly as on PostgreSQL.
+ * COMMIT, or a single statement), exactly as on PostgreSQL; only durable
+ * writes that arrive together share one, each with its own result.
  *
  * How claims work. An inbox row has a `state` (pending, working, sending,
  * waiting, done) and a `claimed` flag: claimed = 1 means a worker holds the row
