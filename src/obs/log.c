@@ -51,6 +51,31 @@ void log_set_secrets(const struct redact_secret *list, size_t n)
     }
 }
 
+static _Thread_local struct redact_secret request_secrets[LOG_MAX_REQUEST_SECRETS];
+static _Thread_local size_t n_request_secrets;
+
+void log_set_request_secrets(const struct redact_secret *list, size_t n)
+{
+    n_request_secrets = 0;
+    for (size_t i = 0; i < n && n_request_secrets < LOG_MAX_REQUEST_SECRETS; i++)
+        if (redact_is_maskable(list[i].value))
+            request_secrets[n_request_secrets++] = list[i];
+}
+
+void log_clear_request_secrets(void) { n_request_secrets = 0; }
+
+/* `s` with every secret masked: the configured ones and this thread's
+ * request's (malloc'd). */
+static char *masked(const char *s)
+{
+    if (n_request_secrets == 0)
+        return redact_text(s, secrets, n_secrets);
+    struct redact_secret all[LOG_MAX_SECRETS + LOG_MAX_REQUEST_SECRETS];
+    memcpy(all, secrets, n_secrets * sizeof *all);
+    memcpy(all + n_secrets, request_secrets, n_request_secrets * sizeof *all);
+    return redact_text(s, all, n_secrets + n_request_secrets);
+}
+
 void log_init(enum log_level level) { atomic_store(&current_level, (int)level); }
 enum log_level log_get_level(void) { return (enum log_level)atomic_load(&current_level); }
 
@@ -174,7 +199,7 @@ static void put_escaped(struct line_buf *b, const char *s, size_t limit, bool js
 /* Appends `s` with the secrets masked, as a JSON string or bare text. */
 static void put_redacted(struct line_buf *b, const char *s, size_t limit, bool json)
 {
-    char *clean = redact_text(s, secrets, n_secrets);
+    char *clean = masked(s);
     put_escaped(b, clean, limit, json);
     free(clean);
 }
@@ -236,7 +261,7 @@ static void build_text(struct line_buf *b, const struct timespec *ts, enum log_l
         if (ctx_event_id[0]) {
             put_raw(b, ctx_chat_type[0] ? " #" : "#");
             /* Masked first, then shortened: the end of a clean text is clean. */
-            char *clean = redact_text(ctx_event_id, secrets, n_secrets);
+            char *clean = masked(ctx_event_id);
             size_t n = strlen(clean);
             const char *tail = clean + (n > TEXT_EVENT_ID_CHARS ? n - TEXT_EVENT_ID_CHARS : 0);
             while (((unsigned char)*tail & 0xC0) == 0x80) /* start on a whole character */

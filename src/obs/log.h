@@ -40,6 +40,15 @@ enum log_format log_set_format(enum log_format format, bool serverless);
 #define LOG_MAX_SECRETS 32
 void log_set_secrets(const struct redact_secret *secrets, size_t n);
 
+/* Secrets that come with one request, such as the credentials Function
+ * Compute passes in each request's headers: masked in this thread's lines,
+ * like those above, until log_clear_request_secrets. The strings are not
+ * copied: they must outlive the call to log_clear_request_secrets. At most
+ * LOG_MAX_REQUEST_SECRETS; values too short to mask are skipped. */
+#define LOG_MAX_REQUEST_SECRETS 4
+void log_set_request_secrets(const struct redact_secret *secrets, size_t n);
+void log_clear_request_secrets(void);
+
 /* Per-thread context (copied; NULL clears a field). */
 void log_set_event(const char *event_id, const char *chat_type);
 void log_set_request_id(const char *request_id);

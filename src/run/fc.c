@@ -52,6 +52,21 @@ static struct fc_credentials fc_credentials_for(const struct fc *fc, const struc
     return creds;
 }
 
+/* FC passes the function's credentials in each request's headers: masked in
+ * the log lines of this request's thread, as the configured secrets are,
+ * until fc_unmask. */
+static void fc_mask(const struct server_request *req)
+{
+    const struct redact_secret creds[] = {
+        {"x-fc-access-key-id", server_header(req, "x-fc-access-key-id")},
+        {"x-fc-access-key-secret", server_header(req, "x-fc-access-key-secret")},
+        {"x-fc-security-token", server_header(req, "x-fc-security-token")},
+    };
+    log_set_request_secrets(creds, sizeof creds / sizeof creds[0]);
+}
+
+static void fc_unmask(void) { log_clear_request_secrets(); }
+
 /* The HTTP trigger's webhook. The events are stored, then handed to an
  * asynchronous invocation of this function (LINEBOT_ASYNC=self), or answered
  * right here (inline). */
@@ -63,6 +78,7 @@ static void fc_webhook(void *ctx, struct server_request *req)
         log_set_request_id(server_request_id(req));
     if (!server_webhook_fits(req))
         return;
+    fc_mask(req);
     char reason[128];
     struct ingest_added added;
     int status = ingest_webhook_added(fc->ingest, req->body, req->body_len, server_header(req, "X-Line-Signature"),
@@ -84,6 +100,7 @@ static void fc_webhook(void *ctx, struct server_request *req)
     ingest_added_free(&added);
     metrics_webhook(status);
     server_reply_webhook(req, status, reason);
+    fc_unmask();
 }
 
 /* An event invocation carrying work. */

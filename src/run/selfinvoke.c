@@ -104,8 +104,9 @@ static int post_signed(struct http_client *http, const char *url, const char *co
     *status = resp.status;
     if (rc != 0)
         snprintf(err, errlen, "no answer from the invoke endpoint: %s", resp.error);
-    else if (resp.status != 202)
-        snprintf(err, errlen, "invoke endpoint answered %ld: %.200s", resp.status, resp.body ? resp.body : "");
+    else if (resp.status != 202) /* cut whole: a credential it echoes stays maskable */
+        snprintf(err, errlen, "invoke endpoint answered %ld: %.*s", resp.status,
+                 (int)redact_cut(resp.body ? resp.body : "", resp.body_len, 200), resp.body ? resp.body : "");
     http_response_free(&resp);
     return rc == 0 && *status == 202 ? 0 : -1;
 }

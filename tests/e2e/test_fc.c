@@ -499,6 +499,12 @@ static void test_failed_hand_off_is_503_and_the_redelivery_is_answered_once(void
     assert_fc_answer(&a, 503, "webhook whose hand-off failed");
     fc_answer_free(&a);
     assert_int_equal(fake_fc_invoke_count(ff), 1);
+    /* The refusal echoed the request's security token: logged masked. */
+    wait_log(w, "[redacted x-fc-security-token]");
+    char *log = bot_log(w);
+    assert_null(strstr(log, FAKE_FC_ROLE_TOKEN));
+    assert_null(strstr(log, "CAISe2eSecurityToken"));
+    free(log);
     struct fake_fc_invoke iv;
     assert_true(fake_fc_invoke_at(ff, 0, &iv));
     assert_true(iv.signature_ok); /* refused for the scripted reason only */

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <regex.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ static int teardown(void **state)
 {
     (void)state;
     log_set_secrets(NULL, 0);
+    log_clear_request_secrets();
     log_clear_context();
     log_set_format(LOG_FORMAT_JSON, false);
     return 0;
@@ -183,6 +185,53 @@ static void test_secrets_masked_in_message(void **state)
                            "provided: [redacted LLM_API_KEY].) token [redacted "
                            "LINE_CHANNEL_ACCESS_TOKEN] secret [redacted LINE_CHANNEL_SECRET] aws "
                            "[redacted AWS_SECRET_ACCESS_KEY] ali [redacted ALIBABA_CLOUD_SECURITY_TOKEN]");
+    free(m);
+    free(line);
+}
+
+struct other_thread {
+    char *line;
+};
+
+static void *log_elsewhere(void *arg)
+{
+    struct other_thread *o = arg;
+    o->line = capture(LOG_WARN, "elsewhere: fc-secret-LKJHGFDSA987");
+    return NULL;
+}
+
+/* Function Compute's per-request credentials: masked in the lines of the
+ * thread that serves the request, until it clears them. */
+static void test_request_secrets_masked(void **state)
+{
+    (void)state;
+    const struct redact_secret creds[] = {
+        {"x-fc-access-key-secret", "fc-secret-LKJHGFDSA987"},
+        {"x-fc-security-token", "short"}, /* too short to mask: skipped */
+        {"x-fc-access-key-id", NULL},
+    };
+    log_set_request_secrets(creds, 3);
+    char *line = capture(LOG_WARN, "hand-off failed: InvalidAccessKeySecret fc-secret-LKJHGFDSA987 short " SECRET);
+    char *m = msg_of(line, NULL);
+    assert_string_equal(m, "hand-off failed: InvalidAccessKeySecret [redacted x-fc-access-key-secret] short "
+                           "[redacted LINE_CHANNEL_SECRET]");
+    free(m);
+    free(line);
+
+    /* Another thread serves another request: not its secret. */
+    struct other_thread o = {NULL};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, log_elsewhere, &o), 0);
+    pthread_join(t, NULL);
+    m = msg_of(o.line, NULL);
+    assert_string_equal(m, "elsewhere: fc-secret-LKJHGFDSA987");
+    free(m);
+    free(o.line);
+
+    log_clear_request_secrets();
+    line = capture(LOG_WARN, "after: fc-secret-LKJHGFDSA987");
+    m = msg_of(line, NULL);
+    assert_string_equal(m, "after: fc-secret-LKJHGFDSA987");
     free(m);
     free(line);
 }
@@ -424,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_config_lists_its_secrets),
         cmocka_unit_test(test_db_password_is_a_secret),
         cmocka_unit_test_setup_teardown(test_secrets_masked_in_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_secrets_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_shapes_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_context_fields_masked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_cut_after_masking, setup, teardown),

@@ -236,7 +236,12 @@ static void handle(void *ctx, const struct fake_http_request *req, struct fake_h
         rec.signature_ok = true;
         if (f->n_faults > 0) {
             struct fault *ft = &f->faults[0];
-            fc_error(r, ft->status, ft->status == 429 ? "ResourceThrottled" : "InternalError", "scripted failure");
+            /* It echoes the caller's security token, as a careless upstream
+             * might: the bot must not log it. */
+            const char *tok = fake_http_header(req, "x-acs-security-token");
+            char *msg = e2e_printf("scripted failure (token %s)", tok ? tok : "none");
+            fc_error(r, ft->status, ft->status == 429 ? "ResourceThrottled" : "InternalError", msg);
+            free(msg);
             why = "scripted failure";
             if (--ft->count <= 0) {
                 memmove(f->faults, f->faults + 1, (f->n_faults - 1) * sizeof *f->faults);
