@@ -61,6 +61,7 @@
 #include "core/memory.h"
 #include "core/vec.h"
 #include "io/clock.h"
+#include "obs/log.h"
 
 #include <sqlite3.h>
 #include <assert.h>
@@ -959,6 +960,16 @@ struct shared_db {
     struct durable_req *dq_head, **dq_tail;
     bool dq_leader;             /* a thread is committing a batch */
     pthread_cond_t dq_done;
+
+    /* The checkpointer (checkpointer_main): its own connection and thread,
+     * woken by the commit that finds the log past CHECKPOINT_FRAMES. Guarded
+     * by `lock`. */
+    sqlite3 *ckpt_db;
+    pthread_t ckpt_thread;
+    bool ckpt_running;
+    bool ckpt_due;
+    bool ckpt_stop;
+    pthread_cond_t ckpt_wake;
 };
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -994,13 +1005,11 @@ static int set_synced(struct shared_db *sh, bool full)
     return 0;
 }
 
-/* Takes the connection for this handle. */
-static void gate_enter(struct sqlite_store *h)
+/* Takes the connection, after the waiting durable users if not `urgent`
+ * itself. Called with sh->lock held. */
+static void gate_take_locked(struct shared_db *sh, bool urgent)
 {
-    assert(!h->in_gate);
-    struct shared_db *sh = h->sh;
-    pthread_mutex_lock(&sh->lock);
-    if (h->relaxed) {
+    if (!urgent) {
         sh->relaxed++;
         while (sh->taken || sh->urgent > 0)
             pthread_cond_wait(&sh->relaxed_turn, &sh->lock);
@@ -1012,6 +1021,28 @@ static void gate_enter(struct sqlite_store *h)
         sh->urgent--;
     }
     sh->taken = true;
+}
+
+/* Hands the connection to one waiter, a durable one first (waking them all
+ * would have all but one go back to sleep, each a context switch). */
+static void gate_give(struct shared_db *sh)
+{
+    pthread_mutex_lock(&sh->lock);
+    sh->taken = false;
+    if (sh->urgent > 0)
+        pthread_cond_signal(&sh->urgent_turn);
+    else if (sh->relaxed > 0)
+        pthread_cond_signal(&sh->relaxed_turn);
+    pthread_mutex_unlock(&sh->lock);
+}
+
+/* Takes the connection for this handle. */
+static void gate_enter(struct sqlite_store *h)
+{
+    assert(!h->in_gate);
+    struct shared_db *sh = h->sh;
+    pthread_mutex_lock(&sh->lock);
+    gate_take_locked(sh, !h->relaxed);
     pthread_mutex_unlock(&sh->lock);
     h->in_gate = true;
     /* A durable handle commits with an fsync, a relaxed one without. If the
@@ -1020,21 +1051,12 @@ static void gate_enter(struct sqlite_store *h)
         sh->synced = true;
 }
 
-/* Hands the connection to one waiter, a durable one first (waking them all
- * would have all but one go back to sleep, each a context switch). */
 static void gate_leave(struct sqlite_store *h)
 {
     if (!h->in_gate)
         return;
     h->in_gate = false;
-    struct shared_db *sh = h->sh;
-    pthread_mutex_lock(&sh->lock);
-    sh->taken = false;
-    if (sh->urgent > 0)
-        pthread_cond_signal(&sh->urgent_turn);
-    else if (sh->relaxed > 0)
-        pthread_cond_signal(&sh->relaxed_turn);
-    pthread_mutex_unlock(&sh->lock);
+    gate_give(h->sh);
 }
 
 /* Waits for another connection's write lock in short steps (SQLite's own
@@ -1296,11 +1318,7 @@ static int durable_run(struct store *st, const char *what, int (*body)(struct st
     }
     /* This thread commits the queue as it is once it holds the gate. */
     sh->dq_leader = true;
-    sh->urgent++;
-    while (sh->taken)
-        pthread_cond_wait(&sh->urgent_turn, &sh->lock);
-    sh->urgent--;
-    sh->taken = true;
+    gate_take_locked(sh, true);
     struct durable_req *batch = sh->dq_head;
     sh->dq_head = NULL;
     sh->dq_tail = &sh->dq_head;
@@ -1472,8 +1490,11 @@ fail:
     return -1;
 }
 
+static void checkpointer_stop(struct shared_db *sh);
+
 static void shared_free(struct shared_db *sh)
 {
+    checkpointer_stop(sh);
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(sh->stmts[i]);
     sqlite3_finalize(sh->sync_full);
@@ -1482,9 +1503,118 @@ static void shared_free(struct shared_db *sh)
     pthread_cond_destroy(&sh->urgent_turn);
     pthread_cond_destroy(&sh->relaxed_turn);
     pthread_cond_destroy(&sh->dq_done);
+    pthread_cond_destroy(&sh->ckpt_wake);
     pthread_mutex_destroy(&sh->lock);
     free(sh->location);
     free(sh);
+}
+
+/* ---- the checkpointer ---- */
+
+/* The log is copied back into the database file once it holds this many
+ * frames (SQLite's own default for wal_autocheckpoint). */
+#define CHECKPOINT_FRAMES 1000
+#define CHECKPOINT_LOG_EVERY_MS 60000
+
+/* SQLite checkpoints in the commit that grows the log past the mark: that
+ * commit writes a few MB into the database file and fsyncs it while it holds
+ * the gate, and every webhook and worker waits behind it (every 36th event's
+ * finish took milliseconds). Here a thread of its own, with its own
+ * connection, does it instead: a PASSIVE checkpoint waits for no one and
+ * blocks no one. Writers restart the log from its start only once it is all
+ * copied, and under steady load frames keep coming while it copies, so the
+ * log would grow on. So a second pass follows with the gate held: it copies
+ * the few frames written meanwhile, and the next write of this process
+ * begins on a log copied to its end, which is what lets it restart the log.
+ * The bulk of the copying and its fsync stay outside the gate. */
+static void *checkpointer_main(void *arg)
+{
+    struct shared_db *sh = arg;
+    int64_t logged_ms = 0;
+
+    pthread_mutex_lock(&sh->lock);
+    while (!sh->ckpt_stop) {
+        if (!sh->ckpt_due) {
+            pthread_cond_wait(&sh->ckpt_wake, &sh->lock);
+            continue;
+        }
+        sh->ckpt_due = false;
+        pthread_mutex_unlock(&sh->lock);
+        int rc = sqlite3_wal_checkpoint_v2(sh->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            pthread_mutex_lock(&sh->lock);
+            gate_take_locked(sh, true);
+            pthread_mutex_unlock(&sh->lock);
+            rc = sqlite3_wal_checkpoint_v2(sh->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            gate_give(sh);
+        }
+        int64_t now = clock_monotonic_ms();
+        /* BUSY: another process checkpoints; the next commit asks again. */
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && (!logged_ms || now - logged_ms >= CHECKPOINT_LOG_EVERY_MS)) {
+            logged_ms = now;
+            log_warn("sqlite: checkpoint of the write-ahead log failed: %s", sqlite3_errmsg(sh->ckpt_db));
+        }
+        pthread_mutex_lock(&sh->lock);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return NULL;
+}
+
+/* After every commit of the shared connection (under the gate): wakes the
+ * checkpointer once the log is long. */
+static int checkpointer_hook(void *arg, sqlite3 *db, const char *schema, int frames)
+{
+    struct shared_db *sh = arg;
+    (void)db;
+    (void)schema;
+    if (frames >= CHECKPOINT_FRAMES) {
+        pthread_mutex_lock(&sh->lock);
+        sh->ckpt_due = true;
+        pthread_cond_signal(&sh->ckpt_wake);
+        pthread_mutex_unlock(&sh->lock);
+    }
+    return SQLITE_OK;
+}
+
+/* Starts the checkpointer of a file database. Without one (an in-memory
+ * database, or no connection or thread to spare) SQLite's own automatic
+ * checkpoints stay on. */
+static void checkpointer_start(struct shared_db *sh)
+{
+    const char *file = sqlite3_db_filename(sh->db, "main");
+    if (!file || !*file)
+        return;
+    /* A first read opens the file and sees the WAL mode: until then a
+     * connection's checkpoint does nothing. */
+    if (sqlite3_open_v2(file, &sh->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_exec(sh->ckpt_db, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(sh->ckpt_db);
+        sh->ckpt_db = NULL;
+        return;
+    }
+    if (pthread_create(&sh->ckpt_thread, NULL, checkpointer_main, sh) != 0) {
+        sqlite3_close(sh->ckpt_db);
+        sh->ckpt_db = NULL;
+        return;
+    }
+    sh->ckpt_running = true;
+    sqlite3_wal_hook(sh->db, checkpointer_hook, sh); /* replaces the automatic checkpoints */
+}
+
+static void checkpointer_stop(struct shared_db *sh)
+{
+    if (!sh->ckpt_running)
+        return;
+    if (sh->db)
+        sqlite3_wal_hook(sh->db, NULL, NULL);
+    pthread_mutex_lock(&sh->lock);
+    sh->ckpt_stop = true;
+    pthread_cond_signal(&sh->ckpt_wake);
+    pthread_mutex_unlock(&sh->lock);
+    pthread_join(sh->ckpt_thread, NULL);
+    sqlite3_close(sh->ckpt_db);
+    sh->ckpt_db = NULL;
+    sh->ckpt_running = false;
 }
 
 /* Opens the connection of a new shared_db and brings the file up to date.
@@ -1526,6 +1656,7 @@ static int shared_connect(struct store *st, struct shared_db *sh)
         if (rc != SQLITE_OK)
             return db_error(st, "preparing statements");
     }
+    checkpointer_start(sh);
     return 0;
 }
 
@@ -1578,6 +1709,7 @@ int store_sqlite_open(struct store *st, const char *location, bool is_uri)
         pthread_cond_init(&sh->urgent_turn, NULL);
         pthread_cond_init(&sh->relaxed_turn, NULL);
         pthread_cond_init(&sh->dq_done, NULL);
+        pthread_cond_init(&sh->ckpt_wake, NULL);
         sh->dq_tail = &sh->dq_head;
         h->sh = sh;
         st->backend = h;
