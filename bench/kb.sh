@@ -18,10 +18,11 @@
 # from `linebot kb reembed` (timed, with its peak RSS) against a fake
 # embeddings server on loopback (linebot-kb-bench embed-serve), then
 # linebot-kb-bench query in its vector mode times the bot's path with
-# LINEBOT_EMBED_MODEL set: the lexical search, the question embedded by the
-# fake over HTTP, the vectors held in memory (int8) searched by brute-force
-# cosine, the fusion of both rankings, and reports the peak RSS of the
-# process holding all the vectors.
+# LINEBOT_EMBED_MODEL set: the lexical search and, on a thread of its own
+# meanwhile, the question embedded by the fake over HTTP and the vectors
+# held in memory (int8) searched by brute-force cosine; then the fusion of
+# both rankings, and reports the peak RSS of the process holding all the
+# vectors.
 # Targets: 100k-chunk lexical query p99 under 20 ms; vector query p99 under
 # 50 ms.
 #
@@ -33,7 +34,7 @@ MODE=full
 for arg in "$@"; do
   case "$arg" in
     --quick) MODE=quick ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kb.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -178,7 +179,7 @@ table() {
   echo "- linebot $("$BB/linebot" version | awk 'NR == 1 { v = $2 } /^commit / { c = " (commit " $2 ")" } END { print v c }') (Release); SQLite $(pkg-config --modversion sqlite3 2>/dev/null || echo '?'); store on $(df -hT "$RUN" | awk 'NR == 2 { print $2 }') (WAL, production durability)"
   echo "- Corpus: synthetic Markdown, a third each Japanese, Traditional Chinese and English documents (a fifth of each document's sections in another language), 20 sections of one chunk each a document; added by one \`linebot kb sync\` into a fresh store"
   echo "- Queries: $QUERIES questions of one to four words in one language each, after 50 to warm up, each searched as the bot searches (core/kb_terms, store_kb_search for 8 passages), in one process"
-  echo "- Vectors: $VEC_DIMS dimensions from a fake embeddings server on loopback (linebot-kb-bench embed-serve: each term of the text adds ±1 to 8 hashed dimensions), written by \`linebot kb reembed\` into a copy of the store, held in memory as int8 (core/vec.h). A vector query is the bot's whole path with LINEBOT_EMBED_MODEL set (run/stage_retrieve.c): the lexical search, the question embedded by the fake over HTTP, brute-force cosine over every vector (run/kb_vectors.h), reciprocal rank fusion, and the passages found by vectors alone read from the store; the same questions as the lexical ones"
+  echo "- Vectors: $VEC_DIMS dimensions from a fake embeddings server on loopback (linebot-kb-bench embed-serve: each term of the text adds ±1 to 8 hashed dimensions), written by \`linebot kb reembed\` into a copy of the store, held in memory as int8 (core/vec.h). A vector query is the bot's whole path with LINEBOT_EMBED_MODEL set (run/stage_retrieve.c): the lexical search and, on a thread of its own meanwhile, the question embedded by the fake over HTTP and brute-force cosine over every vector (run/kb_vectors.h); then reciprocal rank fusion, and the passages found by vectors alone read from the store; the same questions as the lexical ones"
   echo
   table
   echo

