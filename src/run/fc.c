@@ -14,7 +14,6 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "run/serverless.h"
-#include "run/worker.h"
 
 struct fc {
     const struct config *cfg;
@@ -78,7 +77,7 @@ static void fc_webhook(void *ctx, struct server_request *req)
                 snprintf(reason, sizeof reason, "hand-off failed");
             }
         } else {
-            worker_pool_drain(cfg, cfg->workers, 0, fc_request_id(req));
+            serverless_drain(cfg, fc->ingest, 0, fc_request_id(req));
         }
     }
     ingest_added_free(&added);
@@ -100,7 +99,10 @@ static void fc_invoke(void *ctx, struct server_request *req)
     struct handoff_event *evs;
     size_t n;
     if (handoff_parse(req->body, req->body_len, &evs, &n) != 1) {
-        log_warn("event invocation payload is not linebot work: ignored");
+        /* A timer trigger lands here: its invocation does the housekeeping
+         * that would otherwise wait for the next work invocation. */
+        log_warn("event invocation payload is not linebot work: ignored (housekeeping only)");
+        serverless_drain(fc->cfg, fc->ingest, 0, fc_request_id(req));
         server_reply_json(req, MHD_HTTP_OK, "status", "ignored");
         return;
     }
