@@ -154,7 +154,10 @@ static char *handle(struct lambda *l, const char *body, size_t len, int64_t dead
     /* A schedule (EventBridge) lands here: its invocation does the
      * housekeeping that would otherwise wait for the next work invocation,
      * and answers what a work invocation left in the inbox. */
-    log_warn("invocation payload is neither an HTTP request nor linebot work: ignored (housekeeping only)");
+    if (serverless_is_schedule(body, len))
+        log_info("scheduled invocation: housekeeping and the inbox");
+    else
+        log_warn("invocation payload is neither an HTTP request nor linebot work: ignored (housekeeping only)");
     serverless_drain(l->cfg, &l->ingest, deadline_ms, l->request_id);
     return xstrdup("{\"status\":\"ignored\"}");
 }

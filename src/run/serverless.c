@@ -9,6 +9,7 @@
  * mode. */
 #include "run/serverless.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,4 +128,15 @@ int serverless_drain(const struct config *cfg, struct ingest *ingest, int64_t de
         pthread_mutex_unlock(&ingest->lock);
     }
     return worker_pool_drain(cfg, cfg->workers, deadline_ms, request_id);
+}
+
+bool serverless_is_schedule(const char *body, size_t len)
+{
+    json_t *o = json_loadb(body, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(o, "detail-type"));
+    const char *source = json_string_value(json_object_get(o, "source"));
+    bool yes = (type && source && strcmp(type, "Scheduled Event") == 0 && strcmp(source, "aws.events") == 0) ||
+               (json_is_string(json_object_get(o, "triggerTime")) && json_is_string(json_object_get(o, "triggerName")));
+    json_decref(o);
+    return yes;
 }

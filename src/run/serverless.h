@@ -5,6 +5,7 @@
 #ifndef LINEBOT_SERVERLESS_H
 #define LINEBOT_SERVERLESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,5 +37,10 @@ int serverless_work(const struct config *cfg, struct ingest *ingest, const struc
  * may wait for the drain: a work invocation, an inline webhook, a schedule.
  * Returns worker_pool_drain's result. */
 int serverless_drain(const struct config *cfg, struct ingest *ingest, int64_t deadline_ms, const char *request_id);
+
+/* Whether an invocation's payload is a schedule's: an EventBridge
+ * "Scheduled Event" (Lambda) or a timer trigger's (FC: triggerTime and
+ * triggerName). Any bytes. */
+bool serverless_is_schedule(const char *body, size_t len);
 
 #endif

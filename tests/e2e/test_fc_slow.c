@@ -164,6 +164,7 @@ static void test_timer_trigger_pushes_after_wait(void **state)
     assert_contains(r.body, "ignored");
     http_result_free(&r);
 
+    assert_true(log_has(w, "scheduled invocation: housekeeping and the inbox"));
     assert_delivered(w, USER_A, 2);
     struct fake_line_message m = last_message(w);
     assert_string_equal(m.api, "push");

@@ -320,6 +320,7 @@ static void test_schedule_drops_after_wait(void **state)
             "\"resources\":[\"arn:aws:events:" FAKE_AWS_REGION ":123456789012:rule/linebot-e2e\"],\"detail\":{}}");
     assert_true(fake_lambda_wait_result(fl, rid, e2e_ms(E2E_WAIT_MS)));
     wait_idle(fl);
+    assert_true(log_has(w, "scheduled invocation: housekeeping and the inbox"));
     if (!log_has(w, "not asked for within LINEBOT_PROGRESS_WAIT_S: dropping them (push fallback is off)"))
         fail_msg("the scheduled invocation did not drop the parked answer");
     tap(w, fl, USER_A, data);
