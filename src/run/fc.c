@@ -99,13 +99,15 @@ static void fc_invoke(void *ctx, struct server_request *req)
     struct handoff_event *evs;
     size_t n;
     if (handoff_parse(req->body, req->body_len, &evs, &n) != 1) {
-        /* A timer trigger lands here: its invocation does the housekeeping
-         * that would otherwise wait for the next work invocation. */
-        if (serverless_is_schedule(req->body, req->body_len))
+        /* A timer trigger does the housekeeping that would otherwise wait
+         * for the next work invocation, and answers what is in the inbox. */
+        if (serverless_is_schedule(req->body, req->body_len)) {
             log_info("scheduled invocation: housekeeping and the inbox");
-        else
-            log_warn("event invocation payload is not linebot work: ignored (housekeeping only)");
-        serverless_drain(fc->cfg, fc->ingest, 0, fc_request_id(req));
+            serverless_drain(fc->cfg, fc->ingest, 0, fc_request_id(req));
+            server_reply_json(req, MHD_HTTP_OK, "status", "done");
+            return;
+        }
+        log_warn("event invocation payload is not linebot work: ignored");
         server_reply_json(req, MHD_HTTP_OK, "status", "ignored");
         return;
     }

@@ -5,9 +5,8 @@
  * invocation of this same function, whose drain of the inbox does the chat
  * work within Lambda-Runtime-Deadline-Ms. If the hand-off fails, the inbox
  * write is undone and LINE gets a 5xx, so its redelivery is not mistaken for
- * a duplicate and nothing acknowledged is lost. Any other invocation (a
- * schedule) only does the housekeeping and drains the inbox
- * (serverless_drain). */
+ * a duplicate and nothing acknowledged is lost. A schedule's invocation
+ * does the housekeeping and drains the inbox (serverless_drain). */
 #include "run/lambda.h"
 
 #include <jansson.h>
@@ -151,14 +150,15 @@ static char *handle(struct lambda *l, const char *body, size_t len, int64_t dead
         handoff_events_free(evs, n);
         return out;
     }
-    /* A schedule (EventBridge) lands here: its invocation does the
-     * housekeeping that would otherwise wait for the next work invocation,
-     * and answers what a work invocation left in the inbox. */
-    if (serverless_is_schedule(body, len))
+    /* A schedule (EventBridge) does the housekeeping that would otherwise
+     * wait for the next work invocation, and answers what a work invocation
+     * left in the inbox. */
+    if (serverless_is_schedule(body, len)) {
         log_info("scheduled invocation: housekeeping and the inbox");
-    else
-        log_warn("invocation payload is neither an HTTP request nor linebot work: ignored (housekeeping only)");
-    serverless_drain(l->cfg, &l->ingest, deadline_ms, l->request_id);
+        serverless_drain(l->cfg, &l->ingest, deadline_ms, l->request_id);
+        return xstrdup("{\"status\":\"done\"}");
+    }
+    log_warn("invocation payload is neither an HTTP request nor linebot work: ignored");
     return xstrdup("{\"status\":\"ignored\"}");
 }
 

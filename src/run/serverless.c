@@ -3,10 +3,10 @@
  * A server's pool checks for parked answers past their wait every second
  * (run/pool.c). A Lambda or FC instance is frozen between invocations, so
  * the same check rides on the invocations that drain the inbox anyway: each
- * work invocation, an inline webhook, and any invocation that is neither (a
- * schedule). It is one store statement, done at most once a second per
- * instance, and never on the path of a webhook's acknowledgement in self
- * mode. */
+ * work invocation, an inline webhook, and a schedule's invocation (an
+ * EventBridge rule, an FC timer trigger). It is one store statement, done
+ * at most once a second per instance, and never on the path of a webhook's
+ * acknowledgement in self mode. */
 #include "run/serverless.h"
 
 #include <jansson.h>

@@ -7,24 +7,30 @@
  * "still working" with the "show the answer" button and parks the answer.
  * FC starts no background work in an instance, so the wait for a tap
  * (LINEBOT_PROGRESS_WAIT_S) is checked by the invocations that come: here a
- * timer trigger's event invocation. The oracles are what the fake LINE
- * accepted (API, reply token, deliveries per chat), the deliveries fake_fc
- * recorded, and the log line the README promises. */
+ * timer trigger's event invocation. An instance killed inside a work
+ * invocation is FC's function error: the stand-in retries the asynchronous
+ * invocation as FC does (support/fake_fc.h), on the restarted bot. The
+ * oracles are what the fake LINE accepted (API, reply token, deliveries per
+ * chat), what the fake LLM was asked (how often, which image bytes), the
+ * deliveries fake_fc recorded, and the log line the README promises. */
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "fake_fc.h"
 #include "harness.h"
+#include "media.h"
 
 #define USER_A "Ue2e0000000000000000000000000000a"
 #define ANSWER "Here is the slow answer."
 #define PROGRESS_TEXT "Still working on it."
 #define BUTTON "Show the answer"
 
-/* The bot in FC mode, handing off with the environment's AccessKey. */
-static struct world *fc_start(void **state, struct fake_fc **out, const char *const *extra)
+/* The world and fake_fc, no bot yet. */
+static struct world *fc_world(void **state, struct fake_fc **out)
 {
     struct world *w = world_new(state, NULL);
     struct fake_fc *ff = fake_fc_start(NULL);
@@ -32,6 +38,14 @@ static struct world *fc_start(void **state, struct fake_fc **out, const char *co
     world_add_fake(w, fake_fc_dump_cb, fake_fc_stop_cb, ff);
     fake_fc_add_credentials(ff, FAKE_FC_ENV_KEY_ID, FAKE_FC_ENV_SECRET, NULL);
     w->port_var = "FC_CUSTOM_LISTEN_PORT";
+    *out = ff;
+    return w;
+}
+
+/* Starts the bot in FC mode (an instance), handing off with the
+ * environment's AccessKey, and points fake_fc's deliveries at it. */
+static void fc_boot(struct world *w, struct fake_fc *ff, const char *const *extra)
+{
     char *endpoint = e2e_printf("LINEBOT_FC_ENDPOINT=%s", fake_fc_url(ff));
     const char *env[32] = {endpoint, "FC_FUNCTION_NAME=" FAKE_FC_FUNCTION, "FC_REGION=" FAKE_FC_REGION,
                            "FC_ACCOUNT_ID=" FAKE_FC_ACCOUNT_ID, "FC_FUNCTION_HANDLER=index.handler",
@@ -47,7 +61,12 @@ static struct world *fc_start(void **state, struct fake_fc **out, const char *co
     bot_start(w, env);
     free(endpoint);
     fake_fc_set_target(ff, w->port);
-    *out = ff;
+}
+
+static struct world *fc_start(void **state, struct fake_fc **out, const char *const *extra)
+{
+    struct world *w = fc_world(state, out);
+    fc_boot(w, *out, extra);
     return w;
 }
 
@@ -161,7 +180,7 @@ static void test_timer_trigger_pushes_after_wait(void **state)
     struct http_result r;
     http_do("POST", url, timer, strlen(timer), headers, &r);
     assert_int_equal(r.status, 200);
-    assert_contains(r.body, "ignored");
+    assert_contains(r.body, "done");
     http_result_free(&r);
 
     assert_true(log_has(w, "scheduled invocation: housekeeping and the inbox"));
@@ -181,11 +200,77 @@ static void test_timer_trigger_pushes_after_wait(void **state)
     world_finish(w);
 }
 
+/* The model answered an image, then the instance is killed before LINE got
+ * anything (the failpoint). FC retries the asynchronous invocation on a new
+ * instance: the image is fetched and asked again, and answered exactly once. */
+static void test_kill9_between_fetch_and_answer_is_retried(void **state)
+{
+    struct fake_fc *ff;
+    struct world *w = fc_world(state, &ff);
+    char *models = e2e_printf("LINEBOT_MODELS=[{\"name\":\"eye\",\"model\":\"model-eye\",\"provider\":\"custom\","
+                              "\"base_url\":\"%s\",\"api_key_env\":\"KEY_A\",\"vision\":true}]",
+                              fake_llm_base_url(w->llm));
+    const char *key = "KEY_A=" E2E_LLM_KEY;
+    fc_boot(w, ff, (const char *const[]){models, key, "LINEBOT_LANG=en", "LINEBOT_PUSH_FALLBACK=1",
+                                         "LINEBOT_FAILPOINT=worker_after_llm", NULL});
+    size_t len;
+    unsigned char *jpeg = media_jpeg(&len);
+    fake_line_set_content(w->line, "img-fc-k9", jpeg, len, "image/jpeg", 0);
+    fake_llm_push_answer(w->llm, "A picture.", 0);
+    fake_llm_push_answer(w->llm, "A picture.", 0);
+    json_t *ev = ev_message(w, &(struct ev){.user = USER_A, .message_type = "image", .message_id = "img-fc-k9"});
+    /* The kill may come before the webhook's 200 left: then LINE redelivers. */
+    long posted = bot_send(w, ev, NULL);
+    if (posted != 200 && posted != 0)
+        fail_msg("POST /callback answered %ld, want 200 (or no answer: killed after the hand-off)", posted);
+    int status = bot_wait_exit(w, e2e_ms(E2E_WAIT_MS));
+    if (status == -1 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        fail_msg("the instance should have died of SIGKILL after the model call (wait status 0x%x)", status);
+    assert_true(fake_fc_wait_deliveries(ff, 1, e2e_ms(E2E_WAIT_MS)));
+    struct fake_fc_delivery killed;
+    assert_true(fake_fc_delivery_at(ff, 0, &killed));
+    assert_int_equal(killed.status, 0); /* no answer: the instance died */
+    assert_int_equal(fake_line_delivery_count(w->line, USER_A), 0);
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+
+    /* FC starts a new instance; the retry goes to it. */
+    fc_boot(w, ff, (const char *const[]){models, key, "LINEBOT_LANG=en", "LINEBOT_PUSH_FALLBACK=1", NULL});
+    if (posted != 200)
+        assert_int_equal(bot_send(w, ev, NULL), 200);
+    assert_true(fake_fc_wait_deliveries(ff, 2, e2e_ms(E2E_WAIT_MS)));
+    size_t n = world_answers_grace(w, USER_A, 1, 2000);
+    if (n != 1) {
+        char *t = world_texts(w, USER_A);
+        fail_msg("after a kill -9 between fetch and answer: want exactly 1 answer, got %zu:\n%s", n, t);
+    }
+    assert_string_equal(last_message(w).text, "A picture.");
+    struct fake_fc_delivery retry;
+    assert_true(fake_fc_delivery_at(ff, 1, &retry));
+    assert_int_equal(retry.attempt, 2);
+    assert_string_equal(retry.payload, killed.payload);
+    assert_int_equal(retry.status, 200);
+    assert_string_equal(retry.fc_status, "200");
+
+    /* The model saw the same bytes again, fetched by the retry. */
+    assert_int_equal(fake_llm_request_count(w->llm), 2);
+    struct fake_llm_image got[2];
+    size_t count = fake_llm_request_images(w->llm, 1, got, 2);
+    assert_int_equal(count, 1);
+    assert_string_equal(got[0].mime, "image/jpeg");
+    assert_true(got[0].len == len && memcmp(got[0].data, jpeg, len) == 0);
+    fake_llm_images_free(got, count);
+    free(jpeg);
+    free(models);
+    assert_int_equal(fake_fc_pending(ff), 0);
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         E2E_TEST(test_tap_delivers_once),
         E2E_TEST(test_timer_trigger_pushes_after_wait),
+        E2E_TEST(test_kill9_between_fetch_and_answer_is_retried),
     };
     return E2E_RUN(tests);
 }
