@@ -14,7 +14,6 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "run/serverless.h"
-#include "run/worker.h"
 
 struct fc {
     const struct config *cfg;
@@ -94,7 +93,7 @@ static void fc_webhook(void *ctx, struct server_request *req)
                 snprintf(reason, sizeof reason, "hand-off failed");
             }
         } else {
-            worker_pool_drain(cfg, cfg->workers, 0, fc_request_id(req));
+            serverless_drain(cfg, fc->ingest, 0, fc_request_id(req));
         }
     }
     ingest_added_free(&added);
@@ -117,6 +116,14 @@ static void fc_invoke(void *ctx, struct server_request *req)
     struct handoff_event *evs;
     size_t n;
     if (handoff_parse(req->body, req->body_len, &evs, &n) != 1) {
+        /* A timer trigger does the housekeeping that would otherwise wait
+         * for the next work invocation, and answers what is in the inbox. */
+        if (serverless_is_schedule(req->body, req->body_len)) {
+            log_info("scheduled invocation: housekeeping and the inbox");
+            serverless_drain(fc->cfg, fc->ingest, 0, fc_request_id(req));
+            server_reply_json(req, MHD_HTTP_OK, "status", "done");
+            return;
+        }
         log_warn("event invocation payload is not linebot work: ignored");
         server_reply_json(req, MHD_HTTP_OK, "status", "ignored");
         return;

@@ -5,7 +5,8 @@
  * invocation of this same function, whose drain of the inbox does the chat
  * work within Lambda-Runtime-Deadline-Ms. If the hand-off fails, the inbox
  * write is undone and LINE gets a 5xx, so its redelivery is not mistaken for
- * a duplicate and nothing acknowledged is lost. */
+ * a duplicate and nothing acknowledged is lost. A schedule's invocation
+ * does the housekeeping and drains the inbox (serverless_drain). */
 #include "run/lambda.h"
 
 #include <jansson.h>
@@ -26,7 +27,6 @@
 #include "run/ingest.h"
 #include "run/serverless.h"
 #include "run/server.h"
-#include "run/worker.h"
 
 #define RUNTIME_WAIT_MS (24LL * 3600 * 1000) /* "next" long-polls: no practical timeout */
 #define MAX_RUNTIME_FAILURES 10
@@ -111,7 +111,7 @@ static char *handle_webhook(struct lambda *l, const struct http_event *ev, int64
                 snprintf(reason, sizeof reason, "hand-off failed");
             }
         } else {
-            worker_pool_drain(l->cfg, l->cfg->workers, deadline_ms, l->request_id);
+            serverless_drain(l->cfg, &l->ingest, deadline_ms, l->request_id);
         }
     }
     ingest_added_free(&added);
@@ -149,6 +149,14 @@ static char *handle(struct lambda *l, const char *body, size_t len, int64_t dead
                                                                                 : NULL; /* Lambda retries */
         handoff_events_free(evs, n);
         return out;
+    }
+    /* A schedule (EventBridge) does the housekeeping that would otherwise
+     * wait for the next work invocation, and answers what a work invocation
+     * left in the inbox. */
+    if (serverless_is_schedule(body, len)) {
+        log_info("scheduled invocation: housekeeping and the inbox");
+        serverless_drain(l->cfg, &l->ingest, deadline_ms, l->request_id);
+        return xstrdup("{\"status\":\"done\"}");
     }
     log_warn("invocation payload is neither an HTTP request nor linebot work: ignored");
     return xstrdup("{\"status\":\"ignored\"}");

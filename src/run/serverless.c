@@ -1,6 +1,16 @@
-/* serverless.c - hand-off and work invocation, for Lambda and FC (see serverless.h). */
+/* serverless.c - hand-off and work invocation, for Lambda and FC (see serverless.h).
+ *
+ * A server's pool checks for parked answers past their wait every second
+ * (run/pool.c). A Lambda or FC instance is frozen between invocations, so
+ * the same check rides on the invocations that drain the inbox anyway: each
+ * work invocation, an inline webhook, and a schedule's invocation (an
+ * EventBridge rule, an FC timer trigger). It is one store statement, done
+ * at most once a second per instance, and never on the path of a webhook's
+ * acknowledgement in self mode. */
 #include "run/serverless.h"
 
+#include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +19,10 @@
 #include "io/store.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "run/stage.h"
 #include "run/worker.h"
+
+#define HOUSEKEEPING_EVERY_MS 1000
 
 static void forget_payload(struct ingest *ingest, const char *body, size_t len)
 {
@@ -86,5 +99,44 @@ int serverless_work(const struct config *cfg, struct ingest *ingest, const struc
     }
     free(items);
     log_info("work invocation: %zu event(s)", n);
+    return serverless_drain(cfg, ingest, deadline_ms, request_id);
+}
+
+/* Whether this instance's housekeeping is due; FC serves requests on
+ * several threads. */
+static bool housekeeping_due(void)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t last_ms;
+    static bool ran;
+    int64_t mono = clock_monotonic_ms();
+    pthread_mutex_lock(&lock);
+    bool due = !ran || mono - last_ms >= HOUSEKEEPING_EVERY_MS;
+    if (due) {
+        ran = true;
+        last_ms = mono;
+    }
+    pthread_mutex_unlock(&lock);
+    return due;
+}
+
+int serverless_drain(const struct config *cfg, struct ingest *ingest, int64_t deadline_ms, const char *request_id)
+{
+    if (housekeeping_due()) {
+        pthread_mutex_lock(&ingest->lock);
+        progress_housekeeping(cfg, ingest->store); /* parked answers past their wait */
+        pthread_mutex_unlock(&ingest->lock);
+    }
     return worker_pool_drain(cfg, cfg->workers, deadline_ms, request_id);
+}
+
+bool serverless_is_schedule(const char *body, size_t len)
+{
+    json_t *o = json_loadb(body, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(o, "detail-type"));
+    const char *source = json_string_value(json_object_get(o, "source"));
+    bool yes = (type && source && strcmp(type, "Scheduled Event") == 0 && strcmp(source, "aws.events") == 0) ||
+               (json_is_string(json_object_get(o, "triggerTime")) && json_is_string(json_object_get(o, "triggerName")));
+    json_decref(o);
+    return yes;
 }

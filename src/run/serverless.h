@@ -1,9 +1,11 @@
 /* serverless.h - what the Lambda and Function Compute front doors share: the
- * asynchronous hand-off of a webhook's events, and the work invocation that
- * answers them. */
+ * asynchronous hand-off of a webhook's events, the work invocation that
+ * answers them, and the housekeeping that rides on invocations (there is no
+ * background thread between them). */
 #ifndef LINEBOT_SERVERLESS_H
 #define LINEBOT_SERVERLESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +28,19 @@ int serverless_hand_off(const struct config *cfg, struct http_client *http, stru
  * Returns 0, or -1 when the events could not be stored (the platform retries). */
 int serverless_work(const struct config *cfg, struct ingest *ingest, const struct handoff_event *events, size_t n,
                     int64_t deadline_ms, const char *request_id);
+
+/* Drains the inbox within `deadline_ms` (0 = none), after the housekeeping
+ * a server's pool does in the background: parked answers nobody asked for
+ * within LINEBOT_PROGRESS_WAIT_S go back to the inbox, and this drain pushes
+ * them (or drops them, push fallback off). The housekeeping runs at most
+ * once a second per instance. Call it only where the answer to the caller
+ * may wait for the drain: a work invocation, an inline webhook, a schedule.
+ * Returns worker_pool_drain's result. */
+int serverless_drain(const struct config *cfg, struct ingest *ingest, int64_t deadline_ms, const char *request_id);
+
+/* Whether an invocation's payload is a schedule's: an EventBridge
+ * "Scheduled Event" (Lambda) or a timer trigger's (FC: triggerTime and
+ * triggerName). Any bytes. */
+bool serverless_is_schedule(const char *body, size_t len);
 
 #endif

@@ -22,7 +22,9 @@
  * with a new button. Parked answers nobody asked for within
  * LINEBOT_PROGRESS_WAIT_S are handed back to the inbox
  * (progress_housekeeping, store_jobs_unpark) and pushed with the event's
- * retry key, or, with push fallback off, dropped with a log line.
+ * retry key, or, with push fallback off, dropped with a log line. A server
+ * looks every second (run/pool.c); Lambda and FC look on the invocations
+ * that drain the inbox (run/serverless.c), as nothing runs between them.
  *
  * A crash or restart while the work runs: the event is worked on again from
  * the start, and its "still working" is sent again at once. LINE refuses the

@@ -52,6 +52,8 @@ struct fake_fc {
 
     char **queue; /* payloads waiting for delivery */
     size_t q_head, n_queue, cap_queue;
+    int *attempts; /* queue[i]'s attempt (1: first), kept in step with queue */
+    size_t n_attempts, cap_attempts;
     bool in_flight;
     struct fake_fc_delivery *deliveries;
     size_t n_deliveries, cap_deliveries;
@@ -256,8 +258,10 @@ static void handle(void *ctx, const struct fake_http_request *req, struct fake_h
             r->status = 202;
             r->body = e2e_strdup("{}");
             fake_http_response_header(r, "x-fc-request-id", rid);
-            for (int k = 0; k < (f->duplicate ? 2 : 1); k++)
+            for (int k = 0; k < (f->duplicate ? 2 : 1); k++) {
                 FAKE_VEC_PUSH(f->queue, f->n_queue, f->cap_queue, e2e_strdup(body));
+                FAKE_VEC_PUSH(f->attempts, f->n_attempts, f->cap_attempts, 1);
+            }
         }
     }
     rec.credential_id = credential;
@@ -305,10 +309,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static void deliver(struct fake_fc *f, const char *payload, const char *rid, int port, struct credential *role)
+/* Delivers one attempt, and queues FC's retry when it failed as FC counts
+ * a function error: no answer (the instance died or timed out), or an
+ * x-fc-status other than 200. Must not hold mu. */
+static void deliver(struct fake_fc *f, const char *payload, const char *rid, int port, struct credential *role,
+                    int attempt)
 {
     struct fake_fc_delivery d = {.request_id = e2e_strdup(rid), .payload = e2e_strdup(payload),
-                                 .start_ms = e2e_mono_ms()};
+                                 .attempt = attempt, .start_ms = e2e_mono_ms()};
     struct response_data rd = {0};
     CURL *c = curl_easy_init();
     struct curl_slist *h = NULL;
@@ -357,8 +365,18 @@ static void deliver(struct fake_fc *f, const char *payload, const char *rid, int
     d.response = e2e_buf_take(&rd.body);
     d.fc_status = rd.fc_status;
     d.end_ms = e2e_mono_ms();
+    bool failed = d.status == 0 || !d.fc_status || strcmp(d.fc_status, "200") != 0;
     pthread_mutex_lock(&f->mu);
     FAKE_VEC_PUSH(f->deliveries, f->n_deliveries, f->cap_deliveries, d);
+    if (failed && attempt < FAKE_FC_ASYNC_ATTEMPTS) {
+        /* FC retries a failed asynchronous invocation. One that got no
+         * answer lost its instance: the retry waits for a new one
+         * (fake_fc_set_target), as FC starts one. */
+        FAKE_VEC_PUSH(f->queue, f->n_queue, f->cap_queue, e2e_strdup(payload));
+        FAKE_VEC_PUSH(f->attempts, f->n_attempts, f->cap_attempts, attempt + 1);
+        if (d.status == 0)
+            f->target_port = 0;
+    }
     f->in_flight = false;
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
@@ -373,6 +391,7 @@ static void *delivery_main(void *arg)
             fake_cond_wait_ms(&f->cv, &f->mu, 200);
             continue;
         }
+        int attempt = f->attempts[f->q_head];
         char *payload = f->queue[f->q_head++];
         int port = f->target_port;
         char rid[64];
@@ -381,7 +400,7 @@ static void *delivery_main(void *arg)
         struct credential role = {e2e_strdup(f->role.id), e2e_strdup(f->role.secret), e2e_strdup(f->role.token)};
         f->in_flight = true;
         pthread_mutex_unlock(&f->mu);
-        deliver(f, payload, rid, port, &role);
+        deliver(f, payload, rid, port, &role, attempt);
         free(role.id);
         free(role.secret);
         free(role.token);
@@ -458,6 +477,7 @@ void fake_fc_stop(struct fake_fc *f)
     for (size_t i = 0; i < f->n_queue; i++)
         free(f->queue[i]);
     free(f->queue);
+    free(f->attempts);
     for (size_t i = 0; i < f->n_creds; i++)
         cred_free(&f->creds[i]);
     free(f->creds);

@@ -32,6 +32,12 @@
  * be held back (fake_fc_hold) to keep invocations apart in the log, and
  * doubled (FC, too, delivers asynchronous events at least once).
  *
+ * Retries, as FC does for an asynchronous invocation whose function failed
+ * (by default three more attempts): a delivery that got no answer (the
+ * instance died) or an x-fc-status other than 200 is queued again, with
+ * `attempt` + 1, at once. One that got no answer also forgets the target:
+ * its retry waits for fake_fc_set_target, the new instance FC would start.
+ *
  * Thread-safe; waits sleep on a condition variable. Strings in the record
  * structs stay valid until fake_fc_stop(). */
 #ifndef E2E_FAKE_FC_H
@@ -45,6 +51,7 @@
 #define FAKE_FC_REGION "cn-hangzhou"
 #define FAKE_FC_ACCOUNT_ID "1234567890123456"
 #define FAKE_FC_ASYNC_MAX (128 * 1024)
+#define FAKE_FC_ASYNC_ATTEMPTS 4 /* the first and FC's default three retries */
 
 /* The function role's temporary credentials (what FC passes in x-fc-access-key-*). */
 #define FAKE_FC_ROLE_KEY_ID "STS.NUe2eRoleKeyId0000001"
@@ -108,6 +115,7 @@ bool fake_fc_wait_invokes(struct fake_fc *f, size_t n, int timeout_ms);
 struct fake_fc_delivery {
     const char *request_id;
     const char *payload;
+    int attempt;          /* 1, or more for FC's retries of a failed delivery */
     long status;          /* the bot's HTTP status, 0 on a transport error */
     const char *fc_status;/* its x-fc-status header, or NULL */
     const char *response; /* its body */

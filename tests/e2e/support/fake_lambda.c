@@ -96,10 +96,41 @@ static struct invocation *queue_invocation(struct fake_lambda *f, const char *pa
     inv->rec.request_id = e2e_strdup(id);
     inv->rec.payload = e2e_strdup(payload);
     inv->rec.from_invoke = from_invoke;
+    inv->rec.attempt = 1;
     inv->deadline_in_ms = f->deadline_ms;
     FAKE_VEC_PUSH(f->invocations, f->n_invocations, f->cap_invocations, inv);
     pthread_cond_broadcast(&f->cv);
     return inv;
+}
+
+/* Lambda's retry of a failed asynchronous attempt, while attempts are left.
+ * Must hold mu. */
+static void retry_invocation(struct fake_lambda *f, const struct invocation *failed)
+{
+    if (!failed->rec.from_invoke || failed->rec.attempt >= FAKE_LAMBDA_ASYNC_ATTEMPTS)
+        return;
+    struct invocation *inv = queue_invocation(f, failed->rec.payload, true);
+    inv->rec.attempt = failed->rec.attempt + 1;
+    inv->rec.retry_of = failed->rec.request_id;
+}
+
+/* A GET next while an invocation handed out has no result: the runtime that
+ * had it is gone (a runtime does one at a time). Lambda reports it as
+ * Runtime.ExitError and retries it like any failed attempt. Must hold mu. */
+static void end_abandoned(struct fake_lambda *f)
+{
+    size_t n = f->next_queued; /* retries queued here are not abandoned */
+    for (size_t i = 0; i < n; i++) {
+        struct invocation *inv = f->invocations[i];
+        if (!inv->rec.delivered || inv->rec.result_kind)
+            continue;
+        inv->rec.result_kind = "exit";
+        inv->rec.error_type = e2e_strdup("Runtime.ExitError");
+        inv->rec.result = e2e_strdup("{\"errorType\":\"Runtime.ExitError\",\"errorMessage\":\"the runtime exited\"}");
+        inv->rec.result_ms = e2e_mono_ms();
+        inv->rec.result_wall_ms = e2e_now_ms();
+        retry_invocation(f, inv);
+    }
 }
 
 /* Must hold mu. */
@@ -118,6 +149,7 @@ static struct invocation *find_invocation(struct fake_lambda *f, const char *id,
 static void runtime_next(struct fake_lambda *f, struct fake_http_response *r)
 {
     pthread_mutex_lock(&f->mu);
+    end_abandoned(f);
     f->polls++;
     f->polling++;
     pthread_cond_broadcast(&f->cv);
@@ -188,6 +220,8 @@ static void runtime_result(struct fake_lambda *f, const struct fake_http_request
     inv->rec.error_type = e2e_strdup(et);
     inv->rec.result_ms = e2e_mono_ms();
     inv->rec.result_wall_ms = e2e_now_ms();
+    if (is_error)
+        retry_invocation(f, inv);
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
     fake_http_respond(r, 202, "{\"status\":\"OK\"}");
@@ -690,8 +724,9 @@ void fake_lambda_dump(struct fake_lambda *f)
             f->n_invocations, f->polls, f->n_invokes, f->n_init_errors);
     for (size_t i = 0; i < f->n_invocations; i++) {
         const struct fake_lambda_invocation *r = &f->invocations[i]->rec;
-        fprintf(stderr, "  invocation %s (%s)%s: %.300s\n    -> %s %.300s\n", r->request_id,
-                r->from_invoke ? "async invoke" : "test", r->delivered ? "" : " [not delivered]", r->payload,
+        fprintf(stderr, "  invocation %s (%s, attempt %d%s%s)%s: %.300s\n    -> %s %.300s\n", r->request_id,
+                r->from_invoke ? "async invoke" : "test", r->attempt, r->retry_of ? ", retry of " : "",
+                r->retry_of ? r->retry_of : "", r->delivered ? "" : " [not delivered]", r->payload,
                 r->result_kind ? r->result_kind : "(no result)", r->result ? r->result : "");
     }
     for (size_t i = 0; i < f->n_invokes; i++) {

@@ -30,6 +30,19 @@
  *   asynchronous invoke (twice with fake_lambda_set_duplicate_invokes: Lambda
  *   may deliver an asynchronous event more than once).
  *
+ * Retries, as Lambda does for an asynchronous invocation that fails (by
+ * default two more attempts; Lambda waits one minute, then two, the stand-in
+ * queues the retry at once): an invocation queued by an Invoke is queued
+ * again, as a new invocation with `attempt` + 1 and `retry_of` set, when
+ *   - the runtime posts its error, or
+ *   - the runtime died in it: a GET next arrives while an invocation handed
+ *     out has no result. A runtime does one invocation at a time, so only a
+ *     new runtime (the bot restarted, as Lambda starts a new one) asks then.
+ *     The dead attempt ends as result_kind "exit" (Runtime.ExitError), with
+ *     no result of the runtime's own (n_results 0).
+ * Invocations queued by the test are never retried (they stand for API
+ * Gateway's synchronous calls).
+ *
  * Thread-safe; waits sleep on a condition variable. Strings in the record
  * structs stay valid until fake_lambda_stop(). */
 #ifndef E2E_FAKE_LAMBDA_H
@@ -46,6 +59,7 @@
 #define FAKE_AWS_SESSION_TOKEN "IQoJb3JpZ2luX2VjE2e2eSessionToken//with+slash/and=equals"
 #define FAKE_LAMBDA_FUNCTION "linebot-e2e"
 #define FAKE_LAMBDA_ASYNC_MAX (256 * 1024)
+#define FAKE_LAMBDA_ASYNC_ATTEMPTS 3 /* the first and Lambda's default two retries */
 
 struct fake_lambda;
 
@@ -86,11 +100,13 @@ struct fake_lambda_invocation {
     const char *request_id;
     const char *payload;
     bool from_invoke;         /* queued by an asynchronous Invoke (not by the test) */
+    int attempt;              /* 1, or 2 and 3 for Lambda's retries of an Invoke's event */
+    const char *retry_of;     /* the failed attempt's request id, or NULL */
     bool delivered;           /* handed out by GET next */
     int64_t delivered_ms;     /* e2e_mono_ms() */
     int64_t delivered_wall_ms;/* e2e_now_ms() */
     int64_t deadline_wall_ms; /* the Lambda-Runtime-Deadline-Ms sent */
-    const char *result_kind;  /* NULL while none, "response" or "error" */
+    const char *result_kind;  /* NULL while none, "response", "error" or "exit" (the runtime died) */
     const char *result;       /* the body of the first result */
     const char *error_type;   /* Lambda-Runtime-Function-Error-Type of an error, or NULL */
     int n_results;            /* more than 1 is a problem */
