@@ -776,7 +776,7 @@ results_md() {
       echo "Written by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); the run took $(( $(date +%s) - START_TS )) s. See bench/README.md for how each figure is measured."
     fi
     echo
-    echo "The knowledge base's figures (issue 12: ingestion, query latency, peak RSS) are in [RESULTS-kb.md](RESULTS-kb.md), written by \`bench/kb.sh\`."
+    echo "The knowledge base's figures (issue 12: ingestion, query latency, peak RSS) are in [RESULTS-kb.md](RESULTS-kb.md), written by \`bench/kb.sh\`; its table is copied into the section \"Knowledge base\" below."
     echo
     echo "## Machine"
     echo
@@ -820,6 +820,14 @@ results_md() {
     echo "## Profile"
     echo
     profile_md
+    if [ -f "$HERE/RESULTS-kb.md" ]; then
+      echo
+      echo "## Knowledge base"
+      echo
+      echo "From [RESULTS-kb.md](RESULTS-kb.md) ($(awk 'NR == 3 { sub(/^Written by /, "written by "); sub(/;.*/, ""); print; exit }' "$HERE/RESULTS-kb.md"); $(grep -m1 -o 'commit [0-9a-f]*' "$HERE/RESULTS-kb.md"))."
+      echo
+      awk '/^\| figure \|/ { t = 1 } t && !/^\|/ { exit } t' "$HERE/RESULTS-kb.md"
+    fi
     if [ -n "$history" ]; then
       echo
       printf '%s\n' "$history"
