@@ -158,3 +158,32 @@ resource "aws_lambda_function_event_invoke_config" "bot" {
   # Lambda checks that the role may send to the destination.
   depends_on = [aws_iam_role_policy.lambda]
 }
+
+# --- Housekeeping schedule ---------------------------------------------------
+
+# Nothing of the bot runs between invocations. An answer parked behind "still
+# working" that nobody asked for within LINEBOT_PROGRESS_WAIT_S is pushed (or
+# dropped) by the next invocation that drains the inbox; this rule makes sure
+# there is one even when nobody writes. Empty housekeeping_schedule: none.
+resource "aws_cloudwatch_event_rule" "housekeeping" {
+  count               = var.housekeeping_schedule == "" ? 0 : 1
+  name                = "${var.name}-housekeeping"
+  description         = "linebot: parked answers past their wait (see the README's slow answers)"
+  schedule_expression = var.housekeeping_schedule
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "housekeeping" {
+  count = var.housekeeping_schedule == "" ? 0 : 1
+  rule  = aws_cloudwatch_event_rule.housekeeping[0].name
+  arn   = aws_lambda_function.bot.arn
+}
+
+resource "aws_lambda_permission" "housekeeping" {
+  count         = var.housekeeping_schedule == "" ? 0 : 1
+  statement_id  = "AllowInvokeFromHousekeepingSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.bot.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.housekeeping[0].arn
+}

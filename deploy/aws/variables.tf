@@ -91,6 +91,12 @@ variable "async_max_event_age_s" {
   }
 }
 
+variable "housekeeping_schedule" {
+  description = "EventBridge schedule that invokes the function for its housekeeping (parked \"still working\" answers past LINEBOT_PROGRESS_WAIT_S are pushed or dropped). Empty: no schedule; they then wait for the next message."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
 variable "failed_events_retention_s" {
   description = "How long the on-failure SQS queue keeps failed asynchronous events for inspection (max 14 days)."
   type        = number

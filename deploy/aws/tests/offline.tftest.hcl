@@ -53,6 +53,12 @@ mock_provider "aws" {
     }
   }
 
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:ap-northeast-1:123456789012:rule/linebot-housekeeping"
+    }
+  }
+
   mock_resource "aws_apigatewayv2_api" {
     defaults = {
       api_endpoint  = "https://abc123.execute-api.ap-northeast-1.amazonaws.com"
@@ -139,6 +145,16 @@ run "deploys_with_defaults" {
     error_message = "sqs:SendMessage is granted on the failed-events queue only."
   }
 
+  assert {
+    condition     = aws_cloudwatch_event_rule.housekeeping[0].schedule_expression == "rate(1 minute)" && aws_cloudwatch_event_target.housekeeping[0].arn == aws_lambda_function.bot.arn
+    error_message = "A schedule invokes the function every minute for its housekeeping."
+  }
+
+  assert {
+    condition     = aws_lambda_permission.housekeeping[0].principal == "events.amazonaws.com" && aws_lambda_permission.housekeeping[0].source_arn == aws_cloudwatch_event_rule.housekeeping[0].arn
+    error_message = "Only the housekeeping rule may invoke the function through EventBridge."
+  }
+
   # Empty settings are not passed; secrets are.
   assert {
     condition     = !contains(keys(nonsensitive(aws_lambda_function.bot.environment[0].variables)), "LINEBOT_DB")
@@ -172,4 +188,17 @@ run "rejects_a_short_timeout" {
   }
 
   expect_failures = [var.timeout_s]
+}
+
+run "no_schedule_when_asked" {
+  command = plan
+
+  variables {
+    housekeeping_schedule = ""
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_event_rule.housekeeping) == 0 && length(aws_lambda_permission.housekeeping) == 0
+    error_message = "An empty housekeeping_schedule creates no rule and no permission."
+  }
 }

@@ -162,6 +162,27 @@ resource "alicloud_fcv3_trigger" "http" {
   })
 }
 
+# --- Housekeeping timer ------------------------------------------------------
+
+# Nothing of the bot runs between invocations. An answer parked behind "still
+# working" that nobody asked for within LINEBOT_PROGRESS_WAIT_S is pushed (or
+# dropped) by the next invocation that drains the inbox; this timer makes sure
+# there is one even when nobody writes. Its event ({"triggerTime", "triggerName",
+# "payload"}) is what the bot takes for a schedule.
+resource "alicloud_fcv3_trigger" "housekeeping" {
+  count         = var.housekeeping_schedule == "" ? 0 : 1
+  function_name = alicloud_fcv3_function.bot.function_name
+  trigger_name  = "housekeeping"
+  trigger_type  = "timer"
+  qualifier     = "LATEST"
+  description   = "linebot: parked answers past their wait (see the README's slow answers)"
+  trigger_config = jsonencode({
+    cronExpression = var.housekeeping_schedule
+    enable         = true
+    payload        = "housekeeping"
+  })
+}
+
 # --- Asynchronous invocations ------------------------------------------------
 
 # Bounded retries for the chat-work invocations, for the qualifier the bot

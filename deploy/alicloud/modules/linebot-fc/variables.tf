@@ -106,6 +106,12 @@ variable "async_max_event_age_s" {
   default     = 300
 }
 
+variable "housekeeping_schedule" {
+  description = "Timer trigger (FC cron expression) that invokes the function for its housekeeping (parked \"still working\" answers past LINEBOT_PROGRESS_WAIT_S are pushed or dropped). Empty: no timer; they then wait for the next message."
+  type        = string
+  default     = "@every 1m"
+}
+
 variable "invoke_permission_scope" {
   description = "What the function's role may invoke: \"function\" (this function only: acs:fc:<region>:<account>:functions/<name> and its sub-resources) or \"region\" (every function of the account in the region). FC's API reference lists fc:InvokeFunction under 'All Resources'; if the hand-off is refused (AccessDenied in the logs), use \"region\"."
   type        = string
