@@ -1,15 +1,12 @@
 /* store_sqlite.c - the SQLite backend of the store (see store.h, store_backend.h).
  *
  * WAL mode. The handles of one process share one connection per file (struct
- * shared_db) for their writes, and take turns on it through a gate that puts
- * durable handles (ingest: an ack waits on its commit) first. A job's hot
- * reads run on a read connection of the handle's own instead (OWN_READ),
- * outside the gate: WAL readers never wait for the writer. The log is
- * checkpointed by a thread of its own (checkpointer_main). Several
- * processes may use one file too: SQLite's locks serialise the writers, and
- * waits for another process's lock are bounded by BUSY_TIMEOUT_MS, in short
- * steps. Every read-modify-write runs inside BEGIN IMMEDIATE, so it holds
- * the write lock from its first read.
+ * shared_db), and take turns on it through a gate that puts durable handles
+ * (ingest: an ack waits on its commit) first. Several processes may use one
+ * file too: SQLite's locks serialise the writers, and waits for another
+ * process's lock are bounded by BUSY_TIMEOUT_MS, in short steps. Every
+ * read-modify-write runs inside BEGIN IMMEDIATE, so it holds the write lock
+ * from its first read.
  *
  * Durability: a durable handle commits with synchronous=FULL, so an event
  * acknowledged to LINE survives kill -9 and power loss. Worker handles relax

@@ -803,82 +803,6 @@ static void test_sqlite_durable_writes_share_a_commit(void **state)
     expect_admin_text(fx, "SELECT state FROM %slinebot_inbox WHERE event_id = 'dw0'", "working");
 }
 
-struct blocked_add {
-    const char *url;
-    int rc;
-    int64_t took_ms;
-};
-
-static void *add_while_locked(void *arg)
-{
-    struct blocked_add *b = arg;
-    char err[256];
-    struct store *st = store_open(b->url, err, sizeof err);
-    int64_t t0 = clock_monotonic_ms();
-    b->rc = st ? 0 : -2;
-    if (st) {
-        char payload[64];
-        payload_of("blocked1", payload, sizeof payload);
-        struct inbox_item it = {"blocked1", "chatB", 1, payload};
-        size_t n_new;
-        b->rc = store_inbox_add(st, &it, 1, &n_new);
-        store_close(st);
-    }
-    b->took_ms = clock_monotonic_ms() - t0;
-    return NULL;
-}
-
-/* A job's reads do not queue behind a write: while a write holds the
- * connection (here it waits for another process's lock on the file), a
- * worker's handle still reads the history at once, from its own read
- * connection, and sees what was committed. */
-static void test_sqlite_reads_do_not_wait_for_writes(void **state)
-{
-    struct fixture *fx = *state;
-    struct lock_holder lh = {NULL, 600};
-    pthread_t holder, writer;
-    struct blocked_add b = {fx->url, -3, 0};
-    char err[256];
-
-    if (!fx->backend->is_sqlite)
-        skip();
-    add_event(fx->st, "e1", "chatA", 1);
-    struct job job;
-    claim_expect(fx->st, "e1", &job);
-    struct turn t = {.role = TURN_USER, .speaker = "u", .text = "hello", .timestamp_ms = 1};
-    struct job_finish f = {.outcome = OUTCOME_ANSWERED, .turns = &t, .n_turns = 1, .usage = {-1, -1, -1}};
-    assert_int_equal(store_job_finish(fx->st, job.event_id, job.claim_gen, &f), 0);
-    job_free(&job);
-    struct store *worker = store_open(fx->url, err, sizeof err);
-    assert_non_null(worker);
-    store_relax_durability(worker);
-
-    assert_int_equal(sqlite3_open(fx->path, &lh.db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(lh.db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(pthread_create(&holder, NULL, release_lock_later, &lh), 0);
-    assert_int_equal(pthread_create(&writer, NULL, add_while_locked, &b), 0);
-    usleep(100000); /* the write now holds the connection, waiting for the lock */
-
-    struct turn *turns = NULL;
-    size_t n = 0;
-    int64_t t0 = clock_monotonic_ms();
-    assert_int_equal(store_history_load(worker, "chatA", 10, 0, &turns, &n), 0);
-    int64_t took = clock_monotonic_ms() - t0;
-    print_message("history read in %lld ms while a write waited for the file's lock\n", (long long)took);
-    assert_true(took < 250);
-    assert_int_equal(n, 1);
-    assert_string_equal(turns[0].text, "hello");
-    turns_free(turns, n);
-
-    pthread_join(writer, NULL);
-    pthread_join(holder, NULL);
-    sqlite3_close(lh.db);
-    assert_int_equal(b.rc, 0);
-    assert_true(b.took_ms >= 400); /* it did wait for the lock */
-    store_close(worker);
-    assert_int_equal(depth_of(fx->st), 1);
-}
-
 /* The write-ahead log is copied back into the database by the store's own
  * checkpointer thread (SQLite's automatic checkpoint inside a commit is off):
  * it must still happen, or the log would grow without end. 3000 commits
@@ -4347,7 +4271,6 @@ static int run_backend(struct backend *b)
         STORE_TEST(test_sqlite_wal_and_busy_wait),
         STORE_TEST(test_sqlite_durable_writes_share_a_commit),
         STORE_TEST(test_sqlite_log_is_checkpointed),
-        STORE_TEST(test_sqlite_reads_do_not_wait_for_writes),
         STORE_TEST(test_inbox_dedup),
         STORE_TEST(test_claim_order),
         STORE_TEST(test_claim_chat_exclusive),
