@@ -987,15 +987,6 @@ struct sqlite_store {
     struct shared_db *sh;
     bool relaxed;      /* commits need no fsync, except job_sending's */
     bool in_gate;      /* this handle holds the connection */
-
-    /* The handle's own read connection (reader_begin): a job's hot reads run
-     * on it, outside the gate. `conn` is the connection of the op in
-     * progress: `rdb` during such a read, else NULL (the shared one). */
-    sqlite3 *rdb;
-    bool reader_failed; /* none could be opened: reads take the gate */
-    sqlite3_stmt *rstmts[STMT_COUNT];
-    sqlite3_stmt *rbegin, *rcommit;
-    sqlite3 *conn;
 };
 
 static struct sqlite_store *backend_of(struct store *st)
@@ -1005,8 +996,7 @@ static struct sqlite_store *backend_of(struct store *st)
 
 static sqlite3 *db_of(struct store *st)
 {
-    struct sqlite_store *h = backend_of(st);
-    return h->conn ? h->conn : h->sh->db;
+    return backend_of(st)->sh->db;
 }
 
 /* Steps one of the two synchronous pragmas, unless already in that mode. */
@@ -1096,11 +1086,8 @@ static int busy_wait(void *arg, int attempt)
 
 static sqlite3_stmt *stmt(struct store *st, enum stmt_id id)
 {
-    struct sqlite_store *h = backend_of(st);
-    assert(id < STMT_COUNT);
-    sqlite3_stmt *s = h->conn ? h->rstmts[id] : h->sh->stmts[id];
-    assert(s);
-    return s;
+    assert(id < STMT_COUNT && backend_of(st)->sh->stmts[id]);
+    return backend_of(st)->sh->stmts[id];
 }
 
 /* Records SQLite's message for the last call and returns -1. SQLite's
@@ -1109,12 +1096,10 @@ static sqlite3_stmt *stmt(struct store *st, enum stmt_id id)
 static int db_error(struct store *st, const char *what)
 {
     struct shared_db *sh = backend_of(st)->sh;
-    bool reading = backend_of(st)->conn != NULL; /* on the handle's read connection, outside the gate */
-    int code = sqlite3_errcode(db_of(st)) & 0xff;
+    int code = sqlite3_errcode(sh->db) & 0xff;
 
-    store_set_error(st, "sqlite: %s: %s", what, sqlite3_errmsg(db_of(st)));
-    if (!reading &&
-        (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY || code == SQLITE_CANTOPEN)) {
+    store_set_error(st, "sqlite: %s: %s", what, sqlite3_errmsg(sh->db));
+    if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY || code == SQLITE_CANTOPEN) {
         sh->write_failed = true;
         snprintf(sh->write_error, sizeof sh->write_error, "%s", st->error);
     }
@@ -1683,8 +1668,6 @@ static int shared_connect(struct store *st, struct shared_db *sh)
     return 0;
 }
 
-static void reader_close(struct sqlite_store *h);
-
 static void sq_close(struct store *st)
 {
     struct sqlite_store *h = backend_of(st);
@@ -1692,7 +1675,6 @@ static void sq_close(struct store *st)
     if (!h)
         return;
     assert(!h->in_gate); /* every op leaves the gate before it returns */
-    reader_close(h);
     pthread_mutex_lock(&shared_lock);
     if (--h->sh->refs == 0) {
         for (struct shared_db **p = &shared_list; *p; p = &(*p)->next) {
@@ -3707,83 +3689,6 @@ static int sq_kb_of_chat(struct store *st, const char *chat_id, char **kb)
     return *kb ? 1 : 0;
 }
 
-/* ---- the read connection ---- */
-
-/* In WAL mode a reader never waits for the writer, nor the writer for it.
- * The reads a job makes on every event (the rate window, the history, the
- * persona, the facts, the summary, which knowledge base) used to queue for
- * the gate behind other workers' commits, a dozen times an event; on a
- * connection of the handle's own they do not. Each such op is one read
- * transaction, so an op of several statements sees one snapshot, as it did
- * under the gate; what the process committed before it began is in it. */
-
-#define READER_CACHE_KIB 512 /* page cache of a read connection */
-
-static void reader_close(struct sqlite_store *h)
-{
-    for (int i = 0; i < STMT_COUNT; i++)
-        sqlite3_finalize(h->rstmts[i]);
-    memset(h->rstmts, 0, sizeof h->rstmts);
-    sqlite3_finalize(h->rbegin);
-    sqlite3_finalize(h->rcommit);
-    h->rbegin = h->rcommit = NULL;
-    sqlite3_close_v2(h->rdb);
-    h->rdb = NULL;
-}
-
-/* Opens the handle's read connection, with every statement prepared. Any
- * failure leaves the handle without one, for good: its reads take the gate. */
-static bool reader_open(struct sqlite_store *h)
-{
-    const char *file = sqlite3_db_filename(h->sh->db, "main");
-    char cache[64];
-    snprintf(cache, sizeof cache, "PRAGMA cache_size = -%d", READER_CACHE_KIB);
-    bool ok = file && *file &&
-              sqlite3_open_v2(file, &h->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK;
-    if (ok) {
-        sqlite3_busy_handler(h->rdb, busy_wait, NULL);
-        sqlite3_db_config(h->rdb, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
-        ok = sqlite3_exec(h->rdb, cache, NULL, NULL, NULL) == SQLITE_OK &&
-             sqlite3_exec(h->rdb, "CREATE VIRTUAL TABLE IF NOT EXISTS temp.linebot_kb_vocab"
-                                  " USING fts5vocab(main, linebot_kb_fts, row)", NULL, NULL, NULL) == SQLITE_OK &&
-             sqlite3_prepare_v3(h->rdb, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &h->rbegin, NULL) == SQLITE_OK &&
-             sqlite3_prepare_v3(h->rdb, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &h->rcommit, NULL) == SQLITE_OK;
-    }
-    for (int i = 0; ok && i < STMT_COUNT; i++)
-        ok = sqlite3_prepare_v3(h->rdb, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &h->rstmts[i], NULL) ==
-             SQLITE_OK;
-    if (!ok) {
-        reader_close(h);
-        h->reader_failed = true;
-    }
-    return ok;
-}
-
-/* Starts a read op on the handle's read connection; false: there is none,
- * read through the gate. */
-static bool reader_begin(struct sqlite_store *h)
-{
-    if (h->reader_failed || (!h->rdb && !reader_open(h)))
-        return false;
-    int rc = sqlite3_step(h->rbegin);
-    sqlite3_reset(h->rbegin);
-    if (rc != SQLITE_DONE)
-        return false;
-    h->conn = h->rdb;
-    return true;
-}
-
-static void reader_end(struct sqlite_store *h)
-{
-    if (!sqlite3_get_autocommit(h->rdb)) {
-        sqlite3_step(h->rcommit);
-        sqlite3_reset(h->rcommit);
-        if (!sqlite3_get_autocommit(h->rdb))
-            sqlite3_exec(h->rdb, "ROLLBACK", NULL, NULL, NULL);
-    }
-    h->conn = NULL;
-}
-
 /* ---- the gate around every op ---- */
 
 /* Every op holds the connection while it runs. A write first makes sure
@@ -3798,21 +3703,6 @@ static void reader_end(struct sqlite_store *h)
     }
 #define GATED(name, params, args) GATED_OP(name, params, args, true)
 #define GATED_READ(name, params, args) GATED_OP(name, params, args, false)
-/* A job's hot reads: on the handle's read connection, else through the gate. */
-#define OWN_READ(name, params, args)                                \
-    static int gated_##name params                                  \
-    {                                                               \
-        struct sqlite_store *h = backend_of(st);                    \
-        if (!reader_begin(h)) {                                     \
-            gate_enter(h);                                          \
-            int rc = sq_##name args;                                \
-            gate_leave(h);                                          \
-            return rc;                                              \
-        }                                                           \
-        int rc = sq_##name args;                                    \
-        reader_end(h);                                              \
-        return rc;                                                  \
-    }
 
 GATED(probe_write, (struct store *st, int64_t now_ms), (st, now_ms))
 GATED(inbox_forget, (struct store *st, const char *const *ids, size_t n), (st, ids, n))
@@ -3823,7 +3713,7 @@ GATED(job_finish, (struct store *st, const char *id, int64_t gen, const struct j
 GATED(context_keep, (struct store *st, const char *id, int64_t gen, const char *chat, const struct turn *t,
                      int keep, int64_t at), (st, id, gen, chat, t, keep, at))
 GATED(rate_count, (struct store *st, const char *user, int64_t now_ms, int64_t *count), (st, user, now_ms, count))
-OWN_READ(rate_peek, (struct store *st, const char *user, int64_t now_ms, int64_t *count),
+GATED_READ(rate_peek, (struct store *st, const char *user, int64_t now_ms, int64_t *count),
            (st, user, now_ms, count))
 GATED(task_add, (struct store *st, const char *id, const char *kind, const char *chat, const char *payload,
                  int64_t now_ms), (st, id, kind, chat, payload, now_ms))
@@ -3837,29 +3727,29 @@ GATED(job_renew, (struct store *st, const char *id, int64_t gen, int64_t now_ms)
 GATED(recover, (struct store *st), (st))
 GATED_READ(chat_waiting_events, (struct store *st, const char *chat, size_t max, char ***payloads, size_t *n),
            (st, chat, max, payloads, n))
-OWN_READ(bot_message_is, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
-OWN_READ(history_load, (struct store *st, const char *chat, int max_turns, int max_context, struct turn **turns,
+GATED_READ(bot_message_is, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
+GATED_READ(history_load, (struct store *st, const char *chat, int max_turns, int max_context, struct turn **turns,
                           size_t *n), (st, chat, max_turns, max_context, turns, n))
-OWN_READ(message_text, (struct store *st, const char *chat, const char *mid, char **text), (st, chat, mid, text))
+GATED_READ(message_text, (struct store *st, const char *chat, const char *mid, char **text), (st, chat, mid, text))
 GATED(message_delete, (struct store *st, const char *chat, const char *mid), (st, chat, mid))
 GATED(message_update, (struct store *st, const char *chat, const char *mid, const char *text),
       (st, chat, mid, text))
 GATED(history_clear, (struct store *st, const char *chat), (st, chat))
 GATED(forget_chat, (struct store *st, const char *chat), (st, chat))
-OWN_READ(profile_get, (struct store *st, const char *chat, const char *user, int64_t fresh_after, char **name,
+GATED_READ(profile_get, (struct store *st, const char *chat, const char *user, int64_t fresh_after, char **name,
                          char **language),
            (st, chat, user, fresh_after, name, language))
 GATED(profile_put, (struct store *st, const char *chat, const char *user, const char *name, const char *language,
                     int64_t now_ms),
       (st, chat, user, name, language, now_ms))
-OWN_READ(chat_model_get, (struct store *st, const char *chat, char **model), (st, chat, model))
+GATED_READ(chat_model_get, (struct store *st, const char *chat, char **model), (st, chat, model))
 GATED(chat_model_set, (struct store *st, const char *chat, const char *model, int64_t now_ms),
       (st, chat, model, now_ms))
-OWN_READ(chat_persona_get, (struct store *st, const char *chat, char **preset, char **custom),
+GATED_READ(chat_persona_get, (struct store *st, const char *chat, char **preset, char **custom),
            (st, chat, preset, custom))
 GATED(chat_persona_set, (struct store *st, const char *chat, const char *preset, const char *custom, int64_t now_ms),
       (st, chat, preset, custom, now_ms))
-OWN_READ(usage_day, (struct store *st, const char *user, const char *chat, int64_t day, int64_t *u, int64_t *c),
+GATED_READ(usage_day, (struct store *st, const char *user, const char *chat, int64_t day, int64_t *u, int64_t *c),
            (st, user, chat, day, u, c))
 GATED(budget_notice, (struct store *st, const char *subject, int64_t day, const char *id, int64_t now_ms),
       (st, subject, day, id, now_ms))
@@ -3870,12 +3760,12 @@ GATED_READ(admin_chats, (struct store *st, const char *chat, struct store_chat_i
            (st, chat, rows, n))
 GATED_READ(admin_history, (struct store *st, const char *chat, struct turn **turns, size_t *n), (st, chat, turns, n))
 GATED(admin_forget, (struct store *st, const char *id, struct store_forget_counts *counts), (st, id, counts))
-OWN_READ(memory_facts, (struct store *st, const char *user, struct memory_fact **facts, size_t *n),
+GATED_READ(memory_facts, (struct store *st, const char *user, struct memory_fact **facts, size_t *n),
            (st, user, facts, n))
 GATED(memory_add, (struct store *st, const char *user, const char *chat, const char *mid, const char *text,
                    int64_t now_ms), (st, user, chat, mid, text, now_ms))
 GATED(memory_forget, (struct store *st, const char *user, int64_t fact_id), (st, user, fact_id))
-OWN_READ(memory_user, (struct store *st, const char *user, struct memory_user *out), (st, user, out))
+GATED_READ(memory_user, (struct store *st, const char *user, struct memory_user *out), (st, user, out))
 GATED(memory_opt_out, (struct store *st, const char *user, bool opted_out, int64_t now_ms),
       (st, user, opted_out, now_ms))
 GATED(memory_tell, (struct store *st, const char *user, int64_t now_ms), (st, user, now_ms))
@@ -3883,7 +3773,7 @@ GATED_READ(memory_turns, (struct store *st, const char *user, int64_t after, int
                           struct turn **turns, size_t *n), (st, user, after, upto, max, turns, n))
 GATED_READ(memory_idle, (struct store *st, int64_t before, int max, char ***users, int64_t **seqs, size_t *n),
            (st, before, max, users, seqs, n))
-OWN_READ(summary_get, (struct store *st, const char *chat, char **summary, int64_t *upto),
+GATED_READ(summary_get, (struct store *st, const char *chat, char **summary, int64_t *upto),
            (st, chat, summary, upto))
 GATED_READ(summary_turns, (struct store *st, const char *chat, int max, struct turn **turns, int64_t **seqs,
                            size_t *n), (st, chat, max, turns, seqs, n))
@@ -3904,13 +3794,13 @@ GATED(kb_switch, (struct store *st, int64_t doc_id, int old_generation, int new_
                   int64_t now_ms), (st, doc_id, old_generation, new_generation, put, now_ms))
 GATED(kb_hide, (struct store *st, int64_t doc_id), (st, doc_id))
 GATED(kb_doc_delete, (struct store *st, int64_t doc_id), (st, doc_id))
-OWN_READ(kb_docs, (struct store *st, const char *kb, int64_t doc_id, const char *path, struct kb_doc_info **docs,
+GATED_READ(kb_docs, (struct store *st, const char *kb, int64_t doc_id, const char *path, struct kb_doc_info **docs,
                      size_t *n), (st, kb, doc_id, path, docs, n))
 GATED_READ(kb_search, (struct store *st, const char *kb, const char *const *terms, size_t n_terms, int k,
                        struct kb_hit **hits, size_t *n), (st, kb, terms, n_terms, k, hits, n))
 GATED(kb_bind, (struct store *st, const char *chat_id, const char *kb, int64_t now_ms), (st, chat_id, kb, now_ms))
 GATED(kb_unbind, (struct store *st, const char *chat_id), (st, chat_id))
-OWN_READ(kb_of_chat, (struct store *st, const char *chat_id, char **kb), (st, chat_id, kb))
+GATED_READ(kb_of_chat, (struct store *st, const char *chat_id, char **kb), (st, chat_id, kb))
 GATED(kb_vec_model, (struct store *st, const char *kb, const char *claim, bool reset, int64_t now_ms, char **model,
                      int64_t *version), (st, kb, claim, reset, now_ms, model, version))
 GATED(kb_vec_put, (struct store *st, const char *kb, const char *model, const struct kb_vec_row *rows, size_t n),
@@ -3927,7 +3817,6 @@ static int64_t gated_kb_vec_load(struct store *st, const char *kb, const char *m
 }
 #undef GATED
 #undef GATED_READ
-#undef OWN_READ
 #undef GATED_OP
 
 static const struct store_backend_ops sqlite_ops = {
