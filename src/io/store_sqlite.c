@@ -2,7 +2,8 @@
  *
  * WAL mode. The handles of one process share one connection per file (struct
  * shared_db), and take turns on it through a gate that puts durable handles
- * (ingest: an ack waits on its commit) first. Several processes may use one
+ * (ingest: an ack waits on its commit) first. The log is checkpointed by a
+ * thread of its own (checkpointer_main). Several processes may use one
  * file too: SQLite's locks serialise the writers, and waits for another
  * process's lock are bounded by BUSY_TIMEOUT_MS, in short steps. Every
  * read-modify-write runs inside BEGIN IMMEDIATE, so it holds the write lock
