@@ -11,6 +11,7 @@
 void clock_set_offset_ms(int64_t offset_ms);
 int64_t clock_now_ms(void);        /* Unix epoch milliseconds (+ test offset) */
 int64_t clock_monotonic_ms(void);  /* for durations and deadlines */
+int64_t clock_monotonic_us(void);  /* the same, finer: for measured figures */
 void clock_sleep_ms(int64_t ms);
 
 #endif

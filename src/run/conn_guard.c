@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "io/clock.h"
 #include "obs/log.h"
 
 #define SWEEP_INTERVAL_MS 250
@@ -45,13 +46,6 @@ struct conn_guard {
     pthread_cond_t wake;
     bool stopping;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Under the lock: the socket is still open (libmicrohttpd closes it only
  * after its CLOSED notification, which needs the lock). */
@@ -102,7 +96,7 @@ void conn_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_con
         e->fd = info->connect_fd;
         e->phase = PHASE_WAITING;
         e->first_request = true;
-        e->request_start_ms = mono_ms();
+        e->request_start_ms = clock_monotonic_ms();
         pthread_mutex_lock(&g->lock);
         e->prev = g->tail;
         if (g->tail)
@@ -147,7 +141,7 @@ static void set_phase(struct conn_entry *e, enum conn_phase phase)
 {
     pthread_mutex_lock(&e->guard->lock);
     if (phase == PHASE_HEAD && !e->first_request)
-        e->request_start_ms = mono_ms();
+        e->request_start_ms = clock_monotonic_ms();
     e->phase = phase;
     pthread_mutex_unlock(&e->guard->lock);
 }
@@ -184,7 +178,7 @@ void conn_guard_request_done(struct MHD_Connection *conn)
     pthread_mutex_lock(&e->guard->lock);
     e->first_request = false;
     e->phase = PHASE_WAITING;
-    e->request_start_ms = mono_ms(); /* the idle deadline's start */
+    e->request_start_ms = clock_monotonic_ms(); /* the idle deadline's start */
     pthread_mutex_unlock(&e->guard->lock);
 }
 
@@ -225,7 +219,7 @@ static void *sweeper_main(void *arg)
         }
         pthread_cond_timedwait(&g->wake, &g->lock, &until);
         if (!g->stopping)
-            sweep(g, mono_ms());
+            sweep(g, clock_monotonic_ms());
     }
     pthread_mutex_unlock(&g->lock);
     return NULL;
