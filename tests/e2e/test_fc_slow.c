@@ -22,7 +22,7 @@
 
 #include "fake_fc.h"
 #include "harness.h"
-#include "media.h"
+#include "vision_retry.h"
 
 #define USER_A "Ue2e0000000000000000000000000000a"
 #define ANSWER "Here is the slow answer."
@@ -207,20 +207,11 @@ static void test_kill9_between_fetch_and_answer_is_retried(void **state)
 {
     struct fake_fc *ff;
     struct world *w = fc_world(state, &ff);
-    char *models = e2e_printf("LINEBOT_MODELS=[{\"name\":\"eye\",\"model\":\"model-eye\",\"provider\":\"custom\","
-                              "\"base_url\":\"%s\",\"api_key_env\":\"KEY_A\",\"vision\":true}]",
-                              fake_llm_base_url(w->llm));
-    const char *key = "KEY_A=" E2E_LLM_KEY;
-    fc_boot(w, ff, (const char *const[]){models, key, "LINEBOT_LANG=en", "LINEBOT_PUSH_FALLBACK=1",
-                                         "LINEBOT_FAILPOINT=worker_after_llm", NULL});
-    size_t len;
-    unsigned char *jpeg = media_jpeg(&len);
-    fake_line_set_content(w->line, "img-fc-k9", jpeg, len, "image/jpeg", 0);
-    fake_llm_push_answer(w->llm, "A picture.", 0);
-    fake_llm_push_answer(w->llm, "A picture.", 0);
-    json_t *ev = ev_message(w, &(struct ev){.user = USER_A, .message_type = "image", .message_id = "img-fc-k9"});
+    struct vision_retry v;
+    vision_retry_setup(w, &v, USER_A, "img-fc-k9");
+    fc_boot(w, ff, vision_retry_env(&v, true));
     /* The kill may come before the webhook's 200 left: then LINE redelivers. */
-    long posted = bot_send(w, ev, NULL);
+    long posted = bot_send(w, v.ev, NULL);
     if (posted != 200 && posted != 0)
         fail_msg("POST /callback answered %ld, want 200 (or no answer: killed after the hand-off)", posted);
     int status = bot_wait_exit(w, e2e_ms(E2E_WAIT_MS));
@@ -234,33 +225,18 @@ static void test_kill9_between_fetch_and_answer_is_retried(void **state)
     assert_int_equal(fake_llm_request_count(w->llm), 1);
 
     /* FC starts a new instance; the retry goes to it. */
-    fc_boot(w, ff, (const char *const[]){models, key, "LINEBOT_LANG=en", "LINEBOT_PUSH_FALLBACK=1", NULL});
+    fc_boot(w, ff, vision_retry_env(&v, false));
     if (posted != 200)
-        assert_int_equal(bot_send(w, ev, NULL), 200);
+        assert_int_equal(bot_send(w, v.ev, NULL), 200);
     assert_true(fake_fc_wait_deliveries(ff, 2, e2e_ms(E2E_WAIT_MS)));
-    size_t n = world_answers_grace(w, USER_A, 1, 2000);
-    if (n != 1) {
-        char *t = world_texts(w, USER_A);
-        fail_msg("after a kill -9 between fetch and answer: want exactly 1 answer, got %zu:\n%s", n, t);
-    }
-    assert_string_equal(last_message(w).text, "A picture.");
+    vision_retry_assert_answered_once(w, &v);
     struct fake_fc_delivery retry;
     assert_true(fake_fc_delivery_at(ff, 1, &retry));
     assert_int_equal(retry.attempt, 2);
     assert_string_equal(retry.payload, killed.payload);
     assert_int_equal(retry.status, 200);
     assert_string_equal(retry.fc_status, "200");
-
-    /* The model saw the same bytes again, fetched by the retry. */
-    assert_int_equal(fake_llm_request_count(w->llm), 2);
-    struct fake_llm_image got[2];
-    size_t count = fake_llm_request_images(w->llm, 1, got, 2);
-    assert_int_equal(count, 1);
-    assert_string_equal(got[0].mime, "image/jpeg");
-    assert_true(got[0].len == len && memcmp(got[0].data, jpeg, len) == 0);
-    fake_llm_images_free(got, count);
-    free(jpeg);
-    free(models);
+    vision_retry_free(&v);
     assert_int_equal(fake_fc_pending(ff), 0);
     world_finish(w);
 }

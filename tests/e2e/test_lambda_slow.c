@@ -27,7 +27,7 @@
 
 #include "fake_lambda.h"
 #include "harness.h"
-#include "media.h"
+#include "vision_retry.h"
 #include "pg_scratch.h"
 
 #define USER_A "Ue2e0000000000000000000000000000a"
@@ -340,19 +340,10 @@ static void test_kill9_between_fetch_and_answer_is_retried(void **state)
 {
     struct fake_lambda *fl;
     struct world *w = lambda_world(state, &fl);
-    char *models = e2e_printf("LINEBOT_MODELS=[{\"name\":\"eye\",\"model\":\"model-eye\",\"provider\":\"custom\","
-                              "\"base_url\":\"%s\",\"api_key_env\":\"KEY_A\",\"vision\":true}]",
-                              fake_llm_base_url(w->llm));
-    const char *key = "KEY_A=" E2E_LLM_KEY;
-    lambda_start(w, fl, (const char *const[]){models, key, "LINEBOT_LANG=en", "LINEBOT_PUSH_FALLBACK=1",
-                                              "LINEBOT_FAILPOINT=worker_after_llm", NULL});
-    size_t len;
-    unsigned char *jpeg = media_jpeg(&len);
-    fake_line_set_content(w->line, "img-k9", jpeg, len, "image/jpeg", 0);
-    fake_llm_push_answer(w->llm, "A picture.", 0);
-    fake_llm_push_answer(w->llm, "A picture.", 0);
-    json_t *ev = ev_message(w, &(struct ev){.user = USER_A, .message_type = "image", .message_id = "img-k9"});
-    post(fl, ev);
+    struct vision_retry v;
+    vision_retry_setup(w, &v, USER_A, "img-k9");
+    lambda_start(w, fl, vision_retry_env(&v, true));
+    post(fl, v.ev);
     int status = bot_wait_exit(w, e2e_ms(E2E_WAIT_MS));
     if (status == -1 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
         fail_msg("the runtime should have died of SIGKILL after the model call (wait status 0x%x)", status);
@@ -361,14 +352,9 @@ static void test_kill9_between_fetch_and_answer_is_retried(void **state)
     assert_int_equal(fake_lambda_invocation_count(fl), 2); /* the webhook, the work it handed off */
 
     /* Lambda starts a new runtime; it gets the retry. */
-    lambda_start(w, fl, (const char *const[]){models, key, "LINEBOT_LANG=en", "LINEBOT_PUSH_FALLBACK=1", NULL});
+    lambda_start(w, fl, vision_retry_env(&v, false));
     wait_idle(fl);
-    size_t n = world_answers_grace(w, USER_A, 1, 2000);
-    if (n != 1) {
-        char *t = world_texts(w, USER_A);
-        fail_msg("after a kill -9 between fetch and answer: want exactly 1 answer, got %zu:\n%s", n, t);
-    }
-    assert_string_equal(last_message(w).text, "A picture.");
+    vision_retry_assert_answered_once(w, &v);
 
     struct fake_lambda_invocation killed, retry;
     assert_int_equal(fake_lambda_invocation_count(fl), 3);
@@ -380,18 +366,8 @@ static void test_kill9_between_fetch_and_answer_is_retried(void **state)
     assert_string_equal(retry.retry_of, killed.request_id);
     assert_string_equal(retry.result_kind, "response");
     assert_contains(retry.result, "done");
-
-    /* The model saw the same bytes again, fetched by the retry. */
-    assert_int_equal(fake_llm_request_count(w->llm), 2);
-    struct fake_llm_image got[2];
-    size_t count = fake_llm_request_images(w->llm, 1, got, 2);
-    assert_int_equal(count, 1);
-    assert_string_equal(got[0].mime, "image/jpeg");
-    assert_true(got[0].len == len && memcmp(got[0].data, jpeg, len) == 0);
-    fake_llm_images_free(got, count);
     assert_int_equal(fake_lambda_invoke_count(fl), 1);
-    free(jpeg);
-    free(models);
+    vision_retry_free(&v);
     lambda_finish(w, fl);
 }
 
