@@ -56,10 +56,9 @@ static char *dup_string(json_t *v)
     return s ? xstrdup(s) : NULL;
 }
 
+/* The arrays hold every header read_headers may add (sized there, once). */
 static void add_header(struct http_event *ev, const char *name, const char *value)
 {
-    ev->header_names = xrealloc_array(ev->header_names, ev->n_headers + 1, sizeof *ev->header_names);
-    ev->header_values = xrealloc_array(ev->header_values, ev->n_headers + 1, sizeof *ev->header_values);
     char *n = xstrdup(name), *v = xstrdup(value);
     for (char *p = n; *p; p++)
         *p = (char)tolower((unsigned char)*p);
@@ -78,6 +77,11 @@ const char *http_event_header(const struct http_event *ev, const char *name)
 
 static void read_headers(struct http_event *ev, json_t *headers, json_t *multi)
 {
+    size_t most = json_object_size(headers) + json_object_size(multi); /* 0 for a non-object */
+    if (most == 0)
+        return;
+    ev->header_names = xcalloc(most, sizeof *ev->header_names);
+    ev->header_values = xcalloc(most, sizeof *ev->header_values);
     const char *name;
     json_t *value;
     json_object_foreach(headers, name, value) {

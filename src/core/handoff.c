@@ -25,8 +25,11 @@ static void emit(struct handoff_payloads *out, json_t *events)
     char *body = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     assert(body != NULL);
-    out->bodies = xrealloc_array(out->bodies, out->n + 1, sizeof *out->bodies);
-    out->lens = xrealloc_array(out->lens, out->n + 1, sizeof *out->lens);
+    if (out->n == out->cap) {
+        out->cap = out->cap ? out->cap * 2 : 4;
+        out->bodies = xrealloc_array(out->bodies, out->cap, sizeof *out->bodies);
+        out->lens = xrealloc_array(out->lens, out->cap, sizeof *out->lens);
+    }
     out->bodies[out->n] = body;
     out->lens[out->n] = strlen(body);
     out->n++;

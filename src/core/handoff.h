@@ -27,6 +27,7 @@ struct handoff_payloads {
     char **bodies;
     size_t *lens;
     size_t n;
+    size_t cap; /* room in bodies and lens */
 };
 
 /* Builds one or more payloads, each at most `max_bytes`, carrying every event
