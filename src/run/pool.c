@@ -27,7 +27,6 @@
 
 /* A claim that keeps failing is logged at once, then once a minute. */
 #define CLAIM_LOG_EVERY_MS 60000
-#define PURGE_EVERY_MS (10LL * 60 * 1000)
 #define IDLE_WAIT_MS 1000
 /* Serverless: a job is not started with less time than this left. */
 #define MIN_JOB_MS 8000
@@ -64,13 +63,18 @@ static void housekeeping(struct worker *w, int64_t *last_purge, int64_t *last_de
         *last_unpark = mono;
         progress_housekeeping(cfg, w->store); /* parked answers past their wait */
     }
-    if (w->index != 0 || (*last_purge && mono - *last_purge < PURGE_EVERY_MS))
+    if (w->index != 0 || (*last_purge && mono - *last_purge < RETENTION_EVERY_MS))
         return;
     *last_purge = mono;
+    worker_retention(cfg, w->store);
+}
+
+void worker_retention(const struct config *cfg, struct store *store)
+{
     int64_t cutoff = clock_now_ms() - (int64_t)cfg->retention_days * 86400000LL;
-    if (store_purge(w->store, cutoff, cutoff) != 0)
-        log_warn("retention purge failed: %s", store_last_error(w->store));
-    memory_housekeeping(cfg, w->store); /* extractions for users idle since their last turns */
+    if (store_purge(store, cutoff, cutoff) != 0)
+        log_warn("retention purge failed: %s", store_last_error(store));
+    memory_housekeeping(cfg, store); /* extractions for users idle since their last turns */
 }
 
 static void *worker_main(void *arg)

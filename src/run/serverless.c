@@ -6,11 +6,14 @@
  * work invocation, an inline webhook, and a schedule's invocation (an
  * EventBridge rule, an FC timer trigger). It is one store statement, done
  * at most once a second per instance, and never on the path of a webhook's
- * acknowledgement in self mode. */
+ * acknowledgement in self mode. The slow housekeeping (the retention purge,
+ * memory extractions of idle users) rides on them too, every ten minutes
+ * per instance, so a serverless store does not grow without end. */
 #include "run/serverless.h"
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,29 +105,38 @@ int serverless_work(const struct config *cfg, struct ingest *ingest, const struc
     return serverless_drain(cfg, ingest, deadline_ms, request_id);
 }
 
-/* Whether this instance's housekeeping is due; FC serves requests on
- * several threads. */
-static bool housekeeping_due(void)
+/* When a piece of this instance's housekeeping last ran; FC serves
+ * requests on several threads. */
+struct every {
+    int64_t last_ms;
+    bool ran;
+};
+
+static bool due(struct every *e, int64_t every_ms)
 {
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static int64_t last_ms;
-    static bool ran;
     int64_t mono = clock_monotonic_ms();
     pthread_mutex_lock(&lock);
-    bool due = !ran || mono - last_ms >= HOUSEKEEPING_EVERY_MS;
-    if (due) {
-        ran = true;
-        last_ms = mono;
+    bool yes = !e->ran || mono - e->last_ms >= every_ms;
+    if (yes) {
+        e->ran = true;
+        e->last_ms = mono;
     }
     pthread_mutex_unlock(&lock);
-    return due;
+    return yes;
 }
 
 int serverless_drain(const struct config *cfg, struct ingest *ingest, int64_t deadline_ms, const char *request_id)
 {
-    if (housekeeping_due()) {
+    static struct every unpark, retention;
+    if (due(&unpark, HOUSEKEEPING_EVERY_MS)) {
         pthread_mutex_lock(&ingest->lock);
         progress_housekeeping(cfg, ingest->store); /* parked answers past their wait */
+        pthread_mutex_unlock(&ingest->lock);
+    }
+    if (due(&retention, RETENTION_EVERY_MS)) {
+        pthread_mutex_lock(&ingest->lock);
+        worker_retention(cfg, ingest->store); /* the purge deletes in small batches */
         pthread_mutex_unlock(&ingest->lock);
     }
     return worker_pool_drain(cfg, cfg->workers, deadline_ms, request_id);

@@ -33,7 +33,8 @@ int serverless_work(const struct config *cfg, struct ingest *ingest, const struc
  * a server's pool does in the background: parked answers nobody asked for
  * within LINEBOT_PROGRESS_WAIT_S go back to the inbox, and this drain pushes
  * them (or drops them, push fallback off). The housekeeping runs at most
- * once a second per instance. Call it only where the answer to the caller
+ * once a second per instance; the retention purge and the memory
+ * extractions of idle users every ten minutes (worker_retention). Call it only where the answer to the caller
  * may wait for the drain: a work invocation, an inline webhook, a schedule.
  * Returns worker_pool_drain's result. */
 int serverless_drain(const struct config *cfg, struct ingest *ingest, int64_t deadline_ms, const char *request_id);

@@ -18,6 +18,8 @@
 #include "run/admission.h"
 #include "run/event_cache.h"
 
+struct store;
+
 struct worker;
 
 struct worker_pool {
@@ -48,6 +50,12 @@ int worker_pool_start(struct worker_pool *pool, const struct config *cfg);
  * Returns 0, or -1 when
  * the workers could not start. */
 int worker_pool_drain(const struct config *cfg, int n_workers, int64_t deadline_ms, const char *request_id);
+
+/* The slow housekeeping, every 10 minutes on a server (worker 0) and per
+ * serverless instance: the retention purge (LINEBOT_RETENTION_DAYS), then
+ * memory extractions for users idle since their last turns. */
+#define RETENTION_EVERY_MS (10LL * 60 * 1000)
+void worker_retention(const struct config *cfg, struct store *store);
 
 /* Wakes up to `n_new` idle workers, one per new event (ingest's notify hook):
  * waking all of them for each event would have all but one look for work in

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include "fake_lambda.h"
@@ -332,6 +333,85 @@ static void test_schedule_drops_after_wait(void **state)
     lambda_finish(w, fl);
 }
 
+/* ---- the slow housekeeping on a schedule ---- */
+
+static const char schedule_event[] =
+    "{\"version\":\"0\",\"id\":\"e2e-schedule-2\",\"detail-type\":\"Scheduled Event\","
+    "\"source\":\"aws.events\",\"account\":\"123456789012\",\"region\":\"" FAKE_AWS_REGION "\","
+    "\"resources\":[\"arn:aws:events:" FAKE_AWS_REGION ":123456789012:rule/linebot-e2e\"],\"detail\":{}}";
+
+/* Stops the runtime, starts a new one with `extra`, and gives it one
+ * scheduled invocation; returns when the runtime is idle again. */
+static void restart_and_schedule(struct world *w, struct fake_lambda *fl, const char *const *extra)
+{
+    int status = bot_term(w, e2e_ms(10000));
+    assert_true(status != -1);
+    lambda_start(w, fl, extra);
+    const char *rid = fake_lambda_enqueue(fl, schedule_event);
+    assert_true(fake_lambda_wait_result(fl, rid, e2e_ms(E2E_WAIT_MS)));
+    wait_idle(fl);
+}
+
+static long long history_rows(struct world *w)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long long n = -1;
+    if (sqlite3_open_v2(w->db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM linebot_history", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    if (n < 0)
+        fail_msg("could not count the history rows of %s", w->db_path);
+    return n;
+}
+
+/* A Lambda instance has no idle worker to purge in the background: a
+ * runtime that starts two days later (the test clock) purges the history
+ * past LINEBOT_RETENTION_DAYS on its scheduled invocation. */
+static void test_schedule_purges_past_retention(void **state)
+{
+    struct fake_lambda *fl;
+    struct world *w = lambda_world(state, &fl);
+    const char *keep = "LINEBOT_RETENTION_DAYS=1";
+    lambda_start(w, fl, (const char *const[]){keep, NULL});
+    post(fl, ev_message(w, &(struct ev){.user = USER_A, .text = "hello"}));
+    wait_idle(fl);
+    assert_delivered(w, USER_A, 1);
+    assert_int_equal(history_rows(w), 2); /* the question and the answer */
+
+    restart_and_schedule(w, fl, (const char *const[]){keep, "LINEBOT_TEST_CLOCK_OFFSET_MS=172800000", NULL});
+    assert_int_equal(history_rows(w), 0);
+    lambda_finish(w, fl);
+}
+
+/* Fewer than LINEBOT_MEMORY_EVERY turns are read for facts once the user has
+ * been idle for 10 minutes: a runtime 11 minutes later (the test clock)
+ * queues the extraction on its scheduled invocation, and the next one works
+ * it (the platform's deadline, read on the shifted clock, leaves the first
+ * no time to). */
+static void test_schedule_extracts_idle_memory(void **state)
+{
+    struct fake_lambda *fl;
+    struct world *w = lambda_world(state, &fl);
+    const char *memory = "LINEBOT_MEMORY=auto";
+    fake_llm_answer_system(w->llm, "lasting facts about the user",
+                           "{\"facts\":[{\"fact\":\"Is vegetarian\",\"message\":1}]}", 0);
+    lambda_start(w, fl, (const char *const[]){memory, NULL});
+    post(fl, ev_message(w, &(struct ev){.user = USER_A, .text = "I never eat meat"}));
+    wait_idle(fl);
+    assert_delivered(w, USER_A, 1);
+    assert_int_equal(fake_llm_count_system(w->llm, "lasting facts about the user"), 0);
+
+    restart_and_schedule(w, fl, (const char *const[]){memory, "LINEBOT_TEST_CLOCK_OFFSET_MS=660000", NULL});
+    restart_and_schedule(w, fl, (const char *const[]){memory, NULL});
+    assert_int_equal(fake_llm_count_system(w->llm, "lasting facts about the user"), 1);
+    assert_true(log_has(w, "1 fact(s) extracted"));
+    lambda_finish(w, fl);
+}
+
 /* The model answered an image, then the runtime is killed before LINE got
  * anything (the failpoint). Lambda reports the attempt as a runtime exit and
  * retries the asynchronous invocation on a new runtime: the image is fetched
@@ -381,6 +461,8 @@ int main(void)
         E2E_TEST(test_push_after_wait_sqlite),
         E2E_TEST(test_push_after_wait_postgres),
         E2E_TEST(test_schedule_drops_after_wait),
+        E2E_TEST(test_schedule_purges_past_retention),
+        E2E_TEST(test_schedule_extracts_idle_memory),
         E2E_TEST(test_kill9_between_fetch_and_answer_is_retried),
     };
     return E2E_RUN(tests);

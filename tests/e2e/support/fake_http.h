@@ -29,6 +29,9 @@ struct fake_http_request {
 /* Value of request header `name` (case-insensitive), or NULL. */
 const char *fake_http_header(const struct fake_http_request *req, const char *name);
 
+/* True when the client has closed its end (a long poll whose caller died). */
+bool fake_http_peer_gone(const struct fake_http_request *req);
+
 /* True when the request carries "Authorization: Bearer <token>". */
 bool fake_http_has_bearer(const struct fake_http_request *req, const char *token);
 

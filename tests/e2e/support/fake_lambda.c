@@ -146,7 +146,7 @@ static struct invocation *find_invocation(struct fake_lambda *f, const char *id,
 
 /* ---- Runtime API ---- */
 
-static void runtime_next(struct fake_lambda *f, struct fake_http_response *r)
+static void runtime_next(struct fake_lambda *f, const struct fake_http_request *req, struct fake_http_response *r)
 {
     pthread_mutex_lock(&f->mu);
     end_abandoned(f);
@@ -154,10 +154,16 @@ static void runtime_next(struct fake_lambda *f, struct fake_http_response *r)
     f->polling++;
     pthread_cond_broadcast(&f->cv);
     int64_t give_up = e2e_mono_ms() + LONG_POLL_MAX_MS;
-    while (!f->stopping && f->next_queued >= f->n_invocations && e2e_mono_ms() < give_up)
+    /* A runtime killed while it waited closed its end: Lambda hands its
+     * next invocation to the runtime that asks next, never to the dead one. */
+    bool gone = false;
+    while (!f->stopping && f->next_queued >= f->n_invocations && e2e_mono_ms() < give_up &&
+           !(gone = fake_http_peer_gone(req)))
         fake_cond_wait_ms(&f->cv, &f->mu, 200);
+    if (!gone)
+        gone = fake_http_peer_gone(req);
     f->polling--;
-    if (f->stopping || f->next_queued >= f->n_invocations) {
+    if (f->stopping || gone || f->next_queued >= f->n_invocations) {
         pthread_mutex_unlock(&f->mu);
         fake_http_respond(r, 500, "{\"errorMessage\":\"fake Lambda is stopping\","
                                   "\"errorType\":\"ServiceException\"}");
@@ -421,7 +427,7 @@ static void handle(void *ctx, const struct fake_http_request *req, struct fake_h
         return;
     }
     if (strcmp(req->method, "GET") == 0 && strcmp(req->path, RUNTIME_PREFIX "invocation/next") == 0) {
-        runtime_next(f, r);
+        runtime_next(f, req, r);
         return;
     }
     if (strcmp(req->method, "POST") == 0 && strcmp(req->path, RUNTIME_PREFIX "init/error") == 0) {
