@@ -180,29 +180,37 @@ static void test_pdf_file(void **state)
     world_finish(w);
 }
 
+/* Files that cannot be added, each with the notice that names why. */
+static const struct bad_file {
+    const char *id, *name, *data;
+    size_t len;
+    const char *type, *says;
+} bad_files[] = {
+    {"b-1", "sheet.xlsx", "PK\x03\x04", 4, "application/octet-stream",
+     "Sorry, I can only read .txt, .md, .html and .pdf files."},
+    /* a .pdf that is no PDF: the bytes say so, whatever the name */
+    {"b-2", "fake.pdf", "just text", 9, "application/pdf", "Sorry, I couldn't read the PDF \"fake.pdf\""},
+    /* a .txt that is no UTF-8 */
+    {"b-3", "latin.txt", "caf\xe9 au lait", 12, "text/plain",
+     "Sorry, I couldn't read \"latin.txt\": it isn't UTF-8 text or HTML."},
+    /* expired: LINE no longer has it */
+    {"b-5", "gone.txt", NULL, 0, NULL, "Sorry, LINE no longer has that file"},
+};
+
 /* Each file that cannot be added gets a notice naming why, and no model call. */
 static void test_bad_files(void **state)
 {
     struct world *w = world_start(state, (const char *[]){"LINEBOT_LANG=en", "LINEBOT_MAX_CONTENT_MB=1", NULL});
-    send_file(w, USER_A, "b-1", "sheet.xlsx", "PK\x03\x04", 4, "application/octet-stream");
-    assert_answers(w, USER_A, 1);
-    char *texts = world_texts(w, USER_A);
-    assert_contains(texts, "Sorry, I can only read .txt, .md, .html and .pdf files.");
-    free(texts);
-
-    /* a .pdf that is no PDF: the bytes say so, whatever the name */
-    send_file(w, USER_A, "b-2", "fake.pdf", "just text", 9, "application/pdf");
-    assert_answers(w, USER_A, 2);
-    texts = world_texts(w, USER_A);
-    assert_contains(texts, "Sorry, I couldn't read the PDF \"fake.pdf\"");
-    free(texts);
-
-    /* a .txt that is no UTF-8 */
-    send_file(w, USER_A, "b-3", "latin.txt", "caf\xe9 au lait", 12, "text/plain");
-    assert_answers(w, USER_A, 3);
-    texts = world_texts(w, USER_A);
-    assert_contains(texts, "Sorry, I couldn't read \"latin.txt\": it isn't UTF-8 text or HTML.");
-    free(texts);
+    size_t n_bad = sizeof bad_files / sizeof bad_files[0];
+    for (size_t i = 0; i < n_bad; i++) {
+        const struct bad_file *f = &bad_files[i];
+        send_file(w, USER_A, f->id, f->name, f->data, f->len, f->type);
+        assert_answers(w, USER_A, i + 1);
+        struct fake_line_message last; /* this file's notice, not an earlier one's */
+        assert_true(fake_line_message_at(w->line, fake_line_message_count(w->line) - 1, &last));
+        assert_contains(last.text, f->says);
+    }
+    char *texts;
 
     /* too large: as LINE's fileSize says (nothing fetched), or as the bytes
      * turn out when fileSize understates them (the fetch stops at the cap) */
@@ -210,7 +218,7 @@ static void test_bad_files(void **state)
     char *data = malloc(big);
     memset(data, 'a', big);
     send_file(w, USER_A, "b-4", "big.txt", data, big, "text/plain");
-    assert_answers(w, USER_A, 4);
+    assert_answers(w, USER_A, n_bad + 1);
     assert_int_equal(fake_line_request_count(w->line, "GET", "/v2/bot/message/b-4/content"), 0);
     texts = world_texts(w, USER_A);
     assert_contains(texts, "Sorry, that file is too large for me. The limit is 1 MB.");
@@ -218,34 +226,27 @@ static void test_bad_files(void **state)
     fake_line_set_content(w->line, "b-4b", data, big, "text/plain", 0);
     send_event(w, file_event(w, USER_A, "b-4b", "big.txt", 100));
     free(data);
-    assert_answers(w, USER_A, 5);
+    assert_answers(w, USER_A, n_bad + 2);
     assert_int_equal(fake_line_request_count(w->line, "GET", "/v2/bot/message/b-4b/content"), 1);
     texts = world_texts(w, USER_A);
     assert_int_equal(count_of(texts, "Sorry, that file is too large for me. The limit is 1 MB."), 2);
     free(texts);
 
-    /* expired: LINE no longer has it */
-    send_file(w, USER_A, "b-5", "gone.txt", NULL, 0, NULL);
-    assert_answers(w, USER_A, 6);
-    texts = world_texts(w, USER_A);
-    assert_contains(texts, "Sorry, LINE no longer has that file");
-    free(texts);
-
     assert_int_equal(fake_llm_request_count(w->llm), 0);
     send_text(w, USER_A, "/files");
-    assert_answers(w, USER_A, 7);
+    assert_answers(w, USER_A, n_bad + 3);
     texts = world_texts(w, USER_A);
     assert_contains(texts, "There are no documents in this chat.");
     free(texts);
 
     /* A name is shown as sent, even with the "{}" the texts fill. */
     send_file(w, USER_A, "b-6", "odd {} name.txt", "Plain words.", 12, "text/plain");
-    assert_answers(w, USER_A, 8);
+    assert_answers(w, USER_A, n_bad + 4);
     texts = world_texts(w, USER_A);
     assert_contains(texts, "I've read \"odd {} name.txt\" (1 passage(s)).");
     free(texts);
     send_text(w, USER_A, "/files");
-    assert_answers(w, USER_A, 9);
+    assert_answers(w, USER_A, n_bad + 5);
     texts = world_texts(w, USER_A);
     assert_contains(texts, "1. odd {} name.txt (1)\nSend /files clear");
     free(texts);
