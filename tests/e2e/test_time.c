@@ -3,7 +3,8 @@
  * A timestamp is trusted only within bounds: INT64 extremes must not crash the
  * deadline arithmetic (the sanitizer build aborts on an overflow), an event
  * older than LINEBOT_MAX_EVENT_AGE_S is acknowledged and not acted on (so a
- * captured body replayed after its id was purged is never answered again), a
+ * captured body replayed after the purge removed its id is never answered
+ * again: tested with the bot's clock moved on), a
  * timestamp far ahead is replaced by the arrival time (for the reply deadline
  * and for the order in its chat), and a 1970 stamp cannot jump ahead of the
  * events already waiting in its chat. Push fallback is on where noted, so that
@@ -13,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -90,6 +94,56 @@ static void test_31_days_old_is_acknowledged_not_answered(void **state)
     world_finish(w);
 }
 
+/* Rows of the inbox that hold `event_id` (its dedup record). */
+static long long inbox_rows(struct world *w, const char *event_id)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long long n = -1;
+    if (sqlite3_open_v2(w->db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM linebot_inbox WHERE event_id = ?1", -1, &s, NULL) ==
+            SQLITE_OK &&
+        sqlite3_bind_text(s, 1, event_id, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    if (n < 0)
+        fail_msg("could not read the inbox of %s", w->db_path);
+    return n;
+}
+
+/* A body answered, then replayed once the retention purge has removed its
+ * id (the bot restarted 31 days later, by its clock): nothing remembers the
+ * id, and the age check alone keeps it from being answered twice. */
+static void test_replay_after_its_id_was_purged_is_not_answered(void **state)
+{
+    struct world *w = world_start(state, (const char *[]){"LINEBOT_PUSH_FALLBACK=1", NULL});
+    json_t *ev = ev_message(w, &(struct ev){.user = USER_A, .text = "answer me once"});
+    char *id = e2e_strdup(json_string_value(json_object_get(ev, "webhookEventId")));
+    char *body = webhook_body(ev, NULL);
+    assert_int_equal(bot_post_webhook(w, body), 200);
+    assert_answers(w, USER_A, 1);
+    assert_int_equal(inbox_rows(w, id), 1);
+
+    bot_stop(w);
+    bot_start(w, (const char *[]){"LINEBOT_PUSH_FALLBACK=1", "LINEBOT_TEST_CLOCK_OFFSET_MS=2678400000", NULL});
+    int64_t until = e2e_mono_ms() + e2e_ms(10000);
+    while (inbox_rows(w, id) != 0 && e2e_mono_ms() < until)
+        e2e_sleep_ms(50);
+    assert_int_equal(inbox_rows(w, id), 0); /* purged: 31 days is past LINEBOT_RETENTION_DAYS (30) */
+
+    assert_int_equal(bot_post_webhook(w, body), 200);
+    world_quiet(w);
+    assert_int_equal(fake_line_message_count(w->line), 1);
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    char *log = bot_log(w);
+    assert_contains(log, "LINEBOT_MAX_EVENT_AGE_S");
+    free(log);
+    free(body);
+    free(id);
+    world_finish(w);
+}
+
 static void test_max_event_age_is_a_setting(void **state)
 {
     /* Two hours old: acted on by default (one day), not with a one-hour
@@ -146,6 +200,7 @@ int main(void)
         E2E_TEST(test_int64_max_is_answered_by_reply_with_arrival_time),
         E2E_TEST(test_int64_min_is_acknowledged_not_answered_and_the_bot_goes_on),
         E2E_TEST(test_31_days_old_is_acknowledged_not_answered),
+        E2E_TEST(test_replay_after_its_id_was_purged_is_not_answered),
         E2E_TEST(test_max_event_age_is_a_setting),
         E2E_TEST(test_a_year_ahead_is_timed_and_ordered_by_arrival),
         E2E_TEST(test_1970_does_not_jump_ahead_of_waiting_events),
