@@ -561,6 +561,26 @@ static void test_bad_media_paths(void **state)
     world_finish(w);
 }
 
+/* LOG_LEVEL=info shows the bot's log between the messages, and on a
+ * terminal, without LOG_FORMAT, its lines are text, never JSON. */
+static void test_log_lines_on_a_terminal_are_text(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    struct pty_bot *b = chat_start_with(w, NULL, (const char *[]){"LOG_LEVEL=info", NULL});
+    expect(b, "you> ");
+    type(b, "hello log\n");
+    expect(b, "bot: echo: hello log");
+    expect(b, "you> ");
+    type(b, "/quit\n");
+    assert_int_equal(wait_exit(b), 0);
+    e2e_buf_add(&b->out, "", 0);
+    assert_contains(b->out.data, " INFO  [user #");
+    assert_contains(b->out.data, "] answered by reply in ");
+    assert_not_contains(b->out.data, "{\"ts\"");
+    assert_not_contains(b->out.data, "null");
+    world_finish(w);
+}
+
 static void test_usage(void **state)
 {
     struct world *w = world_new(state, NULL);
@@ -596,6 +616,7 @@ int main(void)
         E2E_TEST(test_image),
         E2E_TEST(test_file),
         E2E_TEST(test_bad_media_paths),
+        E2E_TEST(test_log_lines_on_a_terminal_are_text),
         E2E_TEST(test_usage),
     };
     return E2E_RUN(tests);
