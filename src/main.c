@@ -181,8 +181,9 @@ static void warn_on_stderr(void *arg, const char *message)
 }
 
 /* Warns about unknown settings ("did you mean") and trimmed credentials,
- * by name. The variables a loaded catalogue names (api_key_env) are
- * settings too; `cfg` NULL: it is loaded here, quietly, to know them. */
+ * by name. The variables other settings name are settings too: a loaded
+ * catalogue's api_key_env (`cfg` NULL: it is loaded here, quietly, to know
+ * them), and LINEBOT_EMBED_API_KEY_ENV's. */
 static void check_settings(const struct config *cfg, void (*warn)(void *arg, const char *message))
 {
     struct config own;
@@ -190,11 +191,14 @@ static void check_settings(const struct config *cfg, void (*warn)(void *arg, con
     bool loaded = !cfg && config_load(&own, environ, err, sizeof err) == 0;
     if (loaded)
         cfg = &own;
-    size_t n = cfg ? cfg->models->n : 0;
-    const char **key_vars = xcalloc(n + 1, sizeof *key_vars);
-    for (size_t i = 0, k = 0; i < n; i++)
+    size_t n = cfg ? cfg->models->n : 0, k = 0;
+    const char **key_vars = xcalloc(n + 2, sizeof *key_vars);
+    for (size_t i = 0; i < n; i++)
         if (cfg->models->items[i].api_key_env)
             key_vars[k++] = cfg->models->items[i].api_key_env;
+    const char *embed_key = config_lookup(environ, "LINEBOT_EMBED_API_KEY_ENV");
+    if (embed_key && *embed_key)
+        key_vars[k++] = embed_key;
     settings_check_env_with(environ, key_vars, warn, NULL);
     free(key_vars);
     if (loaded)

@@ -159,8 +159,9 @@ static void test_unknown_settings_get_did_you_mean(void **state)
     world_finish(w);
 }
 
-/* A catalogue's api_key_env names a setting: never "not a setting", and its
- * value pasted with a CR or quotes is cleaned and warned about by name. */
+/* A catalogue's api_key_env, and LINEBOT_EMBED_API_KEY_ENV, name settings:
+ * never "not a setting", and a value pasted with a CR or quotes is cleaned
+ * and warned about by name. */
 static void test_catalogue_key_variables_are_settings(void **state)
 {
     struct world *w = world_new(state, NULL);
@@ -187,6 +188,18 @@ static void test_catalogue_key_variables_are_settings(void **state)
                      0);
     assert_contains(err, "LLM_KEY_FAST has spaces, line breaks or quotes around it");
     assert_not_contains(err, "LLM_KEY_FAST is not a setting");
+    assert_not_contains(err, E2E_LLM_KEY);
+    free(out);
+    free(err);
+
+    /* So is the variable LINEBOT_EMBED_API_KEY_ENV names. */
+    assert_int_equal(bot_run(w, (const char *[]){"webhook", "get", NULL},
+                             (const char *[]){"LINEBOT_EMBED_MODEL=e2e-embed", "LINEBOT_EMBED_API_KEY_ENV=LLM_EMBED_KEY",
+                                              "LLM_EMBED_KEY= " E2E_LLM_KEY, NULL},
+                             &out, &err),
+                     0);
+    assert_contains(err, "LLM_EMBED_KEY has spaces, line breaks or quotes around it");
+    assert_not_contains(err, "LLM_EMBED_KEY is not a setting");
     assert_not_contains(err, E2E_LLM_KEY);
     free(out);
     free(err);
