@@ -66,7 +66,7 @@ static const char usage[] =
     "                     on Function Compute (FC_FUNCTION_NAME set) the FC custom runtime;\n"
     "                     on both it also starts without arguments, as `bootstrap`\n"
     "  linebot chat       talk to the bot in this terminal, before you connect LINE\n"
-    "                     (`linebot chat --help`: --user, --group, --db)\n"
+    "                     (`linebot chat --help`: --user, --group, --db, /image, /file)\n"
     "  linebot doctor     check the set-up (settings, LINE token and webhook, model, store)\n"
     "                     and print a checklist with a fix for each problem\n"
     "  linebot webhook set URL | get | test [URL]\n"
