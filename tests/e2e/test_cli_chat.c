@@ -561,6 +561,29 @@ static void test_bad_media_paths(void **state)
     world_finish(w);
 }
 
+/* A slow model: LINEBOT_PROGRESS_S after the message the bot says it is
+ * still working, with a "Show the answer" button; typing its number taps
+ * it, and the answer comes with the tap's reply token. */
+static void test_slow_answer_button(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    fake_llm_set_delay(w->llm, 2500);
+    struct pty_bot *b = chat_start_with(w, NULL, (const char *[]){"LINEBOT_PROGRESS_S=1", "LINEBOT_LANG=en", NULL});
+    expect(b, "you> ");
+    type(b, "a slow one\n");
+    expect(b, "[1] Show the answer");
+    expect(b, "you> ");
+    assert_not_contains(b->out.data + b->mark, "echo: a slow one");
+    type(b, "1\n");
+    expect(b, "bot: echo: a slow one");
+    expect(b, "you> ");
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    type(b, "/quit\n");
+    assert_int_equal(wait_exit(b), 0);
+    assert_clean(w);
+    world_finish(w);
+}
+
 /* LOG_LEVEL=info shows the bot's log between the messages, and on a
  * terminal, without LOG_FORMAT, its lines are text, never JSON. */
 static void test_log_lines_on_a_terminal_are_text(void **state)
@@ -617,6 +640,7 @@ int main(void)
         E2E_TEST(test_file),
         E2E_TEST(test_bad_media_paths),
         E2E_TEST(test_log_lines_on_a_terminal_are_text),
+        E2E_TEST(test_slow_answer_button),
         E2E_TEST(test_usage),
     };
     return E2E_RUN(tests);
