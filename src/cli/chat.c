@@ -261,9 +261,8 @@ static size_t choice_number(struct chat *c, const char *s)
 /* ---- /image PATH and /file PATH ----------------------------------------- */
 
 /* The path as typed, with what a terminal adds when a file is dropped on it
- * undone: one pair of quotes, backslashes before spaces; and ~/ as the home
- * folder.
- * Malloc'd. */
+ * undone (one pair of quotes, backslashes before spaces), and ~/ as the home
+ * folder. Malloc'd. */
 static char *media_path(const struct chat *c, const char *typed)
 {
     size_t len = strlen(typed);

@@ -213,6 +213,32 @@ static void assert_clean(struct world *w)
     assert_int_equal(fake_line_request_total(w->line), 0);
 }
 
+/* Writes `len` bytes to <dir>/<name>; returns the path (malloc'd). */
+static char *write_file(struct world *w, const char *name, const void *data, size_t len)
+{
+    char *path = e2e_printf("%s/%s", w->dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* The file's bytes as they are on disk now (malloc'd). */
+static unsigned char *read_back(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    struct e2e_buf b = {0};
+    char chunk[4096];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        e2e_buf_add(&b, chunk, r);
+    fclose(f);
+    *len = b.len;
+    return (unsigned char *)b.data;
+}
+
 static void test_one_to_one(void **state)
 {
     struct world *w = world_new(state, NULL);
@@ -341,6 +367,22 @@ static void test_group_mention(void **state)
     assert_contains(user, "which day is it");
     assert_not_contains(user, "@bot");
     free(user);
+
+    /* A picture alone is group chatter: the terminal says so, the bot is quiet. */
+    size_t jpeg_len;
+    unsigned char *jpeg = media_jpeg(&jpeg_len);
+    char *path = write_file(w, "group.jpg", jpeg, jpeg_len);
+    free(jpeg);
+    char *line = e2e_printf("/image %s\n", path);
+    type(b, line);
+    free(line);
+    expect(b, "(in a group the bot reads a picture only when a message that mentions it quotes it");
+    expect(b, "bob> ");
+    char *after = shown_since_mark(b);
+    assert_not_contains(after, "bot:");
+    free(after);
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    free(path);
     type(b, "\x04");
     assert_int_equal(wait_exit(b), 0);
     assert_clean(w);
@@ -373,32 +415,6 @@ static void test_db_keeps_history(void **state)
     free(db);
     assert_clean(w);
     world_finish(w);
-}
-
-/* Writes `len` bytes to <dir>/<name>; returns the path (malloc'd). */
-static char *write_file(struct world *w, const char *name, const void *data, size_t len)
-{
-    char *path = e2e_printf("%s/%s", w->dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
-/* The file's bytes as they are on disk now (malloc'd). */
-static unsigned char *read_back(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    struct e2e_buf b = {0};
-    char chunk[4096];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        e2e_buf_add(&b, chunk, r);
-    fclose(f);
-    *len = b.len;
-    return (unsigned char *)b.data;
 }
 
 /* /image PATH: the picture goes as LINE's image message; the bot fetches
@@ -499,6 +515,22 @@ static void test_file(void **state)
         free(tr);
         free(pdf_path);
     }
+    /* Without a model that reads images, a picture gets LINEBOT_MEDIA_TEXT,
+     * and the terminal says why. */
+    size_t jpeg_len;
+    unsigned char *jpeg = media_jpeg(&jpeg_len);
+    char *jpeg_path = write_file(w, "photo.jpg", jpeg, jpeg_len);
+    free(jpeg);
+    size_t asked = fake_llm_request_count(w->llm);
+    line = e2e_printf("/image %s\n", jpeg_path);
+    type(b, line);
+    free(line);
+    expect(b, "(no model reads images: give one \"vision\": true in LINEBOT_MODELS)");
+    expect(b, "bot: Sorry, I can only read text for now.");
+    expect(b, "you> ");
+    assert_int_equal(fake_llm_request_count(w->llm), asked);
+    free(jpeg_path);
+
     type(b, "\x04");
     assert_int_equal(wait_exit(b), 0);
     assert_clean(w);
