@@ -599,7 +599,7 @@ static void test_bad_media_paths(void **state)
 static void test_slow_answer_button(void **state)
 {
     struct world *w = world_new(state, NULL);
-    fake_llm_set_delay(w->llm, 2500);
+    fake_llm_set_delay(w->llm, 4000); /* well past LINEBOT_PROGRESS_S, even on a busy machine */
     struct pty_bot *b = chat_start_with(w, NULL, (const char *[]){"LINEBOT_PROGRESS_S=1", "LINEBOT_LANG=en", NULL});
     expect(b, "you> ");
     type(b, "a slow one\n");
