@@ -7,7 +7,9 @@
  * once, the way the bot will: the settings parse (config_load), the channel
  * secret has the shape of one, LINE accepts the token (GET /v2/bot/info), the
  * webhook endpoint is registered and active, the model answers (GET /models,
- * or a one-token completion where the provider has no list), the store opens
+ * or a one-token completion where the provider has no list; each model of a
+ * LINEBOT_MODELS catalogue), the embeddings model embeds a text (with
+ * LINEBOT_EMBED_MODEL), the store opens
  * and takes a write, a CA bundle is found, and the clock agrees with LINE's.
  *
  * One line per check: "ok", "warn", "FAIL" or "skip" (a check that needs an
@@ -32,6 +34,7 @@
 #include "core/models.h"
 #include "core/redact.h"
 #include "io/clock.h"
+#include "io/embed.h"
 #include "io/http_client.h"
 #include "io/line_api.h"
 #include "io/llm.h"
@@ -54,6 +57,7 @@ const char cli_doctor_usage[] =
     "  model            the provider lists LLM_MODEL (GET /models), or answers a\n"
     "                   one-token request when it has no list; with the latency.\n"
     "                   With LINEBOT_MODELS: each model of the catalogue\n"
+    "  embeddings       with LINEBOT_EMBED_MODEL: it embeds one text\n"
     "  store            LINEBOT_DB opens and can be written\n"
     "  clock            this machine's clock agrees with LINE's\n"
     "Exit status: 0 when nothing failed (an unset or inactive webhook is only a\n"
@@ -357,6 +361,40 @@ static void check_models(struct doctor *d, const struct config *cfg, struct http
     free(lists);
 }
 
+/* LINEBOT_EMBED_MODEL: one text embedded, as each question to the knowledge
+ * base will be. */
+static void check_embeddings(struct doctor *d, const struct config *cfg, struct http_client *http)
+{
+    if (!cfg->embed_model)
+        return;
+    if (padded(cfg->embed_api_key)) {
+        report(d, CHECK_FAIL, "remove them from the key's setting", "embeddings: the key has spaces, line breaks or "
+                                                                    "quotes around it");
+        return;
+    }
+    const struct embed_target target = {cfg->embed_base_url, cfg->embed_api_key, cfg->embed_model};
+    const char *const text[] = {"OK"};
+    float *vecs = NULL;
+    size_t dims = 0;
+    char err[512];
+    int64_t t0 = clock_monotonic_ms();
+    int rc = embed_texts(http, &target, text, 1, 0, t0 + DOCTOR_MODEL_TIMEOUT_MS, NULL, NULL, &vecs, &dims, err,
+                         sizeof err);
+    long long ms = (long long)(clock_monotonic_ms() - t0);
+    free(vecs);
+    if (rc == 0)
+        report(d, CHECK_OK, NULL, "embeddings: %s answered at %s (%zu dimensions, %lld ms)", cfg->embed_model,
+               cfg->embed_base_url, dims, ms);
+    else if (strstr(err, "HTTP 401") || strstr(err, "HTTP 403"))
+        report(d, CHECK_FAIL,
+               "check the key LINEBOT_EMBED_API_KEY_ENV names (unset: the default model's key), without quotes or "
+               "spaces",
+               "embeddings: %s refused the key (%s)", cfg->embed_base_url, err);
+    else
+        report(d, CHECK_FAIL, "check LINEBOT_EMBED_MODEL and LINEBOT_EMBED_BASE_URL, and the network",
+               "embeddings: %s at %s: %s (%lld ms)", cfg->embed_model, cfg->embed_base_url, err, ms);
+}
+
 static void check_store(struct doctor *d, const struct config *cfg)
 {
     /* Never cfg->db in a message when it is a URL: it may hold a password. */
@@ -446,6 +484,7 @@ int cli_doctor(int argc, char **argv, char *const *env)
         report(&d, CHECK_SKIP, NULL, "webhook endpoint: needs a token LINE accepts");
     const char *catalogue = config_lookup(env, "LINEBOT_MODELS");
     check_models(&d, &cfg, http, catalogue && *catalogue);
+    check_embeddings(&d, &cfg, http);
     check_store(&d, &cfg);
     check_clock(&d, line_date);
     http_client_free(http);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fake_embed.h"
 #include "harness.h"
 
 #define GOOD_SECRET "0123456789abcdef0123456789ABCDEF"
@@ -328,6 +329,55 @@ static void test_catalogue_models(void **state)
     world_finish(w);
 }
 
+static void stop_embed(void *arg)
+{
+    fake_embed_stop(arg);
+}
+
+/* With LINEBOT_EMBED_MODEL, doctor embeds one text: a refused key or a
+ * model the server does not have fails (exit 1). */
+static void test_embeddings(void **state)
+{
+    struct world *w = good_world(state);
+    struct fake_embed *fe = fake_embed_start("e2e-embed-key-0123456789", "e2e-embed", 10);
+    assert_non_null(fe);
+    world_add_fake(w, NULL, stop_embed, fe);
+    char *url = e2e_printf("LINEBOT_EMBED_BASE_URL=%s", fake_embed_base_url(fe));
+    const char *good[] = {"LINEBOT_EMBED_MODEL=e2e-embed", url, "LINEBOT_EMBED_API_KEY_ENV=LLM_EMBED_KEY",
+                          "LLM_EMBED_KEY=e2e-embed-key-0123456789", NULL};
+    char *out;
+    int rc = doctor(w, good, &out);
+    if (rc != 0)
+        fail_msg("exit %d:\n%s", rc, out);
+    char *want = e2e_printf("ok   embeddings: e2e-embed answered at %s (%d dimensions, ", fake_embed_base_url(fe),
+                            FAKE_EMBED_DIMS);
+    assert_contains(out, want);
+    free(want);
+    assert_not_contains(out, "e2e-embed-key");
+    free(out);
+    struct fake_embed_stats st;
+    fake_embed_stats(fe, &st);
+    assert_int_equal(st.requests, 1);
+
+    const char *wrong_key[] = {"LINEBOT_EMBED_MODEL=e2e-embed", url, "LINEBOT_EMBED_API_KEY_ENV=LLM_EMBED_KEY",
+                               "LLM_EMBED_KEY=wrong-key-0123456789", NULL};
+    assert_int_equal(doctor(w, wrong_key, &out), 1);
+    assert_contains(out, "FAIL embeddings: ");
+    assert_contains(out, "refused the key (the embeddings server answered HTTP 401");
+    assert_contains(out, "     fix: check the key LINEBOT_EMBED_API_KEY_ENV names");
+    free(out);
+
+    const char *other_model[] = {"LINEBOT_EMBED_MODEL=no-such-embed", url, "LINEBOT_EMBED_API_KEY_ENV=LLM_EMBED_KEY",
+                                 "LLM_EMBED_KEY=e2e-embed-key-0123456789", NULL};
+    assert_int_equal(doctor(w, other_model, &out), 1);
+    assert_contains(out, "FAIL embeddings: no-such-embed at ");
+    assert_contains(out, "HTTP 404");
+    assert_contains(out, "     fix: check LINEBOT_EMBED_MODEL and LINEBOT_EMBED_BASE_URL");
+    free(out);
+    free(url);
+    world_finish(w);
+}
+
 static void test_line_unreachable_and_ca_unreadable(void **state)
 {
     struct world *w = good_world(state);
@@ -439,6 +489,7 @@ int main(void)
         E2E_TEST(test_model_key_refused),
         E2E_TEST(test_model_not_listed_is_a_warning),
         E2E_TEST(test_catalogue_models),
+        E2E_TEST(test_embeddings),
         E2E_TEST(test_line_unreachable_and_ca_unreadable),
         E2E_TEST(test_store_not_writable),
         E2E_TEST(test_store_postgres),
