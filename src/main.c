@@ -66,7 +66,7 @@ static const char usage[] =
     "                     on Function Compute (FC_FUNCTION_NAME set) the FC custom runtime;\n"
     "                     on both it also starts without arguments, as `bootstrap`\n"
     "  linebot chat       talk to the bot in this terminal, before you connect LINE\n"
-    "                     (`linebot chat --help`: --user, --group, --db)\n"
+    "                     (`linebot chat --help`: --user, --group, --db, /image, /file)\n"
     "  linebot doctor     check the set-up (settings, LINE token and webhook, model, store)\n"
     "                     and print a checklist with a fix for each problem\n"
     "  linebot webhook set URL | get | test [URL]\n"
@@ -180,6 +180,31 @@ static void warn_on_stderr(void *arg, const char *message)
     fprintf(stderr, "linebot: warning: %s\n", message);
 }
 
+/* Warns about unknown settings ("did you mean") and trimmed credentials,
+ * by name. The variables other settings name are settings too: a loaded
+ * catalogue's api_key_env (`cfg` NULL: it is loaded here, quietly, to know
+ * them), and LINEBOT_EMBED_API_KEY_ENV's. */
+static void check_settings(const struct config *cfg, void (*warn)(void *arg, const char *message))
+{
+    struct config own;
+    char err[512];
+    bool loaded = !cfg && config_load(&own, environ, err, sizeof err) == 0;
+    if (loaded)
+        cfg = &own;
+    size_t n = cfg ? cfg->models->n : 0, k = 0;
+    const char **key_vars = xcalloc(n + 2, sizeof *key_vars);
+    for (size_t i = 0; i < n; i++)
+        if (cfg->models->items[i].api_key_env)
+            key_vars[k++] = cfg->models->items[i].api_key_env;
+    const char *embed_key = config_lookup(environ, "LINEBOT_EMBED_API_KEY_ENV");
+    if (embed_key && *embed_key)
+        key_vars[k++] = embed_key;
+    settings_check_env_with(environ, key_vars, warn, NULL);
+    free(key_vars);
+    if (loaded)
+        config_free(&own);
+}
+
 static int serve(void)
 {
     struct config cfg;
@@ -211,12 +236,7 @@ static int serve(void)
     struct redact_secret secrets[CONFIG_MAX_SECRETS]; /* masked in every log line from here on */
     log_set_secrets(secrets, config_secrets(&cfg, secrets, CONFIG_MAX_SECRETS));
     /* Typos, trimmed credentials (names only); the catalogue's key variables are known too. */
-    const char **key_vars = xcalloc(cfg.models->n + 1, sizeof *key_vars);
-    for (size_t i = 0, k = 0; i < cfg.models->n; i++)
-        if (cfg.models->items[i].api_key_env)
-            key_vars[k++] = cfg.models->items[i].api_key_env;
-    settings_check_env_with(environ, key_vars, warn_in_log, NULL);
-    free(key_vars);
+    check_settings(&cfg, warn_in_log);
     const char *short_secrets[CONFIG_MAX_SECRETS];
     size_t n_short = config_unmaskable_secrets(&cfg, short_secrets, CONFIG_MAX_SECRETS);
     for (size_t i = 0; i < n_short; i++)
@@ -448,7 +468,7 @@ int main(int argc, char **argv)
     }
     const struct command *command = find_command(cmd);
     if (command) {
-        settings_check_env(environ, warn_on_stderr, NULL); /* serve logs them instead */
+        check_settings(NULL, warn_on_stderr); /* serve logs them instead */
         return command->run(argc - 1, argv + 1, environ);
     }
     fprintf(stderr, "linebot: unknown command %s\n\n%s", cmd, usage);

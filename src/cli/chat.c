@@ -5,30 +5,37 @@
  * /callback does; then it waits until the inbox is empty again, so the
  * answer (printed by the stand-in from the worker's thread) comes before the
  * next prompt. Lines the terminal keeps to itself: /quit, /as NAME (groups),
- * and a number while quick reply buttons are on show. Everything else,
- * /help and /reset included, goes to the bot as in LINE. */
+ * and a number while quick reply buttons are on show. /image PATH and
+ * /file PATH send that file as an image or file message: the stand-in keeps
+ * its bytes as the message's content, and the bot fetches them from it as
+ * it fetches from LINE's data API. Everything else, /help and /reset
+ * included, goes to the bot as in LINE. */
 #include "cli/chat.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/chat_line.h"
 #include "cli/chat_wire.h"
 #include "config.h"
 #include "core/alloc.h"
+#include "core/chat.h"
 #include "core/format.h"
 #include "core/utf8.h"
 #include "io/clock.h"
@@ -58,7 +65,9 @@ const char cli_chat_usage[] =
     "                deleted on exit; LINEBOT_DB is never used)\n"
     "\n"
     "In the chat: /help and /reset are the bot's commands, as in LINE; a number picks\n"
-    "a quick reply button; /quit or Ctrl-D leaves.\n";
+    "a quick reply button; /image PATH sends a picture and /file PATH a document\n"
+    "(.txt, .md, .html, .pdf) from this computer, as the LINE app would; /quit or\n"
+    "Ctrl-D leaves.\n";
 
 struct chat_options {
     const char *user;
@@ -77,6 +86,8 @@ struct chat {
     unsigned long seq;
     struct chat_line *line;
     struct ingest *ingest;
+    const struct config *cfg;
+    char *home; /* the user's home, for a PATH that starts with ~/ */
     bool tty_in;
 };
 
@@ -247,6 +258,134 @@ static size_t choice_number(struct chat *c, const char *s)
     return n <= chat_line_choice_count(c->line) ? n : 0;
 }
 
+/* ---- /image PATH and /file PATH ----------------------------------------- */
+
+/* The path as typed, with what a terminal adds when a file is dropped on it
+ * undone (one pair of quotes, backslashes before spaces), and ~/ as the home
+ * folder. Malloc'd. */
+static char *media_path(const struct chat *c, const char *typed)
+{
+    size_t len = strlen(typed);
+    while (len && (typed[len - 1] == ' ' || typed[len - 1] == '\t'))
+        len--;
+    if (len >= 2 && (typed[0] == '\'' || typed[0] == '"') && typed[len - 1] == typed[0]) {
+        typed++;
+        len -= 2;
+    }
+    char *path = xmalloc(len + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (typed[i] == '\\' && i + 1 < len && typed[i + 1] == ' ')
+            i++;
+        path[k++] = typed[i];
+    }
+    path[k] = '\0';
+    if (c->home && strncmp(path, "~/", 2) == 0) {
+        char *full = xasprintf("%s/%s", c->home, path + 2);
+        free(path);
+        path = full;
+    }
+    return path;
+}
+
+/* The bytes of the file at `path`, at most `max`: NULL, with a line on the
+ * terminal, when there is nothing to send. */
+static unsigned char *media_read(struct chat *c, const char *path, size_t max, size_t *len)
+{
+    /* O_NONBLOCK: a FIFO opens without a writer; it is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            say(c, "(there is no file %s: not sent)\n", path);
+        else
+            say(c, "(cannot read %s: %s; not sent)\n", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    unsigned char *data = NULL;
+    if (fstat(fd, &st) != 0) {
+        say(c, "(cannot read %s: %s; not sent)\n", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        say(c, "(%s is a folder: give a file in it; not sent)\n", path);
+    } else if (!S_ISREG(st.st_mode)) {
+        say(c, "(%s is not a regular file: not sent)\n", path);
+    } else if (st.st_size == 0) {
+        say(c, "(%s is empty: LINE sends no empty files; not sent)\n", path);
+    } else if ((unsigned long long)st.st_size > max) {
+        say(c, "(%s is %.1f MB: the bot takes at most %zu MB, LINEBOT_MAX_CONTENT_MB; not sent)\n", path,
+            (double)st.st_size / (1024 * 1024), max / (1024 * 1024));
+    } else {
+        /* Read to the end: the file may have grown since fstat. */
+        size_t cap = (size_t)st.st_size, n = 0;
+        data = xmalloc(cap + 1);
+        for (;;) {
+            ssize_t r = read(fd, data + n, cap + 1 - n);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0 || (n += (size_t)r) > cap)
+                break;
+        }
+        if (n > cap || n == 0) {
+            say(c, "(%s changed while it was read: not sent)\n", path);
+            free(data);
+            data = NULL;
+        } else {
+            *len = n;
+        }
+    }
+    close(fd);
+    return data;
+}
+
+/* /image PATH (`image`) or /file PATH: the file goes as the LINE app sends
+ * a picture or a document, its bytes kept by the stand-in as the message's
+ * content. */
+static void send_media(struct chat *c, bool image, const char *typed)
+{
+    const char *command = image ? "/image" : "/file";
+    char *path = media_path(c, typed);
+    if (!*path) {
+        say(c, image ? "(/image PATH: sends the picture at PATH to the bot)\n"
+                     : "(/file PATH: sends the document at PATH to the bot: .txt, .md, .html or .pdf)\n");
+        free(path);
+        return;
+    }
+    size_t len = 0;
+    unsigned char *data = media_read(c, path, (size_t)c->cfg->max_content_mb * 1024 * 1024, &len);
+    if (!data) {
+        free(path);
+        return;
+    }
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    if (c->opt.group)
+        say(c, "(in a group the bot reads a %s only when a message that mentions it quotes it, which this "
+               "terminal cannot do: the bot keeps quiet)\n",
+            image ? "picture" : "file");
+    else if (image && !chat_vision_available(c->cfg))
+        say(c, "(no model reads images: give one \"vision\": true in LINEBOT_MODELS)\n");
+    say(c, "(%s: %s, %zu bytes)\n", command, name, len);
+    struct event_ids ids;
+    struct chat_wire_event e = new_event(c, &ids);
+    chat_line_add_content(c->line, ids.message_id, data, len);
+    chat_line_clear_choices(c->line);
+    deliver(c, image ? chat_wire_image(&e) : chat_wire_file(&e, name, (long long)len));
+    free(path);
+}
+
+/* The rest of the line after `command` and spaces, or NULL when the line
+ * is not that command. */
+static const char *command_arg(const char *line, const char *command)
+{
+    size_t n = strlen(command);
+    if (strncmp(line, command, n) != 0 || (line[n] != ' ' && line[n] != '\t' && line[n] != '\0'))
+        return NULL;
+    line += n;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    return line;
+}
+
 static void prompt(struct chat *c)
 {
     if (c->tty_in)
@@ -270,10 +409,13 @@ static bool chat_handle_typed(struct chat *c, char *text)
         return true; /* LINE sends no empty messages */
     if (strcmp(t, "/quit") == 0)
         return false;
-    if (strncmp(t, "/as", 3) == 0 && (t[3] == ' ' || t[3] == '\0')) {
-        const char *name = t + 3;
-        while (*name == ' ')
-            name++;
+    const char *arg;
+    if ((arg = command_arg(t, "/image")) != NULL || (arg = command_arg(t, "/file")) != NULL) {
+        send_media(c, t[1] == 'i', arg);
+        return true;
+    }
+    if ((arg = command_arg(t, "/as")) != NULL) {
+        const char *name = arg;
         if (!c->opt.group)
             say(c, "(/as works in a group: linebot chat --group)\n");
         else if (!*name)
@@ -405,6 +547,7 @@ static void banner(const struct chat *c, const struct config *cfg)
 {
     printf("linebot chat: the bot with %s via %s. /help for its commands, /quit or Ctrl-D to leave.\n",
            cfg->llm_model, config_provider_name(cfg->provider));
+    printf("/image PATH sends a picture, /file PATH a document (.txt, .md, .html, .pdf).\n");
     if (c->opt.group)
         printf("A group chat: write @bot to mention the bot; /as NAME changes who speaks.\n");
     if (c->opt.db)
@@ -439,6 +582,7 @@ static int chat_run(struct chat *c, struct config *cfg)
     ingest.notify_arg = &pool;
     ingest.parsed = &pool.events;
     c->ingest = &ingest;
+    c->cfg = cfg;
 
     /* Ctrl-C reaches this thread only (the others block it): getline returns. */
     sigset_t mask;
@@ -498,6 +642,8 @@ int cli_chat(int argc, char **argv, char *const *env)
     line_id('U', "linebot chat bot", c.bot_id);
     line_id('C', "linebot chat group", c.group_id);
     c.tty_in = isatty(STDIN_FILENO);
+    const struct passwd *pw = getpwuid(getuid());
+    c.home = pw && pw->pw_dir && *pw->pw_dir ? xstrdup(pw->pw_dir) : NULL;
 
     char *db = c.opt.db ? xstrdup(c.opt.db) : xasprintf("%s/chat.db", c.dir);
     char **chat_environ = chat_env(&c, env, db);
@@ -508,6 +654,7 @@ int cli_chat(int argc, char **argv, char *const *env)
         fprintf(stderr, "linebot chat: %s\n", err);
         env_free(chat_environ);
         remove_dir(c.dir);
+        free(c.home);
         return 2;
     }
     /* Log lines would break into the conversation: warnings and errors only,
@@ -547,6 +694,7 @@ int cli_chat(int argc, char **argv, char *const *env)
     http_route_unix_socket(NULL, NULL);
     free(socket_path);
     free(c.user_name);
+    free(c.home);
     config_free(&cfg);
     remove_dir(c.dir);
     return rc;

@@ -4,7 +4,9 @@
  * secret made for this run, that goes through ingest into the inbox; the
  * worker's stages answer it with the configured model and deliver through
  * the real LINE client, which talks to an in-process stand-in (chat_line.c)
- * over a Unix socket. No LINE_* setting is needed and no port is opened.
+ * over a Unix socket. /image PATH and /file PATH send a file as LINE's image
+ * or file message, whose bytes the stand-in serves as LINE's content API
+ * does. No LINE_* setting is needed and no port is opened.
  * Without --db the store is a temporary file, removed on exit: never
  * LINEBOT_DB, so a running server never sees these events. */
 #ifndef LINEBOT_CLI_CHAT_H

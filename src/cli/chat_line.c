@@ -28,6 +28,12 @@ struct line_user {
     char *id, *name;
 };
 
+struct line_content {
+    char *message_id;
+    unsigned char *data;
+    size_t len;
+};
+
 struct chat_line {
     struct MHD_Daemon *daemon;
     char socket_path[108];
@@ -39,6 +45,8 @@ struct chat_line {
     char *tokens[MAX_TOKENS]; /* reply tokens not used yet */
     struct line_user users[MAX_USERS];
     size_t n_users;
+    struct line_content contents[CHAT_LINE_CONTENTS]; /* a ring: the oldest goes first */
+    size_t next_content;
     struct chat_shown shown; /* its choices are the buttons on show */
     unsigned long sent_seq;
 
@@ -217,12 +225,33 @@ static const char *user_name_locked(struct chat_line *line, const char *user_id)
 
 struct answer {
     unsigned int status;
-    char *body; /* malloc'd JSON */
+    char *body;   /* malloc'd JSON; or content bytes when `raw` */
+    size_t len;   /* `raw`: how many */
+    bool raw;
 };
 
 static struct answer json_error(unsigned int status, const char *message)
 {
-    return (struct answer){status, xasprintf("{\"message\":\"%s\"}", message)};
+    return (struct answer){status, xasprintf("{\"message\":\"%s\"}", message), 0, false};
+}
+
+/* GET /v2/bot/message/{id}/content: a copy of the bytes, as the ring may let
+ * them go while the answer is on its way. */
+static struct answer handle_content(struct chat_line *line, const char *id, size_t id_len)
+{
+    struct answer a = json_error(404, "Not found");
+    pthread_mutex_lock(&line->lock);
+    for (size_t i = 0; i < CHAT_LINE_CONTENTS; i++) {
+        const struct line_content *c = &line->contents[i];
+        if (c->message_id && strlen(c->message_id) == id_len && memcmp(c->message_id, id, id_len) == 0) {
+            free(a.body);
+            a = (struct answer){200, xmalloc(c->len ? c->len : 1), c->len, true};
+            memcpy(a.body, c->data, c->len);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&line->lock);
+    return a;
 }
 
 static struct answer handle_send(struct chat_line *line, const char *path, const char *body, size_t len)
@@ -237,7 +266,7 @@ static struct answer handle_send(struct chat_line *line, const char *path, const
     } else {
         int n = show_locked(line, body, len);
         a = n < 0 ? json_error(400, "The request body has 1 error(s)")
-                  : (struct answer){200, sent_messages_locked(line, n)};
+                  : (struct answer){.status = 200, .body = sent_messages_locked(line, n)};
     }
     pthread_mutex_unlock(&line->lock);
     json_decref(root);
@@ -256,7 +285,7 @@ static struct answer handle_profile(struct chat_line *line, const char *user_id)
     json_decref(root);
     if (!s)
         alloc_fail("json_dumps", 0);
-    return (struct answer){200, s};
+    return (struct answer){.status = 200, .body = s};
 }
 
 static struct answer route(struct chat_line *line, const char *method, const char *path, const char *auth,
@@ -272,11 +301,16 @@ static struct answer route(struct chat_line *line, const char *method, const cha
         json_int_t seconds = json_integer_value(json_object_get(root, "loadingSeconds"));
         json_decref(root);
         spinner_start(line, seconds > 0 && seconds <= 60 ? (int)seconds : 20);
-        return (struct answer){202, xstrdup("{}")};
+        return (struct answer){.status = 202, .body = xstrdup("{}")};
     }
     static const char profile[] = "/v2/bot/profile/";
     if (get && strncmp(path, profile, strlen(profile)) == 0)
         return handle_profile(line, path + strlen(profile));
+    static const char message[] = "/v2/bot/message/", content[] = "/content";
+    size_t path_len = strlen(path);
+    if (get && strncmp(path, message, strlen(message)) == 0 && path_len > strlen(message) + strlen(content) &&
+        strcmp(path + path_len - strlen(content), content) == 0)
+        return handle_content(line, path + strlen(message), path_len - strlen(message) - strlen(content));
     /* /v2/bot/group/{groupId}/member/{userId} */
     const char *member = strstr(path, "/member/");
     if (get && strncmp(path, "/v2/bot/group/", 14) == 0 && member)
@@ -308,8 +342,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     struct answer a = route(line, method, url, auth, buf_str(&req->body), req->body.len);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(a.body), a.body, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(a.raw ? a.len : strlen(a.body), a.body, MHD_RESPMEM_MUST_FREE);
+    /* The bot judges content by its bytes; LINE's header would name the type. */
+    MHD_add_response_header(resp, "Content-Type", a.raw ? "application/octet-stream" : "application/json");
     enum MHD_Result r = MHD_queue_response(conn, a.status, resp);
     MHD_destroy_response(resp);
     return r;
@@ -382,6 +418,10 @@ void chat_line_stop(struct chat_line *line)
         free(line->users[i].id);
         free(line->users[i].name);
     }
+    for (size_t i = 0; i < CHAT_LINE_CONTENTS; i++) {
+        free(line->contents[i].message_id);
+        free(line->contents[i].data);
+    }
     chat_shown_free(&line->shown);
     free(line->authorization);
     pthread_mutex_destroy(&line->lock);
@@ -402,6 +442,17 @@ void chat_line_issue_token(struct chat_line *line, const char *reply_token)
         }
     free(line->tokens[slot]);
     line->tokens[slot] = xstrdup(reply_token);
+    pthread_mutex_unlock(&line->lock);
+}
+
+void chat_line_add_content(struct chat_line *line, const char *message_id, unsigned char *data, size_t len)
+{
+    pthread_mutex_lock(&line->lock);
+    struct line_content *c = &line->contents[line->next_content];
+    line->next_content = (line->next_content + 1) % CHAT_LINE_CONTENTS;
+    free(c->message_id);
+    free(c->data);
+    *c = (struct line_content){xstrdup(message_id), data, len};
     pthread_mutex_unlock(&line->lock);
 }
 

@@ -1,7 +1,8 @@
 /* chat_line.h - the LINE that `linebot chat` talks to: an in-process stand-in.
  *
  * It answers the Messaging API calls the bot makes (reply, push, the loading
- * animation, profiles and group members) on a Unix domain socket, so the bot's
+ * animation, profiles and group members, and the content of the images and
+ * files the terminal sent) on a Unix domain socket, so the bot's
  * own request code runs unchanged (http_route_unix_socket) and no port is
  * opened. What LINE would show, it prints: the texts, quick reply buttons as
  * numbered choices, the loading animation as a spinner on a terminal (a plain
@@ -29,6 +30,13 @@ void chat_line_stop(struct chat_line *line);
 
 /* A reply token the next event carries; LINE accepts one reply with it. */
 void chat_line_issue_token(struct chat_line *line, const char *reply_token);
+
+/* Keeps `data` (malloc'd, `len` bytes; taken) as the content of message
+ * `message_id`, served at GET /v2/bot/message/{id}/content as LINE serves
+ * what users send. Only the last CHAT_LINE_CONTENTS are kept: older ones
+ * answer 404, as content LINE no longer has. */
+#define CHAT_LINE_CONTENTS 4
+void chat_line_add_content(struct chat_line *line, const char *message_id, unsigned char *data, size_t len);
 
 /* Tells the stand-in a user's display name, for the profile calls. */
 void chat_line_add_user(struct chat_line *line, const char *user_id, const char *name);

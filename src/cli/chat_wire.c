@@ -49,6 +49,14 @@ static json_t *wire_mentions(const struct chat_wire_event *e, const char *text)
     return list;
 }
 
+/* A message event carrying `message` (reference stolen). */
+static char *wire_message(const struct chat_wire_event *e, json_t *message)
+{
+    json_t *event = wire_event(e, "message");
+    json_object_set_new(event, "message", message);
+    return wire_body(e, event);
+}
+
 char *chat_wire_text(const struct chat_wire_event *e, const char *text)
 {
     json_t *message = json_pack("{s:s,s:s,s:s,s:s}", "id", e->message_id, "type", "text", "quoteToken",
@@ -56,9 +64,20 @@ char *chat_wire_text(const struct chat_wire_event *e, const char *text)
     json_t *mentions = e->group_id ? wire_mentions(e, text) : NULL;
     if (mentions)
         json_object_set_new(message, "mention", json_pack("{s:o}", "mentionees", mentions));
-    json_t *event = wire_event(e, "message");
-    json_object_set_new(event, "message", message);
-    return wire_body(e, event);
+    return wire_message(e, message);
+}
+
+char *chat_wire_image(const struct chat_wire_event *e)
+{
+    return wire_message(e, json_pack("{s:s,s:s,s:s,s:{s:s}}", "id", e->message_id, "type", "image", "quoteToken",
+                                     e->quote_token, "contentProvider", "type", "line"));
+}
+
+char *chat_wire_file(const struct chat_wire_event *e, const char *name, long long size)
+{
+    /* LINE's file messages carry no quoteToken. */
+    return wire_message(e, json_pack("{s:s,s:s,s:s,s:I}", "id", e->message_id, "type", "file", "fileName", name,
+                                     "fileSize", (json_int_t)size));
 }
 
 char *chat_wire_postback(const struct chat_wire_event *e, const char *data)

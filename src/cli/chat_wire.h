@@ -2,7 +2,8 @@
  *
  * Pure: no I/O. The terminal's lines become webhook bodies made the way LINE
  * makes them (a text message, with "@bot" as a mention of the bot in a group;
- * a postback), and the bodies the bot sends to LINE's reply and push calls
+ * an image or a file, whose bytes the stand-in serves as LINE would; a
+ * postback), and the bodies the bot sends to LINE's reply and push calls
  * become what a LINE app would show: the texts, and the quick reply buttons of
  * the last message as numbered choices. */
 #ifndef LINEBOT_CHAT_WIRE_H
@@ -22,8 +23,8 @@ struct chat_wire_event {
     const char *group_id;    /* NULL: a one-to-one chat */
     const char *event_id;    /* webhookEventId */
     const char *reply_token;
-    const char *message_id;  /* text messages */
-    const char *quote_token; /* text messages */
+    const char *message_id;  /* messages */
+    const char *quote_token; /* text and image messages */
     int64_t timestamp_ms;
 };
 
@@ -31,6 +32,13 @@ struct chat_wire_event {
  * group, each CHAT_WIRE_MENTION in `text` is a mention of the bot (isSelf,
  * UTF-16 index and length, as LINE counts them). `text` must be UTF-8. */
 char *chat_wire_text(const struct chat_wire_event *e, const char *text);
+
+/* The same with one image message whose content LINE keeps
+ * (contentProvider "line"): the bot fetches it by its message id. */
+char *chat_wire_image(const struct chat_wire_event *e);
+
+/* The same with one file message: `name` (UTF-8) and its size in bytes. */
+char *chat_wire_file(const struct chat_wire_event *e, const char *name, long long size);
 
 /* The same with one postback event carrying `data` (malloc'd). */
 char *chat_wire_postback(const struct chat_wire_event *e, const char *data);

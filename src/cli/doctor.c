@@ -7,7 +7,9 @@
  * once, the way the bot will: the settings parse (config_load), the channel
  * secret has the shape of one, LINE accepts the token (GET /v2/bot/info), the
  * webhook endpoint is registered and active, the model answers (GET /models,
- * or a one-token completion where the provider has no list), the store opens
+ * or a one-token completion where the provider has no list; each model of a
+ * LINEBOT_MODELS catalogue), the embeddings model embeds a text (with
+ * LINEBOT_EMBED_MODEL), the store opens
  * and takes a write, a CA bundle is found, and the clock agrees with LINE's.
  *
  * One line per check: "ok", "warn", "FAIL" or "skip" (a check that needs an
@@ -29,8 +31,10 @@
 
 #include "config.h"
 #include "core/alloc.h"
+#include "core/models.h"
 #include "core/redact.h"
 #include "io/clock.h"
+#include "io/embed.h"
 #include "io/http_client.h"
 #include "io/line_api.h"
 #include "io/llm.h"
@@ -51,7 +55,9 @@ const char cli_doctor_usage[] =
     "  LINE token       LINE accepts LINE_CHANNEL_ACCESS_TOKEN (GET /v2/bot/info)\n"
     "  webhook          the endpoint registered at LINE, and whether it is active\n"
     "  model            the provider lists LLM_MODEL (GET /models), or answers a\n"
-    "                   one-token request when it has no list; with the latency\n"
+    "                   one-token request when it has no list; with the latency.\n"
+    "                   With LINEBOT_MODELS: each model of the catalogue\n"
+    "  embeddings       with LINEBOT_EMBED_MODEL: it embeds one text\n"
     "  store            LINEBOT_DB opens and can be written\n"
     "  clock            this machine's clock agrees with LINE's\n"
     "Exit status: 0 when nothing failed (an unset or inactive webhook is only a\n"
@@ -202,11 +208,44 @@ static void check_webhook(struct doctor *d, struct line_api *api)
     line_webhook_free(&wh);
 }
 
-static const char key_fix[] =
-    "check LLM_API_KEY (or OPENAI_API_KEY / DASHSCOPE_API_KEY): a key of this provider, without quotes or spaces";
+/* One model to check: the LLM_* settings' (`named` false, the messages name
+ * those settings), or an item of LINEBOT_MODELS (named by its `name`, and
+ * the fixes by its fields and its key's variable). */
+struct doctor_model {
+    const struct model_entry *m;
+    bool named;
+    char what[96];     /* "model" or "model \"fast\"" */
+    char key_fix[192];
+    char where_fix[160];
+};
+
+static void doctor_model_init(struct doctor_model *dm, const struct model_entry *m, bool named)
+{
+    dm->m = m;
+    dm->named = named;
+    if (!named) {
+        snprintf(dm->what, sizeof dm->what, "model");
+        snprintf(dm->key_fix, sizeof dm->key_fix, "check LLM_API_KEY (or OPENAI_API_KEY / DASHSCOPE_API_KEY): a key "
+                                                  "of this provider, without quotes or spaces");
+        snprintf(dm->where_fix, sizeof dm->where_fix, "check LLM_PROVIDER, LLM_BASE_URL");
+        return;
+    }
+    snprintf(dm->what, sizeof dm->what, "model \"%.60s\"", m->name);
+    snprintf(dm->key_fix, sizeof dm->key_fix, "check %.80s: a key of this provider, without quotes or spaces",
+             m->api_key_env ? m->api_key_env : "LLM_API_KEY");
+    snprintf(dm->where_fix, sizeof dm->where_fix, "check the provider and base_url of \"%.60s\" in LINEBOT_MODELS",
+             m->name);
+}
+
+static struct llm_target doctor_target(const struct model_entry *m)
+{
+    return (struct llm_target){.provider = m->provider, .base_url = m->base_url, .api_key = m->api_key,
+                               .model = m->model};
+}
 
 /* The one-token completion, for providers without GET /models. */
-static void check_model_by_completion(struct doctor *d, const struct config *cfg, struct http_client *http)
+static void check_model_by_completion(struct doctor *d, const struct config *cfg, struct http_client *http,
+                                      const struct doctor_model *dm)
 {
     struct config one = *cfg; /* shallow: only the two numbers below differ */
     one.llm_max_tokens = 1;
@@ -214,64 +253,146 @@ static void check_model_by_completion(struct doctor *d, const struct config *cfg
         one.llm_timeout_s = DOCTOR_MODEL_TIMEOUT_MS / 1000;
     struct llm_client llm = {.cfg = &one, .http = http, .cancel = NULL};
     const struct llm_message msg = {.role = "user", .content = "Say OK."};
+    struct llm_target target = doctor_target(dm->m);
     struct llm_answer answer;
     char err[512];
     int64_t t0 = clock_monotonic_ms();
-    enum llm_result r = llm_complete(&llm, &msg, 1, t0 + DOCTOR_MODEL_TIMEOUT_MS, &answer, err, sizeof err);
+    enum llm_result r =
+        llm_complete_to(&llm, &target, &msg, 1, t0 + DOCTOR_MODEL_TIMEOUT_MS, &answer, err, sizeof err);
     long long ms = (long long)(clock_monotonic_ms() - t0);
     if (r == LLM_OK) {
-        report(d, CHECK_OK, NULL, "model: %s answered a one-token request at %s (%lld ms; no model list there)",
-               cfg->llm_model, cfg->llm_base_url, ms);
+        report(d, CHECK_OK, NULL, "%s: %s answered a one-token request at %s (%lld ms; no model list there)",
+               dm->what, dm->m->model, dm->m->base_url, ms);
         llm_answer_free(&answer);
     } else if (strstr(err, "status 401") || strstr(err, "status 403")) {
-        report(d, CHECK_FAIL, key_fix, "model: %s refused the key (%s)", cfg->llm_base_url, err);
+        report(d, CHECK_FAIL, dm->key_fix, "%s: %s refused the key (%s)", dm->what, dm->m->base_url, err);
     } else {
-        report(d, CHECK_FAIL, "check LLM_PROVIDER, LLM_BASE_URL, LLM_MODEL and the network",
-               "model: %s did not answer (%s; %lld ms)", cfg->llm_base_url, err, ms);
+        char fix[224];
+        snprintf(fix, sizeof fix, "%s, %s and the network", dm->where_fix,
+                 dm->named ? "its model" : "LLM_MODEL");
+        report(d, CHECK_FAIL, fix, "%s: %s did not answer (%s; %lld ms)", dm->what, dm->m->base_url, err, ms);
     }
 }
 
-static void check_model(struct doctor *d, const struct config *cfg, struct http_client *http)
-{
-    if (padded(cfg->llm_api_key)) {
-        report(d, CHECK_FAIL, "remove them from the key's setting (a .env file saved on Windows leaves a CR at "
-                              "each line's end)",
-               "model: the API key (LLM_API_KEY, OPENAI_API_KEY or DASHSCOPE_API_KEY) has spaces, line breaks or "
-               "quotes around it");
-        return;
-    }
-    struct llm_client llm = {.cfg = cfg, .http = http, .cancel = NULL};
+/* What GET /models said at one endpoint (a base URL and a key): asked once
+ * for all the models there. */
+struct model_list {
+    const char *base_url, *api_key;
+    enum llm_result r;
+    long status;
     struct llm_models models;
     char err[512];
-    long status;
-    int64_t t0 = clock_monotonic_ms();
-    enum llm_result r = llm_list_models(&llm, DOCTOR_MODEL_TIMEOUT_MS, &models, &status, err, sizeof err);
-    long long ms = (long long)(clock_monotonic_ms() - t0);
-    if (r == LLM_OK) {
-        int listed = 0;
-        for (size_t i = 0; i < models.n && !listed; i++)
-            listed = strcmp(models.ids[i], cfg->llm_model) == 0;
-        if (listed) {
-            report(d, CHECK_OK, NULL, "model: %s is listed at %s (%lld ms)", cfg->llm_model, cfg->llm_base_url, ms);
-        } else {
-            char fix[256];
-            snprintf(fix, sizeof fix, "check LLM_MODEL (the provider lists %zu model(s)%s%.80s)", models.n,
-                     models.n ? ", e.g. " : "", models.n ? models.ids[0] : "");
-            report(d, CHECK_WARN, fix, "model: %s is not among the models listed at %s (%lld ms)", cfg->llm_model,
-                   cfg->llm_base_url, ms);
-        }
-        llm_models_free(&models);
-    } else if (status == 404 || status == 405) {
-        check_model_by_completion(d, cfg, http);
-    } else if (status == 401 || status == 403) {
-        report(d, CHECK_FAIL, key_fix, "model: %s refused the key (%s)", cfg->llm_base_url, err);
-    } else if (status == 0) {
-        report(d, CHECK_FAIL, "check LLM_PROVIDER, LLM_BASE_URL and the network",
-               "model: %s could not be reached (%s; %lld ms)", cfg->llm_base_url, err, ms);
-    } else {
-        report(d, CHECK_FAIL, "check LLM_PROVIDER and LLM_BASE_URL; try again if the provider had a hiccup",
-               "model: %s answered %s (%lld ms)", cfg->llm_base_url, err, ms);
+    long long ms;
+};
+
+static void check_model(struct doctor *d, const struct config *cfg, struct http_client *http,
+                        const struct doctor_model *dm, struct model_list *list)
+{
+    const struct model_entry *m = dm->m;
+    if (padded(m->api_key)) {
+        char what[160];
+        snprintf(what, sizeof what, "%.80s", dm->named && m->api_key_env ? m->api_key_env
+                                                                          : "LLM_API_KEY, OPENAI_API_KEY or "
+                                                                            "DASHSCOPE_API_KEY");
+        report(d, CHECK_FAIL, "remove them from the key's setting (a .env file saved on Windows leaves a CR at "
+                              "each line's end)",
+               "%s: the API key (%s) has spaces, line breaks or quotes around it", dm->what, what);
+        return;
     }
+    if (!list->base_url) {
+        struct llm_client llm = {.cfg = cfg, .http = http, .cancel = NULL};
+        struct llm_target target = doctor_target(m);
+        list->base_url = m->base_url;
+        list->api_key = m->api_key;
+        int64_t t0 = clock_monotonic_ms();
+        list->r = llm_list_models_at(&llm, &target, DOCTOR_MODEL_TIMEOUT_MS, &list->models, &list->status,
+                                     list->err, sizeof list->err);
+        list->ms = (long long)(clock_monotonic_ms() - t0);
+    }
+    const char *url = m->base_url;
+    char fix[256];
+    if (list->r == LLM_OK) {
+        int listed = 0;
+        for (size_t i = 0; i < list->models.n && !listed; i++)
+            listed = strcmp(list->models.ids[i], m->model) == 0;
+        if (listed) {
+            report(d, CHECK_OK, NULL, "%s: %s is listed at %s (%lld ms)", dm->what, m->model, url, list->ms);
+        } else {
+            size_t n = list->models.n;
+            snprintf(fix, sizeof fix, "check %s (the provider lists %zu model(s)%s%.80s)",
+                     dm->named ? "its model" : "LLM_MODEL", n, n ? ", e.g. " : "", n ? list->models.ids[0] : "");
+            report(d, CHECK_WARN, fix, "%s: %s is not among the models listed at %s (%lld ms)", dm->what, m->model,
+                   url, list->ms);
+        }
+    } else if (list->status == 404 || list->status == 405) {
+        check_model_by_completion(d, cfg, http, dm);
+    } else if (list->status == 401 || list->status == 403) {
+        report(d, CHECK_FAIL, dm->key_fix, "%s: %s refused the key (%s)", dm->what, url, list->err);
+    } else if (list->status == 0) {
+        snprintf(fix, sizeof fix, "%s and the network", dm->where_fix);
+        report(d, CHECK_FAIL, fix, "%s: %s could not be reached (%s; %lld ms)", dm->what, url, list->err, list->ms);
+    } else {
+        snprintf(fix, sizeof fix, "%s; try again if the provider had a hiccup", dm->where_fix);
+        report(d, CHECK_FAIL, fix, "%s: %s answered %s (%lld ms)", dm->what, url, list->err, list->ms);
+    }
+}
+
+/* Every model users can reach: the LLM_* settings' one, or each item of
+ * LINEBOT_MODELS, each endpoint asked for its list once. */
+static void check_models(struct doctor *d, const struct config *cfg, struct http_client *http, bool catalogue)
+{
+    size_t n = cfg->models->n;
+    struct model_list *lists = xcalloc(n ? n : 1, sizeof *lists);
+    for (size_t i = 0; i < n; i++) {
+        const struct model_entry *m = &cfg->models->items[i];
+        struct model_list *list = &lists[i];
+        for (size_t j = 0; j < i; j++)
+            if (lists[j].base_url && strcmp(lists[j].base_url, m->base_url) == 0 &&
+                strcmp(lists[j].api_key, m->api_key) == 0) {
+                list = &lists[j];
+                break;
+            }
+        struct doctor_model dm;
+        doctor_model_init(&dm, m, catalogue);
+        check_model(d, cfg, http, &dm, list);
+    }
+    for (size_t i = 0; i < n; i++)
+        llm_models_free(&lists[i].models);
+    free(lists);
+}
+
+/* LINEBOT_EMBED_MODEL: one text embedded, as each question to the knowledge
+ * base will be. */
+static void check_embeddings(struct doctor *d, const struct config *cfg, struct http_client *http)
+{
+    if (!cfg->embed_model)
+        return;
+    if (padded(cfg->embed_api_key)) {
+        report(d, CHECK_FAIL, "remove them from the key's setting", "embeddings: the key has spaces, line breaks or "
+                                                                    "quotes around it");
+        return;
+    }
+    const struct embed_target target = {cfg->embed_base_url, cfg->embed_api_key, cfg->embed_model};
+    const char *const text[] = {"OK"};
+    float *vecs = NULL;
+    size_t dims = 0;
+    char err[512];
+    int64_t t0 = clock_monotonic_ms();
+    int rc = embed_texts(http, &target, text, 1, 0, t0 + DOCTOR_MODEL_TIMEOUT_MS, NULL, NULL, &vecs, &dims, err,
+                         sizeof err);
+    long long ms = (long long)(clock_monotonic_ms() - t0);
+    free(vecs);
+    if (rc == 0)
+        report(d, CHECK_OK, NULL, "embeddings: %s answered at %s (%zu dimensions, %lld ms)", cfg->embed_model,
+               cfg->embed_base_url, dims, ms);
+    else if (strstr(err, "HTTP 401") || strstr(err, "HTTP 403"))
+        report(d, CHECK_FAIL,
+               "check the key LINEBOT_EMBED_API_KEY_ENV names (unset: the default model's key), without quotes or "
+               "spaces",
+               "embeddings: %s refused the key (%s)", cfg->embed_base_url, err);
+    else
+        report(d, CHECK_FAIL, "check LINEBOT_EMBED_MODEL and LINEBOT_EMBED_BASE_URL, and the network",
+               "embeddings: %s at %s: %s (%lld ms)", cfg->embed_model, cfg->embed_base_url, err, ms);
 }
 
 static void check_store(struct doctor *d, const struct config *cfg)
@@ -361,7 +482,9 @@ int cli_doctor(int argc, char **argv, char *const *env)
         check_webhook(&d, &api);
     else
         report(&d, CHECK_SKIP, NULL, "webhook endpoint: needs a token LINE accepts");
-    check_model(&d, &cfg, http);
+    const char *catalogue = config_lookup(env, "LINEBOT_MODELS");
+    check_models(&d, &cfg, http, catalogue && *catalogue);
+    check_embeddings(&d, &cfg, http);
     check_store(&d, &cfg);
     check_clock(&d, line_date);
     http_client_free(http);

@@ -320,8 +320,10 @@ static void note_failure(char *err, size_t errlen, const char *op, int rc, const
     if (result == LINE_ALREADY_ACCEPTED)
         err_add(err, errlen, "LINE %s attempt %d: status 409, the retry key was already accepted", op, attempt);
     else
-        err_add(err, errlen, "LINE %s attempt %d: status %ld %s: %s", op, attempt, resp->status,
-                line_result_name(result), message ? message : "(no message)");
+        err_add(err, errlen, "LINE %s attempt %d: status %ld %s: %s%s", op, attempt, resp->status,
+                line_result_name(result), message ? message : "(no message)",
+                /* A wrong or revoked token: the log names the setting. */
+                resp->status == 401 ? " (LINE refused LINE_CHANNEL_ACCESS_TOKEN; `linebot doctor` checks it)" : "");
 }
 
 /* How long to wait before retrying a 429: Retry-After when LINE sent one. */

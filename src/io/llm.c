@@ -342,14 +342,20 @@ done:
 enum llm_result llm_list_models(struct llm_client *llm, long timeout_ms, struct llm_models *out, long *status,
                                 char *err, size_t errlen)
 {
-    const struct config *cfg = llm->cfg;
+    struct llm_target target = config_target(llm->cfg);
+    return llm_list_models_at(llm, &target, timeout_ms, out, status, err, errlen);
+}
+
+enum llm_result llm_list_models_at(struct llm_client *llm, const struct llm_target *target, long timeout_ms,
+                                   struct llm_models *out, long *status, char *err, size_t errlen)
+{
     out->ids = NULL;
     out->n = 0;
     if (status)
         *status = 0;
     set_err(err, errlen, "");
-    char *url = endpoint_url(cfg->llm_base_url ? cfg->llm_base_url : "", "/models");
-    const char *key = cfg->llm_api_key;
+    char *url = endpoint_url(target->base_url ? target->base_url : "", "/models");
+    const char *key = target->api_key;
     char *auth = key && *key ? xasprintf("Authorization: Bearer %s", key) : NULL;
     const char *headers[2] = {auth, NULL};
     struct http_request req = {

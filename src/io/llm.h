@@ -75,6 +75,10 @@ struct llm_models {
 };
 enum llm_result llm_list_models(struct llm_client *llm, long timeout_ms, struct llm_models *out, long *status,
                                 char *err, size_t errlen);
+/* The same at `target`'s base URL, with its key (`target->model` is not
+ * used): a catalogue model's endpoint. */
+enum llm_result llm_list_models_at(struct llm_client *llm, const struct llm_target *target, long timeout_ms,
+                                   struct llm_models *out, long *status, char *err, size_t errlen);
 void llm_models_free(struct llm_models *m);
 
 #endif

@@ -5,7 +5,9 @@
  * terminal shows (the fake LLM's "echo: <last user message>" answers, the
  * spinner), what the fake LLM was asked, the exit status, and the files:
  * LINEBOT_DB is never created without --db, the temporary store is gone after
- * exit, and the fake LINE (LINE_API_BASE_URL points at it) hears nothing. */
+ * exit, and the fake LINE (LINE_API_BASE_URL points at it) hears nothing.
+ * For /image and /file: the bytes the fake LLM decodes from the request, set
+ * against the file on disk, and what the model is shown of a document. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "media.h"
 
 /* The binary on a pty, and everything it wrote. */
 struct pty_bot {
@@ -210,6 +213,32 @@ static void assert_clean(struct world *w)
     assert_int_equal(fake_line_request_total(w->line), 0);
 }
 
+/* Writes `len` bytes to <dir>/<name>; returns the path (malloc'd). */
+static char *write_file(struct world *w, const char *name, const void *data, size_t len)
+{
+    char *path = e2e_printf("%s/%s", w->dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* The file's bytes as they are on disk now (malloc'd). */
+static unsigned char *read_back(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    struct e2e_buf b = {0};
+    char chunk[4096];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        e2e_buf_add(&b, chunk, r);
+    fclose(f);
+    *len = b.len;
+    return (unsigned char *)b.data;
+}
+
 static void test_one_to_one(void **state)
 {
     struct world *w = world_new(state, NULL);
@@ -338,6 +367,22 @@ static void test_group_mention(void **state)
     assert_contains(user, "which day is it");
     assert_not_contains(user, "@bot");
     free(user);
+
+    /* A picture alone is group chatter: the terminal says so, the bot is quiet. */
+    size_t jpeg_len;
+    unsigned char *jpeg = media_jpeg(&jpeg_len);
+    char *path = write_file(w, "group.jpg", jpeg, jpeg_len);
+    free(jpeg);
+    char *line = e2e_printf("/image %s\n", path);
+    type(b, line);
+    free(line);
+    expect(b, "(in a group the bot reads a picture only when a message that mentions it quotes it");
+    expect(b, "bob> ");
+    char *after = shown_since_mark(b);
+    assert_not_contains(after, "bot:");
+    free(after);
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    free(path);
     type(b, "\x04");
     assert_int_equal(wait_exit(b), 0);
     assert_clean(w);
@@ -372,6 +417,225 @@ static void test_db_keeps_history(void **state)
     world_finish(w);
 }
 
+/* /image PATH: the picture goes as LINE's image message; the bot fetches
+ * its content from the stand-in and the vision model gets the very bytes
+ * of the file. */
+static void test_image(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    char *models = e2e_printf("LINEBOT_MODELS=[{\"name\":\"eye\",\"model\":\"model-eye\",\"provider\":\"custom\","
+                              "\"base_url\":\"%s\",\"api_key_env\":\"LLM_API_KEY\",\"vision\":true}]",
+                              fake_llm_base_url(w->llm));
+    size_t jpeg_len;
+    unsigned char *jpeg = media_jpeg(&jpeg_len);
+    char *path = write_file(w, "grey square.jpg", jpeg, jpeg_len);
+    free(jpeg);
+    fake_llm_push_answer(w->llm, "A grey square.", 0);
+    struct pty_bot *b = chat_start_with(w, NULL, (const char *[]){models, "LINEBOT_LANG=en", NULL});
+    expect(b, "/image PATH sends a picture");
+    expect(b, "you> ");
+    /* Dropped on a terminal, a path with a space comes quoted. */
+    char *line = e2e_printf("/image '%s'\n", path);
+    type(b, line);
+    free(line);
+    expect(b, "bot: A grey square.");
+    expect(b, "you> ");
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    json_t *req = fake_llm_request_json(w->llm, 0);
+    assert_string_equal(json_string_value(json_object_get(req, "model")), "model-eye");
+    json_decref(req);
+    size_t want_len;
+    unsigned char *want = read_back(path, &want_len);
+    struct fake_llm_image got[2];
+    assert_int_equal(fake_llm_request_images(w->llm, 0, got, 2), 1);
+    assert_string_equal(got[0].mime, "image/jpeg");
+    if (got[0].len != want_len || memcmp(got[0].data, want, want_len) != 0)
+        fail_msg("the model got other bytes than the file's (%zu vs %zu bytes)", got[0].len, want_len);
+    fake_llm_images_free(got, 1);
+    free(want);
+
+    /* The next text within LINEBOT_IMAGE_FOLLOWUP_S is asked with the image. */
+    type(b, "what colour is it?\n");
+    expect(b, "bot: ");
+    expect(b, "you> ");
+    assert_int_equal(fake_llm_request_count(w->llm), 2);
+    assert_int_equal(fake_llm_request_images(w->llm, 1, got, 2), 1);
+    fake_llm_images_free(got, 1);
+
+    type(b, "/quit\n");
+    assert_int_equal(wait_exit(b), 0);
+    assert_clean(w);
+    free(path);
+    free(models);
+    world_finish(w);
+}
+
+static const char garden[] = "# Garden notes\n\nThe lemon tree is watered every Tuesday with rainwater.\n";
+
+/* /file PATH in a 1:1 chat: the document goes into the chat's own
+ * knowledge base, and a later question is answered from it. */
+static void test_file(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    char *path = write_file(w, "garden.md", garden, strlen(garden));
+    struct pty_bot *b = chat_start_with(w, NULL, (const char *[]){"LINEBOT_LANG=en", NULL});
+    expect(b, "you> ");
+    char *line = e2e_printf("/file %s\n", path);
+    type(b, line);
+    free(line);
+    expect(b, "bot: I've read \"garden.md\" (1 passage(s)). You can now ask me about it.");
+    expect(b, "you> ");
+    assert_int_equal(fake_llm_request_count(w->llm), 0);
+    type(b, "when is the lemon tree watered?\n");
+    expect(b, "bot: echo: when is the lemon tree watered?");
+    expect(b, "you> ");
+    char *tr = fake_llm_request_transcript(w->llm, 0);
+    assert_contains(tr, "watered every Tuesday with rainwater");
+    free(tr);
+    type(b, "/files\n");
+    expect(b, "1. garden.md (1)");
+    expect(b, "you> ");
+
+    if (media_have_pdftotext()) {
+        size_t pdf_len;
+        char *pdf = media_pdf((const char *[]){"Aquarium visitor guide", "A day ticket costs nine euros."}, 2,
+                              &pdf_len);
+        char *pdf_path = write_file(w, "guide.pdf", pdf, pdf_len);
+        free(pdf);
+        line = e2e_printf("/file %s\n", pdf_path);
+        type(b, line);
+        free(line);
+        expect(b, "bot: I've read \"guide.pdf\"");
+        expect(b, "you> ");
+        type(b, "how much is a day ticket?\n");
+        expect(b, "bot: echo: how much is a day ticket?");
+        expect(b, "you> ");
+        tr = fake_llm_request_transcript(w->llm, 1);
+        assert_contains(tr, "A day ticket costs nine euros.");
+        free(tr);
+        free(pdf_path);
+    }
+    /* Without a model that reads images, a picture gets LINEBOT_MEDIA_TEXT,
+     * and the terminal says why. */
+    size_t jpeg_len;
+    unsigned char *jpeg = media_jpeg(&jpeg_len);
+    char *jpeg_path = write_file(w, "photo.jpg", jpeg, jpeg_len);
+    free(jpeg);
+    size_t asked = fake_llm_request_count(w->llm);
+    line = e2e_printf("/image %s\n", jpeg_path);
+    type(b, line);
+    free(line);
+    expect(b, "(no model reads images: give one \"vision\": true in LINEBOT_MODELS)");
+    expect(b, "bot: Sorry, I can only read text for now.");
+    expect(b, "you> ");
+    assert_int_equal(fake_llm_request_count(w->llm), asked);
+    free(jpeg_path);
+
+    type(b, "\x04");
+    assert_int_equal(wait_exit(b), 0);
+    assert_clean(w);
+    free(path);
+    world_finish(w);
+}
+
+/* What cannot be sent gets a line on the terminal, and nothing reaches the
+ * bot: no answer, no model call. */
+static void test_bad_media_paths(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    char *big = e2e_xmalloc(1536 * 1024);
+    memset(big, 'a', 1536 * 1024);
+    char *big_path = write_file(w, "big.txt", big, 1536 * 1024);
+    free(big);
+    char *empty_path = write_file(w, "empty.txt", "", 0);
+    char *fifo = e2e_printf("%s/pipe.txt", w->dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct pty_bot *b = chat_start_with(w, NULL, (const char *[]){"LINEBOT_MAX_CONTENT_MB=1", NULL});
+    expect(b, "you> ");
+    struct {
+        const char *command, *path, *said;
+    } cases[] = {
+        {"/image", "/nonexistent/cat.jpg", "(there is no file /nonexistent/cat.jpg: not sent)"},
+        {"/file", w->dir, "is a folder: give a file in it; not sent)"},
+        {"/file", big_path, "is 1.5 MB: the bot takes at most 1 MB, LINEBOT_MAX_CONTENT_MB; not sent)"},
+        {"/file", empty_path, "is empty: LINE sends no empty files; not sent)"},
+        {"/image", fifo, "is not a regular file: not sent)"},
+        {"/file", "", "(/file PATH: sends the document at PATH to the bot"},
+        {"/image", "", "(/image PATH: sends the picture at PATH to the bot)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *line = e2e_printf("%s %s\n", cases[i].command, cases[i].path);
+        type(b, line);
+        free(line);
+        expect(b, cases[i].said);
+        expect(b, "you> ");
+        char *shown = shown_since_mark(b);
+        assert_not_contains(shown, "bot:");
+        free(shown);
+    }
+    if (geteuid() != 0) { /* root reads whatever the mode says */
+        char *locked = write_file(w, "locked.txt", "secret", 6);
+        chmod(locked, 0);
+        char *line = e2e_printf("/file %s\n", locked);
+        type(b, line);
+        free(line);
+        expect(b, "Permission denied; not sent)");
+        expect(b, "you> ");
+        free(locked);
+    }
+    type(b, "/quit\n");
+    assert_int_equal(wait_exit(b), 0);
+    assert_int_equal(fake_llm_request_count(w->llm), 0);
+    assert_clean(w);
+    free(big_path);
+    free(empty_path);
+    free(fifo);
+    world_finish(w);
+}
+
+/* A slow model: LINEBOT_PROGRESS_S after the message the bot says it is
+ * still working, with a "Show the answer" button; typing its number taps
+ * it, and the answer comes with the tap's reply token. */
+static void test_slow_answer_button(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    fake_llm_set_delay(w->llm, 4000); /* well past LINEBOT_PROGRESS_S, even on a busy machine */
+    struct pty_bot *b = chat_start_with(w, NULL, (const char *[]){"LINEBOT_PROGRESS_S=1", "LINEBOT_LANG=en", NULL});
+    expect(b, "you> ");
+    type(b, "a slow one\n");
+    expect(b, "[1] Show the answer");
+    expect(b, "you> ");
+    assert_not_contains(b->out.data + b->mark, "echo: a slow one");
+    type(b, "1\n");
+    expect(b, "bot: echo: a slow one");
+    expect(b, "you> ");
+    assert_int_equal(fake_llm_request_count(w->llm), 1);
+    type(b, "/quit\n");
+    assert_int_equal(wait_exit(b), 0);
+    assert_clean(w);
+    world_finish(w);
+}
+
+/* LOG_LEVEL=info shows the bot's log between the messages, and on a
+ * terminal, without LOG_FORMAT, its lines are text, never JSON. */
+static void test_log_lines_on_a_terminal_are_text(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    struct pty_bot *b = chat_start_with(w, NULL, (const char *[]){"LOG_LEVEL=info", NULL});
+    expect(b, "you> ");
+    type(b, "hello log\n");
+    expect(b, "bot: echo: hello log");
+    expect(b, "you> ");
+    type(b, "/quit\n");
+    assert_int_equal(wait_exit(b), 0);
+    e2e_buf_add(&b->out, "", 0);
+    assert_contains(b->out.data, " INFO  [user #");
+    assert_contains(b->out.data, "] answered by reply in ");
+    assert_not_contains(b->out.data, "{\"ts\"");
+    assert_not_contains(b->out.data, "null");
+    world_finish(w);
+}
+
 static void test_usage(void **state)
 {
     struct world *w = world_new(state, NULL);
@@ -379,6 +643,8 @@ static void test_usage(void **state)
     assert_int_equal(bot_run(w, (const char *[]){"chat", "--help", NULL}, NULL, &out, NULL), 0);
     assert_contains(out, "--group");
     assert_contains(out, "--db PATH");
+    assert_contains(out, "/image PATH");
+    assert_contains(out, "/file PATH");
     free(out);
     assert_int_equal(bot_run(w, (const char *[]){"chat", "--nope", NULL}, NULL, NULL, NULL), 2);
     world_finish(w);
@@ -402,6 +668,11 @@ int main(void)
         E2E_TEST(test_ctrl_c_stops_cleanly),
         E2E_TEST(test_group_mention),
         E2E_TEST(test_db_keeps_history),
+        E2E_TEST(test_image),
+        E2E_TEST(test_file),
+        E2E_TEST(test_bad_media_paths),
+        E2E_TEST(test_log_lines_on_a_terminal_are_text),
+        E2E_TEST(test_slow_answer_button),
         E2E_TEST(test_usage),
     };
     return E2E_RUN(tests);

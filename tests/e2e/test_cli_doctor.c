@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fake_embed.h"
 #include "harness.h"
 
 #define GOOD_SECRET "0123456789abcdef0123456789ABCDEF"
@@ -265,6 +266,118 @@ static void test_model_not_listed_is_a_warning(void **state)
     world_finish(w);
 }
 
+/* With LINEBOT_MODELS every model of the catalogue is checked, each by its
+ * own base URL and key; one endpoint's list is asked for once. A model whose
+ * key is refused or whose host cannot be reached fails doctor (exit 1),
+ * naming that model and its key's variable; one the list lacks warns. */
+static void test_catalogue_models(void **state)
+{
+    struct world *w = good_world(state);
+    const char *url = fake_llm_base_url(w->llm);
+    char *two = e2e_printf("LINEBOT_MODELS=[{\"name\":\"fast\",\"model\":\"" E2E_MODEL "\",\"provider\":\"custom\","
+                           "\"base_url\":\"%s\",\"api_key_env\":\"LLM_KEY_FAST\"},"
+                           "{\"name\":\"smart\",\"model\":\"smart-model\",\"provider\":\"custom\","
+                           "\"base_url\":\"%s\",\"api_key_env\":\"LLM_KEY_SMART\"}]",
+                           url, url);
+    fake_llm_set_models(w->llm, (const char *[]){E2E_MODEL, "smart-model", NULL});
+    char *out, *err;
+    int rc = doctor_err(w, (const char *[]){two, "LLM_KEY_FAST=" E2E_LLM_KEY, "LLM_KEY_SMART=" E2E_LLM_KEY, NULL}, &out, &err);
+    if (rc != 0)
+        fail_msg("exit %d:\n%s", rc, out);
+    assert_contains(out, "ok   model \"fast\": " E2E_MODEL " is listed at ");
+    assert_contains(out, "ok   model \"smart\": smart-model is listed at ");
+    assert_int_equal(fake_llm_request_count(w->llm), 1); /* one endpoint, one key: one list */
+    assert_not_contains(err, "LLM_KEY_FAST"); /* the catalogue's key variables are settings too */
+    assert_not_contains(err, "LLM_KEY_SMART");
+    free(out);
+    free(err);
+
+    /* The second model's key is refused: doctor fails and names its variable. */
+    size_t before = fake_llm_request_count(w->llm);
+    assert_int_equal(doctor(w, (const char *[]){two, "LLM_KEY_FAST=" E2E_LLM_KEY, "LLM_KEY_SMART=wrong-key-0123456789", NULL},
+                            &out),
+                     1);
+    assert_contains(out, "ok   model \"fast\": ");
+    assert_contains(out, "FAIL model \"smart\": ");
+    assert_contains(out, "refused the key (status 401");
+    assert_contains(out, "     fix: check LLM_KEY_SMART: a key of this provider");
+    assert_int_equal(fake_llm_request_count(w->llm) - before, 2); /* two keys: two lists */
+    free(out);
+
+    /* One the list lacks is a warning; one on a host that does not answer fails. */
+    char *far = e2e_printf("LINEBOT_MODELS=[{\"name\":\"fast\",\"model\":\"" E2E_MODEL "\",\"provider\":\"custom\","
+                           "\"base_url\":\"%s\",\"api_key_env\":\"LLM_KEY_FAST\"},"
+                           "{\"name\":\"new\",\"model\":\"new-model\",\"provider\":\"custom\","
+                           "\"base_url\":\"%s\",\"api_key_env\":\"LLM_KEY_FAST\"}]",
+                           url, url);
+    assert_int_equal(doctor(w, (const char *[]){far, "LLM_KEY_FAST=" E2E_LLM_KEY, NULL}, &out), 0);
+    assert_contains(out, "warn model \"new\": new-model is not among the models listed at ");
+    assert_contains(out, "     fix: check its model (the provider lists 2 model(s)");
+    free(out);
+    free(far);
+    far = e2e_printf("LINEBOT_MODELS=[{\"name\":\"fast\",\"model\":\"" E2E_MODEL "\",\"provider\":\"custom\","
+                     "\"base_url\":\"%s\",\"api_key_env\":\"LLM_KEY_FAST\"},"
+                     "{\"name\":\"gone\",\"model\":\"gone-model\",\"provider\":\"custom\","
+                     "\"base_url\":\"http://127.0.0.1:1/v1\",\"api_key_env\":\"LLM_KEY_FAST\"}]",
+                     url);
+    assert_int_equal(doctor(w, (const char *[]){far, "LLM_KEY_FAST=" E2E_LLM_KEY, NULL}, &out), 1);
+    assert_contains(out, "FAIL model \"gone\": http://127.0.0.1:1/v1 could not be reached");
+    assert_contains(out, "     fix: check the provider and base_url of \"gone\" in LINEBOT_MODELS and the network");
+    free(out);
+    free(far);
+    free(two);
+    world_finish(w);
+}
+
+static void stop_embed(void *arg)
+{
+    fake_embed_stop(arg);
+}
+
+/* With LINEBOT_EMBED_MODEL, doctor embeds one text: a refused key or a
+ * model the server does not have fails (exit 1). */
+static void test_embeddings(void **state)
+{
+    struct world *w = good_world(state);
+    struct fake_embed *fe = fake_embed_start("e2e-embed-key-0123456789", "e2e-embed", 10);
+    assert_non_null(fe);
+    world_add_fake(w, NULL, stop_embed, fe);
+    char *url = e2e_printf("LINEBOT_EMBED_BASE_URL=%s", fake_embed_base_url(fe));
+    const char *good[] = {"LINEBOT_EMBED_MODEL=e2e-embed", url, "LINEBOT_EMBED_API_KEY_ENV=LLM_EMBED_KEY",
+                          "LLM_EMBED_KEY=e2e-embed-key-0123456789", NULL};
+    char *out;
+    int rc = doctor(w, good, &out);
+    if (rc != 0)
+        fail_msg("exit %d:\n%s", rc, out);
+    char *want = e2e_printf("ok   embeddings: e2e-embed answered at %s (%d dimensions, ", fake_embed_base_url(fe),
+                            FAKE_EMBED_DIMS);
+    assert_contains(out, want);
+    free(want);
+    assert_not_contains(out, "e2e-embed-key");
+    free(out);
+    struct fake_embed_stats st;
+    fake_embed_stats(fe, &st);
+    assert_int_equal(st.requests, 1);
+
+    const char *wrong_key[] = {"LINEBOT_EMBED_MODEL=e2e-embed", url, "LINEBOT_EMBED_API_KEY_ENV=LLM_EMBED_KEY",
+                               "LLM_EMBED_KEY=wrong-key-0123456789", NULL};
+    assert_int_equal(doctor(w, wrong_key, &out), 1);
+    assert_contains(out, "FAIL embeddings: ");
+    assert_contains(out, "refused the key (the embeddings server answered HTTP 401");
+    assert_contains(out, "     fix: check the key LINEBOT_EMBED_API_KEY_ENV names");
+    free(out);
+
+    const char *other_model[] = {"LINEBOT_EMBED_MODEL=no-such-embed", url, "LINEBOT_EMBED_API_KEY_ENV=LLM_EMBED_KEY",
+                                 "LLM_EMBED_KEY=e2e-embed-key-0123456789", NULL};
+    assert_int_equal(doctor(w, other_model, &out), 1);
+    assert_contains(out, "FAIL embeddings: no-such-embed at ");
+    assert_contains(out, "HTTP 404");
+    assert_contains(out, "     fix: check LINEBOT_EMBED_MODEL and LINEBOT_EMBED_BASE_URL");
+    free(out);
+    free(url);
+    world_finish(w);
+}
+
 static void test_line_unreachable_and_ca_unreadable(void **state)
 {
     struct world *w = good_world(state);
@@ -375,6 +488,8 @@ int main(void)
         E2E_TEST(test_model_unreachable),
         E2E_TEST(test_model_key_refused),
         E2E_TEST(test_model_not_listed_is_a_warning),
+        E2E_TEST(test_catalogue_models),
+        E2E_TEST(test_embeddings),
         E2E_TEST(test_line_unreachable_and_ca_unreadable),
         E2E_TEST(test_store_not_writable),
         E2E_TEST(test_store_postgres),

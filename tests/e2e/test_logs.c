@@ -1,7 +1,8 @@
 /* test_logs.c - the log as people and log pipelines read it, from the real
  * binary: LOG_FORMAT=text and json, a LOG_FORMAT the bot refuses, keys left
  * out when they have no value, the question and answer texts at debug level
- * only, and an apology logged as an apology.
+ * only, an apology logged as an apology, and a token LINE refuses logged
+ * naming LINE_CHANNEL_ACCESS_TOKEN.
  *
  * The oracles are the inputs: the event id the test sent (its last eight
  * characters in a text line, the whole id in JSON), the text the test chose,
@@ -242,6 +243,22 @@ static void test_apology_is_logged_as_one(void **state)
     world_finish(w);
 }
 
+/* A token LINE refuses: the log line names the setting to fix, never the token. */
+static void test_refused_token_names_the_setting(void **state)
+{
+    const char *const env[] = {"LOG_FORMAT=text", "LINE_CHANNEL_ACCESS_TOKEN=revoked-token-0123456789", NULL};
+    struct world *w = world_start(state, env);
+    send_text(w, E2E_USER, "hello?");
+    wait_log(w, "could not deliver the answer");
+    char **lines = bot_lines(w);
+    const char *line = line_with(lines, "could not deliver the answer");
+    assert_contains(line, "status 401");
+    assert_contains(line, "LINE refused LINE_CHANNEL_ACCESS_TOKEN; `linebot doctor` checks it");
+    assert_null(line_with(lines, "revoked-token-0123456789"));
+    free_lines(lines);
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +269,7 @@ int main(void)
         E2E_TEST(test_debug_logs_the_texts),
         E2E_TEST(test_info_logs_no_text),
         E2E_TEST(test_apology_is_logged_as_one),
+        E2E_TEST(test_refused_token_names_the_setting),
     };
     return E2E_RUN(tests);
 }

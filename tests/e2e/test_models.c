@@ -6,7 +6,8 @@
  * gpt-4o, and DashScope's enable_thinking with max_tokens for a DashScope
  * host even when LLM_PROVIDER=openai. The fake listens on 127.0.0.1, so the
  * test build's LINEBOT_TEST_DASHSCOPE_HOST makes that host count as
- * DashScope's. Then the log: a 400 naming reasoning_effort, and an empty
+ * DashScope's. The same rules hold for each model of a LINEBOT_MODELS
+ * catalogue, by its own provider, host and id. Then the log: a 400 naming reasoning_effort, and an empty
  * answer cut at the limit, each name the setting to change; a bad
  * LINEBOT_REASONING_EFFORT stops start-up naming it. */
 #include <jansson.h>
@@ -181,6 +182,48 @@ static void test_empty_answer_at_limit_logs_max_tokens(void **state)
     world_finish(w);
 }
 
+/* The same rules for each model of a LINEBOT_MODELS catalogue, by its own
+ * provider, host and id: an OpenAI reasoning model and a Qwen model on a
+ * DashScope host (the fake reached as "localhost", which the test build's
+ * LINEBOT_TEST_DASHSCOPE_HOST makes DashScope's) in one catalogue. */
+static void test_catalogue_models_each_get_their_rules(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    const char *url = fake_llm_base_url(w->llm);
+    const char *port = strrchr(url, ':');
+    assert_non_null(port);
+    char *models = e2e_printf("LINEBOT_MODELS=[{\"name\":\"reason\",\"model\":\"gpt-5-mini\",\"provider\":\"openai\","
+                              "\"base_url\":\"%s\",\"api_key_env\":\"LLM_API_KEY\"},"
+                              "{\"name\":\"qwen\",\"model\":\"qwen-plus\",\"provider\":\"custom\","
+                              "\"base_url\":\"http://localhost%s\",\"api_key_env\":\"LLM_API_KEY\"}]",
+                              url, port);
+    bot_start(w, (const char *[]){models, "LINEBOT_TEST_DASHSCOPE_HOST=localhost", "LINEBOT_MAX_TOKENS=300", NULL});
+    json_t *req = ask(w, USER_A, "think a little");
+    assert_string_equal(str_field(req, "model"), "gpt-5-mini");
+    assert_string_equal(str_field(req, "reasoning_effort"), "low");
+    assert_int_equal(int_field(req, "max_completion_tokens"), 300);
+    assert_absent(req, "max_tokens");
+    assert_absent(req, "enable_thinking");
+    json_decref(req);
+
+    send_text(w, USER_B, "/model qwen");
+    assert_answers(w, USER_B, 1);
+    size_t before = fake_llm_request_count(w->llm);
+    send_text(w, USER_B, "ni hao");
+    assert_answers(w, USER_B, 2);
+    assert_int_equal(fake_llm_request_count(w->llm), before + 1);
+    req = fake_llm_request_json(w->llm, before);
+    assert_string_equal(str_field(req, "model"), "qwen-plus");
+    if (!json_is_false(json_object_get(req, "enable_thinking")))
+        fail_msg("want enable_thinking:false: %s", json_dumps(req, JSON_COMPACT));
+    assert_int_equal(int_field(req, "max_tokens"), 300);
+    assert_absent(req, "max_completion_tokens");
+    assert_absent(req, "reasoning_effort");
+    json_decref(req);
+    free(models);
+    world_finish(w);
+}
+
 static void test_bad_reasoning_effort_stops_start_up(void **state)
 {
     struct world *w = world_new(state, NULL);
@@ -206,6 +249,7 @@ int main(void)
         E2E_TEST(test_dashscope_host_with_openai_provider),
         E2E_TEST(test_400_naming_reasoning_effort_logs_the_setting),
         E2E_TEST(test_empty_answer_at_limit_logs_max_tokens),
+        E2E_TEST(test_catalogue_models_each_get_their_rules),
         E2E_TEST(test_bad_reasoning_effort_stops_start_up),
     };
     return E2E_RUN(tests);

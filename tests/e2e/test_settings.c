@@ -159,6 +159,54 @@ static void test_unknown_settings_get_did_you_mean(void **state)
     world_finish(w);
 }
 
+/* A catalogue's api_key_env, and LINEBOT_EMBED_API_KEY_ENV, name settings:
+ * never "not a setting", and a value pasted with a CR or quotes is cleaned
+ * and warned about by name. */
+static void test_catalogue_key_variables_are_settings(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    char *models = e2e_printf("LINEBOT_MODELS=[{\"name\":\"fast\",\"model\":\"" E2E_MODEL "\",\"provider\":\"custom\","
+                              "\"base_url\":\"%s\",\"api_key_env\":\"LLM_KEY_FAST\"}]",
+                              fake_llm_base_url(w->llm));
+    bot_start(w, (const char *[]){models, "LLM_KEY_FAST=\"" E2E_LLM_KEY "\"\r", NULL});
+    send_text(w, USER_A, "hello");
+    assert_int_equal(world_answers(w, USER_A, 1), 1);
+    char *auth = fake_llm_request_auth(w->llm, 0);
+    assert_string_equal(auth, "Bearer " E2E_LLM_KEY);
+    free(auth);
+    char *log = bot_output(w);
+    assert_contains(log, "LLM_KEY_FAST has spaces, line breaks or quotes around it");
+    assert_not_contains(log, "LLM_KEY_FAST is not a setting");
+    assert_not_contains(log, E2E_LLM_KEY);
+    free(log);
+
+    /* The other commands know them too (on stderr). */
+    char *out, *err;
+    fake_line_set_webhook(w->line, HOOK_URL, true);
+    assert_int_equal(bot_run(w, (const char *[]){"webhook", "get", NULL},
+                             (const char *[]){models, "LLM_KEY_FAST=\"" E2E_LLM_KEY "\"\r", NULL}, &out, &err),
+                     0);
+    assert_contains(err, "LLM_KEY_FAST has spaces, line breaks or quotes around it");
+    assert_not_contains(err, "LLM_KEY_FAST is not a setting");
+    assert_not_contains(err, E2E_LLM_KEY);
+    free(out);
+    free(err);
+
+    /* So is the variable LINEBOT_EMBED_API_KEY_ENV names. */
+    assert_int_equal(bot_run(w, (const char *[]){"webhook", "get", NULL},
+                             (const char *[]){"LINEBOT_EMBED_MODEL=e2e-embed", "LINEBOT_EMBED_API_KEY_ENV=LLM_EMBED_KEY",
+                                              "LLM_EMBED_KEY= " E2E_LLM_KEY, NULL},
+                             &out, &err),
+                     0);
+    assert_contains(err, "LLM_EMBED_KEY has spaces, line breaks or quotes around it");
+    assert_not_contains(err, "LLM_EMBED_KEY is not a setting");
+    assert_not_contains(err, E2E_LLM_KEY);
+    free(out);
+    free(err);
+    free(models);
+    world_finish(w);
+}
+
 /* The typo that leaves a required setting unset: the refusal comes with the
  * "did you mean" that explains it. */
 static void test_typo_of_a_required_setting_is_explained(void **state)
@@ -384,6 +432,7 @@ int main(void)
         E2E_TEST(test_secret_that_is_not_32_hex_stops_the_start),
         E2E_TEST(test_unknown_settings_get_did_you_mean),
         E2E_TEST(test_typo_of_a_required_setting_is_explained),
+        E2E_TEST(test_catalogue_key_variables_are_settings),
         E2E_TEST(test_env_file_before_or_after_the_command),
         E2E_TEST(test_dot_env_in_the_working_directory_and_real_env_wins),
         E2E_TEST(test_bad_env_file_names_file_and_line),

@@ -102,6 +102,36 @@ static void test_postback(void **state)
     free(body);
 }
 
+/* An image and a file message, with the fields LINE's own examples carry
+ * (fixtures 03 and 07 of the LINE reference). */
+static void test_image_and_file_messages(void **state)
+{
+    (void)state;
+    struct chat_wire_event e = group_event;
+    e.group_id = NULL;
+    char *body = chat_wire_image(&e);
+    json_t *ev = only_event(body);
+    assert_string_equal(json_string_value(json_object_get(ev, "type")), "message");
+    json_t *m = json_object_get(ev, "message");
+    assert_string_equal(json_string_value(json_object_get(m, "type")), "image");
+    assert_string_equal(json_string_value(json_object_get(m, "id")), "100");
+    assert_string_equal(json_string_value(json_object_get(m, "quoteToken")), "q1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "contentProvider"), "type")), "line");
+    json_decref(ev);
+    free(body);
+
+    body = chat_wire_file(&e, "r\xC3\xA9sum\xC3\xA9 \"v2\".pdf", 2138);
+    ev = only_event(body);
+    m = json_object_get(ev, "message");
+    assert_string_equal(json_string_value(json_object_get(m, "type")), "file");
+    assert_string_equal(json_string_value(json_object_get(m, "id")), "100");
+    assert_string_equal(json_string_value(json_object_get(m, "fileName")), "r\xC3\xA9sum\xC3\xA9 \"v2\".pdf");
+    assert_int_equal(json_integer_value(json_object_get(m, "fileSize")), 2138);
+    assert_null(json_object_get(m, "quoteToken")); /* LINE's file messages have none */
+    json_decref(ev);
+    free(body);
+}
+
 #define QUICK_REPLY_BODY                                                                                   \
     "{\"replyToken\":\"%s\",\"messages\":["                                                                \
     "{\"type\":\"image\",\"originalContentUrl\":\"https://x/y.png\"},"                                     \
@@ -278,6 +308,37 @@ static void test_stand_in_is_line_enough(void **state)
     free(text);
 }
 
+/* What the terminal sent is served as LINE serves content: with the token
+ * only, byte for byte, and the oldest gone (404) once CHAT_LINE_CONTENTS
+ * newer ones came. */
+static void test_stand_in_serves_content(void **state)
+{
+    struct stand_in *s = *state;
+    static const unsigned char bytes[] = {0xFF, 0xD8, 0x00, 'a', 0x00, 0xD9};
+    unsigned char *data = xmalloc(sizeof bytes);
+    memcpy(data, bytes, sizeof bytes);
+    chat_line_add_content(s->line, "501", data, sizeof bytes);
+    assert_int_equal(call(s, "GET", "/v2/bot/message/501/content", "wrong", NULL, NULL), 401);
+    char url[] = "http://line.invalid/v2/bot/message/501/content";
+    const char *headers[] = {"Authorization: Bearer tok", NULL};
+    struct http_request req = {.method = "GET", .url = url, .headers = headers};
+    struct http_response resp = {0};
+    assert_int_equal(http_client_do(s->http, &req, &resp), 0);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(resp.body_len, sizeof bytes);
+    assert_memory_equal(resp.body, bytes, sizeof bytes);
+    http_response_free(&resp);
+    assert_int_equal(call(s, "GET", "/v2/bot/message/502/content", "tok", NULL, NULL), 404);
+    assert_int_equal(call(s, "GET", "/v2/bot/message//content", "tok", NULL, NULL), 404);
+    for (int i = 0; i < CHAT_LINE_CONTENTS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "6%02d", i);
+        chat_line_add_content(s->line, id, (unsigned char *)xstrdup("x"), 1);
+    }
+    assert_int_equal(call(s, "GET", "/v2/bot/message/501/content", "tok", NULL, NULL), 404);
+    assert_int_equal(call(s, "GET", "/v2/bot/message/600/content", "tok", NULL, NULL), 200);
+}
+
 int main(void)
 {
     alloc_init();
@@ -285,9 +346,11 @@ int main(void)
         cmocka_unit_test(test_group_text_mentions_the_bot),
         cmocka_unit_test(test_one_to_one_text_has_no_mention),
         cmocka_unit_test(test_postback),
+        cmocka_unit_test(test_image_and_file_messages),
         cmocka_unit_test(test_read_quick_replies),
         cmocka_unit_test_setup_teardown(test_stand_in_shows_quick_replies, stand_in_setup, stand_in_teardown),
         cmocka_unit_test_setup_teardown(test_stand_in_is_line_enough, stand_in_setup, stand_in_teardown),
+        cmocka_unit_test_setup_teardown(test_stand_in_serves_content, stand_in_setup, stand_in_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
