@@ -266,14 +266,50 @@ static void test_full_width_commands(void **state)
     world_finish(w);
 }
 
+/* The commands issues 11 to 13 added, typed on a Japanese keyboard in
+ * full-width mode (word and space): each reaches its own command, answered
+ * in Japanese, and none reaches the model. */
+static void test_every_command_full_width(void **state)
+{
+    struct world *w = world_start(state, (const char *[]){"LINEBOT_MEMORY=explicit", "LINEBOT_RATE_LIMIT=100", NULL});
+    profiles(w);
+    static const struct {
+        const char *typed, *expected;
+    } cases[] = {
+        {"／ｍｏｄｅｌ", "現在のモデル"},
+        {"／ｍｏｄｅｌ　ｎｏ－ｓｕｃｈ", "というモデルはありません"},
+        {"／ｐｅｒｓｏｎａ", "ペルソナは設定されていません"},
+        {"／ｐｅｒｓｏｎａ　ｓｅｔ　海賊のように話してください", "ペルソナを設定しました"},
+        {"／ｕｓａｇｅ", "本日の使用量は 0 トークンです"},
+        {"／ｆｉｌｅｓ", "このチャットには文書がありません"},
+        {"／ｒｅｍｅｍｂｅｒ　猫が好きです", "覚えました"},
+        {"／ｍｅｍｏｒｙ", "猫が好きです"},
+        {"／ｆｏｒｇｅｔ　１", "忘れました: 猫が好きです"},
+        {"／ｍｅｍｏｒｙ　ｏｆｆ", "覚えたり使ったりしません"},
+        {"／ｆｉｌｅｓ　ｃｌｅａｒ", "文書を 0 件削除しました"},
+        {"／ｐｅｒｓｏｎａ　ｒｅｓｅｔ", "ペルソナを標準に戻しました"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        send_text(w, USER_JA, cases[i].typed);
+        assert_answers(w, USER_JA, i + 1);
+        char *text = last_text(w, USER_JA);
+        if (!strstr(text, cases[i].expected))
+            fail_msg("%s: expected \"%s\" in:\n%s", cases[i].typed, cases[i].expected, text);
+        free(text);
+    }
+    assert_int_equal(fake_llm_request_count(w->llm), 0);
+    world_finish(w);
+}
+
 /* LINEBOT_TRIGGER=ボット: "ボット、今日の予定は？" reaches the model as
  * "今日の予定は？". */
 static void test_trigger_with_punctuation(void **state)
 {
     struct world *w = world_start(state, (const char *[]){"LINEBOT_TRIGGER=ボット", NULL});
     profiles(w);
-    const char *texts[] = {"ボット、今日の予定は？", "ボット：今日の予定は？", "ボット, 今日の予定は？"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *texts[] = {"ボット、今日の予定は？", "ボット，今日の予定は？", "ボット：今日の予定は？",
+                           "ボット, 今日の予定は？", "ボット: 今日の予定は？"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         send_event(w, ev_message(w, &(struct ev){.user = USER_JA, .group = GROUP, .text = texts[i]}));
         assert_answers(w, GROUP, i + 1);
         char *last = fake_llm_request_last_user(w->llm, i);
@@ -358,6 +394,7 @@ int main(void)
         E2E_TEST(test_fixed_language),
         E2E_TEST(test_unknown_language_stops_the_start),
         E2E_TEST(test_full_width_commands),
+        E2E_TEST(test_every_command_full_width),
         E2E_TEST(test_trigger_with_punctuation),
         E2E_TEST(test_every_override_in_every_language),
     };
