@@ -384,6 +384,66 @@ static void test_every_override_in_every_language(void **state)
     world_finish(w);
 }
 
+static void kb_add_fixtures(struct world *w)
+{
+    const char *argv[] = {"kb", "add", FIXTURES_DIR "/kb/ja-guide.md", FIXTURES_DIR "/kb/zh-info.html",
+                          FIXTURES_DIR "/kb/en-faq.txt", NULL};
+    char *out = NULL, *err = NULL;
+    if (bot_run(w, argv, NULL, &out, &err) != 0)
+        fail_msg("kb add: %s", err);
+    free(out);
+    free(err);
+}
+
+/* The knowledge base's texts: the line over the sources ends an ordinary
+ * answer, so it is in the language of the question and costs no profile
+ * call; the strict "I don't know" is a fixed text in the user's language.
+ * LINEBOT_KB_SOURCES_LABEL and LINEBOT_KB_UNKNOWN_TEXT apply in every
+ * language. */
+static void test_knowledge_base_texts(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    kb_add_fixtures(w);
+    bot_start(w, NULL);
+    profiles(w);
+    static const struct expected SOURCES = {"sources", {"\n\nSources\n[1] ", "\n\n出典\n[1] ", "\n\n資料來源\n[1] "}};
+    static const struct expected UNKNOWN = {
+        "unknown", {"I don't know that from the documents", "手元の資料には", "我手邊的資料裡找不到"}};
+    const char *users[] = {USER_EN, USER_JA, USER_ZH};
+    const char *questions[] = {"is there parking?", "料金はいくらですか", "成人票多少錢？"};
+    const char *unanswerable[] = {"zebra xylophone quokka", "明日の天気", "明天天氣"};
+    for (int lang = EN; lang <= ZH; lang++) {
+        fake_llm_set_fixed_answer(w->llm, "An answer [1].");
+        send_text(w, users[lang], questions[lang]);
+        assert_answers(w, users[lang], 1);
+        assert_in_lang(w, users[lang], &SOURCES, lang);
+    }
+    assert_int_equal(profile_calls(w, NULL), 0);
+
+    bot_restart(w, (const char *[]){"LINEBOT_KB_STRICT=1", NULL});
+    for (int lang = EN; lang <= ZH; lang++) {
+        send_text(w, users[lang], unanswerable[lang]);
+        assert_answers(w, users[lang], 2);
+        assert_in_lang(w, users[lang], &UNKNOWN, lang);
+    }
+
+    bot_restart(w, (const char *[]){"LINEBOT_KB_STRICT=1", "LINEBOT_KB_SOURCES_LABEL=E2E sources",
+                                    "LINEBOT_KB_UNKNOWN_TEXT=E2E unknown", NULL});
+    for (int lang = EN; lang <= ZH; lang++) {
+        send_text(w, users[lang], questions[lang]);
+        assert_answers(w, users[lang], 3);
+        char *t = last_text(w, users[lang]);
+        assert_contains(t, "\n\nE2E sources\n[1] ");
+        free(t);
+        send_text(w, users[lang], unanswerable[lang]);
+        assert_answers(w, users[lang], 4);
+        t = last_text(w, users[lang]);
+        assert_string_equal(t, "E2E unknown");
+        free(t);
+    }
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +457,7 @@ int main(void)
         E2E_TEST(test_every_command_full_width),
         E2E_TEST(test_trigger_with_punctuation),
         E2E_TEST(test_every_override_in_every_language),
+        E2E_TEST(test_knowledge_base_texts),
     };
     return E2E_RUN(tests);
 }
