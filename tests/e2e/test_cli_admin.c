@@ -426,6 +426,15 @@ static void run_later_tables_case(struct world *w, const struct db *db)
         if (group[i].to_bot)
             assert_answers(w, GROUP, ++in_group);
     }
+    /* Bob's next question gets the apology (the model fails), and the one
+     * after it is never delivered (LINE refuses the reply and the push). */
+    fake_llm_set_always(w->llm, 400, "{\"error\":{\"message\":\"e2e: refused\"}}");
+    group_text(w, BOB, "@Bot bob asks plum", true);
+    assert_answers(w, GROUP, ++in_group);
+    fake_llm_set_always(w->llm, 0, NULL);
+    fake_line_fail_next(w->line, "/v2/bot/message/reply", 400, 1);
+    fake_line_fail_next(w->line, "/v2/bot/message/push", 400, 1);
+    group_text(w, BOB, "@Bot bob asks pear", true);
     /* Questions until her daily tokens are spent and the notice is sent. */
     for (int i = 0; i < 10; i++) {
         send_text(w, ALICE, "what about pineapple?");
@@ -441,6 +450,25 @@ static void run_later_tables_case(struct world *w, const struct db *db)
             fail_msg("the inbox did not drain");
         e2e_sleep_ms(50);
     }
+
+    /* stats and chats, against the inbox read by the oracle. */
+    json_t *days = admin_json(w, (const char *[]){"stats", "--json", NULL});
+    json_t *by_model = find(days, "model", E2E_MODEL), *none = find(days, "model", NULL);
+    long long answered = db_count(db, "SELECT count(*) FROM linebot_inbox WHERE kind IS NULL AND outcome = 'answered'"
+                                      " AND model = '" E2E_MODEL "'");
+    assert_true(answered >= 5);
+    assert_int_equal(int_of(by_model, "answered"), answered);
+    assert_int_equal(int_of(by_model, "total_tokens"), 20 * answered); /* the fake reports 10 + 10 */
+    assert_int_equal(int_of(none, "apologies"), 1);
+    assert_int_equal(int_of(none, "failed") + int_of(by_model, "failed"), 1);
+    assert_int_equal(int_of(none, "events") + int_of(by_model, "events"),
+                     db_count(db, "SELECT count(*) FROM linebot_inbox WHERE kind IS NULL"));
+    json_decref(days);
+    json_t *chats = admin_json(w, (const char *[]){"chats", "--json", NULL});
+    json_t *alice = find(chats, "chat_id", ALICE);
+    assert_string_equal(json_string_value(json_object_get(alice, "persona")), "(custom)");
+    assert_string_equal(json_string_value(json_object_get(alice, "model")), E2E_MODEL);
+    json_decref(chats);
 
     static const char *const there[] = {
         "SELECT count(*) FROM linebot_chat_models WHERE chat_id = '" ALICE "'",
