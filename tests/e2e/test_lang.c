@@ -115,6 +115,17 @@ static void test_language_from_profile(void **state)
         /* One profile call for three fixed texts: the language is cached. */
         assert_int_equal(profile_calls(w, u), 1);
     }
+    /* A user LINE has no profile of (404): asked once, not for every fixed
+     * text; the texts follow the script ("/help" is English). */
+    const char *nobody = "Ue2e000000000000000000000unknown2";
+    send_text(w, nobody, "/help");
+    assert_answers(w, nobody, 1);
+    assert_in_lang(w, nobody, &HELP, EN);
+    send_text(w, nobody, "／ｒｅｓｅｔ");
+    assert_answers(w, nobody, 2);
+    send_image(w, nobody);
+    assert_answers(w, nobody, 3);
+    assert_int_equal(profile_calls(w, nobody), 1);
     /* The model was never asked. */
     assert_int_equal(fake_llm_request_count(w->llm), 0);
     world_finish(w);
@@ -191,6 +202,7 @@ static void test_language_from_script(void **state)
     send_text(w, "Ue2e000000000000000000000unknown1", "もう一度");
     assert_answers(w, "Ue2e000000000000000000000unknown1", 2);
     assert_in_lang(w, "Ue2e000000000000000000000unknown1", &SLOW, JA);
+
     world_finish(w);
 }
 
