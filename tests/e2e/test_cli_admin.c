@@ -435,6 +435,8 @@ static void run_later_tables_case(struct world *w, const struct db *db)
     fake_line_fail_next(w->line, "/v2/bot/message/reply", 400, 1);
     fake_line_fail_next(w->line, "/v2/bot/message/push", 400, 1);
     group_text(w, BOB, "@Bot bob asks pear", true);
+    /* Done failing before anything else is sent: the scripted failures are for it alone. */
+    wait_for_rows(db, "SELECT count(*) FROM linebot_inbox WHERE outcome IN ('failed', 'expired')");
     /* Questions until her daily tokens are spent and the notice is sent. */
     for (int i = 0; i < 10; i++) {
         send_text(w, ALICE, "what about pineapple?");
