@@ -395,7 +395,7 @@ static void run_later_tables_case(struct world *w, const struct db *db)
     fake_line_set_name(w->line, GROUP, ALICE, "Alice");
     fake_line_set_name(w->line, GROUP, BOB, "Bob");
     size_t answers = 0;
-    const char *commands[] = {"/model " E2E_MODEL, "/persona set Talk about pineapple", "/remember I love pineapple",
+    const char *commands[] = {("/model " E2E_MODEL), "/persona set Talk about pineapple", "/remember I love pineapple",
                               "/memory off", "/memory on"};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         send_text(w, ALICE, commands[i]);
