@@ -5,8 +5,9 @@
  *   stats            events, answers, apologies, failures and tokens per day and model
  *   chats            every chat: id, type, last activity, model, persona, messages, events
  *   history CHAT_ID  the chat's turns, oldest first
- *   forget ID        everything kept about a user or a chat, in one transaction;
- *                    then the documents the chat sent (io/kb_chat.h), one by one
+ *   forget ID        everything kept about a user or a chat: the documents the
+ *                    chat sent (io/kb_chat.h), one by one, then the rest in one
+ *                    transaction
  *   export CHAT_ID   the chat and its history as one JSON object
  *
  * Output is an aligned table, or JSON with --json (stats, chats and history:
@@ -408,15 +409,16 @@ static int admin_forget(struct store *st, const char *id, bool as_json)
 {
     struct store_forget_counts c;
 
-    if (store_admin_forget(st, id, &c) != 0) {
-        fprintf(stderr, "linebot admin forget: nothing was removed: %s\n", store_last_error(st));
-        return 1;
-    }
-    /* The files the chat sent (io/kb_chat.h): a knowledge base of its own. */
+    /* The files the chat sent (io/kb_chat.h), a knowledge base of its own,
+     * first: the transaction then drops that knowledge base, emptied. */
     int64_t documents = 0;
     if (kb_chat_forget(st, id, &documents) != 0) {
-        fprintf(stderr, "linebot admin forget: the chat's documents were not all removed: %s\n",
+        fprintf(stderr, "linebot admin forget: the chat's documents were not all removed (run it again): %s\n",
                 store_last_error(st));
+        return 1;
+    }
+    if (store_admin_forget(st, id, &c) != 0) {
+        fprintf(stderr, "linebot admin forget: only the chat's documents were removed: %s\n", store_last_error(st));
         return 1;
     }
     if (as_json) {

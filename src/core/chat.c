@@ -303,16 +303,15 @@ bool chat_parse_persona_command(const char *text, enum chat_persona_op *op, cons
     *op = PERSONA_SHOW;
     *arg = a + len; /* "" */
     *arg_len = 0;
-    if (len == 5 && strncasecmp(a, "reset", 5) == 0) {
+    size_t rest = 0;
+    const char *t;
+    if (command_word(a, len, "reset", &rest) && rest == 0) {
         *op = PERSONA_RESET;
-    } else if (len >= 3 && strncasecmp(a, "set", 3) == 0 && (len == 3 || is_space_byte((unsigned char)a[3]))) {
-        const char *t = a + 3;
-        while (t < a + len && is_space_byte((unsigned char)*t))
-            t++;
-        if (t < a + len) { /* "/persona set" alone shows how */
+    } else if ((t = command_word(a, len, "set", &rest))) {
+        if (rest > 0) { /* "/persona set" alone shows how */
             *op = PERSONA_SET;
             *arg = t;
-            *arg_len = (size_t)(a + len - t);
+            *arg_len = rest;
         }
     } else if (len > 0) {
         *op = PERSONA_PICK;
@@ -560,7 +559,8 @@ bool chat_parse_files_command(const char *text, bool *clear)
     const char *arg = command_arg(text, "files", &len);
     if (!arg)
         return false;
-    *clear = len == 5 && strncasecmp(arg, "clear", 5) == 0;
+    size_t rest = 0;
+    *clear = command_word(arg, len, "clear", &rest) && rest == 0;
     return true;
 }
 

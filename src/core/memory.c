@@ -23,9 +23,11 @@
 
 /* ---- commands ---- */
 
+/* The argument is `word` alone, in any width and case ("ａｌｌ"). */
 static bool word_is(const char *arg, size_t len, const char *word)
 {
-    return len == strlen(word) && strncasecmp(arg, word, len) == 0;
+    size_t rest = 0;
+    return command_word(arg, len, word, &rest) && rest == 0;
 }
 
 bool memory_parse_command(const char *text, struct memory_command *out)
@@ -52,8 +54,7 @@ bool memory_parse_command(const char *text, struct memory_command *out)
         out->verb = MEMORY_USAGE;
         if (word_is(arg, len, "all")) {
             out->verb = MEMORY_FORGET_ALL;
-        } else if (len > 0 && len <= 4 && strspn(arg, "0123456789") == len) {
-            out->number = strtol(arg, NULL, 10);
+        } else if (command_number(arg, len, 4, &out->number)) {
             if (out->number > 0)
                 out->verb = MEMORY_FORGET_ONE;
         }

@@ -596,7 +596,8 @@ struct store_forget_counts {
     int64_t bot_messages;      /* ids of the bot's messages in the chat `id` */
     int64_t profiles;          /* cached display names: the user's in every chat, everyone's in chat `id` */
     int64_t rate_rows;         /* the user's rate-limit counter */
-    int64_t payloads;          /* finished events of chat `id` whose payload or answer was dropped */
+    int64_t payloads;          /* finished events of chat `id` whose payload or answer was dropped,
+                                  and its finished internal jobs, removed */
     int64_t choices;           /* the model chosen in chat `id` (0 or 1) */
     int64_t personas;          /* the persona of chat `id` (0 or 1) */
     int64_t memory;            /* facts remembered about the user `id` (or from messages in chat `id`) */
@@ -608,13 +609,14 @@ struct store_forget_counts {
  * in group and room histories with the bot's answer right after each (and
  * the summary of a group that covers one of those turns), and
  * the token usage charged to `id` (as a user or as a chat) with its budget
- * notices, and the knowledge base bound to the chat `id` (not counted in
- * `counts`).
+ * notices, and the knowledge base bound to the chat `id` and the chat's
+ * own one once emptied (kb_chat_forget; not counted in `counts`).
  * The user's group turns are found by the user id kept with each turn; a
  * turn written before ids were kept (schema 6), by a name cached for that
  * user in that chat (linebot_profiles). Finished inbox rows keep their
  * event id (deduplication and exactly-once answers depend on it); only
- * their content goes. Unfinished events stay: acknowledged work. Returns 0
+ * their content goes; finished internal jobs of the chat `id` go whole, as
+ * their ids name it. Unfinished events stay: acknowledged work. Returns 0
  * with *counts filled, or -1 (nothing removed). */
 int store_admin_forget(struct store *st, const char *id, struct store_forget_counts *counts);
 

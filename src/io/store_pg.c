@@ -2476,6 +2476,8 @@ static int pg_admin_forget(struct store *st, const char *id, struct store_forget
         {SQL_FORGET_BOT, &counts->bot_messages},
         {SQL_FORGET_USER_PROFILES, &counts->profiles},
         {SQL_FORGET_RATE, &counts->rate_rows},
+        /* Finished internal jobs of the chat: their ids name it ("task:summary:<id>:N"). */
+        {"DELETE FROM linebot_inbox WHERE state = 'done' AND kind IS NOT NULL AND chat_id = $1", &counts->payloads},
         {SQL_FORGET_INBOX, &counts->payloads},
         {SQL_FORGET_CHAT_MODEL, &counts->choices},
         {SQL_FORGET_CHAT_PERSONA, &counts->personas},
@@ -2486,6 +2488,17 @@ static int pg_admin_forget(struct store *st, const char *id, struct store_forget
         {SQL_FORGET_MEMORY_USER, &settings},
         {SQL_FORGET_SUMMARY, &settings},
         {SQL_KB_UNBIND, &settings}, /* the knowledge base the operator chose for the chat */
+        /* The chat's own knowledge base (io/kb_chat.h: KB_CHAT_PREFIX and the chat id), once
+         * kb_chat_forget emptied it: its name holds the id. */
+        {"DELETE FROM linebot_kb_embed WHERE kb_id IN (SELECT k.id FROM linebot_kb AS k"
+         " WHERE k.name = 'chat:' || $1 AND NOT EXISTS (SELECT 1 FROM linebot_kb_docs AS d WHERE d.kb_id = k.id))",
+         &settings},
+        {"DELETE FROM linebot_kb AS k WHERE k.name = 'chat:' || $1"
+         " AND NOT EXISTS (SELECT 1 FROM linebot_kb_docs AS d WHERE d.kb_id = k.id)",
+         &settings},
+        /* The words of the documents just removed, which no passage holds any longer
+         * (SQL_KB_CHUNKS_DROP only counts them down). Every step is given the id. */
+        {"DELETE FROM linebot_kb_terms WHERE chunks <= 0 AND $1::text IS NOT NULL", &settings},
     };
     struct params p = { .n = 0 };
 

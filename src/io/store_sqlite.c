@@ -553,6 +553,12 @@ static const char schema_fresh[] =
 
 /* ---- statements, prepared once per handle ---- */
 
+/* The knowledge base of the chat ?1's own files (io/kb_chat.h: KB_CHAT_PREFIX
+ * and the chat id), when it holds no document. */
+#define EMPTY_CHAT_KB                                                                          \
+    "SELECT k.id FROM linebot_kb AS k WHERE k.name = 'chat:' || ?1"                            \
+    " AND NOT EXISTS (SELECT 1 FROM linebot_kb_docs AS d WHERE d.kb_id = k.id)"
+
 #define CLAIM_COLUMNS                                                                          \
     "seq, event_id, chat_id, timestamp_ms, payload, state, claim_gen, attempts, answer, kind"
 #define FENCE " WHERE event_id = ?1 AND claim_gen = ?2 AND claimed = 1"
@@ -653,6 +659,10 @@ static const char schema_fresh[] =
     X(FORGET_BOT, "DELETE FROM linebot_bot_messages WHERE chat_id = ?1")                       \
     X(FORGET_PROFILES, "DELETE FROM linebot_profiles WHERE chat_id = ?1")                      \
     X(FORGET_RATE, "DELETE FROM linebot_rate WHERE user_id = ?1")                              \
+    X(FORGET_CHAT_KB_EMBED, "DELETE FROM linebot_kb_embed WHERE kb_id IN (" EMPTY_CHAT_KB ")")      \
+    X(FORGET_CHAT_KB, "DELETE FROM linebot_kb WHERE id IN (" EMPTY_CHAT_KB ")")                \
+    X(FORGET_TASKS, "DELETE FROM linebot_inbox WHERE state = 'done' AND kind IS NOT NULL"      \
+                    " AND chat_id = ?1")                                                       \
     X(FORGET_INBOX, "UPDATE linebot_inbox SET payload = NULL, answer = NULL"                   \
                     " WHERE state = 'done' AND chat_id = ?1"                                   \
                     " AND (payload IS NOT NULL OR answer IS NOT NULL)")                        \
@@ -2776,6 +2786,8 @@ static int sq_admin_forget(struct store *st, const char *id, struct store_forget
         {STMT_FORGET_BOT, &counts->bot_messages},
         {STMT_FORGET_USER_PROFILES, &counts->profiles},
         {STMT_FORGET_RATE, &counts->rate_rows},
+        /* Finished internal jobs of the chat: their ids name it ("task:summary:<id>:N"). */
+        {STMT_FORGET_TASKS, &counts->payloads},
         {STMT_FORGET_INBOX, &counts->payloads},
         {STMT_FORGET_CHAT_MODEL, &counts->choices},
         {STMT_FORGET_CHAT_PERSONA, &counts->personas},
@@ -2786,6 +2798,9 @@ static int sq_admin_forget(struct store *st, const char *id, struct store_forget
         {STMT_FORGET_MEMORY_USER, &settings},
         {STMT_FORGET_SUMMARY, &settings},
         {STMT_KB_UNBIND, &settings}, /* the knowledge base the operator chose for the chat */
+        /* The chat's own knowledge base, once kb_chat_forget emptied it: its name holds the id. */
+        {STMT_FORGET_CHAT_KB_EMBED, &settings},
+        {STMT_FORGET_CHAT_KB, &settings},
     };
 
     if (tx_begin(st) != 0)

@@ -273,6 +273,11 @@ enum lang gather_lang(struct job_ctx *ctx);
  * asked only when the text depends on it. */
 const char *format_fixed_text(struct job_ctx *ctx, enum text_id id);
 
+/* format: a text that rides on an ordinary answer (the sources' line, the
+ * memory notice), which must cost no profile call: the override, else in
+ * LINEBOT_LANG, the language already chosen, or the question's script. */
+const char *format_answer_text(struct job_ctx *ctx, enum text_id id);
+
 /* generate: true when the event can no longer be answered at all (its reply
  * token is too old and push fallback is off). */
 bool generate_too_late(const struct job_ctx *ctx);

@@ -82,6 +82,24 @@ const char *format_fixed_text(struct job_ctx *ctx, enum text_id id)
     return texts_get(cfg, id, lang);
 }
 
+/* The language of what rides on an ordinary answer: LINEBOT_LANG, else the
+ * language this job already chose, else the script of the question (the
+ * model answers in it too). Never a profile call. */
+static enum lang answer_lang(const struct job_ctx *ctx)
+{
+    const struct config *cfg = ctx->env->cfg;
+    if (cfg->lang != LANG_AUTO)
+        return cfg->lang;
+    if (ctx->lang_chosen)
+        return ctx->lang;
+    return texts_lang_of_script(ctx->decided && ctx->decision.text ? ctx->decision.text : ctx->ev.text);
+}
+
+const char *format_answer_text(struct job_ctx *ctx, enum text_id id)
+{
+    return texts_get(ctx->env->cfg, id, answer_lang(ctx));
+}
+
 /* "\n" and the truncated text, for the end of a cut answer ("" for none). */
 static char *truncated_mark(struct job_ctx *ctx)
 {
@@ -173,13 +191,9 @@ enum stage_result stage_format(struct job_ctx *ctx)
      * of its own, after the answer, when LINE's five leave room for it). */
     if (answered && rec->parts.n < LINE_MAX_MESSAGES && memory_tell_now(ctx)) {
         /* It rides on an ordinary answer, which must not cost a profile
-         * call (issue 15): the language of the user's own words. */
-        const struct config *cfg = ctx->env->cfg;
-        enum lang lang = cfg->lang != LANG_AUTO ? cfg->lang
-                         : ctx->lang_chosen     ? ctx->lang
-                                                : texts_lang_of_script(ctx->decision.text);
+         * call (issue 15). */
         rec->parts.parts = xrealloc_array(rec->parts.parts, rec->parts.n + 1, sizeof *rec->parts.parts);
-        rec->parts.parts[rec->parts.n++] = xstrdup(texts_builtin(TEXT_MEMORY_NOTICE, lang));
+        rec->parts.parts[rec->parts.n++] = xstrdup(format_answer_text(ctx, TEXT_MEMORY_NOTICE));
     }
     log_debug("answer: %zu message(s); model %s", rec->parts.n, answered ? "answered" : "failed");
     char err[512];

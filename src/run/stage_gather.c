@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "io/clock.h"
 #include "obs/log.h"
 #include "run/stage.h"
@@ -36,7 +37,7 @@ char *gather_speaker_name(struct job_ctx *ctx)
 
 /* The language of the user's LINE profile: cached (fresh for a day), else
  * asked and cached with the display name. NULL when LINE did not answer;
- * "" when the profile has no language. malloc'd. */
+ * "" when the profile has no language, or LINE has no profile. malloc'd. */
 static char *profile_language(struct job_ctx *ctx)
 {
     const struct line_event *ev = &ctx->ev;
@@ -49,7 +50,16 @@ static char *profile_language(struct job_ctx *ctx)
         return language;
     free(language);
     char err[512];
-    if (line_user_profile(ctx->env->line, ev->user_id, &name, &language, err, sizeof err) != LINE_OK) {
+    enum line_result r = line_user_profile(ctx->env->line, ev->user_id, &name, &language, err, sizeof err);
+    if (r == LINE_REJECTED) {
+        /* No profile for this user (404: not a friend): remembered as one
+         * without a language, so that each fixed text does not ask again. */
+        log_info("no profile, choosing by the message's script: %s", err);
+        if (store_profile_put(store, ev->chat_id, ev->user_id, "", "", now) != 0)
+            log_warn("could not cache a profile: %s", store_last_error(store));
+        return xstrdup("");
+    }
+    if (r != LINE_OK) {
         log_warn("no profile language, choosing by the message's script: %s", err);
         return NULL;
     }

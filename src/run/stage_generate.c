@@ -118,7 +118,7 @@ enum stage_result stage_generate(struct job_ctx *ctx)
         ctx->model_answered = true;
         log_debug("model's answer: %s", ctx->llm.text ? ctx->llm.text : "");
         if (ctx->kb_n > 0)
-            retrieve_add_footer(ctx, format_fixed_text(ctx, TEXT_KB_SOURCES));
+            retrieve_add_footer(ctx, format_answer_text(ctx, TEXT_KB_SOURCES));
     } else if (n_images && ctx->llm.status == 400) {
         /* The model refused what it was given: the image, most likely. */
         log_warn("the model refused the image(s): %s", err);

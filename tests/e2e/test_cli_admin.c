@@ -7,7 +7,11 @@
  * leave nothing of her: the oracle opens the database itself (sqlite3 or
  * libpq, never the bot's store code) and looks for her id, her name and her
  * words in every table, while Bob's turns stay. Her events' ids stay too, so
- * LINE's redelivery of her message is still not answered twice. Runs on
+ * LINE's redelivery of her message is still not answered twice. A second
+ * conversation fills the tables issues 11 to 13 added (model and persona,
+ * memory, usage and budget notices, summaries, a document she sent), checks
+ * each holds her data, and that `forget` of her and then of the group leaves
+ * none of it. Runs on
  * SQLite, and on PostgreSQL when LINEBOT_TEST_PG_URL is set. */
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -366,6 +370,198 @@ static void run_case(struct world *w, const struct db *db)
     assert_int_equal(fake_line_delivery_count(w->line, ALICE), 1);
 }
 
+/* ---- what issues 11 to 13 keep: forgotten too ---- */
+
+/* Polls `sql` (a count) until it is at least 1. */
+static void wait_for_rows(const struct db *db, const char *sql)
+{
+    int64_t deadline = e2e_mono_ms() + e2e_ms(E2E_WAIT_MS);
+    while (db_count(db, sql) < 1) {
+        if (e2e_mono_ms() > deadline)
+            fail_msg("no rows in time: %s", sql);
+        e2e_sleep_ms(50);
+    }
+}
+
+/* Alice leaves a trace in every table the later issues added: her chat's
+ * model and persona, a fact remembered, her memory setting, token usage and
+ * a budget notice, a document she sent (its passages in the knowledge
+ * base), and summaries of her chat and of the group. Before the forget each
+ * is there (a test whose data is missing could not fail); after it the
+ * catalogue scan finds nothing of her, and the forget of the group leaves
+ * nothing of the group either. */
+static void run_later_tables_case(struct world *w, const struct db *db)
+{
+    fake_line_set_name(w->line, GROUP, ALICE, "Alice");
+    fake_line_set_name(w->line, GROUP, BOB, "Bob");
+    size_t answers = 0;
+    const char *commands[] = {("/model " E2E_MODEL), "/persona set Talk about pineapple", "/remember I love pineapple",
+                              "/memory off", "/memory on"};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        send_text(w, ALICE, commands[i]);
+        assert_answers(w, ALICE, ++answers);
+    }
+    static const char doc[] = "# Pineapple notes\n\nThe pineapple field is behind the school.\n";
+    fake_line_set_content(w->line, "alice-file-1", doc, strlen(doc), "text/plain", 0);
+    json_t *file = ev_message(w, &(struct ev){.user = ALICE, .message_type = "file", .message_id = "alice-file-1"});
+    json_object_set_new(json_object_get(file, "message"), "fileName", json_string("pineapple.txt"));
+    json_object_set_new(json_object_get(file, "message"), "fileSize", json_integer((json_int_t)strlen(doc)));
+    send_event(w, file);
+    assert_answers(w, ALICE, ++answers);
+    char *texts = world_texts(w, ALICE);
+    assert_contains(texts, "pineapple.txt");
+    free(texts);
+
+    size_t in_group = 0;
+    const struct {
+        const char *user, *text;
+        bool to_bot;
+    } group[] = {
+        {ALICE, "@Bot alice asks kiwi", true},   {BOB, "@Bot bob asks mango", true},
+        {ALICE, "alice chats papaya", false},    {BOB, "@Bot bob asks lime", true},
+        {BOB, "@Bot bob asks melon", true},
+    };
+    for (size_t i = 0; i < sizeof group / sizeof group[0]; i++) {
+        group_text(w, group[i].user, group[i].text, group[i].to_bot);
+        if (group[i].to_bot)
+            assert_answers(w, GROUP, ++in_group);
+    }
+    /* Bob's next question gets the apology (the model fails), and the one
+     * after it is never delivered (LINE refuses the reply and the push). */
+    fake_llm_set_always(w->llm, 400, "{\"error\":{\"message\":\"e2e: refused\"}}");
+    group_text(w, BOB, "@Bot bob asks plum", true);
+    assert_answers(w, GROUP, ++in_group);
+    fake_llm_set_always(w->llm, 0, NULL);
+    fake_line_fail_next(w->line, "/v2/bot/message/reply", 400, 1);
+    fake_line_fail_next(w->line, "/v2/bot/message/push", 400, 1);
+    group_text(w, BOB, "@Bot bob asks pear", true);
+    /* Done failing before anything else is sent: the scripted failures are for it alone. */
+    wait_for_rows(db, "SELECT count(*) FROM linebot_inbox WHERE outcome IN ('failed', 'expired')");
+    /* Questions until her daily tokens are spent and the notice is sent. */
+    for (int i = 0; i < 10; i++) {
+        send_text(w, ALICE, "what about pineapple?");
+        assert_answers(w, ALICE, ++answers);
+        if (db_count(db, "SELECT count(*) FROM linebot_budget_notices WHERE subject = '" ALICE "'") > 0)
+            break;
+    }
+    wait_for_rows(db, "SELECT count(*) FROM linebot_summaries WHERE chat_id = '" GROUP "'");
+    wait_for_rows(db, "SELECT count(*) FROM linebot_summaries WHERE chat_id = '" ALICE "'");
+    int64_t deadline = e2e_mono_ms() + e2e_ms(E2E_WAIT_MS);
+    while (db_count(db, "SELECT count(*) FROM linebot_inbox WHERE state <> 'done'") > 0) {
+        if (e2e_mono_ms() > deadline)
+            fail_msg("the inbox did not drain");
+        e2e_sleep_ms(50);
+    }
+
+    /* stats and chats, against the inbox read by the oracle. */
+    json_t *days = admin_json(w, (const char *[]){"stats", "--json", NULL});
+    json_t *by_model = find(days, "model", E2E_MODEL), *none = find(days, "model", NULL);
+    long long answered = db_count(db, "SELECT count(*) FROM linebot_inbox WHERE kind IS NULL AND outcome = 'answered'"
+                                      " AND model = '" E2E_MODEL "'");
+    assert_true(answered >= 5);
+    assert_int_equal(int_of(by_model, "answered"), answered);
+    assert_int_equal(int_of(by_model, "total_tokens"), 20 * answered); /* the fake reports 10 + 10 */
+    assert_int_equal(int_of(none, "apologies"), 1);
+    assert_int_equal(int_of(none, "failed") + int_of(by_model, "failed"), 1);
+    assert_int_equal(int_of(none, "events") + int_of(by_model, "events"),
+                     db_count(db, "SELECT count(*) FROM linebot_inbox WHERE kind IS NULL"));
+    json_decref(days);
+    json_t *chats = admin_json(w, (const char *[]){"chats", "--json", NULL});
+    json_t *alice = find(chats, "chat_id", ALICE);
+    assert_string_equal(json_string_value(json_object_get(alice, "persona")), "(custom)");
+    assert_string_equal(json_string_value(json_object_get(alice, "model")), E2E_MODEL);
+    json_decref(chats);
+
+    static const char *const there[] = {
+        "SELECT count(*) FROM linebot_chat_models WHERE chat_id = '" ALICE "'",
+        "SELECT count(*) FROM linebot_chat_personas WHERE custom LIKE '%pineapple%'",
+        "SELECT count(*) FROM linebot_memory WHERE user_id = '" ALICE "' AND fact LIKE '%pineapple%'",
+        "SELECT count(*) FROM linebot_memory_users WHERE user_id = '" ALICE "'",
+        "SELECT count(*) FROM linebot_usage WHERE user_id = '" ALICE "' AND chat_id = '" ALICE "'",
+        "SELECT count(*) FROM linebot_usage WHERE user_id = '" ALICE "' AND chat_id = '" GROUP "'",
+        "SELECT count(*) FROM linebot_budget_notices WHERE subject = '" ALICE "'",
+        "SELECT count(*) FROM linebot_kb_docs WHERE path LIKE '%pineapple%'",
+        "SELECT count(*) FROM linebot_kb_chunks WHERE body LIKE '%pineapple field%'",
+        "SELECT count(*) FROM linebot_kb WHERE name LIKE '%" ALICE "%'",
+        "SELECT count(*) FROM linebot_summaries WHERE chat_id = '" GROUP "'",
+        "SELECT count(*) FROM linebot_summaries WHERE chat_id = '" ALICE "'",
+        "SELECT count(*) FROM linebot_profiles WHERE user_id = '" ALICE "'",
+    };
+    for (size_t i = 0; i < sizeof there / sizeof there[0]; i++)
+        if (db_count(db, there[i]) < 1)
+            fail_msg("the conversation left no row to forget: %s", there[i]);
+
+    json_t *forgot = admin_json(w, (const char *[]){"forget", ALICE, "--json", NULL});
+    json_t *removed = json_object_get(forgot, "removed");
+    assert_int_equal(int_of(removed, "choices"), 1);
+    assert_int_equal(int_of(removed, "personas"), 1);
+    assert_int_equal(int_of(removed, "memory"), 1);
+    assert_int_equal(int_of(removed, "documents"), 1);
+    json_decref(forgot);
+    static const char *const gone[] = {
+        "SELECT count(*) FROM linebot_memory_users WHERE user_id = '" ALICE "'",
+        "SELECT count(*) FROM linebot_usage WHERE user_id = '" ALICE "'",
+        "SELECT count(*) FROM linebot_budget_notices WHERE subject = '" ALICE "'",
+        "SELECT count(*) FROM linebot_kb_chunks WHERE body LIKE '%pineapple%'",
+        "SELECT count(*) FROM linebot_summaries WHERE chat_id IN ('" ALICE "', '" GROUP "')",
+    };
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        if (db_count(db, gone[i]) != 0)
+            fail_msg("left after forget %s: %s", ALICE, gone[i]);
+    check_no_trace_in_any_table(db);
+    /* Bob's part of the group stays, until the group itself is forgotten. */
+    assert_true(db_count(db, "SELECT count(*) FROM linebot_history WHERE chat_id = '" GROUP "'") > 0);
+    assert_true(db_count(db, "SELECT count(*) FROM linebot_usage WHERE user_id = '" BOB "'") > 0);
+
+    json_decref(admin_json(w, (const char *[]){"forget", GROUP, "--json", NULL}));
+    static const char *const group_gone[] = {
+        "SELECT count(*) FROM linebot_history WHERE chat_id = '" GROUP "'",
+        "SELECT count(*) FROM linebot_bot_messages WHERE chat_id = '" GROUP "'",
+        "SELECT count(*) FROM linebot_profiles WHERE chat_id = '" GROUP "'",
+        "SELECT count(*) FROM linebot_usage WHERE chat_id = '" GROUP "'",
+        "SELECT count(*) FROM linebot_summaries WHERE chat_id = '" GROUP "'",
+        "SELECT count(*) FROM linebot_inbox WHERE chat_id = '" GROUP "' AND (payload IS NOT NULL OR answer IS NOT NULL)",
+    };
+    for (size_t i = 0; i < sizeof group_gone / sizeof group_gone[0]; i++)
+        if (db_count(db, group_gone[i]) != 0)
+            fail_msg("left after forget %s: %s", GROUP, group_gone[i]);
+}
+
+static const char *const later_settings[] = {"LINEBOT_GROUP_CONTEXT=5", "LINEBOT_MEMORY=explicit",
+                                             "LINEBOT_HISTORY_TURNS=1", "LINEBOT_USER_DAILY_TOKENS=120",
+                                             "LINEBOT_RATE_LIMIT=100", "LINEBOT_SUMMARY=1", NULL};
+
+static void test_forget_later_tables_on_sqlite(void **state)
+{
+    struct world *w = world_new(state, later_settings);
+    struct db db = {.sqlite_path = w->db_path};
+    bot_start(w, NULL);
+    run_later_tables_case(w, &db);
+    world_finish(w);
+}
+
+static void test_forget_later_tables_on_postgres(void **state)
+{
+    if (!pg_url) {
+        skip();
+        return;
+    }
+    struct db db = {.sqlite_path = NULL};
+    char *setting = pg_scratch_db(pg_url, "admin_later", db.schema, sizeof db.schema);
+    const char *settings[8];
+    size_t n = 0;
+    for (; later_settings[n]; n++)
+        settings[n] = later_settings[n];
+    settings[n++] = setting;
+    settings[n] = NULL;
+    struct world *w = world_new(state, settings);
+    bot_start(w, NULL);
+    run_later_tables_case(w, &db);
+    world_finish(w);
+    pg_scratch_drop(pg_url, db.schema);
+    free(setting);
+}
+
 /* Usage errors exit 2 with the usage; a store that cannot be opened exits 1. */
 static void test_usage_and_store_errors(void **state)
 {
@@ -484,6 +680,8 @@ int main(void)
         E2E_TEST(test_hostile_rows),
         E2E_TEST(test_admin_on_sqlite),
         E2E_TEST(test_admin_on_postgres),
+        E2E_TEST(test_forget_later_tables_on_sqlite),
+        E2E_TEST(test_forget_later_tables_on_postgres),
     };
     pg_url = pg_scratch_url();
     if (!pg_url) {

@@ -12,7 +12,9 @@
  *   every word or --option after it on that line that the help should know
  *   (a subcommand such as `webhook set`, an option such as `chat --db`)
  *   appears in that help;
- * - every relative link points at a file of the repository;
+ * - every relative link points at a file of the repository, and every link
+ *   into a section of README.md at one of its headings (GitHub's anchors);
+ * - every chat command (`/model ...`) is one README.md names too;
  * - both link back to README.md and to each other. */
 #include <ctype.h>
 #include <stdio.h>
@@ -141,12 +143,85 @@ static void check_links(const char *doc, const char *text)
     }
 }
 
+/* GitHub's anchor of a heading: lower case; letters, digits, '_' and '-'
+ * kept (and bytes of other scripts), spaces become '-', the rest dropped. */
+static char *heading_anchor(const char *heading, size_t len)
+{
+    char *out = malloc(len + 1);
+    assert_non_null(out);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)heading[i];
+        if (c >= 0x80 || isalnum(c) || c == '_' || c == '-')
+            out[o++] = (char)tolower(c);
+        else if (c == ' ')
+            out[o++] = '-';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Every link into README.md ("](README.md#anchor)") names one of its headings. */
+static void check_anchors(const char *doc, const char *text)
+{
+    char *english = read_doc("README.md");
+    size_t checked = 0;
+    for (const char *p = strstr(text, "](README.md#"); p; p = strstr(p + 1, "](README.md#")) {
+        const char *a = p + strlen("](README.md#");
+        char *anchor = e2e_printf("%.*s", (int)strcspn(a, ")"), a);
+        bool found = false;
+        for (const char *line = english; *line && !found; line += strcspn(line, "\n"), line += *line == '\n') {
+            if (*line != '#')
+                continue;
+            const char *h = line + strspn(line, "#");
+            h += strspn(h, " ");
+            char *slug = heading_anchor(h, strcspn(h, "\n"));
+            found = strcmp(slug, anchor) == 0;
+            free(slug);
+        }
+        if (!found)
+            fail_msg("%s links to README.md#%s, but README.md has no such heading", doc, anchor);
+        free(anchor);
+        checked++;
+    }
+    if (checked < 5)
+        fail_msg("%s: only %zu links into README.md's sections; is the scan broken?", doc, checked);
+    free(english);
+}
+
+/* Every chat command a translation names in code ("`/model", not a path
+ * such as "`/code/bootstrap") is one the English README names too: its
+ * table of chat commands, and `linebot chat`'s own (/quit, /as). */
+static void check_chat_commands(const char *doc, const char *text)
+{
+    char *english = read_doc("README.md");
+    size_t checked = 0;
+    for (const char *p = strstr(text, "`/"); p; p = strstr(p + 1, "`/")) {
+        size_t n = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz");
+        if (n == 0 || p[2 + n] == '/')
+            continue;
+        char *command = e2e_printf("`/%.*s", (int)n, p + 2);
+        char *as_word = e2e_printf("%s ", command), *alone = e2e_printf("%s`", command);
+        if (!strstr(english, as_word) && !strstr(english, alone))
+            fail_msg("%s names the chat command %s`, which README.md does not", doc, command);
+        free(command);
+        free(as_word);
+        free(alone);
+        checked++;
+    }
+    if (checked < 10)
+        fail_msg("%s: only %zu chat commands found; is the scan broken?", doc, checked);
+    free(english);
+}
+
 static void check_doc(struct world *w, const char *doc, const char *other)
 {
     char *text = read_doc(doc);
     check_settings(doc, text);
     check_commands(w, doc, text);
     check_links(doc, text);
+    check_anchors(doc, text);
+    check_chat_commands(doc, text);
     char *back = e2e_printf("](%s)", "README.md");
     assert_contains(text, back);
     char *to_other = e2e_printf("](%s)", other);

@@ -115,6 +115,17 @@ static void test_language_from_profile(void **state)
         /* One profile call for three fixed texts: the language is cached. */
         assert_int_equal(profile_calls(w, u), 1);
     }
+    /* A user LINE has no profile of (404): asked once, not for every fixed
+     * text; the texts follow the script ("/help" is English). */
+    const char *nobody = "Ue2e000000000000000000000unknown2";
+    send_text(w, nobody, "/help");
+    assert_answers(w, nobody, 1);
+    assert_in_lang(w, nobody, &HELP, EN);
+    send_text(w, nobody, "／ｒｅｓｅｔ");
+    assert_answers(w, nobody, 2);
+    send_image(w, nobody);
+    assert_answers(w, nobody, 3);
+    assert_int_equal(profile_calls(w, nobody), 1);
     /* The model was never asked. */
     assert_int_equal(fake_llm_request_count(w->llm), 0);
     world_finish(w);
@@ -191,6 +202,7 @@ static void test_language_from_script(void **state)
     send_text(w, "Ue2e000000000000000000000unknown1", "もう一度");
     assert_answers(w, "Ue2e000000000000000000000unknown1", 2);
     assert_in_lang(w, "Ue2e000000000000000000000unknown1", &SLOW, JA);
+
     world_finish(w);
 }
 
@@ -266,14 +278,50 @@ static void test_full_width_commands(void **state)
     world_finish(w);
 }
 
+/* The commands issues 11 to 13 added, typed on a Japanese keyboard in
+ * full-width mode (word and space): each reaches its own command, answered
+ * in Japanese, and none reaches the model. */
+static void test_every_command_full_width(void **state)
+{
+    struct world *w = world_start(state, (const char *[]){"LINEBOT_MEMORY=explicit", "LINEBOT_RATE_LIMIT=100", NULL});
+    profiles(w);
+    static const struct {
+        const char *typed, *expected;
+    } cases[] = {
+        {"／ｍｏｄｅｌ", "現在のモデル"},
+        {"／ｍｏｄｅｌ　ｎｏ－ｓｕｃｈ", "というモデルはありません"},
+        {"／ｐｅｒｓｏｎａ", "ペルソナは設定されていません"},
+        {"／ｐｅｒｓｏｎａ　ｓｅｔ　海賊のように話してください", "ペルソナを設定しました"},
+        {"／ｕｓａｇｅ", "本日の使用量は 0 トークンです"},
+        {"／ｆｉｌｅｓ", "このチャットには文書がありません"},
+        {"／ｒｅｍｅｍｂｅｒ　猫が好きです", "覚えました"},
+        {"／ｍｅｍｏｒｙ", "猫が好きです"},
+        {"／ｆｏｒｇｅｔ　１", "忘れました: 猫が好きです"},
+        {"／ｍｅｍｏｒｙ　ｏｆｆ", "覚えたり使ったりしません"},
+        {"／ｆｉｌｅｓ　ｃｌｅａｒ", "文書を 0 件削除しました"},
+        {"／ｐｅｒｓｏｎａ　ｒｅｓｅｔ", "ペルソナを標準に戻しました"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        send_text(w, USER_JA, cases[i].typed);
+        assert_answers(w, USER_JA, i + 1);
+        char *text = last_text(w, USER_JA);
+        if (!strstr(text, cases[i].expected))
+            fail_msg("%s: expected \"%s\" in:\n%s", cases[i].typed, cases[i].expected, text);
+        free(text);
+    }
+    assert_int_equal(fake_llm_request_count(w->llm), 0);
+    world_finish(w);
+}
+
 /* LINEBOT_TRIGGER=ボット: "ボット、今日の予定は？" reaches the model as
  * "今日の予定は？". */
 static void test_trigger_with_punctuation(void **state)
 {
     struct world *w = world_start(state, (const char *[]){"LINEBOT_TRIGGER=ボット", NULL});
     profiles(w);
-    const char *texts[] = {"ボット、今日の予定は？", "ボット：今日の予定は？", "ボット, 今日の予定は？"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *texts[] = {"ボット、今日の予定は？", "ボット，今日の予定は？", "ボット：今日の予定は？",
+                           "ボット, 今日の予定は？", "ボット: 今日の予定は？"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         send_event(w, ev_message(w, &(struct ev){.user = USER_JA, .group = GROUP, .text = texts[i]}));
         assert_answers(w, GROUP, i + 1);
         char *last = fake_llm_request_last_user(w->llm, i);
@@ -348,6 +396,66 @@ static void test_every_override_in_every_language(void **state)
     world_finish(w);
 }
 
+static void kb_add_fixtures(struct world *w)
+{
+    const char *argv[] = {"kb", "add", FIXTURES_DIR "/kb/ja-guide.md", FIXTURES_DIR "/kb/zh-info.html",
+                          FIXTURES_DIR "/kb/en-faq.txt", NULL};
+    char *out = NULL, *err = NULL;
+    if (bot_run(w, argv, NULL, &out, &err) != 0)
+        fail_msg("kb add: %s", err);
+    free(out);
+    free(err);
+}
+
+/* The knowledge base's texts: the line over the sources ends an ordinary
+ * answer, so it is in the language of the question and costs no profile
+ * call; the strict "I don't know" is a fixed text in the user's language.
+ * LINEBOT_KB_SOURCES_LABEL and LINEBOT_KB_UNKNOWN_TEXT apply in every
+ * language. */
+static void test_knowledge_base_texts(void **state)
+{
+    struct world *w = world_new(state, NULL);
+    kb_add_fixtures(w);
+    bot_start(w, NULL);
+    profiles(w);
+    static const struct expected SOURCES = {"sources", {"\n\nSources\n[1] ", "\n\n出典\n[1] ", "\n\n資料來源\n[1] "}};
+    static const struct expected UNKNOWN = {
+        "unknown", {"I don't know that from the documents", "手元の資料には", "我手邊的資料裡找不到"}};
+    const char *users[] = {USER_EN, USER_JA, USER_ZH};
+    const char *questions[] = {"is there parking?", "料金はいくらですか", "成人票多少錢？"};
+    const char *unanswerable[] = {"zebra xylophone quokka", "明日の天気", "明天天氣"};
+    for (int lang = EN; lang <= ZH; lang++) {
+        fake_llm_set_fixed_answer(w->llm, "An answer [1].");
+        send_text(w, users[lang], questions[lang]);
+        assert_answers(w, users[lang], 1);
+        assert_in_lang(w, users[lang], &SOURCES, lang);
+    }
+    assert_int_equal(profile_calls(w, NULL), 0);
+
+    bot_restart(w, (const char *[]){"LINEBOT_KB_STRICT=1", NULL});
+    for (int lang = EN; lang <= ZH; lang++) {
+        send_text(w, users[lang], unanswerable[lang]);
+        assert_answers(w, users[lang], 2);
+        assert_in_lang(w, users[lang], &UNKNOWN, lang);
+    }
+
+    bot_restart(w, (const char *[]){"LINEBOT_KB_STRICT=1", "LINEBOT_KB_SOURCES_LABEL=E2E sources",
+                                    "LINEBOT_KB_UNKNOWN_TEXT=E2E unknown", NULL});
+    for (int lang = EN; lang <= ZH; lang++) {
+        send_text(w, users[lang], questions[lang]);
+        assert_answers(w, users[lang], 3);
+        char *t = last_text(w, users[lang]);
+        assert_contains(t, "\n\nE2E sources\n[1] ");
+        free(t);
+        send_text(w, users[lang], unanswerable[lang]);
+        assert_answers(w, users[lang], 4);
+        t = last_text(w, users[lang]);
+        assert_string_equal(t, "E2E unknown");
+        free(t);
+    }
+    world_finish(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,8 +466,10 @@ int main(void)
         E2E_TEST(test_fixed_language),
         E2E_TEST(test_unknown_language_stops_the_start),
         E2E_TEST(test_full_width_commands),
+        E2E_TEST(test_every_command_full_width),
         E2E_TEST(test_trigger_with_punctuation),
         E2E_TEST(test_every_override_in_every_language),
+        E2E_TEST(test_knowledge_base_texts),
     };
     return E2E_RUN(tests);
 }

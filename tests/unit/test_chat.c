@@ -364,6 +364,43 @@ static void test_full_width_commands(void **state)
     assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_ANSWER);
     ev.text = (char *)"/\xff\xfe"; /* not UTF-8: no command, and no crash */
     assert_int_equal(decide(&cfg, &ev, false, NULL), CHAT_ANSWER);
+
+    /* Every other command too, its word in full-width letters and its
+     * argument after an ideographic space; the argument stays as typed. */
+    const struct {
+        const char *text;
+        enum chat_action action;
+        const char *arg; /* d.text; NULL: not checked */
+    } others[] = {
+        {"\xef\xbc\x8f\xef\xbd\x8d\xef\xbd\x8f\xef\xbd\x84\xef\xbd\x85\xef\xbd\x8c" /* ／ｍｏｄｅｌ */, CHAT_MODEL, ""},
+        {"\xef\xbc\x8f\xef\xbd\x8d\xef\xbd\x8f\xef\xbd\x84\xef\xbd\x85\xef\xbd\x8c\xe3\x80\x80qwen-max\xe3\x80\x80"
+         /* ／ｍｏｄｅｌ　qwen-max　 */,
+         CHAT_MODEL, "qwen-max"},
+        {"\xef\xbc\x8f\xef\xbd\x90\xef\xbd\x85\xef\xbd\x92\xef\xbd\x93\xef\xbd\x8f\xef\xbd\x8e\xef\xbd\x81" /* ／ｐｅｒｓｏｎａ */,
+         CHAT_PERSONA, NULL},
+        {"\xef\xbc\x8f\xef\xbd\x95\xef\xbd\x93\xef\xbd\x81\xef\xbd\x87\xef\xbd\x85" /* ／ｕｓａｇｅ */, CHAT_USAGE, NULL},
+        {"\xef\xbc\x8f\xef\xbd\x86\xef\xbd\x89\xef\xbd\x8c\xef\xbd\x85\xef\xbd\x93" /* ／ｆｉｌｅｓ */, CHAT_FILES, ""},
+        {"\xef\xbc\x8f\xef\xbd\x92\xef\xbd\x85\xef\xbd\x8d\xef\xbd\x85\xef\xbd\x8d\xef\xbd\x82\xef\xbd\x85\xef\xbd\x92"
+         "\xe3\x80\x80\xe7\x8c\xab\xe3\x81\x8c\xe5\xa5\xbd\xe3\x81\x8d" /* ／ｒｅｍｅｍｂｅｒ　猫が好き */,
+         CHAT_MEMORY, NULL},
+        {"\xef\xbc\x8f\xef\xbd\x8d\xef\xbd\x85\xef\xbd\x8d\xef\xbd\x8f\xef\xbd\x92\xef\xbd\x99" /* ／ｍｅｍｏｒｙ */, CHAT_MEMORY,
+         NULL},
+        {"\xef\xbc\x8f\xef\xbd\x86\xef\xbd\x8f\xef\xbd\x92\xef\xbd\x87\xef\xbd\x85\xef\xbd\x94 all" /* ／ｆｏｒｇｅｔ all */,
+         CHAT_MEMORY, NULL},
+        /* A word that only starts like one is no command. */
+        {"\xef\xbc\x8f\xef\xbd\x8d\xef\xbd\x8f\xef\xbd\x84\xef\xbd\x85\xef\xbd\x8c\xe3\x81\xa7" /* ／ｍｏｄｅｌで */, CHAT_ANSWER,
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        char *text = NULL;
+        ev = text_event(CHAT_USER, others[i].text);
+        enum chat_action a = decide(&cfg, &ev, false, &text);
+        if (a != others[i].action)
+            fail_msg("%s: action %d, expected %d", others[i].text, (int)a, (int)others[i].action);
+        if (others[i].arg)
+            assert_string_equal(text, others[i].arg);
+        free(text);
+    }
 }
 
 /* The trigger goes together with the punctuation written right after it. */

@@ -57,6 +57,15 @@ static void test_commands(void **state)
     assert_true(memory_parse_command("/forget 12", &c));
     assert_int_equal(c.verb, MEMORY_FORGET_ONE);
     assert_int_equal(c.number, 12);
+    /* Full-width words, digits and space, as a Japanese keyboard in full-width mode types them. */
+    expect_verb("／ｆｏｒｇｅｔ　ａｌｌ", MEMORY_FORGET_ALL);
+    expect_verb("／ｍｅｍｏｒｙ　ＯＦＦ", MEMORY_OPT_OUT);
+    expect_verb("／ｆｏｒｇｅｔ　１２ｘ", MEMORY_USAGE);
+    expect_verb("／ｆｏｒｇｅｔ　１２３４５", MEMORY_USAGE);
+    assert_true(memory_parse_command("／ｆｏｒｇｅｔ　１２", &c));
+    assert_int_equal(c.verb, MEMORY_FORGET_ONE);
+    assert_int_equal(c.number, 12);
+    assert_false(memory_parse_command("／ｆｏｒｇｅｔｔｉｎｇ", &c));
 
     /* Not commands: other words, no slash, a longer word. */
     assert_false(memory_parse_command("/rememberme", &c));
