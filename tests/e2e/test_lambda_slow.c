@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include "fake_lambda.h"
@@ -354,18 +353,7 @@ static void restart_and_schedule(struct world *w, struct fake_lambda *fl, const 
 
 static long long history_rows(struct world *w)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    long long n = -1;
-    if (sqlite3_open_v2(w->db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM linebot_history", -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    if (n < 0)
-        fail_msg("could not count the history rows of %s", w->db_path);
-    return n;
+    return world_sqlite_count(w, "SELECT count(*) FROM linebot_history", NULL);
 }
 
 /* A Lambda instance has no idle worker to purge in the background: a

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -97,19 +96,7 @@ static void test_31_days_old_is_acknowledged_not_answered(void **state)
 /* Rows of the inbox that hold `event_id` (its dedup record). */
 static long long inbox_rows(struct world *w, const char *event_id)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    long long n = -1;
-    if (sqlite3_open_v2(w->db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM linebot_inbox WHERE event_id = ?1", -1, &s, NULL) ==
-            SQLITE_OK &&
-        sqlite3_bind_text(s, 1, event_id, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    if (n < 0)
-        fail_msg("could not read the inbox of %s", w->db_path);
-    return n;
+    return world_sqlite_count(w, "SELECT count(*) FROM linebot_inbox WHERE event_id = ?1", event_id);
 }
 
 /* A body answered, then replayed once the retention purge has removed its

@@ -12,6 +12,7 @@
 #include <openssl/hmac.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1150,4 +1151,20 @@ void world_quiet(struct world *w)
 char *world_texts(struct world *w, const char *chat_id)
 {
     return fake_line_texts(w->line, chat_id, "\n---\n");
+}
+
+long long world_sqlite_count(struct world *w, const char *sql, const char *arg)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long long n = -1;
+    if (sqlite3_open_v2(w->db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+        (!arg || sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC) == SQLITE_OK) && sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    if (n < 0)
+        fail_msg("could not run \"%s\" on %s", sql, w->db_path);
+    return n;
 }

@@ -247,6 +247,9 @@ size_t world_answers_grace(struct world *w, const char *chat_id, size_t n, int g
 void world_quiet(struct world *w);
 /* Texts delivered to `chat_id` joined with "\n---\n" (malloc'd). */
 char *world_texts(struct world *w, const char *chat_id);
+/* The number `sql` counts in the bot's SQLite file (read-only), with `arg`
+ * bound to ?1 when not NULL; fails the test when it cannot be read. */
+long long world_sqlite_count(struct world *w, const char *sql, const char *arg);
 /* Posts one event, asserting 200. Returns `ev`. */
 json_t *send_event(struct world *w, json_t *ev);
 
