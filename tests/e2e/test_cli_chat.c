@@ -224,21 +224,6 @@ static char *write_file(struct world *w, const char *name, const void *data, siz
     return path;
 }
 
-/* The file's bytes as they are on disk now (malloc'd). */
-static unsigned char *read_back(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    struct e2e_buf b = {0};
-    char chunk[4096];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        e2e_buf_add(&b, chunk, r);
-    fclose(f);
-    *len = b.len;
-    return (unsigned char *)b.data;
-}
-
 static void test_one_to_one(void **state)
 {
     struct world *w = world_new(state, NULL);
@@ -445,7 +430,8 @@ static void test_image(void **state)
     assert_string_equal(json_string_value(json_object_get(req, "model")), "model-eye");
     json_decref(req);
     size_t want_len;
-    unsigned char *want = read_back(path, &want_len);
+    unsigned char *want = (unsigned char *)e2e_read_file_n(path, &want_len); /* as on disk now */
+    assert_non_null(want);
     struct fake_llm_image got[2];
     assert_int_equal(fake_llm_request_images(w->llm, 0, got, 2), 1);
     assert_string_equal(got[0].mime, "image/jpeg");

@@ -251,7 +251,7 @@ long e2e_raise_nofile(long want)
     return rl.rlim_cur == RLIM_INFINITY ? want : (long)rl.rlim_cur;
 }
 
-char *e2e_read_file(const char *path)
+char *e2e_read_file_n(const char *path, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp)
@@ -262,8 +262,12 @@ char *e2e_read_file(const char *path)
     while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
         e2e_buf_add(&b, chunk, n);
     fclose(fp);
+    if (len)
+        *len = b.len;
     return e2e_buf_take(&b);
 }
+
+char *e2e_read_file(const char *path) { return e2e_read_file_n(path, NULL); }
 
 bool e2e_write_file(const char *path, const char *text)
 {

@@ -63,8 +63,10 @@ void e2e_buf_adds(struct e2e_buf *b, const char *s);
 void e2e_buf_addf(struct e2e_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *e2e_buf_take(struct e2e_buf *b); /* returns the NUL-terminated string, empties b */
 
-/* A whole file, NUL-terminated (malloc'd); NULL when it cannot be opened. */
+/* A whole file, NUL-terminated (malloc'd); NULL when it cannot be opened.
+ * The _n form also gives its length, for binary files. */
 char *e2e_read_file(const char *path);
+char *e2e_read_file_n(const char *path, size_t *len);
 /* Writes `text` to `path` (created or truncated); false on any error. */
 bool e2e_write_file(const char *path, const char *text);
 
