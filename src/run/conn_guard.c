@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "io/clock.h"
+#include "io/sock.h"
 #include "obs/log.h"
 
 #define SWEEP_INTERVAL_MS 250
@@ -196,12 +197,20 @@ static void sweep(struct conn_guard *g, int64_t now)
             continue;
         int64_t age = now - e->request_start_ms;
         bool head_pending = e->phase == PHASE_HEAD || (e->phase == PHASE_WAITING && e->first_request);
+        const char *why = NULL;
         if (e->phase == PHASE_WAITING && !e->first_request && age >= (int64_t)CONN_GUARD_IDLE_S * 1000)
-            close_entry(g, e, "kept-alive connection idle for 30 s");
+            why = "kept-alive connection idle for 30 s";
         else if (head_pending && age >= head_ms)
-            close_entry(g, e, "request head not complete within LINEBOT_HEADER_TIMEOUT_S");
+            why = "request head not complete within LINEBOT_HEADER_TIMEOUT_S";
         else if ((head_pending || e->phase == PHASE_BODY) && age >= request_ms)
-            close_entry(g, e, "request not complete within LINEBOT_REQUEST_TIMEOUT_S");
+            why = "request not complete within LINEBOT_REQUEST_TIMEOUT_S";
+        /* An idle connection whose next request has just arrived, unread
+         * yet: closing it now would lose that request (its client sees the
+         * connection drop). Its deadlines start again once it is read. */
+        if (why && e->phase == PHASE_WAITING && sock_has_unread(e->fd))
+            why = NULL;
+        if (why)
+            close_entry(g, e, why);
     }
 }
 
