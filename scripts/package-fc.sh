@@ -196,6 +196,9 @@ EOF
 }
 
 make_root "$root" "$build_pkgs"
+# debootstrap writes no /etc/hosts, so "localhost" does not resolve in the
+# root (Debian 11's libcurl asks the resolver for it); FC's runtime has one.
+[ -s "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 
 echo "== copy the sources into $root/linebot"
 mkdir -p "$root/linebot"
